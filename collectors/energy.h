@@ -1,0 +1,85 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collectors/roots.h"
+
+/* Energy sources: the perf `power` PMU, powercap sysfs, or the utilisation model. Each is a const
+ * ops table; every source reports, per domain, a cumulative energy counter in microjoules. Rates
+ * and deltas are derived later (energy-delta.h). */
+
+typedef enum EnergyDomainKind {
+        ENERGY_DOMAIN_PACKAGE,
+        ENERGY_DOMAIN_CORE,
+        ENERGY_DOMAIN_UNCORE,
+        ENERGY_DOMAIN_DRAM,
+        ENERGY_DOMAIN_PSYS,
+        ENERGY_DOMAIN_MODEL, /* the whole host, estimated */
+        ENERGY_DOMAIN_OTHER,
+        _ENERGY_DOMAIN_KIND_MAX,
+} EnergyDomainKind;
+
+typedef struct EnergyDomain {
+        char name[64];         /* "package-0", "package-0-die-1", "core", "dram", "psys", "model" */
+        char zone[128];        /* what was read: "intel-rapl:0:1", "power/energy-pkg/cpu0", "model" */
+        EnergyDomainKind kind;
+        int package;           /* package the domain belongs to; -1 where that means nothing */
+        bool in_host;          /* added into the host total (never core/uncore, psys only if chosen) */
+        bool wraps;            /* counter wraps at max_range_uj (powercap); false for perf/model */
+        uint64_t max_range_uj; /* 0: unknown, so a wrap cannot be undone and the interval drops */
+} EnergyDomain;
+
+typedef struct EnergyOptions {
+        bool host_psys;             /* host_domain = psys: psys is the host total, packages not */
+        double model_idle_w_per_cpu; /* default 0.74 W (Cloud Carbon Footprint, AWS) */
+        double model_max_w_per_cpu;  /* default 3.5 W (Cloud Carbon Footprint, AWS) */
+        unsigned model_cpus;         /* 0: the number of CPUs in procfs/stat */
+} EnergyOptions;
+
+#define ENERGY_MODEL_IDLE_W_PER_CPU 0.74
+#define ENERGY_MODEL_MAX_W_PER_CPU  3.5
+
+typedef struct EnergySource EnergySource;
+
+typedef struct EnergySourceOps {
+        const char *name; /* "perf", "powercap", "model" */
+        bool estimated;
+        /* Discovers and opens the domains. -ENODEV: the source does not exist on this host (the
+         * next one is tried); any other error: it exists but cannot be used, and err says why in
+         * words for the user (which file, what to do). */
+        int (*open)(const JoulesRoots *roots, const EnergyOptions *opts, EnergySource **ret,
+                    char *err, size_t errlen);
+        /* Reads every domain's cumulative counter in microjoules into ret_uj[i]; ret_valid[i] is
+         * false where that domain could not be read this time. Returns 0, or -errno when nothing
+         * could be read at all. */
+        int (*read)(EnergySource *s, uint64_t *ret_uj, bool *ret_valid);
+        /* Accepts NULL. */
+        void (*close)(EnergySource *s);
+} EnergySourceOps;
+
+struct EnergySource {
+        const EnergySourceOps *ops;
+        EnergyDomain *domains;
+        size_t n_domains;
+        void *priv; /* the source's own state */
+};
+
+extern const EnergySourceOps energy_source_perf;
+extern const EnergySourceOps energy_source_powercap;
+extern const EnergySourceOps energy_source_model;
+
+/* In the order `auto` tries them. */
+extern const EnergySourceOps *const energy_sources[];
+extern const size_t energy_sources_count;
+
+const char *energy_domain_kind_to_string(EnergyDomainKind k);
+void energy_options_default(EnergyOptions *o);
+
+/* Opens the named source ("auto", "perf", "powercap", "model"). `auto` takes the first that opens
+ * and falls through only on -ENODEV: a source that exists but fails (an unreadable energy_uj)
+ * stops it with that error rather than falling silently to an estimate. err collects the reasons. */
+int energy_source_open(const char *which, const JoulesRoots *roots, const EnergyOptions *opts,
+                       EnergySource **ret, char *err, size_t errlen);
+void energy_source_close(EnergySource *s);

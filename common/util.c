@@ -1,0 +1,296 @@
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t)n >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+ssize_t pread_text(int fd, char *buf, size_t size)
+{
+        if (size == 0)
+                return -ENOBUFS;
+        size_t len = 0;
+        for (;;) {
+                ssize_t n = pread(fd, buf + len, size - 1 - len, (off_t)len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len == size - 1)
+                        break;
+        }
+        buf[len] = '\0';
+        return (ssize_t)len;
+}
+
+ssize_t read_text(const char *path, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return pread_text(fd, buf, size);
+}
+
+int read_u64(const char *path, uint64_t *ret)
+{
+        char buf[64];
+        ssize_t n = read_text(path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        return parse_u64(buf, ret);
+}
+
+int read_line(const char *path, char *buf, size_t size)
+{
+        ssize_t n = read_text(path, buf, size);
+        if (n < 0)
+                return (int)n;
+        buf[strcspn(buf, "\n")] = '\0';
+        if (buf[0] == '\0')
+                return -EINVAL;
+        return 0;
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        uint64_t v = 0;
+        for (; isdigit((unsigned char)*s); s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_double(const char *s, double *ret)
+{
+        if (!s)
+                return -EINVAL;
+        while (isspace((unsigned char)*s))
+                s++;
+        if (!*s)
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        while (isspace((unsigned char)*end))
+                end++;
+        if (*end || !isfinite(v))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static const struct {
+        const char *suffix;
+        double us;
+} duration_units[] = {
+        /* Longest suffixes first so "ms" is not read as "m" followed by junk. */
+        {"usec", 1},       {"us", 1},        {"msec", 1e3}, {"ms", 1e3},         {"sec", 1e6},
+        {"s", 1e6},        {"min", 60e6},    {"m", 60e6},   {"h", 3600e6},       {"d", 86400e6},
+        {"w", 7 * 86400e6},
+};
+
+int parse_duration_us(const char *s, uint64_t *ret_us)
+{
+        if (!s || !*s)
+                return -EINVAL;
+        double total = 0;
+        const char *p = s;
+        bool any = false;
+        while (*p) {
+                if (!isdigit((unsigned char)*p) && *p != '.')
+                        return -EINVAL;
+                char *end;
+                errno = 0;
+                double v = strtod(p, &end);
+                if (end == p || errno != 0 || v < 0 || !isfinite(v))
+                        return -EINVAL;
+                p = end;
+                if (!*p) {
+                        /* A bare number is seconds, and only allowed as the whole string. */
+                        if (any)
+                                return -EINVAL;
+                        total = v * 1e6;
+                        any = true;
+                        break;
+                }
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(duration_units); i++) {
+                        size_t l = strlen(duration_units[i].suffix);
+                        if (strncmp(p, duration_units[i].suffix, l) == 0 &&
+                            !isalpha((unsigned char)p[l]))
+                                break;
+                }
+                if (i == ELEMENTSOF(duration_units))
+                        return -EINVAL;
+                total += v * duration_units[i].us;
+                p += strlen(duration_units[i].suffix);
+                any = true;
+        }
+        if (!any || total >= 1.8e19)
+                return -ERANGE;
+        *ret_us = (uint64_t)llround(total);
+        return 0;
+}
+
+/* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned)(y - era * 400);
+        unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int parse_iso8601(const char *s, int64_t *ret_us)
+{
+        int y, mo, d, h = 0, mi = 0, n = 0;
+        double sec = 0;
+        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+                return -EINVAL;
+        const char *p = s + n;
+        if (*p == 'T' || *p == 't' || *p == ' ') {
+                int m2 = 0;
+                p++;
+                if (sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5)
+                        return -EINVAL;
+                p += m2;
+                if (*p == ':') {
+                        char *end;
+                        p++;
+                        if (!isdigit((unsigned char)*p))
+                                return -EINVAL;
+                        sec = strtod(p, &end);
+                        p = end;
+                }
+        }
+        int64_t offset_s = 0;
+        if (*p == 'Z' || *p == 'z') {
+                p++;
+        } else if (*p == '+' || *p == '-') {
+                int oh, om, m3 = 0;
+                int sign = *p == '-' ? -1 : 1;
+                p++;
+                if (sscanf(p, "%2d:%2d%n", &oh, &om, &m3) == 2 && m3 == 5)
+                        p += 5;
+                else if (sscanf(p, "%2d%2d%n", &oh, &om, &m3) == 2 && m3 == 4)
+                        p += 4;
+                else
+                        return -EINVAL;
+                offset_s = sign * (oh * 3600 + om * 60);
+        }
+        if (*p)
+                return -EINVAL;
+        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61)
+                return -EINVAL;
+        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+                return -EINVAL;
+        int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+        int64_t secs = days * 86400 + h * 3600 + mi * 60 - offset_s;
+        *ret_us = secs * (int64_t)USEC_PER_SEC + (int64_t)llround(sec * 1e6);
+        return 0;
+}
+
+int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us)
+{
+        if (!s || !*s)
+                return -EINVAL;
+        if (strcmp(s, "now") == 0) {
+                *ret_us = now_us;
+                return 0;
+        }
+        if (parse_iso8601(s, ret_us) >= 0)
+                return 0;
+        uint64_t ago;
+        if (parse_duration_us(s, &ago) < 0 || ago > (uint64_t)INT64_MAX)
+                return -EINVAL;
+        *ret_us = now_us - (int64_t)ago;
+        return 0;
+}
+
+char *format_rfc3339(int64_t us, char *buf, size_t size)
+{
+        time_t t = (time_t)(us >= 0 ? us / (int64_t)USEC_PER_SEC
+                                    : -((-us + (int64_t)USEC_PER_SEC - 1) / (int64_t)USEC_PER_SEC));
+        struct tm tm;
+        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+                if (size > 0)
+                        buf[0] = '\0';
+        }
+        return buf;
+}
+
+uint64_t now_monotonic_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+int64_t now_realtime_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * (int64_t)USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+void sleep_us(uint64_t us)
+{
+        struct timespec ts = {.tv_sec = (time_t)(us / USEC_PER_SEC),
+                              .tv_nsec = (long)(us % USEC_PER_SEC) * 1000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+                ;
+}
+
+char *strstrip(char *s)
+{
+        while (isspace((unsigned char)*s))
+                s++;
+        size_t l = strlen(s);
+        while (l > 0 && isspace((unsigned char)s[l - 1]))
+                s[--l] = '\0';
+        return s;
+}
+
+bool startswith(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Helpers shared by every module. Fallible functions return >= 0 on success and -errno on failure;
+ * outputs are written only on success. */
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define WARN_UNUSED   __attribute__((warn_unused_result))
+#define PRINTF(f, a)  __attribute__((format(printf, f, a)))
+
+#define USEC_PER_SEC  UINT64_C(1000000)
+#define NSEC_PER_SEC  UINT64_C(1000000000)
+#define NSEC_PER_USEC UINT64_C(1000)
+#define UJ_PER_J      1000000.0
+#define J_PER_KWH     3600000.0
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                (void)close(*fd);
+}
+#define _cleanup_free_  __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+/* Hands ownership on: returns the pointer and clears the variable. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p = (p);                                                            \
+                (p) = NULL;                                                                        \
+                _p;                                                                                \
+        })
+
+/* Formats a path into buf; -ENAMETOOLONG when it does not fit. */
+int path_fmt(char *buf, size_t size, const char *fmt, ...) PRINTF(3, 4) WARN_UNUSED;
+
+/* Reads at most size-1 bytes of a (sysfs/procfs) file and NUL-terminates. Returns the length. */
+ssize_t read_text(const char *path, char *buf, size_t size) WARN_UNUSED;
+/* Same with an already open fd, from offset 0 (pread): the cheap way to re-read a cached file. */
+ssize_t pread_text(int fd, char *buf, size_t size) WARN_UNUSED;
+/* Reads a file holding one unsigned decimal number (sysfs style, trailing newline allowed). */
+int read_u64(const char *path, uint64_t *ret) WARN_UNUSED;
+/* Reads the first line of a file without its newline. -EINVAL if empty. */
+int read_line(const char *path, char *buf, size_t size) WARN_UNUSED;
+
+/* Strict unsigned decimal: digits, then only optional trailing white space. */
+int parse_u64(const char *s, uint64_t *ret) WARN_UNUSED;
+/* Strict finite double, optional trailing white space. */
+int parse_double(const char *s, double *ret) WARN_UNUSED;
+/* Durations: "200ms", "1s", "0.2" (seconds), "15m", "24h", "7d", "500us", "1h30m". */
+int parse_duration_us(const char *s, uint64_t *ret_us) WARN_UNUSED;
+/* A point in time: an ISO 8601 date or date-time (UTC unless an offset is given), "now", or a
+ * duration meaning that long before now_us. Result in microseconds since the epoch. */
+int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us) WARN_UNUSED;
+
+/* RFC 3339 UTC, second precision: "2026-11-27T02:54:09Z". buf needs 21 bytes. */
+char *format_rfc3339(int64_t us, char *buf, size_t size);
+
+uint64_t now_monotonic_ns(void);
+int64_t now_realtime_us(void);
+
+/* Sleeps on CLOCK_MONOTONIC; used by tests and tools, never by the daemon's tick loop. */
+void sleep_us(uint64_t us);
+
+/* Trims leading and trailing white space in place and returns the start. */
+char *strstrip(char *s);
+bool startswith(const char *s, const char *prefix);
