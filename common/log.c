@@ -73,11 +73,11 @@ void log_fields(int level, const LogField *fields, const char *fmt, ...)
                 log_to_journal = stderr_is_journal();
         if (log_to_journal) {
                 enum { MAX_FIELDS = 16 };
+                char message[sizeof(msg) + 16];
                 char bufs[MAX_FIELDS + 3][512];
                 struct iovec iov[MAX_FIELDS + 3];
-                size_t n = 0;
-                snprintf(bufs[n], sizeof(bufs[n]), "MESSAGE=%s", msg);
-                n++;
+                size_t n = 1;
+                snprintf(message, sizeof(message), "MESSAGE=%s", msg);
                 snprintf(bufs[n], sizeof(bufs[n]), "PRIORITY=%d", level);
                 n++;
                 snprintf(bufs[n], sizeof(bufs[n]), "SYSLOG_IDENTIFIER=%s", log_ident);
@@ -85,7 +85,8 @@ void log_fields(int level, const LogField *fields, const char *fmt, ...)
                 for (size_t i = 0; fields && fields[i].key && i < MAX_FIELDS; i++, n++)
                         snprintf(bufs[n], sizeof(bufs[n]), "%s=%s", fields[i].key,
                                  fields[i].value ? fields[i].value : "");
-                for (size_t i = 0; i < n; i++)
+                iov[0] = (struct iovec){.iov_base = message, .iov_len = strlen(message)};
+                for (size_t i = 1; i < n; i++)
                         iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = strlen(bufs[i])};
                 if (sd_journal_sendv(iov, (int)n) >= 0) {
                         errno = saved_errno;

@@ -1,0 +1,35 @@
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+
+Store *cli_open_store(const CliContext *ctx)
+{
+        Store *s = NULL;
+        char err[1024];
+        int r = store_open(ctx->db_path, STORE_READ_ONLY, &s, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "joules: cannot read the history: %s\n", err);
+                if (r == -ENOENT)
+                        fprintf(stderr,
+                                "joules: is joulesd running? Give the file with --db PATH or "
+                                "JOULES_DB.\n");
+                return NULL;
+        }
+        return s;
+}
+
+int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, int64_t *ret_us)
+{
+        if (parse_time_point(value, ctx->now_us, ret_us) < 0) {
+                fprintf(stderr,
+                        "joules: %s: '%s' is neither a duration (15m, 24h, 7d) nor an ISO 8601 "
+                        "time (2026-01-01, 2026-01-01T12:00:00Z)\n",
+                        flag, value);
+                return -EINVAL;
+        }
+        return 0;
+}

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+/* What every `joules` subcommand shares: where the history is, and the exit codes that scripts
+ * can rely on. */
+
+#define JOULES_DEFAULT_DB "/var/lib/joules/joules.db"
+
+enum {
+        CLI_EXIT_OK = 0,
+        CLI_EXIT_FAILURE = 1, /* the history could not be read */
+        CLI_EXIT_USAGE = 2,   /* bad arguments */
+        CLI_EXIT_NO_DATA = 3, /* the history holds nothing for the question asked */
+};
+
+typedef struct CliContext {
+        const char *db_path;
+        int64_t now_us;
+} CliContext;
+
+typedef int (*CliCommandFn)(const CliContext *ctx, int argc, char **argv);
+
+/* Opens the history read-only; prints the reason and returns NULL on failure. */
+Store *cli_open_store(const CliContext *ctx);
+
+/* Parses --since/--until style arguments; prints the error naming the flag. */
+int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, int64_t *ret_us);
+
+int cmd_status(const CliContext *ctx, int argc, char **argv);

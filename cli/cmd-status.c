@@ -1,0 +1,135 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/json.h"
+#include "common/util.h"
+
+static void status_usage(FILE *f)
+{
+        fprintf(f, "Usage: joules status [--json]\n"
+                   "What the history holds: host energy and power, per energy domain, the\n"
+                   "source and whether figures are measured or estimated.\n\n"
+                   "Examples:\n"
+                   "  joules status\n"
+                   "  joules --db ./joules.db status --json | jq .host.power_w\n");
+}
+
+static void status_json(const StoreStatus *st)
+{
+        JsonWriter j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_object_begin(&j, "host");
+        json_string(&j, "hostname", st->hostname[0] ? st->hostname : NULL);
+        json_number(&j, "energy_j", st->energy_j);
+        json_number(&j, "power_w", st->power_w);
+        json_bool(&j, "estimated", st->estimated);
+        json_time(&j, "first_sample", st->first_us, !st->empty);
+        json_time(&j, "last_sample", st->last_us, !st->empty);
+        json_int(&j, "samples", (int64_t)st->samples);
+        json_object_end(&j);
+        json_string(&j, "source", st->source[0] ? st->source : NULL);
+        json_number(&j, "interval_s", (double)st->interval_us / 1e6);
+        json_int(&j, "dropped_intervals", (int64_t)st->dropped);
+        json_array_begin(&j, "domains");
+        for (size_t i = 0; i < st->n_domains; i++) {
+                const StoreDomainStatus *d = &st->domains[i];
+                json_object_begin(&j, NULL);
+                json_string(&j, "name", d->name);
+                json_string(&j, "zone", d->zone);
+                json_string(&j, "source", d->source);
+                json_string(&j, "kind", d->kind);
+                json_bool(&j, "in_host", d->in_host);
+                json_bool(&j, "estimated", d->estimated);
+                json_number(&j, "energy_j", d->energy_j);
+                json_number(&j, "power_w", d->power_w);
+                json_int(&j, "dropped_intervals", (int64_t)d->dropped);
+                json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_begin(&j, "attribution");
+        json_string(&j, "weight", st->weight[0] ? st->weight : NULL);
+        json_string(&j, "reason", st->weight_reason[0] ? st->weight_reason : NULL);
+        json_object_end(&j);
+        json_object_end(&j);
+        json_end(&j);
+}
+
+static void status_table(const StoreStatus *st)
+{
+        char a[32], b[32];
+        const char *est = st->estimated ? "  (estimated)" : "";
+        printf("Host %s, source %s%s\n", st->hostname[0] ? st->hostname : "?",
+               st->source[0] ? st->source : "?",
+               st->estimated ? " (estimated from CPU use, no RAPL)" : " (measured)");
+        if (st->empty) {
+                printf("  no samples stored yet\n");
+                return;
+        }
+        printf("  power, last minute  %10.2f W%s\n", st->power_w, est);
+        printf("  energy stored       %10.2f J = %.6f kWh%s\n", st->energy_j,
+               st->energy_j / J_PER_KWH, est);
+        printf("  samples             %10llu  %s .. %s\n", (unsigned long long)st->samples,
+               format_rfc3339(st->first_us, a, sizeof(a)),
+               format_rfc3339(st->last_us, b, sizeof(b)));
+        printf("  interval            %10.3f s\n", (double)st->interval_us / 1e6);
+        printf("  dropped intervals   %10llu\n", (unsigned long long)st->dropped);
+        if (st->weight[0])
+                printf("  attribution weight  %10s%s%s\n", st->weight,
+                       st->weight_reason[0] ? "  " : "", st->weight_reason);
+        printf("\n%-18s %-22s %-8s %5s %12s %9s %7s\n", "DOMAIN", "ZONE", "SOURCE", "HOST",
+               "ENERGY J", "POWER W", "DROPPED");
+        for (size_t i = 0; i < st->n_domains; i++) {
+                const StoreDomainStatus *d = &st->domains[i];
+                printf("%-18.18s %-22.22s %-8.8s %5s %12.2f %9.2f %7llu%s\n", d->name, d->zone,
+                       d->source, d->in_host ? "yes" : "no", d->energy_j, d->power_w,
+                       (unsigned long long)d->dropped, d->estimated ? " est." : "");
+        }
+}
+
+int cmd_status(const CliContext *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
+        };
+        bool json = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        status_usage(stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        status_usage(stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joules status: unexpected argument '%s'\n", argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        Store *s = cli_open_store(ctx);
+        if (!s)
+                return CLI_EXIT_FAILURE;
+        StoreStatus st;
+        int r = store_read_status(s, &st);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                store_close(s);
+                return CLI_EXIT_FAILURE;
+        }
+        if (json)
+                status_json(&st);
+        else
+                status_table(&st);
+        store_status_done(&st);
+        store_close(s);
+        return CLI_EXIT_OK;
+}

@@ -1,0 +1,312 @@
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "common/util.h"
+
+typedef enum ConfigType {
+        CFG_PATH,
+        CFG_DURATION,
+        CFG_DOUBLE,
+        CFG_UINT,
+        CFG_SOURCE,
+        CFG_HOST_DOMAIN,
+        CFG_LOG_LEVEL,
+        CFG_IDLE_POWER,
+        CFG_EVENTS,
+} ConfigType;
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        ConfigType type;
+        size_t offset;
+        double min, max; /* for numbers */
+        const char *help;
+} ConfigKey;
+
+#define OFF(f) offsetof(JoulesConfig, f)
+
+static const ConfigKey config_keys[] = {
+    {"daemon", "database", CFG_PATH, OFF(db_path), 0, 0, "SQLite history file"},
+    {"daemon", "interval", CFG_DURATION, OFF(interval_us), 50e3, 3600e6,
+     "sampling interval, 50ms to 1h"},
+    {"daemon", "log_level", CFG_LOG_LEVEL, OFF(log_level), 0, 0,
+     "error, warning, notice, info or debug"},
+    {"energy", "source", CFG_SOURCE, OFF(energy_source), 0, 0, "auto, perf, powercap or model"},
+    {"energy", "sysfs_root", CFG_PATH, OFF(sysfs_root), 0, 0, "where /sys is read"},
+    {"energy", "host_domain", CFG_HOST_DOMAIN, OFF(energy.host_psys), 0, 0,
+     "packages (packages + dram) or psys"},
+    {"energy", "max_domain_power_w", CFG_DOUBLE, OFF(max_domain_power_w), 1, 1e6,
+     "an interval implying more than this per domain is dropped"},
+    {"model", "idle_w_per_cpu", CFG_DOUBLE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
+     "estimated watts per idle vCPU"},
+    {"model", "max_w_per_cpu", CFG_DOUBLE, OFF(energy.model_max_w_per_cpu), 0, 1000,
+     "estimated watts per busy vCPU"},
+    {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
+     "vCPUs to estimate for; 0 counts them"},
+    {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},
+    {"attribution", "events", CFG_EVENTS, OFF(events), 0, 0,
+     "perf events weighting the split, libpfm4 names"},
+    {"attribution", "top_processes", CFG_UINT, OFF(top_processes), 0, 1000,
+     "processes stored per active service and tick"},
+    {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
+    {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
+     "cgroup v2 mount; empty: found from mountinfo"},
+};
+
+void config_defaults(JoulesConfig *c)
+{
+        *c = (JoulesConfig){
+            .interval_us = USEC_PER_SEC,
+            .log_level = LOG_INFO,
+            .max_domain_power_w = 2000,
+            .idle_learn = true,
+            .top_processes = 5,
+        };
+        snprintf(c->db_path, sizeof(c->db_path), "%s", JOULES_DEFAULT_DB);
+        snprintf(c->energy_source, sizeof(c->energy_source), "auto");
+        snprintf(c->sysfs_root, sizeof(c->sysfs_root), "/sys");
+        snprintf(c->procfs_root, sizeof(c->procfs_root), "/proc");
+        snprintf(c->events, sizeof(c->events), "cycles,instructions");
+        energy_options_default(&c->energy);
+}
+
+static const char *const log_levels[] = {
+    [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+    [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+static int config_number(const ConfigKey *k, const char *value, double *ret, char *err,
+                         size_t errlen)
+{
+        double v;
+        if (parse_double(value, &v) < 0) {
+                snprintf(err, errlen, "%s.%s: '%s' is not a number (%s)", k->section, k->key, value,
+                         k->help);
+                return -EINVAL;
+        }
+        if (v < k->min || v > k->max) {
+                snprintf(err, errlen, "%s.%s: %s is out of range [%g, %g] (%s)", k->section, k->key,
+                         value, k->min, k->max, k->help);
+                return -ERANGE;
+        }
+        *ret = v;
+        return 0;
+}
+
+int config_set(JoulesConfig *c, const char *section, const char *key, const char *value, char *err,
+               size_t errlen)
+{
+        const ConfigKey *k = NULL;
+        bool section_known = false;
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                if (strcmp(config_keys[i].section, section) != 0)
+                        continue;
+                section_known = true;
+                if (strcmp(config_keys[i].key, key) == 0) {
+                        k = &config_keys[i];
+                        break;
+                }
+        }
+        if (!section_known) {
+                snprintf(err, errlen,
+                         "unknown section [%s] (known: daemon, energy, model, attribution)",
+                         section);
+                return -EINVAL;
+        }
+        if (!k) {
+                snprintf(err, errlen, "unknown key '%s' in section [%s]", key, section);
+                return -EINVAL;
+        }
+        char *field = (char *)c + k->offset;
+        double d;
+        uint64_t u;
+        switch (k->type) {
+        case CFG_PATH:
+                if (value[0] == '\0' && strcmp(k->key, "cgroup_root") != 0) {
+                        snprintf(err, errlen, "%s.%s: empty path", section, key);
+                        return -EINVAL;
+                }
+                if (strlen(value) >= PATH_MAX) {
+                        snprintf(err, errlen, "%s.%s: path too long", section, key);
+                        return -ENAMETOOLONG;
+                }
+                snprintf(field, PATH_MAX, "%s", value);
+                return 0;
+        case CFG_DURATION:
+                if (parse_duration_us(value, &u) < 0) {
+                        snprintf(err, errlen,
+                                 "%s.%s: '%s' is not a duration (examples: 200ms, 1s, 0.5)",
+                                 section, key, value);
+                        return -EINVAL;
+                }
+                if ((double)u < k->min || (double)u > k->max) {
+                        snprintf(err, errlen, "%s.%s: %s is out of range (%s)", section, key, value,
+                                 k->help);
+                        return -ERANGE;
+                }
+                *(uint64_t *)field = u;
+                return 0;
+        case CFG_DOUBLE:
+                if (config_number(k, value, &d, err, errlen) < 0)
+                        return -EINVAL;
+                *(double *)field = d;
+                return 0;
+        case CFG_UINT:
+                if (parse_u64(value, &u) < 0 || (double)u < k->min || (double)u > k->max) {
+                        snprintf(err, errlen, "%s.%s: '%s' is not a whole number in [%g, %g]",
+                                 section, key, value, k->min, k->max);
+                        return -EINVAL;
+                }
+                *(unsigned *)field = (unsigned)u;
+                return 0;
+        case CFG_SOURCE:
+                if (strcmp(value, "auto") && strcmp(value, "perf") && strcmp(value, "powercap") &&
+                    strcmp(value, "model")) {
+                        snprintf(err, errlen,
+                                 "%s.%s: '%s' is not an energy source (auto, perf, powercap, "
+                                 "model)",
+                                 section, key, value);
+                        return -EINVAL;
+                }
+                snprintf(field, sizeof(c->energy_source), "%s", value);
+                return 0;
+        case CFG_HOST_DOMAIN:
+                if (strcmp(value, "packages") == 0)
+                        *(bool *)field = false;
+                else if (strcmp(value, "psys") == 0)
+                        *(bool *)field = true;
+                else {
+                        snprintf(err, errlen, "%s.%s: '%s' is neither 'packages' nor 'psys'",
+                                 section, key, value);
+                        return -EINVAL;
+                }
+                return 0;
+        case CFG_LOG_LEVEL:
+                for (size_t i = 0; i < ELEMENTSOF(log_levels); i++)
+                        if (log_levels[i] && strcmp(log_levels[i], value) == 0) {
+                                *(int *)field = (int)i;
+                                return 0;
+                        }
+                snprintf(err, errlen, "%s.%s: '%s' is not a log level (%s)", section, key, value,
+                         k->help);
+                return -EINVAL;
+        case CFG_IDLE_POWER:
+                if (strcmp(value, "learn") == 0) {
+                        c->idle_learn = true;
+                        return 0;
+                }
+                if (config_number(k, value, &d, err, errlen) < 0)
+                        return -EINVAL;
+                c->idle_learn = false;
+                c->idle_w = d;
+                return 0;
+        case CFG_EVENTS:
+                if (strlen(value) >= sizeof(c->events)) {
+                        snprintf(err, errlen, "%s.%s: event list too long", section, key);
+                        return -EINVAL;
+                }
+                if (strspn(value, " ,") == strlen(value) && value[0]) {
+                        snprintf(err, errlen, "%s.%s: no event names in '%s'", section, key, value);
+                        return -EINVAL;
+                }
+                snprintf(field, sizeof(c->events), "%s", value);
+                return 0;
+        }
+        assert(!"unhandled config type");
+        return -EINVAL;
+}
+
+typedef struct ConfigParse {
+        JoulesConfig *c;
+        char err[512];
+} ConfigParse;
+
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+        ConfigParse *p = user;
+        if (!name) /* a section header alone */
+                return 1;
+        char err[400];
+        if (config_set(p->c, section, name, value ? value : "", err, sizeof(err)) < 0) {
+                if (!p->err[0])
+                        snprintf(p->err, sizeof(p->err), "%s", err);
+                return 0; /* makes ini_parse() return this line's number */
+        }
+        return 1;
+}
+
+int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
+{
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                int r = -errno;
+                snprintf(err, errlen, "%s: %s", path, strerror(errno));
+                return r;
+        }
+        JoulesConfig tmp = *c;
+        ConfigParse p = {.c = &tmp};
+        int line = ini_parse_file(f, config_ini_handler, &p);
+        fclose(f);
+        if (line != 0) {
+                if (line < 0)
+                        snprintf(err, errlen, "%s: cannot read the file", path);
+                else if (p.err[0])
+                        snprintf(err, errlen, "%s:%d: %s", path, line, p.err);
+                else
+                        snprintf(err, errlen,
+                                 "%s:%d: syntax error (expected [section] or key = value)", path,
+                                 line);
+                return -EINVAL;
+        }
+        *c = tmp;
+        return 0;
+}
+
+void config_dump(const JoulesConfig *c, FILE *f)
+{
+        const char *section = "";
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                const char *field = (const char *)c + k->offset;
+                if (strcmp(section, k->section) != 0) {
+                        fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+                        section = k->section;
+                }
+                fprintf(f, "# %s\n%s = ", k->help, k->key);
+                switch (k->type) {
+                case CFG_PATH:
+                case CFG_SOURCE:
+                case CFG_EVENTS:
+                        fprintf(f, "%s\n", field);
+                        break;
+                case CFG_DURATION:
+                        fprintf(f, "%gs\n", (double)*(const uint64_t *)field / 1e6);
+                        break;
+                case CFG_DOUBLE:
+                        fprintf(f, "%g\n", *(const double *)field);
+                        break;
+                case CFG_UINT:
+                        fprintf(f, "%u\n", *(const unsigned *)field);
+                        break;
+                case CFG_HOST_DOMAIN:
+                        fprintf(f, "%s\n", *(const bool *)field ? "psys" : "packages");
+                        break;
+                case CFG_LOG_LEVEL:
+                        fprintf(f, "%s\n", log_levels[*(const int *)field]);
+                        break;
+                case CFG_IDLE_POWER:
+                        if (c->idle_learn)
+                                fprintf(f, "learn\n");
+                        else
+                                fprintf(f, "%g\n", c->idle_w);
+                        break;
+                }
+        }
+}

@@ -1,0 +1,361 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "collectors/energy-delta.h"
+#include "collectors/energy.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "storage/store.h"
+
+struct Daemon {
+        JoulesConfig cfg;
+        DaemonOptions opts;
+        JoulesRoots roots;
+        EnergySource *source;
+        EnergyTracker tracker;
+        EnergyInterval interval;
+        uint64_t *cur_uj;
+        bool *cur_valid;
+        int64_t *domain_ids;
+        StoreDomainValue *domain_values;
+
+        Store *store;
+        int64_t run_id;
+
+        int timer_fd;
+        int signal_fd;
+        bool ready;
+        uint64_t watchdog_us; /* 0: no watchdog */
+        uint64_t last_watchdog_ns;
+        uint64_t started_ns;
+
+        /* what --show and STATUS= report: energy and time since the last report */
+        uint64_t show_uj, show_us;
+        uint64_t last_show_ns;
+        double last_power_w;
+
+        uint64_t store_failures;
+        bool store_failing;
+};
+
+static void daemon_show(Daemon *d, uint64_t now_ns)
+{
+        if (now_ns - d->last_show_ns < NSEC_PER_SEC || d->show_us == 0)
+                return;
+        d->last_power_w = (double)d->show_uj / (double)d->show_us;
+        if (d->opts.show) {
+                char ts[32];
+                printf("%s  host %8.2f W%s  dropped %llu\n",
+                       format_rfc3339(now_realtime_us(), ts, sizeof(ts)), d->last_power_w,
+                       d->source->ops->estimated ? " (estimated)" : "",
+                       (unsigned long long)d->tracker.dropped);
+                fflush(stdout);
+        }
+        (void)sd_notifyf(false, "STATUS=host %.2f W%s, source %s", d->last_power_w,
+                         d->source->ops->estimated ? " (estimated)" : "", d->source->ops->name);
+        d->show_uj = d->show_us = 0;
+        d->last_show_ns = now_ns;
+}
+
+static void daemon_tick(Daemon *d)
+{
+        uint64_t mono_ns = now_monotonic_ns();
+        int64_t wall_us = now_realtime_us();
+        int r = d->source->ops->read(d->source, d->cur_uj, d->cur_valid);
+        if (r < 0) {
+                for (size_t i = 0; i < d->source->n_domains; i++)
+                        d->cur_valid[i] = false;
+                log_debug("reading energy: %s", strerror(-r));
+        }
+        r = energy_tracker_step(&d->tracker, d->source->domains, d->cur_uj, d->cur_valid,
+                                mono_ns / NSEC_PER_USEC, &d->interval);
+        if (!d->ready) {
+                bool any = false;
+                for (size_t i = 0; i < d->source->n_domains; i++)
+                        any |= d->cur_valid[i];
+                if (any) {
+                        d->ready = true;
+                        (void)sd_notify(false, "READY=1");
+                        log_info("sampling %zu energy domain(s) from %s every %.3f s into %s",
+                                 d->source->n_domains, d->source->ops->name,
+                                 (double)d->cfg.interval_us / 1e6, d->cfg.db_path);
+                }
+        }
+        if (r == 0)
+                return; /* baseline */
+
+        const EnergyInterval *iv = &d->interval;
+        for (size_t i = 0; i < d->source->n_domains; i++) {
+                const EnergyDomain *dom = &d->source->domains[i];
+                StoreDomainValue *v = &d->domain_values[i];
+                v->valid = energy_delta_valid(iv->status[i]);
+                v->energy_uj = iv->delta_uj[i];
+                v->drop_reason = NULL;
+                if (!v->valid && iv->status[i] != ENERGY_DELTA_UNREADABLE)
+                        v->drop_reason = energy_delta_status_to_string(iv->status[i]);
+                else if (!v->valid && !d->cur_valid[i])
+                        v->drop_reason = "unreadable";
+                if (v->drop_reason)
+                        log_fields(LOG_WARNING,
+                                   (LogField[]){{"JOULES_DOMAIN", dom->name},
+                                                {"JOULES_ZONE", dom->zone},
+                                                {"MESSAGE_ID", "5b1f7f0e0d6a4b55a1c7e0d7c0a2f001"},
+                                                {NULL, NULL}},
+                                   "dropped interval of %s (%s): %s", dom->name, dom->zone,
+                                   v->drop_reason);
+        }
+        StoreTick t = {
+            .ts_us = wall_us,
+            .dt_us = iv->dt_us,
+            .host_valid = iv->host_valid,
+            .host_uj = iv->host_uj,
+            .estimated = d->source->ops->estimated,
+            .domains = d->domain_values,
+            .n_domains = d->source->n_domains,
+        };
+        r = store_tick_append(d->store, &t);
+        if (r >= 0)
+                r = store_commit(d->store);
+        if (r < 0) {
+                d->store_failures++;
+                if (!d->store_failing)
+                        log_error("writing %s: %s", d->cfg.db_path, store_last_error(d->store));
+                d->store_failing = true;
+        } else if (d->store_failing) {
+                log_notice("writing %s works again after %llu failed tick(s)", d->cfg.db_path,
+                           (unsigned long long)d->store_failures);
+                d->store_failing = false;
+        }
+        if (iv->host_valid) {
+                d->show_uj += iv->host_uj;
+                d->show_us += iv->dt_us;
+        }
+        daemon_show(d, mono_ns);
+}
+
+static int daemon_arm_timer(Daemon *d)
+{
+        struct itimerspec its = {
+            .it_interval = {.tv_sec = (time_t)(d->cfg.interval_us / USEC_PER_SEC),
+                            .tv_nsec = (long)(d->cfg.interval_us % USEC_PER_SEC) * 1000},
+        };
+        its.it_value = its.it_interval;
+        if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int daemon_register_domains(Daemon *d)
+{
+        for (size_t i = 0; i < d->source->n_domains; i++) {
+                const EnergyDomain *dom = &d->source->domains[i];
+                StoreDomain sd = {
+                    .name = dom->name,
+                    .zone = dom->zone,
+                    .source = d->source->ops->name,
+                    .kind = energy_domain_kind_to_string(dom->kind),
+                    .estimated = d->source->ops->estimated,
+                    .in_host = dom->in_host,
+                };
+                int r = store_domain_ensure(d->store, &sd, &d->domain_ids[i]);
+                if (r < 0)
+                        return r;
+                d->domain_values[i].domain_id = d->domain_ids[i];
+        }
+        return 0;
+}
+
+int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret, char *err,
+               size_t errlen)
+{
+        Daemon *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->cfg = *cfg;
+        d->opts = *opts;
+        d->timer_fd = d->signal_fd = -1;
+        d->roots = (JoulesRoots){
+            .sysfs = d->cfg.sysfs_root,
+            .procfs = d->cfg.procfs_root,
+            .cgroupfs = d->cfg.cgroup_root[0] ? d->cfg.cgroup_root : NULL,
+        };
+        int r;
+        char why[1024];
+
+        r = energy_source_open(cfg->energy_source, &d->roots, &cfg->energy, &d->source, why,
+                               sizeof(why));
+        if (r < 0) {
+                snprintf(err, errlen, "no usable energy source (%s): %s", cfg->energy_source, why);
+                goto fail;
+        }
+        size_t n = d->source->n_domains;
+        d->cur_uj = calloc(n ? n : 1, sizeof(*d->cur_uj));
+        d->cur_valid = calloc(n ? n : 1, sizeof(*d->cur_valid));
+        d->domain_ids = calloc(n ? n : 1, sizeof(*d->domain_ids));
+        d->domain_values = calloc(n ? n : 1, sizeof(*d->domain_values));
+        if (!d->cur_uj || !d->cur_valid || !d->domain_ids || !d->domain_values) {
+                r = -ENOMEM;
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+        }
+        r = energy_tracker_init(&d->tracker, n, cfg->max_domain_power_w);
+        if (r >= 0)
+                r = energy_interval_init(&d->interval, n);
+        if (r < 0) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+        }
+
+        r = store_open(cfg->db_path, STORE_READ_WRITE, &d->store, why, sizeof(why));
+        if (r < 0) {
+                snprintf(err, errlen, "cannot open the history %s: %s", cfg->db_path, why);
+                goto fail;
+        }
+        char hostname[256] = "";
+        (void)gethostname(hostname, sizeof(hostname) - 1);
+        StoreRun run = {
+            .started_us = now_realtime_us(),
+            .source = d->source->ops->name,
+            .estimated = d->source->ops->estimated,
+            .interval_us = cfg->interval_us,
+            .hostname = hostname,
+        };
+        r = store_run_begin(d->store, &run, &d->run_id);
+        if (r >= 0)
+                r = daemon_register_domains(d);
+        if (r < 0) {
+                snprintf(err, errlen, "writing %s: %s", cfg->db_path, store_last_error(d->store));
+                goto fail;
+        }
+
+        d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->timer_fd < 0) {
+                r = -errno;
+                snprintf(err, errlen, "timerfd_create: %s", strerror(errno));
+                goto fail;
+        }
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+            (d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+                r = -errno;
+                snprintf(err, errlen, "signalfd: %s", strerror(errno));
+                goto fail;
+        }
+        uint64_t wd = 0;
+        if (sd_watchdog_enabled(false, &wd) > 0)
+                d->watchdog_us = wd;
+        *ret = d;
+        return 0;
+fail:
+        daemon_free(d);
+        return r;
+}
+
+static void daemon_watchdog(Daemon *d, uint64_t now_ns)
+{
+        if (d->watchdog_us == 0)
+                return;
+        if (now_ns - d->last_watchdog_ns >= d->watchdog_us * NSEC_PER_USEC / 2) {
+                (void)sd_notify(false, "WATCHDOG=1");
+                d->last_watchdog_ns = now_ns;
+        }
+}
+
+/* Returns 1 to keep running, 0 to stop. */
+static int daemon_handle_signal(Daemon *d)
+{
+        struct signalfd_siginfo si;
+        ssize_t n = read(d->signal_fd, &si, sizeof(si));
+        if (n != (ssize_t)sizeof(si))
+                return 1;
+        if (si.ssi_signo == SIGHUP) {
+                log_notice("SIGHUP: reloading is not wired yet; keeping the running settings");
+                return 1;
+        }
+        log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+        return 0;
+}
+
+int daemon_run(Daemon *d)
+{
+        int r = daemon_arm_timer(d);
+        if (r < 0) {
+                log_error("timerfd_settime: %s", strerror(-r));
+                return r;
+        }
+        d->started_ns = now_monotonic_ns();
+        d->last_show_ns = d->started_ns;
+        daemon_tick(d); /* the baseline */
+        for (;;) {
+                struct pollfd pfd[2] = {{.fd = d->timer_fd, .events = POLLIN},
+                                        {.fd = d->signal_fd, .events = POLLIN}};
+                int timeout = -1;
+                if (d->watchdog_us)
+                        timeout = (int)(d->watchdog_us / 2 / 1000);
+                if (poll(pfd, 2, timeout) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        log_error("poll: %s", strerror(errno));
+                        break;
+                }
+                uint64_t now_ns = now_monotonic_ns();
+                if (pfd[1].revents & POLLIN) {
+                        if (daemon_handle_signal(d) == 0)
+                                break;
+                }
+                if (pfd[0].revents & POLLIN) {
+                        uint64_t expirations;
+                        if (read(d->timer_fd, &expirations, sizeof(expirations)) > 0) {
+                                daemon_tick(d);
+                                now_ns = now_monotonic_ns();
+                        }
+                }
+                /* Sent from the sampling loop itself, so a stuck tick stops the pings. */
+                daemon_watchdog(d, now_ns);
+                if (d->opts.duration_us &&
+                    now_ns - d->started_ns >= d->opts.duration_us * NSEC_PER_USEC)
+                        break;
+        }
+        (void)sd_notify(false, "STOPPING=1");
+        int c = store_commit(d->store);
+        if (c >= 0)
+                c = store_run_end(d->store, now_realtime_us());
+        if (c < 0)
+                log_error("flushing %s: %s", d->cfg.db_path, store_last_error(d->store));
+        return r < 0 ? r : c;
+}
+
+Daemon *daemon_free(Daemon *d)
+{
+        if (!d)
+                return NULL;
+        energy_source_close(d->source);
+        energy_tracker_done(&d->tracker);
+        energy_interval_done(&d->interval);
+        free(d->cur_uj);
+        free(d->cur_valid);
+        free(d->domain_ids);
+        free(d->domain_values);
+        store_close(d->store);
+        if (d->timer_fd >= 0)
+                close(d->timer_fd);
+        if (d->signal_fd >= 0)
+                close(d->signal_fd);
+        free(d);
+        return NULL;
+}

@@ -1,0 +1,184 @@
+/* joulesd: measures the host's energy and attributes it to services. See joulesd --help. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+
+static void usage(FILE *f)
+{
+        fprintf(
+            f, "Usage: joulesd [OPTIONS]\n"
+               "Measures the host's energy (RAPL through the perf power PMU or powercap, or an\n"
+               "estimate from CPU use) and stores it in a SQLite history.\n\n"
+               "  --config FILE          settings file (default " JOULES_DEFAULT_CONFIG
+               ", if present)\n"
+               "  --db PATH              history file (default " JOULES_DEFAULT_DB ")\n"
+               "  --interval DURATION    sampling interval: 200ms, 1s, 0.2 (default 1s)\n"
+               "  --energy-source NAME   auto, perf, powercap or model (default auto)\n"
+               "  --sysfs-root DIR       where the energy hardware files are read (default /sys)\n"
+               "  --procfs-root DIR      where /proc is read (default /proc)\n"
+               "  --cgroup-root DIR      cgroup v2 mount (default: from /proc/self/mountinfo)\n"
+               "  --log-level LEVEL      error, warning, notice, info, debug\n"
+               "  --show                 print the measured power once a second\n"
+               "  --duration DURATION    stop after this long (tests, benchmarks)\n"
+               "  --check-config         validate the settings and exit\n"
+               "  --dump-config          print the effective settings as a config file\n"
+               "  --version, --help\n\n"
+               "Exit codes: 0 stopped cleanly, 1 failed, 2 bad arguments, 78 bad configuration.\n");
+}
+
+enum {
+        ARG_CONFIG = 0x100,
+        ARG_DB,
+        ARG_INTERVAL,
+        ARG_SOURCE,
+        ARG_SYSFS,
+        ARG_PROCFS,
+        ARG_CGROUP,
+        ARG_LOG_LEVEL,
+        ARG_SHOW,
+        ARG_DURATION,
+        ARG_CHECK,
+        ARG_DUMP,
+        ARG_VERSION,
+        ARG_HELP,
+};
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, ARG_CONFIG},
+    {"db", required_argument, NULL, ARG_DB},
+    {"interval", required_argument, NULL, ARG_INTERVAL},
+    {"energy-source", required_argument, NULL, ARG_SOURCE},
+    {"sysfs-root", required_argument, NULL, ARG_SYSFS},
+    {"procfs-root", required_argument, NULL, ARG_PROCFS},
+    {"cgroup-root", required_argument, NULL, ARG_CGROUP},
+    {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+    {"show", no_argument, NULL, ARG_SHOW},
+    {"duration", required_argument, NULL, ARG_DURATION},
+    {"check-config", no_argument, NULL, ARG_CHECK},
+    {"dump-config", no_argument, NULL, ARG_DUMP},
+    {"version", no_argument, NULL, ARG_VERSION},
+    {"help", no_argument, NULL, ARG_HELP},
+    {0},
+};
+
+/* Flags that are settings map onto config keys, so they are validated by the same table. */
+static const struct {
+        int arg;
+        const char *section, *key;
+} flag_keys[] = {
+    {ARG_DB, "daemon", "database"},
+    {ARG_INTERVAL, "daemon", "interval"},
+    {ARG_LOG_LEVEL, "daemon", "log_level"},
+    {ARG_SOURCE, "energy", "source"},
+    {ARG_SYSFS, "energy", "sysfs_root"},
+    {ARG_PROCFS, "attribution", "procfs_root"},
+    {ARG_CGROUP, "attribution", "cgroup_root"},
+};
+
+int main(int argc, char **argv)
+{
+        JoulesConfig cfg;
+        DaemonOptions opts = {0};
+        const char *config_path = NULL;
+        bool check = false, dump = false;
+        char err[1024];
+        int c;
+
+        config_defaults(&cfg);
+        log_setup(LOG_INFO, "joulesd");
+
+        /* First pass: the config file, so flags given in any order override it. */
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case ARG_CONFIG:
+                        config_path = optarg;
+                        break;
+                case ARG_HELP:
+                        usage(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("joulesd %s\n", JOULES_VERSION);
+                        return 0;
+                case '?':
+                        usage(stderr);
+                        return 2;
+                default:
+                        break;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joulesd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        const char *file = config_path ? config_path : JOULES_DEFAULT_CONFIG;
+        int r = config_load(&cfg, file, err, sizeof(err));
+        if (r == -ENOENT && !config_path) {
+                file = NULL; /* the default file is optional */
+        } else if (r < 0) {
+                log_error("%s", err);
+                return EX_CONFIG_ERROR;
+        }
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case ARG_SHOW:
+                        opts.show = true;
+                        continue;
+                case ARG_CHECK:
+                        check = true;
+                        continue;
+                case ARG_DUMP:
+                        dump = true;
+                        continue;
+                case ARG_DURATION:
+                        if (parse_duration_us(optarg, &opts.duration_us) < 0) {
+                                fprintf(stderr, "joulesd: --duration: '%s' is not a duration\n",
+                                        optarg);
+                                return 2;
+                        }
+                        continue;
+                default:
+                        break;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(flag_keys); i++) {
+                        if (flag_keys[i].arg != c)
+                                continue;
+                        if (config_set(&cfg, flag_keys[i].section, flag_keys[i].key, optarg, err,
+                                       sizeof(err)) < 0) {
+                                fprintf(stderr, "joulesd: --%s: %s\n", options[c - ARG_CONFIG].name,
+                                        err);
+                                return 2;
+                        }
+                }
+        }
+        log_setup(cfg.log_level, "joulesd");
+
+        if (dump) {
+                config_dump(&cfg, stdout);
+                return 0;
+        }
+        if (check) {
+                printf("%s: configuration is valid\n", file ? file : "(defaults)");
+                return 0;
+        }
+
+        opts.config_path = file;
+        Daemon *d = NULL;
+        r = daemon_new(&cfg, &opts, &d, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                return 1;
+        }
+        r = daemon_run(d);
+        daemon_free(d);
+        return r < 0 ? 1 : 0;
+}

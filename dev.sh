@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# dev.sh — the one entry point for working on joules on Debian 12.
+#   ./dev.sh run [joulesd flags]   install what is missing, build, run joulesd in the foreground
+#   ./dev.sh test                  install what is missing, build, run every test (also under
+#                                  ASan+UBSan) and check the formatting
+#   ./dev.sh build                 install what is missing and build: build/bin/{joulesd,joules}
+#   ./dev.sh bench                 build and run the benchmarks under bench/
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+# Debian packages the build, the tests and the benchmarks need.
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
+  sqlite3 clang-format
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+build() { # build DIR [cmake flags...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$(jobs)"
+}
+
+check_format() {
+  local files
+  files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+  # shellcheck disable=SC2086
+  clang-format --dry-run --Werror $files
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  build)
+    ensure_packages
+    build build -DJOULES_WERROR=OFF
+    log "built build/bin/joulesd and build/bin/joules"
+    ;;
+  run)
+    ensure_packages
+    build build -DJOULES_WERROR=OFF
+    db=${JOULES_DB:-$PWD/build/joules.db}
+    log "joulesd is sampling into $db (Ctrl-C stops it)"
+    log "ask it from another terminal: build/bin/joules --db $db status"
+    exec build/bin/joulesd --db "$db" --show "$@"
+    ;;
+  test)
+    ensure_packages
+    log "checking the formatting (.clang-format)"
+    check_format
+    log "build with -Werror"
+    build build -DJOULES_WERROR=ON
+    log "tests"
+    (cd build && ctest --output-on-failure -j"$(jobs)")
+    log "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+    build build-asan -DJOULES_WERROR=ON -DJOULES_SANITIZE=ON
+    log "tests under ASan+UBSan"
+    (cd build-asan &&
+      ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ctest --output-on-failure -j"$(jobs)")
+    ;;
+  bench)
+    ensure_packages
+    build build -DJOULES_WERROR=OFF
+    for b in build/bench/bench-*; do
+      [ -x "$b" ] || continue
+      log "$b"
+      "$b"
+    done
+    ;;
+  *)
+    echo "usage: ./dev.sh run|test|build|bench" >&2
+    exit 2
+    ;;
+esac

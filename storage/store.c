@@ -1,0 +1,788 @@
+#include "storage/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+/* Schema migrations, applied in order; PRAGMA user_version is the number applied. Never edit a
+ * step once released: add a new one. */
+static const char *const store_migrations[] = {
+    /* 1: host energy per domain, attribution per unit and process. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  started_us INTEGER NOT NULL,"
+    "  stopped_us INTEGER,"
+    "  source TEXT NOT NULL,"
+    "  estimated INTEGER NOT NULL,"
+    "  interval_us INTEGER NOT NULL,"
+    "  hostname TEXT,"
+    "  version TEXT,"
+    "  weight TEXT,"
+    "  weight_reason TEXT);"
+    "CREATE TABLE domains ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  zone TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  estimated INTEGER NOT NULL,"
+    "  in_host INTEGER NOT NULL,"
+    "  UNIQUE (source, zone, name));"
+    "CREATE TABLE ticks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  ts_us INTEGER NOT NULL,"
+    "  dt_us INTEGER NOT NULL,"
+    "  host_uj INTEGER," /* NULL: the interval was dropped */
+    "  estimated INTEGER NOT NULL,"
+    "  dropped INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX ticks_ts ON ticks (ts_us);"
+    "CREATE TABLE domain_energy ("
+    "  tick_id INTEGER NOT NULL,"
+    "  domain_id INTEGER NOT NULL,"
+    "  energy_uj INTEGER," /* NULL: dropped */
+    "  drop_reason TEXT,"
+    "  PRIMARY KEY (tick_id, domain_id)) WITHOUT ROWID;"
+    "CREATE TABLE units ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  pseudo INTEGER NOT NULL);"
+    "CREATE TABLE unit_energy ("
+    "  tick_id INTEGER NOT NULL,"
+    "  unit_id INTEGER NOT NULL,"
+    "  active_uj INTEGER NOT NULL,"
+    "  idle_uj INTEGER NOT NULL,"
+    "  cpu_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (tick_id, unit_id)) WITHOUT ROWID;"
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE unit_counters ("
+    "  tick_id INTEGER NOT NULL,"
+    "  unit_id INTEGER NOT NULL,"
+    "  event_id INTEGER NOT NULL,"
+    "  value INTEGER NOT NULL,"
+    "  PRIMARY KEY (tick_id, unit_id, event_id)) WITHOUT ROWID;"
+    "CREATE TABLE process_energy ("
+    "  tick_id INTEGER NOT NULL,"
+    "  unit_id INTEGER NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  start_time INTEGER NOT NULL,"
+    "  comm TEXT NOT NULL,"
+    "  active_uj INTEGER NOT NULL,"
+    "  idle_uj INTEGER NOT NULL,"
+    "  cpu_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (tick_id, unit_id, pid)) WITHOUT ROWID;",
+};
+
+enum {
+        ST_RUN_BEGIN,
+        ST_RUN_WEIGHT,
+        ST_RUN_END,
+        ST_DOMAIN_FIND,
+        ST_DOMAIN_ADD,
+        ST_UNIT_FIND,
+        ST_UNIT_ADD,
+        ST_EVENT_FIND,
+        ST_EVENT_ADD,
+        ST_TICK_ADD,
+        ST_DOMAIN_ENERGY_ADD,
+        ST_UNIT_ENERGY_ADD,
+        ST_PROCESS_ADD,
+        ST_COUNTER_ADD,
+        _ST_MAX,
+};
+
+static const char *const store_sql[_ST_MAX] = {
+    [ST_RUN_BEGIN] = "INSERT INTO runs (started_us, source, estimated, interval_us, hostname, "
+                     "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RUN_WEIGHT] = "UPDATE runs SET weight = ?, weight_reason = ? WHERE id = ?",
+    [ST_RUN_END] = "UPDATE runs SET stopped_us = ? WHERE id = ?",
+    [ST_DOMAIN_FIND] = "SELECT id FROM domains WHERE source = ? AND zone = ? AND name = ?",
+    [ST_DOMAIN_ADD] = "INSERT INTO domains (name, zone, source, kind, estimated, in_host) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_UNIT_FIND] = "SELECT id FROM units WHERE name = ?",
+    [ST_UNIT_ADD] = "INSERT INTO units (name, pseudo) VALUES (?, ?)",
+    [ST_EVENT_FIND] = "SELECT id FROM events WHERE name = ?",
+    [ST_EVENT_ADD] = "INSERT INTO events (name) VALUES (?)",
+    [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
+                             "drop_reason) VALUES (?, ?, ?, ?)",
+    [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
+                           "cpu_ns) VALUES (?, ?, ?, ?, ?)",
+    [ST_PROCESS_ADD] = "INSERT INTO process_energy (tick_id, unit_id, pid, start_time, comm, "
+                       "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
+                       "VALUES (?, ?, ?, ?)",
+};
+
+struct Store {
+        sqlite3 *db;
+        StoreMode mode;
+        char *path;
+        sqlite3_stmt *stmt[_ST_MAX];
+        int64_t run_id;
+        bool in_tx;
+        char error[512];
+};
+
+static int store_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_IOERR:
+                return -EIO;
+        default:
+                return -EIO;
+        }
+}
+
+static int store_fail(Store *s, int rc, const char *what)
+{
+        snprintf(s->error, sizeof(s->error), "%s: %s", what, sqlite3_errmsg(s->db));
+        log_debug("storage: %s", s->error);
+        return store_errno(rc);
+}
+
+const char *store_last_error(Store *s)
+{
+        return s->error;
+}
+
+static int store_exec(Store *s, const char *sql)
+{
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc, sql);
+        return 0;
+}
+
+static int store_user_version(Store *s, int *ret)
+{
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc, "reading the schema version");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                int r = store_fail(s, rc, "reading the schema version");
+                sqlite3_finalize(st);
+                return r;
+        }
+        *ret = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return 0;
+}
+
+int store_schema_version(Store *s)
+{
+        int v;
+        int r = store_user_version(s, &v);
+        return r < 0 ? r : v;
+}
+
+static int store_migrate(Store *s)
+{
+        int v, r;
+        r = store_user_version(s, &v);
+        if (r < 0)
+                return r;
+        int latest = (int)ELEMENTSOF(store_migrations);
+        if (v > latest) {
+                snprintf(s->error, sizeof(s->error),
+                         "the database has schema version %d, newer than this joules (%d); "
+                         "upgrade joules",
+                         v, latest);
+                return -EPROTO;
+        }
+        for (; v < latest; v++) {
+                char pragma[64];
+                r = store_exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                r = store_exec(s, store_migrations[v]);
+                if (r >= 0) {
+                        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+                        r = store_exec(s, pragma);
+                }
+                if (r >= 0)
+                        r = store_exec(s, "COMMIT");
+                if (r < 0) {
+                        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return r;
+                }
+                log_debug("storage: migrated %s to schema version %d", s->path, v + 1);
+        }
+        return 0;
+}
+
+static int store_prepare_all(Store *s)
+{
+        for (size_t i = 0; i < _ST_MAX; i++) {
+                int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &s->stmt[i], NULL);
+                if (rc != SQLITE_OK)
+                        return store_fail(s, rc, store_sql[i]);
+        }
+        return 0;
+}
+
+int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t errlen)
+{
+        Store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->mode = mode;
+        s->path = strdup(path);
+        if (!s->path) {
+                free(s);
+                return -ENOMEM;
+        }
+        int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
+                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        int r = 0;
+        if (mode == STORE_READ_ONLY && access(path, F_OK) < 0) {
+                r = -errno;
+                snprintf(s->error, sizeof(s->error), "%s: %s", path, strerror(errno));
+                goto fail;
+        }
+        int rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                r = s->db ? store_fail(s, rc, path) : -ENOMEM;
+                goto fail;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        /* Readers wait for a writer's checkpoint rather than failing with "database is locked". */
+        sqlite3_busy_timeout(s->db, 5000);
+        if (mode == STORE_READ_WRITE) {
+                r = store_exec(s, "PRAGMA journal_mode = WAL");
+                if (r >= 0)
+                        r = store_exec(s, "PRAGMA synchronous = NORMAL");
+                if (r >= 0)
+                        r = store_migrate(s);
+                if (r >= 0)
+                        r = store_prepare_all(s);
+        } else {
+                int v;
+                r = store_user_version(s, &v);
+                if (r >= 0 && v == 0) {
+                        snprintf(s->error, sizeof(s->error),
+                                 "%s holds no joules history (schema version 0); is joulesd "
+                                 "writing to another file?",
+                                 path);
+                        r = -ENODATA;
+                } else if (r >= 0 && v > (int)ELEMENTSOF(store_migrations)) {
+                        snprintf(s->error, sizeof(s->error),
+                                 "%s has schema version %d, newer than this joules (%d)", path, v,
+                                 (int)ELEMENTSOF(store_migrations));
+                        r = -EPROTO;
+                }
+        }
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        if (err) {
+                if (r == -EBADMSG)
+                        snprintf(err, errlen,
+                                 "%s is not a valid joules database (corrupt or not SQLite): %s. "
+                                 "Move it aside and restart joulesd to begin a new history",
+                                 path, s->error);
+                else
+                        snprintf(err, errlen, "%s", s->error[0] ? s->error : strerror(-r));
+        }
+        store_close(s);
+        return r;
+}
+
+Store *store_close(Store *s)
+{
+        if (!s)
+                return NULL;
+        if (s->in_tx && store_commit(s) < 0)
+                log_debug("storage: closing %s: %s", s->path, s->error);
+        for (size_t i = 0; i < _ST_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        if (s->db)
+                sqlite3_close(s->db);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+/* Binds a list of values to a statement and steps it once. Format: 'i' int64, 'u' uint64 (stored
+ * as a signed 64-bit integer; energies never reach 2^63 µJ), 't' text (NULL binds NULL), 'n'
+ * NULL, 'b' bool. */
+static int store_run_stmt(Store *s, int which, const char *fmt, ...)
+{
+        sqlite3_stmt *st = s->stmt[which];
+        va_list ap;
+        va_start(ap, fmt);
+        for (int i = 1; *fmt; fmt++, i++) {
+                switch (*fmt) {
+                case 'i':
+                        sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+                        break;
+                case 'u':
+                        sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, uint64_t));
+                        break;
+                case 'b':
+                        sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
+                        break;
+                case 't': {
+                        const char *t = va_arg(ap, const char *);
+                        if (t)
+                                sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+                        else
+                                sqlite3_bind_null(st, i);
+                        break;
+                }
+                case 'n':
+                        sqlite3_bind_null(st, i);
+                        break;
+                default:
+                        assert(!"bad bind format");
+                }
+        }
+        va_end(ap);
+        int rc = sqlite3_step(st);
+        int r = 0;
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                r = store_fail(s, rc, store_sql[which]);
+        else if (rc == SQLITE_ROW)
+                r = 1;
+        return r;
+}
+
+static void store_reset(Store *s, int which)
+{
+        sqlite3_reset(s->stmt[which]);
+        sqlite3_clear_bindings(s->stmt[which]);
+}
+
+static int store_begin(Store *s)
+{
+        if (s->in_tx)
+                return 0;
+        int r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r >= 0)
+                s->in_tx = true;
+        return r;
+}
+
+int store_commit(Store *s)
+{
+        if (!s->in_tx)
+                return 0;
+        int r = store_exec(s, "COMMIT");
+        if (r < 0)
+                return r;
+        s->in_tx = false;
+        return 0;
+}
+
+int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
+{
+        assert(s->mode == STORE_READ_WRITE);
+        int r = store_run_stmt(s, ST_RUN_BEGIN, "ituutttt", run->started_us, run->source,
+                               (uint64_t)run->estimated, run->interval_us, run->hostname,
+                               JOULES_VERSION, run->weight, run->weight_reason);
+        store_reset(s, ST_RUN_BEGIN);
+        if (r < 0)
+                return r;
+        s->run_id = sqlite3_last_insert_rowid(s->db);
+        *ret_run_id = s->run_id;
+        return 0;
+}
+
+int store_run_set_weight(Store *s, const char *weight, const char *reason)
+{
+        int r = store_run_stmt(s, ST_RUN_WEIGHT, "tti", weight, reason, s->run_id);
+        store_reset(s, ST_RUN_WEIGHT);
+        return r < 0 ? r : 0;
+}
+
+int store_run_end(Store *s, int64_t stopped_us)
+{
+        int r = store_run_stmt(s, ST_RUN_END, "ii", stopped_us, s->run_id);
+        store_reset(s, ST_RUN_END);
+        return r < 0 ? r : 0;
+}
+
+/* Finds a row by its natural key or inserts it. */
+static int store_find_or_add(Store *s, int find, int add, int64_t *ret_id)
+{
+        int r = store_run_stmt(s, find, "");
+        if (r == 1)
+                *ret_id = sqlite3_column_int64(s->stmt[find], 0);
+        store_reset(s, find);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = store_run_stmt(s, add, "");
+        store_reset(s, add);
+        if (r < 0)
+                return r;
+        *ret_id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+int store_domain_ensure(Store *s, const StoreDomain *d, int64_t *ret_id)
+{
+        sqlite3_stmt *f = s->stmt[ST_DOMAIN_FIND], *a = s->stmt[ST_DOMAIN_ADD];
+        sqlite3_bind_text(f, 1, d->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(f, 2, d->zone, -1, SQLITE_STATIC);
+        sqlite3_bind_text(f, 3, d->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 1, d->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 2, d->zone, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 3, d->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 4, d->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int(a, 5, d->estimated);
+        sqlite3_bind_int(a, 6, d->in_host);
+        return store_find_or_add(s, ST_DOMAIN_FIND, ST_DOMAIN_ADD, ret_id);
+}
+
+int store_unit_ensure(Store *s, const char *name, bool pseudo, int64_t *ret_id)
+{
+        sqlite3_bind_text(s->stmt[ST_UNIT_FIND], 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->stmt[ST_UNIT_ADD], 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s->stmt[ST_UNIT_ADD], 2, pseudo);
+        return store_find_or_add(s, ST_UNIT_FIND, ST_UNIT_ADD, ret_id);
+}
+
+int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
+{
+        sqlite3_bind_text(s->stmt[ST_EVENT_FIND], 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->stmt[ST_EVENT_ADD], 1, name, -1, SQLITE_STATIC);
+        return store_find_or_add(s, ST_EVENT_FIND, ST_EVENT_ADD, ret_id);
+}
+
+#define STORE_STEP(s, which, ...)                                                                  \
+        ({                                                                                         \
+                int _r = store_run_stmt((s), (which), __VA_ARGS__);                                \
+                store_reset((s), (which));                                                         \
+                _r;                                                                                \
+        })
+
+int store_tick_append(Store *s, const StoreTick *t)
+{
+        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
+        int r = store_begin(s);
+        if (r < 0)
+                return r;
+        unsigned dropped = 0;
+        for (size_t i = 0; i < t->n_domains; i++)
+                dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        if (t->host_valid)
+                r = STORE_STEP(s, ST_TICK_ADD, "iiuuuu", s->run_id, t->ts_us, t->dt_us, t->host_uj,
+                               (uint64_t)t->estimated, (uint64_t)dropped);
+        else
+                r = STORE_STEP(s, ST_TICK_ADD, "iiunuu", s->run_id, t->ts_us, t->dt_us,
+                               (uint64_t)t->estimated, (uint64_t)dropped);
+        if (r < 0)
+                return r;
+        int64_t tick = sqlite3_last_insert_rowid(s->db);
+        for (size_t i = 0; i < t->n_domains && r >= 0; i++) {
+                const StoreDomainValue *d = &t->domains[i];
+                if (d->valid)
+                        r = STORE_STEP(s, ST_DOMAIN_ENERGY_ADD, "iiun", tick, d->domain_id,
+                                       d->energy_uj);
+                else
+                        r = STORE_STEP(s, ST_DOMAIN_ENERGY_ADD, "iint", tick, d->domain_id,
+                                       d->drop_reason ? d->drop_reason : "baseline");
+        }
+        for (size_t i = 0; i < t->n_units && r >= 0; i++) {
+                const StoreUnitValue *u = &t->units[i];
+                r = STORE_STEP(s, ST_UNIT_ENERGY_ADD, "iiuuu", tick, u->unit_id, u->active_uj,
+                               u->idle_uj, u->cpu_ns);
+        }
+        for (size_t i = 0; i < t->n_procs && r >= 0; i++) {
+                const StoreProcValue *p = &t->procs[i];
+                r = STORE_STEP(s, ST_PROCESS_ADD, "iiiutuuu", tick, p->unit_id, (int64_t)p->pid,
+                               p->start_time, p->comm, p->active_uj, p->idle_uj, p->cpu_ns);
+        }
+        for (size_t i = 0; i < t->n_counters && r >= 0; i++) {
+                const StoreCounterValue *c = &t->counters[i];
+                r = STORE_STEP(s, ST_COUNTER_ADD, "iiiu", tick, c->unit_id, c->event_id, c->value);
+        }
+        return r < 0 ? r : 0;
+}
+
+/* ---- reading ---- */
+
+static int store_query(Store *s, sqlite3_stmt **ret, const char *sql)
+{
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc, "preparing a query");
+        return 0;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int store_read_status(Store *s, StoreStatus *ret)
+{
+        StoreStatus st = {0};
+        sqlite3_stmt *q = NULL;
+        int r, rc;
+
+        r = store_query(s, &q,
+                        "SELECT COUNT(*), MIN(ts_us - dt_us), MAX(ts_us), "
+                        "COALESCE(SUM(host_uj), 0), MAX(estimated), "
+                        "COALESCE(SUM(host_uj IS NULL AND dropped > 0), 0) FROM ticks");
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+                r = store_fail(s, rc, "reading ticks");
+                goto out;
+        }
+        st.samples = (uint64_t)sqlite3_column_int64(q, 0);
+        st.empty = st.samples == 0;
+        st.first_us = sqlite3_column_int64(q, 1);
+        st.last_us = sqlite3_column_int64(q, 2);
+        st.energy_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
+        st.estimated = sqlite3_column_int(q, 4) != 0;
+        st.dropped = (uint64_t)sqlite3_column_int64(q, 5);
+        sqlite3_finalize(q);
+        q = NULL;
+
+        /* Power over the last minute stored: energy of valid ticks over their own duration. */
+        r = store_query(s, &q,
+                        "SELECT COALESCE(SUM(host_uj), 0), COALESCE(SUM(dt_us), 0) FROM ticks "
+                        "WHERE host_uj IS NOT NULL AND ts_us > ?1 - 60000000");
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(q, 1, st.last_us);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 1) > 0)
+                st.power_w =
+                    (double)sqlite3_column_int64(q, 0) / (double)sqlite3_column_int64(q, 1);
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(s, &q,
+                        "SELECT source, hostname, interval_us, weight, weight_reason FROM runs "
+                        "ORDER BY id DESC LIMIT 1");
+        if (r < 0)
+                goto out;
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                copy_text(st.source, sizeof(st.source), q, 0);
+                copy_text(st.hostname, sizeof(st.hostname), q, 1);
+                st.interval_us = (uint64_t)sqlite3_column_int64(q, 2);
+                copy_text(st.weight, sizeof(st.weight), q, 3);
+                copy_text(st.weight_reason, sizeof(st.weight_reason), q, 4);
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(
+            s, &q,
+            "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+            "  COALESCE(SUM(e.energy_uj), 0), "
+            "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
+            "    THEN e.energy_uj END), 0), "
+            "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
+            "    THEN t.dt_us END), 0), "
+            "  COALESCE(SUM(e.energy_uj IS NULL AND e.drop_reason IS NOT 'baseline'), 0) "
+            "FROM domains d JOIN domain_energy e ON e.domain_id = d.id "
+            "JOIN ticks t ON t.id = e.tick_id "
+            "GROUP BY d.id ORDER BY d.in_host DESC, d.name");
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(q, 1, st.last_us);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                StoreDomainStatus *n = realloc(st.domains, (st.n_domains + 1) * sizeof(*n));
+                if (!n) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                st.domains = n;
+                StoreDomainStatus *d = &st.domains[st.n_domains++];
+                *d = (StoreDomainStatus){0};
+                copy_text(d->name, sizeof(d->name), q, 0);
+                copy_text(d->zone, sizeof(d->zone), q, 1);
+                copy_text(d->source, sizeof(d->source), q, 2);
+                copy_text(d->kind, sizeof(d->kind), q, 3);
+                d->estimated = sqlite3_column_int(q, 4);
+                d->in_host = sqlite3_column_int(q, 5);
+                d->energy_j = (double)sqlite3_column_int64(q, 6) / UJ_PER_J;
+                int64_t dt = sqlite3_column_int64(q, 8);
+                d->power_w = dt > 0 ? (double)sqlite3_column_int64(q, 7) / (double)dt : 0;
+                d->dropped = (uint64_t)sqlite3_column_int64(q, 9);
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading domains");
+                goto out;
+        }
+        *ret = st;
+        st.domains = NULL;
+        r = 0;
+out:
+        sqlite3_finalize(q);
+        free(st.domains);
+        return r;
+}
+
+void store_status_done(StoreStatus *st)
+{
+        free(st->domains);
+        st->domains = NULL;
+        st->n_domains = 0;
+}
+
+int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
+{
+        StoreServices sv = {.from_us = from_us, .to_us = to_us};
+        sqlite3_stmt *q = NULL;
+        int r, rc;
+
+        r = store_query(s, &q,
+                        "SELECT COALESCE(SUM(host_uj), 0), COALESCE(SUM(CASE WHEN host_uj IS NOT "
+                        "NULL THEN dt_us END), 0), MIN(ts_us - dt_us), MAX(ts_us), "
+                        "COALESCE(MAX(estimated), 0) FROM ticks WHERE ts_us > ?1 AND ts_us <= ?2");
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, from_us);
+        sqlite3_bind_int64(q, 2, to_us);
+        rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+                r = store_fail(s, rc, "reading ticks");
+                goto out;
+        }
+        sv.host_energy_j = (double)sqlite3_column_int64(q, 0) / UJ_PER_J;
+        sv.seconds = (double)sqlite3_column_int64(q, 1) / 1e6;
+        sv.first_us = sqlite3_column_int64(q, 2);
+        sv.last_us = sqlite3_column_int64(q, 3);
+        sv.estimated = sqlite3_column_int(q, 4) != 0;
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(s, &q,
+                        "SELECT u.name, u.pseudo, SUM(e.active_uj), SUM(e.idle_uj), "
+                        "SUM(e.cpu_ns), MAX(t.estimated) "
+                        "FROM unit_energy e JOIN ticks t ON t.id = e.tick_id "
+                        "JOIN units u ON u.id = e.unit_id "
+                        "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                        "GROUP BY u.id ORDER BY SUM(e.active_uj) + SUM(e.idle_uj) DESC, u.name");
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(q, 1, from_us);
+        sqlite3_bind_int64(q, 2, to_us);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                StoreUnitTotal *n = realloc(sv.units, (sv.n_units + 1) * sizeof(*n));
+                if (!n) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                sv.units = n;
+                StoreUnitTotal *u = &sv.units[sv.n_units++];
+                *u = (StoreUnitTotal){0};
+                copy_text(u->name, sizeof(u->name), q, 0);
+                u->pseudo = sqlite3_column_int(q, 1);
+                u->active_j = (double)sqlite3_column_int64(q, 2) / UJ_PER_J;
+                u->idle_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
+                u->cpu_s = (double)sqlite3_column_int64(q, 4) / 1e9;
+                u->estimated = sqlite3_column_int(q, 5);
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading units");
+                goto out;
+        }
+        *ret = sv;
+        sv.units = NULL;
+        r = 0;
+out:
+        sqlite3_finalize(q);
+        free(sv.units);
+        return r;
+}
+
+void store_services_done(StoreServices *sv)
+{
+        free(sv->units);
+        sv->units = NULL;
+        sv->n_units = 0;
+}
+
+int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
+                         StoreProcTotal **ret, size_t *ret_n)
+{
+        sqlite3_stmt *q = NULL;
+        StoreProcTotal *v = NULL;
+        size_t n = 0;
+        int r, rc;
+
+        r = store_query(s, &q,
+                        "SELECT unit, pid, comm, energy, cpu FROM ("
+                        "  SELECT u.name AS unit, p.pid AS pid, p.comm AS comm,"
+                        "    SUM(p.active_uj + p.idle_uj) AS energy, SUM(p.cpu_ns) AS cpu,"
+                        "    ROW_NUMBER() OVER (PARTITION BY u.id ORDER BY "
+                        "      SUM(p.active_uj + p.idle_uj) DESC) AS rank"
+                        "  FROM process_energy p JOIN ticks t ON t.id = p.tick_id"
+                        "  JOIN units u ON u.id = p.unit_id"
+                        "  WHERE t.ts_us > ?1 AND t.ts_us <= ?2"
+                        "  GROUP BY u.id, p.pid, p.start_time)"
+                        " WHERE rank <= ?3 ORDER BY unit, energy DESC");
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, from_us);
+        sqlite3_bind_int64(q, 2, to_us);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                StoreProcTotal *nv = realloc(v, (n + 1) * sizeof(*nv));
+                if (!nv) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                v = nv;
+                StoreProcTotal *p = &v[n++];
+                *p = (StoreProcTotal){0};
+                copy_text(p->unit, sizeof(p->unit), q, 0);
+                p->pid = sqlite3_column_int(q, 1);
+                copy_text(p->comm, sizeof(p->comm), q, 2);
+                p->energy_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
+                p->cpu_s = (double)sqlite3_column_int64(q, 4) / 1e9;
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading processes");
+                goto out;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        r = 0;
+out:
+        sqlite3_finalize(q);
+        free(v);
+        return r;
+}

@@ -1,0 +1,136 @@
+/* joulesd.conf: every bad line is refused with FILE:LINE: reason, good ones land in the struct. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "daemon/config.h"
+
+static char *write_tmp(const char *text)
+{
+        char *path = strdup("/tmp/joules-test-config-XXXXXX");
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        return path;
+}
+
+static void test_good(void **state)
+{
+        char *p = write_tmp("; comment\n"
+                            "[daemon]\n"
+                            "database = /tmp/x.db\n"
+                            "interval = 200ms\n"
+                            "[energy]\n"
+                            "source = powercap\n"
+                            "host_domain = psys\n"
+                            "max_domain_power_w = 500\n"
+                            "[model]\n"
+                            "idle_w_per_cpu = 0.71\n"
+                            "max_w_per_cpu = 4.26\n"
+                            "[attribution]\n"
+                            "idle_power = 12.5\n"
+                            "events = perf::TASK-CLOCK\n");
+        JoulesConfig c;
+        char err[512];
+        config_defaults(&c);
+        assert_int_equal(config_load(&c, p, err, sizeof(err)), 0);
+        assert_string_equal(c.db_path, "/tmp/x.db");
+        assert_int_equal(c.interval_us, 200000);
+        assert_string_equal(c.energy_source, "powercap");
+        assert_true(c.energy.host_psys);
+        assert_true(c.max_domain_power_w == 500);
+        assert_true(c.energy.model_idle_w_per_cpu == 0.71);
+        assert_false(c.idle_learn);
+        assert_true(c.idle_w == 12.5);
+        assert_string_equal(c.events, "perf::TASK-CLOCK");
+        unlink(p);
+        free(p);
+}
+
+static void test_bad(void **state)
+{
+        static const struct {
+                const char *text;
+                int line;
+                const char *reason;
+        } rows[] = {
+            {"[daemon]\nintervall = 1s\n", 2, "unknown key 'intervall' in section [daemon]"},
+            {"[deamon]\ninterval = 1s\n", 2, "unknown section [deamon]"},
+            {"[daemon]\ninterval = fast\n", 2, "'fast' is not a duration"},
+            {"[daemon]\n\ninterval = 10ms\n", 3, "out of range"},
+            {"[energy]\nsource = rapl\n", 2, "'rapl' is not an energy source"},
+            {"[energy]\nhost_domain = all\n", 2, "neither 'packages' nor 'psys'"},
+            {"[energy]\nmax_domain_power_w = -3\n", 2, "out of range"},
+            {"[model]\nidle_w_per_cpu = lots\n", 2, "'lots' is not a number"},
+            {"[model]\ncpus = 2.5\n", 2, "not a whole number"},
+            {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
+            {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
+            {"interval = 1s\n", 1, "unknown section []"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char *p = write_tmp(rows[i].text);
+                JoulesConfig c, before;
+                char err[512] = "", expect[600];
+                config_defaults(&c);
+                before = c;
+                assert_int_equal(config_load(&c, p, err, sizeof(err)), -EINVAL);
+                snprintf(expect, sizeof(expect), "%s:%d: ", p, rows[i].line);
+                if (strncmp(err, expect, strlen(expect)) != 0 || !strstr(err, rows[i].reason))
+                        fail_msg("row %zu: got '%s', expected prefix '%s' and '%s'", i, err, expect,
+                                 rows[i].reason);
+                /* nothing half-applied */
+                assert_memory_equal(&c, &before, sizeof(c));
+                unlink(p);
+                free(p);
+        }
+}
+
+static void test_missing(void **state)
+{
+        JoulesConfig c;
+        char err[512];
+        config_defaults(&c);
+        assert_int_equal(config_load(&c, "/nonexistent/joulesd.conf", err, sizeof(err)), -ENOENT);
+        assert_non_null(strstr(err, "/nonexistent/joulesd.conf"));
+}
+
+static void test_dump_roundtrip(void **state)
+{
+        JoulesConfig c, d;
+        char err[512];
+        config_defaults(&c);
+        c.interval_us = 250000;
+        c.idle_learn = false;
+        c.idle_w = 3.5;
+        char *p = write_tmp("");
+        FILE *f = fopen(p, "w");
+        config_dump(&c, f);
+        fclose(f);
+        config_defaults(&d);
+        assert_int_equal(config_load(&d, p, err, sizeof(err)), 0);
+        assert_int_equal(d.interval_us, 250000);
+        assert_false(d.idle_learn);
+        assert_true(d.idle_w == 3.5);
+        unlink(p);
+        free(p);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_good),
+            cmocka_unit_test(test_bad),
+            cmocka_unit_test(test_missing),
+            cmocka_unit_test(test_dump_roundtrip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
