@@ -259,7 +259,7 @@ static int perfpmu_read_event(const char *events, const char *name, const PerfPm
                 return -EOPNOTSUPP;
         }
         PerfPmuEvent ev = {.rank = ELEMENTSOF(perfpmu_known)};
-        snprintf(ev.name, sizeof(ev.name), "%s", name);
+        memcpy(ev.name, name, strlen(name) + 1); /* length checked above */
         r = path_fmt(path, sizeof(path), "%s/%s.scale", events, name);
         if (r >= 0)
                 r = read_line(path, buf, sizeof(buf));
