@@ -1,0 +1,43 @@
+# The real joulesd against the RAPL simulator: a small max_energy_range_uj makes the counters
+# wrap several times; the stored host energy over the stored time span must match the simulated
+# watts (packages + dram, never the core subzone) within 1%.
+source "$JOULES_SRC/tests/lib.sh"
+
+sys=$SCRATCH/sys
+db=$SCRATCH/joules.db
+# package-0 25 W with a 10 J range wraps every 0.4 s (the daemon reads every 0.2 s);
+# dram 5 W with 1.5 J wraps every 0.3 s; core 15 W is inside the package and must not be added.
+"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:25:10000000 --zone core:15:10000000 \
+  --zone dram:5:1500000 --interval-ms 5 >"$SCRATCH/sim.out" &
+sim=$!
+CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
+for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
+grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
+
+"$JOULESD" --db "$db" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
+  --duration 4s 2>"$SCRATCH/joulesd.err" || { cat "$SCRATCH/joulesd.err"; fail "joulesd failed"; }
+
+# Energy over the span the stored intervals cover (each tick stores its own length).
+read -r energy_uj span_us wrapsless < <(sqlite3 -separator ' ' "$db" \
+  "SELECT SUM(host_uj), SUM(dt_us), COUNT(*) FROM ticks WHERE host_uj IS NOT NULL")
+watts=$(awk -v e="$energy_uj" -v s="$span_us" 'BEGIN { printf "%.4f", e / s }')
+note "stored $energy_uj uJ over $span_us us in $wrapsless ticks: $watts W (simulated 30 W)"
+within "$watts" 30 1 || fail "host power $watts W is not within 1% of 30 W"
+[ "$wrapsless" -ge 15 ] || fail "only $wrapsless ticks stored"
+
+# Nothing was dropped: every wrap was undone.
+dropped=$(sqlite3 "$db" "SELECT COUNT(*) FROM domain_energy WHERE energy_uj IS NULL AND drop_reason IS NOT 'baseline'")
+[ "$dropped" -eq 0 ] || fail "$dropped intervals dropped"
+
+# The status command agrees, and the core subzone is stored but not in the host total.
+json=$("$JOULES" --db "$db" status --json)
+echo "$json" | jq -e '.host.estimated == false and .source == "powercap"' >/dev/null ||
+  fail "status: $json"
+echo "$json" | jq -e '[.domains[] | select(.name == "package-0/core")][0].in_host == false' >/dev/null ||
+  fail "core counted in host: $json"
+host_j=$(echo "$json" | jq '.host.energy_j')
+within "$host_j" "$(awk -v e="$energy_uj" 'BEGIN { printf "%.6f", e / 1e6 }')" 0.0001 || fail "status energy $host_j"
+core_w=$(echo "$json" | jq '[.domains[] | select(.name == "package-0/core")][0].power_w')
+within "$core_w" 15 1 || fail "core power $core_w W is not 15 W"
+"$JOULES" --db "$db" status
+echo "ok: $watts W"

@@ -1,0 +1,35 @@
+# Shared by tests/integration/*.sh: paths from ctest, a scratch directory removed at exit,
+# and small assertions. Sourced, not run.
+set -euo pipefail
+
+: "${JOULES_BIN:?run through ctest}"
+: "${JOULES_TESTS_BIN:?run through ctest}"
+JOULESD=$JOULES_BIN/joulesd
+JOULES=$JOULES_BIN/joules
+
+SCRATCH=$(mktemp -d /tmp/joules-it.XXXXXX)
+CLEANUP=()
+on_exit() {
+  local rc=$?
+  local c
+  for c in "${CLEANUP[@]}"; do eval "$c" || true; done
+  rm -rf "$SCRATCH"
+  exit $rc
+}
+trap on_exit EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "--- $*" >&2; }
+
+# within ACTUAL EXPECTED PERCENT: true when |actual - expected| <= percent% of expected
+within() {
+  awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
+}
+
+# Waits up to $2 seconds (default 5) for a file to exist.
+wait_for_file() {
+  local i
+  for ((i = 0; i < ${2:-5} * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
+  return 1
+}
