@@ -153,6 +153,7 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
             .max_range_uj = 0,
         };
         s->n_domains = 1;
+        s->idle_w = energy_model_power_w(0, m->ncpu, idle_w, m->max_w);
         log_debug("model: %u CPUs, %.3f W idle and %.3f W max each, from %s", m->ncpu, idle_w,
                   max_w, path);
         *ret = s;

@@ -22,17 +22,17 @@ typedef enum EnergyDomainKind {
 } EnergyDomainKind;
 
 typedef struct EnergyDomain {
-        char name[64];         /* "package-0", "package-0-die-1", "core", "dram", "psys", "model" */
-        char zone[128];        /* what was read: "intel-rapl:0:1", "power/energy-pkg/cpu0", "model" */
+        char name[64];  /* "package-0", "package-0-die-1", "core", "dram", "psys", "model" */
+        char zone[128]; /* what was read: "intel-rapl:0:1", "power/energy-pkg/cpu0", "model" */
         EnergyDomainKind kind;
-        int package;           /* package the domain belongs to; -1 where that means nothing */
-        bool in_host;          /* added into the host total (never core/uncore, psys only if chosen) */
-        bool wraps;            /* counter wraps at max_range_uj (powercap); false for perf/model */
+        int package;  /* package the domain belongs to; -1 where that means nothing */
+        bool in_host; /* added into the host total (never core/uncore, psys only if chosen) */
+        bool wraps;   /* counter wraps at max_range_uj (powercap); false for perf/model */
         uint64_t max_range_uj; /* 0: unknown, so a wrap cannot be undone and the interval drops */
 } EnergyDomain;
 
 typedef struct EnergyOptions {
-        bool host_psys;             /* host_domain = psys: psys is the host total, packages not */
+        bool host_psys;              /* host_domain = psys: psys is the host total, packages not */
         double model_idle_w_per_cpu; /* default 0.74 W (Cloud Carbon Footprint, AWS) */
         double model_max_w_per_cpu;  /* default 3.5 W (Cloud Carbon Footprint, AWS) */
         unsigned model_cpus;         /* 0: the number of CPUs in procfs/stat */
@@ -63,6 +63,9 @@ struct EnergySource {
         const EnergySourceOps *ops;
         EnergyDomain *domains;
         size_t n_domains;
+        /* The host's idle power where the source defines it (the model: ncpu * idle W per
+         * vCPU), else 0: attribution then uses the configured or learned idle power. */
+        double idle_w;
         void *priv; /* the source's own state */
 };
 
@@ -79,7 +82,8 @@ void energy_options_default(EnergyOptions *o);
 
 /* Opens the named source ("auto", "perf", "powercap", "model"). `auto` takes the first that opens
  * and falls through only on -ENODEV: a source that exists but fails (an unreadable energy_uj)
- * stops it with that error rather than falling silently to an estimate. err collects the reasons. */
+ * stops it with that error rather than falling silently to an estimate. err collects the reasons.
+ */
 int energy_source_open(const char *which, const JoulesRoots *roots, const EnergyOptions *opts,
                        EnergySource **ret, char *err, size_t errlen);
 void energy_source_close(EnergySource *s);
