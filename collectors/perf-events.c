@@ -1,0 +1,847 @@
+#include "collectors/perf-events.h"
+
+/* The kernel's header first: libpfm4's copy of the perf ABI steps aside when it sees it. */
+#include <linux/perf_event.h>
+#include <perfmon/pfmlib_perf_event.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* read_format of every group: one read(2) of the leader returns all of the group's counts. */
+#define PE_GROUP_FORMAT                                                                            \
+        (PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING)
+/* Fallback for kernels that refuse PERF_FORMAT_GROUP together with inherit: one read per event. */
+#define PE_SINGLE_FORMAT (PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING)
+
+struct PerfTarget {
+        PerfTargetMode mode;
+        pid_t pid;    /* PERF_TARGET_PROCESS */
+        char *path;   /* cgroup modes: relative to the cgroup root, no leading '/' */
+        bool grouped; /* read_format PE_GROUP_FORMAT (else PE_SINGLE_FORMAT) */
+        int *fds;     /* n_groups * n_events; fds[g * n_events] leads group g */
+        size_t n_groups, cap_groups;
+        PerfTarget *prev, *next;
+};
+
+struct PerfEvents {
+        JoulesRoots roots;
+        size_t n;
+        char names[PERF_EVENTS_MAX][PERF_EVENTS_NAME_MAX];
+        struct perf_event_attr attrs[PERF_EVENTS_MAX];
+
+        bool cgroup_mode_works; /* a PERF_FLAG_PID_CGROUP open has succeeded */
+        char *cgroup_root;      /* found on first use */
+        unsigned *cpus;         /* online CPUs, read on first use */
+        size_t n_cpus;
+
+        PerfTarget *targets;
+        char reason[PERF_EVENTS_REASON_MAX];
+};
+
+/* ---- system calls, behind a table for tests ---- */
+
+static int pe_sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+                                  unsigned long flags)
+{
+        return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static const PerfEventsSyscalls pe_real_syscalls = {
+    .perf_event_open = pe_sys_perf_event_open,
+    .read = read,
+};
+static const PerfEventsSyscalls *pe_sc = &pe_real_syscalls;
+
+void perf_events_set_syscalls(const PerfEventsSyscalls *sc)
+{
+        pe_sc = sc ? sc : &pe_real_syscalls;
+}
+
+/* ---- error reasons ---- */
+
+/* snprintf into a reason buffer (NULL: none wanted); long paths are cut, never overflow. */
+static void PRINTF(3, 4) pe_reason(char *buf, size_t size, const char *fmt, ...)
+{
+        if (!buf || size == 0)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+}
+
+/* ---- pure functions ---- */
+
+uint64_t perf_events_scale(uint64_t value, uint64_t time_enabled, uint64_t time_running)
+{
+        if (time_running == 0)
+                return 0;
+        unsigned __int128 v = (unsigned __int128)value * time_enabled / time_running;
+        return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
+static uint64_t pe_add_sat(uint64_t a, uint64_t b)
+{
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static int pe_pfm_init(void)
+{
+        /* pfm_initialize() once per process; the daemon is single-threaded. */
+        static bool done;
+        static int r;
+        if (!done) {
+                r = pfm_initialize();
+                done = true;
+        }
+        return r;
+}
+
+int perf_events_encode(const char *name, struct perf_event_attr *ret, char *reason,
+                       size_t reason_size)
+{
+        assert(name);
+        assert(ret);
+
+        int r = pe_pfm_init();
+        if (r != PFM_SUCCESS) {
+                pe_reason(reason, reason_size, "libpfm4: pfm_initialize: %s", pfm_strerror(r));
+                return -EOPNOTSUPP;
+        }
+
+        struct perf_event_attr attr = {.size = sizeof(attr)};
+        pfm_perf_encode_arg_t arg = {.attr = &attr, .size = sizeof(arg)};
+        r = pfm_get_os_event_encoding(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
+        if (r != PFM_SUCCESS) {
+                pe_reason(reason, reason_size, "%s: libpfm4 cannot encode it: %s", name,
+                          pfm_strerror(r));
+                return r == PFM_ERR_NOMEM ? -ENOMEM : -EINVAL;
+        }
+        /* Counting only, whatever modifiers the name carried. */
+        attr.sample_period = 0;
+        attr.sample_type = 0;
+        attr.freq = 0;
+        *ret = attr;
+        return 0;
+}
+
+/* A kernel cpulist ("0-3,8,10-11\n") into a new array. */
+static int pe_parse_cpulist(const char *s, unsigned **ret, size_t *ret_n)
+{
+        unsigned *cpus = NULL;
+        size_t n = 0, cap = 0;
+        const char *p = s;
+
+        while (*p && !isspace((unsigned char)*p)) {
+                char *end;
+                errno = 0;
+                unsigned long lo = strtoul(p, &end, 10), hi;
+                if (end == p || errno != 0 || lo > INT_MAX)
+                        goto fail;
+                hi = lo;
+                p = end;
+                if (*p == '-') {
+                        p++;
+                        hi = strtoul(p, &end, 10);
+                        if (end == p || errno != 0 || hi > INT_MAX || hi < lo)
+                                goto fail;
+                        p = end;
+                }
+                for (unsigned long c = lo; c <= hi; c++) {
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 16;
+                                unsigned *m = realloc(cpus, cap * sizeof(*cpus));
+                                if (!m) {
+                                        free(cpus);
+                                        return -ENOMEM;
+                                }
+                                cpus = m;
+                        }
+                        cpus[n++] = (unsigned)c;
+                }
+                if (*p == ',')
+                        p++;
+                else if (*p && !isspace((unsigned char)*p))
+                        goto fail;
+        }
+        if (n == 0)
+                goto fail;
+        *ret = cpus;
+        *ret_n = n;
+        return 0;
+fail:
+        free(cpus);
+        return -EINVAL;
+}
+
+/* ---- small I/O helpers ---- */
+
+/* A whole (procfs, cgroupfs) file, NUL-terminated, read relative to dirfd. */
+static int pe_read_all(int dirfd, const char *path, char **ret)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (cap - len < 4096) {
+                        cap = cap ? cap * 2 : 8192;
+                        char *m = realloc(buf, cap);
+                        if (!m)
+                                return -ENOMEM;
+                        buf = m;
+                }
+                ssize_t k = read(fd, buf + len, cap - len - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t)k;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void pe_unescape_octal(char *s)
+{
+        char *w = s;
+        for (const char *r = s; *r;) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w++ = *r++;
+        }
+        *w = '\0';
+}
+
+/* The first cgroup2 mount whose root is "/" in <procfs>/self/mountinfo. */
+static int pe_find_cgroup2(const char *procfs, char **ret)
+{
+        char path[PATH_MAX];
+        int r = path_fmt(path, sizeof(path), "%s/self/mountinfo", procfs);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *text = NULL;
+        r = pe_read_all(AT_FDCWD, path, &text);
+        if (r < 0)
+                return r;
+
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                /* id parent major:minor root mountpoint options [optional...] - fstype ... */
+                char *sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                *sep = '\0';
+                char *fstype = sep + 3;
+                size_t flen = strcspn(fstype, " ");
+                if (flen != 7 || strncmp(fstype, "cgroup2", 7) != 0)
+                        continue;
+                char *fields[5];
+                char *fsave = NULL, *f = strtok_r(line, " ", &fsave);
+                size_t i = 0;
+                for (; f && i < ELEMENTSOF(fields); f = strtok_r(NULL, " ", &fsave))
+                        fields[i++] = f;
+                if (i < 5 || strcmp(fields[3], "/") != 0)
+                        continue;
+                pe_unescape_octal(fields[4]);
+                char *dup = strdup(fields[4]);
+                if (!dup)
+                        return -ENOMEM;
+                *ret = dup;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static bool pe_attr_is_hardware(const struct perf_event_attr *a)
+{
+        return a->type != PERF_TYPE_SOFTWARE && a->type != PERF_TYPE_TRACEPOINT;
+}
+
+/* Turns a failed perf_event_open of event e into the error the caller sees, with its reason. */
+static int pe_open_failed(PerfEvents *pe, size_t e, int err)
+{
+        const char *name = pe->names[e];
+        switch (err) {
+        case ENOENT:
+        case EOPNOTSUPP:
+        case ENODEV:
+                pe_reason(pe->reason, sizeof(pe->reason), "%s: perf_event_open: %s (%s)", name,
+                          strerror(err),
+                          pe_attr_is_hardware(&pe->attrs[e])
+                              ? "no hardware PMU visible; running in a VM?"
+                              : "this kernel does not support the event");
+                return -EOPNOTSUPP;
+        case EACCES:
+        case EPERM: {
+                char path[PATH_MAX], level[32];
+                int k = path_fmt(path, sizeof(path), "%s/sys/kernel/perf_event_paranoid",
+                                 pe->roots.procfs);
+                if (k >= 0)
+                        k = read_line(path, level, sizeof(level));
+                if (k < 0)
+                        strcpy(level, "unknown");
+                pe_reason(pe->reason, sizeof(pe->reason),
+                          "%s: perf_event_open: %s (needs CAP_PERFMON or CAP_SYS_ADMIN, or "
+                          "kernel.perf_event_paranoid <= 0 to count per service, <= 1 per "
+                          "process; it is %s)",
+                          name, strerror(err), level);
+                return -EACCES;
+        }
+        case EMFILE:
+        case ENFILE:
+                pe_reason(pe->reason, sizeof(pe->reason),
+                          "%s: perf_event_open: %s (one descriptor per event per CPU per "
+                          "service: raise RLIMIT_NOFILE)",
+                          name, strerror(err));
+                return -err;
+        default:
+                pe_reason(pe->reason, sizeof(pe->reason), "%s: perf_event_open: %s", name,
+                          strerror(err));
+                return -err;
+        }
+}
+
+/* ---- the event set ---- */
+
+int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret, char *reason,
+                    size_t reason_size)
+{
+        assert(ret);
+        if (reason && reason_size > 0)
+                reason[0] = '\0';
+        if (!list || !*list)
+                list = PERF_EVENTS_DEFAULT_LIST;
+
+        _cleanup_free_ PerfEvents *pe = calloc(1, sizeof(*pe));
+        if (!pe)
+                return -ENOMEM;
+        pe->roots = roots ? *roots : JOULES_ROOTS_DEFAULT;
+
+        for (const char *p = list;;) {
+                size_t len = strcspn(p, ",");
+                const char *s = p, *end = p + len;
+                while (s < end && isspace((unsigned char)*s))
+                        s++;
+                while (end > s && isspace((unsigned char)end[-1]))
+                        end--;
+                size_t nlen = (size_t)(end - s);
+                if (nlen == 0) {
+                        pe_reason(reason, reason_size, "event list \"%s\": empty event name", list);
+                        return -EINVAL;
+                }
+                if (nlen >= PERF_EVENTS_NAME_MAX) {
+                        pe_reason(reason, reason_size, "%.*s...: event name too long", 40, s);
+                        return -ENAMETOOLONG;
+                }
+                if (pe->n == PERF_EVENTS_MAX) {
+                        pe_reason(reason, reason_size, "event list \"%s\": more than %d events",
+                                  list, PERF_EVENTS_MAX);
+                        return -E2BIG;
+                }
+                memcpy(pe->names[pe->n], s, nlen);
+                pe->names[pe->n][nlen] = '\0';
+                int r =
+                    perf_events_encode(pe->names[pe->n], &pe->attrs[pe->n], reason, reason_size);
+                if (r < 0)
+                        return r;
+                log_debug("perf-events: %s: type %u config %#llx", pe->names[pe->n],
+                          pe->attrs[pe->n].type, (unsigned long long)pe->attrs[pe->n].config);
+                pe->n++;
+                if (!p[len])
+                        break;
+                p += len + 1;
+        }
+
+        *ret = TAKE_PTR(pe);
+        return 0;
+}
+
+static void pe_target_free(PerfEvents *pe, PerfTarget *t)
+{
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->n_groups * pe->n; i++)
+                if (t->fds[i] >= 0)
+                        (void)close(t->fds[i]);
+        free(t->fds);
+        free(t->path);
+        free(t);
+}
+
+PerfEvents *perf_events_free(PerfEvents *pe)
+{
+        if (!pe)
+                return NULL;
+        while (pe->targets)
+                (void)perf_events_remove(pe, pe->targets);
+        free(pe->cgroup_root);
+        free(pe->cpus);
+        free(pe);
+        return NULL;
+}
+
+size_t perf_events_n(const PerfEvents *pe)
+{
+        return pe->n;
+}
+
+const char *perf_events_name(const PerfEvents *pe, size_t i)
+{
+        assert(i < pe->n);
+        return pe->names[i];
+}
+
+bool perf_events_is_hardware(const PerfEvents *pe, size_t i)
+{
+        assert(i < pe->n);
+        return pe_attr_is_hardware(&pe->attrs[i]);
+}
+
+const char *perf_events_reason(const PerfEvents *pe)
+{
+        return pe->reason;
+}
+
+const char *perf_target_mode_to_string(PerfTargetMode m)
+{
+        static const char *const names[_PERF_TARGET_MODE_MAX] = {
+            [PERF_TARGET_CGROUP] = "cgroup",
+            [PERF_TARGET_CGROUP_PROCESSES] = "cgroup-processes",
+            [PERF_TARGET_PROCESS] = "process",
+        };
+        return (unsigned)m < _PERF_TARGET_MODE_MAX ? names[m] : NULL;
+}
+
+int perf_events_probe(PerfEvents *pe)
+{
+        pe->reason[0] = '\0';
+        for (size_t e = 0; e < pe->n; e++) {
+                struct perf_event_attr attr = pe->attrs[e];
+                attr.disabled = 1;
+                int fd = pe_sc->perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int err = errno;
+                        int r = pe_open_failed(pe, e, err);
+                        log_debug("perf-events: probe: %s", pe->reason);
+                        return r;
+                }
+                (void)close(fd);
+        }
+        return 0;
+}
+
+/* ---- targets ---- */
+
+static int pe_target_new(PerfEvents *pe, PerfTargetMode mode, PerfTarget **ret)
+{
+        PerfTarget *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->mode = mode;
+        t->grouped = true;
+        *ret = t;
+        return 0;
+}
+
+static void pe_target_link(PerfEvents *pe, PerfTarget *t)
+{
+        t->prev = NULL;
+        t->next = pe->targets;
+        if (pe->targets)
+                pe->targets->prev = t;
+        pe->targets = t;
+}
+
+/* Room for one more group; returns its fds, all -1. */
+static int *pe_target_grow(PerfEvents *pe, PerfTarget *t)
+{
+        if (t->n_groups == t->cap_groups) {
+                size_t cap = t->cap_groups ? t->cap_groups * 2 : 4;
+                int *m = realloc(t->fds, cap * pe->n * sizeof(int));
+                if (!m)
+                        return NULL;
+                t->fds = m;
+                t->cap_groups = cap;
+        }
+        int *fds = t->fds + t->n_groups * pe->n;
+        for (size_t e = 0; e < pe->n; e++)
+                fds[e] = -1;
+        return fds;
+}
+
+static void pe_close_fds(int *fds, size_t n)
+{
+        for (size_t e = 0; e < n; e++)
+                if (fds[e] >= 0) {
+                        (void)close(fds[e]);
+                        fds[e] = -1;
+                }
+}
+
+/* Opens one group (every event, the first leading) into fds. On failure -errno of the syscall
+ * (nothing left open) and *ret_event is the event that failed. */
+static int pe_open_group(PerfEvents *pe, pid_t pid, int cpu, unsigned long flags, bool inherit,
+                         bool grouped, int *fds, size_t *ret_event)
+{
+        for (size_t e = 0; e < pe->n; e++) {
+                struct perf_event_attr attr = pe->attrs[e];
+                attr.read_format = grouped ? PE_GROUP_FORMAT : PE_SINGLE_FORMAT;
+                attr.inherit = inherit;
+                attr.disabled = 0;
+                int fd = pe_sc->perf_event_open(&attr, pid, cpu, e == 0 ? -1 : fds[0],
+                                                flags | PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int err = errno;
+                        pe_close_fds(fds, e);
+                        *ret_event = e;
+                        return -err;
+                }
+                fds[e] = fd;
+        }
+        return 0;
+}
+
+/* One group counting thread tid and whatever it forks from now on. 0 when opened, -ESRCH when the
+ * thread is gone, another error (reason set) otherwise. */
+static int pe_open_thread(PerfEvents *pe, PerfTarget *t, pid_t tid)
+{
+        int *fds = pe_target_grow(pe, t);
+        if (!fds)
+                return -ENOMEM;
+        size_t e;
+        int r = pe_open_group(pe, tid, -1, 0, true, t->grouped, fds, &e);
+        if (r == -EINVAL && t->grouped && t->n_groups == 0) {
+                /* Older kernels refuse inherit with PERF_FORMAT_GROUP: read events one by one. */
+                log_debug("perf-events: inherit with PERF_FORMAT_GROUP refused, reading per event");
+                t->grouped = false;
+                r = pe_open_group(pe, tid, -1, 0, true, false, fds, &e);
+        }
+        if (r == -ESRCH)
+                return r;
+        if (r < 0)
+                return pe_open_failed(pe, e, -r);
+        t->n_groups++;
+        return 0;
+}
+
+/* Opens a group for each tid in a text of one decimal tid per line (cgroup.threads). Threads that
+ * are gone by then are skipped. Returns how many were opened. */
+static int pe_open_tid_list(PerfEvents *pe, PerfTarget *t, const char *text)
+{
+        int opened = 0;
+        for (const char *p = text; *p;) {
+                char *end;
+                errno = 0;
+                long tid = strtol(p, &end, 10);
+                if (end == p || errno != 0 || tid <= 0 || tid > INT_MAX || (*end && *end != '\n'))
+                        return -EINVAL;
+                p = *end ? end + 1 : end;
+                int r = pe_open_thread(pe, t, (pid_t)tid);
+                if (r == -ESRCH)
+                        continue;
+                if (r < 0)
+                        return r;
+                opened++;
+        }
+        return opened;
+}
+
+static int pe_ensure_cgroup_root(PerfEvents *pe)
+{
+        if (pe->cgroup_root)
+                return 0;
+        if (pe->roots.cgroupfs) {
+                pe->cgroup_root = strdup(pe->roots.cgroupfs);
+                return pe->cgroup_root ? 0 : -ENOMEM;
+        }
+        int r = pe_find_cgroup2(pe->roots.procfs, &pe->cgroup_root);
+        if (r < 0)
+                pe_reason(pe->reason, sizeof(pe->reason),
+                          "no cgroup2 mount found in %s/self/mountinfo: %s", pe->roots.procfs,
+                          strerror(-r));
+        return r;
+}
+
+static int pe_ensure_cpus(PerfEvents *pe)
+{
+        if (pe->cpus)
+                return 0;
+        char path[PATH_MAX], text[4096];
+        int r = path_fmt(path, sizeof(path), "%s/devices/system/cpu/online", pe->roots.sysfs);
+        if (r < 0)
+                return r;
+        ssize_t k = read_text(path, text, sizeof(text));
+        if (k < 0) {
+                pe_reason(pe->reason, sizeof(pe->reason), "%s: %s", path, strerror((int)-k));
+                return (int)k;
+        }
+        r = pe_parse_cpulist(text, &pe->cpus, &pe->n_cpus);
+        if (r < 0)
+                pe_reason(pe->reason, sizeof(pe->reason), "%s: malformed cpulist", path);
+        return r;
+}
+
+static int pe_open_cgroup_dir(PerfEvents *pe, const char *rel)
+{
+        char path[PATH_MAX];
+        int r = path_fmt(path, sizeof(path), "%s/%s", pe->cgroup_root, rel);
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                pe_reason(pe->reason, sizeof(pe->reason), "cgroup %s: %s", path, strerror(errno));
+                return r;
+        }
+        return fd;
+}
+
+/* Per-process counting of the threads in the cgroup now (PERF_TARGET_CGROUP_PROCESSES). */
+static int pe_open_cgroup_threads(PerfEvents *pe, PerfTarget *t, int cgfd)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = pe_read_all(cgfd, "cgroup.threads", &text);
+        if (r < 0) {
+                pe_reason(pe->reason, sizeof(pe->reason), "cgroup %s: cgroup.threads: %s", t->path,
+                          strerror(-r));
+                return r;
+        }
+        return pe_open_tid_list(pe, t, text);
+}
+
+int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret)
+{
+        assert(path);
+        assert(ret);
+        pe->reason[0] = '\0';
+
+        int r = pe_ensure_cgroup_root(pe);
+        if (r < 0)
+                return r;
+        r = pe_ensure_cpus(pe);
+        if (r < 0)
+                return r;
+
+        while (*path == '/')
+                path++;
+        PerfTarget *t;
+        r = pe_target_new(pe, PERF_TARGET_CGROUP, &t);
+        if (r < 0)
+                return r;
+        int cgfd = -1;
+        t->path = strdup(path);
+        if (!t->path) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        cgfd = pe_open_cgroup_dir(pe, t->path);
+        if (cgfd < 0) {
+                r = cgfd;
+                goto fail;
+        }
+
+        for (size_t c = 0; c < pe->n_cpus; c++) {
+                int *fds = pe_target_grow(pe, t);
+                if (!fds) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                size_t e;
+                r = pe_open_group(pe, cgfd, (int)pe->cpus[c], PERF_FLAG_PID_CGROUP, false, true,
+                                  fds, &e);
+                if (r >= 0) {
+                        t->n_groups++;
+                        pe->cgroup_mode_works = true;
+                        continue;
+                }
+                if (pe->cgroup_mode_works || c > 0 || r == -EMFILE || r == -ENFILE ||
+                    r == -ENOMEM) {
+                        r = pe_open_failed(pe, e, -r);
+                        goto fail;
+                }
+                /* The first refusal: of the events themselves, or of counting by cgroup here? */
+                int pr = perf_events_probe(pe);
+                if (pr < 0) {
+                        r = pr;
+                        goto fail;
+                }
+                log_debug("perf-events: cgroup %s: PERF_FLAG_PID_CGROUP refused (%s: %s), "
+                          "counting its processes instead",
+                          t->path, pe->names[e], strerror(-r));
+                t->mode = PERF_TARGET_CGROUP_PROCESSES;
+                r = pe_open_cgroup_threads(pe, t, cgfd);
+                if (r < 0)
+                        goto fail;
+                break;
+        }
+
+        (void)close(cgfd);
+        pe_target_link(pe, t);
+        *ret = t;
+        return 0;
+fail:
+        if (cgfd >= 0)
+                (void)close(cgfd);
+        pe_target_free(pe, t);
+        return r;
+}
+
+int perf_events_add_pid(PerfEvents *pe, pid_t pid, PerfTarget **ret)
+{
+        assert(ret);
+        pe->reason[0] = '\0';
+        if (pid <= 0)
+                return -EINVAL;
+
+        PerfTarget *t;
+        int r = pe_target_new(pe, PERF_TARGET_PROCESS, &t);
+        if (r < 0)
+                return r;
+        t->pid = pid;
+
+        char path[PATH_MAX];
+        r = path_fmt(path, sizeof(path), "%s/%d/task", pe->roots.procfs, (int)pid);
+        if (r < 0)
+                goto fail;
+        DIR *d = opendir(path);
+        if (!d) {
+                /* No procfs to list threads in: the process itself (its main thread). */
+                r = errno == ENOENT ? -ESRCH : pe_open_thread(pe, t, pid);
+                if (r < 0)
+                        goto fail;
+        } else {
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        char *end;
+                        long tid = strtol(de->d_name, &end, 10);
+                        if (end == de->d_name || *end || tid <= 0 || tid > INT_MAX)
+                                continue;
+                        r = pe_open_thread(pe, t, (pid_t)tid);
+                        if (r == -ESRCH)
+                                continue;
+                        if (r < 0) {
+                                (void)closedir(d);
+                                goto fail;
+                        }
+                }
+                (void)closedir(d);
+        }
+        if (t->n_groups == 0) {
+                r = -ESRCH;
+                goto fail;
+        }
+
+        pe_target_link(pe, t);
+        *ret = t;
+        return 0;
+fail:
+        if (r == -ESRCH)
+                pe_reason(pe->reason, sizeof(pe->reason), "process %d: %s", (int)pid,
+                          strerror(ESRCH));
+        pe_target_free(pe, t);
+        return r;
+}
+
+PerfTarget *perf_events_remove(PerfEvents *pe, PerfTarget *t)
+{
+        if (!t)
+                return NULL;
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                pe->targets = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        pe_target_free(pe, t);
+        return NULL;
+}
+
+PerfTargetMode perf_target_mode(const PerfTarget *t)
+{
+        return t->mode;
+}
+
+size_t perf_target_n_groups(const PerfTarget *t)
+{
+        return t->n_groups;
+}
+
+/* Adds one group's scaled counts into sums. */
+static int pe_read_group(PerfEvents *pe, const PerfTarget *t, const int *fds, uint64_t *sums)
+{
+        uint64_t buf[3 + PERF_EVENTS_MAX];
+        if (t->grouped) {
+                size_t want = (3 + pe->n) * sizeof(uint64_t);
+                ssize_t k = pe_sc->read(fds[0], buf, want);
+                if (k < 0)
+                        return -errno;
+                if ((size_t)k != want || buf[0] != pe->n)
+                        return -EIO;
+                for (size_t e = 0; e < pe->n; e++)
+                        sums[e] =
+                            pe_add_sat(sums[e], perf_events_scale(buf[3 + e], buf[1], buf[2]));
+                return 0;
+        }
+        for (size_t e = 0; e < pe->n; e++) {
+                ssize_t k = pe_sc->read(fds[e], buf, 3 * sizeof(uint64_t));
+                if (k < 0)
+                        return -errno;
+                if (k != 3 * sizeof(uint64_t))
+                        return -EIO;
+                sums[e] = pe_add_sat(sums[e], perf_events_scale(buf[0], buf[1], buf[2]));
+        }
+        return 0;
+}
+
+int perf_events_read(PerfEvents *pe, PerfTarget *t, uint64_t *ret_counts, size_t n)
+{
+        assert(t);
+        assert(ret_counts);
+        if (n < pe->n)
+                return -EINVAL;
+
+        if (t->mode == PERF_TARGET_CGROUP_PROCESSES && t->n_groups == 0) {
+                /* Empty when added: its first processes, if it has any by now. */
+                _cleanup_close_ int cgfd = pe_open_cgroup_dir(pe, t->path);
+                if (cgfd >= 0) {
+                        int r = pe_open_cgroup_threads(pe, t, cgfd);
+                        if (r < 0)
+                                log_debug("perf-events: cgroup %s: %s", t->path, pe->reason);
+                }
+        }
+
+        uint64_t sums[PERF_EVENTS_MAX] = {0};
+        for (size_t g = 0; g < t->n_groups; g++) {
+                int r = pe_read_group(pe, t, t->fds + g * pe->n, sums);
+                if (r < 0) {
+                        pe_reason(pe->reason, sizeof(pe->reason), "reading counters: %s",
+                                  strerror(-r));
+                        return r;
+                }
+        }
+        memcpy(ret_counts, sums, pe->n * sizeof(uint64_t));
+        return 0;
+}
