@@ -1,0 +1,1319 @@
+#include "collectors/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+
+#define CGROUP_MAX_DEPTH 64 /* deeper directories are not walked */
+#define NONE             SIZE_MAX
+
+const char *cgroup_unit_kind_to_string(CgroupUnitKind k)
+{
+        static const char *const names[_CGROUP_UNIT_KIND_MAX] = {
+            [CGROUP_UNIT_SERVICE] = "service",
+            [CGROUP_UNIT_SCOPE] = "scope",
+            [CGROUP_UNIT_SLICE] = "slice",
+            [CGROUP_UNIT_OTHER] = "other",
+        };
+        if ((unsigned)k >= _CGROUP_UNIT_KIND_MAX)
+                return NULL;
+        return names[k];
+}
+
+/* ---- cpu.stat ---- */
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* Decimal digits up to the end of the line. */
+static int parse_line_u64(const char *s, const char **ret_end, uint64_t *ret)
+{
+        uint64_t v = 0;
+        if (!is_digit(*s))
+                return -EINVAL;
+        for (; is_digit(*s); s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (*s != '\n' && *s != '\0')
+                return -EINVAL;
+        *ret_end = s;
+        *ret = v;
+        return 0;
+}
+
+int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
+                          uint64_t *ret_system_usec)
+{
+        uint64_t usage = 0, user = 0, sys = 0;
+        bool have_usage = false;
+
+        assert(text);
+        assert(ret_usage_usec);
+
+        for (const char *p = text; *p;) {
+                const char *sp = strchr(p, ' ');
+                const char *nl = strchrnul(p, '\n');
+                if (!sp || sp > nl) {
+                        if (p == nl) { /* empty line */
+                                p = *nl ? nl + 1 : nl;
+                                continue;
+                        }
+                        return -EINVAL;
+                }
+                size_t kl = (size_t)(sp - p);
+                uint64_t *dst = NULL;
+                if (kl == 10 && memcmp(p, "usage_usec", 10) == 0)
+                        dst = &usage;
+                else if (kl == 9 && memcmp(p, "user_usec", 9) == 0)
+                        dst = &user;
+                else if (kl == 11 && memcmp(p, "system_usec", 11) == 0)
+                        dst = &sys;
+                if (dst) {
+                        const char *end;
+                        uint64_t v;
+                        if (parse_line_u64(sp + 1, &end, &v) < 0)
+                                return -EINVAL;
+                        *dst = v;
+                        if (dst == &usage)
+                                have_usage = true;
+                }
+                /* Other keys (nr_periods, throttled_usec, core_sched.force_idle_usec, ...) are
+                 * skipped unparsed. */
+                p = *nl ? nl + 1 : nl;
+        }
+        if (!have_usage)
+                return -ENODATA;
+
+        *ret_usage_usec = usage;
+        if (ret_user_usec)
+                *ret_user_usec = user;
+        if (ret_system_usec)
+                *ret_system_usec = sys;
+        return 0;
+}
+
+/* ---- unit names, as systemd's unit_name_is_valid() and cg_path_get_unit() ---- */
+
+static bool unit_char_ok(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == ':' ||
+               c == '-' || c == '_' || c == '.' || c == '\\' || c == '@';
+}
+
+static int unit_type_kind(const char *t, size_t n, CgroupUnitKind *ret)
+{
+        static const struct {
+                const char *name;
+                CgroupUnitKind kind;
+        } types[] = {
+            {"service", CGROUP_UNIT_SERVICE}, {"scope", CGROUP_UNIT_SCOPE},
+            {"slice", CGROUP_UNIT_SLICE},     {"socket", CGROUP_UNIT_OTHER},
+            {"mount", CGROUP_UNIT_OTHER},     {"swap", CGROUP_UNIT_OTHER},
+            {"target", CGROUP_UNIT_OTHER},    {"device", CGROUP_UNIT_OTHER},
+            {"automount", CGROUP_UNIT_OTHER}, {"timer", CGROUP_UNIT_OTHER},
+            {"path", CGROUP_UNIT_OTHER},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                if (strlen(types[i].name) == n && memcmp(types[i].name, t, n) == 0) {
+                        *ret = types[i].kind;
+                        return 0;
+                }
+        return -ENXIO;
+}
+
+/* unit_name_is_valid(UNIT_NAME_PLAIN | UNIT_NAME_INSTANCE) on [s, s+n). *ret_instance tells which.
+ */
+static bool unit_name_valid(const char *s, size_t n, CgroupUnitKind *ret_kind, bool *ret_instance)
+{
+        const char *e = NULL, *at = NULL;
+
+        if (n == 0 || n >= CGROUP_UNIT_NAME_MAX)
+                return false;
+        for (size_t i = n; i > 0; i--)
+                if (s[i - 1] == '.') {
+                        e = s + i - 1;
+                        break;
+                }
+        if (!e || e == s)
+                return false;
+        if (unit_type_kind(e + 1, (size_t)(s + n - e - 1), ret_kind) < 0)
+                return false;
+        for (const char *c = s; c < e; c++) {
+                if (*c == '@' && !at)
+                        at = c;
+                if (!unit_char_ok(*c))
+                        return false;
+        }
+        if (at == s)
+                return false;
+        if (!at) {
+                *ret_instance = false;
+                return true;
+        }
+        if (e > at + 1) {
+                *ret_instance = true;
+                return true;
+        }
+        return false; /* a template ("foo@.service") names no cgroup */
+}
+
+int cgroup_name_classify(const char *name, size_t len, char *ret_unit, size_t size,
+                         CgroupUnitKind *ret_kind)
+{
+        CgroupUnitKind kind;
+        bool instance;
+
+        assert(name);
+
+        /* cg_unescape(): cg_escape() put a '_' before names that could clash with the kernel's own
+         * files ("cpu.foo", "tasks", "_x", ".x"). */
+        if (len > 0 && name[0] == '_') {
+                name++;
+                len--;
+        }
+        if (!unit_name_valid(name, len, &kind, &instance))
+                return -ENXIO;
+        /* valid_slice_name(): slices are plain names only; "a@b.slice" is neither slice nor unit.
+         */
+        if (kind == CGROUP_UNIT_SLICE && instance)
+                return -ENXIO;
+        if (len >= size)
+                return -ENAMETOOLONG;
+        if (ret_unit) {
+                memcpy(ret_unit, name, len);
+                ret_unit[len] = '\0';
+        }
+        if (ret_kind)
+                *ret_kind = kind;
+        return 0;
+}
+
+static bool component_is_slice(const char *p, size_t n)
+{
+        CgroupUnitKind k;
+        return cgroup_name_classify(p, n, NULL, CGROUP_UNIT_NAME_MAX, &k) >= 0 &&
+               k == CGROUP_UNIT_SLICE;
+}
+
+/* skip_slices(): the first path component that is not a slice. */
+static const char *skip_slices(const char *p)
+{
+        for (;;) {
+                p += strspn(p, "/");
+                size_t n = strcspn(p, "/");
+                if (n == 0 || !component_is_slice(p, n))
+                        return p;
+                p += n;
+        }
+}
+
+/* skip_user_manager(): "user@UID.service", unescaped as systemd does not escape it. Returns the
+ * uid, or -1. */
+static int64_t user_manager_uid(const char *p, size_t n)
+{
+        if (n < strlen("user@x.service") || memcmp(p, "user@", 5) != 0 ||
+            memcmp(p + n - 8, ".service", 8) != 0)
+                return -1;
+        uint64_t uid = 0;
+        for (const char *c = p + 5; c < p + n - 8; c++) {
+                if (!is_digit(*c))
+                        return -1;
+                uid = uid * 10 + (uint64_t)(*c - '0');
+                if (uid > UINT32_MAX)
+                        return -1;
+        }
+        /* parse_uid() refuses (uid_t)-1 and the 16-bit (uid_t)-1. */
+        if (uid == UINT32_MAX || uid == UINT16_MAX)
+                return -1;
+        return (int64_t)uid;
+}
+
+static void unit_id_fill(CgroupUnitId *id, const char *name, CgroupUnitKind kind, int64_t uid)
+{
+        *id = (CgroupUnitId){.kind = kind, .uid = uid};
+        snprintf(id->name, sizeof(id->name), "%s", name);
+        if (uid >= 0)
+                snprintf(id->display, sizeof(id->display), "user@%" PRId64 "/%s", uid, name);
+        else
+                snprintf(id->display, sizeof(id->display), "%s", name);
+}
+
+int cgroup_path_to_unit(const char *path, CgroupUnitId *ret, size_t *ret_prefix_len)
+{
+        char name[CGROUP_UNIT_NAME_MAX], uname[CGROUP_UNIT_NAME_MAX];
+        CgroupUnitKind kind, ukind;
+
+        assert(path);
+        assert(ret);
+
+        if (path[0] != '/')
+                return -EINVAL;
+
+        const char *e = skip_slices(path);
+        size_t n = strcspn(e, "/");
+        if (n < 3 || cgroup_name_classify(e, n, name, sizeof(name), &kind) < 0)
+                return -ENXIO;
+        if (kind == CGROUP_UNIT_SLICE)
+                return -ENXIO;
+
+        int64_t uid = user_manager_uid(e, n);
+        if (uid >= 0) {
+                const char *u = skip_slices(e + n);
+                size_t un = strcspn(u, "/");
+                if (un >= 3 && cgroup_name_classify(u, un, uname, sizeof(uname), &ukind) >= 0 &&
+                    ukind != CGROUP_UNIT_SLICE) {
+                        unit_id_fill(ret, uname, ukind, uid);
+                        if (ret_prefix_len)
+                                *ret_prefix_len = (size_t)(u + un - path);
+                        return 0;
+                }
+        }
+        unit_id_fill(ret, name, kind, -1);
+        if (ret_prefix_len)
+                *ret_prefix_len = (size_t)(e + n - path);
+        return 0;
+}
+
+void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t residual_ns,
+                          uint64_t *ret_kernel_ns, uint64_t *ret_unattributed_ns)
+{
+        uint64_t user = root_user_ns < outside_ns ? root_user_ns : outside_ns;
+        if (ret_kernel_ns)
+                *ret_kernel_ns = outside_ns - user;
+        if (ret_unattributed_ns)
+                *ret_unattributed_ns = user + residual_ns;
+}
+
+/* ---- the live set ---- */
+
+typedef enum NodeType {
+        NODE_ROOT,
+        NODE_SLICE,
+        NODE_UNIT,  /* reported: a CgroupUnit */
+        NODE_OTHER, /* a cgroup that is no unit; residual */
+} NodeType;
+
+typedef struct Node {
+        char *path; /* relative to the root: "" for the root itself, else "/a/b" */
+        uint64_t ino;
+        NodeType type;
+        CgroupUnitId id; /* NODE_UNIT */
+        size_t parent;   /* NONE for the root */
+        size_t fold;     /* NODE_SLICE/OTHER: the unit its self goes to, NONE: unattributed */
+        size_t unit;     /* NODE_UNIT: index into units */
+
+        /* Directories whose cgroup.procs hold this unit's processes (NODE_UNIT only). */
+        char **procs_paths;
+        int *procs_fds;
+        size_t n_procs;
+        ProcTracker *tracker;
+
+        int fd;       /* usage file, -1 until opened */
+        bool cpuacct; /* fd is cpuacct.usage (ns), not cpu.stat */
+        bool have;    /* usage_ns is a baseline from an earlier interval */
+        bool read_ok; /* read in this interval */
+        bool fresh;   /* first reading in this interval */
+        uint64_t usage_ns;
+        uint64_t delta_ns;
+        uint64_t child_ns;
+        int64_t carry_ns; /* negative self carried to the next interval */
+        uint64_t self_ns;
+} Node;
+
+struct CgroupSet {
+        char *root;    /* the tree walked */
+        char *cpuacct; /* the v1 cpuacct mount (V2: fallback for cgroups without cpu.stat) */
+        char *procfs;
+        CgroupMode mode;
+        CgroupOptions opts;
+
+        Node *nodes;
+        size_t n_nodes;
+        CgroupUnit *units;
+        size_t *unit_node; /* units[i] is nodes[unit_node[i]] */
+        size_t n_units;
+
+        int stat_fd; /* the root's cgroup.stat (V2) */
+        bool have_descendants;
+        uint64_t descendants;
+        unsigned since_scan;
+        uint64_t scans;
+
+        CgroupHost host;
+        ProcTracker *root_tracker;
+        int root_procs_fd;
+
+        char *buf; /* for cgroup.procs */
+        size_t bufsize;
+        pid_t *pids;
+        size_t cap_pids;
+};
+
+void cgroup_options_default(CgroupOptions *o)
+{
+        assert(o);
+        *o = (CgroupOptions){.rescan_every = CGROUP_RESCAN_EVERY_DEFAULT,
+                             .baseline_processes = true};
+}
+
+static void node_clear(Node *n)
+{
+        if (!n)
+                return;
+        free(n->path);
+        for (size_t i = 0; i < n->n_procs; i++) {
+                free(n->procs_paths[i]);
+                if (n->procs_fds[i] >= 0)
+                        (void)close(n->procs_fds[i]);
+        }
+        free(n->procs_paths);
+        free(n->procs_fds);
+        procfs_tracker_free(n->tracker);
+        if (n->fd >= 0)
+                (void)close(n->fd);
+        *n = (Node){.fd = -1};
+}
+
+static void nodes_free(Node *nodes, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                node_clear(&nodes[i]);
+        free(nodes);
+}
+
+CgroupSet *cgroup_set_free(CgroupSet *s)
+{
+        if (!s)
+                return NULL;
+        nodes_free(s->nodes, s->n_nodes);
+        free(s->units);
+        free(s->unit_node);
+        if (s->stat_fd >= 0)
+                (void)close(s->stat_fd);
+        if (s->root_procs_fd >= 0)
+                (void)close(s->root_procs_fd);
+        procfs_tracker_free(s->root_tracker);
+        free(s->root);
+        free(s->cpuacct);
+        free(s->procfs);
+        free(s->buf);
+        free(s->pids);
+        free(s);
+        return NULL;
+}
+
+CgroupMode cgroup_set_mode(const CgroupSet *s)
+{
+        assert(s);
+        return s->mode;
+}
+
+const char *cgroup_set_root(const CgroupSet *s)
+{
+        assert(s);
+        return s->root;
+}
+
+uint64_t cgroup_set_scans(const CgroupSet *s)
+{
+        assert(s);
+        return s->scans;
+}
+
+/* -- walking -- */
+
+typedef struct Scan {
+        CgroupSet *s;
+        Node *nodes;
+        size_t n, cap;
+        Node *old; /* the previous nodes, sorted by path via order */
+        size_t n_old;
+        size_t *order;
+        bool *taken;
+} Scan;
+
+static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t parent, size_t *ret)
+{
+        if (sc->n == sc->cap) {
+                size_t c = sc->cap ? sc->cap * 2 : 64;
+                Node *q = realloc(sc->nodes, c * sizeof(Node));
+                if (!q)
+                        return -ENOMEM;
+                sc->nodes = q;
+                sc->cap = c;
+        }
+        Node *n = &sc->nodes[sc->n];
+        *n = (Node){.path = path,
+                    .ino = ino,
+                    .type = type,
+                    .parent = parent,
+                    .fold = NONE,
+                    .unit = NONE,
+                    .fd = -1};
+
+        /* Keep the state of a cgroup already known: same path and same directory inode. */
+        size_t lo = 0, hi = sc->n_old;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(sc->old[sc->order[mid]].path, path);
+                if (c == 0) {
+                        size_t k = sc->order[mid];
+                        Node *o = &sc->old[k];
+                        if (!sc->taken[k] && o->ino == ino) {
+                                sc->taken[k] = true;
+                                n->fd = o->fd;
+                                n->cpuacct = o->cpuacct;
+                                n->have = o->have;
+                                n->read_ok = o->read_ok;
+                                n->fresh = o->fresh;
+                                n->usage_ns = o->usage_ns;
+                                n->delta_ns = o->delta_ns;
+                                n->carry_ns = o->carry_ns;
+                                n->tracker = o->tracker;
+                                o->fd = -1;
+                                o->tracker = NULL;
+                        }
+                        break;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret = sc->n++;
+        return 0;
+}
+
+static int add_procs_path(Node *unit, const char *path)
+{
+        char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        char **pp = realloc(unit->procs_paths, (unit->n_procs + 1) * sizeof(char *));
+        if (!pp) {
+                free(p);
+                return -ENOMEM;
+        }
+        unit->procs_paths = pp;
+        int *fds = realloc(unit->procs_fds, (unit->n_procs + 1) * sizeof(int));
+        if (!fds) {
+                free(p);
+                return -ENOMEM;
+        }
+        unit->procs_fds = fds;
+        unit->procs_paths[unit->n_procs] = p;
+        unit->procs_fds[unit->n_procs++] = -1;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef enum WalkMode {
+        WALK_CONTAINER, /* the root, a slice, or a user manager: children are classified */
+        WALK_INSIDE,    /* inside a unit or a non-unit cgroup: children belong to `holder` */
+} WalkMode;
+
+/* Lists the subdirectories of root+rel, sorted. */
+static int list_subdirs(const CgroupSet *s, const char *rel, char ***ret, uint64_t **ret_ino,
+                        size_t *ret_n)
+{
+        char path[4096];
+        int r = path_fmt(path, sizeof(path), "%s%s", s->root, rel);
+        if (r < 0)
+                return r;
+        DIR *d = opendir(path);
+        if (!d)
+                return -errno;
+
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        r = 0;
+        while ((errno = 0, de = readdir(d))) {
+                if (de->d_name[0] == '.' &&
+                    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+                        continue;
+                if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        char **q = realloc(names, cap * sizeof(char *));
+                        if (!q) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        names = q;
+                }
+                names[n] = strdup(de->d_name);
+                if (!names[n]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (r == 0 && errno != 0)
+                r = -errno;
+        uint64_t *inos = NULL;
+        if (r == 0 && n > 0) {
+                qsort(names, n, sizeof(char *), cmp_str);
+                inos = calloc(n, sizeof(uint64_t));
+                if (!inos)
+                        r = -ENOMEM;
+        }
+        /* The inode (the cgroup id on cgroupfs) tells a recreated cgroup from the old one; a
+         * directory that vanished meanwhile is dropped, and a DT_UNKNOWN that is no directory. */
+        size_t k = 0;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct stat st;
+                if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISDIR(st.st_mode)) {
+                        free(names[i]);
+                        continue;
+                }
+                inos[k] = (uint64_t)st.st_ino;
+                names[k++] = names[i];
+        }
+        closedir(d);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+                free(inos);
+                return r;
+        }
+        *ret = names;
+        *ret_ino = inos;
+        *ret_n = k;
+        return 0;
+}
+
+static int walk(Scan *sc, const char *rel, unsigned depth, WalkMode mode, size_t parent,
+                size_t fold, int64_t uid)
+{
+        char **names = NULL;
+        uint64_t *inos = NULL;
+        size_t n = 0;
+        int r;
+
+        if (depth >= CGROUP_MAX_DEPTH)
+                return 0;
+        r = list_subdirs(sc->s, rel, &names, &inos, &n);
+        if (r < 0) {
+                /* A directory that vanished while walking is simply not there any more. */
+                if (depth > 0 && (r == -ENOENT || r == -ENODEV))
+                        return 0;
+                return r;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                char *path = NULL;
+                if (asprintf(&path, "%s/%s", rel, names[i]) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (mode == WALK_INSIDE) {
+                        /* parent is the holder: a unit or a non-unit cgroup. */
+                        Node *holder = &sc->nodes[parent];
+                        size_t target = holder->type == NODE_UNIT ? parent : holder->fold;
+                        if (target != NONE)
+                                r = add_procs_path(&sc->nodes[target], path);
+                        if (r >= 0)
+                                r = walk(sc, path, depth + 1, WALK_INSIDE, parent, fold, uid);
+                        free(path);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+
+                char unit[CGROUP_UNIT_NAME_MAX];
+                CgroupUnitKind kind;
+                size_t idx;
+                size_t len = strlen(names[i]);
+                bool is_unit = cgroup_name_classify(names[i], len, unit, sizeof(unit), &kind) >= 0;
+                if (is_unit && kind == CGROUP_UNIT_SLICE) {
+                        r = scan_add(sc, path, inos[i], NODE_SLICE, parent, &idx);
+                        if (r < 0) {
+                                free(path);
+                                break;
+                        }
+                        sc->nodes[idx].fold = fold;
+                        if (fold != NONE)
+                                r = add_procs_path(&sc->nodes[fold], path);
+                        if (r >= 0)
+                                r = walk(sc, sc->nodes[idx].path, depth + 1, WALK_CONTAINER, idx,
+                                         fold, uid);
+                } else if (is_unit) {
+                        r = scan_add(sc, path, inos[i], NODE_UNIT, parent, &idx);
+                        if (r < 0) {
+                                free(path);
+                                break;
+                        }
+                        int64_t manager = uid < 0 ? user_manager_uid(names[i], len) : -1;
+                        unit_id_fill(&sc->nodes[idx].id, unit, kind, uid);
+                        r = add_procs_path(&sc->nodes[idx], path);
+                        if (r >= 0 && manager >= 0)
+                                r = walk(sc, sc->nodes[idx].path, depth + 1, WALK_CONTAINER, idx,
+                                         idx, manager);
+                        else if (r >= 0)
+                                r = walk(sc, sc->nodes[idx].path, depth + 1, WALK_INSIDE, idx, idx,
+                                         uid);
+                } else {
+                        r = scan_add(sc, path, inos[i], NODE_OTHER, parent, &idx);
+                        if (r < 0) {
+                                free(path);
+                                break;
+                        }
+                        sc->nodes[idx].fold = fold;
+                        if (fold != NONE)
+                                r = add_procs_path(&sc->nodes[fold], path);
+                        if (r >= 0)
+                                r = walk(sc, sc->nodes[idx].path, depth + 1, WALK_INSIDE, idx, fold,
+                                         uid);
+                }
+                if (r < 0)
+                        break;
+        }
+
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        free(inos);
+        return r < 0 ? r : 0;
+}
+
+static int cmp_node_path(const void *a, const void *b, void *userdata)
+{
+        const Node *nodes = userdata;
+        return strcmp(nodes[*(const size_t *)a].path, nodes[*(const size_t *)b].path);
+}
+
+/* Walks the tree again. Cgroups already known keep their fds and readings; vanished ones are
+ * freed; new ones start fresh. The unit list is rebuilt. */
+static int cgroup_set_scan(CgroupSet *s)
+{
+        Scan sc = {.s = s, .old = s->nodes, .n_old = s->n_nodes};
+        struct stat st;
+        int r;
+
+        if (stat(s->root, &st) < 0)
+                return -errno;
+
+        if (sc.n_old > 0) {
+                sc.order = malloc(sc.n_old * sizeof(size_t));
+                sc.taken = calloc(sc.n_old, sizeof(bool));
+                if (!sc.order || !sc.taken) {
+                        free(sc.order);
+                        free(sc.taken);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < sc.n_old; i++)
+                        sc.order[i] = i;
+                qsort_r(sc.order, sc.n_old, sizeof(size_t), cmp_node_path, sc.old);
+        }
+
+        char *rootpath = strdup("");
+        size_t idx;
+        r = rootpath ? scan_add(&sc, rootpath, (uint64_t)st.st_ino, NODE_ROOT, NONE, &idx)
+                     : -ENOMEM;
+        if (r < 0)
+                free(rootpath);
+        if (r >= 0)
+                r = walk(&sc, "", 0, WALK_CONTAINER, 0, NONE, -1);
+
+        size_t n_units = 0;
+        CgroupUnit *units = NULL;
+        size_t *unit_node = NULL;
+        if (r >= 0) {
+                for (size_t i = 0; i < sc.n; i++)
+                        if (sc.nodes[i].type == NODE_UNIT)
+                                n_units++;
+                units = calloc(n_units ? n_units : 1, sizeof(CgroupUnit));
+                unit_node = calloc(n_units ? n_units : 1, sizeof(size_t));
+                if (!units || !unit_node)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                /* Keep the old nodes. Those whose fd or tracker moved to a new node lose it: the
+                 * fd is reopened at the next read (the counter is cumulative, so their baseline
+                 * stays right); a tracker starts again. */
+                nodes_free(sc.nodes, sc.n);
+                free(units);
+                free(unit_node);
+                free(sc.order);
+                free(sc.taken);
+                return r;
+        }
+
+        size_t u = 0;
+        for (size_t i = 0; i < sc.n; i++) {
+                Node *n = &sc.nodes[i];
+                if (n->type != NODE_UNIT)
+                        continue;
+                n->unit = u;
+                unit_node[u] = i;
+                units[u++] = (CgroupUnit){.unit = n->id, .path = n->path, .cgroup_id = n->ino};
+        }
+
+        nodes_free(sc.old, sc.n_old);
+        free(sc.order);
+        free(sc.taken);
+        free(s->units);
+        free(s->unit_node);
+        s->nodes = sc.nodes;
+        s->n_nodes = sc.n;
+        s->units = units;
+        s->unit_node = unit_node;
+        s->n_units = n_units;
+        s->scans++;
+        s->since_scan = 0;
+        log_debug("cgroup: walked %s: %zu cgroups, %zu units", s->root, s->n_nodes, s->n_units);
+        return 0;
+}
+
+/* -- reading -- */
+
+static int node_open(const CgroupSet *s, Node *n)
+{
+        char path[4096];
+        int r, fd;
+
+        if (s->mode == CGROUP_MODE_V2) {
+                r = path_fmt(path, sizeof(path), "%s%s/cpu.stat", s->root, n->path);
+                if (r < 0)
+                        return r;
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd >= 0) {
+                        n->fd = fd;
+                        n->cpuacct = false;
+                        return 0;
+                }
+                if (errno != ENOENT || !s->cpuacct)
+                        return -errno;
+                /* No cpu.stat (before Linux 4.15): the same group in the v1 cpuacct tree. */
+                r = path_fmt(path, sizeof(path), "%s%s/cpuacct.usage", s->cpuacct, n->path);
+        } else
+                r = path_fmt(path, sizeof(path), "%s%s/cpuacct.usage", s->root, n->path);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n->fd = fd;
+        n->cpuacct = true;
+        return 0;
+}
+
+static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
+{
+        char buf[1024];
+        int r;
+
+        if (n->fd < 0) {
+                r = node_open(s, n);
+                if (r < 0)
+                        return r;
+        }
+        ssize_t len = procfs_pread_once(n->fd, buf, sizeof(buf));
+        if (len < 0)
+                return (int)len;
+        if (n->cpuacct) {
+                uint64_t ns;
+                r = parse_u64(buf, &ns);
+                if (r < 0)
+                        return r;
+                *ret_ns = ns;
+                return 0;
+        }
+        uint64_t usec;
+        r = cgroup_cpu_stat_parse(buf, &usec, NULL, NULL);
+        if (r == -ENODATA && n->type == NODE_ROOT && s->cpuacct) {
+                /* The root's cpu.stat has usage_usec only since Linux 5.8 or so. */
+                (void)close(n->fd);
+                n->fd = -1;
+                char path[4096];
+                r = path_fmt(path, sizeof(path), "%s/cpuacct.usage", s->cpuacct);
+                if (r < 0)
+                        return r;
+                n->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (n->fd < 0)
+                        return -errno;
+                n->cpuacct = true;
+                return node_read_usage(s, n, ret_ns);
+        }
+        if (r < 0)
+                return r;
+        if (usec > UINT64_MAX / NSEC_PER_USEC)
+                return -ERANGE;
+        *ret_ns = usec * NSEC_PER_USEC;
+        return 0;
+}
+
+/* Whether the cgroup directory of n is still the one it was. */
+static bool node_dir_exists(const CgroupSet *s, const Node *n)
+{
+        char path[4096];
+        struct stat st;
+        if (path_fmt(path, sizeof(path), "%s%s", s->root, n->path) < 0)
+                return false;
+        return stat(path, &st) >= 0 && (uint64_t)st.st_ino == n->ino;
+}
+
+/* Reads the nodes not read yet in this interval. Returns whether one vanished. */
+static bool read_nodes(CgroupSet *s)
+{
+        bool vanished = false;
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                uint64_t ns;
+
+                if (n->read_ok)
+                        continue;
+                int r = node_read_usage(s, n, &ns);
+                if (r < 0) {
+                        /* ENODEV: the cgroup was removed under an open fd; ENOENT: the file
+                         * could not be opened, which is a vanished cgroup unless the directory is
+                         * still there (a cgroup without cpu.stat: unreadable, not gone). */
+                        if (r == -ENODEV || (r == -ENOENT && !node_dir_exists(s, n))) {
+                                vanished = true;
+                                log_debug("cgroup: %s%s vanished", s->root, n->path);
+                        } else
+                                log_debug("cgroup: reading %s%s: %s", s->root, n->path,
+                                          strerror(-r));
+                        if (n->fd >= 0)
+                                (void)close(n->fd);
+                        n->fd = -1;
+                        /* Its next reading is a new baseline: the CPU time of this interval
+                         * stays with its parent, so counting it later would count it twice. */
+                        n->have = false;
+                        n->fresh = false;
+                        n->delta_ns = 0;
+                        continue;
+                }
+                n->read_ok = true;
+                if (n->have) {
+                        n->fresh = false;
+                        n->delta_ns = ns >= n->usage_ns ? ns - n->usage_ns : 0;
+                } else {
+                        n->fresh = true;
+                        n->delta_ns = 0;
+                }
+                n->usage_ns = ns;
+                n->have = true;
+        }
+        return vanished;
+}
+
+static void compute(CgroupSet *s)
+{
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                s->nodes[i].child_ns = 0;
+                s->nodes[i].self_ns = 0;
+        }
+        /* Parents come before their children (pre-order). */
+        for (size_t i = s->n_nodes; i-- > 1;) {
+                Node *n = &s->nodes[i];
+                if (n->read_ok && !n->fresh && n->parent != NONE)
+                        s->nodes[n->parent].child_ns += n->delta_ns;
+        }
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                if (!n->read_ok || n->fresh) {
+                        n->carry_ns = 0;
+                        continue;
+                }
+                int64_t raw = (int64_t)n->delta_ns - (int64_t)n->child_ns + n->carry_ns;
+                if (raw >= 0) {
+                        n->self_ns = (uint64_t)raw;
+                        n->carry_ns = 0;
+                } else {
+                        /* Read skew: a child grew between its read and its parent's. Repay it
+                         * from the next interval, but never more than one interval's worth. */
+                        n->carry_ns = raw < -(int64_t)n->delta_ns ? -(int64_t)n->delta_ns : raw;
+                }
+        }
+
+        Node *root = &s->nodes[0];
+        s->host = (CgroupHost){
+            .valid = root->read_ok,
+            .usage_ns = root->usage_ns,
+            .delta_ns = root->read_ok ? root->delta_ns : 0,
+            .outside_ns = root->self_ns,
+        };
+        for (size_t i = 1; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                if (n->type != NODE_SLICE && n->type != NODE_OTHER)
+                        continue;
+                if (n->fold == NONE)
+                        s->host.residual_ns += n->self_ns;
+                else
+                        s->nodes[n->fold].self_ns += n->self_ns;
+        }
+        for (size_t i = 1; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                if (n->type != NODE_UNIT)
+                        continue;
+                CgroupUnit *u = &s->units[n->unit];
+                u->usage_ns = n->usage_ns;
+                u->delta_ns = n->read_ok ? n->delta_ns : 0;
+                u->self_ns = n->self_ns;
+                u->fresh = n->read_ok && n->fresh;
+        }
+}
+
+static int read_descendants(CgroupSet *s, uint64_t *ret)
+{
+        char buf[512];
+        if (s->stat_fd < 0)
+                return -ENOENT;
+        ssize_t n = procfs_pread_once(s->stat_fd, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        const char *p = strstr(buf, "nr_descendants ");
+        if (!p || (p != buf && p[-1] != '\n'))
+                return -ENODATA;
+        const char *end;
+        return parse_line_u64(p + strlen("nr_descendants "), &end, ret);
+}
+
+int cgroup_set_sample(CgroupSet *s)
+{
+        bool rescan = false;
+        uint64_t desc;
+        int r;
+
+        assert(s);
+
+        if (s->opts.rescan_every > 0 && ++s->since_scan >= s->opts.rescan_every)
+                rescan = true;
+        if (read_descendants(s, &desc) >= 0) {
+                if (s->have_descendants && desc != s->descendants)
+                        rescan = true;
+                s->descendants = desc;
+                s->have_descendants = true;
+        }
+        if (rescan) {
+                r = cgroup_set_scan(s);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < s->n_nodes; i++)
+                s->nodes[i].read_ok = false;
+        if (read_nodes(s)) {
+                /* Drop what vanished and pick up what replaced it (a restarted service). The
+                 * nodes kept are not read again. */
+                r = cgroup_set_scan(s);
+                if (r < 0)
+                        return r;
+                (void)read_nodes(s);
+        }
+        compute(s);
+
+        if (s->opts.baseline_processes)
+                for (size_t i = 0; i < s->n_units; i++)
+                        if (s->units[i].fresh) {
+                                const ProcSample *ps;
+                                size_t np;
+                                r = cgroup_set_unit_processes(s, i, &ps, &np);
+                                if (r < 0)
+                                        log_debug("cgroup: processes of %s: %s",
+                                                  s->units[i].unit.display, strerror(-r));
+                        }
+        return 0;
+}
+
+const CgroupUnit *cgroup_set_units(const CgroupSet *s, size_t *ret_n)
+{
+        assert(s);
+        if (ret_n)
+                *ret_n = s->n_units;
+        return s->units;
+}
+
+void cgroup_set_host(const CgroupSet *s, CgroupHost *ret)
+{
+        assert(s);
+        assert(ret);
+        *ret = s->host;
+}
+
+/* Appends the PIDs of one cgroup.procs to *pids. */
+static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, size_t *n, size_t *cap)
+{
+        int r;
+
+        if (*fdp < 0) {
+                char path[4096];
+                r = path_fmt(path, sizeof(path), "%s%s/cgroup.procs", s->root, rel);
+                if (r < 0)
+                        return r;
+                *fdp = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (*fdp < 0)
+                        return -errno;
+        }
+        for (;;) {
+                if (!s->buf) {
+                        s->bufsize = 4096;
+                        s->buf = malloc(s->bufsize);
+                        if (!s->buf)
+                                return -ENOMEM;
+                }
+                ssize_t len = procfs_pread_once(*fdp, s->buf, s->bufsize);
+                if (len == -ENOBUFS) {
+                        char *b = realloc(s->buf, s->bufsize * 2);
+                        if (!b)
+                                return -ENOMEM;
+                        s->buf = b;
+                        s->bufsize *= 2;
+                        continue;
+                }
+                if (len < 0) {
+                        (void)close(*fdp);
+                        *fdp = -1;
+                        return (int)len;
+                }
+                break;
+        }
+        /* At most one PID per two bytes ("1\n"). */
+        size_t max = strlen(s->buf) / 2 + 1;
+        if (*n + max > *cap) {
+                size_t c = *cap ? *cap : 64;
+                while (c < *n + max)
+                        c *= 2;
+                pid_t *q = realloc(*pids, c * sizeof(pid_t));
+                if (!q)
+                        return -ENOMEM;
+                *pids = q;
+                *cap = c;
+        }
+        r = procfs_parse_pid_list(s->buf, *pids + *n, *cap - *n);
+        if (r < 0)
+                return r;
+        *n += (size_t)r;
+        return 0;
+}
+
+static int unit_pids(CgroupSet *s, size_t i, size_t *ret_n)
+{
+        assert(i < s->n_units);
+        Node *node = &s->nodes[s->unit_node[i]];
+        size_t n = 0;
+        for (size_t k = 0; k < node->n_procs; k++) {
+                int r = read_procs(s, &node->procs_fds[k], node->procs_paths[k], &s->pids, &n,
+                                   &s->cap_pids);
+                /* A sub-cgroup that vanished has no processes left. */
+                if (r < 0 && r != -ENOENT && r != -ENODEV)
+                        return r;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_set_unit_pids(CgroupSet *s, size_t i, pid_t **ret, size_t *ret_n)
+{
+        size_t n;
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        if (i >= s->n_units)
+                return -EINVAL;
+        int r = unit_pids(s, i, &n);
+        if (r < 0)
+                return r;
+        pid_t *copy = malloc((n ? n : 1) * sizeof(pid_t));
+        if (!copy)
+                return -ENOMEM;
+        if (n > 0)
+                memcpy(copy, s->pids, n * sizeof(pid_t));
+        *ret = copy;
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
+{
+        size_t n;
+        int r;
+
+        assert(s);
+        if (i >= s->n_units)
+                return -EINVAL;
+        r = unit_pids(s, i, &n);
+        if (r < 0)
+                return r;
+        Node *node = &s->nodes[s->unit_node[i]];
+        if (!node->tracker) {
+                JoulesRoots roots = {.procfs = s->procfs};
+                r = procfs_tracker_new(&roots, 0, &node->tracker);
+                if (r < 0)
+                        return r;
+        }
+        return procfs_tracker_sample(node->tracker, s->pids, n, ret, ret_n);
+}
+
+int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
+{
+        const ProcSample *ps;
+        size_t n = 0, np;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
+        if (r < 0)
+                return r;
+        r = procfs_tracker_sample(s->root_tracker, s->pids, n, &ps, &np);
+        if (r < 0)
+                return r;
+        uint64_t user = 0;
+        for (size_t i = 0; i < np; i++)
+                user += ps[i].delta_ns;
+
+        CgroupPseudo p = {.root_user_ns = user};
+        cgroup_split_outside(s->host.outside_ns, user, s->host.residual_ns, &p.kernel_ns,
+                             &p.unattributed_ns);
+        *ret = p;
+        return 0;
+}
+
+const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n)
+{
+        assert(s);
+        return procfs_tracker_last(s->root_tracker, ret_n);
+}
+
+/* -- opening -- */
+
+static int read_mountinfo(const char *procfs, char *v2, size_t v2size, char *acct, size_t acctsize)
+{
+        char path[4096];
+        int r = path_fmt(path, sizeof(path), "%s/self/mountinfo", procfs);
+        if (r < 0)
+                return r;
+        size_t size = 64 * 1024;
+        for (;;) {
+                _cleanup_free_ char *buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+                ssize_t n = read_text(path, buf, size);
+                if (n < 0)
+                        return (int)n;
+                if ((size_t)n == size - 1 && size < 16 * 1024 * 1024) {
+                        size *= 4;
+                        continue;
+                }
+                return procfs_mountinfo_cgroups(buf, v2, v2size, acct, acctsize);
+        }
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+        char path[4096];
+        if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0)
+                return false;
+        return access(path, F_OK) == 0;
+}
+
+int cgroup_set_open(const JoulesRoots *roots, const CgroupOptions *opts, CgroupSet **ret)
+{
+        char v2[4096] = "", acct[4096] = "";
+        const char *procfs = roots && roots->procfs ? roots->procfs : "/proc";
+        int r;
+
+        assert(ret);
+
+        CgroupSet *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->stat_fd = -1;
+        s->root_procs_fd = -1;
+        if (opts)
+                s->opts = *opts;
+        else
+                cgroup_options_default(&s->opts);
+
+        r = read_mountinfo(procfs, v2, sizeof(v2), acct, sizeof(acct));
+        if (r < 0 && r != -ENOENT)
+                log_debug("cgroup: reading %s/self/mountinfo: %s", procfs, strerror(-r));
+
+        const char *tree;
+        if (roots && roots->cgroupfs) {
+                tree = roots->cgroupfs;
+                /* A given root is a v2 tree, unless it is a v1 cpuacct hierarchy. */
+                if (file_exists(tree, "cpu.stat") || file_exists(tree, "cgroup.controllers"))
+                        s->mode = CGROUP_MODE_V2;
+                else if (file_exists(tree, "cpuacct.usage"))
+                        s->mode = CGROUP_MODE_V1;
+                else {
+                        cgroup_set_free(s);
+                        return -ENOENT;
+                }
+        } else if (v2[0]) {
+                tree = v2;
+                s->mode = CGROUP_MODE_V2;
+        } else if (acct[0]) {
+                tree = acct;
+                s->mode = CGROUP_MODE_V1;
+        } else {
+                cgroup_set_free(s);
+                return -ENOENT;
+        }
+
+        /* Trailing slashes off, so paths are root + "/a/b". */
+        s->root = strdup(tree);
+        s->procfs = strdup(procfs);
+        if (s->mode == CGROUP_MODE_V2 && acct[0] && !(roots && roots->cgroupfs))
+                s->cpuacct = strdup(acct);
+        if (!s->root || !s->procfs ||
+            (s->mode == CGROUP_MODE_V2 && acct[0] && !(roots && roots->cgroupfs) && !s->cpuacct)) {
+                cgroup_set_free(s);
+                return -ENOMEM;
+        }
+        for (size_t l = strlen(s->root); l > 1 && s->root[l - 1] == '/'; l--)
+                s->root[l - 1] = '\0';
+
+        if (s->mode == CGROUP_MODE_V2) {
+                char path[4096];
+                r = path_fmt(path, sizeof(path), "%s/cgroup.stat", s->root);
+                if (r >= 0)
+                        s->stat_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        }
+
+        JoulesRoots pr = {.procfs = s->procfs};
+        r = procfs_tracker_new(&pr, PROCFS_TRACK_SKIP_KTHREADS, &s->root_tracker);
+        if (r < 0) {
+                cgroup_set_free(s);
+                return r;
+        }
+
+        uint64_t desc;
+        if (read_descendants(s, &desc) >= 0) {
+                s->descendants = desc;
+                s->have_descendants = true;
+        }
+        r = cgroup_set_scan(s);
+        if (r < 0) {
+                cgroup_set_free(s);
+                return r;
+        }
+        log_debug("cgroup: %s tree at %s%s%s", s->mode == CGROUP_MODE_V2 ? "v2" : "v1 cpuacct",
+                  s->root, s->cpuacct ? ", cpuacct fallback at " : "", s->cpuacct ?: "");
+        *ret = s;
+        return 0;
+}

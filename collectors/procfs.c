@@ -1,0 +1,694 @@
+#include "collectors/procfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+/* ---- small hand parsers (sscanf costs 10x here, see ENVIRONMENT.md) ---- */
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* Parses decimal digits at *p up to a space, newline or NUL; advances *p past them. */
+static int take_u64(const char **p, uint64_t *ret)
+{
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (!is_digit(*s))
+                return -EINVAL;
+        for (; is_digit(*s); s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (*s != ' ' && *s != '\n' && *s != '\0')
+                return -EINVAL;
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+/* Skips one space-separated token (which may be signed) and the single space after it. */
+static int skip_token(const char **p)
+{
+        const char *s = *p;
+        size_t n = strcspn(s, " \n");
+        if (n == 0)
+                return -EINVAL;
+        s += n;
+        *p = s;
+        return 0;
+}
+
+static int take_space(const char **p)
+{
+        if (**p != ' ')
+                return -EINVAL;
+        (*p)++;
+        return 0;
+}
+
+int procfs_stat_parse(const char *text, ProcStat *ret)
+{
+        ProcStat st = {};
+        uint64_t v;
+        int r;
+
+        assert(text);
+        assert(ret);
+
+        /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself, so it ends at the LAST
+         * ')' of the line; nothing after it can contain one. */
+        const char *open_paren = strchr(text, '(');
+        const char *nl = strchr(text, '\n');
+        const char *close_paren = NULL;
+        for (const char *c = open_paren; c && *c && (!nl || c < nl); c++)
+                if (*c == ')')
+                        close_paren = c;
+        if (!open_paren || !close_paren || open_paren == text || open_paren[-1] != ' ')
+                return -EINVAL;
+
+        const char *p = text;
+        r = take_u64(&p, &v);
+        if (r < 0 || p != open_paren - 1 || v == 0 || v > INT32_MAX)
+                return -EINVAL;
+        st.pid = (pid_t)v;
+
+        size_t len = (size_t)(close_paren - open_paren - 1);
+        if (len >= sizeof(st.comm))
+                len = sizeof(st.comm) - 1;
+        memcpy(st.comm, open_paren + 1, len);
+        st.comm[len] = '\0';
+
+        p = close_paren + 1;
+        if (take_space(&p) < 0 || *p == '\0' || *p == ' ' || *p == '\n')
+                return -EINVAL;
+        st.state = *p++;
+
+        /* Fields 4..22 (1-based, as in proc(5)). */
+        for (unsigned field = 4; field <= 22; field++) {
+                if (take_space(&p) < 0)
+                        return -EINVAL;
+                switch (field) {
+                case 4:  /* ppid */
+                case 9:  /* flags */
+                case 14: /* utime */
+                case 15: /* stime */
+                case 20: /* num_threads */
+                case 22: /* starttime */
+                        r = take_u64(&p, &v);
+                        if (r < 0)
+                                return -EINVAL;
+                        break;
+                default:
+                        if (skip_token(&p) < 0)
+                                return -EINVAL;
+                        continue;
+                }
+                switch (field) {
+                case 4:
+                        if (v > INT32_MAX)
+                                return -EINVAL;
+                        st.ppid = (pid_t)v;
+                        break;
+                case 9:
+                        if (v > UINT32_MAX)
+                                return -EINVAL;
+                        st.flags = (unsigned)v;
+                        break;
+                case 14:
+                        st.utime = v;
+                        break;
+                case 15:
+                        st.stime = v;
+                        break;
+                case 20:
+                        st.num_threads = v;
+                        break;
+                case 22:
+                        st.starttime = v;
+                        break;
+                }
+        }
+
+        *ret = st;
+        return 0;
+}
+
+bool procfs_stat_is_kthread(const ProcStat *st)
+{
+        assert(st);
+        return st->flags & PROCFS_PF_KTHREAD;
+}
+
+int procfs_schedstat_parse(const char *text, ProcSchedstat *ret)
+{
+        uint64_t v[3];
+        const char *p = text;
+
+        assert(text);
+        assert(ret);
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+                if (i > 0 && take_space(&p) < 0)
+                        return -EINVAL;
+                if (take_u64(&p, &v[i]) < 0)
+                        return -EINVAL;
+        }
+        if (*p == '\n')
+                p++;
+        if (*p != '\0')
+                return -EINVAL;
+
+        *ret = (ProcSchedstat){.run_ns = v[0], .wait_ns = v[1], .timeslices = v[2]};
+        return 0;
+}
+
+/* Whether the comma-separated list [s, s+n) holds word. */
+static bool list_has(const char *s, size_t n, const char *word)
+{
+        size_t wl = strlen(word);
+        while (n > 0) {
+                size_t k = 0;
+                while (k < n && s[k] != ',')
+                        k++;
+                if (k == wl && memcmp(s, word, wl) == 0)
+                        return true;
+                if (k == n)
+                        break;
+                s += k + 1;
+                n -= k + 1;
+        }
+        return false;
+}
+
+int procfs_cgroup_parse(const char *text, const char *controller, char *buf, size_t size)
+{
+        bool v2 = !controller || controller[0] == '\0';
+        static const char deleted[] = " (deleted)";
+
+        assert(text);
+        assert(buf);
+
+        for (const char *line = text; *line;) {
+                const char *eol = strchrnul(line, '\n');
+                const char *c1 = memchr(line, ':', (size_t)(eol - line));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(eol - c1 - 1)) : NULL;
+                if (line == eol) {
+                        line = *eol ? eol + 1 : eol;
+                        continue;
+                }
+                if (!c1 || !c2 || c1 == line)
+                        return -EINVAL;
+                for (const char *d = line; d < c1; d++)
+                        if (!is_digit(*d))
+                                return -EINVAL;
+
+                bool match;
+                if (v2)
+                        match = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
+                else
+                        match = list_has(c1 + 1, (size_t)(c2 - c1 - 1), controller);
+                if (match) {
+                        const char *path = c2 + 1;
+                        size_t n = (size_t)(eol - path);
+                        if (n >= sizeof(deleted) - 1 &&
+                            memcmp(eol - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0)
+                                n -= sizeof(deleted) - 1;
+                        if (n == 0 || path[0] != '/')
+                                return -EINVAL;
+                        if (n >= size)
+                                return -ENAMETOOLONG;
+                        memcpy(buf, path, n);
+                        buf[n] = '\0';
+                        return 0;
+                }
+                line = *eol ? eol + 1 : eol;
+        }
+        return -ENODATA;
+}
+
+int procfs_cgroup_unit_path(const char *text, char *buf, size_t size)
+{
+        char v2[4096], sd[4096];
+        int r2 = procfs_cgroup_parse(text, NULL, v2, sizeof(v2));
+        int rs = procfs_cgroup_parse(text, "name=systemd", sd, sizeof(sd));
+        const char *pick;
+
+        if (r2 < 0 && r2 != -ENODATA)
+                return r2;
+        if (rs < 0 && rs != -ENODATA)
+                return rs;
+        if (r2 >= 0 && (strcmp(v2, "/") != 0 || rs < 0))
+                pick = v2;
+        else if (rs >= 0)
+                pick = sd;
+        else
+                return -ENODATA;
+
+        size_t n = strlen(pick);
+        if (n >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, pick, n + 1);
+        return 0;
+}
+
+/* Copies a mountinfo field, undoing the kernel's octal escapes (\040 for a space). */
+static int unescape_field(const char *s, size_t n, char *buf, size_t size)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (c == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+                    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+                        c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+                        i += 3;
+                }
+                if (o + 1 >= size)
+                        return -ENAMETOOLONG;
+                buf[o++] = c;
+        }
+        buf[o] = '\0';
+        return 0;
+}
+
+int procfs_mountinfo_cgroups(const char *text, char *ret_v2, size_t v2size, char *ret_cpuacct,
+                             size_t cpuacct_size)
+{
+        bool found_v2 = false, found_acct = false;
+
+        assert(text);
+
+        if (ret_v2 && v2size > 0)
+                ret_v2[0] = '\0';
+        if (ret_cpuacct && cpuacct_size > 0)
+                ret_cpuacct[0] = '\0';
+
+        for (const char *line = text; *line;) {
+                const char *eol = strchrnul(line, '\n');
+                /* id parent maj:min root mountpoint options [optional...] - fstype source super */
+                const char *f[16];
+                size_t fl[16], nf = 0;
+                for (const char *p = line; p < eol && nf < ELEMENTSOF(f);) {
+                        while (p < eol && *p == ' ')
+                                p++;
+                        if (p >= eol)
+                                break;
+                        const char *q = p;
+                        while (q < eol && *q != ' ')
+                                q++;
+                        f[nf] = p;
+                        fl[nf++] = (size_t)(q - p);
+                        p = q;
+                }
+                size_t dash = 0;
+                for (size_t i = 6; i < nf; i++)
+                        if (fl[i] == 1 && f[i][0] == '-') {
+                                dash = i;
+                                break;
+                        }
+                if (dash > 0 && dash + 1 < nf) {
+                        const char *fstype = f[dash + 1];
+                        size_t ftl = fl[dash + 1];
+                        bool root_slash = fl[3] == 1 && f[3][0] == '/';
+                        if (ret_v2 && !found_v2 && root_slash && ftl == 7 &&
+                            memcmp(fstype, "cgroup2", 7) == 0) {
+                                if (unescape_field(f[4], fl[4], ret_v2, v2size) >= 0)
+                                        found_v2 = true;
+                        } else if (ret_cpuacct && !found_acct && root_slash && ftl == 6 &&
+                                   memcmp(fstype, "cgroup", 6) == 0 && dash + 3 < nf &&
+                                   list_has(f[dash + 3], fl[dash + 3], "cpuacct")) {
+                                if (unescape_field(f[4], fl[4], ret_cpuacct, cpuacct_size) >= 0)
+                                        found_acct = true;
+                        }
+                }
+                line = *eol ? eol + 1 : eol;
+        }
+
+        if ((ret_v2 && found_v2) || (ret_cpuacct && found_acct))
+                return 0;
+        return -ENOENT;
+}
+
+int procfs_read_stat(const JoulesRoots *roots, pid_t pid, ProcStat *ret)
+{
+        char path[4096], buf[1024];
+        const char *procfs = roots && roots->procfs ? roots->procfs : "/proc";
+        int r = path_fmt(path, sizeof(path), "%s/%d/stat", procfs, (int)pid);
+        if (r < 0)
+                return r;
+        ssize_t n = read_text(path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        return procfs_stat_parse(buf, ret);
+}
+
+int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max)
+{
+        size_t n = 0;
+        const char *p = text;
+
+        assert(text);
+
+        while (*p) {
+                uint64_t v;
+                if (*p == '\n') {
+                        p++;
+                        continue;
+                }
+                if (take_u64(&p, &v) < 0 || v == 0 || v > INT32_MAX || *p == ' ')
+                        return -EINVAL;
+                if (n >= max)
+                        return -ENOBUFS;
+                pids[n++] = (pid_t)v;
+        }
+        return (int)n;
+}
+
+/* ---- the tracker ---- */
+
+typedef struct TrackEntry {
+        pid_t pid;
+        int fd;       /* cached /proc/PID/stat, -1 when none */
+        bool kthread; /* known kernel thread (only kept with PROCFS_TRACK_SKIP_KTHREADS) */
+        bool have;    /* starttime and cpu_ns hold a baseline */
+        uint64_t starttime;
+        uint64_t cpu_ns;
+} TrackEntry;
+
+struct ProcTracker {
+        char *procfs;
+        unsigned flags;
+        bool nocache; /* the fd limit was hit once: open/read/close each time from then on */
+        uint64_t ns_per_tick;
+        bool have_prev;
+        uint64_t prev_ticks; /* CLOCK_BOOTTIME at the previous sample, in clock ticks */
+
+        TrackEntry *entries;
+        size_t n_entries;
+        TrackEntry *next; /* scratch, same capacity */
+        size_t cap_entries;
+
+        pid_t *pids;
+        size_t cap_pids;
+
+        ProcSample *samples;
+        size_t n_samples;
+        size_t cap_samples;
+};
+
+int procfs_tracker_new(const JoulesRoots *roots, unsigned flags, ProcTracker **ret)
+{
+        assert(ret);
+        const char *procfs = roots && roots->procfs ? roots->procfs : "/proc";
+
+        ProcTracker *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->procfs = strdup(procfs);
+        if (!t->procfs) {
+                free(t);
+                return -ENOMEM;
+        }
+        t->flags = flags;
+        long hz = sysconf(_SC_CLK_TCK);
+        t->ns_per_tick = NSEC_PER_SEC / (uint64_t)(hz > 0 ? hz : 100);
+        *ret = t;
+        return 0;
+}
+
+static void entry_close(TrackEntry *e)
+{
+        if (e->fd >= 0)
+                (void)close(e->fd);
+        e->fd = -1;
+}
+
+ProcTracker *procfs_tracker_free(ProcTracker *t)
+{
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_entries; i++)
+                entry_close(&t->entries[i]);
+        free(t->entries);
+        free(t->next);
+        free(t->pids);
+        free(t->samples);
+        free(t->procfs);
+        free(t);
+        return NULL;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+        return (x > y) - (x < y);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+        if (need <= *cap)
+                return 0;
+        size_t c = *cap ? *cap : 16;
+        while (c < need)
+                c *= 2;
+        void *q = realloc(*p, c * elem);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = c;
+        return 0;
+}
+
+/* Drops every cached fd of the tracker after the fd limit was hit. */
+static void tracker_stop_caching(ProcTracker *t)
+{
+        t->nocache = true;
+        for (size_t i = 0; i < t->n_entries; i++)
+                entry_close(&t->entries[i]);
+        log_debug("procfs: fd limit reached, reading /proc/PID/stat without cached fds");
+}
+
+/* Reads e's /proc/PID/stat. On return e->fd is the cached fd (or -1). -ESRCH/-ENOENT: the process
+ * is gone. When the cached fd had to be replaced, e->have is cleared (a new process). */
+static int entry_read(ProcTracker *t, TrackEntry *e, ProcStat *st)
+{
+        char buf[1024];
+        ssize_t n;
+        int r;
+
+        if (e->fd >= 0) {
+                n = procfs_pread_once(e->fd, buf, sizeof(buf));
+                if (n >= 0)
+                        goto parse;
+                entry_close(e);
+                if (n != -ESRCH && n != -ENOENT)
+                        return (int)n;
+                /* The process this fd was opened for has been reaped; the number may now belong
+                 * to another process. */
+                e->have = false;
+        }
+
+        char path[4096];
+        r = path_fmt(path, sizeof(path), "%s/%d/stat", t->procfs, (int)e->pid);
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !t->nocache) {
+                tracker_stop_caching(t);
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        }
+        if (fd < 0)
+                return -errno;
+        n = procfs_pread_once(fd, buf, sizeof(buf));
+        if (n < 0) {
+                (void)close(fd);
+                return (int)n;
+        }
+        if (t->nocache)
+                (void)close(fd);
+        else
+                e->fd = fd;
+
+parse:
+        r = procfs_stat_parse(buf, st);
+        if (r < 0)
+                return r;
+        if (st->pid != e->pid)
+                return -EINVAL;
+        return 0;
+}
+
+static uint64_t boottime_ticks(const ProcTracker *t)
+{
+        struct timespec ts;
+        if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        uint64_t ns = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+        return ns / t->ns_per_tick;
+}
+
+int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
+                          size_t *ret_n)
+{
+        int r;
+
+        assert(t);
+        assert(pids || n == 0);
+
+        uint64_t now_ticks = boottime_ticks(t);
+
+        r = grow((void **)&t->pids, &t->cap_pids, n, sizeof(pid_t));
+        if (r < 0)
+                return r;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] > 0)
+                        t->pids[m++] = pids[i];
+        if (m > 1)
+                qsort(t->pids, m, sizeof(pid_t), cmp_pid);
+
+        if (m > t->cap_entries) {
+                /* entries and next always have the same capacity: they are swapped below. */
+                size_t c = t->cap_entries ? t->cap_entries : 16;
+                while (c < m)
+                        c *= 2;
+                TrackEntry *a = realloc(t->entries, c * sizeof(TrackEntry));
+                if (!a)
+                        return -ENOMEM;
+                t->entries = a;
+                TrackEntry *b = realloc(t->next, c * sizeof(TrackEntry));
+                if (!b)
+                        return -ENOMEM;
+                t->next = b;
+                t->cap_entries = c;
+        }
+        r = grow((void **)&t->samples, &t->cap_samples, m, sizeof(ProcSample));
+        if (r < 0)
+                return r;
+
+        /* Merge the sorted PID list with the sorted entries: entries not listed are forgotten. */
+        size_t o = 0, k = 0;
+        for (size_t i = 0; i < m; i++) {
+                pid_t pid = t->pids[i];
+                if (o > 0 && t->next[o - 1].pid == pid)
+                        continue; /* duplicate */
+                while (k < t->n_entries && t->entries[k].pid < pid)
+                        entry_close(&t->entries[k++]);
+                if (k < t->n_entries && t->entries[k].pid == pid)
+                        t->next[o++] = t->entries[k++];
+                else
+                        t->next[o++] = (TrackEntry){.pid = pid, .fd = -1};
+        }
+        while (k < t->n_entries)
+                entry_close(&t->entries[k++]);
+        TrackEntry *swap = t->entries;
+        t->entries = t->next;
+        t->next = swap;
+        t->n_entries = o;
+
+        /* Read every listed process. */
+        size_t kept = 0;
+        t->n_samples = 0;
+        for (size_t i = 0; i < t->n_entries; i++) {
+                TrackEntry *e = &t->entries[i];
+                ProcStat st;
+
+                if (e->kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS)) {
+                        t->entries[kept++] = *e;
+                        continue;
+                }
+                r = entry_read(t, e, &st);
+                if (r < 0) {
+                        if (r != -ESRCH && r != -ENOENT)
+                                log_debug("procfs: reading %s/%d/stat: %s", t->procfs, (int)e->pid,
+                                          strerror(-r));
+                        entry_close(e); /* gone (or unreadable): forget it */
+                        continue;
+                }
+                bool kthread = procfs_stat_is_kthread(&st);
+                if (kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS)) {
+                        entry_close(e);
+                        e->kthread = true;
+                        t->entries[kept++] = *e;
+                        continue;
+                }
+
+                uint64_t cpu = (st.utime + st.stime) * t->ns_per_tick;
+                ProcSample *s = &t->samples[t->n_samples++];
+                *s = (ProcSample){
+                    .pid = st.pid,
+                    .ppid = st.ppid,
+                    .state = st.state,
+                    .kthread = kthread,
+                    .starttime = st.starttime,
+                    .cpu_ns = cpu,
+                    .n_threads = st.num_threads,
+                };
+                memcpy(s->comm, st.comm, sizeof(s->comm));
+                if (e->have && e->starttime == st.starttime) {
+                        s->delta_ns = cpu >= e->cpu_ns ? cpu - e->cpu_ns : 0;
+                } else {
+                        s->fresh = true;
+                        /* Started after the previous sample: all of its CPU time is new. */
+                        s->delta_ns = t->have_prev && st.starttime >= t->prev_ticks ? cpu : 0;
+                }
+                e->have = true;
+                e->starttime = st.starttime;
+                e->cpu_ns = cpu;
+                t->entries[kept++] = *e;
+        }
+        t->n_entries = kept;
+        t->have_prev = true;
+        t->prev_ticks = now_ticks;
+
+        if (ret)
+                *ret = t->samples;
+        if (ret_n)
+                *ret_n = t->n_samples;
+        return 0;
+}
+
+const ProcSample *procfs_tracker_last(const ProcTracker *t, size_t *ret_n)
+{
+        assert(t);
+        if (ret_n)
+                *ret_n = t->n_samples;
+        return t->samples;
+}
+
+size_t procfs_tracker_open_fds(const ProcTracker *t)
+{
+        size_t n = 0;
+        assert(t);
+        for (size_t i = 0; i < t->n_entries; i++)
+                if (t->entries[i].fd >= 0)
+                        n++;
+        return n;
+}
+
+ssize_t procfs_pread_once(int fd, char *buf, size_t size)
+{
+        assert(size > 0);
+        for (;;) {
+                ssize_t n = pread(fd, buf, size - 1, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if ((size_t)n == size - 1)
+                        return -ENOBUFS; /* may be cut short: the caller needs a larger buffer */
+                buf[n] = '\0';
+                return n;
+        }
+}
