@@ -92,9 +92,9 @@ static void status_table(const StoreStatus *st)
 int cmd_status(const CliContext *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {0},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
         };
         bool json = false;
         int c;

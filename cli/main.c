@@ -13,7 +13,7 @@ static const struct {
         CliCommandFn fn;
         const char *help;
 } commands[] = {
-    {"status", cmd_status, "host energy and power, per domain; measured or estimated"},
+        {"status", cmd_status, "host energy and power, per domain; measured or estimated"},
 };
 
 static void usage(FILE *f)

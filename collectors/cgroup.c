@@ -17,10 +17,10 @@
 const char *cgroup_unit_kind_to_string(CgroupUnitKind k)
 {
         static const char *const names[_CGROUP_UNIT_KIND_MAX] = {
-            [CGROUP_UNIT_SERVICE] = "service",
-            [CGROUP_UNIT_SCOPE] = "scope",
-            [CGROUP_UNIT_SLICE] = "slice",
-            [CGROUP_UNIT_OTHER] = "other",
+                [CGROUP_UNIT_SERVICE] = "service",
+                [CGROUP_UNIT_SCOPE] = "scope",
+                [CGROUP_UNIT_SLICE] = "slice",
+                [CGROUP_UNIT_OTHER] = "other",
         };
         if ((unsigned)k >= _CGROUP_UNIT_KIND_MAX)
                 return NULL;
@@ -118,12 +118,12 @@ static int unit_type_kind(const char *t, size_t n, CgroupUnitKind *ret)
                 const char *name;
                 CgroupUnitKind kind;
         } types[] = {
-            {"service", CGROUP_UNIT_SERVICE}, {"scope", CGROUP_UNIT_SCOPE},
-            {"slice", CGROUP_UNIT_SLICE},     {"socket", CGROUP_UNIT_OTHER},
-            {"mount", CGROUP_UNIT_OTHER},     {"swap", CGROUP_UNIT_OTHER},
-            {"target", CGROUP_UNIT_OTHER},    {"device", CGROUP_UNIT_OTHER},
-            {"automount", CGROUP_UNIT_OTHER}, {"timer", CGROUP_UNIT_OTHER},
-            {"path", CGROUP_UNIT_OTHER},
+                {"service", CGROUP_UNIT_SERVICE}, {"scope", CGROUP_UNIT_SCOPE},
+                {"slice", CGROUP_UNIT_SLICE},     {"socket", CGROUP_UNIT_OTHER},
+                {"mount", CGROUP_UNIT_OTHER},     {"swap", CGROUP_UNIT_OTHER},
+                {"target", CGROUP_UNIT_OTHER},    {"device", CGROUP_UNIT_OTHER},
+                {"automount", CGROUP_UNIT_OTHER}, {"timer", CGROUP_UNIT_OTHER},
+                {"path", CGROUP_UNIT_OTHER},
         };
         for (size_t i = 0; i < ELEMENTSOF(types); i++)
                 if (strlen(types[i].name) == n && memcmp(types[i].name, t, n) == 0) {
@@ -949,10 +949,10 @@ static void compute(CgroupSet *s)
 
         Node *root = &s->nodes[0];
         s->host = (CgroupHost){
-            .valid = root->read_ok,
-            .usage_ns = root->usage_ns,
-            .delta_ns = root->read_ok ? root->delta_ns : 0,
-            .outside_ns = root->self_ns,
+                .valid = root->read_ok,
+                .usage_ns = root->usage_ns,
+                .delta_ns = root->read_ok ? root->delta_ns : 0,
+                .outside_ns = root->self_ns,
         };
         for (size_t i = 1; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];

@@ -8,13 +8,13 @@
 #include "common/util.h"
 
 static const char *const status_names[_ENERGY_DELTA_STATUS_MAX] = {
-    [ENERGY_DELTA_OK] = "ok",
-    [ENERGY_DELTA_WRAPPED] = "wrapped",
-    [ENERGY_DELTA_NO_MAX] = "counter went back and max_energy_range_uj is unknown",
-    [ENERGY_DELTA_BACKWARDS] = "counter went back",
-    [ENERGY_DELTA_OUT_OF_RANGE] = "reading above max_energy_range_uj",
-    [ENERGY_DELTA_TOO_HIGH] = "implausible power (above the sane bound)",
-    [ENERGY_DELTA_UNREADABLE] = "unreadable",
+        [ENERGY_DELTA_OK] = "ok",
+        [ENERGY_DELTA_WRAPPED] = "wrapped",
+        [ENERGY_DELTA_NO_MAX] = "counter went back and max_energy_range_uj is unknown",
+        [ENERGY_DELTA_BACKWARDS] = "counter went back",
+        [ENERGY_DELTA_OUT_OF_RANGE] = "reading above max_energy_range_uj",
+        [ENERGY_DELTA_TOO_HIGH] = "implausible power (above the sane bound)",
+        [ENERGY_DELTA_UNREADABLE] = "unreadable",
 };
 
 const char *energy_delta_status_to_string(EnergyDeltaStatus s)

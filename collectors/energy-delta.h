@@ -58,7 +58,7 @@ typedef struct EnergyInterval {
 } EnergyInterval;
 
 int energy_tracker_init(EnergyTracker *t, size_t n_domains, double max_watts)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void energy_tracker_done(EnergyTracker *t);
 int energy_interval_init(EnergyInterval *iv, size_t n_domains) __attribute__((warn_unused_result));
 void energy_interval_done(EnergyInterval *iv);

@@ -144,13 +144,13 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
         m->max_w = max_w;
 
         *s->domains = (EnergyDomain){
-            .name = "model",
-            .zone = "model",
-            .kind = ENERGY_DOMAIN_MODEL,
-            .package = -1,
-            .in_host = true,
-            .wraps = false,
-            .max_range_uj = 0,
+                .name = "model",
+                .zone = "model",
+                .kind = ENERGY_DOMAIN_MODEL,
+                .package = -1,
+                .in_host = true,
+                .wraps = false,
+                .max_range_uj = 0,
         };
         s->n_domains = 1;
         s->idle_w = energy_model_power_w(0, m->ncpu, idle_w, m->max_w);
@@ -206,9 +206,9 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
 }
 
 const EnergySourceOps energy_source_model = {
-    .name = "model",
-    .estimated = true,
-    .open = model_open,
-    .read = model_read,
-    .close = model_close,
+        .name = "model",
+        .estimated = true,
+        .open = model_open,
+        .read = model_read,
+        .close = model_close,
 };

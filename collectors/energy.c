@@ -7,17 +7,17 @@
 #include "common/log.h"
 
 const EnergySourceOps *const energy_sources[] = {
-    &energy_source_perf,
-    &energy_source_powercap,
-    &energy_source_model,
+        &energy_source_perf,
+        &energy_source_powercap,
+        &energy_source_model,
 };
 const size_t energy_sources_count = ELEMENTSOF(energy_sources);
 
 static const char *const domain_kind_names[_ENERGY_DOMAIN_KIND_MAX] = {
-    [ENERGY_DOMAIN_PACKAGE] = "package", [ENERGY_DOMAIN_CORE] = "core",
-    [ENERGY_DOMAIN_UNCORE] = "uncore",   [ENERGY_DOMAIN_DRAM] = "dram",
-    [ENERGY_DOMAIN_PSYS] = "psys",       [ENERGY_DOMAIN_MODEL] = "model",
-    [ENERGY_DOMAIN_OTHER] = "other",
+        [ENERGY_DOMAIN_PACKAGE] = "package", [ENERGY_DOMAIN_CORE] = "core",
+        [ENERGY_DOMAIN_UNCORE] = "uncore",   [ENERGY_DOMAIN_DRAM] = "dram",
+        [ENERGY_DOMAIN_PSYS] = "psys",       [ENERGY_DOMAIN_MODEL] = "model",
+        [ENERGY_DOMAIN_OTHER] = "other",
 };
 
 const char *energy_domain_kind_to_string(EnergyDomainKind k)
@@ -30,10 +30,10 @@ const char *energy_domain_kind_to_string(EnergyDomainKind k)
 void energy_options_default(EnergyOptions *o)
 {
         *o = (EnergyOptions){
-            .host_psys = false,
-            .model_idle_w_per_cpu = ENERGY_MODEL_IDLE_W_PER_CPU,
-            .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU,
-            .model_cpus = 0,
+                .host_psys = false,
+                .model_idle_w_per_cpu = ENERGY_MODEL_IDLE_W_PER_CPU,
+                .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU,
+                .model_cpus = 0,
         };
 }
 

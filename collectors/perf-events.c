@@ -57,8 +57,8 @@ static int pe_sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int c
 }
 
 static const PerfEventsSyscalls pe_real_syscalls = {
-    .perf_event_open = pe_sys_perf_event_open,
-    .read = read,
+        .perf_event_open = pe_sys_perf_event_open,
+        .read = read,
 };
 static const PerfEventsSyscalls *pe_sc = &pe_real_syscalls;
 
@@ -291,8 +291,8 @@ static int pe_open_failed(PerfEvents *pe, size_t e, int err)
                 pe_reason(pe->reason, sizeof(pe->reason), "%s: perf_event_open: %s (%s)", name,
                           strerror(err),
                           pe_attr_is_hardware(&pe->attrs[e])
-                              ? "no hardware PMU visible; running in a VM?"
-                              : "this kernel does not support the event");
+                                  ? "no hardware PMU visible; running in a VM?"
+                                  : "this kernel does not support the event");
                 return -EOPNOTSUPP;
         case EACCES:
         case EPERM: {
@@ -363,8 +363,8 @@ int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret
                 }
                 memcpy(pe->names[pe->n], s, nlen);
                 pe->names[pe->n][nlen] = '\0';
-                int r =
-                    perf_events_encode(pe->names[pe->n], &pe->attrs[pe->n], reason, reason_size);
+                int r = perf_events_encode(pe->names[pe->n], &pe->attrs[pe->n], reason,
+                                           reason_size);
                 if (r < 0)
                         return r;
                 log_debug("perf-events: %s: type %u config %#llx", pe->names[pe->n],
@@ -428,9 +428,9 @@ const char *perf_events_reason(const PerfEvents *pe)
 const char *perf_target_mode_to_string(PerfTargetMode m)
 {
         static const char *const names[_PERF_TARGET_MODE_MAX] = {
-            [PERF_TARGET_CGROUP] = "cgroup",
-            [PERF_TARGET_CGROUP_PROCESSES] = "cgroup-processes",
-            [PERF_TARGET_PROCESS] = "process",
+                [PERF_TARGET_CGROUP] = "cgroup",
+                [PERF_TARGET_CGROUP_PROCESSES] = "cgroup-processes",
+                [PERF_TARGET_PROCESS] = "process",
         };
         return (unsigned)m < _PERF_TARGET_MODE_MAX ? names[m] : NULL;
 }
@@ -802,7 +802,7 @@ static int pe_read_group(PerfEvents *pe, const PerfTarget *t, const int *fds, ui
                         return -EIO;
                 for (size_t e = 0; e < pe->n; e++)
                         sums[e] =
-                            pe_add_sat(sums[e], perf_events_scale(buf[3 + e], buf[1], buf[2]));
+                                pe_add_sat(sums[e], perf_events_scale(buf[3 + e], buf[1], buf[2]));
                 return 0;
         }
         for (size_t e = 0; e < pe->n; e++) {

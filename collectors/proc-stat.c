@@ -58,17 +58,17 @@ int proc_stat_parse(const char *text, ProcStat *ret)
                         if (n < 4)
                                 return -EINVAL;
                         st = (ProcStat){
-                            .user = v[0],
-                            .nice = v[1],
-                            .system = v[2],
-                            .idle = v[3],
-                            .iowait = v[4],
-                            .irq = v[5],
-                            .softirq = v[6],
-                            .steal = v[7],
-                            .guest = v[8],
-                            .guest_nice = v[9],
-                            .n_fields = (unsigned)n,
+                                .user = v[0],
+                                .nice = v[1],
+                                .system = v[2],
+                                .idle = v[3],
+                                .iowait = v[4],
+                                .irq = v[5],
+                                .softirq = v[6],
+                                .steal = v[7],
+                                .guest = v[8],
+                                .guest_nice = v[9],
+                                .n_fields = (unsigned)n,
                         };
                         have_total = true;
                 } else if (startswith(p, "cpu") && proc_stat_is_digit(p[3])) {

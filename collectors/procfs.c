@@ -626,13 +626,13 @@ int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const Pro
                 uint64_t cpu = (st.utime + st.stime) * t->ns_per_tick;
                 ProcSample *s = &t->samples[t->n_samples++];
                 *s = (ProcSample){
-                    .pid = st.pid,
-                    .ppid = st.ppid,
-                    .state = st.state,
-                    .kthread = kthread,
-                    .starttime = st.starttime,
-                    .cpu_ns = cpu,
-                    .n_threads = st.num_threads,
+                        .pid = st.pid,
+                        .ppid = st.ppid,
+                        .state = st.state,
+                        .kthread = kthread,
+                        .starttime = st.starttime,
+                        .cpu_ns = cpu,
+                        .n_threads = st.num_threads,
                 };
                 memcpy(s->comm, st.comm, sizeof(s->comm));
                 if (e->have && e->starttime == st.starttime) {

@@ -22,11 +22,11 @@ static const struct {
         const char *suffix; /* appended to "package-N"; NULL: system-wide, named "psys" */
         EnergyDomainKind kind;
 } perfpmu_known[] = {
-    {"energy-pkg", "", ENERGY_DOMAIN_PACKAGE},
-    {"energy-cores", "/core", ENERGY_DOMAIN_CORE},
-    {"energy-ram", "/dram", ENERGY_DOMAIN_DRAM},
-    {"energy-gpu", "/gpu", ENERGY_DOMAIN_UNCORE}, /* PP1, the powercap "uncore" zone */
-    {"energy-psys", NULL, ENERGY_DOMAIN_PSYS},
+        {"energy-pkg", "", ENERGY_DOMAIN_PACKAGE},
+        {"energy-cores", "/core", ENERGY_DOMAIN_CORE},
+        {"energy-ram", "/dram", ENERGY_DOMAIN_DRAM},
+        {"energy-gpu", "/gpu", ENERGY_DOMAIN_UNCORE}, /* PP1, the powercap "uncore" zone */
+        {"energy-psys", NULL, ENERGY_DOMAIN_PSYS},
 };
 
 #define PERFPMU_MAX_EVENTS   16
@@ -41,7 +41,7 @@ static int perfpmu_sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, 
 }
 
 static const PerfPmuSyscalls perfpmu_real_syscalls = {
-    .perf_event_open = perfpmu_sys_perf_event_open,
+        .perf_event_open = perfpmu_sys_perf_event_open,
 };
 static const PerfPmuSyscalls *perfpmu_syscalls = &perfpmu_real_syscalls;
 
@@ -342,9 +342,9 @@ static void perfpmu_packages(const char *sysfs, const unsigned *cpus, size_t n, 
         for (size_t i = 0; i < n; i++) {
                 uint64_t v;
                 bool die_ok =
-                    path_fmt(path, sizeof(path), "%s/devices/system/cpu/cpu%u/topology/die_id",
-                             sysfs, cpus[i]) >= 0 &&
-                    read_u64(path, &v) >= 0 && v < INT_MAX;
+                        path_fmt(path, sizeof(path), "%s/devices/system/cpu/cpu%u/topology/die_id",
+                                 sysfs, cpus[i]) >= 0 &&
+                        read_u64(path, &v) >= 0 && v < INT_MAX;
                 ret_die[i] = die_ok ? (int)v : (int)i;
         }
 }
@@ -397,8 +397,8 @@ static int perfpmu_fill_domain(EnergyDomain *d, const PerfPmuEvent *ev, unsigned
         d->package = psys ? -1 : pkg;
         /* Host total: packages and dram, or psys alone (it contains them); never core/gpu,
          * which are inside the package. */
-        d->in_host =
-            host_psys ? psys : d->kind == ENERGY_DOMAIN_PACKAGE || d->kind == ENERGY_DOMAIN_DRAM;
+        d->in_host = host_psys ? psys
+                               : d->kind == ENERGY_DOMAIN_PACKAGE || d->kind == ENERGY_DOMAIN_DRAM;
         d->wraps = false; /* the kernel keeps 64-bit totals */
         d->max_range_uj = 0;
         return 0;
@@ -569,9 +569,9 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
                                 goto finish;
                         }
                         struct perf_event_attr attr = {
-                            .type = (uint32_t)type,
-                            .size = sizeof(attr),
-                            .config = evs[e].config,
+                                .type = (uint32_t)type,
+                                .size = sizeof(attr),
+                                .config = evs[e].config,
                         };
                         int fd = perfpmu_syscalls->perf_event_open(&attr, -1, (int)cpus[ci], -1,
                                                                    PERF_FLAG_FD_CLOEXEC);
@@ -625,9 +625,9 @@ static int perfpmu_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
 }
 
 const EnergySourceOps energy_source_perf = {
-    .name = "perf",
-    .estimated = false,
-    .open = perfpmu_open,
-    .read = perfpmu_read,
-    .close = perfpmu_close,
+        .name = "perf",
+        .estimated = false,
+        .open = perfpmu_open,
+        .read = perfpmu_read,
+        .close = perfpmu_close,
 };

@@ -64,9 +64,10 @@ static const struct {
         const char *prefix;
         RaplControlType control;
 } powercap_control_types[] = {
-    /* Longest first: "intel-rapl:" is not a prefix of "intel-rapl-mmio:", but keep it obvious. */
-    {"intel-rapl-mmio:", RAPL_CONTROL_MMIO},
-    {"intel-rapl:", RAPL_CONTROL_MSR},
+        /* Longest first: "intel-rapl:" is not a prefix of "intel-rapl-mmio:", but keep it obvious.
+         */
+        {"intel-rapl-mmio:", RAPL_CONTROL_MMIO},
+        {"intel-rapl:", RAPL_CONTROL_MSR},
 };
 
 static const char *powercap_control_name(RaplControlType c)
@@ -142,7 +143,7 @@ RaplZoneName rapl_classify_zone_name(const char *name)
                         return r;
                 if (*p == '\0')
                         return (RaplZoneName){
-                            .kind = ENERGY_DOMAIN_PACKAGE, .package = n, .die = -1};
+                                .kind = ENERGY_DOMAIN_PACKAGE, .package = n, .die = -1};
                 if (!startswith(p, "-die-"))
                         return r;
                 p += strlen("-die-");
@@ -661,9 +662,9 @@ static int powercap_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
 }
 
 const EnergySourceOps energy_source_powercap = {
-    .name = "powercap",
-    .estimated = false,
-    .open = powercap_open,
-    .read = powercap_read,
-    .close = powercap_close,
+        .name = "powercap",
+        .estimated = false,
+        .open = powercap_open,
+        .read = powercap_read,
+        .close = powercap_close,
 };

@@ -118,9 +118,9 @@ static const struct {
         const char *suffix;
         double us;
 } duration_units[] = {
-    /* Longest suffixes first so "ms" is not read as "m" followed by junk. */
-    {"usec", 1},   {"us", 1},   {"msec", 1e3}, {"ms", 1e3},    {"sec", 1e6},       {"s", 1e6},
-    {"min", 60e6}, {"m", 60e6}, {"h", 3600e6}, {"d", 86400e6}, {"w", 7 * 86400e6},
+        /* Longest suffixes first so "ms" is not read as "m" followed by junk. */
+        {"usec", 1},   {"us", 1},   {"msec", 1e3}, {"ms", 1e3},    {"sec", 1e6},       {"s", 1e6},
+        {"min", 60e6}, {"m", 60e6}, {"h", 3600e6}, {"d", 86400e6}, {"w", 7 * 86400e6},
 };
 
 int parse_duration_us(const char *s, uint64_t *ret_us)

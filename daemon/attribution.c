@@ -264,7 +264,7 @@ int attr_split(const AttrInput *in, AttrResult *out)
                             .sum = sum,
                             .out = out->active_uj});
         ap_run(&(Apportion){
-            .total = e_idle, .weights = in->weights, .n = n, .sum = sum, .out = out->idle_uj});
+                .total = e_idle, .weights = in->weights, .n = n, .sum = sum, .out = out->idle_uj});
         out->active_total_uj = e - e_idle;
         out->idle_total_uj = e_idle;
         out->unallocated_idle_uj = 0;
@@ -306,8 +306,11 @@ void attr_split_processes(uint64_t active_uj, uint64_t idle_uj, uint64_t service
                 return;
         }
 
-        Apportion a = {
-            .weights = proc_cpu_ns, .n = n_procs, .has_extra = true, .extra_w = other, .sum = sum};
+        Apportion a = {.weights = proc_cpu_ns,
+                       .n = n_procs,
+                       .has_extra = true,
+                       .extra_w = other,
+                       .sum = sum};
         a.total = active_uj;
         a.out = out->active_uj;
         a.out_extra = &out->other_active_uj;

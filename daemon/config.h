@@ -42,7 +42,7 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
 /* Loads an INI file over c. A missing file is -ENOENT (the caller decides whether that matters);
  * a bad line gives -EINVAL and err = "FILE:LINE: reason". c is left unchanged on error. */
 int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Writes every key with its current value as an INI file (joulesd --dump-config). */
 void config_dump(const JoulesConfig *c, FILE *f);

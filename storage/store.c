@@ -14,71 +14,71 @@
 /* Schema migrations, applied in order; PRAGMA user_version is the number applied. Never edit a
  * step once released: add a new one. */
 static const char *const store_migrations[] = {
-    /* 1: host energy per domain, attribution per unit and process. */
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE runs ("
-    "  id INTEGER PRIMARY KEY,"
-    "  started_us INTEGER NOT NULL,"
-    "  stopped_us INTEGER,"
-    "  source TEXT NOT NULL,"
-    "  estimated INTEGER NOT NULL,"
-    "  interval_us INTEGER NOT NULL,"
-    "  hostname TEXT,"
-    "  version TEXT,"
-    "  weight TEXT,"
-    "  weight_reason TEXT);"
-    "CREATE TABLE domains ("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  zone TEXT NOT NULL,"
-    "  source TEXT NOT NULL,"
-    "  kind TEXT NOT NULL,"
-    "  estimated INTEGER NOT NULL,"
-    "  in_host INTEGER NOT NULL,"
-    "  UNIQUE (source, zone, name));"
-    "CREATE TABLE ticks ("
-    "  id INTEGER PRIMARY KEY,"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
-    "  ts_us INTEGER NOT NULL,"
-    "  dt_us INTEGER NOT NULL,"
-    "  host_uj INTEGER," /* NULL: the interval was dropped */
-    "  estimated INTEGER NOT NULL,"
-    "  dropped INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX ticks_ts ON ticks (ts_us);"
-    "CREATE TABLE domain_energy ("
-    "  tick_id INTEGER NOT NULL,"
-    "  domain_id INTEGER NOT NULL,"
-    "  energy_uj INTEGER," /* NULL: dropped */
-    "  drop_reason TEXT,"
-    "  PRIMARY KEY (tick_id, domain_id)) WITHOUT ROWID;"
-    "CREATE TABLE units ("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  pseudo INTEGER NOT NULL);"
-    "CREATE TABLE unit_energy ("
-    "  tick_id INTEGER NOT NULL,"
-    "  unit_id INTEGER NOT NULL,"
-    "  active_uj INTEGER NOT NULL,"
-    "  idle_uj INTEGER NOT NULL,"
-    "  cpu_ns INTEGER NOT NULL,"
-    "  PRIMARY KEY (tick_id, unit_id)) WITHOUT ROWID;"
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE unit_counters ("
-    "  tick_id INTEGER NOT NULL,"
-    "  unit_id INTEGER NOT NULL,"
-    "  event_id INTEGER NOT NULL,"
-    "  value INTEGER NOT NULL,"
-    "  PRIMARY KEY (tick_id, unit_id, event_id)) WITHOUT ROWID;"
-    "CREATE TABLE process_energy ("
-    "  tick_id INTEGER NOT NULL,"
-    "  unit_id INTEGER NOT NULL,"
-    "  pid INTEGER NOT NULL,"
-    "  start_time INTEGER NOT NULL,"
-    "  comm TEXT NOT NULL,"
-    "  active_uj INTEGER NOT NULL,"
-    "  idle_uj INTEGER NOT NULL,"
-    "  cpu_ns INTEGER NOT NULL,"
-    "  PRIMARY KEY (tick_id, unit_id, pid)) WITHOUT ROWID;",
+        /* 1: host energy per domain, attribution per unit and process. */
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE runs ("
+        "  id INTEGER PRIMARY KEY,"
+        "  started_us INTEGER NOT NULL,"
+        "  stopped_us INTEGER,"
+        "  source TEXT NOT NULL,"
+        "  estimated INTEGER NOT NULL,"
+        "  interval_us INTEGER NOT NULL,"
+        "  hostname TEXT,"
+        "  version TEXT,"
+        "  weight TEXT,"
+        "  weight_reason TEXT);"
+        "CREATE TABLE domains ("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  zone TEXT NOT NULL,"
+        "  source TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  estimated INTEGER NOT NULL,"
+        "  in_host INTEGER NOT NULL,"
+        "  UNIQUE (source, zone, name));"
+        "CREATE TABLE ticks ("
+        "  id INTEGER PRIMARY KEY,"
+        "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+        "  ts_us INTEGER NOT NULL,"
+        "  dt_us INTEGER NOT NULL,"
+        "  host_uj INTEGER," /* NULL: the interval was dropped */
+        "  estimated INTEGER NOT NULL,"
+        "  dropped INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX ticks_ts ON ticks (ts_us);"
+        "CREATE TABLE domain_energy ("
+        "  tick_id INTEGER NOT NULL,"
+        "  domain_id INTEGER NOT NULL,"
+        "  energy_uj INTEGER," /* NULL: dropped */
+        "  drop_reason TEXT,"
+        "  PRIMARY KEY (tick_id, domain_id)) WITHOUT ROWID;"
+        "CREATE TABLE units ("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  pseudo INTEGER NOT NULL);"
+        "CREATE TABLE unit_energy ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  active_uj INTEGER NOT NULL,"
+        "  idle_uj INTEGER NOT NULL,"
+        "  cpu_ns INTEGER NOT NULL,"
+        "  PRIMARY KEY (tick_id, unit_id)) WITHOUT ROWID;"
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE unit_counters ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  event_id INTEGER NOT NULL,"
+        "  value INTEGER NOT NULL,"
+        "  PRIMARY KEY (tick_id, unit_id, event_id)) WITHOUT ROWID;"
+        "CREATE TABLE process_energy ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  pid INTEGER NOT NULL,"
+        "  start_time INTEGER NOT NULL,"
+        "  comm TEXT NOT NULL,"
+        "  active_uj INTEGER NOT NULL,"
+        "  idle_uj INTEGER NOT NULL,"
+        "  cpu_ns INTEGER NOT NULL,"
+        "  PRIMARY KEY (tick_id, unit_id, pid)) WITHOUT ROWID;",
 };
 
 enum {
@@ -100,27 +100,27 @@ enum {
 };
 
 static const char *const store_sql[_ST_MAX] = {
-    [ST_RUN_BEGIN] = "INSERT INTO runs (started_us, source, estimated, interval_us, hostname, "
-                     "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_RUN_WEIGHT] = "UPDATE runs SET weight = ?, weight_reason = ? WHERE id = ?",
-    [ST_RUN_END] = "UPDATE runs SET stopped_us = ? WHERE id = ?",
-    [ST_DOMAIN_FIND] = "SELECT id FROM domains WHERE source = ? AND zone = ? AND name = ?",
-    [ST_DOMAIN_ADD] = "INSERT INTO domains (name, zone, source, kind, estimated, in_host) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-    [ST_UNIT_FIND] = "SELECT id FROM units WHERE name = ?",
-    [ST_UNIT_ADD] = "INSERT INTO units (name, pseudo) VALUES (?, ?)",
-    [ST_EVENT_FIND] = "SELECT id FROM events WHERE name = ?",
-    [ST_EVENT_ADD] = "INSERT INTO events (name) VALUES (?)",
-    [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-    [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
-                             "drop_reason) VALUES (?, ?, ?, ?)",
-    [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
-                           "cpu_ns) VALUES (?, ?, ?, ?, ?)",
-    [ST_PROCESS_ADD] = "INSERT INTO process_energy (tick_id, unit_id, pid, start_time, comm, "
-                       "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
-                       "VALUES (?, ?, ?, ?)",
+        [ST_RUN_BEGIN] = "INSERT INTO runs (started_us, source, estimated, interval_us, hostname, "
+                         "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [ST_RUN_WEIGHT] = "UPDATE runs SET weight = ?, weight_reason = ? WHERE id = ?",
+        [ST_RUN_END] = "UPDATE runs SET stopped_us = ? WHERE id = ?",
+        [ST_DOMAIN_FIND] = "SELECT id FROM domains WHERE source = ? AND zone = ? AND name = ?",
+        [ST_DOMAIN_ADD] = "INSERT INTO domains (name, zone, source, kind, estimated, in_host) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+        [ST_UNIT_FIND] = "SELECT id FROM units WHERE name = ?",
+        [ST_UNIT_ADD] = "INSERT INTO units (name, pseudo) VALUES (?, ?)",
+        [ST_EVENT_FIND] = "SELECT id FROM events WHERE name = ?",
+        [ST_EVENT_ADD] = "INSERT INTO events (name) VALUES (?)",
+        [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+        [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
+                                 "drop_reason) VALUES (?, ?, ?, ?)",
+        [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
+                               "cpu_ns) VALUES (?, ?, ?, ?, ?)",
+        [ST_PROCESS_ADD] = "INSERT INTO process_energy (tick_id, unit_id, pid, start_time, comm, "
+                           "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
+                           "VALUES (?, ?, ?, ?)",
 };
 
 struct Store {
@@ -587,7 +587,7 @@ int store_read_status(Store *s, StoreStatus *ret)
         sqlite3_bind_int64(q, 1, st.last_us);
         if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 1) > 0)
                 st.power_w =
-                    (double)sqlite3_column_int64(q, 0) / (double)sqlite3_column_int64(q, 1);
+                        (double)sqlite3_column_int64(q, 0) / (double)sqlite3_column_int64(q, 1);
         sqlite3_finalize(q);
         q = NULL;
 
@@ -607,17 +607,17 @@ int store_read_status(Store *s, StoreStatus *ret)
         q = NULL;
 
         r = store_query(
-            s, &q,
-            "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
-            "  COALESCE(SUM(e.energy_uj), 0), "
-            "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
-            "    THEN e.energy_uj END), 0), "
-            "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
-            "    THEN t.dt_us END), 0), "
-            "  COALESCE(SUM(e.energy_uj IS NULL AND e.drop_reason IS NOT 'baseline'), 0) "
-            "FROM domains d JOIN domain_energy e ON e.domain_id = d.id "
-            "JOIN ticks t ON t.id = e.tick_id "
-            "GROUP BY d.id ORDER BY d.in_host DESC, d.name");
+                s, &q,
+                "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                "  COALESCE(SUM(e.energy_uj), 0), "
+                "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
+                "    THEN e.energy_uj END), 0), "
+                "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
+                "    THEN t.dt_us END), 0), "
+                "  COALESCE(SUM(e.energy_uj IS NULL AND e.drop_reason IS NOT 'baseline'), 0) "
+                "FROM domains d JOIN domain_energy e ON e.domain_id = d.id "
+                "JOIN ticks t ON t.id = e.tick_id "
+                "GROUP BY d.id ORDER BY d.in_host DESC, d.name");
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(q, 1, st.last_us);

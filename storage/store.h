@@ -18,7 +18,7 @@ typedef enum StoreMode {
 
 /* err (may be NULL) receives a sentence for the user: which file, what went wrong, what to do. */
 int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 Store *store_close(Store *s);
 int store_schema_version(Store *s);
 
@@ -90,15 +90,15 @@ typedef struct StoreTick {
 } StoreTick;
 
 int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 int store_run_set_weight(Store *s, const char *weight, const char *reason);
 int store_run_end(Store *s, int64_t stopped_us);
 int store_domain_ensure(Store *s, const StoreDomain *d, int64_t *ret_id)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 int store_unit_ensure(Store *s, const char *name, bool pseudo, int64_t *ret_id)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 /* Appends inside the open transaction (opened on demand). */
 int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_result));
 /* Commits what is pending. */
@@ -160,7 +160,7 @@ typedef struct StoreServices {
 
 /* Totals per unit over ticks whose end lies in (from_us, to_us]. */
 int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
-    __attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void store_services_done(StoreServices *sv);
 
 typedef struct StoreProcTotal {

@@ -37,83 +37,113 @@ typedef struct SplitCase {
 } SplitCase;
 
 static const SplitCase split_cases[] = {
-    {"equal weights, remainder to the first",
-     10,
-     1000000,
-     0,
-     3,
-     {1, 1, 1},
-     {4, 3, 3},
-     {0, 0, 0},
-     10,
-     0,
-     0},
-    {"2:1 weights", 10, 1000000, 0, 2, {2, 1}, {7, 3}, {0, 0}, 10, 0, 0},
-    /* 4 W over 100 us = 400 uJ idle, 600 active; 2/3 of 400 = 266.67 -> 267. */
-    {"2:1 with idle", 1000, 100, 4.0, 2, {2, 1}, {400, 200}, {267, 133}, 600, 400, 0},
-    /* 1 W over 1000 us = 1000 uJ > E = 100: all idle. */
-    {"idle power above measured", 100, 1000, 1.0, 2, {1, 3}, {0, 0}, {25, 75}, 0, 100, 0},
-    {"zero energy", 0, 1000000, 5.0, 2, {5, 7}, {0, 0}, {0, 0}, 0, 0, 0},
-    {"zero weights: all idle, unallocated", 100, 10, 2.0, 2, {0, 0}, {0, 0}, {0, 0}, 0, 100, 100},
-    {"no units", 100, 10, 2.0, 0, {0}, {0}, {0}, 0, 100, 100},
-    {"no units, no energy", 0, 10, 2.0, 0, {0}, {0}, {0}, 0, 0, 0},
-    /* 0.5 W over 10 ms = 5000 uJ idle. */
-    {"single unit", 12345, 10000, 0.5, 1, {42}, {7345}, {5000}, 7345, 5000, 0},
-    {"one zero weight among others", 3, 1000000, 0, 3, {0, 1, 1}, {0, 2, 1}, {0, 0, 0}, 3, 0, 0},
-    /* Shares 0.5 and 1.5: equal remainders, the larger weight wins. */
-    {"tie: larger weight first", 2, 1000000, 0, 2, {1, 3}, {0, 2}, {0, 0}, 2, 0, 0},
-    {"tie: larger weight first, reversed", 2, 1000000, 0, 2, {3, 1}, {2, 0}, {0, 0}, 2, 0, 0},
-    {"tie: equal weights, lower index",
-     5,
-     1000000,
-     0,
-     4,
-     {0, 7, 7, 7},
-     {0, 2, 2, 1},
-     {0, 0, 0, 0},
-     5,
-     0,
-     0},
-    /* 2.675 W is not exact in binary; one multiplication still rounds to 2675000. */
-    {"idle rounding", 5000000, 1000000, 2.675, 1, {1}, {2325000}, {2675000}, 2325000, 2675000, 0},
-    {"huge: E and weights at 2^64-1",
-     MAXU,
-     1,
-     0,
-     3,
-     {MAXU, MAXU, MAXU},
-     {6148914691236517205u, 6148914691236517205u, 6148914691236517205u},
-     {0, 0, 0},
-     MAXU,
-     0,
-     0},
-    /* Shares 2^64-2 + 2^-64 and 1 - 2^-64: the small unit has the larger remainder. */
-    {"huge: 2^64-1 against 1", MAXU, 1, 0, 2, {MAXU, 1}, {MAXU - 1, 1}, {0, 0}, MAXU, 0, 0},
-    /* W = 2^65 overflows 64 bits; shares (2^64-1)/4, three extras by index. */
-    {"huge: weight sum above 2^64",
-     MAXU,
-     1,
-     0,
-     4,
-     {UINT64_C(1) << 63, UINT64_C(1) << 63, UINT64_C(1) << 63, UINT64_C(1) << 63},
-     {4611686018427387904u, 4611686018427387904u, 4611686018427387904u, 4611686018427387903u},
-     {0, 0, 0, 0},
-     MAXU,
-     0,
-     0},
-    {"huge idle power",
-     MAXU,
-     MAXU,
-     1e300,
-     2,
-     {1, 1},
-     {0, 0},
-     {UINT64_C(1) << 63, (UINT64_C(1) << 63) - 1},
-     0,
-     MAXU,
-     0},
-    {"infinite idle power", 7, 3, INFINITY, 2, {1, 1}, {0, 0}, {4, 3}, 0, 7, 0},
-    {"zero dt", 7, 0, INFINITY, 2, {1, 1}, {4, 3}, {0, 0}, 7, 0, 0},
+        {"equal weights, remainder to the first",
+         10,
+         1000000,
+         0,
+         3,
+         {1, 1, 1},
+         {4, 3, 3},
+         {0, 0, 0},
+         10,
+         0,
+         0},
+        {"2:1 weights", 10, 1000000, 0, 2, {2, 1}, {7, 3}, {0, 0}, 10, 0, 0},
+        /* 4 W over 100 us = 400 uJ idle, 600 active; 2/3 of 400 = 266.67 -> 267. */
+        {"2:1 with idle", 1000, 100, 4.0, 2, {2, 1}, {400, 200}, {267, 133}, 600, 400, 0},
+        /* 1 W over 1000 us = 1000 uJ > E = 100: all idle. */
+        {"idle power above measured", 100, 1000, 1.0, 2, {1, 3}, {0, 0}, {25, 75}, 0, 100, 0},
+        {"zero energy", 0, 1000000, 5.0, 2, {5, 7}, {0, 0}, {0, 0}, 0, 0, 0},
+        {"zero weights: all idle, unallocated",
+         100,
+         10,
+         2.0,
+         2,
+         {0, 0},
+         {0, 0},
+         {0, 0},
+         0,
+         100,
+         100},
+        {"no units", 100, 10, 2.0, 0, {0}, {0}, {0}, 0, 100, 100},
+        {"no units, no energy", 0, 10, 2.0, 0, {0}, {0}, {0}, 0, 0, 0},
+        /* 0.5 W over 10 ms = 5000 uJ idle. */
+        {"single unit", 12345, 10000, 0.5, 1, {42}, {7345}, {5000}, 7345, 5000, 0},
+        {"one zero weight among others",
+         3,
+         1000000,
+         0,
+         3,
+         {0, 1, 1},
+         {0, 2, 1},
+         {0, 0, 0},
+         3,
+         0,
+         0},
+        /* Shares 0.5 and 1.5: equal remainders, the larger weight wins. */
+        {"tie: larger weight first", 2, 1000000, 0, 2, {1, 3}, {0, 2}, {0, 0}, 2, 0, 0},
+        {"tie: larger weight first, reversed", 2, 1000000, 0, 2, {3, 1}, {2, 0}, {0, 0}, 2, 0, 0},
+        {"tie: equal weights, lower index",
+         5,
+         1000000,
+         0,
+         4,
+         {0, 7, 7, 7},
+         {0, 2, 2, 1},
+         {0, 0, 0, 0},
+         5,
+         0,
+         0},
+        /* 2.675 W is not exact in binary; one multiplication still rounds to 2675000. */
+        {"idle rounding",
+         5000000,
+         1000000,
+         2.675,
+         1,
+         {1},
+         {2325000},
+         {2675000},
+         2325000,
+         2675000,
+         0},
+        {"huge: E and weights at 2^64-1",
+         MAXU,
+         1,
+         0,
+         3,
+         {MAXU, MAXU, MAXU},
+         {6148914691236517205u, 6148914691236517205u, 6148914691236517205u},
+         {0, 0, 0},
+         MAXU,
+         0,
+         0},
+        /* Shares 2^64-2 + 2^-64 and 1 - 2^-64: the small unit has the larger remainder. */
+        {"huge: 2^64-1 against 1", MAXU, 1, 0, 2, {MAXU, 1}, {MAXU - 1, 1}, {0, 0}, MAXU, 0, 0},
+        /* W = 2^65 overflows 64 bits; shares (2^64-1)/4, three extras by index. */
+        {"huge: weight sum above 2^64",
+         MAXU,
+         1,
+         0,
+         4,
+         {UINT64_C(1) << 63, UINT64_C(1) << 63, UINT64_C(1) << 63, UINT64_C(1) << 63},
+         {4611686018427387904u, 4611686018427387904u, 4611686018427387904u, 4611686018427387903u},
+         {0, 0, 0, 0},
+         MAXU,
+         0,
+         0},
+        {"huge idle power",
+         MAXU,
+         MAXU,
+         1e300,
+         2,
+         {1, 1},
+         {0, 0},
+         {UINT64_C(1) << 63, (UINT64_C(1) << 63) - 1},
+         0,
+         MAXU,
+         0},
+        {"infinite idle power", 7, 3, INFINITY, 2, {1, 1}, {0, 0}, {4, 3}, 0, 7, 0},
+        {"zero dt", 7, 0, INFINITY, 2, {1, 1}, {4, 3}, {0, 0}, 7, 0, 0},
 };
 
 static void test_split_table(void **state)
@@ -166,16 +196,16 @@ typedef struct ApportionCase {
 } ApportionCase;
 
 static const ApportionCase apportion_cases[] = {
-    {7, 4, {1, 1, 1, 1}, 0, {2, 2, 2, 1}},
-    {100, 4, {1, 2, 3, 4}, 0, {10, 20, 30, 40}},
-    {1, 3, {1, 2, 3}, 0, {0, 0, 1}},
-    {2, 3, {1, 2, 3}, 0, {0, 1, 1}}, /* 1/3, 2/3, 1: remainders 2, 4, 0 of 6 */
-    {0, 2, {0, 0}, 0, {0, 0}},
-    {5, 2, {0, 0}, -EDOM, {0, 0}},
-    {5, 0, {0}, -EDOM, {0}},
-    {0, 0, {0}, 0, {0}},
-    {MAXU, 1, {1}, 0, {MAXU}},
-    {MAXU, 3, {0, MAXU, 0}, 0, {0, MAXU, 0}},
+        {7, 4, {1, 1, 1, 1}, 0, {2, 2, 2, 1}},
+        {100, 4, {1, 2, 3, 4}, 0, {10, 20, 30, 40}},
+        {1, 3, {1, 2, 3}, 0, {0, 0, 1}},
+        {2, 3, {1, 2, 3}, 0, {0, 1, 1}}, /* 1/3, 2/3, 1: remainders 2, 4, 0 of 6 */
+        {0, 2, {0, 0}, 0, {0, 0}},
+        {5, 2, {0, 0}, -EDOM, {0, 0}},
+        {5, 0, {0}, -EDOM, {0}},
+        {0, 0, {0}, 0, {0}},
+        {MAXU, 1, {1}, 0, {MAXU}},
+        {MAXU, 3, {0, MAXU, 0}, 0, {0, MAXU, 0}},
 };
 
 static void test_apportion_table(void **state)
@@ -509,42 +539,42 @@ typedef struct ProcCase {
 } ProcCase;
 
 static const ProcCase proc_cases[] = {
-    {"half the CPU time in exited processes",
-     100,
-     50,
-     1000,
-     2,
-     {300, 200},
-     {30, 20},
-     {15, 10},
-     50,
-     25},
-    {"processes add up to the service",
-     90,
-     9,
-     300,
-     3,
-     {100, 100, 100},
-     {30, 30, 30},
-     {3, 3, 3},
-     0,
-     0},
-    /* Read skew: the processes seen add up to more than the cgroup says. */
-    {"processes above the service", 101, 0, 100, 2, {60, 60}, {51, 50}, {0, 0}, 0, 0},
-    {"no CPU time known", 7, 3, 0, 2, {0, 0}, {0, 0}, {0, 0}, 7, 3},
-    {"no processes seen", 7, 3, 500, 0, {0}, {0}, {0}, 7, 3},
-    /* Equal weights and remainders: the process comes before the bucket. */
-    {"tie with the bucket", 1, 0, 2, 1, {1}, {1}, {0}, 0, 0},
-    {"huge",
-     MAXU,
-     MAXU,
-     MAXU,
-     2,
-     {MAXU, MAXU},
-     {MAXU - MAXU / 2, MAXU / 2},
-     {MAXU - MAXU / 2, MAXU / 2},
-     0,
-     0},
+        {"half the CPU time in exited processes",
+         100,
+         50,
+         1000,
+         2,
+         {300, 200},
+         {30, 20},
+         {15, 10},
+         50,
+         25},
+        {"processes add up to the service",
+         90,
+         9,
+         300,
+         3,
+         {100, 100, 100},
+         {30, 30, 30},
+         {3, 3, 3},
+         0,
+         0},
+        /* Read skew: the processes seen add up to more than the cgroup says. */
+        {"processes above the service", 101, 0, 100, 2, {60, 60}, {51, 50}, {0, 0}, 0, 0},
+        {"no CPU time known", 7, 3, 0, 2, {0, 0}, {0, 0}, {0, 0}, 7, 3},
+        {"no processes seen", 7, 3, 500, 0, {0}, {0}, {0}, 7, 3},
+        /* Equal weights and remainders: the process comes before the bucket. */
+        {"tie with the bucket", 1, 0, 2, 1, {1}, {1}, {0}, 0, 0},
+        {"huge",
+         MAXU,
+         MAXU,
+         MAXU,
+         2,
+         {MAXU, MAXU},
+         {MAXU - MAXU / 2, MAXU / 2},
+         {MAXU - MAXU / 2, MAXU / 2},
+         0,
+         0},
 };
 
 static void test_proc_table(void **state)
@@ -591,8 +621,8 @@ static void test_proc_random(void **state)
                         service = seen > MAXU ? MAXU : (uint64_t)seen / 2;
                         break;
                 default: /* more: exited processes */
-                        service =
-                            seen > MAXU ? MAXU : (uint64_t)seen + rnd_below(MAXU - (uint64_t)seen);
+                        service = seen > MAXU ? MAXU
+                                              : (uint64_t)seen + rnd_below(MAXU - (uint64_t)seen);
                         break;
                 }
                 uint64_t act = rnd_energy(), idl = rnd_energy();
@@ -635,19 +665,19 @@ typedef struct IdleCase {
 /* Window 100, 60 ticks before an estimate, 5th percentile: index floor(5 * 99 / 100) = 4 of a
  * full window, floor(5 * 59 / 100) = 2 of 60 ticks. */
 static const IdleCase idle_cases[] = {
-    {"too few ticks: conservative 0 W", {{10, 59}}, 0},
-    {"enough ticks", {{10, 60}}, 10},
-    {"steady, window wrapped", {{10, 250}}, 10},
-    {"one-tick dip", {{10, 50}, {1, 1}, {10, 49}}, 10},
-    {"dip among the first ticks", {{1, 1}, {10, 59}}, 10},
-    {"four dips in the window", {{10, 40}, {1, 4}, {10, 56}}, 10},
-    {"five dips: 5% of the window is sustained", {{10, 40}, {1, 5}, {10, 55}}, 1},
-    {"dips that left the window", {{1, 10}, {10, 100}}, 10},
-    {"step up, not yet", {{10, 100}, {20, 95}}, 10},
-    {"step up, followed", {{10, 100}, {20, 96}}, 20},
-    {"step down, not yet", {{20, 100}, {10, 4}}, 20},
-    {"step down, followed", {{20, 100}, {10, 5}}, 10},
-    {"spikes do not matter", {{10, 30}, {500, 10}, {10, 30}}, 10},
+        {"too few ticks: conservative 0 W", {{10, 59}}, 0},
+        {"enough ticks", {{10, 60}}, 10},
+        {"steady, window wrapped", {{10, 250}}, 10},
+        {"one-tick dip", {{10, 50}, {1, 1}, {10, 49}}, 10},
+        {"dip among the first ticks", {{1, 1}, {10, 59}}, 10},
+        {"four dips in the window", {{10, 40}, {1, 4}, {10, 56}}, 10},
+        {"five dips: 5% of the window is sustained", {{10, 40}, {1, 5}, {10, 55}}, 1},
+        {"dips that left the window", {{1, 10}, {10, 100}}, 10},
+        {"step up, not yet", {{10, 100}, {20, 95}}, 10},
+        {"step up, followed", {{10, 100}, {20, 96}}, 20},
+        {"step down, not yet", {{20, 100}, {10, 4}}, 20},
+        {"step down, followed", {{20, 100}, {10, 5}}, 10},
+        {"spikes do not matter", {{10, 30}, {500, 10}, {10, 30}}, 10},
 };
 
 static void test_idle_table(void **state)
@@ -663,7 +693,8 @@ static void test_idle_table(void **state)
                 for (size_t s = 0; s < ELEMENTSOF(t->segs); s++)
                         for (size_t k = 0; k < t->segs[s].ticks; k++)
                                 assert_int_equal(
-                                    attr_idle_push(&l, (uint64_t)(t->segs[s].w * 1e6), 1000000), 0);
+                                        attr_idle_push(&l, (uint64_t)(t->segs[s].w * 1e6), 1000000),
+                                        0);
                 assert_float_equal(attr_idle_watts(&l), t->expected, 1e-12);
         }
 }
@@ -740,12 +771,12 @@ static void test_idle_random(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_split_table),     cmocka_unit_test(test_split_invalid),
-            cmocka_unit_test(test_apportion_table), cmocka_unit_test(test_apportion_many_ties),
-            cmocka_unit_test(test_split_random),    cmocka_unit_test(test_proc_table),
-            cmocka_unit_test(test_proc_random),     cmocka_unit_test(test_idle_table),
-            cmocka_unit_test(test_idle_noisy),      cmocka_unit_test(test_idle_defaults),
-            cmocka_unit_test(test_idle_random),
+                cmocka_unit_test(test_split_table),     cmocka_unit_test(test_split_invalid),
+                cmocka_unit_test(test_apportion_table), cmocka_unit_test(test_apportion_many_ties),
+                cmocka_unit_test(test_split_random),    cmocka_unit_test(test_proc_table),
+                cmocka_unit_test(test_proc_random),     cmocka_unit_test(test_idle_table),
+                cmocka_unit_test(test_idle_noisy),      cmocka_unit_test(test_idle_defaults),
+                cmocka_unit_test(test_idle_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,23 +35,23 @@ static void test_cpu_stat_parse(void **state)
                 int ret;
                 uint64_t usage, user, sys;
         } rows[] = {
-            /* a v2 cgroup with the cpu controller */
-            {"usage_usec 34896369\nuser_usec 16417730\nsystem_usec 18478638\n"
-             "core_sched.force_idle_usec 0\nnr_periods 0\nnr_throttled 0\n"
-             "throttled_usec 0\nnr_bursts 0\nburst_usec 0\n",
-             0, 34896369, 16417730, 18478638},
-            /* without it (this machine's hybrid tree), and the root's */
-            {"usage_usec 0\nuser_usec 0\nsystem_usec 0\nnice_usec 0\n", 0, 0, 0, 0},
-            {"usage_usec 18446744073709551615\n", 0, UINT64_MAX, 0, 0},
-            {"user_usec 1\nusage_usec 2\n", 0, 2, 1, 0},
-            {"usage_usec 5", 0, 5, 0, 0},
-            {"nr_periods 3\n", -ENODATA, 0, 0, 0},
-            {"", -ENODATA, 0, 0, 0},
-            {"usage_usec x\n", -EINVAL, 0, 0, 0},
-            {"usage_usec -1\n", -EINVAL, 0, 0, 0},
-            {"usage_usec 1 2\n", -EINVAL, 0, 0, 0},
-            {"usage_usec\n", -EINVAL, 0, 0, 0},
-            {"usage_usec 18446744073709551616\n", -EINVAL, 0, 0, 0},
+                /* a v2 cgroup with the cpu controller */
+                {"usage_usec 34896369\nuser_usec 16417730\nsystem_usec 18478638\n"
+                 "core_sched.force_idle_usec 0\nnr_periods 0\nnr_throttled 0\n"
+                 "throttled_usec 0\nnr_bursts 0\nburst_usec 0\n",
+                 0, 34896369, 16417730, 18478638},
+                /* without it (this machine's hybrid tree), and the root's */
+                {"usage_usec 0\nuser_usec 0\nsystem_usec 0\nnice_usec 0\n", 0, 0, 0, 0},
+                {"usage_usec 18446744073709551615\n", 0, UINT64_MAX, 0, 0},
+                {"user_usec 1\nusage_usec 2\n", 0, 2, 1, 0},
+                {"usage_usec 5", 0, 5, 0, 0},
+                {"nr_periods 3\n", -ENODATA, 0, 0, 0},
+                {"", -ENODATA, 0, 0, 0},
+                {"usage_usec x\n", -EINVAL, 0, 0, 0},
+                {"usage_usec -1\n", -EINVAL, 0, 0, 0},
+                {"usage_usec 1 2\n", -EINVAL, 0, 0, 0},
+                {"usage_usec\n", -EINVAL, 0, 0, 0},
+                {"usage_usec 18446744073709551616\n", -EINVAL, 0, 0, 0},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -80,37 +80,37 @@ static void test_name_classify(void **state)
                 const char *unit;
                 CgroupUnitKind kind;
         } rows[] = {
-            {"nginx.service", 0, "nginx.service", CGROUP_UNIT_SERVICE},
-            {"getty@tty1.service", 0, "getty@tty1.service", CGROUP_UNIT_SERVICE},
-            {"session-3.scope", 0, "session-3.scope", CGROUP_UNIT_SCOPE},
-            {"init.scope", 0, "init.scope", CGROUP_UNIT_SCOPE},
-            {"system.slice", 0, "system.slice", CGROUP_UNIT_SLICE},
-            {"system-getty.slice", 0, "system-getty.slice", CGROUP_UNIT_SLICE},
-            {"-.slice", 0, "-.slice", CGROUP_UNIT_SLICE},
-            {"dev-disk-by\\x2duuid-1a2b.swap", 0, "dev-disk-by\\x2duuid-1a2b.swap",
-             CGROUP_UNIT_OTHER},
-            {"home.mount", 0, "home.mount", CGROUP_UNIT_OTHER},
-            {"sshd.socket", 0, "sshd.socket", CGROUP_UNIT_OTHER},
-            {"user@1000.service", 0, "user@1000.service", CGROUP_UNIT_SERVICE},
-            {"systemd-fsck@dev-disk-by\\x2dlabel-root.service", 0,
-             "systemd-fsck@dev-disk-by\\x2dlabel-root.service", CGROUP_UNIT_SERVICE},
-            /* cg_escape()d names */
-            {"_cpu.weird.service", 0, "cpu.weird.service", CGROUP_UNIT_SERVICE},
-            {"__under.service", 0, "_under.service", CGROUP_UNIT_SERVICE},
-            {"a:b.service", 0, "a:b.service", CGROUP_UNIT_SERVICE},
-            /* not units */
-            {.name = "payload", .ret = -ENXIO},
-            {.name = "supervisor", .ret = -ENXIO},
-            {.name = "docker", .ret = -ENXIO},
-            {.name = "cgroup.procs", .ret = -ENXIO},
-            {.name = "foo@.service", .ret = -ENXIO}, /* a template */
-            {.name = "@foo.service", .ret = -ENXIO}, /* empty prefix */
-            {.name = "a@b.slice", .ret = -ENXIO},    /* slices are never instances */
-            {.name = ".service", .ret = -ENXIO},
-            {.name = "foo.bar", .ret = -ENXIO},
-            {.name = "foo service.service", .ret = -ENXIO},
-            {.name = "lxc.payload.c1", .ret = -ENXIO},
-            {.name = "", .ret = -ENXIO},
+                {"nginx.service", 0, "nginx.service", CGROUP_UNIT_SERVICE},
+                {"getty@tty1.service", 0, "getty@tty1.service", CGROUP_UNIT_SERVICE},
+                {"session-3.scope", 0, "session-3.scope", CGROUP_UNIT_SCOPE},
+                {"init.scope", 0, "init.scope", CGROUP_UNIT_SCOPE},
+                {"system.slice", 0, "system.slice", CGROUP_UNIT_SLICE},
+                {"system-getty.slice", 0, "system-getty.slice", CGROUP_UNIT_SLICE},
+                {"-.slice", 0, "-.slice", CGROUP_UNIT_SLICE},
+                {"dev-disk-by\\x2duuid-1a2b.swap", 0, "dev-disk-by\\x2duuid-1a2b.swap",
+                 CGROUP_UNIT_OTHER},
+                {"home.mount", 0, "home.mount", CGROUP_UNIT_OTHER},
+                {"sshd.socket", 0, "sshd.socket", CGROUP_UNIT_OTHER},
+                {"user@1000.service", 0, "user@1000.service", CGROUP_UNIT_SERVICE},
+                {"systemd-fsck@dev-disk-by\\x2dlabel-root.service", 0,
+                 "systemd-fsck@dev-disk-by\\x2dlabel-root.service", CGROUP_UNIT_SERVICE},
+                /* cg_escape()d names */
+                {"_cpu.weird.service", 0, "cpu.weird.service", CGROUP_UNIT_SERVICE},
+                {"__under.service", 0, "_under.service", CGROUP_UNIT_SERVICE},
+                {"a:b.service", 0, "a:b.service", CGROUP_UNIT_SERVICE},
+                /* not units */
+                {.name = "payload", .ret = -ENXIO},
+                {.name = "supervisor", .ret = -ENXIO},
+                {.name = "docker", .ret = -ENXIO},
+                {.name = "cgroup.procs", .ret = -ENXIO},
+                {.name = "foo@.service", .ret = -ENXIO}, /* a template */
+                {.name = "@foo.service", .ret = -ENXIO}, /* empty prefix */
+                {.name = "a@b.slice", .ret = -ENXIO},    /* slices are never instances */
+                {.name = ".service", .ret = -ENXIO},
+                {.name = "foo.bar", .ret = -ENXIO},
+                {.name = "foo service.service", .ret = -ENXIO},
+                {.name = "lxc.payload.c1", .ret = -ENXIO},
+                {.name = "", .ret = -ENXIO},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -147,54 +147,56 @@ static void test_path_to_unit(void **state)
                 int64_t uid;
                 size_t prefix;
         } rows[] = {
-            {"/system.slice/nginx.service", 0, "nginx.service", "nginx.service",
-             CGROUP_UNIT_SERVICE, -1, 27},
-            {"/system.slice/nginx.service/payload", 0, "nginx.service", "nginx.service",
-             CGROUP_UNIT_SERVICE, -1, 27},
-            {"/system.slice/nginx.service/supervisor/", 0, "nginx.service", "nginx.service",
-             CGROUP_UNIT_SERVICE, -1, 27},
-            {"/system.slice/system-getty.slice/getty@tty1.service", 0, "getty@tty1.service",
-             "getty@tty1.service", CGROUP_UNIT_SERVICE, -1, 51},
-            {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", 0,
-             "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000, 67},
-            {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service/sub", 0,
-             "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000, 67},
-            {"/user.slice/user-1000.slice/user@1000.service/init.scope", 0, "init.scope",
-             "user@1000/init.scope", CGROUP_UNIT_SCOPE, 1000, 56},
-            {"/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-42.scope",
-             0, "app-gnome-firefox-42.scope", "user@1000/app-gnome-firefox-42.scope",
-             CGROUP_UNIT_SCOPE, 1000, 82},
-            /* the manager itself, or a user slice: the system unit user@1000.service */
-            {"/user.slice/user-1000.slice/user@1000.service", 0, "user@1000.service",
-             "user@1000.service", CGROUP_UNIT_SERVICE, -1, 45},
-            {"/user.slice/user-1000.slice/user@1000.service/app.slice", 0, "user@1000.service",
-             "user@1000.service", CGROUP_UNIT_SERVICE, -1, 45},
-            {"/user.slice/user-0.slice/user@0.service/x.service", 0, "x.service",
-             "user@0/x.service", CGROUP_UNIT_SERVICE, 0, 49},
-            /* session scopes are system units (the user's, but not the user manager's) */
-            {"/user.slice/user-1000.slice/session-3.scope", 0, "session-3.scope", "session-3.scope",
-             CGROUP_UNIT_SCOPE, -1, 43},
-            {"/init.scope", 0, "init.scope", "init.scope", CGROUP_UNIT_SCOPE, -1, 11},
-            {"/system.slice/dev-disk-by\\x2duuid-1a2b.swap", 0, "dev-disk-by\\x2duuid-1a2b.swap",
-             "dev-disk-by\\x2duuid-1a2b.swap", CGROUP_UNIT_OTHER, -1, 43},
-            {"/system.slice/_cpu.weird.service", 0, "cpu.weird.service", "cpu.weird.service",
-             CGROUP_UNIT_SERVICE, -1, 32},
-            {"/machine.slice/libpod-1f3e.scope/container", 0, "libpod-1f3e.scope",
-             "libpod-1f3e.scope", CGROUP_UNIT_SCOPE, -1, 32},
-            /* not a uid: an ordinary instance */
-            {"/system.slice/user@abc.service/x.service", 0, "user@abc.service", "user@abc.service",
-             CGROUP_UNIT_SERVICE, -1, 30},
-            /* no unit */
-            {.path = "/", .ret = -ENXIO},
-            {.path = "//", .ret = -ENXIO},
-            {.path = "/system.slice", .ret = -ENXIO},
-            {.path = "/user.slice/user-1000.slice", .ret = -ENXIO},
-            {.path = "/docker/1f3e", .ret = -ENXIO},
-            {.path = "/system.slice/docker/1f3e", .ret = -ENXIO},
-            {.path = "/process_api/b916ad2cbf72119ee3fe136225bda41b", .ret = -ENXIO},
-            {.path = "/system.slice/a@b.slice/x.service", .ret = -ENXIO},
-            {.path = "system.slice/nginx.service", .ret = -EINVAL},
-            {.path = "", .ret = -EINVAL},
+                {"/system.slice/nginx.service", 0, "nginx.service", "nginx.service",
+                 CGROUP_UNIT_SERVICE, -1, 27},
+                {"/system.slice/nginx.service/payload", 0, "nginx.service", "nginx.service",
+                 CGROUP_UNIT_SERVICE, -1, 27},
+                {"/system.slice/nginx.service/supervisor/", 0, "nginx.service", "nginx.service",
+                 CGROUP_UNIT_SERVICE, -1, 27},
+                {"/system.slice/system-getty.slice/getty@tty1.service", 0, "getty@tty1.service",
+                 "getty@tty1.service", CGROUP_UNIT_SERVICE, -1, 51},
+                {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", 0,
+                 "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000, 67},
+                {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service/sub", 0,
+                 "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000, 67},
+                {"/user.slice/user-1000.slice/user@1000.service/init.scope", 0, "init.scope",
+                 "user@1000/init.scope", CGROUP_UNIT_SCOPE, 1000, 56},
+                {"/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                 "app-gnome-firefox-42.scope",
+                 0, "app-gnome-firefox-42.scope", "user@1000/app-gnome-firefox-42.scope",
+                 CGROUP_UNIT_SCOPE, 1000, 82},
+                /* the manager itself, or a user slice: the system unit user@1000.service */
+                {"/user.slice/user-1000.slice/user@1000.service", 0, "user@1000.service",
+                 "user@1000.service", CGROUP_UNIT_SERVICE, -1, 45},
+                {"/user.slice/user-1000.slice/user@1000.service/app.slice", 0, "user@1000.service",
+                 "user@1000.service", CGROUP_UNIT_SERVICE, -1, 45},
+                {"/user.slice/user-0.slice/user@0.service/x.service", 0, "x.service",
+                 "user@0/x.service", CGROUP_UNIT_SERVICE, 0, 49},
+                /* session scopes are system units (the user's, but not the user manager's) */
+                {"/user.slice/user-1000.slice/session-3.scope", 0, "session-3.scope",
+                 "session-3.scope", CGROUP_UNIT_SCOPE, -1, 43},
+                {"/init.scope", 0, "init.scope", "init.scope", CGROUP_UNIT_SCOPE, -1, 11},
+                {"/system.slice/dev-disk-by\\x2duuid-1a2b.swap", 0,
+                 "dev-disk-by\\x2duuid-1a2b.swap", "dev-disk-by\\x2duuid-1a2b.swap",
+                 CGROUP_UNIT_OTHER, -1, 43},
+                {"/system.slice/_cpu.weird.service", 0, "cpu.weird.service", "cpu.weird.service",
+                 CGROUP_UNIT_SERVICE, -1, 32},
+                {"/machine.slice/libpod-1f3e.scope/container", 0, "libpod-1f3e.scope",
+                 "libpod-1f3e.scope", CGROUP_UNIT_SCOPE, -1, 32},
+                /* not a uid: an ordinary instance */
+                {"/system.slice/user@abc.service/x.service", 0, "user@abc.service",
+                 "user@abc.service", CGROUP_UNIT_SERVICE, -1, 30},
+                /* no unit */
+                {.path = "/", .ret = -ENXIO},
+                {.path = "//", .ret = -ENXIO},
+                {.path = "/system.slice", .ret = -ENXIO},
+                {.path = "/user.slice/user-1000.slice", .ret = -ENXIO},
+                {.path = "/docker/1f3e", .ret = -ENXIO},
+                {.path = "/system.slice/docker/1f3e", .ret = -ENXIO},
+                {.path = "/process_api/b916ad2cbf72119ee3fe136225bda41b", .ret = -ENXIO},
+                {.path = "/system.slice/a@b.slice/x.service", .ret = -ENXIO},
+                {.path = "system.slice/nginx.service", .ret = -EINVAL},
+                {.path = "", .ret = -EINVAL},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -223,14 +225,14 @@ static void test_split_outside(void **state)
         static const struct {
                 uint64_t outside, user, residual, kernel, unattributed;
         } rows[] = {
-            {0, 0, 0, 0, 0},
-            {100, 0, 0, 100, 0},   /* a systemd host: only kernel threads in the root */
-            {100, 30, 0, 70, 30},  /* user processes in the root */
-            {100, 130, 0, 0, 100}, /* read at other instants: never more than outside */
-            {100, 30, 7, 70, 37},  /* residuals with no unit are unattributed */
-            {0, 50, 5, 0, 5},
-            {UINT64_MAX / 2, UINT64_MAX / 4, 1, UINT64_MAX / 2 - UINT64_MAX / 4,
-             UINT64_MAX / 4 + 1},
+                {0, 0, 0, 0, 0},
+                {100, 0, 0, 100, 0},   /* a systemd host: only kernel threads in the root */
+                {100, 30, 0, 70, 30},  /* user processes in the root */
+                {100, 130, 0, 0, 100}, /* read at other instants: never more than outside */
+                {100, 30, 7, 70, 37},  /* residuals with no unit are unattributed */
+                {0, 50, 5, 0, 5},
+                {UINT64_MAX / 2, UINT64_MAX / 4, 1, UINT64_MAX / 2 - UINT64_MAX / 4,
+                 UINT64_MAX / 4 + 1},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -435,17 +437,17 @@ static void test_fake_tree(void **state)
 
         /* Tree order; slices, the root and non-unit cgroups are not units. */
         static const char *const expected[] = {
-            "init.scope",
-            "cpu.weird.service",
-            "dev-disk-by\\x2duuid-1a2b.swap",
-            "gone.service",
-            "nginx.service",
-            "getty@tty1.service",
-            "session-3.scope",
-            "user@1000.service",
-            "user@1000/bar.service",
-            "user@1000/foo.service",
-            "user@1000/init.scope",
+                "init.scope",
+                "cpu.weird.service",
+                "dev-disk-by\\x2duuid-1a2b.swap",
+                "gone.service",
+                "nginx.service",
+                "getty@tty1.service",
+                "session-3.scope",
+                "user@1000.service",
+                "user@1000/bar.service",
+                "user@1000/foo.service",
+                "user@1000/init.scope",
         };
         assert_int_equal(n, ELEMENTSOF(expected));
         for (i = 0; i < n; i++) {
@@ -488,18 +490,18 @@ static void test_fake_tree(void **state)
                 const char *display;
                 uint64_t delta_ms, self_ms;
         } want[] = {
-            {"init.scope", 1, 1},
-            {"cpu.weird.service", 10, 10},
-            {"dev-disk-by\\x2duuid-1a2b.swap", 0, 0},
-            {"gone.service", 50, 50},
-            {"nginx.service", 120, 120}, /* payload/ is inside, counted once */
-            {"getty@tty1.service", 0, 0},
-            {"session-3.scope", 30, 30},
-            /* 120 - (5 + 110) of its own, + app.slice's residual 110 - (100 + 5) */
-            {"user@1000.service", 120, 10},
-            {"user@1000/bar.service", 5, 5},
-            {"user@1000/foo.service", 100, 100},
-            {"user@1000/init.scope", 5, 5},
+                {"init.scope", 1, 1},
+                {"cpu.weird.service", 10, 10},
+                {"dev-disk-by\\x2duuid-1a2b.swap", 0, 0},
+                {"gone.service", 50, 50},
+                {"nginx.service", 120, 120}, /* payload/ is inside, counted once */
+                {"getty@tty1.service", 0, 0},
+                {"session-3.scope", 30, 30},
+                /* 120 - (5 + 110) of its own, + app.slice's residual 110 - (100 + 5) */
+                {"user@1000.service", 120, 10},
+                {"user@1000/bar.service", 5, 5},
+                {"user@1000/foo.service", 100, 100},
+                {"user@1000/init.scope", 5, 5},
         };
         uint64_t sum_self = 0;
         for (i = 0; i < ELEMENTSOF(want); i++) {
@@ -795,7 +797,7 @@ static void burn_ms(unsigned ms)
                         ;
                 clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         } while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000 +
-                     (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
+                         (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
                  ms);
 }
 
@@ -937,18 +939,18 @@ static void test_real_cgroup(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_cpu_stat_parse),
-            cmocka_unit_test(test_name_classify),
-            cmocka_unit_test(test_path_to_unit),
-            cmocka_unit_test(test_split_outside),
-            cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
-            cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
-            cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
-            cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
-            cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),
+                cmocka_unit_test(test_cpu_stat_parse),
+                cmocka_unit_test(test_name_classify),
+                cmocka_unit_test(test_path_to_unit),
+                cmocka_unit_test(test_split_outside),
+                cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),
         };
         const struct CMUnitTest real_tests[] = {
-            cmocka_unit_test_teardown(test_real_cgroup, real_teardown),
+                cmocka_unit_test_teardown(test_real_cgroup, real_teardown),
         };
         int failed = cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
         if (failed)

@@ -63,18 +63,18 @@ static void test_bad(void **state)
                 int line;
                 const char *reason;
         } rows[] = {
-            {"[daemon]\nintervall = 1s\n", 2, "unknown key 'intervall' in section [daemon]"},
-            {"[deamon]\ninterval = 1s\n", 2, "unknown section [deamon]"},
-            {"[daemon]\ninterval = fast\n", 2, "'fast' is not a duration"},
-            {"[daemon]\n\ninterval = 10ms\n", 3, "out of range"},
-            {"[energy]\nsource = rapl\n", 2, "'rapl' is not an energy source"},
-            {"[energy]\nhost_domain = all\n", 2, "neither 'packages' nor 'psys'"},
-            {"[energy]\nmax_domain_power_w = -3\n", 2, "out of range"},
-            {"[model]\nidle_w_per_cpu = lots\n", 2, "'lots' is not a number"},
-            {"[model]\ncpus = 2.5\n", 2, "not a whole number"},
-            {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
-            {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
-            {"interval = 1s\n", 1, "unknown section []"},
+                {"[daemon]\nintervall = 1s\n", 2, "unknown key 'intervall' in section [daemon]"},
+                {"[deamon]\ninterval = 1s\n", 2, "unknown section [deamon]"},
+                {"[daemon]\ninterval = fast\n", 2, "'fast' is not a duration"},
+                {"[daemon]\n\ninterval = 10ms\n", 3, "out of range"},
+                {"[energy]\nsource = rapl\n", 2, "'rapl' is not an energy source"},
+                {"[energy]\nhost_domain = all\n", 2, "neither 'packages' nor 'psys'"},
+                {"[energy]\nmax_domain_power_w = -3\n", 2, "out of range"},
+                {"[model]\nidle_w_per_cpu = lots\n", 2, "'lots' is not a number"},
+                {"[model]\ncpus = 2.5\n", 2, "not a whole number"},
+                {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
+                {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
+                {"interval = 1s\n", 1, "unknown section []"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char *p = write_tmp(rows[i].text);
@@ -127,10 +127,10 @@ static void test_dump_roundtrip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_good),
-            cmocka_unit_test(test_bad),
-            cmocka_unit_test(test_missing),
-            cmocka_unit_test(test_dump_roundtrip),
+                cmocka_unit_test(test_good),
+                cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_dump_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,33 +21,34 @@ static void test_delta_table(void **state)
                 EnergyDeltaStatus st;
                 uint64_t uj;
         } rows[] = {
-            /* 10 W for 1 s */
-            {1000, 10001000, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 10000000},
-            /* no change */
-            {5, 5, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 0},
-            /* wrap: cur + max - prev */
-            {MAXR - 4000000, 6000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_WRAPPED, 10000000},
-            /* wrap exactly to 0 */
-            {MAXR - 10, 0, true, MAXR, 1000000, 2000, ENERGY_DELTA_WRAPPED, 10},
-            /* wrap with an unknown range: dropped, never negative */
-            {500, 100, true, 0, 1000000, 2000, ENERGY_DELTA_NO_MAX, 0},
-            /* a counter reset looks like a wrap of almost the whole range: too high */
-            {1000000, 10, true, MAXR, 1000000, 2000, ENERGY_DELTA_TOO_HIGH, 0},
-            /* 53 kW on a laptop (scaphandre #147): dropped */
-            {0, 53000000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_TOO_HIGH, 0},
-            /* exactly at the bound is kept */
-            {0, 2000000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 2000000000},
-            /* a perf total never wraps: going back is dropped */
-            {100, 50, false, 0, 1000000, 2000, ENERGY_DELTA_BACKWARDS, 0},
-            /* perf totals beyond 2^32 are fine */
-            {UINT64_C(1) << 40, (UINT64_C(1) << 40) + 5000, false, 0, 1000, 2000, ENERGY_DELTA_OK,
-             5000},
-            /* readings above the declared range */
-            {MAXR + 1, 5, true, MAXR, 1000000, 2000, ENERGY_DELTA_OUT_OF_RANGE, 0},
-            /* 200 ms interval, 25 W */
-            {0, 5000000, true, MAXR, 200000, 2000, ENERGY_DELTA_OK, 5000000},
-            /* zero-length interval with energy: too high */
-            {0, 1, true, MAXR, 0, 2000, ENERGY_DELTA_TOO_HIGH, 0},
+                /* 10 W for 1 s */
+                {1000, 10001000, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 10000000},
+                /* no change */
+                {5, 5, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 0},
+                /* wrap: cur + max - prev */
+                {MAXR - 4000000, 6000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_WRAPPED,
+                 10000000},
+                /* wrap exactly to 0 */
+                {MAXR - 10, 0, true, MAXR, 1000000, 2000, ENERGY_DELTA_WRAPPED, 10},
+                /* wrap with an unknown range: dropped, never negative */
+                {500, 100, true, 0, 1000000, 2000, ENERGY_DELTA_NO_MAX, 0},
+                /* a counter reset looks like a wrap of almost the whole range: too high */
+                {1000000, 10, true, MAXR, 1000000, 2000, ENERGY_DELTA_TOO_HIGH, 0},
+                /* 53 kW on a laptop (scaphandre #147): dropped */
+                {0, 53000000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_TOO_HIGH, 0},
+                /* exactly at the bound is kept */
+                {0, 2000000000, true, MAXR, 1000000, 2000, ENERGY_DELTA_OK, 2000000000},
+                /* a perf total never wraps: going back is dropped */
+                {100, 50, false, 0, 1000000, 2000, ENERGY_DELTA_BACKWARDS, 0},
+                /* perf totals beyond 2^32 are fine */
+                {UINT64_C(1) << 40, (UINT64_C(1) << 40) + 5000, false, 0, 1000, 2000,
+                 ENERGY_DELTA_OK, 5000},
+                /* readings above the declared range */
+                {MAXR + 1, 5, true, MAXR, 1000000, 2000, ENERGY_DELTA_OUT_OF_RANGE, 0},
+                /* 200 ms interval, 25 W */
+                {0, 5000000, true, MAXR, 200000, 2000, ENERGY_DELTA_OK, 5000000},
+                /* zero-length interval with energy: too high */
+                {0, 1, true, MAXR, 0, 2000, ENERGY_DELTA_TOO_HIGH, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 uint64_t uj = 777;
@@ -67,9 +68,12 @@ static void test_delta_table(void **state)
 static void test_tracker(void **state)
 {
         EnergyDomain doms[3] = {
-            {.name = "package-0", .in_host = true, .wraps = true, .max_range_uj = 1000000},
-            {.name = "package-0/core", .in_host = false, .wraps = true, .max_range_uj = 1000000},
-            {.name = "dram", .in_host = true, .wraps = true, .max_range_uj = 0},
+                {.name = "package-0", .in_host = true, .wraps = true, .max_range_uj = 1000000},
+                {.name = "package-0/core",
+                 .in_host = false,
+                 .wraps = true,
+                 .max_range_uj = 1000000},
+                {.name = "dram", .in_host = true, .wraps = true, .max_range_uj = 0},
         };
         EnergyTracker t;
         EnergyInterval iv;
@@ -123,8 +127,8 @@ static void test_tracker(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_delta_table),
-            cmocka_unit_test(test_tracker),
+                cmocka_unit_test(test_delta_table),
+                cmocka_unit_test(test_tracker),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

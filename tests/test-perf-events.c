@@ -124,7 +124,8 @@ static const char *make_cgroup(const char *tag, char *rel, size_t rel_size)
         assert_true(n_cgroups < ELEMENTSOF(cgroups));
         char *path = cgroups[n_cgroups];
         assert_int_equal(
-            path_fmt(rel, rel_size, "/system.slice/t-perf-%d-%s.service", (int)getpid(), tag), 0);
+                path_fmt(rel, rel_size, "/system.slice/t-perf-%d-%s.service", (int)getpid(), tag),
+                0);
         assert_int_equal(path_fmt(path, PATH_MAX, "%s%s", v2root, rel), 0);
         assert_int_equal(mkdir(path, 0755), 0);
         n_cgroups++;
@@ -245,19 +246,19 @@ static void test_scale(void **state)
         static const struct {
                 uint64_t value, enabled, running, want;
         } rows[] = {
-            {0, 0, 0, 0},
-            {100, 0, 0, 0},
-            {100, 1000, 0, 0}, /* never ran: nothing to estimate, no division by zero */
-            {100, 1000, 1000, 100},
-            {100, 1000, 250, 400},
-            {7, 1, 3, 2}, /* floors */
-            {1000000000000ULL, 3000000000ULL, 1000000000ULL, 3000000000000ULL},
-            {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX}, /* product needs 128 bits */
-            {UINT64_MAX, 2, 1, UINT64_MAX},                   /* saturates */
-            {UINT64_MAX, 1, 2, UINT64_MAX / 2},
-            {1ULL << 63, 3, 4, 3ULL << 61},
-            {UINT64_MAX - 1, UINT64_MAX, UINT64_MAX - 1, UINT64_MAX},
-            {12345, UINT64_MAX, UINT64_MAX / 2, 24690},
+                {0, 0, 0, 0},
+                {100, 0, 0, 0},
+                {100, 1000, 0, 0}, /* never ran: nothing to estimate, no division by zero */
+                {100, 1000, 1000, 100},
+                {100, 1000, 250, 400},
+                {7, 1, 3, 2}, /* floors */
+                {1000000000000ULL, 3000000000ULL, 1000000000ULL, 3000000000000ULL},
+                {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX}, /* product needs 128 bits */
+                {UINT64_MAX, 2, 1, UINT64_MAX},                   /* saturates */
+                {UINT64_MAX, 1, 2, UINT64_MAX / 2},
+                {1ULL << 63, 3, 4, 3ULL << 61},
+                {UINT64_MAX - 1, UINT64_MAX, UINT64_MAX - 1, UINT64_MAX},
+                {12345, UINT64_MAX, UINT64_MAX / 2, 24690},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 uint64_t got = perf_events_scale(rows[i].value, rows[i].enabled, rows[i].running);
@@ -273,11 +274,11 @@ static void test_encode(void **state)
                 uint32_t type;
                 uint64_t config;
         } sw[] = {
-            {"perf::TASK-CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
-            {"task-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
-            {"perf::CONTEXT-SWITCHES", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES},
-            {"perf::CPU-CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK},
-            {"perf::PAGE-FAULTS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS},
+                {"perf::TASK-CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
+                {"task-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
+                {"perf::CONTEXT-SWITCHES", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES},
+                {"perf::CPU-CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK},
+                {"perf::PAGE-FAULTS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS},
         };
         char reason[PERF_EVENTS_REASON_MAX];
         for (size_t i = 0; i < ELEMENTSOF(sw); i++) {
@@ -332,7 +333,8 @@ static void test_event_list(void **state)
         assert_null(pe);
 
         assert_int_equal(
-            perf_events_new(" perf::TASK-CLOCK ,\tperf::CONTEXT-SWITCHES", NULL, &pe, NULL, 0), 0);
+                perf_events_new(" perf::TASK-CLOCK ,\tperf::CONTEXT-SWITCHES", NULL, &pe, NULL, 0),
+                0);
         assert_int_equal(perf_events_n(pe), 2);
         assert_string_equal(perf_events_name(pe, 0), "perf::TASK-CLOCK");
         assert_string_equal(perf_events_name(pe, 1), "perf::CONTEXT-SWITCHES");
@@ -345,16 +347,17 @@ static void test_event_list(void **state)
                 int r;
                 const char *in_reason;
         } bad[] = {
-            {"cycles,,instructions", -EINVAL, "empty event name"},
-            {"cycles,", -EINVAL, "empty event name"},
-            {" ", -EINVAL, "empty event name"},
-            {"cycles,bogus-event-qq", -EINVAL, "bogus-event-qq"},
-            {"task-clock,task-clock,task-clock,task-clock,task-clock,task-clock,task-clock,"
-             "task-clock,task-clock",
-             -E2BIG, "more than"},
-            {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-             -ENAMETOOLONG, "too long"},
+                {"cycles,,instructions", -EINVAL, "empty event name"},
+                {"cycles,", -EINVAL, "empty event name"},
+                {" ", -EINVAL, "empty event name"},
+                {"cycles,bogus-event-qq", -EINVAL, "bogus-event-qq"},
+                {"task-clock,task-clock,task-clock,task-clock,task-clock,task-clock,task-clock,"
+                 "task-clock,task-clock",
+                 -E2BIG, "more than"},
+                {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                 -ENAMETOOLONG, "too long"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 pe = NULL;
@@ -517,7 +520,7 @@ static void test_fake_process(void **state)
         assert_int_equal(inj.opens, 2);
         assert_int_equal(inj.last_group_fd_ok, 0);
         assert_int_equal(inj.read_format, PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-                                              PERF_FORMAT_TOTAL_TIME_RUNNING);
+                                                  PERF_FORMAT_TOTAL_TIME_RUNNING);
         assert_true(inj.inherit);
 
         /* Multiplexed a quarter of the time: counts scaled by 4. */
@@ -567,8 +570,8 @@ static void test_fake_cgroup(void **state)
         char tmp[] = "/tmp/test-perf-events-XXXXXX", path[PATH_MAX];
         assert_non_null(mkdtemp(tmp));
         const char *dirs[] = {
-            "sys", "sys/devices",     "sys/devices/system",       "sys/devices/system/cpu",
-            "cg",  "cg/system.slice", "cg/system.slice/x.service"};
+                "sys", "sys/devices",     "sys/devices/system",       "sys/devices/system/cpu",
+                "cg",  "cg/system.slice", "cg/system.slice/x.service"};
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmp, dirs[i]), 0);
                 assert_int_equal(mkdir(path, 0755), 0);
@@ -621,9 +624,9 @@ static void test_fake_cgroup(void **state)
         assert_non_null(strstr(perf_events_reason(pe), "cgroup.threads"));
         /* With one, empty: a target with no groups yet, that reads zeros. */
         char threads[PATH_MAX];
-        assert_int_equal(
-            path_fmt(threads, sizeof(threads), "%s/cg/system.slice/x.service/cgroup.threads", tmp),
-            0);
+        assert_int_equal(path_fmt(threads, sizeof(threads),
+                                  "%s/cg/system.slice/x.service/cgroup.threads", tmp),
+                         0);
         write_file(threads, "");
         assert_int_equal(perf_events_add_cgroup(pe, "/system.slice/x.service", &t2), 0);
         assert_int_equal(perf_target_mode(t2), PERF_TARGET_CGROUP_PROCESSES);
@@ -889,18 +892,18 @@ static void on_signal(int sig)
 int main(void)
 {
         const struct CMUnitTest pure[] = {
-            cmocka_unit_test(test_scale),
-            cmocka_unit_test(test_encode),
-            cmocka_unit_test(test_event_list),
-            cmocka_unit_test_teardown(test_refused, teardown),
-            cmocka_unit_test_teardown(test_fake_process, teardown),
-            cmocka_unit_test_teardown(test_fake_cgroup, teardown),
+                cmocka_unit_test(test_scale),
+                cmocka_unit_test(test_encode),
+                cmocka_unit_test(test_event_list),
+                cmocka_unit_test_teardown(test_refused, teardown),
+                cmocka_unit_test_teardown(test_fake_process, teardown),
+                cmocka_unit_test_teardown(test_fake_cgroup, teardown),
         };
         const struct CMUnitTest real[] = {
-            cmocka_unit_test_teardown(test_hardware, teardown),
-            cmocka_unit_test_teardown(test_real_cgroups, teardown),
-            cmocka_unit_test_teardown(test_real_fallback, teardown),
-            cmocka_unit_test_teardown(test_real_process, teardown),
+                cmocka_unit_test_teardown(test_hardware, teardown),
+                cmocka_unit_test_teardown(test_real_cgroups, teardown),
+                cmocka_unit_test_teardown(test_real_fallback, teardown),
+                cmocka_unit_test_teardown(test_real_process, teardown),
         };
         atexit(cleanup_all);
         signal(SIGINT, on_signal);

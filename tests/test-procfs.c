@@ -37,56 +37,57 @@ typedef struct StatRow {
 } StatRow;
 
 static const StatRow stat_rows[] = {
-    {"1 (systemd) S 0 1 1 0 -1 4194560 38612 401814 0 235 412 869 781 425 20 0 1 0 24 "
-     "45883392 3576 18446744073709551615 1 1 0 0 0 0 671173123 4096 1260 0 0 0 17 1 0 0 0 0 0 "
-     "0 0 0 0 0 0 0 0\n",
-     0, 1, "systemd", 'S', 0, 4194560, 412, 869, 1, 24, false},
-    /* comm with spaces and parentheses: the LAST ')' ends it */
-    {"3005 (my (weird) proc) R 3004 3005 3004 34816 3005 4194304 0 0 0 0 7 3 0 0 20 0 1 0 "
-     "8000 0 0 18446744073709551615\n",
-     0, 3005, "my (weird) proc", 'R', 3004, 4194304, 7, 3, 1, 8000, false},
-    {"42 () ) ( ) S 1 42 42 0 -1 0 0 0 0 0 100 200 0 0 20 0 3 0 99 0 0\n", 0, 42, ") ) ( ", 'S', 1,
-     0, 100, 200, 3, 99, false},
-    {"43 (a b\tc) S 1 42 42 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", 0, 43, "a b\tc", 'S', 1, 0, 1,
-     2, 1, 5, false},
-    /* kernel threads: kthreadd, a kworker with a long workqueue name, an idle kthread */
-    {"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 20 0 1 0 24 0 0 18446744073709551615 "
-     "0 0 0 0 0 0 0 2147483647 0 1 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-     0, 2, "kthreadd", 'S', 0, 2129984, 0, 3, 1, 24, true},
-    {"17 (kworker/0:1-events_power_efficient) I 2 0 0 0 -1 69238880 0 0 0 0 0 250 0 0 20 0 1 0 "
-     "31 0 0\n",
-     0, 17, "kworker/0:1-events_power_efficient", 'I', 2, 69238880, 0, 250, 1, 31, true},
-    /* a zombie: every field still there, memory fields 0 */
-    {"4663 (exp) Z 4662 4654 2843 0 -1 4228172 0 0 0 0 12 3 0 0 20 0 1 0 13185 0 0 "
-     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-     0, 4663, "exp", 'Z', 4662, 4228172, 12, 3, 1, 13185, false},
-    /* negative fields that are skipped (tpgid -1, RT priority -51, nice -20) */
-    {"900 (rt) S 1 900 900 0 -1 4194560 0 0 0 0 5 6 -3 0 -51 -20 2 0 700 0 0\n", 0, 900, "rt", 'S',
-     1, 4194560, 5, 6, 2, 700, false},
-    /* 16 bytes of comm are the most the kernel gives, but a longer one is truncated at 63 */
-    {"5 (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa) S 1 1 1 "
-     "0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 0 0\n",
-     0, 5, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 'S', 1, 0, 1, 1, 1, 9,
-     false},
-    /* huge counters */
-    {"6 (big) R 1 1 1 0 -1 0 0 0 0 0 18446744073709551615 0 0 0 20 0 1 0 1 0 0\n", 0, 6, "big", 'R',
-     1, 0, UINT64_MAX, 0, 1, 1, false},
-    /* malformed */
-    {.line = "", .ret = -EINVAL},
-    {.line = "1 systemd S 0 1 1", .ret = -EINVAL},
-    {.line = "(x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "x1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "0 (x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7 (short) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0\n",
-     .ret = -EINVAL}, /* ends before 22 */
-    {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 1x 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 -1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551616 2 0 0 20 0 1 0 5 0 0",
-     .ret = -EINVAL},
-    {.line = "7 (x)S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7  (x) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7 (x) S 1  1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
-    {.line = "7 (x\n) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {"1 (systemd) S 0 1 1 0 -1 4194560 38612 401814 0 235 412 869 781 425 20 0 1 0 24 "
+         "45883392 3576 18446744073709551615 1 1 0 0 0 0 671173123 4096 1260 0 0 0 17 1 0 0 0 0 0 "
+         "0 0 0 0 0 0 0 0\n",
+         0, 1, "systemd", 'S', 0, 4194560, 412, 869, 1, 24, false},
+        /* comm with spaces and parentheses: the LAST ')' ends it */
+        {"3005 (my (weird) proc) R 3004 3005 3004 34816 3005 4194304 0 0 0 0 7 3 0 0 20 0 1 0 "
+         "8000 0 0 18446744073709551615\n",
+         0, 3005, "my (weird) proc", 'R', 3004, 4194304, 7, 3, 1, 8000, false},
+        {"42 () ) ( ) S 1 42 42 0 -1 0 0 0 0 0 100 200 0 0 20 0 3 0 99 0 0\n", 0, 42, ") ) ( ", 'S',
+         1, 0, 100, 200, 3, 99, false},
+        {"43 (a b\tc) S 1 42 42 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", 0, 43, "a b\tc", 'S', 1, 0,
+         1, 2, 1, 5, false},
+        /* kernel threads: kthreadd, a kworker with a long workqueue name, an idle kthread */
+        {"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 20 0 1 0 24 0 0 18446744073709551615 "
+         "0 0 0 0 0 0 0 2147483647 0 1 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+         0, 2, "kthreadd", 'S', 0, 2129984, 0, 3, 1, 24, true},
+        {"17 (kworker/0:1-events_power_efficient) I 2 0 0 0 -1 69238880 0 0 0 0 0 250 0 0 20 0 1 0 "
+         "31 0 0\n",
+         0, 17, "kworker/0:1-events_power_efficient", 'I', 2, 69238880, 0, 250, 1, 31, true},
+        /* a zombie: every field still there, memory fields 0 */
+        {"4663 (exp) Z 4662 4654 2843 0 -1 4228172 0 0 0 0 12 3 0 0 20 0 1 0 13185 0 0 "
+         "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+         0, 4663, "exp", 'Z', 4662, 4228172, 12, 3, 1, 13185, false},
+        /* negative fields that are skipped (tpgid -1, RT priority -51, nice -20) */
+        {"900 (rt) S 1 900 900 0 -1 4194560 0 0 0 0 5 6 -3 0 -51 -20 2 0 700 0 0\n", 0, 900, "rt",
+         'S', 1, 4194560, 5, 6, 2, 700, false},
+        /* 16 bytes of comm are the most the kernel gives, but a longer one is truncated at 63 */
+        {"5 (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa) S 1 "
+         "1 1 "
+         "0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 0 0\n",
+         0, 5, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 'S', 1, 0, 1, 1,
+         1, 9, false},
+        /* huge counters */
+        {"6 (big) R 1 1 1 0 -1 0 0 0 0 0 18446744073709551615 0 0 0 20 0 1 0 1 0 0\n", 0, 6, "big",
+         'R', 1, 0, UINT64_MAX, 0, 1, 1, false},
+        /* malformed */
+        {.line = "", .ret = -EINVAL},
+        {.line = "1 systemd S 0 1 1", .ret = -EINVAL},
+        {.line = "(x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "x1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "0 (x) S 0 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7 (short) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0\n",
+         .ret = -EINVAL}, /* ends before 22 */
+        {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 1x 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 -1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7 (x) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551616 2 0 0 20 0 1 0 5 0 0",
+         .ret = -EINVAL},
+        {.line = "7 (x)S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7  (x) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7 (x) S 1  1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
+        {.line = "7 (x\n) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", .ret = -EINVAL},
 };
 
 static void test_stat_parse(void **state)
@@ -126,16 +127,16 @@ static void test_schedstat_parse(void **state)
                 int ret;
                 uint64_t run, wait, slices;
         } rows[] = {
-            {"2409745337 112918497 3329\n", 0, 2409745337, 112918497, 3329},
-            {"0 0 0\n", 0, 0, 0, 0},
-            {"0 0 0", 0, 0, 0, 0},
-            {"18446744073709551615 1 2\n", 0, UINT64_MAX, 1, 2},
-            {.line = "", .ret = -EINVAL},
-            {.line = "1 2\n", .ret = -EINVAL},
-            {.line = "1 2 3 4\n", .ret = -EINVAL},
-            {.line = "1  2 3\n", .ret = -EINVAL},
-            {.line = "a 2 3\n", .ret = -EINVAL},
-            {.line = "1 2 3\n\n", .ret = -EINVAL},
+                {"2409745337 112918497 3329\n", 0, 2409745337, 112918497, 3329},
+                {"0 0 0\n", 0, 0, 0, 0},
+                {"0 0 0", 0, 0, 0, 0},
+                {"18446744073709551615 1 2\n", 0, UINT64_MAX, 1, 2},
+                {.line = "", .ret = -EINVAL},
+                {.line = "1 2\n", .ret = -EINVAL},
+                {.line = "1 2 3 4\n", .ret = -EINVAL},
+                {.line = "1  2 3\n", .ret = -EINVAL},
+                {.line = "a 2 3\n", .ret = -EINVAL},
+                {.line = "1 2 3\n\n", .ret = -EINVAL},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -177,38 +178,39 @@ static void test_cgroup_parse(void **state)
                 int ret;
                 const char *path;
         } rows[] = {
-            {"0::/system.slice/nginx.service\n", NULL, 0, "/system.slice/nginx.service"},
-            {"0::/system.slice/nginx.service\n", "", 0, "/system.slice/nginx.service"},
-            {"0::/\n", NULL, 0, "/"},
-            {"0::/init.scope", NULL, 0, "/init.scope"},
-            {HYBRID, NULL, 0,
-             "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
-            {HYBRID, "cpuacct", 0, "/user.slice"},
-            {HYBRID, "cpu", 0, "/user.slice"},
-            {HYBRID, "pids", 0, "/user.slice/user-1000.slice/user@1000.service"},
-            {HYBRID, "name=systemd", 0,
-             "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
-            {HYBRID, "memory", -ENODATA, NULL},
-            {HYBRID, "cpu,cpuacct", -ENODATA, NULL}, /* one controller at a time */
-            {LEGACY, NULL, -ENODATA, NULL},
-            {LEGACY, "name=systemd", 0, "/system.slice/cron.service"},
-            {LEGACY, "cpuacct", 0, "/system.slice/cron.service"},
-            {HERE, "memory", 0, "/process_api/b916ad2cbf72119ee3fe136225bda41b"},
-            {HERE, NULL, 0, "/system.slice/t-a.service"},
-            /* a process in a removed cgroup */
-            {"0::/system.slice/gone.service (deleted)\n", NULL, 0, "/system.slice/gone.service"},
-            /* ':' inside a path (valid in unit names) */
-            {"0::/system.slice/a:b.service\n", NULL, 0, "/system.slice/a:b.service"},
-            {"0::/system.slice/system-getty.slice/getty@tty1.service\n", NULL, 0,
-             "/system.slice/system-getty.slice/getty@tty1.service"},
-            {"0::/system.slice/dev-disk-by\\x2duuid-1a2b.swap\n", NULL, 0,
-             "/system.slice/dev-disk-by\\x2duuid-1a2b.swap"},
-            {"", NULL, -ENODATA, NULL},
-            {"\n\n", NULL, -ENODATA, NULL},
-            {"garbage\n", NULL, -EINVAL, NULL},
-            {"x::/\n", NULL, -EINVAL, NULL},
-            {"0::\n", NULL, -EINVAL, NULL},
-            {"0::relative\n", NULL, -EINVAL, NULL},
+                {"0::/system.slice/nginx.service\n", NULL, 0, "/system.slice/nginx.service"},
+                {"0::/system.slice/nginx.service\n", "", 0, "/system.slice/nginx.service"},
+                {"0::/\n", NULL, 0, "/"},
+                {"0::/init.scope", NULL, 0, "/init.scope"},
+                {HYBRID, NULL, 0,
+                 "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
+                {HYBRID, "cpuacct", 0, "/user.slice"},
+                {HYBRID, "cpu", 0, "/user.slice"},
+                {HYBRID, "pids", 0, "/user.slice/user-1000.slice/user@1000.service"},
+                {HYBRID, "name=systemd", 0,
+                 "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
+                {HYBRID, "memory", -ENODATA, NULL},
+                {HYBRID, "cpu,cpuacct", -ENODATA, NULL}, /* one controller at a time */
+                {LEGACY, NULL, -ENODATA, NULL},
+                {LEGACY, "name=systemd", 0, "/system.slice/cron.service"},
+                {LEGACY, "cpuacct", 0, "/system.slice/cron.service"},
+                {HERE, "memory", 0, "/process_api/b916ad2cbf72119ee3fe136225bda41b"},
+                {HERE, NULL, 0, "/system.slice/t-a.service"},
+                /* a process in a removed cgroup */
+                {"0::/system.slice/gone.service (deleted)\n", NULL, 0,
+                 "/system.slice/gone.service"},
+                /* ':' inside a path (valid in unit names) */
+                {"0::/system.slice/a:b.service\n", NULL, 0, "/system.slice/a:b.service"},
+                {"0::/system.slice/system-getty.slice/getty@tty1.service\n", NULL, 0,
+                 "/system.slice/system-getty.slice/getty@tty1.service"},
+                {"0::/system.slice/dev-disk-by\\x2duuid-1a2b.swap\n", NULL, 0,
+                 "/system.slice/dev-disk-by\\x2duuid-1a2b.swap"},
+                {"", NULL, -ENODATA, NULL},
+                {"\n\n", NULL, -ENODATA, NULL},
+                {"garbage\n", NULL, -EINVAL, NULL},
+                {"x::/\n", NULL, -EINVAL, NULL},
+                {"0::\n", NULL, -EINVAL, NULL},
+                {"0::relative\n", NULL, -EINVAL, NULL},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -234,13 +236,13 @@ static void test_cgroup_unit_path(void **state)
                 int ret;
                 const char *path;
         } rows[] = {
-            {HYBRID, 0, "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
-            {LEGACY, 0, "/system.slice/cron.service"},
-            {HERE, 0, "/system.slice/t-a.service"},
-            {"9:name=systemd:/\n0::/\n", 0, "/"},
-            /* cgroup2 mounted on a legacy host but unused by systemd */
-            {"1:name=systemd:/system.slice/x.service\n0::/\n", 0, "/system.slice/x.service"},
-            {"4:cpu,cpuacct:/\n", -ENODATA, NULL},
+                {HYBRID, 0, "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service"},
+                {LEGACY, 0, "/system.slice/cron.service"},
+                {HERE, 0, "/system.slice/t-a.service"},
+                {"9:name=systemd:/\n0::/\n", 0, "/"},
+                /* cgroup2 mounted on a legacy host but unused by systemd */
+                {"1:name=systemd:/system.slice/x.service\n0::/\n", 0, "/system.slice/x.service"},
+                {"4:cpu,cpuacct:/\n", -ENODATA, NULL},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -262,28 +264,28 @@ static void test_mountinfo(void **state)
                 int ret;
                 const char *v2, *acct;
         } rows[] = {
-            /* this machine: hybrid */
-            {"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-             "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-             "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
-             "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
-             "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
-             0, "/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpuacct"},
-            /* unified, with optional fields before the separator */
-            {"25 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 "
-             "cgroup2 rw,nsdelegate,memory_recursiveprot\n",
-             0, "/sys/fs/cgroup", ""},
-            /* legacy: cpu,cpuacct co-mounted, cgroup2 absent */
-            {"30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:11 - cgroup cgroup "
-             "rw,cpu,cpuacct\n",
-             0, "", "/sys/fs/cgroup/cpu,cpuacct"},
-            /* a bind mount of a subtree is skipped; an escaped space is undone */
-            {"90 27 0:38 /system.slice /mnt/x rw - cgroup2 cgroup2 rw\n"
-             "91 27 0:38 / /mnt/with\\040space rw - cgroup2 cgroup2 rw\n",
-             0, "/mnt/with space", ""},
-            {"22 27 0:21 / /proc rw - proc proc rw\n", -ENOENT, "", ""},
-            {"", -ENOENT, "", ""},
-            {"garbage\n", -ENOENT, "", ""},
+                /* this machine: hybrid */
+                {"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+                 "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+                 "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+                 "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+                 "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
+                 0, "/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpuacct"},
+                /* unified, with optional fields before the separator */
+                {"25 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 "
+                 "cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+                 0, "/sys/fs/cgroup", ""},
+                /* legacy: cpu,cpuacct co-mounted, cgroup2 absent */
+                {"30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:11 - cgroup cgroup "
+                 "rw,cpu,cpuacct\n",
+                 0, "", "/sys/fs/cgroup/cpu,cpuacct"},
+                /* a bind mount of a subtree is skipped; an escaped space is undone */
+                {"90 27 0:38 /system.slice /mnt/x rw - cgroup2 cgroup2 rw\n"
+                 "91 27 0:38 / /mnt/with\\040space rw - cgroup2 cgroup2 rw\n",
+                 0, "/mnt/with space", ""},
+                {"22 27 0:21 / /proc rw - proc proc rw\n", -ENOENT, "", ""},
+                {"", -ENOENT, "", ""},
+                {"garbage\n", -ENOENT, "", ""},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -501,7 +503,7 @@ static void burn_ms(unsigned ms)
                         ;
                 clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         } while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000 +
-                     (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
+                         (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
                  ms);
 }
 
@@ -577,17 +579,18 @@ static void test_tracker_cost(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_stat_parse),
-            cmocka_unit_test(test_schedstat_parse),
-            cmocka_unit_test(test_cgroup_parse),
-            cmocka_unit_test(test_cgroup_unit_path),
-            cmocka_unit_test(test_mountinfo),
-            cmocka_unit_test(test_pid_list),
-            cmocka_unit_test(test_fixture),
-            cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
-            cmocka_unit_test_setup_teardown(test_tracker_skip_kthreads, setup_tmp, teardown_tmp),
-            cmocka_unit_test(test_tracker_real),
-            cmocka_unit_test(test_tracker_cost),
+                cmocka_unit_test(test_stat_parse),
+                cmocka_unit_test(test_schedstat_parse),
+                cmocka_unit_test(test_cgroup_parse),
+                cmocka_unit_test(test_cgroup_unit_path),
+                cmocka_unit_test(test_mountinfo),
+                cmocka_unit_test(test_pid_list),
+                cmocka_unit_test(test_fixture),
+                cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_tracker_skip_kthreads, setup_tmp,
+                                                teardown_tmp),
+                cmocka_unit_test(test_tracker_real),
+                cmocka_unit_test(test_tracker_cost),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,25 +53,25 @@ static void test_cpulist(void **state)
                 size_t n;
                 unsigned cpus[8];
         } rows[] = {
-            {"0\n", 0, 1, {0}},
-            {"0,36\n", 0, 2, {0, 36}},
-            {"0-1\n", 0, 2, {0, 1}},
-            {"0-3,8-9\n", 0, 6, {0, 1, 2, 3, 8, 9}},
-            {"5", 0, 1, {5}},
-            {"2-2", 0, 1, {2}},
-            {"", -EINVAL, 0, {0}},
-            {"\n", -EINVAL, 0, {0}},
-            {"a", -EINVAL, 0, {0}},
-            {"0-", -EINVAL, 0, {0}},
-            {"3-1", -EINVAL, 0, {0}},
-            {"0,,1", -EINVAL, 0, {0}},
-            {"0,", -EINVAL, 0, {0}},
-            {"-1", -EINVAL, 0, {0}},
-            {"0 1", -EINVAL, 0, {0}},
-            {"0-3:2", -EINVAL, 0, {0}},
-            {"99999999999", -EINVAL, 0, {0}},
-            {"0-8", -E2BIG, 0, {0}},
-            {"0,1,2,3,4,5,6,7,8", -E2BIG, 0, {0}},
+                {"0\n", 0, 1, {0}},
+                {"0,36\n", 0, 2, {0, 36}},
+                {"0-1\n", 0, 2, {0, 1}},
+                {"0-3,8-9\n", 0, 6, {0, 1, 2, 3, 8, 9}},
+                {"5", 0, 1, {5}},
+                {"2-2", 0, 1, {2}},
+                {"", -EINVAL, 0, {0}},
+                {"\n", -EINVAL, 0, {0}},
+                {"a", -EINVAL, 0, {0}},
+                {"0-", -EINVAL, 0, {0}},
+                {"3-1", -EINVAL, 0, {0}},
+                {"0,,1", -EINVAL, 0, {0}},
+                {"0,", -EINVAL, 0, {0}},
+                {"-1", -EINVAL, 0, {0}},
+                {"0 1", -EINVAL, 0, {0}},
+                {"0-3:2", -EINVAL, 0, {0}},
+                {"99999999999", -EINVAL, 0, {0}},
+                {"0-8", -E2BIG, 0, {0}},
+                {"0,1,2,3,4,5,6,7,8", -E2BIG, 0, {0}},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 unsigned cpus[8];
@@ -95,19 +95,19 @@ static void test_format(void **state)
                 int r;
                 unsigned lo, hi;
         } rows[] = {
-            {"config:0-7\n", 0, 0, 7},
-            {"config:0-63", 0, 0, 63},
-            {"config:8-15", 0, 8, 15},
-            {"config:5\n", 0, 5, 5},
-            {"config1:0-7", -EOPNOTSUPP, 0, 0},
-            {"config2:0-31", -EOPNOTSUPP, 0, 0},
-            {"config:0-7,32-35", -EOPNOTSUPP, 0, 0},
-            {"config:7-0", -EINVAL, 0, 0},
-            {"config:0-64", -EINVAL, 0, 0},
-            {"config:", -EINVAL, 0, 0},
-            {"event", -EINVAL, 0, 0},
-            {"", -EINVAL, 0, 0},
-            {"config:0-7x", -EINVAL, 0, 0},
+                {"config:0-7\n", 0, 0, 7},
+                {"config:0-63", 0, 0, 63},
+                {"config:8-15", 0, 8, 15},
+                {"config:5\n", 0, 5, 5},
+                {"config1:0-7", -EOPNOTSUPP, 0, 0},
+                {"config2:0-31", -EOPNOTSUPP, 0, 0},
+                {"config:0-7,32-35", -EOPNOTSUPP, 0, 0},
+                {"config:7-0", -EINVAL, 0, 0},
+                {"config:0-64", -EINVAL, 0, 0},
+                {"config:", -EINVAL, 0, 0},
+                {"event", -EINVAL, 0, 0},
+                {"", -EINVAL, 0, 0},
+                {"config:0-7x", -EINVAL, 0, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 PerfPmuFormat f = {99, 99};
@@ -132,22 +132,22 @@ static void test_event(void **state)
                 int r;
                 uint64_t config;
         } rows[] = {
-            {"event=0x02\n", &f07, 0, 0x02},
-            {"event=0x01", &f07, 0, 0x01},
-            {"event=0x05\n", &f07, 0, 0x05},
-            {"event=2", &f07, 0, 2},
-            {"event=0xff", &f07, 0, 0xff},
-            {"event=0x02", &f815, 0, 0x0200},
-            {"event=0xffffffffffffffff", &f063, 0, UINT64_MAX},
-            {"event=0x100", &f07, -ERANGE, 0},
-            {"event=0x1ffffffffffffffff", &f063, -ERANGE, 0},
-            {"umask=0x01", &f07, -EOPNOTSUPP, 0},
-            {"event=0x02,umask=0x01", &f07, -EOPNOTSUPP, 0},
-            {"event=", &f07, -EINVAL, 0},
-            {"event=0xzz", &f07, -EINVAL, 0},
-            {"event=-1", &f07, -EINVAL, 0},
-            {"event", &f07, -EINVAL, 0},
-            {"", &f07, -EINVAL, 0},
+                {"event=0x02\n", &f07, 0, 0x02},
+                {"event=0x01", &f07, 0, 0x01},
+                {"event=0x05\n", &f07, 0, 0x05},
+                {"event=2", &f07, 0, 2},
+                {"event=0xff", &f07, 0, 0xff},
+                {"event=0x02", &f815, 0, 0x0200},
+                {"event=0xffffffffffffffff", &f063, 0, UINT64_MAX},
+                {"event=0x100", &f07, -ERANGE, 0},
+                {"event=0x1ffffffffffffffff", &f063, -ERANGE, 0},
+                {"umask=0x01", &f07, -EOPNOTSUPP, 0},
+                {"event=0x02,umask=0x01", &f07, -EOPNOTSUPP, 0},
+                {"event=", &f07, -EINVAL, 0},
+                {"event=0xzz", &f07, -EINVAL, 0},
+                {"event=-1", &f07, -EINVAL, 0},
+                {"event", &f07, -EINVAL, 0},
+                {"", &f07, -EINVAL, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 uint64_t c = 12345;
@@ -166,23 +166,23 @@ static void test_scale(void **state)
                 bool pow2;
                 int exp2;
         } rows[] = {
-            {SCALE_2_32 "\n", 0, true, -32},
-            {"2.3283064365386962890625e-10", 0, true, -32},
-            {"6.103515625e-05", 0, true, -14}, /* the raw unit of older Intel parts */
-            {"1.52587890625e-05", 0, true, -16},
-            {"1", 0, true, 0},
-            {"0.5", 0, true, -1},
-            {"4", 0, true, 2},
-            {"1e-6", 0, false, 0},
-            {"2.3283064365387e-10", 0, false, 0}, /* rounded, so not 2^-32 */
-            {"0", -EINVAL, false, 0},
-            {"-2.3283064365386962890625e-10", -EINVAL, false, 0},
-            {"abc", -EINVAL, false, 0},
-            {"", -EINVAL, 0, 0},
-            {"inf", -EINVAL, false, 0},
-            {"nan", -EINVAL, false, 0},
-            {"1e-10 J", -EINVAL, false, 0},
-            {"1e999999", -EINVAL, false, 0},
+                {SCALE_2_32 "\n", 0, true, -32},
+                {"2.3283064365386962890625e-10", 0, true, -32},
+                {"6.103515625e-05", 0, true, -14}, /* the raw unit of older Intel parts */
+                {"1.52587890625e-05", 0, true, -16},
+                {"1", 0, true, 0},
+                {"0.5", 0, true, -1},
+                {"4", 0, true, 2},
+                {"1e-6", 0, false, 0},
+                {"2.3283064365387e-10", 0, false, 0}, /* rounded, so not 2^-32 */
+                {"0", -EINVAL, false, 0},
+                {"-2.3283064365386962890625e-10", -EINVAL, false, 0},
+                {"abc", -EINVAL, false, 0},
+                {"", -EINVAL, 0, 0},
+                {"inf", -EINVAL, false, 0},
+                {"nan", -EINVAL, false, 0},
+                {"1e-10 J", -EINVAL, false, 0},
+                {"1e999999", -EINVAL, false, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 PerfPmuScale s = {.exp2 = 777};
@@ -208,20 +208,20 @@ static void test_count_to_uj(void **state)
         static const struct {
                 uint64_t count, uj;
         } rows[] = {
-            {0, 0},
-            {1, 0},
-            {4294, 0},
-            {4295, 1},
-            {UINT64_C(0xffffffff), 999999},
-            {UINT64_C(0x100000000), 1000000},
-            {UINT64_C(0x300000005), 3000000},
-            /* 200 W for a day: 17.28 MJ. */
-            {UINT64_C(17280000) << 32, UINT64_C(17280000000000)},
-            {(UINT64_C(1) << 53) + 1, UINT64_C(2097152000000)},
-            {UINT64_C(0x123456789abcdef0), UINT64_C(305419896604444)},
-            /* The last count before the 64-bit total wraps (~136 years at 1 kW): a double
-             * rounds the count up to 2^64 and answers 4294967296000000. */
-            {UINT64_MAX, UINT64_C(4294967295999999)},
+                {0, 0},
+                {1, 0},
+                {4294, 0},
+                {4295, 1},
+                {UINT64_C(0xffffffff), 999999},
+                {UINT64_C(0x100000000), 1000000},
+                {UINT64_C(0x300000005), 3000000},
+                /* 200 W for a day: 17.28 MJ. */
+                {UINT64_C(17280000) << 32, UINT64_C(17280000000000)},
+                {(UINT64_C(1) << 53) + 1, UINT64_C(2097152000000)},
+                {UINT64_C(0x123456789abcdef0), UINT64_C(305419896604444)},
+                /* The last count before the 64-bit total wraps (~136 years at 1 kW): a double
+                 * rounds the count up to 2^64 and answers 4294967296000000. */
+                {UINT64_MAX, UINT64_C(4294967295999999)},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 uint64_t uj = perfpmu_count_to_uj(&s, rows[i].count);
@@ -261,7 +261,7 @@ static void test_count_to_uj_not_pow2(void **state)
         assert_false(s.pow2);
         /* 1e-6 J per count is 1 µJ per count, to the nearest µJ. */
         static const uint64_t counts[] = {
-            0, 1, 999, 1000000, UINT64_C(1) << 40, UINT64_C(12345678901234)};
+                0, 1, 999, 1000000, UINT64_C(1) << 40, UINT64_C(12345678901234)};
         for (size_t i = 0; i < ELEMENTSOF(counts); i++)
                 assert_int_equal(perfpmu_count_to_uj(&s, counts[i]), counts[i]);
         assert_int_equal(perfpmu_parse_scale("3e-3", &s), 0);
@@ -297,8 +297,12 @@ static int fake_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu
 {
         assert_true(fake.n < ELEMENTSOF(fake.calls));
         FakeCall *c = &fake.calls[fake.n++];
-        *c = (FakeCall){
-            .attr = *attr, .pid = pid, .cpu = cpu, .group_fd = group_fd, .flags = flags, .wfd = -1};
+        *c = (FakeCall){.attr = *attr,
+                        .pid = pid,
+                        .cpu = cpu,
+                        .group_fd = group_fd,
+                        .flags = flags,
+                        .wfd = -1};
         if (fake.fail_errno && fake.n > fake.fail_at) {
                 errno = fake.fail_errno;
                 return -1;
@@ -391,34 +395,34 @@ static void test_open_intel_2s(void **state)
         assert_string_equal(energy_source_perf.name, "perf");
         assert_int_equal(open_fixture("intel-2s", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain want[] = {
-            {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
-            {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
-            {"package-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3, 0},
-            {"package-1", "power/energy-pkg/cpu36", ENERGY_DOMAIN_PACKAGE, 1, true, 2, 36},
-            {"package-1/core", "power/energy-cores/cpu36", ENERGY_DOMAIN_CORE, 1, false, 1, 36},
-            {"package-1/dram", "power/energy-ram/cpu36", ENERGY_DOMAIN_DRAM, 1, true, 3, 36},
-            {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
+                {"package-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3, 0},
+                {"package-1", "power/energy-pkg/cpu36", ENERGY_DOMAIN_PACKAGE, 1, true, 2, 36},
+                {"package-1/core", "power/energy-cores/cpu36", ENERGY_DOMAIN_CORE, 1, false, 1, 36},
+                {"package-1/dram", "power/energy-ram/cpu36", ENERGY_DOMAIN_DRAM, 1, true, 3, 36},
+                {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
         };
         check_domains(s, want, ELEMENTSOF(want), 24);
 
         /* Read: each pipe holds the raw count the kernel would return. */
         static const uint64_t counts[] = {
-            UINT64_C(1) << 32, /* 1 J */
-            0,
-            UINT64_C(0x123456789abcdef0),
-            UINT64_MAX,
-            3,
-            UINT64_C(17280000) << 32,
-            UINT64_C(0x300000005),
+                UINT64_C(1) << 32, /* 1 J */
+                0,
+                UINT64_C(0x123456789abcdef0),
+                UINT64_MAX,
+                3,
+                UINT64_C(17280000) << 32,
+                UINT64_C(0x300000005),
         };
         static const uint64_t uj[] = {
-            1000000,
-            0,
-            UINT64_C(305419896604444),
-            UINT64_C(4294967295999999),
-            0,
-            UINT64_C(17280000000000),
-            3000000,
+                1000000,
+                0,
+                UINT64_C(305419896604444),
+                UINT64_C(4294967295999999),
+                0,
+                UINT64_C(17280000000000),
+                3000000,
         };
         for (size_t i = 0; i < ELEMENTSOF(counts); i++)
                 fake_write_count(i, counts[i]);
@@ -481,11 +485,11 @@ static void test_open_intel_laptop(void **state)
         fake_reset(0, 0);
         assert_int_equal(open_fixture("intel-laptop", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain want[] = {
-            {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
-            {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
-            {"package-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3, 0},
-            {"package-0/gpu", "power/energy-gpu/cpu0", ENERGY_DOMAIN_UNCORE, 0, false, 4, 0},
-            {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
+                {"package-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3, 0},
+                {"package-0/gpu", "power/energy-gpu/cpu0", ENERGY_DOMAIN_UNCORE, 0, false, 4, 0},
+                {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
         };
         check_domains(s, want, ELEMENTSOF(want), 14);
         energy_source_perf.close(s);
@@ -498,10 +502,13 @@ static void test_open_intel_2die(void **state)
         fake_reset(0, 0);
         assert_int_equal(open_fixture("intel-2die", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain want[] = {
-            {"package-0-die-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
-            {"package-0-die-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3, 0},
-            {"package-0-die-1", "power/energy-pkg/cpu24", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 24},
-            {"package-0-die-1/dram", "power/energy-ram/cpu24", ENERGY_DOMAIN_DRAM, 0, true, 3, 24},
+                {"package-0-die-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0-die-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, true, 3,
+                 0},
+                {"package-0-die-1", "power/energy-pkg/cpu24", ENERGY_DOMAIN_PACKAGE, 0, true, 2,
+                 24},
+                {"package-0-die-1/dram", "power/energy-ram/cpu24", ENERGY_DOMAIN_DRAM, 0, true, 3,
+                 24},
         };
         check_domains(s, want, ELEMENTSOF(want), 24);
         energy_source_perf.close(s);
@@ -514,7 +521,7 @@ static void test_open_amd(void **state)
         fake_reset(0, 0);
         assert_int_equal(open_fixture("amd-epyc", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain epyc[] = {
-            {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
         };
         check_domains(s, epyc, ELEMENTSOF(epyc), 11);
         energy_source_perf.close(s);
@@ -522,8 +529,8 @@ static void test_open_amd(void **state)
         fake_reset(0, 0);
         assert_int_equal(open_fixture("amd-zen4", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain zen4[] = {
-            {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
-            {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
         };
         check_domains(s, zen4, ELEMENTSOF(zen4), 11);
         energy_source_perf.close(s);
@@ -537,7 +544,7 @@ static void test_open_bad_events_skipped(void **state)
         fake_reset(0, 0);
         assert_int_equal(open_fixture("bad-events", NULL, &s, err, sizeof(err)), 0);
         static const ExpectDomain want[] = {
-            {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
         };
         check_domains(s, want, ELEMENTSOF(want), 24);
         energy_source_perf.close(s);
@@ -552,22 +559,22 @@ static void test_open_errors(void **state)
                 int r;
                 const char *err_has; /* NULL: no check */
         } rows[] = {
-            /* The kernel has no such PMU or event: -ENODEV, so `auto` tries powercap. */
-            {"intel-2s", ENOENT, 0, -ENODEV, "energy-pkg"},
-            {"intel-2s", EOPNOTSUPP, 0, -ENODEV, NULL},
-            {"intel-2s", ENODEV, 0, -ENODEV, NULL},
-            {"intel-2s", EINVAL, 3, -ENODEV, "cpu 36"},
-            /* No permission: an error for the user saying what to grant. */
-            {"intel-2s", EACCES, 0, -EACCES, "CAP_PERFMON"},
-            {"intel-2s", EPERM, 2, -EACCES, "perf_event_paranoid <= 0 (it is 2)"},
-            /* Anything else stops with its own errno. */
-            {"intel-2s", EMFILE, 5, -EMFILE, "energy-"},
-            /* Trees. */
-            {"procfs-paranoid-2", 0, 0, -ENODEV, "no perf power PMU"},
-            {"malformed-type", 0, 0, -EINVAL, "/type"},
-            {"malformed-cpumask", 0, 0, -EINVAL, "/cpumask"},
-            {"bad-format", 0, 0, -ENODEV, "config:0-7,32-35"},
-            {"no-joules", 0, 0, -ENODEV, "no energy events"},
+                /* The kernel has no such PMU or event: -ENODEV, so `auto` tries powercap. */
+                {"intel-2s", ENOENT, 0, -ENODEV, "energy-pkg"},
+                {"intel-2s", EOPNOTSUPP, 0, -ENODEV, NULL},
+                {"intel-2s", ENODEV, 0, -ENODEV, NULL},
+                {"intel-2s", EINVAL, 3, -ENODEV, "cpu 36"},
+                /* No permission: an error for the user saying what to grant. */
+                {"intel-2s", EACCES, 0, -EACCES, "CAP_PERFMON"},
+                {"intel-2s", EPERM, 2, -EACCES, "perf_event_paranoid <= 0 (it is 2)"},
+                /* Anything else stops with its own errno. */
+                {"intel-2s", EMFILE, 5, -EMFILE, "energy-"},
+                /* Trees. */
+                {"procfs-paranoid-2", 0, 0, -ENODEV, "no perf power PMU"},
+                {"malformed-type", 0, 0, -EINVAL, "/type"},
+                {"malformed-cpumask", 0, 0, -EINVAL, "/cpumask"},
+                {"bad-format", 0, 0, -ENODEV, "config:0-7,32-35"},
+                {"no-joules", 0, 0, -ENODEV, "no energy events"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char err[512];
@@ -646,21 +653,21 @@ int main(void)
         }
         snprintf(fixtures, sizeof(fixtures), "%s", f);
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_cpulist),
-            cmocka_unit_test(test_format),
-            cmocka_unit_test(test_event),
-            cmocka_unit_test(test_scale),
-            cmocka_unit_test(test_count_to_uj),
-            cmocka_unit_test(test_count_to_uj_not_pow2),
-            cmocka_unit_test_teardown(test_open_intel_2s, teardown),
-            cmocka_unit_test_teardown(test_open_host_psys, teardown),
-            cmocka_unit_test_teardown(test_open_intel_laptop, teardown),
-            cmocka_unit_test_teardown(test_open_intel_2die, teardown),
-            cmocka_unit_test_teardown(test_open_amd, teardown),
-            cmocka_unit_test_teardown(test_open_bad_events_skipped, teardown),
-            cmocka_unit_test_teardown(test_open_errors, teardown),
-            cmocka_unit_test_teardown(test_real_syscall_fallback, teardown),
-            cmocka_unit_test_teardown(test_real_syscall_software_pmu, teardown),
+                cmocka_unit_test(test_cpulist),
+                cmocka_unit_test(test_format),
+                cmocka_unit_test(test_event),
+                cmocka_unit_test(test_scale),
+                cmocka_unit_test(test_count_to_uj),
+                cmocka_unit_test(test_count_to_uj_not_pow2),
+                cmocka_unit_test_teardown(test_open_intel_2s, teardown),
+                cmocka_unit_test_teardown(test_open_host_psys, teardown),
+                cmocka_unit_test_teardown(test_open_intel_laptop, teardown),
+                cmocka_unit_test_teardown(test_open_intel_2die, teardown),
+                cmocka_unit_test_teardown(test_open_amd, teardown),
+                cmocka_unit_test_teardown(test_open_bad_events_skipped, teardown),
+                cmocka_unit_test_teardown(test_open_errors, teardown),
+                cmocka_unit_test_teardown(test_real_syscall_fallback, teardown),
+                cmocka_unit_test_teardown(test_real_syscall_software_pmu, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

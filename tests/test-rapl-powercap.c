@@ -260,31 +260,31 @@ static void test_parse_zone_id(void **state)
                 RaplControlType control;
                 unsigned depth, id0, id1;
         } rows[] = {
-            {"intel-rapl:0", 0, RAPL_CONTROL_MSR, 1, 0, 0},
-            {"intel-rapl:1", 0, RAPL_CONTROL_MSR, 1, 1, 0},
-            {"intel-rapl:a", 0, RAPL_CONTROL_MSR, 1, 10, 0},
-            {"intel-rapl:f", 0, RAPL_CONTROL_MSR, 1, 15, 0},
-            {"intel-rapl:10", 0, RAPL_CONTROL_MSR, 1, 16, 0},
-            {"intel-rapl:0:1", 0, RAPL_CONTROL_MSR, 2, 0, 1},
-            {"intel-rapl:1f:a", 0, RAPL_CONTROL_MSR, 2, 31, 10},
-            {"intel-rapl-mmio:0", 0, RAPL_CONTROL_MMIO, 1, 0, 0},
-            {"intel-rapl-mmio:0:0", 0, RAPL_CONTROL_MMIO, 2, 0, 0},
-            {"intel-rapl", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl-mmio", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:0:", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl::0", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:0:1:2", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:A", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:g", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:00", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:0x1", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:-1", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:ffffffffff", -EINVAL, 0, 0, 0, 0},
-            {"intel-rapl:0 ", -EINVAL, 0, 0, 0, 0},
-            {"dtpm:0", -EINVAL, 0, 0, 0, 0},
-            {".", -EINVAL, 0, 0, 0, 0},
-            {"", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:0", 0, RAPL_CONTROL_MSR, 1, 0, 0},
+                {"intel-rapl:1", 0, RAPL_CONTROL_MSR, 1, 1, 0},
+                {"intel-rapl:a", 0, RAPL_CONTROL_MSR, 1, 10, 0},
+                {"intel-rapl:f", 0, RAPL_CONTROL_MSR, 1, 15, 0},
+                {"intel-rapl:10", 0, RAPL_CONTROL_MSR, 1, 16, 0},
+                {"intel-rapl:0:1", 0, RAPL_CONTROL_MSR, 2, 0, 1},
+                {"intel-rapl:1f:a", 0, RAPL_CONTROL_MSR, 2, 31, 10},
+                {"intel-rapl-mmio:0", 0, RAPL_CONTROL_MMIO, 1, 0, 0},
+                {"intel-rapl-mmio:0:0", 0, RAPL_CONTROL_MMIO, 2, 0, 0},
+                {"intel-rapl", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl-mmio", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:0:", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl::0", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:0:1:2", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:A", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:g", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:00", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:0x1", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:-1", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:ffffffffff", -EINVAL, 0, 0, 0, 0},
+                {"intel-rapl:0 ", -EINVAL, 0, 0, 0, 0},
+                {"dtpm:0", -EINVAL, 0, 0, 0, 0},
+                {".", -EINVAL, 0, 0, 0, 0},
+                {"", -EINVAL, 0, 0, 0, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 RaplZoneId id = {.depth = 99};
@@ -311,31 +311,31 @@ static void test_classify_zone_name(void **state)
                 EnergyDomainKind kind;
                 int package, die;
         } rows[] = {
-            {"package-0", PACKAGE, 0, -1},
-            {"package-1", PACKAGE, 1, -1},
-            {"package-16", PACKAGE, 16, -1},
-            {"package-0-die-0", PACKAGE, 0, 0},
-            {"package-1-die-3", PACKAGE, 1, 3},
-            {"psys", PSYS, -1, -1},
-            {"psys-1", PSYS, -1, -1},
-            {"core", CORE, -1, -1},
-            {"uncore", UNCORE, -1, -1},
-            {"dram", DRAM, -1, -1},
-            {"package", OTHER, -1, -1},
-            {"package-", OTHER, -1, -1},
-            {"package-x", OTHER, -1, -1},
-            {"package-01", OTHER, -1, -1},
-            {"package--1", OTHER, -1, -1},
-            {"package-0-die-", OTHER, -1, -1},
-            {"package-0-dies-1", OTHER, -1, -1},
-            {"package-0-die-1x", OTHER, -1, -1},
-            {"package-99999999999", OTHER, -1, -1},
-            {"psys-", OTHER, -1, -1},
-            {"psysx", OTHER, -1, -1},
-            {"Core", OTHER, -1, -1},
-            {"dram ", OTHER, -1, -1},
-            {"gpu", OTHER, -1, -1},
-            {"", OTHER, -1, -1},
+                {"package-0", PACKAGE, 0, -1},
+                {"package-1", PACKAGE, 1, -1},
+                {"package-16", PACKAGE, 16, -1},
+                {"package-0-die-0", PACKAGE, 0, 0},
+                {"package-1-die-3", PACKAGE, 1, 3},
+                {"psys", PSYS, -1, -1},
+                {"psys-1", PSYS, -1, -1},
+                {"core", CORE, -1, -1},
+                {"uncore", UNCORE, -1, -1},
+                {"dram", DRAM, -1, -1},
+                {"package", OTHER, -1, -1},
+                {"package-", OTHER, -1, -1},
+                {"package-x", OTHER, -1, -1},
+                {"package-01", OTHER, -1, -1},
+                {"package--1", OTHER, -1, -1},
+                {"package-0-die-", OTHER, -1, -1},
+                {"package-0-dies-1", OTHER, -1, -1},
+                {"package-0-die-1x", OTHER, -1, -1},
+                {"package-99999999999", OTHER, -1, -1},
+                {"psys-", OTHER, -1, -1},
+                {"psysx", OTHER, -1, -1},
+                {"Core", OTHER, -1, -1},
+                {"dram ", OTHER, -1, -1},
+                {"gpu", OTHER, -1, -1},
+                {"", OTHER, -1, -1},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 RaplZoneName n = rapl_classify_zone_name(rows[i].s);
@@ -439,7 +439,8 @@ static void test_unreadable(void **state)
         char root[PATH_MAX], file[PATH_MAX];
         copy_fixture("unreadable", root, sizeof(root));
         assert_int_equal(
-            path_fmt(file, sizeof(file), "%s/class/powercap/intel-rapl:0:0/energy_uj", root), 0);
+                path_fmt(file, sizeof(file), "%s/class/powercap/intel-rapl:0:0/energy_uj", root),
+                0);
         bool as_root = geteuid() == 0;
         /* Not root: 0000, since the owner could read 0400. */
         assert_int_equal(chmod(file, as_root ? 0400 : 0000), 0);
@@ -665,16 +666,16 @@ int main(void)
         if (getenv("JOULES_TEST_DEBUG"))
                 log_setup(LOG_DEBUG, "test-rapl-powercap");
         static const struct CMUnitTest fixed[] = {
-            cmocka_unit_test(test_ops),
-            cmocka_unit_test(test_parse_zone_id),
-            cmocka_unit_test(test_classify_zone_name),
-            cmocka_unit_test(test_pkg17),
-            cmocka_unit_test(test_host_psys_without_psys),
-            cmocka_unit_test(test_no_zones),
-            cmocka_unit_test(test_no_powercap_dir),
-            cmocka_unit_test(test_unreadable),
-            cmocka_unit_test(test_read_invalid),
-            cmocka_unit_test(test_rapl_sim),
+                cmocka_unit_test(test_ops),
+                cmocka_unit_test(test_parse_zone_id),
+                cmocka_unit_test(test_classify_zone_name),
+                cmocka_unit_test(test_pkg17),
+                cmocka_unit_test(test_host_psys_without_psys),
+                cmocka_unit_test(test_no_zones),
+                cmocka_unit_test(test_no_powercap_dir),
+                cmocka_unit_test(test_unreadable),
+                cmocka_unit_test(test_read_invalid),
+                cmocka_unit_test(test_rapl_sim),
         };
         struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(fixture_cases)];
         static char names[ELEMENTSOF(fixture_cases)][64];
@@ -683,9 +684,9 @@ int main(void)
                 snprintf(names[i], sizeof(names[i]), "fixture %s%s", fixture_cases[i].fixture,
                          fixture_cases[i].host_psys ? " (host_psys)" : "");
                 tests[n++] = (struct CMUnitTest){
-                    .name = names[i],
-                    .test_func = test_fixture_case,
-                    .initial_state = (void *)&fixture_cases[i],
+                        .name = names[i],
+                        .test_func = test_fixture_case,
+                        .initial_state = (void *)&fixture_cases[i],
                 };
         }
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++)

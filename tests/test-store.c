@@ -44,7 +44,7 @@ static void test_roundtrip(void **state)
         assert_int_equal(store_schema_version(s), 1);
         int64_t run;
         StoreRun ri = {
-            .started_us = 1000, .source = "powercap", .interval_us = 1000000, .hostname = "h1"};
+                .started_us = 1000, .source = "powercap", .interval_us = 1000000, .hostname = "h1"};
         assert_int_equal(store_run_begin(s, &ri, &run), 0);
         int64_t pkg, core, pkg2;
         StoreDomain d1 = {"package-0", "intel-rapl:0", "powercap", "package", false, true};
@@ -63,16 +63,16 @@ static void test_roundtrip(void **state)
         for (int i = 1; i <= 120; i++) {
                 bool drop = i == 50;
                 StoreDomainValue dv[2] = {
-                    {.domain_id = pkg,
-                     .valid = !drop,
-                     .energy_uj = 20000000,
-                     .drop_reason = drop ? "implausible power" : NULL},
-                    {.domain_id = core, .valid = true, .energy_uj = 5000000},
+                        {.domain_id = pkg,
+                         .valid = !drop,
+                         .energy_uj = 20000000,
+                         .drop_reason = drop ? "implausible power" : NULL},
+                        {.domain_id = core, .valid = true, .energy_uj = 5000000},
                 };
                 StoreUnitValue uv[3] = {
-                    {ua, 10000000, 2000000, 500000000},
-                    {ub, 5000000, 1000000, 250000000},
-                    {ui, 0, 2000000, 0},
+                        {ua, 10000000, 2000000, 500000000},
+                        {ub, 5000000, 1000000, 250000000},
+                        {ui, 0, 2000000, 0},
                 };
                 StoreTick t = {.ts_us = t0 + i * INT64_C(1000000),
                                .dt_us = 1000000,
@@ -158,8 +158,8 @@ static void test_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_roundtrip),
-            cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_errors),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,38 +33,38 @@ typedef struct Row {
 static void test_from_text(void **state)
 {
         static const Row rows[] = {
-            {"0::/system.slice/nginx.service\n", 0, "nginx.service", "nginx.service",
-             CGROUP_UNIT_SERVICE, -1},
-            {"0::/system.slice/nginx.service/payload\n", 0, "nginx.service", "nginx.service",
-             CGROUP_UNIT_SERVICE, -1},
-            /* hybrid: the 0:: line, as libsystemd reads it */
-            {"12:cpu,cpuacct:/user.slice\n"
-             "1:name=systemd:/user.slice/user-1000.slice/user@1000.service/app.slice/"
-             "foo.service\n"
-             "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n",
-             0, "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000},
-            /* legacy: the name=systemd line */
-            {"4:cpu,cpuacct:/system.slice/cron.service\n1:name=systemd:/system.slice/"
-             "cron.service\n",
-             0, "cron.service", "cron.service", CGROUP_UNIT_SERVICE, -1},
-            {"0::/user.slice/user-1000.slice/session-3.scope\n", 0, "session-3.scope",
-             "session-3.scope", CGROUP_UNIT_SCOPE, -1},
-            {"0::/init.scope\n", 0, "init.scope", "init.scope", CGROUP_UNIT_SCOPE, -1},
-            {"0::/system.slice/gone.service (deleted)\n", 0, "gone.service", "gone.service",
-             CGROUP_UNIT_SERVICE, -1},
-            {"0::/system.slice/system-getty.slice/getty@tty1.service\n", 0, "getty@tty1.service",
-             "getty@tty1.service", CGROUP_UNIT_SERVICE, -1},
-            {"0::/system.slice/systemd-fsck@dev-disk-by\\x2duuid-1a2b.service\n", 0,
-             "systemd-fsck@dev-disk-by\\x2duuid-1a2b.service",
-             "systemd-fsck@dev-disk-by\\x2duuid-1a2b.service", CGROUP_UNIT_SERVICE, -1},
-            /* kernel threads and processes in no unit */
-            {.text = "0::/\n", .ret = -ENXIO},
-            {.text = "9:name=systemd:/\n2:cpuacct:/\n0::/\n", .ret = -ENXIO},
-            {.text = "0::/user.slice/user-1000.slice\n", .ret = -ENXIO},
-            {.text = "0::/docker/1f3e\n", .ret = -ENXIO},
-            {.text = "4:memory:/process_api/b916ad2c\n", .ret = -ENXIO},
-            {.text = "", .ret = -ENXIO},
-            {.text = "bogus\n", .ret = -EINVAL},
+                {"0::/system.slice/nginx.service\n", 0, "nginx.service", "nginx.service",
+                 CGROUP_UNIT_SERVICE, -1},
+                {"0::/system.slice/nginx.service/payload\n", 0, "nginx.service", "nginx.service",
+                 CGROUP_UNIT_SERVICE, -1},
+                /* hybrid: the 0:: line, as libsystemd reads it */
+                {"12:cpu,cpuacct:/user.slice\n"
+                 "1:name=systemd:/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                 "foo.service\n"
+                 "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n",
+                 0, "foo.service", "user@1000/foo.service", CGROUP_UNIT_SERVICE, 1000},
+                /* legacy: the name=systemd line */
+                {"4:cpu,cpuacct:/system.slice/cron.service\n1:name=systemd:/system.slice/"
+                 "cron.service\n",
+                 0, "cron.service", "cron.service", CGROUP_UNIT_SERVICE, -1},
+                {"0::/user.slice/user-1000.slice/session-3.scope\n", 0, "session-3.scope",
+                 "session-3.scope", CGROUP_UNIT_SCOPE, -1},
+                {"0::/init.scope\n", 0, "init.scope", "init.scope", CGROUP_UNIT_SCOPE, -1},
+                {"0::/system.slice/gone.service (deleted)\n", 0, "gone.service", "gone.service",
+                 CGROUP_UNIT_SERVICE, -1},
+                {"0::/system.slice/system-getty.slice/getty@tty1.service\n", 0,
+                 "getty@tty1.service", "getty@tty1.service", CGROUP_UNIT_SERVICE, -1},
+                {"0::/system.slice/systemd-fsck@dev-disk-by\\x2duuid-1a2b.service\n", 0,
+                 "systemd-fsck@dev-disk-by\\x2duuid-1a2b.service",
+                 "systemd-fsck@dev-disk-by\\x2duuid-1a2b.service", CGROUP_UNIT_SERVICE, -1},
+                /* kernel threads and processes in no unit */
+                {.text = "0::/\n", .ret = -ENXIO},
+                {.text = "9:name=systemd:/\n2:cpuacct:/\n0::/\n", .ret = -ENXIO},
+                {.text = "0::/user.slice/user-1000.slice\n", .ret = -ENXIO},
+                {.text = "0::/docker/1f3e\n", .ret = -ENXIO},
+                {.text = "4:memory:/process_api/b916ad2c\n", .ret = -ENXIO},
+                {.text = "", .ret = -ENXIO},
+                {.text = "bogus\n", .ret = -EINVAL},
         };
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -91,13 +91,13 @@ static void test_fixture_procfs(void **state)
                 int ret;
                 const char *display;
         } rows[] = {
-            {1, 0, "init.scope"},         {2, -ENXIO, NULL},
-            {17, -ENXIO, NULL},           {812, 0, "nginx.service"},
-            {813, 0, "nginx.service"},    {2204, 0, "user@1000/foo.service"},
-            {2210, 0, "session-3.scope"}, {3001, 0, "cron.service"},
-            {3002, 0, "gone.service"},    {3003, 0, "getty@tty1.service"},
-            {3004, -ENXIO, NULL},         {3005, 0, "weird.service"},
-            {99999, -ESRCH, NULL},
+                {1, 0, "init.scope"},         {2, -ENXIO, NULL},
+                {17, -ENXIO, NULL},           {812, 0, "nginx.service"},
+                {813, 0, "nginx.service"},    {2204, 0, "user@1000/foo.service"},
+                {2210, 0, "session-3.scope"}, {3001, 0, "cron.service"},
+                {3002, 0, "gone.service"},    {3003, 0, "getty@tty1.service"},
+                {3004, -ENXIO, NULL},         {3005, 0, "weird.service"},
+                {99999, -ESRCH, NULL},
         };
         char dir[4096];
         const char *fx = getenv("JOULES_FIXTURES");
@@ -264,12 +264,12 @@ static void test_real_units(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_from_text),
-            cmocka_unit_test(test_fixture_procfs),
-            cmocka_unit_test(test_self),
+                cmocka_unit_test(test_from_text),
+                cmocka_unit_test(test_fixture_procfs),
+                cmocka_unit_test(test_self),
         };
         const struct CMUnitTest real_tests[] = {
-            cmocka_unit_test_teardown(test_real_units, real_teardown),
+                cmocka_unit_test_teardown(test_real_units, real_teardown),
         };
         if (cmocka_run_group_tests_name("units", tests, NULL, NULL))
                 return 1;

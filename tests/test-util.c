@@ -15,13 +15,13 @@ static void test_duration(void **state)
                 int r;
                 uint64_t us;
         } rows[] = {
-            {"200ms", 0, 200000},    {"1s", 0, 1000000},       {"0.2", 0, 200000},
-            {"50ms", 0, 50000},      {"15m", 0, 900000000},    {"24h", 0, 86400000000},
-            {"7d", 0, 604800000000}, {"1h30m", 0, 5400000000}, {"500us", 0, 500},
-            {"2", 0, 2000000},       {"1.5s", 0, 1500000},     {"1min", 0, 60000000},
-            {"", -EINVAL, 0},        {"s", -EINVAL, 0},        {"-1s", -EINVAL, 0},
-            {"1x", -EINVAL, 0},      {"1s2", -EINVAL, 0},      {"ms", -EINVAL, 0},
-            {"1 s", -EINVAL, 0},     {"nan", -EINVAL, 0},      {"1e400", -EINVAL, 0},
+                {"200ms", 0, 200000},    {"1s", 0, 1000000},       {"0.2", 0, 200000},
+                {"50ms", 0, 50000},      {"15m", 0, 900000000},    {"24h", 0, 86400000000},
+                {"7d", 0, 604800000000}, {"1h30m", 0, 5400000000}, {"500us", 0, 500},
+                {"2", 0, 2000000},       {"1.5s", 0, 1500000},     {"1min", 0, 60000000},
+                {"", -EINVAL, 0},        {"s", -EINVAL, 0},        {"-1s", -EINVAL, 0},
+                {"1x", -EINVAL, 0},      {"1s2", -EINVAL, 0},      {"ms", -EINVAL, 0},
+                {"1 s", -EINVAL, 0},     {"nan", -EINVAL, 0},      {"1e400", -EINVAL, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 uint64_t us = 12345;
@@ -44,18 +44,18 @@ static void test_time_point(void **state)
                 int ok;
                 int64_t s; /* seconds since the epoch */
         } rows[] = {
-            {"2026-01-01", 1, 1767225600},
-            {"2026-01-01T12:00:00Z", 1, 1767268800},
-            {"2026-01-01T12:00Z", 1, 1767268800},
-            {"2026-01-01T12:00:00+02:00", 1, 1767261600},
-            {"2024-02-29T00:00:00Z", 1, 1709164800},
-            {"1h", 1, 1767222000},
-            {"now", 1, 1767225600},
-            {"2025-02-29", 0, 0},
-            {"2026-13-01", 0, 0},
-            {"2026-01-01T25:00Z", 0, 0},
-            {"yesterday", 0, 0},
-            {"2026-01-01X", 0, 0},
+                {"2026-01-01", 1, 1767225600},
+                {"2026-01-01T12:00:00Z", 1, 1767268800},
+                {"2026-01-01T12:00Z", 1, 1767268800},
+                {"2026-01-01T12:00:00+02:00", 1, 1767261600},
+                {"2024-02-29T00:00:00Z", 1, 1709164800},
+                {"1h", 1, 1767222000},
+                {"now", 1, 1767225600},
+                {"2025-02-29", 0, 0},
+                {"2026-13-01", 0, 0},
+                {"2026-01-01T25:00Z", 0, 0},
+                {"yesterday", 0, 0},
+                {"2026-01-01X", 0, 0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 int64_t us = 0;
@@ -69,8 +69,8 @@ static void test_time_point(void **state)
         }
         char buf[32];
         assert_string_equal(
-            format_rfc3339(INT64_C(1767268800) * 1000000 + 999999, buf, sizeof(buf)),
-            "2026-01-01T12:00:00Z");
+                format_rfc3339(INT64_C(1767268800) * 1000000 + 999999, buf, sizeof(buf)),
+                "2026-01-01T12:00:00Z");
 }
 
 static void test_u64(void **state)
@@ -95,9 +95,9 @@ static void test_u64(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_duration),
-            cmocka_unit_test(test_time_point),
-            cmocka_unit_test(test_u64),
+                cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_time_point),
+                cmocka_unit_test(test_u64),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,42 +60,46 @@ static void sim_on_signal(int sig)
 
 static void sim_usage(FILE *f)
 {
-        fprintf(
-            f,
-            "usage: rapl-sim --root DIR --zone NAME:WATTS[:MAX_RANGE_UJ] [--zone ...] [options]\n"
-            "\n"
-            "Creates (or reuses) a fake powercap RAPL tree under DIR, in the kernel's layout\n"
-            "(DIR/class/powercap/intel-rapl:N -> ../../devices/virtual/powercap/intel-rapl/...),\n"
-            "and advances each zone's energy_uj at WATTS, wrapping at its max_energy_range_uj.\n"
-            "Point a reader at it with --sysfs-root DIR.\n"
-            "\n"
-            "  --root DIR            the sysfs root to create or reuse\n"
-            "  --zone NAME:W[:MAX]   a zone drawing W watts (repeatable). NAME:\n"
-            "                          package-N, package-N-die-M, psys, psys-N: a top-level\n"
-            "                            zone, numbered intel-rapl:0, :1, ... (hex) in order\n"
-            "                          core, uncore, dram: a subzone of the last package given\n"
-            "                            before it (a top-level zone if there is none)\n"
-            "                          PARENT/NAME: a subzone of the zone named PARENT\n"
-            "                        MAX: this zone's max_energy_range_uj (default "
-            "--max-range-uj)\n"
-            "  --max-range-uj N      default max_energy_range_uj (%" PRIu64 ")\n"
-            "  --interval-ms N       update period in milliseconds (default 20)\n"
-            "  --duration S          stop after S seconds (\"2.5\", \"500ms\"; default: until\n"
-            "                        SIGTERM or SIGINT)\n"
-            "  --start-uj N          initial energy_uj of every zone (default: the value\n"
-            "                        already in a reused tree, else 0)\n"
-            "  --mode OCTAL          mode of the energy_uj files (default 0444; Linux >= 5.10\n"
-            "                        uses 0400)\n"
-            "  --once                write the tree and the initial values, then exit\n"
-            "  -h, --help            this text\n"
-            "\n"
-            "Prints one line per zone (\"zone ENTRY NAME WATTS max MAX\"), then \"ready\" once "
-            "every\n"
-            "file and class/ symlink exists; on exit \"total ENTRY NAME UJ wraps N seconds S\".\n"
-            "A wrap must take longer than the reader's interval (MAX / W seconds), or the\n"
-            "reader cannot tell how many wraps happened. Exits 0 on SIGTERM/SIGINT or after\n"
-            "--duration, 1 on errors, 2 on bad usage.\n",
-            SIM_DEFAULT_MAX_RANGE);
+        fprintf(f,
+                "usage: rapl-sim --root DIR --zone NAME:WATTS[:MAX_RANGE_UJ] [--zone ...] "
+                "[options]\n"
+                "\n"
+                "Creates (or reuses) a fake powercap RAPL tree under DIR, in the kernel's layout\n"
+                "(DIR/class/powercap/intel-rapl:N -> "
+                "../../devices/virtual/powercap/intel-rapl/...),\n"
+                "and advances each zone's energy_uj at WATTS, wrapping at its "
+                "max_energy_range_uj.\n"
+                "Point a reader at it with --sysfs-root DIR.\n"
+                "\n"
+                "  --root DIR            the sysfs root to create or reuse\n"
+                "  --zone NAME:W[:MAX]   a zone drawing W watts (repeatable). NAME:\n"
+                "                          package-N, package-N-die-M, psys, psys-N: a top-level\n"
+                "                            zone, numbered intel-rapl:0, :1, ... (hex) in order\n"
+                "                          core, uncore, dram: a subzone of the last package "
+                "given\n"
+                "                            before it (a top-level zone if there is none)\n"
+                "                          PARENT/NAME: a subzone of the zone named PARENT\n"
+                "                        MAX: this zone's max_energy_range_uj (default "
+                "--max-range-uj)\n"
+                "  --max-range-uj N      default max_energy_range_uj (%" PRIu64 ")\n"
+                "  --interval-ms N       update period in milliseconds (default 20)\n"
+                "  --duration S          stop after S seconds (\"2.5\", \"500ms\"; default: until\n"
+                "                        SIGTERM or SIGINT)\n"
+                "  --start-uj N          initial energy_uj of every zone (default: the value\n"
+                "                        already in a reused tree, else 0)\n"
+                "  --mode OCTAL          mode of the energy_uj files (default 0444; Linux >= 5.10\n"
+                "                        uses 0400)\n"
+                "  --once                write the tree and the initial values, then exit\n"
+                "  -h, --help            this text\n"
+                "\n"
+                "Prints one line per zone (\"zone ENTRY NAME WATTS max MAX\"), then \"ready\" once "
+                "every\n"
+                "file and class/ symlink exists; on exit \"total ENTRY NAME UJ wraps N seconds "
+                "S\".\n"
+                "A wrap must take longer than the reader's interval (MAX / W seconds), or the\n"
+                "reader cannot tell how many wraps happened. Exits 0 on SIGTERM/SIGINT or after\n"
+                "--duration, 1 on errors, 2 on bad usage.\n",
+                SIM_DEFAULT_MAX_RANGE);
 }
 
 static int sim_mkdir_p(const char *path)
@@ -333,16 +337,16 @@ static int sim_create_zone(const char *ctdir, SimZone *z, bool have_start, uint6
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-            {"root", required_argument, NULL, 'r'},
-            {"zone", required_argument, NULL, 'z'},
-            {"max-range-uj", required_argument, NULL, 'm'},
-            {"interval-ms", required_argument, NULL, 'i'},
-            {"duration", required_argument, NULL, 'd'},
-            {"start-uj", required_argument, NULL, 's'},
-            {"mode", required_argument, NULL, 'M'},
-            {"once", no_argument, NULL, 'o'},
-            {"help", no_argument, NULL, 'h'},
-            {},
+                {"root", required_argument, NULL, 'r'},
+                {"zone", required_argument, NULL, 'z'},
+                {"max-range-uj", required_argument, NULL, 'm'},
+                {"interval-ms", required_argument, NULL, 'i'},
+                {"duration", required_argument, NULL, 'd'},
+                {"start-uj", required_argument, NULL, 's'},
+                {"mode", required_argument, NULL, 'M'},
+                {"once", no_argument, NULL, 'o'},
+                {"help", no_argument, NULL, 'h'},
+                {},
         };
         const char *root = NULL;
         const char *zone_specs[SIM_MAX_ZONES];
