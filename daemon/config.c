@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "collectors/perf-events.h"
 #include "common/util.h"
 
 typedef enum ConfigType {
@@ -33,41 +34,42 @@ typedef struct ConfigKey {
 #define OFF(f) offsetof(JoulesConfig, f)
 
 static const ConfigKey config_keys[] = {
-    {"daemon", "database", CFG_PATH, OFF(db_path), 0, 0, "SQLite history file"},
-    {"daemon", "interval", CFG_DURATION, OFF(interval_us), 50e3, 3600e6,
-     "sampling interval, 50ms to 1h"},
-    {"daemon", "log_level", CFG_LOG_LEVEL, OFF(log_level), 0, 0,
-     "error, warning, notice, info or debug"},
-    {"energy", "source", CFG_SOURCE, OFF(energy_source), 0, 0, "auto, perf, powercap or model"},
-    {"energy", "sysfs_root", CFG_PATH, OFF(sysfs_root), 0, 0, "where /sys is read"},
-    {"energy", "host_domain", CFG_HOST_DOMAIN, OFF(energy.host_psys), 0, 0,
-     "packages (packages + dram) or psys"},
-    {"energy", "max_domain_power_w", CFG_DOUBLE, OFF(max_domain_power_w), 1, 1e6,
-     "an interval implying more than this per domain is dropped"},
-    {"model", "idle_w_per_cpu", CFG_DOUBLE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
-     "estimated watts per idle vCPU"},
-    {"model", "max_w_per_cpu", CFG_DOUBLE, OFF(energy.model_max_w_per_cpu), 0, 1000,
-     "estimated watts per busy vCPU"},
-    {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
-     "vCPUs to estimate for; 0 counts them"},
-    {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},
-    {"attribution", "events", CFG_EVENTS, OFF(events), 0, 0,
-     "perf events weighting the split, libpfm4 names"},
-    {"attribution", "top_processes", CFG_UINT, OFF(top_processes), 0, 1000,
-     "processes stored per active service and tick"},
-    {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
-    {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
-     "cgroup v2 mount; empty: found from mountinfo"},
+        {"daemon", "database", CFG_PATH, OFF(db_path), 0, 0, "SQLite history file"},
+        {"daemon", "interval", CFG_DURATION, OFF(interval_us), 50e3, 3600e6,
+         "sampling interval, 50ms to 1h"},
+        {"daemon", "log_level", CFG_LOG_LEVEL, OFF(log_level), 0, 0,
+         "error, warning, notice, info or debug"},
+        {"energy", "source", CFG_SOURCE, OFF(energy_source), 0, 0, "auto, perf, powercap or model"},
+        {"energy", "sysfs_root", CFG_PATH, OFF(sysfs_root), 0, 0, "where /sys is read"},
+        {"energy", "host_domain", CFG_HOST_DOMAIN, OFF(energy.host_psys), 0, 0,
+         "packages (packages + dram) or psys"},
+        {"energy", "max_domain_power_w", CFG_DOUBLE, OFF(max_domain_power_w), 1, 1e6,
+         "an interval implying more than this per domain is dropped"},
+        {"model", "idle_w_per_cpu", CFG_DOUBLE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
+         "estimated watts per idle vCPU"},
+        {"model", "max_w_per_cpu", CFG_DOUBLE, OFF(energy.model_max_w_per_cpu), 0, 1000,
+         "estimated watts per busy vCPU"},
+        {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
+         "vCPUs to estimate for; 0 counts them"},
+        {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},
+        {"attribution", "events", CFG_EVENTS, OFF(events), 0, 0,
+         "perf events (libpfm4 names) weighting the split, the first is the weight; none: CPU "
+         "time"},
+        {"attribution", "top_processes", CFG_UINT, OFF(top_processes), 0, 1000,
+         "processes stored per active service and tick"},
+        {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
+        {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
+         "cgroup v2 mount; empty: found from mountinfo"},
 };
 
 void config_defaults(JoulesConfig *c)
 {
         *c = (JoulesConfig){
-            .interval_us = USEC_PER_SEC,
-            .log_level = LOG_INFO,
-            .max_domain_power_w = 2000,
-            .idle_learn = true,
-            .top_processes = 5,
+                .interval_us = USEC_PER_SEC,
+                .log_level = LOG_INFO,
+                .max_domain_power_w = 2000,
+                .idle_learn = true,
+                .top_processes = 5,
         };
         snprintf(c->db_path, sizeof(c->db_path), "%s", JOULES_DEFAULT_DB);
         snprintf(c->energy_source, sizeof(c->energy_source), "auto");
@@ -78,8 +80,8 @@ void config_defaults(JoulesConfig *c)
 }
 
 static const char *const log_levels[] = {
-    [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-    [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+        [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 static int config_number(const ConfigKey *k, const char *value, double *ret, char *err,

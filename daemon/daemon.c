@@ -15,6 +15,7 @@
 #include "collectors/energy.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/services.h"
 #include "storage/store.h"
 
 struct Daemon {
@@ -31,6 +32,8 @@ struct Daemon {
 
         Store *store;
         int64_t run_id;
+        Services *services;
+        size_t active_services; /* in the last tick */
 
         int timer_fd;
         int signal_fd;
@@ -55,14 +58,15 @@ static void daemon_show(Daemon *d, uint64_t now_ns)
         d->last_power_w = (double)d->show_uj / (double)d->show_us;
         if (d->opts.show) {
                 char ts[32];
-                printf("%s  host %8.2f W%s  dropped %llu\n",
+                printf("%s  host %8.2f W%s  %zu active service(s)  idle %.2f W  dropped %llu\n",
                        format_rfc3339(now_realtime_us(), ts, sizeof(ts)), d->last_power_w,
-                       d->source->ops->estimated ? " (estimated)" : "",
-                       (unsigned long long)d->tracker.dropped);
+                       d->source->ops->estimated ? " (estimated)" : "", d->active_services,
+                       services_idle_w(d->services), (unsigned long long)d->tracker.dropped);
                 fflush(stdout);
         }
-        (void)sd_notifyf(false, "STATUS=host %.2f W%s, source %s", d->last_power_w,
-                         d->source->ops->estimated ? " (estimated)" : "", d->source->ops->name);
+        (void)sd_notifyf(false, "STATUS=host %.2f W%s, %zu active service(s), source %s",
+                         d->last_power_w, d->source->ops->estimated ? " (estimated)" : "",
+                         d->active_services, d->source->ops->name);
         d->show_uj = d->show_us = 0;
         d->last_show_ns = now_ns;
 }
@@ -91,8 +95,16 @@ static void daemon_tick(Daemon *d)
                                  (double)d->cfg.interval_us / 1e6, d->cfg.db_path);
                 }
         }
+        ServicesTick st;
+        int rs = services_tick(d->services, r == 0, d->interval.host_valid, d->interval.host_uj,
+                               d->interval.dt_us, &st);
+        if (rs < 0) {
+                log_debug("attributing the tick: %s", strerror(-rs));
+                st = (ServicesTick){0};
+        }
         if (r == 0)
                 return; /* baseline */
+        d->active_services = st.n_active;
 
         const EnergyInterval *iv = &d->interval;
         for (size_t i = 0; i < d->source->n_domains; i++) {
@@ -115,13 +127,19 @@ static void daemon_tick(Daemon *d)
                                    v->drop_reason);
         }
         StoreTick t = {
-            .ts_us = wall_us,
-            .dt_us = iv->dt_us,
-            .host_valid = iv->host_valid,
-            .host_uj = iv->host_uj,
-            .estimated = d->source->ops->estimated,
-            .domains = d->domain_values,
-            .n_domains = d->source->n_domains,
+                .ts_us = wall_us,
+                .dt_us = iv->dt_us,
+                .host_valid = iv->host_valid,
+                .host_uj = iv->host_uj,
+                .estimated = d->source->ops->estimated,
+                .domains = d->domain_values,
+                .n_domains = d->source->n_domains,
+                .units = st.units,
+                .n_units = st.n_units,
+                .procs = st.procs,
+                .n_procs = st.n_procs,
+                .counters = st.counters,
+                .n_counters = st.n_counters,
         };
         r = store_tick_append(d->store, &t);
         if (r >= 0)
@@ -146,8 +164,8 @@ static void daemon_tick(Daemon *d)
 static int daemon_arm_timer(Daemon *d)
 {
         struct itimerspec its = {
-            .it_interval = {.tv_sec = (time_t)(d->cfg.interval_us / USEC_PER_SEC),
-                            .tv_nsec = (long)(d->cfg.interval_us % USEC_PER_SEC) * 1000},
+                .it_interval = {.tv_sec = (time_t)(d->cfg.interval_us / USEC_PER_SEC),
+                                .tv_nsec = (long)(d->cfg.interval_us % USEC_PER_SEC) * 1000},
         };
         its.it_value = its.it_interval;
         if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
@@ -160,12 +178,12 @@ static int daemon_register_domains(Daemon *d)
         for (size_t i = 0; i < d->source->n_domains; i++) {
                 const EnergyDomain *dom = &d->source->domains[i];
                 StoreDomain sd = {
-                    .name = dom->name,
-                    .zone = dom->zone,
-                    .source = d->source->ops->name,
-                    .kind = energy_domain_kind_to_string(dom->kind),
-                    .estimated = d->source->ops->estimated,
-                    .in_host = dom->in_host,
+                        .name = dom->name,
+                        .zone = dom->zone,
+                        .source = d->source->ops->name,
+                        .kind = energy_domain_kind_to_string(dom->kind),
+                        .estimated = d->source->ops->estimated,
+                        .in_host = dom->in_host,
                 };
                 int r = store_domain_ensure(d->store, &sd, &d->domain_ids[i]);
                 if (r < 0)
@@ -185,9 +203,9 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
         d->opts = *opts;
         d->timer_fd = d->signal_fd = -1;
         d->roots = (JoulesRoots){
-            .sysfs = d->cfg.sysfs_root,
-            .procfs = d->cfg.procfs_root,
-            .cgroupfs = d->cfg.cgroup_root[0] ? d->cfg.cgroup_root : NULL,
+                .sysfs = d->cfg.sysfs_root,
+                .procfs = d->cfg.procfs_root,
+                .cgroupfs = d->cfg.cgroup_root[0] ? d->cfg.cgroup_root : NULL,
         };
         int r;
         char why[1024];
@@ -224,15 +242,29 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
         char hostname[256] = "";
         (void)gethostname(hostname, sizeof(hostname) - 1);
         StoreRun run = {
-            .started_us = now_realtime_us(),
-            .source = d->source->ops->name,
-            .estimated = d->source->ops->estimated,
-            .interval_us = cfg->interval_us,
-            .hostname = hostname,
+                .started_us = now_realtime_us(),
+                .source = d->source->ops->name,
+                .estimated = d->source->ops->estimated,
+                .interval_us = cfg->interval_us,
+                .hostname = hostname,
         };
         r = store_run_begin(d->store, &run, &d->run_id);
         if (r >= 0)
                 r = daemon_register_domains(d);
+        if (r < 0) {
+                snprintf(err, errlen, "writing %s: %s", cfg->db_path, store_last_error(d->store));
+                goto fail;
+        }
+        r = services_new(&d->cfg, &d->roots, d->store, d->source->idle_w, &d->services, why,
+                         sizeof(why));
+        if (r < 0) {
+                snprintf(err, errlen, "%s", why);
+                goto fail;
+        }
+        r = store_run_set_weight(d->store, services_weight(d->services),
+                                 services_weight_reason(d->services)[0]
+                                         ? services_weight_reason(d->services)
+                                         : NULL);
         if (r < 0) {
                 snprintf(err, errlen, "writing %s: %s", cfg->db_path, store_last_error(d->store));
                 goto fail;
@@ -344,6 +376,7 @@ Daemon *daemon_free(Daemon *d)
 {
         if (!d)
                 return NULL;
+        services_free(d->services);
         energy_source_close(d->source);
         energy_tracker_done(&d->tracker);
         energy_interval_done(&d->interval);

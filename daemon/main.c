@@ -13,25 +13,29 @@
 
 static void usage(FILE *f)
 {
-        fprintf(
-            f, "Usage: joulesd [OPTIONS]\n"
-               "Measures the host's energy (RAPL through the perf power PMU or powercap, or an\n"
-               "estimate from CPU use) and stores it in a SQLite history.\n\n"
-               "  --config FILE          settings file (default " JOULES_DEFAULT_CONFIG
-               ", if present)\n"
-               "  --db PATH              history file (default " JOULES_DEFAULT_DB ")\n"
-               "  --interval DURATION    sampling interval: 200ms, 1s, 0.2 (default 1s)\n"
-               "  --energy-source NAME   auto, perf, powercap or model (default auto)\n"
-               "  --sysfs-root DIR       where the energy hardware files are read (default /sys)\n"
-               "  --procfs-root DIR      where /proc is read (default /proc)\n"
-               "  --cgroup-root DIR      cgroup v2 mount (default: from /proc/self/mountinfo)\n"
-               "  --log-level LEVEL      error, warning, notice, info, debug\n"
-               "  --show                 print the measured power once a second\n"
-               "  --duration DURATION    stop after this long (tests, benchmarks)\n"
-               "  --check-config         validate the settings and exit\n"
-               "  --dump-config          print the effective settings as a config file\n"
-               "  --version, --help\n\n"
-               "Exit codes: 0 stopped cleanly, 1 failed, 2 bad arguments, 78 bad configuration.\n");
+        fprintf(f,
+                "Usage: joulesd [OPTIONS]\n"
+                "Measures the host's energy (RAPL through the perf power PMU or powercap, or an\n"
+                "estimate from CPU use) and stores it in a SQLite history.\n\n"
+                "  --config FILE          settings file (default " JOULES_DEFAULT_CONFIG
+                ", if present)\n"
+                "  --db PATH              history file (default " JOULES_DEFAULT_DB ")\n"
+                "  --interval DURATION    sampling interval: 200ms, 1s, 0.2 (default 1s)\n"
+                "  --energy-source NAME   auto, perf, powercap or model (default auto)\n"
+                "  --sysfs-root DIR       where the energy hardware files are read (default /sys)\n"
+                "  --procfs-root DIR      where /proc is read (default /proc)\n"
+                "  --cgroup-root DIR      cgroup v2 mount (default: from /proc/self/mountinfo)\n"
+                "  --log-level LEVEL      error, warning, notice, info, debug\n"
+                "  --events LIST          perf events weighting the split (default\n"
+                "                         cycles,instructions; none: CPU time)\n"
+                "  --idle-power W|learn   the host's idle power (default: learn)\n"
+                "  --show                 print the measured power once a second\n"
+                "  --duration DURATION    stop after this long (tests, benchmarks)\n"
+                "  --check-config         validate the settings and exit\n"
+                "  --dump-config          print the effective settings as a config file\n"
+                "  --version, --help\n\n"
+                "Exit codes: 0 stopped cleanly, 1 failed, 2 bad arguments, 78 bad "
+                "configuration.\n");
 }
 
 enum {
@@ -43,6 +47,8 @@ enum {
         ARG_PROCFS,
         ARG_CGROUP,
         ARG_LOG_LEVEL,
+        ARG_EVENTS,
+        ARG_IDLE_POWER,
         ARG_SHOW,
         ARG_DURATION,
         ARG_CHECK,
@@ -52,21 +58,23 @@ enum {
 };
 
 static const struct option options[] = {
-    {"config", required_argument, NULL, ARG_CONFIG},
-    {"db", required_argument, NULL, ARG_DB},
-    {"interval", required_argument, NULL, ARG_INTERVAL},
-    {"energy-source", required_argument, NULL, ARG_SOURCE},
-    {"sysfs-root", required_argument, NULL, ARG_SYSFS},
-    {"procfs-root", required_argument, NULL, ARG_PROCFS},
-    {"cgroup-root", required_argument, NULL, ARG_CGROUP},
-    {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
-    {"show", no_argument, NULL, ARG_SHOW},
-    {"duration", required_argument, NULL, ARG_DURATION},
-    {"check-config", no_argument, NULL, ARG_CHECK},
-    {"dump-config", no_argument, NULL, ARG_DUMP},
-    {"version", no_argument, NULL, ARG_VERSION},
-    {"help", no_argument, NULL, ARG_HELP},
-    {0},
+        {"config", required_argument, NULL, ARG_CONFIG},
+        {"db", required_argument, NULL, ARG_DB},
+        {"interval", required_argument, NULL, ARG_INTERVAL},
+        {"energy-source", required_argument, NULL, ARG_SOURCE},
+        {"sysfs-root", required_argument, NULL, ARG_SYSFS},
+        {"procfs-root", required_argument, NULL, ARG_PROCFS},
+        {"cgroup-root", required_argument, NULL, ARG_CGROUP},
+        {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+        {"events", required_argument, NULL, ARG_EVENTS},
+        {"idle-power", required_argument, NULL, ARG_IDLE_POWER},
+        {"show", no_argument, NULL, ARG_SHOW},
+        {"duration", required_argument, NULL, ARG_DURATION},
+        {"check-config", no_argument, NULL, ARG_CHECK},
+        {"dump-config", no_argument, NULL, ARG_DUMP},
+        {"version", no_argument, NULL, ARG_VERSION},
+        {"help", no_argument, NULL, ARG_HELP},
+        {0},
 };
 
 /* Flags that are settings map onto config keys, so they are validated by the same table. */
@@ -74,13 +82,15 @@ static const struct {
         int arg;
         const char *section, *key;
 } flag_keys[] = {
-    {ARG_DB, "daemon", "database"},
-    {ARG_INTERVAL, "daemon", "interval"},
-    {ARG_LOG_LEVEL, "daemon", "log_level"},
-    {ARG_SOURCE, "energy", "source"},
-    {ARG_SYSFS, "energy", "sysfs_root"},
-    {ARG_PROCFS, "attribution", "procfs_root"},
-    {ARG_CGROUP, "attribution", "cgroup_root"},
+        {ARG_DB, "daemon", "database"},
+        {ARG_INTERVAL, "daemon", "interval"},
+        {ARG_LOG_LEVEL, "daemon", "log_level"},
+        {ARG_SOURCE, "energy", "source"},
+        {ARG_SYSFS, "energy", "sysfs_root"},
+        {ARG_PROCFS, "attribution", "procfs_root"},
+        {ARG_CGROUP, "attribution", "cgroup_root"},
+        {ARG_EVENTS, "attribution", "events"},
+        {ARG_IDLE_POWER, "attribution", "idle_power"},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,535 @@
+#include "daemon/services.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collectors/cgroup.h"
+#include "collectors/perf-events.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/attribution.h"
+
+enum { PSEUDO_KERNEL, PSEUDO_UNATTRIBUTED, PSEUDO_IDLE, _PSEUDO_MAX };
+static const char *const pseudo_names[_PSEUDO_MAX] = {"kernel", "unattributed", "idle"};
+
+typedef struct ServiceState {
+        char *path; /* NULL: slot moved or free */
+        uint64_t cgroup_id;
+        int64_t unit_id;
+        PerfTarget *target;
+        bool user_manager; /* its cgroup also holds the user's units: counts are not its own */
+        bool have_prev;
+        bool counted; /* delta[] holds this tick's counts */
+        uint64_t prev[PERF_EVENTS_MAX];
+        uint64_t delta[PERF_EVENTS_MAX];
+} ServiceState;
+
+struct Services {
+        bool idle_learn;
+        double idle_w_config;
+        double source_idle_w;
+        unsigned top_processes;
+        Store *store;
+        CgroupSet *cg;
+        PerfEvents *pe;
+        size_t n_events;
+        int64_t event_ids[PERF_EVENTS_MAX];
+        char weight[PERF_EVENTS_NAME_MAX];
+        char reason[PERF_EVENTS_REASON_MAX];
+        AttrIdleLearner *learner;
+        double idle_w; /* used in the last tick */
+        int64_t pseudo_ids[_PSEUDO_MAX];
+
+        ServiceState *states;
+        size_t n_states;
+
+        /* scratch, grown on demand and reused every tick */
+        size_t cap_units;
+        ServiceState *next_states;
+        uint64_t *weights, *active, *idle;
+        StoreUnitValue *unit_rows;
+        size_t cap_counters;
+        StoreCounterValue *counter_rows;
+        size_t cap_procs;
+        StoreProcValue *proc_rows;
+        size_t cap_proc_scratch;
+        uint64_t *proc_w, *proc_a, *proc_i;
+        bool *proc_taken;
+
+        bool cgroup_failing;
+        bool warned_conservation;
+};
+
+const char *services_weight(const Services *s)
+{
+        return s->weight;
+}
+
+const char *services_weight_reason(const Services *s)
+{
+        return s->reason;
+}
+
+double services_idle_w(const Services *s)
+{
+        return s->idle_w;
+}
+
+static int resize(void **p, size_t n, size_t size)
+{
+        void *q = realloc(*p, (n ? n : 1) * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        return 0;
+}
+
+static int services_reserve_units(Services *s, size_t n)
+{
+        if (n <= s->cap_units)
+                return 0;
+        size_t cap = n < 64 ? 64 : n * 2;
+        if (resize((void **)&s->states, cap, sizeof(ServiceState)) < 0 ||
+            resize((void **)&s->next_states, cap, sizeof(ServiceState)) < 0 ||
+            resize((void **)&s->weights, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
+            resize((void **)&s->active, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
+            resize((void **)&s->idle, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
+            resize((void **)&s->unit_rows, cap + _PSEUDO_MAX, sizeof(StoreUnitValue)) < 0)
+                return -ENOMEM;
+        s->cap_units = cap;
+        return 0;
+}
+
+static int services_reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+        if (need <= *cap)
+                return 0;
+        size_t c = need < 64 ? 64 : need * 2;
+        void *n = realloc(*p, c * size);
+        if (!n)
+                return -ENOMEM;
+        *p = n;
+        *cap = c;
+        return 0;
+}
+
+static void state_clear(Services *s, ServiceState *st)
+{
+        if (st->target)
+                st->target = perf_events_remove(s->pe, st->target);
+        free(st->path);
+        st->path = NULL;
+}
+
+static bool state_matches(const ServiceState *st, const CgroupUnit *u)
+{
+        return st->path && st->cgroup_id == u->cgroup_id && strcmp(st->path, u->path) == 0;
+}
+
+static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
+{
+        *ret = (ServiceState){.cgroup_id = u->cgroup_id};
+        ret->path = strdup(u->path);
+        if (!ret->path)
+                return -ENOMEM;
+        ret->user_manager = u->unit.uid < 0 && startswith(u->unit.name, "user@");
+        int r = store_unit_ensure(s->store, u->unit.display, false, &ret->unit_id);
+        if (r < 0) {
+                free(ret->path);
+                ret->path = NULL;
+                return r;
+        }
+        if (s->pe && !ret->user_manager) {
+                r = perf_events_add_cgroup(s->pe, u->path, &ret->target);
+                if (r < 0) {
+                        ret->target = NULL;
+                        log_debug("perf counters for %s: %s", u->unit.display,
+                                  perf_events_reason(s->pe));
+                }
+        }
+        return 0;
+}
+
+/* Keeps one state per unit, in the order of the cgroup set's list (stable between rescans, so the
+ * common case is a match at the same index). */
+static int services_match(Services *s, const CgroupUnit *units, size_t n)
+{
+        int r = services_reserve_units(s, n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                ServiceState *found = NULL;
+                if (i < s->n_states && state_matches(&s->states[i], &units[i]))
+                        found = &s->states[i];
+                for (size_t j = 0; !found && j < s->n_states; j++)
+                        if (state_matches(&s->states[j], &units[i]))
+                                found = &s->states[j];
+                if (found) {
+                        s->next_states[i] = *found;
+                        found->path = NULL;
+                        found->target = NULL;
+                        continue;
+                }
+                r = state_new(s, &units[i], &s->next_states[i]);
+                if (r < 0) {
+                        for (size_t k = 0; k < i; k++)
+                                state_clear(s, &s->next_states[k]);
+                        return r;
+                }
+        }
+        for (size_t j = 0; j < s->n_states; j++)
+                state_clear(s, &s->states[j]); /* units that are gone */
+        ServiceState *tmp = s->states;
+        s->states = s->next_states;
+        s->next_states = tmp;
+        s->n_states = n;
+        return 0;
+}
+
+static void services_read_counters(Services *s)
+{
+        uint64_t counts[PERF_EVENTS_MAX];
+        for (size_t i = 0; i < s->n_states; i++) {
+                ServiceState *st = &s->states[i];
+                st->counted = false;
+                if (!st->target)
+                        continue;
+                if (perf_events_read(s->pe, st->target, counts, s->n_events) < 0) {
+                        st->have_prev = false;
+                        continue;
+                }
+                if (st->have_prev) {
+                        /* A multiplexed count is scaled, so it can step back a little. */
+                        for (size_t e = 0; e < s->n_events; e++)
+                                st->delta[e] =
+                                        counts[e] > st->prev[e] ? counts[e] - st->prev[e] : 0;
+                        st->counted = true;
+                }
+                memcpy(st->prev, counts, sizeof(counts[0]) * s->n_events);
+                st->have_prev = true;
+        }
+}
+
+/* See "Weights" in services.h. Returns true when counts were used. */
+static bool services_weights(Services *s, const CgroupUnit *units, size_t n, const CgroupPseudo *ps)
+{
+        unsigned __int128 sum_counts = 0, sum_ns = 0;
+        for (size_t i = 0; s->pe && i < n; i++)
+                if (s->states[i].counted) {
+                        sum_counts += s->states[i].delta[0];
+                        sum_ns += units[i].self_ns;
+                }
+        bool counts = sum_ns > 0 && sum_counts > 0;
+        double ratio = counts ? (double)sum_counts / (double)sum_ns : 1.0;
+        for (size_t i = 0; i < n; i++) {
+                if (counts && s->states[i].counted)
+                        s->weights[i] = s->states[i].delta[0];
+                else if (counts)
+                        s->weights[i] = (uint64_t)llround((double)units[i].self_ns * ratio);
+                else
+                        s->weights[i] = units[i].self_ns;
+        }
+        s->weights[n + PSEUDO_KERNEL] =
+                counts ? (uint64_t)llround((double)ps->kernel_ns * ratio) : ps->kernel_ns;
+        s->weights[n + PSEUDO_UNATTRIBUTED] =
+                counts ? (uint64_t)llround((double)ps->unattributed_ns * ratio)
+                       : ps->unattributed_ns;
+        return counts;
+}
+
+static double services_pick_idle(Services *s)
+{
+        if (!s->idle_learn)
+                return s->idle_w_config;
+        if (s->source_idle_w > 0)
+                return s->source_idle_w;
+        return attr_idle_watts(s->learner);
+}
+
+/* Splits a service's energy over its processes and keeps the top N rows. */
+static int services_processes(Services *s, size_t i, const CgroupUnit *u, size_t *n_rows)
+{
+        const ProcSample *ps;
+        size_t np;
+        int r = cgroup_set_unit_processes(s->cg, i, &ps, &np);
+        if (r < 0 || np == 0)
+                return r < 0 ? r : 0;
+        if (np > s->cap_proc_scratch) {
+                size_t c = np * 2;
+                if (resize((void **)&s->proc_w, c, sizeof(uint64_t)) < 0 ||
+                    resize((void **)&s->proc_a, c, sizeof(uint64_t)) < 0 ||
+                    resize((void **)&s->proc_i, c, sizeof(uint64_t)) < 0 ||
+                    resize((void **)&s->proc_taken, c, sizeof(bool)) < 0)
+                        return -ENOMEM;
+                s->cap_proc_scratch = c;
+        }
+        for (size_t k = 0; k < np; k++) {
+                s->proc_w[k] = ps[k].delta_ns;
+                s->proc_taken[k] = false;
+        }
+        AttrProcSplit split = {.active_uj = s->proc_a, .idle_uj = s->proc_i};
+        attr_split_processes(s->active[i], s->idle[i], u->self_ns, s->proc_w, np, &split);
+
+        size_t want = s->top_processes < np ? s->top_processes : np;
+        r = services_reserve((void **)&s->proc_rows, &s->cap_procs, *n_rows + want,
+                             sizeof(StoreProcValue));
+        if (r < 0)
+                return r;
+        for (size_t t = 0; t < want; t++) {
+                size_t best = SIZE_MAX;
+                for (size_t k = 0; k < np; k++) {
+                        if (s->proc_taken[k])
+                                continue;
+                        if (best == SIZE_MAX ||
+                            s->proc_a[k] + s->proc_i[k] > s->proc_a[best] + s->proc_i[best])
+                                best = k;
+                }
+                if (best == SIZE_MAX || s->proc_a[best] + s->proc_i[best] + ps[best].delta_ns == 0)
+                        break;
+                s->proc_taken[best] = true;
+                s->proc_rows[(*n_rows)++] = (StoreProcValue){
+                        .unit_id = s->states[i].unit_id,
+                        .pid = ps[best].pid,
+                        .start_time = ps[best].starttime,
+                        .comm = ps[best].comm,
+                        .active_uj = s->proc_a[best],
+                        .idle_uj = s->proc_i[best],
+                        .cpu_ns = ps[best].delta_ns,
+                };
+        }
+        return 0;
+}
+
+int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj, uint64_t dt_us,
+                  ServicesTick *ret)
+{
+        const CgroupUnit *units = NULL;
+        size_t n = 0;
+        CgroupPseudo ps = {0};
+        int r;
+
+        *ret = (ServicesTick){0};
+        if (s->cg) {
+                r = cgroup_set_sample(s->cg);
+                if (r >= 0)
+                        r = cgroup_set_sample_pseudo(s->cg, &ps);
+                if (r < 0) {
+                        if (!s->cgroup_failing)
+                                log_warning("reading the cgroup tree %s: %s; this tick's energy "
+                                            "stays with the host",
+                                            cgroup_set_root(s->cg), strerror(-r));
+                        s->cgroup_failing = true;
+                        ps = (CgroupPseudo){0};
+                } else {
+                        s->cgroup_failing = false;
+                        units = cgroup_set_units(s->cg, &n);
+                }
+        } else {
+                /* No cgroup tree at all: the host's CPU time is all unattributed. */
+                ps.unattributed_ns = 1;
+        }
+        r = services_match(s, units, n);
+        if (r < 0)
+                return r;
+        if (s->pe)
+                services_read_counters(s);
+        if (baseline)
+                return 0;
+
+        bool counts = services_weights(s, units, n, &ps);
+        if (s->pe && !counts && n > 0)
+                log_debug("no unit was counted with %s this tick; weighting by CPU time",
+                          s->weight);
+        s->idle_w = services_pick_idle(s);
+        size_t nw = n + 2; /* the units, kernel, unattributed */
+        uint64_t unallocated = 0;
+        if (host_valid) {
+                AttrInput in = {.energy_uj = host_uj,
+                                .dt_us = dt_us,
+                                .idle_w = s->idle_w,
+                                .weights = s->weights,
+                                .n_units = nw};
+                AttrResult out = {.active_uj = s->active, .idle_uj = s->idle};
+                r = attr_split(&in, &out);
+                if (r < 0)
+                        return r;
+                if (!attr_result_conserves(&out, nw, host_uj) && !s->warned_conservation) {
+                        log_error("attribution does not add up to the measured energy; this is "
+                                  "a bug, please report it");
+                        s->warned_conservation = true;
+                }
+                unallocated = out.unallocated_idle_uj;
+                if (s->learner)
+                        (void)attr_idle_push(s->learner, host_uj, dt_us);
+        } else {
+                memset(s->active, 0, nw * sizeof(uint64_t));
+                memset(s->idle, 0, nw * sizeof(uint64_t));
+        }
+
+        size_t nu = 0, nc = 0, np = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (s->active[i] + s->idle[i] + units[i].self_ns == 0)
+                        continue; /* nothing to say about an idle unit */
+                s->unit_rows[nu++] = (StoreUnitValue){s->states[i].unit_id, s->active[i],
+                                                      s->idle[i], units[i].self_ns};
+                if (s->active[i] + s->idle[i] > 0) {
+                        ret->n_active++;
+                        if (s->top_processes > 0 && services_processes(s, i, &units[i], &np) < 0)
+                                log_debug("processes of %s: cannot read them",
+                                          units[i].unit.display);
+                }
+                if (s->states[i].counted) {
+                        r = services_reserve((void **)&s->counter_rows, &s->cap_counters,
+                                             nc + s->n_events, sizeof(StoreCounterValue));
+                        if (r < 0)
+                                return r;
+                        for (size_t e = 0; e < s->n_events; e++)
+                                s->counter_rows[nc++] =
+                                        (StoreCounterValue){s->states[i].unit_id, s->event_ids[e],
+                                                            s->states[i].delta[e]};
+                }
+        }
+        const uint64_t pseudo_cpu[2] = {ps.kernel_ns, s->cg ? ps.unattributed_ns : 0};
+        for (size_t k = 0; k < 2; k++)
+                if (s->active[n + k] + s->idle[n + k] + pseudo_cpu[k] > 0)
+                        s->unit_rows[nu++] = (StoreUnitValue){s->pseudo_ids[k], s->active[n + k],
+                                                              s->idle[n + k], pseudo_cpu[k]};
+        if (unallocated > 0)
+                s->unit_rows[nu++] =
+                        (StoreUnitValue){s->pseudo_ids[PSEUDO_IDLE], 0, unallocated, 0};
+
+        ret->units = s->unit_rows;
+        ret->n_units = nu;
+        ret->counters = s->counter_rows;
+        ret->n_counters = nc;
+        ret->procs = s->proc_rows;
+        ret->n_procs = np;
+        return 0;
+}
+
+static int services_open_counters(Services *s, const JoulesConfig *cfg, const JoulesRoots *roots,
+                                  char *err, size_t errlen)
+{
+        const char *list = cfg->events;
+        while (*list == ' ')
+                list++;
+        if (!*list || strcmp(list, "none") == 0) {
+                snprintf(s->weight, sizeof(s->weight), "cpu-time");
+                snprintf(s->reason, sizeof(s->reason), "no perf events configured");
+                return 0;
+        }
+        char reason[PERF_EVENTS_REASON_MAX] = "";
+        int r = perf_events_new(list, roots, &s->pe, reason, sizeof(reason));
+        if (r < 0) {
+                snprintf(err, errlen, "attribution.events: %s", reason);
+                return -EINVAL;
+        }
+        r = perf_events_probe(s->pe);
+        if (r < 0) {
+                snprintf(s->weight, sizeof(s->weight), "cpu-time");
+                snprintf(s->reason, sizeof(s->reason), "%s", perf_events_reason(s->pe));
+                s->pe = perf_events_free(s->pe);
+                log_fields(LOG_NOTICE,
+                           (LogField[]){{"MESSAGE_ID", "5b1f7f0e0d6a4b55a1c7e0d7c0a2f002"},
+                                        {"JOULES_WEIGHT", "cpu-time"},
+                                        {NULL, NULL}},
+                           "perf counters unavailable, splitting energy by CPU time: %s",
+                           s->reason);
+                return 0;
+        }
+        s->n_events = perf_events_n(s->pe);
+        for (size_t e = 0; e < s->n_events; e++) {
+                r = store_event_ensure(s->store, perf_events_name(s->pe, e), &s->event_ids[e]);
+                if (r < 0) {
+                        snprintf(err, errlen, "storing event names: %s",
+                                 store_last_error(s->store));
+                        return r;
+                }
+        }
+        snprintf(s->weight, sizeof(s->weight), "%s", perf_events_name(s->pe, 0));
+        s->reason[0] = '\0';
+        log_info("splitting energy by %s counted per service", s->weight);
+        return 0;
+}
+
+int services_new(const JoulesConfig *cfg, const JoulesRoots *roots, Store *store,
+                 double source_idle_w, Services **ret, char *err, size_t errlen)
+{
+        Services *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->idle_learn = cfg->idle_learn;
+        s->idle_w_config = cfg->idle_w;
+        s->source_idle_w = source_idle_w;
+        s->top_processes = cfg->top_processes;
+        s->store = store;
+        int r;
+
+        if (s->idle_learn && source_idle_w <= 0) {
+                s->learner = malloc(sizeof(*s->learner));
+                if (!s->learner) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                attr_idle_init(s->learner, 0, 0, 0);
+        }
+        for (size_t k = 0; k < _PSEUDO_MAX; k++) {
+                r = store_unit_ensure(store, pseudo_names[k], true, &s->pseudo_ids[k]);
+                if (r < 0) {
+                        snprintf(err, errlen, "storing units: %s", store_last_error(store));
+                        goto fail;
+                }
+        }
+        CgroupOptions copts;
+        cgroup_options_default(&copts);
+        copts.baseline_processes = cfg->top_processes > 0;
+        r = cgroup_set_open(roots, &copts, &s->cg);
+        if (r < 0) {
+                s->cg = NULL;
+                log_warning("no cgroup tree found (%s); energy is not split per service",
+                            strerror(-r));
+        } else {
+                log_info("services from the cgroup tree at %s", cgroup_set_root(s->cg));
+        }
+        r = services_open_counters(s, cfg, roots, err, errlen);
+        if (r < 0)
+                goto fail;
+        r = services_reserve_units(s, 64);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        if (r == -ENOMEM && !err[0])
+                snprintf(err, errlen, "out of memory");
+        services_free(s);
+        return r;
+}
+
+Services *services_free(Services *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_states; i++)
+                state_clear(s, &s->states[i]);
+        perf_events_free(s->pe);
+        cgroup_set_free(s->cg);
+        free(s->learner);
+        free(s->states);
+        free(s->next_states);
+        free(s->weights);
+        free(s->active);
+        free(s->idle);
+        free(s->unit_rows);
+        free(s->counter_rows);
+        free(s->proc_rows);
+        free(s->proc_w);
+        free(s->proc_a);
+        free(s->proc_i);
+        free(s->proc_taken);
+        free(s);
+        return NULL;
+}
