@@ -31,3 +31,5 @@ Store *cli_open_store(const CliContext *ctx);
 int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, int64_t *ret_us);
 
 int cmd_status(const CliContext *ctx, int argc, char **argv);
+int cmd_services(const CliContext *ctx, int argc, char **argv);
+int cmd_top(const CliContext *ctx, int argc, char **argv);

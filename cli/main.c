@@ -14,6 +14,8 @@ static const struct {
         const char *help;
 } commands[] = {
         {"status", cmd_status, "host energy and power, per domain; measured or estimated"},
+        {"services", cmd_services, "energy per systemd unit over a time range"},
+        {"top", cmd_top, "live power per service, expandable to processes"},
 };
 
 static void usage(FILE *f)

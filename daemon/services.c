@@ -250,13 +250,14 @@ static double services_pick_idle(Services *s)
 }
 
 /* Splits a service's energy over its processes and keeps the top N rows. */
-static int services_processes(Services *s, size_t i, const CgroupUnit *u, size_t *n_rows)
+/* Splits a unit's energy (index k in the weight arrays) over processes ps and appends the top N
+ * rows. */
+static int services_processes(Services *s, size_t k_unit, int64_t unit_id, uint64_t unit_cpu_ns,
+                              const ProcSample *ps, size_t np, size_t *n_rows)
 {
-        const ProcSample *ps;
-        size_t np;
-        int r = cgroup_set_unit_processes(s->cg, i, &ps, &np);
-        if (r < 0 || np == 0)
-                return r < 0 ? r : 0;
+        int r;
+        if (np == 0)
+                return 0;
         if (np > s->cap_proc_scratch) {
                 size_t c = np * 2;
                 if (resize((void **)&s->proc_w, c, sizeof(uint64_t)) < 0 ||
@@ -271,7 +272,8 @@ static int services_processes(Services *s, size_t i, const CgroupUnit *u, size_t
                 s->proc_taken[k] = false;
         }
         AttrProcSplit split = {.active_uj = s->proc_a, .idle_uj = s->proc_i};
-        attr_split_processes(s->active[i], s->idle[i], u->self_ns, s->proc_w, np, &split);
+        attr_split_processes(s->active[k_unit], s->idle[k_unit], unit_cpu_ns, s->proc_w, np,
+                             &split);
 
         size_t want = s->top_processes < np ? s->top_processes : np;
         r = services_reserve((void **)&s->proc_rows, &s->cap_procs, *n_rows + want,
@@ -291,7 +293,7 @@ static int services_processes(Services *s, size_t i, const CgroupUnit *u, size_t
                         break;
                 s->proc_taken[best] = true;
                 s->proc_rows[(*n_rows)++] = (StoreProcValue){
-                        .unit_id = s->states[i].unit_id,
+                        .unit_id = unit_id,
                         .pid = ps[best].pid,
                         .start_time = ps[best].starttime,
                         .comm = ps[best].comm,
@@ -377,7 +379,12 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
                                                       s->idle[i], units[i].self_ns};
                 if (s->active[i] + s->idle[i] > 0) {
                         ret->n_active++;
-                        if (s->top_processes > 0 && services_processes(s, i, &units[i], &np) < 0)
+                        const ProcSample *ps_unit;
+                        size_t n_ps;
+                        if (s->top_processes > 0 &&
+                            (cgroup_set_unit_processes(s->cg, i, &ps_unit, &n_ps) < 0 ||
+                             services_processes(s, i, s->states[i].unit_id, units[i].self_ns,
+                                                ps_unit, n_ps, &np) < 0))
                                 log_debug("processes of %s: cannot read them",
                                           units[i].unit.display);
                 }
@@ -397,6 +404,14 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
                 if (s->active[n + k] + s->idle[n + k] + pseudo_cpu[k] > 0)
                         s->unit_rows[nu++] = (StoreUnitValue){s->pseudo_ids[k], s->active[n + k],
                                                               s->idle[n + k], pseudo_cpu[k]};
+        /* What `unattributed` is made of: the user processes in the root cgroup. */
+        size_t n_root = 0;
+        const ProcSample *root =
+                s->cg && s->top_processes > 0 ? cgroup_set_root_processes(s->cg, &n_root) : NULL;
+        if (root && s->active[n + PSEUDO_UNATTRIBUTED] + s->idle[n + PSEUDO_UNATTRIBUTED] > 0 &&
+            services_processes(s, n + PSEUDO_UNATTRIBUTED, s->pseudo_ids[PSEUDO_UNATTRIBUTED],
+                               ps.unattributed_ns, root, n_root, &np) < 0)
+                log_debug("processes outside any unit: cannot split");
         if (unallocated > 0)
                 s->unit_rows[nu++] =
                         (StoreUnitValue){s->pseudo_ids[PSEUDO_IDLE], 0, unallocated, 0};

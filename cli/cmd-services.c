@@ -1,0 +1,142 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/json.h"
+#include "common/util.h"
+
+static void services_usage(FILE *f)
+{
+        fprintf(f, "Usage: joules services [--since WHEN] [--until WHEN] [--json]\n"
+                   "Energy per systemd unit over a time range (default: the last hour):\n"
+                   "total, active and idle energy, CPU seconds, average watts and share of the\n"
+                   "host. Pseudo-units: kernel (kernel threads, interrupts), unattributed\n"
+                   "(processes in no unit), idle (idle energy while nothing ran). The units'\n"
+                   "energy, pseudo-units included, adds up to the host's.\n\n"
+                   "WHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
+                   "Examples:\n"
+                   "  joules services --since 10m\n"
+                   "  joules services --since 2026-11-01 --until 2026-11-02 --json\n");
+}
+
+static void services_json(const StoreServices *sv, FILE *f)
+{
+        JsonWriter j;
+        json_init(&j, f);
+        json_object_begin(&j, NULL);
+        json_time(&j, "from", sv->from_us, true);
+        json_time(&j, "to", sv->to_us, true);
+        json_number(&j, "seconds", sv->seconds);
+        json_object_begin(&j, "host");
+        json_number(&j, "energy_j", sv->host_energy_j);
+        json_number(&j, "avg_w", sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0);
+        json_bool(&j, "estimated", sv->estimated);
+        json_object_end(&j);
+        json_array_begin(&j, "units");
+        for (size_t i = 0; i < sv->n_units; i++) {
+                const StoreUnitTotal *u = &sv->units[i];
+                double e = u->active_j + u->idle_j;
+                json_object_begin(&j, NULL);
+                json_string(&j, "unit", u->name);
+                json_bool(&j, "pseudo", u->pseudo);
+                json_number(&j, "energy_j", e);
+                json_number(&j, "active_j", u->active_j);
+                json_number(&j, "idle_j", u->idle_j);
+                json_number(&j, "cpu_s", u->cpu_s);
+                json_number(&j, "avg_w", sv->seconds > 0 ? e / sv->seconds : 0);
+                json_number(&j, "share", sv->host_energy_j > 0 ? e / sv->host_energy_j : 0);
+                json_bool(&j, "estimated", u->estimated);
+                json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        json_end(&j);
+}
+
+static void services_table(const StoreServices *sv)
+{
+        char a[32], b[32];
+        printf("%s .. %s, %.0f s measured, host %.2f J, %.2f W average%s\n",
+               format_rfc3339(sv->from_us, a, sizeof(a)), format_rfc3339(sv->to_us, b, sizeof(b)),
+               sv->seconds, sv->host_energy_j,
+               sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0,
+               sv->estimated ? " (estimated)" : "");
+        printf("%-28s %11s %10s %10s %9s %8s %6s\n", "UNIT", "ENERGY J", "ACTIVE J", "IDLE J",
+               "CPU S", "AVG W", "SHARE");
+        for (size_t i = 0; i < sv->n_units; i++) {
+                const StoreUnitTotal *u = &sv->units[i];
+                double e = u->active_j + u->idle_j;
+                char name[300];
+                if (u->pseudo)
+                        snprintf(name, sizeof(name), "(%s)", u->name);
+                else
+                        snprintf(name, sizeof(name), "%s", u->name);
+                printf("%-28.28s %11.2f %10.2f %10.2f %9.2f %8.2f %5.1f%%\n", name, e, u->active_j,
+                       u->idle_j, u->cpu_s, sv->seconds > 0 ? e / sv->seconds : 0,
+                       sv->host_energy_j > 0 ? 100 * e / sv->host_energy_j : 0);
+        }
+}
+
+int cmd_services(const CliContext *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"since", required_argument, NULL, 's'},
+                {"until", required_argument, NULL, 'u'},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int64_t from = ctx->now_us - 3600 * (int64_t)USEC_PER_SEC, to = ctx->now_us;
+        bool json = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (c) {
+                case 's':
+                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'u':
+                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        services_usage(stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        services_usage(stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joules services: unexpected argument '%s'\n", argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        if (from >= to) {
+                fprintf(stderr, "joules services: --since must be before --until\n");
+                return CLI_EXIT_USAGE;
+        }
+        Store *s = cli_open_store(ctx);
+        if (!s)
+                return CLI_EXIT_FAILURE;
+        StoreServices sv;
+        int r = store_read_services(s, from, to, &sv);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                store_close(s);
+                return CLI_EXIT_FAILURE;
+        }
+        if (json)
+                services_json(&sv, stdout);
+        else
+                services_table(&sv);
+        int rc = sv.seconds > 0 ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
+        if (rc == CLI_EXIT_NO_DATA && !json)
+                fprintf(stderr, "joules services: no samples in that range\n");
+        store_services_done(&sv);
+        store_close(s);
+        return rc;
+}
