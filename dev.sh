@@ -36,10 +36,15 @@ ensure_packages() {
 
 jobs() { nproc 2>/dev/null || echo 2; }
 
-build() { # build DIR [cmake flags...]
+build() { # build DIR [cmake flags...]; the compiler's output is shown only when it fails
   local dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$dir" -j"$(jobs)"
+  mkdir -p "$dir"
+  if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
+         cmake --build "$dir" -j"$(jobs)"; } >"$dir/build.log" 2>&1; then
+    cat "$dir/build.log" >&2
+    log "build failed ($dir/build.log)"
+    exit 1
+  fi
 }
 
 check_format() {
@@ -54,12 +59,12 @@ cmd=${1:-}
 case "$cmd" in
   build)
     ensure_packages
-    build build -DJOULES_WERROR=OFF
+    build build -DJOULES_WERROR=ON
     log "built build/bin/joulesd and build/bin/joules"
     ;;
   run)
     ensure_packages
-    build build -DJOULES_WERROR=OFF
+    build build -DJOULES_WERROR=ON
     db=${JOULES_DB:-$PWD/build/joules.db}
     log "joulesd is sampling into $db (Ctrl-C stops it)"
     log "ask it from another terminal: build/bin/joules --db $db status"
@@ -82,7 +87,7 @@ case "$cmd" in
     ;;
   bench)
     ensure_packages
-    build build -DJOULES_WERROR=OFF
+    build build -DJOULES_WERROR=ON
     for b in build/bench/bench-*; do
       [ -x "$b" ] || continue
       log "$b"
