@@ -51,17 +51,47 @@ struct Daemon {
         bool store_failing;
 };
 
-static void daemon_show(Daemon *d, uint64_t now_ns)
+/* The three units that drew the most in the tick, as "name 1.23 W, ...". */
+static void daemon_top_units(const ServicesTick *st, uint64_t dt_us, char *buf, size_t size)
 {
-        if (now_ns - d->last_show_ns < NSEC_PER_SEC || d->show_us == 0)
+        size_t best[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < st->n_units; i++) {
+                uint64_t e = st->units[i].active_uj + st->units[i].idle_uj;
+                for (size_t k = 0; k < 3; k++) {
+                        if (best[k] == SIZE_MAX ||
+                            e > st->units[best[k]].active_uj + st->units[best[k]].idle_uj) {
+                                memmove(&best[k + 1], &best[k], (2 - k) * sizeof(best[0]));
+                                best[k] = i;
+                                break;
+                        }
+                }
+        }
+        for (size_t k = 0; k < 3 && best[k] != SIZE_MAX && dt_us > 0 && len < size; k++) {
+                const StoreUnitValue *u = &st->units[best[k]];
+                int n = snprintf(buf + len, size - len, "%s%s %.2f W", k ? ", " : "",
+                                 st->unit_names[best[k]],
+                                 (double)(u->active_uj + u->idle_uj) / (double)dt_us);
+                if (n < 0)
+                        break;
+                len += (size_t)n;
+        }
+}
+
+static void daemon_show(Daemon *d, uint64_t now_ns, const ServicesTick *st, uint64_t dt_us)
+{
+        /* Once a second of measured time (a little less, so 1 s ticks are not skipped). */
+        if (d->show_us < USEC_PER_SEC * 95 / 100)
                 return;
         d->last_power_w = (double)d->show_uj / (double)d->show_us;
         if (d->opts.show) {
-                char ts[32];
-                printf("%s  host %8.2f W%s  %zu active service(s)  idle %.2f W  dropped %llu\n",
+                char ts[32], top[256];
+                daemon_top_units(st, dt_us, top, sizeof(top));
+                printf("%s  host %7.2f W%s  idle %.2f W  top: %s%s\n",
                        format_rfc3339(now_realtime_us(), ts, sizeof(ts)), d->last_power_w,
-                       d->source->ops->estimated ? " (estimated)" : "", d->active_services,
-                       services_idle_w(d->services), (unsigned long long)d->tracker.dropped);
+                       d->source->ops->estimated ? " (estimated)" : "",
+                       services_idle_w(d->services), top[0] ? top : "-",
+                       d->tracker.dropped ? "  (dropped intervals, see the log)" : "");
                 fflush(stdout);
         }
         (void)sd_notifyf(false, "STATUS=host %.2f W%s, %zu active service(s), source %s",
@@ -158,7 +188,7 @@ static void daemon_tick(Daemon *d)
                 d->show_uj += iv->host_uj;
                 d->show_us += iv->dt_us;
         }
-        daemon_show(d, mono_ns);
+        daemon_show(d, mono_ns, &st, iv->dt_us);
 }
 
 static int daemon_arm_timer(Daemon *d)

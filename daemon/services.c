@@ -17,6 +17,7 @@ static const char *const pseudo_names[_PSEUDO_MAX] = {"kernel", "unattributed", 
 
 typedef struct ServiceState {
         char *path; /* NULL: slot moved or free */
+        char *display;
         uint64_t cgroup_id;
         int64_t unit_id;
         PerfTarget *target;
@@ -51,6 +52,7 @@ struct Services {
         ServiceState *next_states;
         uint64_t *weights, *active, *idle;
         StoreUnitValue *unit_rows;
+        const char **unit_names;
         size_t cap_counters;
         StoreCounterValue *counter_rows;
         size_t cap_procs;
@@ -97,7 +99,8 @@ static int services_reserve_units(Services *s, size_t n)
             resize((void **)&s->weights, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
             resize((void **)&s->active, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
             resize((void **)&s->idle, cap + _PSEUDO_MAX, sizeof(uint64_t)) < 0 ||
-            resize((void **)&s->unit_rows, cap + _PSEUDO_MAX, sizeof(StoreUnitValue)) < 0)
+            resize((void **)&s->unit_rows, cap + _PSEUDO_MAX, sizeof(StoreUnitValue)) < 0 ||
+            resize((void **)&s->unit_names, cap + _PSEUDO_MAX, sizeof(char *)) < 0)
                 return -ENOMEM;
         s->cap_units = cap;
         return 0;
@@ -121,7 +124,8 @@ static void state_clear(Services *s, ServiceState *st)
         if (st->target)
                 st->target = perf_events_remove(s->pe, st->target);
         free(st->path);
-        st->path = NULL;
+        free(st->display);
+        st->path = st->display = NULL;
 }
 
 static bool state_matches(const ServiceState *st, const CgroupUnit *u)
@@ -133,13 +137,18 @@ static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
 {
         *ret = (ServiceState){.cgroup_id = u->cgroup_id};
         ret->path = strdup(u->path);
-        if (!ret->path)
+        ret->display = strdup(u->unit.display);
+        if (!ret->path || !ret->display) {
+                free(ret->path);
+                free(ret->display);
                 return -ENOMEM;
+        }
         ret->user_manager = u->unit.uid < 0 && startswith(u->unit.name, "user@");
         int r = store_unit_ensure(s->store, u->unit.display, false, &ret->unit_id);
         if (r < 0) {
                 free(ret->path);
-                ret->path = NULL;
+                free(ret->display);
+                ret->path = ret->display = NULL;
                 return r;
         }
         if (s->pe && !ret->user_manager) {
@@ -169,7 +178,7 @@ static int services_match(Services *s, const CgroupUnit *units, size_t n)
                                 found = &s->states[j];
                 if (found) {
                         s->next_states[i] = *found;
-                        found->path = NULL;
+                        found->path = found->display = NULL;
                         found->target = NULL;
                         continue;
                 }
@@ -375,6 +384,7 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         for (size_t i = 0; i < n; i++) {
                 if (s->active[i] + s->idle[i] + units[i].self_ns == 0)
                         continue; /* nothing to say about an idle unit */
+                s->unit_names[nu] = s->states[i].display;
                 s->unit_rows[nu++] = (StoreUnitValue){s->states[i].unit_id, s->active[i],
                                                       s->idle[i], units[i].self_ns};
                 if (s->active[i] + s->idle[i] > 0) {
@@ -400,10 +410,13 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
                 }
         }
         const uint64_t pseudo_cpu[2] = {ps.kernel_ns, s->cg ? ps.unattributed_ns : 0};
-        for (size_t k = 0; k < 2; k++)
-                if (s->active[n + k] + s->idle[n + k] + pseudo_cpu[k] > 0)
-                        s->unit_rows[nu++] = (StoreUnitValue){s->pseudo_ids[k], s->active[n + k],
-                                                              s->idle[n + k], pseudo_cpu[k]};
+        for (size_t k = 0; k < 2; k++) {
+                if (s->active[n + k] + s->idle[n + k] + pseudo_cpu[k] == 0)
+                        continue;
+                s->unit_names[nu] = pseudo_names[k];
+                s->unit_rows[nu++] = (StoreUnitValue){s->pseudo_ids[k], s->active[n + k],
+                                                      s->idle[n + k], pseudo_cpu[k]};
+        }
         /* What `unattributed` is made of: the user processes in the root cgroup. */
         size_t n_root = 0;
         const ProcSample *root =
@@ -412,11 +425,14 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
             services_processes(s, n + PSEUDO_UNATTRIBUTED, s->pseudo_ids[PSEUDO_UNATTRIBUTED],
                                ps.unattributed_ns, root, n_root, &np) < 0)
                 log_debug("processes outside any unit: cannot split");
-        if (unallocated > 0)
+        if (unallocated > 0) {
+                s->unit_names[nu] = pseudo_names[PSEUDO_IDLE];
                 s->unit_rows[nu++] =
                         (StoreUnitValue){s->pseudo_ids[PSEUDO_IDLE], 0, unallocated, 0};
+        }
 
         ret->units = s->unit_rows;
+        ret->unit_names = s->unit_names;
         ret->n_units = nu;
         ret->counters = s->counter_rows;
         ret->n_counters = nc;
@@ -539,6 +555,7 @@ Services *services_free(Services *s)
         free(s->active);
         free(s->idle);
         free(s->unit_rows);
+        free(s->unit_names);
         free(s->counter_rows);
         free(s->proc_rows);
         free(s->proc_w);

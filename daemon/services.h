@@ -28,6 +28,7 @@ typedef struct Services Services;
 
 typedef struct ServicesTick {
         const StoreUnitValue *units;
+        const char *const *unit_names; /* n_units, for display */
         size_t n_units;
         const StoreProcValue *procs;
         size_t n_procs;
