@@ -1,0 +1,132 @@
+/* A CPU burner for integration tests: burns a fraction of one CPU in short slices, so that a
+ * sampler reading every 200 ms sees a steady rate.
+ *
+ *   burn --duty 0.5 --seconds 5 [--period-ms 10]
+ *
+ * Each period it spins until its own CPU time (CLOCK_THREAD_CPUTIME_ID) has grown by duty * period,
+ * then sleeps until the period's end (an absolute CLOCK_MONOTONIC deadline, so periods do not
+ * drift). Counting CPU time rather than wall time keeps the rate right when the CPU is shared: a
+ * burner that is preempted catches up within its period instead of burning less. --seconds 0 (the
+ * default) runs until SIGTERM or SIGINT; either ends it with exit code 0. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop = 1;
+}
+
+static int64_t now_ns(clockid_t c)
+{
+        struct timespec ts;
+        clock_gettime(c, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: burn [--duty F] [--seconds S] [--period-ms N]\n"
+                   "\n"
+                   "Burns the fraction F (0 < F <= 1, default 1) of one CPU in periods of N ms\n"
+                   "(default 10) for S seconds (default 0: until SIGTERM or SIGINT).\n");
+}
+
+static int parse_double(const char *s, double *ret)
+{
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || *end)
+                return -1;
+        *ret = v;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"duty", required_argument, NULL, 'd'},
+                {"seconds", required_argument, NULL, 's'},
+                {"period-ms", required_argument, NULL, 'p'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        double duty = 1.0, seconds = 0, period_ms = 10;
+        int c;
+        while ((c = getopt_long(argc, argv, "d:s:p:h", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'd':
+                        if (parse_double(optarg, &duty) < 0 || !(duty > 0 && duty <= 1)) {
+                                fprintf(stderr, "burn: --duty wants 0 < F <= 1\n");
+                                return 2;
+                        }
+                        break;
+                case 's':
+                        if (parse_double(optarg, &seconds) < 0 || !(seconds >= 0)) {
+                                fprintf(stderr, "burn: --seconds wants S >= 0\n");
+                                return 2;
+                        }
+                        break;
+                case 'p':
+                        if (parse_double(optarg, &period_ms) < 0 ||
+                            !(period_ms >= 1 && period_ms <= 1000)) {
+                                fprintf(stderr, "burn: --period-ms wants 1..1000\n");
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+
+        const int64_t period = (int64_t)(period_ms * 1e6);
+        const int64_t burn = (int64_t)(duty * (double)period);
+        const int64_t start = now_ns(CLOCK_MONOTONIC);
+        const int64_t end = seconds > 0 ? start + (int64_t)(seconds * 1e9) : INT64_MAX;
+        int64_t deadline = start;
+        volatile uint64_t sink = 0;
+
+        while (!stop) {
+                int64_t cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                while (!stop && now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0 < burn)
+                        for (int i = 0; i < 1000; i++)
+                                sink += (uint64_t)i * 2654435761u;
+                deadline += period;
+                int64_t now = now_ns(CLOCK_MONOTONIC);
+                if (now >= end)
+                        break;
+                if (deadline < now - period)
+                        deadline = now; /* far behind (stopped, starved): do not try to catch up */
+                if (deadline > now) {
+                        struct timespec ts = {.tv_sec = deadline / 1000000000,
+                                              .tv_nsec = deadline % 1000000000};
+                        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+                                       EINTR &&
+                               !stop)
+                                ;
+                }
+        }
+        return 0;
+}
