@@ -61,6 +61,7 @@ struct Services {
         uint64_t *proc_w, *proc_a, *proc_i;
         bool *proc_taken;
 
+        JoulesRoots perf_roots;
         bool cgroup_failing;
         bool warned_conservation;
 };
@@ -155,8 +156,8 @@ static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
                 r = perf_events_add_cgroup(s->pe, u->path, &ret->target);
                 if (r < 0) {
                         ret->target = NULL;
-                        log_debug("perf counters for %s: %s", u->unit.display,
-                                  perf_events_reason(s->pe));
+                        log_notice("perf counters for %s: %s; weighting it by CPU time",
+                                   u->unit.display, perf_events_reason(s->pe));
                 }
         }
         return 0;
@@ -220,6 +221,25 @@ static void services_read_counters(Services *s)
                 memcpy(st->prev, counts, sizeof(counts[0]) * s->n_events);
                 st->have_prev = true;
         }
+}
+
+/* Counters that open for no unit at all are no weight: say so in the run, not only per tick. */
+static void services_counters_check(Services *s)
+{
+        bool any_target = false, any_candidate = false;
+        for (size_t i = 0; i < s->n_states; i++) {
+                any_target |= s->states[i].target != NULL;
+                any_candidate |= !s->states[i].user_manager;
+        }
+        if (any_target || !any_candidate)
+                return;
+        snprintf(s->reason, sizeof(s->reason), "%s could not be counted for any service: %s",
+                 s->weight, perf_events_reason(s->pe));
+        snprintf(s->weight, sizeof(s->weight), "cpu-time");
+        s->pe = perf_events_free(s->pe);
+        log_warning("splitting energy by CPU time: %s", s->reason);
+        if (store_run_set_weight(s->store, s->weight, s->reason) < 0)
+                log_debug("storing the attribution weight: %s", store_last_error(s->store));
 }
 
 /* See "Weights" in services.h. Returns true when counts were used. */
@@ -346,6 +366,8 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         if (r < 0)
                 return r;
         if (s->pe)
+                services_counters_check(s);
+        if (s->pe)
                 services_read_counters(s);
         if (baseline)
                 return 0;
@@ -453,7 +475,11 @@ static int services_open_counters(Services *s, const JoulesConfig *cfg, const Jo
                 return 0;
         }
         char reason[PERF_EVENTS_REASON_MAX] = "";
-        int r = perf_events_new(list, roots, &s->pe, reason, sizeof(reason));
+        /* The counters count on this host's CPUs: their list comes from the real /sys even when
+         * the energy files are read from another root. */
+        s->perf_roots = *roots;
+        s->perf_roots.sysfs = "/sys";
+        int r = perf_events_new(list, &s->perf_roots, &s->pe, reason, sizeof(reason));
         if (r < 0) {
                 snprintf(err, errlen, "attribution.events: %s", reason);
                 return -EINVAL;
@@ -564,4 +590,19 @@ Services *services_free(Services *s)
         free(s->proc_taken);
         free(s);
         return NULL;
+}
+
+int services_reconfigure(Services *s, const JoulesConfig *cfg)
+{
+        /* Learning starts from nothing when it was off: a fixed value never fed the learner. */
+        if (cfg->idle_learn && s->source_idle_w <= 0 && !s->learner) {
+                s->learner = malloc(sizeof(*s->learner));
+                if (!s->learner)
+                        return -ENOMEM;
+                attr_idle_init(s->learner, 0, 0, 0);
+        }
+        s->idle_learn = cfg->idle_learn;
+        s->idle_w_config = cfg->idle_w;
+        s->top_processes = cfg->top_processes;
+        return 0;
 }

@@ -130,8 +130,8 @@ typedef struct StoreStatus {
         char source[16];    /* of the latest run */
         char hostname[256]; /* of the latest run */
         uint64_t interval_us;
-        char weight[16];
-        char weight_reason[256];
+        char weight[128];
+        char weight_reason[512];
         StoreDomainStatus *domains;
         size_t n_domains;
 } StoreStatus;
