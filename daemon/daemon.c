@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +17,19 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/services.h"
+#include "daemon/settings.h"
 #include "storage/store.h"
+
+/* MESSAGE_IDs of the events an operator may want to find or alert on (journalctl MESSAGE_ID=...),
+ * listed in joulesd(8). 5b1f...f001 (dropped interval) and ...f002 (perf counters unavailable) are
+ * sent where those events happen. */
+#define MSG_STARTED       "5b1f7f0e0d6a4b55a1c7e0d7c0a2f010" /* first sample: source, domains */
+#define MSG_STORE_FAILED  "5b1f7f0e0d6a4b55a1c7e0d7c0a2f011"
+#define MSG_STORE_RESUMED "5b1f7f0e0d6a4b55a1c7e0d7c0a2f012"
+#define MSG_RELOADED      "5b1f7f0e0d6a4b55a1c7e0d7c0a2f013"
+#define MSG_RELOAD_FAILED "5b1f7f0e0d6a4b55a1c7e0d7c0a2f014"
+#define MSG_NEEDS_RESTART "5b1f7f0e0d6a4b55a1c7e0d7c0a2f015"
+#define MSG_STOPPING      "5b1f7f0e0d6a4b55a1c7e0d7c0a2f016"
 
 struct Daemon {
         JoulesConfig cfg;
@@ -50,6 +63,16 @@ struct Daemon {
         uint64_t store_failures;
         bool store_failing;
 };
+
+/* STATUS= for systemctl status: the host's power over the last second of measured time. */
+static void daemon_status(const Daemon *d)
+{
+        if (!d->ready)
+                return;
+        (void)sd_notifyf(false, "STATUS=host %.2f W%s, %zu active service(s), source %s",
+                         d->last_power_w, d->source->ops->estimated ? " (estimated)" : "",
+                         d->active_services, d->source->ops->name);
+}
 
 /* The three units that drew the most in the tick, as "name 1.23 W, ...". */
 static void daemon_top_units(const ServicesTick *st, uint64_t dt_us, char *buf, size_t size)
@@ -94,11 +117,30 @@ static void daemon_show(Daemon *d, uint64_t now_ns, const ServicesTick *st, uint
                        d->tracker.dropped ? "  (dropped intervals, see the log)" : "");
                 fflush(stdout);
         }
-        (void)sd_notifyf(false, "STATUS=host %.2f W%s, %zu active service(s), source %s",
-                         d->last_power_w, d->source->ops->estimated ? " (estimated)" : "",
-                         d->active_services, d->source->ops->name);
+        daemon_status(d);
         d->show_uj = d->show_us = 0;
         d->last_show_ns = now_ns;
+}
+
+/* The start-up summary: what is measured, how, and where it goes. */
+static void daemon_log_started(const Daemon *d)
+{
+        char n_domains[24], interval[24];
+        snprintf(n_domains, sizeof(n_domains), "%zu", d->source->n_domains);
+        snprintf(interval, sizeof(interval), "%" PRIu64, d->cfg.interval_us);
+        log_fields(LOG_NOTICE,
+                   (LogField[]){{"MESSAGE_ID", MSG_STARTED},
+                                {"JOULES_SOURCE", d->source->ops->name},
+                                {"JOULES_ESTIMATED", d->source->ops->estimated ? "1" : "0"},
+                                {"JOULES_DOMAINS", n_domains},
+                                {"JOULES_INTERVAL_USEC", interval},
+                                {"JOULES_WEIGHT", services_weight(d->services)},
+                                {"JOULES_DATABASE", d->cfg.db_path},
+                                {NULL, NULL}},
+                   "sampling %zu energy domain(s) from %s%s every %.3f s into %s, splitting by %s",
+                   d->source->n_domains, d->source->ops->name,
+                   d->source->ops->estimated ? " (estimated)" : "",
+                   (double)d->cfg.interval_us / 1e6, d->cfg.db_path, services_weight(d->services));
 }
 
 static void daemon_tick(Daemon *d)
@@ -119,10 +161,8 @@ static void daemon_tick(Daemon *d)
                         any |= d->cur_valid[i];
                 if (any) {
                         d->ready = true;
-                        (void)sd_notify(false, "READY=1");
-                        log_info("sampling %zu energy domain(s) from %s every %.3f s into %s",
-                                 d->source->n_domains, d->source->ops->name,
-                                 (double)d->cfg.interval_us / 1e6, d->cfg.db_path);
+                        (void)sd_notify(false, "READY=1\nSTATUS=first sample taken, measuring");
+                        daemon_log_started(d);
                 }
         }
         ServicesTick st;
@@ -177,10 +217,18 @@ static void daemon_tick(Daemon *d)
         if (r < 0) {
                 d->store_failures++;
                 if (!d->store_failing)
-                        log_error("writing %s: %s", d->cfg.db_path, store_last_error(d->store));
+                        log_fields(LOG_ERR,
+                                   (LogField[]){{"MESSAGE_ID", MSG_STORE_FAILED},
+                                                {"JOULES_DATABASE", d->cfg.db_path},
+                                                {NULL, NULL}},
+                                   "writing %s: %s", d->cfg.db_path, store_last_error(d->store));
                 d->store_failing = true;
         } else if (d->store_failing) {
-                log_notice("writing %s works again after %llu failed tick(s)", d->cfg.db_path,
+                log_fields(LOG_NOTICE,
+                           (LogField[]){{"MESSAGE_ID", MSG_STORE_RESUMED},
+                                        {"JOULES_DATABASE", d->cfg.db_path},
+                                        {NULL, NULL}},
+                           "writing %s works again after %llu failed tick(s)", d->cfg.db_path,
                            (unsigned long long)d->store_failures);
                 d->store_failing = false;
         }
@@ -327,6 +375,8 @@ fail:
         return r;
 }
 
+/* WATCHDOG=1 at half the interval systemd gave (WatchdogSec=), sent from the sampling loop after
+ * a tick: a tick that hangs (a stuck read, a lock) stops the pings and systemd restarts us. */
 static void daemon_watchdog(Daemon *d, uint64_t now_ns)
 {
         if (d->watchdog_us == 0)
@@ -337,6 +387,114 @@ static void daemon_watchdog(Daemon *d, uint64_t now_ns)
         }
 }
 
+/* poll()'s timeout: until the next ping is due, so a wakeup just before it (a signal) cannot push
+ * the ping a whole half-interval later. -1 without a watchdog. */
+static int daemon_poll_timeout_ms(const Daemon *d, uint64_t now_ns)
+{
+        if (d->watchdog_us == 0)
+                return -1;
+        uint64_t due_ns = d->last_watchdog_ns + d->watchdog_us * NSEC_PER_USEC / 2;
+        if (now_ns >= due_ns)
+                return 0;
+        return (int)((due_ns - now_ns + 999999) / 1000000);
+}
+
+/* Applies the live keys of next (already merged into d->cfg by the caller's copy). */
+static int daemon_apply_live(Daemon *d, const JoulesConfig *old)
+{
+        if (d->cfg.log_level != old->log_level)
+                log_setup(d->cfg.log_level, NULL);
+        d->tracker.max_watts = d->cfg.max_domain_power_w;
+        int r = services_reconfigure(d->services, &d->cfg);
+        if (r < 0)
+                return r;
+        if (d->cfg.interval_us != old->interval_us) {
+                r = daemon_arm_timer(d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void daemon_reload(Daemon *d)
+{
+        const char *path = d->opts.settings.path ? d->opts.settings.path : "(no file)";
+        char err[1024];
+        JoulesConfig next;
+
+        /* systemd shows the unit as "reloading" until READY=1 comes back. */
+        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
+                         now_monotonic_ns() / NSEC_PER_USEC, path);
+        int r = settings_build(&d->opts.settings, &next, err, sizeof(err));
+        if (r < 0) {
+                log_fields(LOG_ERR,
+                           (LogField[]){{"MESSAGE_ID", MSG_RELOAD_FAILED},
+                                        {"JOULES_CONFIG", path},
+                                        {NULL, NULL}},
+                           "reload failed, the running settings stay in effect: %s", err);
+                goto done;
+        }
+        SettingsDiff diff;
+        r = settings_diff(&d->cfg, &next, &diff);
+        if (r < 0) {
+                log_error("reload failed, the running settings stay in effect: %s", strerror(-r));
+                goto done;
+        }
+        /* Keys bound to what start-up opened are named, never silently ignored. */
+        char applied[512] = "", restart[512] = "";
+        size_t n_applied = 0, n_restart = 0;
+        for (size_t i = 0; i < diff.n; i++) {
+                const SettingsChange *ch = &diff.changes[i];
+                char key[160];
+                snprintf(key, sizeof(key), "%s.%s", ch->section, ch->key);
+                char *list = ch->live ? applied : restart;
+                size_t len = strlen(list);
+                snprintf(list + len, sizeof(applied) - len, "%s%s", len ? ", " : "", key);
+                if (ch->live) {
+                        n_applied++;
+                        continue;
+                }
+                n_restart++;
+                log_fields(LOG_NOTICE,
+                           (LogField[]){{"MESSAGE_ID", MSG_NEEDS_RESTART},
+                                        {"JOULES_CONFIG", path},
+                                        {"JOULES_CONFIG_KEY", key},
+                                        {NULL, NULL}},
+                           "%s changed from '%s' to '%s' in %s: takes effect only after a "
+                           "restart (systemctl restart joulesd)",
+                           key, ch->old_value, ch->new_value, path);
+        }
+        settings_diff_done(&diff);
+
+        JoulesConfig old = d->cfg;
+        settings_apply_live(&d->cfg, &next);
+        r = daemon_apply_live(d, &old);
+        if (r < 0) {
+                /* Only the timer or memory can fail here: go back to what worked. */
+                d->cfg = old;
+                (void)daemon_apply_live(d, &next);
+                log_fields(LOG_ERR,
+                           (LogField[]){{"MESSAGE_ID", MSG_RELOAD_FAILED},
+                                        {"JOULES_CONFIG", path},
+                                        {NULL, NULL}},
+                           "reload failed applying %s, the running settings stay in effect: %s",
+                           applied, strerror(-r));
+                goto done;
+        }
+        log_fields(LOG_NOTICE,
+                   (LogField[]){{"MESSAGE_ID", MSG_RELOADED},
+                                {"JOULES_CONFIG", path},
+                                {"JOULES_APPLIED", applied},
+                                {"JOULES_NEEDS_RESTART", restart},
+                                {NULL, NULL}},
+                   "reloaded %s: %s%s%s%s%s%s", path, n_applied + n_restart ? "" : "no changes",
+                   n_applied ? "applied " : "", applied, n_applied && n_restart ? "; " : "",
+                   n_restart ? "waiting for a restart: " : "", restart);
+done:
+        (void)sd_notify(false, "READY=1");
+        daemon_status(d);
+}
+
 /* Returns 1 to keep running, 0 to stop. */
 static int daemon_handle_signal(Daemon *d)
 {
@@ -345,10 +503,11 @@ static int daemon_handle_signal(Daemon *d)
         if (n != (ssize_t)sizeof(si))
                 return 1;
         if (si.ssi_signo == SIGHUP) {
-                log_notice("SIGHUP: reloading is not wired yet; keeping the running settings");
+                daemon_reload(d);
                 return 1;
         }
-        log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+        log_fields(LOG_INFO, (LogField[]){{"MESSAGE_ID", MSG_STOPPING}, {NULL, NULL}},
+                   "received %s, stopping", strsignal((int)si.ssi_signo));
         return 0;
 }
 
@@ -365,9 +524,7 @@ int daemon_run(Daemon *d)
         for (;;) {
                 struct pollfd pfd[2] = {{.fd = d->timer_fd, .events = POLLIN},
                                         {.fd = d->signal_fd, .events = POLLIN}};
-                int timeout = -1;
-                if (d->watchdog_us)
-                        timeout = (int)(d->watchdog_us / 2 / 1000);
+                int timeout = daemon_poll_timeout_ms(d, now_monotonic_ns());
                 if (poll(pfd, 2, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/settings.h"
 
 static void usage(FILE *f)
 {
@@ -97,49 +98,27 @@ int main(int argc, char **argv)
 {
         JoulesConfig cfg;
         DaemonOptions opts = {0};
-        const char *config_path = NULL;
+        SettingsSource src = {.path = JOULES_DEFAULT_CONFIG, .optional = true};
+        /* Every setting flag, in order: applied over the file now and again after each reload. */
+        SettingsFlag flags[64];
+        size_t n_flags = 0;
         bool check = false, dump = false;
         char err[1024];
         int c;
 
-        config_defaults(&cfg);
         log_setup(LOG_INFO, "joulesd");
-
-        /* First pass: the config file, so flags given in any order override it. */
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (c) {
                 case ARG_CONFIG:
-                        config_path = optarg;
-                        break;
+                        src.path = optarg;
+                        src.optional = false;
+                        continue;
                 case ARG_HELP:
                         usage(stdout);
                         return 0;
                 case ARG_VERSION:
                         printf("joulesd %s\n", JOULES_VERSION);
                         return 0;
-                case '?':
-                        usage(stderr);
-                        return 2;
-                default:
-                        break;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "joulesd: unexpected argument '%s'\n", argv[optind]);
-                return 2;
-        }
-        const char *file = config_path ? config_path : JOULES_DEFAULT_CONFIG;
-        int r = config_load(&cfg, file, err, sizeof(err));
-        if (r == -ENOENT && !config_path) {
-                file = NULL; /* the default file is optional */
-        } else if (r < 0) {
-                log_error("%s", err);
-                return EX_CONFIG_ERROR;
-        }
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                switch (c) {
                 case ARG_SHOW:
                         opts.show = true;
                         continue;
@@ -156,19 +135,43 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         continue;
+                case '?':
+                        usage(stderr);
+                        return 2;
                 default:
                         break;
                 }
                 for (size_t i = 0; i < ELEMENTSOF(flag_keys); i++) {
                         if (flag_keys[i].arg != c)
                                 continue;
-                        if (config_set(&cfg, flag_keys[i].section, flag_keys[i].key, optarg, err,
-                                       sizeof(err)) < 0) {
-                                fprintf(stderr, "joulesd: --%s: %s\n", options[c - ARG_CONFIG].name,
-                                        err);
+                        if (n_flags == ELEMENTSOF(flags)) {
+                                fprintf(stderr, "joulesd: too many options\n");
                                 return 2;
                         }
+                        flags[n_flags++] = (SettingsFlag){
+                                .name = options[c - ARG_CONFIG].name,
+                                .section = flag_keys[i].section,
+                                .key = flag_keys[i].key,
+                                .value = optarg,
+                        };
                 }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joulesd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        /* A bad flag is a usage error (2), whatever the file says: check the flags alone first. */
+        SettingsSource flags_only = {.flags = flags, .n_flags = n_flags};
+        if (settings_build(&flags_only, &cfg, err, sizeof(err)) < 0) {
+                fprintf(stderr, "joulesd: %s\n", err);
+                return 2;
+        }
+        src.flags = flags;
+        src.n_flags = n_flags;
+        if (settings_build(&src, &cfg, err, sizeof(err)) < 0) {
+                log_error("%s", err);
+                return EX_CONFIG_ERROR;
         }
         log_setup(cfg.log_level, "joulesd");
 
@@ -177,13 +180,14 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (check) {
-                printf("%s: configuration is valid\n", file ? file : "(defaults)");
+                bool have_file = src.path && access(src.path, F_OK) == 0;
+                printf("%s: configuration is valid\n", have_file ? src.path : "(defaults)");
                 return 0;
         }
 
-        opts.config_path = file;
+        opts.settings = src;
         Daemon *d = NULL;
-        r = daemon_new(&cfg, &opts, &d, err, sizeof(err));
+        int r = daemon_new(&cfg, &opts, &d, err, sizeof(err));
         if (r < 0) {
                 log_error("%s", err);
                 return 1;

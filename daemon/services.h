@@ -54,3 +54,7 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
 const char *services_weight(const Services *s);
 const char *services_weight_reason(const Services *s);
 double services_idle_w(const Services *s);
+
+/* Applies the attribution settings that may change while running (a reload): idle_power and
+ * top_processes. The cgroup tree, the perf events and the roots stay as they were opened. */
+int services_reconfigure(Services *s, const JoulesConfig *cfg) __attribute__((warn_unused_result));
