@@ -79,6 +79,20 @@ static const char *const store_migrations[] = {
         "  idle_uj INTEGER NOT NULL,"
         "  cpu_ns INTEGER NOT NULL,"
         "  PRIMARY KEY (tick_id, unit_id, pid)) WITHOUT ROWID;",
+        /* 2: requests (the R of joules per request) per unit, tick and metric name, from the
+         * ingest socket, Prometheus scrapes and access logs; the ingest socket's line counts. */
+        "CREATE TABLE request_metrics (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE unit_requests ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  metric_id INTEGER NOT NULL,"
+        "  count REAL NOT NULL," /* REAL: sample rates make fractions (1 at @0.3 is 3.33) */
+        "  PRIMARY KEY (tick_id, unit_id, metric_id)) WITHOUT ROWID;"
+        "CREATE TABLE ingest_stats ("
+        "  tick_id INTEGER PRIMARY KEY,"
+        "  accepted INTEGER NOT NULL,"
+        "  rejected INTEGER NOT NULL,"
+        "  malformed INTEGER NOT NULL);",
 };
 
 enum {
@@ -96,6 +110,10 @@ enum {
         ST_UNIT_ENERGY_ADD,
         ST_PROCESS_ADD,
         ST_COUNTER_ADD,
+        ST_METRIC_FIND,
+        ST_METRIC_ADD,
+        ST_REQUESTS_ADD,
+        ST_INGEST_STATS_ADD,
         _ST_MAX,
 };
 
@@ -121,6 +139,12 @@ static const char *const store_sql[_ST_MAX] = {
                            "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
                            "VALUES (?, ?, ?, ?)",
+        [ST_METRIC_FIND] = "SELECT id FROM request_metrics WHERE name = ?",
+        [ST_METRIC_ADD] = "INSERT INTO request_metrics (name) VALUES (?)",
+        [ST_REQUESTS_ADD] = "INSERT INTO unit_requests (tick_id, unit_id, metric_id, count) "
+                            "VALUES (?, ?, ?, ?)",
+        [ST_INGEST_STATS_ADD] = "INSERT INTO ingest_stats (tick_id, accepted, rejected, "
+                                "malformed) VALUES (?, ?, ?, ?)",
 };
 
 struct Store {
@@ -368,6 +392,9 @@ static int store_run_stmt(Store *s, int which, const char *fmt, ...)
                 case 'n':
                         sqlite3_bind_null(st, i);
                         break;
+                case 'd':
+                        sqlite3_bind_double(st, i, va_arg(ap, double));
+                        break;
                 default:
                         assert(!"bad bind format");
                 }
@@ -477,6 +504,13 @@ int store_unit_ensure(Store *s, const char *name, bool pseudo, int64_t *ret_id)
         return store_find_or_add(s, ST_UNIT_FIND, ST_UNIT_ADD, ret_id);
 }
 
+int store_metric_ensure(Store *s, const char *name, int64_t *ret_id)
+{
+        sqlite3_bind_text(s->stmt[ST_METRIC_FIND], 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->stmt[ST_METRIC_ADD], 1, name, -1, SQLITE_STATIC);
+        return store_find_or_add(s, ST_METRIC_FIND, ST_METRIC_ADD, ret_id);
+}
+
 int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
 {
         sqlite3_bind_text(s->stmt[ST_EVENT_FIND], 1, name, -1, SQLITE_STATIC);
@@ -532,6 +566,15 @@ int store_tick_append(Store *s, const StoreTick *t)
                 const StoreCounterValue *c = &t->counters[i];
                 r = STORE_STEP(s, ST_COUNTER_ADD, "iiiu", tick, c->unit_id, c->event_id, c->value);
         }
+        for (size_t i = 0; i < t->n_requests && r >= 0; i++) {
+                const StoreRequestValue *q = &t->requests[i];
+                r = STORE_STEP(s, ST_REQUESTS_ADD, "iiid", tick, q->unit_id, q->metric_id,
+                               q->count);
+        }
+        if (t->ingest && r >= 0 &&
+            (t->ingest->accepted || t->ingest->rejected || t->ingest->malformed))
+                r = STORE_STEP(s, ST_INGEST_STATS_ADD, "iuuu", tick, t->ingest->accepted,
+                               t->ingest->rejected, t->ingest->malformed);
         return r < 0 ? r : 0;
 }
 
@@ -645,6 +688,19 @@ int store_read_status(Store *s, StoreStatus *ret)
                 r = store_fail(s, rc, "reading domains");
                 goto out;
         }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(s, &q,
+                        "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0), "
+                        "COALESCE(SUM(malformed), 0) FROM ingest_stats");
+        if (r < 0)
+                goto out;
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                st.ingest.accepted = (uint64_t)sqlite3_column_int64(q, 0);
+                st.ingest.rejected = (uint64_t)sqlite3_column_int64(q, 1);
+                st.ingest.malformed = (uint64_t)sqlite3_column_int64(q, 2);
+        }
         *ret = st;
         st.domains = NULL;
         r = 0;
@@ -659,6 +715,102 @@ void store_status_done(StoreStatus *st)
         free(st->domains);
         st->domains = NULL;
         st->n_domains = 0;
+}
+
+/* Adds the "requests" metric of each unit over the range, listing units that only counted. */
+static int store_read_unit_requests(Store *s, StoreServices *sv)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q,
+                            "SELECT u.name, u.pseudo, SUM(r.count) "
+                            "FROM unit_requests r JOIN ticks t ON t.id = r.tick_id "
+                            "JOIN units u ON u.id = r.unit_id "
+                            "JOIN request_metrics m ON m.id = r.metric_id "
+                            "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND m.name = ?3 "
+                            "GROUP BY u.id ORDER BY u.name");
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, sv->from_us);
+        sqlite3_bind_int64(q, 2, sv->to_us);
+        sqlite3_bind_text(q, 3, STORE_REQUESTS_METRIC, -1, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(q, 0);
+                StoreUnitTotal *u = NULL;
+                for (size_t i = 0; i < sv->n_units && !u; i++)
+                        if (strcmp(sv->units[i].name, name ? name : "") == 0)
+                                u = &sv->units[i];
+                if (!u) {
+                        StoreUnitTotal *n = realloc(sv->units, (sv->n_units + 1) * sizeof(*n));
+                        if (!n) {
+                                sqlite3_finalize(q);
+                                return -ENOMEM;
+                        }
+                        sv->units = n;
+                        u = &sv->units[sv->n_units++];
+                        *u = (StoreUnitTotal){.estimated = sv->estimated};
+                        copy_text(u->name, sizeof(u->name), q, 0);
+                        u->pseudo = sqlite3_column_int(q, 1);
+                }
+                u->has_requests = true;
+                u->requests = sqlite3_column_double(q, 2);
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading requests");
+        sqlite3_finalize(q);
+        return r;
+}
+
+static int store_read_ts(Store *s, const char *sql, int64_t arg, int64_t *ret)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, arg);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+                *ret = sqlite3_column_int64(q, 0);
+                r = 0;
+        } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                r = -ENODATA;
+        } else {
+                r = store_fail(s, rc, "reading ticks");
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
+{
+        int64_t ts, iv = 0;
+        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, &ts);
+        if (r < 0)
+                return r;
+        r = store_read_ts(s, "SELECT interval_us FROM runs WHERE ?1 = ?1 ORDER BY id DESC LIMIT 1",
+                          0, &iv);
+        if (r < 0 && r != -ENODATA)
+                return r;
+        *ret_ts_us = ts;
+        *ret_interval_us = (uint64_t)iv;
+        return 0;
+}
+
+int store_read_tick_before(Store *s, int64_t ts_us, int64_t *ret_ts_us)
+{
+        int64_t v;
+        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ts_us <= ?1", ts_us, &v);
+        if (r == -ENODATA) {
+                *ret_ts_us = 0;
+                return 0;
+        }
+        if (r >= 0)
+                *ret_ts_us = v;
+        return r;
+}
+
+int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
+{
+        return store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, ret_ts_us);
 }
 
 int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
@@ -719,6 +871,11 @@ int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices 
                 r = store_fail(s, rc, "reading units");
                 goto out;
         }
+        sqlite3_finalize(q);
+        q = NULL;
+        r = store_read_unit_requests(s, &sv);
+        if (r < 0)
+                goto out;
         *ret = sv;
         sv.units = NULL;
         r = 0;

@@ -73,6 +73,20 @@ typedef struct StoreCounterValue {
         uint64_t value;
 } StoreCounterValue;
 
+/* Requests counted for a unit in a tick, per metric name ("requests", "orders"). */
+typedef struct StoreRequestValue {
+        int64_t unit_id;
+        int64_t metric_id;
+        double count;
+} StoreRequestValue;
+
+/* The ingest socket's lines in a tick (see daemon/ingest.h). */
+typedef struct StoreIngestStats {
+        uint64_t accepted;
+        uint64_t rejected;
+        uint64_t malformed;
+} StoreIngestStats;
+
 typedef struct StoreTick {
         int64_t ts_us;  /* wall clock at the end of the interval */
         uint64_t dt_us; /* interval length */
@@ -87,6 +101,9 @@ typedef struct StoreTick {
         size_t n_procs;
         const StoreCounterValue *counters;
         size_t n_counters;
+        const StoreRequestValue *requests;
+        size_t n_requests;
+        const StoreIngestStats *ingest; /* NULL: no ingest socket */
 } StoreTick;
 
 int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
@@ -98,6 +115,9 @@ int store_domain_ensure(Store *s, const StoreDomain *d, int64_t *ret_id)
 int store_unit_ensure(Store *s, const char *name, bool pseudo, int64_t *ret_id)
         __attribute__((warn_unused_result));
 int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
+        __attribute__((warn_unused_result));
+/* A request metric name ("requests"). */
+int store_metric_ensure(Store *s, const char *name, int64_t *ret_id)
         __attribute__((warn_unused_result));
 /* Appends inside the open transaction (opened on demand). */
 int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_result));
@@ -134,6 +154,7 @@ typedef struct StoreStatus {
         char weight_reason[512];
         StoreDomainStatus *domains;
         size_t n_domains;
+        StoreIngestStats ingest; /* all stored: lines accepted, rejected, malformed */
 } StoreStatus;
 
 int store_read_status(Store *s, StoreStatus *ret) __attribute__((warn_unused_result));
@@ -146,7 +167,12 @@ typedef struct StoreUnitTotal {
         double idle_j;
         double cpu_s;
         bool estimated;
+        bool has_requests; /* any "requests" counted in the range */
+        double requests;   /* the metric named "requests" (STORE_REQUESTS_METRIC) */
 } StoreUnitTotal;
+
+/* The metric joules per request divides by. */
+#define STORE_REQUESTS_METRIC "requests"
 
 typedef struct StoreServices {
         int64_t from_us, to_us;    /* the range asked for */
@@ -158,10 +184,22 @@ typedef struct StoreServices {
         size_t n_units;
 } StoreServices;
 
-/* Totals per unit over ticks whose end lies in (from_us, to_us]. */
+/* Totals per unit over ticks whose end lies in (from_us, to_us]. A unit that counted requests
+ * but drew no energy in the range is listed too (with zero energy). */
 int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
         __attribute__((warn_unused_result));
 void store_services_done(StoreServices *sv);
+
+/* The newest tick's end (wall clock) and the latest run's interval; -ENODATA with no ticks. */
+int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
+        __attribute__((warn_unused_result));
+/* The end of the last tick ending at or before ts_us (ret 0 when none), and of the first tick
+ * ending at or after it (-ENODATA when none yet): joules run turns its command's start and end
+ * into whole ticks with these. */
+int store_read_tick_before(Store *s, int64_t ts_us, int64_t *ret_ts_us)
+        __attribute__((warn_unused_result));
+int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
+        __attribute__((warn_unused_result));
 
 typedef struct StoreProcTotal {
         char unit[256];
