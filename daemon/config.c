@@ -20,6 +20,8 @@ typedef enum ConfigType {
         CFG_LOG_LEVEL,
         CFG_IDLE_POWER,
         CFG_EVENTS,
+        CFG_SOCKET,
+        CFG_TEXT,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -60,6 +62,14 @@ static const ConfigKey config_keys[] = {
         {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
         {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
          "cgroup v2 mount; empty: found from mountinfo"},
+        {"ingest", "socket", CFG_SOCKET, OFF(ingest_socket), 0, 0,
+         "unix datagram socket for StatsD request counts; empty: none"},
+        {"ingest", "trusted_units", CFG_TEXT, OFF(ingest_trusted_units), 0,
+         sizeof(((JoulesConfig *)0)->ingest_trusted_units),
+         "units (space separated) whose processes may count for other units (unit: tag)"},
+        {"ingest", "trusted_uids", CFG_TEXT, OFF(ingest_trusted_uids), 0,
+         sizeof(((JoulesConfig *)0)->ingest_trusted_uids),
+         "uids (space separated) that may count for other units; root always may"},
 };
 
 void config_defaults(JoulesConfig *c)
@@ -76,6 +86,7 @@ void config_defaults(JoulesConfig *c)
         snprintf(c->sysfs_root, sizeof(c->sysfs_root), "/sys");
         snprintf(c->procfs_root, sizeof(c->procfs_root), "/proc");
         snprintf(c->events, sizeof(c->events), "cycles,instructions");
+        snprintf(c->ingest_socket, sizeof(c->ingest_socket), "/run/joules/ingest.sock");
         energy_options_default(&c->energy);
 }
 
@@ -105,6 +116,9 @@ static int config_number(const ConfigKey *k, const char *value, double *ret, cha
 int config_set(JoulesConfig *c, const char *section, const char *key, const char *value, char *err,
                size_t errlen)
 {
+        int rr = config_set_request(c, section, key, value, err, errlen);
+        if (rr != 0)
+                return rr < 0 ? rr : 0;
         const ConfigKey *k = NULL;
         bool section_known = false;
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
@@ -118,7 +132,8 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
         }
         if (!section_known) {
                 snprintf(err, errlen,
-                         "unknown section [%s] (known: daemon, energy, model, attribution)",
+                         "unknown section [%s] (known: daemon, energy, model, attribution, ingest, "
+                         "requests \"UNIT\")",
                          section);
                 return -EINVAL;
         }
@@ -220,6 +235,23 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                 }
                 snprintf(field, sizeof(c->events), "%s", value);
                 return 0;
+        case CFG_SOCKET:
+                if (strlen(value) >= sizeof(c->ingest_socket) || (value[0] && value[0] != '/')) {
+                        snprintf(err, errlen,
+                                 "%s.%s: '%s' is not an absolute path of at most %zu "
+                                 "bytes",
+                                 section, key, value, sizeof(c->ingest_socket) - 1);
+                        return -EINVAL;
+                }
+                snprintf(field, sizeof(c->ingest_socket), "%s", value);
+                return 0;
+        case CFG_TEXT:
+                if (strlen(value) >= (size_t)k->max) {
+                        snprintf(err, errlen, "%s.%s: too long", section, key);
+                        return -EINVAL;
+                }
+                snprintf(field, (size_t)k->max, "%s", value);
+                return 0;
         }
         assert(!"unhandled config type");
         return -EINVAL;
@@ -267,6 +299,10 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
                                  line);
                 return -EINVAL;
         }
+        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0) {
+                snprintf(err, errlen, "%s: %s", path, p.err);
+                return -EINVAL;
+        }
         *c = tmp;
         return 0;
 }
@@ -286,6 +322,8 @@ void config_dump(const JoulesConfig *c, FILE *f)
                 case CFG_PATH:
                 case CFG_SOURCE:
                 case CFG_EVENTS:
+                case CFG_SOCKET:
+                case CFG_TEXT:
                         fprintf(f, "%s\n", field);
                         break;
                 case CFG_DURATION:
@@ -311,4 +349,5 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         break;
                 }
         }
+        config_dump_requests(c, f);
 }

@@ -16,6 +16,21 @@
 #define JOULES_DEFAULT_DB     "/var/lib/joules/joules.db"
 #define EX_CONFIG_ERROR       78 /* EX_CONFIG from sysexits.h */
 
+/* Requests counted for one unit from its own /metrics or its access log, configured in a section
+ * named after the unit: [requests "nginx.service"] (see config.c's request keys). */
+#define JOULES_REQUEST_SOURCES_MAX 16
+
+typedef struct JoulesRequestSource {
+        char unit[288];        /* display name: "nginx.service", "user@1000/x.service" */
+        char metric_name[128]; /* stored as this metric; default "requests" */
+        char url[512];         /* scrape_url: a Prometheus /metrics page; empty: none */
+        char selector[512];    /* scrape_metric: name{label="v",code=~"2.."} */
+        uint64_t scrape_interval_us;
+        uint64_t scrape_timeout_us;
+        char access_log[PATH_MAX];   /* empty: none */
+        char access_log_filter[256]; /* POSIX extended regex a line must match; empty: all */
+} JoulesRequestSource;
+
 typedef struct JoulesConfig {
         char db_path[PATH_MAX];
         uint64_t interval_us;
@@ -31,6 +46,12 @@ typedef struct JoulesConfig {
         double idle_w;
         char events[512];
         unsigned top_processes;
+        /* requests (issue 5) */
+        char ingest_socket[108]; /* sun_path; empty: no ingest socket */
+        char ingest_trusted_units[1024];
+        char ingest_trusted_uids[256];
+        JoulesRequestSource request_sources[JOULES_REQUEST_SOURCES_MAX];
+        size_t n_request_sources;
 } JoulesConfig;
 
 void config_defaults(JoulesConfig *c);
@@ -46,3 +67,11 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
 
 /* Writes every key with its current value as an INI file (joulesd --dump-config). */
 void config_dump(const JoulesConfig *c, FILE *f);
+
+/* [requests "UNIT"] sections (config-requests.c): 0 when section is another one, 1 when the key
+ * was set, -EINVAL with err. config_check_requests validates what needs several keys. */
+int config_set_request(JoulesConfig *c, const char *section, const char *key, const char *value,
+                       char *err, size_t errlen) __attribute__((warn_unused_result));
+int config_check_requests(const JoulesConfig *c, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+void config_dump_requests(const JoulesConfig *c, FILE *f);

@@ -1,0 +1,512 @@
+#include "daemon/ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "collectors/cgroup.h"
+#include "collectors/units.h"
+#include "common/log.h"
+
+#define INGEST_CACHE_SLOTS   512
+#define INGEST_TRUSTED_MAX   64
+#define INGEST_LOG_EVERY_NS  (60 * NSEC_PER_SEC)
+#define INGEST_FDS_PER_DGRAM 16
+
+typedef struct IngestCacheEntry {
+        pid_t pid;
+        uid_t uid;
+        uint64_t expires_ns;
+        bool in_unit; /* false: in no unit (counted as unattributed) */
+        bool trusted;
+        char unit[INGEST_UNIT_MAX];
+} IngestCacheEntry;
+
+struct Ingest {
+        int fd;
+        bool from_systemd;
+        bool created; /* we bound the path: unlink it on free */
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        JoulesRoots roots;
+        IngestSink sink;
+        void *userdata;
+        char trusted_units[INGEST_TRUSTED_MAX][INGEST_UNIT_MAX];
+        size_t n_trusted_units;
+        uid_t trusted_uids[INGEST_TRUSTED_MAX];
+        size_t n_trusted_uids;
+        IngestStats stats;
+        /* what is logged at most once a minute */
+        uint64_t last_log_ns;
+        uint64_t malformed_since_log, rejected_since_log;
+        char last_problem[256];
+        IngestCacheEntry cache[INGEST_CACHE_SLOTS];
+        char buf[INGEST_DGRAM_MAX + 1];
+};
+
+/* ---- the line parser ---- */
+
+static bool ingest_name_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-';
+}
+
+bool ingest_unit_name_valid(const char *name)
+{
+        char unit[CGROUP_UNIT_NAME_MAX];
+        CgroupUnitKind kind;
+        size_t len = strlen(name);
+        if (len == 0 || len >= INGEST_UNIT_MAX)
+                return false;
+        if (startswith(name, "user@")) {
+                /* "user@UID/NAME": the display name of a user unit */
+                const char *p = name + 5, *slash = strchr(name, '/');
+                if (slash && slash > p) {
+                        for (const char *q = p; q < slash; q++)
+                                if (*q < '0' || *q > '9')
+                                        return false;
+                        name = slash + 1;
+                        len = strlen(name);
+                }
+        }
+        if (len == 0 || name[0] == '_') /* no cgroup escaping in a name given by hand */
+                return false;
+        if (cgroup_name_classify(name, len, unit, sizeof(unit), &kind) < 0)
+                return false;
+        return kind != CGROUP_UNIT_SLICE && strcmp(unit, name) == 0;
+}
+
+/* A non-negative decimal: digits, an optional fraction. */
+static int ingest_parse_value(const char *s, size_t len, double *ret)
+{
+        size_t i = 0, digits = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+                i++, digits++;
+        if (i < len && s[i] == '.') {
+                i++;
+                while (i < len && s[i] >= '0' && s[i] <= '9')
+                        i++, digits++;
+        }
+        if (digits == 0 || i != len || len > 64)
+                return -EINVAL;
+        char tmp[65];
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        double v = strtod(tmp, NULL);
+        if (!isfinite(v))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int ingest_parse_line(const char *s, size_t len, IngestLine *ret)
+{
+        IngestLine l = {0};
+        if (len > INGEST_LINE_MAX)
+                return -EINVAL;
+        const char *end = s + len;
+        const char *colon = memchr(s, ':', len);
+        if (!colon || colon == s || (size_t)(colon - s) >= sizeof(l.name))
+                return -EINVAL;
+        for (const char *p = s; p < colon; p++)
+                if (!ingest_name_char(*p))
+                        return -EINVAL;
+        memcpy(l.name, s, (size_t)(colon - s));
+
+        const char *v = colon + 1;
+        const char *bar = memchr(v, '|', (size_t)(end - v));
+        if (!bar)
+                return -EINVAL;
+        double value;
+        if (ingest_parse_value(v, (size_t)(bar - v), &value) < 0)
+                return -EINVAL;
+
+        /* the type, then optional |@rate and |#tags sections */
+        const char *p = bar + 1;
+        const char *next = memchr(p, '|', (size_t)(end - p));
+        const char *type_end = next ? next : end;
+        if (type_end - p != 1 || p[0] != 'c')
+                return -EINVAL;
+        double rate = 1;
+        bool seen_rate = false, seen_tags = false;
+        while (next) {
+                p = next + 1;
+                next = memchr(p, '|', (size_t)(end - p));
+                const char *sec_end = next ? next : end;
+                if (p < sec_end && p[0] == '@' && !seen_rate) {
+                        seen_rate = true;
+                        if (ingest_parse_value(p + 1, (size_t)(sec_end - p - 1), &rate) < 0 ||
+                            rate <= 0 || rate > 1)
+                                return -EINVAL;
+                } else if (p < sec_end && p[0] == '#' && !seen_tags) {
+                        seen_tags = true;
+                        const char *t = p + 1;
+                        while (t < sec_end) {
+                                const char *comma = memchr(t, ',', (size_t)(sec_end - t));
+                                const char *t_end = comma ? comma : sec_end;
+                                if (t_end - t >= 5 && memcmp(t, "unit:", 5) == 0) {
+                                        size_t ul = (size_t)(t_end - t - 5);
+                                        if (l.has_unit || ul >= sizeof(l.unit))
+                                                return -EINVAL;
+                                        memcpy(l.unit, t + 5, ul);
+                                        l.unit[ul] = '\0';
+                                        if (!ingest_unit_name_valid(l.unit))
+                                                return -EINVAL;
+                                        l.has_unit = true;
+                                }
+                                for (const char *q = t; q < t_end; q++)
+                                        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+                                                return -EINVAL;
+                                t = comma ? comma + 1 : sec_end;
+                        }
+                } else {
+                        return -EINVAL;
+                }
+        }
+        l.count = value / rate;
+        if (!isfinite(l.count) || l.count > INGEST_VALUE_MAX)
+                return -EINVAL;
+        *ret = l;
+        return 0;
+}
+
+/* ---- the socket ---- */
+
+static void ingest_parse_trusted(Ingest *in, const char *units, const char *uids)
+{
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s", units ? units : "");
+        char *save = NULL;
+        for (char *t = strtok_r(tmp, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save))
+                if (in->n_trusted_units < INGEST_TRUSTED_MAX)
+                        snprintf(in->trusted_units[in->n_trusted_units++], INGEST_UNIT_MAX, "%s",
+                                 t);
+        snprintf(tmp, sizeof(tmp), "%s", uids ? uids : "");
+        for (char *t = strtok_r(tmp, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+                uint64_t u;
+                if (parse_u64(t, &u) == 0 && in->n_trusted_uids < INGEST_TRUSTED_MAX)
+                        in->trusted_uids[in->n_trusted_uids++] = (uid_t)u;
+        }
+}
+
+static int ingest_take_systemd_socket(Ingest *in)
+{
+        int n = sd_listen_fds(0);
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                if (sd_is_socket_unix(fd, SOCK_DGRAM, -1, in->path, 0) > 0) {
+                        in->fd = fd;
+                        in->from_systemd = true;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Is someone listening on path? A datagram connect() to a dead socket file is refused. */
+static bool ingest_path_live(const struct sockaddr_un *sa)
+{
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return true;
+        int r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+        int e = errno;
+        close(fd);
+        return r == 0 || (e != ECONNREFUSED && e != ENOENT);
+}
+
+static int ingest_create_socket(Ingest *in, char *err, size_t errlen)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", in->path);
+        char dir[sizeof(in->path)];
+        snprintf(dir, sizeof(dir), "%s", in->path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                        int r = -errno;
+                        snprintf(err, errlen, "creating %s: %s", dir, strerror(errno));
+                        return r;
+                }
+        }
+        in->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (in->fd < 0) {
+                int r = -errno;
+                snprintf(err, errlen, "socket: %s", strerror(errno));
+                return r;
+        }
+        /* bind() creates the file with the umask applied: start closed, open up after chown */
+        mode_t old = umask(0177);
+        int r = bind(in->fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (r < 0 && errno == EADDRINUSE) {
+                if (ingest_path_live(&sa)) {
+                        umask(old);
+                        snprintf(err, errlen, "%s is in use by another process (another joulesd?)",
+                                 in->path);
+                        return -EADDRINUSE;
+                }
+                (void)unlink(in->path); /* a stale socket left by a crash */
+                r = bind(in->fd, (struct sockaddr *)&sa, sizeof(sa));
+        }
+        int e = errno;
+        umask(old);
+        if (r < 0) {
+                snprintf(err, errlen, "binding %s: %s", in->path, strerror(e));
+                return -e;
+        }
+        in->created = true;
+        struct group gr, *g = NULL;
+        char gbuf[4096];
+        if (getgrnam_r("joules", &gr, gbuf, sizeof(gbuf), &g) == 0 && g &&
+            chown(in->path, (uid_t)-1, g->gr_gid) < 0)
+                log_warning("ingest: chown %s to group joules: %s", in->path, strerror(errno));
+        if (chmod(in->path, 0660) < 0) {
+                r = -errno;
+                snprintf(err, errlen, "chmod %s: %s", in->path, strerror(errno));
+                return r;
+        }
+        return 0;
+}
+
+int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errlen)
+{
+        Ingest *in = calloc(1, sizeof(*in));
+        if (!in)
+                return -ENOMEM;
+        in->fd = -1;
+        int r;
+        if (strlen(opts->path) >= sizeof(in->path)) {
+                snprintf(err, errlen, "%s: path too long for a unix socket", opts->path);
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        snprintf(in->path, sizeof(in->path), "%s", opts->path);
+        in->roots = opts->roots ? *opts->roots : JOULES_ROOTS_DEFAULT;
+        in->sink = opts->sink;
+        in->userdata = opts->userdata;
+        ingest_parse_trusted(in, opts->trusted_units, opts->trusted_uids);
+
+        if (ingest_take_systemd_socket(in) == 0) {
+                r = ingest_create_socket(in, err, errlen);
+                if (r < 0)
+                        goto fail;
+        } else {
+                int fl = fcntl(in->fd, F_GETFL);
+                if (fl < 0 || fcntl(in->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+                        r = -errno;
+                        snprintf(err, errlen, "fcntl: %s", strerror(errno));
+                        goto fail;
+                }
+        }
+        int one = 1, rcvbuf = 4 << 20;
+        if (setsockopt(in->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                r = -errno;
+                snprintf(err, errlen, "SO_PASSCRED on %s: %s", in->path, strerror(errno));
+                goto fail;
+        }
+        (void)setsockopt(in->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        *ret = in;
+        return 0;
+fail:
+        ingest_free(in);
+        return r;
+}
+
+Ingest *ingest_free(Ingest *in)
+{
+        if (!in)
+                return NULL;
+        if (in->fd >= 0 && !in->from_systemd) {
+                close(in->fd);
+                if (in->created)
+                        (void)unlink(in->path);
+        }
+        free(in);
+        return NULL;
+}
+
+int ingest_fd(const Ingest *in)
+{
+        return in ? in->fd : -1;
+}
+
+bool ingest_from_systemd(const Ingest *in)
+{
+        return in && in->from_systemd;
+}
+
+void ingest_take_stats(Ingest *in, IngestStats *ret)
+{
+        *ret = in->stats;
+        in->stats = (IngestStats){0};
+}
+
+static void ingest_problem(Ingest *in, bool malformed, const char *fmt, ...) PRINTF(3, 4);
+static void ingest_problem(Ingest *in, bool malformed, const char *fmt, ...)
+{
+        if (malformed) {
+                in->stats.malformed++;
+                in->malformed_since_log++;
+        } else {
+                in->stats.rejected++;
+                in->rejected_since_log++;
+        }
+        uint64_t now = now_monotonic_ns();
+        bool due = in->last_log_ns == 0 || now - in->last_log_ns >= INGEST_LOG_EVERY_NS;
+        if (!due && in->last_problem[0])
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(in->last_problem, sizeof(in->last_problem), fmt, ap);
+        va_end(ap);
+        if (!due)
+                return;
+        log_warning("ingest %s: %llu malformed and %llu rejected line(s) since the last report "
+                    "(reported at most once a minute); latest: %s",
+                    in->path, (unsigned long long)in->malformed_since_log,
+                    (unsigned long long)in->rejected_since_log, in->last_problem);
+        in->last_log_ns = now;
+        in->malformed_since_log = in->rejected_since_log = 0;
+        in->last_problem[0] = '\0';
+}
+
+/* The sender's unit, cached briefly. NULL when the PID is gone. */
+static const IngestCacheEntry *ingest_sender(Ingest *in, pid_t pid, uid_t uid)
+{
+        IngestCacheEntry *e = &in->cache[(unsigned)pid % INGEST_CACHE_SLOTS];
+        uint64_t now = now_monotonic_ns();
+        if (e->pid == pid && e->uid == uid && now < e->expires_ns)
+                return e;
+        CgroupUnitId id;
+        int r = units_pid_get_unit(&in->roots, pid, &id, NULL);
+        if (r < 0 && r != -ENXIO)
+                return NULL;
+        *e = (IngestCacheEntry){
+                .pid = pid, .uid = uid, .expires_ns = now + INGEST_PID_CACHE_US * NSEC_PER_USEC};
+        e->in_unit = r == 0;
+        snprintf(e->unit, sizeof(e->unit), "%s", r == 0 ? id.display : "unattributed");
+        e->trusted = uid == 0;
+        for (size_t i = 0; i < in->n_trusted_uids && !e->trusted; i++)
+                e->trusted = in->trusted_uids[i] == uid;
+        for (size_t i = 0; i < in->n_trusted_units && !e->trusted && e->in_unit; i++)
+                e->trusted = strcmp(in->trusted_units[i], e->unit) == 0;
+        return e;
+}
+
+void ingest_datagram(Ingest *in, const char *buf, size_t len, pid_t pid, uid_t uid)
+{
+        const IngestCacheEntry *sender = NULL;
+        bool looked_up = false;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *line_end = nl ? nl : end;
+                size_t ll = (size_t)(line_end - p);
+                if (ll > 0 && p[ll - 1] == '\r')
+                        ll--;
+                if (ll > 0) {
+                        IngestLine l;
+                        if (ingest_parse_line(p, ll, &l) < 0) {
+                                char shown[81];
+                                size_t k = 0;
+                                for (; k < ll && k < sizeof(shown) - 1; k++)
+                                        shown[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
+                                shown[k] = '\0';
+                                ingest_problem(in, true,
+                                               "PID %d sent a malformed line (%zu bytes): '%s'",
+                                               (int)pid, ll, shown);
+                        } else {
+                                if (!looked_up) {
+                                        sender = ingest_sender(in, pid, uid);
+                                        looked_up = true;
+                                }
+                                if (!sender)
+                                        ingest_problem(in, false,
+                                                       "PID %d exited before its datagram was "
+                                                       "read: its unit is unknown",
+                                                       (int)pid);
+                                else if (l.has_unit && !sender->trusted &&
+                                         strcmp(l.unit, sender->unit) != 0)
+                                        ingest_problem(in, false,
+                                                       "PID %d (%s, uid %u) may not count for %s "
+                                                       "(not a trusted sender)",
+                                                       (int)pid, sender->unit, (unsigned)uid,
+                                                       l.unit);
+                                else {
+                                        in->stats.accepted++;
+                                        if (in->sink)
+                                                in->sink(in->userdata,
+                                                         l.has_unit ? l.unit : sender->unit, l.name,
+                                                         l.count);
+                                }
+                        }
+                }
+                p = nl ? nl + 1 : end;
+        }
+}
+
+int ingest_drain(Ingest *in)
+{
+        int n = 0;
+        for (; n < INGEST_BATCH_MAX; n++) {
+                union {
+                        char buf[CMSG_SPACE(sizeof(struct ucred)) +
+                                 CMSG_SPACE(sizeof(int) * INGEST_FDS_PER_DGRAM)];
+                        struct cmsghdr align;
+                } ctl;
+                struct iovec iov = {.iov_base = in->buf, .iov_len = sizeof(in->buf)};
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf),
+                };
+                ssize_t len = recvmsg(in->fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+                if (len < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                ingest_problem(in, true, "recvmsg: %s", strerror(errno));
+                        break;
+                }
+                struct ucred *cred = NULL;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                        if (c->cmsg_level != SOL_SOCKET)
+                                continue;
+                        if (c->cmsg_type == SCM_CREDENTIALS &&
+                            c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                                cred = (struct ucred *)CMSG_DATA(c);
+                        else if (c->cmsg_type == SCM_RIGHTS) {
+                                /* never keep descriptors a sender pushes at us */
+                                size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                for (size_t k = 0; k < nfd; k++) {
+                                        int fd;
+                                        memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+                                        close(fd);
+                                }
+                        }
+                }
+                if ((size_t)len > INGEST_DGRAM_MAX || (mh.msg_flags & MSG_TRUNC)) {
+                        ingest_problem(in, true, "PID %d sent an oversized datagram (%zd bytes)",
+                                       cred ? (int)cred->pid : 0, len);
+                        continue;
+                }
+                if (!cred || cred->pid <= 0) {
+                        ingest_problem(in, false, "a datagram without sender credentials");
+                        continue;
+                }
+                ingest_datagram(in, in->buf, (size_t)len, cred->pid, cred->uid);
+        }
+        return n;
+}

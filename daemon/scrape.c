@@ -1,0 +1,592 @@
+#include "daemon/scrape.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+/* ---- the exposition format ---- */
+
+static bool scrape_is_space(char c)
+{
+        return c == ' ' || c == '\t';
+}
+
+static bool scrape_name_start(char c, bool colon)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+}
+
+static bool scrape_name_char(char c, bool colon)
+{
+        return scrape_name_start(c, colon) || (c >= '0' && c <= '9');
+}
+
+/* A name at *p (metric names may hold ':', label names not). */
+static int scrape_take_name(const char **p, const char *end, bool colon, char *out, size_t size)
+{
+        const char *s = *p;
+        if (s >= end || !scrape_name_start(*s, colon))
+                return -EINVAL;
+        while (s < end && scrape_name_char(*s, colon))
+                s++;
+        if ((size_t)(s - *p) >= size)
+                return -EINVAL;
+        memcpy(out, *p, (size_t)(s - *p));
+        out[s - *p] = '\0';
+        *p = s;
+        return 0;
+}
+
+/* A double-quoted string with \\, \" and \n escapes, unescaped into out. */
+static int scrape_take_quoted(const char **p, const char *end, char *out, size_t size)
+{
+        const char *s = *p;
+        size_t n = 0;
+        if (s >= end || *s != '"')
+                return -EINVAL;
+        for (s++; s < end && *s != '"'; s++) {
+                char c = *s;
+                if (c == '\\') {
+                        if (++s >= end)
+                                return -EINVAL;
+                        c = *s == 'n' ? '\n' : *s;
+                        if (*s != 'n' && *s != '\\' && *s != '"')
+                                return -EINVAL;
+                } else if (c == '\n') {
+                        return -EINVAL;
+                }
+                if (n + 1 >= size)
+                        return -EINVAL;
+                out[n++] = c;
+        }
+        if (s >= end)
+                return -EINVAL;
+        out[n] = '\0';
+        *p = s + 1;
+        return 0;
+}
+
+static void scrape_skip_space(const char **p, const char *end)
+{
+        while (*p < end && scrape_is_space(**p))
+                (*p)++;
+}
+
+static int scrape_parse_value(const char *s, size_t len, double *ret)
+{
+        char tmp[64];
+        if (len == 0 || len >= sizeof(tmp))
+                return -EINVAL;
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        if (strcmp(tmp, "+Inf") == 0 || strcmp(tmp, "Inf") == 0) {
+                *ret = INFINITY;
+                return 0;
+        }
+        if (strcmp(tmp, "-Inf") == 0) {
+                *ret = -INFINITY;
+                return 0;
+        }
+        if (strcmp(tmp, "NaN") == 0) {
+                *ret = NAN;
+                return 0;
+        }
+        /* strtod alone would take "inf", "nan(...)" and hex: the format has only decimals */
+        for (size_t i = 0; i < len; i++)
+                if (!strchr("0123456789+-.eE", tmp[i]))
+                        return -EINVAL;
+        char *e;
+        errno = 0;
+        double v = strtod(tmp, &e);
+        if (*e || e == tmp)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int scrape_parse_line(const char *line, size_t len, ScrapeSample *ret)
+{
+        const char *p = line, *end = line + len;
+        if (len > 0 && end[-1] == '\r')
+                end--;
+        scrape_skip_space(&p, end);
+        if (p == end || *p == '#')
+                return 1;
+        ScrapeSample *s = ret;
+        s->n_labels = 0;
+        if (scrape_take_name(&p, end, true, s->metric, sizeof(s->metric)) < 0)
+                return -EINVAL;
+        scrape_skip_space(&p, end);
+        if (p < end && *p == '{') {
+                p++;
+                for (;;) {
+                        scrape_skip_space(&p, end);
+                        if (p < end && *p == '}') {
+                                p++;
+                                break;
+                        }
+                        if (s->n_labels >= SCRAPE_LABELS_MAX)
+                                return -EINVAL;
+                        ScrapeLabel *l = &s->labels[s->n_labels];
+                        if (scrape_take_name(&p, end, false, l->name, sizeof(l->name)) < 0)
+                                return -EINVAL;
+                        scrape_skip_space(&p, end);
+                        if (p >= end || *p != '=')
+                                return -EINVAL;
+                        p++;
+                        scrape_skip_space(&p, end);
+                        if (scrape_take_quoted(&p, end, l->value, sizeof(l->value)) < 0)
+                                return -EINVAL;
+                        s->n_labels++;
+                        scrape_skip_space(&p, end);
+                        if (p < end && *p == ',')
+                                p++;
+                        else if (p < end && *p == '}') {
+                                p++;
+                                break;
+                        } else
+                                return -EINVAL;
+                }
+        }
+        if (p >= end || !scrape_is_space(*p))
+                return -EINVAL;
+        scrape_skip_space(&p, end);
+        const char *v = p;
+        while (p < end && !scrape_is_space(*p))
+                p++;
+        if (scrape_parse_value(v, (size_t)(p - v), &s->value) < 0)
+                return -EINVAL;
+        scrape_skip_space(&p, end);
+        if (p < end) { /* an optional integer timestamp in milliseconds */
+                if (*p == '-' || *p == '+')
+                        p++;
+                const char *t = p;
+                while (p < end && *p >= '0' && *p <= '9')
+                        p++;
+                if (p == t)
+                        return -EINVAL;
+                scrape_skip_space(&p, end);
+                if (p != end)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* ---- selectors ---- */
+
+int scrape_selector_parse(const char *str, ScrapeSelector *ret, char *err, size_t errlen)
+{
+        ScrapeSelector sel = {0};
+        const char *p = str, *end = str + strlen(str);
+        scrape_skip_space(&p, end);
+        if (scrape_take_name(&p, end, true, sel.metric, sizeof(sel.metric)) < 0) {
+                snprintf(err, errlen, "'%s' does not start with a metric name", str);
+                return -EINVAL;
+        }
+        scrape_skip_space(&p, end);
+        if (p < end && *p == '{') {
+                p++;
+                for (;;) {
+                        scrape_skip_space(&p, end);
+                        if (p < end && *p == '}') {
+                                p++;
+                                break;
+                        }
+                        if (sel.n_matchers >= SCRAPE_MATCHERS_MAX) {
+                                snprintf(err, errlen, "more than %d label matchers",
+                                         SCRAPE_MATCHERS_MAX);
+                                goto fail;
+                        }
+                        ScrapeMatcher *m = &sel.matchers[sel.n_matchers];
+                        if (scrape_take_name(&p, end, false, m->label, sizeof(m->label)) < 0) {
+                                snprintf(err, errlen, "expected a label name at '%s'", p);
+                                goto fail;
+                        }
+                        scrape_skip_space(&p, end);
+                        if (end - p >= 2 && p[0] == '=' && p[1] == '~')
+                                m->op = SCRAPE_RE, p += 2;
+                        else if (end - p >= 2 && p[0] == '!' && p[1] == '~')
+                                m->op = SCRAPE_NRE, p += 2;
+                        else if (end - p >= 2 && p[0] == '!' && p[1] == '=')
+                                m->op = SCRAPE_NE, p += 2;
+                        else if (p < end && p[0] == '=')
+                                m->op = SCRAPE_EQ, p += 1;
+                        else {
+                                snprintf(err, errlen, "expected =, !=, =~ or !~ after '%s'",
+                                         m->label);
+                                goto fail;
+                        }
+                        scrape_skip_space(&p, end);
+                        if (scrape_take_quoted(&p, end, m->value, sizeof(m->value)) < 0) {
+                                snprintf(err, errlen, "expected a \"quoted\" value for '%s'",
+                                         m->label);
+                                goto fail;
+                        }
+                        sel.n_matchers++;
+                        if (m->op == SCRAPE_RE || m->op == SCRAPE_NRE) {
+                                char anchored[SCRAPE_VALUE_MAX + 8];
+                                snprintf(anchored, sizeof(anchored), "^(%s)$", m->value);
+                                int rc = regcomp(&m->re, anchored, REG_EXTENDED | REG_NOSUB);
+                                if (rc != 0) {
+                                        char why[128];
+                                        regerror(rc, &m->re, why, sizeof(why));
+                                        snprintf(err, errlen, "regular expression \"%s\": %s",
+                                                 m->value, why);
+                                        sel.n_matchers--;
+                                        goto fail;
+                                }
+                                m->compiled = true;
+                        }
+                        scrape_skip_space(&p, end);
+                        if (p < end && *p == ',')
+                                p++;
+                        else if (p < end && *p == '}') {
+                                p++;
+                                break;
+                        } else {
+                                snprintf(err, errlen, "expected ',' or '}' in '%s'", str);
+                                goto fail;
+                        }
+                }
+        }
+        scrape_skip_space(&p, end);
+        if (p != end) {
+                snprintf(err, errlen, "unexpected '%s' after the selector", p);
+                goto fail;
+        }
+        *ret = sel;
+        return 0;
+fail:
+        scrape_selector_done(&sel);
+        return -EINVAL;
+}
+
+void scrape_selector_done(ScrapeSelector *sel)
+{
+        for (size_t i = 0; i < sel->n_matchers; i++)
+                if (sel->matchers[i].compiled) {
+                        regfree(&sel->matchers[i].re);
+                        sel->matchers[i].compiled = false;
+                }
+        sel->n_matchers = 0;
+}
+
+bool scrape_selector_match(const ScrapeSelector *sel, const ScrapeSample *s)
+{
+        if (strcmp(sel->metric, s->metric) != 0)
+                return false;
+        for (size_t i = 0; i < sel->n_matchers; i++) {
+                const ScrapeMatcher *m = &sel->matchers[i];
+                const char *v = "";
+                for (size_t k = 0; k < s->n_labels; k++)
+                        if (strcmp(s->labels[k].name, m->label) == 0) {
+                                v = s->labels[k].value;
+                                break;
+                        }
+                bool ok;
+                switch (m->op) {
+                case SCRAPE_EQ:
+                        ok = strcmp(v, m->value) == 0;
+                        break;
+                case SCRAPE_NE:
+                        ok = strcmp(v, m->value) != 0;
+                        break;
+                case SCRAPE_RE:
+                        ok = regexec(&m->re, v, 0, NULL, 0) == 0;
+                        break;
+                default:
+                        ok = regexec(&m->re, v, 0, NULL, 0) != 0;
+                        break;
+                }
+                if (!ok)
+                        return false;
+        }
+        return true;
+}
+
+void scrape_sum(const ScrapeSelector *sel, const char *text, size_t len, double *ret_sum,
+                size_t *ret_matched)
+{
+        ScrapeSample *s = malloc(sizeof(*s));
+        double sum = 0;
+        size_t matched = 0;
+        const char *p = text, *end = text + len;
+        while (s && p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *le = nl ? nl : end;
+                /* cheap prefilter: the line must start with the metric name */
+                size_t ml = strlen(sel->metric);
+                const char *q = p;
+                while (q < le && scrape_is_space(*q))
+                        q++;
+                if ((size_t)(le - q) > ml && memcmp(q, sel->metric, ml) == 0 &&
+                    scrape_parse_line(p, (size_t)(le - p), s) == 0 &&
+                    scrape_selector_match(sel, s) && isfinite(s->value)) {
+                        sum += s->value;
+                        matched++;
+                }
+                p = nl ? nl + 1 : end;
+        }
+        free(s);
+        *ret_sum = sum;
+        *ret_matched = matched;
+}
+
+double scrape_counter_delta(double prev, double cur)
+{
+        if (!isfinite(cur) || cur < 0)
+                return 0;
+        return cur >= prev ? cur - prev : cur;
+}
+
+/* ---- the thread ---- */
+
+typedef struct ScrapeTarget {
+        const JoulesRequestSource *src;
+        ScrapeSelector sel;
+        CURL *curl;
+        char *body;
+        size_t body_len, body_cap;
+        bool has_prev;
+        double prev;
+        uint64_t next_ns;
+        int failing;    /* -1 unknown, 0 working, 1 failing */
+        double pending; /* growth not yet taken by a tick (under the mutex) */
+} ScrapeTarget;
+
+struct Scrape {
+        JoulesConfig cfg; /* the sources point into this copy */
+        ScrapeTarget *targets;
+        size_t n_targets;
+        pthread_t thread;
+        bool started;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+};
+
+static size_t scrape_write(char *data, size_t size, size_t n, void *userdata)
+{
+        ScrapeTarget *t = userdata;
+        size_t len = size * n;
+        if (t->body_len + len + 1 > SCRAPE_BODY_MAX)
+                return 0; /* aborts the transfer */
+        if (t->body_len + len + 1 > t->body_cap) {
+                size_t cap = t->body_cap ? t->body_cap : 65536;
+                while (cap < t->body_len + len + 1)
+                        cap *= 2;
+                char *b = realloc(t->body, cap);
+                if (!b)
+                        return 0;
+                t->body = b;
+                t->body_cap = cap;
+        }
+        memcpy(t->body + t->body_len, data, len);
+        t->body_len += len;
+        return len;
+}
+
+static void scrape_state(ScrapeTarget *t, bool failed, const char *why)
+{
+        int now = failed ? 1 : 0;
+        if (now == t->failing)
+                return;
+        if (failed)
+                log_warning("scraping %s for %s: %s (logged again only when it works again)",
+                            t->src->url, t->src->unit, why);
+        else if (t->failing == 1)
+                log_notice("scraping %s for %s works again", t->src->url, t->src->unit);
+        else
+                log_info("scraping %s for %s (%s)", t->src->url, t->src->unit, t->src->selector);
+        t->failing = now;
+}
+
+static void scrape_one(Scrape *s, ScrapeTarget *t)
+{
+        t->body_len = 0;
+        char cerr[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, cerr);
+        CURLcode rc = curl_easy_perform(t->curl);
+        long status = 0;
+        if (rc == CURLE_OK)
+                curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+        char why[CURL_ERROR_SIZE + 600];
+        if (rc != CURLE_OK) {
+                snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+                scrape_state(t, true, why);
+                return;
+        }
+        if (status != 200) {
+                snprintf(why, sizeof(why), "HTTP status %ld", status);
+                scrape_state(t, true, why);
+                return;
+        }
+        double sum;
+        size_t matched;
+        scrape_sum(&t->sel, t->body ? t->body : "", t->body_len, &sum, &matched);
+        if (matched == 0) {
+                snprintf(why, sizeof(why), "no series matches %s", t->src->selector);
+                scrape_state(t, true, why);
+                return;
+        }
+        scrape_state(t, false, NULL);
+        if (t->has_prev) {
+                double d = scrape_counter_delta(t->prev, sum);
+                pthread_mutex_lock(&s->lock);
+                t->pending += d;
+                pthread_mutex_unlock(&s->lock);
+        }
+        t->prev = sum;
+        t->has_prev = true;
+}
+
+static void *scrape_thread(void *arg)
+{
+        Scrape *s = arg;
+        pthread_mutex_lock(&s->lock);
+        while (!s->stop) {
+                uint64_t now = now_monotonic_ns(), next = UINT64_MAX;
+                for (size_t i = 0; i < s->n_targets; i++) {
+                        ScrapeTarget *t = &s->targets[i];
+                        if (now >= t->next_ns) {
+                                pthread_mutex_unlock(&s->lock);
+                                scrape_one(s, t);
+                                pthread_mutex_lock(&s->lock);
+                                now = now_monotonic_ns();
+                                t->next_ns = now + t->src->scrape_interval_us * NSEC_PER_USEC;
+                        }
+                        if (t->next_ns < next)
+                                next = t->next_ns;
+                        if (s->stop)
+                                break;
+                }
+                if (s->stop)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                uint64_t wait = next > now ? next - now : 0;
+                ts.tv_sec += (time_t)(wait / NSEC_PER_SEC);
+                ts.tv_nsec += (long)(wait % NSEC_PER_SEC);
+                if (ts.tv_nsec >= (long)NSEC_PER_SEC) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= (long)NSEC_PER_SEC;
+                }
+                (void)pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+int scrape_start(const JoulesConfig *cfg, Scrape **ret, char *err, size_t errlen)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < cfg->n_request_sources; i++)
+                n += cfg->request_sources[i].url[0] != '\0';
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        Scrape *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->cfg = *cfg;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        s->targets = calloc(n, sizeof(*s->targets));
+        if (!s->targets || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                scrape_stop(s);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < s->cfg.n_request_sources; i++) {
+                const JoulesRequestSource *src = &s->cfg.request_sources[i];
+                if (!src->url[0])
+                        continue;
+                ScrapeTarget *t = &s->targets[s->n_targets];
+                t->src = src;
+                t->failing = -1;
+                if (scrape_selector_parse(src->selector, &t->sel, err, errlen) < 0) {
+                        scrape_stop(s);
+                        return -EINVAL;
+                }
+                s->n_targets++;
+                t->curl = curl_easy_init();
+                if (!t->curl) {
+                        scrape_stop(s);
+                        return -ENOMEM;
+                }
+                long timeout_ms = (long)(src->scrape_timeout_us / 1000);
+                curl_easy_setopt(t->curl, CURLOPT_URL, src->url);
+                curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
+                curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+                curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+                curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, scrape_write);
+                curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
+                curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "joulesd/" JOULES_VERSION);
+                curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+                curl_easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 0L);
+        }
+        /* the thread takes no signals: they reach the daemon's signalfd */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int r = pthread_create(&s->thread, NULL, scrape_thread, s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+                snprintf(err, errlen, "starting the scrape thread: %s", strerror(r));
+                scrape_stop(s);
+                return -r;
+        }
+        s->started = true;
+        *ret = s;
+        return 0;
+}
+
+Scrape *scrape_stop(Scrape *s)
+{
+        if (!s)
+                return NULL;
+        if (s->started) {
+                pthread_mutex_lock(&s->lock);
+                s->stop = true;
+                pthread_cond_signal(&s->cond);
+                pthread_mutex_unlock(&s->lock);
+                pthread_join(s->thread, NULL);
+        }
+        for (size_t i = 0; i < s->n_targets; i++) {
+                scrape_selector_done(&s->targets[i].sel);
+                if (s->targets[i].curl)
+                        curl_easy_cleanup(s->targets[i].curl);
+                free(s->targets[i].body);
+        }
+        free(s->targets);
+        pthread_cond_destroy(&s->cond);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return NULL;
+}
+
+void scrape_take(Scrape *s, ScrapeSink sink, void *userdata)
+{
+        if (!s)
+                return;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_targets; i++) {
+                ScrapeTarget *t = &s->targets[i];
+                if (t->pending > 0)
+                        sink(userdata, t->src->unit,
+                             t->src->metric_name[0] ? t->src->metric_name : "requests", t->pending);
+                t->pending = 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,236 @@
+/* The ingest socket: the StatsD line parser from a table, and the socket itself on a real unix
+ * datagram socket (credentials from the kernel, malformed and oversized datagrams counted). */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "daemon/ingest.h"
+
+static void test_parse_table(void **state)
+{
+        static const struct {
+                const char *line;
+                int r;
+                const char *name;
+                double count;
+                const char *unit; /* NULL: no tag */
+        } rows[] = {
+                {"requests:1|c", 0, "requests", 1, NULL},
+                {"orders:3|c", 0, "orders", 3, NULL},
+                {"requests:1|c|@0.1", 0, "requests", 10, NULL},
+                {"requests:2.5|c|@0.5", 0, "requests", 5, NULL},
+                {"requests:0|c", 0, "requests", 0, NULL},
+                {"http.ok-2xx_total:7|c", 0, "http.ok-2xx_total", 7, NULL},
+                {"requests:1|c|#unit:web.service", 0, "requests", 1, "web.service"},
+                {"requests:1|c|#env:prod,unit:web@2.service", 0, "requests", 1, "web@2.service"},
+                {"requests:4|c|@0.5|#unit:user@1000/app.service", 0, "requests", 8,
+                 "user@1000/app.service"},
+                {"requests:1|c|#env:prod", 0, "requests", 1, NULL},
+                /* malformed */
+                {"", -EINVAL, NULL, 0, NULL},
+                {"requests", -EINVAL, NULL, 0, NULL},
+                {"requests:1", -EINVAL, NULL, 0, NULL},
+                {"requests:1|", -EINVAL, NULL, 0, NULL},
+                {"requests:1|g", -EINVAL, NULL, 0, NULL},
+                {"requests:1|ms", -EINVAL, NULL, 0, NULL},
+                {"requests:1|cc", -EINVAL, NULL, 0, NULL},
+                {"requests:-1|c", -EINVAL, NULL, 0, NULL},
+                {"requests:+1|c", -EINVAL, NULL, 0, NULL},
+                {"requests:abc|c", -EINVAL, NULL, 0, NULL},
+                {"requests:nan|c", -EINVAL, NULL, 0, NULL},
+                {"requests:NaN|c", -EINVAL, NULL, 0, NULL},
+                {"requests:inf|c", -EINVAL, NULL, 0, NULL},
+                {"requests:1e3|c", -EINVAL, NULL, 0, NULL},
+                {"requests:0x10|c", -EINVAL, NULL, 0, NULL},
+                {"requests:|c", -EINVAL, NULL, 0, NULL},
+                {"requests:.|c", -EINVAL, NULL, 0, NULL},
+                {"requests:1 |c", -EINVAL, NULL, 0, NULL},
+                {":1|c", -EINVAL, NULL, 0, NULL},
+                {"re quests:1|c", -EINVAL, NULL, 0, NULL},
+                {"req/uests:1|c", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|@0", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|@1.5", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|@abc", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|@0.1|@0.1", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|x", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|#unit:", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|#unit:system.slice", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|#unit:not a unit", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|#unit:a.service,unit:b.service", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|#unit:../../etc", -EINVAL, NULL, 0, NULL},
+                {"requests:9999999999999|c", -EINVAL, NULL, 0, NULL},
+                {"requests:1|c|@0.0000000000001", -EINVAL, NULL, 0, NULL},
+                {"\x01\x02\xff:1|c", -EINVAL, NULL, 0, NULL},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                IngestLine l;
+                int r = ingest_parse_line(rows[i].line, strlen(rows[i].line), &l);
+                if (r != rows[i].r)
+                        fail_msg("'%s': %d, expected %d", rows[i].line, r, rows[i].r);
+                if (r < 0)
+                        continue;
+                assert_string_equal(l.name, rows[i].name);
+                assert_true(fabs(l.count - rows[i].count) < 1e-9);
+                assert_int_equal(l.has_unit, rows[i].unit != NULL);
+                if (rows[i].unit)
+                        assert_string_equal(l.unit, rows[i].unit);
+        }
+}
+
+static void test_parse_long_line(void **state)
+{
+        size_t n = 65536;
+        char *s = malloc(n + 8);
+        assert_non_null(s);
+        memset(s, 'a', n);
+        memcpy(s + n, ":1|c", 4);
+        IngestLine l;
+        assert_int_equal(ingest_parse_line(s, n + 4, &l), -EINVAL);
+        /* the longest line accepted */
+        memset(s, 'a', 100);
+        memcpy(s + 100, ":1|c", 4);
+        assert_int_equal(ingest_parse_line(s, 104, &l), 0);
+        free(s);
+}
+
+typedef struct Seen {
+        char unit[INGEST_UNIT_MAX];
+        char name[INGEST_NAME_MAX];
+        double count;
+        int calls;
+} Seen;
+
+static void sink(void *userdata, const char *unit, const char *name, double count)
+{
+        Seen *s = userdata;
+        snprintf(s->unit, sizeof(s->unit), "%s", unit);
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        s->count += count;
+        s->calls++;
+}
+
+static void send_dgram(const char *path, const void *buf, size_t len)
+{
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        ssize_t n = sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
+        if (n != (ssize_t)len)
+                fail_msg("sendto %zu bytes: %s", len, strerror(errno));
+        close(fd);
+}
+
+static void test_socket(void **state)
+{
+        char dir[] = "/tmp/joules-test-ingest-XXXXXX", path[100], err[256];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/sub/ingest.sock", dir); /* sub is created */
+        Seen seen = {0};
+        IngestOptions o = {.path = path, .sink = sink, .userdata = &seen};
+        Ingest *in;
+        assert_int_equal(ingest_open(&o, &in, err, sizeof(err)), 0);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0660);
+
+        /* a second owner of the same live path is refused, the first keeps it */
+        Ingest *in2;
+        assert_int_equal(ingest_open(&o, &in2, err, sizeof(err)), -EADDRINUSE);
+
+        const char *good = "requests:1|c\nrequests:2|c|@0.5\norders:3|c\n";
+        send_dgram(path, good, strlen(good));
+        send_dgram(path, "\x00\x01\xfe\xff junk\n", 9);
+        send_dgram(path, "requests:-1|c\nrequests:abc|c\nrequests:1\n", 40);
+        char *big = malloc(INGEST_DGRAM_MAX + 100);
+        assert_non_null(big);
+        memset(big, 'x', INGEST_DGRAM_MAX + 100);
+        send_dgram(path, big, 65000); /* one 65000-byte line: malformed */
+        /* a datagram over the limit (the kernel takes up to wmem_max) */
+        int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+        int sndbuf = 1 << 20;
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        bool sent_big = sendto(fd, big, INGEST_DGRAM_MAX + 100, 0, (struct sockaddr *)&sa,
+                               sizeof(sa)) == INGEST_DGRAM_MAX + 100;
+        close(fd);
+        free(big);
+        /* not root: foreign unit tags are rejected; root: honoured */
+        send_dgram(path, "requests:5|c|#unit:other.service\n", 33);
+
+        int n = ingest_drain(in);
+        assert_int_equal(n, 5 + sent_big);
+        IngestStats s;
+        ingest_take_stats(in, &s);
+        assert_int_equal(s.accepted, 3 + (getuid() == 0));
+        assert_int_equal(s.malformed, 1 + 3 + 1 + sent_big);
+        assert_int_equal(s.rejected, getuid() == 0 ? 0 : 1);
+        assert_true(seen.calls >= 3);
+        if (getuid() == 0) {
+                assert_string_equal(seen.unit, "other.service");
+                assert_true(fabs(seen.count - 13) < 1e-9);
+        } else {
+                assert_true(fabs(seen.count - 8) < 1e-9);
+        }
+        ingest_take_stats(in, &s);
+        assert_int_equal(s.accepted + s.malformed + s.rejected, 0);
+        assert_int_equal(ingest_drain(in), 0); /* nothing pending, never blocks */
+
+        ingest_free(in);
+        assert_int_equal(stat(path, &st), -1); /* removed */
+        /* a stale socket file (a crash) is replaced */
+        int stale = socket(AF_UNIX, SOCK_DGRAM, 0);
+        assert_int_equal(bind(stale, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        close(stale);
+        assert_int_equal(ingest_open(&o, &in, err, sizeof(err)), 0);
+        ingest_free(in);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_trusted_uid(void **state)
+{
+        /* a trusted uid may tag, whoever it is */
+        char dir[] = "/tmp/joules-test-ingest-XXXXXX", path[128], err[256], uid[32];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/i.sock", dir);
+        snprintf(uid, sizeof(uid), "12345 %u", (unsigned)getuid());
+        Seen seen = {0};
+        IngestOptions o = {.path = path, .sink = sink, .userdata = &seen, .trusted_uids = uid};
+        Ingest *in;
+        assert_int_equal(ingest_open(&o, &in, err, sizeof(err)), 0);
+        ingest_datagram(in, "requests:2|c|#unit:backend.service", 34, getpid(), getuid());
+        ingest_datagram(in, "requests:2|c|#unit:backend.service", 34, getpid(), 999);
+        IngestStats s;
+        ingest_take_stats(in, &s);
+        assert_int_equal(s.accepted, 1 + (getuid() == 999));
+        assert_string_equal(seen.unit, "backend.service");
+        ingest_free(in);
+        rmdir(dir);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_table),
+                cmocka_unit_test(test_parse_long_line),
+                cmocka_unit_test(test_socket),
+                cmocka_unit_test(test_trusted_uid),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
