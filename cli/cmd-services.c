@@ -13,7 +13,10 @@ static void services_usage(FILE *f)
                    "total, active and idle energy, CPU seconds, average watts and share of the\n"
                    "host. Pseudo-units: kernel (kernel threads, interrupts), unattributed\n"
                    "(processes in no unit), idle (idle energy while nothing ran). The units'\n"
-                   "energy, pseudo-units included, adds up to the host's.\n\n"
+                   "energy, pseudo-units included, adds up to the host's.\n"
+                   "Requests (the \"requests\" metric from the ingest socket, scrapes or access\n"
+                   "logs): J/REQ is the unit's total energy per request, ACT J/REQ its active\n"
+                   "energy per request; '-' (null in JSON) where it counted none.\n\n"
                    "WHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
                    "Examples:\n"
                    "  joules services --since 10m\n"
@@ -47,6 +50,18 @@ static void services_json(const StoreServices *sv, FILE *f)
                 json_number(&j, "avg_w", sv->seconds > 0 ? e / sv->seconds : 0);
                 json_number(&j, "share", sv->host_energy_j > 0 ? e / sv->host_energy_j : 0);
                 json_bool(&j, "estimated", u->estimated);
+                /* per request: null where the unit counted no requests in the range */
+                if (u->has_requests)
+                        json_number(&j, "requests", u->requests);
+                else
+                        json_null(&j, "requests");
+                if (u->has_requests && u->requests > 0) {
+                        json_number(&j, "j_per_request", e / u->requests);
+                        json_number(&j, "active_j_per_request", u->active_j / u->requests);
+                } else {
+                        json_null(&j, "j_per_request");
+                        json_null(&j, "active_j_per_request");
+                }
                 json_object_end(&j);
         }
         json_array_end(&j);
@@ -62,8 +77,8 @@ static void services_table(const StoreServices *sv)
                sv->seconds, sv->host_energy_j,
                sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0,
                sv->estimated ? " (estimated)" : "");
-        printf("%-28s %11s %10s %10s %9s %8s %6s\n", "UNIT", "ENERGY J", "ACTIVE J", "IDLE J",
-               "CPU S", "AVG W", "SHARE");
+        printf("%-28s %11s %10s %10s %9s %8s %6s %10s %10s %10s\n", "UNIT", "ENERGY J", "ACTIVE J",
+               "IDLE J", "CPU S", "AVG W", "SHARE", "REQUESTS", "J/REQ", "ACT J/REQ");
         for (size_t i = 0; i < sv->n_units; i++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
@@ -72,9 +87,14 @@ static void services_table(const StoreServices *sv)
                         snprintf(name, sizeof(name), "(%s)", u->name);
                 else
                         snprintf(name, sizeof(name), "%s", u->name);
-                printf("%-28.28s %11.2f %10.2f %10.2f %9.2f %8.2f %5.1f%%\n", name, e, u->active_j,
+                printf("%-28.28s %11.2f %10.2f %10.2f %9.2f %8.2f %5.1f%%", name, e, u->active_j,
                        u->idle_j, u->cpu_s, sv->seconds > 0 ? e / sv->seconds : 0,
                        sv->host_energy_j > 0 ? 100 * e / sv->host_energy_j : 0);
+                if (u->has_requests && u->requests > 0)
+                        printf(" %10.0f %10.4g %10.4g\n", u->requests, e / u->requests,
+                               u->active_j / u->requests);
+                else
+                        printf(" %10s %10s %10s\n", u->has_requests ? "0" : "-", "-", "-");
         }
 }
 

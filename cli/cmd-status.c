@@ -49,6 +49,11 @@ static void status_json(const StoreStatus *st)
                 json_object_end(&j);
         }
         json_array_end(&j);
+        json_object_begin(&j, "ingest"); /* request lines sent to the ingest socket */
+        json_int(&j, "accepted", (int64_t)st->ingest.accepted);
+        json_int(&j, "rejected", (int64_t)st->ingest.rejected);
+        json_int(&j, "malformed", (int64_t)st->ingest.malformed);
+        json_object_end(&j);
         json_object_begin(&j, "attribution");
         json_string(&j, "weight", st->weight[0] ? st->weight : NULL);
         json_string(&j, "reason", st->weight_reason[0] ? st->weight_reason : NULL);
@@ -79,6 +84,9 @@ static void status_table(const StoreStatus *st)
         if (st->weight[0])
                 printf("  attribution weight  %10s%s%s\n", st->weight,
                        st->weight_reason[0] ? "  " : "", st->weight_reason);
+        printf("  ingest lines        %10llu accepted, %llu rejected, %llu malformed\n",
+               (unsigned long long)st->ingest.accepted, (unsigned long long)st->ingest.rejected,
+               (unsigned long long)st->ingest.malformed);
         printf("\n%-18s %-22s %-8s %5s %12s %9s %7s\n", "DOMAIN", "ZONE", "SOURCE", "HOST",
                "ENERGY J", "POWER W", "DROPPED");
         for (size_t i = 0; i < st->n_domains; i++) {

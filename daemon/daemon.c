@@ -16,6 +16,7 @@
 #include "collectors/energy.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/requests.h"
 #include "daemon/services.h"
 #include "daemon/settings.h"
 #include "storage/store.h"
@@ -47,6 +48,7 @@ struct Daemon {
         int64_t run_id;
         Services *services;
         size_t active_services; /* in the last tick */
+        Requests *requests;     /* request counts: ingest socket, scrapes, access logs */
 
         int timer_fd;
         int signal_fd;
@@ -211,6 +213,12 @@ static void daemon_tick(Daemon *d)
                 .counters = st.counters,
                 .n_counters = st.n_counters,
         };
+        RequestsTick rq = {0};
+        if (requests_tick(d->requests, &rq) < 0)
+                log_debug("requests: %s", store_last_error(d->store));
+        t.requests = rq.values;
+        t.n_requests = rq.n_values;
+        t.ingest = rq.ingest;
         r = store_tick_append(d->store, &t);
         if (r >= 0)
                 r = store_commit(d->store);
@@ -345,6 +353,12 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                                          : NULL);
         if (r < 0) {
                 snprintf(err, errlen, "writing %s: %s", cfg->db_path, store_last_error(d->store));
+                goto fail;
+        }
+
+        r = requests_new(&d->cfg, &d->roots, d->store, &d->requests, why, sizeof(why));
+        if (r < 0) {
+                snprintf(err, errlen, "requests: %s", why);
                 goto fail;
         }
 
@@ -522,10 +536,11 @@ int daemon_run(Daemon *d)
         d->last_show_ns = d->started_ns;
         daemon_tick(d); /* the baseline */
         for (;;) {
-                struct pollfd pfd[2] = {{.fd = d->timer_fd, .events = POLLIN},
-                                        {.fd = d->signal_fd, .events = POLLIN}};
+                struct pollfd pfd[3] = {{.fd = d->timer_fd, .events = POLLIN},
+                                        {.fd = d->signal_fd, .events = POLLIN},
+                                        {.fd = requests_fd(d->requests), .events = POLLIN}};
                 int timeout = daemon_poll_timeout_ms(d, now_monotonic_ns());
-                if (poll(pfd, 2, timeout) < 0) {
+                if (poll(pfd, 3, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
@@ -537,6 +552,8 @@ int daemon_run(Daemon *d)
                         if (daemon_handle_signal(d) == 0)
                                 break;
                 }
+                if (pfd[2].revents & POLLIN)
+                        requests_handle(d->requests);
                 if (pfd[0].revents & POLLIN) {
                         uint64_t expirations;
                         if (read(d->timer_fd, &expirations, sizeof(expirations)) > 0) {
@@ -564,6 +581,7 @@ Daemon *daemon_free(Daemon *d)
         if (!d)
                 return NULL;
         services_free(d->services);
+        requests_free(d->requests);
         energy_source_close(d->source);
         energy_tracker_done(&d->tracker);
         energy_interval_done(&d->interval);

@@ -30,6 +30,8 @@ static void usage(FILE *f)
                 "  --events LIST          perf events weighting the split (default\n"
                 "                         cycles,instructions; none: CPU time)\n"
                 "  --idle-power W|learn   the host's idle power (default: learn)\n"
+                "  --ingest-socket PATH   unix datagram socket for StatsD request counts\n"
+                "                         (default /run/joules/ingest.sock; '' for none)\n"
                 "  --show                 print the measured power once a second\n"
                 "  --duration DURATION    stop after this long (tests, benchmarks)\n"
                 "  --check-config         validate the settings and exit\n"
@@ -50,6 +52,7 @@ enum {
         ARG_LOG_LEVEL,
         ARG_EVENTS,
         ARG_IDLE_POWER,
+        ARG_INGEST_SOCKET,
         ARG_SHOW,
         ARG_DURATION,
         ARG_CHECK,
@@ -69,6 +72,7 @@ static const struct option options[] = {
         {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
         {"events", required_argument, NULL, ARG_EVENTS},
         {"idle-power", required_argument, NULL, ARG_IDLE_POWER},
+        {"ingest-socket", required_argument, NULL, ARG_INGEST_SOCKET},
         {"show", no_argument, NULL, ARG_SHOW},
         {"duration", required_argument, NULL, ARG_DURATION},
         {"check-config", no_argument, NULL, ARG_CHECK},
@@ -92,6 +96,7 @@ static const struct {
         {ARG_CGROUP, "attribution", "cgroup_root"},
         {ARG_EVENTS, "attribution", "events"},
         {ARG_IDLE_POWER, "attribution", "idle_power"},
+        {ARG_INGEST_SOCKET, "ingest", "socket"},
 };
 
 int main(int argc, char **argv)
