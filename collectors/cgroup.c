@@ -319,6 +319,14 @@ typedef struct Node {
         int *procs_fds;
         size_t n_procs;
         ProcTracker *tracker;
+        /* The unit's PIDs as last read from its cgroup.procs files, and how many intervals ago:
+         * reading cgroup.procs costs more than the processes' own counters, so it is read again
+         * only when the processes seen do not explain the unit's CPU time, when one of them
+         * is gone, or every CGROUP_PROCS_REFRESH intervals. */
+        pid_t *pids;
+        size_t n_pids;
+        unsigned pids_age;
+        bool pids_stale;
 
         int fd;       /* usage file, -1 until opened */
         bool cpuacct; /* fd is cpuacct.usage (ns), not cpu.stat */
@@ -381,6 +389,7 @@ static void node_clear(Node *n)
         free(n->procs_paths);
         free(n->procs_fds);
         procfs_tracker_free(n->tracker);
+        free(n->pids);
         if (n->fd >= 0)
                 (void)close(n->fd);
         *n = (Node){.fd = -1};
@@ -482,8 +491,13 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->delta_ns = o->delta_ns;
                                 n->carry_ns = o->carry_ns;
                                 n->tracker = o->tracker;
+                                n->pids = o->pids;
+                                n->n_pids = o->n_pids;
+                                n->pids_age = o->pids_age;
+                                n->pids_stale = o->pids_stale;
                                 o->fd = -1;
                                 o->tracker = NULL;
+                                o->pids = NULL;
                         }
                         break;
                 }
@@ -1147,23 +1161,47 @@ int cgroup_set_unit_pids(CgroupSet *s, size_t i, pid_t **ret, size_t *ret_n)
 
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
 {
-        size_t n;
+        const ProcSample *ps;
+        size_t n, np;
         int r;
 
         assert(s);
         if (i >= s->n_units)
                 return -EINVAL;
-        r = unit_pids(s, i, &n);
-        if (r < 0)
-                return r;
         Node *node = &s->nodes[s->unit_node[i]];
+        if (!node->pids || node->pids_stale || node->pids_age >= CGROUP_PROCS_REFRESH) {
+                r = unit_pids(s, i, &n);
+                if (r < 0)
+                        return r;
+                pid_t *copy = realloc(node->pids, (n ? n : 1) * sizeof(pid_t));
+                if (!copy)
+                        return -ENOMEM;
+                if (n > 0)
+                        memcpy(copy, s->pids, n * sizeof(pid_t));
+                node->pids = copy;
+                node->n_pids = n;
+                node->pids_age = 0;
+        } else {
+                node->pids_age++;
+        }
         if (!node->tracker) {
                 JoulesRoots roots = {.procfs = s->procfs};
                 r = procfs_tracker_new(&roots, 0, &node->tracker);
                 if (r < 0)
                         return r;
         }
-        return procfs_tracker_sample(node->tracker, s->pids, n, ret, ret_n);
+        r = procfs_tracker_sample(node->tracker, node->pids, node->n_pids, &ps, &np);
+        if (r < 0)
+                return r;
+        uint64_t seen = 0;
+        for (size_t k = 0; k < np; k++)
+                seen += ps[k].delta_ns;
+        /* Stat-based figures move in clock ticks (10 ms): leave that much slack. */
+        uint64_t self = s->units[i].self_ns;
+        node->pids_stale = np < node->n_pids || self > seen + self / 10 + 10 * NSEC_PER_MSEC;
+        *ret = ps;
+        *ret_n = np;
+        return 0;
 }
 
 int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)

@@ -167,6 +167,9 @@ typedef struct CgroupOptions {
 } CgroupOptions;
 
 #define CGROUP_RESCAN_EVERY_DEFAULT 60
+/* Intervals between re-reads of an active unit's cgroup.procs when its processes explain its
+ * CPU time (see cgroup_set_unit_processes). */
+#define CGROUP_PROCS_REFRESH 10
 
 typedef struct CgroupSet CgroupSet;
 

@@ -376,13 +376,22 @@ int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max)
 
 /* ---- the tracker ---- */
 
+/* A single-threaded process is read from schedstat, and from stat once every this many samples. */
+#define PROCFS_STAT_REFRESH 16
+
 typedef struct TrackEntry {
         pid_t pid;
-        int fd;       /* cached /proc/PID/stat, -1 when none */
-        bool kthread; /* known kernel thread (only kept with PROCFS_TRACK_SKIP_KTHREADS) */
-        bool have;    /* starttime and cpu_ns hold a baseline */
+        int fd;              /* cached /proc/PID/stat, -1 when none */
+        int sched_fd;        /* cached /proc/PID/schedstat while single-threaded, -1 when none */
+        bool kthread;        /* known kernel thread (only kept with PROCFS_TRACK_SKIP_KTHREADS) */
+        bool have;           /* the fields below hold a baseline from stat */
+        bool have_sched;     /* sched_ns holds a baseline */
+        unsigned since_stat; /* samples taken from schedstat since stat was last read */
         uint64_t starttime;
-        uint64_t cpu_ns;
+        uint64_t stat_ns;  /* utime+stime at the last stat read */
+        uint64_t sched_ns; /* schedstat run time at the last schedstat read */
+        uint64_t cpu_ns;   /* cumulative CPU time reported: stat's, plus schedstat's deltas since */
+        ProcSample last;   /* identity fields from the last stat read */
 } TrackEntry;
 
 struct ProcTracker {
@@ -430,7 +439,40 @@ static void entry_close(TrackEntry *e)
 {
         if (e->fd >= 0)
                 (void)close(e->fd);
-        e->fd = -1;
+        if (e->sched_fd >= 0)
+                (void)close(e->sched_fd);
+        e->fd = e->sched_fd = -1;
+        e->have_sched = false;
+}
+
+/* Reads /proc/PID/schedstat of a single-threaded process through a cached fd: the kernel formats
+ * three numbers instead of stat's 52 fields, several times cheaper, and in nanoseconds. */
+static int entry_read_sched(ProcTracker *t, TrackEntry *e, uint64_t *ret_ns)
+{
+        char buf[128];
+        if (e->sched_fd < 0 && !t->nocache) {
+                char path[4096];
+                int r = path_fmt(path, sizeof(path), "%s/%d/schedstat", t->procfs, (int)e->pid);
+                if (r < 0)
+                        return r;
+                e->sched_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (e->sched_fd < 0)
+                        return -errno;
+        }
+        if (e->sched_fd < 0)
+                return -EBADF;
+        ssize_t n = procfs_pread_once(e->sched_fd, buf, sizeof(buf));
+        if (n < 0) {
+                (void)close(e->sched_fd);
+                e->sched_fd = -1;
+                return (int)n;
+        }
+        ProcSchedstat ss;
+        int r = procfs_schedstat_parse(buf, &ss);
+        if (r < 0)
+                return r;
+        *ret_ns = ss.run_ns;
+        return 0;
 }
 
 ProcTracker *procfs_tracker_free(ProcTracker *t)
@@ -587,7 +629,7 @@ int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const Pro
                 if (k < t->n_entries && t->entries[k].pid == pid)
                         t->next[o++] = t->entries[k++];
                 else
-                        t->next[o++] = (TrackEntry){.pid = pid, .fd = -1};
+                        t->next[o++] = (TrackEntry){.pid = pid, .fd = -1, .sched_fd = -1};
         }
         while (k < t->n_entries)
                 entry_close(&t->entries[k++]);
@@ -607,6 +649,33 @@ int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const Pro
                         t->entries[kept++] = *e;
                         continue;
                 }
+                /* A single-threaded process known from stat: schedstat gives its CPU time
+                 * (refreshing stat every PROCFS_STAT_REFRESH samples, which catches new threads
+                 * and a changed name). */
+                ProcSample *s = &t->samples[t->n_samples];
+                uint64_t ns;
+                if (e->have_sched && e->since_stat < PROCFS_STAT_REFRESH) {
+                        r = entry_read_sched(t, e, &ns);
+                        if (r == 0) {
+                                uint64_t d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
+                                e->sched_ns = ns;
+                                e->since_stat++;
+                                e->cpu_ns += d;
+                                *s = e->last;
+                                s->fresh = false;
+                                s->cpu_ns = e->cpu_ns;
+                                s->delta_ns = d;
+                                t->n_samples++;
+                                t->entries[kept++] = *e;
+                                continue;
+                        }
+                        if (r == -ESRCH || r == -ENOENT) {
+                                entry_close(e);
+                                continue;
+                        }
+                        e->have_sched = false; /* fall back to stat */
+                }
+
                 r = entry_read(t, e, &st);
                 if (r < 0) {
                         if (r != -ESRCH && r != -ENOENT)
@@ -623,28 +692,53 @@ int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const Pro
                         continue;
                 }
 
-                uint64_t cpu = (st.utime + st.stime) * t->ns_per_tick;
-                ProcSample *s = &t->samples[t->n_samples++];
+                uint64_t stat_ns = (st.utime + st.stime) * t->ns_per_tick;
+                bool same = e->have && e->starttime == st.starttime;
+                uint64_t d;
+                if (same && e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                        /* Coming from schedstat: keep its clock for this interval. */
+                        d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
+                        e->sched_ns = ns;
+                } else if (same) {
+                        d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
+                } else {
+                        /* Started after the previous sample: all of its CPU time is new. */
+                        d = t->have_prev && st.starttime >= t->prev_ticks ? stat_ns : 0;
+                        if (e->sched_fd >= 0)
+                                (void)close(e->sched_fd);
+                        e->sched_fd = -1;
+                        e->have_sched = false;
+                }
+                e->cpu_ns = stat_ns;
                 *s = (ProcSample){
                         .pid = st.pid,
                         .ppid = st.ppid,
                         .state = st.state,
                         .kthread = kthread,
+                        .fresh = !same,
                         .starttime = st.starttime,
-                        .cpu_ns = cpu,
+                        .cpu_ns = e->cpu_ns,
+                        .delta_ns = d,
                         .n_threads = st.num_threads,
                 };
                 memcpy(s->comm, st.comm, sizeof(s->comm));
-                if (e->have && e->starttime == st.starttime) {
-                        s->delta_ns = cpu >= e->cpu_ns ? cpu - e->cpu_ns : 0;
-                } else {
-                        s->fresh = true;
-                        /* Started after the previous sample: all of its CPU time is new. */
-                        s->delta_ns = t->have_prev && st.starttime >= t->prev_ticks ? cpu : 0;
-                }
+                t->n_samples++;
+                e->last = *s;
                 e->have = true;
                 e->starttime = st.starttime;
-                e->cpu_ns = cpu;
+                e->stat_ns = stat_ns;
+                e->since_stat = 0;
+                if (st.num_threads == 1 && !kthread) {
+                        /* Next time from schedstat: take its baseline now if there is none. */
+                        if (!e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                                e->sched_ns = ns;
+                                e->have_sched = true;
+                        }
+                } else if (e->sched_fd >= 0 || e->have_sched) {
+                        (void)close(e->sched_fd);
+                        e->sched_fd = -1;
+                        e->have_sched = false;
+                }
                 t->entries[kept++] = *e;
         }
         t->n_entries = kept;

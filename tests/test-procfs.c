@@ -440,6 +440,79 @@ static void test_tracker_fake(void **state)
         assert_null(procfs_tracker_free(NULL));
 }
 
+static void write_stat_threads(pid_t pid, const char *comm, uint64_t utime, uint64_t starttime,
+                               unsigned threads)
+{
+        char rel[64], line[512];
+        snprintf(rel, sizeof(rel), "%d/stat", (int)pid);
+        snprintf(line, sizeof(line),
+                 "%d (%s) S 1 %d %d 0 -1 0 0 0 0 0 %" PRIu64 " 0 0 0 20 0 %u 0 %" PRIu64
+                 " 1000 10 18446744073709551615\n",
+                 (int)pid, comm, (int)pid, (int)pid, utime, threads, starttime);
+        write_file(tmpdir, rel, line);
+}
+
+static void write_schedstat(pid_t pid, uint64_t run_ns)
+{
+        char rel[64], line[128];
+        snprintf(rel, sizeof(rel), "%d/schedstat", (int)pid);
+        snprintf(line, sizeof(line), "%" PRIu64 " 0 1\n", run_ns);
+        write_file(tmpdir, rel, line);
+}
+
+/* A single-threaded process is followed through schedstat (nanoseconds, cheap), re-reading stat
+ * every 16 samples; once it has threads, stat (the whole process) is used again. */
+static void test_tracker_schedstat(void **state)
+{
+        JoulesRoots roots = {.procfs = tmpdir};
+        ProcTracker *t;
+        const ProcSample *s;
+        size_t n;
+        const uint64_t tick = NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK);
+        (void)state;
+
+        write_stat(200, "worker", 0, 100, 0, 6000); /* write_stat makes the directory */
+        write_stat_threads(200, "worker", 100, 6000, 1);
+        write_schedstat(200, 1000000000);
+        assert_int_equal(procfs_tracker_new(&roots, 0, &t), 0);
+        pid_t pids[] = {200};
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(s[0].delta_ns, 0);
+
+        /* schedstat moves, stat does not: the delta is schedstat's, to the nanosecond */
+        write_schedstat(200, 1000123457);
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        assert_int_equal(s[0].delta_ns, 123457);
+        assert_string_equal(s[0].comm, "worker");
+        assert_false(s[0].fresh);
+
+        /* 15 more samples from schedstat; the 17th re-reads stat and sees a new name */
+        for (int i = 0; i < 15; i++) {
+                write_schedstat(200, 1000123457 + (uint64_t)(i + 1) * 1000);
+                assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+                assert_int_equal(s[0].delta_ns, 1000);
+                assert_string_equal(s[0].comm, "worker");
+        }
+        write_stat_threads(200, "renamed", 130, 6000, 1);
+        write_schedstat(200, 1000123457 + 15 * 1000 + 5);
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        assert_string_equal(s[0].comm, "renamed");
+        assert_int_equal(s[0].delta_ns, 5); /* still schedstat's clock for this interval */
+
+        /* It starts threads: from the next stat read on, stat is the clock */
+        for (int i = 0; i < 16; i++)
+                assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        write_stat_threads(200, "renamed", 140, 6000, 4);
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        assert_int_equal(s[0].n_threads, 4);
+        write_stat_threads(200, "renamed", 150, 6000, 4);
+        write_schedstat(200, 9999999999); /* ignored now */
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        assert_int_equal(s[0].delta_ns, 10 * tick);
+        assert_null(procfs_tracker_free(t));
+}
+
 static void test_tracker_skip_kthreads(void **state)
 {
         JoulesRoots roots = {.procfs = tmpdir};
@@ -587,6 +660,7 @@ int main(void)
                 cmocka_unit_test(test_pid_list),
                 cmocka_unit_test(test_fixture),
                 cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_tracker_schedstat, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_skip_kthreads, setup_tmp,
                                                 teardown_tmp),
                 cmocka_unit_test(test_tracker_real),
