@@ -13,6 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
   sqlite3 jq clang-format
+  libcurl4-openssl-dev wrk
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
