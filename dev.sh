@@ -14,6 +14,10 @@ PACKAGES=(
   libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
   sqlite3 jq clang-format
   libcurl4-openssl-dev wrk
+  # systemd tests: systemd-analyze verify/security, sysusers, tmpfiles (systemd), the man pages
+  # verify checks (man-db), and a real systemd booted in a container (debootstrap,
+  # systemd-container for systemd-nspawn)
+  systemd man-db debootstrap systemd-container
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
