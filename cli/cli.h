@@ -33,3 +33,9 @@ int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, i
 int cmd_status(const CliContext *ctx, int argc, char **argv);
 int cmd_services(const CliContext *ctx, int argc, char **argv);
 int cmd_top(const CliContext *ctx, int argc, char **argv);
+int cmd_run(const CliContext *ctx, int argc, char **argv);
+
+/* joules run: the request count in a load generator's output (tool "wrk", "ab" or "hey").
+ * -ENODATA when the output has none, -EINVAL for another tool. */
+int cli_run_parse_requests(const char *tool, const char *text, double *ret)
+        __attribute__((warn_unused_result));

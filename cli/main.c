@@ -16,6 +16,7 @@ static const struct {
         {"status", cmd_status, "host energy and power, per domain; measured or estimated"},
         {"services", cmd_services, "energy per systemd unit over a time range"},
         {"top", cmd_top, "live power per service, expandable to processes"},
+        {"run", cmd_run, "run a command: its energy, watts and joules per request"},
 };
 
 static void usage(FILE *f)
