@@ -1,4 +1,5 @@
 #include "storage/store.h"
+#include "storage/store-internal.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -95,28 +96,6 @@ static const char *const store_migrations[] = {
         "  malformed INTEGER NOT NULL);",
 };
 
-enum {
-        ST_RUN_BEGIN,
-        ST_RUN_WEIGHT,
-        ST_RUN_END,
-        ST_DOMAIN_FIND,
-        ST_DOMAIN_ADD,
-        ST_UNIT_FIND,
-        ST_UNIT_ADD,
-        ST_EVENT_FIND,
-        ST_EVENT_ADD,
-        ST_TICK_ADD,
-        ST_DOMAIN_ENERGY_ADD,
-        ST_UNIT_ENERGY_ADD,
-        ST_PROCESS_ADD,
-        ST_COUNTER_ADD,
-        ST_METRIC_FIND,
-        ST_METRIC_ADD,
-        ST_REQUESTS_ADD,
-        ST_INGEST_STATS_ADD,
-        _ST_MAX,
-};
-
 static const char *const store_sql[_ST_MAX] = {
         [ST_RUN_BEGIN] = "INSERT INTO runs (started_us, source, estimated, interval_us, hostname, "
                          "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -145,16 +124,6 @@ static const char *const store_sql[_ST_MAX] = {
                             "VALUES (?, ?, ?, ?)",
         [ST_INGEST_STATS_ADD] = "INSERT INTO ingest_stats (tick_id, accepted, rejected, "
                                 "malformed) VALUES (?, ?, ?, ?)",
-};
-
-struct Store {
-        sqlite3 *db;
-        StoreMode mode;
-        char *path;
-        sqlite3_stmt *stmt[_ST_MAX];
-        int64_t run_id;
-        bool in_tx;
-        char error[512];
 };
 
 static int store_errno(int rc)
@@ -188,7 +157,7 @@ static int store_errno(int rc)
         }
 }
 
-static int store_fail(Store *s, int rc, const char *what)
+int store_fail(Store *s, int rc, const char *what)
 {
         snprintf(s->error, sizeof(s->error), "%s: %s", what, sqlite3_errmsg(s->db));
         log_debug("storage: %s", s->error);
@@ -200,7 +169,7 @@ const char *store_last_error(Store *s)
         return s->error;
 }
 
-static int store_exec(Store *s, const char *sql)
+int store_exec(Store *s, const char *sql)
 {
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
@@ -415,7 +384,7 @@ static void store_reset(Store *s, int which)
         sqlite3_clear_bindings(s->stmt[which]);
 }
 
-static int store_begin(Store *s)
+int store_begin(Store *s)
 {
         if (s->in_tx)
                 return 0;
@@ -580,7 +549,7 @@ int store_tick_append(Store *s, const StoreTick *t)
 
 /* ---- reading ---- */
 
-static int store_query(Store *s, sqlite3_stmt **ret, const char *sql)
+int store_query(Store *s, sqlite3_stmt **ret, const char *sql)
 {
         int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
         if (rc != SQLITE_OK)
@@ -588,7 +557,7 @@ static int store_query(Store *s, sqlite3_stmt **ret, const char *sql)
         return 0;
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
         const unsigned char *t = sqlite3_column_text(st, col);
         snprintf(dst, size, "%s", t ? (const char *)t : "");
@@ -640,11 +609,11 @@ int store_read_status(Store *s, StoreStatus *ret)
         if (r < 0)
                 goto out;
         if (sqlite3_step(q) == SQLITE_ROW) {
-                copy_text(st.source, sizeof(st.source), q, 0);
-                copy_text(st.hostname, sizeof(st.hostname), q, 1);
+                store_copy_text(st.source, sizeof(st.source), q, 0);
+                store_copy_text(st.hostname, sizeof(st.hostname), q, 1);
                 st.interval_us = (uint64_t)sqlite3_column_int64(q, 2);
-                copy_text(st.weight, sizeof(st.weight), q, 3);
-                copy_text(st.weight_reason, sizeof(st.weight_reason), q, 4);
+                store_copy_text(st.weight, sizeof(st.weight), q, 3);
+                store_copy_text(st.weight_reason, sizeof(st.weight_reason), q, 4);
         }
         sqlite3_finalize(q);
         q = NULL;
@@ -673,10 +642,10 @@ int store_read_status(Store *s, StoreStatus *ret)
                 st.domains = n;
                 StoreDomainStatus *d = &st.domains[st.n_domains++];
                 *d = (StoreDomainStatus){0};
-                copy_text(d->name, sizeof(d->name), q, 0);
-                copy_text(d->zone, sizeof(d->zone), q, 1);
-                copy_text(d->source, sizeof(d->source), q, 2);
-                copy_text(d->kind, sizeof(d->kind), q, 3);
+                store_copy_text(d->name, sizeof(d->name), q, 0);
+                store_copy_text(d->zone, sizeof(d->zone), q, 1);
+                store_copy_text(d->source, sizeof(d->source), q, 2);
+                store_copy_text(d->kind, sizeof(d->kind), q, 3);
                 d->estimated = sqlite3_column_int(q, 4);
                 d->in_host = sqlite3_column_int(q, 5);
                 d->energy_j = (double)sqlite3_column_int64(q, 6) / UJ_PER_J;
@@ -749,7 +718,7 @@ static int store_read_unit_requests(Store *s, StoreServices *sv)
                         sv->units = n;
                         u = &sv->units[sv->n_units++];
                         *u = (StoreUnitTotal){.estimated = sv->estimated};
-                        copy_text(u->name, sizeof(u->name), q, 0);
+                        store_copy_text(u->name, sizeof(u->name), q, 0);
                         u->pseudo = sqlite3_column_int(q, 1);
                 }
                 u->has_requests = true;
@@ -860,7 +829,7 @@ int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices 
                 sv.units = n;
                 StoreUnitTotal *u = &sv.units[sv.n_units++];
                 *u = (StoreUnitTotal){0};
-                copy_text(u->name, sizeof(u->name), q, 0);
+                store_copy_text(u->name, sizeof(u->name), q, 0);
                 u->pseudo = sqlite3_column_int(q, 1);
                 u->active_j = (double)sqlite3_column_int64(q, 2) / UJ_PER_J;
                 u->idle_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
@@ -925,9 +894,9 @@ int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                 v = nv;
                 StoreProcTotal *p = &v[n++];
                 *p = (StoreProcTotal){0};
-                copy_text(p->unit, sizeof(p->unit), q, 0);
+                store_copy_text(p->unit, sizeof(p->unit), q, 0);
                 p->pid = sqlite3_column_int(q, 1);
-                copy_text(p->comm, sizeof(p->comm), q, 2);
+                store_copy_text(p->comm, sizeof(p->comm), q, 2);
                 p->energy_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
                 p->cpu_s = (double)sqlite3_column_int64(q, 4) / 1e9;
         }
