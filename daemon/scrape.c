@@ -124,8 +124,11 @@ int scrape_parse_line(const char *line, size_t len, ScrapeSample *ret)
         s->n_labels = 0;
         if (scrape_take_name(&p, end, true, s->metric, sizeof(s->metric)) < 0)
                 return -EINVAL;
+        const char *after_name = p;
         scrape_skip_space(&p, end);
+        bool spaced = p > after_name;
         if (p < end && *p == '{') {
+                spaced = false; /* needed after the labels */
                 p++;
                 for (;;) {
                         scrape_skip_space(&p, end);
@@ -156,9 +159,10 @@ int scrape_parse_line(const char *line, size_t len, ScrapeSample *ret)
                                 return -EINVAL;
                 }
         }
-        if (p >= end || !scrape_is_space(*p))
-                return -EINVAL;
+        const char *before_value = p;
         scrape_skip_space(&p, end);
+        if (p == before_value && !spaced)
+                return -EINVAL; /* the value must be set apart by white space */
         const char *v = p;
         while (p < end && !scrape_is_space(*p))
                 p++;

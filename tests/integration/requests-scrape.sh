@@ -1,0 +1,84 @@
+# Requests scraped from a service's own Prometheus counter: a real HTTP server on loopback (in a
+# real cgroup service) serves /metrics from a file the test rewrites; the real joulesd scrapes it
+# with libcurl once a second. The counter grows, other status codes are filtered out by the
+# matcher code=~"2..", a new series appears, the counter resets (the process "restarted"), and at
+# last the server goes away: the failure is logged once, however many scrapes fail.
+# Needs root and a cgroup2 mount (else skipped, 77).
+source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-cgroup.sh"
+cg_require
+
+sys=$SCRATCH/sys
+db=$SCRATCH/joules.db
+m=$SCRATCH/metrics
+web=t-joules-$$-scrape.service
+
+"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:20 --interval-ms 5 >"$SCRATCH/sim.out" &
+sim=$!
+CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
+for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
+
+metrics() { # metrics OK_200 OK_201 ERR_500 (201 omitted when empty)
+  {
+    echo "# HELP http_requests_total Requests served."
+    echo "# TYPE http_requests_total counter"
+    echo "http_requests_total{code=\"200\",path=\"/a \\\"quoted\\\"\"} $1"
+    [ -n "$2" ] && echo "http_requests_total{code=\"201\",path=\"/b\"} $2"
+    echo "http_requests_total{code=\"500\",path=\"/a\"} $3"
+    echo "http_requests_created{code=\"200\"} 1.7e9"
+  } >"$m.tmp"
+  mv "$m.tmp" "$m"
+}
+metrics 100 "" 50
+
+cg_unit "$web"
+cg_spawn "$web" "$JOULES_TESTS_BIN/http-server" --port-file "$SCRATCH/port" --metrics-file "$m"
+srv=$CG_LAST_PID
+wait_for_file "$SCRATCH/port" 5 || fail "http-server did not start"
+port=$(cat "$SCRATCH/port")
+
+cat >"$SCRATCH/joulesd.conf" <<CONF
+[ingest]
+socket =
+
+[requests "$web"]
+scrape_url = http://127.0.0.1:$port/metrics
+scrape_metric = http_requests_total{code=~"2.."}
+scrape_interval = 1s
+scrape_timeout = 500ms
+CONF
+"$JOULESD" --config "$SCRATCH/joulesd.conf" --check-config >/dev/null || fail "config rejected"
+"$JOULESD" --config "$SCRATCH/joulesd.conf" --dump-config | grep -q "^\[requests \"$web\"\]" ||
+  fail "--dump-config lacks the requests section"
+
+"$JOULESD" --config "$SCRATCH/joulesd.conf" --db "$db" --interval 200ms --sysfs-root "$sys" \
+  --energy-source powercap --cgroup-root "$CG_ROOT" --events none --idle-power 5 \
+  --log-level debug 2>"$SCRATCH/joulesd.err" &
+jd=$!
+CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
+sleep 1.6           # the baseline scrape: 100 (the 500s do not count)
+metrics 150 10 80   # +50, a new 2xx series +10: 60
+sleep 1.5
+metrics 5 "" 3      # a reset: 5 since (the 201 series is gone with it)
+sleep 1.5
+metrics 25 "" 9     # +20
+sleep 1.5
+kill -TERM "$srv"   # the service goes away: several scrapes fail
+wait "$srv" 2>/dev/null || true
+sleep 3.5
+kill -0 "$jd" || fail "joulesd died"
+kill -TERM "$jd"
+wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop cleanly"; }
+grep -v debug "$SCRATCH/joulesd.err" >&2
+
+q() { sqlite3 -separator ' ' "$db" "$@"; }
+got=$(q "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r JOIN units u ON u.id = r.unit_id
+         JOIN request_metrics m ON m.id = r.metric_id WHERE u.name = '$web' AND m.name = 'requests'")
+note "scraped $got requests for $web (expected 60 + 5 + 20 = 85)"
+awk -v g="$got" 'BEGIN { exit !(g == 85) }' || fail "scraped $got requests, expected 85"
+n_fail=$(grep -c "warning: scraping http://127.0.0.1:$port/metrics for $web" "$SCRATCH/joulesd.err" || true)
+[ "$n_fail" -eq 1 ] || fail "the failure was logged $n_fail times, expected once"
+"$JOULES" --db "$db" services --json --since 1h |
+  jq -e --arg u "$web" '.units[] | select(.unit == $u) | .requests == 85' >/dev/null ||
+  fail "joules services does not show 85 requests for $web"
+note "ok"

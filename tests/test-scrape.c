@@ -1,0 +1,269 @@
+/* Prometheus scraping: the text exposition parser, label matchers and counter resets, from
+ * tables. The scrape itself (libcurl against a real server) is in
+ * tests/integration/requests-scrape.sh. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/scrape.h"
+
+/* table rows leave trailing fields out */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+static void test_parse_line(void **state)
+{
+        static const struct {
+                const char *line;
+                int r;
+                const char *metric;
+                double value;
+                size_t n_labels;
+                const char *l0, *v0; /* first label */
+                const char *l1, *v1; /* second label */
+        } rows[] = {
+                {"http_requests_total 1027", 0, "http_requests_total", 1027, 0},
+                {"http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000", 0,
+                 "http_requests_total", 1027, 2, "method", "post", "code", "200"},
+                {"  x{a=\"1\",} 3.5e2", 0, "x", 350, 1, "a", "1"},
+                {"x{ a = \"b\" , c=\"d\" }\t7", 0, "x", 7, 2, "a", "b", "c", "d"},
+                {"msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot "
+                 "find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9",
+                 0, "msdos_file_access_time_seconds", 1.458255915e9, 2, "path", "C:\\DIR\\FILE.TXT",
+                 "error", "Cannot find file:\n\"FILE.TXT\""},
+                {"ns:sub_metric{le=\"+Inf\"} 1", 0, "ns:sub_metric", 1, 1, "le", "+Inf"},
+                {"x{} 1", 0, "x", 1, 0},
+                {"x -3", 0, "x", -3, 0},
+                {"x 1\r", 0, "x", 1, 0},
+                {"x{a=\"}\"} 2", 0, "x", 2, 1, "a", "}"},
+                {"# HELP http_requests_total The total number of HTTP requests.", 1},
+                {"# TYPE http_requests_total counter", 1},
+                {"", 1},
+                {"   ", 1},
+                /* malformed */
+                {"x", -EINVAL},
+                {"x{a=\"1\"}", -EINVAL},
+                {"x{a=\"1} 1", -EINVAL},
+                {"x{a=1} 1", -EINVAL},
+                {"x{a=\"\\q\"} 1", -EINVAL},
+                {"x{1a=\"b\"} 1", -EINVAL},
+                {"x{a:b=\"c\"} 1", -EINVAL},
+                {"1x 1", -EINVAL},
+                {"x one", -EINVAL},
+                {"x 0x10", -EINVAL},
+                {"x inf", -EINVAL},
+                {"x 1 2 3", -EINVAL},
+                {"x 1 abc", -EINVAL},
+                {"x{a=\"b\"c=\"d\"} 1", -EINVAL},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                ScrapeSample s;
+                int r = scrape_parse_line(rows[i].line, strlen(rows[i].line), &s);
+                if (r != rows[i].r)
+                        fail_msg("'%s': %d, expected %d", rows[i].line, r, rows[i].r);
+                if (r != 0)
+                        continue;
+                assert_string_equal(s.metric, rows[i].metric);
+                assert_true(s.value == rows[i].value);
+                assert_int_equal(s.n_labels, rows[i].n_labels);
+                if (rows[i].l0) {
+                        assert_string_equal(s.labels[0].name, rows[i].l0);
+                        assert_string_equal(s.labels[0].value, rows[i].v0);
+                }
+                if (rows[i].l1) {
+                        assert_string_equal(s.labels[1].name, rows[i].l1);
+                        assert_string_equal(s.labels[1].value, rows[i].v1);
+                }
+        }
+        ScrapeSample s;
+        assert_int_equal(scrape_parse_line("x NaN", 5, &s), 0);
+        assert_true(isnan(s.value));
+        assert_int_equal(scrape_parse_line("x +Inf", 6, &s), 0);
+        assert_true(isinf(s.value) && s.value > 0);
+        assert_int_equal(scrape_parse_line("x -Inf", 6, &s), 0);
+        assert_true(isinf(s.value) && s.value < 0);
+}
+
+static void test_selectors(void **state)
+{
+        static const struct {
+                const char *selector;
+                bool ok;
+                const char *line; /* a sample */
+                bool match;
+        } rows[] = {
+                {"http_requests_total", true, "http_requests_total{code=\"200\"} 1", true},
+                {"http_requests_total", true, "http_requests_total_x 1", false},
+                {"http_requests_total{code=\"200\"}", true, "http_requests_total{code=\"200\"} 1",
+                 true},
+                {"http_requests_total{code=\"200\"}", true, "http_requests_total{code=\"500\"} 1",
+                 false},
+                {"http_requests_total{code!=\"500\"}", true, "http_requests_total{code=\"200\"} 1",
+                 true},
+                {"http_requests_total{code=~\"2..\"}", true, "http_requests_total{code=\"204\"} 1",
+                 true},
+                /* anchored: "2.." does not match "1200" */
+                {"http_requests_total{code=~\"2..\"}", true, "http_requests_total{code=\"1200\"} 1",
+                 false},
+                {"http_requests_total{code=~\"2..|3..\"}", true,
+                 "http_requests_total{code=\"301\"} 1", true},
+                {"http_requests_total{code!~\"5..\"}", true, "http_requests_total{code=\"503\"} 1",
+                 false},
+                {"x{code=~\"2..\", method=\"GET\"}", true, "x{method=\"GET\",code=\"200\"} 1",
+                 true},
+                {"x{code=~\"2..\", method=\"GET\"}", true, "x{method=\"PUT\",code=\"200\"} 1",
+                 false},
+                /* a missing label is "" */
+                {"x{job=\"\"}", true, "x{code=\"200\"} 1", true},
+                {"x{job!=\"\"}", true, "x{code=\"200\"} 1", false},
+                {"x{path=\"a\\\"b\"}", true, "x{path=\"a\\\"b\"} 1", true},
+                /* bad selectors */
+                {"", false},
+                {"{code=\"200\"}", false},
+                {"x{code=200}", false},
+                {"x{code==\"200\"}", false},
+                {"x{code=~\"(\"}", false},
+                {"x{code=\"200\"", false},
+                {"x{code=\"200\"} y", false},
+                {"x{a=\"1\",b=\"1\",c=\"1\",d=\"1\",e=\"1\",f=\"1\",g=\"1\",h=\"1\",i=\"1\"}",
+                 false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                ScrapeSelector sel;
+                char err[256];
+                int r = scrape_selector_parse(rows[i].selector, &sel, err, sizeof(err));
+                if ((r == 0) != rows[i].ok)
+                        fail_msg("'%s': %d (%s)", rows[i].selector, r, r ? err : "");
+                if (r != 0)
+                        continue;
+                ScrapeSample s;
+                assert_int_equal(scrape_parse_line(rows[i].line, strlen(rows[i].line), &s), 0);
+                if (scrape_selector_match(&sel, &s) != rows[i].match)
+                        fail_msg("'%s' against '%s': expected %d", rows[i].selector, rows[i].line,
+                                 rows[i].match);
+                scrape_selector_done(&sel);
+        }
+}
+
+static void test_sum(void **state)
+{
+        const char *page = "# HELP http_requests_total Requests.\n"
+                           "# TYPE http_requests_total counter\n"
+                           "http_requests_total{code=\"200\",method=\"get\"} 100\n"
+                           "http_requests_total{code=\"201\",method=\"post\"} 20\n"
+                           "http_requests_total{code=\"500\",method=\"get\"} 3\n"
+                           "http_requests_total{code=\"200\",method=\"head\"} NaN\n"
+                           "http_requests_total_created{code=\"200\"} 1.7e9\n"
+                           "garbage line {{{\n"
+                           "other_total 99\n";
+        ScrapeSelector sel;
+        char err[128];
+        double sum;
+        size_t n;
+        assert_int_equal(
+                scrape_selector_parse("http_requests_total{code=~\"2..\"}", &sel, err, sizeof(err)),
+                0);
+        scrape_sum(&sel, page, strlen(page), &sum, &n);
+        assert_true(sum == 120);
+        assert_int_equal(n, 2); /* NaN is skipped */
+        scrape_selector_done(&sel);
+        assert_int_equal(scrape_selector_parse("http_requests_total", &sel, err, sizeof(err)), 0);
+        scrape_sum(&sel, page, strlen(page), &sum, &n);
+        assert_true(sum == 123);
+        scrape_selector_done(&sel);
+        assert_int_equal(scrape_selector_parse("absent_total", &sel, err, sizeof(err)), 0);
+        scrape_sum(&sel, page, strlen(page), &sum, &n);
+        assert_int_equal(n, 0);
+        scrape_selector_done(&sel);
+}
+
+static void test_counter_delta(void **state)
+{
+        static const struct {
+                double prev, cur, delta;
+        } rows[] = {
+                {0, 0, 0},    {10, 15, 5},   {15, 15, 0}, {1000, 3, 3}, /* reset: the new value */
+                {1000, 0, 0}, {0.5, 2.5, 2}, {5, -1, 0},  {5, NAN, 0},  {5, INFINITY, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                if (scrape_counter_delta(rows[i].prev, rows[i].cur) != rows[i].delta)
+                        fail_msg("row %zu: %g -> %g gave %g, expected %g", i, rows[i].prev,
+                                 rows[i].cur, scrape_counter_delta(rows[i].prev, rows[i].cur),
+                                 rows[i].delta);
+}
+
+static void test_config(void **state)
+{
+        JoulesConfig c;
+        config_defaults(&c);
+        char err[512];
+        const char *sec = "requests \"web.service\"";
+        assert_int_equal(
+                config_set(&c, sec, "scrape_url", "http://127.0.0.1:9/metrics", err, sizeof(err)),
+                0);
+        assert_int_equal(config_set(&c, sec, "scrape_metric", "http_requests_total{code=~\"2..\"}",
+                                    err, sizeof(err)),
+                         0);
+        assert_int_equal(config_set(&c, sec, "scrape_interval", "1s", err, sizeof(err)), 0);
+        assert_int_equal(config_set(&c, sec, "scrape_timeout", "250ms", err, sizeof(err)), 0);
+        assert_int_equal(config_set(&c, sec, "access_log", "/var/log/x.log", err, sizeof(err)), 0);
+        assert_int_equal(
+                config_set(&c, sec, "access_log_filter", " 2[0-9][0-9] ", err, sizeof(err)), 0);
+        assert_int_equal(c.n_request_sources, 1);
+        assert_string_equal(c.request_sources[0].unit, "web.service");
+        assert_string_equal(c.request_sources[0].metric_name, "requests");
+        assert_int_equal(c.request_sources[0].scrape_timeout_us, 250000);
+        assert_int_equal(config_check_requests(&c, err, sizeof(err)), 0);
+        /* errors */
+        static const struct {
+                const char *section, *key, *value, *why;
+        } bad[] = {
+                {"requests web.service", "access_log", "/x", "expected [requests"},
+                {"requests \"web.slice\"", "access_log", "/x", "expected [requests"},
+                {"requests \"web.service\"", "scrape_url", "ftp://x/", "not an http"},
+                {"requests \"web.service\"", "scrape_metric", "x{code=~\"(\"}", "regular"},
+                {"requests \"web.service\"", "scrape_interval", "10ms", "not a duration"},
+                {"requests \"web.service\"", "access_log", "relative.log", "absolute"},
+                {"requests \"web.service\"", "access_log_filter", "(", "access_log_filter"},
+                {"requests \"web.service\"", "metric", "bad name", "not a metric"},
+                {"requests \"web.service\"", "colour", "red", "unknown key"},
+                {"ingest", "socket", "relative.sock", "absolute"},
+                {"ingest", "nope", "1", "unknown key"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                err[0] = '\0';
+                if (config_set(&c, bad[i].section, bad[i].key, bad[i].value, err, sizeof(err)) == 0)
+                        fail_msg("[%s] %s = %s accepted", bad[i].section, bad[i].key, bad[i].value);
+                if (!strstr(err, bad[i].why))
+                        fail_msg("[%s] %s: '%s' lacks '%s'", bad[i].section, bad[i].key, err,
+                                 bad[i].why);
+        }
+        /* a scrape_url without scrape_metric is caught after the whole file */
+        JoulesConfig d;
+        config_defaults(&d);
+        assert_int_equal(config_set(&d, "requests \"a.service\"", "scrape_url", "http://x/", err,
+                                    sizeof(err)),
+                         0);
+        assert_int_equal(config_check_requests(&d, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "scrape_metric"));
+        /* the empty socket turns the ingest socket off */
+        assert_int_equal(config_set(&d, "ingest", "socket", "", err, sizeof(err)), 0);
+        assert_string_equal(d.ingest_socket, "");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_line), cmocka_unit_test(test_selectors),
+                cmocka_unit_test(test_sum),        cmocka_unit_test(test_counter_delta),
+                cmocka_unit_test(test_config),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
