@@ -199,9 +199,11 @@ static void ingest_parse_trusted(Ingest *in, const char *units, const char *uids
         }
 }
 
+/* A unix datagram socket passed by systemd (joulesd.socket, ListenDatagram=): the one bound to
+ * our path, else the first one (its unit file names the path; it wins over the config). */
 static int ingest_take_systemd_socket(Ingest *in)
 {
-        int n = sd_listen_fds(0);
+        int n = sd_listen_fds(0), any = -1;
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
                 if (sd_is_socket_unix(fd, SOCK_DGRAM, -1, in->path, 0) > 0) {
@@ -209,8 +211,21 @@ static int ingest_take_systemd_socket(Ingest *in)
                         in->from_systemd = true;
                         return 1;
                 }
+                if (any < 0 && sd_is_socket_unix(fd, SOCK_DGRAM, -1, NULL, 0) > 0)
+                        any = fd;
         }
-        return 0;
+        if (any < 0)
+                return 0;
+        struct sockaddr_un sa = {0};
+        socklen_t len = sizeof(sa);
+        if (getsockname(any, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0]) {
+                log_notice("ingest: using the socket systemd passed, %s, instead of %s",
+                           sa.sun_path, in->path);
+                snprintf(in->path, sizeof(in->path), "%s", sa.sun_path);
+        }
+        in->fd = any;
+        in->from_systemd = true;
+        return 1;
 }
 
 /* Is someone listening on path? A datagram connect() to a dead socket file is refused. */
