@@ -33,7 +33,7 @@
  *
  * systemd. A unix datagram socket passed by socket activation (sd_listen_fds) is used instead of
  * creating one; joulesd.socket needs PassCredentials=yes so datagrams queued before joulesd
- * starts carry credentials too (without them they are rejected). */
+ * starts carry credentials too (without them they are rejected).
  *
  * PID -> unit answers are cached for INGEST_PID_CACHE_US: a PID can be reused by another process
  * (in another unit) once its owner exits, so the cache is kept short and keyed by PID and uid. */
@@ -47,53 +47,53 @@
 #define INGEST_DEFAULT_PATH "/run/joules/ingest.sock"
 
 typedef struct IngestLine {
-         char name[INGEST_NAME_MAX];
-         double count; /* VALUE / RATE */
-         bool has_unit;
-         char unit[INGEST_UNIT_MAX];
- } IngestLine;
+        char name[INGEST_NAME_MAX];
+        double count; /* VALUE / RATE */
+        bool has_unit;
+        char unit[INGEST_UNIT_MAX];
+} IngestLine;
 
- /* Parses one line (len bytes, no newline, not NUL-terminated). 0, or -EINVAL when malformed. */
- int ingest_parse_line(const char *s, size_t len, IngestLine *ret) WARN_UNUSED;
+/* Parses one line (len bytes, no newline, not NUL-terminated). 0, or -EINVAL when malformed. */
+int ingest_parse_line(const char *s, size_t len, IngestLine *ret) WARN_UNUSED;
 
- /* Is name a unit name a tag may give: a system unit ("x.service", "a@b.scope") or a user unit
-  * display name ("user@1000/x.service"); slices and pseudo-units are not. */
- bool ingest_unit_name_valid(const char *name);
+/* Is name a unit name a tag may give: a system unit ("x.service", "a@b.scope") or a user unit
+ * display name ("user@1000/x.service"); slices and pseudo-units are not. */
+bool ingest_unit_name_valid(const char *name);
 
- typedef struct IngestStats {
-         uint64_t accepted;  /* lines counted */
-         uint64_t rejected;  /* well-formed lines refused: foreign unit tag, unknown sender */
-         uint64_t malformed; /* bad lines, plus oversized or unreadable datagrams */
- } IngestStats;
+typedef struct IngestStats {
+        uint64_t accepted;  /* lines counted */
+        uint64_t rejected;  /* well-formed lines refused: foreign unit tag, unknown sender */
+        uint64_t malformed; /* bad lines, plus oversized or unreadable datagrams */
+} IngestStats;
 
- /* Where accepted counts go: unit is the display name, name the metric. */
- typedef void (*IngestSink)(void *userdata, const char *unit, const char *name, double count);
+/* Where accepted counts go: unit is the display name, name the metric. */
+typedef void (*IngestSink)(void *userdata, const char *unit, const char *name, double count);
 
- typedef struct IngestOptions {
-         const char *path;          /* socket path */
-         const JoulesRoots *roots;  /* for PID -> unit */
-         const char *trusted_units; /* space/comma separated unit names; may be NULL */
-         const char *trusted_uids;  /* space/comma separated uids; may be NULL */
-         IngestSink sink;
-         void *userdata;
- } IngestOptions;
+typedef struct IngestOptions {
+        const char *path;          /* socket path */
+        const JoulesRoots *roots;  /* for PID -> unit */
+        const char *trusted_units; /* space/comma separated unit names; may be NULL */
+        const char *trusted_uids;  /* space/comma separated uids; may be NULL */
+        IngestSink sink;
+        void *userdata;
+} IngestOptions;
 
- typedef struct Ingest Ingest;
+typedef struct Ingest Ingest;
 
- /* Uses the socket systemd passed (sd_listen_fds: a unix datagram socket bound to opts->path), or
-  * creates it: the directory (0755) if missing, a stale socket file replaced, mode 0660 and group
-  * `joules` when that group exists. -EADDRINUSE when another live process owns the path.
-  * err says what failed. */
- int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errlen) WARN_UNUSED;
- Ingest *ingest_free(Ingest *in);
- int ingest_fd(const Ingest *in);
- bool ingest_from_systemd(const Ingest *in);
+/* Uses the socket systemd passed (sd_listen_fds: a unix datagram socket bound to opts->path), or
+ * creates it: the directory (0755) if missing, a stale socket file replaced, mode 0660 and group
+ * `joules` when that group exists. -EADDRINUSE when another live process owns the path.
+ * err says what failed. */
+int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errlen) WARN_UNUSED;
+Ingest *ingest_free(Ingest *in);
+int ingest_fd(const Ingest *in);
+bool ingest_from_systemd(const Ingest *in);
 
- /* Reads pending datagrams (at most INGEST_BATCH_MAX), never blocks. Returns how many were read. */
- int ingest_drain(Ingest *in);
+/* Reads pending datagrams (at most INGEST_BATCH_MAX), never blocks. Returns how many were read. */
+int ingest_drain(Ingest *in);
 
- /* The counts since the last call, then zeroes them. */
- void ingest_take_stats(Ingest *in, IngestStats *ret);
+/* The counts since the last call, then zeroes them. */
+void ingest_take_stats(Ingest *in, IngestStats *ret);
 
- /* Processes one datagram as if it came from pid/uid (the socket path calls this; tests too). */
- void ingest_datagram(Ingest *in, const char *buf, size_t len, pid_t pid, uid_t uid);
+/* Processes one datagram as if it came from pid/uid (the socket path calls this; tests too). */
+void ingest_datagram(Ingest *in, const char *buf, size_t len, pid_t pid, uid_t uid);
