@@ -65,6 +65,7 @@ struct Daemon {
 
         uint64_t store_failures;
         bool store_failing;
+        uint64_t store_ok_since_ns; /* while failing: first of the successful commits since */
 };
 
 /* STATUS= for systemctl status: the host's power over the last second of measured time. */
@@ -144,6 +145,46 @@ static void daemon_log_started(const Daemon *d)
                    d->source->n_domains, d->source->ops->name,
                    d->source->ops->estimated ? " (estimated)" : "",
                    (double)d->cfg.interval_us / 1e6, d->cfg.db_path, services_weight(d->services));
+}
+
+/* Logs a failing history once, and its recovery once writes have worked for a second: a disk
+ * that is nearly full lets some commits through and not others, which must not flood the log.
+ * The ticks themselves wait in the store's backlog and are written when it works again. */
+static void daemon_store_health(Daemon *d, int r, uint64_t now_ns, bool final)
+{
+        if (r < 0) {
+                d->store_failures++;
+                d->store_ok_since_ns = 0;
+                if (!d->store_failing)
+                        log_fields(LOG_ERR,
+                                   (LogField[]){{"MESSAGE_ID", MSG_STORE_FAILED},
+                                                {"JOULES_DATABASE", d->cfg.db_path},
+                                                {NULL, NULL}},
+                                   "writing %s: %s; keeping the samples in memory until it works "
+                                   "again",
+                                   d->cfg.db_path, store_last_error(d->store));
+                d->store_failing = true;
+                return;
+        }
+        if (!d->store_failing)
+                return;
+        if (d->store_ok_since_ns == 0)
+                d->store_ok_since_ns = now_ns;
+        if (now_ns - d->store_ok_since_ns < NSEC_PER_SEC && !final)
+                return;
+        StoreBacklog b;
+        store_backlog(d->store, &b);
+        log_fields(LOG_NOTICE,
+                   (LogField[]){{"MESSAGE_ID", MSG_STORE_RESUMED},
+                                {"JOULES_DATABASE", d->cfg.db_path},
+                                {NULL, NULL}},
+                   "writing %s works again after %llu failed attempt(s); %llu tick(s) lost to a "
+                   "full backlog",
+                   d->cfg.db_path, (unsigned long long)d->store_failures,
+                   (unsigned long long)b.dropped);
+        d->store_failing = false;
+        d->store_failures = 0;
+        d->store_ok_since_ns = 0;
 }
 
 static void daemon_tick(Daemon *d)
@@ -229,24 +270,7 @@ static void daemon_tick(Daemon *d)
                 r = store_commit(d->store);
                 d->last_commit_ns = mono_ns;
         }
-        if (r < 0) {
-                d->store_failures++;
-                if (!d->store_failing)
-                        log_fields(LOG_ERR,
-                                   (LogField[]){{"MESSAGE_ID", MSG_STORE_FAILED},
-                                                {"JOULES_DATABASE", d->cfg.db_path},
-                                                {NULL, NULL}},
-                                   "writing %s: %s", d->cfg.db_path, store_last_error(d->store));
-                d->store_failing = true;
-        } else if (d->store_failing) {
-                log_fields(LOG_NOTICE,
-                           (LogField[]){{"MESSAGE_ID", MSG_STORE_RESUMED},
-                                        {"JOULES_DATABASE", d->cfg.db_path},
-                                        {NULL, NULL}},
-                           "writing %s works again after %llu failed tick(s)", d->cfg.db_path,
-                           (unsigned long long)d->store_failures);
-                d->store_failing = false;
-        }
+        daemon_store_health(d, r, mono_ns, false);
         if (iv->host_valid) {
                 d->show_uj += iv->host_uj;
                 d->show_us += iv->dt_us;
@@ -328,6 +352,24 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
         }
 
         r = store_open(cfg->db_path, STORE_READ_WRITE, &d->store, why, sizeof(why));
+        if (r == -EBADMSG) {
+                /* A corrupt history is never deleted: it is moved aside for recovery and a new
+                 * one begins, and both paths are logged. */
+                char aside[PATH_MAX + 64];
+                int m = store_move_aside(cfg->db_path, aside, sizeof(aside));
+                if (m < 0) {
+                        snprintf(err, errlen, "%s is corrupt (%s) and could not be moved aside: %s",
+                                 cfg->db_path, why, strerror(-m));
+                        goto fail;
+                }
+                log_fields(LOG_ERR,
+                           (LogField[]){{"JOULES_DATABASE", cfg->db_path},
+                                        {"JOULES_DATABASE_ASIDE", aside},
+                                        {NULL, NULL}},
+                           "%s is corrupt (%s); moved it to %s and started a new history",
+                           cfg->db_path, why, aside);
+                r = store_open(cfg->db_path, STORE_READ_WRITE, &d->store, why, sizeof(why));
+        }
         if (r < 0) {
                 snprintf(err, errlen, "cannot open the history %s: %s", cfg->db_path, why);
                 goto fail;
@@ -576,6 +618,8 @@ int daemon_run(Daemon *d)
         }
         (void)sd_notify(false, "STOPPING=1");
         int c = store_commit(d->store);
+        if (c >= 0)
+                daemon_store_health(d, c, now_monotonic_ns(), true);
         if (c >= 0)
                 c = store_run_end(d->store, now_realtime_us());
         if (c < 0)

@@ -145,13 +145,11 @@ static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
                 return -ENOMEM;
         }
         ret->user_manager = u->unit.uid < 0 && startswith(u->unit.name, "user@");
+        /* When the history cannot be written (a full disk), the unit has no id yet: it is asked
+         * again every tick, and until then its figures are stored as unattributed. */
         int r = store_unit_ensure(s->store, u->unit.display, false, &ret->unit_id);
-        if (r < 0) {
-                free(ret->path);
-                free(ret->display);
-                ret->path = ret->display = NULL;
-                return r;
-        }
+        if (r < 0)
+                ret->unit_id = -1;
         if (s->pe && !ret->user_manager) {
                 r = perf_events_add_cgroup(s->pe, u->path, &ret->target);
                 if (r < 0) {
@@ -403,9 +401,19 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         }
 
         size_t nu = 0, nc = 0, np = 0;
+        uint64_t no_id[3] = {0, 0, 0}; /* active, idle, cpu of units without an id yet */
         for (size_t i = 0; i < n; i++) {
                 if (s->active[i] + s->idle[i] + units[i].self_ns == 0)
                         continue; /* nothing to say about an idle unit */
+                if (s->states[i].unit_id < 0 &&
+                    store_unit_ensure(s->store, s->states[i].display, false,
+                                      &s->states[i].unit_id) < 0) {
+                        s->states[i].unit_id = -1;
+                        no_id[0] += s->active[i];
+                        no_id[1] += s->idle[i];
+                        no_id[2] += units[i].self_ns;
+                        continue;
+                }
                 s->unit_names[nu] = s->states[i].display;
                 s->unit_rows[nu++] = (StoreUnitValue){s->states[i].unit_id, s->active[i],
                                                       s->idle[i], units[i].self_ns};
@@ -431,7 +439,9 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
                                                             s->states[i].delta[e]};
                 }
         }
-        const uint64_t pseudo_cpu[2] = {ps.kernel_ns, s->cg ? ps.unattributed_ns : 0};
+        const uint64_t pseudo_cpu[2] = {ps.kernel_ns, (s->cg ? ps.unattributed_ns : 0) + no_id[2]};
+        s->active[n + PSEUDO_UNATTRIBUTED] += no_id[0];
+        s->idle[n + PSEUDO_UNATTRIBUTED] += no_id[1];
         for (size_t k = 0; k < 2; k++) {
                 if (s->active[n + k] + s->idle[n + k] + pseudo_cpu[k] == 0)
                         continue;

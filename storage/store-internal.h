@@ -38,6 +38,10 @@ struct Store {
         sqlite3_stmt *stmt[_ST_MAX];
         int64_t run_id;
         bool in_tx;
+        /* Ticks appended but not yet committed (see store_commit), oldest first. */
+        struct PendingTick *pending_head, *pending_tail;
+        size_t pending_ticks, pending_bytes, backlog_limit;
+        uint64_t backlog_dropped;
         char error[512];
 };
 

@@ -2,11 +2,13 @@
 #include "storage/store-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -94,6 +96,13 @@ static const char *const store_migrations[] = {
         "  accepted INTEGER NOT NULL,"
         "  rejected INTEGER NOT NULL,"
         "  malformed INTEGER NOT NULL);",
+        /* 3: an imported grid carbon-intensity time series (joules intensity import), matched
+         * hour by hour against energy; [start_us, end_us) intervals that never overlap. */
+        "CREATE TABLE intensity_series ("
+        "  start_us INTEGER PRIMARY KEY,"
+        "  end_us INTEGER NOT NULL,"
+        "  g_per_kwh REAL NOT NULL,"
+        "  source TEXT NOT NULL);",
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -253,6 +262,7 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         if (!s)
                 return -ENOMEM;
         s->mode = mode;
+        s->backlog_limit = STORE_BACKLOG_DEFAULT;
         s->path = strdup(path);
         if (!s->path) {
                 free(s);
@@ -316,12 +326,42 @@ fail:
         return r;
 }
 
+int store_move_aside(const char *path, char *ret_path, size_t size)
+{
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        char aside[PATH_MAX + 64];
+        int r = path_fmt(aside, sizeof(aside), "%s.corrupt-%s", path, stamp);
+        if (r < 0)
+                return r;
+        if (rename(path, aside) < 0)
+                return -errno;
+        /* The journal files belong with the file they journal. */
+        static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                char from[PATH_MAX + 16], to[PATH_MAX + 96];
+                if (path_fmt(from, sizeof(from), "%s%s", path, suffixes[i]) >= 0 &&
+                    path_fmt(to, sizeof(to), "%s%s", aside, suffixes[i]) >= 0 &&
+                    rename(from, to) < 0 && errno != ENOENT)
+                        log_debug("storage: moving %s aside: %s", from, strerror(errno));
+        }
+        snprintf(ret_path, size, "%s", aside);
+        return 0;
+}
+
+static void pending_free(Store *s);
+static int store_tick_write(Store *s, const StoreTick *t);
+
 Store *store_close(Store *s)
 {
         if (!s)
                 return NULL;
-        if (s->in_tx && store_commit(s) < 0)
+        if (s->pending_head && store_commit(s) < 0)
                 log_debug("storage: closing %s: %s", s->path, s->error);
+        pending_free(s);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         if (s->db)
@@ -394,15 +434,130 @@ int store_begin(Store *s)
         return r;
 }
 
+/* A tick waiting to be written: one allocation holding the StoreTick, its arrays and its
+ * strings, so the caller's buffers can be reused at once. */
+typedef struct PendingTick {
+        struct PendingTick *next;
+        size_t bytes;
+        StoreTick t;
+        StoreIngestStats ingest;
+} PendingTick;
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+
+static PendingTick *pending_copy(const StoreTick *t)
+{
+        size_t size = ALIGN8(sizeof(PendingTick));
+        size += ALIGN8(t->n_domains * sizeof(*t->domains));
+        size += ALIGN8(t->n_units * sizeof(*t->units));
+        size += ALIGN8(t->n_procs * sizeof(*t->procs));
+        size += ALIGN8(t->n_counters * sizeof(*t->counters));
+        size += ALIGN8(t->n_requests * sizeof(*t->requests));
+        for (size_t i = 0; i < t->n_procs; i++)
+                size += strlen(t->procs[i].comm ? t->procs[i].comm : "") + 1;
+        char *block = malloc(size);
+        if (!block)
+                return NULL;
+        PendingTick *p = (PendingTick *)block;
+        *p = (PendingTick){.bytes = size, .t = *t};
+        char *at = block + ALIGN8(sizeof(PendingTick));
+#define PENDING_ARRAY(field, n)                                                                    \
+        do {                                                                                       \
+                size_t len = (n) * sizeof(*t->field);                                              \
+                if (len)                                                                           \
+                        memcpy(at, t->field, len);                                                 \
+                p->t.field = (void *)at;                                                           \
+                at += ALIGN8(len);                                                                 \
+        } while (0)
+        PENDING_ARRAY(domains, t->n_domains);
+        PENDING_ARRAY(units, t->n_units);
+        PENDING_ARRAY(procs, t->n_procs);
+        PENDING_ARRAY(counters, t->n_counters);
+        PENDING_ARRAY(requests, t->n_requests);
+#undef PENDING_ARRAY
+        StoreProcValue *procs = (StoreProcValue *)p->t.procs;
+        for (size_t i = 0; i < t->n_procs; i++) {
+                const char *c = t->procs[i].comm ? t->procs[i].comm : "";
+                size_t l = strlen(c) + 1;
+                memcpy(at, c, l);
+                procs[i].comm = at;
+                at += l;
+        }
+        if (t->ingest) {
+                p->ingest = *t->ingest;
+                p->t.ingest = &p->ingest;
+        }
+        return p;
+}
+
+int store_tick_append(Store *s, const StoreTick *t)
+{
+        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
+        PendingTick *p = pending_copy(t);
+        if (!p)
+                return -ENOMEM;
+        if (s->pending_tail)
+                s->pending_tail->next = p;
+        else
+                s->pending_head = p;
+        s->pending_tail = p;
+        s->pending_ticks++;
+        s->pending_bytes += p->bytes;
+        /* The backlog is bounded: past the limit the oldest ticks go, and are counted. */
+        while (s->pending_bytes > s->backlog_limit && s->pending_head != p) {
+                PendingTick *old = s->pending_head;
+                s->pending_head = old->next;
+                s->pending_ticks--;
+                s->pending_bytes -= old->bytes;
+                s->backlog_dropped++;
+                free(old);
+        }
+        return 0;
+}
+
+static void pending_free(Store *s)
+{
+        while (s->pending_head) {
+                PendingTick *p = s->pending_head;
+                s->pending_head = p->next;
+                free(p);
+        }
+        s->pending_tail = NULL;
+        s->pending_ticks = 0;
+        s->pending_bytes = 0;
+}
+
 int store_commit(Store *s)
 {
-        if (!s->in_tx)
+        if (!s->pending_head)
                 return 0;
-        int r = store_exec(s, "COMMIT");
+        int r = store_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        s->in_tx = false;
+        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
+                r = store_tick_write(s, &p->t);
+        if (r >= 0)
+                r = store_exec(s, "COMMIT");
+        if (r < 0) {
+                /* Nothing of the batch is kept on disk; all of it stays pending for the next try
+                 * (a full disk, a read-only file system, a locked database). */
+                (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        pending_free(s);
         return 0;
+}
+
+void store_set_backlog_limit(Store *s, size_t bytes)
+{
+        s->backlog_limit = bytes;
+}
+
+void store_backlog(const Store *s, StoreBacklog *ret)
+{
+        *ret = (StoreBacklog){.ticks = s->pending_ticks,
+                              .bytes = s->pending_bytes,
+                              .dropped = s->backlog_dropped};
 }
 
 int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
@@ -494,12 +649,10 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
                 _r;                                                                                \
         })
 
-int store_tick_append(Store *s, const StoreTick *t)
+/* Writes one tick's rows inside the open transaction. */
+static int store_tick_write(Store *s, const StoreTick *t)
 {
-        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
-        int r = store_begin(s);
-        if (r < 0)
-                return r;
+        int r;
         unsigned dropped = 0;
         for (size_t i = 0; i < t->n_domains; i++)
                 dropped += !t->domains[i].valid && t->domains[i].drop_reason;

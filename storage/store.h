@@ -20,6 +20,10 @@ typedef enum StoreMode {
 int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 Store *store_close(Store *s);
+/* Renames a (corrupt) history and its -wal/-shm files to PATH.corrupt-<UTC time>; never deletes.
+ * ret_path receives the new name. */
+int store_move_aside(const char *path, char *ret_path, size_t size)
+        __attribute__((warn_unused_result));
 int store_schema_version(Store *s);
 
 /* ---- writing (daemon) ---- */
@@ -119,10 +123,22 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
 /* A request metric name ("requests"). */
 int store_metric_ensure(Store *s, const char *name, int64_t *ret_id)
         __attribute__((warn_unused_result));
-/* Appends inside the open transaction (opened on demand). */
+/* Queues a copy of the tick in memory (drop_reason strings must be static). Nothing is written
+ * until store_commit(). -ENOMEM only. */
 int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_result));
-/* Commits what is pending. */
+/* Writes every queued tick in one transaction. On failure (a full disk, a read-only file system)
+ * nothing of it is written and every tick stays queued for the next call, up to the backlog
+ * limit (default STORE_BACKLOG_DEFAULT bytes), past which the oldest are dropped and counted. */
 int store_commit(Store *s) __attribute__((warn_unused_result));
+
+#define STORE_BACKLOG_DEFAULT (32u << 20)
+typedef struct StoreBacklog {
+        size_t ticks; /* queued, not yet written */
+        size_t bytes;
+        uint64_t dropped; /* ticks dropped because the backlog was full */
+} StoreBacklog;
+void store_set_backlog_limit(Store *s, size_t bytes);
+void store_backlog(const Store *s, StoreBacklog *ret);
 const char *store_last_error(Store *s);
 
 /* ---- reading (CLI) ---- */
