@@ -203,6 +203,11 @@ static int store_user_version(Store *s, int *ret)
         return 0;
 }
 
+int store_schema_latest(void)
+{
+        return (int)ELEMENTSOF(store_migrations);
+}
+
 int store_schema_version(Store *s)
 {
         int v;

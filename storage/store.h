@@ -25,6 +25,8 @@ Store *store_close(Store *s);
 int store_move_aside(const char *path, char *ret_path, size_t size)
         __attribute__((warn_unused_result));
 int store_schema_version(Store *s);
+/* The schema version this build writes (the number of migrations it knows). */
+int store_schema_latest(void);
 
 /* ---- writing (daemon) ---- */
 
@@ -228,3 +230,79 @@ typedef struct StoreProcTotal {
 /* Per process totals over (from_us, to_us], biggest first, at most `limit` per unit. */
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n) __attribute__((warn_unused_result));
+
+/* ---- periods, settings and grid intensity (storage/store-report.c) ---- */
+
+/* Periods are UTC calendar buckets. A tick belongs to the bucket holding its end, with the same
+ * (start, end] convention as the ranges: a tick ending exactly on 01:00:00 counts for 00:00. */
+typedef enum StoreBucket {
+        STORE_BUCKET_HOUR,
+        STORE_BUCKET_DAY,
+        STORE_BUCKET_MONTH,
+        STORE_BUCKET_ALL, /* one period: the whole range */
+} StoreBucket;
+
+/* The start of the bucket holding the instant just before ts_us, and the next bucket's start. */
+int64_t store_bucket_start(StoreBucket b, int64_t ts_us);
+int64_t store_bucket_next(StoreBucket b, int64_t start_us);
+/* "hour", "day", "month" (and "all"); -EINVAL otherwise. */
+int store_bucket_from_string(const char *s, StoreBucket *ret) __attribute__((warn_unused_result));
+
+/* The host in one period. start_us/end_us are the bucket's bounds clipped to the range. */
+typedef struct StorePeriod {
+        int64_t start_us, end_us;
+        uint64_t host_uj;
+        double seconds; /* covered by valid ticks */
+        bool estimated;
+} StorePeriod;
+
+/* One unit in one period (units with neither energy nor requests there are absent). */
+typedef struct StorePeriodRow {
+        size_t period; /* index into StorePeriodRows.periods */
+        char name[256];
+        bool pseudo;
+        uint64_t active_uj, idle_uj, cpu_ns;
+        bool has_requests;
+        double requests; /* STORE_REQUESTS_METRIC */
+        bool estimated;
+} StorePeriodRow;
+
+typedef struct StorePeriodRows {
+        int64_t from_us, to_us;
+        StoreBucket bucket;
+        char hostname[256]; /* of the latest run with ticks in the range ("" when none) */
+        StorePeriod *periods; /* oldest first, only periods with ticks */
+        size_t n_periods;
+        StorePeriodRow *rows; /* by period, then energy (biggest first), then name */
+        size_t n_rows;
+} StorePeriodRows;
+
+/* Energy, CPU time and requests per period and unit over ticks ending in (from_us, to_us];
+ * unit NULL for every unit. The one place the reports read energy by period. */
+int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket bucket,
+                       const char *unit, StorePeriodRows *ret) __attribute__((warn_unused_result));
+void store_periods_done(StorePeriodRows *p);
+
+/* Settings kept with the history (table meta), such as joulesd's [carbon] section under keys
+ * "carbon.*". store_read_meta: -ENOENT when the key is absent. */
+int store_write_meta(Store *s, const char *key, const char *value)
+        __attribute__((warn_unused_result));
+int store_delete_meta_prefix(Store *s, const char *prefix) __attribute__((warn_unused_result));
+int store_read_meta(Store *s, const char *key, char *buf, size_t size)
+        __attribute__((warn_unused_result));
+
+/* An imported grid carbon-intensity interval, [start_us, end_us). */
+typedef struct StoreIntensityPoint {
+        int64_t start_us, end_us;
+        double g_per_kwh;
+} StoreIntensityPoint;
+
+/* Replaces whatever overlaps the points with them, in one transaction: all or nothing. */
+int store_import_intensity(Store *s, const StoreIntensityPoint *points, size_t n,
+                           const char *source) __attribute__((warn_unused_result));
+/* The points overlapping [from_us, to_us), oldest first. */
+int store_read_intensity(Store *s, int64_t from_us, int64_t to_us, StoreIntensityPoint **ret,
+                         size_t *ret_n) __attribute__((warn_unused_result));
+/* How many points are stored and their span; 0 points: first/last 0. */
+int store_intensity_summary(Store *s, size_t *ret_n, int64_t *ret_first_us, int64_t *ret_last_us,
+                            char *source, size_t source_size) __attribute__((warn_unused_result));
