@@ -361,10 +361,26 @@ bool ingest_from_systemd(const Ingest *in)
         return in && in->from_systemd;
 }
 
+static void ingest_log_summary(Ingest *in, uint64_t now)
+{
+        log_warning("ingest %s: %llu malformed and %llu rejected line(s) since the last report "
+                    "(reported at most once a minute); latest: %s",
+                    in->path, (unsigned long long)in->malformed_since_log,
+                    (unsigned long long)in->rejected_since_log, in->last_problem);
+        in->last_log_ns = now;
+        in->malformed_since_log = in->rejected_since_log = 0;
+        in->last_problem[0] = '\0';
+}
+
 void ingest_take_stats(Ingest *in, IngestStats *ret)
 {
         *ret = in->stats;
         in->stats = (IngestStats){0};
+        /* problems held back within the minute are reported once it is over */
+        uint64_t now = now_monotonic_ns();
+        if ((in->malformed_since_log || in->rejected_since_log) &&
+            now - in->last_log_ns >= INGEST_LOG_EVERY_NS)
+                ingest_log_summary(in, now);
 }
 
 static void ingest_problem(Ingest *in, bool malformed, const char *fmt, ...) PRINTF(3, 4);
@@ -385,15 +401,8 @@ static void ingest_problem(Ingest *in, bool malformed, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(in->last_problem, sizeof(in->last_problem), fmt, ap);
         va_end(ap);
-        if (!due)
-                return;
-        log_warning("ingest %s: %llu malformed and %llu rejected line(s) since the last report "
-                    "(reported at most once a minute); latest: %s",
-                    in->path, (unsigned long long)in->malformed_since_log,
-                    (unsigned long long)in->rejected_since_log, in->last_problem);
-        in->last_log_ns = now;
-        in->malformed_since_log = in->rejected_since_log = 0;
-        in->last_problem[0] = '\0';
+        if (due)
+                ingest_log_summary(in, now);
 }
 
 /* The sender's unit, cached briefly. NULL when the PID is gone. */

@@ -6,6 +6,7 @@
 #   (c) malformed datagrams (binary junk, 64 KiB lines, negative, non-numeric, NaN values) leave
 #       the daemon running and are counted;
 #   (d) root may count for another unit with a tag; sample rates scale; other names kept apart;
+#   (e) a non-root process in a trusted unit (a load balancer, [ingest] trusted_units) may tag;
 #   joules status and joules services show the figures.
 # Needs root and a cgroup2 mount (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
@@ -21,6 +22,8 @@ mkdir -m 0755 "$SCRATCH/run"
 sock=$SCRATCH/run/ingest.sock
 ua=t-joules-$$-req-a.service
 ub=t-joules-$$-req-b.service
+uc=t-joules-$$-req-lb.service
+printf '[ingest]\ntrusted_units = other.service %s\n' "$uc" >"$SCRATCH/joulesd.conf"
 
 "$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:30:50000000 --interval-ms 5 \
   >"$SCRATCH/sim.out" &
@@ -31,8 +34,9 @@ grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
 
 cg_unit "$ua"
 cg_unit "$ub"
+cg_unit "$uc"
 
-"$JOULESD" --db "$db" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
+"$JOULESD" --config "$SCRATCH/joulesd.conf" --db "$db" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
   --cgroup-root "$CG_ROOT" --events none --idle-power 10 --ingest-socket "$sock" \
   2>"$SCRATCH/joulesd.err" &
 jd=$!
@@ -61,7 +65,11 @@ cg_spawn "$ua" "$SEND" --socket "$sock" --count 500 --per-dgram 50 --line "reque
 a2=$CG_LAST_PID
 cg_spawn "$ua" "$SEND" --socket "$sock" --count 7 --line "orders:3|c" --linger-ms 1500
 a3=$CG_LAST_PID
-for p in $a1 $a2 $a3 $b1 $b2 $b3; do wait "$p" || fail "sender $p failed"; done
+# (e) the trusted load balancer counts 30 for A
+cg_spawn "$uc" setpriv --reuid=65534 --regid=65534 --clear-groups \
+  "$SEND" --socket "$sock" --count 30 --per-dgram 3 --line "requests:1|c|#unit:$ua" --linger-ms 1500
+c1=$CG_LAST_PID
+for p in $a1 $a2 $a3 $b1 $b2 $b3 $c1; do wait "$p" || fail "sender $p failed"; done
 sleep 0.6 # two more ticks
 kill -0 "$jd" 2>/dev/null || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd died"; }
 kill -TERM "$jd"
@@ -78,14 +86,14 @@ ca=$(count "$ua" requests)
 cb=$(count "$ub" requests)
 co=$(count "$ua" orders)
 note "A: $ca requests, $co orders; B: $cb requests"
-# (a) 1000 + 500 from A itself, + 5 x 10 (1 at @0.1) tagged by root
-awk -v v="$ca" 'BEGIN { exit !(v == 1550) }' || fail "(a) $ua has $ca requests, expected 1550"
+# (a) 1000 + 500 from A itself, + 5 x 10 (1 at @0.1) tagged by root, + 30 from the trusted unit
+awk -v v="$ca" 'BEGIN { exit !(v == 1580) }' || fail "(a) $ua has $ca requests, expected 1580"
 awk -v v="$co" 'BEGIN { exit !(v == 21) }' || fail "(d) $ua has $co orders, expected 21"
 # (b) B's own 40 count, the 100 tagged lines do not
 awk -v v="$cb" 'BEGIN { exit !(v == 40) }' || fail "(b) $ub has $cb requests, expected 40"
 read -r acc rej mal < <(q "SELECT SUM(accepted), SUM(rejected), SUM(malformed) FROM ingest_stats")
 note "ingest lines: accepted $acc, rejected $rej, malformed $mal"
-[ "$acc" -eq $((1000 + 500 + 5 + 7 + 40)) ] || fail "accepted $acc"
+[ "$acc" -eq $((1000 + 500 + 5 + 7 + 40 + 30)) ] || fail "accepted $acc"
 [ "$rej" -eq 100 ] || fail "(b) rejected $rej, expected 100"
 # (c) binary junk (1 or more lines), the 65000-byte line, the oversized datagram, 8 bad lines
 [ "$mal" -ge 11 ] || fail "(c) malformed $mal, expected at least 11"
@@ -100,13 +108,13 @@ grep -q "malformed" "$SCRATCH/joulesd.err" || fail "(c) no malformed report in t
 "$JOULES" --db "$db" status | grep -q "ingest lines.*$acc accepted, 100 rejected, $mal malformed" ||
   fail "status table lacks the ingest line"
 "$JOULES" --db "$db" services --since 1h --json >"$SCRATCH/services.json" || fail "joules services"
-jq -e --arg u "$ua" '.units[] | select(.unit == $u) | .requests == 1550 and
-  (.j_per_request - .energy_j / 1550 | fabs) < 1e-9 and
-  (.active_j_per_request - .active_j / 1550 | fabs) < 1e-9' "$SCRATCH/services.json" >/dev/null ||
+jq -e --arg u "$ua" '.units[] | select(.unit == $u) | .requests == 1580 and
+  (.j_per_request - .energy_j / 1580 | fabs) < 1e-9 and
+  (.active_j_per_request - .active_j / 1580 | fabs) < 1e-9' "$SCRATCH/services.json" >/dev/null ||
   fail "services JSON for $ua: $(jq -c --arg u "$ua" '.units[] | select(.unit == $u)' "$SCRATCH/services.json")"
 jq -e --arg a "$ua" --arg b "$ub" '[.units[] | select(.unit != $a and .unit != $b)] |
   length > 0 and all(.requests == null and .j_per_request == null and .active_j_per_request == null)' \
   "$SCRATCH/services.json" >/dev/null || fail "units without requests should have null requests"
-"$JOULES" --db "$db" services --since 1h | grep -q "$ua.* 1550 " || fail "services table lacks requests"
+"$JOULES" --db "$db" services --since 1h | grep -q "$ua.* 1580 " || fail "services table lacks requests"
 [ ! -e "$sock" ] || fail "the socket was not removed at exit"
 note "ok"
