@@ -37,18 +37,14 @@ static bool is_digit(char c)
 /* Decimal digits up to the end of the line. */
 static int parse_line_u64(const char *s, const char **ret_end, uint64_t *ret)
 {
-        uint64_t v = 0;
-        if (!is_digit(*s))
+        const char *end;
+        uint64_t v;
+        int r = parse_u64_prefix(s, &end, &v);
+        if (r < 0)
+                return r;
+        if (*end != '\n' && *end != '\0')
                 return -EINVAL;
-        for (; is_digit(*s); s++) {
-                unsigned d = (unsigned)(*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return -ERANGE;
-                v = v * 10 + d;
-        }
-        if (*s != '\n' && *s != '\0')
-                return -EINVAL;
-        *ret_end = s;
+        *ret_end = end;
         *ret = v;
         return 0;
 }

@@ -19,20 +19,14 @@ static bool is_digit(char c)
 /* Parses decimal digits at *p up to a space, newline or NUL; advances *p past them. */
 static int take_u64(const char **p, uint64_t *ret)
 {
-        const char *s = *p;
-        uint64_t v = 0;
-
-        if (!is_digit(*s))
+        const char *end;
+        uint64_t v;
+        int r = parse_u64_prefix(*p, &end, &v);
+        if (r < 0)
+                return r;
+        if (*end != ' ' && *end != '\n' && *end != '\0')
                 return -EINVAL;
-        for (; is_digit(*s); s++) {
-                unsigned d = (unsigned)(*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return -ERANGE;
-                v = v * 10 + d;
-        }
-        if (*s != ' ' && *s != '\n' && *s != '\0')
-                return -EINVAL;
-        *p = s;
+        *p = end;
         *ret = v;
         return 0;
 }

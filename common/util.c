@@ -72,17 +72,28 @@ int read_line(const char *path, char *buf, size_t size)
         return 0;
 }
 
-int parse_u64(const char *s, uint64_t *ret)
+int parse_u64_prefix(const char *s, const char **ret_end, uint64_t *ret)
 {
-        if (!s || !isdigit((unsigned char)*s))
+        if (!s || *s < '0' || *s > '9')
                 return -EINVAL;
         uint64_t v = 0;
-        for (; isdigit((unsigned char)*s); s++) {
+        for (; *s >= '0' && *s <= '9'; s++) {
                 unsigned d = (unsigned)(*s - '0');
                 if (v > (UINT64_MAX - d) / 10)
                         return -ERANGE;
                 v = v * 10 + d;
         }
+        *ret_end = s;
+        *ret = v;
+        return 0;
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+        uint64_t v;
+        int r = parse_u64_prefix(s, &s, &v);
+        if (r < 0)
+                return r;
         while (isspace((unsigned char)*s))
                 s++;
         if (*s)
