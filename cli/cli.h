@@ -34,6 +34,11 @@ int cmd_status(const CliContext *ctx, int argc, char **argv);
 int cmd_services(const CliContext *ctx, int argc, char **argv);
 int cmd_top(const CliContext *ctx, int argc, char **argv);
 int cmd_run(const CliContext *ctx, int argc, char **argv);
+int cmd_sci(const CliContext *ctx, int argc, char **argv);
+int cmd_report(const CliContext *ctx, int argc, char **argv);
+int cmd_compare(const CliContext *ctx, int argc, char **argv);
+int cmd_export(const CliContext *ctx, int argc, char **argv);
+int cmd_intensity(const CliContext *ctx, int argc, char **argv);
 
 /* joules run: the request count in a load generator's output (tool "wrk", "ab" or "hey").
  * -ENODATA when the output has none, -EINVAL for another tool. */

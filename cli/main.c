@@ -17,6 +17,11 @@ static const struct {
         {"services", cmd_services, "energy per systemd unit over a time range"},
         {"top", cmd_top, "live power per service, expandable to processes"},
         {"run", cmd_run, "run a command: its energy, watts and joules per request"},
+        {"report", cmd_report, "energy, requests and gCO2e per service and period, a chart"},
+        {"compare", cmd_compare, "two services side by side: J/request, W, gCO2e, ratios"},
+        {"sci", cmd_sci, "Software Carbon Intensity per request, every input shown"},
+        {"export", cmd_export, "Net Zero rows (CSV or JSON) per host, service and period"},
+        {"intensity", cmd_intensity, "grid carbon intensity: import a series, show the table"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,434 @@
+#include "cli/footprint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/carbon.h"
+#include "common/util.h"
+
+static int meta_double(Store *s, const char *key, double min, double max, double *ret, char *err,
+                       size_t errlen)
+{
+        char buf[64];
+        int r = store_read_meta(s, key, buf, sizeof(buf));
+        if (r == -ENOENT || (r >= 0 && !buf[0]))
+                return 0;
+        if (r < 0)
+                return r;
+        double v;
+        if (parse_double(buf, &v) < 0 || v < min || v > max) {
+                snprintf(err, errlen, "the history's setting %s = '%s' is not valid", key, buf);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+int footprint_settings_load(Store *s, FootprintSettings *ret, char *err, size_t errlen)
+{
+        FootprintSettings fs = {
+                .intensity = NAN,
+                .pue = CARBON_DEFAULT_PUE,
+                .el_hours = CARBON_DEFAULT_EL_HOURS,
+                .market_g_per_kwh = NAN,
+        };
+        int r;
+        char buf[64];
+        r = store_read_meta(s, "carbon.country", buf, sizeof(buf));
+        if (r >= 0) {
+                if (buf[0] && !carbon_grid_lookup(buf)) {
+                        snprintf(err, errlen,
+                                 "the history's setting carbon.country = '%s' is not "
+                                 "in the built-in table",
+                                 buf);
+                        return -EINVAL;
+                }
+                snprintf(fs.country, sizeof(fs.country), "%s", buf);
+        } else if (r != -ENOENT) {
+                return r;
+        }
+        if ((r = meta_double(s, "carbon.intensity", 0, 1e5, &fs.intensity, err, errlen)) < 0 ||
+            (r = meta_double(s, "carbon.pue", 1, 10, &fs.pue, err, errlen)) < 0 ||
+            (r = meta_double(s, "carbon.embodied_g", 0, 1e12, &fs.te_g, err, errlen)) < 0 ||
+            (r = meta_double(s, "carbon.lifetime_hours", 1, 1e7, &fs.el_hours, err, errlen)) < 0 ||
+            (r = meta_double(s, "carbon.market_intensity", 0, 1e5, &fs.market_g_per_kwh, err,
+                             errlen)) < 0)
+                return r;
+        *ret = fs;
+        return 0;
+}
+
+double footprint_fallback_intensity(const FootprintSettings *fs, char *label, size_t size)
+{
+        if (isfinite(fs->intensity)) {
+                snprintf(label, size, "%s", fs->intensity_forced ? "given" : "configured");
+                return fs->intensity;
+        }
+        const CarbonGridFactor *g =
+                carbon_grid_lookup(fs->country[0] ? fs->country : CARBON_DEFAULT_COUNTRY);
+        if (!g)
+                g = carbon_grid_lookup(CARBON_DEFAULT_COUNTRY);
+        snprintf(label, size, CARBON_GRID_TABLE_SOURCE ":%s", g->code);
+        return g->g_per_kwh;
+}
+
+static bool unit_matches(const char *name, const char *unit)
+{
+        if (!unit || strcmp(name, unit) == 0)
+                return true;
+        size_t l = strlen(unit);
+        return strncmp(name, unit, l) == 0 && strcmp(name + l, ".service") == 0;
+}
+
+/* Adds one hour's figures into an accumulator; intensity is fixed up at the end. */
+static void figures_add(FootprintFigures *a, const FootprintFigures *h, double ei, double e)
+{
+        a->active_j += h->active_j;
+        a->idle_j += h->idle_j;
+        a->cpu_s += h->cpu_s;
+        if (h->has_requests) {
+                a->has_requests = true;
+                a->requests += h->requests;
+        }
+        a->estimated |= h->estimated;
+        a->facility_kwh += h->facility_kwh;
+        a->location_g += ei;
+        a->market_g += h->market_g;
+        a->embodied_g += h->embodied_g;
+        /* intensity holds the sum of hourly intensities while adding when there is no energy */
+        (void)e;
+}
+
+typedef struct Acc {
+        double sum_i;
+        size_t n_i;
+} Acc;
+
+static void figures_finish(FootprintFigures *f, const Acc *acc)
+{
+        if (f->facility_kwh > 0)
+                f->intensity = f->location_g / f->facility_kwh;
+        else
+                f->intensity = acc->n_i ? acc->sum_i / (double)acc->n_i : NAN;
+}
+
+int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                   StoreBucket bucket, const char *unit, Footprint *ret)
+{
+        Footprint fp = {.bucket = bucket};
+        StorePeriodRows hours = {0};
+        CarbonInterval *series = NULL;
+        size_t n_series = 0;
+        Acc *pacc = NULL, *racc = NULL;
+        int r;
+
+        r = store_read_periods(s, from_us, to_us, STORE_BUCKET_HOUR, NULL, &hours);
+        if (r < 0)
+                return r;
+        snprintf(fp.hostname, sizeof(fp.hostname), "%s", hours.hostname);
+        if (!fs->intensity_forced) {
+                StoreIntensityPoint *pts = NULL;
+                r = store_read_intensity(s, from_us, to_us, &pts, &n_series);
+                if (r < 0)
+                        goto out;
+                series = calloc(n_series ? n_series : 1, sizeof(*series));
+                if (!series) {
+                        free(pts);
+                        r = -ENOMEM;
+                        goto out;
+                }
+                for (size_t k = 0; k < n_series; k++)
+                        series[k] = (CarbonInterval){pts[k].start_us, pts[k].end_us,
+                                                     pts[k].g_per_kwh, (unsigned)k + 1};
+                free(pts);
+        }
+        char fallback_label[64];
+        double fallback = footprint_fallback_intensity(fs, fallback_label, sizeof(fallback_label));
+        bool used_series = false, used_fallback = false;
+        double te = fs->te_g > 0 ? fs->te_g : 0;
+
+        size_t row0 = 0;  /* first hour row of the current hour */
+        size_t prow0 = 0; /* first output row of the current output period */
+        for (size_t h = 0; h < hours.n_periods; h++) {
+                const StorePeriod *hp = &hours.periods[h];
+                /* The intensity of this hour: the series where it covers the hour. */
+                double ih = fallback;
+                if (series && carbon_series_mean(series, n_series,
+                                                 store_bucket_start(STORE_BUCKET_HOUR, hp->end_us),
+                                                 store_bucket_start(STORE_BUCKET_HOUR, hp->end_us) +
+                                                         3600 * (int64_t)USEC_PER_SEC,
+                                                 &ih) > 0)
+                        used_series = true;
+                else
+                        used_fallback = true;
+
+                /* The output period holding this hour. */
+                int64_t ostart = bucket == STORE_BUCKET_ALL
+                                         ? from_us
+                                         : store_bucket_start(bucket, hp->end_us);
+                if (fp.n_periods == 0 || fp.periods[fp.n_periods - 1].start_us !=
+                                                 (ostart < from_us ? from_us : ostart)) {
+                        FootprintPeriod *np = realloc(fp.periods, (fp.n_periods + 1) * sizeof(*np));
+                        Acc *na = realloc(pacc, (fp.n_periods + 1) * sizeof(*na));
+                        if (np)
+                                fp.periods = np;
+                        if (na)
+                                pacc = na;
+                        if (!np || !na) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        int64_t oend = bucket == STORE_BUCKET_ALL
+                                               ? to_us
+                                               : store_bucket_next(bucket, ostart);
+                        fp.periods[fp.n_periods] = (FootprintPeriod){
+                                .start_us = ostart < from_us ? from_us : ostart,
+                                .end_us = oend > to_us ? to_us : oend,
+                                .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
+                        };
+                        pacc[fp.n_periods] = (Acc){0};
+                        fp.n_periods++;
+                        prow0 = fp.n_rows;
+                }
+                size_t pi = fp.n_periods - 1;
+                FootprintPeriod *op = &fp.periods[pi];
+                op->seconds += hp->seconds;
+                op->host_j += (double)hp->host_uj / UJ_PER_J;
+
+                double tir_h = hp->seconds / 3600.0;
+                uint64_t cpu_total = 0;
+                size_t row1 = row0;
+                while (row1 < hours.n_rows && hours.rows[row1].period == h)
+                        cpu_total += hours.rows[row1++].cpu_ns;
+
+                /* the host */
+                FootprintFigures hf = {
+                        .estimated = hp->estimated,
+                        .facility_kwh = carbon_facility_kwh(
+                                carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J), fs->pue),
+                        .embodied_g = carbon_embodied_g(te, tir_h, fs->el_hours, 1, 1),
+                };
+                hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
+                for (size_t k = row0; k < row1; k++) {
+                        const StorePeriodRow *sr = &hours.rows[k];
+                        hf.active_j += (double)sr->active_uj / UJ_PER_J;
+                        hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
+                        hf.cpu_s += (double)sr->cpu_ns / 1e9;
+                        if (sr->has_requests) {
+                                hf.has_requests = true;
+                                hf.requests += sr->requests;
+                        }
+                }
+                figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
+                pacc[pi].sum_i += ih;
+                pacc[pi].n_i++;
+
+                /* the units */
+                for (size_t k = row0; k < row1; k++) {
+                        const StorePeriodRow *sr = &hours.rows[k];
+                        if (!unit_matches(sr->name, unit))
+                                continue;
+                        double e_j = (double)(sr->active_uj + sr->idle_uj) / UJ_PER_J;
+                        FootprintFigures uf = {
+                                .active_j = (double)sr->active_uj / UJ_PER_J,
+                                .idle_j = (double)sr->idle_uj / UJ_PER_J,
+                                .cpu_s = (double)sr->cpu_ns / 1e9,
+                                .has_requests = sr->has_requests,
+                                .requests = sr->requests,
+                                .estimated = sr->estimated,
+                                .facility_kwh = carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
+                                .embodied_g = cpu_total > 0
+                                                      ? carbon_embodied_g(te, tir_h, fs->el_hours,
+                                                                          (double)sr->cpu_ns,
+                                                                          (double)cpu_total)
+                                                      : 0,
+                        };
+                        uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
+                        FootprintRow *row = NULL;
+                        size_t ri = prow0;
+                        for (; ri < fp.n_rows; ri++)
+                                if (strcmp(fp.rows[ri].name, sr->name) == 0) {
+                                        row = &fp.rows[ri];
+                                        break;
+                                }
+                        if (!row) {
+                                FootprintRow *nr = realloc(fp.rows, (fp.n_rows + 1) * sizeof(*nr));
+                                Acc *na = realloc(racc, (fp.n_rows + 1) * sizeof(*na));
+                                if (nr)
+                                        fp.rows = nr;
+                                if (na)
+                                        racc = na;
+                                if (!nr || !na) {
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                ri = fp.n_rows++;
+                                row = &fp.rows[ri];
+                                *row = (FootprintRow){.period = pi, .pseudo = sr->pseudo};
+                                row->f.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN;
+                                snprintf(row->name, sizeof(row->name), "%s", sr->name);
+                                racc[ri] = (Acc){0};
+                        }
+                        figures_add(&row->f, &uf, uf.facility_kwh * ih, uf.facility_kwh);
+                        racc[ri].sum_i += ih;
+                        racc[ri].n_i++;
+                }
+                row0 = row1;
+        }
+        for (size_t k = 0; k < fp.n_periods; k++)
+                figures_finish(&fp.periods[k].host, &pacc[k]);
+        for (size_t k = 0; k < fp.n_rows; k++)
+                figures_finish(&fp.rows[k].f, &racc[k]);
+
+        /* Biggest first inside each period (rows are grouped by period already). */
+        for (size_t a = 1; a < fp.n_rows; a++) {
+                FootprintRow tmp = fp.rows[a];
+                double e = tmp.f.active_j + tmp.f.idle_j;
+                size_t b = a;
+                while (b > 0 && fp.rows[b - 1].period == tmp.period &&
+                       fp.rows[b - 1].f.active_j + fp.rows[b - 1].f.idle_j < e) {
+                        fp.rows[b] = fp.rows[b - 1];
+                        b--;
+                }
+                fp.rows[b] = tmp;
+        }
+        if (used_series && used_fallback)
+                snprintf(fp.source, sizeof(fp.source), "series+%s", fallback_label);
+        else if (used_series)
+                snprintf(fp.source, sizeof(fp.source), "series");
+        else
+                snprintf(fp.source, sizeof(fp.source), "%s", fallback_label);
+        *ret = fp;
+        fp.periods = NULL;
+        fp.rows = NULL;
+        r = 0;
+out:
+        store_periods_done(&hours);
+        free(series);
+        free(pacc);
+        free(racc);
+        free(fp.periods);
+        free(fp.rows);
+        return r;
+}
+
+void footprint_done(Footprint *fp)
+{
+        free(fp->periods);
+        free(fp->rows);
+        fp->periods = NULL;
+        fp->rows = NULL;
+        fp->n_periods = fp->n_rows = 0;
+}
+
+double footprint_per_request(double value, const FootprintFigures *f)
+{
+        return f->has_requests && f->requests > 0 ? value / f->requests : NAN;
+}
+
+int footprint_parse_flag(const char *cmd, const char *flag, const char *value, double min,
+                         double max, double *ret)
+{
+        double v;
+        if (parse_double(value, &v) < 0) {
+                fprintf(stderr, "joules %s: %s: '%s' is not a number\n", cmd, flag, value);
+                return -EINVAL;
+        }
+        if (v < min || v > max) {
+                fprintf(stderr, "joules %s: %s: %s is out of range [%g, %g]\n", cmd, flag, value,
+                        min, max);
+                return -ERANGE;
+        }
+        *ret = v;
+        return 0;
+}
+
+int footprint_option(const char *cmd, int c, const char *arg, FootprintOverrides *o)
+{
+        switch (c) {
+        case FOOTPRINT_OPT_COUNTRY:
+                if (!carbon_grid_lookup(arg) || strlen(arg) >= sizeof(o->v.country)) {
+                        fprintf(stderr,
+                                "joules %s: --country: '%s' is not in the built-in table (ISO "
+                                "3166 alpha-2 such as DE, FR, US, GB; or WORLD, EU)\n",
+                                cmd, arg);
+                        return -EINVAL;
+                }
+                snprintf(o->v.country, sizeof(o->v.country), "%s", arg);
+                o->country = true;
+                return 1;
+        case FOOTPRINT_OPT_INTENSITY:
+                if (footprint_parse_flag(cmd, "--intensity", arg, 0, 1e5, &o->v.intensity) < 0)
+                        return -EINVAL;
+                o->intensity = true;
+                return 1;
+        case FOOTPRINT_OPT_PUE:
+                if (footprint_parse_flag(cmd, "--pue", arg, 1, 10, &o->v.pue) < 0)
+                        return -EINVAL;
+                o->pue = true;
+                return 1;
+        case FOOTPRINT_OPT_TE:
+                if (footprint_parse_flag(cmd, "--te-g", arg, 0, 1e12, &o->v.te_g) < 0)
+                        return -EINVAL;
+                o->te = true;
+                return 1;
+        case FOOTPRINT_OPT_EL:
+                if (footprint_parse_flag(cmd, "--el-hours", arg, 1, 1e7, &o->v.el_hours) < 0)
+                        return -EINVAL;
+                o->el = true;
+                return 1;
+        case FOOTPRINT_OPT_MARKET:
+                if (footprint_parse_flag(cmd, "--market-intensity", arg, 0, 1e5,
+                                         &o->v.market_g_per_kwh) < 0)
+                        return -EINVAL;
+                o->market = true;
+                return 1;
+        }
+        return 0;
+}
+
+void footprint_apply(FootprintSettings *fs, const FootprintOverrides *o)
+{
+        if (o->country) {
+                snprintf(fs->country, sizeof(fs->country), "%s", o->v.country);
+                if (!o->intensity)
+                        fs->intensity = NAN; /* a country given beats a configured value */
+        }
+        if (o->intensity) {
+                fs->intensity = o->v.intensity;
+                fs->intensity_forced = true;
+        }
+        if (o->pue)
+                fs->pue = o->v.pue;
+        if (o->te)
+                fs->te_g = o->v.te_g;
+        if (o->el)
+                fs->el_hours = o->v.el_hours;
+        if (o->market)
+                fs->market_g_per_kwh = o->v.market_g_per_kwh;
+}
+
+Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverrides *o,
+                      FootprintSettings *ret)
+{
+        Store *s = NULL;
+        char err[1024];
+        int r = store_open(db_path, STORE_READ_ONLY, &s, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "joules: cannot read the history: %s\n", err);
+                if (r == -ENOENT)
+                        fprintf(stderr, "joules: is joulesd running? Give the file with --db PATH "
+                                        "or JOULES_DB.\n");
+                return NULL;
+        }
+        r = footprint_settings_load(s, ret, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "joules %s: %s\n", cmd, r == -EINVAL ? err : store_last_error(s));
+                return store_close(s);
+        }
+        footprint_apply(ret, o);
+        return s;
+}

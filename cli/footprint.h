@@ -1,0 +1,119 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+/* The carbon footprint of the history, shared by sci, report, compare and export: energy by
+ * hour from store_read_periods(), PUE, the grid intensity of each hour, embodied emissions
+ * split by CPU time, then summed into the periods asked for.
+ *
+ * Settings come from the history (joulesd writes its [carbon] section into the meta table as
+ * carbon.* keys at start-up and reload), then the command's flags override them. */
+
+typedef struct FootprintSettings {
+        char country[64];      /* built-in table code; "" none configured */
+        double intensity;      /* a fixed gCO2e/kWh; NAN: none */
+        bool intensity_forced; /* given as a flag: used for every hour, series ignored */
+        double pue;
+        double te_g;             /* host embodied emissions, grams; 0: none */
+        double el_hours;         /* expected lifetime */
+        double market_g_per_kwh; /* NAN: none */
+} FootprintSettings;
+
+/* Defaults, then the history's carbon.* keys. -EINVAL with err when a stored value is bad. */
+int footprint_settings_load(Store *s, FootprintSettings *ret, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/* The label of the yearly intensity used where no series covers an hour, and its value. */
+double footprint_fallback_intensity(const FootprintSettings *fs, char *label, size_t size);
+
+typedef struct FootprintFigures {
+        double active_j, idle_j, cpu_s;
+        bool has_requests;
+        double requests;
+        bool estimated;
+        double facility_kwh; /* (active + idle) / 3.6e6 * PUE */
+        double location_g;   /* sum over hours of facility kWh * I of the hour */
+        double intensity;    /* energy-weighted: location_g / facility_kwh */
+        double market_g;     /* NAN without a market factor */
+        double embodied_g;
+} FootprintFigures;
+
+typedef struct FootprintPeriod {
+        int64_t start_us, end_us;
+        double seconds; /* covered by valid ticks */
+        double host_j;
+        FootprintFigures host; /* the whole host (every unit, idle included) */
+} FootprintPeriod;
+
+typedef struct FootprintRow {
+        size_t period;
+        char name[256];
+        bool pseudo;
+        FootprintFigures f;
+} FootprintRow;
+
+typedef struct Footprint {
+        StoreBucket bucket;
+        char hostname[256];
+        char source[96]; /* ci_location_source: "ember-2024:DE", "series", "series+fixed", ... */
+        FootprintPeriod *periods;
+        size_t n_periods;
+        FootprintRow *rows; /* by period, then energy, biggest first */
+        size_t n_rows;
+} Footprint;
+
+int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                   StoreBucket bucket, const char *unit, Footprint *ret)
+        __attribute__((warn_unused_result));
+void footprint_done(Footprint *fp);
+
+/* Per request figures: NAN when the row counted no requests. */
+double footprint_per_request(double value, const FootprintFigures *f);
+
+/* A number given as a flag, in [min, max]; prints the error naming the flag. */
+int footprint_parse_flag(const char *cmd, const char *flag, const char *value, double min,
+                         double max, double *ret) __attribute__((warn_unused_result));
+/* Applies --country, --intensity, --pue, --te-g, --el-hours, --market-intensity style flags
+ * common to sci, report, compare and export. */
+#define FOOTPRINT_OPT_BASE 1000
+enum {
+        FOOTPRINT_OPT_COUNTRY = FOOTPRINT_OPT_BASE,
+        FOOTPRINT_OPT_INTENSITY,
+        FOOTPRINT_OPT_PUE,
+        FOOTPRINT_OPT_TE,
+        FOOTPRINT_OPT_EL,
+        FOOTPRINT_OPT_MARKET,
+};
+#define FOOTPRINT_OPTIONS                                                                          \
+        {"country", required_argument, NULL, FOOTPRINT_OPT_COUNTRY},                               \
+                {"intensity", required_argument, NULL, FOOTPRINT_OPT_INTENSITY},                   \
+                {"pue", required_argument, NULL, FOOTPRINT_OPT_PUE},                               \
+                {"te-g", required_argument, NULL, FOOTPRINT_OPT_TE},                               \
+                {"el-hours", required_argument, NULL, FOOTPRINT_OPT_EL},                           \
+        {                                                                                          \
+                "market-intensity", required_argument, NULL, FOOTPRINT_OPT_MARKET                  \
+        }
+#define FOOTPRINT_OPTIONS_HELP                                                                     \
+        "Carbon settings (default: joulesd's [carbon] section, kept in the history):\n"            \
+        "  --country CC          built-in yearly grid intensity (Ember 2024), e.g. DE\n"           \
+        "  --intensity G         a fixed gCO2e/kWh for every hour (imported series unused)\n"      \
+        "  --pue X               power usage effectiveness, >= 1 (default 1.0)\n"                  \
+        "  --te-g G              the host's embodied emissions in grams (default 0)\n"             \
+        "  --el-hours H          its expected lifetime (default 35040 h, 4 years)\n"               \
+        "  --market-intensity G  market-based factor, reported beside, never in SCI\n"
+
+/* Records one of the options above in the pending overrides; 1 when c was one of them, 0 when
+ * not, -EINVAL after printing the error. */
+typedef struct FootprintOverrides {
+        FootprintSettings v;
+        bool country, intensity, pue, te, el, market;
+} FootprintOverrides;
+int footprint_option(const char *cmd, int c, const char *arg, FootprintOverrides *o)
+        __attribute__((warn_unused_result));
+void footprint_apply(FootprintSettings *fs, const FootprintOverrides *o);
+/* Opens the history and loads its settings with the overrides applied; prints errors. */
+Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverrides *o,
+                      FootprintSettings *ret);
