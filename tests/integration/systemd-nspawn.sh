@@ -1,0 +1,345 @@
+# joulesd under a real systemd: a minimal Debian bookworm root (debootstrap, cached between runs)
+# boots in systemd-nspawn with this build installed by `cmake --install` and a fake powercap tree
+# (rapl-sim, energy_uj mode 0400 root) bind-mounted in. A oneshot unit inside (ci-check.sh) drives
+# systemctl and writes what it saw to /ci-out; this script then checks it:
+#   - joulesd.service reaches active (running) through READY=1; STATUS= shows the watts
+#   - it runs as user joules with exactly CAP_DAC_READ_SEARCH + CAP_PERFMON, and reads the 0400
+#     energy_uj (joules status: powercap, measured, the simulated power)
+#   - joules status works for a user in group joules, and is refused to others
+#   - systemctl reload: a valid file is applied, a broken one keeps it running and is logged
+#   - kill -STOP of the daemon: the watchdog (WatchdogSec=3s in a drop-in) restarts it
+#   - journalctl -u joulesd -o verbose shows the structured fields (MESSAGE_ID=, JOULES_*=)
+#   - joulesd.socket: systemd creates the ingest socket (0660 root:joules) and hands it over; a
+#     service in group joules counts requests through it
+#   - systemctl stop: a clean exit
+# The root is cached in ${JOULES_CI_CACHE:-/var/cache/joules-ci}, keyed by its package list (the
+# packages of the libraries joulesd and joules link, found with dpkg -S), and used through an
+# overlay so it stays pristine. Runs are serialised with a lock: nspawn --keep-unit leaves the
+# cgroups `payload` and `supervisor` beside ours, removed here before and after.
+source "$JOULES_SRC/tests/lib.sh"
+
+t_start=$(date +%s%N)
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, mounts, systemd-nspawn)"
+for tool in systemd-nspawn debootstrap; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed (./dev.sh installs systemd-container and debootstrap)"
+done
+if readelf -d "$JOULESD" | grep -q 'NEEDED.*libasan'; then
+  # LeakSanitizer stops the world with ptrace, which the unit's SystemCallFilter= rightly denies.
+  skip "sanitizer build: the hardened unit forbids what ASan needs; the plain build runs this test"
+fi
+BUILD=$(dirname "$JOULES_BIN")
+
+# --- the cached root -------------------------------------------------------------------------
+CACHE=${JOULES_CI_CACHE:-/var/cache/joules-ci}
+mkdir -p "$CACHE"
+exec 9>"$CACHE/lock"
+flock -w 600 9 || fail "another run holds $CACHE/lock"
+
+# The Debian packages of the libraries the binaries link (debootstrap adds their dependencies).
+pkgs=(systemd systemd-sysv dbus libsystemd0)
+for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_TESTS_BIN/ingest-send"; do
+  [ -f "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
+  path=$(ldd "$JOULESD" "$JOULES" | awk -v l="$lib" '$1 == l { print $3; exit }')
+  [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+  pkg=""
+  for c in "$path" "/usr$path" "$(readlink -f "$path")"; do
+    pkg=$(dpkg -S "$c" 2>/dev/null | head -1 | cut -d: -f1) && [ -n "$pkg" ] && break
+  done
+  [ -n "$pkg" ] || fail "no Debian package holds $lib ($path)"
+  pkgs+=("$pkg")
+done
+include=$(printf '%s\n' "${pkgs[@]}" | sort -u | paste -sd, -)
+key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-16)
+rootfs=$CACHE/rootfs-$key
+if [ ! -f "$rootfs/.complete" ]; then
+  note "debootstrap bookworm into $rootfs (--include=$include)"
+  t=$(date +%s%N)
+  rm -rf "$rootfs" "$rootfs.tmp"
+  debootstrap --variant=minbase --include="$include" bookworm "$rootfs.tmp" \
+    >"$SCRATCH/debootstrap.log" 2>&1 || { tail -20 "$SCRATCH/debootstrap.log"; fail "debootstrap failed"; }
+  touch "$rootfs.tmp/.complete"
+  mv "$rootfs.tmp" "$rootfs"
+  note "debootstrap took $(ms_since "$t") ms"
+  # Older roots (another package list) are not needed any more.
+  for old in "$CACHE"/rootfs-*; do [ "$old" = "$rootfs" ] || rm -rf "$old"; done
+else
+  note "cached root $rootfs"
+fi
+
+# --- cgroups nspawn --keep-unit leaves beside ours ---------------------------------------------
+leftover_cgroups() {
+  local own mnt
+  # cgroup v2 (unified or hybrid) and the v1 name=systemd hierarchy, at our own cgroup's path
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
+  [ -n "$mnt" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
+  own=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
+  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup" && $(i + 3) ~ /name=systemd/) { print $5; exit } }' /proc/self/mountinfo)
+  [ -n "$mnt" ] && [ -n "$own" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
+  return 0
+}
+remove_leftover_cgroups() {
+  local d
+  for d in $(leftover_cgroups); do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    [ -d "$d" ] && echo "warning: could not remove $d" >&2
+  done
+  return 0
+}
+remove_leftover_cgroups
+CLEANUP+=("remove_leftover_cgroups")
+
+# --- the container's root: an overlay over the cache -----------------------------------------
+machine=$SCRATCH/joules-ci
+mkdir -p "$machine" "$SCRATCH/upper" "$SCRATCH/work"
+if mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" \
+  "$machine" 2>/dev/null; then
+  CLEANUP=("umount -l '$machine'" "${CLEANUP[@]}")
+else
+  note "overlayfs unavailable: copying the root"
+  cp -a "$rootfs/." "$machine/"
+fi
+
+DESTDIR=$machine cmake --install "$BUILD" --prefix /usr >"$SCRATCH/install.log" ||
+  { cat "$SCRATCH/install.log"; fail "cmake --install"; }
+install -m 0755 "$JOULES_TESTS_BIN/ingest-send" "$machine/usr/local/bin/ingest-send"
+cat >"$machine/etc/joules/joulesd.conf" <<'EOF'
+[daemon]
+interval = 250ms
+[energy]
+source = powercap
+sysfs_root = /srv/rapl
+EOF
+# A short watchdog for the test; no core dump of the SIGABRT it sends.
+mkdir -p "$machine/etc/systemd/system/joulesd.service.d"
+cat >"$machine/etc/systemd/system/joulesd.service.d/ci.conf" <<'EOF'
+[Service]
+WatchdogSec=3s
+RestartSec=500ms
+LimitCORE=0
+EOF
+cat >"$machine/etc/systemd/system/ci-check.service" <<'EOF'
+[Unit]
+Description=joules CI checks
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /ci-check.sh
+TimeoutStartSec=180
+ExecStopPost=/bin/systemctl poweroff --no-block
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -sf /etc/systemd/system/ci-check.service "$machine/etc/systemd/system/multi-user.target.wants/"
+cat >"$machine/ci-check.sh" <<'CHECK'
+# Inside the container: drives systemctl, records facts (KEY=VALUE) and files in /ci-out.
+set -u
+out=/ci-out
+fact() { echo "$1=$2" >>"$out/facts"; }
+now_ms() { date +%s%3N; }
+prop() { systemctl show -p "$2" --value "$1"; }
+wait_until() { # wait_until SECONDS COMMAND...
+  local end=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@"; do [ "$(now_ms)" -lt "$end" ] || return 1; sleep 0.1; done
+}
+journal_has() { journalctl -u joulesd -o cat --no-pager | grep -q -- "$1"; }
+status_has_watts() { prop joulesd StatusText | grep -q ' W'; }
+fact boot "$(systemctl is-system-running)"
+# The whole journal as it is written, for the report when something fails or hangs.
+systemd-run --quiet --unit=ci-journal -p StandardOutput=file:/ci-out/journal.txt \
+  journalctl -f -b -o short-monotonic --no-pager
+
+# start: active (running) through READY=1
+t=$(now_ms)
+systemctl start joulesd
+fact start_rc $?
+fact start_ms $(($(now_ms) - t))
+fact type "$(prop joulesd Type)"
+fact state "$(prop joulesd ActiveState)/$(prop joulesd SubState)"
+wait_until 10 status_has_watts
+fact status_text "$(prop joulesd StatusText)"
+pid=$(prop joulesd MainPID)
+fact daemon_uid "$(awk '/^Uid:/ { print $2 }' /proc/"$pid"/status)"
+fact joules_uid "$(id -u joules)"
+fact capeff "$(awk '/^CapEff:/ { print $2 }' /proc/"$pid"/status)"
+fact energy_file "$(stat -c '%a %U' /srv/rapl/class/powercap/intel-rapl:0/energy_uj)"
+# the control: the same user without the capability cannot read it
+setpriv --reuid=joules --regid=joules --clear-groups cat /srv/rapl/class/powercap/intel-rapl:0/energy_uj \
+  >/dev/null 2>&1
+fact energy_without_cap_rc $?
+
+# joules status: as root, as a user in group joules, as a user in no group
+sleep 1.5
+gid=$(getent group joules | cut -d: -f3)
+joules status --json >"$out/status.json" 2>&1
+fact status_root_rc $?
+setpriv --reuid=4242 --regid=4242 --groups="$gid" joules status >"$out/status-member.txt" 2>&1
+fact status_member_rc $?
+setpriv --reuid=4343 --regid=4343 --clear-groups joules status >"$out/status-other.txt" 2>&1
+fact status_other_rc $?
+
+# reload: a valid change, then a broken file
+cp /etc/joules/joulesd.conf /tmp/good.conf
+sed -i 's/^interval = .*/interval = 500ms/' /etc/joules/joulesd.conf
+systemctl reload joulesd
+fact reload_rc $?
+wait_until 5 journal_has "reloaded /etc/joules/joulesd.conf"
+fact reload_logged $?
+printf '[daemon]\ninterval = 500ms\nsamples = many\n' >/etc/joules/joulesd.conf
+systemctl reload joulesd
+fact reload_bad_rc $?
+wait_until 5 journal_has "reload failed"
+fact reload_bad_logged $?
+sleep 0.5
+fact after_bad_reload "$(prop joulesd ActiveState)/$(prop joulesd SubState) $(prop joulesd MainPID)"
+fact pid_before_reload "$pid"
+cp /tmp/good.conf /etc/joules/joulesd.conf
+
+# the watchdog: a stopped daemon is killed and restarted
+n=$(prop joulesd NRestarts)
+t=$(now_ms)
+kill -STOP "$pid"
+restarted() {
+  local p
+  p=$(prop joulesd MainPID)
+  [ "$p" != 0 ] && [ "$p" != "$pid" ] && [ "$(prop joulesd SubState)" = running ]
+}
+wait_until 30 restarted
+fact watchdog_restarted $?
+fact watchdog_ms $(($(now_ms) - t))
+fact watchdog_restarts $(($(prop joulesd NRestarts) - n))
+journalctl -u joulesd -o cat --no-pager | grep -i 'watchdog timeout' | head -1 >"$out/watchdog.txt"
+
+# joulesd.socket: systemd owns the socket and hands it over
+systemctl stop joulesd
+systemctl start joulesd.socket
+fact socket_start_rc $?
+fact socket_file "$(stat -c '%F %a %U:%G' /run/joules/ingest.sock)"
+systemctl start joulesd
+fact socket_service_state "$(prop joulesd ActiveState)/$(prop joulesd SubState)"
+wait_until 5 journal_has "(socket from systemd)"
+fact socket_handed_over $?
+systemd-run --wait --quiet --unit=ci-sender -p DynamicUser=yes -p SupplementaryGroups=joules \
+  /usr/local/bin/ingest-send --socket /run/joules/ingest.sock --count 7 --linger-ms 1500 \
+  >"$out/sender.txt" 2>&1
+fact sender_rc $?
+sleep 1
+joules services --since 10m --json >"$out/services.json" 2>&1
+fact services_rc $?
+
+# a clean stop
+systemctl stop joulesd
+fact stop "$(prop joulesd Result) $(prop joulesd ExecMainStatus)"
+journalctl -u joulesd -o verbose --no-pager >"$out/journal-verbose.txt"
+fact done 1
+CHECK
+
+# --- the fake powercap tree: counters readable by root only ----------------------------------
+sys=$SCRATCH/rapl
+"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:18 --zone dram:3 --mode 0400 \
+  --interval-ms 10 >"$SCRATCH/sim.out" &
+sim=$!
+CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
+for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
+grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
+
+# --- boot --------------------------------------------------------------------------------------
+# Can nspawn run a container here at all (namespaces, cgroups, seccomp)? Only this may skip.
+if ! systemd-nspawn -q -D "$machine" --register=no --keep-unit --console=pipe /bin/true \
+  >"$SCRATCH/probe.log" 2>&1; then
+  skip "systemd-nspawn cannot run a container here: $(tr '\n' ' ' <"$SCRATCH/probe.log")"
+fi
+remove_leftover_cgroups
+outdir=$SCRATCH/out
+mkdir -p "$outdir"
+t_boot=$(date +%s%N)
+rc=0
+timeout -k 10 200 systemd-nspawn -q -D "$machine" -M joules-ci --boot --register=no --keep-unit \
+  --console=pipe --capability=CAP_PERFMON --system-call-filter=perf_event_open \
+  --bind="$outdir:/ci-out" --bind-ro="$sys:/srv/rapl" >"$SCRATCH/boot.log" 2>&1 || rc=$?
+boot_ms=$(ms_since "$t_boot")
+facts=$outdir/facts
+if [ ! -s "$facts" ]; then
+  tail -30 "$SCRATCH/boot.log"
+  tail -30 "$outdir/journal.txt" 2>/dev/null
+  fail "the container ran no checks (systemd-nspawn exit $rc)"
+fi
+[ "$rc" -eq 0 ] || note "systemd-nspawn exited $rc"
+fact() { sed -n "s/^$1=//p" "$facts" | tail -1; }
+show_journal() { tail -40 "$outdir/journal.txt" 2>/dev/null; }
+[ "$(fact done)" = 1 ] || { cat "$facts"; show_journal; fail "the checks inside did not finish"; }
+note "container: booted and checked in $boot_ms ms"
+
+# start
+[ "$(fact start_rc)" = 0 ] || { show_journal; fail "systemctl start joulesd failed"; }
+[ "$(fact type)" = notify ] || fail "Type=$(fact type)"
+[ "$(fact state)" = active/running ] || fail "after start: $(fact state)"
+note "systemctl start joulesd returned after $(fact start_ms) ms (READY=1), boot: $(fact boot)"
+status_text=$(fact status_text)
+echo "$status_text" | grep -Eq '^host [0-9.]+ W, [0-9]+ active service\(s\), source powercap$' ||
+  fail "StatusText: '$status_text'"
+watts=$(echo "$status_text" | sed -E 's/^host ([0-9.]+) W.*/\1/')
+within "$watts" 21 5 || fail "StatusText says $watts W; the simulator draws 21 W"
+note "StatusText=$status_text"
+
+# privileges
+[ "$(fact daemon_uid)" = "$(fact joules_uid)" ] || fail "joulesd runs as uid $(fact daemon_uid), not joules"
+[ "$(fact capeff)" = 0000004000000004 ] ||
+  fail "CapEff=$(fact capeff), want CAP_DAC_READ_SEARCH|CAP_PERFMON (0000004000000004)"
+[ "$(fact energy_file)" = "400 root" ] || fail "energy_uj is $(fact energy_file) in the container"
+[ "$(fact energy_without_cap_rc)" != 0 ] || fail "user joules reads energy_uj even without the capability"
+[ "$(fact status_root_rc)" = 0 ] || fail "joules status: $(cat "$outdir/status.json")"
+jq -e '.source == "powercap" and .host.estimated == false' "$outdir/status.json" >/dev/null ||
+  fail "joules status: $(cat "$outdir/status.json")"
+power=$(jq '.host.power_w' "$outdir/status.json")
+within "$power" 21 5 || fail "joules status says $power W, the simulator 21 W"
+note "user joules reads the 0400 energy_uj: joules status says $power W from powercap, measured"
+[ "$(fact status_member_rc)" = 0 ] || fail "joules status in group joules: $(cat "$outdir/status-member.txt")"
+grep -q powercap "$outdir/status-member.txt" || fail "status as a member: $(cat "$outdir/status-member.txt")"
+[ "$(fact status_other_rc)" != 0 ] || fail "joules status worked for a user outside group joules"
+note "joules status: works in group joules; outside it: $(head -1 "$outdir/status-other.txt")"
+
+# reload
+[ "$(fact reload_rc)" = 0 ] && [ "$(fact reload_logged)" = 0 ] || { show_journal; fail "valid reload"; }
+grep -q 'reloaded /etc/joules/joulesd.conf: applied daemon.interval' "$outdir/journal-verbose.txt" ||
+  fail "the reload did not apply daemon.interval"
+[ "$(fact reload_bad_logged)" = 0 ] || { show_journal; fail "no 'reload failed' in the journal"; }
+grep -q "reload failed, the running settings stay in effect: /etc/joules/joulesd.conf:3: unknown key 'samples'" \
+  "$outdir/journal-verbose.txt" || fail "the failed reload does not say FILE:LINE: reason"
+[ "$(fact after_bad_reload)" = "active/running $(fact pid_before_reload)" ] ||
+  fail "after a broken reload: $(fact after_bad_reload) (was pid $(fact pid_before_reload))"
+note "reload: valid applied; broken kept the daemon running (pid $(fact pid_before_reload)) and logged why"
+
+# watchdog
+[ "$(fact watchdog_restarted)" = 0 ] || { show_journal; fail "kill -STOP: joulesd was not restarted"; }
+[ "$(fact watchdog_restarts)" = 1 ] || fail "NRestarts grew by $(fact watchdog_restarts)"
+grep -qi 'watchdog timeout' "$outdir/watchdog.txt" || fail "no watchdog timeout in the journal"
+note "kill -STOP: $(cat "$outdir/watchdog.txt"); running again after $(fact watchdog_ms) ms"
+
+# journald fields
+jv=$outdir/journal-verbose.txt
+for field in MESSAGE_ID=5b1f7f0e0d6a4b55a1c7e0d7c0a2f010 JOULES_SOURCE=powercap JOULES_DOMAINS=2 \
+  JOULES_ESTIMATED=0 JOULES_DATABASE=/var/lib/joules/joules.db \
+  MESSAGE_ID=5b1f7f0e0d6a4b55a1c7e0d7c0a2f013 JOULES_APPLIED=daemon.interval \
+  MESSAGE_ID=5b1f7f0e0d6a4b55a1c7e0d7c0a2f014 JOULES_CONFIG=/etc/joules/joulesd.conf \
+  MESSAGE_ID=5b1f7f0e0d6a4b55a1c7e0d7c0a2f016 SYSLOG_IDENTIFIER=joulesd _SYSTEMD_UNIT=joulesd.service; do
+  grep -q "^    $field\$" "$jv" || fail "journalctl -u joulesd -o verbose has no $field"
+done
+note "journal: MESSAGE_ID and JOULES_* fields present ($(grep -c '^    JOULES_' "$jv") JOULES_ fields)"
+
+# socket activation
+[ "$(fact socket_start_rc)" = 0 ] || fail "systemctl start joulesd.socket"
+[ "$(fact socket_file)" = "socket 660 root:joules" ] || fail "ingest.sock is $(fact socket_file)"
+[ "$(fact socket_service_state)" = active/running ] || fail "with the socket: $(fact socket_service_state)"
+[ "$(fact socket_handed_over)" = 0 ] || { show_journal; fail "joulesd did not take the socket from systemd"; }
+[ "$(fact sender_rc)" = 0 ] || fail "ingest-send in group joules: $(cat "$outdir/sender.txt")"
+jq -e '.units[] | select(.unit == "ci-sender.service") | .requests == 7' "$outdir/services.json" >/dev/null ||
+  fail "requests of ci-sender.service: $(jq -c '.units[] | select(.unit == "ci-sender.service")' "$outdir/services.json" 2>&1)"
+note "joulesd.socket: $(fact socket_file), handed over; 7 requests counted for ci-sender.service"
+
+# stop
+[ "$(fact stop)" = "success 0" ] || fail "systemctl stop: Result/ExecMainStatus $(fact stop)"
+echo "ok: nspawn test took $(ms_since "$t_start") ms (boot and checks $boot_ms ms)"
