@@ -1,0 +1,285 @@
+/* Energy by period on a real SQLite file written with the store API, the intensity series
+ * (all or nothing), the settings in meta, and the footprint the reports compute from them. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cli/footprint.h"
+#include "common/carbon.h"
+#include "common/util.h"
+#include "storage/store.h"
+
+static char dir[] = "/tmp/joules-test-report-XXXXXX";
+static char db[256];
+
+#define HOUR INT64_C(3600000000)
+/* 2026-01-31T22:00:00Z: four hours across a day and a month boundary */
+#define T0 INT64_C(1769896800000000)
+
+/* Each 60 s tick: host 6000 J; a.service 3000 J active + 500 J idle, 30 s CPU, 10 requests;
+ * b.service 1500 J active + 250 J idle, 10 s CPU; idle 750 J idle. */
+static void write_history(void)
+{
+        Store *s;
+        char err[512];
+        assert_int_equal(store_open(db, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        int64_t run, ua, ub, ui, metric;
+        StoreRun ri = {.started_us = T0,
+                       .source = "model",
+                       .estimated = true,
+                       .interval_us = 60000000,
+                       .hostname = "host-1"};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &ua), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &ub), 0);
+        assert_int_equal(store_unit_ensure(s, "idle", true, &ui), 0);
+        assert_int_equal(store_metric_ensure(s, STORE_REQUESTS_METRIC, &metric), 0);
+        for (int i = 1; i <= 240; i++) {
+                StoreUnitValue uv[3] = {
+                        {ua, 3000000000, 500000000, 30000000000},
+                        {ub, 1500000000, 250000000, 10000000000},
+                        {ui, 0, 750000000, 0},
+                };
+                StoreRequestValue rq[1] = {{ua, metric, 10}};
+                StoreTick t = {.ts_us = T0 + i * INT64_C(60000000),
+                               .dt_us = 60000000,
+                               .host_valid = true,
+                               .host_uj = 6000000000,
+                               .estimated = true,
+                               .units = uv,
+                               .n_units = 3,
+                               .requests = rq,
+                               .n_requests = 1};
+                assert_int_equal(store_tick_append(s, &t), 0);
+        }
+        assert_int_equal(store_commit(s), 0);
+        store_close(s);
+}
+
+static int setup(void **state)
+{
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(path_fmt(db, sizeof(db), "%s/h.db", dir), 0);
+        write_history();
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static Store *open_ro(void)
+{
+        Store *s;
+        char err[512];
+        assert_int_equal(store_open(db, STORE_READ_ONLY, &s, err, sizeof(err)), 0);
+        return s;
+}
+
+static void test_buckets(void **state)
+{
+        static const struct {
+                StoreBucket b;
+                const char *ts, *start, *next;
+        } rows[] = {
+                {STORE_BUCKET_HOUR, "2026-01-31T22:30:00Z", "2026-01-31T22:00:00Z",
+                 "2026-01-31T23:00:00Z"},
+                /* (start, end]: the instant an hour ends belongs to it */
+                {STORE_BUCKET_HOUR, "2026-01-31T23:00:00Z", "2026-01-31T22:00:00Z",
+                 "2026-01-31T23:00:00Z"},
+                {STORE_BUCKET_DAY, "2026-02-01T00:00:00Z", "2026-01-31T00:00:00Z",
+                 "2026-02-01T00:00:00Z"},
+                {STORE_BUCKET_DAY, "2026-02-01T00:00:01Z", "2026-02-01T00:00:00Z",
+                 "2026-02-02T00:00:00Z"},
+                {STORE_BUCKET_MONTH, "2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z",
+                 "2026-02-01T00:00:00Z"},
+                {STORE_BUCKET_MONTH, "2026-02-15T12:00:00Z", "2026-02-01T00:00:00Z",
+                 "2026-03-01T00:00:00Z"},
+                {STORE_BUCKET_MONTH, "2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z",
+                 "2027-01-01T00:00:00Z"},
+                {STORE_BUCKET_MONTH, "2028-02-29T10:00:00Z", "2028-02-01T00:00:00Z",
+                 "2028-03-01T00:00:00Z"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                int64_t ts, start, next;
+                assert_int_equal(parse_time_point(rows[i].ts, 0, &ts), 0);
+                assert_int_equal(parse_time_point(rows[i].start, 0, &start), 0);
+                assert_int_equal(parse_time_point(rows[i].next, 0, &next), 0);
+                assert_true(store_bucket_start(rows[i].b, ts) == start);
+                assert_true(store_bucket_next(rows[i].b, start) == next);
+        }
+        StoreBucket b;
+        assert_int_equal(store_bucket_from_string("day", &b), 0);
+        assert_int_equal(b, STORE_BUCKET_DAY);
+        assert_int_equal(store_bucket_from_string("week", &b), -EINVAL);
+}
+
+static void test_periods(void **state)
+{
+        Store *s = open_ro();
+        static const struct {
+                StoreBucket b;
+                size_t n;
+        } rows[] = {
+                {STORE_BUCKET_HOUR, 4},
+                {STORE_BUCKET_DAY, 2},
+                {STORE_BUCKET_MONTH, 2},
+                {STORE_BUCKET_ALL, 1},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                StorePeriodRows p;
+                assert_int_equal(store_read_periods(s, T0, T0 + 4 * HOUR, rows[i].b, NULL, &p), 0);
+                assert_int_equal(p.n_periods, rows[i].n);
+                assert_string_equal(p.hostname, "host-1");
+                uint64_t host = 0, units = 0;
+                double req = 0;
+                for (size_t k = 0; k < p.n_periods; k++) {
+                        host += p.periods[k].host_uj;
+                        assert_true(p.periods[k].estimated);
+                        /* the SQL buckets are the C buckets */
+                        if (rows[i].b != STORE_BUCKET_ALL && k > 0) /* [0] is clipped */
+                                assert_true(
+                                        p.periods[k].start_us ==
+                                        store_bucket_start(rows[i].b, p.periods[k].start_us + 1));
+                }
+                for (size_t k = 0; k < p.n_rows; k++) {
+                        units += p.rows[k].active_uj + p.rows[k].idle_uj;
+                        req += p.rows[k].requests;
+                }
+                assert_true(host == UINT64_C(240) * 6000000000);
+                assert_true(units == host); /* conserved */
+                assert_true(req == 2400);
+                /* biggest first in each period */
+                assert_string_equal(p.rows[0].name, "a.service");
+                assert_true(p.rows[0].has_requests);
+                store_periods_done(&p);
+        }
+        /* a range starting mid-hour is clipped, and the hour holding a tick's end is its own */
+        StorePeriodRows p;
+        assert_int_equal(
+                store_read_periods(s, T0 + HOUR / 2, T0 + 2 * HOUR, STORE_BUCKET_HOUR, "b", &p), 0);
+        assert_int_equal(p.n_periods, 2);
+        assert_true(p.periods[0].start_us == T0 + HOUR / 2);
+        assert_true(p.periods[0].end_us == T0 + HOUR);
+        assert_true(p.periods[0].seconds == 1800);
+        assert_true(p.periods[1].seconds == 3600);
+        assert_int_equal(p.n_rows, 2); /* b.service only, in both hours */
+        assert_string_equal(p.rows[0].name, "b.service");
+        assert_false(p.rows[0].has_requests);
+        store_periods_done(&p);
+        store_close(s);
+}
+
+static void test_intensity_import(void **state)
+{
+        Store *s;
+        char err[512];
+        assert_int_equal(store_open(db, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        /* overlapping points: refused, nothing written */
+        StoreIntensityPoint bad[] = {{T0, T0 + HOUR, 100}, {T0 + HOUR / 2, T0 + 2 * HOUR, 200}};
+        assert_int_equal(store_import_intensity(s, bad, 2, "test"), -EINVAL);
+        size_t n;
+        int64_t first, last;
+        char src[64];
+        assert_int_equal(store_intensity_summary(s, &n, &first, &last, src, sizeof(src)), 0);
+        assert_int_equal(n, 0);
+        /* half hours for the first hour, then a replacement of the second half */
+        StoreIntensityPoint good[] = {{T0, T0 + HOUR / 2, 100}, {T0 + HOUR / 2, T0 + HOUR, 300}};
+        assert_int_equal(store_import_intensity(s, good, 2, "first"), 0);
+        StoreIntensityPoint repl[] = {{T0 + HOUR / 2, T0 + HOUR, 500}};
+        assert_int_equal(store_import_intensity(s, repl, 1, "second"), 0);
+        assert_int_equal(store_intensity_summary(s, &n, &first, &last, src, sizeof(src)), 0);
+        assert_int_equal(n, 2);
+        assert_true(first == T0 && last == T0 + HOUR);
+        assert_string_equal(src, "second");
+        StoreIntensityPoint *v;
+        assert_int_equal(store_read_intensity(s, T0, T0 + 4 * HOUR, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_true(v[1].g_per_kwh == 500);
+        free(v);
+        /* settings */
+        assert_int_equal(store_write_meta(s, "carbon.country", "DE"), 0);
+        assert_int_equal(store_write_meta(s, "carbon.pue", "1.5"), 0);
+        assert_int_equal(store_write_meta(s, "carbon.embodied_g", "1000000"), 0);
+        store_close(s);
+
+        s = open_ro();
+        FootprintSettings fs;
+        assert_int_equal(footprint_settings_load(s, &fs, err, sizeof(err)), 0);
+        assert_string_equal(fs.country, "DE");
+        assert_true(fs.pue == 1.5 && fs.te_g == 1e6 && fs.el_hours == 35040);
+        assert_true(isnan(fs.intensity) && isnan(fs.market_g_per_kwh));
+        char buf[16];
+        assert_int_equal(store_read_meta(s, "carbon.nothing", buf, sizeof(buf)), -ENOENT);
+
+        /* the first hour at the series' mean (100 + 500) / 2, the other three at DE */
+        Footprint all, hours;
+        assert_int_equal(footprint_read(s, &fs, T0, T0 + 4 * HOUR, STORE_BUCKET_ALL, NULL, &all),
+                         0);
+        assert_string_equal(all.source, "series+ember-2024:DE");
+        assert_string_equal(all.hostname, "host-1");
+        assert_int_equal(all.n_periods, 1);
+        double kwh_h = 60 * 6000.0 / 3.6e6 * 1.5; /* per hour at the facility */
+        const FootprintFigures *h = &all.periods[0].host;
+        assert_true(fabs(h->facility_kwh - 4 * kwh_h) < 1e-12);
+        assert_true(fabs(h->location_g - kwh_h * (300 + 3 * 342.06)) < 1e-9);
+        assert_true(fabs(h->intensity - (300 + 3 * 342.06) / 4) < 1e-9);
+        /* embodied: 4 h of 1 t over 35040 h, split 3:1 by CPU time */
+        assert_true(fabs(h->embodied_g - 1e6 * 4 / 35040) < 1e-9);
+        assert_int_equal(all.n_rows, 3);
+        assert_string_equal(all.rows[0].name, "a.service");
+        assert_true(fabs(all.rows[0].f.embodied_g - 1e6 * 4 / 35040 * 0.75) < 1e-9);
+        assert_true(all.rows[0].f.requests == 2400);
+        assert_true(fabs(footprint_per_request(all.rows[0].f.active_j + all.rows[0].f.idle_j,
+                                               &all.rows[0].f) -
+                         3500.0 / 10) < 1e-9);
+        assert_true(isnan(footprint_per_request(1, &all.rows[1].f)));
+        /* hourly rows add up to the whole range (what export and report reconcile on) */
+        assert_int_equal(footprint_read(s, &fs, T0, T0 + 4 * HOUR, STORE_BUCKET_HOUR, NULL, &hours),
+                         0);
+        assert_int_equal(hours.n_periods, 4);
+        double kwh = 0, g = 0, m = 0;
+        for (size_t k = 0; k < hours.n_rows; k++) {
+                kwh += hours.rows[k].f.facility_kwh;
+                g += hours.rows[k].f.location_g;
+                m += hours.rows[k].f.embodied_g;
+        }
+        assert_true(fabs(kwh - h->facility_kwh) < 1e-12);
+        assert_true(fabs(g - h->location_g) < 1e-9);
+        assert_true(fabs(m - h->embodied_g) < 1e-9);
+        assert_true(hours.periods[0].host.intensity == 300);
+        footprint_done(&all);
+        footprint_done(&hours);
+
+        /* a fixed intensity given as a flag ignores the series */
+        FootprintOverrides o = {.v.intensity = 100, .intensity = true};
+        footprint_apply(&fs, &o);
+        assert_int_equal(footprint_read(s, &fs, T0, T0 + 4 * HOUR, STORE_BUCKET_DAY, "a", &all), 0);
+        assert_string_equal(all.source, "given");
+        assert_int_equal(all.n_periods, 2);
+        assert_int_equal(all.n_rows, 2);
+        assert_true(all.rows[0].f.intensity == 100);
+        footprint_done(&all);
+        store_close(s);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_buckets),
+                cmocka_unit_test(test_periods),
+                cmocka_unit_test(test_intensity_import),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
