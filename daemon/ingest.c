@@ -468,11 +468,15 @@ void ingest_datagram(Ingest *in, const char *buf, size_t len, pid_t pid, uid_t u
                                                        (int)pid, sender->unit, (unsigned)uid,
                                                        l.unit);
                                 else {
-                                        in->stats.accepted++;
-                                        if (in->sink)
-                                                in->sink(in->userdata,
-                                                         l.has_unit ? l.unit : sender->unit, l.name,
-                                                         l.count);
+                                        const char *u = l.has_unit ? l.unit : sender->unit;
+                                        if (!in->sink || in->sink(in->userdata, u, l.name, l.count))
+                                                in->stats.accepted++;
+                                        else
+                                                ingest_problem(in, false,
+                                                               "%s counts more metric names in "
+                                                               "one tick than allowed ('%s' "
+                                                               "dropped)",
+                                                               u, l.name);
                                 }
                         }
                 }

@@ -66,8 +66,9 @@ typedef struct IngestStats {
         uint64_t malformed; /* bad lines, plus oversized or unreadable datagrams */
 } IngestStats;
 
-/* Where accepted counts go: unit is the display name, name the metric. */
-typedef void (*IngestSink)(void *userdata, const char *unit, const char *name, double count);
+/* Where accepted counts go: unit is the display name, name the metric. false: refused (a limit),
+ * the line is counted as rejected. */
+typedef bool (*IngestSink)(void *userdata, const char *unit, const char *name, double count);
 
 typedef struct IngestOptions {
         const char *path;          /* socket path */

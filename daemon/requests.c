@@ -51,15 +51,25 @@ static uint32_t requests_hash(const char *unit, const char *metric)
         return h;
 }
 
-void requests_add(Requests *r, const char *unit, const char *metric, double count)
+/* How many metric names unit already has this tick (only when a new pair would be added). */
+static size_t requests_unit_names(const Requests *r, const char *unit)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < r->n_pairs; i++)
+                n += strcmp(r->pairs[i].unit, unit) == 0;
+        return n;
+}
+
+bool requests_add(Requests *r, const char *unit, const char *metric, double count)
 {
         uint32_t h = requests_hash(unit, metric);
         for (uint32_t i = 0; i < REQUESTS_SLOTS; i++) {
                 int32_t *slot = &r->slots[(h + i) & (REQUESTS_SLOTS - 1)];
                 if (*slot < 0) {
-                        if (r->n_pairs >= REQUESTS_PAIRS_MAX) {
+                        if (r->n_pairs >= REQUESTS_PAIRS_MAX ||
+                            requests_unit_names(r, unit) >= REQUESTS_NAMES_PER_UNIT) {
                                 r->over_cap++;
-                                return;
+                                return false;
                         }
                         RequestsPair *p = &r->pairs[r->n_pairs];
                         snprintf(p->unit, sizeof(p->unit), "%s", unit);
@@ -67,19 +77,27 @@ void requests_add(Requests *r, const char *unit, const char *metric, double coun
                         p->count = count;
                         p->hash = h;
                         *slot = (int32_t)r->n_pairs++;
-                        return;
+                        return true;
                 }
                 RequestsPair *p = &r->pairs[*slot];
                 if (p->hash == h && strcmp(p->unit, unit) == 0 && strcmp(p->metric, metric) == 0) {
                         p->count += count;
-                        return;
+                        return true;
                 }
         }
+        r->over_cap++;
+        return false;
 }
 
-static void requests_sink(void *userdata, const char *unit, const char *metric, double count)
+static bool requests_sink(void *userdata, const char *unit, const char *metric, double count)
 {
-        requests_add(userdata, unit, metric, count);
+        return requests_add(userdata, unit, metric, count);
+}
+
+static void requests_scrape_sink(void *userdata, const char *unit, const char *metric, double count)
+{
+        if (!requests_add(userdata, unit, metric, count))
+                log_debug("requests: scraped count for %s dropped (metric limit)", unit);
 }
 
 int requests_new(const JoulesConfig *cfg, const JoulesRoots *roots, Store *store, Requests **ret,
@@ -190,20 +208,21 @@ static void requests_poll_logs(Requests *r)
 int requests_tick(Requests *r, RequestsTick *ret)
 {
         requests_poll_logs(r);
-        scrape_take(r->scrape, requests_sink, r);
+        scrape_take(r->scrape, requests_scrape_sink, r);
         if (r->ingest) {
                 IngestStats st;
                 ingest_take_stats(r->ingest, &st);
                 r->ingest_stats = (StoreIngestStats){
                         .accepted = st.accepted,
-                        .rejected = st.rejected + r->over_cap,
+                        .rejected = st.rejected, /* limits included: the sink refused them */
                         .malformed = st.malformed,
                 };
         }
         if (r->over_cap)
-                log_warning("more than %d unit and metric pairs in one tick: %llu count(s) "
-                            "dropped",
-                            REQUESTS_PAIRS_MAX, (unsigned long long)r->over_cap);
+                log_debug("requests: %llu count(s) over the limits (%d pairs, %d names per unit) "
+                          "dropped this tick",
+                          (unsigned long long)r->over_cap, REQUESTS_PAIRS_MAX,
+                          REQUESTS_NAMES_PER_UNIT);
         r->over_cap = 0;
         size_t n = 0;
         int rc = 0;

@@ -16,9 +16,12 @@
  * Counts are accumulated per (unit display name, metric name) between ticks; requests_tick()
  * hands them over as rows for the StoreTick and starts the next tick from zero. The number of
  * distinct (unit, metric) pairs per tick is capped (REQUESTS_PAIRS_MAX) so a sender inventing
- * metric names cannot grow the daemon's memory: lines beyond it are rejected. */
+ * metric names cannot grow the daemon's memory, and so is the number of metric names per unit
+ * (REQUESTS_NAMES_PER_UNIT) so one service inventing names cannot crowd the others out: counts
+ * beyond either are refused (the ingest socket counts those lines as rejected). */
 
-#define REQUESTS_PAIRS_MAX 1024
+#define REQUESTS_PAIRS_MAX      1024
+#define REQUESTS_NAMES_PER_UNIT 32 /* so one unit cannot take every pair from the others */
 
 typedef struct Requests Requests;
 
@@ -40,8 +43,8 @@ int requests_fd(const Requests *r);
 /* Call when requests_fd() is readable. */
 void requests_handle(Requests *r);
 
-/* Adds a count (for tests and the sources). */
-void requests_add(Requests *r, const char *unit, const char *metric, double count);
+/* Adds a count (for tests and the sources). false when refused by a limit. */
+bool requests_add(Requests *r, const char *unit, const char *metric, double count);
 
 /* Collects the sources (access logs are read here, scrape results taken) and returns the tick's
  * rows; valid until the next call. */

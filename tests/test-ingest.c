@@ -112,13 +112,14 @@ typedef struct Seen {
         int calls;
 } Seen;
 
-static void sink(void *userdata, const char *unit, const char *name, double count)
+static bool sink(void *userdata, const char *unit, const char *name, double count)
 {
         Seen *s = userdata;
         snprintf(s->unit, sizeof(s->unit), "%s", unit);
         snprintf(s->name, sizeof(s->name), "%s", name);
         s->count += count;
         s->calls++;
+        return true;
 }
 
 static void send_dgram(const char *path, const void *buf, size_t len)

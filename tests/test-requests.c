@@ -59,19 +59,34 @@ static void test_accumulate(void **state)
         assert_int_equal(requests_tick(r, &t), 0);
         assert_int_equal(t.n_values, 0);
 
-        /* at most REQUESTS_PAIRS_MAX pairs per tick */
-        for (int i = 0; i < REQUESTS_PAIRS_MAX + 500; i++) {
+        /* at most REQUESTS_NAMES_PER_UNIT names per unit: one unit cannot crowd out another */
+        for (int i = 0; i < REQUESTS_NAMES_PER_UNIT + 100; i++) {
                 char name[32];
                 snprintf(name, sizeof(name), "m%d", i);
-                requests_add(r, "c.service", name, 1);
+                assert_int_equal(requests_add(r, "c.service", name, 1),
+                                 i < REQUESTS_NAMES_PER_UNIT);
         }
-        requests_add(r, "c.service", "m0", 1); /* an existing pair still adds up */
+        assert_true(requests_add(r, "c.service", "m0", 1)); /* an existing pair still adds up */
+        assert_true(requests_add(r, "d.service", "requests", 1));
         assert_int_equal(requests_tick(r, &t), 0);
-        assert_int_equal(t.n_values, REQUESTS_PAIRS_MAX);
+        assert_int_equal(t.n_values, REQUESTS_NAMES_PER_UNIT + 1);
         sum = 0;
         for (size_t i = 0; i < t.n_values; i++)
                 sum += t.values[i].count;
-        assert_true(fabs(sum - (REQUESTS_PAIRS_MAX + 1)) < 1e-9);
+        assert_true(fabs(sum - (REQUESTS_NAMES_PER_UNIT + 2)) < 1e-9);
+
+        /* at most REQUESTS_PAIRS_MAX pairs per tick over all units */
+        size_t accepted = 0;
+        for (int u = 0; u < 2 * REQUESTS_PAIRS_MAX / REQUESTS_NAMES_PER_UNIT; u++)
+                for (int i = 0; i < REQUESTS_NAMES_PER_UNIT; i++) {
+                        char unit[32], name[32];
+                        snprintf(unit, sizeof(unit), "u%d.service", u);
+                        snprintf(name, sizeof(name), "m%d", i);
+                        accepted += requests_add(r, unit, name, 1);
+                }
+        assert_int_equal(accepted, REQUESTS_PAIRS_MAX);
+        assert_int_equal(requests_tick(r, &t), 0);
+        assert_int_equal(t.n_values, REQUESTS_PAIRS_MAX);
 
         StoreServices sv;
         assert_int_equal(store_read_services(s, 0, 3000000, &sv), 0);
