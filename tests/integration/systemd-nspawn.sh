@@ -62,11 +62,13 @@ if [ ! -f "$rootfs/.complete" ]; then
   touch "$rootfs.tmp/.complete"
   mv "$rootfs.tmp" "$rootfs"
   note "debootstrap took $(ms_since "$t") ms"
-  # Older roots (another package list) are not needed any more.
-  for old in "$CACHE"/rootfs-*; do [ "$old" = "$rootfs" ] || rm -rf "$old"; done
 else
   note "cached root $rootfs"
 fi
+# Roots of other package lists (other builds) are kept a week after their last use.
+touch "$rootfs/.complete"
+find "$CACHE" -maxdepth 2 -path "$CACHE/rootfs-*/.complete" -mtime +7 -printf '%h\n' |
+  while read -r old; do rm -rf "$old"; done
 
 # --- cgroups nspawn --keep-unit leaves beside ours ---------------------------------------------
 leftover_cgroups() {
