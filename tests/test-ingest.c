@@ -225,12 +225,54 @@ static void test_trusted_uid(void **state)
         rmdir(dir);
 }
 
+/* Random and mutated lines (a fixed seed, so a failure repeats): never a crash or an overread
+ * (ASan), and whatever is accepted is a sane count for a valid name. */
+static void test_parse_random(void **state)
+{
+        static const char *const seeds[] = {"requests:1|c", "requests:2.5|c|@0.5|#unit:a.service",
+                                            "orders:3|c|#env:prod,unit:user@1000/x.service"};
+        static const char alphabet[] = "rq:|@#,.c0123456789-_ \n\t\x01\xff";
+        uint64_t x = 0x9e3779b97f4a7c15u;
+        char buf[256];
+        for (int i = 0; i < 200000; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t len;
+                if (i % 2) { /* a valid line with a few bytes changed, cut short or extended */
+                        const char *sd = seeds[x % ELEMENTSOF(seeds)];
+                        len = strlen(sd);
+                        memcpy(buf, sd, len);
+                        for (int k = 0; k < 3; k++) {
+                                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                                buf[x % len] = alphabet[(x >> 8) % (sizeof(alphabet) - 1)];
+                        }
+                        len = (len + (x >> 20) % 8) % sizeof(buf);
+                } else {
+                        len = x % sizeof(buf);
+                        for (size_t k = 0; k < len; k++) {
+                                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                                buf[k] = (char)(x & 0xff);
+                        }
+                }
+                /* exactly len bytes, no terminator: the parser must not read past them */
+                char *exact = malloc(len ? len : 1);
+                assert_non_null(exact);
+                memcpy(exact, buf, len);
+                IngestLine l;
+                if (ingest_parse_line(exact, len, &l) == 0) {
+                        assert_true(l.count >= 0 && l.count <= INGEST_VALUE_MAX);
+                        assert_true(strlen(l.name) > 0);
+                        if (l.has_unit)
+                                assert_true(ingest_unit_name_valid(l.unit));
+                }
+                free(exact);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_table),
-                cmocka_unit_test(test_parse_long_line),
-                cmocka_unit_test(test_socket),
+                cmocka_unit_test(test_parse_table),     cmocka_unit_test(test_parse_random),
+                cmocka_unit_test(test_parse_long_line), cmocka_unit_test(test_socket),
                 cmocka_unit_test(test_trusted_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,12 +258,56 @@ static void test_config(void **state)
         assert_string_equal(d.ingest_socket, "");
 }
 
+/* Random and mutated lines and selectors (a fixed seed): no crash or overread under ASan. */
+static void test_random(void **state)
+{
+        static const char *const seeds[] = {
+                "http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000",
+                "x{path=\"a\\\"b\\n\"} 3.5e2",
+                "# HELP x y",
+        };
+        static const char *const sels[] = {"x{code=~\"2..\",method!=\"HEAD\"}", "x{a!~\"b|c\"}"};
+        static const char alphabet[] = "{}\"\\=~!,. #eE+-0123456789xa\n\t\xff";
+        uint64_t x = 0x2545f4914f6cdd1du;
+        char buf[256];
+        ScrapeSample *smp = malloc(sizeof(*smp));
+        assert_non_null(smp);
+        for (int i = 0; i < 100000; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                bool selector = i % 4 == 3;
+                const char *sd =
+                        selector ? sels[x % ELEMENTSOF(sels)] : seeds[x % ELEMENTSOF(seeds)];
+                size_t len = strlen(sd);
+                memcpy(buf, sd, len);
+                for (int k = 0; k < 3; k++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        buf[x % len] = alphabet[(x >> 8) % (sizeof(alphabet) - 1)];
+                }
+                len = (len + (x >> 20) % 4) % sizeof(buf);
+                if (selector) {
+                        buf[len] = '\0';
+                        ScrapeSelector sel;
+                        char err[256];
+                        if (scrape_selector_parse(buf, &sel, err, sizeof(err)) == 0)
+                                scrape_selector_done(&sel);
+                        continue;
+                }
+                char *exact = malloc(len ? len : 1);
+                assert_non_null(exact);
+                memcpy(exact, buf, len);
+                int r = scrape_parse_line(exact, len, smp);
+                assert_true(r == 0 || r == 1 || r == -EINVAL);
+                free(exact);
+        }
+        free(smp);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_line), cmocka_unit_test(test_selectors),
                 cmocka_unit_test(test_sum),        cmocka_unit_test(test_counter_delta),
-                cmocka_unit_test(test_config),
+                cmocka_unit_test(test_config),     cmocka_unit_test(test_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
