@@ -53,3 +53,31 @@ int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
 /* Opens the write transaction of the current batch if none is open. */
 int store_begin(Store *s);
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
+
+/* ---- tiers (store-rollup.c) ---- */
+
+typedef enum StoreTier {
+        STORE_TIER_RAW,
+        STORE_TIER_MINUTE,
+        STORE_TIER_HOUR,
+        STORE_TIER_DAY,
+        _STORE_TIER_MAX,
+} StoreTier;
+
+/* A piece of a query range: the ticks ending in (lo, hi]. For a rollup tier that is its rows with
+ * lo <= start_us < hi (lo and hi are multiples of the tier's width). */
+typedef struct StoreSpan {
+        StoreTier tier;
+        int64_t lo, hi;
+} StoreSpan;
+
+#define STORE_PLAN_MAX 32
+
+/* "minute", "hour", "day": the prefix of the tier's tables (NULL for raw). */
+const char *store_tier_table(StoreTier t);
+/* Splits (from_us, to_us] into spans, each read from the coarsest tier that holds it exactly, no
+ * coarser than `coarsest` (a report by hour must not read days). ret_from/ret_to: the range
+ * actually covered (widened where retention deleted the finer rows). */
+int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, StoreSpan *ret,
+               size_t *ret_n, int64_t *ret_from, int64_t *ret_to)
+        __attribute__((warn_unused_result));

@@ -14,6 +14,43 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* The tables of one rollup tier (migration 4); see README "Storage tiers". */
+#define STORE_TIER_TABLES(T)                                                                       \
+        "CREATE TABLE " T "_host ("                                                                \
+        "  start_us INTEGER PRIMARY KEY,"                                                          \
+        "  ticks INTEGER NOT NULL,"                                                                \
+        "  valid_us INTEGER NOT NULL,"                                                             \
+        "  host_uj INTEGER NOT NULL,"                                                              \
+        "  estimated INTEGER NOT NULL,"                                                            \
+        "  dropped INTEGER NOT NULL,"                                                              \
+        "  first_us INTEGER NOT NULL,"                                                             \
+        "  last_us INTEGER NOT NULL,"                                                              \
+        "  run_id INTEGER NOT NULL,"                                                               \
+        "  accepted INTEGER NOT NULL,"                                                             \
+        "  rejected INTEGER NOT NULL,"                                                             \
+        "  malformed INTEGER NOT NULL);"                                                           \
+        "CREATE TABLE " T "_units ("                                                               \
+        "  start_us INTEGER NOT NULL,"                                                             \
+        "  unit_id INTEGER NOT NULL,"                                                              \
+        "  active_uj INTEGER NOT NULL,"                                                            \
+        "  idle_uj INTEGER NOT NULL,"                                                              \
+        "  cpu_ns INTEGER NOT NULL,"                                                               \
+        "  estimated INTEGER NOT NULL,"                                                            \
+        "  PRIMARY KEY (start_us, unit_id)) WITHOUT ROWID;"                                        \
+        "CREATE TABLE " T "_domains ("                                                             \
+        "  start_us INTEGER NOT NULL,"                                                             \
+        "  domain_id INTEGER NOT NULL,"                                                            \
+        "  energy_uj INTEGER NOT NULL,"                                                            \
+        "  valid_us INTEGER NOT NULL,"                                                             \
+        "  dropped INTEGER NOT NULL,"                                                              \
+        "  PRIMARY KEY (start_us, domain_id)) WITHOUT ROWID;"                                      \
+        "CREATE TABLE " T "_requests ("                                                            \
+        "  start_us INTEGER NOT NULL,"                                                             \
+        "  unit_id INTEGER NOT NULL,"                                                              \
+        "  metric_id INTEGER NOT NULL,"                                                            \
+        "  count REAL NOT NULL,"                                                                   \
+        "  PRIMARY KEY (start_us, unit_id, metric_id)) WITHOUT ROWID;"
+
 /* Schema migrations, applied in order; PRAGMA user_version is the number applied. Never edit a
  * step once released: add a new one. */
 static const char *const store_migrations[] = {
@@ -103,6 +140,20 @@ static const char *const store_migrations[] = {
         "  end_us INTEGER NOT NULL,"
         "  g_per_kwh REAL NOT NULL,"
         "  source TEXT NOT NULL);",
+        /* 4: rollup tiers (storage/store-rollup.c). Each tier holds plain rows per bucket
+         * (start_us, start_us + width], summed exactly from the tier below: minute from the raw
+         * ticks, hour from minutes, day from hours. rollup_state says how far each tier is built
+         * (done_us: every tick ending at or before it is in the tier) and kept (kept_us: rows
+         * before it were deleted by retention; NULL: none). */
+        "CREATE TABLE rollup_state ("
+        "  tier TEXT PRIMARY KEY,"
+        "  width_us INTEGER NOT NULL,"
+        "  done_us INTEGER,"
+        "  kept_us INTEGER,"
+        "  tick_id INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+        "INSERT INTO rollup_state (tier, width_us) VALUES ('raw', 0), ('minute', 60000000),"
+        "  ('hour', 3600000000), ('day', 86400000000);" STORE_TIER_TABLES("minute")
+                STORE_TIER_TABLES("hour") STORE_TIER_TABLES("day"),
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -818,9 +869,12 @@ int store_read_status(Store *s, StoreStatus *ret)
         sqlite3_finalize(q);
         q = NULL;
 
+        /* An older daemon's file (read-only, schema 1) has no ingest_stats yet. */
         r = store_query(s, &q,
-                        "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0), "
-                        "COALESCE(SUM(malformed), 0) FROM ingest_stats");
+                        store_schema_version(s) >= 2
+                                ? "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0), "
+                                  "COALESCE(SUM(malformed), 0) FROM ingest_stats"
+                                : "SELECT 0, 0, 0");
         if (r < 0)
                 goto out;
         if (sqlite3_step(q) == SQLITE_ROW) {
@@ -842,49 +896,6 @@ void store_status_done(StoreStatus *st)
         free(st->domains);
         st->domains = NULL;
         st->n_domains = 0;
-}
-
-/* Adds the "requests" metric of each unit over the range, listing units that only counted. */
-static int store_read_unit_requests(Store *s, StoreServices *sv)
-{
-        sqlite3_stmt *q = NULL;
-        int r = store_query(s, &q,
-                            "SELECT u.name, u.pseudo, SUM(r.count) "
-                            "FROM unit_requests r JOIN ticks t ON t.id = r.tick_id "
-                            "JOIN units u ON u.id = r.unit_id "
-                            "JOIN request_metrics m ON m.id = r.metric_id "
-                            "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND m.name = ?3 "
-                            "GROUP BY u.id ORDER BY u.name");
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(q, 1, sv->from_us);
-        sqlite3_bind_int64(q, 2, sv->to_us);
-        sqlite3_bind_text(q, 3, STORE_REQUESTS_METRIC, -1, SQLITE_STATIC);
-        int rc;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                const char *name = (const char *)sqlite3_column_text(q, 0);
-                StoreUnitTotal *u = NULL;
-                for (size_t i = 0; i < sv->n_units && !u; i++)
-                        if (strcmp(sv->units[i].name, name ? name : "") == 0)
-                                u = &sv->units[i];
-                if (!u) {
-                        StoreUnitTotal *n = realloc(sv->units, (sv->n_units + 1) * sizeof(*n));
-                        if (!n) {
-                                sqlite3_finalize(q);
-                                return -ENOMEM;
-                        }
-                        sv->units = n;
-                        u = &sv->units[sv->n_units++];
-                        *u = (StoreUnitTotal){.estimated = sv->estimated};
-                        store_copy_text(u->name, sizeof(u->name), q, 0);
-                        u->pseudo = sqlite3_column_int(q, 1);
-                }
-                u->has_requests = true;
-                u->requests = sqlite3_column_double(q, 2);
-        }
-        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading requests");
-        sqlite3_finalize(q);
-        return r;
 }
 
 static int store_read_ts(Store *s, const char *sql, int64_t arg, int64_t *ret)
@@ -940,84 +951,7 @@ int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
         return store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, ret_ts_us);
 }
 
-int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
-{
-        StoreServices sv = {.from_us = from_us, .to_us = to_us};
-        sqlite3_stmt *q = NULL;
-        int r, rc;
-
-        r = store_query(s, &q,
-                        "SELECT COALESCE(SUM(host_uj), 0), COALESCE(SUM(CASE WHEN host_uj IS NOT "
-                        "NULL THEN dt_us END), 0), MIN(ts_us - dt_us), MAX(ts_us), "
-                        "COALESCE(MAX(estimated), 0) FROM ticks WHERE ts_us > ?1 AND ts_us <= ?2");
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(q, 1, from_us);
-        sqlite3_bind_int64(q, 2, to_us);
-        rc = sqlite3_step(q);
-        if (rc != SQLITE_ROW) {
-                r = store_fail(s, rc, "reading ticks");
-                goto out;
-        }
-        sv.host_energy_j = (double)sqlite3_column_int64(q, 0) / UJ_PER_J;
-        sv.seconds = (double)sqlite3_column_int64(q, 1) / 1e6;
-        sv.first_us = sqlite3_column_int64(q, 2);
-        sv.last_us = sqlite3_column_int64(q, 3);
-        sv.estimated = sqlite3_column_int(q, 4) != 0;
-        sqlite3_finalize(q);
-        q = NULL;
-
-        r = store_query(s, &q,
-                        "SELECT u.name, u.pseudo, SUM(e.active_uj), SUM(e.idle_uj), "
-                        "SUM(e.cpu_ns), MAX(t.estimated) "
-                        "FROM unit_energy e JOIN ticks t ON t.id = e.tick_id "
-                        "JOIN units u ON u.id = e.unit_id "
-                        "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
-                        "GROUP BY u.id ORDER BY SUM(e.active_uj) + SUM(e.idle_uj) DESC, u.name");
-        if (r < 0)
-                goto out;
-        sqlite3_bind_int64(q, 1, from_us);
-        sqlite3_bind_int64(q, 2, to_us);
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                StoreUnitTotal *n = realloc(sv.units, (sv.n_units + 1) * sizeof(*n));
-                if (!n) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                sv.units = n;
-                StoreUnitTotal *u = &sv.units[sv.n_units++];
-                *u = (StoreUnitTotal){0};
-                store_copy_text(u->name, sizeof(u->name), q, 0);
-                u->pseudo = sqlite3_column_int(q, 1);
-                u->active_j = (double)sqlite3_column_int64(q, 2) / UJ_PER_J;
-                u->idle_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
-                u->cpu_s = (double)sqlite3_column_int64(q, 4) / 1e9;
-                u->estimated = sqlite3_column_int(q, 5);
-        }
-        if (rc != SQLITE_DONE) {
-                r = store_fail(s, rc, "reading units");
-                goto out;
-        }
-        sqlite3_finalize(q);
-        q = NULL;
-        r = store_read_unit_requests(s, &sv);
-        if (r < 0)
-                goto out;
-        *ret = sv;
-        sv.units = NULL;
-        r = 0;
-out:
-        sqlite3_finalize(q);
-        free(sv.units);
-        return r;
-}
-
-void store_services_done(StoreServices *sv)
-{
-        free(sv->units);
-        sv->units = NULL;
-        sv->n_units = 0;
-}
+/* store_read_services() reads through the tiers: storage/store-rollup.c. */
 
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n)

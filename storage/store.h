@@ -143,6 +143,29 @@ void store_set_backlog_limit(Store *s, size_t bytes);
 void store_backlog(const Store *s, StoreBacklog *ret);
 const char *store_last_error(Store *s);
 
+/* ---- tiers, rollups and retention (storage/store-rollup.c) ---- */
+
+/* How long each tier is kept; 0 keeps it forever. The day tier (built from hours, so yearly
+ * queries read few rows) is always kept. Retentions must not shrink from raw to hour. */
+typedef struct StoreRetention {
+        uint64_t raw_us;
+        uint64_t minute_us;
+        uint64_t hour_us;
+} StoreRetention;
+
+#define STORE_RAW_RETENTION_DEFAULT    (7 * 86400 * UINT64_C(1000000))
+#define STORE_MINUTE_RETENTION_DEFAULT (90 * 86400 * UINT64_C(1000000))
+#define STORE_HOUR_RETENTION_DEFAULT   UINT64_C(0)
+
+/* Rolls every complete minute (ending at or before now_us) into the minute tier, complete hours
+ * into the hour tier and days into the day tier, then deletes what retention lets go, oldest
+ * first. Work per call is bounded (a few hours of rollups, a batch of deletions): returns 1 when
+ * more remains (call again soon), 0 when caught up. Ticks written after their minute was rolled
+ * (a backlog written late, a wall clock stepped back) are added to the rolled rows. Call it about
+ * once a minute, outside store_commit(). */
+int store_maintain(Store *s, int64_t now_us, const StoreRetention *r)
+        __attribute__((warn_unused_result));
+
 /* ---- reading (CLI) ---- */
 
 typedef struct StoreDomainStatus {
@@ -203,7 +226,10 @@ typedef struct StoreServices {
 } StoreServices;
 
 /* Totals per unit over ticks whose end lies in (from_us, to_us]. A unit that counted requests
- * but drew no energy in the range is listed too (with zero energy). */
+ * but drew no energy in the range is listed too (with zero energy). Whole days, hours and minutes
+ * of the range are read from the rollup tiers, the rest from the raw ticks, with the same result;
+ * where retention deleted the raw ticks (or minutes) an edge of the range is widened to the
+ * minute (or hour, day) holding it, which first_us/last_us show. */
 int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
         __attribute__((warn_unused_result));
 void store_services_done(StoreServices *sv);

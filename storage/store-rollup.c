@@ -1,0 +1,720 @@
+/* The rollup tiers and retention, and the planner that reads each piece of a range from the
+ * coarsest tier holding it exactly.
+ *
+ * Tiers (migration 4): minute rows are summed from the raw ticks, hour rows from minute rows, day
+ * rows from hour rows. A row of width W starting at start_us holds the ticks whose end lies in
+ * (start_us, start_us + W], the same (start, end] convention as every range here, so a range
+ * whose ends are multiples of W is exactly a set of rows. Sums are integers (µJ, ns) and the
+ * request counts are summed in the same way, so a rollup equals the raw rows it replaces.
+ *
+ * rollup_state records per tier how far it is built (done_us: every tick ending at or before it
+ * is in the tier) and how far retention deleted it (kept_us: raw ticks ending at or before it, or
+ * rows starting before it, are gone). Retention never deletes what the next tier does not hold
+ * yet, so any instant is held by at least one tier. */
+
+#include "storage/store.h"
+#include "storage/store-internal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+#define MIN_US  (60 * (int64_t)USEC_PER_SEC)
+#define HOUR_US (60 * MIN_US)
+#define DAY_US  (24 * HOUR_US)
+
+/* Work bounds per store_maintain() call. */
+#define ROLLUP_SPAN_US       (6 * HOUR_US) /* of raw ticks rolled into minutes */
+#define RAW_DELETE_BATCH     3600          /* ticks */
+#define MINUTE_DELETE_SPAN   DAY_US        /* of minute rows */
+#define HOUR_DELETE_SPAN     (30 * DAY_US) /* of hour rows */
+#define SCHEMA_WITH_TIERS    4
+#define SCHEMA_WITH_REQUESTS 2
+
+static const struct {
+        const char *name;
+        int64_t width_us;
+} store_tiers[_STORE_TIER_MAX] = {
+        [STORE_TIER_RAW] = {"raw", 0},
+        [STORE_TIER_MINUTE] = {"minute", MIN_US},
+        [STORE_TIER_HOUR] = {"hour", HOUR_US},
+        [STORE_TIER_DAY] = {"day", DAY_US},
+};
+
+const char *store_tier_table(StoreTier t)
+{
+        return t == STORE_TIER_RAW ? NULL : store_tiers[t].name;
+}
+
+static int64_t floor_to(int64_t v, int64_t w)
+{
+        int64_t q = v / w;
+        if (v % w != 0 && v < 0)
+                q--;
+        return q * w;
+}
+
+static int64_t ceil_to(int64_t v, int64_t w)
+{
+        return -floor_to(-v, w);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+        return a < b ? a : b;
+}
+
+typedef struct TierState {
+        bool has_done, has_kept;
+        int64_t done_us, kept_us;
+        int64_t tick_id; /* raw: the newest tick the minute tier has seen */
+} TierState;
+
+static int tiers_load(Store *s, TierState st[_STORE_TIER_MAX])
+{
+        memset(st, 0, sizeof(TierState) * _STORE_TIER_MAX);
+        int v = store_schema_version(s);
+        if (v < 0)
+                return v;
+        if (v < SCHEMA_WITH_TIERS)
+                return 0; /* an older daemon's file, read-only: raw ticks only */
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, "SELECT tier, done_us, kept_us, tick_id FROM rollup_state");
+        if (r < 0)
+                return r;
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(q, 0);
+                for (size_t k = 0; k < _STORE_TIER_MAX; k++) {
+                        if (!name || strcmp(name, store_tiers[k].name) != 0)
+                                continue;
+                        st[k].has_done = sqlite3_column_type(q, 1) != SQLITE_NULL;
+                        st[k].done_us = sqlite3_column_int64(q, 1);
+                        st[k].has_kept = sqlite3_column_type(q, 2) != SQLITE_NULL;
+                        st[k].kept_us = sqlite3_column_int64(q, 2);
+                        st[k].tick_id = sqlite3_column_int64(q, 3);
+                }
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading rollup_state");
+        sqlite3_finalize(q);
+        return r;
+}
+
+static int tiers_save(Store *s, const TierState st[_STORE_TIER_MAX])
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q,
+                            "UPDATE rollup_state SET done_us = ?1, kept_us = ?2, tick_id = ?3 "
+                            "WHERE tier = ?4");
+        for (size_t k = 0; k < _STORE_TIER_MAX && r >= 0; k++) {
+                if (st[k].has_done)
+                        sqlite3_bind_int64(q, 1, st[k].done_us);
+                else
+                        sqlite3_bind_null(q, 1);
+                if (st[k].has_kept)
+                        sqlite3_bind_int64(q, 2, st[k].kept_us);
+                else
+                        sqlite3_bind_null(q, 2);
+                sqlite3_bind_int64(q, 3, st[k].tick_id);
+                sqlite3_bind_text(q, 4, store_tiers[k].name, -1, SQLITE_STATIC);
+                int rc = sqlite3_step(q);
+                sqlite3_reset(q);
+                if (rc != SQLITE_DONE)
+                        r = store_fail(s, rc, "writing rollup_state");
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
+/* ---- rollups ---- */
+
+#define HOST_COLS                                                                                  \
+        "(start_us, ticks, valid_us, host_uj, estimated, dropped, first_us, last_us, run_id, "     \
+        "accepted, rejected, malformed) "
+#define HOST_UPSERT                                                                                \
+        " ON CONFLICT (start_us) DO UPDATE SET ticks = ticks + excluded.ticks, "                   \
+        "valid_us = valid_us + excluded.valid_us, host_uj = host_uj + excluded.host_uj, "          \
+        "estimated = MAX(estimated, excluded.estimated), dropped = dropped + excluded.dropped, "   \
+        "first_us = MIN(first_us, excluded.first_us), last_us = MAX(last_us, excluded.last_us), "  \
+        "run_id = MAX(run_id, excluded.run_id), accepted = accepted + excluded.accepted, "         \
+        "rejected = rejected + excluded.rejected, malformed = malformed + excluded.malformed"
+#define UNITS_UPSERT                                                                               \
+        " ON CONFLICT (start_us, unit_id) DO UPDATE SET "                                          \
+        "active_uj = active_uj + excluded.active_uj, idle_uj = idle_uj + excluded.idle_uj, "       \
+        "cpu_ns = cpu_ns + excluded.cpu_ns, estimated = MAX(estimated, excluded.estimated)"
+#define DOMAINS_UPSERT                                                                             \
+        " ON CONFLICT (start_us, domain_id) DO UPDATE SET "                                        \
+        "energy_uj = energy_uj + excluded.energy_uj, valid_us = valid_us + excluded.valid_us, "    \
+        "dropped = dropped + excluded.dropped"
+#define REQUESTS_UPSERT                                                                            \
+        " ON CONFLICT (start_us, unit_id, metric_id) DO UPDATE SET count = count + excluded.count"
+#define RAW_BUCKET "((t.ts_us - 1) / ?3) * ?3"
+
+/* From the raw ticks selected by the second %s (?1, ?2) into tier %s of width ?3. */
+static const char *const rollup_from_raw[] = {
+        "INSERT INTO %s_host " HOST_COLS "SELECT " RAW_BUCKET " AS b, COUNT(*), "
+        "COALESCE(SUM(CASE WHEN t.host_uj IS NOT NULL THEN t.dt_us END), 0), "
+        "COALESCE(SUM(t.host_uj), 0), MAX(t.estimated), SUM(t.host_uj IS NULL AND t.dropped > 0), "
+        "MIN(t.ts_us - t.dt_us), MAX(t.ts_us), MAX(t.run_id), COALESCE(SUM(i.accepted), 0), "
+        "COALESCE(SUM(i.rejected), 0), COALESCE(SUM(i.malformed), 0) "
+        "FROM ticks t LEFT JOIN ingest_stats i ON i.tick_id = t.id WHERE %s GROUP BY b" HOST_UPSERT,
+        "INSERT INTO %s_units (start_us, unit_id, active_uj, idle_uj, cpu_ns, estimated) "
+        "SELECT " RAW_BUCKET " AS b, e.unit_id, SUM(e.active_uj), SUM(e.idle_uj), SUM(e.cpu_ns), "
+        "MAX(t.estimated) FROM ticks t JOIN unit_energy e ON e.tick_id = t.id "
+        "WHERE %s GROUP BY b, e.unit_id" UNITS_UPSERT,
+        "INSERT INTO %s_domains (start_us, domain_id, energy_uj, valid_us, dropped) "
+        "SELECT " RAW_BUCKET " AS b, d.domain_id, COALESCE(SUM(d.energy_uj), 0), "
+        "COALESCE(SUM(CASE WHEN d.energy_uj IS NOT NULL THEN t.dt_us END), 0), "
+        "SUM(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') "
+        "FROM ticks t JOIN domain_energy d ON d.tick_id = t.id "
+        "WHERE %s GROUP BY b, d.domain_id" DOMAINS_UPSERT,
+        "INSERT INTO %s_requests (start_us, unit_id, metric_id, count) "
+        "SELECT " RAW_BUCKET " AS b, r.unit_id, r.metric_id, SUM(r.count) "
+        "FROM ticks t JOIN unit_requests r ON r.tick_id = t.id "
+        "WHERE %s GROUP BY b, r.unit_id, r.metric_id" REQUESTS_UPSERT,
+};
+
+/* From the rows of tier %s (the second) starting in [?1, ?2) into tier %s (the first), ?3 wide. */
+static const char *const rollup_from_tier[] = {
+        "INSERT INTO %s_host " HOST_COLS "SELECT (start_us / ?3) * ?3 AS b, SUM(ticks), "
+        "SUM(valid_us), SUM(host_uj), MAX(estimated), SUM(dropped), MIN(first_us), MAX(last_us), "
+        "MAX(run_id), SUM(accepted), SUM(rejected), SUM(malformed) "
+        "FROM %s_host WHERE start_us >= ?1 AND start_us < ?2 GROUP BY b" HOST_UPSERT,
+        "INSERT INTO %s_units (start_us, unit_id, active_uj, idle_uj, cpu_ns, estimated) "
+        "SELECT (start_us / ?3) * ?3 AS b, unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns), "
+        "MAX(estimated) FROM %s_units WHERE start_us >= ?1 AND start_us < ?2 "
+        "GROUP BY b, unit_id" UNITS_UPSERT,
+        "INSERT INTO %s_domains (start_us, domain_id, energy_uj, valid_us, dropped) "
+        "SELECT (start_us / ?3) * ?3 AS b, domain_id, SUM(energy_uj), SUM(valid_us), "
+        "SUM(dropped) FROM %s_domains WHERE start_us >= ?1 AND start_us < ?2 "
+        "GROUP BY b, domain_id" DOMAINS_UPSERT,
+        "INSERT INTO %s_requests (start_us, unit_id, metric_id, count) "
+        "SELECT (start_us / ?3) * ?3 AS b, unit_id, metric_id, SUM(count) FROM %s_requests "
+        "WHERE start_us >= ?1 AND start_us < ?2 GROUP BY b, unit_id, metric_id" REQUESTS_UPSERT,
+};
+
+#define TICKS_ENDING_IN "t.ts_us > ?1 AND t.ts_us <= ?2"
+#define TICKS_LATE      "t.id > ?1 AND t.ts_us <= ?2" /* written after their rows were built */
+
+/* The SQL templates are this file's constants; only table names are put in, values are bound. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int rollup_run(Store *s, const char *const tmpl[4], const char *target, const char *source,
+                      int64_t a, int64_t b, int64_t width)
+{
+        for (size_t i = 0; i < 4; i++) {
+                char sql[2048];
+                int n = snprintf(sql, sizeof(sql), tmpl[i], target, source);
+                if (n < 0 || (size_t)n >= sizeof(sql))
+                        return -ENAMETOOLONG;
+                sqlite3_stmt *q = NULL;
+                int r = store_query(s, &q, sql);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_int64(q, 1, a);
+                sqlite3_bind_int64(q, 2, b);
+                sqlite3_bind_int64(q, 3, width);
+                int rc = sqlite3_step(q);
+                sqlite3_finalize(q);
+                if (rc != SQLITE_DONE)
+                        return store_fail(s, rc, "rolling up");
+        }
+        return 0;
+}
+#pragma GCC diagnostic pop
+
+static int query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, int64_t *ret_b)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+                *ret_null = sqlite3_column_type(q, 0) == SQLITE_NULL;
+                *ret_a = sqlite3_column_int64(q, 0);
+                *ret_b = sqlite3_column_int64(q, 1);
+                r = 0;
+        } else {
+                r = store_fail(s, rc, sql);
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
+/* Builds the tiers up to now_us in the open transaction; 1 when the minute tier is behind. */
+static int rollup(Store *s, TierState st[_STORE_TIER_MAX], int64_t now_us)
+{
+        bool empty;
+        int64_t max_id, first_ts;
+        int r = query_two(s, "SELECT MAX(id), MIN(ts_us) FROM ticks", &empty, &max_id, &first_ts);
+        if (r < 0)
+                return r;
+        if (!st[STORE_TIER_MINUTE].has_done) {
+                /* The first run: every tier starts at the day of the oldest tick. */
+                int64_t base = floor_to(empty ? now_us : first_ts - 1, DAY_US);
+                for (size_t k = STORE_TIER_MINUTE; k < _STORE_TIER_MAX; k++)
+                        st[k] = (TierState){.has_done = true, .done_us = base};
+        }
+        if (!empty && max_id > st[STORE_TIER_RAW].tick_id)
+                for (size_t k = STORE_TIER_MINUTE; k < _STORE_TIER_MAX && r >= 0; k++)
+                        r = rollup_run(s, rollup_from_raw, store_tiers[k].name, TICKS_LATE,
+                                       st[STORE_TIER_RAW].tick_id, st[k].done_us,
+                                       store_tiers[k].width_us);
+        if (r < 0)
+                return r;
+
+        int more = 0;
+        TierState *m = &st[STORE_TIER_MINUTE];
+        int64_t target = floor_to(now_us, MIN_US);
+        int64_t done = min64(target, m->done_us + ROLLUP_SPAN_US);
+        if (done < target)
+                more = 1;
+        if (done > m->done_us) {
+                r = rollup_run(s, rollup_from_raw, "minute", TICKS_ENDING_IN, m->done_us, done,
+                               MIN_US);
+                if (r < 0)
+                        return r;
+                m->done_us = done;
+        }
+        if (!empty)
+                st[STORE_TIER_RAW].tick_id = max_id;
+        for (size_t k = STORE_TIER_HOUR; k < _STORE_TIER_MAX; k++) {
+                int64_t d = floor_to(st[k - 1].done_us, store_tiers[k].width_us);
+                if (d <= st[k].done_us)
+                        continue;
+                r = rollup_run(s, rollup_from_tier, store_tiers[k].name, store_tiers[k - 1].name,
+                               st[k].done_us, d, store_tiers[k].width_us);
+                if (r < 0)
+                        return r;
+                st[k].done_us = d;
+        }
+        return more;
+}
+
+/* ---- retention ---- */
+
+static int exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, a);
+        sqlite3_bind_int64(q, 2, b);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "applying retention");
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(s->db);
+        return 0;
+}
+
+/* The oldest ticks ending at or before ?1, at most ?2, never the newest (its id stays the
+ * largest, so the rollup's tick_id keeps its meaning). */
+#define OLD_TICKS                                                                                  \
+        "(SELECT id FROM ticks WHERE ts_us <= ?1 AND id < (SELECT MAX(id) FROM ticks) "            \
+        "ORDER BY ts_us LIMIT ?2)"
+
+static int retain_raw(Store *s, int64_t kept_us)
+{
+        static const char *const children[] = {
+                "DELETE FROM unit_energy WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM domain_energy WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM process_energy WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM unit_counters WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM unit_requests WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM ingest_stats WHERE tick_id IN " OLD_TICKS,
+        };
+        int r = 0, changes = 0;
+        for (size_t i = 0; i < ELEMENTSOF(children) && r >= 0; i++)
+                r = exec_bound(s, children[i], kept_us, RAW_DELETE_BATCH, NULL);
+        if (r >= 0)
+                r = exec_bound(s, "DELETE FROM ticks WHERE id IN " OLD_TICKS, kept_us,
+                               RAW_DELETE_BATCH, &changes);
+        if (r < 0)
+                return r;
+        return changes >= RAW_DELETE_BATCH;
+}
+
+static int retain_tier(Store *s, StoreTier k, int64_t kept_us, int64_t span_us)
+{
+        static const char *const tables[] = {"host", "units", "domains", "requests"};
+        char sql[256];
+        bool empty;
+        int64_t first, unused;
+        snprintf(sql, sizeof(sql), "SELECT MIN(start_us), 0 FROM %s_host", store_tiers[k].name);
+        int r = query_two(s, sql, &empty, &first, &unused);
+        if (r < 0 || empty || first >= kept_us)
+                return r;
+        int64_t upto = min64(kept_us, first + span_us);
+        for (size_t i = 0; i < ELEMENTSOF(tables) && r >= 0; i++) {
+                snprintf(sql, sizeof(sql), "DELETE FROM %s_%s WHERE start_us < ?1 AND ?2 = ?2",
+                         store_tiers[k].name, tables[i]);
+                r = exec_bound(s, sql, upto, 0, NULL);
+        }
+        if (r < 0)
+                return r;
+        return upto < kept_us;
+}
+
+/* Moves a tier's horizon to now - keep (aligned to the next tier's rows, and never past what
+ * the next tier holds) and deletes one batch behind it; 1 when more remains. */
+static int retain(Store *s, TierState st[_STORE_TIER_MAX], StoreTier k, uint64_t keep_us,
+                  int64_t now_us)
+{
+        if (keep_us == 0 || keep_us > (uint64_t)INT64_MAX / 2)
+                return 0;
+        const TierState *next = &st[k + 1];
+        if (!next->has_done)
+                return 0;
+        int64_t horizon = min64(floor_to(now_us - (int64_t)keep_us, store_tiers[k + 1].width_us),
+                                next->done_us);
+        TierState *t = &st[k];
+        if (!t->has_kept || horizon > t->kept_us) {
+                t->has_kept = true;
+                t->kept_us = horizon;
+        }
+        if (k == STORE_TIER_RAW)
+                return retain_raw(s, t->kept_us);
+        return retain_tier(s, k, t->kept_us,
+                           k == STORE_TIER_MINUTE ? MINUTE_DELETE_SPAN : HOUR_DELETE_SPAN);
+}
+
+int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
+{
+        assert(s->mode == STORE_READ_WRITE);
+        TierState st[_STORE_TIER_MAX];
+        int r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        int more = tiers_load(s, st);
+        if (more >= 0)
+                more = rollup(s, st, now_us);
+        if (more >= 0)
+                r = tiers_save(s, st);
+        if (more >= 0 && r >= 0)
+                r = store_exec(s, "COMMIT");
+        if (more < 0 || r < 0) {
+                (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return more < 0 ? more : r;
+        }
+        /* Retention in its own short transactions, one batch per tier per call. */
+        const uint64_t keep[] = {ret->raw_us, ret->minute_us, ret->hour_us};
+        for (size_t k = STORE_TIER_RAW; k <= STORE_TIER_HOUR; k++) {
+                r = store_exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                int m = retain(s, st, (StoreTier)k, keep[k], now_us);
+                if (m >= 0)
+                        r = tiers_save(s, st);
+                if (m >= 0 && r >= 0)
+                        r = store_exec(s, "COMMIT");
+                if (m < 0 || r < 0) {
+                        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return m < 0 ? m : r;
+                }
+                more |= m;
+        }
+        return more;
+}
+
+/* ---- the planner ---- */
+
+/* Where retention deleted the raw ticks at p, the finest tier still holding p gives the edge
+ * (rounded down for a range's start, up for its end). */
+static int64_t plan_edge(const TierState st[_STORE_TIER_MAX], int64_t p, bool up,
+                         StoreTier coarsest)
+{
+        for (size_t k = STORE_TIER_RAW; k <= (size_t)coarsest; k++) {
+                if (st[k].has_kept && p < st[k].kept_us)
+                        continue;
+                if (k == STORE_TIER_RAW)
+                        return p;
+                if (!st[k].has_done)
+                        continue;
+                int64_t w = store_tiers[k].width_us;
+                return up ? ceil_to(p, w) : floor_to(p, w);
+        }
+        return p;
+}
+
+static void plan_emit(StoreSpan *v, size_t *n, StoreTier k, int64_t lo, int64_t hi)
+{
+        assert(*n < STORE_PLAN_MAX);
+        if (*n > 0 && v[*n - 1].tier == k && v[*n - 1].hi == lo) {
+                v[*n - 1].hi = hi;
+                return;
+        }
+        v[(*n)++] = (StoreSpan){.tier = k, .lo = lo, .hi = hi};
+}
+
+static void plan_cover(const TierState st[_STORE_TIER_MAX], int64_t lo, int64_t hi, StoreTier k,
+                       StoreSpan *v, size_t *n)
+{
+        if (lo >= hi)
+                return;
+        if (k == STORE_TIER_RAW) {
+                plan_emit(v, n, k, lo, hi);
+                return;
+        }
+        int64_t w = store_tiers[k].width_us;
+        int64_t a = ceil_to(lo, w), b = floor_to(hi, w);
+        if (st[k].has_kept && a < st[k].kept_us)
+                a = st[k].kept_us;
+        if (!st[k].has_done || st[k].done_us < b)
+                b = st[k].has_done ? st[k].done_us : a;
+        if (a >= b) {
+                plan_cover(st, lo, hi, k - 1, v, n);
+                return;
+        }
+        plan_cover(st, lo, a, k - 1, v, n);
+        plan_emit(v, n, k, a, b);
+        plan_cover(st, b, hi, k - 1, v, n);
+}
+
+int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, StoreSpan *ret,
+               size_t *ret_n, int64_t *ret_from, int64_t *ret_to)
+{
+        TierState st[_STORE_TIER_MAX];
+        int r = tiers_load(s, st);
+        if (r < 0)
+                return r;
+        int64_t from = plan_edge(st, from_us, false, coarsest);
+        int64_t to = plan_edge(st, to_us, true, coarsest);
+        size_t n = 0;
+        plan_cover(st, from, to, coarsest, ret, &n);
+        *ret_n = n;
+        if (ret_from)
+                *ret_from = from;
+        if (ret_to)
+                *ret_to = to;
+        return 0;
+}
+
+/* ---- services over a range ---- */
+
+typedef struct UnitSum {
+        int64_t active_uj, idle_uj, cpu_ns;
+        bool energy, estimated, has_requests;
+        double requests;
+} UnitSum;
+
+typedef struct ServicesAcc {
+        UnitSum *units; /* by unit id */
+        size_t n;
+        int64_t host_uj, valid_us, first_us, last_us;
+        bool any, estimated;
+} ServicesAcc;
+
+static UnitSum *acc_unit(ServicesAcc *a, int64_t id)
+{
+        if (id < 0 || id > 10000000)
+                return NULL;
+        if ((size_t)id >= a->n) {
+                size_t n = (size_t)id + 64;
+                UnitSum *u = realloc(a->units, n * sizeof(*u));
+                if (!u)
+                        return NULL;
+                memset(u + a->n, 0, (n - a->n) * sizeof(*u));
+                a->units = u;
+                a->n = n;
+        }
+        return &a->units[id];
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int span_query(Store *s, sqlite3_stmt **q, const StoreSpan *sp, const char *raw_sql,
+                      const char *tier_sql)
+{
+        char sql[1024];
+        if (sp->tier == STORE_TIER_RAW)
+                snprintf(sql, sizeof(sql), "%s", raw_sql);
+        else
+                snprintf(sql, sizeof(sql), tier_sql, store_tiers[sp->tier].name);
+        int r = store_query(s, q, sql);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(*q, 1, sp->lo);
+        sqlite3_bind_int64(*q, 2, sp->hi);
+        return 0;
+}
+#pragma GCC diagnostic pop
+
+static int services_span(Store *s, const StoreSpan *sp, bool requests, ServicesAcc *a)
+{
+        sqlite3_stmt *q = NULL;
+        int rc, r = span_query(s, &q, sp,
+                               "SELECT COALESCE(SUM(host_uj), 0), COALESCE(SUM(CASE WHEN host_uj "
+                               "IS NOT NULL THEN "
+                               "dt_us END), 0), MIN(ts_us - dt_us), MAX(ts_us), "
+                               "COALESCE(MAX(estimated), 0) "
+                               "FROM ticks WHERE ts_us > ?1 AND ts_us <= ?2",
+                               "SELECT COALESCE(SUM(host_uj), 0), COALESCE(SUM(valid_us), 0), "
+                               "MIN(first_us), "
+                               "MAX(last_us), COALESCE(MAX(estimated), 0) FROM %s_host "
+                               "WHERE start_us >= ?1 AND start_us < ?2");
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+                r = store_fail(s, rc, "reading ticks");
+                goto out;
+        }
+        a->host_uj += sqlite3_column_int64(q, 0);
+        a->valid_us += sqlite3_column_int64(q, 1);
+        if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
+                int64_t f = sqlite3_column_int64(q, 2), l = sqlite3_column_int64(q, 3);
+                a->first_us = a->any ? min64(a->first_us, f) : f;
+                a->last_us = a->any && a->last_us > l ? a->last_us : l;
+                a->any = true;
+        }
+        a->estimated |= sqlite3_column_int(q, 4) != 0;
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = span_query(s, &q, sp,
+                       "SELECT e.unit_id, SUM(e.active_uj), SUM(e.idle_uj), SUM(e.cpu_ns), "
+                       "MAX(t.estimated) FROM ticks t JOIN unit_energy e ON e.tick_id = t.id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 GROUP BY e.unit_id",
+                       "SELECT unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns), MAX(estimated) "
+                       "FROM %s_units WHERE start_us >= ?1 AND start_us < ?2 GROUP BY unit_id");
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                UnitSum *u = acc_unit(a, sqlite3_column_int64(q, 0));
+                if (!u) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                u->active_uj += sqlite3_column_int64(q, 1);
+                u->idle_uj += sqlite3_column_int64(q, 2);
+                u->cpu_ns += sqlite3_column_int64(q, 3);
+                u->estimated |= sqlite3_column_int(q, 4) != 0;
+                u->energy = true;
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading units");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        if (!requests)
+                return 0;
+
+        r = span_query(s, &q, sp,
+                       "SELECT r.unit_id, SUM(r.count) FROM ticks t "
+                       "JOIN unit_requests r ON r.tick_id = t.id "
+                       "JOIN request_metrics m ON m.id = r.metric_id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND m.name = ?3 GROUP BY r.unit_id",
+                       "SELECT r.unit_id, SUM(r.count) FROM %s_requests r "
+                       "JOIN request_metrics m ON m.id = r.metric_id "
+                       "WHERE r.start_us >= ?1 AND r.start_us < ?2 AND m.name = ?3 "
+                       "GROUP BY r.unit_id");
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(q, 3, STORE_REQUESTS_METRIC, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                UnitSum *u = acc_unit(a, sqlite3_column_int64(q, 0));
+                if (!u) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                u->has_requests = true;
+                u->requests += sqlite3_column_double(q, 1);
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading requests");
+out:
+        sqlite3_finalize(q);
+        return r;
+}
+
+static int unit_total_cmp(const void *x, const void *y)
+{
+        const StoreUnitTotal *a = x, *b = y;
+        double ea = a->active_j + a->idle_j, eb = b->active_j + b->idle_j;
+        if (ea != eb)
+                return ea > eb ? -1 : 1;
+        return strcmp(a->name, b->name);
+}
+
+int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
+{
+        StoreServices sv = {.from_us = from_us, .to_us = to_us};
+        ServicesAcc a = {0};
+        StoreSpan spans[STORE_PLAN_MAX];
+        size_t n_spans;
+        sqlite3_stmt *q = NULL;
+        int r = store_plan(s, from_us, to_us, STORE_TIER_DAY, spans, &n_spans, NULL, NULL);
+        if (r < 0)
+                return r;
+        int v = store_schema_version(s);
+        if (v < 0)
+                return v;
+        for (size_t i = 0; i < n_spans && r >= 0; i++)
+                r = services_span(s, &spans[i], v >= SCHEMA_WITH_REQUESTS, &a);
+        if (r < 0)
+                goto out;
+        sv.host_energy_j = (double)a.host_uj / UJ_PER_J;
+        sv.seconds = (double)a.valid_us / 1e6;
+        sv.first_us = a.first_us;
+        sv.last_us = a.last_us;
+        sv.estimated = a.estimated;
+
+        r = store_query(s, &q, "SELECT id, name, pseudo FROM units ORDER BY id");
+        if (r < 0)
+                goto out;
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(q, 0);
+                if (id < 0 || (size_t)id >= a.n)
+                        continue;
+                const UnitSum *u = &a.units[id];
+                if (!u->energy && !u->has_requests)
+                        continue;
+                StoreUnitTotal *nu = realloc(sv.units, (sv.n_units + 1) * sizeof(*nu));
+                if (!nu) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                sv.units = nu;
+                StoreUnitTotal *t = &sv.units[sv.n_units++];
+                *t = (StoreUnitTotal){
+                        .pseudo = sqlite3_column_int(q, 2) != 0,
+                        .active_j = (double)u->active_uj / UJ_PER_J,
+                        .idle_j = (double)u->idle_uj / UJ_PER_J,
+                        .cpu_s = (double)u->cpu_ns / 1e9,
+                        .estimated = u->energy ? u->estimated : sv.estimated,
+                        .has_requests = u->has_requests,
+                        .requests = u->requests,
+                };
+                store_copy_text(t->name, sizeof(t->name), q, 1);
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading units");
+                goto out;
+        }
+        if (sv.n_units > 1)
+                qsort(sv.units, sv.n_units, sizeof(*sv.units), unit_total_cmp);
+        *ret = sv;
+        sv.units = NULL;
+        r = 0;
+out:
+        sqlite3_finalize(q);
+        free(sv.units);
+        free(a.units);
+        return r;
+}
+
+void store_services_done(StoreServices *sv)
+{
+        free(sv->units);
+        sv->units = NULL;
+        sv->n_units = 0;
+}
