@@ -28,6 +28,10 @@ _joules_value() {
     --since | --until) COMPREPLY=($(compgen -W '10m 1h 24h 7d 30d' -- "$cur")) ;;
     --interval | --duration | --refresh | --window) COMPREPLY=($(compgen -W '200ms 1s 5s 1m' -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W 'csv json' -- "$cur")) ;;
+    --unit)
+      COMPREPLY=($(compgen -W "$(systemctl list-units --all --type=service,scope --no-legend \
+        --plain 2>/dev/null | awk '{ print $1 }')" -- "$cur"))
+      ;;
     --rows) COMPREPLY=() ;;
     *) return 1 ;;
   esac
