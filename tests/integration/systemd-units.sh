@@ -5,6 +5,7 @@
 #     an unknown key: any output fails), against an install whose paths really exist
 #   - `systemd-analyze security --offline=yes` exposure <= 2.5 (printed)
 #   - sysusers.d and tmpfiles.d entries applied to a scratch root
+#   - a bad config file: FILE:LINE: reason and exit 78, at start-up and with --check-config
 #   - every config key in the example file and joulesd.conf(5), and the example's commented-out
 #     values are the real defaults; every joulesd option in joulesd(8), every joules command in
 #     joules(1); man pages render without warnings; bash completion answers from --help
@@ -102,6 +103,21 @@ sed -E 's/^#([a-z_]+ =|\[requests)/\1/' "$example" >"$SCRATCH/requests.conf"
 "$JOULESD" --check-config --config "$SCRATCH/requests.conf" >/dev/null ||
   fail "the example with everything uncommented is not valid"
 "$JOULESD" --check-config --config "$example" >/dev/null || fail "the example is not valid"
+
+# --- a bad file stops start-up with FILE:LINE: reason and 78 (RestartPreventExitStatus=78) ----
+printf '[daemon]\ninterval = 1s\n[energy]\nsource = magic\n' >"$SCRATCH/bad.conf"
+for args in "--check-config" "--db $SCRATCH/never.db --duration 1s"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$JOULESD" --config "$SCRATCH/bad.conf" $args >/dev/null 2>"$SCRATCH/bad.err" || rc=$?
+  [ "$rc" = 78 ] || fail "joulesd $args with a bad file exited $rc, want 78"
+  grep -q "$SCRATCH/bad.conf:4: energy.source: 'magic' is not an energy source" "$SCRATCH/bad.err" ||
+    fail "no FILE:LINE: reason: $(cat "$SCRATCH/bad.err")"
+done
+[ ! -e "$SCRATCH/never.db" ] || fail "joulesd started with a bad file"
+rc=0
+"$JOULESD" --check-config --config "$SCRATCH/empty.conf" --interval soon 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "a bad flag exited $rc, want 2"
 
 # --- options and commands in the man pages; the pages render cleanly -------------------------
 for opt in $("$JOULESD" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
