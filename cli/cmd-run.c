@@ -71,6 +71,16 @@ static void run_usage(FILE *f)
                 "  joules run --json -- make -j8\n");
 }
 
+/* RFC 3339 with microseconds: `joules services --since/--until` parses it back exactly. */
+static char *run_format_us(int64_t us, char *buf, size_t size)
+{
+        char sec[32];
+        format_rfc3339(us - us % (int64_t)USEC_PER_SEC, sec, sizeof(sec));
+        sec[strcspn(sec, "Z")] = '\0';
+        snprintf(buf, size, "%s.%06lldZ", sec, (long long)(us % (int64_t)USEC_PER_SEC));
+        return buf;
+}
+
 static const char *run_basename(const char *p)
 {
         const char *s = strrchr(p, '/');
@@ -431,7 +441,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                         "see joules services)\n",
                         unit);
 
-        char wa[32], wb[32];
+        char wa[48], wb[48];
         if (json) {
                 JsonWriter j;
                 json_init(&j, stdout);
@@ -450,8 +460,8 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                         json_null(&j, "j_per_request");
                 json_bool(&j, "estimated", sv.estimated);
                 json_string(&j, "requests_from", has_req ? from : NULL);
-                json_time(&j, "window_from", a, true);
-                json_time(&j, "window_to", b, true);
+                json_string(&j, "window_from", run_format_us(a, wa, sizeof(wa)));
+                json_string(&j, "window_to", run_format_us(b, wb, sizeof(wb)));
                 json_number(&j, "window_s", window_s);
                 json_int(&j, "window_from_us", a);
                 json_int(&j, "window_to_us", b);
@@ -460,9 +470,10 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 json_end(&j);
         } else {
                 printf("joules run: %s\n", unit);
-                printf("  duration     %10.3f s (window %.3f s, whole ticks: %s .. %s)\n",
-                       duration_s, window_s, format_rfc3339(a, wa, sizeof(wa)),
-                       format_rfc3339(b, wb, sizeof(wb)));
+                printf("  duration     %10.3f s (window %.3f s, whole ticks: --since %s "
+                       "--until %s)\n",
+                       duration_s, window_s, run_format_us(a, wa, sizeof(wa)),
+                       run_format_us(b, wb, sizeof(wb)));
                 printf("  energy       %10.3f J%s\n", energy, sv.estimated ? " (estimated)" : "");
                 printf("  average      %10.3f W\n", window_s > 0 ? energy / window_s : 0);
                 if (has_req) {

@@ -61,6 +61,11 @@ from=$(j .window_from_us run-a.json)
 to=$(j .window_to_us run-a.json)
 hist=$(unit_energy_between "$web" "$from" "$to")
 within "$e" "$hist" 0.0001 || fail "(a) energy $e J differs from the history's $hist J for the window"
+# joules services over the printed window gives the same figure
+"$JOULES" --db "$db" services --json --since "$(j .window_from run-a.json)" \
+  --until "$(j .window_to run-a.json)" >"$SCRATCH/svc-a.json" || fail "(a) joules services"
+se=$(jq -r --arg u "$web" '.units[] | select(.unit == $u) | .energy_j' "$SCRATCH/svc-a.json")
+within "$e" "$se" 0.0001 || fail "(a) joules run says $e J, joules services $se J for the same window"
 jpr=$(j .j_per_request run-a.json)
 awk -v a="$jpr" -v e="$e" -v n="$wrk_n" 'BEGIN { d = a - e / n; exit !(d < 1e-12 && d > -1e-12) }' ||
   fail "(a) j_per_request $jpr != $e / $wrk_n"
