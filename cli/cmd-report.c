@@ -1,9 +1,347 @@
-#include <stdio.h>
+/* joules report: energy, requests and emissions per service over a range, optionally per hour,
+ * day or month, with a chart of power over time (terminal, or SVG for a slide). */
 
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/chart.h"
 #include "cli/cli.h"
+#include "cli/footprint.h"
+#include "cli/json.h"
+#include "common/carbon.h"
+#include "common/util.h"
+
+static void report_usage(FILE *f)
+{
+        fprintf(f, "Usage: joules report [--unit U] [--since WHEN] [--until WHEN]\n"
+                   "                     [--by hour|day|month] [--json] [--svg FILE]\n"
+                   "Per service over the range (default: the last 24 hours), or per period with\n"
+                   "--by (UTC boundaries): energy in J and kWh (IT, before PUE), average watts,\n"
+                   "share of the host, requests, J per request (total and active), gCO2e\n"
+                   "(location-based: energy x PUE x grid intensity of each hour, plus embodied)\n"
+                   "and gCO2e per million requests; measured or estimated. Then a chart of the\n"
+                   "power over time; --svg FILE also writes it as an SVG for a "
+                   "slide.\n\n" FOOTPRINT_OPTIONS_HELP
+                   "\nWHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
+                   "Examples:\n"
+                   "  joules report --since 24h\n"
+                   "  joules report --unit nginx.service --since 7d --by day\n"
+                   "  joules report --since 2026-11-01 --until 2026-12-01 --svg november.svg\n");
+}
+
+static const char *period_name(StoreBucket b)
+{
+        switch (b) {
+        case STORE_BUCKET_HOUR:
+                return "hour";
+        case STORE_BUCKET_DAY:
+                return "day";
+        case STORE_BUCKET_MONTH:
+                return "month";
+        default:
+                return "all";
+        }
+}
+
+static double grams(const FootprintFigures *f)
+{
+        return f->location_g + f->embodied_g;
+}
+
+static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double seconds,
+                                double host_j)
+{
+        double e = f->active_j + f->idle_j;
+        json_number(j, "energy_j", e);
+        json_number(j, "energy_kwh", carbon_j_to_kwh(e));
+        json_number(j, "active_j", f->active_j);
+        json_number(j, "idle_j", f->idle_j);
+        json_number(j, "cpu_s", f->cpu_s);
+        json_number(j, "avg_w", seconds > 0 ? e / seconds : NAN);
+        json_number(j, "share", host_j > 0 ? e / host_j : NAN);
+        if (f->has_requests)
+                json_number(j, "requests", f->requests);
+        else
+                json_null(j, "requests");
+        json_number(j, "j_per_request", footprint_per_request(e, f));
+        json_number(j, "active_j_per_request", footprint_per_request(f->active_j, f));
+        json_number(j, "energy_kwh_facility", f->facility_kwh);
+        json_number(j, "intensity_g_per_kwh", f->intensity);
+        json_number(j, "operational_gco2e", f->location_g);
+        json_number(j, "embodied_gco2e", f->embodied_g);
+        json_number(j, "gco2e", grams(f));
+        json_number(j, "gco2e_per_million_requests", footprint_per_request(grams(f), f) * 1e6);
+        json_number(j, "market_gco2e", f->market_g);
+        json_bool(j, "estimated", f->estimated);
+}
+
+static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_t from, int64_t to,
+                        const Chart *chart)
+{
+        JsonWriter j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_time(&j, "from", from, true);
+        json_time(&j, "to", to, true);
+        json_string(&j, "by", period_name(fp->bucket));
+        json_string(&j, "host", fp->hostname);
+        json_number(&j, "pue", fs->pue);
+        json_string(&j, "intensity_source", fp->source);
+        json_array_begin(&j, "periods");
+        for (size_t p = 0; p < fp->n_periods; p++) {
+                const FootprintPeriod *per = &fp->periods[p];
+                json_object_begin(&j, NULL);
+                json_time(&j, "start", per->start_us, true);
+                json_time(&j, "end", per->end_us, true);
+                json_number(&j, "seconds", per->seconds);
+                json_object_begin(&j, "host");
+                report_json_figures(&j, &per->host, per->seconds, per->host_j);
+                json_number(&j, "energy_j", per->host_j); /* the measured total */
+                json_object_end(&j);
+                json_array_begin(&j, "units");
+                for (size_t r = 0; r < fp->n_rows; r++) {
+                        if (fp->rows[r].period != p)
+                                continue;
+                        json_object_begin(&j, NULL);
+                        json_string(&j, "unit", fp->rows[r].name);
+                        json_bool(&j, "pseudo", fp->rows[r].pseudo);
+                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j);
+                        json_object_end(&j);
+                }
+                json_array_end(&j);
+                json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_array_begin(&j, "power");
+        for (size_t c = 0; chart && c < chart->n_columns; c++) {
+                json_object_begin(&j, NULL);
+                json_time(&j, "start", chart->column_start[c], true);
+                json_time(&j, "end", chart->column_start[c + 1], true);
+                json_number(&j, "avg_w", chart->total[c]);
+                json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        json_end(&j);
+}
+
+/* A figure, or "-" where there is none; whole numbers for counts, 4 significant digits else. */
+static void fmt_num(char *buf, size_t size, double v, bool whole)
+{
+        if (!isfinite(v))
+                snprintf(buf, size, "-");
+        else if (whole)
+                snprintf(buf, size, "%.0f", v);
+        else
+                snprintf(buf, size, "%.4g", v);
+}
+
+/* At most 26 columns; a long name keeps its start and its end, where services differ. */
+static void report_name(char *buf, size_t size, const FootprintRow *row)
+{
+        char full[300];
+        snprintf(full, sizeof(full), row->pseudo ? "(%s)" : "%s", row->name);
+        size_t l = strlen(full);
+        if (l <= 26)
+                snprintf(buf, size, "%s", full);
+        else
+                snprintf(buf, size, "%.12s~%s", full, full + l - 13);
+}
+
+static void report_table(const Footprint *fp, const FootprintSettings *fs)
+{
+        char a[32], b[32];
+        for (size_t p = 0; p < fp->n_periods; p++) {
+                const FootprintPeriod *per = &fp->periods[p];
+                const FootprintFigures *h = &per->host;
+                printf("%s%s .. %s%s\n", p ? "\n" : "", format_rfc3339(per->start_us, a, sizeof(a)),
+                       format_rfc3339(per->end_us, b, sizeof(b)),
+                       h->estimated ? " (estimated)" : " (measured)");
+                printf("host %.1f J (%.6g kWh) in %.0f s, %.4g W average, %.4g gCO2e\n",
+                       per->host_j, carbon_j_to_kwh(per->host_j), per->seconds,
+                       per->seconds > 0 ? per->host_j / per->seconds : 0, grams(h));
+                printf("%-26s %12s %11s %9s %6s %9s\n", "UNIT", "ENERGY J", "KWH", "AVG W", "SHARE",
+                       "SOURCE");
+                for (size_t r = 0; r < fp->n_rows; r++) {
+                        const FootprintRow *row = &fp->rows[r];
+                        if (row->period != p)
+                                continue;
+                        double e = row->f.active_j + row->f.idle_j;
+                        char name[32];
+                        report_name(name, sizeof(name), row);
+                        printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %9s\n", name, e,
+                               carbon_j_to_kwh(e), per->seconds > 0 ? e / per->seconds : 0,
+                               per->host_j > 0 ? 100 * e / per->host_j : 0,
+                               row->f.estimated ? "estimated" : "measured");
+                }
+                printf("%-26s %10s %9s %9s %10s %10s\n", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
+                       "GCO2E", "G/M REQ");
+                for (size_t r = 0; r < fp->n_rows; r++) {
+                        const FootprintRow *row = &fp->rows[r];
+                        if (row->period != p)
+                                continue;
+                        double e = row->f.active_j + row->f.idle_j;
+                        char name[32], req[32], jr[32], ajr[32], g[32], gm[32];
+                        report_name(name, sizeof(name), row);
+                        fmt_num(req, sizeof(req), row->f.has_requests ? row->f.requests : NAN,
+                                true);
+                        fmt_num(jr, sizeof(jr), footprint_per_request(e, &row->f), false);
+                        fmt_num(ajr, sizeof(ajr), footprint_per_request(row->f.active_j, &row->f),
+                                false);
+                        fmt_num(g, sizeof(g), grams(&row->f), false);
+                        fmt_num(gm, sizeof(gm),
+                                footprint_per_request(grams(&row->f), &row->f) * 1e6, false);
+                        printf("%-26s %10s %9s %9s %10s %10s\n", name, req, jr, ajr, g, gm);
+                }
+        }
+        char label[64];
+        (void)footprint_fallback_intensity(fs, label, sizeof(label));
+        printf("\ngCO2e = kWh x PUE %.3g x intensity (%s) + embodied (TE %.6g g, EL %.6g h)\n",
+               fs->pue, fp->source, fs->te_g, fs->el_hours);
+}
 
 int cmd_report(const CliContext *ctx, int argc, char **argv)
 {
-        fprintf(stderr, "joules report: not yet\n");
-        return CLI_EXIT_FAILURE;
+        static const struct option opts[] = {
+                {"unit", required_argument, NULL, 'U'},
+                {"since", required_argument, NULL, 's'},
+                {"until", required_argument, NULL, 'u'},
+                {"by", required_argument, NULL, 'b'},
+                {"json", no_argument, NULL, 'j'},
+                {"svg", required_argument, NULL, 'S'},
+                {"help", no_argument, NULL, 'h'},
+                FOOTPRINT_OPTIONS,
+                {0},
+        };
+        int64_t from = ctx->now_us - 24 * 3600 * (int64_t)USEC_PER_SEC, to = ctx->now_us;
+        const char *unit = NULL, *svg = NULL;
+        StoreBucket bucket = STORE_BUCKET_ALL;
+        bool json = false;
+        FootprintOverrides o = {0};
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int r = footprint_option("report", c, optarg, &o);
+                if (r < 0)
+                        return CLI_EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                switch (c) {
+                case 'U':
+                        unit = optarg;
+                        break;
+                case 's':
+                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'u':
+                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'b':
+                        if (store_bucket_from_string(optarg, &bucket) < 0 ||
+                            bucket == STORE_BUCKET_MINUTE) {
+                                fprintf(stderr,
+                                        "joules report: --by: '%s' is not hour, day or month\n",
+                                        optarg);
+                                return CLI_EXIT_USAGE;
+                        }
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'S':
+                        svg = optarg;
+                        break;
+                case 'h':
+                        report_usage(stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        report_usage(stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joules report: unexpected argument '%s'\n", argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        if (from >= to) {
+                fprintf(stderr, "joules report: --since must be before --until\n");
+                return CLI_EXIT_USAGE;
+        }
+        FootprintSettings fs;
+        Store *s = footprint_open("report", ctx->db_path, &o, &fs);
+        if (!s)
+                return CLI_EXIT_FAILURE;
+        Footprint fp = {0};
+        StorePeriodRows pr = {0};
+        Chart chart = {0};
+        int rc = CLI_EXIT_FAILURE;
+        int r = footprint_read(s, &fs, from, to, bucket, unit, &fp);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                goto out;
+        }
+        if (fp.n_periods == 0) {
+                if (json)
+                        report_json(&fp, &fs, from, to, NULL);
+                fprintf(stderr, "joules report: no samples in that range\n");
+                rc = CLI_EXIT_NO_DATA;
+                goto out;
+        }
+        if (unit && fp.n_rows == 0) {
+                fprintf(stderr, "joules report: no unit '%s' in that range (see joules services)\n",
+                        unit);
+                rc = CLI_EXIT_NO_DATA;
+                goto out;
+        }
+        /* the chart spans the ticks, not the empty part of the range */
+        int64_t cfrom = fp.periods[0].first_us > from ? fp.periods[0].first_us : from;
+        int64_t cto = fp.periods[fp.n_periods - 1].last_us;
+        r = store_read_periods(s, cfrom, cto, chart_bucket_for(cfrom, cto), unit, &pr);
+        if (r >= 0)
+                r = chart_build(&pr, unit, &chart);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
+                        r == -ENOMEM ? "out of memory" : store_last_error(s));
+                goto out;
+        }
+        char a[32], b[32], title[320], sub[200];
+        snprintf(title, sizeof(title), "Power of %s",
+                 unit             ? unit
+                 : fp.hostname[0] ? fp.hostname
+                                  : "the host");
+        snprintf(sub, sizeof(sub), "%s to %s UTC, watts%s", format_rfc3339(cfrom, a, sizeof(a)),
+                 format_rfc3339(cto, b, sizeof(b)), chart.estimated ? ", estimated" : ", measured");
+        if (json) {
+                report_json(&fp, &fs, from, to, &chart);
+        } else {
+                report_table(&fp, &fs);
+                char t[200];
+                snprintf(t, sizeof(t), "\nPower of %s (W), %s .. %s", unit ? unit : "the host", a,
+                         b);
+                chart_terminal(&chart, stdout, t, 8);
+        }
+        if (svg) {
+                FILE *f = fopen(svg, "we");
+                if (!f) {
+                        fprintf(stderr, "joules report: --svg: %s: %s\n", svg, strerror(errno));
+                        rc = CLI_EXIT_USAGE;
+                        goto out;
+                }
+                chart_svg(&chart, f, title, sub);
+                if (fclose(f) != 0) {
+                        fprintf(stderr, "joules report: writing %s: %s\n", svg, strerror(errno));
+                        goto out;
+                }
+        }
+        rc = CLI_EXIT_OK;
+out:
+        chart_done(&chart);
+        store_periods_done(&pr);
+        footprint_done(&fp);
+        store_close(s);
+        return rc;
 }

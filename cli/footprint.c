@@ -187,6 +187,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                         fp.periods[fp.n_periods] = (FootprintPeriod){
                                 .start_us = ostart < from_us ? from_us : ostart,
                                 .end_us = oend > to_us ? to_us : oend,
+                                .first_us = hp->first_us,
                                 .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
                         };
                         pacc[fp.n_periods] = (Acc){0};
@@ -196,6 +197,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                 size_t pi = fp.n_periods - 1;
                 FootprintPeriod *op = &fp.periods[pi];
                 op->seconds += hp->seconds;
+                op->last_us = hp->last_us;
                 op->host_j += (double)hp->host_uj / UJ_PER_J;
 
                 double tir_h = hp->seconds / 3600.0;

@@ -43,7 +43,8 @@ typedef struct FootprintFigures {
 
 typedef struct FootprintPeriod {
         int64_t start_us, end_us;
-        double seconds; /* covered by valid ticks */
+        int64_t first_us, last_us; /* the ticks in it */
+        double seconds;            /* covered by valid ticks */
         double host_j;
         FootprintFigures host; /* the whole host (every unit, idle included) */
 } FootprintPeriod;

@@ -16,8 +16,9 @@
 
 #include "common/util.h"
 
-#define USEC_PER_HOUR (3600 * (int64_t)USEC_PER_SEC)
-#define USEC_PER_DAY  (24 * USEC_PER_HOUR)
+#define USEC_PER_MINUTE (60 * (int64_t)USEC_PER_SEC)
+#define USEC_PER_HOUR   (3600 * (int64_t)USEC_PER_SEC)
+#define USEC_PER_DAY    (24 * USEC_PER_HOUR)
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -30,6 +31,10 @@ int64_t store_bucket_start(StoreBucket b, int64_t ts_us)
         /* The instant just before ts_us: a bucket is (start, end] like every range here. */
         int64_t t = ts_us - 1;
         switch (b) {
+        case STORE_BUCKET_SECOND:
+                return floor_div(t, (int64_t)USEC_PER_SEC) * (int64_t)USEC_PER_SEC;
+        case STORE_BUCKET_MINUTE:
+                return floor_div(t, USEC_PER_MINUTE) * USEC_PER_MINUTE;
         case STORE_BUCKET_HOUR:
                 return floor_div(t, USEC_PER_HOUR) * USEC_PER_HOUR;
         case STORE_BUCKET_DAY:
@@ -52,6 +57,10 @@ int64_t store_bucket_start(StoreBucket b, int64_t ts_us)
 int64_t store_bucket_next(StoreBucket b, int64_t start_us)
 {
         switch (b) {
+        case STORE_BUCKET_SECOND:
+                return start_us + (int64_t)USEC_PER_SEC;
+        case STORE_BUCKET_MINUTE:
+                return start_us + USEC_PER_MINUTE;
         case STORE_BUCKET_HOUR:
                 return start_us + USEC_PER_HOUR;
         case STORE_BUCKET_DAY:
@@ -73,10 +82,9 @@ int64_t store_bucket_next(StoreBucket b, int64_t start_us)
 int store_bucket_from_string(const char *s, StoreBucket *ret)
 {
         static const char *const names[] = {
-                [STORE_BUCKET_HOUR] = "hour",
-                [STORE_BUCKET_DAY] = "day",
-                [STORE_BUCKET_MONTH] = "month",
-                [STORE_BUCKET_ALL] = "all",
+                [STORE_BUCKET_HOUR] = "hour",     [STORE_BUCKET_DAY] = "day",
+                [STORE_BUCKET_MONTH] = "month",   [STORE_BUCKET_ALL] = "all",
+                [STORE_BUCKET_MINUTE] = "minute", [STORE_BUCKET_SECOND] = "second",
         };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (strcmp(s, names[i]) == 0) {
@@ -90,6 +98,10 @@ int store_bucket_from_string(const char *s, StoreBucket *ret)
 static const char *bucket_sql(StoreBucket b)
 {
         switch (b) {
+        case STORE_BUCKET_SECOND:
+                return "((t.ts_us - 1) / 1000000) * 1000000";
+        case STORE_BUCKET_MINUTE:
+                return "((t.ts_us - 1) / 60000000) * 60000000";
         case STORE_BUCKET_HOUR:
                 return "((t.ts_us - 1) / 3600000000) * 3600000000";
         case STORE_BUCKET_DAY:
@@ -172,7 +184,7 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
         r = periods_query(s, &q,
                           "COALESCE(SUM(t.host_uj), 0), "
                           "COALESCE(SUM(CASE WHEN t.host_uj IS NOT NULL THEN t.dt_us END), 0), "
-                          "MAX(t.estimated) FROM ticks t "
+                          "MAX(t.estimated), MIN(t.ts_us - t.dt_us), MAX(t.ts_us) FROM ticks t "
                           "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND ?3 IS ?3 "
                           "GROUP BY b ORDER BY b",
                           &p, unit);
@@ -203,6 +215,8 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
                         .host_uj = (uint64_t)sqlite3_column_int64(q, 1),
                         .seconds = (double)sqlite3_column_int64(q, 2) / 1e6,
                         .estimated = sqlite3_column_int(q, 3) != 0,
+                        .first_us = sqlite3_column_int64(q, 4),
+                        .last_us = sqlite3_column_int64(q, 5),
                 };
         }
         if (rc != SQLITE_DONE) {

@@ -265,7 +265,9 @@ typedef enum StoreBucket {
         STORE_BUCKET_HOUR,
         STORE_BUCKET_DAY,
         STORE_BUCKET_MONTH,
-        STORE_BUCKET_ALL, /* one period: the whole range */
+        STORE_BUCKET_ALL,    /* one period: the whole range */
+        STORE_BUCKET_MINUTE, /* for charts of short ranges */
+        STORE_BUCKET_SECOND,
 } StoreBucket;
 
 /* The start of the bucket holding the instant just before ts_us, and the next bucket's start. */
@@ -277,6 +279,7 @@ int store_bucket_from_string(const char *s, StoreBucket *ret) __attribute__((war
 /* The host in one period. start_us/end_us are the bucket's bounds clipped to the range. */
 typedef struct StorePeriod {
         int64_t start_us, end_us;
+        int64_t first_us, last_us; /* the first tick's start and the last tick's end in it */
         uint64_t host_uj;
         double seconds; /* covered by valid ticks */
         bool estimated;
@@ -296,7 +299,7 @@ typedef struct StorePeriodRow {
 typedef struct StorePeriodRows {
         int64_t from_us, to_us;
         StoreBucket bucket;
-        char hostname[256]; /* of the latest run with ticks in the range ("" when none) */
+        char hostname[256];   /* of the latest run with ticks in the range ("" when none) */
         StorePeriod *periods; /* oldest first, only periods with ticks */
         size_t n_periods;
         StorePeriodRow *rows; /* by period, then energy (biggest first), then name */
