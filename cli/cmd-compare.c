@@ -1,9 +1,222 @@
+/* joules compare: the proof-of-concept view, two services over the same range side by side with
+ * the ratio of each figure. */
+
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/footprint.h"
+#include "cli/json.h"
+#include "common/carbon.h"
+#include "common/util.h"
+
+static void compare_usage(FILE *f)
+{
+        fprintf(f, "Usage: joules compare A B [--since WHEN] [--until WHEN] [--json]\n"
+                   "Two services over the same range (default: the last hour) side by side:\n"
+                   "energy, average watts, CPU seconds, requests, joules per request (total and\n"
+                   "active), CPU seconds per request, gCO2e and gCO2e per million requests, with\n"
+                   "the ratio A / B of each ('-' where either has none). A and B are unit names;\n"
+                   "\".service\" may be left out.\n\n" FOOTPRINT_OPTIONS_HELP
+                   "\nWHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
+                   "Examples:\n"
+                   "  joules compare api-go.service api-rust.service --since 10m\n"
+                   "  joules compare old new --since 2026-11-01T10:00Z --until 2026-11-01T11:00Z\n"
+                   "  joules compare a b --since 1h --country FR --json\n");
+}
+
+typedef struct CompareFigures {
+        const char *name;
+        double energy_j, active_j, avg_w, cpu_s, requests, j_per_req, active_j_per_req;
+        double cpu_s_per_req, gco2e, gco2e_per_mreq;
+        bool estimated;
+} CompareFigures;
+
+static void compare_figures(const FootprintRow *row, double seconds, CompareFigures *ret)
+{
+        const FootprintFigures *f = &row->f;
+        double e = f->active_j + f->idle_j, g = f->location_g + f->embodied_g;
+        *ret = (CompareFigures){
+                .name = row->name,
+                .energy_j = e,
+                .active_j = f->active_j,
+                .avg_w = seconds > 0 ? e / seconds : NAN,
+                .cpu_s = f->cpu_s,
+                .requests = f->has_requests ? f->requests : NAN,
+                .j_per_req = footprint_per_request(e, f),
+                .active_j_per_req = footprint_per_request(f->active_j, f),
+                .cpu_s_per_req = footprint_per_request(f->cpu_s, f),
+                .gco2e = g,
+                .gco2e_per_mreq = footprint_per_request(g, f) * 1e6,
+                .estimated = f->estimated,
+        };
+}
+
+static double ratio(double a, double b)
+{
+        return isfinite(a) && isfinite(b) && b != 0 ? a / b : NAN;
+}
+
+static const struct {
+        const char *label, *key;
+        size_t offset;
+} compare_rows[] = {
+        {"energy J", "energy_j", offsetof(CompareFigures, energy_j)},
+        {"active J", "active_j", offsetof(CompareFigures, active_j)},
+        {"average W", "avg_w", offsetof(CompareFigures, avg_w)},
+        {"CPU s", "cpu_s", offsetof(CompareFigures, cpu_s)},
+        {"requests", "requests", offsetof(CompareFigures, requests)},
+        {"J / request", "j_per_request", offsetof(CompareFigures, j_per_req)},
+        {"active J / request", "active_j_per_request", offsetof(CompareFigures, active_j_per_req)},
+        {"CPU s / request", "cpu_s_per_request", offsetof(CompareFigures, cpu_s_per_req)},
+        {"gCO2e", "gco2e", offsetof(CompareFigures, gco2e)},
+        {"gCO2e / M requests", "gco2e_per_million_requests",
+         offsetof(CompareFigures, gco2e_per_mreq)},
+};
+
+static double field(const CompareFigures *f, size_t i)
+{
+        return *(const double *)((const char *)f + compare_rows[i].offset);
+}
+
+static void compare_json_side(JsonWriter *j, const char *key, const CompareFigures *f)
+{
+        json_object_begin(j, key);
+        json_string(j, "unit", f->name);
+        for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++)
+                json_number(j, compare_rows[i].key, field(f, i));
+        json_bool(j, "estimated", f->estimated);
+        json_object_end(j);
+}
+
+static void fmt(char *buf, size_t size, double v)
+{
+        if (!isfinite(v))
+                snprintf(buf, size, "-");
+        else if (v != 0 && (fabs(v) >= 1e7 || fabs(v) < 1e-3))
+                snprintf(buf, size, "%.4e", v);
+        else
+                snprintf(buf, size, "%.6g", v);
+}
 
 int cmd_compare(const CliContext *ctx, int argc, char **argv)
 {
-        fprintf(stderr, "joules compare: not yet\n");
-        return CLI_EXIT_FAILURE;
+        static const struct option opts[] = {
+                {"since", required_argument, NULL, 's'},
+                {"until", required_argument, NULL, 'u'},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                FOOTPRINT_OPTIONS,
+                {0},
+        };
+        int64_t from = ctx->now_us - 3600 * (int64_t)USEC_PER_SEC, to = ctx->now_us;
+        bool json = false;
+        FootprintOverrides o = {0};
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int r = footprint_option("compare", c, optarg, &o);
+                if (r < 0)
+                        return CLI_EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                switch (c) {
+                case 's':
+                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'u':
+                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        compare_usage(stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        compare_usage(stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        }
+        if (argc - optind != 2) {
+                fprintf(stderr, "joules compare: give two units, A and B (see --help)\n");
+                return CLI_EXIT_USAGE;
+        }
+        const char *ua = argv[optind], *ub = argv[optind + 1];
+        if (from >= to) {
+                fprintf(stderr, "joules compare: --since must be before --until\n");
+                return CLI_EXIT_USAGE;
+        }
+        FootprintSettings fs;
+        Store *s = footprint_open("compare", ctx->db_path, &o, &fs);
+        if (!s)
+                return CLI_EXIT_FAILURE;
+        Footprint fa = {0}, fb = {0};
+        int r = footprint_read(s, &fs, from, to, STORE_BUCKET_ALL, ua, &fa);
+        if (r >= 0)
+                r = footprint_read(s, &fs, from, to, STORE_BUCKET_ALL, ub, &fb);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                footprint_done(&fa);
+                store_close(s);
+                return CLI_EXIT_FAILURE;
+        }
+        store_close(s);
+        int rc = CLI_EXIT_OK;
+        if (fa.n_rows == 0 || fb.n_rows == 0) {
+                fprintf(stderr,
+                        "joules compare: no unit '%s' in that range (see joules services)\n",
+                        fa.n_rows == 0 ? ua : ub);
+                rc = CLI_EXIT_NO_DATA;
+                goto out;
+        }
+        double seconds = fa.periods[0].seconds;
+        CompareFigures a, b;
+        compare_figures(&fa.rows[0], seconds, &a);
+        compare_figures(&fb.rows[0], seconds, &b);
+        if (json) {
+                JsonWriter j;
+                json_init(&j, stdout);
+                json_object_begin(&j, NULL);
+                json_time(&j, "from", from, true);
+                json_time(&j, "to", to, true);
+                json_number(&j, "seconds", seconds);
+                json_number(&j, "pue", fs.pue);
+                json_string(&j, "intensity_source", fa.source);
+                compare_json_side(&j, "a", &a);
+                compare_json_side(&j, "b", &b);
+                json_object_begin(&j, "ratio"); /* a / b */
+                for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++)
+                        json_number(&j, compare_rows[i].key, ratio(field(&a, i), field(&b, i)));
+                json_object_end(&j);
+                json_object_end(&j);
+                json_end(&j);
+                goto out;
+        }
+        char t1[32], t2[32];
+        printf("%s .. %s, %.0f s measured%s\n", format_rfc3339(from, t1, sizeof(t1)),
+               format_rfc3339(to, t2, sizeof(t2)), seconds,
+               a.estimated || b.estimated ? " (estimated)" : "");
+        printf("A: %.74s\nB: %.74s\n", a.name, b.name);
+        printf("gCO2e: PUE %.3g, intensity %s, embodied TE %.6g g\n\n", fs.pue, fa.source, fs.te_g);
+        printf("%-20s %18s %18s %10s\n", "", "A", "B", "A / B");
+        for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++) {
+                char va[32], vb[32], vr[32];
+                fmt(va, sizeof(va), field(&a, i));
+                fmt(vb, sizeof(vb), field(&b, i));
+                double q = ratio(field(&a, i), field(&b, i));
+                if (isfinite(q))
+                        snprintf(vr, sizeof(vr), "%.3f", q);
+                else
+                        snprintf(vr, sizeof(vr), "-");
+                printf("%-20s %18s %18s %10s\n", compare_rows[i].label, va, vb, vr);
+        }
+out:
+        footprint_done(&fa);
+        footprint_done(&fb);
+        return rc;
 }
