@@ -2,7 +2,9 @@
 # real cgroup service) serves /metrics from a file the test rewrites; the real joulesd scrapes it
 # with libcurl once a second. The counter grows, other status codes are filtered out by the
 # matcher code=~"2..", a new series appears, the counter resets (the process "restarted"), and at
-# last the server goes away: the failure is logged once, however many scrapes fail.
+# last the server goes away: the failure is logged once, however many scrapes fail. A second
+# service never answers its /metrics: each scrape times out after 300 ms, logged once, and the
+# tick loop keeps its 200 ms beat all along (scrapes run on their own thread).
 # Needs root and a cgroup2 mount (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
@@ -36,6 +38,11 @@ cg_spawn "$web" "$JOULES_TESTS_BIN/http-server" --port-file "$SCRATCH/port" --me
 srv=$CG_LAST_PID
 wait_for_file "$SCRATCH/port" 5 || fail "http-server did not start"
 port=$(cat "$SCRATCH/port")
+stuck=t-joules-$$-stuck.service
+cg_unit "$stuck"
+cg_spawn "$stuck" "$JOULES_TESTS_BIN/http-server" --port-file "$SCRATCH/port-stuck" --hang
+wait_for_file "$SCRATCH/port-stuck" 5 || fail "the hanging http-server did not start"
+port_stuck=$(cat "$SCRATCH/port-stuck")
 
 cat >"$SCRATCH/joulesd.conf" <<CONF
 [ingest]
@@ -46,6 +53,12 @@ scrape_url = http://127.0.0.1:$port/metrics
 scrape_metric = http_requests_total{code=~"2.."}
 scrape_interval = 1s
 scrape_timeout = 500ms
+
+[requests "$stuck"]
+scrape_url = http://127.0.0.1:$port_stuck/metrics
+scrape_metric = http_requests_total
+scrape_interval = 1s
+scrape_timeout = 300ms
 CONF
 "$JOULESD" --config "$SCRATCH/joulesd.conf" --check-config >/dev/null || fail "config rejected"
 "$JOULESD" --config "$SCRATCH/joulesd.conf" --dump-config | grep -q "^\[requests \"$web\"\]" ||
@@ -78,6 +91,12 @@ note "scraped $got requests for $web (expected 60 + 5 + 20 = 85)"
 awk -v g="$got" 'BEGIN { exit !(g == 85) }' || fail "scraped $got requests, expected 85"
 n_fail=$(grep -c "warning: scraping http://127.0.0.1:$port/metrics for $web" "$SCRATCH/joulesd.err" || true)
 [ "$n_fail" -eq 1 ] || fail "the failure was logged $n_fail times, expected once"
+n_stuck=$(grep -c "warning: scraping http://127.0.0.1:$port_stuck/metrics for $stuck: .*[Tt]imeout\|timed out" "$SCRATCH/joulesd.err" || true)
+[ "$n_stuck" -eq 1 ] || fail "the stuck service's timeout was logged $n_stuck times, expected once"
+# the tick loop kept its beat while scrapes hung: no gap between ticks much above 200 ms
+gap=$(q "SELECT MAX(dt_us) FROM ticks WHERE id > (SELECT MIN(id) FROM ticks)")
+note "longest interval between ticks: $gap us"
+[ "$gap" -lt 300000 ] || fail "a tick waited $gap us: the scrapes held up the tick loop"
 "$JOULES" --db "$db" services --json --since 1h |
   jq -e --arg u "$web" '.units[] | select(.unit == $u) | .requests == 85' >/dev/null ||
   fail "joules services does not show 85 requests for $web"

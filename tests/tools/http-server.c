@@ -8,7 +8,8 @@
  * request, so a test changes the counter by rewriting the file; missing file: 500). With
  * --ingest-socket, each event-loop round sends the requests it served to joulesd's ingest socket
  * as one "requests:N|c" line (through include/joules/ingest.h). --busy-us spins that long per
- * request (so the server draws measurable CPU). On SIGTERM or SIGINT prints "served N" and exits
+ * request (so the server draws measurable CPU); --hang reads requests and never answers (a stuck
+ * service, for timeouts). On SIGTERM or SIGINT prints "served N" and exits
  * 0. */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@ typedef struct Conn {
 
 static const char *metrics_file;
 static uint64_t busy_us;
+static bool hang; /* --hang: read requests, never answer (a stuck service) */
 
 static void spin(uint64_t us)
 {
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
                 {"metrics-file", required_argument, NULL, 'm'},
                 {"ingest-socket", required_argument, NULL, 'i'},
                 {"busy-us", required_argument, NULL, 'b'},
+                {"hang", no_argument, NULL, 'H'},
                 {0},
         };
         const char *port_file = NULL, *ingest = NULL;
@@ -134,13 +137,16 @@ int main(int argc, char **argv)
                 case 'b':
                         busy_us = strtoull(optarg, NULL, 10);
                         break;
+                case 'H':
+                        hang = true;
+                        break;
                 default:
                         return 2;
                 }
         }
         if (!port_file) {
                 fprintf(stderr, "usage: http-server --port-file FILE [--metrics-file FILE] "
-                                "[--ingest-socket PATH] [--busy-us N]\n");
+                                "[--ingest-socket PATH] [--busy-us N] [--hang]\n");
                 return 2;
         }
         int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -209,6 +215,10 @@ int main(int argc, char **argv)
                         }
                         Conn *cn = evs[i].data.ptr;
                         ssize_t r = read(cn->fd, cn->in + cn->in_len, BUF_SIZE - 1 - cn->in_len);
+                        if (r > 0 && hang) {
+                                cn->in_len = 0; /* swallowed: the client waits forever */
+                                continue;
+                        }
                         int h = r > 0 ? (cn->in_len += (size_t)r, handle(cn)) : -1;
                         if (r < 0 && (errno == EAGAIN || errno == EINTR))
                                 continue;
