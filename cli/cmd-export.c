@@ -1,9 +1,243 @@
+/* joules export: rows a sustainability team can file (GHG Protocol Scope 2, location- and
+ * market-based, with embodied emissions and SCI), one per host x service x period. */
+
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/footprint.h"
+#include "cli/json.h"
+#include "common/carbon.h"
+#include "common/util.h"
+
+static void export_usage(FILE *f)
+{
+        fprintf(f, "Usage: joules export --format csv|json --from WHEN --to WHEN\n"
+                   "                     [--by hour|day|month]\n"
+                   "One row per host x service x period (default: hour; UTC boundaries), every\n"
+                   "unit of the history included (kernel, idle, unattributed too), so the rows\n"
+                   "add up to the host and to joules report over the same range. CSV (RFC 4180)\n"
+                   "or a JSON array of objects, times in RFC 3339 UTC. Columns:\n"
+                   "  period_start, period_end, host_id, service, energy_kwh (IT), pue,\n"
+                   "  energy_kwh_facility, ci_location_g_per_kwh (energy-weighted by hour),\n"
+                   "  ci_location_source, emissions_location_gco2e, ci_market_g_per_kwh,\n"
+                   "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
+                   "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
+                   "  estimated, tool_version.\n"
+                   "host_id is the host name joulesd recorded for the period's "
+                   "ticks.\n\n" FOOTPRINT_OPTIONS_HELP
+                   "\nWHEN is an ISO 8601 time or a duration before now (15m, 24h, 7d).\n\n"
+                   "Examples:\n"
+                   "  joules export --format csv --from 2026-01-01 --to 2027-01-01 > 2026.csv\n"
+                   "  joules export --format json --from 7d --to now --by day\n");
+}
+
+static const char *const export_columns[] = {
+        "period_start",
+        "period_end",
+        "host_id",
+        "service",
+        "energy_kwh",
+        "pue",
+        "energy_kwh_facility",
+        "ci_location_g_per_kwh",
+        "ci_location_source",
+        "emissions_location_gco2e",
+        "ci_market_g_per_kwh",
+        "emissions_market_gco2e",
+        "embodied_gco2e",
+        "requests",
+        "j_per_request",
+        "sci_gco2e_per_request",
+        "estimated",
+        "tool_version",
+};
+
+static void csv_text(const char *v, bool last)
+{
+        char buf[700];
+        carbon_csv_field(buf, sizeof(buf), v);
+        printf("%s%s", buf, last ? "\r\n" : ",");
+}
+
+static void csv_number(double v)
+{
+        if (!isfinite(v)) {
+                printf(",");
+                return;
+        }
+        /* the shortest form that reads back as the same double, as in the JSON */
+        char buf[40];
+        snprintf(buf, sizeof(buf), "%.15g", v);
+        if (strtod(buf, NULL) != v)
+                snprintf(buf, sizeof(buf), "%.17g", v);
+        printf("%s,", buf);
+}
 
 int cmd_export(const CliContext *ctx, int argc, char **argv)
 {
-        fprintf(stderr, "joules export: not yet\n");
-        return CLI_EXIT_FAILURE;
+        static const struct option opts[] = {
+                {"format", required_argument, NULL, 'f'},
+                {"from", required_argument, NULL, 's'},
+                {"to", required_argument, NULL, 'u'},
+                {"by", required_argument, NULL, 'b'},
+                {"help", no_argument, NULL, 'h'},
+                FOOTPRINT_OPTIONS,
+                {0},
+        };
+        int64_t from = 0, to = 0;
+        bool has_from = false, has_to = false, json = false, has_format = false;
+        StoreBucket bucket = STORE_BUCKET_HOUR;
+        FootprintOverrides o = {0};
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int r = footprint_option("export", c, optarg, &o);
+                if (r < 0)
+                        return CLI_EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                switch (c) {
+                case 'f':
+                        if (strcmp(optarg, "csv") == 0)
+                                json = false;
+                        else if (strcmp(optarg, "json") == 0)
+                                json = true;
+                        else {
+                                fprintf(stderr,
+                                        "joules export: --format: '%s' is neither csv nor json\n",
+                                        optarg);
+                                return CLI_EXIT_USAGE;
+                        }
+                        has_format = true;
+                        break;
+                case 's':
+                        if (cli_parse_time(ctx, "--from", optarg, &from) < 0)
+                                return CLI_EXIT_USAGE;
+                        has_from = true;
+                        break;
+                case 'u':
+                        if (cli_parse_time(ctx, "--to", optarg, &to) < 0)
+                                return CLI_EXIT_USAGE;
+                        has_to = true;
+                        break;
+                case 'b':
+                        if (store_bucket_from_string(optarg, &bucket) < 0 ||
+                            (bucket != STORE_BUCKET_HOUR && bucket != STORE_BUCKET_DAY &&
+                             bucket != STORE_BUCKET_MONTH)) {
+                                fprintf(stderr,
+                                        "joules export: --by: '%s' is not hour, day or month\n",
+                                        optarg);
+                                return CLI_EXIT_USAGE;
+                        }
+                        break;
+                case 'h':
+                        export_usage(stdout);
+                        return CLI_EXIT_OK;
+                default:
+                        export_usage(stderr);
+                        return CLI_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joules export: unexpected argument '%s'\n", argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        if (!has_format || !has_from || !has_to) {
+                fprintf(stderr, "joules export: %s is required (see --help)\n",
+                        !has_format ? "--format csv|json"
+                        : !has_from ? "--from"
+                                    : "--to");
+                return CLI_EXIT_USAGE;
+        }
+        if (from >= to) {
+                fprintf(stderr, "joules export: --from must be before --to\n");
+                return CLI_EXIT_USAGE;
+        }
+        FootprintSettings fs;
+        Store *s = footprint_open("export", ctx->db_path, &o, &fs);
+        if (!s)
+                return CLI_EXIT_FAILURE;
+        Footprint fp;
+        int r = footprint_read(s, &fs, from, to, bucket, NULL, &fp);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                store_close(s);
+                return CLI_EXIT_FAILURE;
+        }
+        store_close(s);
+
+        JsonWriter j;
+        if (json) {
+                json_init(&j, stdout);
+                json_array_begin(&j, NULL);
+        } else {
+                for (size_t i = 0; i < ELEMENTSOF(export_columns); i++)
+                        printf("%s%s", export_columns[i],
+                               i + 1 < ELEMENTSOF(export_columns) ? "," : "\r\n");
+        }
+        for (size_t i = 0; i < fp.n_rows; i++) {
+                const FootprintRow *row = &fp.rows[i];
+                const FootprintPeriod *per = &fp.periods[row->period];
+                const FootprintFigures *f = &row->f;
+                double e_j = f->active_j + f->idle_j;
+                double market_ci = isfinite(fs.market_g_per_kwh) ? fs.market_g_per_kwh : NAN;
+                double req = f->has_requests ? f->requests : NAN;
+                double sci = footprint_per_request(f->location_g + f->embodied_g, f);
+                char a[32], b[32];
+                format_rfc3339(per->start_us, a, sizeof(a));
+                format_rfc3339(per->end_us, b, sizeof(b));
+                if (json) {
+                        json_object_begin(&j, NULL);
+                        json_string(&j, "period_start", a);
+                        json_string(&j, "period_end", b);
+                        json_string(&j, "host_id", fp.hostname);
+                        json_string(&j, "service", row->name);
+                        json_number(&j, "energy_kwh", carbon_j_to_kwh(e_j));
+                        json_number(&j, "pue", fs.pue);
+                        json_number(&j, "energy_kwh_facility", f->facility_kwh);
+                        json_number(&j, "ci_location_g_per_kwh", f->intensity);
+                        json_string(&j, "ci_location_source", fp.source);
+                        json_number(&j, "emissions_location_gco2e", f->location_g);
+                        json_number(&j, "ci_market_g_per_kwh", market_ci);
+                        json_number(&j, "emissions_market_gco2e", f->market_g);
+                        json_number(&j, "embodied_gco2e", f->embodied_g);
+                        json_number(&j, "requests", req);
+                        json_number(&j, "j_per_request", footprint_per_request(e_j, f));
+                        json_number(&j, "sci_gco2e_per_request", sci);
+                        json_bool(&j, "estimated", f->estimated);
+                        json_string(&j, "tool_version", "joules " JOULES_VERSION);
+                        json_object_end(&j);
+                        continue;
+                }
+                csv_text(a, false);
+                csv_text(b, false);
+                csv_text(fp.hostname, false);
+                csv_text(row->name, false);
+                csv_number(carbon_j_to_kwh(e_j));
+                csv_number(fs.pue);
+                csv_number(f->facility_kwh);
+                csv_number(f->intensity);
+                csv_text(fp.source, false);
+                csv_number(f->location_g);
+                csv_number(market_ci);
+                csv_number(f->market_g);
+                csv_number(f->embodied_g);
+                csv_number(req);
+                csv_number(footprint_per_request(e_j, f));
+                csv_number(sci);
+                printf("%s,", f->estimated ? "true" : "false");
+                csv_text("joules " JOULES_VERSION, true);
+        }
+        if (json) {
+                json_array_end(&j);
+                json_end(&j);
+        }
+        int rc = fp.n_periods ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
+        if (!fp.n_periods)
+                fprintf(stderr, "joules export: no samples in that range\n");
+        footprint_done(&fp);
+        return rc;
 }
