@@ -69,13 +69,15 @@ CONF
   --log-level debug 2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
-sleep 1.6           # the baseline scrape: 100 (the 500s do not count)
+# Each state lasts 2.2 s: at least one scrape sees it (1 s apart, delayed at most 300 ms by the
+# stuck service's timeout on the same thread).
+sleep 2.2           # the baseline scrape: 100 (the 500s do not count)
 metrics 150 10 80   # +50, a new 2xx series +10: 60
-sleep 1.5
+sleep 2.2
 metrics 5 "" 3      # a reset: 5 since (the 201 series is gone with it)
-sleep 1.5
+sleep 2.2
 metrics 25 "" 9     # +20
-sleep 1.5
+sleep 2.2
 kill -TERM "$srv"   # the service goes away: several scrapes fail
 wait "$srv" 2>/dev/null || true
 sleep 3.5
