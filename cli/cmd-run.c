@@ -23,7 +23,8 @@
  * the unit over the window (--requests-from ingest). By default the command's name picks wrk, ab
  * or hey; anything else has no request count. The command's stdout is passed through (to stderr
  * with --json), its stderr untouched. Exit code: the command's when it failed (128 + signal when
- * killed), else 0; 1 when joules itself could not measure, 2 for bad arguments. */
+ * killed), else 0, or 3 when the unit drew no energy in the window (a mistyped --unit); 1 when
+ * joules itself could not measure, 2 for bad arguments. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -65,7 +66,8 @@ static void run_usage(FILE *f)
                 "stderr\n\n"
                 "The window is whole ticks: `joules services --since FROM --until TO` with the\n"
                 "printed window gives the same figures. A running joulesd is required.\n"
-                "Exit codes: COMMAND's when it failed, else 0; 1 no daemon or no data; 2 usage.\n\n"
+                "Exit codes: COMMAND's when it failed, else 0; 1 no daemon; 2 usage; 3 the unit\n"
+                "drew no energy in the window (is the name right?).\n\n"
                 "Examples:\n"
                 "  joules run --unit nginx.service -- wrk -t2 -c64 -d30s http://127.0.0.1/\n"
                 "  joules run --json -- make -j8\n");
@@ -485,7 +487,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 }
         }
         store_services_done(&sv);
-        rc = CLI_EXIT_OK;
+        rc = u ? CLI_EXIT_OK : CLI_EXIT_NO_DATA; /* a --unit that drew nothing: a typo? */
         if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
                 rc = WEXITSTATUS(status);
         else if (WIFSIGNALED(status))

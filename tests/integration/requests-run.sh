@@ -120,6 +120,14 @@ rc=$?
 set -e
 [ "$rc" -eq 7 ] || fail "exit code $rc, expected the command's 7"
 
+# a unit that drew nothing in the window (a typo) is exit code 3
+set +e
+"$JOULES" --db "$db" run --unit "no-such-$$.service" -- true >/dev/null 2>"$SCRATCH/run-typo.err"
+rc=$?
+set -e
+[ "$rc" -eq 3 ] || fail "exit code $rc for a unit that drew nothing, expected 3"
+grep -q "drew no energy" "$SCRATCH/run-typo.err" || fail "no word on the unit that drew nothing"
+
 # (d) no daemon
 kill -TERM "$jd"
 wait "$jd" || fail "joulesd did not stop cleanly"
