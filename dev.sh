@@ -14,6 +14,8 @@ PACKAGES=(
   libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
   sqlite3 jq clang-format
   libcurl4-openssl-dev wrk
+  # joules intensity import: the UK National Grid carbon-intensity JSON
+  libjson-c-dev
   # systemd tests: systemd-analyze verify/security, sysusers, tmpfiles (systemd), the man pages
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)

@@ -131,7 +131,12 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
         snprintf(fp.hostname, sizeof(fp.hostname), "%s", hours.hostname);
         if (!fs->intensity_forced) {
                 StoreIntensityPoint *pts = NULL;
-                r = store_read_intensity(s, from_us, to_us, &pts, &n_series);
+                /* whole hours: each hour's intensity is its own, whatever the range */
+                r = store_read_intensity(
+                        s, store_bucket_start(STORE_BUCKET_HOUR, from_us + 1),
+                        store_bucket_next(STORE_BUCKET_HOUR,
+                                          store_bucket_start(STORE_BUCKET_HOUR, to_us)),
+                        &pts, &n_series);
                 if (r < 0)
                         goto out;
                 series = calloc(n_series ? n_series : 1, sizeof(*series));

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "cli/footprint.h"
+#include "cli/intensity.h"
 #include "common/carbon.h"
 #include "common/util.h"
 #include "storage/store.h"
@@ -274,12 +275,75 @@ static void test_intensity_import(void **state)
         store_close(s);
 }
 
+static void test_intensity_json(void **state)
+{
+        /* the UK National Grid carbon-intensity API's shape: actual, else forecast */
+        static const char good[] =
+                "{\"data\":[{\"from\":\"2018-01-20T12:30Z\",\"to\":\"2018-01-20T13:00Z\","
+                "\"intensity\":{\"forecast\":270,\"actual\":null,\"index\":\"moderate\"}},\n"
+                "{\"from\":\"2018-01-20T12:00Z\",\"to\":\"2018-01-20T12:30Z\","
+                "\"intensity\":{\"forecast\":266,\"actual\":263,\"index\":\"moderate\"}}]}\n";
+        CarbonInterval *v = NULL;
+        size_t n = 0;
+        bool json = false;
+        char err[256] = "";
+        assert_int_equal(cli_intensity_parse(good, &v, &n, &json, err, sizeof(err)), 0);
+        assert_true(json);
+        assert_int_equal(n, 2);
+        int64_t t;
+        assert_int_equal(parse_time_point("2018-01-20T12:00:00Z", 0, &t), 0);
+        assert_true(v[0].start_us == t); /* sorted */
+        assert_true(v[0].g_per_kwh == 263);
+        assert_true(v[1].g_per_kwh == 270);
+        free(v);
+
+        static const struct {
+                const char *text, *error;
+        } bad[] = {
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\n\"to\" \"x\"}]}", "line 2, column"},
+                {"{\"data\":[", "ends too early"},
+                {"{\"data\":[]} x", "text after"},
+                {"{\"dat\":[]}", "not an object with a \"data\" array"},
+                {"[1]", "not an object with"},
+                {"{\"data\":[]}", "\"data\" is empty"},
+                {"{\"data\":[1]}", "data[0]: not an object"},
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\"to\":\"2018-01-20T12:30Z\","
+                 "\"intensity\":{\"forecast\":1}},{\"to\":\"2018-01-20T13:00Z\"}]}",
+                 "data[1].from: missing"},
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\"to\":\"soon\"}]}",
+                 "data[0].to: 'soon' is not"},
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\"to\":\"2018-01-20T12:30Z\"}]}",
+                 "data[0].intensity: missing"},
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\"to\":\"2018-01-20T12:30Z\","
+                 "\"intensity\":{\"actual\":null,\"forecast\":\"high\"}}]}",
+                 "data[0].intensity: neither actual nor forecast"},
+                {"{\"data\":[{\"from\":\"2018-01-20T12:00Z\",\"to\":\"2018-01-20T13:00Z\","
+                 "\"intensity\":{\"actual\":1}},{\"from\":\"2018-01-20T12:30Z\",\"to\":"
+                 "\"2018-01-20T13:30Z\",\"intensity\":{\"actual\":2}}]}",
+                 "data[1] overlaps data[0]"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                v = (CarbonInterval *)0x1;
+                n = 99;
+                err[0] = '\0';
+                assert_int_equal(cli_intensity_parse(bad[i].text, &v, &n, &json, err, sizeof(err)),
+                                 -EINVAL);
+                if (!strstr(err, bad[i].error)) {
+                        fprintf(stderr, "row %zu: '%s' lacks '%s'\n", i, err, bad[i].error);
+                        fail();
+                }
+                assert_ptr_equal(v, (CarbonInterval *)0x1);
+                assert_int_equal(n, 99);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buckets),
                 cmocka_unit_test(test_periods),
                 cmocka_unit_test(test_intensity_import),
+                cmocka_unit_test(test_intensity_json),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
