@@ -199,7 +199,8 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
         }
         char label[64];
         (void)footprint_fallback_intensity(fs, label, sizeof(label));
-        printf("\ngCO2e = kWh x PUE %.3g x intensity (%s) + embodied (TE %.6g g, EL %.6g h)\n",
+        printf("\ngCO2e = kWh x PUE %.3g x intensity (%.30s)\n        + embodied (TE %.6g g over "
+               "EL %.6g h, by CPU time)\n",
                fs->pue, fp->source, fs->te_g, fs->el_hours);
 }
 

@@ -84,8 +84,8 @@ static void sci_print(const char *what, int64_t from, int64_t to, bool measured,
                 return;
         }
         if (measured)
-                printf("SCI of %s, %s .. %s%s\n", what, format_rfc3339(from, a, sizeof(a)),
-                       format_rfc3339(to, b, sizeof(b)), estimated ? " (estimated)" : "");
+                printf("SCI of %s\n%s .. %s, %s\n", what, format_rfc3339(from, a, sizeof(a)),
+                       format_rfc3339(to, b, sizeof(b)), estimated ? "estimated" : "measured");
         else
                 printf("SCI of the inputs given\n");
         printf("  E  energy              %.6g kWh  (%.6g kWh x PUE %.3g)\n", c->energy_kwh, it_kwh,
@@ -263,8 +263,8 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                 double tor = in.has_tor ? in.tor : unit && measured ? host_cpu_s : 1;
                 m = tor > 0 ? carbon_embodied_g(fs.te_g, tir, fs.el_hours, rr, tor) : 0;
                 snprintf(mhow, sizeof(mhow),
-                         "TE %.10g g x (TiR %.6g h / EL %.6g h) x (RR %.6g / "
-                         "ToR %.6g)",
+                         "TE %.10g g x (TiR %.4g h / EL %.6g h) x (RR %.4g / "
+                         "ToR %.4g)",
                          fs.te_g, tir, fs.el_hours, rr, tor);
         }
         /* R */

@@ -100,7 +100,7 @@ enum {
 #define FOOTPRINT_OPTIONS_HELP                                                                     \
         "Carbon settings (default: joulesd's [carbon] section, kept in the history):\n"            \
         "  --country CC          built-in yearly grid intensity (Ember 2024), e.g. DE\n"           \
-        "  --intensity G         a fixed gCO2e/kWh for every hour (imported series unused)\n"      \
+        "  --intensity G         a fixed gCO2e/kWh for every hour (no series)\n"                   \
         "  --pue X               power usage effectiveness, >= 1 (default 1.0)\n"                  \
         "  --te-g G              the host's embodied emissions in grams (default 0)\n"             \
         "  --el-hours H          its expected lifetime (default 35040 h, 4 years)\n"               \
