@@ -9,6 +9,7 @@
 
 #include "collectors/perf-events.h"
 #include "common/util.h"
+#include "storage/store.h"
 
 typedef enum ConfigType {
         CFG_PATH,
@@ -22,6 +23,7 @@ typedef enum ConfigType {
         CFG_EVENTS,
         CFG_SOCKET,
         CFG_TEXT,
+        CFG_RETENTION,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -70,6 +72,12 @@ static const ConfigKey config_keys[] = {
         {"ingest", "trusted_uids", CFG_TEXT, OFF(ingest_trusted_uids), 0,
          sizeof(((JoulesConfig *)0)->ingest_trusted_uids),
          "uids (space separated) that may count for other units; root always may"},
+        {"storage", "raw_retention", CFG_RETENTION, OFF(raw_retention_us), 3600e6, 0,
+         "how long every tick is kept (1h or more, or forever)"},
+        {"storage", "minute_retention", CFG_RETENTION, OFF(minute_retention_us), 3600e6, 0,
+         "how long per-minute rollups are kept (at least raw_retention, or forever)"},
+        {"storage", "hour_retention", CFG_RETENTION, OFF(hour_retention_us), 3600e6, 0,
+         "how long per-hour rollups are kept (at least minute_retention, or forever)"},
 };
 
 void config_defaults(JoulesConfig *c)
@@ -80,6 +88,9 @@ void config_defaults(JoulesConfig *c)
                 .max_domain_power_w = 2000,
                 .idle_learn = true,
                 .top_processes = 5,
+                .raw_retention_us = STORE_RAW_RETENTION_DEFAULT,
+                .minute_retention_us = STORE_MINUTE_RETENTION_DEFAULT,
+                .hour_retention_us = STORE_HOUR_RETENTION_DEFAULT,
         };
         snprintf(c->db_path, sizeof(c->db_path), "%s", JOULES_DEFAULT_DB);
         snprintf(c->energy_source, sizeof(c->energy_source), "auto");
@@ -133,7 +144,7 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
         if (!section_known) {
                 snprintf(err, errlen,
                          "unknown section [%s] (known: daemon, energy, model, attribution, ingest, "
-                         "requests \"UNIT\")",
+                         "storage, requests \"UNIT\")",
                          section);
                 return -EINVAL;
         }
@@ -245,6 +256,20 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                 }
                 snprintf(field, sizeof(c->ingest_socket), "%s", value);
                 return 0;
+        case CFG_RETENTION:
+                if (strcmp(value, "forever") == 0) {
+                        *(uint64_t *)field = 0;
+                        return 0;
+                }
+                if (parse_duration_us(value, &u) < 0 || (double)u < k->min) {
+                        snprintf(err, errlen,
+                                 "%s.%s: '%s' is neither a duration of 1h or more (examples: 7d, "
+                                 "90d, 26w) nor 'forever'",
+                                 section, key, value);
+                        return -EINVAL;
+                }
+                *(uint64_t *)field = u;
+                return 0;
         case CFG_TEXT:
                 if (strlen(value) >= (size_t)k->max) {
                         snprintf(err, errlen, "%s.%s: too long", section, key);
@@ -299,7 +324,8 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
                                  line);
                 return -EINVAL;
         }
-        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0) {
+        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
+            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
                 snprintf(err, errlen, "%s: %s", path, p.err);
                 return -EINVAL;
         }
@@ -341,6 +367,17 @@ void config_dump(const JoulesConfig *c, FILE *f)
                 case CFG_LOG_LEVEL:
                         fprintf(f, "%s\n", log_levels[*(const int *)field]);
                         break;
+                case CFG_RETENTION: {
+                        uint64_t us = *(const uint64_t *)field;
+                        if (us == 0)
+                                fprintf(f, "forever\n");
+                        else if (us % (86400 * USEC_PER_SEC) == 0)
+                                fprintf(f, "%llud\n",
+                                        (unsigned long long)(us / (86400 * USEC_PER_SEC)));
+                        else
+                                fprintf(f, "%gs\n", (double)us / 1e6);
+                        break;
+                }
                 case CFG_IDLE_POWER:
                         if (c->idle_learn)
                                 fprintf(f, "learn\n");
@@ -350,4 +387,27 @@ void config_dump(const JoulesConfig *c, FILE *f)
                 }
         }
         config_dump_requests(c, f);
+}
+
+/* 0 is forever: the longest. */
+static bool retention_shorter(uint64_t a, uint64_t b)
+{
+        return a != 0 && (b == 0 || a < b);
+}
+
+int config_check_storage(const JoulesConfig *c, char *err, size_t errlen)
+{
+        if (retention_shorter(c->minute_retention_us, c->raw_retention_us)) {
+                snprintf(err, errlen,
+                         "storage.minute_retention is shorter than storage.raw_retention (minutes "
+                         "are kept at least as long as the ticks they sum)");
+                return -EINVAL;
+        }
+        if (retention_shorter(c->hour_retention_us, c->minute_retention_us)) {
+                snprintf(err, errlen,
+                         "storage.hour_retention is shorter than storage.minute_retention (hours "
+                         "are kept at least as long as the minutes they sum)");
+                return -EINVAL;
+        }
+        return 0;
 }

@@ -52,6 +52,10 @@ typedef struct JoulesConfig {
         char ingest_trusted_uids[256];
         JoulesRequestSource request_sources[JOULES_REQUEST_SOURCES_MAX];
         size_t n_request_sources;
+        /* [storage] how long each tier of the history is kept; 0: forever */
+        uint64_t raw_retention_us;
+        uint64_t minute_retention_us;
+        uint64_t hour_retention_us;
 } JoulesConfig;
 
 void config_defaults(JoulesConfig *c);
@@ -75,3 +79,8 @@ int config_set_request(JoulesConfig *c, const char *section, const char *key, co
 int config_check_requests(const JoulesConfig *c, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 void config_dump_requests(const JoulesConfig *c, FILE *f);
+
+/* [storage]: retention must not shrink from raw to minute to hour (a tier is deleted only once
+ * the next one holds it). */
+int config_check_storage(const JoulesConfig *c, char *err, size_t errlen)
+        __attribute__((warn_unused_result));

@@ -66,6 +66,8 @@ struct Daemon {
         uint64_t store_failures;
         bool store_failing;
         uint64_t store_ok_since_ns; /* while failing: first of the successful commits since */
+        uint64_t last_maintain_ns;  /* rollups and retention (store_maintain) */
+        bool maintain_behind;
 };
 
 /* STATUS= for systemctl status: the host's power over the last second of measured time. */
@@ -271,6 +273,17 @@ static void daemon_tick(Daemon *d)
                 d->last_commit_ns = mono_ns;
         }
         daemon_store_health(d, r, mono_ns, false);
+        /* Rollups and retention about once a minute (at start-up too), each tick while behind. */
+        if (r >= 0 && (d->maintain_behind || d->last_maintain_ns == 0 ||
+                       mono_ns - d->last_maintain_ns >= 60 * NSEC_PER_SEC)) {
+                StoreRetention keep = {d->cfg.raw_retention_us, d->cfg.minute_retention_us,
+                                       d->cfg.hour_retention_us};
+                int m = store_maintain(d->store, wall_us, &keep);
+                if (m < 0)
+                        log_debug("storage: rollups: %s", store_last_error(d->store));
+                d->maintain_behind = m == 1;
+                d->last_maintain_ns = mono_ns;
+        }
         if (iv->host_valid) {
                 d->show_uj += iv->host_uj;
                 d->show_us += iv->dt_us;
