@@ -8,7 +8,7 @@
 
 static void services_usage(FILE *f)
 {
-        fprintf(f, "Usage: joules services [--since WHEN] [--until WHEN] [--json]\n"
+        fprintf(f, "Usage: joules services [--since WHEN] [--until WHEN] [--wide] [--json]\n"
                    "Energy per systemd unit over a time range (default: the last hour):\n"
                    "total, active and idle energy, CPU seconds, average watts and share of the\n"
                    "host. Pseudo-units: kernel (kernel threads, interrupts), unattributed\n"
@@ -69,7 +69,8 @@ static void services_json(const StoreServices *sv, FILE *f)
         json_end(&j);
 }
 
-static void services_table(const StoreServices *sv)
+/* 80 columns by default; --wide adds idle energy, CPU seconds and active J per request. */
+static void services_table(const StoreServices *sv, bool wide)
 {
         char a[32], b[32];
         printf("%s .. %s, %.0f s measured, host %.2f J, %.2f W average%s\n",
@@ -77,38 +78,43 @@ static void services_table(const StoreServices *sv)
                sv->seconds, sv->host_energy_j,
                sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0,
                sv->estimated ? " (estimated)" : "");
-        printf("%-28s %11s %10s %10s %9s %8s %6s %10s %10s %10s\n", "UNIT", "ENERGY J", "ACTIVE J",
-               "IDLE J", "CPU S", "AVG W", "SHARE", "REQUESTS", "J/REQ", "ACT J/REQ");
+        printf("%-22s %9s %9s", "UNIT", "ENERGY J", "ACTIVE J");
+        if (wide)
+                printf(" %9s %8s", "IDLE J", "CPU S");
+        printf(" %7s %6s %9s %9s%s\n", "AVG W", "SHARE", "REQUESTS", "J/REQ",
+               wide ? "  ACT J/REQ" : "");
         for (size_t i = 0; i < sv->n_units; i++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
                 char name[300];
-                if (u->pseudo)
-                        snprintf(name, sizeof(name), "(%s)", u->name);
-                else
-                        snprintf(name, sizeof(name), "%s", u->name);
-                printf("%-28.28s %11.2f %10.2f %10.2f %9.2f %8.2f %5.1f%%", name, e, u->active_j,
-                       u->idle_j, u->cpu_s, sv->seconds > 0 ? e / sv->seconds : 0,
+                snprintf(name, sizeof(name), u->pseudo ? "(%s)" : "%s", u->name);
+                printf("%-22.22s %9.2f %9.2f", name, e, u->active_j);
+                if (wide)
+                        printf(" %9.2f %8.2f", u->idle_j, u->cpu_s);
+                printf(" %7.2f %5.1f%%", sv->seconds > 0 ? e / sv->seconds : 0,
                        sv->host_energy_j > 0 ? 100 * e / sv->host_energy_j : 0);
-                if (u->has_requests && u->requests > 0)
-                        printf(" %10.0f %10.4g %10.4g\n", u->requests, e / u->requests,
-                               u->active_j / u->requests);
-                else
-                        printf(" %10s %10s %10s\n", u->has_requests ? "0" : "-", "-", "-");
+                if (u->has_requests && u->requests > 0) {
+                        printf(" %9.0f %9.3g", u->requests, e / u->requests);
+                        if (wide)
+                                printf("  %9.3g", u->active_j / u->requests);
+                } else {
+                        printf(" %9s %9s", u->has_requests ? "0" : "-", "-");
+                        if (wide)
+                                printf("  %9s", "-");
+                }
+                putchar('\n');
         }
 }
 
 int cmd_services(const CliContext *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"since", required_argument, NULL, 's'},
-                {"until", required_argument, NULL, 'u'},
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+                {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
+                {"json", no_argument, NULL, 'j'},        {"wide", no_argument, NULL, 'w'},
+                {"help", no_argument, NULL, 'h'},        {0},
         };
         int64_t from = ctx->now_us - 3600 * (int64_t)USEC_PER_SEC, to = ctx->now_us;
-        bool json = false;
+        bool json = false, wide = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
@@ -122,6 +128,9 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
                         break;
                 case 'j':
                         json = true;
+                        break;
+                case 'w':
+                        wide = true;
                         break;
                 case 'h':
                         services_usage(stdout);
@@ -152,7 +161,7 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
         if (json)
                 services_json(&sv, stdout);
         else
-                services_table(&sv);
+                services_table(&sv, wide);
         int rc = sv.seconds > 0 ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
         if (rc == CLI_EXIT_NO_DATA && !json)
                 fprintf(stderr, "joules services: no samples in that range\n");
