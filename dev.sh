@@ -98,7 +98,13 @@ case "$cmd" in
     for b in build/bench/bench-*; do
       [ -x "$b" ] || continue
       log "$b"
-      "$b"
+      rc=0
+      "$b" || rc=$?
+      case $rc in
+        0) ;;
+        77) log "$b skipped (it says why above)" ;;
+        *) log "$b failed with exit code $rc"; exit "$rc" ;;
+      esac
     done
     ;;
   *)
