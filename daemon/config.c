@@ -99,6 +99,7 @@ void config_defaults(JoulesConfig *c)
         snprintf(c->events, sizeof(c->events), "cycles,instructions");
         snprintf(c->ingest_socket, sizeof(c->ingest_socket), "/run/joules/ingest.sock");
         energy_options_default(&c->energy);
+        config_carbon_defaults(&c->carbon);
 }
 
 static const char *const log_levels[] = {
@@ -128,6 +129,9 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                size_t errlen)
 {
         int rr = config_set_request(c, section, key, value, err, errlen);
+        if (rr != 0)
+                return rr < 0 ? rr : 0;
+        rr = config_set_carbon(c, section, key, value, err, errlen);
         if (rr != 0)
                 return rr < 0 ? rr : 0;
         const ConfigKey *k = NULL;
@@ -386,6 +390,7 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         break;
                 }
         }
+        config_dump_carbon(c, f);
         config_dump_requests(c, f);
 }
 

@@ -31,6 +31,16 @@ typedef struct JoulesRequestSource {
         char access_log_filter[256]; /* POSIX extended regex a line must match; empty: all */
 } JoulesRequestSource;
 
+/* [carbon] (config-carbon.c): written into the history's meta table for joules. */
+typedef struct JoulesCarbon {
+        char country[8];         /* built-in table code; empty: WORLD */
+        double intensity;        /* fixed gCO2e/kWh; NAN: none */
+        double pue;              /* 1.0 by default */
+        double embodied_g;       /* TE, grams */
+        double lifetime_hours;   /* EL, 35040 by default */
+        double market_intensity; /* NAN: none */
+} JoulesCarbon;
+
 typedef struct JoulesConfig {
         char db_path[PATH_MAX];
         uint64_t interval_us;
@@ -52,6 +62,7 @@ typedef struct JoulesConfig {
         char ingest_trusted_uids[256];
         JoulesRequestSource request_sources[JOULES_REQUEST_SOURCES_MAX];
         size_t n_request_sources;
+        JoulesCarbon carbon; /* [carbon] (issue 6) */
         /* [storage] how long each tier of the history is kept; 0: forever */
         uint64_t raw_retention_us;
         uint64_t minute_retention_us;
@@ -79,6 +90,16 @@ int config_set_request(JoulesConfig *c, const char *section, const char *key, co
 int config_check_requests(const JoulesConfig *c, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 void config_dump_requests(const JoulesConfig *c, FILE *f);
+
+/* [carbon] (config-carbon.c): 0 when section is another one, 1 when set, -EINVAL with err. */
+void config_carbon_defaults(JoulesCarbon *c);
+int config_set_carbon(JoulesConfig *c, const char *section, const char *key, const char *value,
+                      char *err, size_t errlen) __attribute__((warn_unused_result));
+void config_dump_carbon(const JoulesConfig *c, FILE *f);
+/* Writes the [carbon] settings into the history's meta table (carbon.* keys), replacing the
+ * ones there. */
+struct Store;
+int config_store_carbon(const JoulesConfig *c, struct Store *s) __attribute__((warn_unused_result));
 
 /* [storage]: retention must not shrink from raw to minute to hour (a tier is deleted only once
  * the next one holds it). */

@@ -398,6 +398,8 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
         };
         r = store_run_begin(d->store, &run, &d->run_id);
         if (r >= 0)
+                r = config_store_carbon(cfg, d->store);
+        if (r >= 0)
                 r = daemon_register_domains(d);
         if (r < 0) {
                 snprintf(err, errlen, "writing %s: %s", cfg->db_path, store_last_error(d->store));
@@ -481,6 +483,10 @@ static int daemon_apply_live(Daemon *d, const JoulesConfig *old)
         if (d->cfg.log_level != old->log_level)
                 log_setup(d->cfg.log_level, NULL);
         d->tracker.max_watts = d->cfg.max_domain_power_w;
+        if (memcmp(&d->cfg.carbon, &old->carbon, sizeof(old->carbon)) != 0 &&
+            config_store_carbon(&d->cfg, d->store) < 0)
+                log_warning("writing the [carbon] settings into %s: %s", d->cfg.db_path,
+                            store_last_error(d->store));
         int r = services_reconfigure(d->services, &d->cfg);
         if (r < 0)
                 return r;

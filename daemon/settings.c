@@ -58,6 +58,11 @@ static void live_top_processes(JoulesConfig *to, const JoulesConfig *from)
         to->top_processes = from->top_processes;
 }
 
+static void live_carbon(JoulesConfig *to, const JoulesConfig *from)
+{
+        to->carbon = from->carbon; /* the daemon writes them into the history again */
+}
+
 static const struct {
         const char *section, *key;
         void (*apply)(JoulesConfig *to, const JoulesConfig *from);
@@ -67,6 +72,12 @@ static const struct {
         {"energy", "max_domain_power_w", live_max_power},
         {"attribution", "idle_power", live_idle_power},
         {"attribution", "top_processes", live_top_processes},
+        {"carbon", "country", live_carbon},
+        {"carbon", "intensity_g_per_kwh", live_carbon},
+        {"carbon", "pue", live_carbon},
+        {"carbon", "embodied_g", live_carbon},
+        {"carbon", "lifetime_hours", live_carbon},
+        {"carbon", "market_intensity_g_per_kwh", live_carbon},
 };
 
 bool settings_key_is_live(const char *section, const char *key)

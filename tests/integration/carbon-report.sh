@@ -17,7 +17,19 @@ mkdir -m 0755 "$SCRATCH/run"
 sock=$SCRATCH/run/ingest.sock
 ua=t-joules-$$-co2-a.service
 ub=t-joules-$$-co2-b.service
-: >"$SCRATCH/joulesd.conf"
+# the host's carbon settings, written by joulesd into the history for joules to read
+printf '[carbon]\ncountry = FR\npue = 1.1\nembodied_g = 900000\nmarket_intensity_g_per_kwh = 10\n' \
+  >"$SCRATCH/joulesd.conf"
+# a wrong [carbon] value stops start-up with the file, line and reason (exit 78)
+printf '[carbon]\ncountry = FR\npue = 0.5\n' >"$SCRATCH/bad.conf"
+set +e
+"$JOULESD" --config "$SCRATCH/bad.conf" --db "$SCRATCH/bad.db" --sysfs-root "$SCRATCH/none" \
+  2>"$SCRATCH/bad.err"
+rc=$?
+set -e
+[ "$rc" = 78 ] || fail "bad [carbon]: exit $rc, expected 78"
+grep -q "bad.conf:3: carbon.pue: 0.5 is out of range" "$SCRATCH/bad.err" ||
+  fail "bad [carbon]: $(cat "$SCRATCH/bad.err")"
 
 "$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:40 --interval-ms 5 \
   >"$SCRATCH/sim.out" &
@@ -52,6 +64,16 @@ wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop clean
 [ -n "${KEEP_DB:-}" ] && cp "$db" "$KEEP_DB"
 
 J() { "$JOULES" --db "$db" "$@"; }
+
+# --- the settings joulesd stored, used when no flag overrides them
+J intensity show --json >"$SCRATCH/show.json" || fail "joules intensity show"
+jq -e '.country == "FR" and .pue == 1.1 and .embodied_g == 900000 and .market_g_per_kwh == 10 and
+  .yearly_g_per_kwh == 44.18 and .lifetime_hours == 35040' "$SCRATCH/show.json" >/dev/null ||
+  fail "stored settings: $(cat "$SCRATCH/show.json")"
+J report --since 1h --json >"$SCRATCH/r-fr.json" || fail "report with stored settings"
+jq -e '.pue == 1.1 and .intensity_source == "ember-2024:FR" and
+  (.periods[0].units | all(((.market_gco2e - .energy_kwh * 1.1 * 10) | fabs) < 1e-12))' \
+  "$SCRATCH/r-fr.json" >/dev/null || fail "report ignores the stored settings"
 range=(--since 1h --until "$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)")
 flags=(--country DE --pue 1.2 --te-g 1000000)
 
