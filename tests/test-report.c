@@ -16,6 +16,7 @@
 #include "cli/intensity.h"
 #include "common/carbon.h"
 #include "common/util.h"
+#include "daemon/config.h"
 #include "storage/store.h"
 
 static char dir[] = "/tmp/joules-test-report-XXXXXX";
@@ -337,13 +338,79 @@ static void test_intensity_json(void **state)
         }
 }
 
+/* [carbon] in joulesd.conf: validated like every key, stored into meta, read back by joules */
+static void test_carbon_config(void **state)
+{
+        JoulesConfig c;
+        config_defaults(&c);
+        assert_string_equal(c.carbon.country, "");
+        assert_true(c.carbon.pue == 1.0 && c.carbon.lifetime_hours == 35040);
+        assert_true(isnan(c.carbon.intensity) && isnan(c.carbon.market_intensity));
+        static const struct {
+                const char *key, *value, *error; /* error NULL: accepted */
+        } rows[] = {
+                {"country", "FR", NULL},
+                {"country", "XX", "carbon.country: 'XX' is not in the built-in table"},
+                {"pue", "1.135", NULL},
+                {"pue", "0.9", "carbon.pue: 0.9 is out of range [1, 10]"},
+                {"pue", "", "carbon.pue: '' is not a number"},
+                {"embodied_g", "1e6", NULL},
+                {"embodied_g", "-1", "out of range"},
+                {"lifetime_hours", "43800", NULL},
+                {"intensity_g_per_kwh", "250", NULL},
+                {"intensity_g_per_kwh", "abc", "carbon.intensity_g_per_kwh: 'abc' is not a number"},
+                {"market_intensity_g_per_kwh", "12.5", NULL},
+                {"colour", "green", "unknown key 'colour' in section [carbon]"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char err[256] = "";
+                int r = config_set(&c, "carbon", rows[i].key, rows[i].value, err, sizeof(err));
+                if (!rows[i].error) {
+                        assert_int_equal(r, 0);
+                        continue;
+                }
+                assert_true(r < 0);
+                if (!strstr(err, rows[i].error)) {
+                        fprintf(stderr, "row %zu: '%s' lacks '%s'\n", i, err, rows[i].error);
+                        fail();
+                }
+        }
+        assert_string_equal(c.carbon.country, "FR");
+        assert_true(c.carbon.pue == 1.135 && c.carbon.embodied_g == 1e6);
+        /* the empty value of an optional number means none again */
+        char err[256];
+        assert_int_equal(config_set(&c, "carbon", "intensity_g_per_kwh", "", err, sizeof(err)), 0);
+        assert_true(isnan(c.carbon.intensity));
+
+        /* into a history and back through what joules reads */
+        char path[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/cfg.db", dir), 0);
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        assert_int_equal(store_write_meta(s, "carbon.intensity", "999"), 0); /* stale */
+        assert_int_equal(config_store_carbon(&c, s), 0);
+        FootprintSettings fs;
+        assert_int_equal(footprint_settings_load(s, &fs, err, sizeof(err)), 0);
+        assert_string_equal(fs.country, "FR");
+        assert_true(fs.pue == 1.135 && fs.te_g == 1e6 && fs.el_hours == 43800);
+        assert_true(isnan(fs.intensity)); /* the stale key is gone */
+        assert_true(fs.market_g_per_kwh == 12.5);
+        char label[64];
+        assert_true(footprint_fallback_intensity(&fs, label, sizeof(label)) == 44.18);
+        assert_string_equal(label, "ember-2024:FR");
+        /* a flag beats the stored country */
+        FootprintOverrides o = {.v.country = "PL", .country = true};
+        footprint_apply(&fs, &o);
+        assert_true(footprint_fallback_intensity(&fs, label, sizeof(label)) == 614.98);
+        store_close(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_buckets),
-                cmocka_unit_test(test_periods),
-                cmocka_unit_test(test_intensity_import),
-                cmocka_unit_test(test_intensity_json),
+                cmocka_unit_test(test_buckets),          cmocka_unit_test(test_periods),
+                cmocka_unit_test(test_intensity_import), cmocka_unit_test(test_intensity_json),
+                cmocka_unit_test(test_carbon_config),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
