@@ -164,9 +164,9 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
                 rc = CLI_EXIT_FAILURE;
         } else {
                 char a[32], b[32];
-                printf("imported %zu intervals (%s) from %s to %s, source '%s'\n", n,
-                       json ? "JSON" : "CSV", format_rfc3339(v[0].start_us, a, sizeof(a)),
-                       format_rfc3339(v[n - 1].end_us, b, sizeof(b)), src);
+                printf("imported %zu intervals (%s), source '%.40s'\n%s .. %s\n", n,
+                       json ? "JSON" : "CSV", src, format_rfc3339(v[0].start_us, a, sizeof(a)),
+                       format_rfc3339(v[n - 1].end_us, b, sizeof(b)));
         }
         free(pts);
         free(v);
@@ -197,7 +197,7 @@ static int intensity_table(bool json)
         printf("Yearly average grid intensity, gCO2e/kWh (Ember, 2024)\n");
         for (size_t i = 0; i < n; i++)
                 printf("%-6s %7.2f%s", t[i].code, t[i].g_per_kwh,
-                       i % 5 == 4 || i + 1 == n ? "\n" : "   ");
+                       i % 5 == 4 || i + 1 == n ? "\n" : "  ");
         return CLI_EXIT_OK;
 }
 
@@ -243,9 +243,10 @@ static int intensity_show(const CliContext *ctx, bool json)
         }
         printf("yearly intensity  %.2f gCO2e/kWh (%s)\n", fallback, label);
         if (n)
-                printf("imported series   %zu intervals, %s .. %s, source '%s'\n", n,
-                       format_rfc3339(first, a, sizeof(a)), format_rfc3339(last, b, sizeof(b)),
-                       src);
+                printf("imported series   %zu intervals, source '%.40s'\n"
+                       "                  %s .. %s\n",
+                       n, src, format_rfc3339(first, a, sizeof(a)),
+                       format_rfc3339(last, b, sizeof(b)));
         else
                 printf("imported series   none (joules intensity import FILE)\n");
         printf("PUE               %.3g\n", fs.pue);

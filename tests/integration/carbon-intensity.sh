@@ -85,5 +85,9 @@ J report --since 1h --json | jq -e '.periods[0].host.intensity_g_per_kwh == 183'
 
 J intensity show | grep -q "imported series   2 intervals" || fail "intensity show"
 J intensity table | grep -qE "DE +342.06" || fail "intensity table"
+for args in "show" "table"; do
+  # shellcheck disable=SC2086
+  J intensity $args | awk 'length > 80 { exit 1 }' || fail "intensity $args wider than 80"
+done
 J intensity table --json | jq -e '.countries | length == 31' >/dev/null || fail "table json"
 note "ok"
