@@ -81,3 +81,22 @@ const char *store_tier_table(StoreTier t);
 int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, StoreSpan *ret,
                size_t *ret_n, int64_t *ret_from, int64_t *ret_to)
         __attribute__((warn_unused_result));
+
+/* The ticks of the spans as one SQL relation, for queries grouping by their own buckets:
+ * "(SELECT ... UNION ALL ...)" whose rows are raw ticks or tier rows, each with ts_us (a tier
+ * row's end, start_us + width, which falls in the same bucket as its ticks when the bucket is a
+ * multiple of the width). Columns:
+ *   STORE_REL_HOST: ts_us, host_uj, valid_us, estimated, first_us, last_us, run_id
+ *   STORE_REL_UNITS: ts_us, unit_id, active_uj, idle_uj, cpu_ns, estimated
+ *   STORE_REL_REQUESTS: ts_us, unit_id, metric_id, count
+ * The span bounds are parameters ?first_param, ?first_param + 1, ... (2 per span), bound by
+ * store_spans_bind(). */
+typedef enum StoreRelation {
+        STORE_REL_HOST,
+        STORE_REL_UNITS,
+        STORE_REL_REQUESTS,
+} StoreRelation;
+
+int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param,
+                    char *buf, size_t size) __attribute__((warn_unused_result));
+void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int first_param);

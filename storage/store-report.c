@@ -1,7 +1,7 @@
 /* Reading energy by period (joules report, export, sci, compare), the settings kept with the
- * history (meta) and the imported grid carbon-intensity series. Today the periods are summed from
- * the raw tables (ticks, unit_energy, unit_requests); the rollup tiers can take over behind
- * store_read_periods() without its callers noticing. */
+ * history (meta) and the imported grid carbon-intensity series. The periods are summed from the
+ * rollup tiers where they hold the range whole (store_plan: days, hours, minutes), else from the
+ * raw tables (ticks, unit_energy, unit_requests), with the same result. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -118,15 +118,22 @@ static const char *bucket_sql(StoreBucket b)
 /* The unit filter matches the name as given, or with ".service" added (nginx: nginx.service). */
 #define UNIT_FILTER "(?3 IS NULL OR u.name = ?3 OR u.name = ?3 || '.service')"
 
-/* Runs "SELECT <bucket> AS b, <rest>" with ?1 from, ?2 to and ?3 the unit (or NULL). */
-static int periods_query(Store *s, sqlite3_stmt **q, const char *rest, const StorePeriodRows *p,
-                         const char *unit)
+/* Runs "SELECT <bucket> AS b, <cols> FROM <relation> t <tail>" with ?1 from, ?2 to, ?3 the unit
+ * (or NULL) and ?5... the spans' bounds: the relation is the range's ticks read through the
+ * rollup tiers (store_spans_sql). */
+static int periods_query(Store *s, sqlite3_stmt **q, const char *cols, StoreRelation rel,
+                         const char *tail, const StorePeriodRows *p, const char *unit,
+                         const StoreSpan *spans, size_t n_spans)
 {
-        char sql[2048];
-        int n = snprintf(sql, sizeof(sql), "SELECT %s AS b, %s", bucket_sql(p->bucket), rest);
+        char relation[12288], sql[16384];
+        int r = store_spans_sql(rel, spans, n_spans, 5, relation, sizeof(relation));
+        if (r < 0)
+                return r;
+        int n = snprintf(sql, sizeof(sql), "SELECT %s AS b, %s FROM %s t %s", bucket_sql(p->bucket),
+                         cols, relation, tail);
         if (n < 0 || (size_t)n >= sizeof(sql))
                 return -ENAMETOOLONG;
-        int r = store_query(s, q, sql);
+        r = store_query(s, q, sql);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(*q, 1, p->from_us);
@@ -135,7 +142,23 @@ static int periods_query(Store *s, sqlite3_stmt **q, const char *rest, const Sto
                 sqlite3_bind_text(*q, 3, unit, -1, SQLITE_STATIC);
         else
                 sqlite3_bind_null(*q, 3);
+        store_spans_bind(*q, spans, n_spans, 5);
         return 0;
+}
+
+/* The coarsest tier whose rows fall whole into the bucket. */
+static StoreTier bucket_tier(StoreBucket b)
+{
+        switch (b) {
+        case STORE_BUCKET_SECOND:
+                return STORE_TIER_RAW;
+        case STORE_BUCKET_MINUTE:
+                return STORE_TIER_MINUTE;
+        case STORE_BUCKET_HOUR:
+                return STORE_TIER_HOUR;
+        default:
+                return STORE_TIER_DAY;
+        }
 }
 
 static size_t period_index(const StorePeriodRows *p, const int64_t *keys, int64_t key)
@@ -179,15 +202,17 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
         StorePeriodRows p = {.from_us = from_us, .to_us = to_us, .bucket = bucket};
         _cleanup_free_ int64_t *keys = NULL;
         sqlite3_stmt *q = NULL;
+        StoreSpan spans[STORE_PLAN_MAX];
+        size_t n_spans;
         int r, rc;
 
+        r = store_plan(s, from_us, to_us, bucket_tier(bucket), spans, &n_spans, NULL, NULL);
+        if (r < 0)
+                return r;
         r = periods_query(s, &q,
-                          "COALESCE(SUM(t.host_uj), 0), "
-                          "COALESCE(SUM(CASE WHEN t.host_uj IS NOT NULL THEN t.dt_us END), 0), "
-                          "MAX(t.estimated), MIN(t.ts_us - t.dt_us), MAX(t.ts_us) FROM ticks t "
-                          "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND ?3 IS ?3 "
-                          "GROUP BY b ORDER BY b",
-                          &p, unit);
+                          "COALESCE(SUM(t.host_uj), 0), COALESCE(SUM(t.valid_us), 0), "
+                          "MAX(t.estimated), MIN(t.first_us), MAX(t.last_us)",
+                          STORE_REL_HOST, "GROUP BY b ORDER BY b", &p, unit, spans, n_spans);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -227,13 +252,11 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
         q = NULL;
 
         r = periods_query(s, &q,
-                          "u.name, u.pseudo, SUM(e.active_uj), SUM(e.idle_uj), "
-                          "SUM(e.cpu_ns), MAX(t.estimated) "
-                          "FROM unit_energy e JOIN ticks t ON t.id = e.tick_id "
-                          "JOIN units u ON u.id = e.unit_id "
-                          "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND " UNIT_FILTER " "
-                          "GROUP BY b, u.id",
-                          &p, unit);
+                          "u.name, u.pseudo, SUM(t.active_uj), SUM(t.idle_uj), SUM(t.cpu_ns), "
+                          "MAX(t.estimated)",
+                          STORE_REL_UNITS,
+                          "JOIN units u ON u.id = t.unit_id WHERE " UNIT_FILTER " GROUP BY b, u.id",
+                          &p, unit, spans, n_spans);
         if (r < 0)
                 goto out;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -260,14 +283,11 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
         sqlite3_finalize(q);
         q = NULL;
 
-        r = periods_query(s, &q,
-                          "u.name, u.pseudo, SUM(r.count) "
-                          "FROM unit_requests r JOIN ticks t ON t.id = r.tick_id "
-                          "JOIN units u ON u.id = r.unit_id "
-                          "JOIN request_metrics m ON m.id = r.metric_id "
-                          "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND " UNIT_FILTER " "
-                          "AND m.name = ?4 GROUP BY b, u.id",
-                          &p, unit);
+        r = periods_query(s, &q, "u.name, u.pseudo, SUM(t.count)", STORE_REL_REQUESTS,
+                          "JOIN units u ON u.id = t.unit_id "
+                          "JOIN request_metrics m ON m.id = t.metric_id "
+                          "WHERE " UNIT_FILTER " AND m.name = ?4 GROUP BY b, u.id",
+                          &p, unit, spans, n_spans);
         if (r < 0)
                 goto out;
         sqlite3_bind_text(q, 4, STORE_REQUESTS_METRIC, -1, SQLITE_STATIC);
@@ -304,13 +324,20 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
         if (p.n_rows > 1)
                 qsort(p.rows, p.n_rows, sizeof(*p.rows), row_cmp);
 
-        r = store_query(s, &q,
-                        "SELECT r.hostname FROM ticks t JOIN runs r ON r.id = t.run_id "
-                        "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 ORDER BY t.ts_us DESC LIMIT 1");
-        if (r < 0)
-                goto out;
-        sqlite3_bind_int64(q, 1, from_us);
-        sqlite3_bind_int64(q, 2, to_us);
+        {
+                char relation[12288], sql[12800];
+                r = store_spans_sql(STORE_REL_HOST, spans, n_spans, 1, relation, sizeof(relation));
+                if (r < 0)
+                        goto out;
+                snprintf(sql, sizeof(sql),
+                         "SELECT r.hostname FROM %s t JOIN runs r ON r.id = t.run_id "
+                         "ORDER BY t.ts_us DESC LIMIT 1",
+                         relation);
+                r = store_query(s, &q, sql);
+                if (r < 0)
+                        goto out;
+                store_spans_bind(q, spans, n_spans, 1);
+        }
         rc = sqlite3_step(q);
         if (rc == SQLITE_ROW)
                 store_copy_text(p.hostname, sizeof(p.hostname), q, 0);

@@ -497,6 +497,86 @@ int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, Sto
         return 0;
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param, char *buf,
+                    size_t size)
+{
+        static const char *const raw[] = {
+                [STORE_REL_HOST] = "SELECT ts_us, host_uj, CASE WHEN host_uj IS NOT NULL THEN "
+                                   "dt_us END AS valid_us, estimated, ts_us - dt_us AS first_us, "
+                                   "ts_us AS last_us, run_id FROM ticks WHERE ts_us > ?%d AND "
+                                   "ts_us <= ?%d",
+                [STORE_REL_UNITS] = "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, "
+                                    "t.estimated FROM ticks t JOIN unit_energy e ON e.tick_id = "
+                                    "t.id WHERE t.ts_us > ?%d AND t.ts_us <= ?%d",
+                [STORE_REL_REQUESTS] = "SELECT t.ts_us, r.unit_id, r.metric_id, r.count FROM "
+                                       "ticks t JOIN unit_requests r ON r.tick_id = t.id WHERE "
+                                       "t.ts_us > ?%d AND t.ts_us <= ?%d",
+        };
+        static const char *const tier[] = {
+                [STORE_REL_HOST] = "SELECT start_us + %lld AS ts_us, host_uj, valid_us, "
+                                   "estimated, first_us, last_us, run_id FROM %s_host WHERE "
+                                   "start_us >= ?%d AND start_us < ?%d",
+                [STORE_REL_UNITS] = "SELECT start_us + %lld AS ts_us, unit_id, active_uj, idle_uj, "
+                                    "cpu_ns, estimated FROM %s_units WHERE start_us >= ?%d AND "
+                                    "start_us < ?%d",
+                [STORE_REL_REQUESTS] = "SELECT start_us + %lld AS ts_us, unit_id, metric_id, count "
+                                       "FROM %s_requests WHERE start_us >= ?%d AND start_us < ?%d",
+        };
+        size_t o = 0;
+        int w = snprintf(buf, size, "(");
+        for (size_t i = 0; i < n && w >= 0 && (size_t)w < size - o; i++) {
+                o += (size_t)w;
+                if (i > 0) {
+                        w = snprintf(buf + o, size - o, " UNION ALL ");
+                        if (w < 0 || (size_t)w >= size - o)
+                                break;
+                        o += (size_t)w;
+                }
+                int p = first_param + 2 * (int)i;
+                if (spans[i].tier == STORE_TIER_RAW)
+                        w = snprintf(buf + o, size - o, raw[rel], p, p + 1);
+                else
+                        w = snprintf(buf + o, size - o, tier[rel],
+                                     (long long)store_tiers[spans[i].tier].width_us,
+                                     store_tiers[spans[i].tier].name, p, p + 1);
+        }
+        if (w < 0 || (size_t)w >= size - o)
+                return -ENAMETOOLONG;
+        o += (size_t)w;
+        /* no span: an empty relation with the same columns */
+        if (n == 0) {
+                w = snprintf(buf + o, size - o, raw[rel], first_param, first_param + 1);
+                if (w < 0 || (size_t)w >= size - o)
+                        return -ENAMETOOLONG;
+                o += (size_t)w;
+                w = snprintf(buf + o, size - o, " AND 0");
+                if (w < 0 || (size_t)w >= size - o)
+                        return -ENAMETOOLONG;
+                o += (size_t)w;
+        }
+        if (o + 2 > size)
+                return -ENAMETOOLONG;
+        buf[o++] = ')';
+        buf[o] = '\0';
+        return 0;
+}
+
+#pragma GCC diagnostic pop
+
+void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int first_param)
+{
+        for (size_t i = 0; i < n; i++) {
+                sqlite3_bind_int64(q, first_param + 2 * (int)i, spans[i].lo);
+                sqlite3_bind_int64(q, first_param + 2 * (int)i + 1, spans[i].hi);
+        }
+        if (n == 0) {
+                sqlite3_bind_int64(q, first_param, 0);
+                sqlite3_bind_int64(q, first_param + 1, 0);
+        }
+}
+
 /* ---- services over a range ---- */
 
 typedef struct UnitSum {
