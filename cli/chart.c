@@ -61,12 +61,18 @@ int chart_build(const StorePeriodRows *p, const char *unit, Chart *ret)
         c.from_us = first;
         c.to_us = last;
 
-        /* the series: the biggest units, then the rest */
+        /* the series: the biggest services in colour, then the other services, then the
+         * pseudo-units (idle, kernel, unattributed) together in light grey */
         UnitSum *sums = calloc(p->n_rows ? p->n_rows : 1, sizeof(*sums));
-        size_t n_sums = 0;
+        size_t n_sums = 0, n_real = 0;
+        bool overhead = false;
         if (!sums)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_rows; i++) {
+                if (p->rows[i].pseudo && !unit) {
+                        overhead = true;
+                        continue;
+                }
                 size_t j = 0;
                 while (j < n_sums && strcmp(sums[j].name, p->rows[i].name) != 0)
                         j++;
@@ -74,12 +80,22 @@ int chart_build(const StorePeriodRows *p, const char *unit, Chart *ret)
                         sums[n_sums++] = (UnitSum){.name = p->rows[i].name};
                 sums[j].j += (double)(p->rows[i].active_uj + p->rows[i].idle_uj) / UJ_PER_J;
         }
+        n_real = n_sums;
         qsort(sums, n_sums, sizeof(*sums), unit_sum_cmp);
-        c.n_series = n_sums <= CHART_MAX_SERIES ? n_sums : CHART_MAX_SERIES;
-        for (size_t s = 0; s < c.n_series; s++)
-                snprintf(c.names[s], sizeof(c.names[s]), "%s",
-                         n_sums > CHART_MAX_SERIES && s == CHART_MAX_SERIES - 1 ? "other"
-                                                                                : sums[s].name);
+        size_t max_colour = CHART_MAX_SERIES - (overhead ? 1 : 0);
+        size_t n_colour = n_real <= max_colour ? n_real : max_colour - 1;
+        for (size_t u = 0; u < n_colour; u++) {
+                snprintf(c.names[c.n_series], sizeof(c.names[0]), "%s", sums[u].name);
+                c.kind[c.n_series++] = CHART_UNIT;
+        }
+        if (n_real > n_colour) {
+                snprintf(c.names[c.n_series], sizeof(c.names[0]), "other services");
+                c.kind[c.n_series++] = CHART_OTHER;
+        }
+        if (overhead) {
+                snprintf(c.names[c.n_series], sizeof(c.names[0]), "idle, kernel, other");
+                c.kind[c.n_series++] = CHART_OVERHEAD;
+        }
 
         c.column_start = calloc(c.n_columns + 1, sizeof(*c.column_start));
         c.watts = calloc((c.n_series ? c.n_series : 1) * c.n_columns, sizeof(*c.watts));
@@ -116,10 +132,16 @@ int chart_build(const StorePeriodRows *p, const char *unit, Chart *ret)
                         double j =
                                 (double)(p->rows[row].active_uj + p->rows[row].idle_uj) / UJ_PER_J;
                         size_t s = 0;
-                        while (s < c.n_series && strcmp(c.names[s], p->rows[row].name) != 0)
-                                s++;
-                        if (s == c.n_series)
-                                s = c.n_series - 1; /* "other" */
+                        if (p->rows[row].pseudo && !unit) {
+                                s = c.n_series - 1; /* idle, kernel, other */
+                        } else {
+                                while (s < c.n_series &&
+                                       (c.kind[s] != CHART_UNIT ||
+                                        strcmp(c.names[s], p->rows[row].name) != 0))
+                                        s++;
+                                if (s == c.n_series)
+                                        s = n_real > n_colour ? n_colour : 0; /* other services */
+                        }
                         c.watts[s * c.n_columns + col] += j;
                         if (unit)
                                 c.total[col] += j;
@@ -138,8 +160,8 @@ int chart_build(const StorePeriodRows *p, const char *unit, Chart *ret)
         return 0;
 }
 
-/* A time label that suits the column width. */
-static void time_label(int64_t us, int64_t column_us, char *buf, size_t size)
+/* A time label that suits the span shown: the time of day within a day, the date beyond. */
+static void time_label(int64_t us, int64_t span_us, char *buf, size_t size)
 {
         time_t t = (time_t)(us / (int64_t)USEC_PER_SEC);
         struct tm tm;
@@ -147,14 +169,15 @@ static void time_label(int64_t us, int64_t column_us, char *buf, size_t size)
                 snprintf(buf, size, "?");
                 return;
         }
+        int64_t hour = 3600 * (int64_t)USEC_PER_SEC;
         size_t n;
-        if (column_us < 60 * (int64_t)USEC_PER_SEC)
+        if (span_us <= 5 * 60 * (int64_t)USEC_PER_SEC)
                 n = strftime(buf, size, "%H:%M:%S", &tm);
-        else if (column_us < 3600 * (int64_t)USEC_PER_SEC)
+        else if (span_us <= 20 * hour)
                 n = strftime(buf, size, "%H:%M", &tm);
-        else if (column_us < 86400 * (int64_t)USEC_PER_SEC)
+        else if (span_us <= 4 * 24 * hour)
                 n = strftime(buf, size, "%m-%d %H:%M", &tm);
-        else if (column_us < 28 * 86400 * (int64_t)USEC_PER_SEC)
+        else if (span_us <= 400 * 24 * hour)
                 n = strftime(buf, size, "%Y-%m-%d", &tm);
         else
                 n = strftime(buf, size, "%Y-%m", &tm);
@@ -200,12 +223,17 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
         for (size_t col = 0; col < c->n_columns * cw; col++)
                 fputc('-', f);
         fputc('\n', f);
-        char a[32], b[32];
-        time_label(c->from_us, c->column_us, a, sizeof(a));
-        time_label(c->to_us, c->column_us, b, sizeof(b));
+        /* the labels stay under the bars: at most 10 + 70 columns */
+        char a[32], b[40];
+        time_label(c->from_us, c->to_us - c->from_us, a, sizeof(a));
+        time_label(c->to_us, c->to_us - c->from_us, b, sizeof(b) - 4);
+        strcat(b, " UTC");
         int width = (int)(c->n_columns * cw);
         int pad = width - (int)strlen(a) - (int)strlen(b);
-        fprintf(f, "%10s%s%*s%s UTC\n", "", a, pad > 1 ? pad : 1, "", b);
+        if (pad >= 1)
+                fprintf(f, "%10s%s%*s%s\n", "", a, pad, "", b);
+        else
+                fprintf(f, "%10s%s .. %s\n", "", a, b);
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -240,11 +268,23 @@ static double nice_step(double max, int n)
         return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
+/* Okabe-Ito for the services, told apart with colour-blindness; greys for the rest. */
+static const char *series_colour(const Chart *c, size_t s)
 {
-        /* Okabe-Ito: told apart with colour-blindness; grey for "other" */
         static const char *const colours[] = {"#0072B2", "#E69F00", "#009E73",
                                               "#CC79A7", "#56B4E9", "#D55E00"};
+        switch (c->kind[s]) {
+        case CHART_OTHER:
+                return "#8c8c8c";
+        case CHART_OVERHEAD:
+                return "#d4d4d4";
+        default:
+                return colours[s % ELEMENTSOF(colours)];
+        }
+}
+
+void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
+{
         const double W = 960, H = 540, left = 80, right = 230, top = 90, bottom = 60;
         const double pw = W - left - right, ph = H - top - bottom;
         double max = 0;
@@ -306,9 +346,7 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                                 "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
                                 "fill=\"%s\"/>\n",
                                 left + col * cw + (cw - bw) / 2, y1, bw, y0 - y1,
-                                strcmp(c->names[s], "other") == 0
-                                        ? "#999999"
-                                        : colours[s % ELEMENTSOF(colours)]);
+                                series_colour(c, s));
                         acc += v;
                 }
         }
@@ -332,7 +370,7 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
         size_t every = c->n_columns > 6 ? (c->n_columns + 5) / 6 : 1;
         for (size_t col = 0; col <= c->n_columns; col += every) {
                 char label[32];
-                time_label(c->column_start[col], c->column_us, label, sizeof(label));
+                time_label(c->column_start[col], c->to_us - c->from_us, label, sizeof(label));
                 double px = left + col * cw;
                 fprintf(f,
                         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n"
@@ -350,10 +388,7 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                 fprintf(f,
                         "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"16\" fill=\"%s\"/>\n"
                         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#222\">",
-                        left + pw + 24, ly,
-                        strcmp(c->names[s], "other") == 0 ? "#999999"
-                                                          : colours[s % ELEMENTSOF(colours)],
-                        left + pw + 48, ly + 13);
+                        left + pw + 24, ly, series_colour(c, s), left + pw + 48, ly + 13);
                 /* a long name keeps its start and its end, where services differ */
                 char name[40];
                 size_t l = strlen(c->names[s]);

@@ -10,7 +10,8 @@
 /* Power over time for joules report: a terminal chart of one series (80 columns) and an SVG of
  * the services stacked, for a slide. Built from store_read_periods() rows of equal buckets. */
 
-#define CHART_MAX_SERIES  6 /* the five biggest units, then "other" */
+#define CHART_MAX_SERIES 6 /* the biggest services, other services, idle/kernel/unattributed */
+enum { CHART_UNIT, CHART_OTHER, CHART_OVERHEAD };
 #define CHART_MAX_COLUMNS 70
 
 typedef struct Chart {
@@ -20,8 +21,9 @@ typedef struct Chart {
         int64_t *column_start; /* n_columns + 1 boundaries */
         size_t n_series;
         char names[CHART_MAX_SERIES][64];
-        double *watts; /* [series * n_columns + column]; NAN: no ticks there */
-        double *total; /* [column]: the host's (or the unit's) watts; NAN: no ticks */
+        int kind[CHART_MAX_SERIES]; /* CHART_UNIT, CHART_OTHER, CHART_OVERHEAD */
+        double *watts;              /* [series * n_columns + column]; NAN: no ticks there */
+        double *total;              /* [column]: the host's (or the unit's) watts; NAN: no ticks */
         bool estimated;
 } Chart;
 

@@ -96,7 +96,9 @@ static void fmt(char *buf, size_t size, double v)
 {
         if (!isfinite(v))
                 snprintf(buf, size, "-");
-        else if (v != 0 && (fabs(v) >= 1e7 || fabs(v) < 1e-3))
+        else if (fabs(v) >= 1e5 && fabs(v) < 1e15)
+                snprintf(buf, size, "%.0f", v);
+        else if (v != 0 && (fabs(v) >= 1e15 || fabs(v) < 1e-3))
                 snprintf(buf, size, "%.4e", v);
         else
                 snprintf(buf, size, "%.6g", v);
