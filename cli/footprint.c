@@ -103,13 +103,26 @@ static void figures_add(FootprintFigures *a, const FootprintFigures *h, double e
 }
 
 typedef struct Acc {
-        double sum_i;
+        double sum_i, min_i, max_i;
         size_t n_i;
 } Acc;
 
+static void acc_add(Acc *a, double i)
+{
+        if (a->n_i == 0 || i < a->min_i)
+                a->min_i = i;
+        if (a->n_i == 0 || i > a->max_i)
+                a->max_i = i;
+        a->sum_i += i;
+        a->n_i++;
+}
+
 static void figures_finish(FootprintFigures *f, const Acc *acc)
 {
-        if (f->facility_kwh > 0)
+        /* one intensity in every hour: exactly that one, not a quotient a rounding away */
+        if (acc->n_i > 0 && acc->min_i == acc->max_i)
+                f->intensity = acc->min_i;
+        else if (f->facility_kwh > 0)
                 f->intensity = f->location_g / f->facility_kwh;
         else
                 f->intensity = acc->n_i ? acc->sum_i / (double)acc->n_i : NAN;
@@ -230,8 +243,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                         }
                 }
                 figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
-                pacc[pi].sum_i += ih;
-                pacc[pi].n_i++;
+                acc_add(&pacc[pi], ih);
 
                 /* the units */
                 for (size_t k = row0; k < row1; k++) {
@@ -280,8 +292,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                                 racc[ri] = (Acc){0};
                         }
                         figures_add(&row->f, &uf, uf.facility_kwh * ih, uf.facility_kwh);
-                        racc[ri].sum_i += ih;
-                        racc[ri].n_i++;
+                        acc_add(&racc[ri], ih);
                 }
                 row0 = row1;
         }
