@@ -2,7 +2,8 @@
 #   CSV and UK National Grid JSON files go in, each hour of energy then takes the series' mean
 #   over that hour; a malformed file (a bad line, a bad element, overlapping intervals) is refused
 #   with exit 2 naming the line or element, and nothing of it is imported; a file replaces what it
-#   overlaps; the history must exist; joules intensity show and table.
+#   overlaps; the history must exist; joules intensity show and table; joulesd writes its
+#   [carbon] settings into the history at start-up and again on reload (SIGHUP).
 # Needs root (joulesd reads the simulated RAPL tree as it would the real one; else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip "needs root"
@@ -14,7 +15,7 @@ sim=$!
 CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
 for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
 grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
-: >"$SCRATCH/joulesd.conf"
+printf '[carbon]\ncountry = GB\n' >"$SCRATCH/joulesd.conf"
 # the checks below want every tick in one hour: keep clear of the turn of an hour
 while [ "$(date -u +%M%S)" -ge 5955 ]; do sleep 1; done
 "$JOULESD" --config "$SCRATCH/joulesd.conf" --db "$db" --interval 200ms --sysfs-root "$sys" \
@@ -22,11 +23,23 @@ while [ "$(date -u +%M%S)" -ge 5955 ]; do sleep 1; done
   2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
-sleep 2
+sleep 1
+J() { "$JOULES" --db "$db" "$@"; }
+J intensity show --json | jq -e '.country == "GB" and .pue == 1' >/dev/null ||
+  fail "start-up settings: $(J intensity show --json)"
+# a reload writes the new [carbon] settings into the history
+printf '[carbon]\ncountry = PL\npue = 1.5\n' >"$SCRATCH/joulesd.conf"
+kill -HUP "$jd"
+for _ in $(seq 50); do
+  J intensity show --json | jq -e '.country == "PL" and .pue == 1.5' >/dev/null && break
+  sleep 0.1
+done
+J intensity show --json | jq -e '.country == "PL" and .pue == 1.5 and .yearly_g_per_kwh == 614.98' \
+  >/dev/null || { cat "$SCRATCH/joulesd.err" >&2; fail "reload: $(J intensity show --json)"; }
+sleep 1
 kill -TERM "$jd"
 wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop cleanly"; }
 
-J() { "$JOULES" --db "$db" "$@"; }
 # the hours holding the ticks
 first=$(sqlite3 "$db" "SELECT MIN(ts_us - dt_us) / 1000000 FROM ticks")
 h0=$(date -u -d "@$((first / 3600 * 3600))" +%Y-%m-%dT%H:%M:%SZ)
