@@ -352,7 +352,8 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
         }
         /* the host's power, where it is more than the units shown (idle with no unit) */
         bool any_total = false;
-        for (size_t col = 0; col < c->n_columns; col++) {
+        bool one_unit = c->n_series == 1 && c->kind[0] == CHART_UNIT; /* the bars are the total */
+        for (size_t col = 0; col < c->n_columns && !one_unit; col++) {
                 if (!isfinite(c->total[col]))
                         continue;
                 double px = left + col * cw + cw / 2, py = top + ph - c->total[col] / ymax * ph;

@@ -311,7 +311,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         char a[32], b[32], title[320], sub[200];
         snprintf(title, sizeof(title), "Power of %s",
-                 unit             ? unit
+                 unit             ? fp.rows[0].name
                  : fp.hostname[0] ? fp.hostname
                                   : "the host");
         snprintf(sub, sizeof(sub), "%s to %s UTC, watts%s", format_rfc3339(cfrom, a, sizeof(a)),
@@ -320,9 +320,9 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                 report_json(&fp, &fs, from, to, &chart);
         } else {
                 report_table(&fp, &fs);
-                char t[200];
-                snprintf(t, sizeof(t), "\nPower of %s (W), %s .. %s", unit ? unit : "the host", a,
-                         b);
+                char t[400];
+                snprintf(t, sizeof(t), "\nPower of %.60s (W)\n%s .. %s",
+                         unit ? fp.rows[0].name : "the host", a, b);
                 chart_terminal(&chart, stdout, t, 8);
         }
         if (svg) {

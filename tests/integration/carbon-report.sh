@@ -95,8 +95,9 @@ J report "${range[@]}" "${flags[@]}" >"$SCRATCH/report.txt" || fail "joules repo
 cat "$SCRATCH/report.txt" >&2
 awk 'length > 80 { exit 1 }' "$SCRATCH/report.txt" || fail "report: a line wider than 80 columns"
 grep -q '#' "$SCRATCH/report.txt" || fail "report: no chart"
-J report "${range[@]}" --by hour --unit "$ua" --svg "$SCRATCH/chart.svg" >/dev/null ||
+J report "${range[@]}" --by hour --unit "$ua" --svg "$SCRATCH/chart.svg" >"$SCRATCH/unit.txt" ||
   fail "report --by hour --svg"
+awk 'length > 80 { exit 1 }' "$SCRATCH/unit.txt" || fail "report --unit: a line wider than 80"
 grep -q '^<svg ' "$SCRATCH/chart.svg" && grep -q '</svg>$' "$SCRATCH/chart.svg" || fail "not an SVG"
 if command -v xmllint >/dev/null; then xmllint --noout "$SCRATCH/chart.svg" || fail "SVG not well-formed"; fi
 
