@@ -186,7 +186,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 double market_ci = isfinite(fs.market_g_per_kwh) ? fs.market_g_per_kwh : NAN;
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
-                char a[32], b[32];
+                char a[32], b[32], source[128];
+                footprint_source(&fp, f, source, sizeof(source));
                 format_rfc3339(per->start_us, a, sizeof(a));
                 format_rfc3339(per->end_us, b, sizeof(b));
                 if (json) {
@@ -199,7 +200,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                         json_number(&j, "pue", fs.pue);
                         json_number(&j, "energy_kwh_facility", f->facility_kwh);
                         json_number(&j, "ci_location_g_per_kwh", f->intensity);
-                        json_string(&j, "ci_location_source", fp.source);
+                        json_string(&j, "ci_location_source", source);
                         json_number(&j, "emissions_location_gco2e", f->location_g);
                         json_number(&j, "ci_market_g_per_kwh", market_ci);
                         json_number(&j, "emissions_market_gco2e", f->market_g);
@@ -220,7 +221,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 csv_number(fs.pue);
                 csv_number(f->facility_kwh);
                 csv_number(f->intensity);
-                csv_text(fp.source, false);
+                csv_text(source, false);
                 csv_number(f->location_g);
                 csv_number(market_ci);
                 csv_number(f->market_g);

@@ -98,6 +98,7 @@ static void figures_add(FootprintFigures *a, const FootprintFigures *h, double e
         a->location_g += ei;
         a->market_g += h->market_g;
         a->embodied_g += h->embodied_g;
+        a->sources |= h->sources;
         /* intensity holds the sum of hourly intensities while adding when there is no energy */
         (void)e;
 }
@@ -174,13 +175,15 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                 const StorePeriod *hp = &hours.periods[h];
                 /* The intensity of this hour: the series where it covers the hour. */
                 double ih = fallback;
+                unsigned hsource = FOOTPRINT_SOURCE_FALLBACK;
                 if (series && carbon_series_mean(series, n_series,
                                                  store_bucket_start(STORE_BUCKET_HOUR, hp->end_us),
                                                  store_bucket_start(STORE_BUCKET_HOUR, hp->end_us) +
                                                          3600 * (int64_t)USEC_PER_SEC,
-                                                 &ih) > 0)
+                                                 &ih) > 0) {
                         used_series = true;
-                else
+                        hsource = FOOTPRINT_SOURCE_SERIES;
+                } else
                         used_fallback = true;
 
                 /* The output period holding this hour. */
@@ -230,6 +233,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                         .facility_kwh = carbon_facility_kwh(
                                 carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J), fs->pue),
                         .embodied_g = carbon_embodied_g(te, tir_h, fs->el_hours, 1, 1),
+                        .sources = hsource,
                 };
                 hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
                 for (size_t k = row0; k < row1; k++) {
@@ -264,6 +268,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                                                                           (double)sr->cpu_ns,
                                                                           (double)cpu_total)
                                                       : 0,
+                                .sources = hsource,
                         };
                         uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
                         FootprintRow *row = NULL;
@@ -313,6 +318,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                 }
                 fp.rows[b] = tmp;
         }
+        snprintf(fp.fallback, sizeof(fp.fallback), "%s", fallback_label);
         if (used_series && used_fallback)
                 snprintf(fp.source, sizeof(fp.source), "series+%s", fallback_label);
         else if (used_series)
@@ -340,6 +346,16 @@ void footprint_done(Footprint *fp)
         fp->periods = NULL;
         fp->rows = NULL;
         fp->n_periods = fp->n_rows = 0;
+}
+
+void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size)
+{
+        if (f->sources == FOOTPRINT_SOURCE_SERIES)
+                snprintf(buf, size, "series");
+        else if (f->sources & FOOTPRINT_SOURCE_SERIES)
+                snprintf(buf, size, "series+%s", fp->fallback);
+        else
+                snprintf(buf, size, "%s", fp->fallback);
 }
 
 double footprint_per_request(double value, const FootprintFigures *f)

@@ -39,7 +39,13 @@ typedef struct FootprintFigures {
         double intensity;    /* energy-weighted: location_g / facility_kwh */
         double market_g;     /* NAN without a market factor */
         double embodied_g;
+        unsigned sources; /* FOOTPRINT_SOURCE_*: where the hours' intensities came from */
 } FootprintFigures;
+
+enum {
+        FOOTPRINT_SOURCE_SERIES = 1 << 0,   /* the imported series */
+        FOOTPRINT_SOURCE_FALLBACK = 1 << 1, /* the yearly, configured or given value */
+};
 
 typedef struct FootprintPeriod {
         int64_t start_us, end_us;
@@ -59,7 +65,8 @@ typedef struct FootprintRow {
 typedef struct Footprint {
         StoreBucket bucket;
         char hostname[256];
-        char source[96]; /* ci_location_source: "ember-2024:DE", "series", "series+fixed", ... */
+        char source[96];   /* ci_location_source: "ember-2024:DE", "series", "series+fixed", ... */
+        char fallback[64]; /* the label of the value used where the series does not cover */
         FootprintPeriod *periods;
         size_t n_periods;
         FootprintRow *rows; /* by period, then energy, biggest first */
@@ -70,6 +77,9 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                    StoreBucket bucket, const char *unit, Footprint *ret)
         __attribute__((warn_unused_result));
 void footprint_done(Footprint *fp);
+
+/* ci_location_source of one row or period: "series", the fallback's label, or both. */
+void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size);
 
 /* Per request figures: NAN when the row counted no requests. */
 double footprint_per_request(double value, const FootprintFigures *f);

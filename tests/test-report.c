@@ -261,6 +261,14 @@ static void test_intensity_import(void **state)
         assert_true(fabs(g - h->location_g) < 1e-9);
         assert_true(fabs(m - h->embodied_g) < 1e-9);
         assert_true(hours.periods[0].host.intensity == 300);
+        /* each row names where its hours' intensity came from */
+        char where[128];
+        footprint_source(&hours, &hours.rows[0].f, where, sizeof(where));
+        assert_string_equal(where, "series");
+        footprint_source(&hours, &hours.rows[hours.n_rows - 1].f, where, sizeof(where));
+        assert_string_equal(where, "ember-2024:DE");
+        footprint_source(&all, &all.rows[0].f, where, sizeof(where));
+        assert_string_equal(where, "series+ember-2024:DE");
         footprint_done(&all);
         footprint_done(&hours);
 
