@@ -78,56 +78,7 @@
  * `rescan_every` intervals as a safety net (a create and a remove in the same interval leave the
  * count unchanged; on cgroupfs the remove is still seen at once through ENODEV). */
 
-#define CGROUP_UNIT_NAME_MAX    256 /* systemd's UNIT_NAME_MAX, NUL included */
-#define CGROUP_UNIT_DISPLAY_MAX (CGROUP_UNIT_NAME_MAX + 32)
-
-typedef enum CgroupUnitKind {
-        CGROUP_UNIT_SERVICE,
-        CGROUP_UNIT_SCOPE,
-        CGROUP_UNIT_SLICE, /* only in cgroup_name_classify(): slices are never reported as units */
-        CGROUP_UNIT_OTHER, /* socket, mount, swap: units whose helper processes get a cgroup */
-        _CGROUP_UNIT_KIND_MAX,
-} CgroupUnitKind;
-
-typedef struct CgroupUnitId {
-        char name[CGROUP_UNIT_NAME_MAX];       /* "nginx.service", "getty@tty1.service" */
-        char display[CGROUP_UNIT_DISPLAY_MAX]; /* "nginx.service", "user@1000/x.service" */
-        CgroupUnitKind kind;
-        int64_t uid; /* user units: the uid of their user manager; system units: -1 */
-} CgroupUnitId;
-
-const char *cgroup_unit_kind_to_string(CgroupUnitKind k);
-
-/* ---- Pure functions ---- */
-
-/* cpu.stat: usage_usec (required), user_usec and system_usec (outputs may be NULL; 0 when
- * absent). -ENODATA without usage_usec, -EINVAL on a malformed number. */
-int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
-                          uint64_t *ret_system_usec) WARN_UNUSED;
-
-/* Classifies one cgroup directory name as systemd does: after cg_unescape (a leading '_' dropped),
- * a valid unit name (unit_name_is_valid with plain names and instances). Writes the unescaped name
- * and its kind. -ENXIO when the name is no unit ("payload", "docker", "cgroup.procs"). */
-int cgroup_name_classify(const char *name, size_t len, char *ret_unit, size_t size,
-                         CgroupUnitKind *ret_kind) WARN_UNUSED;
-
-/* Maps a cgroup path (as in /proc/PID/cgroup, relative to the cgroup root) to the unit that owns
- * it, like sd_pid_get_user_unit then sd_pid_get_unit:
- *   /system.slice/nginx.service[/payload]              -> nginx.service
- *   /system.slice/system-getty.slice/getty@tty1.service -> getty@tty1.service
- *   /user.slice/user-1000.slice/user@1000.service/app.slice/foo.service
- *                                                      -> foo.service, user unit of uid 1000
- *   /user.slice/user-1000.slice/user@1000.service[/app.slice] -> user@1000.service (system)
- *   /user.slice/user-1000.slice/session-3.scope        -> session-3.scope
- *   /init.scope -> init.scope;  "/", "/system.slice", "/docker/abc" -> -ENXIO
- * Names stay as systemd spells them (dev-disk-by\x2duuid-....swap), a cg_escape '_' removed.
- * ret_prefix_len (may be NULL) is the length of the prefix of path that is the unit's own cgroup.
- * -ENXIO: no unit; -EINVAL: not an absolute path. */
-int cgroup_path_to_unit(const char *path, CgroupUnitId *ret, size_t *ret_prefix_len) WARN_UNUSED;
-
-/* The pseudo-unit rule above as a pure function. */
-void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t residual_ns,
-                          uint64_t *ret_kernel_ns, uint64_t *ret_unattributed_ns);
+#include "collectors/cgroup-names.h"
 
 /* ---- The live set ---- */
 
