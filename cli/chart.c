@@ -368,6 +368,10 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
         if (any_total)
                 fprintf(f, "\"/>\n");
         /* x labels: about six */
+        if (c->n_columns == 0) {
+                fprintf(f, "</svg>\n");
+                return;
+        }
         size_t every = c->n_columns > 6 ? (c->n_columns + 5) / 6 : 1;
         for (size_t col = 0; col <= c->n_columns; col += every) {
                 char label[32];
