@@ -28,6 +28,13 @@ _joules_value() {
     --since | --until) COMPREPLY=($(compgen -W '10m 1h 24h 7d 30d' -- "$cur")) ;;
     --interval | --duration | --refresh | --window) COMPREPLY=($(compgen -W '200ms 1s 5s 1m' -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W 'csv json' -- "$cur")) ;;
+    --by) COMPREPLY=($(compgen -W 'hour day month' -- "$cur")) ;;
+    --from | --to) COMPREPLY=($(compgen -W '24h 7d 30d now' -- "$cur")) ;;
+    --country) COMPREPLY=($(compgen -W 'WORLD EU US CA GB IE FR DE NL BE ES PT IT CH AT SE NO FI DK PL CZ IN CN JP KR SG AU NZ BR ZA MX' -- "$cur")) ;;
+    --svg)
+      compopt -o filenames 2>/dev/null
+      COMPREPLY=($(compgen -f -- "$cur"))
+      ;;
     --unit)
       COMPREPLY=($(compgen -W "$(systemctl list-units --all --type=service,scope --no-legend \
         --plain 2>/dev/null | awk '{ print $1 }')" -- "$cur"))
