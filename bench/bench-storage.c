@@ -1,12 +1,12 @@
 /* bench-storage: what the history costs on disk and in CPU, and how fast a year is read.
  *
  * 1. Density and write cost: a simulated day (default) of 1 s ticks with 100 active units (every
- *    unit draws energy every tick: no sample is skipped), one energy domain and requests on ten
- *    units, written through the real store API into a real file as joulesd writes them (one
- *    store_commit per tick, store_maintain every simulated minute). Prints bytes on disk per
- *    stored (unit, tick) sample (the whole file after a checkpoint, rollup tiers included, and
- *    per table where SQLite's dbstat is available) and CPU microseconds per sample written
- *    (append + commit, and with the rollups' share).
+ *    unit runs every tick: no sample is skipped; energy split by CPU time as joulesd does), one
+ *    energy domain and requests on ten units, written through the real store API into a real file
+ * as joulesd writes them (one store_commit per tick, store_maintain every simulated minute). Prints
+ * bytes on disk per stored (unit, tick) sample (the whole file after a checkpoint, rollup tiers
+ * included, and per table where SQLite's dbstat is available) and CPU microseconds per sample
+ * written (append + commit, and with the rollups' share).
  * 2. Query speed: a year of hourly ticks for 200 units, rolled up and retained as joulesd does
  *    (raw 7 days, minutes 90 days, hours and days forever), then store_read_services over the
  *    year on a read-only handle, and the real `joules services --since 365d`, timed.
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "daemon/attribution.h"
 #include "storage/store.h"
 
 #define SEC    INT64_C(1000000)
@@ -85,7 +86,8 @@ typedef struct Sim {
         Store *s;
         size_t n_units;
         int64_t *unit_ids;
-        uint64_t *load; /* each unit's typical active µJ per second */
+        uint64_t *load; /* each unit's typical CPU ns per second */
+        uint64_t *cpu, *act, *idle;
         int64_t domain_id, metric_id;
         StoreUnitValue *uv;
         StoreRequestValue rq[16];
@@ -116,7 +118,10 @@ static void sim_open(Sim *m, const char *path, size_t n_units, int64_t start_us)
         m->unit_ids = calloc(n_units + 1, sizeof(*m->unit_ids));
         m->load = calloc(n_units + 1, sizeof(*m->load));
         m->uv = calloc(n_units + 1, sizeof(*m->uv));
-        if (!m->unit_ids || !m->load || !m->uv)
+        m->cpu = calloc(n_units, sizeof(*m->cpu));
+        m->act = calloc(n_units, sizeof(*m->act));
+        m->idle = calloc(n_units, sizeof(*m->idle));
+        if (!m->unit_ids || !m->load || !m->uv || !m->cpu || !m->act || !m->idle)
                 die("memory", -ENOMEM);
         for (size_t i = 0; i <= n_units; i++) {
                 char name[64];
@@ -126,28 +131,35 @@ static void sim_open(Sim *m, const char *path, size_t n_units, int64_t start_us)
                         snprintf(name, sizeof(name), "idle");
                 if ((r = store_unit_ensure(m->s, name, i == n_units, &m->unit_ids[i])) < 0)
                         die("unit", r);
-                /* a few busy services, most light: 20 mW to 2 W */
-                m->load[i] = i % 10 == 0 ? 2000000 : 20000 + rnd(300000);
+                /* a few busy services (40% of a CPU), most light (0.2% to 3%) */
+                m->load[i] = i % 10 == 0 ? 400000000 : 2000000 + rnd(30000000);
         }
         if ((r = store_commit(m->s)) < 0)
                 die("commit", r);
 }
 
-/* One tick of dt_us ending at ts: every unit active, the idle pseudo-unit takes the host's idle
- * power, so the units conserve the host's energy. */
+/* One tick of dt_us ending at ts, shaped as joulesd attributes it: every unit ran (CPU time
+ * around its typical load), the host drew 20 W idle plus 3.5 W per busy CPU, and the active and
+ * idle energy are split by CPU time with the daemon's own largest-remainder apportioning, so
+ * the units conserve the host's energy. */
 static void sim_tick(Sim *m, int64_t ts, int64_t dt_us)
 {
-        uint64_t host = 0;
         double scale = (double)dt_us / 1e6;
+        uint64_t cpu_total = 0;
         for (size_t i = 0; i < m->n_units; i++) {
-                uint64_t a = (uint64_t)((double)(m->load[i] / 2 + rnd(m->load[i] + 1)) * scale);
-                uint64_t idle = a / 10;
-                m->uv[i] = (StoreUnitValue){m->unit_ids[i], a, idle, a * 4 + rnd(1000) * 1000};
-                host += a + idle;
+                /* cgroup usage_usec: whole microseconds, as joulesd reads them */
+                m->cpu[i] = (uint64_t)((double)(m->load[i] / 2 + rnd(m->load[i] + 1)) * scale) /
+                            1000 * 1000;
+                cpu_total += m->cpu[i];
         }
-        uint64_t idle_host = (uint64_t)(20e6 * scale);
-        m->uv[m->n_units] = (StoreUnitValue){m->unit_ids[m->n_units], 0, idle_host, 0};
-        host += idle_host;
+        uint64_t e_act = (uint64_t)((double)cpu_total * 3.5e-3); /* 3.5 W per CPU: µJ per ns */
+        uint64_t e_idle = (uint64_t)(20e6 * scale);
+        if (attr_apportion(e_act, m->cpu, m->n_units, m->act) < 0 ||
+            attr_apportion(e_idle, m->cpu, m->n_units, m->idle) < 0)
+                die("apportioning", -EINVAL);
+        for (size_t i = 0; i < m->n_units; i++)
+                m->uv[i] = (StoreUnitValue){m->unit_ids[i], m->act[i], m->idle[i], m->cpu[i]};
+        uint64_t host = e_act + e_idle;
         for (size_t i = 0; i < 10 && i < m->n_units; i++)
                 m->rq[i] = (StoreRequestValue){m->unit_ids[i * (m->n_units / 10)], m->metric_id,
                                                (double)(rnd(200) * (uint64_t)dt_us / SEC)};
@@ -159,7 +171,7 @@ static void sim_tick(Sim *m, int64_t ts, int64_t dt_us)
                        .domains = &dv,
                        .n_domains = 1,
                        .units = m->uv,
-                       .n_units = m->n_units + 1,
+                       .n_units = m->n_units,
                        .requests = m->rq,
                        .n_requests = m->n_units >= 10 ? 10 : m->n_units};
         int r = store_tick_append(m->s, &t);
@@ -184,10 +196,13 @@ static void sim_close(Sim *m)
         free(m->unit_ids);
         free(m->load);
         free(m->uv);
+        free(m->cpu);
+        free(m->act);
+        free(m->idle);
 }
 
 /* Checkpoints the WAL into the file and prints the bytes per table (dbstat, when compiled in). */
-static void db_report(const char *path, double samples)
+static void db_report(const char *path, double samples, double units)
 {
         sqlite3 *db;
         if (sqlite3_open(path, &db) != SQLITE_OK)
@@ -207,6 +222,16 @@ static void db_report(const char *path, double samples)
                         shown++;
                 }
                 printf("\n");
+                sqlite3_finalize(q);
+        }
+        if (sqlite3_prepare_v2(db,
+                               "SELECT COALESCE(SUM(length(data)), 0), COUNT(*) FROM tick_units",
+                               -1, &q, NULL) == SQLITE_OK) {
+                if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 1) > 0)
+                        printf("  packed ticks: %lld, %.2f bytes of BLOB per unit and tick\n",
+                               (long long)sqlite3_column_int64(q, 1),
+                               (double)sqlite3_column_int64(q, 0) /
+                                       (double)sqlite3_column_int64(q, 1) / units);
                 sqlite3_finalize(q);
         }
         sqlite3_close(db);
@@ -237,9 +262,9 @@ static void bench_density(const char *dir, int hours, size_t n_units)
         }
         double wall_s = (double)(mono_now_ns() - wall0) / 1e9;
         sim_close(&m);
-        /* (unit, tick) samples: the active services' (the idle pseudo-unit is one more row) */
+        /* (unit, tick) samples: one per active service and tick */
         double samples = (double)ticks * (double)n_units;
-        db_report(path, samples);
+        db_report(path, samples, (double)n_units);
         off_t bytes = file_size(path);
         printf("density: %lld ticks of 1 s (%.1f h) x %zu active units = %.0f samples, written "
                "through the store API in %.1f s\n",

@@ -100,3 +100,17 @@ typedef enum StoreRelation {
 int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param,
                     char *buf, size_t size) __attribute__((warn_unused_result));
 void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int first_param);
+
+/* ---- packed raw ticks (store-pack.c) ---- */
+
+/* Ticks younger than this stay plain unit_energy rows; older ones are rolled into minutes and
+ * packed. */
+#define STORE_HOT_US (10 * 60 * (int64_t)1000000)
+
+/* The most bytes store_pack_units() writes for n units. */
+size_t store_pack_bound(size_t n);
+/* Encodes a tick's units (sorted by unit id) into buf; returns the length. */
+size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf);
+/* Decodes into *buf (grown as needed, *cap entries). -EBADMSG on a malformed blob. */
+int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
+                       size_t *ret_n) __attribute__((warn_unused_result));

@@ -68,15 +68,21 @@ static int64_t min64(int64_t a, int64_t b)
         return a < b ? a : b;
 }
 
+/* rollup_state rows: the tiers, then how far raw ticks are packed (store-pack.c). */
+#define STATE_PACKED _STORE_TIER_MAX
+#define N_STATE      (_STORE_TIER_MAX + 1)
+static const char *const state_names[N_STATE] = {"raw", "minute", "hour", "day", "packed"};
+#define SCHEMA_WITH_PACKING 5
+
 typedef struct TierState {
         bool has_done, has_kept;
         int64_t done_us, kept_us;
         int64_t tick_id; /* raw: the newest tick the minute tier has seen */
 } TierState;
 
-static int tiers_load(Store *s, TierState st[_STORE_TIER_MAX])
+static int tiers_load(Store *s, TierState st[N_STATE])
 {
-        memset(st, 0, sizeof(TierState) * _STORE_TIER_MAX);
+        memset(st, 0, sizeof(TierState) * N_STATE);
         int v = store_schema_version(s);
         if (v < 0)
                 return v;
@@ -89,8 +95,8 @@ static int tiers_load(Store *s, TierState st[_STORE_TIER_MAX])
         int rc;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 const char *name = (const char *)sqlite3_column_text(q, 0);
-                for (size_t k = 0; k < _STORE_TIER_MAX; k++) {
-                        if (!name || strcmp(name, store_tiers[k].name) != 0)
+                for (size_t k = 0; k < N_STATE; k++) {
+                        if (!name || strcmp(name, state_names[k]) != 0)
                                 continue;
                         st[k].has_done = sqlite3_column_type(q, 1) != SQLITE_NULL;
                         st[k].done_us = sqlite3_column_int64(q, 1);
@@ -104,13 +110,17 @@ static int tiers_load(Store *s, TierState st[_STORE_TIER_MAX])
         return r;
 }
 
-static int tiers_save(Store *s, const TierState st[_STORE_TIER_MAX])
+static int tiers_save(Store *s, const TierState st[N_STATE])
 {
         sqlite3_stmt *q = NULL;
         int r = store_query(s, &q,
                             "UPDATE rollup_state SET done_us = ?1, kept_us = ?2, tick_id = ?3 "
                             "WHERE tier = ?4");
-        for (size_t k = 0; k < _STORE_TIER_MAX && r >= 0; k++) {
+        int v = store_schema_version(s);
+        if (v < 0)
+                r = v;
+        for (size_t k = 0;
+             k < (v >= SCHEMA_WITH_PACKING ? N_STATE : (size_t)_STORE_TIER_MAX) && r >= 0; k++) {
                 if (st[k].has_done)
                         sqlite3_bind_int64(q, 1, st[k].done_us);
                 else
@@ -120,7 +130,7 @@ static int tiers_save(Store *s, const TierState st[_STORE_TIER_MAX])
                 else
                         sqlite3_bind_null(q, 2);
                 sqlite3_bind_int64(q, 3, st[k].tick_id);
-                sqlite3_bind_text(q, 4, store_tiers[k].name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 4, state_names[k], -1, SQLITE_STATIC);
                 int rc = sqlite3_step(q);
                 sqlite3_reset(q);
                 if (rc != SQLITE_DONE)
@@ -203,10 +213,15 @@ static const char *const rollup_from_tier[] = {
 /* The SQL templates are this file's constants; only table names are put in, values are bound. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#define ROLL_ALL       0xfu
+#define ROLL_NOT_UNITS 0xdu /* the units are rolled while packing (pack_and_roll) */
+
 static int rollup_run(Store *s, const char *const tmpl[4], const char *target, const char *source,
-                      int64_t a, int64_t b, int64_t width)
+                      int64_t a, int64_t b, int64_t width, unsigned mask)
 {
         for (size_t i = 0; i < 4; i++) {
+                if (!(mask & (1u << i)))
+                        continue;
                 char sql[2048];
                 int n = snprintf(sql, sizeof(sql), tmpl[i], target, source);
                 if (n < 0 || (size_t)n >= sizeof(sql))
@@ -246,8 +261,169 @@ static int query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, 
         return r;
 }
 
+static int exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes);
+
+/* Sums of one unit in the minute being rolled. */
+typedef struct PackSum {
+        int64_t active, idle, cpu;
+        bool estimated, seen;
+} PackSum;
+
+typedef struct PackState {
+        Store *s;
+        sqlite3_stmt *blob, *roll;
+        PackSum *sums;
+        size_t n_sums;
+        int64_t bucket;
+        StoreUnitValue *units;
+        size_t n_units, cap_units;
+        uint8_t *buf;
+        size_t buf_size;
+} PackState;
+
+static int pack_flush_minute(PackState *p)
+{
+        for (size_t id = 0; id < p->n_sums; id++) {
+                PackSum *u = &p->sums[id];
+                if (!u->seen)
+                        continue;
+                sqlite3_bind_int64(p->roll, 1, p->bucket);
+                sqlite3_bind_int64(p->roll, 2, (int64_t)id);
+                sqlite3_bind_int64(p->roll, 3, u->active);
+                sqlite3_bind_int64(p->roll, 4, u->idle);
+                sqlite3_bind_int64(p->roll, 5, u->cpu);
+                sqlite3_bind_int(p->roll, 6, u->estimated);
+                int rc = sqlite3_step(p->roll);
+                sqlite3_reset(p->roll);
+                if (rc != SQLITE_DONE)
+                        return store_fail(p->s, rc, "rolling up units");
+                *u = (PackSum){0};
+        }
+        return 0;
+}
+
+static int pack_flush_tick(PackState *p, int64_t tick_id)
+{
+        if (p->n_units == 0)
+                return 0;
+        size_t need = store_pack_bound(p->n_units);
+        if (need > p->buf_size) {
+                uint8_t *nb = realloc(p->buf, need);
+                if (!nb)
+                        return -ENOMEM;
+                p->buf = nb;
+                p->buf_size = need;
+        }
+        size_t len = store_pack_units(p->units, p->n_units, p->buf);
+        sqlite3_bind_int64(p->blob, 1, tick_id);
+        sqlite3_bind_blob(p->blob, 2, p->buf, (int)len, SQLITE_STATIC);
+        int rc = sqlite3_step(p->blob);
+        sqlite3_reset(p->blob);
+        p->n_units = 0;
+        if (rc != SQLITE_DONE)
+                return store_fail(p->s, rc, "packing a tick");
+        return 0;
+}
+
+/* Packs the unit rows of the ticks ending in (lo, hi] into tick_units and deletes them, adding
+ * those ending after roll_from into the minute tier on the way. */
+static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
+{
+        PackState p = {.s = s, .bucket = INT64_MIN};
+        sqlite3_stmt *q = NULL;
+        int rc, r = store_query(s, &q,
+                                "SELECT t.id, t.ts_us, t.estimated, e.unit_id, e.active_uj, "
+                                "e.idle_uj, e.cpu_ns FROM ticks t JOIN unit_energy e ON "
+                                "e.tick_id = t.id WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                "ORDER BY t.ts_us, t.id, e.unit_id");
+        if (r >= 0)
+                r = store_query(s, &p.blob,
+                                "INSERT INTO tick_units (tick_id, data) VALUES (?1, ?2)");
+        if (r >= 0)
+                r = store_query(s, &p.roll,
+                                "INSERT INTO minute_units (start_us, unit_id, active_uj, idle_uj, "
+                                "cpu_ns, estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)" UNITS_UPSERT);
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(q, 1, lo);
+        sqlite3_bind_int64(q, 2, hi);
+        int64_t tick = -1;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
+                if (id != tick) {
+                        r = pack_flush_tick(&p, tick);
+                        if (r < 0)
+                                goto out;
+                        tick = id;
+                }
+                StoreUnitValue u = {
+                        .unit_id = sqlite3_column_int64(q, 3),
+                        .active_uj = (uint64_t)sqlite3_column_int64(q, 4),
+                        .idle_uj = (uint64_t)sqlite3_column_int64(q, 5),
+                        .cpu_ns = (uint64_t)sqlite3_column_int64(q, 6),
+                };
+                if (p.n_units == p.cap_units) {
+                        size_t n = p.cap_units ? 2 * p.cap_units : 128;
+                        StoreUnitValue *nu = realloc(p.units, n * sizeof(*nu));
+                        if (!nu) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        p.units = nu;
+                        p.cap_units = n;
+                }
+                p.units[p.n_units++] = u;
+                if (ts <= roll_from || u.unit_id < 0 || u.unit_id > 10000000)
+                        continue;
+                int64_t b = floor_to(ts - 1, MIN_US);
+                if (b != p.bucket) {
+                        r = pack_flush_minute(&p);
+                        if (r < 0)
+                                goto out;
+                        p.bucket = b;
+                }
+                if ((size_t)u.unit_id >= p.n_sums) {
+                        size_t n = (size_t)u.unit_id + 64;
+                        PackSum *ns = realloc(p.sums, n * sizeof(*ns));
+                        if (!ns) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        memset(ns + p.n_sums, 0, (n - p.n_sums) * sizeof(*ns));
+                        p.sums = ns;
+                        p.n_sums = n;
+                }
+                PackSum *sum = &p.sums[u.unit_id];
+                sum->active += (int64_t)u.active_uj;
+                sum->idle += (int64_t)u.idle_uj;
+                sum->cpu += (int64_t)u.cpu_ns;
+                sum->estimated |= sqlite3_column_int(q, 2) != 0;
+                sum->seen = true;
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading ticks to pack");
+                goto out;
+        }
+        r = pack_flush_tick(&p, tick);
+        if (r >= 0)
+                r = pack_flush_minute(&p);
+        if (r >= 0)
+                r = exec_bound(s,
+                               "DELETE FROM unit_energy WHERE tick_id IN (SELECT id FROM ticks "
+                               "WHERE ts_us > ?1 AND ts_us <= ?2)",
+                               lo, hi, NULL);
+out:
+        sqlite3_finalize(q);
+        sqlite3_finalize(p.blob);
+        sqlite3_finalize(p.roll);
+        free(p.sums);
+        free(p.units);
+        free(p.buf);
+        return r;
+}
+
 /* Builds the tiers up to now_us in the open transaction; 1 when the minute tier is behind. */
-static int rollup(Store *s, TierState st[_STORE_TIER_MAX], int64_t now_us)
+static int rollup(Store *s, TierState st[N_STATE], int64_t now_us)
 {
         bool empty;
         int64_t max_id, first_ts;
@@ -264,21 +440,32 @@ static int rollup(Store *s, TierState st[_STORE_TIER_MAX], int64_t now_us)
                 for (size_t k = STORE_TIER_MINUTE; k < _STORE_TIER_MAX && r >= 0; k++)
                         r = rollup_run(s, rollup_from_raw, store_tiers[k].name, TICKS_LATE,
                                        st[STORE_TIER_RAW].tick_id, st[k].done_us,
-                                       store_tiers[k].width_us);
+                                       store_tiers[k].width_us, ROLL_ALL);
         if (r < 0)
                 return r;
 
+        /* Minutes are rolled, and their ticks packed, once they are older than the hot window:
+         * one pass over the unit rows does both. Packing catches up first on a file from before
+         * it (the minutes are ahead there); each call packs at most ROLLUP_SPAN_US. */
         int more = 0;
-        TierState *m = &st[STORE_TIER_MINUTE];
-        int64_t target = floor_to(now_us, MIN_US);
-        int64_t done = min64(target, m->done_us + ROLLUP_SPAN_US);
-        if (done < target)
+        TierState *m = &st[STORE_TIER_MINUTE], *packed = &st[STATE_PACKED];
+        int64_t target = floor_to(now_us - STORE_HOT_US, MIN_US);
+        if (!packed->has_done)
+                *packed = (TierState){.has_done = true,
+                                      .done_us = floor_to(empty ? now_us : first_ts - 1, DAY_US)};
+        int64_t pack_hi = min64(target, packed->done_us + ROLLUP_SPAN_US);
+        if (pack_hi < target)
                 more = 1;
-        if (done > m->done_us) {
-                r = rollup_run(s, rollup_from_raw, "minute", TICKS_ENDING_IN, m->done_us, done,
-                               MIN_US);
+        int64_t done = pack_hi > m->done_us ? pack_hi : m->done_us;
+        if (pack_hi > packed->done_us) {
+                if (done > m->done_us)
+                        r = rollup_run(s, rollup_from_raw, "minute", TICKS_ENDING_IN, m->done_us,
+                                       done, MIN_US, ROLL_NOT_UNITS);
+                if (r >= 0)
+                        r = pack_and_roll(s, packed->done_us, pack_hi, m->done_us);
                 if (r < 0)
                         return r;
+                packed->done_us = pack_hi;
                 m->done_us = done;
         }
         if (!empty)
@@ -288,7 +475,7 @@ static int rollup(Store *s, TierState st[_STORE_TIER_MAX], int64_t now_us)
                 if (d <= st[k].done_us)
                         continue;
                 r = rollup_run(s, rollup_from_tier, store_tiers[k].name, store_tiers[k - 1].name,
-                               st[k].done_us, d, store_tiers[k].width_us);
+                               st[k].done_us, d, store_tiers[k].width_us, ROLL_ALL);
                 if (r < 0)
                         return r;
                 st[k].done_us = d;
@@ -330,6 +517,7 @@ static int retain_raw(Store *s, int64_t kept_us)
                 "DELETE FROM unit_counters WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM unit_requests WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM ingest_stats WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM tick_units WHERE tick_id IN " OLD_TICKS,
         };
         int r = 0, changes = 0;
         for (size_t i = 0; i < ELEMENTSOF(children) && r >= 0; i++)
@@ -365,8 +553,7 @@ static int retain_tier(Store *s, StoreTier k, int64_t kept_us, int64_t span_us)
 
 /* Moves a tier's horizon to now - keep (aligned to the next tier's rows, and never past what
  * the next tier holds) and deletes one batch behind it; 1 when more remains. */
-static int retain(Store *s, TierState st[_STORE_TIER_MAX], StoreTier k, uint64_t keep_us,
-                  int64_t now_us)
+static int retain(Store *s, TierState st[N_STATE], StoreTier k, uint64_t keep_us, int64_t now_us)
 {
         if (keep_us == 0 || keep_us > (uint64_t)INT64_MAX / 2)
                 return 0;
@@ -389,7 +576,7 @@ static int retain(Store *s, TierState st[_STORE_TIER_MAX], StoreTier k, uint64_t
 int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
 {
         assert(s->mode == STORE_READ_WRITE);
-        TierState st[_STORE_TIER_MAX];
+        TierState st[N_STATE];
         int r = store_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
@@ -428,8 +615,7 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
 
 /* Where retention deleted the raw ticks at p, the finest tier still holding p gives the edge
  * (rounded down for a range's start, up for its end). */
-static int64_t plan_edge(const TierState st[_STORE_TIER_MAX], int64_t p, bool up,
-                         StoreTier coarsest)
+static int64_t plan_edge(const TierState st[N_STATE], int64_t p, bool up, StoreTier coarsest)
 {
         for (size_t k = STORE_TIER_RAW; k <= (size_t)coarsest; k++) {
                 if (st[k].has_kept && p < st[k].kept_us)
@@ -454,7 +640,7 @@ static void plan_emit(StoreSpan *v, size_t *n, StoreTier k, int64_t lo, int64_t 
         v[(*n)++] = (StoreSpan){.tier = k, .lo = lo, .hi = hi};
 }
 
-static void plan_cover(const TierState st[_STORE_TIER_MAX], int64_t lo, int64_t hi, StoreTier k,
+static void plan_cover(const TierState st[N_STATE], int64_t lo, int64_t hi, StoreTier k,
                        StoreSpan *v, size_t *n)
 {
         if (lo >= hi)
@@ -478,10 +664,73 @@ static void plan_cover(const TierState st[_STORE_TIER_MAX], int64_t lo, int64_t 
         plan_cover(st, b, hi, k - 1, v, n);
 }
 
+/* Decodes the packed ticks of the raw spans into temp.packed_units, which the queries read
+ * beside unit_energy (a read-only handle may write its own temp tables). */
+static int unpack_spans(Store *s, const StoreSpan *spans, size_t n)
+{
+        int r = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS packed_units (tick_id INTEGER NOT "
+                              "NULL, unit_id INTEGER NOT NULL, active_uj INTEGER NOT NULL, "
+                              "idle_uj INTEGER NOT NULL, cpu_ns INTEGER NOT NULL, PRIMARY KEY "
+                              "(tick_id, unit_id)) WITHOUT ROWID;"
+                              "DELETE FROM temp.packed_units");
+        if (r < 0)
+                return r;
+        int v = store_schema_version(s);
+        if (v < SCHEMA_WITH_PACKING) /* an older daemon's file, read-only: nothing packed */
+                return v < 0 ? v : 0;
+        sqlite3_stmt *q = NULL, *ins = NULL;
+        StoreUnitValue *units = NULL;
+        size_t cap = 0;
+        r = store_query(s, &q,
+                        "SELECT t.id, p.data FROM ticks t JOIN tick_units p ON p.tick_id = t.id "
+                        "WHERE t.ts_us > ?1 AND t.ts_us <= ?2");
+        if (r >= 0)
+                r = store_query(s, &ins,
+                                "INSERT INTO temp.packed_units (tick_id, unit_id, active_uj, "
+                                "idle_uj, cpu_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (spans[i].tier != STORE_TIER_RAW)
+                        continue;
+                sqlite3_bind_int64(q, 1, spans[i].lo);
+                sqlite3_bind_int64(q, 2, spans[i].hi);
+                int rc;
+                while (r >= 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                        size_t nu;
+                        int64_t tick = sqlite3_column_int64(q, 0);
+                        r = store_unpack_units(sqlite3_column_blob(q, 1),
+                                               (size_t)sqlite3_column_bytes(q, 1), &units, &cap,
+                                               &nu);
+                        if (r < 0) {
+                                snprintf(s->error, sizeof(s->error),
+                                         "tick %lld: malformed packed units", (long long)tick);
+                                break;
+                        }
+                        for (size_t k = 0; k < nu && r >= 0; k++) {
+                                sqlite3_bind_int64(ins, 1, tick);
+                                sqlite3_bind_int64(ins, 2, units[k].unit_id);
+                                sqlite3_bind_int64(ins, 3, (int64_t)units[k].active_uj);
+                                sqlite3_bind_int64(ins, 4, (int64_t)units[k].idle_uj);
+                                sqlite3_bind_int64(ins, 5, (int64_t)units[k].cpu_ns);
+                                int ri = sqlite3_step(ins);
+                                sqlite3_reset(ins);
+                                if (ri != SQLITE_DONE)
+                                        r = store_fail(s, ri, "unpacking ticks");
+                        }
+                }
+                if (r >= 0 && rc != SQLITE_DONE)
+                        r = store_fail(s, rc, "reading packed ticks");
+                sqlite3_reset(q);
+        }
+        sqlite3_finalize(q);
+        sqlite3_finalize(ins);
+        free(units);
+        return r;
+}
+
 int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, StoreSpan *ret,
                size_t *ret_n, int64_t *ret_from, int64_t *ret_to)
 {
-        TierState st[_STORE_TIER_MAX];
+        TierState st[N_STATE];
         int r = tiers_load(s, st);
         if (r < 0)
                 return r;
@@ -489,6 +738,9 @@ int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, Sto
         int64_t to = plan_edge(st, to_us, true, coarsest);
         size_t n = 0;
         plan_cover(st, from, to, coarsest, ret, &n);
+        r = unpack_spans(s, ret, n);
+        if (r < 0)
+                return r;
         *ret_n = n;
         if (ret_from)
                 *ret_from = from;
@@ -505,14 +757,17 @@ int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int fir
         static const char *const raw[] = {
                 [STORE_REL_HOST] = "SELECT ts_us, host_uj, CASE WHEN host_uj IS NOT NULL THEN "
                                    "dt_us END AS valid_us, estimated, ts_us - dt_us AS first_us, "
-                                   "ts_us AS last_us, run_id FROM ticks WHERE ts_us > ?%d AND "
-                                   "ts_us <= ?%d",
+                                   "ts_us AS last_us, run_id FROM ticks WHERE ts_us > ?%1$d AND "
+                                   "ts_us <= ?%2$d",
                 [STORE_REL_UNITS] = "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, "
                                     "t.estimated FROM ticks t JOIN unit_energy e ON e.tick_id = "
-                                    "t.id WHERE t.ts_us > ?%d AND t.ts_us <= ?%d",
+                                    "t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d UNION ALL "
+                                    "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, "
+                                    "t.estimated FROM ticks t JOIN temp.packed_units e ON "
+                                    "e.tick_id = t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
                 [STORE_REL_REQUESTS] = "SELECT t.ts_us, r.unit_id, r.metric_id, r.count FROM "
                                        "ticks t JOIN unit_requests r ON r.tick_id = t.id WHERE "
-                                       "t.ts_us > ?%d AND t.ts_us <= ?%d",
+                                       "t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
         };
         static const char *const tier[] = {
                 [STORE_REL_HOST] = "SELECT start_us + %lld AS ts_us, host_uj, valid_us, "
@@ -660,9 +915,13 @@ static int services_span(Store *s, const StoreSpan *sp, bool requests, ServicesA
         q = NULL;
 
         r = span_query(s, &q, sp,
-                       "SELECT e.unit_id, SUM(e.active_uj), SUM(e.idle_uj), SUM(e.cpu_ns), "
-                       "MAX(t.estimated) FROM ticks t JOIN unit_energy e ON e.tick_id = t.id "
-                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 GROUP BY e.unit_id",
+                       "SELECT unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns), MAX(estimated) "
+                       "FROM (SELECT e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, t.estimated "
+                       "FROM ticks t JOIN unit_energy e ON e.tick_id = t.id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 UNION ALL "
+                       "SELECT e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, t.estimated "
+                       "FROM ticks t JOIN temp.packed_units e ON e.tick_id = t.id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2) GROUP BY unit_id",
                        "SELECT unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns), MAX(estimated) "
                        "FROM %s_units WHERE start_us >= ?1 AND start_us < ?2 GROUP BY unit_id");
         if (r < 0)

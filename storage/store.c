@@ -154,6 +154,13 @@ static const char *const store_migrations[] = {
         "INSERT INTO rollup_state (tier, width_us) VALUES ('raw', 0), ('minute', 60000000),"
         "  ('hour', 3600000000), ('day', 86400000000);" STORE_TIER_TABLES("minute")
                 STORE_TIER_TABLES("hour") STORE_TIER_TABLES("day"),
+        /* 5: packed raw ticks (storage/store-pack.c): once a tick is rolled into its minute and
+         * older than a few minutes, its unit_energy rows become one varint BLOB here;
+         * rollup_state 'packed' says up to which tick end (done_us). */
+        "CREATE TABLE tick_units ("
+        "  tick_id INTEGER PRIMARY KEY,"
+        "  data BLOB NOT NULL);"
+        "INSERT INTO rollup_state (tier, width_us) VALUES ('packed', 0);",
 };
 
 static const char *const store_sql[_ST_MAX] = {

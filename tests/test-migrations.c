@@ -273,6 +273,11 @@ static void test_v3(void **state)
 }
 
 /* A fixture for every schema this build can migrate from. */
+static void test_v4(void **state)
+{
+        test_version(4);
+}
+
 static void test_all_versions_have_fixtures(void **state)
 {
         const char *fixtures = getenv("JOULES_FIXTURES");
@@ -294,6 +299,7 @@ int main(void)
                 cmocka_unit_test(test_v1),
                 cmocka_unit_test(test_v2),
                 cmocka_unit_test(test_v3),
+                cmocka_unit_test(test_v4),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,141 @@
+/* Packed raw ticks: once a tick is older than the hot window (STORE_HOT_US) and its minute is
+ * rolled up, its unit_energy rows become one BLOB in tick_units (migration 5), about 6 bytes per
+ * unit instead of about 23. Recent ticks stay plain rows, for sqlite3 and cheap writes.
+ *
+ * Format (version 1), all integers LEB128 varints, signed ones zigzag-coded:
+ *   version (1), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as cgroup
+ *   usage_usec gives them, else 1), A = sum of active_uj, I = sum of idle_uj, C = sum of
+ *   cpu_ns / K, then per unit, by increasing unit id:
+ *     unit id - previous unit id (the first from 0), active_uj,
+ *     idle_uj - active_uj * I / A, cpu_ns / K - active_uj * C / A   (signed; 0 when A is 0)
+ * The attribution splits a tick's active and idle energy in proportion to the same weight (CPU
+ * time or cycles), so idle and CPU are close to their share of the active energy and their
+ * residuals take a byte. Decoding is exact: the sums ride along. */
+
+#include "storage/store.h"
+#include "storage/store-internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PACK_VERSION 1
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+        size_t n = 0;
+        while (v >= 0x80) {
+                p[n++] = (uint8_t)(v | 0x80);
+                v >>= 7;
+        }
+        p[n++] = (uint8_t)v;
+        return n;
+}
+
+static int get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *ret)
+{
+        uint64_t v = 0;
+        for (unsigned shift = 0; shift < 64; shift += 7) {
+                if (*at >= len)
+                        return -EBADMSG;
+                uint8_t b = p[(*at)++];
+                v |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *ret = v;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+        return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+        return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static uint64_t share(uint64_t active, uint64_t total, uint64_t active_sum)
+{
+        if (active_sum == 0)
+                return 0;
+        return (uint64_t)((unsigned __int128)active * total / active_sum);
+}
+
+size_t store_pack_bound(size_t n)
+{
+        return 1 + 5 * 10 + n * 40;
+}
+
+size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
+{
+        uint64_t a = 0, i = 0, c = 0, scale = 1000;
+        for (size_t k = 0; k < n; k++) {
+                assert(k == 0 || u[k].unit_id > u[k - 1].unit_id);
+                a += u[k].active_uj;
+                i += u[k].idle_uj;
+                if (u[k].cpu_ns % 1000 != 0)
+                        scale = 1;
+        }
+        for (size_t k = 0; k < n; k++)
+                c += u[k].cpu_ns / scale;
+        size_t o = 0;
+        buf[o++] = PACK_VERSION;
+        o += put_varint(buf + o, n);
+        o += put_varint(buf + o, scale);
+        o += put_varint(buf + o, a);
+        o += put_varint(buf + o, i);
+        o += put_varint(buf + o, c);
+        int64_t prev = 0;
+        for (size_t k = 0; k < n; k++) {
+                o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
+                prev = u[k].unit_id;
+                o += put_varint(buf + o, u[k].active_uj);
+                o += put_varint(buf + o,
+                                zigzag((int64_t)(u[k].idle_uj - share(u[k].active_uj, i, a))));
+                o += put_varint(buf + o, zigzag((int64_t)(u[k].cpu_ns / scale -
+                                                          share(u[k].active_uj, c, a))));
+        }
+        return o;
+}
+
+int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
+                       size_t *ret_n)
+{
+        const uint8_t *p = data;
+        size_t at = 0;
+        uint64_t n, scale, a, i, c;
+        if (len < 1 || p[at++] != PACK_VERSION)
+                return -EBADMSG;
+        if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
+            (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
+            get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 || n > len)
+                return -EBADMSG;
+        if (n > *cap) {
+                StoreUnitValue *nb = realloc(*buf, n * sizeof(*nb));
+                if (!nb)
+                        return -ENOMEM;
+                *buf = nb;
+                *cap = n;
+        }
+        int64_t id = 0;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t d, act, ri, rc;
+                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &act) < 0 ||
+                    get_varint(p, len, &at, &ri) < 0 || get_varint(p, len, &at, &rc) < 0)
+                        return -EBADMSG;
+                id += (int64_t)d;
+                (*buf)[k] = (StoreUnitValue){
+                        .unit_id = id,
+                        .active_uj = act,
+                        .idle_uj = share(act, i, a) + (uint64_t)unzigzag(ri),
+                        .cpu_ns = (share(act, c, a) + (uint64_t)unzigzag(rc)) * scale,
+                };
+        }
+        *ret_n = (size_t)n;
+        return 0;
+}
