@@ -114,3 +114,9 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf);
 /* Decodes into *buf (grown as needed, *cap entries). -EBADMSG on a malformed blob. */
 int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
                        size_t *ret_n) __attribute__((warn_unused_result));
+/* A tick's requests (sorted by unit id, then metric id) the same way: whole counts as varints,
+ * fractional ones (sample rates) as doubles. */
+size_t store_pack_requests_bound(size_t n);
+size_t store_pack_requests(const StoreRequestValue *q, size_t n, uint8_t *buf);
+int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf, size_t *cap,
+                          size_t *ret_n) __attribute__((warn_unused_result));

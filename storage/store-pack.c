@@ -17,6 +17,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,81 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                         .idle_uj = share(act, i, a) + (uint64_t)unzigzag(ri),
                         .cpu_ns = (share(act, c, a) + (uint64_t)unzigzag(rc)) * scale,
                 };
+        }
+        *ret_n = (size_t)n;
+        return 0;
+}
+
+/* Requests: version (1), n, then per entry: unit id delta, metric id, and the count as
+ * varint(count * 2) when it is a whole number below 2^52, else varint(1) and the 8 bytes of the
+ * double, little-endian (a history file may be read on another host). */
+size_t store_pack_requests_bound(size_t n)
+{
+        return 1 + 10 + n * 40;
+}
+
+size_t store_pack_requests(const StoreRequestValue *q, size_t n, uint8_t *buf)
+{
+        size_t o = 0;
+        buf[o++] = PACK_VERSION;
+        o += put_varint(buf + o, n);
+        int64_t prev = 0;
+        for (size_t k = 0; k < n; k++) {
+                assert(k == 0 || q[k].unit_id >= q[k - 1].unit_id);
+                o += put_varint(buf + o, (uint64_t)(q[k].unit_id - prev));
+                prev = q[k].unit_id;
+                o += put_varint(buf + o, (uint64_t)q[k].metric_id);
+                double c = q[k].count;
+                if (c >= 0 && c < 4503599627370496.0 && c == floor(c)) {
+                        o += put_varint(buf + o, (uint64_t)c << 1);
+                } else {
+                        uint64_t bits;
+                        memcpy(&bits, &c, sizeof(bits));
+                        o += put_varint(buf + o, 1);
+                        for (int b = 0; b < 8; b++)
+                                buf[o++] = (uint8_t)(bits >> (8 * b));
+                }
+        }
+        return o;
+}
+
+int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf, size_t *cap,
+                          size_t *ret_n)
+{
+        const uint8_t *p = data;
+        size_t at = 0;
+        uint64_t n;
+        if (len < 1 || p[at++] != PACK_VERSION)
+                return -EBADMSG;
+        if (get_varint(p, len, &at, &n) < 0 || n > len)
+                return -EBADMSG;
+        if (n > *cap) {
+                StoreRequestValue *nb = realloc(*buf, n * sizeof(*nb));
+                if (!nb)
+                        return -ENOMEM;
+                *buf = nb;
+                *cap = n;
+        }
+        int64_t id = 0;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t d, metric, c;
+                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &metric) < 0 ||
+                    get_varint(p, len, &at, &c) < 0)
+                        return -EBADMSG;
+                id += (int64_t)d;
+                double count;
+                if (c & 1) {
+                        if (at + 8 > len)
+                                return -EBADMSG;
+                        uint64_t bits = 0;
+                        for (int b = 0; b < 8; b++)
+                                bits |= (uint64_t)p[at++] << (8 * b);
+                        memcpy(&count, &bits, sizeof(count));
+                } else {
+                        count = (double)(c >> 1);
+                }
+                (*buf)[k] = (StoreRequestValue){
+                        .unit_id = id, .metric_id = (int64_t)metric, .count = count};
         }
         *ret_n = (size_t)n;
         return 0;

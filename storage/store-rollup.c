@@ -72,7 +72,8 @@ static int64_t min64(int64_t a, int64_t b)
 #define STATE_PACKED _STORE_TIER_MAX
 #define N_STATE      (_STORE_TIER_MAX + 1)
 static const char *const state_names[N_STATE] = {"raw", "minute", "hour", "day", "packed"};
-#define SCHEMA_WITH_PACKING 5
+#define SCHEMA_WITH_PACKING  5
+#define SCHEMA_WITH_PACKED_R 6 /* requests packed too */
 
 typedef struct TierState {
         bool has_done, has_kept;
@@ -325,6 +326,85 @@ static int pack_flush_tick(PackState *p, int64_t tick_id)
         return 0;
 }
 
+/* Packs the unit_requests rows of the ticks ending in (lo, hi] into tick_requests (their
+ * minutes are already rolled in SQL) and deletes them. */
+static int pack_requests(Store *s, int64_t lo, int64_t hi)
+{
+        sqlite3_stmt *q = NULL, *ins = NULL;
+        StoreRequestValue *v = NULL;
+        size_t n = 0, cap = 0, buf_size = 0;
+        uint8_t *buf = NULL;
+        int64_t tick = -1;
+        int rc, r = store_query(s, &q,
+                                "SELECT t.id, r.unit_id, r.metric_id, r.count FROM ticks t "
+                                "JOIN unit_requests r ON r.tick_id = t.id "
+                                "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                "ORDER BY t.ts_us, t.id, r.unit_id, r.metric_id");
+        if (r >= 0)
+                r = store_query(s, &ins,
+                                "INSERT INTO tick_requests (tick_id, data) VALUES (?1, ?2)");
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(q, 1, lo);
+        sqlite3_bind_int64(q, 2, hi);
+        for (;;) {
+                rc = sqlite3_step(q);
+                int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
+                if (id != tick && n > 0) {
+                        size_t need = store_pack_requests_bound(n);
+                        if (need > buf_size) {
+                                uint8_t *nb = realloc(buf, need);
+                                if (!nb) {
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                buf = nb;
+                                buf_size = need;
+                        }
+                        size_t len = store_pack_requests(v, n, buf);
+                        sqlite3_bind_int64(ins, 1, tick);
+                        sqlite3_bind_blob(ins, 2, buf, (int)len, SQLITE_STATIC);
+                        int ri = sqlite3_step(ins);
+                        sqlite3_reset(ins);
+                        if (ri != SQLITE_DONE) {
+                                r = store_fail(s, ri, "packing requests");
+                                goto out;
+                        }
+                        n = 0;
+                }
+                if (rc != SQLITE_ROW)
+                        break;
+                tick = id;
+                if (n == cap) {
+                        size_t nc = cap ? 2 * cap : 32;
+                        StoreRequestValue *nv = realloc(v, nc * sizeof(*nv));
+                        if (!nv) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        v = nv;
+                        cap = nc;
+                }
+                v[n++] = (StoreRequestValue){.unit_id = sqlite3_column_int64(q, 1),
+                                             .metric_id = sqlite3_column_int64(q, 2),
+                                             .count = sqlite3_column_double(q, 3)};
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading requests to pack");
+                goto out;
+        }
+        r = exec_bound(s,
+                       "DELETE FROM unit_requests WHERE tick_id IN (SELECT id FROM ticks "
+                       "WHERE ts_us > ?1 AND ts_us <= ?2)",
+                       lo, hi, NULL);
+out:
+        sqlite3_finalize(q);
+        sqlite3_finalize(ins);
+        free(v);
+        free(buf);
+        return r;
+}
+
 /* Packs the unit rows of the ticks ending in (lo, hi] into tick_units and deletes them, adding
  * those ending after roll_from into the minute tier on the way. */
 static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
@@ -463,6 +543,8 @@ static int rollup(Store *s, TierState st[N_STATE], int64_t now_us)
                                        done, MIN_US, ROLL_NOT_UNITS);
                 if (r >= 0)
                         r = pack_and_roll(s, packed->done_us, pack_hi, m->done_us);
+                if (r >= 0)
+                        r = pack_requests(s, packed->done_us, pack_hi);
                 if (r < 0)
                         return r;
                 packed->done_us = pack_hi;
@@ -518,6 +600,7 @@ static int retain_raw(Store *s, int64_t kept_us)
                 "DELETE FROM unit_requests WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM ingest_stats WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM tick_units WHERE tick_id IN " OLD_TICKS,
+                "DELETE FROM tick_requests WHERE tick_id IN " OLD_TICKS,
         };
         int r = 0, changes = 0;
         for (size_t i = 0; i < ELEMENTSOF(children) && r >= 0; i++)
@@ -664,6 +747,56 @@ static void plan_cover(const TierState st[N_STATE], int64_t lo, int64_t hi, Stor
         plan_cover(st, b, hi, k - 1, v, n);
 }
 
+static int unpack_requests(Store *s, const StoreSpan *spans, size_t n)
+{
+        sqlite3_stmt *q = NULL, *ins = NULL;
+        StoreRequestValue *v = NULL;
+        size_t cap = 0;
+        int r = store_query(s, &q,
+                            "SELECT t.id, p.data FROM ticks t JOIN tick_requests p ON p.tick_id "
+                            "= t.id WHERE t.ts_us > ?1 AND t.ts_us <= ?2");
+        if (r >= 0)
+                r = store_query(s, &ins,
+                                "INSERT INTO temp.packed_requests (tick_id, unit_id, metric_id, "
+                                "count) VALUES (?1, ?2, ?3, ?4)");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (spans[i].tier != STORE_TIER_RAW)
+                        continue;
+                sqlite3_bind_int64(q, 1, spans[i].lo);
+                sqlite3_bind_int64(q, 2, spans[i].hi);
+                int rc;
+                while (r >= 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                        size_t nv;
+                        int64_t tick = sqlite3_column_int64(q, 0);
+                        r = store_unpack_requests(sqlite3_column_blob(q, 1),
+                                                  (size_t)sqlite3_column_bytes(q, 1), &v, &cap,
+                                                  &nv);
+                        if (r < 0) {
+                                snprintf(s->error, sizeof(s->error),
+                                         "tick %lld: malformed packed requests", (long long)tick);
+                                break;
+                        }
+                        for (size_t k = 0; k < nv && r >= 0; k++) {
+                                sqlite3_bind_int64(ins, 1, tick);
+                                sqlite3_bind_int64(ins, 2, v[k].unit_id);
+                                sqlite3_bind_int64(ins, 3, v[k].metric_id);
+                                sqlite3_bind_double(ins, 4, v[k].count);
+                                int ri = sqlite3_step(ins);
+                                sqlite3_reset(ins);
+                                if (ri != SQLITE_DONE)
+                                        r = store_fail(s, ri, "unpacking requests");
+                        }
+                }
+                if (r >= 0 && rc != SQLITE_DONE)
+                        r = store_fail(s, rc, "reading packed requests");
+                sqlite3_reset(q);
+        }
+        sqlite3_finalize(q);
+        sqlite3_finalize(ins);
+        free(v);
+        return r;
+}
+
 /* Decodes the packed ticks of the raw spans into temp.packed_units, which the queries read
  * beside unit_energy (a read-only handle may write its own temp tables). */
 static int unpack_spans(Store *s, const StoreSpan *spans, size_t n)
@@ -672,7 +805,11 @@ static int unpack_spans(Store *s, const StoreSpan *spans, size_t n)
                               "NULL, unit_id INTEGER NOT NULL, active_uj INTEGER NOT NULL, "
                               "idle_uj INTEGER NOT NULL, cpu_ns INTEGER NOT NULL, PRIMARY KEY "
                               "(tick_id, unit_id)) WITHOUT ROWID;"
-                              "DELETE FROM temp.packed_units");
+                              "CREATE TEMP TABLE IF NOT EXISTS packed_requests (tick_id INTEGER "
+                              "NOT NULL, unit_id INTEGER NOT NULL, metric_id INTEGER NOT NULL, "
+                              "count REAL NOT NULL, PRIMARY KEY (tick_id, unit_id, metric_id)) "
+                              "WITHOUT ROWID;"
+                              "DELETE FROM temp.packed_units; DELETE FROM temp.packed_requests");
         if (r < 0)
                 return r;
         int v = store_schema_version(s);
@@ -724,6 +861,8 @@ static int unpack_spans(Store *s, const StoreSpan *spans, size_t n)
         sqlite3_finalize(q);
         sqlite3_finalize(ins);
         free(units);
+        if (r >= 0 && v >= SCHEMA_WITH_PACKED_R)
+                r = unpack_requests(s, spans, n);
         return r;
 }
 
@@ -767,7 +906,10 @@ int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int fir
                                     "e.tick_id = t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
                 [STORE_REL_REQUESTS] = "SELECT t.ts_us, r.unit_id, r.metric_id, r.count FROM "
                                        "ticks t JOIN unit_requests r ON r.tick_id = t.id WHERE "
-                                       "t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
+                                       "t.ts_us > ?%1$d AND t.ts_us <= ?%2$d UNION ALL "
+                                       "SELECT t.ts_us, r.unit_id, r.metric_id, r.count FROM "
+                                       "ticks t JOIN temp.packed_requests r ON r.tick_id = t.id "
+                                       "WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
         };
         static const char *const tier[] = {
                 [STORE_REL_HOST] = "SELECT start_us + %lld AS ts_us, host_uj, valid_us, "
@@ -948,10 +1090,14 @@ static int services_span(Store *s, const StoreSpan *sp, bool requests, ServicesA
                 return 0;
 
         r = span_query(s, &q, sp,
-                       "SELECT r.unit_id, SUM(r.count) FROM ticks t "
-                       "JOIN unit_requests r ON r.tick_id = t.id "
+                       "SELECT r.unit_id, SUM(r.count) FROM (SELECT r.unit_id, r.metric_id, "
+                       "r.count FROM ticks t JOIN unit_requests r ON r.tick_id = t.id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 UNION ALL "
+                       "SELECT r.unit_id, r.metric_id, r.count FROM ticks t "
+                       "JOIN temp.packed_requests r ON r.tick_id = t.id "
+                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2) r "
                        "JOIN request_metrics m ON m.id = r.metric_id "
-                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND m.name = ?3 GROUP BY r.unit_id",
+                       "WHERE m.name = ?3 GROUP BY r.unit_id",
                        "SELECT r.unit_id, SUM(r.count) FROM %s_requests r "
                        "JOIN request_metrics m ON m.id = r.metric_id "
                        "WHERE r.start_us >= ?1 AND r.start_us < ?2 AND m.name = ?3 "

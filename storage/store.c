@@ -161,6 +161,10 @@ static const char *const store_migrations[] = {
         "  tick_id INTEGER PRIMARY KEY,"
         "  data BLOB NOT NULL);"
         "INSERT INTO rollup_state (tier, width_us) VALUES ('packed', 0);",
+        /* 6: packed requests: a packed tick's unit_requests rows, in one BLOB like its units. */
+        "CREATE TABLE tick_requests ("
+        "  tick_id INTEGER PRIMARY KEY,"
+        "  data BLOB NOT NULL);",
 };
 
 static const char *const store_sql[_ST_MAX] = {

@@ -278,6 +278,11 @@ static void test_v4(void **state)
         test_version(4);
 }
 
+static void test_v5(void **state)
+{
+        test_version(5);
+}
+
 static void test_all_versions_have_fixtures(void **state)
 {
         const char *fixtures = getenv("JOULES_FIXTURES");
@@ -300,6 +305,7 @@ int main(void)
                 cmocka_unit_test(test_v2),
                 cmocka_unit_test(test_v3),
                 cmocka_unit_test(test_v4),
+                cmocka_unit_test(test_v5),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

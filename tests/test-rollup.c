@@ -61,7 +61,7 @@ typedef struct History {
         int64_t ts; /* the last tick's end */
         /* what was written per unit and tick, kept apart: the store packs its own rows */
         sqlite3 *mirror;
-        sqlite3_stmt *mirror_add;
+        sqlite3_stmt *mirror_add, *mirror_req;
 } History;
 
 static void mirror_sync(History *h)
@@ -89,8 +89,9 @@ static void tick(History *h, int64_t ts, uint64_t dt)
                 uv[nu++] = (StoreUnitValue){h->units[N_UNITS], 0, left, 0};
         for (size_t i = 0; i < 4; i++)
                 if (rnd(3) == 0)
-                        rq[nr++] = (StoreRequestValue){h->units[i], h->metrics[i % 2],
-                                                       (double)rnd(50)};
+                        rq[nr++] = (StoreRequestValue){
+                                h->units[i], h->metrics[i % 2],
+                                (double)rnd(50) + (rnd(4) == 0 ? 0.25 : 0)}; /* sample rates */
         StoreDomainValue dv[2] = {
                 {.domain_id = h->domains[0],
                  .valid = !drop,
@@ -120,6 +121,15 @@ static void tick(History *h, int64_t ts, uint64_t dt)
                 sqlite3_bind_int64(q, 4, (int64_t)uv[i].idle_uj);
                 sqlite3_bind_int64(q, 5, (int64_t)uv[i].cpu_ns);
                 sqlite3_bind_int(q, 6, t.estimated);
+                assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+                sqlite3_reset(q);
+        }
+        for (size_t i = 0; i < nr; i++) {
+                sqlite3_stmt *q = h->mirror_req;
+                sqlite3_bind_int64(q, 1, ts);
+                sqlite3_bind_int64(q, 2, rq[i].unit_id);
+                sqlite3_bind_int64(q, 3, rq[i].metric_id);
+                sqlite3_bind_double(q, 4, rq[i].count);
                 assert_int_equal(sqlite3_step(q), SQLITE_DONE);
                 sqlite3_reset(q);
         }
@@ -185,12 +195,17 @@ static void history_open(History *h, const char *name)
         assert_int_equal(sqlite3_exec(h->mirror,
                                       "CREATE TABLE units (ts_us INTEGER, unit_id INTEGER, "
                                       "active_uj INTEGER, idle_uj INTEGER, cpu_ns INTEGER, "
-                                      "estimated INTEGER); BEGIN",
+                                      "estimated INTEGER); CREATE TABLE requests (ts_us INTEGER, "
+                                      "unit_id INTEGER, metric_id INTEGER, count REAL); BEGIN",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(h->mirror,
                                             "INSERT INTO units VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1,
                                             &h->mirror_add, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h->mirror,
+                                            "INSERT INTO requests VALUES (?1, ?2, ?3, ?4)", -1,
+                                            &h->mirror_req, NULL),
                          SQLITE_OK);
 }
 
@@ -199,6 +214,7 @@ static void history_close(History *h)
         store_close(h->s);
         h->s = NULL;
         sqlite3_finalize(h->mirror_add);
+        sqlite3_finalize(h->mirror_req);
         assert_int_equal(sqlite3_exec(h->mirror, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(h->mirror);
 }
@@ -251,9 +267,8 @@ static int64_t tier_diff(sqlite3 *db, const char *tier, int64_t width)
                  "SUM(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') FROM ticks t "
                  "JOIN domain_energy d ON d.tick_id = t.id WHERE IN_TIER GROUP BY b, d.domain_id",
                  "domains", "start_us, domain_id, energy_uj, valid_us, dropped"},
-                {"SELECT B AS b, r.unit_id, r.metric_id, SUM(r.count) FROM ticks t "
-                 "JOIN unit_requests r ON r.tick_id = t.id WHERE IN_TIER "
-                 "GROUP BY b, r.unit_id, r.metric_id",
+                {"SELECT B AS b, t.unit_id, t.metric_id, SUM(t.count) FROM mirror.requests t "
+                 "WHERE IN_TIER GROUP BY b, t.unit_id, t.metric_id",
                  "requests", "start_us, unit_id, metric_id, count"},
         };
         for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
@@ -347,11 +362,10 @@ static void raw_totals(sqlite3 *db, int64_t from, int64_t to, RawTotals *rt)
         }
         sqlite3_finalize(q);
         assert_int_equal(sqlite3_prepare_v2(db,
-                                            "SELECT r.unit_id, SUM(count) FROM unit_requests r "
-                                            "JOIN ticks t ON t.id = r.tick_id WHERE ts_us > ?1 "
-                                            "AND ts_us <= ?2 AND r.metric_id = (SELECT id FROM "
-                                            "request_metrics WHERE name = 'requests') GROUP BY "
-                                            "r.unit_id",
+                                            "SELECT r.unit_id, SUM(count) FROM mirror.requests r "
+                                            "WHERE ts_us > ?1 AND ts_us <= ?2 AND r.metric_id = "
+                                            "(SELECT id FROM request_metrics WHERE name = "
+                                            "'requests') GROUP BY r.unit_id",
                                             -1, &q, NULL),
                          SQLITE_OK);
         sqlite3_bind_int64(q, 1, from);
