@@ -97,8 +97,8 @@ typedef enum StoreRelation {
         STORE_REL_REQUESTS,
 } StoreRelation;
 
-int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param,
-                    char *buf, size_t size) __attribute__((warn_unused_result));
+int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param, char *buf,
+                    size_t size) __attribute__((warn_unused_result));
 void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int first_param);
 
 /* ---- packed raw ticks (store-pack.c) ---- */
