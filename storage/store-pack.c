@@ -2,15 +2,18 @@
  * rolled up, its unit_energy rows become one BLOB in tick_units (migration 5), about 6 bytes per
  * unit instead of about 23. Recent ticks stay plain rows, for sqlite3 and cheap writes.
  *
- * Format (version 1), all integers LEB128 varints, signed ones zigzag-coded:
- *   version (1), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as cgroup
- *   usage_usec gives them, else 1), A = sum of active_uj, I = sum of idle_uj, C = sum of
- *   cpu_ns / K, then per unit, by increasing unit id:
- *     unit id - previous unit id (the first from 0), active_uj,
- *     idle_uj - active_uj * I / A, cpu_ns / K - active_uj * C / A   (signed; 0 when A is 0)
- * The attribution splits a tick's active and idle energy in proportion to the same weight (CPU
- * time or cycles), so idle and CPU are close to their share of the active energy and their
- * residuals take a byte. Decoding is exact: the sums ride along. */
+ * Format, all integers LEB128 varints, signed ones zigzag-coded (x/y below rounds down):
+ *   layout (1 or 2), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as
+ *   cgroup usage_usec gives them, else 1), A = sum of active_uj, I = sum of idle_uj, C = sum of
+ *   cpu_ns / K, then per unit, by increasing unit id, the unit id - the previous one (the first
+ *   from 0) and
+ *     layout 1: active_uj, idle_uj - active_uj * I / A, cpu_ns / K - active_uj * C / A
+ *     layout 2: cpu_ns / K, active_uj - (cpu_ns / K) * A / C, idle_uj - (cpu_ns / K) * I / C
+ *   (a share is 0 when its divisor is). The attribution splits a tick's active and idle energy
+ * by one weight with largest remainders: split by CPU time (layout 2) both energies are their
+ * share of the CPU within a microjoule, split by cycles (layout 1) idle is the active energy's
+ * share; either way the residuals take a byte. Each tick keeps the shorter layout. Decoding is
+ * exact: the sums ride along. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -21,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_VERSION 1
+#define PACK_VERSION   1 /* requests */
+#define PACK_BY_ACTIVE 1 /* units, layout 1 */
+#define PACK_BY_CPU    2 /* units, layout 2 */
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -67,9 +72,46 @@ static uint64_t share(uint64_t active, uint64_t total, uint64_t active_sum)
         return (uint64_t)((unsigned __int128)active * total / active_sum);
 }
 
-size_t store_pack_bound(size_t n)
+/* The encoded size of one layout: 1 + 5 varints + 4 varints per unit. */
+static size_t pack_one_bound(size_t n)
 {
         return 1 + 5 * 10 + n * 40;
+}
+
+size_t store_pack_bound(size_t n)
+{
+        return 2 * pack_one_bound(n); /* both layouts are tried */
+}
+
+/* by_cpu false: layout 1 (active first); true: layout 2 (CPU first). */
+static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, uint64_t scale,
+                          uint64_t a, uint64_t i, uint64_t c, uint8_t *buf)
+{
+        size_t o = 0;
+        buf[o++] = by_cpu ? PACK_BY_CPU : PACK_BY_ACTIVE;
+        o += put_varint(buf + o, n);
+        o += put_varint(buf + o, scale);
+        o += put_varint(buf + o, a);
+        o += put_varint(buf + o, i);
+        o += put_varint(buf + o, c);
+        int64_t prev = 0;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t cpu = u[k].cpu_ns / scale, act = u[k].active_uj;
+                o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
+                prev = u[k].unit_id;
+                if (by_cpu) {
+                        o += put_varint(buf + o, cpu);
+                        o += put_varint(buf + o, zigzag((int64_t)(act - share(cpu, a, c))));
+                        o += put_varint(buf + o,
+                                        zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c))));
+                } else {
+                        o += put_varint(buf + o, act);
+                        o += put_varint(buf + o,
+                                        zigzag((int64_t)(u[k].idle_uj - share(act, i, a))));
+                        o += put_varint(buf + o, zigzag((int64_t)(cpu - share(act, c, a))));
+                }
+        }
+        return o;
 }
 
 size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
@@ -84,24 +126,16 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
         }
         for (size_t k = 0; k < n; k++)
                 c += u[k].cpu_ns / scale;
-        size_t o = 0;
-        buf[o++] = PACK_VERSION;
-        o += put_varint(buf + o, n);
-        o += put_varint(buf + o, scale);
-        o += put_varint(buf + o, a);
-        o += put_varint(buf + o, i);
-        o += put_varint(buf + o, c);
-        int64_t prev = 0;
-        for (size_t k = 0; k < n; k++) {
-                o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
-                prev = u[k].unit_id;
-                o += put_varint(buf + o, u[k].active_uj);
-                o += put_varint(buf + o,
-                                zigzag((int64_t)(u[k].idle_uj - share(u[k].active_uj, i, a))));
-                o += put_varint(buf + o, zigzag((int64_t)(u[k].cpu_ns / scale -
-                                                          share(u[k].active_uj, c, a))));
+        /* Split by CPU time, the CPU predicts the energy best; split by cycles, the active
+         * energy predicts the idle share. Both are tried, the shorter kept. */
+        size_t la = pack_layout(u, n, false, scale, a, i, c, buf);
+        uint8_t *alt = buf + pack_one_bound(n);
+        size_t lc = pack_layout(u, n, true, scale, a, i, c, alt);
+        if (lc < la) {
+                memmove(buf, alt, lc);
+                return lc;
         }
-        return o;
+        return la;
 }
 
 int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
@@ -110,8 +144,9 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         const uint8_t *p = data;
         size_t at = 0;
         uint64_t n, scale, a, i, c;
-        if (len < 1 || p[at++] != PACK_VERSION)
+        if (len < 1 || (p[0] != PACK_BY_ACTIVE && p[0] != PACK_BY_CPU))
                 return -EBADMSG;
+        bool by_cpu = p[at++] == PACK_BY_CPU;
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
             get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 || n > len)
@@ -125,17 +160,22 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         }
         int64_t id = 0;
         for (size_t k = 0; k < n; k++) {
-                uint64_t d, act, ri, rc;
-                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &act) < 0 ||
-                    get_varint(p, len, &at, &ri) < 0 || get_varint(p, len, &at, &rc) < 0)
+                uint64_t d, x, r1, r2;
+                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &x) < 0 ||
+                    get_varint(p, len, &at, &r1) < 0 || get_varint(p, len, &at, &r2) < 0)
                         return -EBADMSG;
                 id += (int64_t)d;
-                (*buf)[k] = (StoreUnitValue){
-                        .unit_id = id,
-                        .active_uj = act,
-                        .idle_uj = share(act, i, a) + (uint64_t)unzigzag(ri),
-                        .cpu_ns = (share(act, c, a) + (uint64_t)unzigzag(rc)) * scale,
-                };
+                StoreUnitValue *v = &(*buf)[k];
+                v->unit_id = id;
+                if (by_cpu) {
+                        v->cpu_ns = x * scale;
+                        v->active_uj = share(x, a, c) + (uint64_t)unzigzag(r1);
+                        v->idle_uj = share(x, i, c) + (uint64_t)unzigzag(r2);
+                } else {
+                        v->active_uj = x;
+                        v->idle_uj = share(x, i, a) + (uint64_t)unzigzag(r1);
+                        v->cpu_ns = (share(x, c, a) + (uint64_t)unzigzag(r2)) * scale;
+                }
         }
         *ret_n = (size_t)n;
         return 0;

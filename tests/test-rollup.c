@@ -590,9 +590,62 @@ static void test_retention(void **state)
         history_close(&h);
 }
 
+/* Packing round-trips exactly whatever the values: both layouts, CPU in ns or whole µs, zero
+ * sums, huge values; malformed blobs are refused. */
+static void test_pack_roundtrip(void **state)
+{
+        static const StoreUnitValue cases[][4] = {
+                /* split by CPU time (layout 2 wins) */
+                {{1, 350000, 70000, 100000000}, {2, 35000, 7000, 10000000}, {5, 1, 0, 1000}},
+                /* split by cycles: CPU unrelated (layout 1) */
+                {{3, 123456, 654, 999999999}, {4, 7, 100000, 1}, {9, 0, 0, 0}},
+                /* nothing active: every share is 0 */
+                {{1, 0, 5000000, 0}, {2, 0, 0, 0}},
+                /* huge values (years of energy in one row) and ns not whole µs */
+                {{1, UINT64_C(1) << 62, UINT64_C(1) << 61, UINT64_C(1) << 60},
+                 {100000, 1, (UINT64_C(1) << 61) + 12345, 3}},
+        };
+        static const size_t lens[] = {3, 3, 2, 2};
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
+                uint8_t buf[1024];
+                assert_true(store_pack_bound(lens[c]) <= sizeof(buf));
+                size_t len = store_pack_units(cases[c], lens[c], buf);
+                StoreUnitValue *out = NULL;
+                size_t cap = 0, n = 0;
+                assert_int_equal(store_unpack_units(buf, len, &out, &cap, &n), 0);
+                assert_int_equal(n, lens[c]);
+                for (size_t k = 0; k < n; k++) {
+                        assert_int_equal(out[k].unit_id, cases[c][k].unit_id);
+                        assert_int_equal(out[k].active_uj, cases[c][k].active_uj);
+                        assert_int_equal(out[k].idle_uj, cases[c][k].idle_uj);
+                        assert_int_equal(out[k].cpu_ns, cases[c][k].cpu_ns);
+                }
+                /* truncated anywhere: refused, never read past the end */
+                for (size_t cut = 0; cut < len; cut++)
+                        assert_int_equal(store_unpack_units(buf, cut, &out, &cap, &n), -EBADMSG);
+                free(out);
+        }
+        StoreRequestValue rq[] = {{1, 1, 3}, {1, 2, 0.3333333333}, {7, 1, 1e300}, {8, 1, 0}};
+        uint8_t buf[512];
+        size_t len = store_pack_requests(rq, ELEMENTSOF(rq), buf);
+        StoreRequestValue *out = NULL;
+        size_t cap = 0, n = 0;
+        assert_int_equal(store_unpack_requests(buf, len, &out, &cap, &n), 0);
+        assert_int_equal(n, ELEMENTSOF(rq));
+        for (size_t k = 0; k < n; k++) {
+                assert_int_equal(out[k].unit_id, rq[k].unit_id);
+                assert_int_equal(out[k].metric_id, rq[k].metric_id);
+                assert_true(out[k].count == rq[k].count);
+        }
+        for (size_t cut = 0; cut < len; cut++)
+                assert_int_equal(store_unpack_requests(buf, cut, &out, &cap, &n), -EBADMSG);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_pack_roundtrip),
                 cmocka_unit_test(test_rollups_equal_raw),
                 cmocka_unit_test(test_retention),
         };
