@@ -185,15 +185,48 @@ static int row_cmp(const void *a, const void *b)
         return strcmp(x->name, y->name);
 }
 
-static StorePeriodRow *rows_add(StorePeriodRows *p)
+/* Grows geometrically: a year of hours for 200 units is 1.75 million rows. */
+static StorePeriodRow *rows_add(StorePeriodRows *p, size_t *cap)
 {
-        StorePeriodRow *n = realloc(p->rows, (p->n_rows + 1) * sizeof(*n));
-        if (!n)
-                return NULL;
-        p->rows = n;
+        if (p->n_rows == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 64;
+                StorePeriodRow *n = realloc(p->rows, ncap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                p->rows = n;
+                *cap = ncap;
+        }
         StorePeriodRow *row = &p->rows[p->n_rows++];
         *row = (StorePeriodRow){0};
         return row;
+}
+
+/* Energy rows ordered by (period, name), to find a requests row's partner in O(log n). */
+static int row_key_cmp(const void *a, const void *b, void *rows)
+{
+        const StorePeriodRow *x = &((const StorePeriodRow *)rows)[*(const size_t *)a];
+        const StorePeriodRow *y = &((const StorePeriodRow *)rows)[*(const size_t *)b];
+        if (x->period != y->period)
+                return x->period < y->period ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+static StorePeriodRow *rows_find(StorePeriodRow *rows, const size_t *index, size_t n, size_t period,
+                                 const char *name)
+{
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                StorePeriodRow *r = &rows[index[mid]];
+                int c = r->period != period ? (r->period < period ? -1 : 1) : strcmp(r->name, name);
+                if (c == 0)
+                        return r;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
 }
 
 int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket bucket,
@@ -201,6 +234,8 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
 {
         StorePeriodRows p = {.from_us = from_us, .to_us = to_us, .bucket = bucket};
         _cleanup_free_ int64_t *keys = NULL;
+        _cleanup_free_ size_t *index = NULL;
+        size_t rows_cap = 0;
         sqlite3_stmt *q = NULL;
         StoreSpan spans[STORE_PLAN_MAX];
         size_t n_spans;
@@ -263,7 +298,7 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
                 size_t i = period_index(&p, keys, sqlite3_column_int64(q, 0));
                 if (i >= p.n_periods)
                         continue; /* cannot happen: the same ticks */
-                StorePeriodRow *row = rows_add(&p);
+                StorePeriodRow *row = rows_add(&p, &rows_cap);
                 if (!row) {
                         r = -ENOMEM;
                         goto out;
@@ -292,17 +327,22 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
                 goto out;
         sqlite3_bind_text(q, 4, STORE_REQUESTS_METRIC, -1, SQLITE_STATIC);
         size_t n_energy_rows = p.n_rows;
+        index = malloc((n_energy_rows ? n_energy_rows : 1) * sizeof(*index));
+        if (!index) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t k = 0; k < n_energy_rows; k++)
+                index[k] = k;
+        qsort_r(index, n_energy_rows, sizeof(*index), row_key_cmp, p.rows);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 size_t i = period_index(&p, keys, sqlite3_column_int64(q, 0));
                 if (i >= p.n_periods)
                         continue;
                 const char *name = (const char *)sqlite3_column_text(q, 1);
-                StorePeriodRow *row = NULL;
-                for (size_t k = 0; k < n_energy_rows && !row; k++)
-                        if (p.rows[k].period == i && strcmp(p.rows[k].name, name ? name : "") == 0)
-                                row = &p.rows[k];
+                StorePeriodRow *row = rows_find(p.rows, index, n_energy_rows, i, name ? name : "");
                 if (!row) {
-                        row = rows_add(&p);
+                        row = rows_add(&p, &rows_cap);
                         if (!row) {
                                 r = -ENOMEM;
                                 goto out;
