@@ -88,7 +88,12 @@ static void services_table(const StoreServices *sv, bool wide)
                 double e = u->active_j + u->idle_j;
                 char name[300];
                 snprintf(name, sizeof(name), u->pseudo ? "(%s)" : "%s", u->name);
-                printf("%-22.22s %9.2f %9.2f", name, e, u->active_j);
+                /* A name longer than its column gets a line of its own: never cut. */
+                if (strlen(name) > 22)
+                        printf("%s\n%-22s", name, "");
+                else
+                        printf("%-22s", name);
+                printf(" %9.2f %9.2f", e, u->active_j);
                 if (wide)
                         printf(" %9.2f %8.2f", u->idle_j, u->cpu_s);
                 printf(" %7.2f %5.1f%%", sv->seconds > 0 ? e / sv->seconds : 0,

@@ -115,6 +115,10 @@ jq -e --arg u "$ua" '.units[] | select(.unit == $u) | .requests == 1580 and
 jq -e --arg a "$ua" --arg b "$ub" '[.units[] | select(.unit != $a and .unit != $b)] |
   length > 0 and all(.requests == null and .j_per_request == null and .active_j_per_request == null)' \
   "$SCRATCH/services.json" >/dev/null || fail "units without requests should have null requests"
-"$JOULES" --db "$db" services --since 1h | grep -q "$ua.* 1580 " || fail "services table lacks requests"
+# (a long unit name has a line of its own, its figures on the next)
+"$JOULES" --db "$db" services --since 1h | grep -A1 -F "$ua" | tr '\n' ' ' | grep -q " 1580 " ||
+  fail "services table lacks requests"
+"$JOULES" --db "$db" services --since 1h | awk 'length > 80 { bad = 1 } END { exit bad }' ||
+  fail "services table wider than 80 columns"
 [ ! -e "$sock" ] || fail "the socket was not removed at exit"
 note "ok"
