@@ -73,7 +73,7 @@ static void services_json(const StoreServices *sv, FILE *f)
 static void services_table(const StoreServices *sv, bool wide)
 {
         char a[32], b[32];
-        printf("%s .. %s, %.0f s measured, host %.2f J, %.2f W average%s\n",
+        printf("%s .. %s, %.0f s measured\nhost %.2f J, %.2f W average%s\n",
                format_rfc3339(sv->from_us, a, sizeof(a)), format_rfc3339(sv->to_us, b, sizeof(b)),
                sv->seconds, sv->host_energy_j,
                sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0,
