@@ -129,6 +129,100 @@ static void figures_finish(FootprintFigures *f, const Acc *acc)
                 f->intensity = acc->n_i ? acc->sum_i / (double)acc->n_i : NAN;
 }
 
+/* The units' names, each kept once (a year of hours for 200 units is 1.75 million rows), with
+ * a hash index; ids are indices into names. name_intern returns 1 for a name new to the table. */
+typedef struct NameTable {
+        char **names;
+        size_t n, cap;
+        size_t *slots; /* id + 1; 0: empty */
+        size_t n_slots;
+} NameTable;
+
+static size_t name_hash(const char *s)
+{
+        size_t h = 1469598103934665603u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211u;
+        return h;
+}
+
+static int name_rehash(NameTable *t, size_t n_slots)
+{
+        size_t *slots = calloc(n_slots, sizeof(*slots));
+        if (!slots)
+                return -ENOMEM;
+        for (size_t id = 0; id < t->n; id++) {
+                size_t at = name_hash(t->names[id]) & (n_slots - 1);
+                while (slots[at])
+                        at = (at + 1) & (n_slots - 1);
+                slots[at] = id + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->n_slots = n_slots;
+        return 0;
+}
+
+static int name_intern(NameTable *t, const char *name, size_t *ret_id)
+{
+        if ((t->n + 1) * 2 > t->n_slots && name_rehash(t, t->n_slots ? t->n_slots * 2 : 64) < 0)
+                return -ENOMEM;
+        size_t at = name_hash(name) & (t->n_slots - 1);
+        for (; t->slots[at]; at = (at + 1) & (t->n_slots - 1))
+                if (strcmp(t->names[t->slots[at] - 1], name) == 0) {
+                        *ret_id = t->slots[at] - 1;
+                        return 0;
+                }
+        if (t->n == t->cap) {
+                size_t ncap = t->cap ? t->cap * 2 : 32;
+                char **n = realloc(t->names, ncap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                t->names = n;
+                t->cap = ncap;
+        }
+        t->names[t->n] = strdup(name);
+        if (!t->names[t->n])
+                return -ENOMEM;
+        t->slots[at] = t->n + 1;
+        *ret_id = t->n++;
+        return 1;
+}
+
+/* The per-name arrays, grown to hold n names. */
+static int ids_grow(size_t **row_of, size_t **row_period, size_t *cap, size_t n)
+{
+        if (n <= *cap)
+                return 0;
+        size_t ncap = *cap ? *cap * 2 : 64;
+        size_t *a = realloc(*row_of, ncap * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *row_of = a;
+        size_t *b = realloc(*row_period, ncap * sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        *row_period = b;
+        *cap = ncap;
+        return 0;
+}
+
+/* Makes room for one more element in an array grown geometrically. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+        if (n < *cap)
+                return 0;
+        size_t ncap = *cap ? *cap * 2 : 64;
+        void *nv = realloc(*v, ncap * size);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        *cap = ncap;
+        return 0;
+}
+
+#define FOOTPRINT_CHUNK_DAYS 1
+
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
                    StoreBucket bucket, const char *unit, Footprint *ret)
 {
@@ -137,12 +231,12 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
         CarbonInterval *series = NULL;
         size_t n_series = 0;
         Acc *pacc = NULL, *racc = NULL;
+        size_t periods_cap = 0, rows_cap = 0, racc_cap = 0, pacc_cap = 0;
+        NameTable names = {0};
+        /* per name id: its row in the current output period (row + 1), and which period */
+        size_t *row_of = NULL, *row_period = NULL, ids_cap = 0;
         int r;
 
-        r = store_read_periods(s, from_us, to_us, STORE_BUCKET_HOUR, NULL, &hours);
-        if (r < 0)
-                return r;
-        snprintf(fp.hostname, sizeof(fp.hostname), "%s", hours.hostname);
         if (!fs->intensity_forced) {
                 StoreIntensityPoint *pts = NULL;
                 /* whole hours: each hour's intensity is its own, whatever the range */
@@ -169,137 +263,164 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
         bool used_series = false, used_fallback = false;
         double te = fs->te_g > 0 ? fs->te_g : 0;
 
-        size_t row0 = 0;  /* first hour row of the current hour */
-        size_t prow0 = 0; /* first output row of the current output period */
-        for (size_t h = 0; h < hours.n_periods; h++) {
-                const StorePeriod *hp = &hours.periods[h];
-                /* The intensity of this hour: the series where it covers the hour. */
-                double ih = fallback;
-                unsigned hsource = FOOTPRINT_SOURCE_FALLBACK;
-                if (series && carbon_series_mean(series, n_series,
-                                                 store_bucket_start(STORE_BUCKET_HOUR, hp->end_us),
-                                                 store_bucket_start(STORE_BUCKET_HOUR, hp->end_us) +
-                                                         3600 * (int64_t)USEC_PER_SEC,
-                                                 &ih) > 0) {
-                        used_series = true;
-                        hsource = FOOTPRINT_SOURCE_SERIES;
-                } else
-                        used_fallback = true;
+        /* A day of hours at a time, so memory stays that of a day whatever the range (UTC
+         * days are whole hours: no hour is split). */
+        for (int64_t chunk_from = from_us; chunk_from < to_us;) {
+                int64_t chunk_to = store_bucket_start(STORE_BUCKET_DAY, chunk_from + 1) +
+                                   FOOTPRINT_CHUNK_DAYS * 86400 * (int64_t)USEC_PER_SEC;
+                if (chunk_to > to_us)
+                        chunk_to = to_us;
+                store_periods_done(&hours);
+                r = store_read_periods(s, chunk_from, chunk_to, STORE_BUCKET_HOUR, NULL, &hours);
+                if (r < 0)
+                        goto out;
+                chunk_from = chunk_to;
+                if (hours.hostname[0])
+                        snprintf(fp.hostname, sizeof(fp.hostname), "%s", hours.hostname);
 
-                /* The output period holding this hour. */
-                int64_t ostart = bucket == STORE_BUCKET_ALL
-                                         ? from_us
-                                         : store_bucket_start(bucket, hp->end_us);
-                if (fp.n_periods == 0 || fp.periods[fp.n_periods - 1].start_us !=
-                                                 (ostart < from_us ? from_us : ostart)) {
-                        FootprintPeriod *np = realloc(fp.periods, (fp.n_periods + 1) * sizeof(*np));
-                        Acc *na = realloc(pacc, (fp.n_periods + 1) * sizeof(*na));
-                        if (np)
-                                fp.periods = np;
-                        if (na)
-                                pacc = na;
-                        if (!np || !na) {
-                                r = -ENOMEM;
-                                goto out;
+                size_t row0 = 0; /* first hour row of the current hour */
+                for (size_t h = 0; h < hours.n_periods; h++) {
+                        const StorePeriod *hp = &hours.periods[h];
+                        int64_t hour = store_bucket_start(STORE_BUCKET_HOUR, hp->end_us);
+                        /* The intensity of this hour: the series where it covers the hour. */
+                        double ih = fallback;
+                        unsigned hsource = FOOTPRINT_SOURCE_FALLBACK;
+                        if (series &&
+                            carbon_series_mean(series, n_series, hour,
+                                               hour + 3600 * (int64_t)USEC_PER_SEC, &ih) > 0) {
+                                used_series = true;
+                                hsource = FOOTPRINT_SOURCE_SERIES;
+                        } else {
+                                used_fallback = true;
                         }
-                        int64_t oend = bucket == STORE_BUCKET_ALL
-                                               ? to_us
-                                               : store_bucket_next(bucket, ostart);
-                        fp.periods[fp.n_periods] = (FootprintPeriod){
-                                .start_us = ostart < from_us ? from_us : ostart,
-                                .end_us = oend > to_us ? to_us : oend,
-                                .first_us = hp->first_us,
-                                .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
-                        };
-                        pacc[fp.n_periods] = (Acc){0};
-                        fp.n_periods++;
-                        prow0 = fp.n_rows;
-                }
-                size_t pi = fp.n_periods - 1;
-                FootprintPeriod *op = &fp.periods[pi];
-                op->seconds += hp->seconds;
-                op->last_us = hp->last_us;
-                op->host_j += (double)hp->host_uj / UJ_PER_J;
 
-                double tir_h = hp->seconds / 3600.0;
-                uint64_t cpu_total = 0;
-                size_t row1 = row0;
-                while (row1 < hours.n_rows && hours.rows[row1].period == h)
-                        cpu_total += hours.rows[row1++].cpu_ns;
-
-                /* the host */
-                FootprintFigures hf = {
-                        .estimated = hp->estimated,
-                        .facility_kwh = carbon_facility_kwh(
-                                carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J), fs->pue),
-                        .embodied_g = carbon_embodied_g(te, tir_h, fs->el_hours, 1, 1),
-                        .sources = hsource,
-                };
-                hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
-                for (size_t k = row0; k < row1; k++) {
-                        const StorePeriodRow *sr = &hours.rows[k];
-                        hf.active_j += (double)sr->active_uj / UJ_PER_J;
-                        hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
-                        hf.cpu_s += (double)sr->cpu_ns / 1e9;
-                        if (sr->has_requests) {
-                                hf.has_requests = true;
-                                hf.requests += sr->requests;
-                        }
-                }
-                figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
-                acc_add(&pacc[pi], ih);
-
-                /* the units */
-                for (size_t k = row0; k < row1; k++) {
-                        const StorePeriodRow *sr = &hours.rows[k];
-                        if (!unit_matches(sr->name, unit))
-                                continue;
-                        double e_j = (double)(sr->active_uj + sr->idle_uj) / UJ_PER_J;
-                        FootprintFigures uf = {
-                                .active_j = (double)sr->active_uj / UJ_PER_J,
-                                .idle_j = (double)sr->idle_uj / UJ_PER_J,
-                                .cpu_s = (double)sr->cpu_ns / 1e9,
-                                .has_requests = sr->has_requests,
-                                .requests = sr->requests,
-                                .estimated = sr->estimated,
-                                .facility_kwh = carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
-                                .embodied_g = cpu_total > 0
-                                                      ? carbon_embodied_g(te, tir_h, fs->el_hours,
-                                                                          (double)sr->cpu_ns,
-                                                                          (double)cpu_total)
-                                                      : 0,
-                                .sources = hsource,
-                        };
-                        uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
-                        FootprintRow *row = NULL;
-                        size_t ri = prow0;
-                        for (; ri < fp.n_rows; ri++)
-                                if (strcmp(fp.rows[ri].name, sr->name) == 0) {
-                                        row = &fp.rows[ri];
-                                        break;
-                                }
-                        if (!row) {
-                                FootprintRow *nr = realloc(fp.rows, (fp.n_rows + 1) * sizeof(*nr));
-                                Acc *na = realloc(racc, (fp.n_rows + 1) * sizeof(*na));
-                                if (nr)
-                                        fp.rows = nr;
-                                if (na)
-                                        racc = na;
-                                if (!nr || !na) {
+                        /* The output period holding this hour. */
+                        int64_t ostart = bucket == STORE_BUCKET_ALL
+                                                 ? from_us
+                                                 : store_bucket_start(bucket, hp->end_us);
+                        if (ostart < from_us)
+                                ostart = from_us;
+                        if (fp.n_periods == 0 || fp.periods[fp.n_periods - 1].start_us != ostart) {
+                                if (grow((void **)&fp.periods, &periods_cap, fp.n_periods,
+                                         sizeof(*fp.periods)) < 0 ||
+                                    grow((void **)&pacc, &pacc_cap, fp.n_periods, sizeof(*pacc)) <
+                                            0) {
                                         r = -ENOMEM;
                                         goto out;
                                 }
-                                ri = fp.n_rows++;
-                                row = &fp.rows[ri];
-                                *row = (FootprintRow){.period = pi, .pseudo = sr->pseudo};
-                                row->f.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN;
-                                snprintf(row->name, sizeof(row->name), "%s", sr->name);
-                                racc[ri] = (Acc){0};
+                                int64_t oend =
+                                        bucket == STORE_BUCKET_ALL
+                                                ? to_us
+                                                : store_bucket_next(
+                                                          bucket,
+                                                          store_bucket_start(bucket, hp->end_us));
+                                fp.periods[fp.n_periods] = (FootprintPeriod){
+                                        .start_us = ostart,
+                                        .end_us = oend > to_us ? to_us : oend,
+                                        .first_us = hp->first_us,
+                                        .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
+                                };
+                                pacc[fp.n_periods] = (Acc){0};
+                                fp.n_periods++;
                         }
-                        figures_add(&row->f, &uf, uf.facility_kwh * ih, uf.facility_kwh);
-                        acc_add(&racc[ri], ih);
+                        size_t pi = fp.n_periods - 1;
+                        FootprintPeriod *op = &fp.periods[pi];
+                        op->seconds += hp->seconds;
+                        op->last_us = hp->last_us;
+                        op->host_j += (double)hp->host_uj / UJ_PER_J;
+
+                        double tir_h = hp->seconds / 3600.0;
+                        uint64_t cpu_total = 0;
+                        size_t row1 = row0;
+                        while (row1 < hours.n_rows && hours.rows[row1].period == h)
+                                cpu_total += hours.rows[row1++].cpu_ns;
+
+                        /* the host */
+                        FootprintFigures hf = {
+                                .estimated = hp->estimated,
+                                .facility_kwh = carbon_facility_kwh(
+                                        carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J), fs->pue),
+                                .embodied_g = carbon_embodied_g(te, tir_h, fs->el_hours, 1, 1),
+                                .sources = hsource,
+                        };
+                        hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
+                        for (size_t k = row0; k < row1; k++) {
+                                const StorePeriodRow *sr = &hours.rows[k];
+                                hf.active_j += (double)sr->active_uj / UJ_PER_J;
+                                hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
+                                hf.cpu_s += (double)sr->cpu_ns / 1e9;
+                                if (sr->has_requests) {
+                                        hf.has_requests = true;
+                                        hf.requests += sr->requests;
+                                }
+                        }
+                        figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
+                        acc_add(&pacc[pi], ih);
+
+                        /* the units */
+                        for (size_t k = row0; k < row1; k++) {
+                                const StorePeriodRow *sr = &hours.rows[k];
+                                if (!unit_matches(sr->name, unit))
+                                        continue;
+                                double e_j = (double)(sr->active_uj + sr->idle_uj) / UJ_PER_J;
+                                FootprintFigures uf = {
+                                        .active_j = (double)sr->active_uj / UJ_PER_J,
+                                        .idle_j = (double)sr->idle_uj / UJ_PER_J,
+                                        .cpu_s = (double)sr->cpu_ns / 1e9,
+                                        .has_requests = sr->has_requests,
+                                        .requests = sr->requests,
+                                        .estimated = sr->estimated,
+                                        .facility_kwh =
+                                                carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
+                                        .embodied_g =
+                                                cpu_total > 0
+                                                        ? carbon_embodied_g(te, tir_h, fs->el_hours,
+                                                                            (double)sr->cpu_ns,
+                                                                            (double)cpu_total)
+                                                        : 0,
+                                        .sources = hsource,
+                                };
+                                uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
+                                size_t id;
+                                int added = name_intern(&names, sr->name, &id);
+                                if (added < 0 ||
+                                    ids_grow(&row_of, &row_period, &ids_cap, names.n) < 0) {
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                if (added) { /* no row yet */
+                                        row_of[id] = 0;
+                                        row_period[id] = SIZE_MAX;
+                                }
+                                size_t ri;
+                                if (row_period[id] == pi && row_of[id]) {
+                                        ri = row_of[id] - 1;
+                                } else {
+                                        if (grow((void **)&fp.rows, &rows_cap, fp.n_rows,
+                                                 sizeof(*fp.rows)) < 0 ||
+                                            grow((void **)&racc, &racc_cap, fp.n_rows,
+                                                 sizeof(*racc)) < 0) {
+                                                r = -ENOMEM;
+                                                goto out;
+                                        }
+                                        ri = fp.n_rows++;
+                                        fp.rows[ri] = (FootprintRow){
+                                                .period = pi,
+                                                .name = names.names[id],
+                                                .pseudo = sr->pseudo,
+                                        };
+                                        fp.rows[ri].f.market_g =
+                                                isfinite(fs->market_g_per_kwh) ? 0 : NAN;
+                                        racc[ri] = (Acc){0};
+                                        row_of[id] = ri + 1;
+                                        row_period[id] = pi;
+                                }
+                                figures_add(&fp.rows[ri].f, &uf, uf.facility_kwh * ih,
+                                            uf.facility_kwh);
+                                acc_add(&racc[ri], ih);
+                        }
+                        row0 = row1;
                 }
-                row0 = row1;
         }
         for (size_t k = 0; k < fp.n_periods; k++)
                 figures_finish(&fp.periods[k].host, &pacc[k]);
@@ -325,6 +446,9 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                 snprintf(fp.source, sizeof(fp.source), "series");
         else
                 snprintf(fp.source, sizeof(fp.source), "%s", fallback_label);
+        fp.names = TAKE_PTR(names.names);
+        fp.n_names = names.n;
+        names.n = 0;
         *ret = fp;
         fp.periods = NULL;
         fp.rows = NULL;
@@ -334,6 +458,12 @@ out:
         free(series);
         free(pacc);
         free(racc);
+        free(row_of);
+        free(row_period);
+        for (size_t k = 0; k < names.n; k++)
+                free(names.names[k]);
+        free(names.names);
+        free(names.slots);
         free(fp.periods);
         free(fp.rows);
         return r;
@@ -343,6 +473,11 @@ void footprint_done(Footprint *fp)
 {
         free(fp->periods);
         free(fp->rows);
+        for (size_t k = 0; k < fp->n_names; k++)
+                free(fp->names[k]);
+        free(fp->names);
+        fp->names = NULL;
+        fp->n_names = 0;
         fp->periods = NULL;
         fp->rows = NULL;
         fp->n_periods = fp->n_rows = 0;

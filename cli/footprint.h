@@ -57,7 +57,7 @@ typedef struct FootprintPeriod {
 
 typedef struct FootprintRow {
         size_t period;
-        char name[256];
+        const char *name; /* owned by the Footprint */
         bool pseudo;
         FootprintFigures f;
 } FootprintRow;
@@ -71,6 +71,8 @@ typedef struct Footprint {
         size_t n_periods;
         FootprintRow *rows; /* by period, then energy, biggest first */
         size_t n_rows;
+        char **names; /* the units' names, each once */
+        size_t n_names;
 } Footprint;
 
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
