@@ -11,7 +11,8 @@
  *    (raw 7 days, minutes 90 days, hours and days forever), then store_read_services over the
  *    year on a read-only handle, and the real `joules services --since 365d`, timed.
  *
- *   bench-storage [--hours N] [--units N] [--dir DIR] [--skip-year]
+ *   bench-storage [--hours N] [--units N] [--dir DIR] [--skip-year] [--keep]
+ *   (--keep leaves the day's file, bench-storage-day.db, for sqlite3)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,6 +241,8 @@ static void db_report(const char *path, double samples, double units)
         sqlite3_close(db);
 }
 
+static bool keep_files;
+
 static void bench_density(const char *dir, int hours, size_t n_units)
 {
         char path[PATH_MAX + 32];
@@ -277,7 +280,8 @@ static void bench_density(const char *dir, int hours, size_t n_units)
         printf("  CPU per sample written: %.3f us in store_tick_append + store_commit, %.3f us "
                "with store_maintain (rollups, packing, retention; target <= 2)\n",
                (double)write_ns / 1e3 / samples, (double)(write_ns + maintain_ns) / 1e3 / samples);
-        remove_db(path);
+        if (!keep_files)
+                remove_db(path);
 }
 
 static double median(double *v, int n)
@@ -382,11 +386,9 @@ int main(int argc, char **argv)
         const char *dir = NULL;
         bool skip_year = false;
         static const struct option opts[] = {
-                {"hours", required_argument, NULL, 'h'},
-                {"units", required_argument, NULL, 'u'},
-                {"dir", required_argument, NULL, 'd'},
-                {"skip-year", no_argument, NULL, 'y'},
-                {},
+                {"hours", required_argument, NULL, 'h'}, {"units", required_argument, NULL, 'u'},
+                {"dir", required_argument, NULL, 'd'},   {"skip-year", no_argument, NULL, 'y'},
+                {"keep", no_argument, NULL, 'k'},        {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -403,9 +405,12 @@ int main(int argc, char **argv)
                 case 'y':
                         skip_year = true;
                         break;
+                case 'k':
+                        keep_files = true;
+                        break;
                 default:
                         fprintf(stderr, "usage: bench-storage [--hours N] [--units N] [--dir DIR] "
-                                        "[--skip-year]\n");
+                                        "[--skip-year] [--keep]\n");
                         return 2;
                 }
         }

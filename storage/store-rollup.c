@@ -700,22 +700,30 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
                 (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                 return more < 0 ? more : r;
         }
-        /* Retention in its own short transactions, one batch per tier per call. */
+        /* Retention in its own short transaction (one batch per tier per call), written only
+         * when a horizon moved or something was deleted. */
         const uint64_t keep[] = {ret->raw_us, ret->minute_us, ret->hour_us};
-        for (size_t k = STORE_TIER_RAW; k <= STORE_TIER_HOUR; k++) {
-                r = store_exec(s, "BEGIN IMMEDIATE");
-                if (r < 0)
-                        return r;
+        r = store_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        TierState before[N_STATE];
+        memcpy(before, st, sizeof(before));
+        int64_t changes = sqlite3_total_changes64(s->db);
+        for (size_t k = STORE_TIER_RAW; k <= STORE_TIER_HOUR && r >= 0; k++) {
                 int m = retain(s, st, (StoreTier)k, keep[k], now_us);
-                if (m >= 0)
-                        r = tiers_save(s, st);
-                if (m >= 0 && r >= 0)
-                        r = store_exec(s, "COMMIT");
-                if (m < 0 || r < 0) {
-                        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                        return m < 0 ? m : r;
-                }
-                more |= m;
+                if (m < 0)
+                        r = m;
+                else
+                        more |= m;
+        }
+        if (r >= 0 && memcmp(before, st, sizeof(before)) != 0)
+                r = tiers_save(s, st);
+        if (r >= 0)
+                r = store_exec(s,
+                               sqlite3_total_changes64(s->db) != changes ? "COMMIT" : "ROLLBACK");
+        if (r < 0) {
+                (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
         }
         return more;
 }
