@@ -1,6 +1,7 @@
 /* joules export: rows a sustainability team can file (GHG Protocol Scope 2, location- and
  * market-based, with embodied emissions and SCI), one per host x service x period. */
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -75,6 +76,76 @@ static void csv_number(double v)
         if (strtod(buf, NULL) != v)
                 snprintf(buf, sizeof(buf), "%.17g", v);
         printf("%s,", buf);
+}
+
+typedef struct ExportState {
+        bool json;
+        const FootprintSettings *fs;
+        JsonWriter j;
+        size_t periods;
+} ExportState;
+
+/* Writes one complete period's rows (footprint_read_each's callback). */
+static int export_period(const Footprint *fp, void *user)
+{
+        ExportState *st = user;
+        st->periods += fp->n_periods;
+        for (size_t i = 0; i < fp->n_rows; i++) {
+                const FootprintRow *row = &fp->rows[i];
+                const FootprintPeriod *per = &fp->periods[row->period];
+                const FootprintFigures *f = &row->f;
+                double e_j = f->active_j + f->idle_j;
+                double market_ci =
+                        isfinite(st->fs->market_g_per_kwh) ? st->fs->market_g_per_kwh : NAN;
+                double req = f->has_requests ? f->requests : NAN;
+                double sci = footprint_per_request(f->location_g + f->embodied_g, f);
+                char a[32], b[32], source[128];
+                footprint_source(fp, f, source, sizeof(source));
+                format_rfc3339(per->start_us, a, sizeof(a));
+                format_rfc3339(per->end_us, b, sizeof(b));
+                if (st->json) {
+                        json_object_begin(&st->j, NULL);
+                        json_string(&st->j, "period_start", a);
+                        json_string(&st->j, "period_end", b);
+                        json_string(&st->j, "host_id", fp->hostname);
+                        json_string(&st->j, "service", row->name);
+                        json_number(&st->j, "energy_kwh", carbon_j_to_kwh(e_j));
+                        json_number(&st->j, "pue", st->fs->pue);
+                        json_number(&st->j, "energy_kwh_facility", f->facility_kwh);
+                        json_number(&st->j, "ci_location_g_per_kwh", f->intensity);
+                        json_string(&st->j, "ci_location_source", source);
+                        json_number(&st->j, "emissions_location_gco2e", f->location_g);
+                        json_number(&st->j, "ci_market_g_per_kwh", market_ci);
+                        json_number(&st->j, "emissions_market_gco2e", f->market_g);
+                        json_number(&st->j, "embodied_gco2e", f->embodied_g);
+                        json_number(&st->j, "requests", req);
+                        json_number(&st->j, "j_per_request", footprint_per_request(e_j, f));
+                        json_number(&st->j, "sci_gco2e_per_request", sci);
+                        json_bool(&st->j, "estimated", f->estimated);
+                        json_string(&st->j, "tool_version", "joules " JOULES_VERSION);
+                        json_object_end(&st->j);
+                        continue;
+                }
+                csv_text(a, false);
+                csv_text(b, false);
+                csv_text(fp->hostname, false);
+                csv_text(row->name, false);
+                csv_number(carbon_j_to_kwh(e_j));
+                csv_number(st->fs->pue);
+                csv_number(f->facility_kwh);
+                csv_number(f->intensity);
+                csv_text(source, false);
+                csv_number(f->location_g);
+                csv_number(market_ci);
+                csv_number(f->market_g);
+                csv_number(f->embodied_g);
+                csv_number(req);
+                csv_number(footprint_per_request(e_j, f));
+                csv_number(sci);
+                printf("%s,", f->estimated ? "true" : "false");
+                csv_text("joules " JOULES_VERSION, true);
+        }
+        return 0;
 }
 
 int cmd_export(const CliContext *ctx, int argc, char **argv)
@@ -160,85 +231,34 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         Store *s = footprint_open("export", ctx->db_path, &o, &fs);
         if (!s)
                 return CLI_EXIT_FAILURE;
-        Footprint fp;
-        int r = footprint_read(s, &fs, from, to, bucket, NULL, &fp);
-        if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
-                store_close(s);
-                return CLI_EXIT_FAILURE;
-        }
-        store_close(s);
-
-        JsonWriter j;
+        ExportState st = {.json = json, .fs = &fs};
         if (json) {
-                json_init(&j, stdout);
-                json_array_begin(&j, NULL);
+                json_init(&st.j, stdout);
+                json_array_begin(&st.j, NULL);
         } else {
                 for (size_t i = 0; i < ELEMENTSOF(export_columns); i++)
                         printf("%s%s", export_columns[i],
                                i + 1 < ELEMENTSOF(export_columns) ? "," : "\r\n");
         }
-        for (size_t i = 0; i < fp.n_rows; i++) {
-                const FootprintRow *row = &fp.rows[i];
-                const FootprintPeriod *per = &fp.periods[row->period];
-                const FootprintFigures *f = &row->f;
-                double e_j = f->active_j + f->idle_j;
-                double market_ci = isfinite(fs.market_g_per_kwh) ? fs.market_g_per_kwh : NAN;
-                double req = f->has_requests ? f->requests : NAN;
-                double sci = footprint_per_request(f->location_g + f->embodied_g, f);
-                char a[32], b[32], source[128];
-                footprint_source(&fp, f, source, sizeof(source));
-                format_rfc3339(per->start_us, a, sizeof(a));
-                format_rfc3339(per->end_us, b, sizeof(b));
-                if (json) {
-                        json_object_begin(&j, NULL);
-                        json_string(&j, "period_start", a);
-                        json_string(&j, "period_end", b);
-                        json_string(&j, "host_id", fp.hostname);
-                        json_string(&j, "service", row->name);
-                        json_number(&j, "energy_kwh", carbon_j_to_kwh(e_j));
-                        json_number(&j, "pue", fs.pue);
-                        json_number(&j, "energy_kwh_facility", f->facility_kwh);
-                        json_number(&j, "ci_location_g_per_kwh", f->intensity);
-                        json_string(&j, "ci_location_source", source);
-                        json_number(&j, "emissions_location_gco2e", f->location_g);
-                        json_number(&j, "ci_market_g_per_kwh", market_ci);
-                        json_number(&j, "emissions_market_gco2e", f->market_g);
-                        json_number(&j, "embodied_gco2e", f->embodied_g);
-                        json_number(&j, "requests", req);
-                        json_number(&j, "j_per_request", footprint_per_request(e_j, f));
-                        json_number(&j, "sci_gco2e_per_request", sci);
-                        json_bool(&j, "estimated", f->estimated);
-                        json_string(&j, "tool_version", "joules " JOULES_VERSION);
-                        json_object_end(&j);
-                        continue;
-                }
-                csv_text(a, false);
-                csv_text(b, false);
-                csv_text(fp.hostname, false);
-                csv_text(row->name, false);
-                csv_number(carbon_j_to_kwh(e_j));
-                csv_number(fs.pue);
-                csv_number(f->facility_kwh);
-                csv_number(f->intensity);
-                csv_text(source, false);
-                csv_number(f->location_g);
-                csv_number(market_ci);
-                csv_number(f->market_g);
-                csv_number(f->embodied_g);
-                csv_number(req);
-                csv_number(footprint_per_request(e_j, f));
-                csv_number(sci);
-                printf("%s,", f->estimated ? "true" : "false");
-                csv_text("joules " JOULES_VERSION, true);
+        /* rows are written period by period as they are complete: a year of hours never sits
+         * in memory */
+        int r = footprint_read_each(s, &fs, from, to, bucket, NULL, export_period, &st, NULL);
+        if (r < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
+                        r == -ENOMEM ? "out of memory" : store_last_error(s));
+                store_close(s);
+                return CLI_EXIT_FAILURE;
         }
+        store_close(s);
         if (json) {
-                json_array_end(&j);
-                json_end(&j);
+                json_array_end(&st.j);
+                json_end(&st.j);
         }
-        int rc = fp.n_periods ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
-        if (!fp.n_periods)
+        if (fflush(stdout) != 0) {
+                fprintf(stderr, "joules export: writing: %s\n", strerror(errno));
+                return CLI_EXIT_FAILURE;
+        }
+        if (!st.periods)
                 fprintf(stderr, "joules export: no samples in that range\n");
-        footprint_done(&fp);
-        return rc;
+        return st.periods ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
 }

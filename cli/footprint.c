@@ -223,10 +223,39 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 
 #define FOOTPRINT_CHUNK_DAYS 1
 
+/* Final figures of what fp holds: intensities, then rows biggest first in each period. */
+static void footprint_finish(Footprint *fp, const Acc *pacc, const Acc *racc)
+{
+        for (size_t k = 0; k < fp->n_periods; k++)
+                figures_finish(&fp->periods[k].host, &pacc[k]);
+        for (size_t k = 0; k < fp->n_rows; k++)
+                figures_finish(&fp->rows[k].f, &racc[k]);
+        /* rows are grouped by period already: an insertion sort inside each */
+        for (size_t a = 1; a < fp->n_rows; a++) {
+                FootprintRow tmp = fp->rows[a];
+                double e = tmp.f.active_j + tmp.f.idle_j;
+                size_t b = a;
+                while (b > 0 && fp->rows[b - 1].period == tmp.period &&
+                       fp->rows[b - 1].f.active_j + fp->rows[b - 1].f.idle_j < e) {
+                        fp->rows[b] = fp->rows[b - 1];
+                        b--;
+                }
+                fp->rows[b] = tmp;
+        }
+}
+
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
                    StoreBucket bucket, const char *unit, Footprint *ret)
 {
+        return footprint_read_each(s, fs, from_us, to_us, bucket, unit, NULL, NULL, ret);
+}
+
+int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                        StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
+                        Footprint *ret)
+{
         Footprint fp = {.bucket = bucket};
+        size_t seq = 0; /* output periods begun, for row_period */
         StorePeriodRows hours = {0};
         CarbonInterval *series = NULL;
         size_t n_series = 0;
@@ -262,6 +291,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
         double fallback = footprint_fallback_intensity(fs, fallback_label, sizeof(fallback_label));
         bool used_series = false, used_fallback = false;
         double te = fs->te_g > 0 ? fs->te_g : 0;
+        snprintf(fp.fallback, sizeof(fp.fallback), "%s", fallback_label);
 
         /* A day of hours at a time, so memory stays that of a day whatever the range (UTC
          * days are whole hours: no hour is split). */
@@ -301,6 +331,19 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                         if (ostart < from_us)
                                 ostart = from_us;
                         if (fp.n_periods == 0 || fp.periods[fp.n_periods - 1].start_us != ostart) {
+                                if (emit && fp.n_periods > 0) {
+                                        /* the period before is complete: hand it over */
+                                        footprint_finish(&fp, pacc, racc);
+                                        fp.names = names.names;
+                                        fp.n_names = names.n;
+                                        r = emit(&fp, user);
+                                        fp.names = NULL;
+                                        fp.n_names = 0;
+                                        if (r < 0)
+                                                goto out;
+                                        fp.n_periods = fp.n_rows = 0;
+                                }
+                                seq++;
                                 if (grow((void **)&fp.periods, &periods_cap, fp.n_periods,
                                          sizeof(*fp.periods)) < 0 ||
                                     grow((void **)&pacc, &pacc_cap, fp.n_periods, sizeof(*pacc)) <
@@ -393,7 +436,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                                         row_period[id] = SIZE_MAX;
                                 }
                                 size_t ri;
-                                if (row_period[id] == pi && row_of[id]) {
+                                if (row_period[id] == seq && row_of[id]) {
                                         ri = row_of[id] - 1;
                                 } else {
                                         if (grow((void **)&fp.rows, &rows_cap, fp.n_rows,
@@ -413,7 +456,7 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                                                 isfinite(fs->market_g_per_kwh) ? 0 : NAN;
                                         racc[ri] = (Acc){0};
                                         row_of[id] = ri + 1;
-                                        row_period[id] = pi;
+                                        row_period[id] = seq;
                                 }
                                 figures_add(&fp.rows[ri].f, &uf, uf.facility_kwh * ih,
                                             uf.facility_kwh);
@@ -422,30 +465,30 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
                         row0 = row1;
                 }
         }
-        for (size_t k = 0; k < fp.n_periods; k++)
-                figures_finish(&fp.periods[k].host, &pacc[k]);
-        for (size_t k = 0; k < fp.n_rows; k++)
-                figures_finish(&fp.rows[k].f, &racc[k]);
-
-        /* Biggest first inside each period (rows are grouped by period already). */
-        for (size_t a = 1; a < fp.n_rows; a++) {
-                FootprintRow tmp = fp.rows[a];
-                double e = tmp.f.active_j + tmp.f.idle_j;
-                size_t b = a;
-                while (b > 0 && fp.rows[b - 1].period == tmp.period &&
-                       fp.rows[b - 1].f.active_j + fp.rows[b - 1].f.idle_j < e) {
-                        fp.rows[b] = fp.rows[b - 1];
-                        b--;
-                }
-                fp.rows[b] = tmp;
-        }
-        snprintf(fp.fallback, sizeof(fp.fallback), "%s", fallback_label);
+        footprint_finish(&fp, pacc, racc);
         if (used_series && used_fallback)
                 snprintf(fp.source, sizeof(fp.source), "series+%s", fallback_label);
         else if (used_series)
                 snprintf(fp.source, sizeof(fp.source), "series");
         else
                 snprintf(fp.source, sizeof(fp.source), "%s", fallback_label);
+        if (emit) {
+                if (fp.n_periods > 0) {
+                        fp.names = names.names;
+                        fp.n_names = names.n;
+                        r = emit(&fp, user);
+                        fp.names = NULL;
+                        fp.n_names = 0;
+                        if (r < 0)
+                                goto out;
+                }
+                if (ret) { /* the labels; no rows */
+                        *ret = (Footprint){.bucket = bucket};
+                        memcpy(ret->source, fp.source, sizeof(fp.source));
+                }
+                r = 0;
+                goto out;
+        }
         fp.names = TAKE_PTR(names.names);
         fp.n_names = names.n;
         names.n = 0;

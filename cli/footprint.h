@@ -80,6 +80,15 @@ int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64
         __attribute__((warn_unused_result));
 void footprint_done(Footprint *fp);
 
+/* The same, handing each output period over as soon as it is complete (fp then holds that one
+ * period and its rows, names borrowed for the call), so a year of hourly rows never sits in
+ * memory. A negative return from emit stops and is returned. ret (may be NULL) receives only
+ * the source label. */
+typedef int (*FootprintEmit)(const Footprint *fp, void *user);
+int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                        StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
+                        Footprint *ret) __attribute__((warn_unused_result));
+
 /* ci_location_source of one row or period: "series", the fallback's label, or both. */
 void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size);
 

@@ -183,6 +183,27 @@ static void test_periods(void **state)
         store_close(s);
 }
 
+/* footprint_read_each's callback: one period at a time, summed */
+typedef struct EachSum {
+        size_t periods, rows;
+        double kwh, g;
+} EachSum;
+
+static int each_sum(const Footprint *fp, void *user)
+{
+        EachSum *e = user;
+        assert_int_equal(fp->n_periods, 1);
+        e->periods++;
+        for (size_t k = 0; k < fp->n_rows; k++) {
+                assert_int_equal(fp->rows[k].period, 0);
+                assert_non_null(fp->rows[k].name);
+                e->rows++;
+                e->kwh += fp->rows[k].f.facility_kwh;
+                e->g += fp->rows[k].f.location_g;
+        }
+        return 0;
+}
+
 static void test_intensity_import(void **state)
 {
         Store *s;
@@ -260,6 +281,14 @@ static void test_intensity_import(void **state)
         assert_true(fabs(kwh - h->facility_kwh) < 1e-12);
         assert_true(fabs(g - h->location_g) < 1e-9);
         assert_true(fabs(m - h->embodied_g) < 1e-9);
+        /* streamed, period by period: the same rows */
+        EachSum es = {0};
+        assert_int_equal(footprint_read_each(s, &fs, T0, T0 + 4 * HOUR, STORE_BUCKET_HOUR, NULL,
+                                             each_sum, &es, NULL),
+                         0);
+        assert_int_equal(es.periods, hours.n_periods);
+        assert_int_equal(es.rows, hours.n_rows);
+        assert_true(es.kwh == kwh && es.g == g);
         assert_true(hours.periods[0].host.intensity == 300);
         /* each row names where its hours' intensity came from */
         char where[128];
