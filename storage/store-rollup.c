@@ -509,7 +509,9 @@ static int rollup(Store *s, TierState st[N_STATE], int64_t now_us)
 {
         bool empty;
         int64_t max_id, first_ts;
-        int r = query_two(s, "SELECT MAX(id), MIN(ts_us) FROM ticks", &empty, &max_id, &first_ts);
+        /* two subqueries: MAX and MIN side by side would scan the whole ts_us index */
+        int r = query_two(s, "SELECT (SELECT MAX(id) FROM ticks), (SELECT MIN(ts_us) FROM ticks)",
+                          &empty, &max_id, &first_ts);
         if (r < 0)
                 return r;
         if (!st[STORE_TIER_MINUTE].has_done) {
