@@ -251,7 +251,8 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
         if (in.has_embodied) {
                 m = in.embodied_g;
                 snprintf(mhow, sizeof(mhow), "given");
-        } else if (measured && !o.te && !o.el && !in.has_tir && !in.has_rr && !in.has_tor) {
+        } else if (measured && !in.has_tir && !in.has_rr && !in.has_tor) {
+                /* TE and EL (settings or flags) are in the footprint already: hour by hour */
                 m = f.embodied_g;
                 snprintf(mhow, sizeof(mhow),
                          "TE %.10g g x TiR %.4g h / EL %.6g h x RR/ToR %.4g, summed by hour",
@@ -272,8 +273,8 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
 
         CarbonSci sci;
         carbon_sci(e_kwh, intensity, m, requests, &sci);
-        sci_print(unit ? unit : "the host", from, to, measured, estimated, &fs, isource, it_kwh,
-                  &sci, mhow, json);
+        sci_print(unit ? (fp.n_rows ? fp.rows[0].name : unit) : "the host", from, to, measured,
+                  estimated, &fs, isource, it_kwh, &sci, mhow, json);
         footprint_done(&fp);
         return CLI_EXIT_OK;
 }

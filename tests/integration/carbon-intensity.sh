@@ -23,10 +23,15 @@ while [ "$(date -u +%M%S)" -ge 5955 ]; do sleep 1; done
   2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
-sleep 1
 J() { "$JOULES" --db "$db" "$@"; }
+# joulesd writes its settings once the history is open (a loaded machine may take a while)
+for _ in $(seq 100); do
+  J intensity show --json 2>/dev/null | jq -e '.country == "GB"' >/dev/null 2>&1 && break
+  sleep 0.1
+done
 J intensity show --json | jq -e '.country == "GB" and .pue == 1' >/dev/null ||
-  fail "start-up settings: $(J intensity show --json)"
+  { cat "$SCRATCH/joulesd.err" >&2; fail "start-up settings: $(J intensity show --json)"; }
+sleep 1
 # a reload writes the new [carbon] settings into the history
 printf '[carbon]\ncountry = PL\npue = 1.5\n' >"$SCRATCH/joulesd.conf"
 kill -HUP "$jd"
