@@ -101,6 +101,16 @@ J intensity show --json | jq -e '.series.intervals == 2 and .series.source == "u
 J report --since 1h --json | jq -e '.periods[0].host.intensity_g_per_kwh == 183' >/dev/null ||
   fail "JSON series: $(J report --since 1h --json | jq '.periods[0].host.intensity_g_per_kwh')"
 
+# RFC 4180: a unit name with a comma and quotes comes out quoted, quotes doubled, CRLF ends
+# (a unit renamed, so raw ticks and rollup tiers alike carry it)
+sqlite3 "$db" "UPDATE units SET name = 'odd,\"name\".service' WHERE id = (SELECT unit_id
+  FROM unit_energy GROUP BY unit_id ORDER BY SUM(active_uj + idle_uj) DESC LIMIT 1)"
+J export --format csv --from 1h --to now >"$SCRATCH/odd.csv" || fail "export with an odd name"
+grep -qF ',"odd,""name"".service",' "$SCRATCH/odd.csv" || fail "not quoted: $(grep odd "$SCRATCH/odd.csv")"
+awk 'substr($0, length($0)) != "\r" { exit 1 }' "$SCRATCH/odd.csv" || fail "CSV lines must end in CRLF"
+J export --format json --from 1h --to now | jq -e 'any(.[]; .service == "odd,\"name\".service")' \
+  >/dev/null || fail "JSON export lost the odd name"
+
 J intensity show | grep -q "imported series   2 intervals" || fail "intensity show"
 J intensity table | grep -qE "DE +342.06" || fail "intensity table"
 for args in "show" "table"; do
