@@ -86,15 +86,20 @@ int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, Sto
  * "(SELECT ... UNION ALL ...)" whose rows are raw ticks or tier rows, each with ts_us (a tier
  * row's end, start_us + width, which falls in the same bucket as its ticks when the bucket is a
  * multiple of the width). Columns:
- *   STORE_REL_HOST: ts_us, host_uj, valid_us, estimated, first_us, last_us, run_id
+ *   STORE_REL_HOST: ts_us, host_uj, valid_us, estimated, first_us, last_us, run_id, ticks,
+ *                   dropped (ticks whose host energy was dropped)
  *   STORE_REL_UNITS: ts_us, unit_id, active_uj, idle_uj, cpu_ns, estimated
  *   STORE_REL_REQUESTS: ts_us, unit_id, metric_id, count
+ *   STORE_REL_DOMAINS: ts_us, domain_id, energy_uj, valid_us, dropped (not baselines)
+ *   STORE_REL_INGEST: ts_us, accepted, rejected, malformed (schema 2 and later)
  * The span bounds are parameters ?first_param, ?first_param + 1, ... (2 per span), bound by
  * store_spans_bind(). */
 typedef enum StoreRelation {
         STORE_REL_HOST,
         STORE_REL_UNITS,
         STORE_REL_REQUESTS,
+        STORE_REL_DOMAINS,
+        STORE_REL_INGEST,
 } StoreRelation;
 
 int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param, char *buf,

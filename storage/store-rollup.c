@@ -932,7 +932,8 @@ int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int fir
         static const char *const raw[] = {
                 [STORE_REL_HOST] = "SELECT ts_us, host_uj, CASE WHEN host_uj IS NOT NULL THEN "
                                    "dt_us END AS valid_us, estimated, ts_us - dt_us AS first_us, "
-                                   "ts_us AS last_us, run_id FROM ticks WHERE ts_us > ?%1$d AND "
+                                   "ts_us AS last_us, run_id, 1 AS ticks, (host_uj IS NULL AND "
+                                   "dropped > 0) AS dropped FROM ticks WHERE ts_us > ?%1$d AND "
                                    "ts_us <= ?%2$d",
                 [STORE_REL_UNITS] = "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj, e.cpu_ns, "
                                     "t.estimated FROM ticks t JOIN unit_energy e ON e.tick_id = "
@@ -946,16 +947,30 @@ int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int fir
                                        "SELECT t.ts_us, r.unit_id, r.metric_id, r.count FROM "
                                        "ticks t JOIN temp.packed_requests r ON r.tick_id = t.id "
                                        "WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
+                [STORE_REL_DOMAINS] = "SELECT t.ts_us, d.domain_id, d.energy_uj, CASE WHEN "
+                                      "d.energy_uj IS NOT NULL THEN t.dt_us END AS valid_us, "
+                                      "(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') "
+                                      "AS dropped FROM ticks t JOIN domain_energy d ON d.tick_id "
+                                      "= t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
+                [STORE_REL_INGEST] = "SELECT t.ts_us, i.accepted, i.rejected, i.malformed FROM "
+                                     "ticks t JOIN ingest_stats i ON i.tick_id = t.id WHERE "
+                                     "t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
         };
         static const char *const tier[] = {
                 [STORE_REL_HOST] = "SELECT start_us + %lld AS ts_us, host_uj, valid_us, "
-                                   "estimated, first_us, last_us, run_id FROM %s_host WHERE "
-                                   "start_us >= ?%d AND start_us < ?%d",
+                                   "estimated, first_us, last_us, run_id, ticks, dropped FROM "
+                                   "%s_host WHERE start_us >= ?%d AND start_us < ?%d",
                 [STORE_REL_UNITS] = "SELECT start_us + %lld AS ts_us, unit_id, active_uj, idle_uj, "
                                     "cpu_ns, estimated FROM %s_units WHERE start_us >= ?%d AND "
                                     "start_us < ?%d",
                 [STORE_REL_REQUESTS] = "SELECT start_us + %lld AS ts_us, unit_id, metric_id, count "
                                        "FROM %s_requests WHERE start_us >= ?%d AND start_us < ?%d",
+                [STORE_REL_DOMAINS] = "SELECT start_us + %lld AS ts_us, domain_id, energy_uj, "
+                                      "valid_us, dropped FROM %s_domains WHERE start_us >= ?%d "
+                                      "AND start_us < ?%d",
+                [STORE_REL_INGEST] = "SELECT start_us + %lld AS ts_us, accepted, rejected, "
+                                     "malformed FROM %s_host WHERE start_us >= ?%d AND "
+                                     "start_us < ?%d",
         };
         size_t o = 0;
         int w = snprintf(buf, size, "(");

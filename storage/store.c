@@ -787,16 +787,40 @@ void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
         snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
+/* Prepares "<head> <relation of the spans> <tail>", the spans' bounds bound from ?first. */
+static int status_query(Store *s, sqlite3_stmt **q, const char *head, StoreRelation rel,
+                        const char *tail, const StoreSpan *spans, size_t n, int first)
+{
+        char relation[12288], sql[13312];
+        int r = store_spans_sql(rel, spans, n, first, relation, sizeof(relation));
+        if (r < 0)
+                return r;
+        int l = snprintf(sql, sizeof(sql), "%s %s %s", head, relation, tail);
+        if (l < 0 || (size_t)l >= sizeof(sql))
+                return -ENAMETOOLONG;
+        r = store_query(s, q, sql);
+        if (r >= 0)
+                store_spans_bind(*q, spans, n, first);
+        return r;
+}
+
 int store_read_status(Store *s, StoreStatus *ret)
 {
         StoreStatus st = {0};
         sqlite3_stmt *q = NULL;
+        StoreSpan spans[STORE_PLAN_MAX];
+        size_t n_spans;
         int r, rc;
 
-        r = store_query(s, &q,
-                        "SELECT COUNT(*), MIN(ts_us - dt_us), MAX(ts_us), "
-                        "COALESCE(SUM(host_uj), 0), MAX(estimated), "
-                        "COALESCE(SUM(host_uj IS NULL AND dropped > 0), 0) FROM ticks");
+        /* All of the history: days, hours and minutes where the raw ticks are gone. */
+        r = store_plan(s, 0, INT64_MAX / 4, STORE_TIER_DAY, spans, &n_spans, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = status_query(s, &q,
+                         "SELECT COALESCE(SUM(ticks), 0), MIN(first_us), MAX(last_us), "
+                         "COALESCE(SUM(host_uj), 0), MAX(estimated), COALESCE(SUM(dropped), 0) "
+                         "FROM",
+                         STORE_REL_HOST, "", spans, n_spans, 1);
         if (r < 0)
                 return r;
         rc = sqlite3_step(q);
@@ -842,18 +866,18 @@ int store_read_status(Store *s, StoreStatus *ret)
         sqlite3_finalize(q);
         q = NULL;
 
-        r = store_query(
-                s, &q,
-                "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
-                "  COALESCE(SUM(e.energy_uj), 0), "
-                "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
-                "    THEN e.energy_uj END), 0), "
-                "  COALESCE(SUM(CASE WHEN t.ts_us > ?1 - 60000000 AND e.energy_uj IS NOT NULL "
-                "    THEN t.dt_us END), 0), "
-                "  COALESCE(SUM(e.energy_uj IS NULL AND e.drop_reason IS NOT 'baseline'), 0) "
-                "FROM domains d JOIN domain_energy e ON e.domain_id = d.id "
-                "JOIN ticks t ON t.id = e.tick_id "
-                "GROUP BY d.id ORDER BY d.in_host DESC, d.name");
+        /* the last minute is always raw ticks (tier rows are older than the hot window) */
+        r = status_query(s, &q,
+                         "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                         "  COALESCE(SUM(e.energy_uj), 0), "
+                         "  COALESCE(SUM(CASE WHEN e.ts_us > ?1 - 60000000 AND e.valid_us IS NOT "
+                         "    NULL THEN e.energy_uj END), 0), "
+                         "  COALESCE(SUM(CASE WHEN e.ts_us > ?1 - 60000000 THEN e.valid_us END), "
+                         "    0), COALESCE(SUM(e.dropped), 0) "
+                         "FROM domains d JOIN",
+                         STORE_REL_DOMAINS,
+                         "e ON e.domain_id = d.id GROUP BY d.id ORDER BY d.in_host DESC, d.name",
+                         spans, n_spans, 2);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(q, 1, st.last_us);
@@ -885,11 +909,13 @@ int store_read_status(Store *s, StoreStatus *ret)
         q = NULL;
 
         /* An older daemon's file (read-only, schema 1) has no ingest_stats yet. */
-        r = store_query(s, &q,
-                        store_schema_version(s) >= 2
-                                ? "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0), "
-                                  "COALESCE(SUM(malformed), 0) FROM ingest_stats"
-                                : "SELECT 0, 0, 0");
+        if (store_schema_version(s) >= 2)
+                r = status_query(s, &q,
+                                 "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0), "
+                                 "COALESCE(SUM(malformed), 0) FROM",
+                                 STORE_REL_INGEST, "", spans, n_spans, 1);
+        else
+                r = store_query(s, &q, "SELECT 0, 0, 0");
         if (r < 0)
                 goto out;
         if (sqlite3_step(q) == SQLITE_ROW) {

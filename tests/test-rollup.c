@@ -548,6 +548,9 @@ static void test_retention(void **state)
         raw_totals(db, part_from, part_to, &part);
         int64_t ticks = sql_int(db, "SELECT COUNT(*) FROM ticks");
 
+        StoreStatus before;
+        assert_int_equal(store_read_status(h.s, &before), 0);
+
         /* 3 hours of raw ticks to delete, 3600 per call: bounded batches */
         int calls;
         maintain(&h, end, &keep, &calls);
@@ -576,6 +579,29 @@ static void test_retention(void **state)
         assert_true(sql_int(db, "SELECT COUNT(*) FROM minute_host") > 0);
         assert_int_equal(sql_int(db, "SELECT MIN(start_us) FROM hour_host"),
                          ((T0 - 1) / HOUR) * HOUR); /* hours kept forever */
+
+        /* joules status still counts the whole history */
+        StoreStatus after;
+        assert_int_equal(store_read_status(h.s, &after), 0);
+        assert_int_equal(after.samples, before.samples);
+        assert_int_equal(after.dropped, before.dropped);
+        assert_int_equal(after.first_us, before.first_us);
+        assert_int_equal(after.last_us, before.last_us);
+        assert_int_equal(llround(after.energy_j * 1e6), llround(before.energy_j * 1e6));
+        assert_true(after.power_w == before.power_w);
+        assert_int_equal(after.n_domains, before.n_domains);
+        for (size_t i = 0; i < after.n_domains; i++) {
+                assert_string_equal(after.domains[i].name, before.domains[i].name);
+                assert_int_equal(llround(after.domains[i].energy_j * 1e6),
+                                 llround(before.domains[i].energy_j * 1e6));
+                assert_int_equal(after.domains[i].dropped, before.domains[i].dropped);
+                assert_true(after.domains[i].power_w == before.domains[i].power_w);
+        }
+        assert_int_equal(after.ingest.accepted, before.ingest.accepted);
+        assert_int_equal(after.ingest.rejected, before.ingest.rejected);
+        assert_int_equal(after.ingest.malformed, before.ingest.malformed);
+        store_status_done(&before);
+        store_status_done(&after);
 
         /* The whole history still reads the same totals, now from hours, minutes and raw. */
         assert_services_equal(h.s, T0 - DAY, end, &all);
