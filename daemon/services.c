@@ -154,7 +154,11 @@ static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
                 r = perf_events_add_cgroup(s->pe, u->path, &ret->target);
                 if (r < 0) {
                         ret->target = NULL;
-                        log_notice("perf counters for %s: %s; weighting it by CPU time",
+                        log_fields(LOG_NOTICE,
+                                   (LogField[]){{"JOULES_UNIT", u->unit.display},
+                                                {"MESSAGE_ID", "5b1f7f0e0d6a4b55a1c7e0d7c0a2f003"},
+                                                {NULL, NULL}},
+                                   "perf counters for %s: %s; weighting it by CPU time",
                                    u->unit.display, perf_events_reason(s->pe));
                 }
         }
