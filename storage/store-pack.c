@@ -5,8 +5,10 @@
  * Format, all integers LEB128 varints, signed ones zigzag-coded (x/y below rounds down):
  *   layout (1 or 2), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as
  *   cgroup usage_usec gives them, else 1), A = sum of active_uj, I = sum of idle_uj, C = sum of
- *   cpu_ns / K, then per unit, by increasing unit id, the unit id - the previous one (the first
- *   from 0) and
+ *   cpu_ns / K, then the unit ids, either (layout | 0x10) as the number of runs of consecutive
+ *   ids and per run its first id - the end of the run before (the first from 0) and its length,
+ *   or per unit before its values, the id - the previous one (the first from 0); and per unit,
+ *   by increasing unit id,
  *     layout 1: active_uj, idle_uj - active_uj * I / A, cpu_ns / K - active_uj * C / A
  *     layout 2: cpu_ns / K, active_uj - (cpu_ns / K) * A / C, idle_uj - (cpu_ns / K) * I / C
  *   (a share is 0 when its divisor is). The attribution splits a tick's active and idle energy
@@ -24,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_VERSION   1 /* requests */
-#define PACK_BY_ACTIVE 1 /* units, layout 1 */
-#define PACK_BY_CPU    2 /* units, layout 2 */
+#define PACK_VERSION   1    /* requests */
+#define PACK_BY_ACTIVE 1    /* units, layout 1 */
+#define PACK_BY_CPU    2    /* units, layout 2 */
+#define PACK_ID_RUNS   0x10 /* or-ed in: unit ids as runs of consecutive ids */
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -94,10 +97,38 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, uint64
         o += put_varint(buf + o, a);
         o += put_varint(buf + o, i);
         o += put_varint(buf + o, c);
+        /* The unit ids: as runs of consecutive ids when that is shorter (services found at
+         * start-up get consecutive ids and run every tick), else as deltas. */
+        size_t runs = 0, runs_len = 0, deltas_len = 0;
+        uint8_t scratch[10];
+        for (size_t k = 0, start = 0; k < n; k++) {
+                int64_t prev = k ? u[k - 1].unit_id : 0;
+                deltas_len += put_varint(scratch, (uint64_t)(u[k].unit_id - prev));
+                if (k + 1 == n || u[k + 1].unit_id != u[k].unit_id + 1) {
+                        int64_t end = start ? u[start - 1].unit_id + 1 : 0;
+                        runs_len += put_varint(scratch, (uint64_t)(u[start].unit_id - end)) +
+                                    put_varint(scratch, k + 1 - start);
+                        runs++;
+                        start = k + 1;
+                }
+        }
+        bool by_runs = runs_len + put_varint(scratch, runs) < deltas_len;
+        if (by_runs) {
+                buf[0] |= PACK_ID_RUNS;
+                o += put_varint(buf + o, runs);
+                for (size_t k = 0, start = 0; k < n; k++)
+                        if (k + 1 == n || u[k + 1].unit_id != u[k].unit_id + 1) {
+                                int64_t end = start ? u[start - 1].unit_id + 1 : 0;
+                                o += put_varint(buf + o, (uint64_t)(u[start].unit_id - end));
+                                o += put_varint(buf + o, k + 1 - start);
+                                start = k + 1;
+                        }
+        }
         int64_t prev = 0;
         for (size_t k = 0; k < n; k++) {
                 uint64_t cpu = u[k].cpu_ns / scale, act = u[k].active_uj;
-                o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
+                if (!by_runs)
+                        o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
                 prev = u[k].unit_id;
                 if (by_cpu) {
                         o += put_varint(buf + o, cpu);
@@ -144,9 +175,11 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         const uint8_t *p = data;
         size_t at = 0;
         uint64_t n, scale, a, i, c;
-        if (len < 1 || (p[0] != PACK_BY_ACTIVE && p[0] != PACK_BY_CPU))
+        if (len < 1 ||
+            ((p[0] & ~PACK_ID_RUNS) != PACK_BY_ACTIVE && (p[0] & ~PACK_ID_RUNS) != PACK_BY_CPU))
                 return -EBADMSG;
-        bool by_cpu = p[at++] == PACK_BY_CPU;
+        bool by_runs = p[0] & PACK_ID_RUNS;
+        bool by_cpu = (p[at++] & ~PACK_ID_RUNS) == PACK_BY_CPU;
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
             get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 || n > len)
@@ -159,14 +192,33 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 *cap = n;
         }
         int64_t id = 0;
+        if (by_runs) {
+                uint64_t runs;
+                size_t k = 0;
+                if (get_varint(p, len, &at, &runs) < 0 || runs > n)
+                        return -EBADMSG;
+                for (uint64_t run = 0; run < runs; run++) {
+                        uint64_t gap, rl;
+                        if (get_varint(p, len, &at, &gap) < 0 || get_varint(p, len, &at, &rl) < 0 ||
+                            rl > n - k)
+                                return -EBADMSG;
+                        id += (int64_t)gap;
+                        for (uint64_t j = 0; j < rl; j++)
+                                (*buf)[k++].unit_id = id++;
+                }
+                if (k != n)
+                        return -EBADMSG;
+        }
         for (size_t k = 0; k < n; k++) {
-                uint64_t d, x, r1, r2;
-                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &x) < 0 ||
-                    get_varint(p, len, &at, &r1) < 0 || get_varint(p, len, &at, &r2) < 0)
+                uint64_t d = 0, x, r1, r2;
+                if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
+                    get_varint(p, len, &at, &x) < 0 || get_varint(p, len, &at, &r1) < 0 ||
+                    get_varint(p, len, &at, &r2) < 0)
                         return -EBADMSG;
                 id += (int64_t)d;
                 StoreUnitValue *v = &(*buf)[k];
-                v->unit_id = id;
+                if (!by_runs)
+                        v->unit_id = id;
                 if (by_cpu) {
                         v->cpu_ns = x * scale;
                         v->active_uj = share(x, a, c) + (uint64_t)unzigzag(r1);

@@ -351,12 +351,11 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         sqlite3_extended_result_codes(s->db, 1);
         /* Readers wait for a writer's checkpoint rather than failing with "database is locked". */
         sqlite3_busy_timeout(s->db, 5000);
+        /* Packed ticks are decoded into temp tables (store-rollup.c): keep them in memory, so a
+         * read-only CLI never needs a writable temporary directory. */
+        (void)sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
         if (mode == STORE_READ_WRITE) {
-                /* A new file gets 8 KiB pages: packed ticks (one ~600-byte BLOB each) fill them
-                 * better than 4 KiB ones. No effect on an existing file. */
-                r = store_exec(s, "PRAGMA page_size = 8192");
-                if (r >= 0)
-                        r = store_exec(s, "PRAGMA journal_mode = WAL");
+                r = store_exec(s, "PRAGMA journal_mode = WAL");
                 if (r >= 0)
                         r = store_exec(s, "PRAGMA synchronous = NORMAL");
                 if (r >= 0)

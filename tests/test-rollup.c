@@ -573,6 +573,12 @@ static void test_retention(void **state)
         assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM unit_requests WHERE tick_id NOT IN "
                                      "(SELECT id FROM ticks)"),
                          0);
+        assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM tick_units WHERE tick_id NOT IN "
+                                     "(SELECT id FROM ticks)"),
+                         0);
+        assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM tick_requests WHERE tick_id NOT IN "
+                                     "(SELECT id FROM ticks)"),
+                         0);
         snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM minute_host WHERE start_us < %lld",
                  (long long)kept_min);
         assert_int_equal(sql_int(db, sql), 0);
@@ -630,8 +636,10 @@ static void test_pack_roundtrip(void **state)
                 /* huge values (years of energy in one row) and ns not whole µs */
                 {{1, UINT64_C(1) << 62, UINT64_C(1) << 61, UINT64_C(1) << 60},
                  {100000, 1, (UINT64_C(1) << 61) + 12345, 3}},
+                /* consecutive unit ids: coded as one run */
+                {{10, 5, 1, 2000}, {11, 6, 2, 3000}, {12, 0, 0, 0}, {13, 7, 3, 9000}},
         };
-        static const size_t lens[] = {3, 3, 2, 2};
+        static const size_t lens[] = {3, 3, 2, 2, 4};
         for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
                 uint8_t buf[1024];
                 assert_true(store_pack_bound(lens[c]) <= sizeof(buf));
