@@ -348,29 +348,33 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         if (s->cg) {
                 r = cgroup_set_sample(s->cg);
                 if (r >= 0)
-                        r = cgroup_set_sample_pseudo(s->cg, &ps);
-                if (r < 0) {
-                        if (!s->cgroup_failing)
-                                log_warning("reading the cgroup tree %s: %s; this tick's energy "
-                                            "stays with the host",
-                                            cgroup_set_root(s->cg), strerror(-r));
-                        s->cgroup_failing = true;
-                        ps = (CgroupPseudo){0};
-                } else {
-                        s->cgroup_failing = false;
                         units = cgroup_set_units(s->cg, &n);
-                }
         } else {
                 /* No cgroup tree at all: the host's CPU time is all unattributed. */
                 ps.unattributed_ns = 1;
+                r = 0;
         }
-        r = services_match(s, units, n);
-        if (r < 0)
-                return r;
+        int m = services_match(s, units, n);
+        if (m < 0)
+                return m;
+        /* The counters right after the cgroups' CPU time, so the two clocks are read as close
+         * together as they can be. */
         if (s->pe)
                 services_counters_check(s);
         if (s->pe)
                 services_read_counters(s);
+        if (s->cg && r >= 0)
+                r = cgroup_set_sample_pseudo(s->cg, &ps);
+        if (r < 0) {
+                if (!s->cgroup_failing)
+                        log_warning("reading the cgroup tree %s: %s; this tick's energy stays with "
+                                    "the host",
+                                    cgroup_set_root(s->cg), strerror(-r));
+                s->cgroup_failing = true;
+                ps = (CgroupPseudo){0};
+        } else if (s->cg) {
+                s->cgroup_failing = false;
+        }
         if (baseline)
                 return 0;
 
