@@ -28,7 +28,9 @@
 #define DAY_US  (24 * HOUR_US)
 
 /* Work bounds per store_maintain() call. */
-#define ROLLUP_SPAN_US       (6 * HOUR_US) /* of raw ticks rolled into minutes */
+/* Raw ticks rolled and packed per call, at most (plus the rest of the last one's minute): a
+ * catch-up after an upgrade or a long stop stalls a tick well under a second. */
+#define ROLLUP_TICKS         3600
 #define RAW_DELETE_BATCH     3600          /* ticks */
 #define MINUTE_DELETE_SPAN   DAY_US        /* of minute rows */
 #define HOUR_DELETE_SPAN     (30 * DAY_US) /* of hour rows */
@@ -549,14 +551,33 @@ static int rollup(Store *s, TierState st[N_STATE], int64_t now_us)
 
         /* Minutes are rolled, and their ticks packed, once they are older than the hot window:
          * one pass over the unit rows does both. Packing catches up first on a file from before
-         * it (the minutes are ahead there); each call packs at most ROLLUP_SPAN_US. */
+         * it (the minutes are ahead there). Work per call is bounded in ticks, not time, so
+         * empty months after a long stop are crossed at once. */
         int more = 0;
         TierState *m = &st[STORE_TIER_MINUTE], *packed = &st[STATE_PACKED];
         int64_t target = floor_to(now_us - STORE_HOT_US, MIN_US);
         if (!packed->has_done)
                 *packed = (TierState){.has_done = true,
                                       .done_us = floor_to(empty ? now_us : first_ts - 1, DAY_US)};
-        int64_t pack_hi = min64(target, packed->done_us + ROLLUP_SPAN_US);
+        int64_t pack_hi = target;
+        {
+                sqlite3_stmt *q = NULL;
+                r = store_query(s, &q,
+                                "SELECT ts_us FROM ticks WHERE ts_us > ?1 ORDER BY ts_us "
+                                "LIMIT 1 OFFSET ?2");
+                if (r < 0)
+                        return r;
+                sqlite3_bind_int64(q, 1, packed->done_us);
+                sqlite3_bind_int64(q, 2, ROLLUP_TICKS - 1);
+                int rc = sqlite3_step(q);
+                if (rc == SQLITE_ROW)
+                        pack_hi = min64(target, ceil_to(sqlite3_column_int64(q, 0), MIN_US));
+                else if (rc != SQLITE_DONE)
+                        r = store_fail(s, rc, "bounding the rollup");
+                sqlite3_finalize(q);
+                if (r < 0)
+                        return r;
+        }
         if (pack_hi < target)
                 more = 1;
         int64_t done = pack_hi > m->done_us ? pack_hi : m->done_us;
