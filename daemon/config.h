@@ -91,6 +91,11 @@ int config_check_requests(const JoulesConfig *c, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 void config_dump_requests(const JoulesConfig *c, FILE *f);
 
+/* [storage]: retention must not shrink from raw to minute to hour (a tier is deleted only once
+ * the next one holds it). */
+int config_check_storage(const JoulesConfig *c, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
 /* [carbon] (config-carbon.c): 0 when section is another one, 1 when set, -EINVAL with err. */
 void config_carbon_defaults(JoulesCarbon *c);
 int config_set_carbon(JoulesConfig *c, const char *section, const char *key, const char *value,
@@ -100,8 +105,3 @@ void config_dump_carbon(const JoulesConfig *c, FILE *f);
  * ones there. */
 struct Store;
 int config_store_carbon(const JoulesConfig *c, struct Store *s) __attribute__((warn_unused_result));
-
-/* [storage]: retention must not shrink from raw to minute to hour (a tier is deleted only once
- * the next one holds it). */
-int config_check_storage(const JoulesConfig *c, char *err, size_t errlen)
-        __attribute__((warn_unused_result));
