@@ -33,3 +33,20 @@ int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, i
         }
         return 0;
 }
+
+int cli_range_option(const CliContext *ctx, int c, const char *arg, int64_t *from, int64_t *to)
+{
+        if (c == 's')
+                return cli_parse_time(ctx, "--since", arg, from) < 0 ? -EINVAL : 1;
+        if (c == 'u')
+                return cli_parse_time(ctx, "--until", arg, to) < 0 ? -EINVAL : 1;
+        return 0;
+}
+
+int cli_range_check(const char *cmd, int64_t from, int64_t to)
+{
+        if (from < to)
+                return 0;
+        fprintf(stderr, "%s: --since must be before --until\n", cmd);
+        return -EINVAL;
+}

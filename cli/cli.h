@@ -27,6 +27,12 @@ typedef int (*CliCommandFn)(const CliContext *ctx, int argc, char **argv);
 /* Opens the history read-only; prints the reason and returns NULL on failure. */
 Store *cli_open_store(const CliContext *ctx);
 
+/* A command's time range, --since ('s') and --until ('u') in its getopt loop: 1 when c was one
+ * of them, 0 when not, -EINVAL after printing why. */
+int cli_range_option(const CliContext *ctx, int c, const char *arg, int64_t *from, int64_t *to);
+/* -EINVAL (and says so, naming cmd) when the range is empty. */
+int cli_range_check(const char *cmd, int64_t from, int64_t to);
+
 /* Parses --since/--until style arguments; prints the error naming the flag. */
 int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, int64_t *ret_us);
 

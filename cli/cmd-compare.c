@@ -119,20 +119,17 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         FootprintOverrides o = {0};
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int rr = cli_range_option(ctx, c, optarg, &from, &to);
+                if (rr < 0)
+                        return CLI_EXIT_USAGE;
+                if (rr > 0)
+                        continue;
                 int r = footprint_option("compare", c, optarg, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
                 if (r > 0)
                         continue;
                 switch (c) {
-                case 's':
-                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'u':
-                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
                 case 'j':
                         json = true;
                         break;
@@ -149,10 +146,8 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
                 return CLI_EXIT_USAGE;
         }
         const char *ua = argv[optind], *ub = argv[optind + 1];
-        if (from >= to) {
-                fprintf(stderr, "joules compare: --since must be before --until\n");
+        if (cli_range_check("joules compare", from, to) < 0)
                 return CLI_EXIT_USAGE;
-        }
         FootprintSettings fs;
         Store *s = footprint_open("compare", ctx->db_path, &o, &fs);
         if (!s)

@@ -224,6 +224,11 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         FootprintOverrides o = {0};
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int rr = cli_range_option(ctx, c, optarg, &from, &to);
+                if (rr < 0)
+                        return CLI_EXIT_USAGE;
+                if (rr > 0)
+                        continue;
                 int r = footprint_option("report", c, optarg, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -232,14 +237,6 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                 switch (c) {
                 case 'U':
                         unit = optarg;
-                        break;
-                case 's':
-                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'u':
-                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
-                                return CLI_EXIT_USAGE;
                         break;
                 case 'b':
                         if (store_bucket_from_string(optarg, &bucket) < 0 ||
@@ -268,10 +265,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules report: unexpected argument '%s'\n", argv[optind]);
                 return CLI_EXIT_USAGE;
         }
-        if (from >= to) {
-                fprintf(stderr, "joules report: --since must be before --until\n");
+        if (cli_range_check("joules report", from, to) < 0)
                 return CLI_EXIT_USAGE;
-        }
         FootprintSettings fs;
         Store *s = footprint_open("report", ctx->db_path, &o, &fs);
         if (!s)

@@ -129,6 +129,11 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
         FootprintOverrides o = {0};
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int rr = cli_range_option(ctx, c, optarg, &from, &to);
+                if (rr < 0)
+                        return CLI_EXIT_USAGE;
+                if (rr > 0)
+                        continue;
                 int r = footprint_option("sci", c, optarg, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -137,14 +142,6 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                 switch (c) {
                 case 'U':
                         unit = optarg;
-                        break;
-                case 's':
-                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'u':
-                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
-                                return CLI_EXIT_USAGE;
                         break;
                 case 'j':
                         json = true;
@@ -174,10 +171,8 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules sci: unexpected argument '%s'\n", argv[optind]);
                 return CLI_EXIT_USAGE;
         }
-        if (from >= to) {
-                fprintf(stderr, "joules sci: --since must be before --until\n");
+        if (cli_range_check("joules sci", from, to) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (in.has_rr && in.has_tor && in.rr > in.tor) {
                 fprintf(stderr, "joules sci: --rr cannot exceed --tor (a share above 1)\n");
                 return CLI_EXIT_USAGE;

@@ -122,15 +122,12 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
         bool json = false, wide = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                int rr = cli_range_option(ctx, c, optarg, &from, &to);
+                if (rr < 0)
+                        return CLI_EXIT_USAGE;
+                if (rr > 0)
+                        continue;
                 switch (c) {
-                case 's':
-                        if (cli_parse_time(ctx, "--since", optarg, &from) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'u':
-                        if (cli_parse_time(ctx, "--until", optarg, &to) < 0)
-                                return CLI_EXIT_USAGE;
-                        break;
                 case 'j':
                         json = true;
                         break;
@@ -149,10 +146,8 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules services: unexpected argument '%s'\n", argv[optind]);
                 return CLI_EXIT_USAGE;
         }
-        if (from >= to) {
-                fprintf(stderr, "joules services: --since must be before --until\n");
+        if (cli_range_check("joules services", from, to) < 0)
                 return CLI_EXIT_USAGE;
-        }
         Store *s = cli_open_store(ctx);
         if (!s)
                 return CLI_EXIT_FAILURE;
