@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,15 @@ static void status_json(const StoreStatus *st)
         json_time(&j, "first_sample", st->first_us, !st->empty);
         json_time(&j, "last_sample", st->last_us, !st->empty);
         json_int(&j, "samples", (int64_t)st->samples);
+        /* Time between the first and the last sample that no valid interval covers: the daemon
+         * was down, or intervals were dropped. */
+        json_number(&j, "measured_s", (double)st->measured_us / 1e6);
+        json_number(&j, "gap_s",
+                    st->empty ? 0
+                              : fmax(0, (double)(st->last_us - st->first_us) / 1e6 -
+                                                (double)st->measured_us / 1e6));
+        json_int(&j, "runs", (int64_t)st->runs);
+        json_int(&j, "unclean_stops", (int64_t)st->unclean_stops);
         json_object_end(&j);
         json_string(&j, "source", st->source[0] ? st->source : NULL);
         json_number(&j, "interval_s", (double)st->interval_us / 1e6);
@@ -81,6 +91,11 @@ static void status_table(const StoreStatus *st)
                format_rfc3339(st->last_us, b, sizeof(b)));
         printf("  interval            %10.3f s\n", (double)st->interval_us / 1e6);
         printf("  dropped intervals   %10llu\n", (unsigned long long)st->dropped);
+        double span = (double)(st->last_us - st->first_us) / 1e6;
+        printf("  measured            %10.0f s of %.0f s; %llu start(s) of joulesd, %llu without a "
+               "clean stop\n",
+               (double)st->measured_us / 1e6, span, (unsigned long long)st->runs,
+               (unsigned long long)st->unclean_stops);
         if (st->weight[0])
                 printf("  attribution weight  %10s%s%s\n", st->weight,
                        st->weight_reason[0] ? "  " : "", st->weight_reason);

@@ -817,8 +817,8 @@ int store_read_status(Store *s, StoreStatus *ret)
                 return r;
         r = status_query(s, &q,
                          "SELECT COALESCE(SUM(ticks), 0), MIN(first_us), MAX(last_us), "
-                         "COALESCE(SUM(host_uj), 0), MAX(estimated), COALESCE(SUM(dropped), 0) "
-                         "FROM",
+                         "COALESCE(SUM(host_uj), 0), MAX(estimated), COALESCE(SUM(dropped), 0), "
+                         "COALESCE(SUM(valid_us), 0) FROM",
                          STORE_REL_HOST, "", spans, n_spans, 1);
         if (r < 0)
                 return r;
@@ -834,6 +834,21 @@ int store_read_status(Store *s, StoreStatus *ret)
         st.energy_j = (double)sqlite3_column_int64(q, 3) / UJ_PER_J;
         st.estimated = sqlite3_column_int(q, 4) != 0;
         st.dropped = (uint64_t)sqlite3_column_int64(q, 5);
+        st.measured_us = (uint64_t)sqlite3_column_int64(q, 6);
+        sqlite3_finalize(q);
+        q = NULL;
+
+        /* Each start of joulesd; one that never recorded its stop ended without flushing (a crash
+         * or a kill), and the time until the next start is a gap no interval spans. */
+        r = store_query(s, &q,
+                        "SELECT COUNT(*), COALESCE(SUM(stopped_us IS NULL AND id < (SELECT "
+                        "MAX(id) FROM runs)), 0) FROM runs");
+        if (r < 0)
+                goto out;
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                st.runs = (uint64_t)sqlite3_column_int64(q, 0);
+                st.unclean_stops = (uint64_t)sqlite3_column_int64(q, 1);
+        }
         sqlite3_finalize(q);
         q = NULL;
 

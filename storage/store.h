@@ -187,9 +187,12 @@ typedef struct StoreStatus {
         double energy_j;
         double power_w;
         bool estimated;
-        uint64_t dropped;   /* dropped intervals (host total) */
-        char source[16];    /* of the latest run */
-        char hostname[256]; /* of the latest run */
+        uint64_t dropped;       /* dropped intervals (host total) */
+        uint64_t measured_us;   /* time covered by valid intervals; the rest of the span is gaps */
+        uint64_t runs;          /* starts of joulesd */
+        uint64_t unclean_stops; /* runs that ended without recording their stop */
+        char source[16];        /* of the latest run */
+        char hostname[256];     /* of the latest run */
         uint64_t interval_us;
         char weight[128];
         char weight_reason[512];

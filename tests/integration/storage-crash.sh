@@ -55,4 +55,9 @@ runs=$(sqlite3 "$db" 'SELECT COUNT(*) FROM runs')
 span_us=$(sqlite3 "$db" 'SELECT MAX(ts_us) - MIN(ts_us - dt_us) FROM ticks')
 [ "$s" -lt "$((span_us - 24 * 200000 + 1000000))" ] || fail "downtime counted as measured time"
 "$JOULES" --db "$db" status >/dev/null || fail "status after crashes"
+# ... and joules status shows it: 24 starts, the 23 before the last one ended without a clean
+# stop, and at least the 24 x 0.2 s the daemon was down is a gap, not measured time.
+st=$("$JOULES" --db "$db" status --json)
+echo "$st" | jq -e '.host.runs == 24 and .host.unclean_stops == 23 and .host.gap_s >= 4.8 and
+  (.host.measured_s * 1e6 | round) == '"$s" >/dev/null || fail "status: $(echo "$st" | jq -c .host)"
 echo "ok: 24 kills, $prev_count ticks, $w W over the measured time"
