@@ -283,3 +283,21 @@ void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t r
         if (ret_unattributed_ns)
                 *ret_unattributed_ns = user + residual_ns;
 }
+
+bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse)
+{
+        assert(debt_ns);
+        /* Interval figures are far below 2^62 ns (146 years); clamp anyway so nothing wraps. */
+        const uint64_t lim = UINT64_C(1) << 62;
+        self_ns = self_ns < lim ? self_ns : lim;
+        seen_ns = seen_ns < lim ? seen_ns : lim;
+        uint64_t tol = 2 * NSEC_PER_MSEC + self_ns / 20;
+        tol += (coarse < 1000000 ? coarse : 1000000) * 20 * NSEC_PER_MSEC;
+        int64_t debt = *debt_ns + ((int64_t)self_ns - (int64_t)seen_ns);
+        if (debt < -(int64_t)tol)
+                debt = -(int64_t)tol;
+        if (debt > (int64_t)lim)
+                debt = (int64_t)lim;
+        *debt_ns = debt;
+        return debt <= (int64_t)tol;
+}

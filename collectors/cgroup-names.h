@@ -58,6 +58,16 @@ int cgroup_path_to_unit(const char *path, CgroupUnitId *ret, size_t *ret_prefix_
 void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t residual_ns,
                           uint64_t *ret_kernel_ns, uint64_t *ret_unattributed_ns);
 
+/* Whether the processes read in an interval explain a unit's own CPU time well enough to leave
+ * its idle processes unread (cgroup_set_unit_processes). *debt_ns carries, from one interval to
+ * the next, the unit's CPU time minus what its processes showed: the unread processes' time adds
+ * to it, while read skew (a process running between the cgroup's read and its own) and clock-tick
+ * rounding cancel out over intervals. Explained while the debt stays within
+ *     2 ms + self/20 + 20 ms per coarse (stat, clock-tick) reading;
+ * the debt never goes below minus that, so a run of negative skew cannot hide later time. Returns
+ * false when the rest must be read (the caller then starts a new debt). */
+bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse);
+
 /* Helpers the live set shares with the functions above. */
 /* Decimal digits up to the end of the line ("nr_descendants 12\n"). */
 int cgroup_parse_line_u64(const char *s, const char **ret_end, uint64_t *ret) WARN_UNUSED;

@@ -45,6 +45,8 @@ typedef struct Node {
         size_t n_pids;
         unsigned pids_age;
         bool pids_stale;
+        unsigned full_age; /* intervals since all of its processes were read */
+        int64_t debt_ns;   /* see cgroup_explained */
 
         int fd;       /* usage file, -1 until opened */
         bool cpuacct; /* fd is cpuacct.usage (ns), not cpu.stat */
@@ -53,6 +55,10 @@ typedef struct Node {
         bool fresh;   /* first reading in this interval */
         uint64_t usage_ns;
         uint64_t delta_ns;
+        bool have_user;   /* user_ns is a baseline (cpu.stat: user_usec) */
+        bool user_ok;     /* user_delta_ns is this interval's */
+        uint64_t user_ns; /* cumulative user time */
+        uint64_t user_delta_ns;
         uint64_t child_ns;
         int64_t carry_ns; /* negative self carried to the next interval */
         uint64_t self_ns;
@@ -80,6 +86,8 @@ struct CgroupSet {
         CgroupHost host;
         ProcTracker *root_tracker;
         int root_procs_fd;
+        bool root_read;    /* the root's processes were read in the last interval */
+        unsigned root_age; /* intervals since they were last read */
 
         char *buf; /* for cgroup.procs */
         size_t bufsize;
@@ -213,6 +221,10 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->n_pids = o->n_pids;
                                 n->pids_age = o->pids_age;
                                 n->pids_stale = o->pids_stale;
+                                n->full_age = o->full_age;
+                                n->debt_ns = o->debt_ns;
+                                n->have_user = o->have_user;
+                                n->user_ns = o->user_ns;
                                 o->fd = -1;
                                 o->tracker = NULL;
                                 o->pids = NULL;
@@ -550,7 +562,8 @@ static int node_open(const CgroupSet *s, Node *n)
         return 0;
 }
 
-static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
+/* The cgroup's usage and, from cpu.stat, its user time (*ret_user_ns UINT64_MAX when unknown). */
+static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns, uint64_t *ret_user_ns)
 {
         char buf[1024];
         int r;
@@ -563,6 +576,7 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
         ssize_t len = procfs_pread_once(n->fd, buf, sizeof(buf));
         if (len < 0)
                 return (int)len;
+        *ret_user_ns = UINT64_MAX;
         if (n->cpuacct) {
                 uint64_t ns;
                 r = parse_u64(buf, &ns);
@@ -571,8 +585,8 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
                 *ret_ns = ns;
                 return 0;
         }
-        uint64_t usec;
-        r = cgroup_cpu_stat_parse(buf, &usec, NULL, NULL);
+        uint64_t usec, user_usec;
+        r = cgroup_cpu_stat_parse(buf, &usec, &user_usec, NULL);
         if (r == -ENODATA && n->type == NODE_ROOT && s->cpuacct) {
                 /* The root's cpu.stat has usage_usec only since Linux 5.8 or so. */
                 (void)close(n->fd);
@@ -585,13 +599,15 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
                 if (n->fd < 0)
                         return -errno;
                 n->cpuacct = true;
-                return node_read_usage(s, n, ret_ns);
+                return node_read_usage(s, n, ret_ns, ret_user_ns);
         }
         if (r < 0)
                 return r;
         if (usec > UINT64_MAX / NSEC_PER_USEC)
                 return -ERANGE;
         *ret_ns = usec * NSEC_PER_USEC;
+        if (user_usec < UINT64_MAX / NSEC_PER_USEC)
+                *ret_user_ns = user_usec * NSEC_PER_USEC;
         return 0;
 }
 
@@ -611,11 +627,12 @@ static bool read_nodes(CgroupSet *s)
         bool vanished = false;
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
-                uint64_t ns;
+                uint64_t ns, user;
 
                 if (n->read_ok)
                         continue;
-                int r = node_read_usage(s, n, &ns);
+                n->user_ok = false;
+                int r = node_read_usage(s, n, &ns, &user);
                 if (r < 0) {
                         /* ENODEV: the cgroup was removed under an open fd; ENOENT: the file
                          * could not be opened, which is a vanished cgroup unless the directory is
@@ -631,11 +648,15 @@ static bool read_nodes(CgroupSet *s)
                         n->fd = -1;
                         /* Its next reading is a new baseline: the CPU time of this interval
                          * stays with its parent, so counting it later would count it twice. */
-                        n->have = false;
+                        n->have = n->have_user = false;
                         n->fresh = false;
                         n->delta_ns = 0;
                         continue;
                 }
+                n->user_ok = n->have_user && user != UINT64_MAX;
+                n->user_delta_ns = n->user_ok && user >= n->user_ns ? user - n->user_ns : 0;
+                n->have_user = user != UINT64_MAX;
+                n->user_ns = user;
                 n->read_ok = true;
                 if (n->have) {
                         n->fresh = false;
@@ -686,6 +707,21 @@ static void compute(CgroupSet *s)
                 .delta_ns = root->read_ok ? root->delta_ns : 0,
                 .outside_ns = root->self_ns,
         };
+        /* The root cgroup's own user time: the root's minus its children's (user time is
+         * hierarchical too). Unknown when any of them has no figure for this interval. */
+        bool user_known = root->user_ok;
+        uint64_t child_user = 0;
+        for (size_t i = 1; i < s->n_nodes && user_known; i++) {
+                const Node *n = &s->nodes[i];
+                if (n->parent != 0)
+                        continue;
+                user_known = n->user_ok;
+                child_user += n->user_delta_ns;
+        }
+        s->host.outside_user_known = user_known;
+        s->host.outside_user_ns = user_known && root->user_delta_ns > child_user
+                                          ? root->user_delta_ns - child_user
+                                          : 0;
         for (size_t i = 1; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
                 if (n->type != NODE_SLICE && n->type != NODE_OTHER)
@@ -908,15 +944,38 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 if (r < 0)
                         return r;
         }
-        r = procfs_tracker_sample(node->tracker, node->pids, node->n_pids, &ps, &np);
+        /* Only the processes that ran last time are read, while they explain the unit's own CPU
+         * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
+         * is suspect, and every CGROUP_FULL_REFRESH intervals. */
+        bool lazy = !node->pids_stale && node->full_age < CGROUP_FULL_REFRESH;
+        r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, lazy, &ps, &np);
         if (r < 0)
                 return r;
-        uint64_t seen = 0;
+        uint64_t self = s->units[i].self_ns, seen = 0;
         for (size_t k = 0; k < np; k++)
                 seen += ps[k].delta_ns;
-        /* Stat-based figures move in clock ticks (10 ms): leave that much slack. */
-        uint64_t self = s->units[i].self_ns;
-        node->pids_stale = np < node->n_pids || self > seen + self / 10 + 10 * NSEC_PER_MSEC;
+        ProcTrackerCounts c;
+        procfs_tracker_counts(node->tracker, &c);
+        if (c.skipped > 0 && !cgroup_explained(&node->debt_ns, self, seen, c.coarse)) {
+                r = procfs_tracker_sample_rest(node->tracker, &ps, &np);
+                if (r < 0)
+                        return r;
+                procfs_tracker_counts(node->tracker, &c);
+                seen = 0;
+                for (size_t k = 0; k < np; k++)
+                        seen += ps[k].delta_ns;
+        }
+        if (c.skipped == 0) {
+                /* Every listed process was read: what they leave unexplained is processes the
+                 * list lacks (new ones, or exited ones whose time stays with the cgroup). Stat
+                 * figures move in clock ticks (10 ms): leave that much slack. */
+                node->debt_ns = 0;
+                node->full_age = 0;
+                node->pids_stale = c.gone > 0 || self > seen + self / 10 + 10 * NSEC_PER_MSEC;
+        } else {
+                node->full_age++;
+                node->pids_stale = c.gone > 0;
+        }
         *ret = ps;
         *ret_n = np;
         return 0;
@@ -931,6 +990,20 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
         assert(s);
         assert(ret);
 
+        /* User time in the root cgroup itself is the sign that a user process there ran: kernel
+         * threads have none, and interrupt time is system time. Without it the root's processes
+         * are not read (their counters stood still, or moved by less than a clock tick, which
+         * then shows when they are next read), except every CGROUP_FULL_REFRESH intervals. */
+        s->root_read = !s->host.outside_user_known || s->host.outside_user_ns > 0 ||
+                       ++s->root_age >= CGROUP_FULL_REFRESH;
+        if (!s->root_read) {
+                CgroupPseudo p = {0};
+                cgroup_split_outside(s->host.outside_ns, 0, s->host.residual_ns, &p.kernel_ns,
+                                     &p.unattributed_ns);
+                *ret = p;
+                return 0;
+        }
+        s->root_age = 0;
         r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
         if (r < 0)
                 return r;
@@ -951,6 +1024,11 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
 const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n)
 {
         assert(s);
+        if (!s->root_read) {
+                if (ret_n)
+                        *ret_n = 0;
+                return NULL;
+        }
         return procfs_tracker_last(s->root_tracker, ret_n);
 }
 

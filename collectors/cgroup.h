@@ -63,15 +63,20 @@
  * tick accounting (kcpustat); with CONFIG_TICK_CPU_ACCOUNTING it moves in whole ticks (4 ms at
  * HZ=250) while a cgroup's is exact, so over one short interval the root can lag its children by
  * a tick per CPU: that is the usual source of the carries. The rule measures the small set: under
- * systemd the root holds only kernel threads, so no process is read at all (the root's
- * cgroup.procs is read each interval; its kernel threads are classified once). A root-cgroup user
- * process that starts and exits within one interval is counted as kernel.
+ * systemd the root holds only kernel threads, so no process is read at all (its kernel threads are
+ * classified once). The root's cgroup.procs and its user processes are read only in intervals
+ * where the root cgroup itself shows user time (its user_usec minus its children's): kernel
+ * threads never run in user mode and interrupt time is system time, so without that no user
+ * process there ran, or it ran for less than a clock tick, which then shows in its delta when it
+ * is next read (at the latest CGROUP_FULL_REFRESH intervals later). A root-cgroup user process
+ * that starts and exits between two such reads is counted as kernel.
  *
  * Cost per interval: one pread of the root's cgroup.stat, one pread of each cgroup's cpu.stat
- * (cached fds), and the root's cgroup.procs for the pseudo-units. Measured on the build machine
- * with 100 unit cgroups: 51 us per cgroup_set_sample (about 0.5 us per cgroup), 21 us per
- * cgroup_set_sample_pseudo (10 us of it the root's cgroup.procs), 0.3 us for an idle unit's
- * processes; one walk of that tree costs about 440 us, which is why it is not done every interval.
+ * (cached fds), and, when the root shows user time, the root's cgroup.procs for the pseudo-units.
+ * Measured on the build machine with 100 unit cgroups: 51 us per cgroup_set_sample (about 0.5 us
+ * per cgroup), 21 us per cgroup_set_sample_pseudo when it reads (10 us of it the root's
+ * cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about 440 us,
+ * which is why it is not done every interval.
  * The tree is walked again only when the root's cgroup.stat nr_descendants changes (a cgroup was
  * created or removed anywhere below; kernfs does not update directory mtimes, checked here), when
  * a cgroup read fails (it vanished: ENODEV, or ENOENT with its directory gone), or every
@@ -98,6 +103,8 @@ typedef struct CgroupHost {
         uint64_t delta_ns;    /* in the last interval; 0 at the first */
         uint64_t outside_ns;  /* the root cgroup's self (see the rule above) */
         uint64_t residual_ns; /* residuals with no enclosing unit */
+        bool outside_user_known;
+        uint64_t outside_user_ns; /* user time of the root cgroup's own processes */
 } CgroupHost;
 
 typedef struct CgroupPseudo {
@@ -121,6 +128,9 @@ typedef struct CgroupOptions {
 /* Intervals between re-reads of an active unit's cgroup.procs when its processes explain its
  * CPU time (see cgroup_set_unit_processes). */
 #define CGROUP_PROCS_REFRESH 10
+/* Intervals between reads of all of an active unit's processes, idle ones included, when the ones
+ * that ran explain its CPU time (see cgroup_set_unit_processes). */
+#define CGROUP_FULL_REFRESH 30
 
 typedef struct CgroupSet CgroupSet;
 
@@ -159,7 +169,12 @@ const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n);
  * and those of the cgroups folded into it (its sub-cgroups; for a user manager, its residual
  * slices too). Each unit has its own tracker, kept until the unit vanishes. Meant for the units
  * that were active in the interval only. *ret valid until the next call for this unit or
- * the next cgroup_set_sample. */
+ * the next cgroup_set_sample.
+ * Processes that were idle at their last reading are left out while the others explain the
+ * unit's own CPU time (cgroup_explained); they are read when they do not, and every
+ * CGROUP_FULL_REFRESH intervals. A left-out process has used (nearly) no CPU time; what it did
+ * use shows in its delta when it is next read. The PID list itself is re-read as described at
+ * CGROUP_PROCS_REFRESH. */
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret,
                               size_t *ret_n) WARN_UNUSED;
 /* The PIDs alone (caller frees *ret). */

@@ -379,6 +379,8 @@ typedef struct TrackEntry {
         int sched_fd;        /* cached /proc/PID/schedstat while single-threaded, -1 when none */
         bool kthread;        /* known kernel thread (only kept with PROCFS_TRACK_SKIP_KTHREADS) */
         bool have;           /* the fields below hold a baseline from stat */
+        bool idle;           /* its last reading showed no CPU time since the one before */
+        bool skipped;        /* left unread by the last procfs_tracker_sample_lazy */
         bool have_sched;     /* sched_ns holds a baseline */
         unsigned since_stat; /* samples taken from schedstat since stat was last read */
         uint64_t starttime;
@@ -394,7 +396,10 @@ struct ProcTracker {
         bool nocache; /* the fd limit was hit once: open/read/close each time from then on */
         uint64_t ns_per_tick;
         bool have_prev;
-        uint64_t prev_ticks; /* CLOCK_BOOTTIME at the previous sample, in clock ticks */
+        uint64_t prev_ticks; /* CLOCK_BOOTTIME at the latest sample, in clock ticks */
+        bool round_have_prev;
+        uint64_t round_prev_ticks;    /* ... and at the one before, for the current round */
+        size_t gone, skipped, coarse; /* the current round's, see ProcTrackerCounts */
 
         TrackEntry *entries;
         size_t n_entries;
@@ -573,8 +578,139 @@ static uint64_t boottime_ticks(const ProcTracker *t)
         return ns / t->ns_per_tick;
 }
 
-int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
-                          size_t *ret_n)
+/* Reads one entry into *s. Returns 1 when *s holds a sample, 0 when the entry is kept without one
+ * (a known kernel thread), -1 when it is to be forgotten (the process is gone or unreadable). */
+static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
+{
+        ProcStat st;
+        uint64_t ns;
+        int r;
+
+        e->skipped = false;
+        if (e->kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS))
+                return 0;
+        /* A single-threaded process known from stat: schedstat gives its CPU time (refreshing
+         * stat every PROCFS_STAT_REFRESH samples, which catches new threads and a changed name). */
+        if (e->have_sched && e->since_stat < PROCFS_STAT_REFRESH) {
+                r = entry_read_sched(t, e, &ns);
+                if (r == 0) {
+                        uint64_t d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
+                        e->sched_ns = ns;
+                        e->since_stat++;
+                        e->cpu_ns += d;
+                        e->idle = d == 0;
+                        *s = e->last;
+                        s->fresh = false;
+                        s->cpu_ns = e->cpu_ns;
+                        s->delta_ns = d;
+                        return 1;
+                }
+                if (r == -ESRCH || r == -ENOENT) {
+                        entry_close(e);
+                        t->gone++;
+                        return -1;
+                }
+                e->have_sched = false; /* fall back to stat */
+        }
+
+        r = entry_read(t, e, &st);
+        if (r < 0) {
+                if (r != -ESRCH && r != -ENOENT)
+                        log_debug("procfs: reading %s/%d/stat: %s", t->procfs, (int)e->pid,
+                                  strerror(-r));
+                entry_close(e); /* gone (or unreadable): forget it */
+                t->gone++;
+                return -1;
+        }
+        bool kthread = procfs_stat_is_kthread(&st);
+        if (kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS)) {
+                entry_close(e);
+                e->kthread = true;
+                return 0;
+        }
+
+        uint64_t stat_ns = (st.utime + st.stime) * t->ns_per_tick;
+        bool same = e->have && e->starttime == st.starttime;
+        uint64_t d;
+        if (same && e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                /* Coming from schedstat: keep its clock for this interval. */
+                d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
+                e->sched_ns = ns;
+        } else if (same) {
+                d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
+                t->coarse++;
+        } else {
+                /* Started after the previous sample: all of its CPU time is new. */
+                d = t->round_have_prev && st.starttime >= t->round_prev_ticks ? stat_ns : 0;
+                if (e->sched_fd >= 0)
+                        (void)close(e->sched_fd);
+                e->sched_fd = -1;
+                e->have_sched = false;
+        }
+        e->cpu_ns = stat_ns;
+        *s = (ProcSample){
+                .pid = st.pid,
+                .ppid = st.ppid,
+                .state = st.state,
+                .kthread = kthread,
+                .fresh = !same,
+                .starttime = st.starttime,
+                .cpu_ns = e->cpu_ns,
+                .delta_ns = d,
+                .n_threads = st.num_threads,
+        };
+        memcpy(s->comm, st.comm, sizeof(s->comm));
+        e->last = *s;
+        e->have = true;
+        e->idle = same && d == 0;
+        e->starttime = st.starttime;
+        e->stat_ns = stat_ns;
+        e->since_stat = 0;
+        if (st.num_threads == 1 && !kthread) {
+                /* Next time from schedstat: take its baseline now if there is none. */
+                if (!e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                        e->sched_ns = ns;
+                        e->have_sched = true;
+                }
+        } else if (e->sched_fd >= 0 || e->have_sched) {
+                (void)close(e->sched_fd);
+                e->sched_fd = -1;
+                e->have_sched = false;
+        }
+        return 1;
+}
+
+/* Reads the entries (all, or those marked skipped), dropping the ones that are gone. */
+static void tracker_read(ProcTracker *t, bool skip_idle, bool only_skipped)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < t->n_entries; i++) {
+                TrackEntry *e = &t->entries[i];
+                int r;
+                if (only_skipped && !e->skipped)
+                        r = 0;
+                else if (skip_idle && e->idle) {
+                        e->skipped = true;
+                        t->skipped++;
+                        r = 0;
+                } else
+                        r = entry_sample(t, e, &t->samples[t->n_samples]);
+                if (r > 0)
+                        t->n_samples++;
+                if (r >= 0)
+                        t->entries[kept++] = *e;
+        }
+        t->n_entries = kept;
+}
+
+static int cmp_sample_pid(const void *a, const void *b)
+{
+        pid_t x = ((const ProcSample *)a)->pid, y = ((const ProcSample *)b)->pid;
+        return (x > y) - (x < y);
+}
+
+int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool skip_idle,
+                               const ProcSample **ret, size_t *ret_n)
 {
         int r;
 
@@ -632,118 +768,51 @@ int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const Pro
         t->next = swap;
         t->n_entries = o;
 
-        /* Read every listed process. */
-        size_t kept = 0;
-        t->n_samples = 0;
-        for (size_t i = 0; i < t->n_entries; i++) {
-                TrackEntry *e = &t->entries[i];
-                ProcStat st;
-
-                if (e->kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS)) {
-                        t->entries[kept++] = *e;
-                        continue;
-                }
-                /* A single-threaded process known from stat: schedstat gives its CPU time
-                 * (refreshing stat every PROCFS_STAT_REFRESH samples, which catches new threads
-                 * and a changed name). */
-                ProcSample *s = &t->samples[t->n_samples];
-                uint64_t ns;
-                if (e->have_sched && e->since_stat < PROCFS_STAT_REFRESH) {
-                        r = entry_read_sched(t, e, &ns);
-                        if (r == 0) {
-                                uint64_t d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
-                                e->sched_ns = ns;
-                                e->since_stat++;
-                                e->cpu_ns += d;
-                                *s = e->last;
-                                s->fresh = false;
-                                s->cpu_ns = e->cpu_ns;
-                                s->delta_ns = d;
-                                t->n_samples++;
-                                t->entries[kept++] = *e;
-                                continue;
-                        }
-                        if (r == -ESRCH || r == -ENOENT) {
-                                entry_close(e);
-                                continue;
-                        }
-                        e->have_sched = false; /* fall back to stat */
-                }
-
-                r = entry_read(t, e, &st);
-                if (r < 0) {
-                        if (r != -ESRCH && r != -ENOENT)
-                                log_debug("procfs: reading %s/%d/stat: %s", t->procfs, (int)e->pid,
-                                          strerror(-r));
-                        entry_close(e); /* gone (or unreadable): forget it */
-                        continue;
-                }
-                bool kthread = procfs_stat_is_kthread(&st);
-                if (kthread && (t->flags & PROCFS_TRACK_SKIP_KTHREADS)) {
-                        entry_close(e);
-                        e->kthread = true;
-                        t->entries[kept++] = *e;
-                        continue;
-                }
-
-                uint64_t stat_ns = (st.utime + st.stime) * t->ns_per_tick;
-                bool same = e->have && e->starttime == st.starttime;
-                uint64_t d;
-                if (same && e->have_sched && entry_read_sched(t, e, &ns) == 0) {
-                        /* Coming from schedstat: keep its clock for this interval. */
-                        d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
-                        e->sched_ns = ns;
-                } else if (same) {
-                        d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
-                } else {
-                        /* Started after the previous sample: all of its CPU time is new. */
-                        d = t->have_prev && st.starttime >= t->prev_ticks ? stat_ns : 0;
-                        if (e->sched_fd >= 0)
-                                (void)close(e->sched_fd);
-                        e->sched_fd = -1;
-                        e->have_sched = false;
-                }
-                e->cpu_ns = stat_ns;
-                *s = (ProcSample){
-                        .pid = st.pid,
-                        .ppid = st.ppid,
-                        .state = st.state,
-                        .kthread = kthread,
-                        .fresh = !same,
-                        .starttime = st.starttime,
-                        .cpu_ns = e->cpu_ns,
-                        .delta_ns = d,
-                        .n_threads = st.num_threads,
-                };
-                memcpy(s->comm, st.comm, sizeof(s->comm));
-                t->n_samples++;
-                e->last = *s;
-                e->have = true;
-                e->starttime = st.starttime;
-                e->stat_ns = stat_ns;
-                e->since_stat = 0;
-                if (st.num_threads == 1 && !kthread) {
-                        /* Next time from schedstat: take its baseline now if there is none. */
-                        if (!e->have_sched && entry_read_sched(t, e, &ns) == 0) {
-                                e->sched_ns = ns;
-                                e->have_sched = true;
-                        }
-                } else if (e->sched_fd >= 0 || e->have_sched) {
-                        (void)close(e->sched_fd);
-                        e->sched_fd = -1;
-                        e->have_sched = false;
-                }
-                t->entries[kept++] = *e;
-        }
-        t->n_entries = kept;
+        /* "Started after the previous sample" (see First sighting) keeps its meaning for what
+         * procfs_tracker_sample_rest reads later in the same round. */
+        t->round_have_prev = t->have_prev;
+        t->round_prev_ticks = t->prev_ticks;
         t->have_prev = true;
         t->prev_ticks = now_ticks;
+        t->n_samples = 0;
+        t->gone = t->skipped = t->coarse = 0;
+        tracker_read(t, skip_idle, false);
 
         if (ret)
                 *ret = t->samples;
         if (ret_n)
                 *ret_n = t->n_samples;
         return 0;
+}
+
+int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
+                          size_t *ret_n)
+{
+        return procfs_tracker_sample_lazy(t, pids, n, false, ret, ret_n);
+}
+
+int procfs_tracker_sample_rest(ProcTracker *t, const ProcSample **ret, size_t *ret_n)
+{
+        assert(t);
+        if (t->skipped > 0) {
+                size_t before = t->n_samples;
+                t->skipped = 0;
+                tracker_read(t, false, true);
+                if (t->n_samples > before)
+                        qsort(t->samples, t->n_samples, sizeof(ProcSample), cmp_sample_pid);
+        }
+        if (ret)
+                *ret = t->samples;
+        if (ret_n)
+                *ret_n = t->n_samples;
+        return 0;
+}
+
+void procfs_tracker_counts(const ProcTracker *t, ProcTrackerCounts *ret)
+{
+        assert(t);
+        assert(ret);
+        *ret = (ProcTrackerCounts){.skipped = t->skipped, .gone = t->gone, .coarse = t->coarse};
 }
 
 const ProcSample *procfs_tracker_last(const ProcTracker *t, size_t *ret_n)

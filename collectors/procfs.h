@@ -132,6 +132,26 @@ ProcTracker *procfs_tracker_free(ProcTracker *t);
  */
 int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
                           size_t *ret_n) WARN_UNUSED;
+/* The same, except that with skip_idle the processes whose last reading showed no CPU time since
+ * the one before are not read (a sleeping process's counters do not move: reading them is most of
+ * the cost of a busy service with many idle workers). They keep their baselines, so whatever they
+ * used meanwhile shows in their delta when they are next read: nothing is lost, it can only come
+ * late. The caller decides whether that is good enough (cgroup.c compares the processes read with
+ * the cgroup's own CPU time) and otherwise calls procfs_tracker_sample_rest. */
+int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool skip_idle,
+                               const ProcSample **ret, size_t *ret_n) WARN_UNUSED;
+/* Reads the processes the last procfs_tracker_sample_lazy skipped and adds them to its results
+ * (sorted by PID again). Nothing to do when none was skipped. */
+int procfs_tracker_sample_rest(ProcTracker *t, const ProcSample **ret, size_t *ret_n) WARN_UNUSED;
+
+/* What the current round (a sample call and its rest) did. */
+typedef struct ProcTrackerCounts {
+        size_t skipped; /* left unread (idle) and not read by a rest call since */
+        size_t gone;    /* found gone (or unreadable) and forgotten */
+        size_t coarse;  /* deltas in clock ticks (stat), each up to 2 ticks short of the truth */
+} ProcTrackerCounts;
+void procfs_tracker_counts(const ProcTracker *t, ProcTrackerCounts *ret);
+
 /* The results of the last procfs_tracker_sample (empty before the first). */
 const ProcSample *procfs_tracker_last(const ProcTracker *t, size_t *ret_n);
 /* Number of cached fds (for tests and the daemon's own statistics). */

@@ -244,6 +244,67 @@ static void test_split_outside(void **state)
         }
 }
 
+/* cgroup_explained from tables: each row is a sequence of intervals of one unit. */
+static void test_explained(void **state)
+{
+        static const struct {
+                const char *what;
+                size_t n;
+                struct {
+                        uint64_t self_us, seen_us;
+                        size_t coarse;
+                        bool explained;
+                        int64_t debt_us;
+                } iv[6];
+        } rows[] = {
+                {"all explained",
+                 3,
+                 {{10000, 10000, 0, true, 0}, {0, 0, 0, true, 0}, {5000, 5000, 0, true, 0}}},
+                /* a skipped process ran 1 ms per interval: the debt grows past 2 ms + 5% of 10 ms
+                 */
+                {"unread time adds up",
+                 3,
+                 {{10000, 9000, 0, true, 1000},
+                  {10000, 9000, 0, true, 2000},
+                  {10000, 9000, 0, false, 3000}}},
+                /* read skew: +0.8, -0.8, +0.8 ... cancels, never triggers */
+                {"skew cancels",
+                 4,
+                 {{10000, 9200, 0, true, 800},
+                  {10000, 10800, 0, true, 0},
+                  {10000, 9200, 0, true, 800},
+                  {10000, 10800, 0, true, 0}}},
+                /* the floor: a long run of negative skew cannot bank more than the tolerance */
+                {"negative debt floored",
+                 3,
+                 {{0, 50000, 0, true, -2000},
+                  {0, 50000, 0, true, -2000},
+                  {6000, 0, 0, false, 4000}}},
+                /* a stat-read process is up to two clock ticks short: 20 ms more slack each */
+                {"coarse readings", 2, {{20000, 0, 1, true, 20000}, {4000, 0, 1, false, 24000}}},
+                {"relative slack", 1, {{1000000, 948000, 0, true, 52000}}},
+                {"relative slack exceeded", 1, {{1000000, 947000, 0, false, 53000}}},
+                {"huge figures clamp",
+                 2,
+                 {{UINT64_MAX / 1000, 0, 0, false, (INT64_C(1) << 62) / 1000},
+                  {0, UINT64_MAX / 1000, 0, true, 0}}},
+        };
+        (void)state;
+        for (size_t r = 0; r < ELEMENTSOF(rows); r++) {
+                int64_t debt = 0;
+                for (size_t i = 0; i < rows[r].n; i++) {
+                        bool e = cgroup_explained(&debt, rows[r].iv[i].self_us * 1000,
+                                                  rows[r].iv[i].seen_us * 1000,
+                                                  rows[r].iv[i].coarse);
+                        if (e != rows[r].iv[i].explained || debt / 1000 != rows[r].iv[i].debt_us)
+                                fail_msg("%s, interval %zu: explained %d debt %" PRId64
+                                         " ns, want %d and %" PRId64 " us",
+                                         rows[r].what, i, e, debt, rows[r].iv[i].explained,
+                                         rows[r].iv[i].debt_us);
+                }
+        }
+}
+
 /* ---- a fake tree ---- */
 
 static char tmp[4096];
@@ -621,6 +682,81 @@ static void test_fake_carry(void **state)
 }
 
 /* Safety rescans every N intervals find what the count missed. */
+/* cpu.stat with a given user time (cg() makes half of the usage user time). */
+static void cg_user(const char *path, uint64_t usage_usec, uint64_t user_usec)
+{
+        char rel[4096], text[256];
+        snprintf(rel, sizeof(rel), "cg%s/cpu.stat", path);
+        snprintf(text, sizeof(text),
+                 "usage_usec %" PRIu64 "\nuser_usec %" PRIu64 "\nsystem_usec %" PRIu64
+                 "\nnice_usec 0\n",
+                 usage_usec, user_usec, usage_usec - user_usec);
+        put(rel, text);
+}
+
+/* The root cgroup's processes are read only when the root itself shows user time. */
+static void test_fake_root_user(void **state)
+{
+        CgroupPseudo p;
+        size_t nr;
+        (void)state;
+        cg("", MS(100), "2\n3004\n");
+        cg_user("", MS(100), MS(50));
+        cg("/system.slice", MS(60), NULL);
+        cg_user("/system.slice", MS(60), MS(40));
+        cg("/system.slice/a.service", MS(60), NULL);
+        cg_user("/system.slice/a.service", MS(60), MS(40));
+        descendants(2);
+        proc(2, "kthreadd", 0x208040, 3);
+        proc(3004, "bash", 0x400000, 10);
+        CgroupSet *s = open_fake(0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0); /* baselines */
+
+        /* +10 ms in the root, all system time (interrupts, kernel threads): not read, even
+         * though bash's counter moved; all of it is kernel. */
+        cg_user("", MS(110), MS(50));
+        proc(3004, "bash", 0x400000, 11);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        assert_true(p.root_user_ns == 0);
+        assert_true(p.kernel_ns == NS(10));
+        assert_null(cgroup_set_root_processes(s, &nr));
+        assert_int_equal(nr, 0);
+
+        /* Children's user time is theirs: +20 ms user in a.service leaves the root's own at 0. */
+        cg_user("", MS(130), MS(70));
+        cg_user("/system.slice", MS(80), MS(60));
+        cg_user("/system.slice/a.service", MS(80), MS(60));
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        assert_true(p.root_user_ns == 0 && p.kernel_ns == 0);
+
+        /* User time of the root's own: read, and bash's 10 ms of before come with it. */
+        cg_user("", MS(150), MS(75));
+        proc(3004, "bash", 0x400000, 12);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        assert_true(p.root_user_ns == NS(20));
+        assert_true(p.kernel_ns == 0 && p.unattributed_ns == NS(20));
+        const ProcSample *rp = cgroup_set_root_processes(s, &nr);
+        assert_int_equal(nr, 1);
+        assert_int_equal(rp[0].pid, 3004);
+
+        /* Without user time, still read every CGROUP_FULL_REFRESH intervals. */
+        unsigned reads = 0;
+        for (unsigned i = 1; i <= CGROUP_FULL_REFRESH; i++) {
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+                if (cgroup_set_root_processes(s, &nr)) {
+                        reads++;
+                        assert_int_equal(i, CGROUP_FULL_REFRESH);
+                }
+        }
+        assert_int_equal(reads, 1);
+        cgroup_set_free(s);
+}
+
 static void test_fake_rescan_every(void **state)
 {
         (void)state;
@@ -734,7 +870,8 @@ static struct {
         bool made_slice, made_a, made_b;
         pid_t child;
         int go[2], done[2];
-} real = {.child = -1, .go = {-1, -1}, .done = {-1, -1}};
+        pid_t kids[4];
+} real = {.child = -1, .go = {-1, -1}, .done = {-1, -1}, .kids = {-1, -1, -1, -1}};
 
 static bool real_possible(const char **why)
 {
@@ -773,6 +910,12 @@ static int real_teardown(void **state)
                 waitpid(real.child, NULL, 0);
                 real.child = -1;
         }
+        for (size_t i = 0; i < ELEMENTSOF(real.kids); i++)
+                if (real.kids[i] > 0) {
+                        kill(real.kids[i], SIGKILL);
+                        waitpid(real.kids[i], NULL, 0);
+                        real.kids[i] = -1;
+                }
         if (real.made_a)
                 rmdir_retry(real.unit_a);
         if (real.made_b)
@@ -936,6 +1079,108 @@ static void test_real_cgroup(void **state)
         cgroup_set_free(s);
 }
 
+/* A unit with one busy and three sleeping processes: the sleepers are left unread, and when one
+ * of them burns 100 ms it is read in that same interval, its time in full. */
+static void test_real_lazy(void **state)
+{
+        char c, rel[1300], text[64];
+        const CgroupUnit *u;
+        size_t n, ia = 0;
+        (void)state;
+
+        snprintf(real.slice, sizeof(real.slice), "%s/system.slice", real.v2);
+        real.made_slice = mkdir(real.slice, 0755) == 0;
+        snprintf(real.unit_a, sizeof(real.unit_a), "%s/t-joules-%d-lazy.service", real.slice,
+                 (int)getpid());
+        assert_int_equal(mkdir(real.unit_a, 0755), 0);
+        real.made_a = true;
+        assert_int_equal(pipe(real.go), 0);
+        assert_int_equal(pipe(real.done), 0);
+        for (size_t i = 0; i < ELEMENTSOF(real.kids); i++) {
+                pid_t k = fork();
+                assert_true(k >= 0);
+                if (k == 0) {
+                        if (i == 0)
+                                for (;;) { /* 20% of a CPU */
+                                        burn_ms(2);
+                                        usleep(8000);
+                                }
+                        if (i == 1) {
+                                if (read(real.go[0], &c, 1) != 1)
+                                        _exit(1);
+                                burn_ms(100);
+                                if (write(real.done[1], "x", 1) != 1)
+                                        _exit(1);
+                        }
+                        pause();
+                        _exit(0);
+                }
+                real.kids[i] = k;
+                snprintf(rel, sizeof(rel), "%s/cgroup.procs", real.unit_a);
+                snprintf(text, sizeof(text), "%d\n", (int)k);
+                int fd = open(rel, O_WRONLY | O_CLOEXEC);
+                assert_true(fd >= 0);
+                assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+                close(fd);
+        }
+
+        CgroupOptions o;
+        cgroup_options_default(&o);
+        o.rescan_every = 0;
+        CgroupSet *s;
+        assert_int_equal(cgroup_set_open(NULL, &o, &s), 0);
+        assert_int_equal(cgroup_set_sample(s), 0); /* baselines, processes included */
+        char name[128];
+        snprintf(name, sizeof(name), "t-joules-%d-lazy.service", (int)getpid());
+
+        const ProcSample *ps;
+        size_t np;
+        uint64_t self = 0, seen = 0;
+        unsigned lazy_rounds = 0;
+        for (int round = 0; round < 8; round++) {
+                usleep(100000);
+                if (round == 6) {
+                        /* a sleeper wakes up and burns 100 ms */
+                        assert_int_equal(write(real.go[1], "g", 1), 1);
+                        assert_int_equal(read(real.done[0], &c, 1), 1);
+                }
+                assert_int_equal(cgroup_set_sample(s), 0);
+                u = cgroup_set_units(s, &n);
+                assert_non_null(unit_by_display(u, n, name, &ia));
+                assert_int_equal(cgroup_set_unit_processes(s, ia, &ps, &np), 0);
+                uint64_t sum = 0;
+                for (size_t k = 0; k < np; k++)
+                        sum += ps[k].delta_ns;
+                print_message("lazy: round %d, unit self %.2f ms, %zu processes read, %.2f ms\n",
+                              round, (double)u[ia].self_ns / 1e6, np, (double)sum / 1e6);
+                self += u[ia].self_ns;
+                seen += sum;
+                if (round < 6 && np == 1) {
+                        lazy_rounds++;
+                        assert_int_equal(ps[0].pid, real.kids[0]);
+                }
+                if (round == 6) {
+                        const ProcSample *woke = NULL;
+                        for (size_t k = 0; k < np; k++)
+                                if (ps[k].pid == real.kids[1])
+                                        woke = &ps[k];
+                        assert_non_null(woke);
+                        if (woke->delta_ns < NS(90) || woke->delta_ns > NS(150))
+                                fail_msg("the woken process shows %" PRIu64 " ns, want 100 ms",
+                                         woke->delta_ns);
+                }
+        }
+        /* the sleepers were left unread in most rounds */
+        if (lazy_rounds < 3)
+                fail_msg("only %u of 6 rounds read the busy process alone", lazy_rounds);
+        /* nothing lost: the processes' time adds up to the unit's */
+        print_message("lazy: unit %.2f ms, processes %.2f ms\n", (double)self / 1e6,
+                      (double)seen / 1e6);
+        if (seen + NS(5) < self || seen > self + NS(5))
+                fail_msg("processes %" PRIu64 " ns vs unit %" PRIu64 " ns", seen, self);
+        cgroup_set_free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -943,14 +1188,17 @@ int main(void)
                 cmocka_unit_test(test_name_classify),
                 cmocka_unit_test(test_path_to_unit),
                 cmocka_unit_test(test_split_outside),
+                cmocka_unit_test(test_explained),
                 cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_root_user, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),
         };
         const struct CMUnitTest real_tests[] = {
                 cmocka_unit_test_teardown(test_real_cgroup, real_teardown),
+                cmocka_unit_test_teardown(test_real_lazy, real_teardown),
         };
         int failed = cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
         if (failed)

@@ -544,6 +544,85 @@ static void test_tracker_skip_kthreads(void **state)
         procfs_tracker_free(t);
 }
 
+/* Lazy rounds: idle processes are skipped, keep their baselines, and the rest call reads them. */
+static void test_tracker_lazy(void **state)
+{
+        JoulesRoots roots = {.procfs = tmpdir};
+        ProcTracker *t;
+        const ProcSample *s;
+        size_t n;
+        ProcTrackerCounts c;
+        const uint64_t tick = NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK);
+        (void)state;
+
+        /* 400 busy (single-threaded, schedstat), 401 and 402 asleep, 403 multi-threaded (stat) */
+        for (pid_t p = 400; p <= 402; p++) {
+                write_stat(p, "w", 0, 10, 0, 8000);
+                write_stat_threads(p, "w", 10, 8000, 1);
+                write_schedstat(p, 5000000);
+        }
+        write_stat(403, "java", 0, 10, 0, 8000);
+        write_stat_threads(403, "java", 100, 8000, 8);
+        assert_int_equal(procfs_tracker_new(&roots, 0, &t), 0);
+        pid_t pids[] = {400, 401, 402, 403};
+        /* First round: everything is new, nothing can be skipped. */
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(n, 4);
+        procfs_tracker_counts(t, &c);
+        assert_int_equal(c.skipped, 0);
+
+        /* Second round: all read (none was idle yet); 400 and 403 moved. */
+        write_schedstat(400, 6000000);
+        write_stat_threads(403, "java", 103, 8000, 8);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(n, 4);
+        assert_true(find(s, n, 400)->delta_ns == 1000000);
+        assert_true(find(s, n, 401)->delta_ns == 0);
+        assert_true(find(s, n, 403)->delta_ns == 3 * tick);
+        procfs_tracker_counts(t, &c);
+        assert_int_equal(c.skipped, 0);
+        assert_int_equal(c.coarse, 1); /* 403, from stat */
+
+        /* Third round: 401 and 402 were idle, so they are not read, even though 401 ran. */
+        write_schedstat(400, 6500000);
+        write_schedstat(401, 5000777);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(n, 2);
+        assert_non_null(find(s, n, 400));
+        assert_non_null(find(s, n, 403));
+        assert_null(find(s, n, 401));
+        procfs_tracker_counts(t, &c);
+        assert_int_equal(c.skipped, 2);
+        assert_int_equal(c.gone, 0);
+        /* ... until the rest is asked for: added in PID order, 401's time to the nanosecond. */
+        assert_int_equal(procfs_tracker_sample_rest(t, &s, &n), 0);
+        assert_int_equal(n, 4);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(s[i].pid, pids[i]);
+        assert_true(s[0].delta_ns == 500000);
+        assert_true(s[1].delta_ns == 777);
+        assert_true(s[2].delta_ns == 0);
+        procfs_tracker_counts(t, &c);
+        assert_int_equal(c.skipped, 0);
+        /* a second rest call has nothing to do */
+        assert_int_equal(procfs_tracker_sample_rest(t, &s, &n), 0);
+        assert_int_equal(n, 4);
+
+        /* 402 stays skipped while asleep; what it uses meanwhile comes with its next reading, none
+         * of it lost. 401 ran last time, so it is read now. */
+        write_schedstat(402, 5000100);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_null(find(s, n, 402));
+        assert_non_null(find(s, n, 401));
+        write_schedstat(402, 5000300);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_null(find(s, n, 402));
+        assert_int_equal(procfs_tracker_sample(t, pids, 4, &s, &n), 0); /* not lazy: all */
+        assert_true(find(s, n, 402)->delta_ns == 300);
+
+        assert_null(procfs_tracker_free(t));
+}
+
 /* The recorded fixture reads and parses. */
 static void test_fixture(void **state)
 {
@@ -617,12 +696,35 @@ static void test_tracker_real(void **state)
         if (cs->delta_ns < 250 * 1000000ull || cs->delta_ns > 400 * 1000000ull)
                 fail_msg("child delta %" PRIu64 " ns, want about 300 ms", cs->delta_ns);
 
-        /* Killed and reaped: the cached fd answers ESRCH and the process drops out. */
-        kill(child, SIGKILL);
-        waitpid(child, NULL, 0);
-        assert_int_equal(procfs_tracker_sample(t, pids, 2, &s, &n), 0);
+        /* Asleep in pause(): once a reading shows it idle, lazy rounds leave it unread. */
+        ProcTrackerCounts cnt = {0};
+        for (int i = 0; i < 5 && cnt.skipped == 0; i++) {
+                /* This process runs all along; a running task's counter moves at clock ticks. */
+                burn_ms(20);
+                assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, true, &s, &n), 0);
+                procfs_tracker_counts(t, &cnt);
+        }
+        assert_int_equal(cnt.skipped, 1);
         assert_null(find(s, n, child));
         assert_non_null(find(s, n, getpid()));
+
+        /* Killed and reaped while skipped: the rest call finds it gone (the cached fd answers
+         * ESRCH), counts it and drops it. */
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        burn_ms(20);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, true, &s, &n), 0);
+        procfs_tracker_counts(t, &cnt);
+        assert_int_equal(cnt.skipped, 1);
+        assert_int_equal(cnt.gone, 0);
+        assert_int_equal(procfs_tracker_sample_rest(t, &s, &n), 0);
+        procfs_tracker_counts(t, &cnt);
+        assert_int_equal(cnt.skipped, 0);
+        assert_int_equal(cnt.gone, 1);
+        assert_null(find(s, n, child));
+        assert_non_null(find(s, n, getpid()));
+        assert_int_equal(procfs_tracker_sample(t, pids, 2, &s, &n), 0);
+        assert_int_equal(n, 1);
         procfs_tracker_free(t);
         close(go[0]);
         close(go[1]);
@@ -661,6 +763,7 @@ int main(void)
                 cmocka_unit_test(test_fixture),
                 cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_schedstat, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_tracker_lazy, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_skip_kthreads, setup_tmp,
                                                 teardown_tmp),
                 cmocka_unit_test(test_tracker_real),
