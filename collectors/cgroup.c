@@ -62,6 +62,14 @@ typedef struct Node {
         uint64_t child_ns;
         int64_t carry_ns; /* negative self carried to the next interval */
         uint64_t self_ns;
+
+        /* Lazy reading (see cgroup.h). */
+        bool quiet;           /* its last reading showed no CPU time since the one before */
+        bool skipped;         /* left unread in this interval */
+        bool lazy;            /* NODE_SLICE: its quiet children may be left unread this interval */
+        bool withheld;        /* NODE_SLICE: some were, so its self went into lazy_debt_ns */
+        unsigned lazy_age;    /* intervals since all of its children were read */
+        int64_t lazy_debt_ns; /* its self withheld since then */
 } Node;
 
 struct CgroupSet {
@@ -99,7 +107,8 @@ void cgroup_options_default(CgroupOptions *o)
 {
         assert(o);
         *o = (CgroupOptions){.rescan_every = CGROUP_RESCAN_EVERY_DEFAULT,
-                             .baseline_processes = true};
+                             .baseline_processes = true,
+                             .lazy = true};
 }
 
 static void node_clear(Node *n)
@@ -167,6 +176,15 @@ uint64_t cgroup_set_scans(const CgroupSet *s)
         return s->scans;
 }
 
+size_t cgroup_set_reads(const CgroupSet *s)
+{
+        size_t n = 0;
+        assert(s);
+        for (size_t i = 0; i < s->n_nodes; i++)
+                n += s->nodes[i].read_ok;
+        return n;
+}
+
 /* -- walking -- */
 
 typedef struct Scan {
@@ -225,6 +243,9 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->debt_ns = o->debt_ns;
                                 n->have_user = o->have_user;
                                 n->user_ns = o->user_ns;
+                                n->quiet = o->quiet;
+                                n->lazy_age = o->lazy_age;
+                                n->lazy_debt_ns = o->lazy_debt_ns;
                                 o->fd = -1;
                                 o->tracker = NULL;
                                 o->pids = NULL;
@@ -629,7 +650,7 @@ static bool read_nodes(CgroupSet *s)
                 Node *n = &s->nodes[i];
                 uint64_t ns, user;
 
-                if (n->read_ok)
+                if (n->read_ok || n->skipped)
                         continue;
                 n->user_ok = false;
                 int r = node_read_usage(s, n, &ns, &user);
@@ -665,6 +686,7 @@ static bool read_nodes(CgroupSet *s)
                         n->fresh = true;
                         n->delta_ns = 0;
                 }
+                n->quiet = !n->fresh && n->delta_ns == 0;
                 n->usage_ns = ns;
                 n->have = true;
         }
@@ -685,11 +707,27 @@ static void compute(CgroupSet *s)
         }
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
+                if (n->skipped)
+                        continue; /* its baseline, carry and debt wait for its next reading */
                 if (!n->read_ok || n->fresh) {
                         n->carry_ns = 0;
+                        n->lazy_debt_ns = 0;
+                        n->lazy_age = 0;
                         continue;
                 }
                 int64_t raw = (int64_t)n->delta_ns - (int64_t)n->child_ns + n->carry_ns;
+                if (n->withheld) {
+                        /* Some children unread: what the ones read do not explain may be theirs,
+                         * so it is held back until they are read (or released as the slice's
+                         * own then), never counted twice. */
+                        n->lazy_debt_ns += raw;
+                        n->carry_ns = 0;
+                        n->lazy_age++;
+                        continue;
+                }
+                raw += n->lazy_debt_ns;
+                n->lazy_debt_ns = 0;
+                n->lazy_age = 0;
                 if (raw >= 0) {
                         n->self_ns = (uint64_t)raw;
                         n->carry_ns = 0;
@@ -758,6 +796,71 @@ static int read_descendants(CgroupSet *s, uint64_t *ret)
         return cgroup_parse_line_u64(p + strlen("nr_descendants "), &end, ret);
 }
 
+/* Marks what is left unread in this interval: the quiet children of a lazy slice, and everything
+ * below a node left unread (pre-order: parents come first). */
+static void lazy_plan(CgroupSet *s)
+{
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                n->read_ok = n->skipped = n->withheld = false;
+                n->lazy = s->opts.lazy && n->type == NODE_SLICE && n->have &&
+                          n->lazy_age + 1 < CGROUP_FULL_REFRESH;
+                if (i == 0)
+                        continue;
+                const Node *p = &s->nodes[n->parent];
+                n->skipped = p->skipped || (p->lazy && n->quiet && n->have);
+        }
+}
+
+static bool descends_from(const CgroupSet *s, size_t i, size_t ancestor)
+{
+        for (size_t k = s->nodes[i].parent; k != NONE; k = s->nodes[k].parent)
+                if (k == ancestor)
+                        return true;
+        return false;
+}
+
+/* After the first reads: for each lazy slice that left children unread, whether the children read
+ * explain its delta (with what it already holds back, see compute), within
+ * 2 ms + 5% of its delta. If not, its unread children are read now. Returns whether any was. */
+static bool lazy_check(CgroupSet *s)
+{
+        bool more = false;
+        for (size_t i = 0; i < s->n_nodes; i++)
+                s->nodes[i].child_ns = 0;
+        for (size_t i = 1; i < s->n_nodes; i++) {
+                Node *n = &s->nodes[i];
+                Node *p = &s->nodes[n->parent];
+                if (!p->lazy || p->skipped)
+                        continue;
+                if (n->skipped)
+                        p->withheld = true;
+                else if (n->read_ok && !n->fresh)
+                        p->child_ns += n->delta_ns;
+        }
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                Node *p = &s->nodes[i];
+                if (!p->withheld)
+                        continue;
+                bool explained = false;
+                if (p->read_ok && !p->fresh) {
+                        int64_t debt = p->lazy_debt_ns + (int64_t)p->delta_ns -
+                                       (int64_t)p->child_ns + p->carry_ns;
+                        int64_t tol = (int64_t)(2 * NSEC_PER_MSEC + p->delta_ns / 20);
+                        explained = debt <= tol && debt >= -tol;
+                }
+                if (explained)
+                        continue;
+                p->withheld = false;
+                for (size_t k = i + 1; k < s->n_nodes; k++)
+                        if (s->nodes[k].skipped && descends_from(s, k, i)) {
+                                s->nodes[k].skipped = false;
+                                more = true;
+                        }
+        }
+        return more;
+}
+
 int cgroup_set_sample(CgroupSet *s)
 {
         bool rescan = false;
@@ -780,11 +883,13 @@ int cgroup_set_sample(CgroupSet *s)
                         return r;
         }
 
-        for (size_t i = 0; i < s->n_nodes; i++)
-                s->nodes[i].read_ok = false;
-        if (read_nodes(s)) {
+        lazy_plan(s);
+        bool vanished = read_nodes(s);
+        if (lazy_check(s))
+                vanished |= read_nodes(s);
+        if (vanished) {
                 /* Drop what vanished and pick up what replaced it (a restarted service). The
-                 * nodes kept are not read again. */
+                 * nodes kept are not read again; the rest, those left unread included, are. */
                 r = cgroup_set_scan(s);
                 if (r < 0)
                         return r;
@@ -947,7 +1052,7 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         /* Only the processes that ran last time are read, while they explain the unit's own CPU
          * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
          * is suspect, and every CGROUP_FULL_REFRESH intervals. */
-        bool lazy = !node->pids_stale && node->full_age < CGROUP_FULL_REFRESH;
+        bool lazy = !node->pids_stale && node->full_age + 1 < CGROUP_FULL_REFRESH;
         r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, lazy, &ps, &np);
         if (r < 0)
                 return r;

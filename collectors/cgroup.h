@@ -59,7 +59,9 @@
  *     unattributed      = unattributed_root + residuals that have no enclosing unit
  * So, each interval:
  *     sum over units of self_ns + kernel_ns + unattributed_ns == host delta_ns
- * (exactly, except for the carried negative selfs above). The root's figure comes from the per-CPU
+ * (exactly, except for the carried negative selfs above and the time a slice holds back while
+ * children are left unread, below; both are settled in a later interval, so over any run of
+ * intervals each nanosecond is counted once). The root's figure comes from the per-CPU
  * tick accounting (kcpustat); with CONFIG_TICK_CPU_ACCOUNTING it moves in whole ticks (4 ms at
  * HZ=250) while a cgroup's is exact, so over one short interval the root can lag its children by
  * a tick per CPU: that is the usual source of the carries. The rule measures the small set: under
@@ -71,17 +73,32 @@
  * is next read (at the latest CGROUP_FULL_REFRESH intervals later). A root-cgroup user process
  * that starts and exits between two such reads is counted as kernel.
  *
- * Cost per interval: one pread of the root's cgroup.stat, one pread of each cgroup's cpu.stat
- * (cached fds), and, when the root shows user time, the root's cgroup.procs for the pseudo-units.
- * Measured on the build machine with 100 unit cgroups: 51 us per cgroup_set_sample (about 0.5 us
- * per cgroup), 21 us per cgroup_set_sample_pseudo when it reads (10 us of it the root's
- * cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about 440 us,
- * which is why it is not done every interval.
+ * Lazy reading. A host has many services and few of them run in a given 100 ms, and reading a
+ * cpu.stat costs the same whether it moved or not (about 1-2 us of kernel time each). So the
+ * children of a slice (not of the root) whose last reading showed no CPU time ("quiet") are left
+ * unread, with everything below them, as long as the children that were read explain the slice's
+ * delta: the slice keeps what they leave unexplained in a debt, and while that stays within
+ * 2 ms + 5% of the slice's delta in the interval, the slice's own self is held back in it (not
+ * reported). Past that, the quiet children are read in the same interval and the debt is settled:
+ * their deltas cover every interval they were left unread, and what they do not explain is the
+ * slice's own (released as its residual then). A child's usage is cumulative and hierarchical,
+ * so nothing is lost and nothing counted twice; the only error is timing, at most the tolerance,
+ * for as long as the children stay unread. All children are read every CGROUP_FULL_REFRESH
+ * intervals regardless. The root's children are always read (the root has time of its own every
+ * interval: kernel threads and interrupts). CgroupOptions.lazy = false reads everything always.
+ *
+ * Cost per interval: one pread of the root's cgroup.stat, one pread of the cpu.stat of each
+ * cgroup that ran recently (cached fds) and of every cgroup every CGROUP_FULL_REFRESH intervals,
+ * and, when the root shows user time, the root's cgroup.procs for the pseudo-units. Measured on
+ * the build machine with 100 unit cgroups: 51 us per cgroup_set_sample reading all of them (about
+ * 0.5 us per cgroup, warm), 21 us per cgroup_set_sample_pseudo when it reads (10 us of it the
+ * root's cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about
+ * 440 us, which is why it is not done every interval.
  * The tree is walked again only when the root's cgroup.stat nr_descendants changes (a cgroup was
  * created or removed anywhere below; kernfs does not update directory mtimes, checked here), when
  * a cgroup read fails (it vanished: ENODEV, or ENOENT with its directory gone), or every
  * `rescan_every` intervals as a safety net (a create and a remove in the same interval leave the
- * count unchanged; on cgroupfs the remove is still seen at once through ENODEV). */
+ * count unchanged; on cgroupfs the remove is seen through ENODEV at the cgroup's next reading). */
 
 #include "collectors/cgroup-names.h"
 
@@ -122,14 +139,16 @@ typedef struct CgroupOptions {
         unsigned rescan_every;   /* intervals between safety rescans; 0: only on triggers */
         bool baseline_processes; /* read a unit's processes once when it is discovered, so its
                                   * first active interval already has per-process deltas */
+        bool lazy;               /* leave a slice's idle children unread (see Lazy reading) */
 } CgroupOptions;
 
 #define CGROUP_RESCAN_EVERY_DEFAULT 60
 /* Intervals between re-reads of an active unit's cgroup.procs when its processes explain its
  * CPU time (see cgroup_set_unit_processes). */
 #define CGROUP_PROCS_REFRESH 10
-/* Intervals between reads of all of an active unit's processes, idle ones included, when the ones
- * that ran explain its CPU time (see cgroup_set_unit_processes). */
+/* Lazy reading, of cgroups (see above) and of processes (see cgroup_set_unit_processes and
+ * cgroup_set_sample_pseudo): whatever was left unread is read at least once every this many
+ * intervals (3 s at the default 100 ms). */
 #define CGROUP_FULL_REFRESH 30
 
 typedef struct CgroupSet CgroupSet;
@@ -156,6 +175,8 @@ const CgroupUnit *cgroup_set_units(const CgroupSet *s, size_t *ret_n);
 void cgroup_set_host(const CgroupSet *s, CgroupHost *ret);
 /* Number of times the tree was walked (for tests and statistics). */
 uint64_t cgroup_set_scans(const CgroupSet *s);
+/* Number of cgroups whose usage was read in the last interval (the others were left unread). */
+size_t cgroup_set_reads(const CgroupSet *s);
 
 /* Splits the last interval's outside time into kernel and unattributed (see the rule): reads the
  * root cgroup's cgroup.procs and samples its user processes with an internal tracker. Call once

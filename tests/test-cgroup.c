@@ -467,7 +467,7 @@ static const CgroupUnit *unit_by_display(const CgroupUnit *u, size_t n, const ch
         return NULL;
 }
 
-static CgroupSet *open_fake(unsigned rescan_every)
+static CgroupSet *open_fake_lazy(unsigned rescan_every, bool lazy)
 {
         char cgroot[8192], procroot[8192];
         snprintf(cgroot, sizeof(cgroot), "%s/cg", tmp);
@@ -476,10 +476,16 @@ static CgroupSet *open_fake(unsigned rescan_every)
         CgroupOptions o;
         cgroup_options_default(&o);
         o.rescan_every = rescan_every;
+        o.lazy = lazy;
         CgroupSet *s;
         assert_int_equal(cgroup_set_open(&roots, &o, &s), 0);
         assert_int_equal(cgroup_set_mode(s), CGROUP_MODE_V2);
         return s;
+}
+
+static CgroupSet *open_fake(unsigned rescan_every)
+{
+        return open_fake_lazy(rescan_every, true);
 }
 
 static void test_fake_tree(void **state)
@@ -659,7 +665,7 @@ static void test_fake_carry(void **state)
         cg("/system.slice/b.scope", MS(50), NULL);
         descendants(3);
         mkdirs("proc");
-        CgroupSet *s = open_fake(0);
+        CgroupSet *s = open_fake_lazy(0, false); /* b.scope goes quiet: read it anyway */
         CgroupHost h;
         assert_int_equal(cgroup_set_sample(s), 0);
 
@@ -682,6 +688,95 @@ static void test_fake_carry(void **state)
 }
 
 /* Safety rescans every N intervals find what the count missed. */
+/* A slice's quiet children are left unread while the others explain its delta; what they use
+ * meanwhile is held back, never lost or counted twice. */
+static void test_fake_lazy(void **state)
+{
+        const CgroupUnit *u;
+        size_t n;
+        CgroupHost h;
+        uint64_t a = 0, b = 0, c = 0, slice = 100;
+        (void)state;
+#define TREE()                                                                                     \
+        do {                                                                                       \
+                cg("", MS(1000 + slice), "");                                                      \
+                cg("/system.slice", MS(slice), NULL);                                              \
+                cg("/system.slice/a.service", MS(a), NULL);                                        \
+                cg("/system.slice/b.service", MS(b), NULL);                                        \
+                cg("/system.slice/c.service", MS(c), NULL);                                        \
+        } while (0)
+        a = 90, b = 5, c = 5;
+        TREE();
+        descendants(4);
+        mkdirs("proc");
+        CgroupSet *s = open_fake(0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_reads(s), 5);
+
+        /* everything read once more; b and c did nothing: quiet */
+        a += 10, slice += 10;
+        TREE();
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_reads(s), 5);
+
+        /* b uses 1 ms: within 2 ms + 5%, so b and c stay unread and the slice holds 1 ms back */
+        a += 10, b += 1, slice += 11;
+        TREE();
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_reads(s), 3);
+        u = cgroup_set_units(s, &n);
+        assert_true(unit_by_display(u, n, "a.service", NULL)->self_ns == NS(10));
+        assert_true(unit_by_display(u, n, "b.service", NULL)->self_ns == 0);
+        cgroup_set_host(s, &h);
+        assert_true(h.residual_ns == 0);
+        uint64_t sum_b = 0, sum_res = 0;
+
+        /* b uses 5 ms more: now unexplained, so b is read in the same interval, with all 6 ms */
+        a += 10, b += 5, slice += 15;
+        TREE();
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_reads(s), 5);
+        u = cgroup_set_units(s, &n);
+        sum_b += unit_by_display(u, n, "b.service", NULL)->self_ns;
+        assert_true(unit_by_display(u, n, "b.service", NULL)->self_ns == NS(6));
+        cgroup_set_host(s, &h);
+        sum_res += h.residual_ns;
+        assert_true(h.residual_ns == 0); /* the 1 ms held back was b's: released to nobody */
+
+        /* The slice's own time (a process placed in the slice) is held back only up to the
+         * tolerance, then released as its residual. b used 6 ms last time: read again. */
+        a += 10, slice += 11;
+        TREE();
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_reads(s), 4); /* c still unread */
+        cgroup_set_host(s, &h);
+        sum_res += h.residual_ns;
+        for (int i = 0; i < 3; i++) {
+                a += 10, slice += 11;
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                cgroup_set_host(s, &h);
+                sum_res += h.residual_ns;
+                u = cgroup_set_units(s, &n);
+                sum_b += unit_by_display(u, n, "b.service", NULL)->self_ns;
+        }
+        /* 4 ms of the slice's own so far: all of it released by now (2 ms + 5% of 11 ms each) */
+        assert_true(sum_res >= NS(3) && sum_res <= NS(4));
+        assert_true(sum_b == NS(6));
+
+        /* All children are read every CGROUP_FULL_REFRESH intervals. */
+        unsigned full = 0;
+        for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
+                a += 10, slice += 10;
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                full += cgroup_set_reads(s) == 5;
+        }
+        assert_int_equal(full, 2);
+#undef TREE
+        cgroup_set_free(s);
+}
+
 /* cpu.stat with a given user time (cg() makes half of the usage user time). */
 static void cg_user(const char *path, uint64_t usage_usec, uint64_t user_usec)
 {
@@ -870,8 +965,8 @@ static struct {
         bool made_slice, made_a, made_b;
         pid_t child;
         int go[2], done[2];
-        pid_t kids[4];
-} real = {.child = -1, .go = {-1, -1}, .done = {-1, -1}, .kids = {-1, -1, -1, -1}};
+        pid_t kids[5];
+} real = {.child = -1, .go = {-1, -1}, .done = {-1, -1}, .kids = {-1, -1, -1, -1, -1}};
 
 static bool real_possible(const char **why)
 {
@@ -1079,8 +1174,9 @@ static void test_real_cgroup(void **state)
         cgroup_set_free(s);
 }
 
-/* A unit with one busy and three sleeping processes: the sleepers are left unread, and when one
- * of them burns 100 ms it is read in that same interval, its time in full. */
+/* A unit with one busy and three sleeping processes, and a unit with one sleeping process: the
+ * sleepers and the quiet unit's cgroup are left unread, and when they burn CPU time they are read
+ * in that same interval, their time in full. */
 static void test_real_lazy(void **state)
 {
         char c, rel[1300], text[64];
@@ -1094,6 +1190,10 @@ static void test_real_lazy(void **state)
                  (int)getpid());
         assert_int_equal(mkdir(real.unit_a, 0755), 0);
         real.made_a = true;
+        snprintf(real.unit_b, sizeof(real.unit_b), "%s/t-joules-%d-quiet.service", real.slice,
+                 (int)getpid());
+        assert_int_equal(mkdir(real.unit_b, 0755), 0);
+        real.made_b = true;
         assert_int_equal(pipe(real.go), 0);
         assert_int_equal(pipe(real.done), 0);
         for (size_t i = 0; i < ELEMENTSOF(real.kids); i++) {
@@ -1105,10 +1205,10 @@ static void test_real_lazy(void **state)
                                         burn_ms(2);
                                         usleep(8000);
                                 }
-                        if (i == 1) {
+                        if (i == 1 || i == 4) {
                                 if (read(real.go[0], &c, 1) != 1)
                                         _exit(1);
-                                burn_ms(100);
+                                burn_ms(i == 1 ? 100 : 60);
                                 if (write(real.done[1], "x", 1) != 1)
                                         _exit(1);
                         }
@@ -1116,7 +1216,7 @@ static void test_real_lazy(void **state)
                         _exit(0);
                 }
                 real.kids[i] = k;
-                snprintf(rel, sizeof(rel), "%s/cgroup.procs", real.unit_a);
+                snprintf(rel, sizeof(rel), "%s/cgroup.procs", i == 4 ? real.unit_b : real.unit_a);
                 snprintf(text, sizeof(text), "%d\n", (int)k);
                 int fd = open(rel, O_WRONLY | O_CLOEXEC);
                 assert_true(fd >= 0);
@@ -1130,18 +1230,21 @@ static void test_real_lazy(void **state)
         CgroupSet *s;
         assert_int_equal(cgroup_set_open(NULL, &o, &s), 0);
         assert_int_equal(cgroup_set_sample(s), 0); /* baselines, processes included */
-        char name[128];
+        size_t all_reads = cgroup_set_reads(s);
+        char name[128], name_b[128];
         snprintf(name, sizeof(name), "t-joules-%d-lazy.service", (int)getpid());
+        snprintf(name_b, sizeof(name_b), "t-joules-%d-quiet.service", (int)getpid());
 
         const ProcSample *ps;
         size_t np;
-        uint64_t self = 0, seen = 0;
-        unsigned lazy_rounds = 0;
+        uint64_t self = 0, seen = 0, self_b = 0;
+        unsigned lazy_rounds = 0, fewer_reads = 0;
         for (int round = 0; round < 8; round++) {
                 usleep(100000);
                 if (round == 6) {
-                        /* a sleeper wakes up and burns 100 ms */
-                        assert_int_equal(write(real.go[1], "g", 1), 1);
+                        /* a sleeper wakes up and burns 100 ms; in the quiet unit, one burns 60 */
+                        assert_int_equal(write(real.go[1], "gg", 2), 2);
+                        assert_int_equal(read(real.done[0], &c, 1), 1);
                         assert_int_equal(read(real.done[0], &c, 1), 1);
                 }
                 assert_int_equal(cgroup_set_sample(s), 0);
@@ -1155,6 +1258,13 @@ static void test_real_lazy(void **state)
                               round, (double)u[ia].self_ns / 1e6, np, (double)sum / 1e6);
                 self += u[ia].self_ns;
                 seen += sum;
+                size_t ib = 0;
+                assert_non_null(unit_by_display(u, n, name_b, &ib));
+                self_b += u[ib].self_ns;
+                if (round < 6)
+                        fewer_reads += cgroup_set_reads(s) < all_reads;
+                if (round == 6 && (u[ib].self_ns < NS(55) || u[ib].self_ns > NS(90)))
+                        fail_msg("the quiet unit shows %" PRIu64 " ns, want 60 ms", u[ib].self_ns);
                 if (round < 6 && np == 1) {
                         lazy_rounds++;
                         assert_int_equal(ps[0].pid, real.kids[0]);
@@ -1170,6 +1280,14 @@ static void test_real_lazy(void **state)
                                          woke->delta_ns);
                 }
         }
+        /* the quiet unit's cgroup was left unread in most rounds, and nothing of it was lost */
+        print_message(
+                "lazy: %zu cgroups read at first, fewer in %u of 6 rounds; quiet unit %.2f ms\n",
+                all_reads, fewer_reads, (double)self_b / 1e6);
+        if (fewer_reads < 3)
+                fail_msg("only %u of 6 rounds left cgroups unread", fewer_reads);
+        if (self_b < NS(55) || self_b > NS(90))
+                fail_msg("quiet unit %" PRIu64 " ns in all, want 60 ms", self_b);
         /* the sleepers were left unread in most rounds */
         if (lazy_rounds < 3)
                 fail_msg("only %u of 6 rounds read the busy process alone", lazy_rounds);
@@ -1192,6 +1310,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_root_user, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),
