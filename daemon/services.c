@@ -201,7 +201,11 @@ static int services_match(Services *s, const CgroupUnit *units, size_t n)
         return 0;
 }
 
-static void services_read_counters(Services *s)
+/* Reads the counters of the units whose cgroup ran in this tick. A cgroup counter only moves while
+ * the cgroup's tasks run, so a unit with no CPU time in the tick (an idle one, or one left unread,
+ * see "Lazy reading" in cgroup.h) has a delta of 0 without a read; whatever it did count comes
+ * with its next read. */
+static void services_read_counters(Services *s, const CgroupUnit *units)
 {
         uint64_t counts[PERF_EVENTS_MAX];
         for (size_t i = 0; i < s->n_states; i++) {
@@ -209,6 +213,11 @@ static void services_read_counters(Services *s)
                 st->counted = false;
                 if (!st->target)
                         continue;
+                if (st->have_prev && units[i].delta_ns == 0 && !units[i].fresh) {
+                        memset(st->delta, 0, sizeof(st->delta[0]) * s->n_events);
+                        st->counted = true;
+                        continue;
+                }
                 if (perf_events_read(s->pe, st->target, counts, s->n_events) < 0) {
                         st->have_prev = false;
                         continue;
@@ -362,7 +371,7 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         if (s->pe)
                 services_counters_check(s);
         if (s->pe)
-                services_read_counters(s);
+                services_read_counters(s, units);
         if (s->cg && r >= 0)
                 r = cgroup_set_sample_pseudo(s->cg, &ps);
         if (r < 0) {
