@@ -652,7 +652,6 @@ static bool read_nodes(CgroupSet *s)
 
                 if (n->read_ok || n->skipped)
                         continue;
-                n->user_ok = false;
                 int r = node_read_usage(s, n, &ns, &user);
                 if (r < 0) {
                         /* ENODEV: the cgroup was removed under an open fd; ENOENT: the file
@@ -802,7 +801,7 @@ static void lazy_plan(CgroupSet *s)
 {
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
-                n->read_ok = n->skipped = n->withheld = false;
+                n->read_ok = n->user_ok = n->skipped = n->withheld = false;
                 n->lazy = s->opts.lazy && n->type == NODE_SLICE && n->have &&
                           n->lazy_age + 1 < CGROUP_FULL_REFRESH;
                 if (i == 0)
