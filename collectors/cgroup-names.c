@@ -287,8 +287,9 @@ void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t r
 bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse)
 {
         assert(debt_ns);
-        /* Interval figures are far below 2^62 ns (146 years); clamp anyway so nothing wraps. */
-        const uint64_t lim = UINT64_C(1) << 62;
+        /* Interval figures are far below 2^61 ns (73 years); clamp anyway, so that neither the
+         * debt (within [-2^61 - 20 s x 10^6, 2^61]) nor the sum below can wrap. */
+        const uint64_t lim = UINT64_C(1) << 61;
         self_ns = self_ns < lim ? self_ns : lim;
         seen_ns = seen_ns < lim ? seen_ns : lim;
         uint64_t tol = 2 * NSEC_PER_MSEC + self_ns / 20;

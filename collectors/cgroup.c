@@ -45,7 +45,7 @@ typedef struct Node {
         size_t n_pids;
         unsigned pids_age;
         bool pids_stale;
-        unsigned full_age; /* intervals since all of its processes were read */
+        unsigned full_age; /* its active intervals (calls) since all its processes were read */
         int64_t debt_ns;   /* see cgroup_explained */
 
         int fd;       /* usage file, -1 until opened */
@@ -55,10 +55,6 @@ typedef struct Node {
         bool fresh;   /* first reading in this interval */
         uint64_t usage_ns;
         uint64_t delta_ns;
-        bool have_user;   /* user_ns is a baseline (cpu.stat: user_usec) */
-        bool user_ok;     /* user_delta_ns is this interval's */
-        uint64_t user_ns; /* cumulative user time */
-        uint64_t user_delta_ns;
         uint64_t child_ns;
         int64_t carry_ns; /* negative self carried to the next interval */
         uint64_t self_ns;
@@ -67,6 +63,7 @@ typedef struct Node {
         bool quiet;           /* its last reading showed no CPU time since the one before */
         bool skipped;         /* left unread in this interval */
         bool lazy;            /* NODE_SLICE: its quiet children may be left unread this interval */
+        bool full;            /* everything below it is read this interval */
         bool withheld;        /* NODE_SLICE: some were, so its self went into lazy_debt_ns */
         unsigned lazy_age;    /* intervals since all of its children were read */
         int64_t lazy_debt_ns; /* its self withheld since then */
@@ -94,8 +91,11 @@ struct CgroupSet {
         CgroupHost host;
         ProcTracker *root_tracker;
         int root_procs_fd;
-        bool root_read;    /* the root's processes were read in the last interval */
-        unsigned root_age; /* intervals since they were last read */
+        pid_t *root_pids; /* the root's cgroup.procs as last read, and how many intervals ago */
+        size_t n_root_pids;
+        unsigned root_pids_age;
+        unsigned root_full_age; /* intervals since all of the root's processes were read */
+        int64_t orphan_debt_ns; /* held back by slices that vanished or could not be read */
 
         char *buf; /* for cgroup.procs */
         size_t bufsize;
@@ -149,6 +149,7 @@ CgroupSet *cgroup_set_free(CgroupSet *s)
         if (s->root_procs_fd >= 0)
                 (void)close(s->root_procs_fd);
         procfs_tracker_free(s->root_tracker);
+        free(s->root_pids);
         free(s->root);
         free(s->cpuacct);
         free(s->procfs);
@@ -241,8 +242,6 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->pids_stale = o->pids_stale;
                                 n->full_age = o->full_age;
                                 n->debt_ns = o->debt_ns;
-                                n->have_user = o->have_user;
-                                n->user_ns = o->user_ns;
                                 n->quiet = o->quiet;
                                 n->lazy_age = o->lazy_age;
                                 n->lazy_debt_ns = o->lazy_debt_ns;
@@ -534,6 +533,10 @@ static int cgroup_set_scan(CgroupSet *s)
                 units[u++] = (CgroupUnit){.unit = n->id, .path = n->path, .cgroup_id = n->ino};
         }
 
+        /* Time a vanished slice held back (see Lazy reading) is released as a residual. */
+        for (size_t i = 0; i < sc.n_old; i++)
+                if (!sc.taken || !sc.taken[i])
+                        s->orphan_debt_ns += sc.old[i].lazy_debt_ns;
         nodes_free(sc.old, sc.n_old);
         free(sc.order);
         free(sc.taken);
@@ -583,8 +586,7 @@ static int node_open(const CgroupSet *s, Node *n)
         return 0;
 }
 
-/* The cgroup's usage and, from cpu.stat, its user time (*ret_user_ns UINT64_MAX when unknown). */
-static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns, uint64_t *ret_user_ns)
+static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
 {
         char buf[1024];
         int r;
@@ -597,7 +599,6 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns, uint64
         ssize_t len = procfs_pread_once(n->fd, buf, sizeof(buf));
         if (len < 0)
                 return (int)len;
-        *ret_user_ns = UINT64_MAX;
         if (n->cpuacct) {
                 uint64_t ns;
                 r = parse_u64(buf, &ns);
@@ -606,8 +607,8 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns, uint64
                 *ret_ns = ns;
                 return 0;
         }
-        uint64_t usec, user_usec;
-        r = cgroup_cpu_stat_parse(buf, &usec, &user_usec, NULL);
+        uint64_t usec;
+        r = cgroup_cpu_stat_parse(buf, &usec, NULL, NULL);
         if (r == -ENODATA && n->type == NODE_ROOT && s->cpuacct) {
                 /* The root's cpu.stat has usage_usec only since Linux 5.8 or so. */
                 (void)close(n->fd);
@@ -620,15 +621,13 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns, uint64
                 if (n->fd < 0)
                         return -errno;
                 n->cpuacct = true;
-                return node_read_usage(s, n, ret_ns, ret_user_ns);
+                return node_read_usage(s, n, ret_ns);
         }
         if (r < 0)
                 return r;
         if (usec > UINT64_MAX / NSEC_PER_USEC)
                 return -ERANGE;
         *ret_ns = usec * NSEC_PER_USEC;
-        if (user_usec < UINT64_MAX / NSEC_PER_USEC)
-                *ret_user_ns = user_usec * NSEC_PER_USEC;
         return 0;
 }
 
@@ -648,11 +647,11 @@ static bool read_nodes(CgroupSet *s)
         bool vanished = false;
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
-                uint64_t ns, user;
+                uint64_t ns;
 
                 if (n->read_ok || n->skipped)
                         continue;
-                int r = node_read_usage(s, n, &ns, &user);
+                int r = node_read_usage(s, n, &ns);
                 if (r < 0) {
                         /* ENODEV: the cgroup was removed under an open fd; ENOENT: the file
                          * could not be opened, which is a vanished cgroup unless the directory is
@@ -668,15 +667,11 @@ static bool read_nodes(CgroupSet *s)
                         n->fd = -1;
                         /* Its next reading is a new baseline: the CPU time of this interval
                          * stays with its parent, so counting it later would count it twice. */
-                        n->have = n->have_user = false;
+                        n->have = false;
                         n->fresh = false;
                         n->delta_ns = 0;
                         continue;
                 }
-                n->user_ok = n->have_user && user != UINT64_MAX;
-                n->user_delta_ns = n->user_ok && user >= n->user_ns ? user - n->user_ns : 0;
-                n->have_user = user != UINT64_MAX;
-                n->user_ns = user;
                 n->read_ok = true;
                 if (n->have) {
                         n->fresh = false;
@@ -710,6 +705,7 @@ static void compute(CgroupSet *s)
                         continue; /* its baseline, carry and debt wait for its next reading */
                 if (!n->read_ok || n->fresh) {
                         n->carry_ns = 0;
+                        s->orphan_debt_ns += n->lazy_debt_ns;
                         n->lazy_debt_ns = 0;
                         n->lazy_age = 0;
                         continue;
@@ -744,21 +740,9 @@ static void compute(CgroupSet *s)
                 .delta_ns = root->read_ok ? root->delta_ns : 0,
                 .outside_ns = root->self_ns,
         };
-        /* The root cgroup's own user time: the root's minus its children's (user time is
-         * hierarchical too). Unknown when any of them has no figure for this interval. */
-        bool user_known = root->user_ok;
-        uint64_t child_user = 0;
-        for (size_t i = 1; i < s->n_nodes && user_known; i++) {
-                const Node *n = &s->nodes[i];
-                if (n->parent != 0)
-                        continue;
-                user_known = n->user_ok;
-                child_user += n->user_delta_ns;
-        }
-        s->host.outside_user_known = user_known;
-        s->host.outside_user_ns = user_known && root->user_delta_ns > child_user
-                                          ? root->user_delta_ns - child_user
-                                          : 0;
+        if (s->orphan_debt_ns > 0)
+                s->host.residual_ns += (uint64_t)s->orphan_debt_ns;
+        s->orphan_debt_ns = 0;
         for (size_t i = 1; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
                 if (n->type != NODE_SLICE && n->type != NODE_OTHER)
@@ -801,13 +785,14 @@ static void lazy_plan(CgroupSet *s)
 {
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
-                n->read_ok = n->user_ok = n->skipped = n->withheld = false;
-                n->lazy = s->opts.lazy && n->type == NODE_SLICE && n->have &&
-                          n->lazy_age + 1 < CGROUP_FULL_REFRESH;
-                if (i == 0)
-                        continue;
-                const Node *p = &s->nodes[n->parent];
-                n->skipped = p->skipped || (p->lazy && n->quiet && n->have);
+                const Node *p = i > 0 ? &s->nodes[n->parent] : NULL;
+                n->read_ok = n->skipped = n->withheld = false;
+                /* A slice due for a full read reads everything below it, nested slices too. */
+                n->full = (p && p->full) ||
+                          (n->type == NODE_SLICE && n->lazy_age + 1 >= CGROUP_FULL_REFRESH);
+                n->lazy = s->opts.lazy && n->type == NODE_SLICE && n->have && !n->full;
+                if (p)
+                        n->skipped = p->skipped || (p->lazy && n->quiet && n->have);
         }
 }
 
@@ -851,11 +836,13 @@ static bool lazy_check(CgroupSet *s)
                 if (explained)
                         continue;
                 p->withheld = false;
-                for (size_t k = i + 1; k < s->n_nodes; k++)
-                        if (s->nodes[k].skipped && descends_from(s, k, i)) {
-                                s->nodes[k].skipped = false;
-                                more = true;
-                        }
+                for (size_t k = i + 1; k < s->n_nodes; k++) {
+                        Node *d = &s->nodes[k];
+                        if (!(d->skipped || d->withheld) || !descends_from(s, k, i))
+                                continue;
+                        more |= d->skipped;
+                        d->skipped = d->withheld = false; /* all of it is read now */
+                }
         }
         return more;
 }
@@ -1027,6 +1014,7 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         if (i >= s->n_units)
                 return -EINVAL;
         Node *node = &s->nodes[s->unit_node[i]];
+        unsigned flags = 0;
         if (!node->pids || node->pids_stale || node->pids_age >= CGROUP_PROCS_REFRESH) {
                 r = unit_pids(s, i, &n);
                 if (r < 0)
@@ -1039,6 +1027,7 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 node->pids = copy;
                 node->n_pids = n;
                 node->pids_age = 0;
+                flags |= PROCFS_SAMPLE_NEW_LIST;
         } else {
                 node->pids_age++;
         }
@@ -1050,9 +1039,10 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         }
         /* Only the processes that ran last time are read, while they explain the unit's own CPU
          * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
-         * is suspect, and every CGROUP_FULL_REFRESH intervals. */
-        bool lazy = !node->pids_stale && node->full_age + 1 < CGROUP_FULL_REFRESH;
-        r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, lazy, &ps, &np);
+         * is suspect, and every CGROUP_FULL_REFRESH active intervals of the unit. */
+        if (!node->pids_stale && node->full_age + 1 < CGROUP_FULL_REFRESH)
+                flags |= PROCFS_SAMPLE_SKIP_IDLE;
+        r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, flags, &ps, &np);
         if (r < 0)
                 return r;
         uint64_t self = s->units[i].self_ns, seen = 0;
@@ -1094,26 +1084,37 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
         assert(s);
         assert(ret);
 
-        /* User time in the root cgroup itself is the sign that a user process there ran: kernel
-         * threads have none, and interrupt time is system time. Without it the root's processes
-         * are not read (their counters stood still, or moved by less than a clock tick, which
-         * then shows when they are next read), except every CGROUP_FULL_REFRESH intervals. */
-        s->root_read = !s->host.outside_user_known || s->host.outside_user_ns > 0 ||
-                       ++s->root_age >= CGROUP_FULL_REFRESH;
-        if (!s->root_read) {
-                CgroupPseudo p = {0};
-                cgroup_split_outside(s->host.outside_ns, 0, s->host.residual_ns, &p.kernel_ns,
-                                     &p.unattributed_ns);
-                *ret = p;
-                return 0;
+        /* The root's processes, lazily as for a unit (cgroup_set_unit_processes) but without
+         * the check that they explain its time (kernel threads and interrupts are there too):
+         * the ones that ran last time each interval, all of them every CGROUP_FULL_REFRESH
+         * intervals, the list every CGROUP_PROCS_REFRESH. */
+        unsigned flags = 0;
+        if (!s->root_pids || ++s->root_pids_age >= CGROUP_PROCS_REFRESH) {
+                r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
+                if (r < 0)
+                        return r;
+                pid_t *copy = realloc(s->root_pids, (n ? n : 1) * sizeof(pid_t));
+                if (!copy)
+                        return -ENOMEM;
+                if (n > 0)
+                        memcpy(copy, s->pids, n * sizeof(pid_t));
+                s->root_pids = copy;
+                s->n_root_pids = n;
+                s->root_pids_age = 0;
+                flags |= PROCFS_SAMPLE_NEW_LIST;
         }
-        s->root_age = 0;
-        r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
+        if (++s->root_full_age < CGROUP_FULL_REFRESH)
+                flags |= PROCFS_SAMPLE_SKIP_IDLE;
+        else
+                s->root_full_age = 0;
+        r = procfs_tracker_sample_lazy(s->root_tracker, s->root_pids, s->n_root_pids, flags, &ps,
+                                       &np);
         if (r < 0)
                 return r;
-        r = procfs_tracker_sample(s->root_tracker, s->pids, n, &ps, &np);
-        if (r < 0)
-                return r;
+        ProcTrackerCounts c;
+        procfs_tracker_counts(s->root_tracker, &c);
+        if (c.gone > 0)
+                s->root_pids_age = CGROUP_PROCS_REFRESH; /* the list is out of date */
         uint64_t user = 0;
         for (size_t i = 0; i < np; i++)
                 user += ps[i].delta_ns;
@@ -1128,11 +1129,6 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
 const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n)
 {
         assert(s);
-        if (!s->root_read) {
-                if (ret_n)
-                        *ret_n = 0;
-                return NULL;
-        }
         return procfs_tracker_last(s->root_tracker, ret_n);
 }
 

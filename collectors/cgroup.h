@@ -66,12 +66,14 @@
  * HZ=250) while a cgroup's is exact, so over one short interval the root can lag its children by
  * a tick per CPU: that is the usual source of the carries. The rule measures the small set: under
  * systemd the root holds only kernel threads, so no process is read at all (its kernel threads are
- * classified once). The root's cgroup.procs and its user processes are read only in intervals
- * where the root cgroup itself shows user time (its user_usec minus its children's): kernel
- * threads never run in user mode and interrupt time is system time, so without that no user
- * process there ran, or it ran for less than a clock tick, which then shows in its delta when it
- * is next read (at the latest CGROUP_FULL_REFRESH intervals later). A root-cgroup user process
- * that starts and exits between two such reads is counted as kernel.
+ * classified once). The root's cgroup.procs is read every CGROUP_PROCS_REFRESH intervals (and
+ * after one of its processes is gone), and its user processes lazily: those that ran at their last
+ * reading every interval, all of them every CGROUP_FULL_REFRESH intervals. There is no check that
+ * they explain the root's time (kernel threads and interrupts are in it too), so the CPU time of
+ * a root-cgroup process that wakes up counts as kernel until it is next read; then it moves to
+ * unattributed, as far as that interval's outside time allows (the min() above). A process that
+ * is new in the list counts all its CPU time since it started, if it started after the list
+ * before; one that starts and exits between two reads of the list is counted as kernel.
  *
  * Lazy reading. A host has many services and few of them run in a given 100 ms, and reading a
  * cpu.stat costs the same whether it moved or not (about 1-2 us of kernel time each). So the
@@ -89,10 +91,10 @@
  *
  * Cost per interval: one pread of the root's cgroup.stat, one pread of the cpu.stat of each
  * cgroup that ran recently (cached fds) and of every cgroup every CGROUP_FULL_REFRESH intervals,
- * and, when the root shows user time, the root's cgroup.procs for the pseudo-units. Measured on
- * the build machine with 100 unit cgroups: 51 us per cgroup_set_sample reading all of them (about
- * 0.5 us per cgroup, warm), 21 us per cgroup_set_sample_pseudo when it reads (10 us of it the
- * root's cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about
+ * and the root's cgroup.procs every CGROUP_PROCS_REFRESH intervals for the pseudo-units. Measured
+ * on the build machine with 100 unit cgroups: 51 us per cgroup_set_sample reading all of them
+ * (about 0.5 us per cgroup, warm), 21 us per cgroup_set_sample_pseudo reading every process and
+ * the list (10 us of it the root's cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about
  * 440 us, which is why it is not done every interval.
  * The tree is walked again only when the root's cgroup.stat nr_descendants changes (a cgroup was
  * created or removed anywhere below; kernfs does not update directory mtimes, checked here), when
@@ -120,8 +122,6 @@ typedef struct CgroupHost {
         uint64_t delta_ns;    /* in the last interval; 0 at the first */
         uint64_t outside_ns;  /* the root cgroup's self (see the rule above) */
         uint64_t residual_ns; /* residuals with no enclosing unit */
-        bool outside_user_known;
-        uint64_t outside_user_ns; /* user time of the root cgroup's own processes */
 } CgroupHost;
 
 typedef struct CgroupPseudo {
@@ -143,8 +143,8 @@ typedef struct CgroupOptions {
 } CgroupOptions;
 
 #define CGROUP_RESCAN_EVERY_DEFAULT 60
-/* Intervals between re-reads of an active unit's cgroup.procs when its processes explain its
- * CPU time (see cgroup_set_unit_processes). */
+/* Intervals between re-reads of a cgroup.procs: an active unit's while its processes explain its
+ * CPU time (see cgroup_set_unit_processes), the root's (see the pseudo-units above). */
 #define CGROUP_PROCS_REFRESH 10
 /* Lazy reading, of cgroups (see above) and of processes (see cgroup_set_unit_processes and
  * cgroup_set_sample_pseudo): whatever was left unread is read at least once every this many
@@ -178,11 +178,11 @@ uint64_t cgroup_set_scans(const CgroupSet *s);
 /* Number of cgroups whose usage was read in the last interval (the others were left unread). */
 size_t cgroup_set_reads(const CgroupSet *s);
 
-/* Splits the last interval's outside time into kernel and unattributed (see the rule): reads the
- * root cgroup's cgroup.procs and samples its user processes with an internal tracker. Call once
- * after each cgroup_set_sample. */
+/* Splits the last interval's outside time into kernel and unattributed (see the rule): samples
+ * the root cgroup's user processes with an internal tracker (lazily, see above). Call once after
+ * each cgroup_set_sample. */
 int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret) WARN_UNUSED;
-/* The root cgroup's user processes from the last cgroup_set_sample_pseudo (for showing what
+/* The root cgroup's user processes read by the last cgroup_set_sample_pseudo (for showing what
  * `unattributed` is made of). */
 const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n);
 

@@ -395,10 +395,10 @@ struct ProcTracker {
         unsigned flags;
         bool nocache; /* the fd limit was hit once: open/read/close each time from then on */
         uint64_t ns_per_tick;
-        bool have_prev;
-        uint64_t prev_ticks; /* CLOCK_BOOTTIME at the latest sample, in clock ticks */
-        bool round_have_prev;
-        uint64_t round_prev_ticks;    /* ... and at the one before, for the current round */
+        bool have_list;
+        uint64_t list_ticks; /* CLOCK_BOOTTIME at the latest PROCFS_SAMPLE_NEW_LIST, clock ticks */
+        bool round_have_list;
+        uint64_t round_list_ticks;    /* ... and at the one before, for the current round */
         size_t gone, skipped, coarse; /* the current round's, see ProcTrackerCounts */
 
         TrackEntry *entries;
@@ -641,7 +641,7 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
                 t->coarse++;
         } else {
                 /* Started after the previous sample: all of its CPU time is new. */
-                d = t->round_have_prev && st.starttime >= t->round_prev_ticks ? stat_ns : 0;
+                d = t->round_have_list && st.starttime >= t->round_list_ticks ? stat_ns : 0;
                 if (e->sched_fd >= 0)
                         (void)close(e->sched_fd);
                 e->sched_fd = -1;
@@ -709,7 +709,7 @@ static int cmp_sample_pid(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool skip_idle,
+int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsigned flags,
                                const ProcSample **ret, size_t *ret_n)
 {
         int r;
@@ -768,15 +768,17 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool
         t->next = swap;
         t->n_entries = o;
 
-        /* "Started after the previous sample" (see First sighting) keeps its meaning for what
+        /* "Started after the previous list" (see First sighting), also for what
          * procfs_tracker_sample_rest reads later in the same round. */
-        t->round_have_prev = t->have_prev;
-        t->round_prev_ticks = t->prev_ticks;
-        t->have_prev = true;
-        t->prev_ticks = now_ticks;
+        t->round_have_list = t->have_list;
+        t->round_list_ticks = t->list_ticks;
+        if (flags & PROCFS_SAMPLE_NEW_LIST) {
+                t->have_list = true;
+                t->list_ticks = now_ticks;
+        }
         t->n_samples = 0;
         t->gone = t->skipped = t->coarse = 0;
-        tracker_read(t, skip_idle, false);
+        tracker_read(t, flags & PROCFS_SAMPLE_SKIP_IDLE, false);
 
         if (ret)
                 *ret = t->samples;
@@ -788,7 +790,7 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool
 int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
                           size_t *ret_n)
 {
-        return procfs_tracker_sample_lazy(t, pids, n, false, ret, ret_n);
+        return procfs_tracker_sample_lazy(t, pids, n, PROCFS_SAMPLE_NEW_LIST, ret, ret_n);
 }
 
 int procfs_tracker_sample_rest(ProcTracker *t, const ProcSample **ret, size_t *ret_n)

@@ -95,8 +95,9 @@ int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max) WARN_UNUSED
  * process with a new baseline, never a delta across two processes.
  *
  * First sighting. A process seen for the first time has delta 0 (its counter is a baseline),
- * unless it started after the tracker's previous sample (its start time, on CLOCK_BOOTTIME, is
- * later): then all of its CPU time was used since then and counts as the delta.
+ * unless it started after the previous PID list was taken (its start time, on CLOCK_BOOTTIME, is
+ * later; with procfs_tracker_sample every call hands a new list): then it was not in that list,
+ * all of its CPU time was used since, and it counts as the delta.
  *
  * If the fd limit is reached (EMFILE/ENFILE), processes are read without caching their fd: still
  * right, just slower. The daemon should raise RLIMIT_NOFILE's soft limit to the hard limit. */
@@ -132,13 +133,22 @@ ProcTracker *procfs_tracker_free(ProcTracker *t);
  */
 int procfs_tracker_sample(ProcTracker *t, const pid_t *pids, size_t n, const ProcSample **ret,
                           size_t *ret_n) WARN_UNUSED;
-/* The same, except that with skip_idle the processes whose last reading showed no CPU time since
- * the one before are not read (a sleeping process's counters do not move: reading them is most of
- * the cost of a busy service with many idle workers). They keep their baselines, so whatever they
- * used meanwhile shows in their delta when they are next read: nothing is lost, it can only come
- * late. The caller decides whether that is good enough (cgroup.c compares the processes read with
- * the cgroup's own CPU time) and otherwise calls procfs_tracker_sample_rest. */
-int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, bool skip_idle,
+enum {
+        /* Leave unread the processes whose last reading showed no CPU time since the one before
+         * (a sleeping process's counters do not move: reading them is most of the cost of a busy
+         * service with many idle workers). They keep their baselines, so what they use meanwhile
+         * shows in their delta when they are next read; it comes late, and what a process uses
+         * between its last reading and its exit (or its leaving the list) is not seen at all. The
+         * caller decides whether that is good enough (cgroup.c compares the processes read with
+         * the cgroup's own CPU time) and otherwise calls procfs_tracker_sample_rest. */
+        PROCFS_SAMPLE_SKIP_IDLE = 1 << 0,
+        /* pids was just read from its source (see First sighting); without it, the list is the
+         * caller's cached copy. */
+        PROCFS_SAMPLE_NEW_LIST = 1 << 1,
+};
+
+/* procfs_tracker_sample with PROCFS_SAMPLE_* flags (procfs_tracker_sample is NEW_LIST alone). */
+int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsigned flags,
                                const ProcSample **ret, size_t *ret_n) WARN_UNUSED;
 /* Reads the processes the last procfs_tracker_sample_lazy skipped and adds them to its results
  * (sorted by PID again). Nothing to do when none was skipped. */

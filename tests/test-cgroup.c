@@ -286,7 +286,7 @@ static void test_explained(void **state)
                 {"relative slack exceeded", 1, {{1000000, 947000, 0, false, 53000}}},
                 {"huge figures clamp",
                  2,
-                 {{UINT64_MAX / 1000, 0, 0, false, (INT64_C(1) << 62) / 1000},
+                 {{UINT64_MAX / 1000, 0, 0, false, (INT64_C(1) << 61) / 1000},
                   {0, UINT64_MAX / 1000, 0, true, 0}}},
         };
         (void)state;
@@ -687,7 +687,6 @@ static void test_fake_carry(void **state)
         cgroup_set_free(s);
 }
 
-/* Safety rescans every N intervals find what the count missed. */
 /* A slice's quiet children are left unread while the others explain its delta; what they use
  * meanwhile is held back, never lost or counted twice. */
 static void test_fake_lazy(void **state)
@@ -760,98 +759,174 @@ static void test_fake_lazy(void **state)
                 u = cgroup_set_units(s, &n);
                 sum_b += unit_by_display(u, n, "b.service", NULL)->self_ns;
         }
-        /* 4 ms of the slice's own so far: all of it released by now (2 ms + 5% of 11 ms each) */
-        assert_true(sum_res >= NS(3) && sum_res <= NS(4));
+        /* 4 ms of the slice's own so far: 1 ms a interval held back, released when the debt passed
+         * 2 ms + 5% of 11 ms (3 ms, in the third interval); the fourth ms is still held back */
+        assert_true(sum_res == NS(3));
         assert_true(sum_b == NS(6));
 
-        /* All children are read every CGROUP_FULL_REFRESH intervals. */
+        /* All children are read every CGROUP_FULL_REFRESH intervals, and the first full read
+         * releases the last ms: every ns of the slice's own time comes out exactly once. */
         unsigned full = 0;
         for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
                 a += 10, slice += 10;
                 TREE();
                 assert_int_equal(cgroup_set_sample(s), 0);
                 full += cgroup_set_reads(s) == 5;
+                cgroup_set_host(s, &h);
+                sum_res += h.residual_ns;
         }
         assert_int_equal(full, 2);
+        assert_true(sum_res == NS(4));
 #undef TREE
         cgroup_set_free(s);
 }
 
-/* cpu.stat with a given user time (cg() makes half of the usage user time). */
-static void cg_user(const char *path, uint64_t usage_usec, uint64_t user_usec)
+/* Nested slices: a quiet slice is left unread with everything below it, all of it is read at its
+ * parent's full read, and time a slice held back is released when the slice vanishes. */
+static void test_fake_lazy_nested(void **state)
 {
-        char rel[4096], text[256];
-        snprintf(rel, sizeof(rel), "cg%s/cpu.stat", path);
-        snprintf(text, sizeof(text),
-                 "usage_usec %" PRIu64 "\nuser_usec %" PRIu64 "\nsystem_usec %" PRIu64
-                 "\nnice_usec 0\n",
-                 usage_usec, user_usec, usage_usec - user_usec);
-        put(rel, text);
-}
-
-/* The root cgroup's processes are read only when the root itself shows user time. */
-static void test_fake_root_user(void **state)
-{
-        CgroupPseudo p;
-        size_t nr;
+        CgroupHost h;
+        uint64_t a = 100, sub = 20, g = 20, slice = 120, res = 0;
         (void)state;
-        cg("", MS(100), "2\n3004\n");
-        cg_user("", MS(100), MS(50));
-        cg("/system.slice", MS(60), NULL);
-        cg_user("/system.slice", MS(60), MS(40));
-        cg("/system.slice/a.service", MS(60), NULL);
-        cg_user("/system.slice/a.service", MS(60), MS(40));
-        descendants(2);
-        proc(2, "kthreadd", 0x208040, 3);
-        proc(3004, "bash", 0x400000, 10);
+#define TREE()                                                                                     \
+        do {                                                                                       \
+                cg("", MS(1000 + slice), "");                                                      \
+                cg("/system.slice", MS(slice), NULL);                                              \
+                cg("/system.slice/a.service", MS(a), NULL);                                        \
+                cg("/system.slice/sub.slice", MS(sub), NULL);                                      \
+                cg("/system.slice/sub.slice/g.service", MS(g), NULL);                              \
+        } while (0)
+        TREE();
+        descendants(4);
+        mkdirs("proc");
         CgroupSet *s = open_fake(0);
         assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0); /* baselines */
-
-        /* +10 ms in the root, all system time (interrupts, kernel threads): not read, even
-         * though bash's counter moved; all of it is kernel. */
-        cg_user("", MS(110), MS(50));
-        proc(3004, "bash", 0x400000, 11);
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-        assert_true(p.root_user_ns == 0);
-        assert_true(p.kernel_ns == NS(10));
-        assert_null(cgroup_set_root_processes(s, &nr));
-        assert_int_equal(nr, 0);
-
-        /* Children's user time is theirs: +20 ms user in a.service leaves the root's own at 0. */
-        cg_user("", MS(130), MS(70));
-        cg_user("/system.slice", MS(80), MS(60));
-        cg_user("/system.slice/a.service", MS(80), MS(60));
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-        assert_true(p.root_user_ns == 0 && p.kernel_ns == 0);
-
-        /* User time of the root's own: read, and bash's 10 ms of before come with it. */
-        cg_user("", MS(150), MS(75));
-        proc(3004, "bash", 0x400000, 12);
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-        assert_true(p.root_user_ns == NS(20));
-        assert_true(p.kernel_ns == 0 && p.unattributed_ns == NS(20));
-        const ProcSample *rp = cgroup_set_root_processes(s, &nr);
-        assert_int_equal(nr, 1);
-        assert_int_equal(rp[0].pid, 3004);
-
-        /* Without user time, still read every CGROUP_FULL_REFRESH intervals. */
-        unsigned reads = 0;
-        for (unsigned i = 1; i <= CGROUP_FULL_REFRESH; i++) {
+        /* sub.slice and g.service quiet from here on; every CGROUP_FULL_REFRESH intervals all
+         * five are read, g.service included */
+        unsigned full = 0;
+        for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
+                a += 10, slice += 10;
+                TREE();
                 assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-                if (cgroup_set_root_processes(s, &nr)) {
-                        reads++;
-                        assert_int_equal(i, CGROUP_FULL_REFRESH);
-                }
+                full += cgroup_set_reads(s) == 5;
+                if (i > 0 && cgroup_set_reads(s) != 5)
+                        assert_int_equal(cgroup_set_reads(s), 3); /* root, system.slice, a */
         }
-        assert_int_equal(reads, 1);
+        assert_int_equal(full, 2);
+
+        cgroup_set_free(s);
+
+        /* A slice that holds time back and vanishes: a new set, sub.slice with 1 ms of its own
+         * each interval (so it is read), g.service quiet below it. */
+        s = open_fake(0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        for (int i = 0; i < 3; i++) {
+                a += 10, sub += 1, slice += 11;
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                cgroup_set_host(s, &h);
+                res += h.residual_ns;
+        }
+        /* the first interval read everything (1 ms residual), then g.service was left unread
+         * and sub.slice held 2 ms back (within 2 ms + 5%) */
+        assert_true(res == NS(1));
+        char cmd[8400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s/cg/system.slice/sub.slice'", tmp);
+        assert_int_equal(system(cmd), 0);
+        descendants(2);
+        a += 10, slice += 10;
+        cg("", MS(1000 + slice), "");
+        cg("/system.slice", MS(slice), NULL);
+        cg("/system.slice/a.service", MS(a), NULL);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        cgroup_set_host(s, &h);
+        res += h.residual_ns;
+        /* the 2 ms it held come out as a residual when it vanishes: 3 ms in all, its own time */
+        assert_true(res == NS(3));
+#undef TREE
         cgroup_set_free(s);
 }
 
+/* The root cgroup's user processes are read lazily: the ones that ran last time each interval,
+ * all of them every CGROUP_FULL_REFRESH intervals, the list every CGROUP_PROCS_REFRESH. */
+static void test_fake_root_lazy(void **state)
+{
+        CgroupPseudo p;
+        size_t nr;
+        const ProcSample *rp;
+        uint64_t root = 100;
+        (void)state;
+        cg("", MS(root), "2\n3004\n3005\n");
+        cg("/system.slice", MS(60), NULL);
+        descendants(1);
+        proc(2, "kthreadd", 0x208040, 3);
+        proc(3004, "bash", 0x400000, 10);
+        proc(3005, "sleeper", 0x400000, 10);
+        CgroupSet *s = open_fake(0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0); /* baselines */
+        unsigned interval = 1;
+
+        /* Both read; only bash ran (10 ms of the root's 30). */
+        cg("", MS(root += 30), "2\n3004\n3005\n");
+        proc(3004, "bash", 0x400000, 11);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        interval++;
+        assert_true(p.root_user_ns == NS(10) && p.kernel_ns == NS(20));
+        rp = cgroup_set_root_processes(s, &nr);
+        assert_int_equal(nr, 2);
+
+        /* The sleeper is not read any more; its 10 ms wait, counted as kernel for now. */
+        cg("", MS(root += 20), "2\n3004\n3005\n");
+        proc(3005, "sleeper", 0x400000, 11);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        interval++;
+        rp = cgroup_set_root_processes(s, &nr);
+        assert_int_equal(nr, 1);
+        assert_int_equal(rp[0].pid, 3004);
+        assert_true(p.root_user_ns == 0 && p.kernel_ns == NS(20));
+
+        /* A process that started after the last list (start time far ahead) and joined the root:
+         * seen at the next re-read of the list, with all its CPU time. */
+        char text[512];
+        mkdirs("proc/3006");
+        snprintf(text, sizeof(text),
+                 "3006 (late) S 1 3006 3006 0 -1 4194304 0 0 0 0 4 0 0 0 20 0 1 0 %" PRIu64
+                 " 0 0\n",
+                 (uint64_t)1 << 40);
+        put("proc/3006/stat", text);
+        cg("", MS(root), "2\n3004\n3005\n3006\n");
+        bool late_seen = false, sleeper_seen = false;
+        for (; interval <= CGROUP_FULL_REFRESH; interval++) {
+                root += 50;
+                cg("", MS(root), "2\n3004\n3005\n3006\n");
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+                rp = cgroup_set_root_processes(s, &nr);
+                for (size_t k = 0; k < nr; k++) {
+                        if (rp[k].pid == 3006 && !late_seen) {
+                                assert_int_equal(interval, CGROUP_PROCS_REFRESH);
+                                assert_true(rp[k].delta_ns == NS(40));
+                                assert_true(p.root_user_ns == NS(40));
+                                late_seen = true;
+                        }
+                        if (rp[k].pid == 3005 && !sleeper_seen) {
+                                /* the full read, at the CGROUP_FULL_REFRESH-th call (the
+                                 * baselines were interval 0): the sleeper's 10 ms, late but
+                                 * whole */
+                                assert_int_equal(interval + 1, CGROUP_FULL_REFRESH);
+                                assert_true(rp[k].delta_ns == NS(10));
+                                sleeper_seen = true;
+                        }
+                }
+        }
+        assert_true(late_seen && sleeper_seen);
+        cgroup_set_free(s);
+}
+
+/* Safety rescans every N intervals find what the count missed. */
 static void test_fake_rescan_every(void **state)
 {
         (void)state;
@@ -1309,8 +1384,9 @@ int main(void)
                 cmocka_unit_test(test_explained),
                 cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
-                cmocka_unit_test_setup_teardown(test_fake_root_user, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_root_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_lazy_nested, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),

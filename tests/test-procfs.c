@@ -363,6 +363,8 @@ static int teardown_tmp(void **state)
         return system(cmd) == 0 ? 0 : -1;
 }
 
+#define LAZY (PROCFS_SAMPLE_SKIP_IDLE | PROCFS_SAMPLE_NEW_LIST)
+
 static const ProcSample *find(const ProcSample *s, size_t n, pid_t pid)
 {
         for (size_t i = 0; i < n; i++)
@@ -566,7 +568,7 @@ static void test_tracker_lazy(void **state)
         assert_int_equal(procfs_tracker_new(&roots, 0, &t), 0);
         pid_t pids[] = {400, 401, 402, 403};
         /* First round: everything is new, nothing can be skipped. */
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, LAZY, &s, &n), 0);
         assert_int_equal(n, 4);
         procfs_tracker_counts(t, &c);
         assert_int_equal(c.skipped, 0);
@@ -574,7 +576,7 @@ static void test_tracker_lazy(void **state)
         /* Second round: all read (none was idle yet); 400 and 403 moved. */
         write_schedstat(400, 6000000);
         write_stat_threads(403, "java", 103, 8000, 8);
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, LAZY, &s, &n), 0);
         assert_int_equal(n, 4);
         assert_true(find(s, n, 400)->delta_ns == 1000000);
         assert_true(find(s, n, 401)->delta_ns == 0);
@@ -586,7 +588,7 @@ static void test_tracker_lazy(void **state)
         /* Third round: 401 and 402 were idle, so they are not read, even though 401 ran. */
         write_schedstat(400, 6500000);
         write_schedstat(401, 5000777);
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, LAZY, &s, &n), 0);
         assert_int_equal(n, 2);
         assert_non_null(find(s, n, 400));
         assert_non_null(find(s, n, 403));
@@ -611,11 +613,11 @@ static void test_tracker_lazy(void **state)
         /* 402 stays skipped while asleep; what it uses meanwhile comes with its next reading, none
          * of it lost. 401 ran last time, so it is read now. */
         write_schedstat(402, 5000100);
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, LAZY, &s, &n), 0);
         assert_null(find(s, n, 402));
         assert_non_null(find(s, n, 401));
         write_schedstat(402, 5000300);
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 4, LAZY, &s, &n), 0);
         assert_null(find(s, n, 402));
         assert_int_equal(procfs_tracker_sample(t, pids, 4, &s, &n), 0); /* not lazy: all */
         assert_true(find(s, n, 402)->delta_ns == 300);
@@ -701,7 +703,7 @@ static void test_tracker_real(void **state)
         for (int i = 0; i < 5 && cnt.skipped == 0; i++) {
                 /* This process runs all along; a running task's counter moves at clock ticks. */
                 burn_ms(20);
-                assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, true, &s, &n), 0);
+                assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, LAZY, &s, &n), 0);
                 procfs_tracker_counts(t, &cnt);
         }
         assert_int_equal(cnt.skipped, 1);
@@ -713,7 +715,7 @@ static void test_tracker_real(void **state)
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         burn_ms(20);
-        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, true, &s, &n), 0);
+        assert_int_equal(procfs_tracker_sample_lazy(t, pids, 2, LAZY, &s, &n), 0);
         procfs_tracker_counts(t, &cnt);
         assert_int_equal(cnt.skipped, 1);
         assert_int_equal(cnt.gone, 0);
