@@ -1004,6 +1004,19 @@ int cgroup_set_unit_pids(CgroupSet *s, size_t i, pid_t **ret, size_t *ret_n)
         return 0;
 }
 
+/* Keeps the first n PIDs just read into s->pids as a cached list. */
+static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
+{
+        pid_t *copy = realloc(*list, (n ? n : 1) * sizeof(pid_t));
+        if (!copy)
+                return -ENOMEM;
+        if (n > 0)
+                memcpy(copy, s->pids, n * sizeof(pid_t));
+        *list = copy;
+        *ret_n = n;
+        return 0;
+}
+
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
 {
         const ProcSample *ps;
@@ -1019,13 +1032,9 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 r = unit_pids(s, i, &n);
                 if (r < 0)
                         return r;
-                pid_t *copy = realloc(node->pids, (n ? n : 1) * sizeof(pid_t));
-                if (!copy)
-                        return -ENOMEM;
-                if (n > 0)
-                        memcpy(copy, s->pids, n * sizeof(pid_t));
-                node->pids = copy;
-                node->n_pids = n;
+                r = keep_pids(s, n, &node->pids, &node->n_pids);
+                if (r < 0)
+                        return r;
                 node->pids_age = 0;
                 flags |= PROCFS_SAMPLE_NEW_LIST;
         } else {
@@ -1093,13 +1102,9 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
                 r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
                 if (r < 0)
                         return r;
-                pid_t *copy = realloc(s->root_pids, (n ? n : 1) * sizeof(pid_t));
-                if (!copy)
-                        return -ENOMEM;
-                if (n > 0)
-                        memcpy(copy, s->pids, n * sizeof(pid_t));
-                s->root_pids = copy;
-                s->n_root_pids = n;
+                r = keep_pids(s, n, &s->root_pids, &s->n_root_pids);
+                if (r < 0)
+                        return r;
                 s->root_pids_age = 0;
                 flags |= PROCFS_SAMPLE_NEW_LIST;
         }

@@ -94,13 +94,13 @@
  * and the root's cgroup.procs every CGROUP_PROCS_REFRESH intervals for the pseudo-units. Measured
  * on the build machine with 100 unit cgroups: 51 us per cgroup_set_sample reading all of them
  * (about 0.5 us per cgroup, warm), 21 us per cgroup_set_sample_pseudo reading every process and
- * the list (10 us of it the root's cgroup.procs), 0.3 us for an idle unit's processes; one walk of that tree costs about
- * 440 us, which is why it is not done every interval.
- * The tree is walked again only when the root's cgroup.stat nr_descendants changes (a cgroup was
- * created or removed anywhere below; kernfs does not update directory mtimes, checked here), when
- * a cgroup read fails (it vanished: ENODEV, or ENOENT with its directory gone), or every
- * `rescan_every` intervals as a safety net (a create and a remove in the same interval leave the
- * count unchanged; on cgroupfs the remove is seen through ENODEV at the cgroup's next reading). */
+ * the list (10 us of it the root's cgroup.procs), 0.3 us for an idle unit's processes; one walk of
+ * that tree costs about 440 us, which is why it is not done every interval. The tree is walked
+ * again only when the root's cgroup.stat nr_descendants changes (a cgroup was created or removed
+ * anywhere below; kernfs does not update directory mtimes, checked here), when a cgroup read fails
+ * (it vanished: ENODEV, or ENOENT with its directory gone), or every `rescan_every` intervals as a
+ * safety net (a create and a remove in the same interval leave the count unchanged; on cgroupfs the
+ * remove is seen through ENODEV at the cgroup's next reading). */
 
 #include "collectors/cgroup-names.h"
 

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "real-cgroup.h"
+
 #include "collectors/cgroup.h"
 #include "collectors/procfs.h"
 #include "collectors/units.h"
@@ -1043,35 +1045,6 @@ static struct {
         pid_t kids[5];
 } real = {.child = -1, .go = {-1, -1}, .done = {-1, -1}, .kids = {-1, -1, -1, -1, -1}};
 
-static bool real_possible(const char **why)
-{
-        char buf[64 * 1024];
-        if (geteuid() != 0) {
-                *why = "not root";
-                return false;
-        }
-        ssize_t n = read_text("/proc/self/mountinfo", buf, sizeof(buf));
-        if (n < 0 || procfs_mountinfo_cgroups(buf, real.v2, sizeof(real.v2), NULL, 0) < 0) {
-                *why = "no cgroup2 mount";
-                return false;
-        }
-        if (access(real.v2, W_OK) < 0) {
-                *why = "cgroup2 mount not writable";
-                return false;
-        }
-        return true;
-}
-
-static void rmdir_retry(const char *path)
-{
-        for (int i = 0; i < 50; i++) {
-                if (rmdir(path) == 0 || errno == ENOENT)
-                        return;
-                usleep(20000); /* EBUSY until the killed child is fully gone */
-        }
-        fprintf(stderr, "could not rmdir %s: %m\n", path);
-}
-
 static int real_teardown(void **state)
 {
         (void)state;
@@ -1087,9 +1060,9 @@ static int real_teardown(void **state)
                         real.kids[i] = -1;
                 }
         if (real.made_a)
-                rmdir_retry(real.unit_a);
+                real_cgroup_remove(real.unit_a);
         if (real.made_b)
-                rmdir_retry(real.unit_b);
+                real_cgroup_remove(real.unit_b);
         if (real.made_slice)
                 (void)rmdir(real.slice); /* only when empty: others may use it */
         for (int i = 0; i < 2; i++) {
@@ -1101,22 +1074,9 @@ static int real_teardown(void **state)
         return 0;
 }
 
-static void burn_ms(unsigned ms)
-{
-        struct timespec a, b;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-        do {
-                for (volatile int i = 0; i < 100000; i++)
-                        ;
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-        } while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000 +
-                         (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
-                 ms);
-}
-
 static void test_real_cgroup(void **state)
 {
-        char c, rel[1300], text[64];
+        char c;
         const CgroupUnit *u;
         size_t n, ia;
         (void)state;
@@ -1143,12 +1103,7 @@ static void test_real_cgroup(void **state)
                 pause();
                 _exit(0);
         }
-        snprintf(rel, sizeof(rel), "%s/cgroup.procs", real.unit_a);
-        snprintf(text, sizeof(text), "%d\n", (int)real.child);
-        int fd = open(rel, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        close(fd);
+        real_cgroup_join(real.unit_a, real.child);
 
         CgroupOptions o;
         cgroup_options_default(&o);
@@ -1229,7 +1184,7 @@ static void test_real_cgroup(void **state)
         kill(real.child, SIGKILL);
         waitpid(real.child, NULL, 0);
         real.child = -1;
-        rmdir_retry(real.unit_a);
+        real_cgroup_remove(real.unit_a);
         real.made_a = false;
         assert_int_equal(mkdir(real.unit_b, 0755), 0);
         real.made_b = true;
@@ -1241,7 +1196,7 @@ static void test_real_cgroup(void **state)
         snprintf(name, sizeof(name), "t-joules-%d-b.service", (int)getpid());
         assert_non_null(unit_by_display(u, n, name, NULL));
 
-        rmdir_retry(real.unit_b);
+        real_cgroup_remove(real.unit_b);
         real.made_b = false;
         assert_int_equal(cgroup_set_sample(s), 0);
         u = cgroup_set_units(s, &n);
@@ -1254,7 +1209,7 @@ static void test_real_cgroup(void **state)
  * in that same interval, their time in full. */
 static void test_real_lazy(void **state)
 {
-        char c, rel[1300], text[64];
+        char c;
         const CgroupUnit *u;
         size_t n, ia = 0;
         (void)state;
@@ -1291,12 +1246,7 @@ static void test_real_lazy(void **state)
                         _exit(0);
                 }
                 real.kids[i] = k;
-                snprintf(rel, sizeof(rel), "%s/cgroup.procs", i == 4 ? real.unit_b : real.unit_a);
-                snprintf(text, sizeof(text), "%d\n", (int)k);
-                int fd = open(rel, O_WRONLY | O_CLOEXEC);
-                assert_true(fd >= 0);
-                assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-                close(fd);
+                real_cgroup_join(i == 4 ? real.unit_b : real.unit_a, k);
         }
 
         CgroupOptions o;
@@ -1399,7 +1349,7 @@ int main(void)
         if (failed)
                 return 1;
         const char *why;
-        if (!real_possible(&why)) {
+        if (!real_cgroup_possible(real.v2, sizeof(real.v2), &why)) {
                 printf("real cgroup test skipped: %s\n", why);
                 return 77;
         }

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "real-cgroup.h"
+
 #include "collectors/procfs.h"
 #include "common/util.h"
 
@@ -647,19 +649,6 @@ static void test_fixture(void **state)
 }
 
 /* ---- tracker against real processes ---- */
-
-static void burn_ms(unsigned ms)
-{
-        struct timespec a, b;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-        do {
-                for (volatile int i = 0; i < 100000; i++)
-                        ;
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-        } while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000 +
-                         (uint64_t)((b.tv_nsec - a.tv_nsec) / 1000000) <
-                 ms);
-}
 
 static void test_tracker_real(void **state)
 {

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "real-cgroup.h"
+
 #include "collectors/procfs.h"
 #include "collectors/units.h"
 #include "common/util.h"
@@ -148,25 +150,6 @@ static struct {
         pid_t child[2];
 } real = {.child = {-1, -1}};
 
-static bool real_possible(const char **why)
-{
-        char buf[64 * 1024];
-        if (geteuid() != 0) {
-                *why = "not root";
-                return false;
-        }
-        ssize_t n = read_text("/proc/self/mountinfo", buf, sizeof(buf));
-        if (n < 0 || procfs_mountinfo_cgroups(buf, real.v2, sizeof(real.v2), NULL, 0) < 0) {
-                *why = "no cgroup2 mount";
-                return false;
-        }
-        if (access(real.v2, W_OK) < 0) {
-                *why = "cgroup2 mount not writable";
-                return false;
-        }
-        return true;
-}
-
 /* mkdir -p, remembering what it created. */
 static void make_dirs(const char *rel)
 {
@@ -187,19 +170,15 @@ static void make_dirs(const char *rel)
 
 static pid_t spawn_into(const char *rel)
 {
-        char path[1500], text[32];
+        char path[1500];
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
                 pause();
                 _exit(0);
         }
-        snprintf(path, sizeof(path), "%s%s/cgroup.procs", real.v2, rel);
-        snprintf(text, sizeof(text), "%d\n", (int)pid);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        close(fd);
+        snprintf(path, sizeof(path), "%s%s", real.v2, rel);
+        real_cgroup_join(path, pid);
         return pid;
 }
 
@@ -213,9 +192,7 @@ static int real_teardown(void **state)
                         real.child[i] = -1;
                 }
         while (real.n_dirs > 0) {
-                const char *d = real.dirs[--real.n_dirs];
-                for (int i = 0; i < 50 && rmdir(d) < 0 && errno == EBUSY; i++)
-                        usleep(20000);
+                real_cgroup_remove(real.dirs[--real.n_dirs]);
         }
         return 0;
 }
@@ -274,7 +251,7 @@ int main(void)
         if (cmocka_run_group_tests_name("units", tests, NULL, NULL))
                 return 1;
         const char *why;
-        if (!real_possible(&why)) {
+        if (!real_cgroup_possible(real.v2, sizeof(real.v2), &why)) {
                 printf("real cgroup test skipped: %s\n", why);
                 return 77;
         }
