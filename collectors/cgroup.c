@@ -95,6 +95,7 @@ struct CgroupSet {
         size_t n_root_pids;
         unsigned root_pids_age;
         unsigned root_full_age; /* intervals since all of the root's processes were read */
+        bool root_unexplained;  /* the last interval had more kernel time than root_tolerance_ns */
         int64_t orphan_debt_ns; /* held back by slices that vanished or could not be read */
 
         char *buf; /* for cgroup.procs */
@@ -108,7 +109,8 @@ void cgroup_options_default(CgroupOptions *o)
         assert(o);
         *o = (CgroupOptions){.rescan_every = CGROUP_RESCAN_EVERY_DEFAULT,
                              .baseline_processes = true,
-                             .lazy = true};
+                             .lazy = true,
+                             .root_tolerance_ns = 20 * NSEC_PER_MSEC};
 }
 
 static void node_clear(Node *n)
@@ -1093,12 +1095,19 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
         assert(s);
         assert(ret);
 
-        /* The root's processes, lazily as for a unit (cgroup_set_unit_processes) but without
-         * the check that they explain its time (kernel threads and interrupts are there too):
-         * the ones that ran last time each interval, all of them every CGROUP_FULL_REFRESH
-         * intervals, the list every CGROUP_PROCS_REFRESH. */
+        /* The root's processes, lazily as for a unit (cgroup_set_unit_processes): the ones that
+         * ran last time each interval, all of them and a new list every CGROUP_FULL_REFRESH and
+         * CGROUP_PROCS_REFRESH intervals, and both at once after an interval whose outside time
+         * they left unexplained by more than opts.root_tolerance_ns (a new or waking process;
+         * kernel threads and interrupts are the rest of that time, see cgroup.h). */
+        bool all = s->root_unexplained;
+        bool list = !s->root_pids || s->root_unexplained;
+        if (++s->root_full_age >= CGROUP_FULL_REFRESH)
+                all = true;
+        if (++s->root_pids_age >= CGROUP_PROCS_REFRESH)
+                list = true;
         unsigned flags = 0;
-        if (!s->root_pids || ++s->root_pids_age >= CGROUP_PROCS_REFRESH) {
+        if (list) {
                 r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
                 if (r < 0)
                         return r;
@@ -1108,10 +1117,10 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
                 s->root_pids_age = 0;
                 flags |= PROCFS_SAMPLE_NEW_LIST;
         }
-        if (++s->root_full_age < CGROUP_FULL_REFRESH)
-                flags |= PROCFS_SAMPLE_SKIP_IDLE;
-        else
+        if (all)
                 s->root_full_age = 0;
+        else
+                flags |= PROCFS_SAMPLE_SKIP_IDLE;
         r = procfs_tracker_sample_lazy(s->root_tracker, s->root_pids, s->n_root_pids, flags, &ps,
                                        &np);
         if (r < 0)
@@ -1127,6 +1136,7 @@ int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
         CgroupPseudo p = {.root_user_ns = user};
         cgroup_split_outside(s->host.outside_ns, user, s->host.residual_ns, &p.kernel_ns,
                              &p.unattributed_ns);
+        s->root_unexplained = p.kernel_ns > s->opts.root_tolerance_ns;
         *ret = p;
         return 0;
 }

@@ -66,14 +66,18 @@
  * HZ=250) while a cgroup's is exact, so over one short interval the root can lag its children by
  * a tick per CPU: that is the usual source of the carries. The rule measures the small set: under
  * systemd the root holds only kernel threads, so no process is read at all (its kernel threads are
- * classified once). The root's cgroup.procs is read every CGROUP_PROCS_REFRESH intervals (and
- * after one of its processes is gone), and its user processes lazily: those that ran at their last
- * reading every interval, all of them every CGROUP_FULL_REFRESH intervals. There is no check that
- * they explain the root's time (kernel threads and interrupts are in it too), so the CPU time of
- * a root-cgroup process that wakes up counts as kernel until it is next read; then it moves to
- * unattributed, as far as that interval's outside time allows (the min() above). A process that
- * is new in the list counts all its CPU time since it started, if it started after the list
- * before; one that starts and exits between two reads of the list is counted as kernel.
+ * classified once). The root's user processes are read lazily: those that ran at their last
+ * reading every interval, all of them every CGROUP_FULL_REFRESH intervals, its cgroup.procs every
+ * CGROUP_PROCS_REFRESH intervals (and after one of its processes is gone); and the list and all
+ * of them in the interval after one whose kernel time exceeded opts.root_tolerance_ns (2% of a CPU
+ * over the interval: more than kernel threads and interrupts use on a quiet host, so the likely
+ * sign of a new or waking root process). What such a process used before it was read counted as
+ * kernel then; its delta (all its CPU time since it started, for a process new in the list that
+ * started after the list before) goes to unattributed when it is read, as far as that interval's
+ * outside time allows (the min() above: carrying the rest into later intervals would show it as
+ * unattributed long after the process stopped). So a busy process new in the root is counted as
+ * kernel for about one interval. A process that starts and exits between two reads of the list
+ * stays counted as kernel.
  *
  * Lazy reading. A host has many services and few of them run in a given 100 ms, and reading a
  * cpu.stat costs the same whether it moved or not (about 1-2 us of kernel time each). So the
@@ -140,6 +144,10 @@ typedef struct CgroupOptions {
         bool baseline_processes; /* read a unit's processes once when it is discovered, so its
                                   * first active interval already has per-process deltas */
         bool lazy;               /* leave a slice's idle children unread (see Lazy reading) */
+        /* Kernel time in an interval above which the root's process list and all its processes
+         * are read in the next one (see the pseudo-units). The daemon sets 2% of one CPU over its
+         * interval; the default is that for 1 s. */
+        uint64_t root_tolerance_ns;
 } CgroupOptions;
 
 #define CGROUP_RESCAN_EVERY_DEFAULT 60

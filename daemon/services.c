@@ -570,6 +570,7 @@ int services_new(const JoulesConfig *cfg, const JoulesRoots *roots, Store *store
         CgroupOptions copts;
         cgroup_options_default(&copts);
         copts.baseline_processes = cfg->top_processes > 0;
+        copts.root_tolerance_ns = cfg->interval_us * NSEC_PER_USEC / 50;
         r = cgroup_set_open(roots, &copts, &s->cg);
         if (r < 0) {
                 s->cg = NULL;

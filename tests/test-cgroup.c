@@ -850,7 +850,7 @@ static void test_fake_lazy_nested(void **state)
 }
 
 /* The root cgroup's user processes are read lazily: the ones that ran last time each interval,
- * all of them every CGROUP_FULL_REFRESH intervals, the list every CGROUP_PROCS_REFRESH. */
+ * and the list and all of them after an interval with more kernel time than the tolerance. */
 static void test_fake_root_lazy(void **state)
 {
         CgroupPseudo p;
@@ -864,34 +864,44 @@ static void test_fake_root_lazy(void **state)
         proc(2, "kthreadd", 0x208040, 3);
         proc(3004, "bash", 0x400000, 10);
         proc(3005, "sleeper", 0x400000, 10);
-        CgroupSet *s = open_fake(0);
+        CgroupSet *s = open_fake(0); /* root_tolerance_ns: 20 ms */
         assert_int_equal(cgroup_set_sample(s), 0);
         assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0); /* baselines */
-        unsigned interval = 1;
+#define STEP(ms, procs)                                                                            \
+        do {                                                                                       \
+                cg("", MS(root += (ms)), procs);                                                   \
+                assert_int_equal(cgroup_set_sample(s), 0);                                         \
+                assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);                              \
+                rp = cgroup_set_root_processes(s, &nr);                                            \
+        } while (0)
 
-        /* Both read; only bash ran (10 ms of the root's 30). */
-        cg("", MS(root += 30), "2\n3004\n3005\n");
+        /* Both read; only bash ran: 10 ms of the root's 25, 15 kernel (within 20 ms). */
         proc(3004, "bash", 0x400000, 11);
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-        interval++;
-        assert_true(p.root_user_ns == NS(10) && p.kernel_ns == NS(20));
-        rp = cgroup_set_root_processes(s, &nr);
+        STEP(25, "2\n3004\n3005\n");
         assert_int_equal(nr, 2);
+        assert_true(p.root_user_ns == NS(10) && p.kernel_ns == NS(15));
 
-        /* The sleeper is not read any more; its 10 ms wait, counted as kernel for now. */
-        cg("", MS(root += 20), "2\n3004\n3005\n");
-        proc(3005, "sleeper", 0x400000, 11);
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-        interval++;
-        rp = cgroup_set_root_processes(s, &nr);
+        /* The sleeper is not read any more, bash still is (it ran last time). */
+        STEP(15, "2\n3004\n3005\n");
         assert_int_equal(nr, 1);
         assert_int_equal(rp[0].pid, 3004);
-        assert_true(p.root_user_ns == 0 && p.kernel_ns == NS(20));
+        STEP(15, "2\n3004\n3005\n");
+        assert_int_equal(nr, 0); /* bash was idle too: nothing read */
 
-        /* A process that started after the last list (start time far ahead) and joined the root:
-         * seen at the next re-read of the list, with all its CPU time. */
+        /* The sleeper wakes for 10 ms: 25 ms of kernel time, over the tolerance, so the next
+         * interval reads everything, and the sleeper's 10 ms come then, whole. */
+        proc(3005, "sleeper", 0x400000, 11);
+        STEP(25, "2\n3004\n3005\n");
+        assert_int_equal(nr, 0);
+        assert_true(p.kernel_ns == NS(25));
+        STEP(15, "2\n3004\n3005\n");
+        assert_int_equal(nr, 2);
+        assert_true(p.root_user_ns == NS(10));
+        assert_true(p.unattributed_ns == NS(10) && p.kernel_ns == NS(5));
+
+        /* A process that started after the last list (start time far ahead) joins the root and
+         * uses 40 ms: kernel time at first; read in the next interval with all 40 ms, of which
+         * the 15 that fit in that interval's outside time move to unattributed. */
         char text[512];
         mkdirs("proc/3006");
         snprintf(text, sizeof(text),
@@ -899,32 +909,27 @@ static void test_fake_root_lazy(void **state)
                  " 0 0\n",
                  (uint64_t)1 << 40);
         put("proc/3006/stat", text);
-        cg("", MS(root), "2\n3004\n3005\n3006\n");
-        bool late_seen = false, sleeper_seen = false;
-        for (; interval <= CGROUP_FULL_REFRESH; interval++) {
-                root += 50;
-                cg("", MS(root), "2\n3004\n3005\n3006\n");
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
-                rp = cgroup_set_root_processes(s, &nr);
-                for (size_t k = 0; k < nr; k++) {
-                        if (rp[k].pid == 3006 && !late_seen) {
-                                assert_int_equal(interval, CGROUP_PROCS_REFRESH);
-                                assert_true(rp[k].delta_ns == NS(40));
-                                assert_true(p.root_user_ns == NS(40));
-                                late_seen = true;
-                        }
-                        if (rp[k].pid == 3005 && !sleeper_seen) {
-                                /* the full read, at the CGROUP_FULL_REFRESH-th call (the
-                                 * baselines were interval 0): the sleeper's 10 ms, late but
-                                 * whole */
-                                assert_int_equal(interval + 1, CGROUP_FULL_REFRESH);
-                                assert_true(rp[k].delta_ns == NS(10));
-                                sleeper_seen = true;
-                        }
-                }
+        STEP(55, "2\n3004\n3005\n3006\n");
+        assert_true(p.kernel_ns == NS(55));
+        STEP(15, "2\n3004\n3005\n3006\n");
+        const ProcSample *late = NULL;
+        for (size_t k = 0; k < nr; k++)
+                if (rp[k].pid == 3006)
+                        late = &rp[k];
+        assert_non_null(late);
+        assert_true(late->fresh && late->delta_ns == NS(40));
+        assert_true(p.unattributed_ns == NS(15) && p.kernel_ns == 0);
+        STEP(15, "2\n3004\n3005\n3006\n");
+        assert_true(p.unattributed_ns == 0 && p.kernel_ns == NS(15));
+
+        /* Quiet from here: nothing read but every CGROUP_FULL_REFRESH intervals. */
+        unsigned reads = 0;
+        for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
+                STEP(15, "2\n3004\n3005\n3006\n");
+                reads += nr > 0;
         }
-        assert_true(late_seen && sleeper_seen);
+        assert_int_equal(reads, 2);
+#undef STEP
         cgroup_set_free(s);
 }
 
