@@ -119,12 +119,7 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         FootprintOverrides o = {0};
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                int rr = cli_range_option(ctx, c, optarg, &from, &to);
-                if (rr < 0)
-                        return CLI_EXIT_USAGE;
-                if (rr > 0)
-                        continue;
-                int r = footprint_option("compare", c, optarg, &o);
+                int r = footprint_window_option(ctx, "compare", c, optarg, &from, &to, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
                 if (r > 0)

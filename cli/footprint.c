@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/carbon.h"
 #include "common/util.h"
 
@@ -556,6 +557,15 @@ int footprint_parse_flag(const char *cmd, const char *flag, const char *value, d
         }
         *ret = v;
         return 0;
+}
+
+int footprint_window_option(const CliContext *ctx, const char *cmd, int c, const char *arg,
+                            int64_t *from, int64_t *to, FootprintOverrides *o)
+{
+        int r = cli_range_option(ctx, c, arg, from, to);
+        if (r != 0)
+                return r < 0 ? -EINVAL : 1;
+        return footprint_option(cmd, c, arg, o);
 }
 
 int footprint_option(const char *cmd, int c, const char *arg, FootprintOverrides *o)

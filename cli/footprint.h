@@ -135,6 +135,13 @@ typedef struct FootprintOverrides {
 } FootprintOverrides;
 int footprint_option(const char *cmd, int c, const char *arg, FootprintOverrides *o)
         __attribute__((warn_unused_result));
+/* footprint_option, and before it the --since/--until/--from/--to range (cli_range_option) that
+ * every command reading a window takes: 1 when c was one of them, 0 when not, -EINVAL after
+ * printing the error. */
+struct CliContext;
+int footprint_window_option(const struct CliContext *ctx, const char *cmd, int c, const char *arg,
+                            int64_t *from, int64_t *to, FootprintOverrides *o)
+        __attribute__((warn_unused_result));
 void footprint_apply(FootprintSettings *fs, const FootprintOverrides *o);
 /* Opens the history and loads its settings with the overrides applied; prints errors. */
 Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverrides *o,
