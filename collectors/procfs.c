@@ -640,7 +640,7 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
                 d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
                 t->coarse++;
         } else {
-                /* Started after the previous sample: all of its CPU time is new. */
+                /* Started after the previous list: all of its CPU time is new. */
                 d = t->round_have_list && st.starttime >= t->round_list_ticks ? stat_ns : 0;
                 if (e->sched_fd >= 0)
                         (void)close(e->sched_fd);
