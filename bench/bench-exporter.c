@@ -11,8 +11,9 @@
  * (SQLite then builds its WAL index in private memory at each read).
  *
  * For contrast it times, in-process on a read-only handle, store_read_totals() (what a scrape
- * reads) against store_read_status() (the same totals summed through the tiers, as `joules
- * status` does): the first stays flat as the history grows, the second grows with it.
+ * reads) against store_read_services() over all time (the units' totals summed through the
+ * tiers, as `joules services` does): the first stays flat as the history grows, the second
+ * grows with it.
  *
  *   bench-exporter [EXPORTER] [--scrapes N] [--units N] [--days N] [--keep DIR]
  */
@@ -199,6 +200,22 @@ static unsigned long proc_kib(pid_t pid, const char *field)
         return p ? strtoul(p + strlen(field) + 1, NULL, 10) : 0;
 }
 
+/* A port nothing listens on now: the kernel's pick for port 0. */
+static int free_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        socklen_t len = sizeof(a);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+                port = ntohs(a.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
 static pid_t start_exporter(const char *exe, const char *db, int port, bool as_nobody)
 {
         char listen[64];
@@ -271,10 +288,10 @@ static double time_read(const char *path, bool totals, int n)
                                 break;
                         store_totals_done(&t);
                 } else {
-                        StoreStatus st;
-                        if (store_read_status(s, &st) < 0)
+                        StoreServices sv;
+                        if (store_read_services(s, 0, INT64_MAX / 4, &sv) < 0)
                                 break;
-                        store_status_done(&st);
+                        store_services_done(&sv);
                 }
         }
         double us = (double)(cpu_now_ns() - t0) / 1e3 / n;
@@ -348,13 +365,12 @@ int main(int argc, char **argv)
                (double)st.st_size / 1048576.0, (double)(now_monotonic_ns() - t0) / 1e9);
 
         double tot = time_read(path, true, 50), stat_us = time_read(path, false, 5);
-        printf("in-process, read-only handle: store_read_totals %.0f us CPU; the same totals "
-               "summed through the tiers (store_read_status) %.0f us\n",
+        printf("in-process, read-only handle: store_read_totals %.0f us CPU; the units' totals "
+               "summed through the tiers instead (store_read_services over all time) %.0f us\n",
                tot, stat_us);
 
         printf("\n%-42s %8s %12s %12s %10s %10s\n", "exporter run", "scrapes", "CPU us/scrape",
                "page bytes", "VmRSS KiB", "VmHWM KiB");
-        int port = 20000 + (int)(getpid() % 20000);
         int rc = 0;
         for (int pass = 0; pass < 2 && rc == 0; pass++) {
                 bool nobody = pass == 1;
@@ -371,7 +387,8 @@ int main(int argc, char **argv)
                                 (void)chmod(f, 0640);
                         }
                 }
-                pid_t pid = start_exporter(exe, path, port + pass, nobody);
+                int port = free_port();
+                pid_t pid = port > 0 ? start_exporter(exe, path, port, nobody) : -1;
                 if (pid < 0) {
                         fprintf(stderr, "bench-exporter: %s did not start\n", exe);
                         rc = 1;
@@ -383,8 +400,7 @@ int main(int argc, char **argv)
                             {"OpenMetrics 1.0", "application/openmetrics-text;version=1.0.0"}};
                 for (size_t k = 0; k < ELEMENTSOF(fmts) && rc == 0; k++) {
                         Row row;
-                        if (run_scrapes(&h, pid, port + pass, fmts[k].accept, n_scrapes, &row) <
-                            0) {
+                        if (run_scrapes(&h, pid, port, fmts[k].accept, n_scrapes, &row) < 0) {
                                 fprintf(stderr, "bench-exporter: a scrape failed\n");
                                 rc = 1;
                                 break;
