@@ -41,6 +41,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 #define RUN_OUTPUT_MAX (1u << 20) /* kept for parsing; all of it is passed through */
@@ -441,7 +442,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr,
                         "joules run: %s drew no energy in the window (is the name right? "
                         "see joules services)\n",
-                        unit);
+                        TEXT_SAFE(unit));
 
         char wa[48], wb[48];
         if (json) {
@@ -471,7 +472,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 json_object_end(&j);
                 json_end(&j);
         } else {
-                printf("joules run: %s\n", unit);
+                printf("joules run: %s\n", TEXT_SAFE(unit));
                 printf("  duration     %10.3f s (window %.3f s, whole ticks: --since %s "
                        "--until %s)\n",
                        duration_s, window_s, run_format_us(a, wa, sizeof(wa)),
