@@ -155,7 +155,7 @@ void text_json_fputs(FILE *f, const char *s)
                         break;
                 default:
                         if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
-                            cp == 0x2029)
+                            cp == 0x2029 || text_invisible_format(cp))
                                 fprintf(f, "\\u%04x", (unsigned)cp);
                         else
                                 fwrite(s + i, 1, l, f);

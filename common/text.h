@@ -54,10 +54,10 @@ char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_
 #define TEXT_SAFE(s) text_terminal((s), (char[TEXT_SAFE_MAX]){0}, TEXT_SAFE_MAX)
 
 /* s as a JSON string literal, quotes included. Valid UTF-8 is kept; control characters, DEL,
- * C1 controls and U+2028/U+2029 are written as \uXXXX (so raw output is inert in a terminal
- * too); each byte that is not part of valid UTF-8 is replaced by U+FFFD, the replacement
- * character (JSON cannot carry raw bytes; the people form in the tables keeps them as \xHH).
- * NULL writes null. */
+ * C1 controls, U+2028/U+2029 and the format marks above are written as \uXXXX (the same
+ * characters, so raw output is inert in a terminal too); each byte that is not part of valid UTF-8
+ * is replaced by U+FFFD, the replacement character (JSON cannot carry raw bytes; the people form in
+ * the tables keeps them as \xHH). NULL writes null. */
 void text_json_fputs(FILE *f, const char *s);
 
 /* One CSV field (RFC 4180) holding the people form of s: quoted when it holds a comma, a double

@@ -118,6 +118,9 @@ static void test_json(void **state)
                 {"del\x7f", "\"del\\u007f\""},
                 {"\xc2\x9b", "\"\\u009b\""},
                 {"ls\xe2\x80\xa8", "\"ls\\u2028\""},
+                {"\xe2\x80\xae"
+                 "cod",
+                 "\"\\u202ecod\""},
                 {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
                 {"bad\xff", "\"bad\xef\xbf\xbd\""},
                 {"\xe2\x82", "\"\xef\xbf\xbd\xef\xbf\xbd\""},
