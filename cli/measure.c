@@ -384,7 +384,8 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 }
         }
 
-        r = measure_spawn(o->cmd, argv, parse, o->relay, &child);
+        /* without a relay the output is read and dropped, so it never mixes with ours */
+        r = measure_spawn(o->cmd, argv, parse || !o->relay, o->relay, &child);
         if (r < 0) {
                 fprintf(stderr, "%s: fork: %s\n", o->cmd, strerror(-r));
                 goto out;

@@ -51,7 +51,7 @@ typedef struct MeasureOptions {
         const char *unit;    /* whose energy; NULL: the command's own scope (needs root) */
         const char *cg_root; /* the cgroup v2 mount for the scope; NULL: from mountinfo */
         MeasureRequests requests;
-        FILE *relay; /* where the command's stdout goes while it runs; NULL: kept, not shown */
+        FILE *relay; /* where the command's stdout goes while it runs; NULL: not shown */
 } MeasureOptions;
 
 typedef struct Measure {
