@@ -44,9 +44,8 @@
 static void run_usage(FILE *f)
 {
         fprintf(f,
-                "Usage: joules run [--unit UNIT] [--requests-from wrk|ab|hey|httperf|ingest|none] "
-                "[--json]\n"
-                "                  [--cgroup-root DIR] -- COMMAND [ARGS...]\n"
+                "Usage: joules run [--unit UNIT] [--requests-from wrk|ab|hey|httperf|ingest|none]\n"
+                "                  [--json] [--cgroup-root DIR] -- COMMAND [ARGS...]\n"
                 "Runs COMMAND and prints the energy of exactly the ticks it ran in, from "
                 "joulesd's\n"
                 "history: energy, average watts, requests and joules per request.\n\n"
