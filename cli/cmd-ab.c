@@ -16,7 +16,7 @@
  *
  * Exit codes: 0 whatever the verdict; 1 no daemon, or a run could not be measured; 2 usage;
  * 3 a unit drew no energy in a run (is the name right?); the load command's own code when it
- * failed. */
+ * failed; 128 + the signal when interrupted (Ctrl-C ends the run under way, then stops). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -59,8 +59,8 @@ static void ab_usage(FILE *f)
                 "  --requests-from SRC  wrk, ab, hey or httperf: parsed from the load command's\n"
                 "                       output; ingest: the units' own counts; default: by the\n"
                 "                       command's first word\n"
-                "  --warmup D           each load command once, unmeasured, for D first\n"
-                "                       (default 5s; 0: none)\n"
+                "  --warmup D           first each load command once, unmeasured, stopped after\n"
+                "                       D (default 5s; 0: none)\n"
                 "  --cooldown D         pause between runs (default 2s)\n"
                 "  --json               one JSON object on stdout\n"
                 "  --svg FILE           both variants' runs and intervals as an SVG "
@@ -80,6 +80,7 @@ typedef struct AbRun {
         int64_t from_us, to_us;
         double duration_s, window_s;
         double energy_j, active_j, cpu_s, requests, latency_ms;
+        double instructions, cycles; /* NAN: no hardware counters */
         double gco2e;
         bool estimated;
 } AbRun;
@@ -91,7 +92,7 @@ typedef struct AbVariant {
         size_t n;
         AbInterval jpr; /* J/request: median, geometric-mean interval */
         /* medians over the runs */
-        double active_jpr, cpu_s_pr, watts, rps, latency_ms;
+        double active_jpr, cpu_s_pr, watts, rps, latency_ms, instr_pr, cycles_pr;
         double gco2e_per_mreq; /* all runs' gCO2e over all their requests */
         double requests, energy_j;
 } AbVariant;
@@ -133,6 +134,14 @@ static double ab_latency(const AbRun *r)
 {
         return r->latency_ms;
 }
+static double ab_instr_pr(const AbRun *r)
+{
+        return r->instructions / r->requests;
+}
+static double ab_cycles_pr(const AbRun *r)
+{
+        return r->cycles / r->requests;
+}
 
 static int ab_summarise(AbVariant *v)
 {
@@ -153,6 +162,8 @@ static int ab_summarise(AbVariant *v)
         v->watts = ab_median_of(v, ab_watts);
         v->rps = ab_median_of(v, ab_rps);
         v->latency_ms = ab_median_of(v, ab_latency);
+        v->instr_pr = ab_median_of(v, ab_instr_pr);
+        v->cycles_pr = ab_median_of(v, ab_cycles_pr);
         v->gco2e_per_mreq = v->requests > 0 && isfinite(g) ? g / v->requests * 1e6 : NAN;
         return 0;
 }
@@ -234,6 +245,8 @@ static void ab_json_variant(JsonWriter *j, const char *key, const AbVariant *v)
                 json_number(j, "avg_w", ab_watts(r));
                 json_number(j, "requests_per_s", ab_rps(r));
                 json_number(j, "latency_ms", r->latency_ms);
+                json_number(j, "instructions_per_request", ab_instr_pr(r));
+                json_number(j, "cycles_per_request", ab_cycles_pr(r));
                 json_number(j, "window_s", r->window_s);
                 json_time(j, "window_from", r->from_us, true);
                 json_time(j, "window_to", r->to_us, true);
@@ -251,6 +264,8 @@ static void ab_json_variant(JsonWriter *j, const char *key, const AbVariant *v)
         json_number(j, "avg_w", v->watts);
         json_number(j, "requests_per_s", v->rps);
         json_number(j, "latency_ms", v->latency_ms);
+        json_number(j, "instructions_per_request", v->instr_pr);
+        json_number(j, "cycles_per_request", v->cycles_pr);
         json_number(j, "gco2e_per_million_requests", v->gco2e_per_mreq);
         json_object_end(j);
 }
@@ -287,7 +302,7 @@ static void ab_text(const AbVariant *a, const AbVariant *b, const char *order, c
                        r->requests, r->duration_s, r->energy_j, ab_jpr(r) * 1e3, ab_cpu_pr(r) * 1e6,
                        ab_watts(r), ab_rps(r), ab_fmt(r->latency_ms, 1, lat, sizeof(lat)));
         }
-        printf("\n%-30s %22s %22s\n", "medians", "A", "B");
+        printf("\n%-31s %22s %22s\n", "medians", "A", "B");
         static const struct {
                 const char *label;
                 size_t offset;
@@ -301,6 +316,8 @@ static void ab_text(const AbVariant *a, const AbVariant *b, const char *order, c
                 {"average W", offsetof(AbVariant, watts), 1},
                 {"requests/s", offsetof(AbVariant, rps), 1},
                 {"latency ms (load tool's mean)", offsetof(AbVariant, latency_ms), 1},
+                {"instructions/request", offsetof(AbVariant, instr_pr), 1},
+                {"cycles/request", offsetof(AbVariant, cycles_pr), 1},
                 {"gCO2e per million requests", offsetof(AbVariant, gco2e_per_mreq), 1},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -407,6 +424,15 @@ static void ab_svg(FILE *f, const AbVariant *v[2], const AbInterval *ratio, bool
                 "runs in order</text>\n",
                 left + pw, top - 8);
         fprintf(f, "</svg>\n");
+}
+
+/* Ctrl-C: the load command running gets it too (same process group) and ends its run early;
+ * the experiment then stops instead of going on with the next run. */
+static volatile sig_atomic_t ab_interrupted;
+
+static void ab_on_signal(int sig)
+{
+        ab_interrupted = sig;
 }
 
 static int ab_parse_duration(const char *flag, const char *arg, uint64_t *ret)
@@ -554,9 +580,10 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
                         goto out;
                 }
         }
-        /* Ctrl-C reaches the load command (same process group) and ends that run */
-        signal(SIGINT, SIG_IGN);
-        signal(SIGTERM, SIG_IGN);
+        struct sigaction sa = {.sa_handler = ab_on_signal};
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
         if (warmup_us > 0)
                 for (int k = 0; k < 2; k++) {
                         fprintf(stderr, "joules ab: warm-up %c (%.3g s)\n", k ? 'B' : 'A',
@@ -569,8 +596,14 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
         bool estimated = false;
         for (size_t i = 0; i < n_runs; i++) {
                 AbVariant *v = order[i] == 'A' ? &va : &vb;
-                if (i > 0 || warmup_us > 0)
+                if ((i > 0 || warmup_us > 0) && !ab_interrupted)
                         sleep_us(cooldown_us);
+                if (ab_interrupted) {
+                        fprintf(stderr, "joules ab: interrupted after %zu of %zu runs\n", i,
+                                n_runs);
+                        rc = 128 + ab_interrupted;
+                        goto out;
+                }
                 char *cmd[] = {"/bin/sh", "-c", (char *)v->load, NULL};
                 MeasureOptions mo = {
                         .cmd = "joules ab",
@@ -595,11 +628,19 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
                         .cpu_s = m.cpu_s,
                         .requests = m.requests,
                         .latency_ms = m.latency_ms,
+                        .instructions = m.instructions,
+                        .cycles = m.cycles,
                         .estimated = m.estimated,
                 };
                 int status = m.status;
                 bool found = m.found;
                 measure_done(&m);
+                if (ab_interrupted) { /* that run was cut short: not a measurement */
+                        fprintf(stderr, "joules ab: interrupted during run %zu of %zu\n", i + 1,
+                                n_runs);
+                        rc = 128 + ab_interrupted;
+                        goto out;
+                }
                 if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                         fprintf(stderr,
                                 "joules ab: run %zu (%c): the load command failed (%s %d)\n", i + 1,

@@ -346,7 +346,7 @@ static void measure_relay(int fd, FILE *to, char **ret_text)
 
 int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
 {
-        Measure m = {.requests = NAN, .latency_ms = NAN};
+        Measure m = {.requests = NAN, .latency_ms = NAN, .instructions = NAN, .cycles = NAN};
         char cg_dir[PATH_MAX] = "";
         MeasureChild child = {.pid = -1, .go_fd = -1, .out_fd = -1};
         uint64_t wait_us = 3 * o->interval_us + 2 * USEC_PER_SEC;
@@ -461,6 +461,12 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
         m.estimated = sv.estimated;
         m.host_energy_j = sv.host_energy_j;
         store_services_done(&sv);
+        /* where the kernel gives hardware counters, the work itself, beside its energy */
+        if (store_read_unit_counter(s, m.from_us, m.to_us, m.unit, "instructions",
+                                    &m.instructions) < 0)
+                m.instructions = NAN;
+        if (store_read_unit_counter(s, m.from_us, m.to_us, m.unit, "cycles", &m.cycles) < 0)
+                m.cycles = NAN;
         m.window_s = (double)(m.to_us - m.from_us) / 1e6;
         m.duration_s = (double)(t1 - t0) / 1e6;
         if (parse) {

@@ -61,8 +61,10 @@ typedef struct Measure {
         double window_s;
         bool found; /* the unit drew energy in the window */
         double energy_j, active_j, idle_j, cpu_s;
-        double requests;   /* NAN: no count */
-        double latency_ms; /* NAN: the tool printed none */
+        double instructions, cycles; /* the unit's perf counts in the window; NAN: none
+                                      * (no hardware counters, or joulesd --events without) */
+        double requests;             /* NAN: no count */
+        double latency_ms;           /* NAN: the tool printed none */
         bool estimated;
         double host_energy_j;
         int status;   /* the command's wait status */

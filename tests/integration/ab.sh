@@ -68,6 +68,10 @@ awk -v e="$est" -v l="$lo" 'BEGIN { exit !(e > 1.4 && e < 2.6 && l > 1) }' ||
   fail "(a) ratio $est [$lo, $hi] is not near 2"
 j '.b.cpu_s_per_request / .a.cpu_s_per_request' a | awk '{ exit !($1 > 1.4 && $1 < 2.6) }' ||
   fail "(a) CPU per request: $(j '.b.cpu_s_per_request / .a.cpu_s_per_request' a)"
+# joulesd counts no hardware events here (--events none): instructions per request are null,
+# not zero
+jq -e '[.a, .b, .a.runs[], .b.runs[]] | all(.instructions_per_request == null
+  and .cycles_per_request == null)' "$SCRATCH/a.json" >/dev/null || fail "(a) instructions"
 python3 -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" "$SCRATCH/a.svg" ||
   fail "(a) the SVG is not well-formed"
 grep -c '<circle' "$SCRATCH/a.svg" | grep -qx 6 || fail "(a) the SVG does not show 6 runs"
@@ -103,6 +107,11 @@ set +e
 "$JOULES" --db "$db" ab --a "no-such-$$.service" --a-load "$(load "$url_light")" --b "$light" \
   --b-load "$(load "$url_light")" --repeat 1 --warmup 0 >/dev/null 2>"$SCRATCH/c.err"
 [ $? -eq 3 ] && grep -q "drew no energy" "$SCRATCH/c.err" || fail "(c) a unit that drew nothing"
+# a name is shown in its people form: an escape sequence in it reaches no terminal
+"$JOULES" --db "$db" ab --a $'t-\e]0;x\a-'"$$.service" --a-load "$(load "$url_light")" --b "$light" \
+  --b-load "$(load "$url_light")" --repeat 1 --warmup 0 >/dev/null 2>"$SCRATCH/c.err"
+[ $? -eq 3 ] && grep -qF 't-\x1b]0;x\x07-' "$SCRATCH/c.err" && ! grep -q $'\e' "$SCRATCH/c.err" ||
+  fail "(c) a hostile name: $(cat -v "$SCRATCH/c.err")"
 set -e
 kill -TERM "$jd"
 wait "$jd" || fail "joulesd did not stop cleanly"
