@@ -390,11 +390,13 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 fprintf(stderr, "%s: fork: %s\n", o->cmd, strerror(-r));
                 goto out;
         }
+        int64_t moved = 0;
         if (cg_dir[0]) {
                 char procs[PATH_MAX + 16], pid[32];
                 snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_dir);
                 snprintf(pid, sizeof(pid), "%d", (int)child.pid);
-                int64_t moved = now_realtime_us(), seen;
+                int64_t seen;
+                moved = now_realtime_us();
                 r = measure_write_file(procs, pid);
                 if (r < 0) {
                         fprintf(stderr, "%s: moving the command into %s: %s\n", o->cmd, cg_dir,
@@ -426,7 +428,10 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
         child.pid = -1;
         int64_t t1 = now_realtime_us();
 
-        r = store_read_tick_before(s, t0, &m.from_us);
+        /* In a cgroup of its own, the window starts before the command's process moved in: the
+         * little CPU it used while waiting to start is the command's too, and a tick with
+         * little else running gives it a share of the idle energy worth counting. */
+        r = store_read_tick_before(s, moved ? moved : t0, &m.from_us);
         if (r >= 0)
                 r = measure_wait_tick(s, t1, wait_us, &m.to_us);
         if (r < 0) {
