@@ -23,6 +23,11 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # examples/rust-vs-go (run by the test suite): Go's standard library, Rust with Debian's own
+  # hyper/tokio/serde crates (cargo offline), httperf for a fixed request rate, curl for the
+  # byte-for-byte check
+  golang-go cargo rustc librust-hyper-dev librust-tokio-dev librust-serde-json-dev
+  librust-serde-dev httperf curl
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -256,6 +256,12 @@ typedef struct StoreProcTotal {
         double cpu_s;
 } StoreProcTotal;
 
+/* The sum over (from_us, to_us] of one perf event's counts (joulesd --events: "instructions",
+ * "cycles") for one unit, as stored per tick; -ENODATA when no tick in the range holds that
+ * event for that unit (no hardware counters, or another --events). */
+int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            const char *event, double *ret) __attribute__((warn_unused_result));
+
 /* Per process totals over (from_us, to_us], biggest first, at most `limit` per unit. */
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n) __attribute__((warn_unused_result));
