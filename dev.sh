@@ -20,6 +20,8 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # the Prometheus rules and integration tests: promtool and a real Prometheus, queried with curl
+  prometheus curl
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -38,6 +40,15 @@ ensure_packages() {
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
+  fi
+  # The Grafana dashboard check (TypeScript from npm) needs node and npm. The build machines
+  # carry their own Node.js (not Debian's package, which would conflict with it): Debian's
+  # nodejs and npm are installed only where there is no node at all.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing: nodejs npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
   fi
 }
 
