@@ -27,6 +27,8 @@ PACKAGES=(
   systemd man-db debootstrap systemd-container
   # ./dev.sh package: dpkg-buildpackage (dpkg-dev), dh (debhelper), lintian
   dpkg-dev debhelper fakeroot lintian
+  # the Prometheus rules and integration tests: promtool and a real Prometheus, queried with curl
+  prometheus curl
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -45,6 +47,15 @@ ensure_packages() {
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
+  fi
+  # The Grafana dashboard check (TypeScript from npm) needs node and npm. The build machines
+  # carry their own Node.js (not Debian's package, which would conflict with it): Debian's
+  # nodejs and npm are installed only where there is no node at all.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing: nodejs npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
   fi
 }
 
