@@ -1,6 +1,7 @@
-# The Debian package in a booted Debian 12: `./dev.sh package` builds it once (or
-# JOULES_DEB_DIR names a directory that holds joules_<version>_<arch>.deb), a copy repacked with a
-# higher version stands for the next release, and a minimal bookworm root (debootstrap, cached in
+# The Debian package in a booted Debian 12: `./dev.sh package` builds it once and lints it (no
+# lintian error or warning), or JOULES_DEB_DIR names a directory holding a built
+# joules_<version>_<arch>.deb; the rules and dashboard in it pass promtool and jq; a copy repacked
+# with a higher version stands for the next release (the maintainer scripts are the same), and a minimal bookworm root (debootstrap, cached in
 # ${JOULES_CI_CACHE:-/var/cache/joules-ci} like the nspawn test's, with the package's dependencies
 # already in it: the container has no network) boots in systemd-nspawn. A oneshot unit inside
 # (ci-check.sh) drives apt-get and systemctl and writes what it saw to /ci-out; this script checks:
@@ -58,6 +59,18 @@ sed -i "s/^Version: .*/Version: $version2/" "$SCRATCH/repack/DEBIAN/control"
 deb2=$debs/joules_${version2}_${arch}.deb
 dpkg-deb --root-owner-group -Zxz -b "$SCRATCH/repack" "$deb2" >/dev/null
 chmod -R a+rX "$debs"
+# The monitoring files: Prometheus rules that promtool accepts, a dashboard that is JSON.
+mkdir -p "$SCRATCH/x"
+dpkg-deb -x "$deb1" "$SCRATCH/x"
+for f in usr/share/joules/joules.rules.yml usr/share/joules/joules-dashboard.json; do
+  [ -f "$SCRATCH/x/$f" ] || fail "the package has no /$f"
+done
+jq -e '.panels | length > 0' "$SCRATCH/x/usr/share/joules/joules-dashboard.json" >/dev/null ||
+  fail "/usr/share/joules/joules-dashboard.json: not a dashboard"
+if command -v promtool >/dev/null; then
+  promtool check rules "$SCRATCH/x/usr/share/joules/joules.rules.yml" >"$SCRATCH/promtool.log" 2>&1 ||
+    { cat "$SCRATCH/promtool.log"; fail "promtool check rules /usr/share/joules/joules.rules.yml"; }
+fi
 note "packages: $(basename "$deb1"), repacked as $(basename "$deb2")"
 
 # The exporter's endpoint, from the unit the package ships.
@@ -195,6 +208,7 @@ fact version1 "$(dpkg-query -W -f='${Version} ${db:Status-Status}' joules)"
 fact user "$(getent passwd joules | cut -d: -f1,6,7)"
 fact group "$(getent group joules | cut -d: -f1)"
 fact statedir "$(stat -c '%a %U:%G' /var/lib/joules)"
+fact shared "$(ls /usr/share/joules | paste -sd' ')"
 fact conffiles "$(dpkg-query -W -f='${Conffiles}' joules | awk 'NF { print $1 }' | paste -sd' ')"
 fact units "$(units_state joulesd.service joulesd.socket joules-exporter.service)"
 fact socket_file "$(stat -c '%F %a %U:%G' /run/joules/ingest.sock 2>&1)"
@@ -251,7 +265,7 @@ fact purge_rc $?
 fact purged_status "$(dpkg-query -W -f='${db:Status-Status}' joules 2>&1)"
 fact purged_procs "$(procs_of_joules)"
 fact purged_units "$(systemctl list-unit-files --no-legend 'joules*' | wc -l) $(systemctl list-units --all --no-legend 'joules*' | grep -vc 'not-found')"
-for p in /etc/joules /var/lib/joules /run/joules /usr/share/doc/joules /lib/systemd/system/joulesd.service \
+for p in /etc/joules /var/lib/joules /run/joules /usr/share/doc/joules /usr/share/joules /lib/systemd/system/joulesd.service \
   /lib/systemd/system/joulesd.socket /lib/systemd/system/joules-exporter.service /usr/sbin/joulesd \
   /usr/bin/joules /usr/lib/sysusers.d/joules.conf /usr/lib/tmpfiles.d/joules.conf; do
   [ -e "$p" ] && echo "$p" >>"$out/purge-left.txt"
@@ -299,6 +313,7 @@ note "apt-get install took $(fact install_ms) ms, offline (the dependencies were
 [ "$(fact group)" = joules ] || fail "group: $(fact group)"
 [ "$(fact statedir)" = "750 joules:joules" ] || fail "/var/lib/joules is $(fact statedir)"
 [ "$(fact conffiles)" = /etc/joules/joulesd.conf ] || fail "conffiles: '$(fact conffiles)'"
+[ "$(fact shared)" = "joules-dashboard.json joules.rules.yml" ] || fail "/usr/share/joules: $(fact shared)"
 want="active/enabled active/enabled active/enabled"
 [ "$(fact units)" = "$want" ] || { show journal.txt; fail "after install, joulesd/socket/exporter: $(fact units)"; }
 # root:joules as joulesd.socket makes it, or joules:joules when joulesd's start then chowns its
@@ -310,7 +325,7 @@ esac
 grep -q '(socket from systemd)' "$outdir/joulesd-install.txt" ||
   { show joulesd-install.txt; fail "joulesd did not take the ingest socket from joulesd.socket"; }
 [ "$(fact ticks_waited)" = 0 ] || { show joulesd-install.txt; show sqlite.err; fail "no ticks in the history"; }
-note "installed: user and group joules, /var/lib/joules 750, conffile /etc/joules/joulesd.conf, units: $want"
+note "installed: user and group joules, /var/lib/joules 750, conffile /etc/joules/joulesd.conf, /usr/share/joules: $(fact shared), units: $want"
 [ "$(fact metrics_rc)" = 0 ] || { show journal.txt; fail "the exporter does not answer on 127.0.0.1:$exporter_port/metrics"; }
 grep -q '^joules_' "$outdir/metrics.txt" || fail "no joules_ metric from the exporter: $(head -5 "$outdir/metrics.txt")"
 note "exporter: 127.0.0.1:$exporter_port/metrics answers, $(grep -c '^joules_' "$outdir/metrics.txt") joules_ samples"
