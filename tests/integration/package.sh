@@ -87,7 +87,7 @@ flock -w 600 9 || fail "another run holds $CACHE/lock"
 # Depends: the first of each alternative, without the version (the root is bookworm's).
 deps=$(dpkg-deb -f "$deb1" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep .)
 # curl and sqlite3 for the checks: the endpoint, and the history's row counts.
-include=$(printf '%s\n' systemd systemd-sysv dbus curl sqlite3 $deps | sort -u | paste -sd, -)
+include=$(printf '%s\n' systemd systemd-sysv dbus curl sqlite3 "$deps" | sort -u | paste -sd, -)
 key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-16)
 rootfs=$CACHE/rootfs-$key
 if [ ! -f "$rootfs/.complete" ]; then
