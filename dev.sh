@@ -23,8 +23,8 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
-  # the Prometheus rules and integration tests: promtool and a real Prometheus, queried with curl
-  prometheus curl
+  # tests/integration/prometheus.sh: free ports for its Prometheus servers (ss)
+  iproute2
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
