@@ -144,19 +144,19 @@ void expo_sanitize(char *dst, size_t size, const char *s)
 {
         if (size == 0)
                 return;
-        ExpoBuf b = {0};
-        expo_label_value(&b, s, false);
-        size_t n = b.data ? b.len : 0;
-        if (n >= size) {
-                n = size - 1;
-                /* not in the middle of a character */
-                while (n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
-                        n--;
+        const unsigned char *p = (const unsigned char *)s;
+        size_t o = 0;
+        while (*p) {
+                size_t n = utf8_valid_len(p);
+                const char *from = n ? (const char *)p : REPLACEMENT;
+                size_t len = n ? n : 3;
+                if (o + len >= size)
+                        break; /* cut on a character boundary */
+                memcpy(dst + o, from, len);
+                o += len;
+                p += n ? n : 1;
         }
-        if (n)
-                memcpy(dst, b.data, n);
-        dst[n] = '\0';
-        expo_buf_free(&b);
+        dst[o] = '\0';
 }
 
 static void help_text(ExpoBuf *b, ExpoFormat f, const char *s)
@@ -195,14 +195,20 @@ void expo_family(ExpoBuf *b, ExpoFormat f, const char *family, ExpoType type, co
 static void value(ExpoBuf *b, ExpoValue v)
 {
         if (v.kind == EXPO_FIXED) {
-                uint64_t div = 1;
-                for (unsigned k = 0; k < v.decimals; k++)
-                        div *= 10;
-                if (v.decimals == 0)
-                        putf(b, "%llu", (unsigned long long)v.units);
-                else
-                        putf(b, "%llu.%0*llu", (unsigned long long)(v.units / div), (int)v.decimals,
-                             (unsigned long long)(v.units % div));
+                /* digits right to left, the point after `decimals` of them (no printf: a page
+                 * of 500 units has a few thousand of these) */
+                char tmp[48];
+                size_t o = sizeof(tmp);
+                uint64_t u = v.units;
+                unsigned k = 0;
+                do {
+                        if (k == v.decimals && k > 0)
+                                tmp[--o] = '.';
+                        tmp[--o] = (char)('0' + u % 10);
+                        u /= 10;
+                        k++;
+                } while (u > 0 || k <= v.decimals);
+                put(b, tmp + o, sizeof(tmp) - o);
                 return;
         }
         if (isnan(v.d)) {
@@ -227,7 +233,10 @@ static void labels_out(ExpoBuf *b, const ExpoLabel *labels, size_t n)
                 return;
         puts_(b, "{");
         for (size_t i = 0; i < n; i++) {
-                putf(b, "%s%s=\"", i ? "," : "", labels[i].name);
+                if (i)
+                        puts_(b, ",");
+                puts_(b, labels[i].name);
+                puts_(b, "=\"");
                 expo_label_value(b, labels[i].value ? labels[i].value : "", true);
                 puts_(b, "\"");
         }
@@ -238,13 +247,15 @@ void expo_sample(ExpoBuf *b, ExpoFormat f, const char *family, ExpoType type,
                  const ExpoLabel *labels, size_t n_labels, ExpoValue v, double created_s)
 {
         const char *suffix = type == EXPO_COUNTER ? "_total" : type == EXPO_INFO ? "_info" : "";
-        putf(b, "%s%s", family, suffix);
+        puts_(b, family);
+        puts_(b, suffix);
         labels_out(b, labels, n_labels);
         puts_(b, " ");
         value(b, v);
         puts_(b, "\n");
         if (f == EXPO_OPENMETRICS && type == EXPO_COUNTER && created_s >= 0) {
-                putf(b, "%s_created", family);
+                puts_(b, family);
+                puts_(b, "_created");
                 labels_out(b, labels, n_labels);
                 puts_(b, " ");
                 value(b, expo_double(created_s));

@@ -18,7 +18,7 @@ typedef struct UnitRow {
 
 static int unit_row_cmp(const void *a, const void *b)
 {
-        return strcmp(((const UnitRow *)a)->name, ((const UnitRow *)b)->name);
+        return strcmp((*(UnitRow *const *)a)->name, (*(UnitRow *const *)b)->name);
 }
 
 typedef struct ReqRow {
@@ -33,31 +33,43 @@ static int req_row_cmp(const void *a, const void *b)
         return c ? c : strcmp(x->metric, y->metric);
 }
 
-static size_t units_merged(const StoreTotals *t, UnitRow **ret)
+/* The units by sanitized name, equal names added up: *ret_rows holds them, *ret the order. */
+static size_t units_merged(const StoreTotals *t, UnitRow **ret_rows, UnitRow ***ret)
 {
-        UnitRow *v = calloc(t->n_units ? t->n_units : 1, sizeof(*v));
-        if (!v)
+        size_t n_in = t->n_units ? t->n_units : 1;
+        UnitRow *v = malloc(n_in * sizeof(*v));
+        UnitRow **order = malloc(n_in * sizeof(*order));
+        if (!v || !order) {
+                free(v);
+                free(order);
                 return SIZE_MAX;
+        }
         for (size_t i = 0; i < t->n_units; i++) {
                 expo_sanitize(v[i].name, sizeof(v[i].name), t->units[i].name);
                 v[i].active_uj = t->units[i].active_uj;
                 v[i].idle_uj = t->units[i].idle_uj;
                 v[i].cpu_ns = t->units[i].cpu_ns;
+                order[i] = &v[i];
         }
-        qsort(v, t->n_units, sizeof(*v), unit_row_cmp);
+        /* the history lists them by raw name, and sanitizing keeps that order unless a name
+         * held invalid bytes: sort only then */
+        bool sorted = true;
+        for (size_t i = 1; i < t->n_units && sorted; i++)
+                sorted = strcmp(order[i - 1]->name, order[i]->name) < 0;
+        if (!sorted)
+                qsort(order, t->n_units, sizeof(*order), unit_row_cmp);
         size_t n = 0;
         for (size_t i = 0; i < t->n_units; i++) {
-                if (n > 0 && strcmp(v[n - 1].name, v[i].name) == 0) {
-                        v[n - 1].active_uj += v[i].active_uj;
-                        v[n - 1].idle_uj += v[i].idle_uj;
-                        v[n - 1].cpu_ns += v[i].cpu_ns;
+                if (n > 0 && strcmp(order[n - 1]->name, order[i]->name) == 0) {
+                        order[n - 1]->active_uj += order[i]->active_uj;
+                        order[n - 1]->idle_uj += order[i]->idle_uj;
+                        order[n - 1]->cpu_ns += order[i]->cpu_ns;
                         continue;
                 }
-                if (n != i)
-                        v[n] = v[i];
-                n++;
+                order[n++] = order[i];
         }
-        *ret = v;
+        *ret_rows = v;
+        *ret = order;
         return n;
 }
 
@@ -138,8 +150,8 @@ static void render_history(const MetricsInput *in, ExpoFormat f, ExpoBuf *b)
                             expo_fixed(uj, 6), created);
         }
 
-        UnitRow *units = NULL;
-        size_t nu = units_merged(t, &units);
+        UnitRow *rows = NULL, **units = NULL;
+        size_t nu = units_merged(t, &rows, &units);
         if (nu == SIZE_MAX) {
                 b->oom = true;
                 return;
@@ -148,21 +160,22 @@ static void render_history(const MetricsInput *in, ExpoFormat f, ExpoBuf *b)
             "Energy attributed to each systemd unit and pseudo-unit (kernel, unattributed, idle), "
             "active or idle; the units add up to the host.");
         for (size_t i = 0; i < nu; i++) {
-                ExpoLabel l[] = {{"unit", units[i].name}, {"mode", "active"}};
+                ExpoLabel l[] = {{"unit", units[i]->name}, {"mode", "active"}};
                 expo_sample(b, f, "joules_unit_energy_joules", EXPO_COUNTER, l, 2,
-                            expo_fixed(units[i].active_uj, 6), created);
+                            expo_fixed(units[i]->active_uj, 6), created);
                 l[1].value = "idle";
                 expo_sample(b, f, "joules_unit_energy_joules", EXPO_COUNTER, l, 2,
-                            expo_fixed(units[i].idle_uj, 6), created);
+                            expo_fixed(units[i]->idle_uj, 6), created);
         }
         FAM("joules_unit_cpu_seconds", EXPO_COUNTER, "seconds",
             "CPU time of each systemd unit and pseudo-unit.");
         for (size_t i = 0; i < nu; i++) {
-                ExpoLabel l[] = {{"unit", units[i].name}};
+                ExpoLabel l[] = {{"unit", units[i]->name}};
                 expo_sample(b, f, "joules_unit_cpu_seconds", EXPO_COUNTER, l, 1,
-                            expo_fixed(units[i].cpu_ns, 9), created);
+                            expo_fixed(units[i]->cpu_ns, 9), created);
         }
         free(units);
+        free(rows);
 
         ReqRow *reqs = NULL;
         size_t nr = requests_merged(t, &reqs);
