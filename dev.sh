@@ -29,6 +29,8 @@ PACKAGES=(
   dpkg-dev debhelper fakeroot lintian
   # the Prometheus rules and integration tests: promtool and a real Prometheus, queried with curl
   prometheus curl
+  # tests/integration/prometheus.sh: free ports for its Prometheus servers (ss)
+  iproute2
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
