@@ -16,6 +16,9 @@ PACKAGES=(
   libcurl4-openssl-dev wrk
   # joules intensity import: the UK National Grid carbon-intensity JSON
   libjson-c-dev
+  # joules-exporter: its HTTP server; the integration test scrapes it with curl and lints the
+  # page with promtool (from prometheus)
+  libmicrohttpd-dev curl prometheus
   # systemd tests: systemd-analyze verify/security, sysusers, tmpfiles (systemd), the man pages
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
