@@ -280,6 +280,7 @@ int footprint_builder_new(const FootprintSettings *fs, int64_t from_us, int64_t 
         b->user = user;
         b->te = fs->te_g > 0 ? fs->te_g : 0;
         b->fp.bucket = bucket;
+        b->fp.fs = &b->fs;
         snprintf(b->fp.series, sizeof(b->fp.series), "series");
         (void)footprint_fallback_intensity(fs, b->fp.fallback, sizeof(b->fp.fallback));
         if (unit && !(b->unit = strdup(unit))) {
@@ -472,6 +473,7 @@ int footprint_builder_finish(FootprintBuilder *b, Footprint *ret)
         b->names.n = 0;
         if (ret) {
                 *ret = *fp;
+                ret->fs = NULL; /* b's, freed with it */
                 fp->periods = NULL;
                 fp->rows = NULL;
                 fp->names = NULL;

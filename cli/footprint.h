@@ -74,6 +74,7 @@ typedef struct Footprint {
         size_t n_rows;
         char **names; /* the units' names, each once */
         size_t n_names;
+        const FootprintSettings *fs; /* the settings the figures use (while handed to emit) */
 } Footprint;
 
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
