@@ -39,6 +39,33 @@ double fleet_counter_step(FleetCounter *c, double low, double last)
         return inc;
 }
 
+bool fleet_counter_decreased(const FleetCounter *c, double low, double last)
+{
+        double a = c->seen ? c->prev : NAN;
+        const double v[] = {low, last};
+        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+                if (!isfinite(v[i]))
+                        continue;
+                if (isfinite(a) && v[i] < a)
+                        return true;
+                a = v[i];
+        }
+        return false;
+}
+
+double fleet_counter_walk(double from, const double *v, size_t n)
+{
+        double inc = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!isfinite(v[i]))
+                        continue;
+                if (isfinite(from))
+                        inc += walk(from, v[i]);
+                from = v[i];
+        }
+        return inc;
+}
+
 int fleet_parse_value(const char *s, unsigned decimals, double *ret)
 {
         /* The exact decimal form (what the API writes: Go's shortest 'f' formatting), digit by
@@ -141,8 +168,12 @@ static int parse_point(json_object *pt, int64_t start_us, int64_t step_us, size_
         }
         double us = json_object_get_double(t) * 1e6;
         double k = step_us > 0 ? round((us - (double)start_us) / (double)step_us) : 0;
+        if (step_us < 0) /* raw samples: anywhere in the window, in order */
+                k = us >= (double)(start_us + step_us - 1000) && us <= (double)(start_us + 1000)
+                            ? (double)s->n_v
+                            : -1;
         if (!(k >= 0 && k < (double)n_steps) ||
-            fabs(us - ((double)start_us + k * (double)step_us)) > 1000) {
+            (step_us >= 0 && fabs(us - ((double)start_us + k * (double)step_us)) > 1000)) {
                 snprintf(err, errlen, "a point at %.3f is not one of the times asked for",
                          us / 1e6);
                 return -EPROTO;
@@ -156,6 +187,8 @@ static int parse_point(json_object *pt, int64_t start_us, int64_t step_us, size_
                 return -EPROTO;
         }
         s->v[(size_t)k] = value;
+        if (step_us < 0)
+                s->n_v++;
         return 0;
 }
 
@@ -164,7 +197,7 @@ static int parse_result(json_object *data, const char *host_label, int64_t start
                         char *err, size_t errlen)
 {
         json_object *type, *result;
-        const char *want = step_us > 0 ? "matrix" : "vector";
+        const char *want = step_us != 0 ? "matrix" : "vector";
         if (!json_object_object_get_ex(data, "resultType", &type) ||
             !json_object_is_type(type, json_type_string) ||
             strcmp(json_object_get_string(type), want) != 0) {
@@ -201,22 +234,25 @@ static int parse_result(json_object *data, const char *host_label, int64_t start
                 s->unit = unit ? strdup(unit) : NULL;
                 s->mode = mode ? strdup(mode) : NULL;
                 s->estimated = est && strcmp(est, "true") == 0;
-                s->v = malloc(n_steps * sizeof(*s->v));
-                if (!s->host || (unit && !s->unit) || (mode && !s->mode) || !s->v)
+                if (!s->host || (unit && !s->unit) || (mode && !s->mode))
                         return -ENOMEM;
-                for (size_t k = 0; k < n_steps; k++)
+                if (step_us != 0 && (!json_object_object_get_ex(e, "values", &points) ||
+                                     !json_object_is_type(points, json_type_array))) {
+                        snprintf(err, errlen, "data.result[%zu] has no values array", i);
+                        return -EPROTO;
+                }
+                size_t cap = step_us < 0 ? json_object_array_length(points) : n_steps;
+                s->v = malloc((cap ? cap : 1) * sizeof(*s->v));
+                if (!s->v)
+                        return -ENOMEM;
+                for (size_t k = 0; k < cap; k++)
                         s->v[k] = NAN;
+                s->n_v = step_us < 0 ? 0 : n_steps;
                 int r;
-                if (step_us > 0) {
-                        if (!json_object_object_get_ex(e, "values", &points) ||
-                            !json_object_is_type(points, json_type_array)) {
-                                snprintf(err, errlen, "data.result[%zu] has no values array", i);
-                                return -EPROTO;
-                        }
+                if (step_us != 0) {
                         for (size_t k = 0; k < json_object_array_length(points); k++)
                                 if ((r = parse_point(json_object_array_get_idx(points, k), start_us,
-                                                     step_us, n_steps, decimals, s, err, errlen)) <
-                                    0)
+                                                     step_us, cap, decimals, s, err, errlen)) < 0)
                                         return r;
                 } else {
                         if (!json_object_object_get_ex(e, "value", &points)) {
@@ -484,6 +520,10 @@ static int fleet_family(Fleet *f, int fam, int64_t c0, int64_t step_us, size_t n
                 snprintf(f->err, f->errlen, "--match is too long");
                 return r;
         }
+        bool *reset_at = NULL;     /* steps where a counter decreased */
+        signed char *reset = NULL; /* [series * n + step]: 1 seen before, 2 first seen */
+        double *before = NULL;     /* [series * n + step]: the reading before it */
+        double **dest = NULL;      /* [series]: where its increases go */
         snprintf(q, sizeof(q), "last_over_time(%s[%" PRId64 "ms])", sel, step_us / 1000);
         /* n + 1 points: the reading at c0 too, where counting starts */
         if ((r = ask(f, q, c0, step_us, n + 1, families[fam].decimals, &last)) < 0)
@@ -491,6 +531,14 @@ static int fleet_family(Fleet *f, int fam, int64_t c0, int64_t step_us, size_t n
         snprintf(q, sizeof(q), "min_over_time(%s[%" PRId64 "ms])", sel, step_us / 1000);
         if ((r = ask(f, q, c0 + step_us, step_us, n, families[fam].decimals, &low)) < 0)
                 goto out;
+        reset_at = calloc(n, sizeof(*reset_at));
+        reset = calloc(last.n * n + 1, sizeof(*reset));
+        before = calloc(last.n * n + 1, sizeof(*before));
+        dest = calloc(last.n + 1, sizeof(*dest));
+        if (!reset_at || !reset || !before || !dest) {
+                r = -ENOMEM;
+                goto out;
+        }
         for (size_t i = 0; i < last.n; i++) {
                 FleetSeries *s = &last.series[i];
                 Host *h = host_get(f, s->host);
@@ -529,11 +577,46 @@ static int fleet_family(Fleet *f, int fam, int64_t c0, int64_t step_us, size_t n
                         c->seen = true;
                         c->prev = s->v[0];
                 }
-                for (size_t k = 0; k < n; k++)
-                        d[k] = fleet_counter_step(c, lo ? lo->v[k] : NAN, s->v[k + 1]);
+                dest[i] = d;
+                for (size_t k = 0; k < n; k++) {
+                        double lv = lo ? lo->v[k] : NAN;
+                        if (fleet_counter_decreased(c, lv, s->v[k + 1])) {
+                                reset_at[k] = true;
+                                reset[i * n + k] = c->seen ? 1 : 2;
+                                before[i * n + k] = c->prev;
+                        }
+                        d[k] = fleet_counter_step(c, lv, s->v[k + 1]);
+                }
         }
-        r = 0;
+        /* A decrease is a reset. What the old counter gained in the step before it is in the
+         * store's samples only: those of the steps with a reset are read one by one (resets are
+         * rare: joules' counters survive restarts). */
+        for (size_t k = 0; k < n && r >= 0; k++) {
+                if (!reset_at[k])
+                        continue;
+                FleetMatrix raw = {0};
+                snprintf(q, sizeof(q), "%s[%" PRId64 "ms]", sel, step_us / 1000);
+                r = ask(f, q, c0 + (int64_t)(k + 1) * step_us, -step_us, 1, families[fam].decimals,
+                        &raw);
+                for (size_t i = 0; i < last.n && r >= 0; i++) {
+                        if (!reset[i * n + k] || !dest[i])
+                                continue;
+                        FleetSeries *rs = bsearch(&last.series[i], raw.series, raw.n,
+                                                  sizeof(*raw.series), series_cmp);
+                        if (rs)
+                                dest[i][k] = fleet_counter_walk(
+                                        reset[i * n + k] == 1 ? before[i * n + k] : NAN, rs->v,
+                                        rs->n_v);
+                }
+                fleet_matrix_done(&raw);
+        }
+        if (r > 0)
+                r = 0;
 out:
+        free(dest);
+        free(reset_at);
+        free(reset);
+        free(before);
         fleet_matrix_done(&last);
         fleet_matrix_done(&low);
         return r;

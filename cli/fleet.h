@@ -31,6 +31,12 @@ typedef struct FleetCounter {
  * reading there. */
 double fleet_counter_step(FleetCounter *c, double low, double last);
 
+/* Whether the readings of a step show a decrease (a reset) against the one before. */
+bool fleet_counter_decreased(const FleetCounter *c, double low, double last);
+/* The exact increase over raw samples (in time order; NAN ones skipped) from the reading from
+ * (NAN: counting from the first sample), each decrease a reset after which the value is added. */
+double fleet_counter_walk(double from, const double *v, size_t n);
+
 /* A sample value as the API writes it ("1234.5", "1e+21") in whole units of 10^-decimals
  * (decimals 6: microjoules), exact for the decimal forms; decimals 0: the value as it is. -EINVAL
  * for text that is not a finite number >= 0 (NaN, Inf, negative). */
@@ -45,6 +51,7 @@ typedef struct FleetSeries {
         char *mode;     /* joules_unit_energy_joules_total's active|idle */
         bool estimated; /* joules_info's label */
         double *v;      /* n_steps values; NAN where the series has no point */
+        size_t n_v;     /* n_steps, or the number of raw samples */
 } FleetSeries;
 
 typedef struct FleetMatrix {
@@ -55,11 +62,12 @@ typedef struct FleetMatrix {
 } FleetMatrix;
 
 /* Reads an answer of /api/v1/query_range (a matrix, points at start + k * step for k < n_steps)
- * or /api/v1/query (a vector: n_steps 1). -EPROTO with err saying why when it is not a
- * successful Prometheus answer: the API's own error (errorType: error), an HTTP status, not
- * JSON, missing or mistyped fields, a point off the steps, a bad value. Two series with the same
- * host, unit and mode are -ENOTUNIQ (two hosts with one host label value, or an HA pair's copies
- * without deduplication). */
+ * or /api/v1/query (a vector: step 0, n_steps 1; or, step < 0, the raw samples of a range
+ * selector [-step] at start: a matrix, the samples in time order in v[0..n_v)). -EPROTO with err
+ * saying why when it is not a successful Prometheus answer: the API's own error (errorType: error),
+ * an HTTP status, not JSON, missing or mistyped fields, a point off the steps, a bad value. Two
+ * series with the same host, unit and mode are -ENOTUNIQ (two hosts with one host label value, or
+ * an HA pair's copies without deduplication). */
 int fleet_parse_answer(long http_status, const char *body, size_t len, const char *host_label,
                        int64_t start_us, int64_t step_us, size_t n_steps, unsigned decimals,
                        FleetMatrix *ret, char *err, size_t errlen)

@@ -96,6 +96,30 @@ static void test_counter_sequence(void **state)
         assert_double_equal(sum, 95 - 22, 0);
 }
 
+static void test_counter_resets(void **state)
+{
+        (void)state;
+        static const struct {
+                bool seen;
+                double prev, low, last;
+                bool want;
+        } dec[] = {
+                {true, 10, 12, 15, false},   {true, 10, 3, 15, true},   {true, 10, 12, 4, true},
+                {true, 10, NAN, 4, true},    {false, 0, 5, 9, false},   {false, 0, 9, 5, true},
+                {true, 10, NAN, NAN, false}, {true, 10, 10, 10, false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(dec); i++) {
+                FleetCounter c = {.seen = dec[i].seen, .prev = dec[i].prev};
+                if (fleet_counter_decreased(&c, dec[i].low, dec[i].last) != dec[i].want)
+                        fail_msg("row %zu", i);
+        }
+        /* raw samples: every decrease a reset, the value after it added */
+        const double v[] = {12, 15, NAN, 2, 6, 1, 4};
+        assert_double_equal(fleet_counter_walk(10, v, ELEMENTSOF(v)), 5 + 2 + 4 + 1 + 3, 0);
+        assert_double_equal(fleet_counter_walk(NAN, v, ELEMENTSOF(v)), 3 + 2 + 4 + 1 + 3, 0);
+        assert_double_equal(fleet_counter_walk(10, v, 0), 0, 0);
+}
+
 static void test_parse_value(void **state)
 {
         (void)state;
@@ -135,6 +159,32 @@ static void test_parse_value(void **state)
 
 #define T0  INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
 #define MIN INT64_C(60000000)
+
+static void test_parse_raw(void **state)
+{
+        (void)state;
+        const char *body =
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                "{\"metric\":{\"instance\":\"a\"},\"values\":[[1767225540.5,\"7\"],"
+                "[1767225570,\"2\"],[1767225600,\"3\"]]}]}}";
+        FleetMatrix m = {0};
+        char err[256];
+        assert_int_equal(fleet_parse_answer(200, body, strlen(body), "instance", T0, -MIN, 1, 0, &m,
+                                            err, sizeof(err)),
+                         0);
+        assert_int_equal(m.n, 1);
+        assert_int_equal(m.series[0].n_v, 3);
+        assert_double_equal(m.series[0].v[0], 7, 0);
+        assert_double_equal(m.series[0].v[2], 3, 0);
+        fleet_matrix_done(&m);
+        /* a sample outside the window */
+        const char *late =
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                "{\"metric\":{\"instance\":\"a\"},\"values\":[[1767225660,\"7\"]]}]}}";
+        assert_int_equal(fleet_parse_answer(200, late, strlen(late), "instance", T0, -MIN, 1, 0, &m,
+                                            err, sizeof(err)),
+                         -EPROTO);
+}
 
 static void test_parse_answers(void **state)
 {
@@ -347,7 +397,9 @@ static void serve_query(int fd, const char *form)
         form_field(form, "end", end, sizeof(end));
         form_field(form, "time", time_s, sizeof(time_s));
         bool min = strncmp(query, "min_over_time(", 14) == 0;
-        const char *name = strchr(query, '(') + 1;
+        /* a range selector alone: its raw samples */
+        bool raw = !min && strncmp(query, "last_over_time(", 15) != 0;
+        const char *name = raw ? query : strchr(query, '(') + 1;
         size_t name_len = strcspn(name, "{[");
         const char *sel = name + name_len;
         int64_t range_ms = strtoll(strchr(query, '[') + 1, NULL, 10);
@@ -358,7 +410,7 @@ static void serve_query(int fd, const char *form)
         size_t len = (size_t)snprintf(body, sizeof(body),
                                       "{\"status\":\"success\",\"data\":{\"resultType\":\"%s\","
                                       "\"result\":[",
-                                      range ? "matrix" : "vector");
+                                      range || raw ? "matrix" : "vector");
         bool first = true;
         for (size_t i = 0; i < ELEMENTSOF(fake); i++) {
                 const FakeSeries *f = &fake[i];
@@ -370,9 +422,18 @@ static void serve_query(int fd, const char *form)
                 size_t mark = len;
                 len += (size_t)snprintf(body + len, sizeof(body) - len,
                                         "%s{\"metric\":{%s},\"%s\":%s", first ? "" : ",", f->labels,
-                                        range ? "values" : "value", range ? "[" : "");
+                                        range || raw ? "values" : "value", range || raw ? "[" : "");
                 bool any = false;
-                for (int64_t t = t0; t <= t1; t += st) {
+                for (int64_t s = -7200; raw && s <= 4 * 3600; s += 60) {
+                        int64_t s_ms = s * 1000 + T0 / 1000;
+                        if (s_ms < t0 - range_ms || s_ms > t0 || !has_sample(f, s))
+                                continue;
+                        len += (size_t)snprintf(body + len, sizeof(body) - len,
+                                                "%s[%.3f,\"%.17g\"]", any ? "," : "",
+                                                (double)s_ms / 1000, sample(f, s));
+                        any = true;
+                }
+                for (int64_t t = t0; !raw && t <= t1; t += st) {
                         double v;
                         if (!evaluate(f, min, t, range_ms, &v))
                                 continue;
@@ -387,7 +448,8 @@ static void serve_query(int fd, const char *form)
                         len = mark;
                         continue;
                 }
-                len += (size_t)snprintf(body + len, sizeof(body) - len, "%s}", range ? "]" : "");
+                len += (size_t)snprintf(body + len, sizeof(body) - len, "%s}",
+                                        range || raw ? "]" : "");
                 first = false;
         }
         snprintf(body + len, sizeof(body) - len, "]}}");
@@ -543,10 +605,10 @@ static void test_export(void **state)
                 {"b", "y.service", T0, 50 * (2940 - 1800.0), NAN},
                 {"a", "x.service", T0 + HOUR, 80 * 3600.0, 36000},
                 {"a", "idle", T0 + HOUR, 20 * 3600.0, NAN},
-                /* the readings after the gap are below the last before it only after the reset:
-                 * what was counted before the reset in this hour is not in the readings asked
-                 * for, the value after it is counted (it started from 0 at 01:30) */
-                {"b", "y.service", T0 + HOUR, 50 * (7200 - 5400.0), NAN},
+                /* a reset at 01:30 (the readings at the hour's end are below the last before
+                 * it): the hour's raw samples are read, and what the old counter gained from
+                 * 00:49 to 01:29 is added to what the new one counted from 0 */
+                {"b", "y.service", T0 + HOUR, 50 * (5340 - 2940.0) + 50 * (7200 - 5400.0), NAN},
         };
         assert_int_equal(n_got, ELEMENTSOF(want));
         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
@@ -575,8 +637,8 @@ static void test_export(void **state)
         assert_int_equal(r, 2);
         assert_int_equal(n_got, 3);
         assert_double_equal(find("a", "x.service", T0)->energy_j, 80 * 7200.0, 1e-6);
-        assert_double_equal(find("b", "y.service", T0)->energy_j, 50 * (2940 - 1800.0 + 1800),
-                            1e-6);
+        assert_double_equal(find("b", "y.service", T0)->energy_j,
+                            50 * (5340 - 1800.0) + 50 * (7200 - 5400.0), 1e-6);
 
         /* a range whose ends cut the hours: 00:20 to 01:10, asked as three steps */
         r = run(NULL, STORE_BUCKET_HOUR, T0 + 20 * MIN, T0 + 70 * MIN, err, sizeof(err));
@@ -653,9 +715,10 @@ static void test_export_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_counter_table), cmocka_unit_test(test_counter_sequence),
-                cmocka_unit_test(test_parse_value),   cmocka_unit_test(test_parse_answers),
-                cmocka_unit_test(test_export),        cmocka_unit_test(test_export_errors),
+                cmocka_unit_test(test_counter_table),  cmocka_unit_test(test_counter_sequence),
+                cmocka_unit_test(test_counter_resets), cmocka_unit_test(test_parse_value),
+                cmocka_unit_test(test_parse_answers),  cmocka_unit_test(test_parse_raw),
+                cmocka_unit_test(test_export),         cmocka_unit_test(test_export_errors),
         };
         return cmocka_run_group_tests(tests, server_setup, NULL);
 }
