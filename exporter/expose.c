@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 void expo_buf_free(ExpoBuf *b)
@@ -70,93 +71,21 @@ static void PRINTF(2, 3) putf(ExpoBuf *b, const char *fmt, ...)
         b->len += (size_t)n;
 }
 
-/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when the byte there does not start
- * one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid_len(const unsigned char *s)
-{
-        unsigned char c = s[0];
-        if (c < 0x80)
-                return 1;
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-                n = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                n = 3;
-                if (c == 0xE0)
-                        lo = 0xA0; /* overlong */
-                else if (c == 0xED)
-                        hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                n = 4;
-                if (c == 0xF0)
-                        lo = 0x90; /* overlong */
-                else if (c == 0xF4)
-                        hi = 0x8F; /* above U+10FFFF */
-        } else
-                return 0;
-        if (s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t k = 2; k < n; k++)
-                if (s[k] < 0x80 || s[k] > 0xBF)
-                        return 0;
-        return n;
-}
-
-#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
-
 void expo_label_value(ExpoBuf *b, const char *s, bool escape)
 {
-        const unsigned char *p = (const unsigned char *)s;
+        /* the table form (common/text.h): inert in a terminal, valid UTF-8, and a different
+         * string for every different name, so no two units become one series */
+        char safe[TEXT_SAFE_MAX];
+        const char *p = text_terminal(s, safe, sizeof(safe));
         while (*p) {
-                /* runs of plain bytes at once */
-                const unsigned char *q = p;
-                while (*q >= 0x20 && *q < 0x80 && *q != '\\' && *q != '"')
-                        q++;
-                if (q > p) {
-                        put(b, (const char *)p, (size_t)(q - p));
-                        p = q;
-                        continue;
-                }
-                if (escape && *p == '\\') {
-                        puts_(b, "\\\\");
-                        p++;
-                } else if (escape && *p == '"') {
-                        puts_(b, "\\\"");
-                        p++;
-                } else if (escape && *p == '\n') {
-                        puts_(b, "\\n");
-                        p++;
-                } else {
-                        size_t n = utf8_valid_len(p);
-                        if (n == 0) {
-                                puts_(b, REPLACEMENT);
-                                p++;
-                        } else {
-                                put(b, (const char *)p, n);
-                                p += n;
-                        }
-                }
+                size_t n = escape ? strcspn(p, "\\\"\n") : strlen(p);
+                put(b, p, n);
+                p += n;
+                if (!*p)
+                        break;
+                puts_(b, *p == '\n' ? "\\n" : *p == '"' ? "\\\"" : "\\\\");
+                p++;
         }
-}
-
-void expo_sanitize(char *dst, size_t size, const char *s)
-{
-        if (size == 0)
-                return;
-        ExpoBuf b = {0};
-        expo_label_value(&b, s, false);
-        size_t n = b.data ? b.len : 0;
-        if (n >= size) {
-                n = size - 1;
-                /* not in the middle of a character */
-                while (n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
-                        n--;
-        }
-        if (n)
-                memcpy(dst, b.data, n);
-        dst[n] = '\0';
-        expo_buf_free(&b);
 }
 
 static void help_text(ExpoBuf *b, ExpoFormat f, const char *s)
@@ -195,14 +124,20 @@ void expo_family(ExpoBuf *b, ExpoFormat f, const char *family, ExpoType type, co
 static void value(ExpoBuf *b, ExpoValue v)
 {
         if (v.kind == EXPO_FIXED) {
-                uint64_t div = 1;
-                for (unsigned k = 0; k < v.decimals; k++)
-                        div *= 10;
-                if (v.decimals == 0)
-                        putf(b, "%llu", (unsigned long long)v.units);
-                else
-                        putf(b, "%llu.%0*llu", (unsigned long long)(v.units / div), (int)v.decimals,
-                             (unsigned long long)(v.units % div));
+                /* digits right to left, the point after `decimals` of them (no printf: a page
+                 * of 500 units has a few thousand of these) */
+                char tmp[48];
+                size_t o = sizeof(tmp);
+                uint64_t u = v.units;
+                unsigned k = 0;
+                do {
+                        if (k == v.decimals && k > 0)
+                                tmp[--o] = '.';
+                        tmp[--o] = (char)('0' + u % 10);
+                        u /= 10;
+                        k++;
+                } while (u > 0 || k <= v.decimals);
+                put(b, tmp + o, sizeof(tmp) - o);
                 return;
         }
         if (isnan(v.d)) {
@@ -227,7 +162,10 @@ static void labels_out(ExpoBuf *b, const ExpoLabel *labels, size_t n)
                 return;
         puts_(b, "{");
         for (size_t i = 0; i < n; i++) {
-                putf(b, "%s%s=\"", i ? "," : "", labels[i].name);
+                if (i)
+                        puts_(b, ",");
+                puts_(b, labels[i].name);
+                puts_(b, "=\"");
                 expo_label_value(b, labels[i].value ? labels[i].value : "", true);
                 puts_(b, "\"");
         }
@@ -238,13 +176,15 @@ void expo_sample(ExpoBuf *b, ExpoFormat f, const char *family, ExpoType type,
                  const ExpoLabel *labels, size_t n_labels, ExpoValue v, double created_s)
 {
         const char *suffix = type == EXPO_COUNTER ? "_total" : type == EXPO_INFO ? "_info" : "";
-        putf(b, "%s%s", family, suffix);
+        puts_(b, family);
+        puts_(b, suffix);
         labels_out(b, labels, n_labels);
         puts_(b, " ");
         value(b, v);
         puts_(b, "\n");
         if (f == EXPO_OPENMETRICS && type == EXPO_COUNTER && created_s >= 0) {
-                putf(b, "%s_created", family);
+                puts_(b, family);
+                puts_(b, "_created");
                 labels_out(b, labels, n_labels);
                 puts_(b, " ");
                 value(b, expo_double(created_s));

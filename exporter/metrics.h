@@ -11,9 +11,9 @@
  * from tables (hostile unit names, both formats) without a server.
  *
  * Series (cardinality): 1 host + D domains + 2 U units (active, idle) + U CPU + Q (unit, request
- * metric) pairs + the fixed gauges (info, build info, intensity, PUE, embodied rate, last tick,
- * its age, history_up, scrape duration, process CPU, RSS, start time, dropped intervals, measured
- * seconds), plus N processes with --top-processes N. */
+ * metric) pairs + 14 fixed ones (measured seconds, dropped intervals, info, intensity, PUE,
+ * embodied rate, last tick, its age, history_up, build info, scrape duration, process CPU, RSS,
+ * start time), plus N processes with --top-processes N. */
 
 typedef struct MetricsProcess {
         char unit[256];

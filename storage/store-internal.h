@@ -63,6 +63,9 @@ typedef struct StoreTotalsAcc {
         size_t n_domains;
         StoreRequestValue *requests;
         size_t n_requests, cap_requests;
+        /* ids too large to index (not made by SQLite's rowids here): written row by row */
+        StoreUnitValue *odd_units;
+        size_t n_odd_units, cap_odd_units;
 } StoreTotalsAcc;
 
 void store_totals_reset(StoreTotalsAcc *a);

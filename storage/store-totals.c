@@ -19,8 +19,9 @@
 
 #include "common/util.h"
 
-/* Unit and domain ids come from INTEGER PRIMARY KEYs starting at 1; a larger one is not a row
- * this process made, and is written directly instead of indexed. */
+/* Unit and domain ids come from INTEGER PRIMARY KEYs starting at 1, so they index arrays; a unit
+ * id beyond this (not one SQLite handed out here) is kept as a row and written as it is. Domains
+ * are a handful, from store_domain_ensure. */
 #define TOTALS_MAX_ID 10000000
 
 void store_totals_reset(StoreTotalsAcc *a)
@@ -34,6 +35,7 @@ void store_totals_reset(StoreTotalsAcc *a)
         if (a->domains)
                 memset(a->domains, 0, a->n_domains * sizeof(*a->domains));
         a->n_requests = 0;
+        a->n_odd_units = 0;
 }
 
 void store_totals_free(StoreTotalsAcc *a)
@@ -41,6 +43,7 @@ void store_totals_free(StoreTotalsAcc *a)
         free(a->units);
         free(a->domains);
         free(a->requests);
+        free(a->odd_units);
         *a = (StoreTotalsAcc){0};
 }
 
@@ -95,6 +98,18 @@ int store_totals_add(StoreTotalsAcc *a, const StoreTick *t)
         for (size_t i = 0; i < t->n_units; i++) {
                 const StoreUnitValue *u = &t->units[i];
                 r = grow_index((void **)&a->units, &a->n_units, sizeof(*a->units), u->unit_id);
+                if (r == -ERANGE) {
+                        if (a->n_odd_units == a->cap_odd_units) {
+                                size_t nc = a->cap_odd_units * 2 + 8;
+                                StoreUnitValue *nv = realloc(a->odd_units, nc * sizeof(*nv));
+                                if (!nv)
+                                        return -ENOMEM;
+                                a->odd_units = nv;
+                                a->cap_odd_units = nc;
+                        }
+                        a->odd_units[a->n_odd_units++] = *u;
+                        continue;
+                }
                 if (r < 0)
                         return r;
                 StoreTotalsUnit *tu = &a->units[u->unit_id];
@@ -147,6 +162,15 @@ int store_totals_write(Store *s)
                         continue;
                 q = s->stmt[ST_TOTAL_UNIT];
                 sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
+                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);
+                r = totals_step(s, ST_TOTAL_UNIT);
+        }
+        for (size_t i = 0; i < a->n_odd_units && r >= 0; i++) {
+                const StoreUnitValue *u = &a->odd_units[i];
+                q = s->stmt[ST_TOTAL_UNIT];
+                sqlite3_bind_int64(q, 1, u->unit_id);
                 sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
                 sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
                 sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);

@@ -402,6 +402,11 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         (void)sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
         if (mode == STORE_READ_WRITE) {
                 r = store_exec(s, "PRAGMA journal_mode = WAL");
+                /* Keep the -wal and -shm files when the daemon stops: a reader in group joules
+                 * (joules, joules-exporter) may not create them in /var/lib/joules, and without
+                 * them it could not open the history while joulesd is stopped or restarting. */
+                int persist = 1;
+                (void)sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
                 if (r >= 0)
                         r = store_exec(s, "PRAGMA synchronous = NORMAL");
                 if (r >= 0)
