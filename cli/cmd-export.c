@@ -96,13 +96,17 @@ typedef struct ExportState {
         bool json;
         JsonWriter j;
         size_t periods;
+        bool begun; /* the header or the array's [ written */
 } ExportState;
+
+static void export_begin(ExportState *st);
 
 /* Writes one complete period's rows (footprint_read_each's callback). */
 static int export_period(const Footprint *fp, void *user)
 {
         ExportState *st = user;
         const FootprintSettings *fs = fp->fs;
+        export_begin(st);
         st->periods += fp->n_periods;
         for (size_t i = 0; i < fp->n_rows; i++) {
                 const FootprintRow *row = &fp->rows[i];
@@ -163,6 +167,9 @@ static int export_period(const Footprint *fp, void *user)
 
 static void export_begin(ExportState *st)
 {
+        if (st->begun)
+                return;
+        st->begun = true;
         if (st->json) {
                 json_init(&st->j, stdout);
                 json_array_begin(&st->j, NULL);
@@ -308,7 +315,9 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         if (!url && !(s = footprint_open("export", ctx->db_path, &o, &fs)))
                 return CLI_EXIT_FAILURE;
         ExportState st = {.json = json};
-        export_begin(&st);
+        /* the fleet's: once the store has answered, so that a failure writes nothing */
+        if (!url)
+                export_begin(&st);
         if (url) {
                 /* rows are written period by period, the hosts of a period together */
                 FleetOptions fo = {
@@ -329,6 +338,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                                 TEXT_SAFE(err));
                         return CLI_EXIT_FAILURE;
                 }
+                export_begin(&st);
         } else {
                 /* rows are written period by period as they are complete: a year of hours
                  * never sits in memory */

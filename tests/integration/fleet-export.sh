@@ -230,10 +230,12 @@ expect() { # expect RC PATTERN ARGS...: the exit code and a line of stderr
   local want=$1 pat=$2 rc
   shift 2
   set +e
-  "$JOULES" export "$@" >/dev/null 2>"$SCRATCH/err"
+  "$JOULES" export "$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
   rc=$?
   set -e
   [ "$rc" = "$want" ] || die "joules export $*: exit $rc, expected $want: $(cat "$SCRATCH/err")"
+  # a store that cannot be queried leaves nothing on standard output, not even a header
+  [ "$rc" != 1 ] || [ ! -s "$SCRATCH/out" ] || die "joules export $*: wrote $(head -c 200 "$SCRATCH/out")"
   grep -q -- "$pat" "$SCRATCH/err" || die "joules export $*: '$(cat "$SCRATCH/err")' lacks '$pat'"
   note "exit $rc: $(head -n1 "$SCRATCH/err")"
 }
