@@ -89,6 +89,30 @@ static void test_parse_table(void **state)
         }
 }
 
+/* The parser's views point into the line: nothing copied, lengths exact. */
+static void test_scan_views(void **state)
+{
+        const char *s = "http.ok:12|c|@0.5|#env:a,unit:web.service,x:y";
+        IngestLineView v;
+        assert_int_equal(ingest_scan_line(s, strlen(s), &v), 0);
+        assert_ptr_equal(v.name, s);
+        assert_int_equal(v.name_len, 7);
+        assert_true(fabs(v.count - 24) < 1e-9);
+        assert_ptr_equal(v.unit, strstr(s, "web.service"));
+        assert_int_equal(v.unit_len, strlen("web.service"));
+        assert_int_equal(ingest_scan_line(s, 5, &v), -EINVAL);
+        /* 15 digits take the exact integer path, 16 the general one (and the 1e12 limit) */
+        assert_int_equal(ingest_scan_line("a:999999999999|c", 16, &v), 0);
+        assert_true(v.count == 999999999999.0);
+        assert_int_equal(ingest_scan_line("a:000000000000007|c", 19, &v), 0);
+        assert_true(v.count == 7.0);
+        assert_int_equal(ingest_scan_line("a:0000000000000007|c", 20, &v), 0);
+        assert_true(v.count == 7.0);
+        assert_int_equal(ingest_scan_line("a:1000000000001|c", 17, &v), -EINVAL);
+        assert_int_equal(ingest_scan_line("a:12.|c", 7, &v), 0);
+        assert_true(v.count == 12.0);
+}
+
 static void test_parse_long_line(void **state)
 {
         size_t n = 65536;
@@ -221,6 +245,16 @@ static void test_trusted_uid(void **state)
         ingest_take_stats(in, &s);
         assert_int_equal(s.accepted, 1 + (getuid() == 999));
         assert_string_equal(seen.unit, "backend.service");
+        /* names and tags are cut where they lie in the datagram: each line sees its own */
+        seen = (Seen){0};
+        const char *two = "requests:2|c|#unit:api.service,env:prod\r\norders:3|c|#unit:b.service";
+        ingest_datagram(in, two, strlen(two), getpid(), getuid());
+        ingest_take_stats(in, &s);
+        assert_int_equal(s.accepted, 2);
+        assert_int_equal(seen.calls, 2);
+        assert_string_equal(seen.unit, "b.service");
+        assert_string_equal(seen.name, "orders");
+        assert_true(fabs(seen.count - 5) < 1e-9);
         ingest_free(in);
         rmdir(dir);
 }
@@ -273,7 +307,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_table),     cmocka_unit_test(test_parse_random),
                 cmocka_unit_test(test_parse_long_line), cmocka_unit_test(test_socket),
-                cmocka_unit_test(test_trusted_uid),
+                cmocka_unit_test(test_scan_views),      cmocka_unit_test(test_trusted_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
