@@ -51,6 +51,9 @@ struct Ingest {
         uint64_t malformed_since_log, rejected_since_log;
         char last_problem[256];
         IngestCacheEntry cache[INGEST_CACHE_SLOTS];
+        unsigned qlen;          /* the socket's queue limit, in datagrams */
+        uint64_t last_drain_ns; /* when the previous drain ended */
+        uint64_t read_after_ns; /* see ingest_read_after_ns */
         /* one recvmmsg() batch: INGEST_MMSG buffers of INGEST_BUF_SIZE bytes (allocated apart:
          * pages a small datagram does not reach are never touched, so never resident) */
         char *bufs;
@@ -374,6 +377,15 @@ int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errle
                 goto fail;
         }
         (void)setsockopt(in->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        /* the limit this network namespace gives new unix sockets; the kernel's default if unread
+         */
+        char q[32];
+        uint64_t qlen;
+        in->qlen = 10;
+        if (read_text("/proc/sys/net/unix/max_dgram_qlen", q, sizeof(q)) >= 0 &&
+            parse_u64(strstrip(q), &qlen) == 0 && qlen > 0 && qlen < 1000000)
+                in->qlen = (unsigned)qlen;
+        in->last_drain_ns = now_monotonic_ns();
         *ret = in;
         return 0;
 fail:
@@ -610,5 +622,21 @@ int ingest_drain(Ingest *in)
                 if (k < INGEST_MMSG) /* the queue is empty: no need to ask again */
                         break;
         }
+        uint64_t end = now_monotonic_ns(), gap = end - in->last_drain_ns;
+        in->last_drain_ns = end;
+        in->read_after_ns = 0;
+        /* with a short queue (the kernel's default of 10) a drain gets a few datagrams however
+         * long it waits, and waking on a timer costs what waking on data costs: read at once */
+        if (n > 0 && n < INGEST_BATCH_MAX && in->qlen >= 2 * INGEST_MMSG) {
+                /* at the rate just seen (n since the last drain), half the queue fills in: */
+                double fill_ns = (double)gap * (in->qlen / 2.0) / n;
+                in->read_after_ns = end + (fill_ns < INGEST_COALESCE_NS ? (uint64_t)fill_ns
+                                                                        : INGEST_COALESCE_NS);
+        }
         return n;
+}
+
+uint64_t ingest_read_after_ns(const Ingest *in)
+{
+        return in ? in->read_after_ns : 0;
 }

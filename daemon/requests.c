@@ -183,6 +183,11 @@ void requests_handle(Requests *r)
                 (void)ingest_drain(r->ingest);
 }
 
+uint64_t requests_read_after_ns(const Requests *r)
+{
+        return r ? ingest_read_after_ns(r->ingest) : 0;
+}
+
 static void requests_poll_logs(Requests *r)
 {
         for (size_t i = 0; i < r->n_logs; i++) {
