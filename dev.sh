@@ -20,6 +20,8 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # the example request counters for Go and Rust (examples/clients/, tests/integration/clients-*)
+  golang-go rustc
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
