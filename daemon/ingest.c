@@ -385,6 +385,12 @@ int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errle
         if (read_text("/proc/sys/net/unix/max_dgram_qlen", q, sizeof(q)) >= 0 &&
             parse_u64(strstrip(q), &qlen) == 0 && qlen > 0 && qlen < 1000000)
                 in->qlen = (unsigned)qlen;
+        if (in->qlen < 2 * INGEST_MMSG)
+                log_info("ingest: net.unix.max_dgram_qlen is %u, so the socket queues only %u "
+                         "datagrams: each is read with a wakeup of its own under load (about 1.7 "
+                         "instead of 0.7 us of CPU per datagram here). systemd sets 512 "
+                         "(sysctl.d/50-default.conf); set it before joulesd starts",
+                         in->qlen, in->qlen);
         in->last_drain_ns = now_monotonic_ns();
         *ret = in;
         return 0;
