@@ -14,8 +14,8 @@
  * again after joulesd restarts. A count that cannot be sent (joulesd down, its queue full) is kept
  * and sent with the next one, never lost while the process lives; a process that exits without
  * joules_counter_flush loses what it counted in its last 100 ms. After fork() the child inherits
- * the parent's unsent count: flush before forking workers. Needs C11 atomics (-std=c11 or later;
- * gcc and clang have them).
+ * the parent's unsent count: flush before forking workers. Needs C11 atomics and the POSIX
+ * clocks: -std=gnu11 or later (the default of gcc and clang), or -std=c11 with _GNU_SOURCE.
  *
  * For one-off counts (a batch job, a script): one datagram per call.
  *
@@ -98,6 +98,10 @@ static inline void joules_ingest_close(int fd)
 }
 
 /* ---- the aggregating counter ---- */
+
+/* Left out under a strict -std=c11 without _GNU_SOURCE (no clock_gettime): the one-off calls
+ * above still work there. */
+#ifdef CLOCK_MONOTONIC_COARSE
 
 #define JOULES_COUNTER_INTERVAL_NS 100000000ULL    /* 100 ms between sends */
 #define JOULES_COUNTER_LINE_MAX    1000000000000UL /* joulesd's largest count per line (1e12) */
@@ -192,5 +196,7 @@ static inline void joules_counter_close(JoulesCounter *c)
         c->fd = -1;
         atomic_store_explicit(&c->sending, 0, memory_order_release);
 }
+
+#endif /* CLOCK_MONOTONIC_COARSE */
 
 #endif
