@@ -387,9 +387,9 @@ int ingest_open(const IngestOptions *opts, Ingest **ret, char *err, size_t errle
                 in->qlen = (unsigned)qlen;
         if (in->qlen < 2 * INGEST_MMSG)
                 log_info("ingest: net.unix.max_dgram_qlen is %u, so the socket queues only %u "
-                         "datagrams: each is read with a wakeup of its own under load (about 1.7 "
-                         "instead of 0.7 us of CPU per datagram here). systemd sets 512 "
-                         "(sysctl.d/50-default.conf); set it before joulesd starts",
+                         "datagrams: under load every few need a wakeup of their own (2 to 3 "
+                         "instead of 0.6 us of CPU per datagram on the build machine). systemd "
+                         "sets 512 (sysctl.d/50-default.conf); set it before joulesd starts",
                          in->qlen, in->qlen);
         in->last_drain_ns = now_monotonic_ns();
         *ret = in;
