@@ -4,5 +4,5 @@ source "$JOULES_SRC/tests/lib-cgroup.sh"
 source "$JOULES_SRC/tests/lib-clients.sh"
 cg_require
 command -v python3 >/dev/null || skip "no python3"
-clients_check python python3 "$JOULES_SRC/examples/clients/python/count.py"
+clients_check python python3 -B "$JOULES_SRC/examples/clients/python/count.py"
 note "ok"

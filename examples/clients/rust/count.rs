@@ -25,7 +25,9 @@ fn cpu_ns() -> i64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| {
-        args.iter().position(|a| a == name).map_or(default, |i| args[i + 1].parse().unwrap())
+        args.iter()
+            .position(|a| a == name)
+            .map_or(default, |i| args[i + 1].parse().unwrap())
     };
     let (counts, threads) = (arg("--counts", 100000), arg("--threads", 4));
     let cpu0 = cpu_ns();
@@ -58,6 +60,10 @@ fn main() {
         std::process::exit(1);
     }
     // the loop's CPU time (the process's), sends included: an upper bound on the add's cost
-    println!("added {}; {:.1} ns of CPU per count", counts, cpu as f64 / counts as f64);
+    println!(
+        "added {}; {:.1} ns of CPU per count",
+        counts,
+        cpu as f64 / counts as f64
+    );
     std::thread::sleep(Duration::from_secs(1));
 }

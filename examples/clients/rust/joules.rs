@@ -20,7 +20,12 @@ pub struct Counter {
 
 impl Counter {
     pub const fn new(name: &'static str) -> Counter {
-        Counter { name, pending: AtomicU64::new(0), start: Once::new(), sock: Mutex::new(None) }
+        Counter {
+            name,
+            pending: AtomicU64::new(0),
+            start: Once::new(),
+            sock: Mutex::new(None),
+        }
     }
 
     /// Counts n. Never blocks, never fails: a count that cannot be sent yet is kept.
