@@ -237,8 +237,7 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
                 fprintf(f, "%10s%s .. %s\n", "", a, b);
 }
 
-/* A round step giving about n ticks up to max: 1, 2 or 5 times a power of ten. */
-static double nice_step(double max, int n)
+double chart_nice_step(double max, int n)
 {
         if (!(max > 0))
                 return 1;
@@ -262,6 +261,24 @@ static const char *series_colour(const Chart *c, size_t s)
         }
 }
 
+void chart_svg_begin(FILE *f, double width, double height, double left, const char *title,
+                     const char *subtitle)
+{
+        fprintf(f,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                "viewBox=\"0 0 %.0f %.0f\" font-family=\"Helvetica, Arial, sans-serif\">\n",
+                width, height, width, height);
+        fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+        fprintf(f,
+                "<text x=\"%.0f\" y=\"38\" font-size=\"24\" font-weight=\"bold\" "
+                "fill=\"#222\">",
+                left);
+        text_xml_fputs(f, title);
+        fprintf(f, "</text>\n<text x=\"%.0f\" y=\"64\" font-size=\"15\" fill=\"#666\">", left);
+        text_xml_fputs(f, subtitle);
+        fprintf(f, "</text>\n");
+}
+
 void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
 {
         const double W = 960, H = 540, left = 80, right = 230, top = 90, bottom = 60;
@@ -279,24 +296,12 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                 if (isfinite(c->total[col]) && c->total[col] > max)
                         max = c->total[col];
         }
-        double step = nice_step(max, 5);
+        double step = chart_nice_step(max, 5);
         double ymax = step * ceil(max / step);
         if (!(ymax > 0))
                 ymax = 1;
 
-        fprintf(f,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                "viewBox=\"0 0 %.0f %.0f\" font-family=\"Helvetica, Arial, sans-serif\">\n",
-                W, H, W, H);
-        fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
-        fprintf(f,
-                "<text x=\"%.0f\" y=\"38\" font-size=\"24\" font-weight=\"bold\" "
-                "fill=\"#222\">",
-                left);
-        text_xml_fputs(f, title);
-        fprintf(f, "</text>\n<text x=\"%.0f\" y=\"64\" font-size=\"15\" fill=\"#666\">", left);
-        text_xml_fputs(f, subtitle);
-        fprintf(f, "</text>\n");
+        chart_svg_begin(f, W, H, left, title, subtitle);
 
         /* grid and y axis */
         for (double y = 0; y <= ymax + step / 2; y += step) {

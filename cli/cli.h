@@ -49,8 +49,4 @@ int cmd_report(const CliContext *ctx, int argc, char **argv);
 int cmd_compare(const CliContext *ctx, int argc, char **argv);
 int cmd_export(const CliContext *ctx, int argc, char **argv);
 int cmd_intensity(const CliContext *ctx, int argc, char **argv);
-
-/* joules run: the request count in a load generator's output (tool "wrk", "ab" or "hey").
- * -ENODATA when the output has none, -EINVAL for another tool. */
-int cli_run_parse_requests(const char *tool, const char *text, double *ret)
-        __attribute__((warn_unused_result));
+int cmd_ab(const CliContext *ctx, int argc, char **argv);

@@ -95,13 +95,13 @@ static void test_terminal_all_bytes(void **state)
         }
 }
 
-static char *json_of(const char *s)
+static char *with_memstream(void (*fn)(FILE *, const char *), const char *s)
 {
         char *out = NULL;
         size_t n = 0;
         FILE *f = open_memstream(&out, &n);
         assert_non_null(f);
-        text_json_fputs(f, s);
+        fn(f, s);
         fclose(f);
         return out;
 }
@@ -127,7 +127,7 @@ static void test_json(void **state)
                 {NULL, "null"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
-                _cleanup_free_ char *out = json_of(rows[i].in);
+                _cleanup_free_ char *out = with_memstream(text_json_fputs, rows[i].in);
                 assert_string_equal(out, rows[i].out);
                 assert_true(text_utf8_valid(out));
         }
@@ -161,17 +161,6 @@ static void test_csv(void **state)
         char small[6];
         text_csv_field(small, sizeof(small), "a,bcdefgh");
         assert_string_equal(small, "\"a,b\"");
-}
-
-static char *with_memstream(void (*fn)(FILE *, const char *), const char *s)
-{
-        char *out = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&out, &n);
-        assert_non_null(f);
-        fn(f, s);
-        fclose(f);
-        return out;
 }
 
 static void test_xml_and_prom(void **state)
