@@ -25,9 +25,9 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
-  # examples/rust-vs-go (run by the test suite): Go's standard library, Rust with Debian's own
-  # hyper/tokio/serde crates (cargo offline), httperf for a fixed request rate, curl for the
-  # byte-for-byte check
+  # examples/rust-vs-go (run by the test suite) and examples/clients (tests/integration/clients-*):
+  # Go's standard library, Rust with Debian's own hyper/tokio/serde crates (cargo offline),
+  # httperf for a fixed request rate, curl for the byte-for-byte check
   golang-go cargo rustc librust-hyper-dev librust-tokio-dev librust-serde-json-dev
   librust-serde-dev httperf curl
   # ./dev.sh package: dpkg-buildpackage (dpkg-dev), dh (debhelper), lintian
