@@ -12,7 +12,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 PACKAGES=(
   build-essential cmake pkg-config git
   libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
-  sqlite3 jq clang-format
+  sqlite3 jq clang-format python3
   libcurl4-openssl-dev wrk
   # joules intensity import: the UK National Grid carbon-intensity JSON
   libjson-c-dev

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 StoreBucket chart_bucket_for(int64_t from_us, int64_t to_us)
@@ -200,7 +201,7 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
                 return;
         unsigned cw = c->n_columns <= CHART_MAX_COLUMNS / 2 ? 2 : 1; /* chars per column */
         double max = max_finite(c->total, c->n_columns);
-        fprintf(f, "%s\n", title);
+        fprintf(f, "%s\n", title); /* the caller made it safe */
         for (unsigned r = height; r >= 1; r--) {
                 if (r == height)
                         fprintf(f, "%8.1f |", max);
@@ -234,28 +235,6 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
                 fprintf(f, "%10s%s%*s%s\n", "", a, pad, "", b);
         else
                 fprintf(f, "%10s%s .. %s\n", "", a, b);
-}
-
-static void xml_text(FILE *f, const char *s)
-{
-        for (; *s; s++) {
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-        }
 }
 
 /* A round step giving about n ticks up to max: 1, 2 or 5 times a power of ten. */
@@ -314,9 +293,9 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                 "<text x=\"%.0f\" y=\"38\" font-size=\"24\" font-weight=\"bold\" "
                 "fill=\"#222\">",
                 left);
-        xml_text(f, title);
+        text_xml_fputs(f, title);
         fprintf(f, "</text>\n<text x=\"%.0f\" y=\"64\" font-size=\"15\" fill=\"#666\">", left);
-        xml_text(f, subtitle);
+        text_xml_fputs(f, subtitle);
         fprintf(f, "</text>\n");
 
         /* grid and y axis */
@@ -396,13 +375,7 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                         left + pw + 24, ly, series_colour(c, s), left + pw + 48, ly + 13);
                 /* a long name keeps its start and its end, where services differ */
                 char name[40];
-                size_t l = strlen(c->names[s]);
-                if (l <= 25)
-                        snprintf(name, sizeof(name), "%s", c->names[s]);
-                else
-                        snprintf(name, sizeof(name), "%.11s...%s", c->names[s],
-                                 c->names[s] + l - 11);
-                xml_text(f, name);
+                text_xml_fputs(f, text_abbrev(c->names[s], 25, "...", name, sizeof(name)));
                 fprintf(f, "</text>\n");
         }
         if (any_total)

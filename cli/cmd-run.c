@@ -41,6 +41,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 #define RUN_OUTPUT_MAX (1u << 20) /* kept for parsing; all of it is passed through */
@@ -368,11 +369,13 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules run: fork: %s\n", strerror(-r));
                 goto out;
         }
+        int64_t moved = 0;
         if (cg_dir[0]) {
                 char procs[PATH_MAX + 16], pid[32];
                 snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_dir);
                 snprintf(pid, sizeof(pid), "%d", (int)child.pid);
-                int64_t moved = now_realtime_us(), seen;
+                int64_t seen;
+                moved = now_realtime_us();
                 r = run_write_file(procs, pid);
                 if (r < 0) {
                         fprintf(stderr, "joules run: moving the command into %s: %s\n", cg_dir,
@@ -404,8 +407,11 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
         child.pid = -1;
         int64_t t1 = now_realtime_us();
 
+        /* In a cgroup of its own, the window starts before the command's process moved in: the
+         * little CPU it used while waiting to start is the command's too, and a tick with
+         * little else running gives it a share of the idle energy worth counting. */
         int64_t a, b;
-        r = store_read_tick_before(s, t0, &a);
+        r = store_read_tick_before(s, moved ? moved : t0, &a);
         if (r >= 0)
                 r = run_wait_tick(s, t1, wait_us, &b);
         if (r < 0) {
@@ -441,7 +447,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr,
                         "joules run: %s drew no energy in the window (is the name right? "
                         "see joules services)\n",
-                        unit);
+                        TEXT_SAFE(unit));
 
         char wa[48], wb[48];
         if (json) {
@@ -471,7 +477,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 json_object_end(&j);
                 json_end(&j);
         } else {
-                printf("joules run: %s\n", unit);
+                printf("joules run: %s\n", TEXT_SAFE(unit));
                 printf("  duration     %10.3f s (window %.3f s, whole ticks: --since %s "
                        "--until %s)\n",
                        duration_s, window_s, run_format_us(a, wa, sizeof(wa)),

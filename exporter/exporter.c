@@ -157,8 +157,8 @@ static size_t top_processes(Exporter *e, Store *s, const StoreTotals *t, Metrics
         size_t k = 0;
         for (size_t i = 0; v && i < n && k < e->top_processes; i++) {
                 MetricsProcess m = {.pid = p[i].pid, .power_w = p[i].energy_j / window_s};
-                expo_sanitize(m.unit, sizeof(m.unit), p[i].unit);
-                expo_sanitize(m.comm, sizeof(m.comm), p[i].comm);
+                snprintf(m.unit, sizeof(m.unit), "%s", p[i].unit);
+                snprintf(m.comm, sizeof(m.comm), "%s", p[i].comm);
                 /* one series per label set, even if a PID came back with the same name */
                 bool dup = false;
                 for (size_t j = 0; j < k && !dup; j++)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 void expo_buf_free(ExpoBuf *b)
@@ -70,93 +71,21 @@ static void PRINTF(2, 3) putf(ExpoBuf *b, const char *fmt, ...)
         b->len += (size_t)n;
 }
 
-/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when the byte there does not start
- * one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid_len(const unsigned char *s)
-{
-        unsigned char c = s[0];
-        if (c < 0x80)
-                return 1;
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-                n = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                n = 3;
-                if (c == 0xE0)
-                        lo = 0xA0; /* overlong */
-                else if (c == 0xED)
-                        hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                n = 4;
-                if (c == 0xF0)
-                        lo = 0x90; /* overlong */
-                else if (c == 0xF4)
-                        hi = 0x8F; /* above U+10FFFF */
-        } else
-                return 0;
-        if (s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t k = 2; k < n; k++)
-                if (s[k] < 0x80 || s[k] > 0xBF)
-                        return 0;
-        return n;
-}
-
-#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
-
 void expo_label_value(ExpoBuf *b, const char *s, bool escape)
 {
-        const unsigned char *p = (const unsigned char *)s;
+        /* the table form (common/text.h): inert in a terminal, valid UTF-8, and a different
+         * string for every different name, so no two units become one series */
+        char safe[TEXT_SAFE_MAX];
+        const char *p = text_terminal(s, safe, sizeof(safe));
         while (*p) {
-                /* runs of plain bytes at once */
-                const unsigned char *q = p;
-                while (*q >= 0x20 && *q < 0x80 && *q != '\\' && *q != '"')
-                        q++;
-                if (q > p) {
-                        put(b, (const char *)p, (size_t)(q - p));
-                        p = q;
-                        continue;
-                }
-                if (escape && *p == '\\') {
-                        puts_(b, "\\\\");
-                        p++;
-                } else if (escape && *p == '"') {
-                        puts_(b, "\\\"");
-                        p++;
-                } else if (escape && *p == '\n') {
-                        puts_(b, "\\n");
-                        p++;
-                } else {
-                        size_t n = utf8_valid_len(p);
-                        if (n == 0) {
-                                puts_(b, REPLACEMENT);
-                                p++;
-                        } else {
-                                put(b, (const char *)p, n);
-                                p += n;
-                        }
-                }
+                size_t n = escape ? strcspn(p, "\\\"\n") : strlen(p);
+                put(b, p, n);
+                p += n;
+                if (!*p)
+                        break;
+                puts_(b, *p == '\n' ? "\\n" : *p == '"' ? "\\\"" : "\\\\");
+                p++;
         }
-}
-
-void expo_sanitize(char *dst, size_t size, const char *s)
-{
-        if (size == 0)
-                return;
-        const unsigned char *p = (const unsigned char *)s;
-        size_t o = 0;
-        while (*p) {
-                size_t n = utf8_valid_len(p);
-                const char *from = n ? (const char *)p : REPLACEMENT;
-                size_t len = n ? n : 3;
-                if (o + len >= size)
-                        break; /* cut on a character boundary */
-                memcpy(dst + o, from, len);
-                o += len;
-                p += n ? n : 1;
-        }
-        dst[o] = '\0';
 }
 
 static void help_text(ExpoBuf *b, ExpoFormat f, const char *s)

@@ -7,7 +7,7 @@
 /* The exposition writer: metric families and samples in the Prometheus text format 0.0.4 or in
  * OpenMetrics 1.0, into a growable buffer. Pure (no I/O), so every escaping rule is tested from
  * tables. Label values come from the system (unit names are chosen by unprivileged users): they
- * are made valid UTF-8 (each invalid byte becomes U+FFFD) and escaped (\\, \", \n). */
+ * are written in common/text.h's table form, then escaped (\\, \", \n). */
 
 typedef enum ExpoFormat {
         EXPO_TEXT,        /* text/plain; version=0.0.4 */
@@ -70,10 +70,8 @@ void expo_sample(ExpoBuf *b, ExpoFormat f, const char *family, ExpoType type,
 /* The end of the exposition: "# EOF" in OpenMetrics, nothing in the text format. */
 void expo_end(ExpoBuf *b, ExpoFormat f);
 
-/* Appends s to b made valid UTF-8 (invalid bytes and truncated sequences become U+FFFD, so are
- * overlong forms, surrogates and code points above U+10FFFF) and, when escape is set, with \\,
- * \" and newline escaped as label values need. */
+/* Appends s to b in the table form of common/text.h (text_terminal: control bytes and bytes that
+ * are not UTF-8 as \xHH, a backslash as \\, C1 controls and bidirectional marks as \u{HHHH}), so
+ * the page is valid UTF-8, inert in a terminal, and names show as `joules services` shows them;
+ * with escape, \\, \" and newline are then escaped as label values need. */
 void expo_label_value(ExpoBuf *b, const char *s, bool escape);
-/* The same into a NUL-terminated string of at most size bytes (cut on a character boundary):
- * for comparing sanitized names. */
-void expo_sanitize(char *dst, size_t size, const char *s);

@@ -7,92 +7,44 @@
 
 #include "common/util.h"
 
-/* Label values are made valid UTF-8 before they are written, so two names that differ only in
- * invalid bytes become the same series: their counters are added (a sum of counters still only
- * grows, and the units still add up to the host) rather than served twice, which Prometheus
- * would reject as a duplicate. */
-typedef struct UnitRow {
-        char name[256 * 3]; /* sanitized: each invalid byte may become 3 */
-        uint64_t active_uj, idle_uj, cpu_ns;
-} UnitRow;
-
-static int unit_row_cmp(const void *a, const void *b)
+/* Label values are written in common/text.h's table form, which gives every different name a
+ * different string. Only names the history cut to the same 255 bytes could give one series twice,
+ * which Prometheus would reject: such rows are added up into one (a sum of counters still only
+ * grows, and the units still add up to the host). The history lists them sorted by name, so
+ * they are neighbours. */
+static size_t units_merged(const StoreTotals *t, StoreTotalUnit **ret)
 {
-        return strcmp((*(UnitRow *const *)a)->name, (*(UnitRow *const *)b)->name);
-}
-
-typedef struct ReqRow {
-        char unit[256 * 3], metric[128 * 3];
-        double count;
-} ReqRow;
-
-static int req_row_cmp(const void *a, const void *b)
-{
-        const ReqRow *x = a, *y = b;
-        int c = strcmp(x->unit, y->unit);
-        return c ? c : strcmp(x->metric, y->metric);
-}
-
-/* The units by sanitized name, equal names added up: *ret_rows holds them, *ret the order. */
-static size_t units_merged(const StoreTotals *t, UnitRow **ret_rows, UnitRow ***ret)
-{
-        size_t n_in = t->n_units ? t->n_units : 1;
-        UnitRow *v = malloc(n_in * sizeof(*v));
-        UnitRow **order = malloc(n_in * sizeof(*order));
-        if (!v || !order) {
-                free(v);
-                free(order);
+        StoreTotalUnit *v = malloc((t->n_units ? t->n_units : 1) * sizeof(*v));
+        if (!v)
                 return SIZE_MAX;
-        }
-        for (size_t i = 0; i < t->n_units; i++) {
-                expo_sanitize(v[i].name, sizeof(v[i].name), t->units[i].name);
-                v[i].active_uj = t->units[i].active_uj;
-                v[i].idle_uj = t->units[i].idle_uj;
-                v[i].cpu_ns = t->units[i].cpu_ns;
-                order[i] = &v[i];
-        }
-        /* the history lists them by raw name, and sanitizing keeps that order unless a name
-         * held invalid bytes: sort only then */
-        bool sorted = true;
-        for (size_t i = 1; i < t->n_units && sorted; i++)
-                sorted = strcmp(order[i - 1]->name, order[i]->name) < 0;
-        if (!sorted)
-                qsort(order, t->n_units, sizeof(*order), unit_row_cmp);
         size_t n = 0;
         for (size_t i = 0; i < t->n_units; i++) {
-                if (n > 0 && strcmp(order[n - 1]->name, order[i]->name) == 0) {
-                        order[n - 1]->active_uj += order[i]->active_uj;
-                        order[n - 1]->idle_uj += order[i]->idle_uj;
-                        order[n - 1]->cpu_ns += order[i]->cpu_ns;
+                if (n > 0 && strcmp(v[n - 1].name, t->units[i].name) == 0) {
+                        v[n - 1].active_uj += t->units[i].active_uj;
+                        v[n - 1].idle_uj += t->units[i].idle_uj;
+                        v[n - 1].cpu_ns += t->units[i].cpu_ns;
                         continue;
                 }
-                order[n++] = order[i];
+                v[n++] = t->units[i];
         }
-        *ret_rows = v;
-        *ret = order;
+        *ret = v;
         return n;
 }
 
-static size_t requests_merged(const StoreTotals *t, ReqRow **ret)
+static size_t requests_merged(const StoreTotals *t, StoreTotalRequests **ret)
 {
-        ReqRow *v = calloc(t->n_requests ? t->n_requests : 1, sizeof(*v));
+        StoreTotalRequests *v = malloc((t->n_requests ? t->n_requests : 1) * sizeof(*v));
         if (!v)
                 return SIZE_MAX;
-        for (size_t i = 0; i < t->n_requests; i++) {
-                expo_sanitize(v[i].unit, sizeof(v[i].unit), t->requests[i].unit);
-                expo_sanitize(v[i].metric, sizeof(v[i].metric), t->requests[i].metric);
-                v[i].count = t->requests[i].count;
-        }
-        qsort(v, t->n_requests, sizeof(*v), req_row_cmp);
         size_t n = 0;
         for (size_t i = 0; i < t->n_requests; i++) {
-                if (n > 0 && req_row_cmp(&v[n - 1], &v[i]) == 0) {
-                        v[n - 1].count += v[i].count;
+                const StoreTotalRequests *q = &t->requests[i];
+                if (n > 0 && strcmp(v[n - 1].unit, q->unit) == 0 &&
+                    strcmp(v[n - 1].metric, q->metric) == 0) {
+                        v[n - 1].count += q->count;
                         continue;
                 }
-                if (n != i)
-                        v[n] = v[i];
-                n++;
+                v[n++] = *q;
         }
         *ret = v;
         return n;
@@ -150,8 +102,8 @@ static void render_history(const MetricsInput *in, ExpoFormat f, ExpoBuf *b)
                             expo_fixed(uj, 6), created);
         }
 
-        UnitRow *rows = NULL, **units = NULL;
-        size_t nu = units_merged(t, &rows, &units);
+        StoreTotalUnit *units = NULL;
+        size_t nu = units_merged(t, &units);
         if (nu == SIZE_MAX) {
                 b->oom = true;
                 return;
@@ -160,24 +112,23 @@ static void render_history(const MetricsInput *in, ExpoFormat f, ExpoBuf *b)
             "Energy attributed to each systemd unit and pseudo-unit (kernel, unattributed, idle), "
             "active or idle; the units add up to the host.");
         for (size_t i = 0; i < nu; i++) {
-                ExpoLabel l[] = {{"unit", units[i]->name}, {"mode", "active"}};
+                ExpoLabel l[] = {{"unit", units[i].name}, {"mode", "active"}};
                 expo_sample(b, f, "joules_unit_energy_joules", EXPO_COUNTER, l, 2,
-                            expo_fixed(units[i]->active_uj, 6), created);
+                            expo_fixed(units[i].active_uj, 6), created);
                 l[1].value = "idle";
                 expo_sample(b, f, "joules_unit_energy_joules", EXPO_COUNTER, l, 2,
-                            expo_fixed(units[i]->idle_uj, 6), created);
+                            expo_fixed(units[i].idle_uj, 6), created);
         }
         FAM("joules_unit_cpu_seconds", EXPO_COUNTER, "seconds",
             "CPU time of each systemd unit and pseudo-unit.");
         for (size_t i = 0; i < nu; i++) {
-                ExpoLabel l[] = {{"unit", units[i]->name}};
+                ExpoLabel l[] = {{"unit", units[i].name}};
                 expo_sample(b, f, "joules_unit_cpu_seconds", EXPO_COUNTER, l, 1,
-                            expo_fixed(units[i]->cpu_ns, 9), created);
+                            expo_fixed(units[i].cpu_ns, 9), created);
         }
         free(units);
-        free(rows);
 
-        ReqRow *reqs = NULL;
+        StoreTotalRequests *reqs = NULL;
         size_t nr = requests_merged(t, &reqs);
         if (nr == SIZE_MAX) {
                 b->oom = true;
