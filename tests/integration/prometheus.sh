@@ -132,10 +132,11 @@ start_exporter B "$PB"
 cg_unit "$unit"
 cg_spawn "$unit" "$JOULES_TESTS_BIN/burn" --duty 0.5 --seconds 1
 b0=$CG_LAST_PID
-cg_spawn "$unit" "$JOULES_TESTS_BIN/ingest-send" --socket "$sock" --count 1 --linger-ms 300
+# (The senders linger: joulesd maps a sender's PID to its unit when it reads the datagram, so the
+# sender must still be alive then, however slow the machine.)
+cg_spawn "$unit" "$JOULES_TESTS_BIN/ingest-send" --socket "$sock" --count 1 --linger-ms 4000
 s0=$CG_LAST_PID
 wait "$b0" || die "the first burn failed"
-wait "$s0" || die "the first request failed"
 
 # --- the edge and the central Prometheus -------------------------------------------------------
 cat >"$SCRATCH/central.yml" <<EOF
@@ -186,11 +187,6 @@ start_prometheus central "$PC" --web.enable-remote-write-receiver
 start_prometheus edge "$PE" --storage.remote.flush-deadline 1s
 wait_query "$EDGE" 'count(up{job="joules"} == 1) == 2' 15 || die "the edge does not scrape both exporters"
 scraped=$(now)
-wait_query "$EDGE" "joules_unit_requests_total{instance=\"$IA\",unit=\"$unit\"}" 10 ||
-  die "no request counter for $unit"
-wait_query "$EDGE" "joules_unit_energy_joules_total{instance=\"$IA\",unit=\"$unit\"} > 0" 10 ||
-  die "no energy for $unit"
-born=$(now)
 note "two hosts scraped by the edge at $EDGE, writing to $CENTRAL ($(($(date +%s) - started)) s)"
 
 # --- (b) restarts: joulesd B (the history goes on), exporter A (Prometheus sees it down) ----------
@@ -205,23 +201,31 @@ start_exporter A "$PA"
 wait_query "$EDGE" "up{instance=\"$IA\"} == 1" 10 || die "exporter A is not scraped again"
 restarted=$(now)
 
+# The unit's series (its first work was done before Prometheus started).
+wait_query "$EDGE" "joules_unit_requests_total{instance=\"$IA\",unit=\"$unit\"}" 10 ||
+  die "no request counter for $unit"
+wait_query "$EDGE" "joules_unit_energy_joules_total{instance=\"$IA\",unit=\"$unit\"} > 0" 10 ||
+  die "no energy for $unit"
+born=$(now)
+wait "$s0" || die "the first request failed"
+
 # --- (c) the unit's work: 400 requests ------------------------------------------------------------
 # The J/request rule's minute at Q (below) must begin before the work does.
 sleep "$(awk -v b="$born" -v r="$restarted" -v n="$(now)" \
-  'BEGIN { s = b + 6; if (r + 1 > s) s = r + 1; d = s - n; printf "%.1f", (d > 0 ? d : 0) }')"
+  'BEGIN { s = b + 5; if (r + 1 > s) s = r + 1; d = s - n; printf "%.1f", (d > 0 ? d : 0) }')"
 phase_from=$(date -u +%Y-%m-%dT%H:%M:%SZ) # whole seconds: the unit has been quiet for seconds
 phase_start=$(now)
 cg_spawn "$unit" "$JOULES_TESTS_BIN/burn" --duty 0.6 --seconds 4
 b1=$CG_LAST_PID
-cg_spawn "$unit" "$JOULES_TESTS_BIN/ingest-send" --socket "$sock" --count 400 --per-dgram 4 --linger-ms 500
+cg_spawn "$unit" "$JOULES_TESTS_BIN/ingest-send" --socket "$sock" --count 400 --per-dgram 4 --linger-ms 2500
 s1=$CG_LAST_PID
 wait "$b1" || die "the burn failed"
 wait "$s1" || die "the requests failed"
 sleep 3 # the last ticks stored, and quiet again
 phase_to=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-# Every check is made at one time Q: its 1m windows begin after the unit's series were born and
-# before its work began; the power windows (55 s at most) after the restarts.
+# Every check is made at one time Q: its 1m windows begin after the restarts and the unit's
+# series were born, and before the unit's work began.
 Q=$(awk -v b="$born" -v r="$restarted" 'BEGIN { q = b + 62.5; if (r + 57 > q) q = r + 57; printf "%.3f", q }')
 awk -v q="$Q" -v r="$restarted" -v f="$phase_start" -v t="$(now)" \
   'BEGIN { exit !(r < q - 56 && f > q - 59 && t < q - 3) }' ||
@@ -318,8 +322,10 @@ while IFS=$'\t' read -r title instant expr; do
   if [ "$instant" = true ]; then
     out=$(query "$EDGE" "$e" "$Q")
   else
-    out=$(curl -fsS "$EDGE/api/v1/query_range" --data-urlencode "query=$e" --data-urlencode "start=$(awk -v q="$Q" 'BEGIN { print q - 30 }')" \
-      --data-urlencode "end=$Q" --data-urlencode "step=5" | jq -c '.data.result')
+    out=$(curl -fsS "$EDGE/api/v1/query_range" --data-urlencode "query=$e" \
+      --data-urlencode "start=$(awk -v q="$Q" 'BEGIN { printf "%.3f", q - 30 }')" \
+      --data-urlencode "end=$Q" --data-urlencode "step=5") || die "query_range $e failed"
+    out=$(jq -c '.data.result' <<<"$out")
   fi
   jq -e '[.[] | (.values // [.value])[] | .[1] | select(. != "NaN")] | length > 0' <<<"$out" >/dev/null ||
     die "dashboard panel \"$title\" has no data: $e"
@@ -331,6 +337,12 @@ m=$(query "$EDGE" "${marker//\$instance/.*}" "$Q" | jq -c '[.[] | .value[1]] | u
 [ "$m" = '["0"]' ] || die "the estimated/measured marker says $m for RAPL-measured hosts"
 
 # --- (e) the central store ---------------------------------------------------------------------
+# remote_write runs behind the edge (by seconds when the machine is busy): wait until the central
+# store holds both the raw and the recorded samples up to Q.
+for m in joules_host_energy_joules_total instance:joules_host_power_watts:rate1m; do
+  wait_query "$CENTRAL" "min(timestamp($m{site=\"edge-1\"})) > $Q" 30 ||
+    die "the central store has no $m samples after Q"
+done
 n=$(query "$CENTRAL" 'count by (instance) (joules_host_energy_joules_total{site="edge-1"})' "$Q" | jq length)
 [ "$n" = 2 ] || die "the central store has the host counters of $n hosts"
 check_power "$CENTRAL" "$IA" 30 central
@@ -347,14 +359,23 @@ while IFS=$'\t' read -r name expr; do
   again=$(query "$CENTRAL" "$expr" "$Q")
   [ "$(jq length <<<"$again")" -gt 0 ] || die "central: $name evaluated there returns nothing"
 done < <(jq -r '.data.groups[].rules[] | select(.type == "recording") | [.name, (.query | gsub("\n"; " "))] | @tsv' "$SCRATCH/rules.json")
+# A recorded value, and the rule's expression evaluated centrally from the raw series at the time
+# the edge evaluated it (the recorded sample's timestamp): the same samples, so the same value, up
+# to a scrape the edge had not appended yet when it evaluated.
+rule_expr() { jq -r --arg n "$1" '.data.groups[].rules[] | select(.name == $n) | .query' "$SCRATCH/rules.json"; }
+recorded() { # recorded SELECTOR: "timestamp value" of the one series, at Q
+  query "$CENTRAL" "$1" "$Q" | jq -r 'if length == 1 then "\(.[0].value[0]) \(.[0].value[1])" else "none none" end'
+}
 for i in "$IA" "$IB"; do
-  rec=$(value "$CENTRAL" 'instance:joules_host_power_watts:rate1m' "$i" "$Q")
-  ev=$(value "$CENTRAL" 'rate(joules_host_energy_joules_total[1m])' "$i" "$Q")
+  read -r t rec < <(recorded "instance:joules_host_power_watts:rate1m{instance=\"$i\"}")
+  ev=$(value "$CENTRAL" "$(rule_expr instance:joules_host_power_watts:rate1m)" "$i" "$t")
   within "$ev" "$rec" 1 || die "central: $i recorded at the edge $rec W, evaluated centrally $ev W"
+  note "central: host power of $i recorded at the edge $rec W, evaluated there $ev W"
 done
-jc=$(query "$CENTRAL" "$(jq -r '.data.groups[].rules[] | select(.name == "instance_unit_metric:joules_unit_energy_per_request_joules:rate1m") | .query' "$SCRATCH/rules.json")" "$Q" |
+read -r t jrec < <(recorded "instance_unit_metric:joules_unit_energy_per_request_joules:rate1m{instance=\"$IA\",unit=\"$unit\",metric=\"requests\"}")
+jc=$(query "$CENTRAL" "$(rule_expr instance_unit_metric:joules_unit_energy_per_request_joules:rate1m)" "$t" |
   jq -r --arg u "$unit" '[.[] | select(.metric.unit == $u and .metric.metric == "requests")] | if length == 1 then .[0].value[1] else "none" end')
-within "$jc" "$jr" 1 || die "central: J/request evaluated centrally $jc, recorded at the edge $jr"
+within "$jc" "$jrec" 1 || die "central: J/request evaluated centrally $jc, recorded at the edge $jrec"
 n=$(query "$CENTRAL" 'count(sum by (unit) (instance_unit:joules_unit_power_watts:rate1m))' "$Q" | jq -r '.[0].value[1]')
 note "central: every recording rule arrived and evaluates there (J/request $jc); watts of $n units across the fleet"
 series=$(query "$CENTRAL" 'count({site="edge-1"})' "$Q" | jq -r '.[0].value[1]')
