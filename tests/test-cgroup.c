@@ -1043,8 +1043,8 @@ static void test_fake_mountinfo(void **state)
 
 static struct {
         char v2[1024];
-        char slice[1100], unit_a[1200], unit_b[1200];
-        bool made_slice, made_a, made_b;
+        char slice[1100], own_slice[1150], unit_a[1200], unit_b[1200];
+        bool made_slice, made_own_slice, made_a, made_b;
         pid_t child;
         int go[2], done[2];
         pid_t kids[5];
@@ -1068,6 +1068,9 @@ static int real_teardown(void **state)
                 real_cgroup_remove(real.unit_a);
         if (real.made_b)
                 real_cgroup_remove(real.unit_b);
+        if (real.made_own_slice)
+                real_cgroup_remove(real.own_slice);
+        real.made_own_slice = false;
         if (real.made_slice)
                 (void)rmdir(real.slice); /* only when empty: others may use it */
         for (int i = 0; i < 2; i++) {
@@ -1219,13 +1222,20 @@ static void test_real_lazy(void **state)
         size_t n, ia = 0;
         (void)state;
 
+        /* A slice of this test's own: whether the quiet unit is left unread depends on its
+         * slice's CPU time being explained by the busy unit, which busy units of other tests
+         * running at the same time in system.slice would upset. */
         snprintf(real.slice, sizeof(real.slice), "%s/system.slice", real.v2);
         real.made_slice = mkdir(real.slice, 0755) == 0;
-        snprintf(real.unit_a, sizeof(real.unit_a), "%s/t-joules-%d-lazy.service", real.slice,
+        snprintf(real.own_slice, sizeof(real.own_slice), "%s/t-joules-%d.slice", real.slice,
+                 (int)getpid());
+        assert_int_equal(mkdir(real.own_slice, 0755), 0);
+        real.made_own_slice = true;
+        snprintf(real.unit_a, sizeof(real.unit_a), "%s/t-joules-%d-lazy.service", real.own_slice,
                  (int)getpid());
         assert_int_equal(mkdir(real.unit_a, 0755), 0);
         real.made_a = true;
-        snprintf(real.unit_b, sizeof(real.unit_b), "%s/t-joules-%d-quiet.service", real.slice,
+        snprintf(real.unit_b, sizeof(real.unit_b), "%s/t-joules-%d-quiet.service", real.own_slice,
                  (int)getpid());
         assert_int_equal(mkdir(real.unit_b, 0755), 0);
         real.made_b = true;
