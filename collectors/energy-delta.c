@@ -15,7 +15,13 @@ static const char *const status_names[_ENERGY_DELTA_STATUS_MAX] = {
         [ENERGY_DELTA_OUT_OF_RANGE] = "reading above max_energy_range_uj",
         [ENERGY_DELTA_TOO_HIGH] = "implausible power (above the sane bound)",
         [ENERGY_DELTA_UNREADABLE] = "unreadable",
+        [ENERGY_DELTA_AMBIGUOUS] = "interval long enough for the counter to wrap more than once",
 };
+
+bool energy_delta_ambiguous(double last_w, uint64_t dt_us, uint64_t max_range_uj)
+{
+        return max_range_uj > 0 && last_w > 0 && last_w * (double)dt_us >= (double)max_range_uj;
+}
 
 const char *energy_delta_status_to_string(EnergyDeltaStatus s)
 {
@@ -54,7 +60,8 @@ int energy_tracker_init(EnergyTracker *t, size_t n, double max_watts)
         *t = (EnergyTracker){.n = n, .max_watts = max_watts};
         t->prev_uj = calloc(n ? n : 1, sizeof(uint64_t));
         t->have_prev = calloc(n ? n : 1, sizeof(bool));
-        if (!t->prev_uj || !t->have_prev) {
+        t->last_w = calloc(n ? n : 1, sizeof(double));
+        if (!t->prev_uj || !t->have_prev || !t->last_w) {
                 energy_tracker_done(t);
                 return -ENOMEM;
         }
@@ -65,8 +72,10 @@ void energy_tracker_done(EnergyTracker *t)
 {
         free(t->prev_uj);
         free(t->have_prev);
+        free(t->last_w);
         t->prev_uj = NULL;
         t->have_prev = NULL;
+        t->last_w = NULL;
 }
 
 int energy_interval_init(EnergyInterval *iv, size_t n)
@@ -109,6 +118,9 @@ int energy_tracker_step(EnergyTracker *t, const EnergyDomain *domains, const uin
                         st = energy_delta(t->prev_uj[i], cur_uj[i], domains[i].wraps,
                                           domains[i].max_range_uj, dt, t->max_watts,
                                           &out->delta_uj[i]);
+                        if (energy_delta_valid(st) && domains[i].wraps &&
+                            energy_delta_ambiguous(t->last_w[i], dt, domains[i].max_range_uj))
+                                st = ENERGY_DELTA_AMBIGUOUS;
                 }
                 /* A domain with no baseline yet is not a drop: it is being (re)started. */
                 bool baseline_only = valid[i] && (!t->have_prev[i] || first);
@@ -124,6 +136,8 @@ int energy_tracker_step(EnergyTracker *t, const EnergyDomain *domains, const uin
                 } else {
                         if (st == ENERGY_DELTA_WRAPPED)
                                 t->wrapped++;
+                        if (dt > 0)
+                                t->last_w[i] = (double)out->delta_uj[i] / (double)dt;
                         if (domains[i].in_host)
                                 out->host_uj += out->delta_uj[i];
                 }

@@ -18,6 +18,7 @@ typedef enum EnergyDeltaStatus {
         ENERGY_DELTA_OUT_OF_RANGE, /* dropped: a reading above max_energy_range_uj */
         ENERGY_DELTA_TOO_HIGH,     /* dropped: more power than the sane bound */
         ENERGY_DELTA_UNREADABLE,   /* dropped: this or the previous reading failed */
+        ENERGY_DELTA_AMBIGUOUS,    /* dropped: long enough for the counter to wrap twice */
         _ENERGY_DELTA_STATUS_MAX,
 } EnergyDeltaStatus;
 
@@ -28,6 +29,14 @@ typedef enum EnergyDeltaStatus {
  * is OK or WRAPPED. */
 EnergyDeltaStatus energy_delta(uint64_t prev, uint64_t cur, bool wraps, uint64_t max_range_uj,
                                uint64_t dt_us, double max_watts, uint64_t *ret_uj);
+
+/* A wrapping counter read after an interval long enough that it may have gone round more than
+ * once: a stalled sampler (a frozen VM, a stopped process) sees one wrap where there were two and
+ * would lose a whole range silently. At the power of the last interval (last_w, W = µJ/µs), dt_us
+ * would take the counter through its whole range or more: the number of wraps is then not known,
+ * so the interval is dropped and counted. On real hardware (a 262 kJ range) that takes a stall of
+ * 22 minutes at 200 W; the simulator's ranges of a few joules make it testable. */
+bool energy_delta_ambiguous(double last_w, uint64_t dt_us, uint64_t max_range_uj);
 
 static inline bool energy_delta_valid(EnergyDeltaStatus s)
 {
@@ -41,6 +50,7 @@ typedef struct EnergyTracker {
         size_t n;
         uint64_t *prev_uj;
         bool *have_prev;
+        double *last_w; /* per domain: the power of its last valid interval; < 0: none yet */
         uint64_t prev_mono_us;
         bool have_time;
         double max_watts; /* per domain */
