@@ -305,6 +305,31 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return 1;
 }
 
+int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+        JoulesConfig tmp = *c;
+        ConfigParse p = {.c = &tmp};
+        int line = ini_parse_file(f, config_ini_handler, &p);
+        if (line != 0) {
+                if (line < 0)
+                        snprintf(err, errlen, "%s: cannot read the file", name);
+                else if (p.err[0])
+                        snprintf(err, errlen, "%s:%d: %s", name, line, p.err);
+                else
+                        snprintf(err, errlen,
+                                 "%s:%d: syntax error (expected [section] or key = value)", name,
+                                 line);
+                return -EINVAL;
+        }
+        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
+            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
+                snprintf(err, errlen, "%s: %s", name, p.err);
+                return -EINVAL;
+        }
+        *c = tmp;
+        return 0;
+}
+
 int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
 {
         FILE *f = fopen(path, "re");
@@ -313,28 +338,9 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s: %s", path, strerror(errno));
                 return r;
         }
-        JoulesConfig tmp = *c;
-        ConfigParse p = {.c = &tmp};
-        int line = ini_parse_file(f, config_ini_handler, &p);
+        int r = config_load_stream(c, f, path, err, errlen);
         fclose(f);
-        if (line != 0) {
-                if (line < 0)
-                        snprintf(err, errlen, "%s: cannot read the file", path);
-                else if (p.err[0])
-                        snprintf(err, errlen, "%s:%d: %s", path, line, p.err);
-                else
-                        snprintf(err, errlen,
-                                 "%s:%d: syntax error (expected [section] or key = value)", path,
-                                 line);
-                return -EINVAL;
-        }
-        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
-            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
-                snprintf(err, errlen, "%s: %s", path, p.err);
-                return -EINVAL;
-        }
-        *c = tmp;
-        return 0;
+        return r;
 }
 
 void config_dump(const JoulesConfig *c, FILE *f)
