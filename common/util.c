@@ -256,6 +256,28 @@ int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us)
         return 0;
 }
 
+char *format_duration_us(uint64_t us, char *buf, size_t size)
+{
+        static const struct {
+                uint64_t us;
+                const char *suffix;
+        } units[] = {
+                {86400 * USEC_PER_SEC, "d"},
+                {3600 * USEC_PER_SEC, "h"},
+                {60 * USEC_PER_SEC, "m"},
+                {USEC_PER_SEC, "s"},
+                {1000, "ms"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (us % units[i].us == 0) {
+                        snprintf(buf, size, "%llu%s", (unsigned long long)(us / units[i].us),
+                                 us ? units[i].suffix : "s");
+                        return buf;
+                }
+        snprintf(buf, size, "%lluus", (unsigned long long)us);
+        return buf;
+}
+
 char *format_rfc3339(int64_t us, char *buf, size_t size)
 {
         time_t t = (time_t)(us >= 0 ? us / (int64_t)USEC_PER_SEC

@@ -66,6 +66,10 @@ int parse_duration_us(const char *s, uint64_t *ret_us) WARN_UNUSED;
  * duration meaning that long before now_us. Result in microseconds since the epoch. */
 int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us) WARN_UNUSED;
 
+/* A duration as parse_duration_us reads it back exactly, in the largest unit that divides it:
+ * "7d", "1h", "90s", "250ms", "1234567us". buf needs 24 bytes. */
+char *format_duration_us(uint64_t us, char *buf, size_t size);
+
 /* RFC 3339 UTC, second precision: "2026-11-27T02:54:09Z". buf needs 21 bytes. */
 char *format_rfc3339(int64_t us, char *buf, size_t size);
 

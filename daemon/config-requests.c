@@ -223,12 +223,14 @@ void config_dump_requests(const JoulesConfig *c, FILE *f)
         for (size_t i = 0; i < c->n_request_sources; i++) {
                 const JoulesRequestSource *s = &c->request_sources[i];
                 fprintf(f, "\n[requests \"%s\"]\nmetric = %s\n", s->unit, s->metric_name);
+                char iv[32], to[32];
                 if (s->url[0])
                         fprintf(f,
-                                "scrape_url = %s\nscrape_metric = %s\nscrape_interval = %gs\n"
-                                "scrape_timeout = %gs\n",
-                                s->url, s->selector, (double)s->scrape_interval_us / 1e6,
-                                (double)s->scrape_timeout_us / 1e6);
+                                "scrape_url = %s\nscrape_metric = %s\nscrape_interval = %s\n"
+                                "scrape_timeout = %s\n",
+                                s->url, s->selector,
+                                format_duration_us(s->scrape_interval_us, iv, sizeof(iv)),
+                                format_duration_us(s->scrape_timeout_us, to, sizeof(to)));
                 if (s->access_log[0])
                         fprintf(f, "access_log = %s\n", s->access_log);
                 if (s->access_log_filter[0])

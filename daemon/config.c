@@ -343,9 +343,21 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
         return r;
 }
 
+const char *config_format_double(double v, char *buf, size_t size)
+{
+        /* the shortest of %.15g..%.17g that reads back as v: 0.74 stays 0.74 */
+        for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, size, "%.*g", prec, v);
+                if (strtod(buf, NULL) == v)
+                        break;
+        }
+        return buf;
+}
+
 void config_dump(const JoulesConfig *c, FILE *f)
 {
         const char *section = "";
+        char buf[32];
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
                 const ConfigKey *k = &config_keys[i];
                 const char *field = (const char *)c + k->offset;
@@ -363,10 +375,12 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         fprintf(f, "%s\n", field);
                         break;
                 case CFG_DURATION:
-                        fprintf(f, "%gs\n", (double)*(const uint64_t *)field / 1e6);
+                        fprintf(f, "%s\n",
+                                format_duration_us(*(const uint64_t *)field, buf, sizeof(buf)));
                         break;
                 case CFG_DOUBLE:
-                        fprintf(f, "%g\n", *(const double *)field);
+                        fprintf(f, "%s\n",
+                                config_format_double(*(const double *)field, buf, sizeof(buf)));
                         break;
                 case CFG_UINT:
                         fprintf(f, "%u\n", *(const unsigned *)field);
@@ -379,20 +393,16 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         break;
                 case CFG_RETENTION: {
                         uint64_t us = *(const uint64_t *)field;
-                        if (us == 0)
-                                fprintf(f, "forever\n");
-                        else if (us % (86400 * USEC_PER_SEC) == 0)
-                                fprintf(f, "%llud\n",
-                                        (unsigned long long)(us / (86400 * USEC_PER_SEC)));
-                        else
-                                fprintf(f, "%gs\n", (double)us / 1e6);
+                        fprintf(f, "%s\n",
+                                us ? format_duration_us(us, buf, sizeof(buf)) : "forever");
                         break;
                 }
                 case CFG_IDLE_POWER:
                         if (c->idle_learn)
                                 fprintf(f, "learn\n");
                         else
-                                fprintf(f, "%g\n", c->idle_w);
+                                fprintf(f, "%s\n",
+                                        config_format_double(c->idle_w, buf, sizeof(buf)));
                         break;
                 }
         }

@@ -85,6 +85,10 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
 int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 
+/* A number as config_dump writes it: the shortest text that reads back as exactly v. buf needs
+ * 32 bytes. */
+const char *config_format_double(double v, char *buf, size_t size);
+
 /* Writes every key with its current value as an INI file (joulesd --dump-config). */
 void config_dump(const JoulesConfig *c, FILE *f);
 

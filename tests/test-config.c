@@ -108,16 +108,22 @@ static void test_dump_roundtrip(void **state)
         JoulesConfig c, d;
         char err[512];
         config_defaults(&c);
-        c.interval_us = 250000;
+        c.interval_us = 1234567; /* --dump-config printed 1.23457s: not what was configured */
         c.idle_learn = false;
         c.idle_w = 3.5;
+        c.max_domain_power_w = 1234.5678;
+        c.raw_retention_us = 3601 * USEC_PER_SEC;
+        c.carbon.pue = 1.2;
         char *p = write_tmp("");
         FILE *f = fopen(p, "w");
         config_dump(&c, f);
         fclose(f);
         config_defaults(&d);
         assert_int_equal(config_load(&d, p, err, sizeof(err)), 0);
-        assert_int_equal(d.interval_us, 250000);
+        assert_int_equal(d.interval_us, 1234567);
+        assert_true(d.max_domain_power_w == 1234.5678);
+        assert_int_equal(d.raw_retention_us, 3601 * USEC_PER_SEC);
+        assert_true(d.carbon.pue == 1.2);
         assert_false(d.idle_learn);
         assert_true(d.idle_w == 3.5);
         unlink(p);

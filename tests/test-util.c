@@ -36,6 +36,31 @@ static void test_duration(void **state)
         }
 }
 
+static void test_format_duration(void **state)
+{
+        static const struct {
+                uint64_t us;
+                const char *text;
+        } rows[] = {
+                {0, "0s"},
+                {1, "1us"},
+                {1234567, "1234567us"},
+                {250000, "250ms"},
+                {USEC_PER_SEC, "1s"},
+                {90 * USEC_PER_SEC, "90s"},
+                {3600 * USEC_PER_SEC, "1h"},
+                {7 * 86400 * USEC_PER_SEC, "7d"},
+                {UINT64_MAX, "18446744073709551615us"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char buf[32];
+                uint64_t back;
+                assert_string_equal(format_duration_us(rows[i].us, buf, sizeof(buf)), rows[i].text);
+                if (rows[i].us < UINT64_C(1) << 53) /* exact through parse_duration_us's double */
+                        assert_true(parse_duration_us(buf, &back) == 0 && back == rows[i].us);
+        }
+}
+
 static void test_time_point(void **state)
 {
         const int64_t now = INT64_C(1767225600) * 1000000; /* 2026-01-01T00:00:00Z */
@@ -96,6 +121,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_format_duration),
                 cmocka_unit_test(test_time_point),
                 cmocka_unit_test(test_u64),
         };
