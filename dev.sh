@@ -5,6 +5,8 @@
 #                                  ASan+UBSan) and check the formatting
 #   ./dev.sh build                 install what is missing and build: build/bin/{joulesd,joules}
 #   ./dev.sh bench                 build and run the benchmarks under bench/
+#   ./dev.sh fuzz [TARGET|all] [SECONDS]  run the libFuzzer targets of fuzz/ (default: every one,
+#                                  10 million executions each; SECONDS: that long each instead)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
@@ -20,6 +22,8 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # fuzz/: clang's libFuzzer (its runtime is only recommended by clang)
+  clang libclang-rt-14-dev
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -93,6 +97,20 @@ case "$cmd" in
     (cd build-asan &&
       ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         ctest --output-on-failure -j1)
+    log "fuzz targets: a short run of each over its seeds under ASan+UBSan (fuzz/)"
+    CC=clang build build-fuzz -DJOULES_FUZZ=ON
+    (cd build-fuzz && ctest --output-on-failure -j"$(jobs)")
+    ;;
+  fuzz)
+    ensure_packages
+    CC=clang build build-fuzz -DJOULES_FUZZ=ON
+    limit=runs=10000000
+    [ -n "${2:-}" ] && limit=time=$2
+    targets=${1:-all}
+    [ "$targets" = all ] && targets=$(cd build-fuzz/bin && ls fuzz-* | sed 's/^fuzz-//')
+    rc=0
+    for t in $targets; do bash fuzz/run.sh build-fuzz/bin "$t" "$limit" || rc=1; done
+    exit $rc
     ;;
   bench)
     ensure_packages
@@ -110,7 +128,7 @@ case "$cmd" in
     done
     ;;
   *)
-    echo "usage: ./dev.sh run|test|build|bench" >&2
+    echo "usage: ./dev.sh run|test|build|bench|fuzz" >&2
     exit 2
     ;;
 esac
