@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz/run.sh [--smoke] BIN_DIR TARGET runs=N|time=SECONDS
+# fuzz/run.sh [--smoke] BIN_DIR TARGET runs=N|time=SECONDS|runs=N,time=SECONDS
 # Runs bin/fuzz-TARGET over its seed corpus (fuzz/corpus/TARGET) and the inputs it found before
 # (BIN_DIR/../fuzz-work/TARGET/corpus), with fuzz/dict/TARGET.dict when there is one, and prints
 # one line: the executions and executions per second. A crash, a leak, a broken invariant or a
@@ -16,11 +16,13 @@ mkdir -p "$work/corpus" "$work/artifacts"
 args=(-print_final_stats=1 -timeout=25 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/")
 [ $smoke = 1 ] && args+=(-seed=1)
 [ -f "$src/dict/$target.dict" ] && args+=(-dict="$src/dict/$target.dict")
-case $limit in
-  runs=*) args+=(-runs="${limit#runs=}") ;;
-  time=*) args+=(-max_total_time="${limit#time=}") ;;
-  *) echo "run.sh: limit must be runs=N or time=SECONDS" >&2; exit 2 ;;
-esac
+for l in ${limit//,/ }; do
+  case $l in
+    runs=*) args+=(-runs="${l#runs=}") ;;
+    time=*) args+=(-max_total_time="${l#time=}") ;;
+    *) echo "run.sh: limit must be runs=N, time=SECONDS or both (runs=N,time=S)" >&2; exit 2 ;;
+  esac
+done
 log=$work/last.log
 rc=0
 "$bin/fuzz-$target" "${args[@]}" "$work/corpus" "$src/corpus/$target" >"$log" 2>&1 || rc=$?
