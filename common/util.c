@@ -171,9 +171,11 @@ int parse_duration_us(const char *s, uint64_t *ret_us)
                 p += strlen(duration_units[i].suffix);
                 any = true;
         }
-        if (!any || total >= 1.8e19)
+        /* llround() stops at 2^63 (10000000000000s came back as 2^63 us): round as a double,
+         * which converts exactly below 2^64 */
+        if (!any || total >= 0x1p64)
                 return -ERANGE;
-        *ret_us = (uint64_t)llround(total);
+        *ret_us = (uint64_t)round(total);
         return 0;
 }
 
