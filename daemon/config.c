@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
@@ -286,6 +287,10 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
         return -EINVAL;
 }
 
+/* libinih holds a line, its newline and a NUL in INI_MAX_LINE bytes */
+#define CONFIG_LINE_MAX  (INI_MAX_LINE - 2)
+#define CONFIG_MAX_BYTES (1 << 20)
+
 typedef struct ConfigParse {
         JoulesConfig *c;
         char err[512];
@@ -305,11 +310,69 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return 1;
 }
 
+/* The whole text of f, NUL-terminated, once every line is one libinih parses whole: it reads a
+ * line into INI_MAX_LINE (200) bytes and parses the rest of a longer one as a line of its own, so
+ * the tail of a long comment could set a key ("; xxx...interval = 5s"). A NUL byte would end
+ * the text early. err names the line. */
+static int config_read_lines(FILE *f, const char *name, char **ret, char *err, size_t errlen)
+{
+        char *text = NULL;
+        size_t size = 0, cap = 0, got;
+        char chunk[4096];
+        while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+                if (size + got + 1 > CONFIG_MAX_BYTES) {
+                        free(text);
+                        snprintf(err, errlen, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
+                        return -EFBIG;
+                }
+                if (size + got + 1 > cap) {
+                        cap = (size + got + 1) * 2;
+                        char *t = realloc(text, cap);
+                        if (!t) {
+                                free(text);
+                                return -ENOMEM;
+                        }
+                        text = t;
+                }
+                memcpy(text + size, chunk, got);
+                size += got;
+        }
+        if (ferror(f)) {
+                free(text);
+                snprintf(err, errlen, "%s: cannot read the file", name);
+                return -EIO;
+        }
+        unsigned line = 1;
+        for (size_t i = 0, col = 0; i < size; i++) {
+                if (text[i] == '\0' || (text[i] != '\n' && ++col > CONFIG_LINE_MAX)) {
+                        snprintf(err, errlen,
+                                 text[i] ? "%s:%u: longer than %d bytes" : "%s:%u: a NUL byte",
+                                 name, line, CONFIG_LINE_MAX);
+                        free(text);
+                        return -EINVAL;
+                }
+                if (text[i] == '\n') {
+                        line++;
+                        col = 0;
+                }
+        }
+        if (!text && !(text = malloc(1)))
+                return -ENOMEM;
+        text[size] = '\0';
+        *ret = text;
+        return 0;
+}
+
 int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, size_t errlen)
 {
+        char *text;
+        int r = config_read_lines(f, name, &text, err, errlen);
+        if (r < 0)
+                return r == -ENOMEM || r == -EIO ? r : -EINVAL;
         JoulesConfig tmp = *c;
         ConfigParse p = {.c = &tmp};
-        int line = ini_parse_file(f, config_ini_handler, &p);
+        int line = ini_parse_string(text, config_ini_handler, &p);
+        free(text);
         if (line != 0) {
                 if (line < 0)
                         snprintf(err, errlen, "%s: cannot read the file", name);

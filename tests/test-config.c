@@ -94,6 +94,36 @@ static void test_bad(void **state)
         }
 }
 
+/* libinih parses the tail of a line longer than its buffer as a line of its own: the tail of a
+ * long comment set a key. Such a line is refused whole, and so is a NUL byte (found by
+ * fuzz/fuzz-config.c). A line of exactly the longest length still loads. */
+static void test_long_lines(void **state)
+{
+        char text[512], err[512];
+        JoulesConfig c;
+        /* "; " and 196 bytes: 198, the longest line */
+        snprintf(text, sizeof(text), "[daemon]\n; %0196d\ninterval = 5s\n", 0);
+        FILE *f = fmemopen(text, strlen(text), "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), 0);
+        assert_int_equal(c.interval_us, 5 * USEC_PER_SEC);
+        fclose(f);
+        /* one byte more: the tail "interval = 5s" must not be read as a line */
+        snprintf(text, sizeof(text), "[daemon]\n; %0197dinterval = 5s\n", 0);
+        f = fmemopen(text, strlen(text), "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "t.conf:2: longer than 198 bytes");
+        assert_int_equal(c.interval_us, USEC_PER_SEC);
+        fclose(f);
+        static const char with_nul[] = "[daemon]\ninterval = 5s\0\ninterval = 2s\n";
+        f = fmemopen((void *)with_nul, sizeof(with_nul) - 1, "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "t.conf:2: a NUL byte");
+        fclose(f);
+}
+
 static void test_missing(void **state)
 {
         JoulesConfig c;
@@ -133,9 +163,8 @@ static void test_dump_roundtrip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_good),
-                cmocka_unit_test(test_bad),
-                cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_long_lines),     cmocka_unit_test(test_missing),
                 cmocka_unit_test(test_dump_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
