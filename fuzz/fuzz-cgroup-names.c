@@ -35,7 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r == 0 || r == -ENXIO || r == -EINVAL);
         if (r == 0) {
                 FUZZ_CHECK(prefix <= len && id.kind != CGROUP_UNIT_SLICE);
-                FUZZ_CHECK(cgroup_name_classify(id.name, strlen(id.name), unit, sizeof(unit),
+                /* id.name is unescaped: its directory name is the escaped form */
+                char escaped[CGROUP_UNIT_NAME_MAX + 1];
+                snprintf(escaped, sizeof(escaped), "_%s", id.name);
+                FUZZ_CHECK(cgroup_name_classify(escaped, strlen(escaped), unit, sizeof(unit),
                                                 &kind) == 0 &&
                            kind == id.kind);
                 FUZZ_CHECK(id.uid >= -1 && id.uid < UINT32_MAX);

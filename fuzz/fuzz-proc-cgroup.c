@@ -35,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CgroupUnitId id;
         if (units_from_cgroup_text(s, &id) == 0) {
                 CgroupUnitKind kind;
-                char unit[CGROUP_UNIT_NAME_MAX];
-                FUZZ_CHECK(cgroup_name_classify(id.name, strlen(id.name), unit, sizeof(unit),
+                char unit[CGROUP_UNIT_NAME_MAX], escaped[CGROUP_UNIT_NAME_MAX + 1];
+                /* id.name is unescaped: its directory name is the escaped form */
+                snprintf(escaped, sizeof(escaped), "_%s", id.name);
+                FUZZ_CHECK(cgroup_name_classify(escaped, strlen(escaped), unit, sizeof(unit),
                                                 &kind) == 0);
                 FUZZ_CHECK(kind == id.kind && kind != CGROUP_UNIT_SLICE);
         }
