@@ -190,25 +190,49 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
         return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* n ASCII digits at s (sscanf's %4d alone also takes a sign or leading blanks: "2026-+1-01",
+ * "2026-01-01T 1: 2Z") */
+static bool iso_digits(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
 static int parse_iso8601(const char *s, int64_t *ret_us)
 {
         int y, mo, d, h = 0, mi = 0, n = 0;
         double sec = 0;
+        if (!iso_digits(s, 4) || s[4] != '-' || !iso_digits(s + 5, 2) || s[7] != '-' ||
+            !iso_digits(s + 8, 2))
+                return -EINVAL;
         if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
                 return -EINVAL;
         const char *p = s + n;
         if (*p == 'T' || *p == 't' || *p == ' ') {
                 int m2 = 0;
                 p++;
-                if (sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5)
+                if (!iso_digits(p, 2) || p[2] != ':' || !iso_digits(p + 3, 2) ||
+                    sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5)
                         return -EINVAL;
                 p += m2;
                 if (*p == ':') {
+                        /* ss or ss.fraction; strtod alone would take "1e1" and hex */
                         char *end;
+                        size_t len = 2;
                         p++;
-                        if (!isdigit((unsigned char)*p))
+                        if (!iso_digits(p, 2))
                                 return -EINVAL;
+                        if (p[2] == '.') {
+                                for (len = 3; isdigit((unsigned char)p[len]); len++)
+                                        ;
+                                if (len == 3)
+                                        return -EINVAL;
+                        }
                         sec = strtod(p, &end);
+                        if (end != p + len)
+                                return -EINVAL;
                         p = end;
                 }
         }
@@ -219,9 +243,10 @@ static int parse_iso8601(const char *s, int64_t *ret_us)
                 int oh, om, m3 = 0;
                 int sign = *p == '-' ? -1 : 1;
                 p++;
-                if (sscanf(p, "%2d:%2d%n", &oh, &om, &m3) == 2 && m3 == 5)
+                if (iso_digits(p, 2) && p[2] == ':' && iso_digits(p + 3, 2) &&
+                    sscanf(p, "%2d:%2d%n", &oh, &om, &m3) == 2 && m3 == 5)
                         p += 5;
-                else if (sscanf(p, "%2d%2d%n", &oh, &om, &m3) == 2 && m3 == 4)
+                else if (iso_digits(p, 4) && sscanf(p, "%2d%2d%n", &oh, &om, &m3) == 2 && m3 == 4)
                         p += 4;
                 else
                         return -EINVAL;
