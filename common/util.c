@@ -283,6 +283,52 @@ int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us)
         return 0;
 }
 
+bool regex_too_costly(const char *re)
+{
+        uint64_t copies = 1;
+        bool after_repeat = false;
+        for (const char *p = re; *p; p++) {
+                uint64_t k = 1;
+                bool repeat = false;
+                if (*p == '\\') {
+                        if (!*++p)
+                                break;
+                } else if (*p == '[') {
+                        /* a bracket expression: its characters are literal ("[]+]", "[^]x]") */
+                        p += p[1] == '^' ? 2 : 1;
+                        if (*p == ']')
+                                p++;
+                        while (*p && *p != ']')
+                                p++;
+                        if (!*p)
+                                break;
+                } else if (*p == '+') {
+                        repeat = true, k = 2;
+                } else if (*p == '*' || *p == '?') {
+                        repeat = true;
+                } else if (*p == '{') {
+                        repeat = true;
+                        uint64_t hi = 0;
+                        for (p++; *p && *p != '}'; p++)
+                                if (*p >= '0' && *p <= '9') {
+                                        uint64_t v = strtoull(p, (char **)&p, 10);
+                                        hi = v > hi ? v : hi;
+                                        p--;
+                                }
+                        if (!*p)
+                                break;
+                        k = (hi < REGEX_COPIES_MAX ? hi : REGEX_COPIES_MAX) + 1;
+                }
+                if (repeat && after_repeat)
+                        return true;
+                after_repeat = repeat;
+                copies *= k;
+                if (copies > REGEX_COPIES_MAX)
+                        return true;
+        }
+        return false;
+}
+
 char *format_duration_us(uint64_t us, char *buf, size_t size)
 {
         static const struct {

@@ -36,6 +36,12 @@ int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *
                 free(a);
                 return -ENOMEM;
         }
+        if (filter && filter[0] && regex_too_costly(filter)) {
+                snprintf(err, errlen, "filter '%s': too many nested repeats to compile", filter);
+                free(a->path);
+                free(a);
+                return -EINVAL;
+        }
         if (filter && filter[0]) {
                 int rc = regcomp(&a->re, filter, REG_EXTENDED | REG_NOSUB);
                 if (rc != 0) {

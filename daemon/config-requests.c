@@ -166,6 +166,13 @@ int config_set_request(JoulesConfig *c, const char *section, const char *key, co
         }
         if (strcmp(key, "access_log_filter") == 0) {
                 regex_t re;
+                if (regex_too_costly(value)) {
+                        snprintf(err, errlen,
+                                 "[requests \"%s\"] access_log_filter: too many nested repeats "
+                                 "to compile",
+                                 unit);
+                        return -EINVAL;
+                }
                 int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
                 if (rc != 0) {
                         char why[128];

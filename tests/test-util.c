@@ -79,6 +79,35 @@ static void test_format_duration(void **state)
         }
 }
 
+/* Regexes glibc's regcomp would take gigabytes for (fuzz/fuzz-scrape.c hit the 2 GB limit with
+ * "_totalN++++...") are refused; the filters people write are not. */
+static void test_regex_cost(void **state)
+{
+        static const char *const fine[] = {
+                "\" 2[0-9][0-9] \"",
+                "^[^ ]+ - - \\[[^]]*\\] \"(GET|POST) /api/",
+                "2..",
+                " 5[0-9]{2} ",
+                "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+                "a+b+c+",
+                "[+*{]+",
+                "x\\{1000\\}",
+        };
+        static const char *const costly[] = {
+                "_totalN+++++++++++++++",
+                "a**",
+                "(x{255}){255}",
+                "((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+",
+                "a{100000}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fine); i++)
+                if (regex_too_costly(fine[i]))
+                        fail_msg("'%s' refused", fine[i]);
+        for (size_t i = 0; i < ELEMENTSOF(costly); i++)
+                if (!regex_too_costly(costly[i]))
+                        fail_msg("'%s' not refused", costly[i]);
+}
+
 static void test_time_point(void **state)
 {
         const int64_t now = INT64_C(1767225600) * 1000000; /* 2026-01-01T00:00:00Z */
@@ -151,9 +180,8 @@ static void test_u64(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_duration),
-                cmocka_unit_test(test_format_duration),
-                cmocka_unit_test(test_time_point),
+                cmocka_unit_test(test_duration),   cmocka_unit_test(test_format_duration),
+                cmocka_unit_test(test_regex_cost), cmocka_unit_test(test_time_point),
                 cmocka_unit_test(test_u64),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
