@@ -7,6 +7,8 @@
 #   ./dev.sh bench                 build and run the benchmarks under bench/
 #   ./dev.sh package [OUTDIR]      build the Debian packages (joules_<version>_<arch>.deb, ...)
 #                                  into OUTDIR (default build-deb/) and check them with lintian
+#   ./dev.sh fuzz [TARGET|all] [SECONDS]  run the libFuzzer targets of fuzz/ (default: every one,
+#                                  10 million executions each; SECONDS: that long each instead)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
@@ -36,6 +38,8 @@ PACKAGES=(
   prometheus curl
   # tests/integration/prometheus.sh: free ports for its Prometheus servers (ss)
   iproute2
+  # fuzz/: clang's libFuzzer (its runtime is only recommended by clang)
+  clang libclang-rt-14-dev
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -167,6 +171,20 @@ case "$cmd" in
     (cd build-asan &&
       ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         ctest --output-on-failure -j1)
+    log "fuzz targets: a short run of each over its seeds under ASan+UBSan (fuzz/)"
+    CC=clang build build-fuzz -DJOULES_FUZZ=ON
+    (cd build-fuzz && ctest --output-on-failure -j"$(jobs)")
+    ;;
+  fuzz)
+    ensure_packages
+    CC=clang build build-fuzz -DJOULES_FUZZ=ON
+    limit=runs=10000000
+    [ -n "${2:-}" ] && limit=time=$2
+    targets=${1:-all}
+    [ "$targets" = all ] && targets=$(cd build-fuzz/bin && ls fuzz-* | sed 's/^fuzz-//')
+    rc=0
+    for t in $targets; do bash fuzz/run.sh build-fuzz/bin "$t" "$limit" || rc=1; done
+    exit $rc
     ;;
   bench)
     ensure_packages
@@ -188,7 +206,7 @@ case "$cmd" in
     package "$(readlink -f "${1:-build-deb}")"
     ;;
   *)
-    echo "usage: ./dev.sh run|test|build|bench|package" >&2
+    echo "usage: ./dev.sh run|test|build|bench|package|fuzz" >&2
     exit 2
     ;;
 esac

@@ -267,8 +267,10 @@ static int unescape_field(const char *s, size_t n, char *buf, size_t size)
                         c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
                         i += 3;
                 }
-                if (o + 1 >= size)
+                if (o + 1 >= size) {
+                        buf[0] = '\0'; /* not a cut path, and never an unterminated one */
                         return -ENAMETOOLONG;
+                }
                 buf[o++] = c;
         }
         buf[o] = '\0';

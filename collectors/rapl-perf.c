@@ -190,8 +190,9 @@ uint64_t perfpmu_count_to_uj(const PerfPmuScale *sc, uint64_t count)
                 unsigned __int128 v = (unsigned __int128)count * 1000000u;
                 if (sc->exp2 < 0) {
                         v = -sc->exp2 >= 128 ? 0 : v >> -sc->exp2;
-                } else if (sc->exp2 > 0) {
-                        if (v != 0 && (sc->exp2 >= 64 || (v >> (128 - sc->exp2)) != 0))
+                } else if (sc->exp2 > 0 && v != 0) {
+                        /* v != 0 first: a count of 0 with 2^500 J per count shifted by 500 */
+                        if (sc->exp2 >= 64 || (v >> (128 - sc->exp2)) != 0)
                                 return UINT64_MAX;
                         v <<= sc->exp2;
                 }

@@ -171,9 +171,11 @@ int parse_duration_us(const char *s, uint64_t *ret_us)
                 p += strlen(duration_units[i].suffix);
                 any = true;
         }
-        if (!any || total >= 1.8e19)
+        /* llround() stops at 2^63 (10000000000000s came back as 2^63 us): round as a double,
+         * which converts exactly below 2^64 */
+        if (!any || total >= 0x1p64)
                 return -ERANGE;
-        *ret_us = (uint64_t)llround(total);
+        *ret_us = (uint64_t)round(total);
         return 0;
 }
 
@@ -188,25 +190,49 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
         return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* n ASCII digits at s (sscanf's %4d alone also takes a sign or leading blanks: "2026-+1-01",
+ * "2026-01-01T 1: 2Z") */
+static bool iso_digits(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
 static int parse_iso8601(const char *s, int64_t *ret_us)
 {
         int y, mo, d, h = 0, mi = 0, n = 0;
         double sec = 0;
+        if (!iso_digits(s, 4) || s[4] != '-' || !iso_digits(s + 5, 2) || s[7] != '-' ||
+            !iso_digits(s + 8, 2))
+                return -EINVAL;
         if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
                 return -EINVAL;
         const char *p = s + n;
         if (*p == 'T' || *p == 't' || *p == ' ') {
                 int m2 = 0;
                 p++;
-                if (sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5)
+                if (!iso_digits(p, 2) || p[2] != ':' || !iso_digits(p + 3, 2) ||
+                    sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5)
                         return -EINVAL;
                 p += m2;
                 if (*p == ':') {
+                        /* ss or ss.fraction; strtod alone would take "1e1" and hex */
                         char *end;
+                        size_t len = 2;
                         p++;
-                        if (!isdigit((unsigned char)*p))
+                        if (!iso_digits(p, 2))
                                 return -EINVAL;
+                        if (p[2] == '.') {
+                                for (len = 3; isdigit((unsigned char)p[len]); len++)
+                                        ;
+                                if (len == 3)
+                                        return -EINVAL;
+                        }
                         sec = strtod(p, &end);
+                        if (end != p + len)
+                                return -EINVAL;
                         p = end;
                 }
         }
@@ -217,9 +243,10 @@ static int parse_iso8601(const char *s, int64_t *ret_us)
                 int oh, om, m3 = 0;
                 int sign = *p == '-' ? -1 : 1;
                 p++;
-                if (sscanf(p, "%2d:%2d%n", &oh, &om, &m3) == 2 && m3 == 5)
+                if (iso_digits(p, 2) && p[2] == ':' && iso_digits(p + 3, 2) &&
+                    sscanf(p, "%2d:%2d%n", &oh, &om, &m3) == 2 && m3 == 5)
                         p += 5;
-                else if (sscanf(p, "%2d%2d%n", &oh, &om, &m3) == 2 && m3 == 4)
+                else if (iso_digits(p, 4) && sscanf(p, "%2d%2d%n", &oh, &om, &m3) == 2 && m3 == 4)
                         p += 4;
                 else
                         return -EINVAL;
@@ -254,6 +281,74 @@ int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us)
                 return -EINVAL;
         *ret_us = now_us - (int64_t)ago;
         return 0;
+}
+
+bool regex_too_costly(const char *re)
+{
+        uint64_t copies = 1;
+        bool after_repeat = false;
+        for (const char *p = re; *p; p++) {
+                uint64_t k = 1;
+                bool repeat = false;
+                if (*p == '\\') {
+                        if (!*++p)
+                                break;
+                } else if (*p == '[') {
+                        /* a bracket expression: its characters are literal ("[]+]", "[^]x]") */
+                        p += p[1] == '^' ? 2 : 1;
+                        if (*p == ']')
+                                p++;
+                        while (*p && *p != ']')
+                                p++;
+                        if (!*p)
+                                break;
+                } else if (*p == '+') {
+                        repeat = true, k = 2;
+                } else if (*p == '*' || *p == '?') {
+                        repeat = true;
+                } else if (*p == '{') {
+                        repeat = true;
+                        uint64_t hi = 0;
+                        for (p++; *p && *p != '}'; p++)
+                                if (*p >= '0' && *p <= '9') {
+                                        uint64_t v = strtoull(p, (char **)&p, 10);
+                                        hi = v > hi ? v : hi;
+                                        p--;
+                                }
+                        if (!*p)
+                                break;
+                        k = (hi < REGEX_COPIES_MAX ? hi : REGEX_COPIES_MAX) + 1;
+                }
+                if (repeat && after_repeat)
+                        return true;
+                after_repeat = repeat;
+                copies *= k;
+                if (copies > REGEX_COPIES_MAX)
+                        return true;
+        }
+        return false;
+}
+
+char *format_duration_us(uint64_t us, char *buf, size_t size)
+{
+        static const struct {
+                uint64_t us;
+                const char *suffix;
+        } units[] = {
+                {86400 * USEC_PER_SEC, "d"},
+                {3600 * USEC_PER_SEC, "h"},
+                {60 * USEC_PER_SEC, "m"},
+                {USEC_PER_SEC, "s"},
+                {1000, "ms"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (us % units[i].us == 0) {
+                        snprintf(buf, size, "%llu%s", (unsigned long long)(us / units[i].us),
+                                 us ? units[i].suffix : "s");
+                        return buf;
+                }
+        snprintf(buf, size, "%lluus", (unsigned long long)us);
+        return buf;
 }
 
 char *format_rfc3339(int64_t us, char *buf, size_t size)

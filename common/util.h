@@ -66,6 +66,18 @@ int parse_duration_us(const char *s, uint64_t *ret_us) WARN_UNUSED;
  * duration meaning that long before now_us. Result in microseconds since the epoch. */
 int parse_time_point(const char *s, int64_t now_us, int64_t *ret_us) WARN_UNUSED;
 
+/* A duration as parse_duration_us reads it back exactly, in the largest unit that divides it:
+ * "7d", "1h", "90s", "250ms", "1234567us". buf needs 24 bytes. */
+char *format_duration_us(uint64_t us, char *buf, size_t size);
+
+/* Whether glibc's regcomp() could blow up compiling this POSIX extended regex: it copies the
+ * subexpression of every repeat ("x+" becomes "xx*", "x{3}" three copies), nested ones
+ * multiplying, so "((a+)+)+..." or "(x{255}){255}" takes gigabytes. Counts '+' as 2 copies and
+ * {m,n} as max(m,n)+1, all as if nested, and refuses past REGEX_COPIES_MAX or a repeat stacked
+ * on a repeat ("a++"). Conservative for the short filters joules takes (" 5[0-9]{2} ": 3). */
+#define REGEX_COPIES_MAX 4096
+bool regex_too_costly(const char *re);
+
 /* RFC 3339 UTC, second precision: "2026-11-27T02:54:09Z". buf needs 21 bytes. */
 char *format_rfc3339(int64_t us, char *buf, size_t size);
 

@@ -36,6 +36,12 @@ int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *
                 free(a);
                 return -ENOMEM;
         }
+        if (filter && filter[0] && regex_too_costly(filter)) {
+                snprintf(err, errlen, "filter '%s': too many nested repeats to compile", filter);
+                free(a->path);
+                free(a);
+                return -EINVAL;
+        }
         if (filter && filter[0]) {
                 int rc = regcomp(&a->re, filter, REG_EXTENDED | REG_NOSUB);
                 if (rc != 0) {
@@ -81,6 +87,25 @@ static uint64_t accesslog_end_line(AccessLog *a)
         return match ? 1 : 0;
 }
 
+uint64_t accesslog_feed(AccessLog *a, const char *buf, size_t len)
+{
+        uint64_t lines = 0;
+        const char *p = buf, *end = buf + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *le = nl ? nl : end;
+                size_t n = (size_t)(le - p);
+                size_t room = ACCESSLOG_LINE_MAX - a->line_len;
+                memcpy(a->line + a->line_len, p, n < room ? n : room);
+                a->line_len += n < room ? n : room;
+                a->line_started = true;
+                if (nl)
+                        lines += accesslog_end_line(a);
+                p = nl ? nl + 1 : end;
+        }
+        return lines;
+}
+
 /* Reads fd from the offset to its end or the budget. Returns the bytes read, or -errno. */
 static int64_t accesslog_read(AccessLog *a, uint64_t budget, uint64_t *lines)
 {
@@ -96,19 +121,7 @@ static int64_t accesslog_read(AccessLog *a, uint64_t budget, uint64_t *lines)
                         break;
                 a->offset += (uint64_t)n;
                 total += n;
-                const char *p = a->chunk, *end = a->chunk + n;
-                while (p < end) {
-                        const char *nl = memchr(p, '\n', (size_t)(end - p));
-                        const char *le = nl ? nl : end;
-                        size_t len = (size_t)(le - p);
-                        size_t room = ACCESSLOG_LINE_MAX - a->line_len;
-                        memcpy(a->line + a->line_len, p, len < room ? len : room);
-                        a->line_len += len < room ? len : room;
-                        a->line_started = true;
-                        if (nl)
-                                *lines += accesslog_end_line(a);
-                        p = nl ? nl + 1 : end;
-                }
+                *lines += accesslog_feed(a, a->chunk, (size_t)n);
         }
         return total;
 }

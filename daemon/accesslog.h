@@ -33,3 +33,7 @@ AccessLog *accesslog_free(AccessLog *a);
 /* Reads what was appended since the last poll; *ret_lines gets the complete lines counted.
  * Returns 0, or -errno when the file cannot be read (missing: 0 lines, not an error). */
 int accesslog_poll(AccessLog *a, uint64_t *ret_lines) WARN_UNUSED;
+
+/* The matcher alone, no I/O: takes the next len bytes of the log (any split, a line may continue
+ * from the previous call) and returns how many lines they complete that pass the filter. */
+uint64_t accesslog_feed(AccessLog *a, const char *buf, size_t len);

@@ -105,8 +105,9 @@ void config_dump_carbon(const JoulesConfig *c, FILE *f)
         for (size_t i = 0; i < ELEMENTSOF(carbon_numbers); i++) {
                 double v = *(const double *)((const char *)&c->carbon + carbon_numbers[i].offset);
                 fprintf(f, "# %s\n%s = ", carbon_numbers[i].help, carbon_numbers[i].key);
+                char buf[32];
                 if (isfinite(v))
-                        fprintf(f, "%.17g\n", v);
+                        fprintf(f, "%s\n", config_format_double(v, buf, sizeof(buf)));
                 else
                         fprintf(f, "\n");
         }

@@ -166,6 +166,13 @@ int config_set_request(JoulesConfig *c, const char *section, const char *key, co
         }
         if (strcmp(key, "access_log_filter") == 0) {
                 regex_t re;
+                if (regex_too_costly(value)) {
+                        snprintf(err, errlen,
+                                 "[requests \"%s\"] access_log_filter: too many nested repeats "
+                                 "to compile",
+                                 unit);
+                        return -EINVAL;
+                }
                 int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
                 if (rc != 0) {
                         char why[128];
@@ -223,12 +230,14 @@ void config_dump_requests(const JoulesConfig *c, FILE *f)
         for (size_t i = 0; i < c->n_request_sources; i++) {
                 const JoulesRequestSource *s = &c->request_sources[i];
                 fprintf(f, "\n[requests \"%s\"]\nmetric = %s\n", s->unit, s->metric_name);
+                char iv[32], to[32];
                 if (s->url[0])
                         fprintf(f,
-                                "scrape_url = %s\nscrape_metric = %s\nscrape_interval = %gs\n"
-                                "scrape_timeout = %gs\n",
-                                s->url, s->selector, (double)s->scrape_interval_us / 1e6,
-                                (double)s->scrape_timeout_us / 1e6);
+                                "scrape_url = %s\nscrape_metric = %s\nscrape_interval = %s\n"
+                                "scrape_timeout = %s\n",
+                                s->url, s->selector,
+                                format_duration_us(s->scrape_interval_us, iv, sizeof(iv)),
+                                format_duration_us(s->scrape_timeout_us, to, sizeof(to)));
                 if (s->access_log[0])
                         fprintf(f, "access_log = %s\n", s->access_log);
                 if (s->access_log_filter[0])

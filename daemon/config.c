@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
@@ -286,6 +287,10 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
         return -EINVAL;
 }
 
+/* libinih holds a line, its newline and a NUL in INI_MAX_LINE bytes */
+#define CONFIG_LINE_MAX  (INI_MAX_LINE - 2)
+#define CONFIG_MAX_BYTES (1 << 20)
+
 typedef struct ConfigParse {
         JoulesConfig *c;
         char err[512];
@@ -305,6 +310,89 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return 1;
 }
 
+/* The whole text of f, NUL-terminated, once every line is one libinih parses whole: it reads a
+ * line into INI_MAX_LINE (200) bytes and parses the rest of a longer one as a line of its own, so
+ * the tail of a long comment could set a key ("; xxx...interval = 5s"). A NUL byte would end
+ * the text early. err names the line. */
+static int config_read_lines(FILE *f, const char *name, char **ret, char *err, size_t errlen)
+{
+        char *text = NULL;
+        size_t size = 0, cap = 0, got;
+        char chunk[4096];
+        while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+                if (size + got + 1 > CONFIG_MAX_BYTES) {
+                        free(text);
+                        snprintf(err, errlen, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
+                        return -EFBIG;
+                }
+                if (size + got + 1 > cap) {
+                        cap = (size + got + 1) * 2;
+                        char *t = realloc(text, cap);
+                        if (!t) {
+                                free(text);
+                                return -ENOMEM;
+                        }
+                        text = t;
+                }
+                memcpy(text + size, chunk, got);
+                size += got;
+        }
+        if (ferror(f)) {
+                free(text);
+                snprintf(err, errlen, "%s: cannot read the file", name);
+                return -EIO;
+        }
+        unsigned line = 1;
+        for (size_t i = 0, col = 0; i < size; i++) {
+                if (text[i] == '\0' || (text[i] != '\n' && ++col > CONFIG_LINE_MAX)) {
+                        snprintf(err, errlen,
+                                 text[i] ? "%s:%u: longer than %d bytes" : "%s:%u: a NUL byte",
+                                 name, line, CONFIG_LINE_MAX);
+                        free(text);
+                        return -EINVAL;
+                }
+                if (text[i] == '\n') {
+                        line++;
+                        col = 0;
+                }
+        }
+        if (!text && !(text = malloc(1)))
+                return -ENOMEM;
+        text[size] = '\0';
+        *ret = text;
+        return 0;
+}
+
+int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+        char *text;
+        int r = config_read_lines(f, name, &text, err, errlen);
+        if (r < 0)
+                return r == -ENOMEM || r == -EIO ? r : -EINVAL;
+        JoulesConfig tmp = *c;
+        ConfigParse p = {.c = &tmp};
+        int line = ini_parse_string(text, config_ini_handler, &p);
+        free(text);
+        if (line != 0) {
+                if (line < 0)
+                        snprintf(err, errlen, "%s: cannot read the file", name);
+                else if (p.err[0])
+                        snprintf(err, errlen, "%s:%d: %s", name, line, p.err);
+                else
+                        snprintf(err, errlen,
+                                 "%s:%d: syntax error (expected [section] or key = value)", name,
+                                 line);
+                return -EINVAL;
+        }
+        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
+            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
+                snprintf(err, errlen, "%s: %s", name, p.err);
+                return -EINVAL;
+        }
+        *c = tmp;
+        return 0;
+}
+
 int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
 {
         FILE *f = fopen(path, "re");
@@ -313,33 +401,26 @@ int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s: %s", path, strerror(errno));
                 return r;
         }
-        JoulesConfig tmp = *c;
-        ConfigParse p = {.c = &tmp};
-        int line = ini_parse_file(f, config_ini_handler, &p);
+        int r = config_load_stream(c, f, path, err, errlen);
         fclose(f);
-        if (line != 0) {
-                if (line < 0)
-                        snprintf(err, errlen, "%s: cannot read the file", path);
-                else if (p.err[0])
-                        snprintf(err, errlen, "%s:%d: %s", path, line, p.err);
-                else
-                        snprintf(err, errlen,
-                                 "%s:%d: syntax error (expected [section] or key = value)", path,
-                                 line);
-                return -EINVAL;
+        return r;
+}
+
+const char *config_format_double(double v, char *buf, size_t size)
+{
+        /* the shortest of %.15g..%.17g that reads back as v: 0.74 stays 0.74 */
+        for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, size, "%.*g", prec, v);
+                if (strtod(buf, NULL) == v)
+                        break;
         }
-        if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
-            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
-                snprintf(err, errlen, "%s: %s", path, p.err);
-                return -EINVAL;
-        }
-        *c = tmp;
-        return 0;
+        return buf;
 }
 
 void config_dump(const JoulesConfig *c, FILE *f)
 {
         const char *section = "";
+        char buf[32];
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
                 const ConfigKey *k = &config_keys[i];
                 const char *field = (const char *)c + k->offset;
@@ -357,10 +438,12 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         fprintf(f, "%s\n", field);
                         break;
                 case CFG_DURATION:
-                        fprintf(f, "%gs\n", (double)*(const uint64_t *)field / 1e6);
+                        fprintf(f, "%s\n",
+                                format_duration_us(*(const uint64_t *)field, buf, sizeof(buf)));
                         break;
                 case CFG_DOUBLE:
-                        fprintf(f, "%g\n", *(const double *)field);
+                        fprintf(f, "%s\n",
+                                config_format_double(*(const double *)field, buf, sizeof(buf)));
                         break;
                 case CFG_UINT:
                         fprintf(f, "%u\n", *(const unsigned *)field);
@@ -373,20 +456,16 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         break;
                 case CFG_RETENTION: {
                         uint64_t us = *(const uint64_t *)field;
-                        if (us == 0)
-                                fprintf(f, "forever\n");
-                        else if (us % (86400 * USEC_PER_SEC) == 0)
-                                fprintf(f, "%llud\n",
-                                        (unsigned long long)(us / (86400 * USEC_PER_SEC)));
-                        else
-                                fprintf(f, "%gs\n", (double)us / 1e6);
+                        fprintf(f, "%s\n",
+                                us ? format_duration_us(us, buf, sizeof(buf)) : "forever");
                         break;
                 }
                 case CFG_IDLE_POWER:
                         if (c->idle_learn)
                                 fprintf(f, "learn\n");
                         else
-                                fprintf(f, "%g\n", c->idle_w);
+                                fprintf(f, "%s\n",
+                                        config_format_double(c->idle_w, buf, sizeof(buf)));
                         break;
                 }
         }

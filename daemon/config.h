@@ -80,6 +80,15 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
 int config_load(JoulesConfig *c, const char *path, char *err, size_t errlen)
         __attribute__((warn_unused_result));
 
+/* The same from an open stream (a file, or fmemopen() text for the fuzzer); name stands for the
+ * file in err. */
+int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/* A number as config_dump writes it: the shortest text that reads back as exactly v. buf needs
+ * 32 bytes. */
+const char *config_format_double(double v, char *buf, size_t size);
+
 /* Writes every key with its current value as an INI file (joulesd --dump-config). */
 void config_dump(const JoulesConfig *c, FILE *f);
 

@@ -235,6 +235,15 @@ int scrape_selector_parse(const char *str, ScrapeSelector *ret, char *err, size_
                                 goto fail;
                         }
                         sel.n_matchers++;
+                        if ((m->op == SCRAPE_RE || m->op == SCRAPE_NRE) &&
+                            regex_too_costly(m->value)) {
+                                snprintf(err, errlen,
+                                         "regular expression \"%s\": too many nested repeats to "
+                                         "compile",
+                                         m->value);
+                                sel.n_matchers--;
+                                goto fail;
+                        }
                         if (m->op == SCRAPE_RE || m->op == SCRAPE_NRE) {
                                 char anchored[SCRAPE_VALUE_MAX + 8];
                                 snprintf(anchored, sizeof(anchored), "^(%s)$", m->value);

@@ -180,9 +180,11 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 return -EBADMSG;
         bool by_runs = p[0] & PACK_ID_RUNS;
         bool by_cpu = (p[at++] & ~PACK_ID_RUNS) == PACK_BY_CPU;
+        /* every unit takes at least 3 bytes */
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
-            get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 || n > len)
+            get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 ||
+            n > (len - at) / 3)
                 return -EBADMSG;
         if (n > *cap) {
                 StoreUnitValue *nb = realloc(*buf, n * sizeof(*nb));
@@ -191,44 +193,62 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 *buf = nb;
                 *cap = n;
         }
-        int64_t id = 0;
+        /* Unit ids are SQLite rowids: increasing, at most INT64_MAX. Kept unsigned here so a
+         * corrupt gap cannot overflow a signed sum. */
+        uint64_t id = 0;
         if (by_runs) {
                 uint64_t runs;
                 size_t k = 0;
                 if (get_varint(p, len, &at, &runs) < 0 || runs > n)
                         return -EBADMSG;
                 for (uint64_t run = 0; run < runs; run++) {
-                        uint64_t gap, rl;
+                        uint64_t gap, rl, first;
                         if (get_varint(p, len, &at, &gap) < 0 || get_varint(p, len, &at, &rl) < 0 ||
-                            rl > n - k)
+                            rl > n - k || __builtin_add_overflow(id, gap, &first) ||
+                            (rl > 0 &&
+                             (first > (uint64_t)INT64_MAX || rl - 1 > (uint64_t)INT64_MAX - first)))
                                 return -EBADMSG;
-                        id += (int64_t)gap;
                         for (uint64_t j = 0; j < rl; j++)
-                                (*buf)[k++].unit_id = id++;
+                                (*buf)[k++].unit_id = (int64_t)(first + j);
+                        id = first + rl;
                 }
                 if (k != n)
                         return -EBADMSG;
         }
+        /* The sums ride along: values that do not add up to them are corrupt, and would give a
+         * report a wrong total. 128 bits, so a residual that wrapped a value cannot hide. */
+        unsigned __int128 sum_a = 0, sum_i = 0, sum_c = 0;
         for (size_t k = 0; k < n; k++) {
-                uint64_t d = 0, x, r1, r2;
+                uint64_t d = 0, x, r1, r2, cpu;
                 if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
                     get_varint(p, len, &at, &x) < 0 || get_varint(p, len, &at, &r1) < 0 ||
                     get_varint(p, len, &at, &r2) < 0)
                         return -EBADMSG;
-                id += (int64_t)d;
                 StoreUnitValue *v = &(*buf)[k];
-                if (!by_runs)
-                        v->unit_id = id;
+                if (!by_runs) {
+                        if ((k > 0 && d == 0) || d > (uint64_t)INT64_MAX - id)
+                                return -EBADMSG;
+                        id += d;
+                        v->unit_id = (int64_t)id;
+                }
                 if (by_cpu) {
-                        v->cpu_ns = x * scale;
+                        cpu = x;
                         v->active_uj = share(x, a, c) + (uint64_t)unzigzag(r1);
                         v->idle_uj = share(x, i, c) + (uint64_t)unzigzag(r2);
                 } else {
                         v->active_uj = x;
                         v->idle_uj = share(x, i, a) + (uint64_t)unzigzag(r1);
-                        v->cpu_ns = (share(x, c, a) + (uint64_t)unzigzag(r2)) * scale;
+                        cpu = share(x, c, a) + (uint64_t)unzigzag(r2);
                 }
+                if (cpu > UINT64_MAX / scale)
+                        return -EBADMSG;
+                v->cpu_ns = cpu * scale;
+                sum_a += v->active_uj;
+                sum_i += v->idle_uj;
+                sum_c += cpu;
         }
+        if (sum_a != a || sum_i != i || sum_c != c)
+                return -EBADMSG;
         *ret_n = (size_t)n;
         return 0;
 }
@@ -274,7 +294,8 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
         uint64_t n;
         if (len < 1 || p[at++] != PACK_VERSION)
                 return -EBADMSG;
-        if (get_varint(p, len, &at, &n) < 0 || n > len)
+        /* every entry takes at least 3 bytes */
+        if (get_varint(p, len, &at, &n) < 0 || n > (len - at) / 3)
                 return -EBADMSG;
         if (n > *cap) {
                 StoreRequestValue *nb = realloc(*buf, n * sizeof(*nb));
@@ -283,13 +304,14 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
                 *buf = nb;
                 *cap = n;
         }
-        int64_t id = 0;
+        uint64_t id = 0;
         for (size_t k = 0; k < n; k++) {
                 uint64_t d, metric, c;
                 if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &metric) < 0 ||
-                    get_varint(p, len, &at, &c) < 0)
+                    get_varint(p, len, &at, &c) < 0 || d > (uint64_t)INT64_MAX - id ||
+                    metric > (uint64_t)INT64_MAX)
                         return -EBADMSG;
-                id += (int64_t)d;
+                id += d;
                 double count;
                 if (c & 1) {
                         if (at + 8 > len)
@@ -298,11 +320,14 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
                         for (int b = 0; b < 8; b++)
                                 bits |= (uint64_t)p[at++] << (8 * b);
                         memcpy(&count, &bits, sizeof(count));
+                        /* what is counted is finite and never negative (ingest, scrape deltas) */
+                        if (!isfinite(count) || count < 0)
+                                return -EBADMSG;
                 } else {
                         count = (double)(c >> 1);
                 }
                 (*buf)[k] = (StoreRequestValue){
-                        .unit_id = id, .metric_id = (int64_t)metric, .count = count};
+                        .unit_id = (int64_t)id, .metric_id = (int64_t)metric, .count = count};
         }
         *ret_n = (size_t)n;
         return 0;

@@ -94,6 +94,36 @@ static void test_bad(void **state)
         }
 }
 
+/* libinih parses the tail of a line longer than its buffer as a line of its own: the tail of a
+ * long comment set a key. Such a line is refused whole, and so is a NUL byte (found by
+ * fuzz/fuzz-config.c). A line of exactly the longest length still loads. */
+static void test_long_lines(void **state)
+{
+        char text[512], err[512];
+        JoulesConfig c;
+        /* "; " and 196 bytes: 198, the longest line */
+        snprintf(text, sizeof(text), "[daemon]\n; %0196d\ninterval = 5s\n", 0);
+        FILE *f = fmemopen(text, strlen(text), "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), 0);
+        assert_int_equal(c.interval_us, 5 * USEC_PER_SEC);
+        fclose(f);
+        /* one byte more: the tail "interval = 5s" must not be read as a line */
+        snprintf(text, sizeof(text), "[daemon]\n; %0197dinterval = 5s\n", 0);
+        f = fmemopen(text, strlen(text), "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "t.conf:2: longer than 198 bytes");
+        assert_int_equal(c.interval_us, USEC_PER_SEC);
+        fclose(f);
+        static const char with_nul[] = "[daemon]\ninterval = 5s\0\ninterval = 2s\n";
+        f = fmemopen((void *)with_nul, sizeof(with_nul) - 1, "r");
+        config_defaults(&c);
+        assert_int_equal(config_load_stream(&c, f, "t.conf", err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "t.conf:2: a NUL byte");
+        fclose(f);
+}
+
 static void test_missing(void **state)
 {
         JoulesConfig c;
@@ -108,16 +138,22 @@ static void test_dump_roundtrip(void **state)
         JoulesConfig c, d;
         char err[512];
         config_defaults(&c);
-        c.interval_us = 250000;
+        c.interval_us = 1234567; /* --dump-config printed 1.23457s: not what was configured */
         c.idle_learn = false;
         c.idle_w = 3.5;
+        c.max_domain_power_w = 1234.5678;
+        c.raw_retention_us = 3601 * USEC_PER_SEC;
+        c.carbon.pue = 1.2;
         char *p = write_tmp("");
         FILE *f = fopen(p, "w");
         config_dump(&c, f);
         fclose(f);
         config_defaults(&d);
         assert_int_equal(config_load(&d, p, err, sizeof(err)), 0);
-        assert_int_equal(d.interval_us, 250000);
+        assert_int_equal(d.interval_us, 1234567);
+        assert_true(d.max_domain_power_w == 1234.5678);
+        assert_int_equal(d.raw_retention_us, 3601 * USEC_PER_SEC);
+        assert_true(d.carbon.pue == 1.2);
         assert_false(d.idle_learn);
         assert_true(d.idle_w == 3.5);
         unlink(p);
@@ -127,9 +163,8 @@ static void test_dump_roundtrip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_good),
-                cmocka_unit_test(test_bad),
-                cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_long_lines),     cmocka_unit_test(test_missing),
                 cmocka_unit_test(test_dump_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -298,6 +298,13 @@ static void test_mountinfo(void **state)
                 assert_string_equal(v2, rows[i].v2);
                 assert_string_equal(acct, rows[i].acct);
         }
+        /* A mount point longer than the buffer is not found, and leaves "" there: it left the
+         * bytes that fitted, unterminated (found by fuzz/fuzz-mountinfo.c). */
+        char tiny[8];
+        memset(tiny, 'X', sizeof(tiny));
+        assert_int_equal(procfs_mountinfo_cgroups(rows[0].text, tiny, sizeof(tiny), NULL, 0),
+                         -ENOENT);
+        assert_string_equal(tiny, "");
 }
 
 static void test_pid_list(void **state)

@@ -229,6 +229,13 @@ static void test_count_to_uj(void **state)
                         fail_msg("count %#" PRIx64 ": %" PRIu64 " uJ, expected %" PRIu64,
                                  rows[i].count, uj, rows[i].uj);
         }
+        /* A huge power-of-two scale: 0 stays 0 without shifting past 128 bits (undefined
+         * behaviour found by fuzz/fuzz-perf-pmu.c), anything else saturates. */
+        PerfPmuScale big;
+        assert_int_equal(perfpmu_parse_scale("0x1p500", &big), 0);
+        assert_true(big.pow2 && big.exp2 == 500);
+        assert_int_equal(perfpmu_count_to_uj(&big, 0), 0);
+        assert_true(perfpmu_count_to_uj(&big, 1) == UINT64_MAX);
         /* The exact path differs from a plain double where the double loses bits. */
         double dbl = (double)UINT64_MAX * 2.3283064365386962890625e-10 * 1e6;
         assert_true((uint64_t)dbl != perfpmu_count_to_uj(&s, UINT64_MAX));

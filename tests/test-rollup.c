@@ -676,10 +676,75 @@ static void test_pack_roundtrip(void **state)
         free(out);
 }
 
+/* Blobs from a corrupt or foreign history: refused, never decoded into values that do not add up
+ * to the sums the blob carries (a report would show a wrong total), nor into ids that wrap. The
+ * first rows were found by fuzz/fuzz-store-pack.c. */
+static void test_pack_corrupt(void **state)
+{
+        static const struct {
+                const char *why;
+                uint8_t blob[32];
+                size_t len;
+        } units[] = {
+                {"residuals that do not add up to the sums",
+                 {0x02, 0x03, 0x01, 0xf6, 0x07, 0x08, 0xff, 0xad, 0x4b, 0x05, 0x87, 0xad, 0x4b,
+                  0xd5, 0x0f, 0x07, 0x01, 0x07, 0xce, 0x0f, 0x00, 0x5e, 0x09, 0x0a, 0x0a},
+                 25},
+                /* layout 1, one unit, A = 5, I = 0, C = 0: its active 6 is not the sum */
+                {"a value that is not the sum",
+                 {0x01, 0x01, 0x01, 0x05, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00},
+                 10},
+                /* two units with the same id (delta 0 after the first) */
+                {"a repeated unit id",
+                 {0x01, 0x02, 0x01, 0x02, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00,
+                  0x00},
+                 14},
+                /* an id delta of 2^63: a signed sum would wrap */
+                {"an id past INT64_MAX",
+                 {0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                  0x80, 0x80, 0x01, 0x00, 0x00, 0x00},
+                 19},
+        };
+        for (size_t c = 0; c < ELEMENTSOF(units); c++) {
+                StoreUnitValue *out = NULL;
+                size_t cap = 0, n = 0;
+                if (store_unpack_units(units[c].blob, units[c].len, &out, &cap, &n) != -EBADMSG)
+                        fail_msg("unit blob %zu (%s) was not refused", c, units[c].why);
+                free(out);
+        }
+        static const struct {
+                const char *why;
+                uint8_t blob[32];
+                size_t len;
+        } requests[] = {
+                /* a count given as the double -1.0 */
+                {"a negative count",
+                 {0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0xbf},
+                 13},
+                /* a count given as a NaN */
+                {"a NaN count",
+                 {0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f},
+                 13},
+                {"a metric id past INT64_MAX",
+                 {0x01, 0x01, 0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+                  0x02},
+                 14},
+        };
+        for (size_t c = 0; c < ELEMENTSOF(requests); c++) {
+                StoreRequestValue *out = NULL;
+                size_t cap = 0, n = 0;
+                if (store_unpack_requests(requests[c].blob, requests[c].len, &out, &cap, &n) !=
+                    -EBADMSG)
+                        fail_msg("request blob %zu (%s) was not refused", c, requests[c].why);
+                free(out);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pack_roundtrip),
+                cmocka_unit_test(test_pack_corrupt),
                 cmocka_unit_test(test_rollups_equal_raw),
                 cmocka_unit_test(test_retention),
         };

@@ -1,0 +1,171 @@
+/* The packed raw ticks of the history (storage/store-pack.c): a BLOB read back from a database
+ * file that may be corrupt, old or foreign. A bad blob must give -EBADMSG, never a crash, and a
+ * blob that decodes must be one the encoder could have written: unit ids increasing, its values
+ * adding up to the sums it carries (so a report never shows a wrong total), and decode -> encode
+ * -> decode giving the same values. The first byte picks what the rest is:
+ *   0: a unit blob, 1: a request blob, 2: values to encode (unit list), 3: values to encode
+ *   (request list); the encoded form must decode to exactly those values. */
+
+#include "fuzz/fuzz.h"
+
+#include <errno.h>
+#include <math.h>
+
+#include "storage/store-internal.h"
+
+/* 8 bytes at p as a little-endian integer (fewer at the end of the input: zero-padded). */
+static uint64_t take64(const uint8_t **p, const uint8_t *end)
+{
+        uint64_t v = 0;
+        for (int b = 0; b < 8 && *p < end; b++)
+                v |= (uint64_t) * (*p)++ << (8 * b);
+        return v;
+}
+
+static int varint(const uint8_t *p, size_t len, size_t *at, uint64_t *ret)
+{
+        uint64_t v = 0;
+        for (unsigned shift = 0; shift < 64 && *at < len; shift += 7) {
+                uint8_t b = p[(*at)++];
+                v |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *ret = v;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+/* The sums a unit blob carries (see the format in store-pack.c): its values must add up to them. */
+static void check_unit_sums(const uint8_t *blob, size_t len, const StoreUnitValue *u, size_t n)
+{
+        size_t at = 1;
+        uint64_t bn, scale, a, i, c;
+        FUZZ_CHECK(varint(blob, len, &at, &bn) == 0 && varint(blob, len, &at, &scale) == 0 &&
+                   varint(blob, len, &at, &a) == 0 && varint(blob, len, &at, &i) == 0 &&
+                   varint(blob, len, &at, &c) == 0);
+        FUZZ_CHECK(bn == n && (scale == 1 || scale == 1000));
+        unsigned __int128 sa = 0, si = 0, sc = 0;
+        for (size_t k = 0; k < n; k++) {
+                sa += u[k].active_uj;
+                si += u[k].idle_uj;
+                FUZZ_CHECK(u[k].cpu_ns % scale == 0);
+                sc += u[k].cpu_ns / scale;
+        }
+        FUZZ_CHECK(sa == a && si == i && sc == c);
+}
+
+static void check_units(const StoreUnitValue *u, size_t n)
+{
+        size_t bound = store_pack_bound(n);
+        uint8_t *blob = malloc(bound ? bound : 1);
+        FUZZ_CHECK(blob);
+        size_t len = store_pack_units(u, n, blob);
+        FUZZ_CHECK(len <= bound);
+        check_unit_sums(blob, len, u, n);
+        StoreUnitValue *back = NULL;
+        size_t cap = 0, m = 0;
+        FUZZ_CHECK(store_unpack_units(blob, len, &back, &cap, &m) == 0);
+        FUZZ_CHECK(m == n);
+        for (size_t k = 0; k < n; k++)
+                FUZZ_CHECK(back[k].unit_id == u[k].unit_id && back[k].active_uj == u[k].active_uj &&
+                           back[k].idle_uj == u[k].idle_uj && back[k].cpu_ns == u[k].cpu_ns);
+        free(back);
+        free(blob);
+}
+
+/* Counts compare as numbers: -0.0 comes back as 0 (whole counts are varints), which is the
+ * same count. */
+static void check_requests(const StoreRequestValue *q, size_t n)
+{
+        uint8_t *blob = malloc(store_pack_requests_bound(n));
+        FUZZ_CHECK(blob);
+        size_t len = store_pack_requests(q, n, blob);
+        FUZZ_CHECK(len <= store_pack_requests_bound(n));
+        StoreRequestValue *back = NULL;
+        size_t cap = 0, m = 0;
+        FUZZ_CHECK(store_unpack_requests(blob, len, &back, &cap, &m) == 0);
+        FUZZ_CHECK(m == n);
+        for (size_t k = 0; k < n; k++)
+                FUZZ_CHECK(back[k].unit_id == q[k].unit_id && back[k].metric_id == q[k].metric_id &&
+                           back[k].count == q[k].count);
+        free(back);
+        free(blob);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (size < 1)
+                return 0;
+        const uint8_t *p = data + 1, *end = data + size;
+        switch (data[0] % 4) {
+        case 0: {
+                StoreUnitValue *u = NULL;
+                size_t cap = 0, n = 0;
+                int r = store_unpack_units(p, (size_t)(end - p), &u, &cap, &n);
+                FUZZ_CHECK(r == 0 || r == -EBADMSG);
+                if (r == 0) {
+                        for (size_t k = 0; k < n; k++)
+                                FUZZ_CHECK(k ? u[k].unit_id > u[k - 1].unit_id : u[k].unit_id >= 0);
+                        check_unit_sums(p, (size_t)(end - p), u, n);
+                        check_units(u, n);
+                }
+                free(u);
+                break;
+        }
+        case 1: {
+                StoreRequestValue *q = NULL;
+                size_t cap = 0, n = 0;
+                int r = store_unpack_requests(p, (size_t)(end - p), &q, &cap, &n);
+                FUZZ_CHECK(r == 0 || r == -EBADMSG);
+                if (r == 0) {
+                        for (size_t k = 0; k < n; k++) {
+                                FUZZ_CHECK(k ? q[k].unit_id >= q[k - 1].unit_id
+                                             : q[k].unit_id >= 0);
+                                FUZZ_CHECK(q[k].metric_id >= 0);
+                                FUZZ_CHECK(isfinite(q[k].count) && q[k].count >= 0);
+                        }
+                        check_requests(q, n);
+                }
+                free(q);
+                break;
+        }
+        case 2: {
+                /* 4 x 8 bytes per unit: id step, active, idle, cpu; the sums must fit in 64 bits,
+                 * as a tick's do */
+                size_t n = (size_t)(end - p) / 32;
+                StoreUnitValue *u = calloc(n ? n : 1, sizeof(*u));
+                FUZZ_CHECK(u);
+                int64_t id = 0;
+                for (size_t k = 0; k < n; k++) {
+                        id += 1 + (int64_t)(take64(&p, end) % 100000);
+                        u[k] = (StoreUnitValue){.unit_id = id,
+                                                .active_uj = take64(&p, end) >> 16,
+                                                .idle_uj = take64(&p, end) >> 16,
+                                                .cpu_ns = take64(&p, end) >> 16};
+                }
+                check_units(u, n);
+                free(u);
+                break;
+        }
+        default: {
+                size_t n = (size_t)(end - p) / 24;
+                StoreRequestValue *q = calloc(n ? n : 1, sizeof(*q));
+                FUZZ_CHECK(q);
+                int64_t id = 0;
+                for (size_t k = 0; k < n; k++) {
+                        id += (int64_t)(take64(&p, end) % 3);
+                        q[k].unit_id = id;
+                        q[k].metric_id = (int64_t)(take64(&p, end) >> 1);
+                        uint64_t bits = take64(&p, end);
+                        memcpy(&q[k].count, &bits, sizeof(double));
+                        if (!isfinite(q[k].count) || q[k].count < 0)
+                                q[k].count = (double)(bits >> 12);
+                }
+                check_requests(q, n);
+                free(q);
+                break;
+        }
+        }
+        return 0;
+}
