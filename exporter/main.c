@@ -144,6 +144,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, status, expo_content_type(f), page.data, page.len, MHD_RESPMEM_MUST_FREE);
 }
 
+/* libmicrohttpd's own messages; its format strings are its own (MHD_OPTION_EXTERNAL_LOGGER). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char buf[512];
