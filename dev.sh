@@ -20,6 +20,8 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # bench-soak --valgrind (leak check), bench-tick --callgrind (instructions per tick)
+  valgrind
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
