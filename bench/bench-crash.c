@@ -25,9 +25,11 @@
  *      inside a run a tick starts where the previous one ended (within 1 ms: no interval lost).
  *   4. Every tick's host energy equals the sum of its in-host domains, and the sum of its units
  *      (active + idle, the `idle` pseudo-unit holding what no unit took) exactly.
- *   5. No tick's power is over 4 times the simulated 24 W: a tick that also counted the 200 ms
- *      the daemon was down would be at least 5 times. (Ticks under a quarter are counted, not
- *      failed: the simulator is a process, and on a loaded machine it can miss its updates.)
+ *   5. No run's first tick has over 4 times the simulated 24 W: one that also counted the 200 ms
+ *      the daemon was down would be at least 5 times. Later ticks are judged together with the
+ *      tick before them: the simulator is a process (its tree in /dev/shm, at nice -20), and on
+ *      a loaded machine a read can find it tens of ms behind, which makes one tick low and the
+ *      next high by the same energy. Ticks under a quarter are counted, not failed.
  *   6. (every round, or every Nth with --cli-every N) The CLI's totals agree: `joules status
  * --json` energy, measured time, samples, runs and unclean stops equal the sums over the stored
  * ticks and runs (energy to the microjoule), and the units of `joules services --json` add up to
@@ -74,6 +76,7 @@
 /* The last tick checked, carried from round to round. */
 typedef struct CrashCursor {
         int64_t id, run_id, ts_us;
+        int64_t host_uj, dt_us; /* 0, 0 when its host energy was dropped */
 } CrashCursor;
 
 typedef struct CrashStats {
@@ -128,6 +131,8 @@ static void cleanup(void)
                 (void)bench_stop_child(C.sim, 3000, NULL);
                 C.sim = 0;
         }
+        if (strncmp(C.sys, "/dev/shm/", 9) == 0)
+                bench_remove_dir(C.sys);
 }
 
 static int crash_services_create(void)
@@ -159,7 +164,11 @@ static int crash_services_create(void)
 static int crash_sim_start(const char *rapl_sim)
 {
         char out[160];
-        snprintf(C.sys, sizeof(C.sys), "%s/sys", C.tmp);
+        /* In memory, as sysfs is: on a disk, a write of the simulator can wait for the disk. */
+        if (access("/dev/shm", W_OK) == 0)
+                snprintf(C.sys, sizeof(C.sys), "/dev/shm/bench-crash-%d-sys", (int)getpid());
+        else
+                snprintf(C.sys, sizeof(C.sys), "%s/sys", C.tmp);
         snprintf(out, sizeof(out), "%s/sim.out", C.tmp);
         char *argv[] = {(char *)rapl_sim,
                         "--root",
@@ -322,16 +331,26 @@ static int crash_check_ticks(sqlite3 *db, CrashCursor *cur, int64_t latest_run, 
                                                   packed ? " (packed)" : "");
                         double ratio = (double)host / (double)dt / CRASH_WATTS;
                         st->low_ticks += ratio < 0.25;
-                        if (ratio > 4)
+                        /* A run's first tick alone (what it counts from is its own baseline);
+                         * any other with the tick before it: a read that found the simulator
+                         * behind makes one tick low and the next one high by as much. */
+                        bool first = run != cur->run_id || cur->dt_us == 0;
+                        double judged = first ? ratio
+                                              : (double)(host + cur->host_uj) /
+                                                        (double)(dt + cur->dt_us) / CRASH_WATTS;
+                        if (judged > 4)
                                 bad++, crash_fail("%s: tick %" PRId64 " %.1f W over %" PRId64
-                                                  " us (simulated %.0f W)",
-                                                  label, id, ratio * CRASH_WATTS, dt, CRASH_WATTS);
+                                                  " us%s (simulated %.0f W)",
+                                                  label, id, judged * CRASH_WATTS, dt,
+                                                  first ? ", the first of its run"
+                                                        : " with the tick before it",
+                                                  CRASH_WATTS);
                         st->ratio_min = fmin(st->ratio_min, ratio);
                         st->ratio_max = fmax(st->ratio_max, ratio);
                         st->energy_uj += (uint64_t)host;
                         st->measured_us += (uint64_t)dt;
                 }
-                *cur = (CrashCursor){id, run, ts};
+                *cur = (CrashCursor){id, run, ts, host_valid ? host : 0, host_valid ? dt : 0};
                 if (bad > 5)
                         break;
         }
