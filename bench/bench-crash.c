@@ -5,10 +5,12 @@
  *
  *   bench-crash [JOULESD] [--kills N] [--seed S] [--cli-every N] [--keep]
  *
- * The energy comes from tests/tools/rapl-sim (package-0 20 W wrapping every 0.5 s, its dram 4 W
- * wrapping every 0.5 s: 24 W into the host), so the true energy of any stretch of time is known.
- * Three services (real cgroups system.slice/bench-crash-<pid>-N.service under the cgroup2 mount)
- * each hold a process burning 5% of a CPU, so every tick is split over units. joulesd runs with
+ * The energy comes from tests/tools/rapl-sim (package-0 20 W and its dram 4 W, both wrapping
+ * every 5 s: 24 W into the host; a wrap every 0.5 s was tried, and on a machine loaded enough to
+ * delay a tick past 0.5 s a whole wrap went unseen, as it would on any reader), so the true energy
+ * of any stretch of time is known. Three services (real cgroups
+ * system.slice/bench-crash-<pid>-N.service under the cgroup2 mount) each hold a process burning 5%
+ * of a CPU, so every tick is split over units. joulesd runs with
  * --interval 50ms --energy-source powercap --events none --idle-power 6, at nice -10 (the
  * simulator at -20, updating every 2 ms) so that other work on a shared machine does not turn every
  * round into a kill during start-up, and is killed after a random delay (microsecond resolution, so
@@ -174,9 +176,9 @@ static int crash_sim_start(const char *rapl_sim)
                         "--root",
                         C.sys,
                         "--zone",
-                        "package-0:20:10000000",
+                        "package-0:20:100000000",
                         "--zone",
-                        "dram:4:2000000",
+                        "dram:4:20000000",
                         "--interval-ms",
                         "5",
                         NULL};
