@@ -4,6 +4,7 @@
  * with the checks made per tick.
  *
  *   bench-crash [JOULESD] [--kills N] [--seed S] [--cli-every N] [--keep]
+ *   bench-crash --check DB      (only the final pass below, on a history kept before)
  *
  * The energy comes from tests/tools/rapl-sim (package-0 20 W and its dram 4 W, both wrapping
  * every 5 s: 24 W into the host; a wrap every 0.5 s was tried, and on a machine loaded enough to
@@ -233,8 +234,9 @@ static int64_t q_int(sqlite3 *db, const char *sql, int64_t arg)
         return v;
 }
 
-/* The sum of a tick's units (active + idle), from its rows or its packed BLOB; -1 when neither
- * decodes. *packed says which. */
+/* The sum of a tick's units (active + idle), from its rows or its packed BLOB (0 when it has
+ * neither: a tick of a millisecond after a late timer can hold no energy and no CPU time); -1
+ * when the BLOB does not decode. *packed says which. */
 static int64_t crash_units_sum(sqlite3 *db, sqlite3_stmt *rows, sqlite3_stmt *blob, int64_t id,
                                bool *packed)
 {
@@ -249,7 +251,7 @@ static int64_t crash_units_sum(sqlite3 *db, sqlite3_stmt *rows, sqlite3_stmt *bl
         sqlite3_reset(blob);
         sqlite3_bind_int64(blob, 1, id);
         if (sqlite3_step(blob) != SQLITE_ROW)
-                return -1;
+                return 0; /* no unit at all: no energy and no CPU time in the tick */
         StoreUnitValue *u = NULL;
         size_t cap = 0, n = 0;
         if (store_unpack_units(sqlite3_column_blob(blob, 0), (size_t)sqlite3_column_bytes(blob, 0),
@@ -437,6 +439,7 @@ static uint64_t crash_rand(uint64_t *s)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: bench-crash [JOULESD] [--kills N] [--seed S] [--cli-every N] [--keep]\n"
+                   "       bench-crash --check DB\n"
                    "SIGKILLs joulesd at N random moments (default 1000) and checks the history\n"
                    "after each. Needs root.\n");
 }
@@ -449,9 +452,11 @@ int main(int argc, char **argv)
                 {"keep", no_argument, NULL, 'k'},
                 {"help", no_argument, NULL, 'h'},
                 {"cli-every", required_argument, NULL, 'c'},
+                {"check", required_argument, NULL, 'C'},
                 {0},
         };
         unsigned kills = 1000, cli_every = 1;
+        const char *check_db = NULL;
         uint64_t seed = 4242;
         bool keep = false;
         const char *env = getenv("JOULES_CRASH_KILLS");
@@ -465,6 +470,9 @@ int main(int argc, char **argv)
                         break;
                 case 's':
                         seed = strtoull(optarg, NULL, 10);
+                        break;
+                case 'C':
+                        check_db = optarg;
                         break;
                 case 'c':
                         cli_every = (unsigned)strtoul(optarg, NULL, 10);
@@ -522,7 +530,20 @@ int main(int argc, char **argv)
         snprintf(log, sizeof(log), "%s/joulesd.log", C.tmp);
         snprintf(C.wal, sizeof(C.wal), "%s-wal", C.db);
 
-        int rc = 1, r = crash_sim_start(rapl_sim);
+        int rc = 1, r = 0;
+        uint64_t startup_kills = 0, no_tick_runs = 0, no_run_rows = 0, lost_max_us = 0;
+        double lost_sum_us = 0;
+        uint64_t lost_n = 0, writes_unseen = 0;
+        int64_t prev_runs = 0;
+        unsigned k;
+        if (check_db) {
+                /* only the final pass, on a history made before (--keep) */
+                snprintf(C.db, sizeof(C.db), "%s", check_db);
+                k = 0;
+                printf("bench-crash --check %s\n", check_db);
+                goto final;
+        }
+        r = crash_sim_start(rapl_sim);
         if (r < 0) {
                 fprintf(stderr, "bench-crash: rapl-sim: %s\n", strerror(-r));
                 goto out;
@@ -555,11 +576,6 @@ int main(int argc, char **argv)
         CrashCursor cur = {0};
         CrashStats st = {.ratio_min = INFINITY, .ratio_max = 0};
         int64_t prev_count = 0, prev_energy = 0, prev_dt = 0;
-        uint64_t startup_kills = 0, no_tick_runs = 0, no_run_rows = 0, lost_max_us = 0;
-        double lost_sum_us = 0;
-        uint64_t lost_n = 0, writes_unseen = 0;
-        int64_t prev_runs = 0;
-        unsigned k;
         for (k = 1; k <= kills && !bench_stop_signal && C.failures < CRASH_MAX_FAILURES; k++) {
                 uint64_t x = crash_rand(&seed);
                 bool early = x % 10 == 0;
@@ -679,12 +695,20 @@ int main(int argc, char **argv)
         if (bench_stop_signal)
                 goto out;
 
+final:;
         /* The whole history once more: packed ticks decoded, nothing changed since. */
         sqlite3 *db = NULL;
         CrashStats all = {.ratio_min = INFINITY};
         CrashCursor from = {0};
         int64_t span_us = 0, down_runs = 0;
         if (sqlite3_open_v2(C.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+                sqlite3_stmt *q;
+                if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK ||
+                    sqlite3_step(q) != SQLITE_ROW ||
+                    strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0)
+                        crash_fail("final pass: integrity_check: %s", sqlite3_errmsg(db));
+                sqlite3_finalize(q);
+                prev_runs = q_int(db, "SELECT COUNT(*) FROM runs", 0);
                 (void)crash_check_ticks(db, &from, 0, &all, "final pass");
                 span_us = q_int(db, "SELECT MAX(ts_us) - MIN(ts_us - dt_us) FROM ticks ", 0);
                 down_runs = q_int(db, "SELECT COUNT(*) FROM runs WHERE stopped_us IS NULL", 0);
@@ -720,7 +744,9 @@ int main(int argc, char **argv)
 out:
         fflush(stdout);
         cleanup();
-        if (keep || C.failures)
+        if (check_db)
+                bench_remove_dir(C.tmp);
+        else if (keep || C.failures)
                 fprintf(stderr, "bench-crash: kept %s\n", C.tmp);
         else
                 bench_remove_dir(C.tmp);
