@@ -12,14 +12,22 @@ cd "$(dirname "$(readlink -f "$0")")"
 PACKAGES=(
   build-essential cmake pkg-config git
   libpfm4-dev libsystemd-dev libsqlite3-dev libinih-dev libcmocka-dev
-  sqlite3 jq clang-format
+  sqlite3 jq clang-format python3
   libcurl4-openssl-dev wrk
   # joules intensity import: the UK National Grid carbon-intensity JSON
   libjson-c-dev
+  # joules-exporter: its HTTP server; the integration test scrapes it with curl and lints the
+  # page with promtool (from prometheus)
+  libmicrohttpd-dev curl prometheus
   # systemd tests: systemd-analyze verify/security, sysusers, tmpfiles (systemd), the man pages
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
+  # examples/rust-vs-go (run by the test suite): Go's standard library, Rust with Debian's own
+  # hyper/tokio/serde crates (cargo offline), httperf for a fixed request rate, curl for the
+  # byte-for-byte check
+  golang-go cargo rustc librust-hyper-dev librust-tokio-dev librust-serde-json-dev
+  librust-serde-dev httperf curl
   # bench-soak --valgrind (leak check), bench-tick --callgrind (instructions per tick)
   valgrind
 )

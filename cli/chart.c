@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 StoreBucket chart_bucket_for(int64_t from_us, int64_t to_us)
@@ -200,7 +201,7 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
                 return;
         unsigned cw = c->n_columns <= CHART_MAX_COLUMNS / 2 ? 2 : 1; /* chars per column */
         double max = max_finite(c->total, c->n_columns);
-        fprintf(f, "%s\n", title);
+        fprintf(f, "%s\n", title); /* the caller made it safe */
         for (unsigned r = height; r >= 1; r--) {
                 if (r == height)
                         fprintf(f, "%8.1f |", max);
@@ -236,30 +237,7 @@ void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height)
                 fprintf(f, "%10s%s .. %s\n", "", a, b);
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-        for (; *s; s++) {
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-        }
-}
-
-/* A round step giving about n ticks up to max: 1, 2 or 5 times a power of ten. */
-static double nice_step(double max, int n)
+double chart_nice_step(double max, int n)
 {
         if (!(max > 0))
                 return 1;
@@ -283,6 +261,24 @@ static const char *series_colour(const Chart *c, size_t s)
         }
 }
 
+void chart_svg_begin(FILE *f, double width, double height, double left, const char *title,
+                     const char *subtitle)
+{
+        fprintf(f,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                "viewBox=\"0 0 %.0f %.0f\" font-family=\"Helvetica, Arial, sans-serif\">\n",
+                width, height, width, height);
+        fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+        fprintf(f,
+                "<text x=\"%.0f\" y=\"38\" font-size=\"24\" font-weight=\"bold\" "
+                "fill=\"#222\">",
+                left);
+        text_xml_fputs(f, title);
+        fprintf(f, "</text>\n<text x=\"%.0f\" y=\"64\" font-size=\"15\" fill=\"#666\">", left);
+        text_xml_fputs(f, subtitle);
+        fprintf(f, "</text>\n");
+}
+
 void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
 {
         const double W = 960, H = 540, left = 80, right = 230, top = 90, bottom = 60;
@@ -300,24 +296,12 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                 if (isfinite(c->total[col]) && c->total[col] > max)
                         max = c->total[col];
         }
-        double step = nice_step(max, 5);
+        double step = chart_nice_step(max, 5);
         double ymax = step * ceil(max / step);
         if (!(ymax > 0))
                 ymax = 1;
 
-        fprintf(f,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                "viewBox=\"0 0 %.0f %.0f\" font-family=\"Helvetica, Arial, sans-serif\">\n",
-                W, H, W, H);
-        fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
-        fprintf(f,
-                "<text x=\"%.0f\" y=\"38\" font-size=\"24\" font-weight=\"bold\" "
-                "fill=\"#222\">",
-                left);
-        xml_text(f, title);
-        fprintf(f, "</text>\n<text x=\"%.0f\" y=\"64\" font-size=\"15\" fill=\"#666\">", left);
-        xml_text(f, subtitle);
-        fprintf(f, "</text>\n");
+        chart_svg_begin(f, W, H, left, title, subtitle);
 
         /* grid and y axis */
         for (double y = 0; y <= ymax + step / 2; y += step) {
@@ -396,13 +380,7 @@ void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle)
                         left + pw + 24, ly, series_colour(c, s), left + pw + 48, ly + 13);
                 /* a long name keeps its start and its end, where services differ */
                 char name[40];
-                size_t l = strlen(c->names[s]);
-                if (l <= 25)
-                        snprintf(name, sizeof(name), "%s", c->names[s]);
-                else
-                        snprintf(name, sizeof(name), "%.11s...%s", c->names[s],
-                                 c->names[s] + l - 11);
-                xml_text(f, name);
+                text_xml_fputs(f, text_abbrev(c->names[s], 25, "...", name, sizeof(name)));
                 fprintf(f, "</text>\n");
         }
         if (any_total)

@@ -39,3 +39,10 @@ void chart_done(Chart *c);
 void chart_terminal(const Chart *c, FILE *f, const char *title, unsigned height);
 /* A 960 x 540 SVG: stacked columns per series, axes in watts and UTC time, a legend. */
 void chart_svg(const Chart *c, FILE *f, const char *title, const char *subtitle);
+
+/* The parts other SVG charts (joules ab) share: a round step giving about n ticks up to max (1,
+ * 2 or 5 times a power of ten), and the document's start with its white background, title and
+ * subtitle (untrusted text through text_xml_fputs) at x = left. The caller ends with </svg>. */
+double chart_nice_step(double max, int n);
+void chart_svg_begin(FILE *f, double width, double height, double left, const char *title,
+                     const char *subtitle);

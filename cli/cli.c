@@ -4,7 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/util.h"
+
+char *cli_unit_label(const char *name, bool pseudo, char *buf, size_t size)
+{
+        char safe[TEXT_SAFE_MAX];
+        text_terminal(name, safe, sizeof(safe));
+        snprintf(buf, size, pseudo ? "(%.*s)" : "%.*s", (int)text_fit(safe, size - 1 - 2 * pseudo),
+                 safe);
+        return buf;
+}
 
 Store *cli_open_store(const CliContext *ctx)
 {
@@ -28,7 +38,7 @@ int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, i
                 fprintf(stderr,
                         "joules: %s: '%s' is neither a duration (15m, 24h, 7d) nor an ISO 8601 "
                         "time (2026-01-01, 2026-01-01T12:00:00Z)\n",
-                        flag, value);
+                        flag, TEXT_SAFE(value));
                 return -EINVAL;
         }
         return 0;

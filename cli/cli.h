@@ -36,6 +36,10 @@ int cli_range_check(const char *cmd, int64_t from, int64_t to);
 /* Parses --since/--until style arguments; prints the error naming the flag. */
 int cli_parse_time(const CliContext *ctx, const char *flag, const char *value, int64_t *ret_us);
 
+/* A unit as the tables show it: the people form of its name (common/text.h: control bytes and
+ * invalid UTF-8 made visible), in parentheses for a pseudo-unit. Returns buf. */
+char *cli_unit_label(const char *name, bool pseudo, char *buf, size_t size);
+
 int cmd_status(const CliContext *ctx, int argc, char **argv);
 int cmd_services(const CliContext *ctx, int argc, char **argv);
 int cmd_top(const CliContext *ctx, int argc, char **argv);
@@ -45,8 +49,4 @@ int cmd_report(const CliContext *ctx, int argc, char **argv);
 int cmd_compare(const CliContext *ctx, int argc, char **argv);
 int cmd_export(const CliContext *ctx, int argc, char **argv);
 int cmd_intensity(const CliContext *ctx, int argc, char **argv);
-
-/* joules run: the request count in a load generator's output (tool "wrk", "ab" or "hey").
- * -ENODATA when the output has none, -EINVAL for another tool. */
-int cli_run_parse_requests(const char *tool, const char *text, double *ret)
-        __attribute__((warn_unused_result));
+int cmd_ab(const CliContext *ctx, int argc, char **argv);

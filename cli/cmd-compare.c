@@ -11,6 +11,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void compare_usage(FILE *f)
@@ -162,7 +163,7 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         if (fa.n_rows == 0 || fb.n_rows == 0) {
                 fprintf(stderr,
                         "joules compare: no unit '%s' in that range (see joules services)\n",
-                        fa.n_rows == 0 ? ua : ub);
+                        TEXT_SAFE(fa.n_rows == 0 ? ua : ub));
                 rc = CLI_EXIT_NO_DATA;
                 goto out;
         }
@@ -193,8 +194,10 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         printf("%s .. %s, %.0f s measured%s\n", format_rfc3339(from, t1, sizeof(t1)),
                format_rfc3339(to, t2, sizeof(t2)), seconds,
                a.estimated || b.estimated ? " (estimated)" : "");
-        printf("A: %.74s\nB: %.74s\n", a.name, b.name);
-        printf("gCO2e: PUE %.3g, intensity %s, embodied TE %.6g g\n\n", fs.pue, fa.source, fs.te_g);
+        printf("A: %s\nB: %s\n", cli_unit_label(a.name, false, (char[75]){0}, 75),
+               cli_unit_label(b.name, false, (char[75]){0}, 75));
+        printf("gCO2e: PUE %.3g, intensity %s, embodied TE %.6g g\n\n", fs.pue,
+               TEXT_SAFE(fa.source), fs.te_g);
         printf("%-20s %18s %18s %10s\n", "", "A", "B", "A / B");
         for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++) {
                 char va[32], vb[32], vr[32];

@@ -12,6 +12,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void export_usage(FILE *f)
@@ -59,8 +60,8 @@ static const char *const export_columns[] = {
 
 static void csv_text(const char *v, bool last)
 {
-        char buf[700];
-        carbon_csv_field(buf, sizeof(buf), v);
+        char buf[TEXT_SAFE_MAX * 2 + 3];
+        text_csv_field(buf, sizeof(buf), v);
         printf("%s%s", buf, last ? "\r\n" : ",");
 }
 
@@ -179,7 +180,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                         else {
                                 fprintf(stderr,
                                         "joules export: --format: '%s' is neither csv nor json\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
                         has_format = true;
@@ -200,7 +201,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                              bucket != STORE_BUCKET_MONTH)) {
                                 fprintf(stderr,
                                         "joules export: --by: '%s' is not hour, day or month\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
                         break;
@@ -213,7 +214,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules export: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules export: unexpected argument '%s'\n",
+                        TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         if (!has_format || !has_from || !has_to) {

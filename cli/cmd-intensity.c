@@ -16,6 +16,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void intensity_usage(FILE *f)
@@ -164,8 +165,9 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
                 rc = CLI_EXIT_FAILURE;
         } else {
                 char a[32], b[32];
-                printf("imported %zu intervals (%s), source '%.40s'\n%s .. %s\n", n,
-                       json ? "JSON" : "CSV", src, format_rfc3339(v[0].start_us, a, sizeof(a)),
+                printf("imported %zu intervals (%s), source '%s'\n%s .. %s\n", n,
+                       json ? "JSON" : "CSV", text_terminal(src, (char[41]){0}, 41),
+                       format_rfc3339(v[0].start_us, a, sizeof(a)),
                        format_rfc3339(v[n - 1].end_us, b, sizeof(b)));
         }
         free(pts);
@@ -243,10 +245,10 @@ static int intensity_show(const CliContext *ctx, bool json)
         }
         printf("yearly intensity  %.2f gCO2e/kWh (%s)\n", fallback, label);
         if (n)
-                printf("imported series   %zu intervals, source '%.40s'\n"
+                printf("imported series   %zu intervals, source '%s'\n"
                        "                  %s .. %s\n",
-                       n, src, format_rfc3339(first, a, sizeof(a)),
-                       format_rfc3339(last, b, sizeof(b)));
+                       n, text_terminal(src, (char[41]){0}, 41),
+                       format_rfc3339(first, a, sizeof(a)), format_rfc3339(last, b, sizeof(b)));
         else
                 printf("imported series   none (joules intensity import FILE)\n");
         printf("PUE               %.3g\n", fs.pue);
@@ -294,7 +296,7 @@ int cmd_intensity(const CliContext *ctx, int argc, char **argv)
                 return intensity_import(ctx, argv[optind + 1], source);
         }
         if (rest != 0) {
-                fprintf(stderr, "joules intensity %s: unexpected argument '%s'\n", verb,
+                fprintf(stderr, "joules intensity %s: unexpected argument '%s'\n", TEXT_SAFE(verb),
                         argv[optind + 1]);
                 return CLI_EXIT_USAGE;
         }
@@ -302,6 +304,7 @@ int cmd_intensity(const CliContext *ctx, int argc, char **argv)
                 return intensity_show(ctx, json);
         if (strcmp(verb, "table") == 0)
                 return intensity_table(json);
-        fprintf(stderr, "joules intensity: unknown '%s' (import, show or table)\n", verb);
+        fprintf(stderr, "joules intensity: unknown '%s' (import, show or table)\n",
+                TEXT_SAFE(verb));
         return CLI_EXIT_USAGE;
 }

@@ -12,6 +12,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void report_usage(FILE *f)
@@ -142,13 +143,8 @@ static void fmt_num(char *buf, size_t size, double v, bool whole)
 /* At most 26 columns; a long name keeps its start and its end, where services differ. */
 static void report_name(char *buf, size_t size, const FootprintRow *row)
 {
-        char full[300];
-        snprintf(full, sizeof(full), row->pseudo ? "(%s)" : "%s", row->name);
-        size_t l = strlen(full);
-        if (l <= 26)
-                snprintf(buf, size, "%s", full);
-        else
-                snprintf(buf, size, "%.12s~%s", full, full + l - 13);
+        char full[TEXT_SAFE_MAX + 2];
+        text_abbrev(cli_unit_label(row->name, row->pseudo, full, sizeof(full)), 26, "~", buf, size);
 }
 
 static void report_table(const Footprint *fp, const FootprintSettings *fs)
@@ -201,7 +197,7 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
         (void)footprint_fallback_intensity(fs, label, sizeof(label));
         printf("\ngCO2e = kWh x PUE %.3g x intensity (%.30s)\n        + embodied (TE %.6g g over "
                "EL %.6g h, by CPU time)\n",
-               fs->pue, fp->source, fs->te_g, fs->el_hours);
+               fs->pue, TEXT_SAFE(fp->source), fs->te_g, fs->el_hours);
 }
 
 int cmd_report(const CliContext *ctx, int argc, char **argv)
@@ -238,7 +234,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                             bucket == STORE_BUCKET_MINUTE) {
                                 fprintf(stderr,
                                         "joules report: --by: '%s' is not hour, day or month\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
                         break;
@@ -257,7 +253,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules report: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules report: unexpected argument '%s'\n",
+                        TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         if (cli_range_check("joules report", from, to) < 0)
@@ -284,7 +281,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         if (unit && fp.n_rows == 0) {
                 fprintf(stderr, "joules report: no unit '%s' in that range (see joules services)\n",
-                        unit);
+                        TEXT_SAFE(unit));
                 rc = CLI_EXIT_NO_DATA;
                 goto out;
         }
@@ -311,8 +308,9 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         } else {
                 report_table(&fp, &fs);
                 char t[400];
-                snprintf(t, sizeof(t), "\nPower of %.60s (W)\n%s .. %s",
-                         unit ? fp.rows[0].name : "the host", a, b);
+                char who[61];
+                text_terminal(unit ? fp.rows[0].name : "the host", who, sizeof(who));
+                snprintf(t, sizeof(t), "\nPower of %s (W)\n%s .. %s", who, a, b);
                 chart_terminal(&chart, stdout, t, 8);
         }
         if (svg) {

@@ -11,6 +11,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void sci_usage(FILE *f)
@@ -84,16 +85,17 @@ static void sci_print(const char *what, int64_t from, int64_t to, bool measured,
                 return;
         }
         if (measured)
-                printf("SCI of %s\n%s .. %s, %s\n", what, format_rfc3339(from, a, sizeof(a)),
-                       format_rfc3339(to, b, sizeof(b)), estimated ? "estimated" : "measured");
+                printf("SCI of %s\n%s .. %s, %s\n", TEXT_SAFE(what),
+                       format_rfc3339(from, a, sizeof(a)), format_rfc3339(to, b, sizeof(b)),
+                       estimated ? "estimated" : "measured");
         else
                 printf("SCI of the inputs given\n");
         printf("  E  energy              %.6g kWh  (%.6g kWh x PUE %.3g)\n", c->energy_kwh, it_kwh,
                fs->pue);
-        printf("  I  grid intensity      %.6g gCO2e/kWh  (%s)\n", c->intensity, isource);
+        printf("  I  grid intensity      %.6g gCO2e/kWh  (%s)\n", c->intensity, TEXT_SAFE(isource));
         printf("     operational E * I   %.6g gCO2e\n", c->operational_g);
         printf("  M  embodied            %.6g gCO2e\n", c->embodied_g);
-        printf("     %s\n", mhow);
+        printf("     %s\n", TEXT_SAFE(mhow));
         if (c->has_requests || c->requests == 0)
                 printf("  R  requests            %.15g\n", c->requests);
         else
@@ -163,7 +165,7 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules sci: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules sci: unexpected argument '%s'\n", TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         if (cli_range_check("joules sci", from, to) < 0)

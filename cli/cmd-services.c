@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void services_usage(FILE *f)
@@ -86,8 +87,8 @@ static void services_table(const StoreServices *sv, bool wide)
         for (size_t i = 0; i < sv->n_units; i++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
-                char name[300];
-                snprintf(name, sizeof(name), u->pseudo ? "(%s)" : "%s", u->name);
+                char name[TEXT_SAFE_MAX + 2];
+                cli_unit_label(u->name, u->pseudo, name, sizeof(name));
                 /* A name longer than its column gets a line of its own: never cut. */
                 if (strlen(name) > 22)
                         printf("%s\n%-22s", name, "");
@@ -143,7 +144,8 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules services: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules services: unexpected argument '%s'\n",
+                        TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         if (cli_range_check("joules services", from, to) < 0)

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static void status_usage(FILE *f)
@@ -76,8 +77,8 @@ static void status_table(const StoreStatus *st)
 {
         char a[32], b[32];
         const char *est = st->estimated ? "  (estimated)" : "";
-        printf("Host %s, source %s%s\n", st->hostname[0] ? st->hostname : "?",
-               st->source[0] ? st->source : "?",
+        printf("Host %s, source %s%s\n", st->hostname[0] ? TEXT_SAFE(st->hostname) : "?",
+               st->source[0] ? TEXT_SAFE(st->source) : "?",
                st->estimated ? " (estimated from CPU use, no RAPL)" : " (measured)");
         if (st->empty) {
                 printf("  no samples stored yet\n");
@@ -97,8 +98,8 @@ static void status_table(const StoreStatus *st)
                (double)st->measured_us / 1e6, span, (unsigned long long)st->runs,
                (unsigned long long)st->unclean_stops);
         if (st->weight[0])
-                printf("  attribution weight  %10s%s%s\n", st->weight,
-                       st->weight_reason[0] ? "  " : "", st->weight_reason);
+                printf("  attribution weight  %10s%s%s\n", TEXT_SAFE(st->weight),
+                       st->weight_reason[0] ? "  " : "", TEXT_SAFE(st->weight_reason));
         printf("  ingest lines        %10llu accepted, %llu rejected, %llu malformed\n",
                (unsigned long long)st->ingest.accepted, (unsigned long long)st->ingest.rejected,
                (unsigned long long)st->ingest.malformed);
@@ -106,8 +107,12 @@ static void status_table(const StoreStatus *st)
                "ENERGY J", "POWER W", "DROPPED");
         for (size_t i = 0; i < st->n_domains; i++) {
                 const StoreDomainStatus *d = &st->domains[i];
-                printf("%-18.18s %-22.22s %-8.8s %5s %12.2f %9.2f %7llu%s\n", d->name, d->zone,
-                       d->source, d->in_host ? "yes" : "no", d->energy_j, d->power_w,
+                char name[19], zone[23], source[9];
+                text_terminal(d->name, name, sizeof(name));
+                text_terminal(d->zone, zone, sizeof(zone));
+                text_terminal(d->source, source, sizeof(source));
+                printf("%-18s %-22s %-8s %5s %12.2f %9.2f %7llu%s\n", name, zone, source,
+                       d->in_host ? "yes" : "no", d->energy_j, d->power_w,
                        (unsigned long long)d->dropped, d->estimated ? " est." : "");
         }
 }
@@ -135,7 +140,8 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules status: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules status: unexpected argument '%s'\n",
+                        TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         Store *s = cli_open_store(ctx);

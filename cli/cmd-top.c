@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/text.h"
 #include "common/util.h"
 
 /* joules top: live watts per service, read from the history the daemon writes. Each frame covers
@@ -124,15 +125,15 @@ static void top_frame_table(const StoreServices *sv, const StoreProcTotal *procs
         double host_w = sv->seconds > 0 ? sv->host_energy_j / sv->seconds : 0;
         printf("joules top  %s  host %.2f W%s  source %s\n",
                format_rfc3339(sv->to_us, ts, sizeof(ts)), host_w,
-               sv->estimated ? " (estimated)" : "", source);
+               sv->estimated ? " (estimated)" : "", TEXT_SAFE(source));
         printf("%-40s %9s %9s %7s %7s\n", "UNIT", "POWER W", "ACTIVE W", "CPU", "SHARE");
         size_t shown = 0;
         for (size_t i = 0; i < sv->n_units && shown < o->rows; i++, shown++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
-                char name[300];
-                snprintf(name, sizeof(name), u->pseudo ? "(%s)" : "%s", u->name);
-                printf("%-40.40s %9.2f %9.2f %6.0f%% %6.1f%%\n", name,
+                char name[41];
+                cli_unit_label(u->name, u->pseudo, name, sizeof(name));
+                printf("%-40s %9.2f %9.2f %6.0f%% %6.1f%%\n", name,
                        sv->seconds > 0 ? e / sv->seconds : 0,
                        sv->seconds > 0 ? u->active_j / sv->seconds : 0,
                        sv->seconds > 0 ? 100 * u->cpu_s / sv->seconds : 0,
@@ -143,8 +144,9 @@ static void top_frame_table(const StoreServices *sv, const StoreProcTotal *procs
                         if (strcmp(procs[k].unit, u->name) != 0)
                                 continue;
                         char p[128];
-                        snprintf(p, sizeof(p), "  %d %s", procs[k].pid, procs[k].comm);
-                        printf("%-40.40s %9.2f %9s %6.0f%%\n", p,
+                        snprintf(p, sizeof(p), "  %d %s", procs[k].pid, TEXT_SAFE(procs[k].comm));
+                        p[text_fit(p, 40)] = '\0';
+                        printf("%-40s %9.2f %9s %6.0f%%\n", p,
                                sv->seconds > 0 ? procs[k].energy_j / sv->seconds : 0, "",
                                sv->seconds > 0 ? 100 * procs[k].cpu_s / sv->seconds : 0);
                 }
@@ -212,7 +214,7 @@ int cmd_top(const CliContext *ctx, int argc, char **argv)
                                 fprintf(stderr,
                                         "joules top: --%s: '%s' is not a duration of at least "
                                         "100ms\n",
-                                        c == 'r' ? "refresh" : "window", optarg);
+                                        c == 'r' ? "refresh" : "window", TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
                         if (c == 'r')
@@ -223,7 +225,7 @@ int cmd_top(const CliContext *ctx, int argc, char **argv)
                 case 'n':
                         if (parse_u64(optarg, &v) < 0 || v == 0 || v > 10000) {
                                 fprintf(stderr, "joules top: --rows: '%s' is not a count\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
                         o.rows = (size_t)v;
@@ -246,7 +248,7 @@ int cmd_top(const CliContext *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joules top: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joules top: unexpected argument '%s'\n", TEXT_SAFE(argv[optind]));
                 return CLI_EXIT_USAGE;
         }
         if (o.rows == 0) {

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static int meta_double(Store *s, const char *key, double min, double max, double *ret, char *err,
@@ -547,7 +548,8 @@ int footprint_parse_flag(const char *cmd, const char *flag, const char *value, d
 {
         double v;
         if (parse_double(value, &v) < 0) {
-                fprintf(stderr, "joules %s: %s: '%s' is not a number\n", cmd, flag, value);
+                fprintf(stderr, "joules %s: %s: '%s' is not a number\n", cmd, flag,
+                        TEXT_SAFE(value));
                 return -EINVAL;
         }
         if (v < min || v > max) {

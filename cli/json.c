@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 void json_init(JsonWriter *j, FILE *f)
@@ -13,43 +14,13 @@ void json_init(JsonWriter *j, FILE *f)
 
 static void json_member(JsonWriter *j, const char *key);
 
-static void json_escape(FILE *f, const char *s)
-{
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                switch (*p) {
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                case '\r':
-                        fputs("\\r", f);
-                        break;
-                case '\t':
-                        fputs("\\t", f);
-                        break;
-                default:
-                        if (*p < 0x20)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
-                }
-        }
-        fputc('"', f);
-}
-
 static void json_member(JsonWriter *j, const char *key)
 {
         if (j->need_comma[j->depth])
                 fputc(',', j->f);
         j->need_comma[j->depth] = true;
         if (key) {
-                json_escape(j->f, key);
+                text_json_fputs(j->f, key);
                 fputc(':', j->f);
         }
 }
@@ -90,10 +61,7 @@ void json_array_end(JsonWriter *j)
 void json_string(JsonWriter *j, const char *key, const char *value)
 {
         json_member(j, key);
-        if (value)
-                json_escape(j->f, value);
-        else
-                fputs("null", j->f);
+        text_json_fputs(j->f, value);
 }
 
 void json_number(JsonWriter *j, const char *key, double value)

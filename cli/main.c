@@ -17,6 +17,7 @@ static const struct {
         {"services", cmd_services, "energy per systemd unit over a time range"},
         {"top", cmd_top, "live power per service, expandable to processes"},
         {"run", cmd_run, "run a command: its energy, watts and joules per request"},
+        {"ab", cmd_ab, "an A/B energy experiment: J/request of two services, ratio, interval"},
         {"report", cmd_report, "energy, requests and gCO2e per service and period, a chart"},
         {"compare", cmd_compare, "two services side by side: J/request, W, gCO2e, ratios"},
         {"sci", cmd_sci, "Software Carbon Intensity per request, every input shown"},

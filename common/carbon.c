@@ -246,25 +246,3 @@ fail:
         free(v);
         return -EINVAL;
 }
-
-void carbon_csv_field(char *buf, size_t size, const char *value)
-{
-        if (!strpbrk(value, ",\"\r\n")) {
-                snprintf(buf, size, "%s", value);
-                return;
-        }
-        size_t o = 0;
-        if (size < 3) {
-                if (size)
-                        buf[0] = '\0';
-                return;
-        }
-        buf[o++] = '"';
-        for (const char *c = value; *c && o + 3 < size; c++) {
-                if (*c == '"')
-                        buf[o++] = '"';
-                buf[o++] = *c;
-        }
-        buf[o++] = '"';
-        buf[o] = '\0';
-}

@@ -76,6 +76,3 @@ int carbon_series_check(CarbonInterval *v, size_t n, bool json, char *err, size_
  * starting with # are skipped). Nothing is returned unless every line is good. */
 int carbon_parse_csv(const char *text, CarbonInterval **ret, size_t *ret_n, char *err,
                      size_t errlen) __attribute__((warn_unused_result));
-
-/* An RFC 4180 CSV field: quoted (with quotes doubled) when it holds a comma, a quote, CR or LF. */
-void carbon_csv_field(char *buf, size_t size, const char *value);

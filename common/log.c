@@ -8,6 +8,8 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include "common/text.h"
+
 static int log_max_level = LOG_INFO;
 static const char *log_ident = "joules";
 static int log_to_journal = -1;
@@ -63,11 +65,14 @@ void log_fields(int level, const LogField *fields, const char *fmt, ...)
         if (level > log_max_level)
                 return;
         int saved_errno = errno;
-        char msg[2048];
+        char raw[2048], msg[2048];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        /* Messages carry names from the system (units, processes, config values): every line,
+         * on a terminal or in the journal, shows them in the people form. */
+        text_terminal(raw, msg, sizeof(msg));
 
         if (log_to_journal < 0)
                 log_to_journal = stderr_is_journal();
@@ -82,9 +87,12 @@ void log_fields(int level, const LogField *fields, const char *fmt, ...)
                 n++;
                 snprintf(bufs[n], sizeof(bufs[n]), "SYSLOG_IDENTIFIER=%s", log_ident);
                 n++;
-                for (size_t i = 0; fields && fields[i].key && i < MAX_FIELDS; i++, n++)
-                        snprintf(bufs[n], sizeof(bufs[n]), "%s=%s", fields[i].key,
-                                 fields[i].value ? fields[i].value : "");
+                for (size_t i = 0; fields && fields[i].key && i < MAX_FIELDS; i++, n++) {
+                        int k = snprintf(bufs[n], sizeof(bufs[n]), "%s=", fields[i].key);
+                        if (k > 0 && (size_t)k < sizeof(bufs[n]))
+                                text_terminal(fields[i].value, bufs[n] + k,
+                                              sizeof(bufs[n]) - (size_t)k);
+                }
                 iov[0] = (struct iovec){.iov_base = message, .iov_len = strlen(message)};
                 for (size_t i = 1; i < n; i++)
                         iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = strlen(bufs[i])};

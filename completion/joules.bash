@@ -26,7 +26,7 @@ _joules_value() {
     --events) COMPREPLY=($(compgen -W 'none cycles,instructions cycles perf::TASK-CLOCK' -- "$cur")) ;;
     --idle-power) COMPREPLY=($(compgen -W 'learn' -- "$cur")) ;;
     --since | --until) COMPREPLY=($(compgen -W '10m 1h 24h 7d 30d' -- "$cur")) ;;
-    --interval | --duration | --refresh | --window) COMPREPLY=($(compgen -W '200ms 1s 5s 1m' -- "$cur")) ;;
+    --interval | --duration | --refresh | --window | --warmup | --cooldown) COMPREPLY=($(compgen -W '200ms 1s 5s 1m' -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W 'csv json' -- "$cur")) ;;
     --by) COMPREPLY=($(compgen -W 'hour day month' -- "$cur")) ;;
     --from | --to) COMPREPLY=($(compgen -W '24h 7d 30d now' -- "$cur")) ;;
@@ -35,11 +35,12 @@ _joules_value() {
       compopt -o filenames 2>/dev/null
       COMPREPLY=($(compgen -f -- "$cur"))
       ;;
-    --unit)
+    --unit | --a | --b)
       COMPREPLY=($(compgen -W "$(systemctl list-units --all --type=service,scope --no-legend \
         --plain 2>/dev/null | awk '{ print $1 }')" -- "$cur"))
       ;;
-    --rows) COMPREPLY=() ;;
+    --requests-from) COMPREPLY=($(compgen -W 'wrk ab hey httperf ingest none' -- "$cur")) ;;
+    --rows | --repeat | --a-load | --b-load) COMPREPLY=() ;;
     *) return 1 ;;
   esac
   return 0

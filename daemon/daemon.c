@@ -15,6 +15,7 @@
 #include "collectors/energy-delta.h"
 #include "collectors/energy.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "daemon/requests.h"
 #include "daemon/services.h"
@@ -99,7 +100,7 @@ static void daemon_top_units(const ServicesTick *st, uint64_t dt_us, char *buf, 
         for (size_t k = 0; k < 3 && best[k] != SIZE_MAX && dt_us > 0 && len < size; k++) {
                 const StoreUnitValue *u = &st->units[best[k]];
                 int n = snprintf(buf + len, size - len, "%s%s %.2f W", k ? ", " : "",
-                                 st->unit_names[best[k]],
+                                 TEXT_SAFE(st->unit_names[best[k]]),
                                  (double)(u->active_uj + u->idle_uj) / (double)dt_us);
                 if (n < 0)
                         break;

@@ -28,8 +28,54 @@ enum {
         ST_METRIC_ADD,
         ST_REQUESTS_ADD,
         ST_INGEST_STATS_ADD,
+        ST_TOTAL_HOST,
+        ST_TOTAL_UNIT,
+        ST_TOTAL_DOMAIN,
+        ST_TOTAL_REQUESTS,
         _ST_MAX,
 };
+
+/* ---- running totals (store-totals.c) ---- */
+
+/* The schema that has the total_* tables. */
+#define STORE_SCHEMA_TOTALS 7
+
+/* What a batch of ticks adds to the running totals, summed in memory so each unit's row is
+ * updated once per commit, not once per tick. Units and domains are indexed by id (dense, from
+ * 1); requests are kept as rows (the upsert adds duplicates up). */
+typedef struct StoreTotalsUnit {
+        uint64_t active_uj, idle_uj, cpu_ns;
+        bool seen;
+} StoreTotalsUnit;
+
+typedef struct StoreTotalsDomain {
+        uint64_t energy_uj, dropped;
+        bool seen;
+} StoreTotalsDomain;
+
+typedef struct StoreTotalsAcc {
+        uint64_t ticks, host_uj, valid_us, dropped;
+        bool estimated;
+        int64_t first_us, last_us;
+        StoreTotalsUnit *units;
+        size_t n_units;
+        StoreTotalsDomain *domains;
+        size_t n_domains;
+        StoreRequestValue *requests;
+        size_t n_requests, cap_requests;
+        /* ids too large to index (not made by SQLite's rowids here): written row by row */
+        StoreUnitValue *odd_units;
+        size_t n_odd_units, cap_odd_units;
+} StoreTotalsAcc;
+
+void store_totals_reset(StoreTotalsAcc *a);
+void store_totals_free(StoreTotalsAcc *a);
+int store_totals_add(StoreTotalsAcc *a, const StoreTick *t) __attribute__((warn_unused_result));
+/* Adds s->totals to the total_* tables inside the open transaction. */
+int store_totals_write(Store *s) __attribute__((warn_unused_result));
+/* Fills schema.total_* ("main" in the migration, "temp" to read an older file) with the sums of
+ * every tick the history holds, read through the tiers. */
+int store_totals_fill(Store *s, const char *schema) __attribute__((warn_unused_result));
 
 struct Store {
         sqlite3 *db;
@@ -42,6 +88,7 @@ struct Store {
         struct PendingTick *pending_head, *pending_tail;
         size_t pending_ticks, pending_bytes, backlog_limit;
         uint64_t backlog_dropped;
+        StoreTotalsAcc totals;
         char error[512];
 };
 

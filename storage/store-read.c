@@ -251,6 +251,36 @@ int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
         return store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, ret_ts_us);
 }
 
+int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            const char *event, double *ret)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(
+                s, &q,
+                "SELECT COUNT(*), SUM(c.value) FROM unit_counters c"
+                " JOIN ticks t ON t.id = c.tick_id JOIN units u ON u.id = c.unit_id"
+                " JOIN events e ON e.id = c.event_id"
+                " WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND u.name = ?3 AND e.name = ?4");
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, from_us);
+        sqlite3_bind_int64(q, 2, to_us);
+        sqlite3_bind_text(q, 3, unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, event, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0) {
+                /* as a double: a sum of 64-bit counts may not fit an int64 */
+                *ret = sqlite3_column_double(q, 1);
+                r = 0;
+        } else if (rc == SQLITE_ROW) {
+                r = -ENODATA;
+        } else {
+                r = store_fail(s, rc, "reading counters");
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
 /* store_read_services() reads through the tiers: storage/store-rollup.c. */
 
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,

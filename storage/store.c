@@ -165,6 +165,35 @@ static const char *const store_migrations[] = {
         "CREATE TABLE tick_requests ("
         "  tick_id INTEGER PRIMARY KEY,"
         "  data BLOB NOT NULL);",
+        /* 7: running totals since the first tick (storage/store-totals.c), added to in the
+         * transaction that writes the ticks, so they always equal the sum of every tick stored
+         * and never go down: retention deletes rows, never these. The exporter's counters read
+         * them in a few rows instead of summing the history. The migration fills them from the
+         * history already stored (store_totals_fill). */
+        "CREATE TABLE total_host ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  ticks INTEGER NOT NULL,"
+        "  host_uj INTEGER NOT NULL,"
+        "  valid_us INTEGER NOT NULL,"
+        "  dropped INTEGER NOT NULL,"
+        "  estimated INTEGER NOT NULL,"
+        "  first_us INTEGER," /* NULL: no tick yet */
+        "  last_us INTEGER);"
+        "INSERT INTO total_host VALUES (1, 0, 0, 0, 0, 0, NULL, NULL);"
+        "CREATE TABLE total_units ("
+        "  unit_id INTEGER PRIMARY KEY,"
+        "  active_uj INTEGER NOT NULL,"
+        "  idle_uj INTEGER NOT NULL,"
+        "  cpu_ns INTEGER NOT NULL);"
+        "CREATE TABLE total_domains ("
+        "  domain_id INTEGER PRIMARY KEY,"
+        "  energy_uj INTEGER NOT NULL,"
+        "  dropped INTEGER NOT NULL);"
+        "CREATE TABLE total_requests ("
+        "  unit_id INTEGER NOT NULL,"
+        "  metric_id INTEGER NOT NULL,"
+        "  count REAL NOT NULL,"
+        "  PRIMARY KEY (unit_id, metric_id)) WITHOUT ROWID;",
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -195,6 +224,21 @@ static const char *const store_sql[_ST_MAX] = {
                             "VALUES (?, ?, ?, ?)",
         [ST_INGEST_STATS_ADD] = "INSERT INTO ingest_stats (tick_id, accepted, rejected, "
                                 "malformed) VALUES (?, ?, ?, ?)",
+        [ST_TOTAL_HOST] = "UPDATE total_host SET ticks = ticks + ?1, host_uj = host_uj + ?2, "
+                          "valid_us = valid_us + ?3, dropped = dropped + ?4, "
+                          "estimated = MAX(estimated, ?5), first_us = MIN(COALESCE(first_us, ?6), "
+                          "?6), last_us = MAX(COALESCE(last_us, ?7), ?7) WHERE id = 1",
+        [ST_TOTAL_UNIT] = "INSERT INTO total_units (unit_id, active_uj, idle_uj, cpu_ns) "
+                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (unit_id) DO UPDATE SET "
+                          "active_uj = active_uj + excluded.active_uj, "
+                          "idle_uj = idle_uj + excluded.idle_uj, cpu_ns = cpu_ns + excluded.cpu_ns",
+        [ST_TOTAL_DOMAIN] = "INSERT INTO total_domains (domain_id, energy_uj, dropped) "
+                            "VALUES (?1, ?2, ?3) ON CONFLICT (domain_id) DO UPDATE SET "
+                            "energy_uj = energy_uj + excluded.energy_uj, "
+                            "dropped = dropped + excluded.dropped",
+        [ST_TOTAL_REQUESTS] = "INSERT INTO total_requests (unit_id, metric_id, count) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (unit_id, metric_id) DO UPDATE "
+                              "SET count = count + excluded.count",
 };
 
 static int store_errno(int rc)
@@ -297,6 +341,8 @@ static int store_migrate(Store *s)
                 if (r < 0)
                         return r;
                 r = store_exec(s, store_migrations[v]);
+                if (r >= 0 && v + 1 == STORE_SCHEMA_TOTALS)
+                        r = store_totals_fill(s, "main");
                 if (r >= 0) {
                         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
                         r = store_exec(s, pragma);
@@ -356,6 +402,11 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         (void)sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
         if (mode == STORE_READ_WRITE) {
                 r = store_exec(s, "PRAGMA journal_mode = WAL");
+                /* Keep the -wal and -shm files when the daemon stops: a reader in group joules
+                 * (joules, joules-exporter) may not create them in /var/lib/joules, and without
+                 * them it could not open the history while joulesd is stopped or restarting. */
+                int persist = 1;
+                (void)sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
                 if (r >= 0)
                         r = store_exec(s, "PRAGMA synchronous = NORMAL");
                 if (r >= 0)
@@ -432,6 +483,7 @@ Store *store_close(Store *s)
         if (s->pending_head && store_commit(s) < 0)
                 log_debug("storage: closing %s: %s", s->path, s->error);
         pending_free(s);
+        store_totals_free(&s->totals);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         if (s->db)
@@ -604,8 +656,15 @@ int store_commit(Store *s)
         int r = store_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
+        store_totals_reset(&s->totals);
+        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next) {
                 r = store_tick_write(s, &p->t);
+                if (r >= 0)
+                        r = store_totals_add(&s->totals, &p->t);
+        }
+        /* the running totals, once per batch, in the batch's transaction */
+        if (r >= 0)
+                r = store_totals_write(s);
         if (r >= 0)
                 r = store_exec(s, "COMMIT");
         if (r < 0) {

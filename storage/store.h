@@ -256,6 +256,12 @@ typedef struct StoreProcTotal {
         double cpu_s;
 } StoreProcTotal;
 
+/* The sum over (from_us, to_us] of one perf event's counts (joulesd --events: "instructions",
+ * "cycles") for one unit, as stored per tick; -ENODATA when no tick in the range holds that
+ * event for that unit (no hardware counters, or another --events). */
+int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            const char *event, double *ret) __attribute__((warn_unused_result));
+
 /* Per process totals over (from_us, to_us], biggest first, at most `limit` per unit. */
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n) __attribute__((warn_unused_result));
@@ -338,3 +344,60 @@ int store_read_intensity(Store *s, int64_t from_us, int64_t to_us, StoreIntensit
 /* How many points are stored and their span; 0 points: first/last 0. */
 int store_intensity_summary(Store *s, size_t *ret_n, int64_t *ret_first_us, int64_t *ret_last_us,
                             char *source, size_t source_size) __attribute__((warn_unused_result));
+
+/* ---- running totals (storage/store-totals.c) ---- */
+
+typedef struct StoreTotalUnit {
+        char name[256];
+        bool pseudo; /* kernel, unattributed, idle */
+        uint64_t active_uj, idle_uj, cpu_ns;
+} StoreTotalUnit;
+
+typedef struct StoreTotalDomain {
+        char name[64];
+        char zone[128];
+        char source[16];
+        char kind[16];
+        bool estimated;
+        bool in_host;
+        uint64_t energy_uj;
+        uint64_t dropped; /* intervals dropped */
+} StoreTotalDomain;
+
+typedef struct StoreTotalRequests {
+        char unit[256];
+        char metric[128];
+        double count;
+} StoreTotalRequests;
+
+/* Everything the history holds, summed since its first tick: the counters the exporter serves.
+ * They only grow: retention and rollups never take anything from them. host_uj equals the sum
+ * of every unit's active_uj + idle_uj (pseudo-units included) exactly. */
+typedef struct StoreTotals {
+        uint64_t ticks;
+        uint64_t host_uj;
+        uint64_t valid_us; /* time covered by valid intervals */
+        uint64_t dropped;  /* intervals whose host energy was dropped */
+        bool estimated;    /* any tick estimated */
+        bool empty;        /* no tick yet: first_us, last_us are 0 */
+        int64_t first_us;  /* the first tick's start */
+        int64_t last_us;   /* the newest tick's end */
+        /* the latest run of joulesd */
+        char source[16];
+        bool run_estimated;
+        char hostname[256];
+        char weight[128];
+        StoreTotalUnit *units; /* by name */
+        size_t n_units;
+        StoreTotalDomain *domains; /* by id */
+        size_t n_domains;
+        StoreTotalRequests *requests; /* by unit, then metric */
+        size_t n_requests;
+} StoreTotals;
+
+/* Reads the totals in one read transaction (one consistent snapshot), from the running totals:
+ * a few rows per unit, whatever the length of the history. A file from before schema 7 (an
+ * older joulesd, opened read-only) is summed through the tiers instead, in time proportional to
+ * its history. */
+int store_read_totals(Store *s, StoreTotals *ret) __attribute__((warn_unused_result));
+void store_totals_done(StoreTotals *t);

@@ -28,8 +28,13 @@ if(NOT sysconfdir STREQUAL "/etc")
   string(APPEND JOULES_EXEC_START " --config ${sysconfdir}/joules/joulesd.conf")
 endif()
 configure_file("${JOULES_SRC}/joulesd.service.in" "${JOULES_BIN}/joulesd.service" @ONLY)
+# joules-exporter reads the default history (/var/lib/joules/joules.db) and listens on its
+# default address; a drop-in changes either.
+set(JOULES_EXPORTER_EXEC_START "${JOULES_SBINDIR_FULL}/joules-exporter")
+configure_file("${JOULES_SRC}/joules-exporter.service.in" "${JOULES_BIN}/joules-exporter.service"
+               @ONLY)
 file(INSTALL "${JOULES_BIN}/joulesd.service" "${JOULES_SRC}/joulesd.socket"
-     DESTINATION "${JOULES_UNITDIR_FULL}")
+     "${JOULES_BIN}/joules-exporter.service" DESTINATION "${JOULES_UNITDIR_FULL}")
 
 # The example, every key commented out, so the installed settings are the defaults. An existing
 # file is the administrator's and is never overwritten.

@@ -51,6 +51,25 @@ cg_usage_usec() {
   awk '$1 == "usage_usec" { print $2 }' "$(cg_dir "$1")/cpu.stat"
 }
 
+# cg_freeze NAME... / cg_thaw NAME...: freezes or thaws units (cgroup v2 cgroup.freeze) and waits
+# until the kernel reports it (cgroup.events "frozen 1"/"frozen 0"). A test that compares what
+# joulesd stored with cpu.stat read by the script freezes the units while either side takes its
+# reading, so both cover exactly the same CPU time however the machine's load delays either.
+cg_set_frozen() {
+  local want=$1 u i
+  shift
+  for u in "$@"; do echo "$want" >"$(cg_dir "$u")/cgroup.freeze" || fail "cannot freeze $u"; done
+  for u in "$@"; do
+    for ((i = 0; i < 400; i++)); do
+      grep -qx "frozen $want" "$(cg_dir "$u")/cgroup.events" && break
+      sleep 0.05
+    done
+    grep -qx "frozen $want" "$(cg_dir "$u")/cgroup.events" || fail "$u: not frozen=$want after 20 s"
+  done
+}
+cg_freeze() { cg_set_frozen 1 "$@"; }
+cg_thaw() { cg_set_frozen 0 "$@"; }
+
 # cg_procs NAME: the PIDs in the unit's cgroup, one a line.
 cg_procs() { cat "$(cg_dir "$1")/cgroup.procs"; }
 

@@ -27,6 +27,13 @@ within() {
   awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
 }
 
+# wait_for_line FILE REGEX [SECONDS]: waits (default 20 s) until a line of FILE matches.
+wait_for_line() {
+  local i
+  for ((i = 0; i < ${3:-20} * 20; i++)); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+
 # Waits up to $2 seconds (default 5) for a file to exist.
 wait_for_file() {
   local i

@@ -218,26 +218,6 @@ static void test_parse_csv_bad(void **state)
         }
 }
 
-static void test_csv_field(void **state)
-{
-        static const struct {
-                const char *in, *out;
-        } rows[] = {
-                {"nginx.service", "nginx.service"},
-                {"", ""},
-                {"a,b", "\"a,b\""},
-                {"say \"hi\"", "\"say \"\"hi\"\"\""},
-                {"two\nlines", "\"two\nlines\""},
-                {"cr\r", "\"cr\r\""},
-                {"\"", "\"\"\"\""},
-        };
-        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
-                char buf[64];
-                carbon_csv_field(buf, sizeof(buf), rows[i].in);
-                assert_string_equal(buf, rows[i].out);
-        }
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -245,7 +225,6 @@ int main(void)
                 cmocka_unit_test(test_conversions),    cmocka_unit_test(test_weighted),
                 cmocka_unit_test(test_grid_table),     cmocka_unit_test(test_series_mean),
                 cmocka_unit_test(test_parse_csv_good), cmocka_unit_test(test_parse_csv_bad),
-                cmocka_unit_test(test_csv_field),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,6 +183,66 @@ static void check_raw_extras(Store *s, int version)
         }
 }
 
+static const StoreTotalUnit *find_total(const StoreTotals *t, const char *name)
+{
+        for (size_t i = 0; i < t->n_units; i++)
+                if (strcmp(t->units[i].name, name) == 0)
+                        return &t->units[i];
+        return NULL;
+}
+
+/* The running totals (schema 7; summed through the tiers for an older file opened read-only)
+ * equal the fixture's sums, plus the one tick test_version writes (extra = 1: 1000 µJ and 1000
+ * ns for a.service). */
+static void check_totals(Store *s, int version, int extra)
+{
+        Expected e = expected(1, N_TICKS);
+        StoreTotals t;
+        assert_int_equal(store_read_totals(s, &t), 0);
+        assert_int_equal(t.ticks, N_TICKS + extra);
+        assert_int_equal(t.host_uj, e.host_uj + 1000 * extra);
+        assert_int_equal(t.dropped, 1);
+        assert_false(t.empty);
+        assert_int_equal(t.first_us, T0);
+        assert_int_equal(t.last_us,
+                         T0 + (extra ? 201 : N_TICKS) * INT64_C(1000000)); /* the newest tick */
+        assert_string_equal(t.hostname, "fixture-host");
+        assert_string_equal(t.source, "powercap");
+        assert_int_equal(t.n_units, 3);
+        const StoreTotalUnit *a = find_total(&t, "a.service"), *b = find_total(&t, "b.service"),
+                             *idle = find_total(&t, "idle");
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(idle);
+        assert_int_equal(a->active_uj, e.a_active + 1000 * extra);
+        assert_int_equal(a->idle_uj, e.a_idle);
+        assert_int_equal(a->cpu_ns, e.a_cpu + 1000 * extra);
+        assert_int_equal(b->active_uj, e.b_active);
+        assert_int_equal(b->cpu_ns, e.b_cpu);
+        assert_int_equal(idle->idle_uj, e.idle_idle);
+        assert_true(idle->pseudo);
+        assert_int_equal(a->active_uj + a->idle_uj + b->active_uj + b->idle_uj + idle->active_uj +
+                                 idle->idle_uj,
+                         t.host_uj);
+        assert_int_equal(t.n_domains, 2);
+        assert_string_equal(t.domains[0].name, "package-0");
+        assert_int_equal(t.domains[0].energy_uj, e.host_uj);
+        assert_int_equal(t.domains[0].dropped, 1);
+        assert_int_equal(t.domains[1].energy_uj, INT64_C(5000000) * N_TICKS);
+        if (version >= 2) {
+                assert_int_equal(t.n_requests, 2);
+                assert_string_equal(t.requests[0].unit, "a.service");
+                assert_string_equal(t.requests[0].metric, "requests");
+                assert_true(t.requests[0].count == e.a_requests);
+                assert_string_equal(t.requests[1].unit, "b.service");
+                assert_string_equal(t.requests[1].metric, "orders");
+                assert_true(t.requests[1].count == N_TICKS / 10);
+        } else {
+                assert_int_equal(t.n_requests, 0);
+        }
+        store_totals_done(&t);
+}
+
 static int64_t sql_int(const char *path, const char *sql)
 {
         sqlite3 *db;
@@ -207,15 +267,18 @@ static void test_version(int version)
         assert_int_equal(store_schema_version(s), version);
         check_services(s, version, 1, N_TICKS);
         check_status(s, version);
+        check_totals(s, version, 0);
         store_close(s);
 
-        /* joulesd migrates it forward at start-up; everything reads the same. */
+        /* joulesd migrates it forward at start-up; everything reads the same, and the running
+         * totals start from the whole history. */
         assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
         assert_int_equal(store_schema_version(s), store_schema_latest());
         check_services(s, version, 1, N_TICKS);
         check_services(s, version, 31, 90);
         check_status(s, version);
         check_raw_extras(s, version);
+        check_totals(s, version, 0);
 
         /* and goes on writing */
         int64_t run, unit;
@@ -245,6 +308,7 @@ static void test_version(int version)
         assert_int_equal(m, 0);
         check_services(s, version, 1, N_TICKS);
         check_services(s, version, 1, 120); /* two whole minutes: read from the minute tier */
+        check_totals(s, version, 1);
         store_close(s);
 
         Expected e = expected(1, N_TICKS);
@@ -283,6 +347,11 @@ static void test_v5(void **state)
         test_version(5);
 }
 
+static void test_v6(void **state)
+{
+        test_version(6);
+}
+
 static void test_all_versions_have_fixtures(void **state)
 {
         const char *fixtures = getenv("JOULES_FIXTURES");
@@ -306,6 +375,7 @@ int main(void)
                 cmocka_unit_test(test_v3),
                 cmocka_unit_test(test_v4),
                 cmocka_unit_test(test_v5),
+                cmocka_unit_test(test_v6),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -700,18 +702,58 @@ typedef struct Window {
         uint64_t usage0, usage1;
 } Window;
 
+/* Freezes (1) or thaws (0) a cgroup v2 and waits until the kernel says it is so. The two
+ * counters compared are read while their cgroup is frozen, so both windows hold exactly the same
+ * CPU time however long this test is preempted between the two reads (a loaded machine). */
+static void cgroup_freeze(const char *cg, int on)
+{
+        char path[PATH_MAX], text[512], want[16];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/cgroup.freeze", cg), 0);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, on ? "1" : "0", 1), 1);
+        (void)close(fd);
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/cgroup.events", cg), 0);
+        snprintf(want, sizeof(want), "frozen %d", on);
+        for (int i = 0; i < 2000; i++) { /* up to 20 s */
+                assert_true(read_text(path, text, sizeof(text)) > 0);
+                if (strstr(text, want))
+                        return;
+                sleep_us(10000);
+        }
+        fail_msg("%s: not %s after 20 s", cg, want);
+}
+
 static void window_start(PerfEvents *pe, PerfTarget *t, const char *cg, Window *w)
 {
+        cgroup_freeze(cg, 1);
         w->usage0 = cgroup_usage_usec(cg);
         assert_int_equal(perf_events_read(pe, t, w->perf0, PERF_EVENTS_MAX), 0);
+        cgroup_freeze(cg, 0);
 }
 
 static void window_end(PerfEvents *pe, PerfTarget *t, const char *cg, Window *w)
 {
+        cgroup_freeze(cg, 1);
         w->usage1 = cgroup_usage_usec(cg);
         assert_int_equal(perf_events_read(pe, t, w->perf1, PERF_EVENTS_MAX), 0);
+        cgroup_freeze(cg, 0);
         assert_true(w->perf1[0] >= w->perf0[0]);
         assert_true(w->usage1 >= w->usage0);
+}
+
+/* Waits until each cgroup's window has burned at least min_ms of CPU (up to 60 s): a loaded
+ * machine gives the burners less of a CPU, so the test waits for CPU time, not wall time. */
+static void window_wait(const char *const *cgs, const Window *const *ws, size_t n, unsigned min_ms)
+{
+        for (int i = 0; i < 300; i++) {
+                sleep_us(200000);
+                size_t ok = 0;
+                for (size_t k = 0; k < n; k++)
+                        ok += cgroup_usage_usec(cgs[k]) - ws[k]->usage0 >= min_ms * 1000ULL;
+                if (ok == n)
+                        return;
+        }
 }
 
 static uint64_t window_task_clock(const Window *w)
@@ -753,7 +795,7 @@ static void test_real_cgroups(void **state)
         sleep_us(100000);
         window_start(pe, ta, a, &wa);
         window_start(pe, tb, b, &wb);
-        sleep_us(2000000);
+        window_wait((const char *const[]){a, b}, (const Window *const[]){&wa, &wb}, 2, 400);
         window_end(pe, ta, a, &wa);
         window_end(pe, tb, b, &wb);
         assert_agrees("a.service (2 burners), per cgroup", window_task_clock(&wa),
@@ -761,10 +803,12 @@ static void test_real_cgroups(void **state)
         assert_agrees("b.service (1 burner), per cgroup", window_task_clock(&wb),
                       window_usage_ns(&wb));
         double ratio = (double)window_task_clock(&wa) / (double)window_task_clock(&wb);
-        printf("# a:b = %.2f; context switches a %" PRIu64 ", b %" PRIu64 "\n", ratio,
-               wa.perf1[1] - wa.perf0[1], wb.perf1[1] - wb.perf0[1]);
-        /* Roughly 2:1: three burners on two vCPUs are not placed exactly fairly. */
-        assert_true(ratio > 1.2 && ratio < 3.3);
+        double ref_ratio = (double)window_usage_ns(&wa) / (double)window_usage_ns(&wb);
+        printf("# a:b = %.2f (cpu.stat %.2f); context switches a %" PRIu64 ", b %" PRIu64 "\n",
+               ratio, ref_ratio, wa.perf1[1] - wa.perf0[1], wb.perf1[1] - wb.perf0[1]);
+        /* The split between the services is the kernel's: whatever the scheduler gave each (2:1
+         * on a quiet machine, less apart when other work competes), the counters see it. */
+        assert_true(fabs(ratio / ref_ratio - 1) * 100 <= TOLERANCE_PCT);
 
         /* The cost the daemon pays per service per tick: one read(2) per CPU. */
         uint64_t t0 = now_monotonic_ns();
@@ -780,7 +824,7 @@ static void test_real_cgroups(void **state)
         assert_int_equal(perf_events_add_cgroup(pe, rel_c, &tc), 0);
         Window wc;
         window_start(pe, tc, cc, &wc);
-        sleep_us(1000000);
+        window_wait((const char *const[]){cc}, (const Window *const[]){&wc}, 1, 300);
         window_end(pe, tc, cc, &wc);
         assert_agrees("c.service (added later)", window_task_clock(&wc), window_usage_ns(&wc));
 
@@ -829,7 +873,7 @@ static void test_real_fallback(void **state)
         window_start(pe, td, d, &wd);
         window_start(pe, te, e, &we); /* opens e's burner now */
         assert_int_equal(perf_target_n_groups(te), 1);
-        sleep_us(1500000);
+        window_wait((const char *const[]){d, e}, (const Window *const[]){&wd, &we}, 2, 300);
         window_end(pe, td, d, &wd);
         window_end(pe, te, e, &we);
         assert_agrees("d.service, per-process fallback", window_task_clock(&wd),
@@ -841,6 +885,26 @@ static void test_real_fallback(void **state)
         perf_events_set_syscalls(NULL);
         cleanup_all();
         assert_int_equal(count_fds(), fds0);
+}
+
+/* SIGSTOP (and waits until both are stopped) or SIGCONT. */
+static void stop_both(pid_t a, pid_t b, bool stop)
+{
+        pid_t ps[] = {a, b};
+        for (size_t i = 0; i < ELEMENTSOF(ps); i++) {
+                assert_int_equal(kill(ps[i], stop ? SIGSTOP : SIGCONT), 0);
+                if (!stop)
+                        continue;
+                char path[64], text[512];
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)ps[i]);
+                for (int k = 0; k < 2000; k++) {
+                        assert_true(read_text(path, text, sizeof(text)) > 0);
+                        const char *st = strrchr(text, ')');
+                        if (st && st[1] == ' ' && st[2] == 'T')
+                                break;
+                        sleep_us(10000);
+                }
+        }
 }
 
 /* One process, and what it forks after the counter was opened (inherit=1). */
@@ -863,12 +927,19 @@ static void test_real_process(void **state)
         assert_true(n_children < ELEMENTSOF(children));
         children[n_children++] = kid;
 
+        /* Both stopped while the two counters are read, so they cover the same CPU time. */
         uint64_t c0[PERF_EVENTS_MAX], c1[PERF_EVENTS_MAX];
+        stop_both(p, kid, true);
         uint64_t s0 = schedstat_ns(p) + schedstat_ns(kid);
         assert_int_equal(perf_events_read(pe, t, c0, ELEMENTSOF(c0)), 0);
-        sleep_us(1000000);
+        stop_both(p, kid, false);
+        for (int i = 0; i < 300 && schedstat_ns(p) + schedstat_ns(kid) - s0 < 300 * NSEC_PER_MSEC;
+             i++)
+                sleep_us(200000);
+        stop_both(p, kid, true);
         uint64_t s1 = schedstat_ns(p) + schedstat_ns(kid);
         assert_int_equal(perf_events_read(pe, t, c1, ELEMENTSOF(c1)), 0);
+        stop_both(p, kid, false);
         assert_agrees("process + the child it forked later", c1[0] - c0[0], s1 - s0);
 
         /* The process exits: its counts stay readable until removed. */

@@ -392,9 +392,12 @@ static int run(char *const argv[])
 }
 
 /* A directory every user can enter (the EACCES test reads it as nobody). */
-static void make_tmpdir(char *buf, size_t size)
+/* under_tmp: a tree that a process with dropped privileges must reach. The build directory may
+ * sit below a directory only its owner can enter (a clone in /root or in `mktemp -d`, 0700),
+ * so that tree goes under /tmp, which everyone can traverse. */
+static void make_tmpdir_in(char *buf, size_t size, bool under_tmp)
 {
-        const char *base = getenv("JOULES_TEST_TMP");
+        const char *base = under_tmp ? NULL : getenv("JOULES_TEST_TMP");
         if (!base || !*base)
                 base = "/tmp";
         (void)mkdir(base, 0755);
@@ -403,14 +406,24 @@ static void make_tmpdir(char *buf, size_t size)
         assert_int_equal(chmod(buf, 0755), 0);
 }
 
-static void copy_fixture(const char *fixture, char *dst, size_t size)
+static void make_tmpdir(char *buf, size_t size)
+{
+        make_tmpdir_in(buf, size, false);
+}
+
+static void copy_fixture_in(const char *fixture, char *dst, size_t size, bool under_tmp)
 {
         char src[PATH_MAX];
-        make_tmpdir(dst, size);
+        make_tmpdir_in(dst, size, under_tmp);
         assert_int_equal(path_fmt(src, sizeof(src), "%s/powercap/%s/.", fixtures_dir(), fixture),
                          0);
         char *argv[] = {"cp", "-a", src, dst, NULL};
         assert_int_equal(run(argv), 0);
+}
+
+static void copy_fixture(const char *fixture, char *dst, size_t size)
+{
+        copy_fixture_in(fixture, dst, size, false);
 }
 
 static void remove_tree(const char *dir)
@@ -437,7 +450,8 @@ static void test_unreadable(void **state)
 {
         (void)state;
         char root[PATH_MAX], file[PATH_MAX];
-        copy_fixture("unreadable", root, sizeof(root));
+        /* the child drops to uid 65534: its tree must be reachable wherever the clone is */
+        copy_fixture_in("unreadable", root, sizeof(root), true);
         assert_int_equal(
                 path_fmt(file, sizeof(file), "%s/class/powercap/intel-rapl:0:0/energy_uj", root),
                 0);

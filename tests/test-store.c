@@ -60,6 +60,8 @@ static void test_roundtrip(void **state)
         assert_int_equal(store_unit_ensure(s, "idle", true, &ui), 0);
 
         /* 120 ticks of 1 s at 20 W (package) of which 5 W core; tick 50 dropped */
+        int64_t ev;
+        assert_int_equal(store_event_ensure(s, "instructions", &ev), 0);
         int64_t t0 = INT64_C(1767225600000000);
         for (int i = 1; i <= 120; i++) {
                 bool drop = i == 50;
@@ -75,6 +77,8 @@ static void test_roundtrip(void **state)
                         {ub, 5000000, 1000000, 250000000},
                         {ui, 0, 2000000, 0},
                 };
+                /* a.service's instructions: 3e9 a tick, more than 2^32 */
+                StoreCounterValue cv[1] = {{ua, ev, UINT64_C(3000000000)}};
                 StoreTick t = {.ts_us = t0 + i * INT64_C(1000000),
                                .dt_us = 1000000,
                                .host_valid = !drop,
@@ -82,7 +86,9 @@ static void test_roundtrip(void **state)
                                .domains = dv,
                                .n_domains = 2,
                                .units = drop ? NULL : uv,
-                               .n_units = drop ? 0 : 3};
+                               .n_units = drop ? 0 : 3,
+                               .counters = drop ? NULL : cv,
+                               .n_counters = drop ? 0 : 1};
                 assert_int_equal(store_tick_append(s, &t), 0);
                 if (i % 10 == 0)
                         assert_int_equal(store_commit(s), 0);
@@ -120,6 +126,28 @@ static void test_roundtrip(void **state)
         assert_true(fabs(sum - sv.host_energy_j) < 1e-6);
         assert_true(fabs(sv.units[0].cpu_s - 10.0) < 1e-9);
         store_services_done(&sv);
+
+        /* per unit and event over (from, to]: 20 ticks, or 9 around the dropped tick 50 */
+        static const struct {
+                int64_t from_s, to_s;
+                const char *unit, *event;
+                int r;
+                double sum;
+        } crows[] = {
+                {100, 120, "a.service", "instructions", 0, 20 * 3e9},
+                {45, 55, "a.service", "instructions", 0, 9 * 3e9},
+                {100, 120, "b.service", "instructions", -ENODATA, 0},
+                {100, 120, "a.service", "cycles", -ENODATA, 0},
+                {200, 300, "a.service", "instructions", -ENODATA, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(crows); i++) {
+                double got = -1;
+                int r = store_read_unit_counter(s, t0 + crows[i].from_s * 1000000,
+                                                t0 + crows[i].to_s * 1000000, crows[i].unit,
+                                                crows[i].event, &got);
+                if (r != crows[i].r || (r == 0 && got != crows[i].sum))
+                        fail_msg("counter row %zu: %d %g", i, r, got);
+        }
         store_close(s);
 }
 

@@ -40,13 +40,28 @@ sleep 0.3 # the burners are in their cgroups and running
 for p in $a1 $a2; do grep -qx "0::/system.slice/$ua" "/proc/$p/cgroup" || fail "$p not in $ua"; done
 grep -qx "0::/system.slice/$ub" "/proc/$b1/cgroup" || fail "$b1 not in $ub"
 
+# The units are frozen while joulesd takes its baseline and while it takes its last readings,
+# and cpu.stat is read here while they are frozen: both sides cover exactly the same CPU time,
+# however long a loaded machine delays joulesd's start or its last tick.
+cg_freeze "$ua" "$ub"
 ua0=$(cg_usage_usec "$ua")
 ub0=$(cg_usage_usec "$ub")
 "$JOULESD" --db "$db" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
-  --cgroup-root "$CG_ROOT" --events none --idle-power 10 --duration 4s \
-  2>"$SCRATCH/joulesd.err" || { cat "$SCRATCH/joulesd.err"; fail "joulesd failed"; }
+  --cgroup-root "$CG_ROOT" --events none --idle-power 10 2>"$SCRATCH/joulesd.err" &
+jd=$!
+CLEANUP=("kill $jd 2>/dev/null; wait $jd 2>/dev/null" "${CLEANUP[@]}")
+wait_for_line "$SCRATCH/joulesd.err" "sampling .* energy domain" 30 ||
+  { cat "$SCRATCH/joulesd.err"; fail "joulesd did not start"; }
+sleep 0.5 # a tick or two: the baseline is taken while frozen
+cg_thaw "$ua" "$ub"
+sleep 3.5
+cg_freeze "$ua" "$ub"
+sleep 0.5 # a tick or two after the freeze: the last readings hold all the CPU time
+kill -TERM "$jd"
+wait "$jd" || { cat "$SCRATCH/joulesd.err"; fail "joulesd failed"; }
 ua1=$(cg_usage_usec "$ua")
 ub1=$(cg_usage_usec "$ub")
+cg_thaw "$ua" "$ub"
 note "joulesd log:"
 cat "$SCRATCH/joulesd.err" >&2
 

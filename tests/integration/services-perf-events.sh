@@ -59,22 +59,39 @@ check_sums() {
 }
 
 # ---- 1. perf::TASK-CLOCK,perf::CONTEXT-SWITCHES ----
+# The services are frozen while joulesd opens their counters and takes its baselines, and again
+# for its last readings: a counter and the cgroup's CPU time are read one after the other, and a
+# loaded machine can delay the second read by a scheduler slice, which must not show as
+# disagreement between the two.
+cg_freeze "$ua" "$ub" "$ud"
 "$JOULESD" --db "$db" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
   --cgroup-root "$CG_ROOT" --events perf::TASK-CLOCK,perf::CONTEXT-SWITCHES --idle-power 10 \
-  --duration 5s 2>"$SCRATCH/joulesd.err" &
+  2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP=("kill $jd 2>/dev/null; wait $jd 2>/dev/null" "${CLEANUP[@]}")
+wait_for_line "$SCRATCH/joulesd.err" "sampling .* energy domain" 30 ||
+  { cat "$SCRATCH/joulesd.err"; fail "joulesd did not start"; }
+sleep 0.5
+cg_thaw "$ua" "$ub" "$ud"
 sleep 1
 cg_unit "$uc"
+cg_freeze "$uc" # its burner joins frozen; joulesd finds the service and opens its counters
 cg_spawn "$uc" "$BURN" --duty 0.3
+sleep 0.6
+cg_thaw "$uc"
 sleep 1.5
 kill -0 "$jd" 2>/dev/null || { cat "$SCRATCH/joulesd.err"; fail "joulesd died"; }
 cg_stop "$ud"
-note "$ud stopped and removed at about 2.5 s"
+note "$ud stopped and removed at about 3 s"
+sleep 2
+cg_freeze "$ua" "$ub" "$uc"
+sleep 0.5
+kill -TERM "$jd"
 set +e
 wait "$jd"
 rc=$?
 set -e
+cg_thaw "$ua" "$ub" "$uc"
 note "joulesd log:"
 cat "$SCRATCH/joulesd.err" >&2
 [ "$rc" -eq 0 ] || fail "joulesd exited $rc"

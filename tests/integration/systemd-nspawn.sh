@@ -12,6 +12,8 @@
 #   - joulesd.socket: systemd creates the ingest socket (0660 root:joules) and hands it over; a
 #     service in group joules counts requests through it
 #   - systemctl stop: a clean exit
+#   - joules-exporter.service: a transient user in group joules, no capabilities at all, serves
+#     the history (units adding up to the host), and still answers after joulesd stopped
 # The root is cached in ${JOULES_CI_CACHE:-/var/cache/joules-ci}, keyed by its package list (the
 # packages of the libraries joulesd and joules link, found with dpkg -S), and used through an
 # overlay so it stays pristine. Runs are serialised with a lock: nspawn --keep-unit leaves the
@@ -39,9 +41,11 @@ flock -w 600 9 || fail "another run holds $CACHE/lock"
 
 # The Debian packages of the libraries the binaries link (debootstrap adds their dependencies).
 pkgs=(systemd systemd-sysv dbus libsystemd0)
-for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_TESTS_BIN/ingest-send"; do
+for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" "$JOULES_TESTS_BIN/ingest-send"; do
   [ -f "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
-  path=$(ldd "$JOULESD" "$JOULES" | awk -v l="$lib" '$1 == l { print $3; exit }')
+  # awk reads all of ldd's output: exiting at the first match would SIGPIPE ldd (pipefail)
+  path=$(ldd "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" |
+    awk -v l="$lib" '$1 == l && p == "" { p = $3 } END { print p }')
   [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
   pkg=""
   for c in "$path" "/usr$path" "$(readlink -f "$path")"; do
@@ -183,6 +187,25 @@ fact status_member_rc $?
 setpriv --reuid=4343 --regid=4343 --clear-groups joules status >"$out/status-other.txt" 2>&1
 fact status_other_rc $?
 
+# joules-exporter: a transient user whose only grant is group joules, no capabilities
+fact joules_gid "$gid"
+systemctl start joules-exporter
+fact exporter_start_rc $?
+fact exporter_state "$(prop joules-exporter ActiveState)/$(prop joules-exporter SubState)"
+epid=$(prop joules-exporter MainPID)
+fact exporter_uid "$(awk '/^Uid:/ { print $2 }' /proc/"$epid"/status)"
+fact exporter_groups "$(awk '/^Groups:/ { $1 = ""; print }' /proc/"$epid"/status)"
+fact exporter_capeff "$(awk '/^CapEff:/ { print $2 }' /proc/"$epid"/status)"
+fact exporter_capbnd "$(awk '/^CapBnd:/ { print $2 }' /proc/"$epid"/status)"
+scrape() { # bash's /dev/tcp: no curl in the minimal root
+  exec 3<>/dev/tcp/127.0.0.1/29120 || return 1
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  cat <&3
+  exec 3<&-
+}
+scrape >"$out/metrics.txt" 2>&1
+fact exporter_scrape_rc $?
+
 # reload: a valid change, then a broken file
 cp /etc/joules/joulesd.conf /tmp/good.conf
 sed -i 's/^interval = .*/interval = 500ms/' /etc/joules/joulesd.conf
@@ -235,6 +258,12 @@ fact services_rc $?
 # a clean stop
 systemctl stop joulesd
 fact stop "$(prop joulesd Result) $(prop joulesd ExecMainStatus)"
+# the exporter still reads the history (joulesd kept its -wal and -shm), counters not lower
+scrape >"$out/metrics-end.txt" 2>&1
+fact exporter_scrape_end_rc $?
+fact exporter_end_state "$(prop joules-exporter ActiveState)/$(prop joules-exporter SubState)"
+systemctl stop joules-exporter
+fact exporter_stop "$(prop joules-exporter Result) $(prop joules-exporter ExecMainStatus)"
 journalctl -u joulesd -o verbose --no-pager >"$out/journal-verbose.txt"
 fact done 1
 CHECK
@@ -344,4 +373,30 @@ note "joulesd.socket: $(fact socket_file), handed over; 7 requests counted for c
 
 # stop
 [ "$(fact stop)" = "success 0" ] || fail "systemctl stop: Result/ExecMainStatus $(fact stop)"
+
+# joules-exporter
+[ "$(fact exporter_start_rc)" = 0 ] && [ "$(fact exporter_state)" = active/running ] ||
+  { show_journal; fail "joules-exporter: start $(fact exporter_start_rc), $(fact exporter_state)"; }
+euid=$(fact exporter_uid)
+[ -n "$euid" ] && [ "$euid" != 0 ] && [ "$euid" != "$(fact joules_uid)" ] ||
+  fail "joules-exporter runs as uid '$euid' (root or joules)"
+echo " $(fact exporter_groups) " | grep -q " $(fact joules_gid) " ||
+  fail "joules-exporter is not in group joules: groups $(fact exporter_groups)"
+[ "$(fact exporter_capeff)" = 0000000000000000 ] && [ "$(fact exporter_capbnd)" = 0000000000000000 ] ||
+  fail "joules-exporter holds capabilities: CapEff $(fact exporter_capeff) CapBnd $(fact exporter_capbnd)"
+exporter_body() { sed '1,/^\r$/d' "$1"; }
+for f in metrics.txt metrics-end.txt; do
+  head -1 "$outdir/$f" | grep -q '^HTTP/1.[01] 200' || { head -5 "$outdir/$f"; show_journal; fail "joules-exporter: $f"; }
+  exporter_body "$outdir/$f" | grep -q '^joules_history_up 1$' || fail "$f: history not up"
+  exporter_body "$outdir/$f" | awk '
+    /^joules_host_energy_joules_total / { split($2, p, "."); h = p[1] * 1000000 + p[2] }
+    /^joules_unit_energy_joules_total\{/ { split($NF, p, "."); u += p[1] * 1000000 + p[2] }
+    END { if (!(h > 0 && h == u)) { printf "host %d uJ, units %d uJ\n", h, u; exit 1 } }' ||
+    fail "$f: the units do not add up to the host"
+done
+host_of() { exporter_body "$1" | awk '/^joules_host_energy_joules_total / { print $2 }'; }
+awk -v a="$(host_of "$outdir/metrics.txt")" -v b="$(host_of "$outdir/metrics-end.txt")" \
+  'BEGIN { exit !(b + 0 > a + 0) }' || fail "the host counter did not grow"
+[ "$(fact exporter_stop)" = "success 0" ] || fail "joules-exporter stop: $(fact exporter_stop)"
+note "joules-exporter.service: uid $euid (dynamic) in group joules, no capabilities; host $(host_of "$outdir/metrics.txt") J, then $(host_of "$outdir/metrics-end.txt") J after joulesd stopped"
 echo "ok: nspawn test took $(ms_since "$t_start") ms (boot and checks $boot_ms ms)"

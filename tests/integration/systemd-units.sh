@@ -3,7 +3,8 @@
 #     installed joulesd, an administrator's /etc/joules/joulesd.conf kept on reinstall
 #   - `systemd-analyze verify` of the installed units prints nothing (it only warns, exit 0, on
 #     an unknown key: any output fails), against an install whose paths really exist
-#   - `systemd-analyze security --offline=yes` exposure <= 2.5 (printed)
+#   - `systemd-analyze security --offline=yes` exposure <= 2.5 (printed); joules-exporter's
+#     <= 2.0, with no capabilities at all and read-only access to /var/lib/joules
 #   - sysusers.d and tmpfiles.d entries applied to a scratch root
 #   - a bad config file: FILE:LINE: reason and exit 78, at start-up and with --check-config
 #   - every config key in the example file and joulesd.conf(5), and the example's commented-out
@@ -19,8 +20,9 @@ BUILD=$(dirname "$JOULES_BIN")
 root=$SCRATCH/root
 DESTDIR=$root cmake --install "$BUILD" --prefix /usr >"$SCRATCH/install.log" ||
   { cat "$SCRATCH/install.log"; fail "cmake --install failed"; }
-for f in usr/sbin/joulesd usr/bin/joules \
+for f in usr/sbin/joulesd usr/bin/joules usr/sbin/joules-exporter \
   usr/lib/systemd/system/joulesd.service usr/lib/systemd/system/joulesd.socket \
+  usr/lib/systemd/system/joules-exporter.service usr/share/man/man8/joules-exporter.8 \
   usr/lib/sysusers.d/joules.conf usr/lib/tmpfiles.d/joules.conf \
   etc/joules/joulesd.conf usr/share/doc/joules/joulesd.conf.example \
   usr/share/man/man1/joules.1 usr/share/man/man5/joulesd.conf.5 usr/share/man/man8/joulesd.8 \
@@ -30,6 +32,9 @@ done
 [ -x "$root/usr/sbin/joulesd" ] && [ -x "$root/usr/bin/joules" ] || fail "binaries not executable"
 exec_start=$(sed -n 's/^ExecStart=//p' "$root/usr/lib/systemd/system/joulesd.service")
 [ "$exec_start" = /usr/sbin/joulesd ] || fail "ExecStart=$exec_start (want /usr/sbin/joulesd)"
+exec_start=$(sed -n 's/^ExecStart=//p' "$root/usr/lib/systemd/system/joules-exporter.service")
+[ "$exec_start" = /usr/sbin/joules-exporter ] ||
+  fail "joules-exporter ExecStart=$exec_start (want /usr/sbin/joules-exporter)"
 note "installed $(wc -l <"$BUILD/install_manifest.txt") files; ExecStart=$exec_start"
 
 echo '[daemon]' >"$root/etc/joules/joulesd.conf"
@@ -53,7 +58,8 @@ uid=$(awk -F: '$1 == "joules" { print $3 }' "$root/etc/passwd")
 # --config its installed file), MANPATH finds the installed pages for Documentation=man:...
 p=$SCRATCH/prefix
 cmake --install "$BUILD" --prefix "$p" >/dev/null
-units="$p/lib/systemd/system/joulesd.service $p/lib/systemd/system/joulesd.socket"
+units="$p/lib/systemd/system/joulesd.service $p/lib/systemd/system/joulesd.socket
+  $p/lib/systemd/system/joules-exporter.service"
 # shellcheck disable=SC2086
 MANPATH=$p/share/man: SYSTEMD_LOG_COLOR=0 systemd-analyze verify $units >"$SCRATCH/verify.out" 2>&1 ||
   { cat "$SCRATCH/verify.out"; fail "systemd-analyze verify failed"; }
@@ -67,6 +73,21 @@ exposure=$(sed -n 's/.*Overall exposure level for joulesd.service: \([0-9.]*\).*
 echo "systemd-analyze security --offline=yes: exposure $exposure (at most 2.5)"
 grep '✗' "$SCRATCH/security.out" | sed -E 's/ {2,}/  /g' >&2 || true
 awk -v e="$exposure" 'BEGIN { exit !(e <= 2.5) }' || fail "exposure $exposure is above 2.5"
+
+# joules-exporter parses HTTP: no capabilities at all, nothing writable, the history read-only.
+unit=$p/lib/systemd/system/joules-exporter.service
+systemd-analyze security --offline=yes --no-pager "$unit" >"$SCRATCH/security-exporter.out" 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for joules-exporter.service: \([0-9.]*\).*/\1/p' \
+  "$SCRATCH/security-exporter.out")
+[ -n "$exposure" ] || { cat "$SCRATCH/security-exporter.out"; fail "no exposure level for joules-exporter"; }
+echo "joules-exporter: systemd-analyze security --offline=yes: exposure $exposure (at most 2.0)"
+grep '✗' "$SCRATCH/security-exporter.out" | sed -E 's/ {2,}/  /g' >&2 || true
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "joules-exporter exposure $exposure is above 2.0"
+grep -qx 'CapabilityBoundingSet=' "$unit" || fail "joules-exporter.service keeps capabilities"
+grep -qx 'BindReadOnlyPaths=-/var/lib/joules' "$unit" || fail "joules-exporter.service: history not read-only"
+grep -q '^ReadWritePaths=\|^StateDirectory=\|^AmbientCapabilities=.' "$unit" &&
+  fail "joules-exporter.service may write somewhere or gains capabilities"
+grep -qx 'SupplementaryGroups=joules' "$unit" || fail "joules-exporter.service is not in group joules"
 
 # --- every key documented, the example's values are the defaults -----------------------------
 example=$JOULES_SRC/systemd/joulesd.conf.example
@@ -126,7 +147,11 @@ done
 for cmd in $("$JOULES" --help | awk '/^Commands:/ { on = 1; next } on && /^[^ ]/ { on = 0 } on && NF { print $1 }'); do
   grep -q "^\.B $cmd\$" "$JOULES_SRC/man/joules.1" || fail "joules $cmd is not in joules(1)"
 done
-for page in man/joulesd.8 man/joules.1 man/joulesd.conf.5; do
+for opt in $("$JOULES_BIN/joules-exporter" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+  grep -q -- "$(echo "$opt" | sed 's/-/\\\\-/g')" "$JOULES_SRC/man/joules-exporter.8" ||
+    fail "joules-exporter $opt is not in joules-exporter(8)"
+done
+for page in man/joulesd.8 man/joules.1 man/joulesd.conf.5 man/joules-exporter.8; do
   warnings=$(groff -man -ww -z -t "$JOULES_SRC/$page" 2>&1)
   [ -z "$warnings" ] || fail "$page: $warnings"
 done

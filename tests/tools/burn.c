@@ -1,13 +1,14 @@
 /* A CPU burner for integration tests: burns a fraction of one CPU in short slices, so that a
  * sampler reading every 200 ms sees a steady rate.
  *
- *   burn --duty 0.5 --seconds 5 [--period-ms 10]
+ *   burn --duty 0.5 --seconds 5 [--period-ms 10] [--comm NAME]
  *
  * Each period it spins until its own CPU time (CLOCK_THREAD_CPUTIME_ID) has grown by duty * period,
  * then sleeps until the period's end (an absolute CLOCK_MONOTONIC deadline, so periods do not
  * drift). Counting CPU time rather than wall time keeps the rate right when the CPU is shared: a
  * burner that is preempted catches up within its period instead of burning less. --seconds 0 (the
- * default) runs until SIGTERM or SIGINT; either ends it with exit code 0. */
+ * default) runs until SIGTERM or SIGINT; either ends it with exit code 0. --comm renames the
+ * process (PR_SET_NAME, any bytes, as any user may): the hostile-name tests use it. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 static volatile sig_atomic_t stop;
@@ -34,7 +36,7 @@ static int64_t now_ns(clockid_t c)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: burn [--duty F] [--seconds S] [--period-ms N]\n"
+        fprintf(f, "usage: burn [--duty F] [--seconds S] [--period-ms N] [--comm NAME]\n"
                    "\n"
                    "Burns the fraction F (0 < F <= 1, default 1) of one CPU in periods of N ms\n"
                    "(default 10) for S seconds (default 0: until SIGTERM or SIGINT).\n");
@@ -57,12 +59,13 @@ int main(int argc, char **argv)
                 {"duty", required_argument, NULL, 'd'},
                 {"seconds", required_argument, NULL, 's'},
                 {"period-ms", required_argument, NULL, 'p'},
+                {"comm", required_argument, NULL, 'c'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         double duty = 1.0, seconds = 0, period_ms = 10;
         int c;
-        while ((c = getopt_long(argc, argv, "d:s:p:h", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "d:s:p:c:h", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'd':
                         if (parse_double(optarg, &duty) < 0 || !(duty > 0 && duty <= 1)) {
@@ -81,6 +84,12 @@ int main(int argc, char **argv)
                             !(period_ms >= 1 && period_ms <= 1000)) {
                                 fprintf(stderr, "burn: --period-ms wants 1..1000\n");
                                 return 2;
+                        }
+                        break;
+                case 'c':
+                        if (prctl(PR_SET_NAME, optarg, 0, 0, 0) < 0) {
+                                fprintf(stderr, "burn: PR_SET_NAME: %s\n", strerror(errno));
+                                return 1;
                         }
                         break;
                 case 'h':

@@ -2,15 +2,18 @@
  * is not on a fresh Debian). One thread, epoll, keep-alive, pipelined requests.
  *
  *   http-server --port-file FILE [--metrics-file FILE] [--ingest-socket PATH] [--busy-us N]
+ *               [--work N]
  *
  * Binds an ephemeral port and writes it to --port-file once listening. Every GET answers 200
  * "ok\n", except /metrics, which answers the current contents of --metrics-file (re-read for each
  * request, so a test changes the counter by rewriting the file; missing file: 500). With
  * --ingest-socket, each event-loop round sends the requests it served to joulesd's ingest socket
  * as one "requests:N|c" line (through include/joules/ingest.h). --busy-us spins that long per
- * request (so the server draws measurable CPU); --hang reads requests and never answers (a stuck
- * service, for timeouts). On SIGTERM or SIGINT prints "served N" and exits
- * 0. */
+ * request (so the server draws measurable CPU); --work does N rounds of arithmetic per request
+ * instead: the same CPU work whatever the machine's load, where a spin for a time would do less
+ * work when the server is preempted (joules ab's test: twice the work, twice the CPU); --hang reads
+ * requests and never answers (a stuck service, for timeouts). On SIGTERM or SIGINT prints "served
+ * N" and exits 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,7 +44,9 @@ typedef struct Conn {
 
 static const char *metrics_file;
 static uint64_t busy_us;
-static bool hang; /* --hang: read requests, never answer (a stuck service) */
+static uint64_t work_rounds;
+static volatile uint64_t work_sink; /* keeps the compiler from dropping the work */
+static bool hang;                   /* --hang: read requests, never answer (a stuck service) */
 
 static void spin(uint64_t us)
 {
@@ -50,6 +55,18 @@ static void spin(uint64_t us)
         uint64_t end = now_monotonic_ns() + us * 1000;
         while (now_monotonic_ns() < end)
                 ;
+}
+
+/* xorshift64: a fixed amount of integer work per round, nothing the compiler can fold */
+static void work(uint64_t rounds)
+{
+        uint64_t x = 0x9E3779B97F4A7C15ull ^ rounds;
+        for (uint64_t i = 0; i < rounds; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+        }
+        work_sink = x;
 }
 
 static bool keep_alive_header; /* an HTTP/1.0 client asked for keep-alive (ab -k) */
@@ -88,6 +105,7 @@ static int handle(Conn *c)
                 bool close_after = http10 && !strcasestr(c->in, "keep-alive");
                 keep_alive_header = http10 && !close_after;
                 spin(busy_us);
+                work(work_rounds);
                 if (metrics) {
                         char body[BUF_SIZE - 512];
                         FILE *f = metrics_file ? fopen(metrics_file, "re") : NULL;
@@ -118,6 +136,7 @@ int main(int argc, char **argv)
                 {"metrics-file", required_argument, NULL, 'm'},
                 {"ingest-socket", required_argument, NULL, 'i'},
                 {"busy-us", required_argument, NULL, 'b'},
+                {"work", required_argument, NULL, 'w'},
                 {"hang", no_argument, NULL, 'H'},
                 {0},
         };
@@ -137,6 +156,9 @@ int main(int argc, char **argv)
                 case 'b':
                         busy_us = strtoull(optarg, NULL, 10);
                         break;
+                case 'w':
+                        work_rounds = strtoull(optarg, NULL, 10);
+                        break;
                 case 'H':
                         hang = true;
                         break;
@@ -146,7 +168,7 @@ int main(int argc, char **argv)
         }
         if (!port_file) {
                 fprintf(stderr, "usage: http-server --port-file FILE [--metrics-file FILE] "
-                                "[--ingest-socket PATH] [--busy-us N] [--hang]\n");
+                                "[--ingest-socket PATH] [--busy-us N] [--work N] [--hang]\n");
                 return 2;
         }
         int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

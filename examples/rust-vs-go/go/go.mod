@@ -1,0 +1,3 @@
+module example.com/joules/items
+
+go 1.19

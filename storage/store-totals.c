@@ -1,0 +1,456 @@
+/* Running totals: every tick's energy, CPU time and requests added up since the history began,
+ * in the total_* tables (migration 7). They are written in the transaction that writes the
+ * ticks (store_commit), so a reader sees them and the ticks change together, and they are never
+ * touched by retention or rollups, so they never go down. The exporter's counters come from
+ * here: a scrape reads one row per unit, domain and request metric, not the history.
+ *
+ * The migration fills them from the history already stored, through the tiers (the same sums
+ * `joules status` makes), and so does a reader of a file from before the migration, into temp
+ * tables of the same names. */
+
+#include "storage/store.h"
+#include "storage/store-internal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+/* Unit and domain ids come from INTEGER PRIMARY KEYs starting at 1, so they index arrays; a unit
+ * id beyond this (not one SQLite handed out here) is kept as a row and written as it is. Domains
+ * are a handful, from store_domain_ensure. */
+#define TOTALS_MAX_ID 10000000
+
+void store_totals_reset(StoreTotalsAcc *a)
+{
+        a->ticks = a->host_uj = a->valid_us = a->dropped = 0;
+        a->estimated = false;
+        a->first_us = INT64_MAX;
+        a->last_us = INT64_MIN;
+        if (a->units)
+                memset(a->units, 0, a->n_units * sizeof(*a->units));
+        if (a->domains)
+                memset(a->domains, 0, a->n_domains * sizeof(*a->domains));
+        a->n_requests = 0;
+        a->n_odd_units = 0;
+}
+
+void store_totals_free(StoreTotalsAcc *a)
+{
+        free(a->units);
+        free(a->domains);
+        free(a->requests);
+        free(a->odd_units);
+        *a = (StoreTotalsAcc){0};
+}
+
+static int grow_index(void **v, size_t *n, size_t elem, int64_t id)
+{
+        if (id < 0 || id > TOTALS_MAX_ID)
+                return -ERANGE;
+        if ((size_t)id < *n)
+                return 0;
+        size_t nn = (size_t)id + 64;
+        void *p = realloc(*v, nn * elem);
+        if (!p)
+                return -ENOMEM;
+        memset((char *)p + *n * elem, 0, (nn - *n) * elem);
+        *v = p;
+        *n = nn;
+        return 0;
+}
+
+int store_totals_add(StoreTotalsAcc *a, const StoreTick *t)
+{
+        int r;
+        a->ticks++;
+        if (t->host_valid) {
+                a->host_uj += t->host_uj;
+                a->valid_us += t->dt_us;
+        }
+        a->estimated |= t->estimated;
+        int64_t first = t->ts_us - (int64_t)t->dt_us;
+        if (first < a->first_us)
+                a->first_us = first;
+        if (t->ts_us > a->last_us)
+                a->last_us = t->ts_us;
+        bool dropped = false;
+        for (size_t i = 0; i < t->n_domains; i++) {
+                const StoreDomainValue *d = &t->domains[i];
+                /* as store_tick_write stores them (ticks.dropped, domain_energy.drop_reason): no
+                 * reason is a baseline, not a drop */
+                bool drop = !d->valid && d->drop_reason && strcmp(d->drop_reason, "baseline") != 0;
+                dropped |= !d->valid && d->drop_reason;
+                r = grow_index((void **)&a->domains, &a->n_domains, sizeof(*a->domains),
+                               d->domain_id);
+                if (r < 0)
+                        return r;
+                StoreTotalsDomain *td = &a->domains[d->domain_id];
+                td->seen = true;
+                if (d->valid)
+                        td->energy_uj += d->energy_uj;
+                td->dropped += drop;
+        }
+        a->dropped += !t->host_valid && dropped;
+        for (size_t i = 0; i < t->n_units; i++) {
+                const StoreUnitValue *u = &t->units[i];
+                r = grow_index((void **)&a->units, &a->n_units, sizeof(*a->units), u->unit_id);
+                if (r == -ERANGE) {
+                        if (a->n_odd_units == a->cap_odd_units) {
+                                size_t nc = a->cap_odd_units * 2 + 8;
+                                StoreUnitValue *nv = realloc(a->odd_units, nc * sizeof(*nv));
+                                if (!nv)
+                                        return -ENOMEM;
+                                a->odd_units = nv;
+                                a->cap_odd_units = nc;
+                        }
+                        a->odd_units[a->n_odd_units++] = *u;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                StoreTotalsUnit *tu = &a->units[u->unit_id];
+                tu->seen = true;
+                tu->active_uj += u->active_uj;
+                tu->idle_uj += u->idle_uj;
+                tu->cpu_ns += u->cpu_ns;
+        }
+        if (t->n_requests > a->cap_requests - a->n_requests) {
+                size_t nc = a->cap_requests * 2 + t->n_requests + 16;
+                StoreRequestValue *nv = realloc(a->requests, nc * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                a->requests = nv;
+                a->cap_requests = nc;
+        }
+        if (t->n_requests)
+                memcpy(a->requests + a->n_requests, t->requests,
+                       t->n_requests * sizeof(*t->requests));
+        a->n_requests += t->n_requests;
+        return 0;
+}
+
+static int totals_step(Store *s, int which)
+{
+        sqlite3_stmt *q = s->stmt[which];
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "adding to the running totals");
+}
+
+int store_totals_write(Store *s)
+{
+        const StoreTotalsAcc *a = &s->totals;
+        if (a->ticks == 0)
+                return 0;
+        sqlite3_stmt *q = s->stmt[ST_TOTAL_HOST];
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)a->ticks);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)a->host_uj);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)a->valid_us);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)a->dropped);
+        sqlite3_bind_int(q, 5, a->estimated);
+        sqlite3_bind_int64(q, 6, a->first_us);
+        sqlite3_bind_int64(q, 7, a->last_us);
+        int r = totals_step(s, ST_TOTAL_HOST);
+        for (size_t id = 0; id < a->n_units && r >= 0; id++) {
+                const StoreTotalsUnit *u = &a->units[id];
+                if (!u->seen)
+                        continue;
+                q = s->stmt[ST_TOTAL_UNIT];
+                sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
+                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);
+                r = totals_step(s, ST_TOTAL_UNIT);
+        }
+        for (size_t i = 0; i < a->n_odd_units && r >= 0; i++) {
+                const StoreUnitValue *u = &a->odd_units[i];
+                q = s->stmt[ST_TOTAL_UNIT];
+                sqlite3_bind_int64(q, 1, u->unit_id);
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
+                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);
+                r = totals_step(s, ST_TOTAL_UNIT);
+        }
+        for (size_t id = 0; id < a->n_domains && r >= 0; id++) {
+                const StoreTotalsDomain *d = &a->domains[id];
+                if (!d->seen)
+                        continue;
+                q = s->stmt[ST_TOTAL_DOMAIN];
+                sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)d->energy_uj);
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)d->dropped);
+                r = totals_step(s, ST_TOTAL_DOMAIN);
+        }
+        for (size_t i = 0; i < a->n_requests && r >= 0; i++) {
+                q = s->stmt[ST_TOTAL_REQUESTS];
+                sqlite3_bind_int64(q, 1, a->requests[i].unit_id);
+                sqlite3_bind_int64(q, 2, a->requests[i].metric_id);
+                sqlite3_bind_double(q, 3, a->requests[i].count);
+                r = totals_step(s, ST_TOTAL_REQUESTS);
+        }
+        return r;
+}
+
+/* ---- filling from the history ---- */
+
+/* Runs "<head> <relation of every span> <tail>" with the spans bound from ?1. */
+static int fill_one(Store *s, const char *head, StoreRelation rel, const char *tail,
+                    const StoreSpan *spans, size_t n)
+{
+        char relation[12288], sql[13312];
+        int r = store_spans_sql(rel, spans, n, 1, relation, sizeof(relation));
+        if (r < 0)
+                return r;
+        int l = snprintf(sql, sizeof(sql), "%s %s %s", head, relation, tail);
+        if (l < 0 || (size_t)l >= sizeof(sql))
+                return -ENAMETOOLONG;
+        sqlite3_stmt *q = NULL;
+        r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        store_spans_bind(q, spans, n, 1);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "summing the history");
+}
+
+int store_totals_fill(Store *s, const char *schema)
+{
+        StoreSpan spans[STORE_PLAN_MAX];
+        size_t n;
+        char head[512];
+        int v = store_schema_version(s);
+        if (v < 0)
+                return v;
+        /* All of the history: days, hours and minutes where the raw ticks are gone. */
+        int r = store_plan(s, 0, INT64_MAX / 4, STORE_TIER_DAY, spans, &n, NULL, NULL);
+        if (r < 0)
+                return r;
+        snprintf(
+                head, sizeof(head),
+                "UPDATE %s.total_host SET (ticks, host_uj, valid_us, dropped, estimated, first_us, "
+                "last_us) = (SELECT COALESCE(SUM(ticks), 0), COALESCE(SUM(host_uj), 0), "
+                "COALESCE(SUM(valid_us), 0), COALESCE(SUM(dropped), 0), "
+                "COALESCE(MAX(estimated), 0), MIN(first_us), MAX(last_us) FROM",
+                schema);
+        r = fill_one(s, head, STORE_REL_HOST, ") WHERE id = 1", spans, n);
+        if (r < 0)
+                return r;
+        snprintf(head, sizeof(head),
+                 "INSERT INTO %s.total_units (unit_id, active_uj, idle_uj, cpu_ns) "
+                 "SELECT unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns) FROM",
+                 schema);
+        r = fill_one(s, head, STORE_REL_UNITS, "GROUP BY unit_id", spans, n);
+        if (r < 0)
+                return r;
+        snprintf(head, sizeof(head),
+                 "INSERT INTO %s.total_domains (domain_id, energy_uj, dropped) "
+                 "SELECT domain_id, COALESCE(SUM(energy_uj), 0), COALESCE(SUM(dropped), 0) FROM",
+                 schema);
+        r = fill_one(s, head, STORE_REL_DOMAINS, "GROUP BY domain_id", spans, n);
+        if (r < 0 || v < 2) /* schema 1 counted no requests */
+                return r;
+        snprintf(head, sizeof(head),
+                 "INSERT INTO %s.total_requests (unit_id, metric_id, count) "
+                 "SELECT unit_id, metric_id, SUM(count) FROM",
+                 schema);
+        return fill_one(s, head, STORE_REL_REQUESTS, "GROUP BY unit_id, metric_id", spans, n);
+}
+
+/* An older joulesd's file, read-only: the same tables in temp, summed from the history. Temp
+ * tables shadow main ones of the same name, so the queries below read them unchanged. */
+static int totals_temp(Store *s)
+{
+        int r = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS total_host (id INTEGER PRIMARY KEY, "
+                              "ticks INTEGER, host_uj INTEGER, valid_us INTEGER, dropped INTEGER, "
+                              "estimated INTEGER, first_us INTEGER, last_us INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS total_units (unit_id INTEGER "
+                              "PRIMARY KEY, active_uj INTEGER, idle_uj INTEGER, cpu_ns INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS total_domains (domain_id INTEGER "
+                              "PRIMARY KEY, energy_uj INTEGER, dropped INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS total_requests (unit_id INTEGER, "
+                              "metric_id INTEGER, count REAL, PRIMARY KEY (unit_id, metric_id));"
+                              "DELETE FROM temp.total_host; DELETE FROM temp.total_units;"
+                              "DELETE FROM temp.total_domains; DELETE FROM temp.total_requests;"
+                              "INSERT INTO temp.total_host VALUES (1, 0, 0, 0, 0, 0, NULL, NULL)");
+        return r < 0 ? r : store_totals_fill(s, "temp");
+}
+
+/* ---- reading ---- */
+
+static int grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+        if (n < *cap)
+                return 0;
+        size_t nc = *cap ? 2 * *cap : 64;
+        void *p = realloc(*v, nc * elem);
+        if (!p)
+                return -ENOMEM;
+        *v = p;
+        *cap = nc;
+        return 0;
+}
+
+static int totals_read(Store *s, int version, StoreTotals *t)
+{
+        sqlite3_stmt *q = NULL;
+        size_t cap;
+        int rc, r = store_query(s, &q,
+                                "SELECT ticks, host_uj, valid_us, dropped, estimated, first_us, "
+                                "last_us FROM total_host WHERE id = 1");
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+                r = rc == SQLITE_DONE ? -EBADMSG : store_fail(s, rc, "reading total_host");
+                goto out;
+        }
+        t->ticks = (uint64_t)sqlite3_column_int64(q, 0);
+        t->host_uj = (uint64_t)sqlite3_column_int64(q, 1);
+        t->valid_us = (uint64_t)sqlite3_column_int64(q, 2);
+        t->dropped = (uint64_t)sqlite3_column_int64(q, 3);
+        t->estimated = sqlite3_column_int(q, 4) != 0;
+        t->empty = sqlite3_column_type(q, 5) == SQLITE_NULL;
+        t->first_us = sqlite3_column_int64(q, 5);
+        t->last_us = sqlite3_column_int64(q, 6);
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(s, &q,
+                        "SELECT source, estimated, hostname, weight FROM runs "
+                        "ORDER BY id DESC LIMIT 1");
+        if (r < 0)
+                goto out;
+        if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                store_copy_text(t->source, sizeof(t->source), q, 0);
+                t->run_estimated = sqlite3_column_int(q, 1) != 0;
+                store_copy_text(t->hostname, sizeof(t->hostname), q, 2);
+                store_copy_text(t->weight, sizeof(t->weight), q, 3);
+        } else if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading runs");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        r = store_query(s, &q,
+                        "SELECT u.name, u.pseudo, t.active_uj, t.idle_uj, t.cpu_ns "
+                        "FROM total_units t JOIN units u ON u.id = t.unit_id ORDER BY u.name");
+        if (r < 0)
+                goto out;
+        cap = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (grow((void **)&t->units, &cap, t->n_units, sizeof(*t->units)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                StoreTotalUnit *u = &t->units[t->n_units++];
+                store_copy_text(u->name, sizeof(u->name), q, 0);
+                u->pseudo = sqlite3_column_int(q, 1) != 0;
+                u->active_uj = (uint64_t)sqlite3_column_int64(q, 2);
+                u->idle_uj = (uint64_t)sqlite3_column_int64(q, 3);
+                u->cpu_ns = (uint64_t)sqlite3_column_int64(q, 4);
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading total_units");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        /* Every domain, also one that has not completed an interval yet (0 J). */
+        r = store_query(s, &q,
+                        "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                        "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
+                        "LEFT JOIN total_domains t ON t.domain_id = d.id ORDER BY d.id");
+        if (r < 0)
+                goto out;
+        cap = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (grow((void **)&t->domains, &cap, t->n_domains, sizeof(*t->domains)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                StoreTotalDomain *d = &t->domains[t->n_domains++];
+                store_copy_text(d->name, sizeof(d->name), q, 0);
+                store_copy_text(d->zone, sizeof(d->zone), q, 1);
+                store_copy_text(d->source, sizeof(d->source), q, 2);
+                store_copy_text(d->kind, sizeof(d->kind), q, 3);
+                d->estimated = sqlite3_column_int(q, 4) != 0;
+                d->in_host = sqlite3_column_int(q, 5) != 0;
+                d->energy_uj = (uint64_t)sqlite3_column_int64(q, 6);
+                d->dropped = (uint64_t)sqlite3_column_int64(q, 7);
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading total_domains");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        if (version < 2) { /* no requests before schema 2 */
+                r = 0;
+                goto out;
+        }
+        r = store_query(s, &q,
+                        "SELECT u.name, m.name, t.count FROM total_requests t "
+                        "JOIN units u ON u.id = t.unit_id JOIN request_metrics m "
+                        "ON m.id = t.metric_id ORDER BY u.name, m.name");
+        if (r < 0)
+                goto out;
+        cap = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (grow((void **)&t->requests, &cap, t->n_requests, sizeof(*t->requests)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                StoreTotalRequests *rq = &t->requests[t->n_requests++];
+                store_copy_text(rq->unit, sizeof(rq->unit), q, 0);
+                store_copy_text(rq->metric, sizeof(rq->metric), q, 1);
+                rq->count = sqlite3_column_double(q, 2);
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading total_requests");
+out:
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_read_totals(Store *s, StoreTotals *ret)
+{
+        StoreTotals t = {0};
+        /* One read transaction: the totals, the units and the domains from the same commit, so
+         * the units always add up to the host. */
+        int r = store_exec(s, "BEGIN");
+        if (r < 0)
+                return r;
+        int v = store_schema_version(s);
+        if (v < 0)
+                r = v;
+        else if (v < STORE_SCHEMA_TOTALS)
+                r = totals_temp(s);
+        if (r >= 0)
+                r = totals_read(s, v, &t);
+        (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (r < 0) {
+                store_totals_done(&t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+void store_totals_done(StoreTotals *t)
+{
+        free(t->units);
+        free(t->domains);
+        free(t->requests);
+        t->units = NULL;
+        t->domains = NULL;
+        t->requests = NULL;
+        t->n_units = t->n_domains = t->n_requests = 0;
+}
