@@ -744,10 +744,15 @@ final:;
         if (!power_ok)
                 crash_fail("final pass: %.3f W over the measured time, simulated %.0f W", w,
                            CRASH_WATTS);
-        printf("\n%u SIGKILLs (%" PRIu64 " in the first 300 ms, %" PRIu64 " of the others before a "
-               "write was seen), %" PRId64 " runs recorded, %" PRId64 " without a stop, %" PRIu64
-               " rounds stored no tick\n",
-               k, startup_kills, writes_unseen, prev_runs, down_runs, no_tick_runs);
+        if (check_db)
+                printf("%" PRId64 " runs recorded, %" PRId64 " without a stop\n", prev_runs,
+                       down_runs);
+        else
+                printf("\n%u SIGKILLs (%" PRIu64 " in the first 300 ms, %" PRIu64
+                       " of the others before a "
+                       "write was seen), %" PRId64 " runs recorded, %" PRId64
+                       " without a stop, %" PRIu64 " rounds stored no tick\n",
+                       k, startup_kills, writes_unseen, prev_runs, down_runs, no_tick_runs);
         printf("history: %" PRIu64 " ticks (%" PRIu64 " dropped, %" PRIu64 " packed by the end), "
                "%.1f s measured of a %.1f s span\n",
                all.ticks, all.dropped, all.packed_ticks, (double)all.measured_us / 1e6,
@@ -756,11 +761,15 @@ final:;
                "tick power %.2f to %.2f x simulated (%" PRIu64 " ticks under 0.25 x)\n",
                (double)all.energy_uj / 1e6, w, CRASH_WATTS, CRASH_POWER_TOLERANCE * 100,
                all.ratio_min, all.ratio_max, all.low_ticks);
-        printf("lost at a kill (kill time - end of the last stored tick): mean %.0f ms, max %.0f "
-               "ms\n",
-               lost_n ? lost_sum_us / (double)lost_n / 1000 : 0.0, (double)lost_max_us / 1000);
-        printf("after every kill: integrity_check, earlier history unchanged, ticks ordered and "
-               "contiguous, host = domains = units, CLI totals = stored sums: %s\n",
+        if (!check_db)
+                printf("lost at a kill (kill time - end of the last stored tick): mean %.0f ms, "
+                       "max %.0f ms\n",
+                       lost_n ? lost_sum_us / (double)lost_n / 1000 : 0.0,
+                       (double)lost_max_us / 1000);
+        printf("%s integrity_check, %sticks ordered and contiguous, host = domains = units, "
+               "CLI totals = stored sums: %s\n",
+               check_db ? "whole history:" : "after every kill:",
+               check_db ? "" : "earlier history unchanged, ",
                C.failures ? "FAILURES (above)" : "all ok");
         rc = C.failures ? 1 : 0;
 out:
