@@ -5,6 +5,8 @@
 #                                  ASan+UBSan) and check the formatting
 #   ./dev.sh build                 install what is missing and build: build/bin/{joulesd,joules}
 #   ./dev.sh bench                 build and run the benchmarks under bench/
+#   ./dev.sh package [OUTDIR]      build the Debian packages (joules_<version>_<arch>.deb, ...)
+#                                  into OUTDIR (default build-deb/) and check them with lintian
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
@@ -23,11 +25,17 @@ PACKAGES=(
   # verify checks (man-db), and a real systemd booted in a container (debootstrap,
   # systemd-container for systemd-nspawn)
   systemd man-db debootstrap systemd-container
-  # examples/rust-vs-go (run by the test suite): Go's standard library, Rust with Debian's own
-  # hyper/tokio/serde crates (cargo offline), httperf for a fixed request rate, curl for the
-  # byte-for-byte check
+  # examples/rust-vs-go (run by the test suite) and examples/clients (tests/integration/clients-*):
+  # Go's standard library, Rust with Debian's own hyper/tokio/serde crates (cargo offline),
+  # httperf for a fixed request rate, curl for the byte-for-byte check
   golang-go cargo rustc librust-hyper-dev librust-tokio-dev librust-serde-json-dev
   librust-serde-dev httperf curl
+  # ./dev.sh package: dpkg-buildpackage (dpkg-dev), dh (debhelper), lintian
+  dpkg-dev debhelper fakeroot lintian
+  # the Prometheus rules and integration tests: promtool and a real Prometheus, queried with curl
+  prometheus curl
+  # tests/integration/prometheus.sh: free ports for its Prometheus servers (ss)
+  iproute2
   # bench-soak --valgrind (leak check), bench-tick --callgrind (instructions per tick)
   valgrind
 )
@@ -49,6 +57,15 @@ ensure_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
   fi
+  # The Grafana dashboard check (TypeScript from npm) needs node and npm. The build machines
+  # carry their own Node.js (not Debian's package, which would conflict with it): Debian's
+  # nodejs and npm are installed only where there is no node at all.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing: nodejs npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
+  fi
 }
 
 jobs() { nproc 2>/dev/null || echo 2; }
@@ -69,6 +86,55 @@ check_format() {
   files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
   # shellcheck disable=SC2086
   clang-format --dry-run --Werror $files
+}
+
+# The version is said twice, in CMakeLists.txt's project() and in debian/changelog: they must agree.
+check_versions() {
+  local cmake_v deb_v
+  cmake_v=$(sed -n 's/^project(joules VERSION \([^ )]*\).*/\1/p' CMakeLists.txt)
+  deb_v=$(dpkg-parsechangelog -l debian/changelog -S Version)
+  if [ -z "$cmake_v" ] || [ "$cmake_v" != "$deb_v" ]; then
+    log "version mismatch: CMakeLists.txt project() says '$cmake_v', debian/changelog '$deb_v'"
+    exit 1
+  fi
+  echo "$cmake_v"
+}
+
+# Builds the source and binary packages from a copy of the tree (tracked and new files, not
+# build directories): dpkg-buildpackage writes its results beside the source directory.
+package() {
+  local out=$1 version work src arch f rc=0
+  version=$(check_versions)
+  arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/joules-deb.XXXXXX")
+  src=$work/joules-$version
+  mkdir -p "$src" "$out"
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+      while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+      tar --null -T - -cf - | tar -xf - -C "$src"
+  else
+    tar --exclude='./build*' --exclude='./.git' -cf - . | tar -xf - -C "$src"
+  fi
+  log "dpkg-buildpackage in $src"
+  if ! (cd "$src" && dpkg-buildpackage -us -uc -j"$(jobs)") >"$work/build.log" 2>&1; then
+    tail -40 "$work/build.log" >&2
+    log "dpkg-buildpackage failed (the whole log: $out/build.log)"
+    cp "$work/build.log" "$out/"
+    rm -rf "$work"
+    exit 1
+  fi
+  cp "$work/build.log" "$out/"
+  for f in "$work"/*; do [ -f "$f" ] && mv "$f" "$out/"; done
+  rm -rf "$work"
+  log "built $out/joules_${version}_${arch}.deb"
+  if [ "${JOULES_LINTIAN:-1}" = 1 ]; then
+    # Every warning is fixed or justified in debian/*lintian-overrides (README: Debian package).
+    log "lintian"
+    lintian --fail-on error,warning --display-info \
+      "$out/joules_${version}_${arch}.changes" || rc=$?
+    [ "$rc" -eq 0 ] || { log "lintian found errors or warnings"; exit "$rc"; }
+  fi
 }
 
 cmd=${1:-}
@@ -119,8 +185,12 @@ case "$cmd" in
       esac
     done
     ;;
+  package)
+    ensure_packages
+    package "$(readlink -f "${1:-build-deb}")"
+    ;;
   *)
-    echo "usage: ./dev.sh run|test|build|bench" >&2
+    echo "usage: ./dev.sh run|test|build|bench|package" >&2
     exit 2
     ;;
 esac

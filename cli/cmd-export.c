@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fleet.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
@@ -17,24 +18,36 @@
 
 static void export_usage(FILE *f)
 {
-        fprintf(f, "Usage: joules export --format csv|json --from WHEN --to WHEN\n"
-                   "                     [--by hour|day|month]\n"
-                   "One row per host x service x period (default: hour; UTC boundaries), every\n"
-                   "unit of the history included (kernel, idle, unattributed too), so the rows\n"
-                   "add up to the host and to joules report over the same range. CSV (RFC 4180)\n"
-                   "or a JSON array of objects, times in RFC 3339 UTC. Columns:\n"
-                   "  period_start, period_end, host_id, service, energy_kwh (IT), pue,\n"
-                   "  energy_kwh_facility, ci_location_g_per_kwh (energy-weighted by hour),\n"
-                   "  ci_location_source, emissions_location_gco2e, ci_market_g_per_kwh,\n"
-                   "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
-                   "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
-                   "  estimated, tool_version.\n"
-                   "host_id is the host name joulesd recorded for the period's "
-                   "ticks.\n\n" FOOTPRINT_OPTIONS_HELP
-                   "\nWHEN is an ISO 8601 time or a duration before now (15m, 24h, 7d).\n\n"
-                   "Examples:\n"
-                   "  joules export --format csv --from 2026-01-01 --to 2027-01-01 > 2026.csv\n"
-                   "  joules export --format json --from 7d --to now --by day\n");
+        fprintf(f,
+                "Usage: joules export --format csv|json --from WHEN --to WHEN\n"
+                "                     [--by hour|day|month] [--prometheus URL]\n"
+                "One row per host x service x period (default: hour; UTC boundaries), every\n"
+                "unit of the history included (kernel, idle, unattributed too), so the rows\n"
+                "add up to the host and to joules report over the same range. CSV (RFC 4180)\n"
+                "or a JSON array of objects, times in RFC 3339 UTC. Columns:\n"
+                "  period_start, period_end, host_id, service, energy_kwh (IT), pue,\n"
+                "  energy_kwh_facility, ci_location_g_per_kwh (energy-weighted by hour),\n"
+                "  ci_location_source, emissions_location_gco2e, ci_market_g_per_kwh,\n"
+                "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
+                "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
+                "  estimated, tool_version.\n"
+                "host_id is the host name joulesd recorded for the period's ticks.\n\n"
+                "Every host of a fleet, from the counters joules-exporter serves, read back\n"
+                "from Prometheus or a store with its HTTP API (Thanos, Mimir, VictoriaMetrics):\n"
+                "  --prometheus URL      the API's base, e.g. http://prometheus:9090\n"
+                "  --host-label NAME     the label naming a host: host_id (default instance)\n"
+                "  --match MATCHERS      label matchers added to every query, e.g. job=\"joules\"\n"
+                "  --timeout SECONDS     for each query (default 30)\n"
+                "The same columns; each host's PUE and embodied emissions are its exporter's\n"
+                "gauges (the latest in the range), its intensity the gauge at each hour, unless\n"
+                "given below. --by minute (both sources) is for tests and short "
+                "experiments.\n\n" FOOTPRINT_OPTIONS_HELP
+                "\nWHEN is an ISO 8601 time or a duration before now (15m, 24h, 7d).\n\n"
+                "Examples:\n"
+                "  joules export --format csv --from 2026-01-01 --to 2027-01-01 > 2026.csv\n"
+                "  joules export --format json --from 7d --to now --by day\n"
+                "  joules export --prometheus http://prom:9090 --format csv --from 2026-01-01 \\\n"
+                "      --to 2027-01-01 --by month > fleet-2026.csv\n");
 }
 
 static const char *const export_columns[] = {
@@ -81,23 +94,26 @@ static void csv_number(double v)
 
 typedef struct ExportState {
         bool json;
-        const FootprintSettings *fs;
         JsonWriter j;
         size_t periods;
+        bool begun; /* the header or the array's [ written */
 } ExportState;
+
+static void export_begin(ExportState *st);
 
 /* Writes one complete period's rows (footprint_read_each's callback). */
 static int export_period(const Footprint *fp, void *user)
 {
         ExportState *st = user;
+        const FootprintSettings *fs = fp->fs;
+        export_begin(st);
         st->periods += fp->n_periods;
         for (size_t i = 0; i < fp->n_rows; i++) {
                 const FootprintRow *row = &fp->rows[i];
                 const FootprintPeriod *per = &fp->periods[row->period];
                 const FootprintFigures *f = &row->f;
                 double e_j = f->active_j + f->idle_j;
-                double market_ci =
-                        isfinite(st->fs->market_g_per_kwh) ? st->fs->market_g_per_kwh : NAN;
+                double market_ci = isfinite(fs->market_g_per_kwh) ? fs->market_g_per_kwh : NAN;
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
                 char a[32], b[32], source[128];
@@ -111,7 +127,7 @@ static int export_period(const Footprint *fp, void *user)
                         json_string(&st->j, "host_id", fp->hostname);
                         json_string(&st->j, "service", row->name);
                         json_number(&st->j, "energy_kwh", carbon_j_to_kwh(e_j));
-                        json_number(&st->j, "pue", st->fs->pue);
+                        json_number(&st->j, "pue", fs->pue);
                         json_number(&st->j, "energy_kwh_facility", f->facility_kwh);
                         json_number(&st->j, "ci_location_g_per_kwh", f->intensity);
                         json_string(&st->j, "ci_location_source", source);
@@ -132,7 +148,7 @@ static int export_period(const Footprint *fp, void *user)
                 csv_text(fp->hostname, false);
                 csv_text(row->name, false);
                 csv_number(carbon_j_to_kwh(e_j));
-                csv_number(st->fs->pue);
+                csv_number(fs->pue);
                 csv_number(f->facility_kwh);
                 csv_number(f->intensity);
                 csv_text(source, false);
@@ -149,6 +165,33 @@ static int export_period(const Footprint *fp, void *user)
         return 0;
 }
 
+static void export_begin(ExportState *st)
+{
+        if (st->begun)
+                return;
+        st->begun = true;
+        if (st->json) {
+                json_init(&st->j, stdout);
+                json_array_begin(&st->j, NULL);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(export_columns); i++)
+                printf("%s%s", export_columns[i],
+                       i + 1 < ELEMENTSOF(export_columns) ? "," : "\r\n");
+}
+
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]* */
+static bool label_name_valid(const char *s)
+{
+        if (!*s || (*s >= '0' && *s <= '9'))
+                return false;
+        for (; *s; s++)
+                if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9')))
+                        return false;
+        return true;
+}
+
 int cmd_export(const CliContext *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -156,6 +199,10 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 {"from", required_argument, NULL, 's'},
                 {"to", required_argument, NULL, 'u'},
                 {"by", required_argument, NULL, 'b'},
+                {"prometheus", required_argument, NULL, 'P'},
+                {"host-label", required_argument, NULL, 'L'},
+                {"match", required_argument, NULL, 'M'},
+                {"timeout", required_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},
                 FOOTPRINT_OPTIONS,
                 {0},
@@ -164,6 +211,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         bool has_from = false, has_to = false, json = false, has_format = false;
         StoreBucket bucket = STORE_BUCKET_HOUR;
         FootprintOverrides o = {0};
+        const char *url = NULL, *host_label = "instance", *match = NULL;
+        double timeout_s = 30;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int r = footprint_option("export", c, optarg, &o);
@@ -198,12 +247,40 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 case 'b':
                         if (store_bucket_from_string(optarg, &bucket) < 0 ||
                             (bucket != STORE_BUCKET_HOUR && bucket != STORE_BUCKET_DAY &&
-                             bucket != STORE_BUCKET_MONTH)) {
+                             bucket != STORE_BUCKET_MONTH && bucket != STORE_BUCKET_MINUTE)) {
                                 fprintf(stderr,
                                         "joules export: --by: '%s' is not hour, day or month\n",
                                         TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
+                        break;
+                case 'P':
+                        if (strncmp(optarg, "http://", 7) != 0 &&
+                            strncmp(optarg, "https://", 8) != 0) {
+                                fprintf(stderr,
+                                        "joules export: --prometheus: '%s' is not an http:// or "
+                                        "https:// URL\n",
+                                        TEXT_SAFE(optarg));
+                                return CLI_EXIT_USAGE;
+                        }
+                        url = optarg;
+                        break;
+                case 'L':
+                        if (!label_name_valid(optarg)) {
+                                fprintf(stderr,
+                                        "joules export: --host-label: '%s' is not a label name\n",
+                                        TEXT_SAFE(optarg));
+                                return CLI_EXIT_USAGE;
+                        }
+                        host_label = optarg;
+                        break;
+                case 'M':
+                        match = optarg;
+                        break;
+                case 'T':
+                        if (footprint_parse_flag("export", "--timeout", optarg, 0.1, 3600,
+                                                 &timeout_s) < 0)
+                                return CLI_EXIT_USAGE;
                         break;
                 case 'h':
                         export_usage(stdout);
@@ -229,29 +306,52 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules export: --from must be before --to\n");
                 return CLI_EXIT_USAGE;
         }
+        if (!url && (match || strcmp(host_label, "instance") != 0)) {
+                fprintf(stderr, "joules export: --host-label and --match go with --prometheus\n");
+                return CLI_EXIT_USAGE;
+        }
         FootprintSettings fs;
-        Store *s = footprint_open("export", ctx->db_path, &o, &fs);
-        if (!s)
+        Store *s = NULL;
+        if (!url && !(s = footprint_open("export", ctx->db_path, &o, &fs)))
                 return CLI_EXIT_FAILURE;
-        ExportState st = {.json = json, .fs = &fs};
-        if (json) {
-                json_init(&st.j, stdout);
-                json_array_begin(&st.j, NULL);
+        ExportState st = {.json = json};
+        /* the fleet's: once the store has answered, so that a failure writes nothing */
+        if (!url)
+                export_begin(&st);
+        if (url) {
+                /* rows are written period by period, the hosts of a period together */
+                FleetOptions fo = {
+                        .url = url,
+                        .host_label = host_label,
+                        .match = match,
+                        .timeout_s = timeout_s,
+                        .from_us = from,
+                        .to_us = to,
+                        .bucket = bucket,
+                        .overrides = o,
+                };
+                char err[2048];
+                int r = fleet_export(&fo, export_period, &st, err, sizeof(err));
+                if (r < 0) {
+                        fflush(stdout);
+                        fprintf(stderr, "joules export: cannot read the fleet from %s\n",
+                                TEXT_SAFE(err));
+                        return CLI_EXIT_FAILURE;
+                }
+                export_begin(&st);
         } else {
-                for (size_t i = 0; i < ELEMENTSOF(export_columns); i++)
-                        printf("%s%s", export_columns[i],
-                               i + 1 < ELEMENTSOF(export_columns) ? "," : "\r\n");
-        }
-        /* rows are written period by period as they are complete: a year of hours never sits
-         * in memory */
-        int r = footprint_read_each(s, &fs, from, to, bucket, NULL, export_period, &st, NULL);
-        if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
-                        r == -ENOMEM ? "out of memory" : store_last_error(s));
+                /* rows are written period by period as they are complete: a year of hours
+                 * never sits in memory */
+                int r = footprint_read_each(s, &fs, from, to, bucket, NULL, export_period, &st,
+                                            NULL);
+                if (r < 0) {
+                        fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
+                                r == -ENOMEM ? "out of memory" : store_last_error(s));
+                        store_close(s);
+                        return CLI_EXIT_FAILURE;
+                }
                 store_close(s);
-                return CLI_EXIT_FAILURE;
         }
-        store_close(s);
         if (json) {
                 json_array_end(&st.j);
                 json_end(&st.j);
@@ -261,6 +361,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 return CLI_EXIT_FAILURE;
         }
         if (!st.periods)
-                fprintf(stderr, "joules export: no samples in that range\n");
+                fprintf(stderr, "joules export: %s\n",
+                        url ? "the store holds no joules counters in that range"
+                            : "no samples in that range");
         return st.periods ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
 }

@@ -246,6 +246,267 @@ static void footprint_finish(Footprint *fp, const Acc *pacc, const Acc *racc)
         }
 }
 
+/* The arithmetic on its own: steps of history in, output periods out. */
+struct FootprintBuilder {
+        FootprintSettings fs;
+        int64_t from_us, to_us;
+        StoreBucket bucket;
+        char *unit; /* NULL: every unit */
+        FootprintEmit emit;
+        void *user;
+        double te;
+        Footprint fp;
+        size_t seq; /* output periods begun, for row_period */
+        Acc *pacc, *racc;
+        size_t periods_cap, rows_cap, racc_cap, pacc_cap;
+        NameTable names;
+        /* per name id: its row in the current output period (row + 1), and which period */
+        size_t *row_of, *row_period, ids_cap;
+        bool used_series, used_fallback;
+};
+
+int footprint_builder_new(const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                          StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
+                          FootprintBuilder **ret)
+{
+        FootprintBuilder *b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->fs = *fs;
+        b->from_us = from_us;
+        b->to_us = to_us;
+        b->bucket = bucket;
+        b->emit = emit;
+        b->user = user;
+        b->te = fs->te_g > 0 ? fs->te_g : 0;
+        b->fp.bucket = bucket;
+        b->fp.fs = &b->fs;
+        snprintf(b->fp.series, sizeof(b->fp.series), "series");
+        (void)footprint_fallback_intensity(fs, b->fp.fallback, sizeof(b->fp.fallback));
+        if (unit && !(b->unit = strdup(unit))) {
+                free(b);
+                return -ENOMEM;
+        }
+        *ret = b;
+        return 0;
+}
+
+void footprint_builder_labels(FootprintBuilder *b, const char *hostname, const char *series)
+{
+        if (hostname)
+                snprintf(b->fp.hostname, sizeof(b->fp.hostname), "%s", hostname);
+        if (series)
+                snprintf(b->fp.series, sizeof(b->fp.series), "%s", series);
+}
+
+/* Hands the complete period(s) held over to emit, and forgets them. */
+static int builder_emit(FootprintBuilder *b)
+{
+        if (!b->emit || b->fp.n_periods == 0)
+                return 0;
+        footprint_finish(&b->fp, b->pacc, b->racc);
+        b->fp.names = b->names.names;
+        b->fp.n_names = b->names.n;
+        int r = b->emit(&b->fp, b->user);
+        b->fp.names = NULL;
+        b->fp.n_names = 0;
+        b->fp.n_periods = b->fp.n_rows = 0;
+        return r;
+}
+
+int footprint_builder_flush(FootprintBuilder *b)
+{
+        return builder_emit(b);
+}
+
+int footprint_builder_add(FootprintBuilder *b, const StorePeriod *hp, const StorePeriodRow *rows,
+                          size_t n_rows, double ih, unsigned hsource)
+{
+        const FootprintSettings *fs = &b->fs;
+        Footprint *fp = &b->fp;
+        int r;
+        if (hsource & FOOTPRINT_SOURCE_SERIES)
+                b->used_series = true;
+        else
+                b->used_fallback = true;
+
+        /* The output period holding this step. */
+        int64_t ostart = b->bucket == STORE_BUCKET_ALL ? b->from_us
+                                                       : store_bucket_start(b->bucket, hp->end_us);
+        if (ostart < b->from_us)
+                ostart = b->from_us;
+        if (fp->n_periods == 0 || fp->periods[fp->n_periods - 1].start_us != ostart) {
+                /* the period before is complete: hand it over */
+                if ((r = builder_emit(b)) < 0)
+                        return r;
+                b->seq++;
+                if (grow((void **)&fp->periods, &b->periods_cap, fp->n_periods,
+                         sizeof(*fp->periods)) < 0 ||
+                    grow((void **)&b->pacc, &b->pacc_cap, fp->n_periods, sizeof(*b->pacc)) < 0)
+                        return -ENOMEM;
+                int64_t oend =
+                        b->bucket == STORE_BUCKET_ALL
+                                ? b->to_us
+                                : store_bucket_next(b->bucket,
+                                                    store_bucket_start(b->bucket, hp->end_us));
+                fp->periods[fp->n_periods] = (FootprintPeriod){
+                        .start_us = ostart,
+                        .end_us = oend > b->to_us ? b->to_us : oend,
+                        .first_us = hp->first_us,
+                        .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
+                };
+                b->pacc[fp->n_periods] = (Acc){0};
+                fp->n_periods++;
+        }
+        size_t pi = fp->n_periods - 1;
+        FootprintPeriod *op = &fp->periods[pi];
+        op->seconds += hp->seconds;
+        op->last_us = hp->last_us;
+        op->host_j += (double)hp->host_uj / UJ_PER_J;
+
+        double tir_h = hp->seconds / 3600.0;
+        uint64_t cpu_total = 0;
+        for (size_t k = 0; k < n_rows; k++)
+                cpu_total += rows[k].cpu_ns;
+
+        /* the host */
+        FootprintFigures hf = {
+                .estimated = hp->estimated,
+                .facility_kwh = carbon_facility_kwh(carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J),
+                                                    fs->pue),
+                .embodied_g = carbon_embodied_g(b->te, tir_h, fs->el_hours, 1, 1),
+                .sources = hsource,
+        };
+        hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
+        for (size_t k = 0; k < n_rows; k++) {
+                const StorePeriodRow *sr = &rows[k];
+                hf.active_j += (double)sr->active_uj / UJ_PER_J;
+                hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
+                hf.cpu_s += (double)sr->cpu_ns / 1e9;
+                if (sr->has_requests) {
+                        hf.has_requests = true;
+                        hf.requests += sr->requests;
+                }
+        }
+        figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
+        acc_add(&b->pacc[pi], ih);
+
+        /* the units */
+        for (size_t k = 0; k < n_rows; k++) {
+                const StorePeriodRow *sr = &rows[k];
+                if (!unit_matches(sr->name, b->unit))
+                        continue;
+                double e_j = (double)(sr->active_uj + sr->idle_uj) / UJ_PER_J;
+                FootprintFigures uf = {
+                        .active_j = (double)sr->active_uj / UJ_PER_J,
+                        .idle_j = (double)sr->idle_uj / UJ_PER_J,
+                        .cpu_s = (double)sr->cpu_ns / 1e9,
+                        .has_requests = sr->has_requests,
+                        .requests = sr->requests,
+                        .estimated = sr->estimated,
+                        .facility_kwh = carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
+                        .embodied_g = cpu_total > 0 ? carbon_embodied_g(b->te, tir_h, fs->el_hours,
+                                                                        (double)sr->cpu_ns,
+                                                                        (double)cpu_total)
+                                                    : 0,
+                        .sources = hsource,
+                };
+                uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
+                size_t id;
+                int added = name_intern(&b->names, sr->name, &id);
+                if (added < 0 || ids_grow(&b->row_of, &b->row_period, &b->ids_cap, b->names.n) < 0)
+                        return -ENOMEM;
+                if (added) { /* no row yet */
+                        b->row_of[id] = 0;
+                        b->row_period[id] = SIZE_MAX;
+                }
+                size_t ri;
+                if (b->row_period[id] == b->seq && b->row_of[id]) {
+                        ri = b->row_of[id] - 1;
+                } else {
+                        if (grow((void **)&fp->rows, &b->rows_cap, fp->n_rows, sizeof(*fp->rows)) <
+                                    0 ||
+                            grow((void **)&b->racc, &b->racc_cap, fp->n_rows, sizeof(*b->racc)) < 0)
+                                return -ENOMEM;
+                        ri = fp->n_rows++;
+                        fp->rows[ri] = (FootprintRow){
+                                .period = pi,
+                                .name = b->names.names[id],
+                                .pseudo = sr->pseudo,
+                        };
+                        fp->rows[ri].f.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN;
+                        b->racc[ri] = (Acc){0};
+                        b->row_of[id] = ri + 1;
+                        b->row_period[id] = b->seq;
+                }
+                figures_add(&fp->rows[ri].f, &uf, uf.facility_kwh * ih, uf.facility_kwh);
+                acc_add(&b->racc[ri], ih);
+        }
+        return 0;
+}
+
+int footprint_builder_finish(FootprintBuilder *b, Footprint *ret)
+{
+        Footprint *fp = &b->fp;
+        if (b->used_series && b->used_fallback)
+                snprintf(fp->source, sizeof(fp->source), "%s+%s", fp->series, fp->fallback);
+        else if (b->used_series)
+                snprintf(fp->source, sizeof(fp->source), "%s", fp->series);
+        else
+                snprintf(fp->source, sizeof(fp->source), "%s", fp->fallback);
+        if (b->emit) {
+                int r = builder_emit(b);
+                if (r < 0)
+                        return r;
+                if (ret) { /* the labels; no rows */
+                        *ret = (Footprint){.bucket = b->bucket};
+                        memcpy(ret->source, fp->source, sizeof(fp->source));
+                        memcpy(ret->series, fp->series, sizeof(fp->series));
+                        memcpy(ret->fallback, fp->fallback, sizeof(fp->fallback));
+                        memcpy(ret->hostname, fp->hostname, sizeof(fp->hostname));
+                }
+                return 0;
+        }
+        footprint_finish(fp, b->pacc, b->racc);
+        fp->names = TAKE_PTR(b->names.names);
+        fp->n_names = b->names.n;
+        b->names.n = 0;
+        if (ret) {
+                *ret = *fp;
+                ret->fs = NULL; /* b's, freed with it */
+                fp->periods = NULL;
+                fp->rows = NULL;
+                fp->names = NULL;
+                fp->n_names = 0;
+        }
+        return 0;
+}
+
+FootprintBuilder *footprint_builder_free(FootprintBuilder *b)
+{
+        if (!b)
+                return NULL;
+        free(b->pacc);
+        free(b->racc);
+        free(b->row_of);
+        free(b->row_period);
+        for (size_t k = 0; k < b->names.n; k++)
+                free(b->names.names[k]);
+        free(b->names.names);
+        free(b->names.slots);
+        footprint_done(&b->fp);
+        free(b->unit);
+        free(b);
+        return NULL;
+}
+
+/* The step the history is read in: hours (each with its own intensity) for the calendar
+ * periods, minutes for --by minute. */
+static StoreBucket step_bucket(StoreBucket bucket)
+{
+        return bucket == STORE_BUCKET_MINUTE ? STORE_BUCKET_MINUTE : STORE_BUCKET_HOUR;
+}
+
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
                    StoreBucket bucket, const char *unit, Footprint *ret)
 {
@@ -256,16 +517,11 @@ int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, 
                         StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
                         Footprint *ret)
 {
-        Footprint fp = {.bucket = bucket};
-        size_t seq = 0; /* output periods begun, for row_period */
         StorePeriodRows hours = {0};
         CarbonInterval *series = NULL;
         size_t n_series = 0;
-        Acc *pacc = NULL, *racc = NULL;
-        size_t periods_cap = 0, rows_cap = 0, racc_cap = 0, pacc_cap = 0;
-        NameTable names = {0};
-        /* per name id: its row in the current output period (row + 1), and which period */
-        size_t *row_of = NULL, *row_period = NULL, ids_cap = 0;
+        FootprintBuilder *b = NULL;
+        StoreBucket step = step_bucket(bucket);
         int r;
 
         if (!fs->intensity_forced) {
@@ -289,11 +545,11 @@ int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, 
                                                      pts[k].g_per_kwh, (unsigned)k + 1};
                 free(pts);
         }
+        r = footprint_builder_new(fs, from_us, to_us, bucket, unit, emit, user, &b);
+        if (r < 0)
+                goto out;
         char fallback_label[64];
         double fallback = footprint_fallback_intensity(fs, fallback_label, sizeof(fallback_label));
-        bool used_series = false, used_fallback = false;
-        double te = fs->te_g > 0 ? fs->te_g : 0;
-        snprintf(fp.fallback, sizeof(fp.fallback), "%s", fallback_label);
 
         /* A day of hours at a time, so memory stays that of a day whatever the range (UTC
          * days are whole hours: no hour is split). */
@@ -303,214 +559,38 @@ int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, 
                 if (chunk_to > to_us)
                         chunk_to = to_us;
                 store_periods_done(&hours);
-                r = store_read_periods(s, chunk_from, chunk_to, STORE_BUCKET_HOUR, NULL, &hours);
+                r = store_read_periods(s, chunk_from, chunk_to, step, NULL, &hours);
                 if (r < 0)
                         goto out;
                 chunk_from = chunk_to;
                 if (hours.hostname[0])
-                        snprintf(fp.hostname, sizeof(fp.hostname), "%s", hours.hostname);
+                        footprint_builder_labels(b, hours.hostname, NULL);
 
-                size_t row0 = 0; /* first hour row of the current hour */
+                size_t row0 = 0; /* first row of the current step */
                 for (size_t h = 0; h < hours.n_periods; h++) {
                         const StorePeriod *hp = &hours.periods[h];
-                        int64_t hour = store_bucket_start(STORE_BUCKET_HOUR, hp->end_us);
-                        /* The intensity of this hour: the series where it covers the hour. */
+                        int64_t t0 = store_bucket_start(step, hp->end_us);
+                        /* The intensity of this step: the series where it covers the step. */
                         double ih = fallback;
                         unsigned hsource = FOOTPRINT_SOURCE_FALLBACK;
-                        if (series &&
-                            carbon_series_mean(series, n_series, hour,
-                                               hour + 3600 * (int64_t)USEC_PER_SEC, &ih) > 0) {
-                                used_series = true;
+                        if (series && carbon_series_mean(series, n_series, t0,
+                                                         store_bucket_next(step, t0), &ih) > 0)
                                 hsource = FOOTPRINT_SOURCE_SERIES;
-                        } else {
-                                used_fallback = true;
-                        }
-
-                        /* The output period holding this hour. */
-                        int64_t ostart = bucket == STORE_BUCKET_ALL
-                                                 ? from_us
-                                                 : store_bucket_start(bucket, hp->end_us);
-                        if (ostart < from_us)
-                                ostart = from_us;
-                        if (fp.n_periods == 0 || fp.periods[fp.n_periods - 1].start_us != ostart) {
-                                if (emit && fp.n_periods > 0) {
-                                        /* the period before is complete: hand it over */
-                                        footprint_finish(&fp, pacc, racc);
-                                        fp.names = names.names;
-                                        fp.n_names = names.n;
-                                        r = emit(&fp, user);
-                                        fp.names = NULL;
-                                        fp.n_names = 0;
-                                        if (r < 0)
-                                                goto out;
-                                        fp.n_periods = fp.n_rows = 0;
-                                }
-                                seq++;
-                                if (grow((void **)&fp.periods, &periods_cap, fp.n_periods,
-                                         sizeof(*fp.periods)) < 0 ||
-                                    grow((void **)&pacc, &pacc_cap, fp.n_periods, sizeof(*pacc)) <
-                                            0) {
-                                        r = -ENOMEM;
-                                        goto out;
-                                }
-                                int64_t oend =
-                                        bucket == STORE_BUCKET_ALL
-                                                ? to_us
-                                                : store_bucket_next(
-                                                          bucket,
-                                                          store_bucket_start(bucket, hp->end_us));
-                                fp.periods[fp.n_periods] = (FootprintPeriod){
-                                        .start_us = ostart,
-                                        .end_us = oend > to_us ? to_us : oend,
-                                        .first_us = hp->first_us,
-                                        .host.market_g = isfinite(fs->market_g_per_kwh) ? 0 : NAN,
-                                };
-                                pacc[fp.n_periods] = (Acc){0};
-                                fp.n_periods++;
-                        }
-                        size_t pi = fp.n_periods - 1;
-                        FootprintPeriod *op = &fp.periods[pi];
-                        op->seconds += hp->seconds;
-                        op->last_us = hp->last_us;
-                        op->host_j += (double)hp->host_uj / UJ_PER_J;
-
-                        double tir_h = hp->seconds / 3600.0;
-                        uint64_t cpu_total = 0;
                         size_t row1 = row0;
                         while (row1 < hours.n_rows && hours.rows[row1].period == h)
-                                cpu_total += hours.rows[row1++].cpu_ns;
-
-                        /* the host */
-                        FootprintFigures hf = {
-                                .estimated = hp->estimated,
-                                .facility_kwh = carbon_facility_kwh(
-                                        carbon_j_to_kwh((double)hp->host_uj / UJ_PER_J), fs->pue),
-                                .embodied_g = carbon_embodied_g(te, tir_h, fs->el_hours, 1, 1),
-                                .sources = hsource,
-                        };
-                        hf.market_g = hf.facility_kwh * fs->market_g_per_kwh;
-                        for (size_t k = row0; k < row1; k++) {
-                                const StorePeriodRow *sr = &hours.rows[k];
-                                hf.active_j += (double)sr->active_uj / UJ_PER_J;
-                                hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
-                                hf.cpu_s += (double)sr->cpu_ns / 1e9;
-                                if (sr->has_requests) {
-                                        hf.has_requests = true;
-                                        hf.requests += sr->requests;
-                                }
-                        }
-                        figures_add(&op->host, &hf, hf.facility_kwh * ih, hf.facility_kwh);
-                        acc_add(&pacc[pi], ih);
-
-                        /* the units */
-                        for (size_t k = row0; k < row1; k++) {
-                                const StorePeriodRow *sr = &hours.rows[k];
-                                if (!unit_matches(sr->name, unit))
-                                        continue;
-                                double e_j = (double)(sr->active_uj + sr->idle_uj) / UJ_PER_J;
-                                FootprintFigures uf = {
-                                        .active_j = (double)sr->active_uj / UJ_PER_J,
-                                        .idle_j = (double)sr->idle_uj / UJ_PER_J,
-                                        .cpu_s = (double)sr->cpu_ns / 1e9,
-                                        .has_requests = sr->has_requests,
-                                        .requests = sr->requests,
-                                        .estimated = sr->estimated,
-                                        .facility_kwh =
-                                                carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
-                                        .embodied_g =
-                                                cpu_total > 0
-                                                        ? carbon_embodied_g(te, tir_h, fs->el_hours,
-                                                                            (double)sr->cpu_ns,
-                                                                            (double)cpu_total)
-                                                        : 0,
-                                        .sources = hsource,
-                                };
-                                uf.market_g = uf.facility_kwh * fs->market_g_per_kwh;
-                                size_t id;
-                                int added = name_intern(&names, sr->name, &id);
-                                if (added < 0 ||
-                                    ids_grow(&row_of, &row_period, &ids_cap, names.n) < 0) {
-                                        r = -ENOMEM;
-                                        goto out;
-                                }
-                                if (added) { /* no row yet */
-                                        row_of[id] = 0;
-                                        row_period[id] = SIZE_MAX;
-                                }
-                                size_t ri;
-                                if (row_period[id] == seq && row_of[id]) {
-                                        ri = row_of[id] - 1;
-                                } else {
-                                        if (grow((void **)&fp.rows, &rows_cap, fp.n_rows,
-                                                 sizeof(*fp.rows)) < 0 ||
-                                            grow((void **)&racc, &racc_cap, fp.n_rows,
-                                                 sizeof(*racc)) < 0) {
-                                                r = -ENOMEM;
-                                                goto out;
-                                        }
-                                        ri = fp.n_rows++;
-                                        fp.rows[ri] = (FootprintRow){
-                                                .period = pi,
-                                                .name = names.names[id],
-                                                .pseudo = sr->pseudo,
-                                        };
-                                        fp.rows[ri].f.market_g =
-                                                isfinite(fs->market_g_per_kwh) ? 0 : NAN;
-                                        racc[ri] = (Acc){0};
-                                        row_of[id] = ri + 1;
-                                        row_period[id] = seq;
-                                }
-                                figures_add(&fp.rows[ri].f, &uf, uf.facility_kwh * ih,
-                                            uf.facility_kwh);
-                                acc_add(&racc[ri], ih);
-                        }
+                                row1++;
+                        r = footprint_builder_add(b, hp, hours.rows + row0, row1 - row0, ih,
+                                                  hsource);
+                        if (r < 0)
+                                goto out;
                         row0 = row1;
                 }
         }
-        footprint_finish(&fp, pacc, racc);
-        if (used_series && used_fallback)
-                snprintf(fp.source, sizeof(fp.source), "series+%s", fallback_label);
-        else if (used_series)
-                snprintf(fp.source, sizeof(fp.source), "series");
-        else
-                snprintf(fp.source, sizeof(fp.source), "%s", fallback_label);
-        if (emit) {
-                if (fp.n_periods > 0) {
-                        fp.names = names.names;
-                        fp.n_names = names.n;
-                        r = emit(&fp, user);
-                        fp.names = NULL;
-                        fp.n_names = 0;
-                        if (r < 0)
-                                goto out;
-                }
-                if (ret) { /* the labels; no rows */
-                        *ret = (Footprint){.bucket = bucket};
-                        memcpy(ret->source, fp.source, sizeof(fp.source));
-                }
-                r = 0;
-                goto out;
-        }
-        fp.names = TAKE_PTR(names.names);
-        fp.n_names = names.n;
-        names.n = 0;
-        *ret = fp;
-        fp.periods = NULL;
-        fp.rows = NULL;
-        r = 0;
+        r = footprint_builder_finish(b, ret);
 out:
         store_periods_done(&hours);
         free(series);
-        free(pacc);
-        free(racc);
-        free(row_of);
-        free(row_period);
-        for (size_t k = 0; k < names.n; k++)
-                free(names.names[k]);
-        free(names.names);
-        free(names.slots);
-        free(fp.periods);
-        free(fp.rows);
+        footprint_builder_free(b);
         return r;
 }
 
@@ -531,9 +611,9 @@ void footprint_done(Footprint *fp)
 void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size)
 {
         if (f->sources == FOOTPRINT_SOURCE_SERIES)
-                snprintf(buf, size, "series");
+                snprintf(buf, size, "%s", fp->series);
         else if (f->sources & FOOTPRINT_SOURCE_SERIES)
-                snprintf(buf, size, "series+%s", fp->fallback);
+                snprintf(buf, size, "%s+%s", fp->series, fp->fallback);
         else
                 snprintf(buf, size, "%s", fp->fallback);
 }

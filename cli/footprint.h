@@ -66,6 +66,7 @@ typedef struct Footprint {
         StoreBucket bucket;
         char hostname[256];
         char source[96];   /* ci_location_source: "ember-2024:DE", "series", "series+fixed", ... */
+        char series[32];   /* the label of the hour-by-hour intensities: "series", "exporter" */
         char fallback[64]; /* the label of the value used where the series does not cover */
         FootprintPeriod *periods;
         size_t n_periods;
@@ -73,6 +74,7 @@ typedef struct Footprint {
         size_t n_rows;
         char **names; /* the units' names, each once */
         size_t n_names;
+        const FootprintSettings *fs; /* the settings the figures use (while handed to emit) */
 } Footprint;
 
 int footprint_read(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
@@ -88,6 +90,32 @@ typedef int (*FootprintEmit)(const Footprint *fp, void *user);
 int footprint_read_each(Store *s, const FootprintSettings *fs, int64_t from_us, int64_t to_us,
                         StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
                         Footprint *ret) __attribute__((warn_unused_result));
+
+/* The arithmetic on its own, whatever the history's source (this host's SQLite file, or a
+ * fleet's Prometheus store): steps of a host's history go in (an hour, or the interval between
+ * two counter readings: its energy, CPU time and requests per unit, and the grid intensity over
+ * it), output periods of the bucket come out, exactly as footprint_read_each hands them over
+ * (emit not NULL), or all at once from footprint_builder_finish (emit NULL). Steps come oldest
+ * first and never straddle an output period. The settings are copied. */
+typedef struct FootprintBuilder FootprintBuilder;
+int footprint_builder_new(const FootprintSettings *fs, int64_t from_us, int64_t to_us,
+                          StoreBucket bucket, const char *unit, FootprintEmit emit, void *user,
+                          FootprintBuilder **ret) __attribute__((warn_unused_result));
+/* hostname (host_id) and the label of the intensities given as FOOTPRINT_SOURCE_SERIES; NULL
+ * keeps the one set ("", "series"). */
+void footprint_builder_labels(FootprintBuilder *b, const char *hostname, const char *series);
+/* One step: its host figures (start_us/end_us, seconds, host_uj, estimated) and its units' rows
+ * (the period field ignored), at intensity g/kWh from source (FOOTPRINT_SOURCE_*). */
+int footprint_builder_add(FootprintBuilder *b, const StorePeriod *step, const StorePeriodRow *rows,
+                          size_t n_rows, double intensity, unsigned source)
+        __attribute__((warn_unused_result));
+/* Hands the output period held over to emit now, as the next step of another period would. */
+int footprint_builder_flush(FootprintBuilder *b) __attribute__((warn_unused_result));
+/* The end: emits what is held, or hands everything over in ret (may be NULL; with emit, ret
+ * gets only the labels). */
+int footprint_builder_finish(FootprintBuilder *b, Footprint *ret)
+        __attribute__((warn_unused_result));
+FootprintBuilder *footprint_builder_free(FootprintBuilder *b);
 
 /* ci_location_source of one row or period: "series", the fallback's label, or both. */
 void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size);

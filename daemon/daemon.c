@@ -608,8 +608,19 @@ int daemon_run(Daemon *d)
                 struct pollfd pfd[3] = {{.fd = d->timer_fd, .events = POLLIN},
                                         {.fd = d->signal_fd, .events = POLLIN},
                                         {.fd = requests_fd(d->requests), .events = POLLIN}};
-                int timeout = daemon_poll_timeout_ms(d, now_monotonic_ns());
-                if (poll(pfd, 3, timeout) < 0) {
+                uint64_t before_ns = now_monotonic_ns();
+                int timeout = daemon_poll_timeout_ms(d, before_ns);
+                int64_t wait_ns = timeout < 0 ? -1 : (int64_t)timeout * (int64_t)NSEC_PER_MSEC;
+                uint64_t read_after_ns = requests_read_after_ns(d->requests);
+                if (read_after_ns > before_ns) { /* requests streaming in: read them in batches */
+                        pfd[2].fd = -1;
+                        int64_t until = (int64_t)(read_after_ns - before_ns);
+                        if (wait_ns < 0 || until < wait_ns)
+                                wait_ns = until;
+                }
+                struct timespec ts = {.tv_sec = wait_ns / (int64_t)NSEC_PER_SEC,
+                                      .tv_nsec = wait_ns % (int64_t)NSEC_PER_SEC};
+                if (ppoll(pfd, 3, wait_ns < 0 ? NULL : &ts, NULL) < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
@@ -621,7 +632,8 @@ int daemon_run(Daemon *d)
                         if (daemon_handle_signal(d) == 0)
                                 break;
                 }
-                if (pfd[2].revents & POLLIN)
+                if ((pfd[2].revents & POLLIN) ||
+                    (pfd[2].fd < 0 && now_ns >= read_after_ns)) /* put off, now due */
                         requests_handle(d->requests);
                 if (pfd[0].revents & POLLIN) {
                         uint64_t expirations;

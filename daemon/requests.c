@@ -34,6 +34,7 @@ struct Requests {
         size_t n_logs;
         RequestsPair *pairs;
         size_t n_pairs;
+        size_t last;                   /* the pair added to last; n_pairs or more: none */
         int32_t slots[REQUESTS_SLOTS]; /* index into pairs, -1 empty */
         uint64_t over_cap;             /* counts dropped: too many pairs in a tick */
         StoreRequestValue *values;
@@ -62,6 +63,14 @@ static size_t requests_unit_names(const Requests *r, const char *unit)
 
 bool requests_add(Requests *r, const char *unit, const char *metric, double count)
 {
+        /* a sender's datagrams come in runs of the same unit and metric: skip the hash for them */
+        if (r->last < r->n_pairs) {
+                RequestsPair *p = &r->pairs[r->last];
+                if (strcmp(p->metric, metric) == 0 && strcmp(p->unit, unit) == 0) {
+                        p->count += count;
+                        return true;
+                }
+        }
         uint32_t h = requests_hash(unit, metric);
         for (uint32_t i = 0; i < REQUESTS_SLOTS; i++) {
                 int32_t *slot = &r->slots[(h + i) & (REQUESTS_SLOTS - 1)];
@@ -76,12 +85,14 @@ bool requests_add(Requests *r, const char *unit, const char *metric, double coun
                         snprintf(p->metric, sizeof(p->metric), "%s", metric);
                         p->count = count;
                         p->hash = h;
+                        r->last = r->n_pairs;
                         *slot = (int32_t)r->n_pairs++;
                         return true;
                 }
                 RequestsPair *p = &r->pairs[*slot];
                 if (p->hash == h && strcmp(p->unit, unit) == 0 && strcmp(p->metric, metric) == 0) {
                         p->count += count;
+                        r->last = (size_t)*slot;
                         return true;
                 }
         }
@@ -181,6 +192,11 @@ void requests_handle(Requests *r)
 {
         if (r && r->ingest)
                 (void)ingest_drain(r->ingest);
+}
+
+uint64_t requests_read_after_ns(const Requests *r)
+{
+        return r ? ingest_read_after_ns(r->ingest) : 0;
 }
 
 static void requests_poll_logs(Requests *r)

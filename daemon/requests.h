@@ -42,6 +42,9 @@ Requests *requests_free(Requests *r);
 int requests_fd(const Requests *r);
 /* Call when requests_fd() is readable. */
 void requests_handle(Requests *r);
+/* Before this CLOCK_MONOTONIC time (ns) requests_fd() can be left out of the poll set (0: never):
+ * ingest_read_after_ns. */
+uint64_t requests_read_after_ns(const Requests *r);
 
 /* Adds a count (for tests and the sources). false when refused by a limit. */
 bool requests_add(Requests *r, const char *unit, const char *metric, double count);

@@ -37,7 +37,9 @@ file(INSTALL "${JOULES_BIN}/joulesd.service" "${JOULES_SRC}/joulesd.socket"
      "${JOULES_BIN}/joules-exporter.service" DESTINATION "${JOULES_UNITDIR_FULL}")
 
 # The example, every key commented out, so the installed settings are the defaults. An existing
-# file is the administrator's and is never overwritten.
+# file is the administrator's and is never overwritten. The Debian package ships the file this
+# writes into its fresh DESTDIR as the conffile /etc/joules/joulesd.conf (debian/joules.install):
+# the same content, and dpkg keeps the administrator's changes as this does.
 set(conf "$ENV{DESTDIR}${sysconfdir}/joules/joulesd.conf")
 if(EXISTS "${conf}")
   message(STATUS "Keeping: ${conf}")

@@ -1,6 +1,7 @@
 /* The ingest socket: the StatsD line parser from a table, and the socket itself on a real unix
  * datagram socket (credentials from the kernel, malformed and oversized datagrams counted). */
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -87,6 +89,30 @@ static void test_parse_table(void **state)
                 if (rows[i].unit)
                         assert_string_equal(l.unit, rows[i].unit);
         }
+}
+
+/* The parser's views point into the line: nothing copied, lengths exact. */
+static void test_scan_views(void **state)
+{
+        const char *s = "http.ok:12|c|@0.5|#env:a,unit:web.service,x:y";
+        IngestLineView v;
+        assert_int_equal(ingest_scan_line(s, strlen(s), &v), 0);
+        assert_ptr_equal(v.name, s);
+        assert_int_equal(v.name_len, 7);
+        assert_true(fabs(v.count - 24) < 1e-9);
+        assert_ptr_equal(v.unit, strstr(s, "web.service"));
+        assert_int_equal(v.unit_len, strlen("web.service"));
+        assert_int_equal(ingest_scan_line(s, 5, &v), -EINVAL);
+        /* 15 digits take the exact integer path, 16 the general one (and the 1e12 limit) */
+        assert_int_equal(ingest_scan_line("a:999999999999|c", 16, &v), 0);
+        assert_true(v.count == 999999999999.0);
+        assert_int_equal(ingest_scan_line("a:000000000000007|c", 19, &v), 0);
+        assert_true(v.count == 7.0);
+        assert_int_equal(ingest_scan_line("a:0000000000000007|c", 20, &v), 0);
+        assert_true(v.count == 7.0);
+        assert_int_equal(ingest_scan_line("a:1000000000001|c", 17, &v), -EINVAL);
+        assert_int_equal(ingest_scan_line("a:12.|c", 7, &v), 0);
+        assert_true(v.count == 12.0);
 }
 
 static void test_parse_long_line(void **state)
@@ -221,6 +247,16 @@ static void test_trusted_uid(void **state)
         ingest_take_stats(in, &s);
         assert_int_equal(s.accepted, 1 + (getuid() == 999));
         assert_string_equal(seen.unit, "backend.service");
+        /* names and tags are cut where they lie in the datagram: each line sees its own */
+        seen = (Seen){0};
+        const char *two = "requests:2|c|#unit:api.service,env:prod\r\norders:3|c|#unit:b.service";
+        ingest_datagram(in, two, strlen(two), getpid(), getuid());
+        ingest_take_stats(in, &s);
+        assert_int_equal(s.accepted, 2);
+        assert_int_equal(seen.calls, 2);
+        assert_string_equal(seen.unit, "b.service");
+        assert_string_equal(seen.name, "orders");
+        assert_true(fabs(seen.count - 5) < 1e-9);
         ingest_free(in);
         rmdir(dir);
 }
@@ -268,11 +304,72 @@ static void test_parse_random(void **state)
         }
 }
 
+/* Wakeups coalesced while datagrams stream in, only where the socket's queue is long enough:
+ * checked in a private network namespace with systemd's queue length (512) and the kernel's (10).
+ * Needs root for the namespace (skipped otherwise). */
+static int coalesce_child(unsigned qlen)
+{
+        if (unshare(CLONE_NEWNET) < 0)
+                return 77;
+        FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "w");
+        if (!f || fprintf(f, "%u\n", qlen) < 0 || fclose(f) != 0)
+                return 77;
+        char dir[] = "/tmp/joules-test-ingest-XXXXXX", path[100], err[256];
+        if (!mkdtemp(dir))
+                return 10;
+        snprintf(path, sizeof(path), "%s/i.sock", dir);
+        Seen seen = {0};
+        IngestOptions o = {.path = path, .sink = sink, .userdata = &seen};
+        Ingest *in;
+        if (ingest_open(&o, &in, err, sizeof(err)) < 0)
+                return 11;
+        int rc = 0;
+        if (ingest_read_after_ns(in) != 0)
+                rc = 12;                        /* nothing read yet: read at once */
+        int n = qlen > 20 ? 20 : (int)qlen - 2; /* a blocking send would wait on a full queue */
+        for (int i = 0; i < n; i++)
+                send_dgram(path, "requests:1|c", 12);
+        uint64_t t0 = now_monotonic_ns();
+        if (!rc && ingest_drain(in) != n)
+                rc = 13;
+        uint64_t after = ingest_read_after_ns(in), t1 = now_monotonic_ns();
+        if (!rc && qlen >= 2 * INGEST_MMSG && !(after > t0 && after <= t1 + INGEST_COALESCE_NS))
+                rc = 14; /* put off, by at most INGEST_COALESCE_NS */
+        if (!rc && qlen < 2 * INGEST_MMSG && after != 0)
+                rc = 15; /* a short queue is read at once */
+        if (!rc && (ingest_drain(in) != 0 || ingest_read_after_ns(in) != 0))
+                rc = 16; /* an empty drain: read at once again */
+        if (!rc && seen.count != n)
+                rc = 17;
+        ingest_free(in);
+        rmdir(dir);
+        return rc;
+}
+
+static void test_coalesce(void **state)
+{
+        static const unsigned qlens[] = {512, 10};
+        for (size_t i = 0; i < ELEMENTSOF(qlens); i++) {
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        _exit(coalesce_child(qlens[i]));
+                int status;
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status));
+                if (WEXITSTATUS(status) == 77)
+                        skip();
+                if (WEXITSTATUS(status) != 0)
+                        fail_msg("queue %u: check %d failed", qlens[i], WEXITSTATUS(status));
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_table),     cmocka_unit_test(test_parse_random),
                 cmocka_unit_test(test_parse_long_line), cmocka_unit_test(test_socket),
+                cmocka_unit_test(test_scan_views),      cmocka_unit_test(test_coalesce),
                 cmocka_unit_test(test_trusted_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

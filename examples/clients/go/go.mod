@@ -1,0 +1,3 @@
+module joules.example/clients
+
+go 1.19
