@@ -40,6 +40,8 @@ PACKAGES=(
   iproute2
   # fuzz/: clang's libFuzzer (its runtime is only recommended by clang)
   clang libclang-rt-14-dev
+  # bench-soak --valgrind (leak check), bench-tick --callgrind (instructions per tick)
+  valgrind
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

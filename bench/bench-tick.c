@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -55,12 +54,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib.h"
+
 #define BENCH_SERVICES     100
 #define BENCH_SLEEPERS     1000
 #define BENCH_BUSY         10
 #define BENCH_TARGET_US    500.0
 #define BENCH_INTERVAL     "100ms"
-#define BENCH_PERIOD_NS    INT64_C(10000000) /* a busy process's period: 10 ms */
 #define BENCH_WARMUP_NS    INT64_C(1000000000)
 #define BENCH_DEFAULT_SECS 10
 
@@ -92,96 +92,6 @@ static struct {
         char tmp[64];
 } B;
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-        stop_signal = sig;
-}
-
-static int64_t now_ns(clockid_t c)
-{
-        struct timespec ts;
-        clock_gettime(c, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Sleeps until the CLOCK_MONOTONIC deadline; false when a stop signal came first. */
-static bool sleep_until(int64_t deadline_ns)
-{
-        struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-                              .tv_nsec = deadline_ns % 1000000000};
-        while (!stop_signal) {
-                int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-                if (r == 0)
-                        return !stop_signal;
-                if (r != EINTR)
-                        return false;
-        }
-        return false;
-}
-
-static int write_str(const char *path, const char *s)
-{
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = write(fd, s, strlen(s));
-        int r = n < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
-
-/* The first cgroup2 mount in mountinfo (/sys/fs/cgroup/unified on this hybrid machine). */
-static int find_cgroup2(char *buf, size_t size)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        char line[4096];
-        int r = -ENOENT;
-        while (fgets(line, sizeof(line), f)) {
-                char *sep = strstr(line, " - ");
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                char mnt[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && strlen(mnt) < size) {
-                        snprintf(buf, size, "%s", mnt);
-                        r = 0;
-                        break;
-                }
-        }
-        fclose(f);
-        return r;
-}
-
-/* In a child: die with the bench, and leave the bench's signal handling. */
-static void child_setup(pid_t parent)
-{
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-                _exit(0);
-}
-
-/* Burns pct% of one CPU: each 10 ms period, spin until this process's CPU time grew by its share
- * (so a preempted burner catches up), then sleep to the period's end. */
-static void busy_loop(int pct)
-{
-        int64_t slice = BENCH_PERIOD_NS * pct / 100;
-        int64_t next = now_ns(CLOCK_MONOTONIC);
-        for (;;) {
-                int64_t until = now_ns(CLOCK_PROCESS_CPUTIME_ID) + slice;
-                while (now_ns(CLOCK_PROCESS_CPUTIME_ID) < until)
-                        ;
-                next += BENCH_PERIOD_NS;
-                struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
-                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        }
-}
-
 static int services_create(int busy_pct)
 {
         snprintf(B.slice, sizeof(B.slice), "%s/system.slice", B.cgroot);
@@ -197,7 +107,7 @@ static int services_create(int busy_pct)
                 B.made_cg[i] = true;
         }
         pid_t self = getpid();
-        for (size_t k = 0; k < BENCH_SLEEPERS + BENCH_BUSY && !stop_signal; k++) {
+        for (size_t k = 0; k < BENCH_SLEEPERS + BENCH_BUSY && !bench_stop_signal; k++) {
                 bool busy = k >= BENCH_SLEEPERS;
                 /* sleepers 10 to a service; busy ones in services 0, 10, 20, ... */
                 size_t svc = busy ? (k - BENCH_SLEEPERS) * (BENCH_SERVICES / BENCH_BUSY)
@@ -206,9 +116,9 @@ static int services_create(int busy_pct)
                 if (pid < 0)
                         return -errno;
                 if (pid == 0) {
-                        child_setup(self);
+                        bench_child_setup(self);
                         if (busy)
-                                busy_loop(busy_pct);
+                                bench_busy_loop(busy_pct);
                         for (;;)
                                 pause();
                 }
@@ -216,28 +126,11 @@ static int services_create(int busy_pct)
                 char path[PATH_MAX + 16], num[32];
                 snprintf(path, sizeof(path), "%s/cgroup.procs", B.cg[svc]);
                 snprintf(num, sizeof(num), "%d\n", (int)pid);
-                int r = write_str(path, num);
+                int r = bench_write_str(path, num);
                 if (r < 0)
                         return r;
         }
-        return stop_signal ? -EINTR : 0;
-}
-
-static void daemon_stop(void)
-{
-        if (B.daemon <= 0)
-                return;
-        (void)kill(B.daemon, SIGTERM);
-        int64_t deadline = now_ns(CLOCK_MONOTONIC) + INT64_C(3000000000);
-        while (waitpid(B.daemon, NULL, WNOHANG) == 0) {
-                if (now_ns(CLOCK_MONOTONIC) > deadline) {
-                        (void)kill(B.daemon, SIGKILL);
-                        (void)waitpid(B.daemon, NULL, 0);
-                        break;
-                }
-                usleep(10000);
-        }
-        B.daemon = 0;
+        return bench_stop_signal ? -EINTR : 0;
 }
 
 static void services_destroy(void)
@@ -247,7 +140,7 @@ static void services_destroy(void)
                 if (!B.made_cg[i])
                         continue;
                 snprintf(path, sizeof(path), "%s/cgroup.kill", B.cg[i]);
-                (void)write_str(path, "1"); /* Linux 5.14+; the kill() below covers older */
+                (void)bench_write_str(path, "1"); /* Linux 5.14+; the kill() below covers older */
         }
         for (size_t k = 0; k < B.n_kids; k++)
                 (void)kill(B.kids[k], SIGKILL);
@@ -258,44 +151,24 @@ static void services_destroy(void)
         for (size_t i = 0; i < BENCH_SERVICES; i++) {
                 if (!B.made_cg[i])
                         continue;
-                /* A reaped task can leave its cgroup a moment later: retry EBUSY for 2 s. */
-                for (int t = 0; t < 200; t++) {
-                        if (rmdir(B.cg[i]) == 0 || errno == ENOENT) {
-                                B.made_cg[i] = false;
-                                break;
-                        }
-                        if (errno != EBUSY)
-                                break;
-                        usleep(10000);
-                }
-                if (B.made_cg[i])
-                        fprintf(stderr, "bench-tick: rmdir %s: %s\n", B.cg[i], strerror(errno));
+                int r = bench_cgroup_remove(B.cg[i]);
+                if (r < 0)
+                        fprintf(stderr, "bench-tick: rmdir %s: %s\n", B.cg[i], strerror(-r));
+                else
+                        B.made_cg[i] = false;
         }
         if (B.made_slice && rmdir(B.slice) == 0)
                 B.made_slice = false;
 }
 
-static void tmp_remove(void)
-{
-        if (!B.tmp[0])
-                return;
-        DIR *d = opendir(B.tmp);
-        if (d) {
-                struct dirent *de;
-                while ((de = readdir(d)))
-                        if (de->d_name[0] != '.')
-                                (void)unlinkat(dirfd(d), de->d_name, 0);
-                closedir(d);
-        }
-        (void)rmdir(B.tmp);
-        B.tmp[0] = 0;
-}
-
 static void cleanup(void)
 {
-        daemon_stop();
+        if (B.daemon > 0)
+                (void)bench_stop_child(B.daemon, 3000, NULL);
+        B.daemon = 0;
         services_destroy();
-        tmp_remove();
+        bench_remove_dir(B.tmp);
+        B.tmp[0] = 0;
 }
 
 /* CPU time of every thread of pid, in ns (schedstat's first field). */
@@ -329,49 +202,6 @@ static int task_cpu_ns(pid_t pid, uint64_t *ret)
         return r;
 }
 
-/* Runs sql on db with the sqlite3 shell; its single output line into out. */
-static int sql_line(const char *db, const char *sql, char *out, size_t size)
-{
-        char cmd[8192];
-        snprintf(cmd, sizeof(cmd), "sqlite3 -batch -noheader -separator ' ' '%s' \"%s\"", db, sql);
-        FILE *p = popen(cmd, "re");
-        if (!p)
-                return -errno;
-        out[0] = 0;
-        bool got = fgets(out, (int)size, p) != NULL;
-        int st = pclose(p);
-        if (!got || st != 0)
-                return -EIO;
-        out[strcspn(out, "\n")] = 0;
-        return 0;
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-        pid_t self = getpid();
-        pid_t pid = fork();
-        if (pid != 0)
-                return pid;
-        child_setup(self);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && null >= 0) {
-                dup2(null, 0);
-                dup2(fd, 1);
-                dup2(fd, 2);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-}
-
-static void show_log(const char *log)
-{
-        char cmd[PATH_MAX + 32];
-        snprintf(cmd, sizeof(cmd), "tail -n 5 '%s' >&2", log);
-        (void)system(cmd);
-}
-
 static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
@@ -396,8 +226,8 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         }
         argv[a] = NULL;
 
-        int64_t start = now_ns(CLOCK_MONOTONIC);
-        B.daemon = spawn(argv, log);
+        int64_t start = bench_now_ns(CLOCK_MONOTONIC);
+        B.daemon = bench_spawn(argv, log);
         if (B.daemon < 0) {
                 B.daemon = 0;
                 return -errno;
@@ -405,24 +235,24 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         /* The steady window: from 1 s after the start to 1 s before the end. */
         uint64_t c0 = 0, c1 = 0;
         int64_t t0 = 0, t1 = 0;
-        run->win_ok = sleep_until(start + BENCH_WARMUP_NS) && task_cpu_ns(B.daemon, &c0) == 0;
-        t0 = now_ns(CLOCK_REALTIME) / 1000;
+        run->win_ok = bench_sleep_until(start + BENCH_WARMUP_NS) && task_cpu_ns(B.daemon, &c0) == 0;
+        t0 = bench_now_ns(CLOCK_REALTIME) / 1000;
         run->win_ok = run->win_ok &&
-                      sleep_until(start + (int64_t)secs * 1000000000 - BENCH_WARMUP_NS) &&
+                      bench_sleep_until(start + (int64_t)secs * 1000000000 - BENCH_WARMUP_NS) &&
                       task_cpu_ns(B.daemon, &c1) == 0;
-        t1 = now_ns(CLOCK_REALTIME) / 1000;
+        t1 = bench_now_ns(CLOCK_REALTIME) / 1000;
 
         int status = 0;
         struct rusage ru;
         pid_t w;
-        if (stop_signal)
+        if (bench_stop_signal)
                 return -EINTR;
         while ((w = wait4(B.daemon, &status, 0, &ru)) < 0 && errno == EINTR) {
-                if (stop_signal)
+                if (bench_stop_signal)
                         return -EINTR; /* cleanup() stops it */
         }
         B.daemon = 0;
-        if (stop_signal)
+        if (bench_stop_signal)
                 return -EINTR;
         if (w < 0)
                 return -errno;
@@ -433,7 +263,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         if (run->exit_status != 0) {
                 fprintf(stderr, "bench-tick: %s exited with %d; its last lines:\n", joulesd,
                         run->exit_status);
-                show_log(log);
+                bench_show_log(log, 5);
                 return -EIO;
         }
         run->win_cpu_ns = c1 - c0;
@@ -449,7 +279,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                  " (select coalesce(weight, '?') from runs order by id limit 1);",
                  t0, t1);
         unsigned long long v[5];
-        if (sql_line(db, sql, out, sizeof(out)) < 0 ||
+        if (bench_sql_line(db, sql, out, sizeof(out)) < 0 ||
             sscanf(out, "%llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
                    run->weight) != 6) {
                 fprintf(stderr, "bench-tick: cannot read %s with sqlite3 ('%s')\n", db, out);
@@ -523,7 +353,7 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
                         "--events",
                         "none",
                         NULL};
-        B.daemon = spawn(argv, log);
+        B.daemon = bench_spawn(argv, log);
         if (B.daemon < 0) {
                 B.daemon = 0;
                 return -errno;
@@ -531,16 +361,16 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
         int status = 0;
         pid_t w;
         while ((w = waitpid(B.daemon, &status, 0)) < 0 && errno == EINTR)
-                if (stop_signal)
+                if (bench_stop_signal)
                         return -EINTR;
         B.daemon = 0;
         if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 fprintf(stderr, "bench-tick: valgrind joulesd failed; its last lines:\n");
-                show_log(log);
+                bench_show_log(log, 5);
                 return -EIO;
         }
         char line[512];
-        if (sql_line(db, "select count(*) from ticks;", line, sizeof(line)) < 0)
+        if (bench_sql_line(db, "select count(*) from ticks;", line, sizeof(line)) < 0)
                 return -EIO;
         unsigned long long ticks = strtoull(line, NULL, 10);
         /* "summary: N" (or "totals: N") in the output: instructions inside daemon_tick. */
@@ -645,42 +475,21 @@ int main(int argc, char **argv)
         char joulesd[PATH_MAX];
         if (optind < argc) {
                 snprintf(joulesd, sizeof(joulesd), "%s", argv[optind]);
-        } else {
-                char self[PATH_MAX];
-                ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-                if (n < 0) {
-                        perror("bench-tick: /proc/self/exe");
-                        return 1;
-                }
-                self[n] = 0;
-                *strrchr(self, '/') = 0; /* <build>/bench */
-                char *up = strrchr(self, '/');
-                if (up)
-                        *up = 0; /* <build> */
-                snprintf(joulesd, sizeof(joulesd), "%.4000s/bin/joulesd", self);
+        } else if (bench_build_path("bin", "joulesd", joulesd, sizeof(joulesd)) < 0) {
+                perror("bench-tick: /proc/self/exe");
+                return 1;
         }
         if (access(joulesd, X_OK) < 0) {
                 fprintf(stderr, "bench-tick: %s: %s (build it, or name it)\n", joulesd,
                         strerror(errno));
                 return 1;
         }
-        if (find_cgroup2(B.cgroot, sizeof(B.cgroot)) < 0) {
+        if (bench_find_cgroup2(B.cgroot, sizeof(B.cgroot)) < 0) {
                 fprintf(stderr, "bench-tick: skipped: no cgroup2 mount\n");
                 return 77;
         }
 
-        /* The daemon caches a descriptor per cgroup and per process it follows. */
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 &&
-            rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
-                (void)setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits see EINTR */
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
+        bench_signals_init();
 
         snprintf(B.tmp, sizeof(B.tmp), "/tmp/bench-tick-XXXXXX");
         if (!mkdtemp(B.tmp)) {
@@ -749,11 +558,11 @@ int main(int argc, char **argv)
 out:
         fflush(stdout);
         cleanup();
-        if (stop_signal) {
+        if (bench_stop_signal) {
                 fprintf(stderr, "bench-tick: interrupted; children killed, cgroups removed\n");
-                signal(stop_signal, SIG_DFL);
-                raise(stop_signal);
-                return 128 + stop_signal;
+                signal(bench_stop_signal, SIG_DFL);
+                raise(bench_stop_signal);
+                return 128 + bench_stop_signal;
         }
         if (r < 0) {
                 if (r != -EIO)

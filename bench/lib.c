@@ -1,0 +1,274 @@
+#include "bench/lib.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BENCH_PERIOD_NS INT64_C(10000000) /* a busy process's period: 10 ms */
+
+volatile sig_atomic_t bench_stop_signal;
+
+static void bench_on_signal(int sig)
+{
+        bench_stop_signal = sig;
+}
+
+void bench_signals_init(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 &&
+            rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        struct sigaction sa = {.sa_handler = bench_on_signal}; /* no SA_RESTART */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+}
+
+int64_t bench_now_ns(clockid_t c)
+{
+        struct timespec ts;
+        clock_gettime(c, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool bench_sleep_until(int64_t deadline_ns)
+{
+        struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+                              .tv_nsec = deadline_ns % 1000000000};
+        while (!bench_stop_signal) {
+                int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+                if (r == 0)
+                        return !bench_stop_signal;
+                if (r != EINTR)
+                        return false;
+        }
+        return false;
+}
+
+int bench_write_str(const char *path, const char *s)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = write(fd, s, strlen(s));
+        int r = n < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+int bench_find_cgroup2(char *buf, size_t size)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+        char line[4096];
+        int r = -ENOENT;
+        while (fgets(line, sizeof(line), f)) {
+                char *sep = strstr(line, " - ");
+                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+                        continue;
+                char mnt[4096];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && strlen(mnt) < size) {
+                        snprintf(buf, size, "%s", mnt);
+                        r = 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}
+
+int bench_cgroup_join(const char *dir, pid_t pid)
+{
+        char path[PATH_MAX + 16], num[32];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        snprintf(num, sizeof(num), "%d\n", (int)pid);
+        return bench_write_str(path, num);
+}
+
+int bench_cgroup_remove(const char *dir)
+{
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+        (void)bench_write_str(path, "1"); /* Linux 5.14+; callers also kill their children */
+        for (int t = 0; t < 200; t++) {
+                if (rmdir(dir) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        break;
+                usleep(10000);
+        }
+        return -errno;
+}
+
+void bench_child_setup(pid_t parent)
+{
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+                _exit(0);
+}
+
+void bench_busy_loop(int pct)
+{
+        int64_t slice = BENCH_PERIOD_NS * pct / 100;
+        int64_t next = bench_now_ns(CLOCK_MONOTONIC);
+        for (;;) {
+                int64_t until = bench_now_ns(CLOCK_PROCESS_CPUTIME_ID) + slice;
+                while (bench_now_ns(CLOCK_PROCESS_CPUTIME_ID) < until)
+                        ;
+                next += BENCH_PERIOD_NS;
+                struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
+                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        }
+}
+
+pid_t bench_spawn(char *const argv[], const char *log)
+{
+        pid_t self = getpid();
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid != 0)
+                return pid;
+        bench_child_setup(self);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && null >= 0) {
+                dup2(null, 0);
+                dup2(fd, 1);
+                dup2(fd, 2);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+}
+
+int bench_stop_child(pid_t pid, unsigned timeout_ms, int *ret_status)
+{
+        int status = 0, r = 0;
+        (void)kill(pid, SIGTERM);
+        int64_t deadline = bench_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+        pid_t w;
+        while ((w = waitpid(pid, &status, WNOHANG)) == 0) {
+                if (bench_now_ns(CLOCK_MONOTONIC) > deadline) {
+                        (void)kill(pid, SIGKILL);
+                        (void)waitpid(pid, &status, 0);
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                usleep(10000);
+        }
+        if (w < 0 && errno != EINTR)
+                r = -errno;
+        if (ret_status)
+                *ret_status = status;
+        return r;
+}
+
+void bench_show_log(const char *log, unsigned lines)
+{
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof(cmd), "tail -n %u '%s' >&2", lines, log);
+        (void)system(cmd);
+}
+
+int bench_sql_line(const char *db, const char *sql, char *out, size_t size)
+{
+        char cmd[8192];
+        snprintf(cmd, sizeof(cmd),
+                 "sqlite3 -batch -noheader -separator ' ' '%s' \"%s\" 2>/dev/null", db, sql);
+        FILE *p = popen(cmd, "re");
+        if (!p)
+                return -errno;
+        out[0] = 0;
+        bool got = fgets(out, (int)size, p) != NULL;
+        int st = pclose(p);
+        if (!got || st != 0)
+                return -EIO;
+        out[strcspn(out, "\n")] = 0;
+        return 0;
+}
+
+static int bench_remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        (void)(type == FTW_DP ? rmdir(path) : unlink(path));
+        return 0;
+}
+
+void bench_remove_dir(const char *dir)
+{
+        if (dir && dir[0])
+                (void)nftw(dir, bench_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int bench_build_path(const char *dir, const char *name, char *buf, size_t size)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return -errno;
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash)
+                *slash = 0; /* <build>/bench */
+        slash = strrchr(self, '/');
+        if (slash)
+                *slash = 0; /* <build> */
+        if ((size_t)snprintf(buf, size, "%s/%s/%s", self, dir, name) >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+int bench_proc_rss_kib(pid_t pid, long *ret)
+{
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        int r = -ENODATA;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", ret) == 1) {
+                        r = 0;
+                        break;
+                }
+        fclose(f);
+        return r;
+}
+
+int bench_proc_fds(pid_t pid, long *ret)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return -errno;
+        long n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        *ret = n;
+        return 0;
+}

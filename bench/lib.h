@@ -1,0 +1,70 @@
+#pragma once
+
+/* What the benchmarks that drive the real joulesd share (bench-tick, bench-soak, bench-crash):
+ * clocks and sleeps that a stop signal interrupts, the cgroup2 mount, children that die with the
+ * bench, the programs of the build tree, the sqlite3 shell for one-line answers. Not a library
+ * of the project: only bench/ links it. */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* The signal that asked the bench to stop (SIGINT, SIGTERM, SIGHUP), 0 while none came. */
+extern volatile sig_atomic_t bench_stop_signal;
+
+/* Installs the stop handler for SIGINT, SIGTERM and SIGHUP, without SA_RESTART so that waits
+ * see EINTR; raises RLIMIT_NOFILE (the daemon caches a descriptor per cgroup and process). */
+void bench_signals_init(void);
+
+int64_t bench_now_ns(clockid_t c);
+
+/* Sleeps until the CLOCK_MONOTONIC deadline; false when a stop signal came first. */
+bool bench_sleep_until(int64_t deadline_ns);
+
+/* Writes s to an existing file (cgroupfs): 0 or -errno. */
+int bench_write_str(const char *path, const char *s);
+
+/* The first cgroup2 mount in mountinfo (/sys/fs/cgroup/unified on a hybrid machine). */
+int bench_find_cgroup2(char *buf, size_t size);
+
+/* Moves pid into the cgroup directory dir: 0 or -errno. */
+int bench_cgroup_join(const char *dir, pid_t pid);
+
+/* Kills what is in the cgroup dir (cgroup.kill), then removes it, retrying EBUSY for up to 2 s
+ * (a reaped task leaves its cgroup a moment later). 0, or -errno of the last rmdir. */
+int bench_cgroup_remove(const char *dir);
+
+/* In a child: die with the bench (parent is the bench's pid), and leave its signal handling. */
+void bench_child_setup(pid_t parent);
+
+/* Burns pct% of one CPU, forever: each 10 ms period, spin until this process's CPU time grew by
+ * its share (so a preempted burner catches up), then sleep to the period's end. */
+void bench_busy_loop(int pct) __attribute__((noreturn));
+
+/* Starts argv in a child whose stdout and stderr go to log (stdin /dev/null): its pid, -errno. */
+pid_t bench_spawn(char *const argv[], const char *log);
+
+/* Stops a child with SIGTERM, and SIGKILL after timeout_ms; its wait status in *ret_status
+ * (may be NULL). 0, or -ETIMEDOUT when it had to be killed. */
+int bench_stop_child(pid_t pid, unsigned timeout_ms, int *ret_status);
+
+/* Prints the last lines of a log to stderr. */
+void bench_show_log(const char *log, unsigned lines);
+
+/* Runs sql on db with the sqlite3 shell; its first output line (fields separated by spaces)
+ * into out. */
+int bench_sql_line(const char *db, const char *sql, char *out, size_t size);
+
+/* Removes a directory and everything below it (symbolic links are not followed). */
+void bench_remove_dir(const char *dir);
+
+/* The path of a program of this build tree: <build>/DIR/NAME, where <build> is the parent of
+ * the directory holding this benchmark ("bin", "joulesd" gives <build>/bin/joulesd). */
+int bench_build_path(const char *dir, const char *name, char *buf, size_t size);
+
+/* Resident set size (VmRSS, KiB) and the count of open descriptors (/proc/PID/fd) of pid. */
+int bench_proc_rss_kib(pid_t pid, long *ret);
+int bench_proc_fds(pid_t pid, long *ret);
