@@ -213,6 +213,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         FootprintOverrides o = {0};
         const char *url = NULL, *host_label = "instance", *match = NULL;
         double timeout_s = 30;
+        bool has_timeout = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 int r = footprint_option("export", c, optarg, &o);
@@ -281,6 +282,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                         if (footprint_parse_flag("export", "--timeout", optarg, 0.1, 3600,
                                                  &timeout_s) < 0)
                                 return CLI_EXIT_USAGE;
+                        has_timeout = true;
                         break;
                 case 'h':
                         export_usage(stdout);
@@ -306,8 +308,9 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr, "joules export: --from must be before --to\n");
                 return CLI_EXIT_USAGE;
         }
-        if (!url && (match || strcmp(host_label, "instance") != 0)) {
-                fprintf(stderr, "joules export: --host-label and --match go with --prometheus\n");
+        if (!url && (match || has_timeout || strcmp(host_label, "instance") != 0)) {
+                fprintf(stderr, "joules export: --host-label, --match and --timeout go with "
+                                "--prometheus\n");
                 return CLI_EXIT_USAGE;
         }
         FootprintSettings fs;

@@ -247,5 +247,6 @@ grep -q secret "$SCRATCH/err" && die "the password is in the message"
 expect 3 "no joules counters" --prometheus "$PROM" --from 2001-01-01 --to 2001-01-02 --format csv
 expect 2 "not an http" --prometheus "file:///etc/passwd" --from "$FROM" --to "$TO" --format csv
 expect 2 "go with --prometheus" --match 'job="x"' --from "$FROM" --to "$TO" --format csv
+expect 2 "go with --prometheus" --timeout 5 --from "$FROM" --to "$TO" --format csv
 note "fleet export reconciled ($(($(date +%s) - started)) s in all)"
 echo "ok"
