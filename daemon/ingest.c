@@ -321,9 +321,14 @@ static int ingest_create_socket(Ingest *in, char *err, size_t errlen)
                 return -e;
         }
         in->created = true;
+        /* Under joulesd.service (Group=joules) the socket is created in group joules already,
+         * and the unit's system call filter (~@privileged) refuses even a chown that changes
+         * nothing: only a socket in another group is changed. */
         struct group gr, *g = NULL;
         char gbuf[4096];
+        struct stat st;
         if (getgrnam_r("joules", &gr, gbuf, sizeof(gbuf), &g) == 0 && g &&
+            (stat(in->path, &st) < 0 || st.st_gid != g->gr_gid) &&
             chown(in->path, (uid_t)-1, g->gr_gid) < 0)
                 log_warning("ingest: chown %s to group joules: %s", in->path, strerror(errno));
         if (chmod(in->path, 0660) < 0) {
