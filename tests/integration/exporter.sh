@@ -10,6 +10,7 @@
 #   - hostile unit names (quotes, backslashes, newlines, control bytes, invalid UTF-8): shown as
 #     `joules services` shows them, valid UTF-8, no control byte, promtool-clean, adding up
 source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-net.sh"
 [ "$(id -u)" -eq 0 ] || skip "needs root (runs the exporter as another user)"
 for t in curl promtool setpriv iconv sqlite3; do
   command -v "$t" >/dev/null || skip "$t is not installed (./dev.sh installs it)"
@@ -24,14 +25,6 @@ chmod 0750 "$shared"
 db=$shared/joules.db
 cp "$JOULES_BIN/joules-exporter" "$SCRATCH/bin/"
 chmod 0755 "$SCRATCH/bin" "$SCRATCH/bin/joules-exporter"
-
-free_port() {
-  local p
-  for p in $(seq $((20000 + $$ % 20000)) $((20100 + $$ % 20000))); do
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-  fail "no free port"
-}
 
 sys=$SCRATCH/sys
 "$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:25:10000000 --zone core:15:10000000 \

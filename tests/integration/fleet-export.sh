@@ -16,6 +16,7 @@
 # the reason named), a range without data (exit 3), a bad URL (exit 2).
 # Needs root and a cgroup2 mount, prometheus, curl and jq (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-net.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
 cg_require
 for c in prometheus curl jq ss; do command -v "$c" >/dev/null || skip "no $c"; done
@@ -24,28 +25,6 @@ EXPORTER=$JOULES_BIN/joules-exporter
 SIM=$JOULES_TESTS_BIN/rapl-sim
 started=$(date +%s)
 
-TAKEN=" "
-free_port() { # a free TCP port on loopback, not one already taken here
-  local p
-  for _ in $(seq 200); do
-    p=$(shuf -i 20000-59999 -n 1)
-    case $TAKEN in *" $p "*) continue ;; esac
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then
-      TAKEN+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  fail "no free port"
-}
-logs() {
-  local f
-  for f in "$SCRATCH"/*.log; do
-    [ -s "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
-  done
-  return 0
-}
-die() { logs; fail "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 PA=$(free_port)

@@ -17,9 +17,9 @@
 #     /etc/joules, /var/lib/joules or /run/joules, no process of user joules, and nothing new in
 #     the file system apart from the system user (kept, as Debian does) and package-manager logs
 source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-nspawn.sh"
 
 t_start=$(date +%s%N)
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, mounts, systemd-nspawn)"
 for tool in systemd-nspawn debootstrap dpkg-deb; do
@@ -80,64 +80,16 @@ exporter_port=$(dpkg-deb --fsys-tarfile "$deb1" | tar -xOf - ./lib/systemd/syste
 exporter_port=${exporter_port:-29120}
 
 # --- the cached root: the package's dependencies already installed ------------------------------
-CACHE=${JOULES_CI_CACHE:-/var/cache/joules-ci}
-mkdir -p "$CACHE"
-exec 9>"$CACHE/lock"
-flock -w 600 9 || fail "another run holds $CACHE/lock"
+nspawn_lock
 # Depends: the first of each alternative, without the version (the root is bookworm's).
 deps=$(dpkg-deb -f "$deb1" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep .)
 # curl and sqlite3 for the checks: the endpoint, and the history's row counts.
 include=$(printf '%s\n' systemd systemd-sysv dbus curl sqlite3 "$deps" | sort -u | paste -sd, -)
-key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-16)
-rootfs=$CACHE/rootfs-$key
-if [ ! -f "$rootfs/.complete" ]; then
-  note "debootstrap bookworm into $rootfs (--include=$include)"
-  t=$(date +%s%N)
-  rm -rf "$rootfs" "$rootfs.tmp"
-  debootstrap --variant=minbase --include="$include" bookworm "$rootfs.tmp" \
-    >"$SCRATCH/debootstrap.log" 2>&1 || { tail -20 "$SCRATCH/debootstrap.log"; fail "debootstrap failed"; }
-  touch "$rootfs.tmp/.complete"
-  mv "$rootfs.tmp" "$rootfs"
-  note "debootstrap took $(ms_since "$t") ms"
-else
-  note "cached root $rootfs"
-fi
-touch "$rootfs/.complete"
-find "$CACHE" -maxdepth 2 -path "$CACHE/rootfs-*/.complete" -mtime +7 -printf '%h\n' |
-  while read -r old; do rm -rf "$old"; done
+nspawn_rootfs "$include"
 
-# --- cgroups nspawn --keep-unit leaves beside ours (as in systemd-nspawn.sh) -------------------
-leftover_cgroups() {
-  local own mnt
-  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
-  [ -n "$mnt" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
-  own=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
-  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup" && $(i + 3) ~ /name=systemd/) { print $5; exit } }' /proc/self/mountinfo)
-  [ -n "$mnt" ] && [ -n "$own" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
-  return 0
-}
-remove_leftover_cgroups() {
-  local d
-  for d in $(leftover_cgroups); do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    [ -d "$d" ] && echo "warning: could not remove $d" >&2
-  done
-  return 0
-}
-remove_leftover_cgroups
-CLEANUP+=("remove_leftover_cgroups")
-
-# --- the container's root: an overlay over the cache --------------------------------------------
-machine=$SCRATCH/joules-pkg
-mkdir -p "$machine" "$SCRATCH/upper" "$SCRATCH/work"
-if mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" \
-  "$machine" 2>/dev/null; then
-  CLEANUP=("umount -l '$machine'" "${CLEANUP[@]}")
-else
-  note "overlayfs unavailable: copying the root"
-  cp -a "$rootfs/." "$machine/"
-fi
+# --- the container's root: an overlay over the cache ----------------------------------------
+nspawn_machine joules-pkg
+machine=$NSPAWN_MACHINE
 
 cat >"$machine/etc/systemd/system/ci-check.service" <<'EOF'
 [Unit]
@@ -282,7 +234,7 @@ if ! systemd-nspawn -q -D "$machine" --register=no --keep-unit --console=pipe /b
   >"$SCRATCH/probe.log" 2>&1; then
   skip "systemd-nspawn cannot run a container here: $(tr '\n' ' ' <"$SCRATCH/probe.log")"
 fi
-remove_leftover_cgroups
+nspawn_remove_leftover_cgroups
 outdir=$SCRATCH/out
 mkdir -p "$outdir"
 t_boot=$(date +%s%N)

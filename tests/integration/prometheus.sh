@@ -17,6 +17,7 @@
 #       values.
 # Needs root and a cgroup2 mount, prometheus, curl and jq (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-net.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
 cg_require
 for c in prometheus curl jq ss; do command -v "$c" >/dev/null || skip "no $c"; done
@@ -26,30 +27,6 @@ SIM=$JOULES_TESTS_BIN/rapl-sim
 started=$(date +%s)
 
 now() { date +%s.%N; }
-# A free TCP port on loopback, different from the ones already taken here (others may take it
-# before us: every server started is then checked to be ours and answering).
-TAKEN=" "
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$(shuf -i 20000-59999 -n 1)
-    case $TAKEN in *" $p "*) continue ;; esac
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then
-      TAKEN+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  fail "no free port"
-}
-logs() { # the end of every log, when something failed
-  local f
-  for f in "$SCRATCH"/*.log; do
-    [ -s "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
-  done
-  return 0
-}
-die() { logs; fail "$*"; }
 
 # query URL PROMQL [TIME]: the result array of an instant query
 query() {

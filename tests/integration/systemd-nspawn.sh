@@ -19,9 +19,9 @@
 # overlay so it stays pristine. Runs are serialised with a lock: nspawn --keep-unit leaves the
 # cgroups `payload` and `supervisor` beside ours, removed here before and after.
 source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-nspawn.sh"
 
 t_start=$(date +%s%N)
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, mounts, systemd-nspawn)"
 for tool in systemd-nspawn debootstrap; do
@@ -34,10 +34,7 @@ fi
 BUILD=$(dirname "$JOULES_BIN")
 
 # --- the cached root -------------------------------------------------------------------------
-CACHE=${JOULES_CI_CACHE:-/var/cache/joules-ci}
-mkdir -p "$CACHE"
-exec 9>"$CACHE/lock"
-flock -w 600 9 || fail "another run holds $CACHE/lock"
+nspawn_lock
 
 # The Debian packages of the libraries the binaries link (debootstrap adds their dependencies).
 pkgs=(systemd systemd-sysv dbus libsystemd0)
@@ -55,58 +52,11 @@ for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" "$JOULE
   pkgs+=("$pkg")
 done
 include=$(printf '%s\n' "${pkgs[@]}" | sort -u | paste -sd, -)
-key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-16)
-rootfs=$CACHE/rootfs-$key
-if [ ! -f "$rootfs/.complete" ]; then
-  note "debootstrap bookworm into $rootfs (--include=$include)"
-  t=$(date +%s%N)
-  rm -rf "$rootfs" "$rootfs.tmp"
-  debootstrap --variant=minbase --include="$include" bookworm "$rootfs.tmp" \
-    >"$SCRATCH/debootstrap.log" 2>&1 || { tail -20 "$SCRATCH/debootstrap.log"; fail "debootstrap failed"; }
-  touch "$rootfs.tmp/.complete"
-  mv "$rootfs.tmp" "$rootfs"
-  note "debootstrap took $(ms_since "$t") ms"
-else
-  note "cached root $rootfs"
-fi
-# Roots of other package lists (other builds) are kept a week after their last use.
-touch "$rootfs/.complete"
-find "$CACHE" -maxdepth 2 -path "$CACHE/rootfs-*/.complete" -mtime +7 -printf '%h\n' |
-  while read -r old; do rm -rf "$old"; done
+nspawn_rootfs "$include"
 
-# --- cgroups nspawn --keep-unit leaves beside ours ---------------------------------------------
-leftover_cgroups() {
-  local own mnt
-  # cgroup v2 (unified or hybrid) and the v1 name=systemd hierarchy, at our own cgroup's path
-  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
-  [ -n "$mnt" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
-  own=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
-  mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup" && $(i + 3) ~ /name=systemd/) { print $5; exit } }' /proc/self/mountinfo)
-  [ -n "$mnt" ] && [ -n "$own" ] && echo "$mnt${own%/}/payload" "$mnt${own%/}/supervisor"
-  return 0
-}
-remove_leftover_cgroups() {
-  local d
-  for d in $(leftover_cgroups); do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    [ -d "$d" ] && echo "warning: could not remove $d" >&2
-  done
-  return 0
-}
-remove_leftover_cgroups
-CLEANUP+=("remove_leftover_cgroups")
-
-# --- the container's root: an overlay over the cache -----------------------------------------
-machine=$SCRATCH/joules-ci
-mkdir -p "$machine" "$SCRATCH/upper" "$SCRATCH/work"
-if mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" \
-  "$machine" 2>/dev/null; then
-  CLEANUP=("umount -l '$machine'" "${CLEANUP[@]}")
-else
-  note "overlayfs unavailable: copying the root"
-  cp -a "$rootfs/." "$machine/"
-fi
+# --- the container's root: an overlay over the cache ----------------------------------------
+nspawn_machine joules-ci
+machine=$NSPAWN_MACHINE
 
 DESTDIR=$machine cmake --install "$BUILD" --prefix /usr >"$SCRATCH/install.log" ||
   { cat "$SCRATCH/install.log"; fail "cmake --install"; }
@@ -283,7 +233,7 @@ if ! systemd-nspawn -q -D "$machine" --register=no --keep-unit --console=pipe /b
   >"$SCRATCH/probe.log" 2>&1; then
   skip "systemd-nspawn cannot run a container here: $(tr '\n' ' ' <"$SCRATCH/probe.log")"
 fi
-remove_leftover_cgroups
+nspawn_remove_leftover_cgroups
 outdir=$SCRATCH/out
 mkdir -p "$outdir"
 t_boot=$(date +%s%N)
