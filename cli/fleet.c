@@ -100,14 +100,18 @@ int fleet_parse_value(const char *s, unsigned decimals, double *ret)
                         units *= 10;
                 }
         }
-        if (exact && *p == '\0') {
-                *ret = (double)units;
-                return 0;
-        }
         double v;
-        if (parse_double(s, &v) < 0 || !isfinite(v) || v < 0)
-                return -EINVAL;
-        *ret = decimals ? round(v * pow(10, decimals)) : v;
+        if (exact && *p == '\0') {
+                v = (double)units;
+        } else {
+                if (parse_double(s, &v) < 0 || !isfinite(v) || v < 0)
+                        return -EINVAL;
+                v = decimals ? round(v * pow(10, decimals)) : v;
+        }
+        /* counted in uint64_t units later: a store answering 1e30 is refused, not cast */
+        if (!(v < 0x1p63))
+                return -ERANGE;
+        *ret = v;
         return 0;
 }
 
@@ -648,26 +652,29 @@ static int fleet_gauges(Fleet *f, int64_t c0, int64_t step_us, size_t n)
                 }
                 fleet_matrix_done(&m);
         }
-        if ((r = selector(f, "joules_info", NULL, sel, sizeof(sel))) < 0)
-                return r;
-        snprintf(q, sizeof(q), "last_over_time(%s[%" PRId64 "ms])", sel, step_us / 1000);
-        if ((r = ask(f, q, c0 + step_us, step_us, n, 0, &m)) < 0) {
-                /* several joules_info series of one host (its source changed) are fine */
-                if (r != -ENOTUNIQ)
+        /* A host's joules_info can hold several series in one step (its source changed), so
+         * it is asked per host: any joules_info at all (measured unless told otherwise), then
+         * any that says estimated. */
+        for (int est = 0; est <= 1; est++) {
+                if ((r = selector(f, "joules_info", est ? "estimated=\"true\"" : NULL, sel,
+                                  sizeof(sel))) < 0)
                         return r;
-                r = 0;
-        }
-        for (size_t i = 0; i < m.n; i++) {
-                Host *h = host_get(f, m.series[i].host);
-                if (!h) {
-                        fleet_matrix_done(&m);
-                        return -ENOMEM;
+                snprintf(q, sizeof(q), "max by (%s) (last_over_time(%s[%" PRId64 "ms]))",
+                         f->o->host_label, sel, step_us / 1000);
+                if ((r = ask(f, q, c0 + step_us, step_us, n, 0, &m)) < 0)
+                        return r;
+                for (size_t i = 0; i < m.n; i++) {
+                        Host *h = host_get(f, m.series[i].host);
+                        if (!h) {
+                                fleet_matrix_done(&m);
+                                return -ENOMEM;
+                        }
+                        for (size_t k = 0; k < n; k++)
+                                if (isfinite(m.series[i].v[k]))
+                                        h->estimated[k] = (signed char)est;
                 }
-                for (size_t k = 0; k < n; k++)
-                        if (isfinite(m.series[i].v[k]))
-                                h->estimated[k] = h->estimated[k] == 1 || m.series[i].estimated;
+                fleet_matrix_done(&m);
         }
-        fleet_matrix_done(&m);
         return 0;
 }
 

@@ -144,6 +144,11 @@ static void test_parse_value(void **state)
                 {"-1", 6, -EINVAL, 0},
                 {"", 6, -EINVAL, 0},
                 {"12abc", 6, -EINVAL, 0},
+                {"1e30", 6, -ERANGE, 0}, /* past what a uint64_t of µJ holds */
+                {"1e30", 0, -ERANGE, 0},
+                {"9223372036854.775808", 6, -ERANGE, 0},
+                {"9223372036854.775807", 6, -ERANGE, 0}, /* 2^63 as a double */
+                {"9223372036854.77", 6, 0, 9223372036854770000.0},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 double v = -1;
@@ -396,6 +401,17 @@ static void serve_query(int fd, const char *form)
         form_field(form, "start", start, sizeof(start));
         form_field(form, "end", end, sizeof(end));
         form_field(form, "time", time_s, sizeof(time_s));
+        /* max by (instance) (INNER): the fake's series are one per instance already */
+        if (strncmp(query, "max by (", 8) == 0) {
+                const char *inner = strstr(query, ") (");
+                if (!inner) {
+                        answer(fd, "400 Bad Request",
+                               "{\"status\":\"error\",\"errorType\":\"bad_data\"}");
+                        return;
+                }
+                memmove(query, inner + 3, strlen(inner + 3) + 1);
+                query[strlen(query) - 1] = '\0';
+        }
         bool min = strncmp(query, "min_over_time(", 14) == 0;
         /* a range selector alone: its raw samples */
         bool raw = !min && strncmp(query, "last_over_time(", 15) != 0;
@@ -418,6 +434,9 @@ static void serve_query(int fd, const char *form)
                         continue;
                 /* the matchers this test uses: metric="requests", instance="b" */
                 if (strstr(sel, "instance=\"b\"") && !strstr(f->labels, "\"instance\":\"b\""))
+                        continue;
+                if (strstr(sel, "estimated=\"true\"") &&
+                    !strstr(f->labels, "\"estimated\":\"true\""))
                         continue;
                 size_t mark = len;
                 len += (size_t)snprintf(body + len, sizeof(body) - len,
