@@ -438,7 +438,8 @@ static void ab_on_signal(int sig)
 static int ab_parse_duration(const char *flag, const char *arg, uint64_t *ret)
 {
         if (parse_duration_us(arg, ret) < 0 && strcmp(arg, "0") != 0) {
-                fprintf(stderr, "joules ab: %s: '%s' is not a duration (5s, 500ms)\n", flag, arg);
+                fprintf(stderr, "joules ab: %s: '%s' is not a duration (5s, 500ms)\n", flag,
+                        TEXT_SAFE(arg));
                 return -EINVAL;
         }
         if (strcmp(arg, "0") == 0)
@@ -536,7 +537,7 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
                                 fprintf(stderr,
                                         "joules ab: --requests-from: '%s' is not wrk, ab, hey, "
                                         "httperf or ingest\n",
-                                        from_arg);
+                                        TEXT_SAFE(from_arg));
                                 return CLI_EXIT_USAGE;
                         }
                 } else {
@@ -576,7 +577,8 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
         if (svg_path) { /* before the experiment, not after minutes of it */
                 svg = fopen(svg_path, "we");
                 if (!svg) {
-                        fprintf(stderr, "joules ab: %s: %s\n", svg_path, strerror(errno));
+                        fprintf(stderr, "joules ab: %s: %s\n", TEXT_SAFE(svg_path),
+                                strerror(errno));
                         goto out;
                 }
         }
@@ -727,7 +729,8 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
                 ab_svg(svg, pair, &ratio, estimated);
                 if (fclose(svg) != 0) {
                         svg = NULL;
-                        fprintf(stderr, "joules ab: %s: %s\n", svg_path, strerror(errno));
+                        fprintf(stderr, "joules ab: %s: %s\n", TEXT_SAFE(svg_path),
+                                strerror(errno));
                         goto out;
                 }
                 svg = NULL;

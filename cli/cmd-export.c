@@ -250,7 +250,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                             (bucket != STORE_BUCKET_HOUR && bucket != STORE_BUCKET_DAY &&
                              bucket != STORE_BUCKET_MONTH && bucket != STORE_BUCKET_MINUTE)) {
                                 fprintf(stderr,
-                                        "joules export: --by: '%s' is not hour, day or month\n",
+                                        "joules export: --by: '%s' is not hour, day, month or "
+                                        "minute\n",
                                         TEXT_SAFE(optarg));
                                 return CLI_EXIT_USAGE;
                         }
@@ -318,7 +319,9 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         if (!url && !(s = footprint_open("export", ctx->db_path, &o, &fs)))
                 return CLI_EXIT_FAILURE;
         ExportState st = {.json = json};
-        /* the fleet's: once the store has answered, so that a failure writes nothing */
+        /* The fleet's header comes with its first period, once the store has answered: a store
+         * that cannot be read writes nothing. One that fails part-way leaves the periods
+         * already written (JSON: an array never closed) and exit 1, which says so. */
         if (!url)
                 export_begin(&st);
         if (url) {

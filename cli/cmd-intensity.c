@@ -109,7 +109,7 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
         char *text = NULL;
         int r = read_all(path, &text);
         if (r < 0) {
-                fprintf(stderr, "joules intensity import: %s: %s\n", path,
+                fprintf(stderr, "joules intensity import: %s: %s\n", TEXT_SAFE(path),
                         r == -EBADMSG ? "binary data, not CSV or JSON" : strerror(-r));
                 return r == -ENOENT || r == -EBADMSG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
         }
@@ -120,8 +120,8 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
         r = cli_intensity_parse(text, &v, &n, &json, err, sizeof(err));
         free(text);
         if (r < 0) {
-                fprintf(stderr, "joules intensity import: %s: %s; nothing imported\n", path,
-                        r == -ENOMEM ? "out of memory" : err);
+                fprintf(stderr, "joules intensity import: %s: %s; nothing imported\n",
+                        TEXT_SAFE(path), TEXT_SAFE(r == -ENOMEM ? "out of memory" : err));
                 return r == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         }
         /* The history must exist already: a file made here would not be joulesd's to write. */
@@ -297,7 +297,7 @@ int cmd_intensity(const CliContext *ctx, int argc, char **argv)
         }
         if (rest != 0) {
                 fprintf(stderr, "joules intensity %s: unexpected argument '%s'\n", TEXT_SAFE(verb),
-                        argv[optind + 1]);
+                        TEXT_SAFE(argv[optind + 1]));
                 return CLI_EXIT_USAGE;
         }
         if (strcmp(verb, "show") == 0)

@@ -124,7 +124,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
                 fprintf(stderr,
                         "joules run: --requests-from: '%s' is not wrk, ab, hey, httperf, ingest or "
                         "none\n",
-                        from_arg);
+                        TEXT_SAFE(from_arg));
                 return CLI_EXIT_USAGE;
         }
 

@@ -658,7 +658,7 @@ int footprint_option(const char *cmd, int c, const char *arg, FootprintOverrides
                         fprintf(stderr,
                                 "joules %s: --country: '%s' is not in the built-in table (ISO "
                                 "3166 alpha-2 such as DE, FR, US, GB; or WORLD, EU)\n",
-                                cmd, arg);
+                                cmd, TEXT_SAFE(arg));
                         return -EINVAL;
                 }
                 snprintf(o->v.country, sizeof(o->v.country), "%s", arg);
@@ -730,7 +730,8 @@ Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverr
         }
         r = footprint_settings_load(s, ret, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "joules %s: %s\n", cmd, r == -EINVAL ? err : store_last_error(s));
+                fprintf(stderr, "joules %s: %s\n", cmd,
+                        TEXT_SAFE(r == -EINVAL ? err : store_last_error(s)));
                 return store_close(s);
         }
         footprint_apply(ret, o);

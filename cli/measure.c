@@ -291,8 +291,16 @@ static int measure_spawn(const char *cmd, char **argv, bool capture, FILE *relay
         }
         fflush(NULL);
         pid_t pid = fork();
-        if (pid < 0)
-                return -errno;
+        if (pid < 0) {
+                int r = -errno;
+                close(go[0]);
+                close(go[1]);
+                if (capture) {
+                        close(out[0]);
+                        close(out[1]);
+                }
+                return r;
+        }
         if (pid == 0) {
                 char b;
                 close(go[1]);

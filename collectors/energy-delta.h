@@ -50,7 +50,7 @@ typedef struct EnergyTracker {
         size_t n;
         uint64_t *prev_uj;
         bool *have_prev;
-        double *last_w; /* per domain: the power of its last valid interval; < 0: none yet */
+        double *last_w; /* per domain: the power of its last valid interval; 0: none yet */
         uint64_t prev_mono_us;
         bool have_time;
         double max_watts; /* per domain */

@@ -224,13 +224,3 @@ void text_xml_fputs(FILE *f, const char *s)
                 }
         }
 }
-
-void text_prom_label_fputs(FILE *f, const char *s)
-{
-        char safe[TEXT_SAFE_MAX];
-        for (const char *c = text_terminal(s, safe, sizeof(safe)); *c; c++) {
-                if (*c == '\\' || *c == '"')
-                        fputc('\\', f);
-                fputc(*c, f);
-        }
-}

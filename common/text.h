@@ -15,7 +15,8 @@
  *   JSON:                                text_json_fputs() valid UTF-8 JSON whatever the bytes
  *   CSV (RFC 4180):                      text_csv_field()  the people form, quoted as needed
  *   SVG/XML text:                        text_xml_fputs()  the people form, XML-escaped
- *   Prometheus label values:             text_prom_label_fputs()
+ *   Prometheus label values:             the people form, escaped by the exporter
+ *                                        (exporter/expose.c expo_label_value)
  */
 
 /* The Unicode scalar value of the UTF-8 sequence at s (at most n bytes). Returns its length
@@ -60,16 +61,11 @@ char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_
  * the tables keeps them as \xHH). NULL writes null. */
 void text_json_fputs(FILE *f, const char *s);
 
-/* One CSV field (RFC 4180) holding the people form of s: quoted when it holds a comma, a double
- * quote or a space at either end, quotes doubled. A field that a spreadsheet would run as a
- * formula (first character = + - @) gets a leading apostrophe (the OWASP rule for CSV
- * injection). Cut at a character boundary when buf is too small, quotes kept balanced. */
+/* One CSV field (RFC 4180) holding the people form of s: quoted when it holds a comma or a
+ * double quote, quotes doubled (the people form holds no CR or LF). A field that a spreadsheet
+ * would run as a formula (first character = + - @) gets a leading apostrophe (the OWASP rule for
+ * CSV injection). Cut at a character boundary when buf is too small, quotes kept balanced. */
 void text_csv_field(char *buf, size_t size, const char *s);
 
 /* The people form of s, with & < > " escaped for XML text and attribute values. */
 void text_xml_fputs(FILE *f, const char *s);
-
-/* A Prometheus / OpenMetrics label value (without the quotes): the people form of s (so a
- * scrape printed on a terminal is inert, and a name shows as in `joules services`), then \\, \"
- * and \n escaped as both exposition formats require. */
-void text_prom_label_fputs(FILE *f, const char *s);

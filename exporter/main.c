@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "exporter/exporter.h"
 #include "exporter/expose.h"
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
                                 fprintf(stderr,
                                         "joules-exporter: --top-processes: '%s' is not a number "
                                         "from 0 to %d\n",
-                                        optarg, MAX_TOP_PROCESSES);
+                                        TEXT_SAFE(optarg), MAX_TOP_PROCESSES);
                                 return 2;
                         }
                         break;
@@ -208,7 +209,7 @@ int main(int argc, char **argv)
                                 fprintf(stderr,
                                         "joules-exporter: --log-level: '%s' is not one of error, "
                                         "warning, notice, info, debug\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return 2;
                         }
                         break;
@@ -220,23 +221,23 @@ int main(int argc, char **argv)
                         return 0;
                 case ':':
                         fprintf(stderr, "joules-exporter: %s needs a value (see --help)\n",
-                                argv[optind - 1]);
+                                TEXT_SAFE(argv[optind - 1]));
                         return 2;
                 default:
                         fprintf(stderr, "joules-exporter: unknown option '%s' (see --help)\n",
-                                argv[optind - 1]);
+                                TEXT_SAFE(argv[optind - 1]));
                         return 2;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "joules-exporter: unexpected argument '%s' (see --help)\n",
-                        argv[optind]);
+                        TEXT_SAFE(argv[optind]));
                 return 2;
         }
         struct sockaddr_storage addr;
         socklen_t addr_len;
         if (listen_parse(listen, &addr, &addr_len, err, sizeof(err)) < 0) {
-                fprintf(stderr, "joules-exporter: --listen: %s\n", err);
+                fprintf(stderr, "joules-exporter: --listen: %s\n", TEXT_SAFE(err));
                 return 2;
         }
         log_setup(level, "joules-exporter");

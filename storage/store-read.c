@@ -257,7 +257,7 @@ int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char
         sqlite3_stmt *q = NULL;
         int r = store_query(
                 s, &q,
-                "SELECT COUNT(*), SUM(c.value) FROM unit_counters c"
+                "SELECT COUNT(*), TOTAL(c.value) FROM unit_counters c"
                 " JOIN ticks t ON t.id = c.tick_id JOIN units u ON u.id = c.unit_id"
                 " JOIN events e ON e.id = c.event_id"
                 " WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND u.name = ?3 AND e.name = ?4");
@@ -269,7 +269,7 @@ int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char
         sqlite3_bind_text(q, 4, event, -1, SQLITE_STATIC);
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0) {
-                /* as a double: a sum of 64-bit counts may not fit an int64 */
+                /* TOTAL, a double: SUM of 64-bit counts past an int64 is an error in SQLite */
                 *ret = sqlite3_column_double(q, 1);
                 r = 0;
         } else if (rc == SQLITE_ROW) {
