@@ -103,14 +103,14 @@ people_name='evil\x1b[31m\u{009b}\u{202e}\xff,"=x.service'
 
 run_people() { # NAME ARGS...: the command's people output, checked
   local out=$SCRATCH/$1.txt
-  J "$fdb" "${@:2}" >"$out" 2>"$out.err" || { cat "$out.err"; fail "joules ${*:2} failed"; }
-  check people "$out" "joules ${*:2}"
-  check people "$out.err" "joules ${*:2} (stderr)"
+  J "$fdb" "${@:2}" >"$out" 2>"$out.err" || { cat "$out.err"; fail "joules $1 failed"; }
+  check people "$out" "joules $1"
+  check people "$out.err" "joules $1 (stderr)"
 }
 run_json() {
   local out=$SCRATCH/$1.json
-  J "$fdb" "${@:2}" >"$out" 2>"$out.err" || { cat "$out.err"; fail "joules ${*:2} failed"; }
-  check json "$out" "joules ${*:2}"
+  J "$fdb" "${@:2}" >"$out" 2>"$out.err" || { cat "$out.err"; fail "joules $1 failed"; }
+  check json "$out" "joules $1"
 }
 
 run_people status status
@@ -137,9 +137,9 @@ contains "$SCRATCH/report-u.txt" 'Power of evil\x1b[31m' "report --unit chart ti
 check svg "$SCRATCH/report.svg" "report --svg"
 run_json report-uj report --since 1h --unit "$hostile" --json
 
-run_people compare compare "$hostile" kernel --since 1h
+run_people compare compare "$hostile" "$hostile" --since 1h
 contains "$SCRATCH/compare.txt" "A: $people_name" "compare"
-run_json compare-j compare "$hostile" kernel --since 1h --json
+run_json compare-j compare "$hostile" "$hostile" --since 1h --json
 run_people sci sci --unit "$hostile" --since 1h
 contains "$SCRATCH/sci.txt" "SCI of $people_name" "sci"
 run_json sci-j sci --unit "$hostile" --since 1h --json
