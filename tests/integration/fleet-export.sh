@@ -143,8 +143,8 @@ compare() {
                                      fleet: ([$fr[] | .[$c]] | add)} | .diff = pct(.fleet; .host))),
        big: [$hr[] | select(.service | ours) | . as $a |
              ([$fr[] | select(.service == $a.service)][0] // null) as $b |
-             # embodied is split by CPU share: held to 1% for the steady unit; the pseudo-units'
-             # CPU time is bursty (under ASan, a scrape-lag of it moves their share by more)
+             # embodied is split by CPU share: held to 1% for the steady unit; the CPU time of
+             # the pseudo-units is bursty (under ASan, a scrape lag moves their share by more)
              cols[] as $c | select($c != "embodied_gco2e" or $a.service == $u) |
              {service: $a.service, col: $c, host: $a[$c], fleet: ($b // {})[$c]} |
              .diff = (if .fleet == null then 1e9 else pct(.fleet; .host) end)],

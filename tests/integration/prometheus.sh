@@ -353,16 +353,26 @@ rule_expr() { jq -r --arg n "$1" '.data.groups[].rules[] | select(.name == $n) |
 recorded() { # recorded SELECTOR: "timestamp value" of the one series, at Q
   query "$CENTRAL" "$1" "$Q" | jq -r 'if length == 1 then "\(.[0].value[0]) \(.[0].value[1])" else "none none" end'
 }
+# Compared with the same expression asked of the edge now, at that time, the central store must
+# give exactly the same value: it holds the same samples. (The value the edge recorded can differ:
+# a scrape stamped just before the evaluation may have been appended just after it, and with
+# requests counted in bursts that moves J/request by a percent or more.)
+same() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b != 0 && d <= 1e-9 * (b < 0 ? -b : b)) }'; }
 for i in "$IA" "$IB"; do
   read -r t rec < <(recorded "instance:joules_host_power_watts:rate1m{instance=\"$i\"}")
   ev=$(value "$CENTRAL" "$(rule_expr instance:joules_host_power_watts:rate1m)" "$i" "$t")
+  ee=$(value "$EDGE" "$(rule_expr instance:joules_host_power_watts:rate1m)" "$i" "$t")
+  same "$ev" "$ee" || die "central: $i evaluated there $ev W, at the edge $ee W"
   within "$ev" "$rec" 1 || die "central: $i recorded at the edge $rec W, evaluated centrally $ev W"
-  note "central: host power of $i recorded at the edge $rec W, evaluated there $ev W"
+  note "central: host power of $i recorded at the edge $rec W, evaluated there $ev W (the edge: $ee W)"
 done
 read -r t jrec < <(recorded "instance_unit_metric:joules_unit_energy_per_request_joules:rate1m{instance=\"$IA\",unit=\"$unit\",metric=\"requests\"}")
+jq_unit='[.[] | select(.metric.unit == $u and .metric.metric == "requests")] | if length == 1 then .[0].value[1] else "none" end'
 jc=$(query "$CENTRAL" "$(rule_expr instance_unit_metric:joules_unit_energy_per_request_joules:rate1m)" "$t" |
-  jq -r --arg u "$unit" '[.[] | select(.metric.unit == $u and .metric.metric == "requests")] | if length == 1 then .[0].value[1] else "none" end')
-within "$jc" "$jrec" 1 || die "central: J/request evaluated centrally $jc, recorded at the edge $jrec"
+  jq -r --arg u "$unit" "$jq_unit")
+je=$(query "$EDGE" "$(rule_expr instance_unit_metric:joules_unit_energy_per_request_joules:rate1m)" "$t" |
+  jq -r --arg u "$unit" "$jq_unit")
+same "$jc" "$je" || die "central: J/request evaluated centrally $jc, at the edge $je (recorded $jrec)"
 n=$(query "$CENTRAL" 'count(sum by (unit) (instance_unit:joules_unit_power_watts:rate1m))' "$Q" | jq -r '.[0].value[1]')
 note "central: every recording rule arrived and evaluates there (J/request $jc); watts of $n units across the fleet"
 series=$(query "$CENTRAL" 'count({site="edge-1"})' "$Q" | jq -r '.[0].value[1]')
