@@ -145,9 +145,14 @@ compare() {
              ([$fr[] | select(.service == $a.service)][0] // null) as $b |
              # embodied is split by CPU share: held to 1% for the steady unit; the CPU time of
              # the pseudo-units is bursty (under ASan, a scrape lag moves their share by more)
+             # and a pseudo-unit (small, bursty: a burst inside the scrape lag at a minute
+             # boundary moves to the next minute) is held to 1% of the host, the steady unit to
+             # 1% of itself
              cols[] as $c | select($c != "embodied_gco2e" or $a.service == $u) |
+             ([$hr[] | .[$c]] | add) as $ct |
              {service: $a.service, col: $c, host: $a[$c], fleet: ($b // {})[$c]} |
-             .diff = (if .fleet == null then 1e9 else pct(.fleet; .host) end)],
+             .diff = (if .fleet == null then 1e9 elif $a.service == $u then pct(.fleet; .host)
+                      else ((.fleet - .host) | fabs) / $ct * 100 end)],
        small_share: (([($hr + $fr) | map(.service) | unique[] as $s |
              select($s | ours | not) |
              (([$fr[] | select(.service == $s)][0].energy_kwh // 0) -
