@@ -89,12 +89,24 @@ jq -e '.periods[0].units[] | ((.energy_kwh * 1.2 * 342.06 + .embodied_gco2e) - .
   "$SCRATCH/report.json" >/dev/null || fail "report: gCO2e is not kWh x PUE x I + M"
 ea=$(ja "$ua" .energy_j)
 eb=$(ja "$ub" .energy_j)
-# energy follows CPU time (what the burners got depends on the machine's load, not on joules)
-ca=$(ja "$ua" .cpu_s)
-cb=$(ja "$ub" .cpu_s)
-awk -v a="$ea" -v b="$eb" -v x="$ca" -v y="$cb" 'BEGIN { r = (a / b) / (x / y);
-  exit !(b > 0 && y > 0 && r > 0.95 && r < 1.05) }' ||
-  fail "report: A $ea J / $ca s, B $eb J / $cb s: energy not in the ratio of CPU time"
+# energy follows CPU time: in every tick where both ran, A and B got the same joules per CPU
+# second (to the µJ the history holds); over a range, J/CPU-s differs with the host's load
+q() { sqlite3 -readonly "$db" "$1"; }
+per_tick="SELECT ea.active_uj, ea.cpu_ns, eb.active_uj, eb.cpu_ns FROM unit_energy ea
+  JOIN unit_energy eb ON eb.tick_id = ea.tick_id
+  WHERE ea.unit_id = (SELECT id FROM units WHERE name = '$ua')
+    AND eb.unit_id = (SELECT id FROM units WHERE name = '$ub')
+    AND ea.cpu_ns >= 10000000 AND eb.cpu_ns >= 10000000"
+q "$per_tick" | awk -F'|' '{ n++; r = ($1 / $2) / ($3 / $4); if (r < 0.999 || r > 1.001) bad++ }
+  END { if (n < 5 || bad) { printf "%d ticks, %d off\n", n, bad; exit 1 } }' ||
+  fail "report: A and B not given the same joules per CPU second in a tick"
+# and the report's energy is the sum of the ticks
+for u in "$ua" "$ub"; do
+  sum=$(q "SELECT SUM(active_uj + idle_uj) FROM unit_energy
+    WHERE unit_id = (SELECT id FROM units WHERE name = '$u')")
+  awk -v a="$(ja "$u" .energy_j)" -v s="$sum" 'BEGIN { exit !(s > 0 && (a * 1e6 - s) ^ 2 < 1) }' ||
+    fail "report: $u $(ja "$u" .energy_j) J, the history holds $sum µJ"
+done
 note "report: A $ea J, B $eb J"
 J report "${range[@]}" "${flags[@]}" >"$SCRATCH/report.txt" || fail "joules report"
 cat "$SCRATCH/report.txt" >&2
