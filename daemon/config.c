@@ -62,6 +62,9 @@ static const ConfigKey config_keys[] = {
          "time"},
         {"attribution", "top_processes", CFG_UINT, OFF(top_processes), 0, 1000,
          "processes stored per active service and tick"},
+        {"attribution", "process_events_idle", CFG_UINT, OFF(process_events_idle), 0, 100000,
+         "ticks a stored process keeps its perf counters after it was last among the stored "
+         "ones; 0: no per-process counters"},
         {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
         {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
          "cgroup v2 mount; empty: found from mountinfo"},
@@ -89,6 +92,7 @@ void config_defaults(JoulesConfig *c)
                 .max_domain_power_w = 2000,
                 .idle_learn = true,
                 .top_processes = 5,
+                .process_events_idle = 10,
                 .raw_retention_us = STORE_RAW_RETENTION_DEFAULT,
                 .minute_retention_us = STORE_MINUTE_RETENTION_DEFAULT,
                 .hour_retention_us = STORE_HOUR_RETENTION_DEFAULT,

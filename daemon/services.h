@@ -6,6 +6,7 @@
 
 #include "collectors/roots.h"
 #include "daemon/config.h"
+#include "daemon/proc-events.h"
 #include "storage/store.h"
 
 /* Per tick, from the host's measured energy to energy per systemd unit and per process:
@@ -35,6 +36,10 @@ typedef struct ServicesTick {
         const StoreCounterValue *counters;
         size_t n_counters;
         size_t n_active; /* units (not pseudo) with energy this tick */
+        /* Per-process perf counts of this tick (see daemon/proc-events.h), one delta per event
+         * in the order of services_events(). */
+        const ProcEventsRow *proc_events;
+        size_t n_proc_events;
 } ServicesTick;
 
 /* source_idle_w: the energy source's own idle power (the model), 0 if it has none. err says what
@@ -49,6 +54,11 @@ Services *services_free(Services *s);
  * stay valid until the next call. */
 int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj, uint64_t dt_us,
                   ServicesTick *ret) __attribute__((warn_unused_result));
+
+/* The perf events counted (0 when none work) and their ids in the history, in list order. */
+size_t services_events(const Services *s, const int64_t **ret_ids);
+/* Processes whose perf counters are open now, and their counter groups (one per thread). */
+size_t services_process_counters(const Services *s, size_t *ret_groups);
 
 /* "cycles", another event name, or "cpu-time"; and why it is not the configured event. */
 const char *services_weight(const Services *s);
