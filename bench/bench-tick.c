@@ -8,7 +8,9 @@
  * (system.slice/bench-joules-<pid>-N.service), 1,000 sleeping processes spread over them (10 each)
  * and 10 busy ones (one in every tenth service, each burning P% of a CPU in 1 ms slices), each
  * time with --events none and with the default events (which this machine refuses, so that run
- * shows what attempting counters costs).
+ * shows what attempting counters costs). Then, loaded, with software events
+ * (perf::TASK-CLOCK,perf::PAGE-FAULTS) counted per unit only (process_events_idle = 0) and per
+ * unit and per stored process (the default): the difference is what per-process counters cost.
  *
  * Figures per run:
  *   steady us/tick  the daemon's CPU time (sum over /proc/PID/task/TID/schedstat, ns) between 1 s
@@ -63,10 +65,17 @@
 #define BENCH_INTERVAL     "100ms"
 #define BENCH_WARMUP_NS    INT64_C(1000000000)
 #define BENCH_DEFAULT_SECS 10
+#define BENCH_RUNS         6
+/* Software events, which any kernel gives (hardware ones are refused in a VM), so the runs with
+ * per-process counters measure counting, not refusals. */
+#define BENCH_SW_EVENTS "perf::TASK-CLOCK,perf::PAGE-FAULTS"
 
 typedef struct BenchRun {
         const char *label;
         bool loaded, events;
+        const char *event_list; /* --events LIST instead of the default ones */
+        bool proc_events_off;   /* [attribution] process_events_idle = 0 */
+        const char *tag;        /* the database's name */
         bool ok;
         int exit_status;
         uint64_t ticks;
@@ -75,7 +84,7 @@ typedef struct BenchRun {
         uint64_t win_cpu_ns; /* schedstat between the window's ends */
         uint64_t win_ticks;  /* ticks stored inside the window */
         bool win_ok;
-        uint64_t unit_rows, bench_unit_rows, proc_rows;
+        uint64_t unit_rows, bench_unit_rows, proc_rows, proc_counter_rows;
         char weight[64];
 } BenchRun;
 
@@ -205,11 +214,18 @@ static int task_cpu_ns(pid_t pid, uint64_t *ret)
 static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
-        snprintf(db, sizeof(db), "%s/%s%s.db", B.tmp, run->loaded ? "loaded" : "base",
-                 run->events ? "-events" : "");
+        snprintf(db, sizeof(db), "%s/%s%s%s.db", B.tmp, run->loaded ? "loaded" : "base",
+                 run->events ? "-events" : "", run->tag ? run->tag : "");
         snprintf(log, sizeof(log), "%s.log", db);
         snprintf(dur, sizeof(dur), "%us", secs);
-        char *argv[16];
+        char conf[160];
+        snprintf(conf, sizeof(conf), "%s.conf", db);
+        int cr = bench_write_str(conf, run->proc_events_off
+                                               ? "[attribution]\nprocess_events_idle = 0\n"
+                                               : "[attribution]\n");
+        if (cr < 0)
+                return cr;
+        char *argv[20];
         size_t a = 0;
         argv[a++] = (char *)joulesd;
         argv[a++] = "--energy-source";
@@ -220,9 +236,14 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         argv[a++] = dur;
         argv[a++] = "--db";
         argv[a++] = db;
+        argv[a++] = "--config";
+        argv[a++] = conf;
         if (!run->events) {
                 argv[a++] = "--events";
                 argv[a++] = "none";
+        } else if (run->event_list) {
+                argv[a++] = "--events";
+                argv[a++] = (char *)run->event_list;
         }
         argv[a] = NULL;
 
@@ -276,12 +297,13 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                  " (select count(*) from unit_energy e join units u on u.id = e.unit_id"
                  "  where u.name like 'bench-joules-%%'),"
                  " (select count(*) from process_energy),"
+                 " (select count(*) from process_counters),"
                  " (select coalesce(weight, '?') from runs order by id limit 1);",
                  t0, t1);
-        unsigned long long v[5];
+        unsigned long long v[6];
         if (bench_sql_line(db, sql, out, sizeof(out)) < 0 ||
-            sscanf(out, "%llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
-                   run->weight) != 6) {
+            sscanf(out, "%llu %llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], run->weight) != 7) {
                 fprintf(stderr, "bench-tick: cannot read %s with sqlite3 ('%s')\n", db, out);
                 return -EIO;
         }
@@ -290,6 +312,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         run->unit_rows = v[2];
         run->bench_unit_rows = v[3];
         run->proc_rows = v[4];
+        run->proc_counter_rows = v[5];
         run->win_ok = run->win_ok && run->win_ticks > 0;
         run->ok = run->ticks > 0;
         return run->ok ? 0 : -ENODATA;
@@ -308,10 +331,10 @@ static double run_us(const BenchRun *r)
 static void print_run(const BenchRun *r)
 {
         double t = r->ticks ? (double)r->ticks : 1;
-        printf("%-28s %5" PRIu64 " %9.1f %9.1f %7.1f MiB %6.1f (%4.1f bench) %6.1f   %s\n",
+        printf("%-36s %5" PRIu64 " %9.1f %9.1f %7.1f MiB %6.1f (%4.1f bench) %6.1f %6.1f   %s\n",
                r->label, r->ticks, steady_us(r), run_us(r), (double)r->maxrss_kib / 1024.0,
                (double)r->unit_rows / t, (double)r->bench_unit_rows / t, (double)r->proc_rows / t,
-               r->weight);
+               (double)r->proc_counter_rows / t, r->weight);
 }
 
 static void print_compare(const char *what, const BenchRun *base, const BenchRun *load)
@@ -324,6 +347,23 @@ static void print_compare(const char *what, const BenchRun *base, const BenchRun
         printf("%-16s %6.1f us/tick baseline + %6.1f us/tick for the services (%.2f us per "
                "service) = %6.1f;  ratio %.2fx\n",
                what, b, l - b, (l - b) / BENCH_SERVICES, l, l / b);
+}
+
+/* What counting the stored processes' events adds to counting the units' (same events, same load):
+ * per tick, and per process row counted. */
+static void print_process_events(const BenchRun *unit_only, const BenchRun *with_procs)
+{
+        double a = steady_us(unit_only), b = steady_us(with_procs);
+        if (a <= 0 || b <= 0) {
+                printf("per-process events: no steady figure\n");
+                return;
+        }
+        double rows = with_procs->ticks
+                              ? (double)with_procs->proc_counter_rows / (double)with_procs->ticks
+                              : 0;
+        printf("%-16s %6.1f us/tick per unit + %6.1f us/tick for the processes' counters "
+               "(%.1f process rows/tick) = %6.1f;  ratio %.2fx\n",
+               "per-process:", a, b - a, rows, b, b / a);
 }
 
 /* ---- --callgrind ---- */
@@ -517,13 +557,24 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        BenchRun runs[4] = {
+        BenchRun runs[BENCH_RUNS] = {
                 {.label = "baseline, --events none"},
                 {.label = "baseline, default events", .events = true},
                 {.label = "100 services, --events none", .loaded = true},
                 {.label = "100 services, default events", .loaded = true, .events = true},
+                {.label = "100 services, sw events per unit",
+                 .loaded = true,
+                 .events = true,
+                 .event_list = BENCH_SW_EVENTS,
+                 .proc_events_off = true,
+                 .tag = "-sw"},
+                {.label = "100 services, sw events + process",
+                 .loaded = true,
+                 .events = true,
+                 .event_list = BENCH_SW_EVENTS,
+                 .tag = "-sw-proc"},
         };
-        for (size_t i = 0; i < 4 && r >= 0; i++) {
+        for (size_t i = 0; i < BENCH_RUNS && r >= 0; i++) {
                 if (i == 2) {
                         r = services_create(busy_pct);
                         if (r < 0) {
@@ -537,17 +588,19 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
 
-        printf("%-28s %5s %9s %9s %11s %20s %6s   %s\n", "run", "ticks", "steady", "run", "max RSS",
-               "units/tick", "procs", "weight");
-        printf("%-28s %5s %9s %9s %11s %20s %6s\n", "", "", "us/tick", "us/tick", "", "", "/tick");
-        for (size_t i = 0; i < 4; i++)
+        printf("%-36s %5s %9s %9s %11s %20s %6s %6s   %s\n", "run", "ticks", "steady", "run",
+               "max RSS", "units/tick", "procs", "proc", "weight");
+        printf("%-36s %5s %9s %9s %11s %20s %6s %6s\n", "", "", "us/tick", "us/tick", "", "",
+               "/tick", "events");
+        for (size_t i = 0; i < BENCH_RUNS; i++)
                 print_run(&runs[i]);
         printf("\n(steady: CPU between 1 s after start and 1 s before the end, per tick in that "
                "window; run: rusage over the whole run, start-up and exit included)\n\n");
         print_compare("--events none:", &runs[0], &runs[2]);
         print_compare("default events:", &runs[1], &runs[3]);
+        print_process_events(&runs[4], &runs[5]);
         printf("\n");
-        for (size_t i = 2; i < 4; i++) {
+        for (size_t i = 2; i < BENCH_RUNS; i++) {
                 double us = steady_us(&runs[i]);
                 bool over = us < 0 || us > BENCH_TARGET_US;
                 printf("target <= %.0f us/tick, %s: %.1f us/tick: %s\n", BENCH_TARGET_US,
