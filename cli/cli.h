@@ -43,6 +43,7 @@ char *cli_unit_label(const char *name, bool pseudo, char *buf, size_t size);
 int cmd_status(const CliContext *ctx, int argc, char **argv);
 int cmd_services(const CliContext *ctx, int argc, char **argv);
 int cmd_top(const CliContext *ctx, int argc, char **argv);
+int cmd_processes(const CliContext *ctx, int argc, char **argv);
 int cmd_run(const CliContext *ctx, int argc, char **argv);
 int cmd_sci(const CliContext *ctx, int argc, char **argv);
 int cmd_report(const CliContext *ctx, int argc, char **argv);

@@ -95,6 +95,8 @@ struct Store {
 /* Records SQLite's message for rc (with what was being done) and returns it as -errno. */
 int store_fail(Store *s, int rc, const char *what);
 int store_exec(Store *s, const char *sql);
+/* Whether the history has that table (a file opened read-only may be from an older schema). */
+bool store_has_table(Store *s, const char *name);
 /* Prepares a one-off query; the caller finalizes it. */
 int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
 /* Opens the write transaction of the current batch if none is open. */

@@ -262,6 +262,50 @@ typedef struct StoreProcTotal {
 int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
                             const char *event, double *ret) __attribute__((warn_unused_result));
 
+/* One unit's total of one perf event over a range. */
+typedef struct StoreEventTotal {
+        char unit[256];
+        char event[128];
+        int64_t event_id; /* the order joulesd first stored the events in */
+        double total;     /* a double: 64-bit counts summed over a range can pass INT64_MAX */
+} StoreEventTotal;
+
+/* Every unit's perf event totals over (from_us, to_us] (unit NULL), or one unit's, ordered by unit
+ * name, then by event in the order joulesd first stored them (the first is the first of its
+ * --events list). Only units and events with a count stored in the range are listed. Counts are
+ * kept with the raw ticks (raw_retention), never rolled up: a range reaching further back counts
+ * the part still held (see README "Perf events per process and per request"). */
+int store_read_unit_events(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                           StoreEventTotal **ret, size_t *ret_n)
+        __attribute__((warn_unused_result));
+
+/* One process over a range: a (pid, start_time) pair, so a PID reused by another process is
+ * another row. */
+typedef struct StoreProcess {
+        char unit[256];
+        int pid;
+        uint64_t start_time; /* clock ticks after its host's boot (/proc/PID/stat field 22) */
+        char comm[64];       /* as the kernel gave it: untrusted bytes */
+        double energy_j;
+        double cpu_s;
+        double *events; /* StoreProcesses.n_events counts, NAN where the event was not counted */
+} StoreProcess;
+
+typedef struct StoreProcesses {
+        int64_t from_us, to_us;
+        char (*event_names)[128]; /* in the order joulesd first stored them */
+        size_t n_events;
+        StoreProcess *procs; /* highest energy first, then pid */
+        size_t n_procs;
+} StoreProcesses;
+
+/* Every stored process with ticks ending in (from_us, to_us] (unit NULL: of every unit), with its
+ * energy, CPU time and perf event counts summed over the range. Like the process rows they sum,
+ * the counts are kept with the raw ticks. */
+int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            StoreProcesses *ret) __attribute__((warn_unused_result));
+void store_processes_done(StoreProcesses *p);
+
 /* Per process totals over (from_us, to_us], biggest first, at most `limit` per unit. */
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n) __attribute__((warn_unused_result));
