@@ -5,10 +5,12 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/chart.h"
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
@@ -23,7 +25,8 @@ static void report_usage(FILE *f)
                    "--by (UTC boundaries): energy in J and kWh (IT, before PUE), average watts,\n"
                    "share of the host, requests, J per request (total and active), gCO2e\n"
                    "(location-based: energy x PUE x grid intensity of each hour, plus embodied)\n"
-                   "and gCO2e per million requests; measured or estimated. Then a chart of the\n"
+                   "and gCO2e per million requests; measured or estimated; perf events counted\n"
+                   "(joulesd --events) in total and per request. Then a chart of the\n"
                    "power over time; --svg FILE also writes it as an SVG for a "
                    "slide.\n\n" FOOTPRINT_OPTIONS_HELP
                    "\nWHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
@@ -79,8 +82,39 @@ static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double
         json_bool(j, "estimated", f->estimated);
 }
 
+/* Each period's perf event totals per unit (store_read_unit_events over the period). */
+typedef struct ReportEvents {
+        StoreEventTotal *rows;
+        size_t n;
+} ReportEvents;
+
+static void report_events_free(ReportEvents *ev, size_t n)
+{
+        for (size_t p = 0; ev && p < n; p++)
+                free(ev[p].rows);
+        free(ev);
+}
+
+static int report_events_read(Store *s, const Footprint *fp, const char *unit, ReportEvents **ret)
+{
+        ReportEvents *ev = calloc(fp->n_periods ? fp->n_periods : 1, sizeof(*ev));
+        if (!ev)
+                return -ENOMEM;
+        for (size_t p = 0; p < fp->n_periods; p++) {
+                const char *u = unit && fp->n_rows > 0 ? fp->rows[0].name : NULL;
+                int r = store_read_unit_events(s, fp->periods[p].start_us, fp->periods[p].end_us, u,
+                                               &ev[p].rows, &ev[p].n);
+                if (r < 0) {
+                        report_events_free(ev, fp->n_periods);
+                        return r;
+                }
+        }
+        *ret = ev;
+        return 0;
+}
+
 static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_t from, int64_t to,
-                        const Chart *chart)
+                        const Chart *chart, const ReportEvents *ev)
 {
         JsonWriter j;
         json_init(&j, stdout);
@@ -110,6 +144,12 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                         json_string(&j, "unit", fp->rows[r].name);
                         json_bool(&j, "pseudo", fp->rows[r].pseudo);
                         report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j);
+                        size_t first = 0, n_ev = 0;
+                        if (ev)
+                                n_ev = events_of_unit(ev[p].rows, ev[p].n, fp->rows[r].name,
+                                                      &first);
+                        events_json(&j, "events", ev ? ev[p].rows + first : NULL, n_ev,
+                                    fp->rows[r].f.has_requests, fp->rows[r].f.requests);
                         json_object_end(&j);
                 }
                 json_array_end(&j);
@@ -147,7 +187,7 @@ static void report_name(char *buf, size_t size, const FootprintRow *row)
         text_abbrev(cli_unit_label(row->name, row->pseudo, full, sizeof(full)), 26, "~", buf, size);
 }
 
-static void report_table(const Footprint *fp, const FootprintSettings *fs)
+static void report_table(const Footprint *fp, const FootprintSettings *fs, const ReportEvents *ev)
 {
         char a[32], b[32];
         for (size_t p = 0; p < fp->n_periods; p++) {
@@ -173,8 +213,19 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
                                per->host_j > 0 ? 100 * e / per->host_j : 0,
                                row->f.estimated ? "estimated" : "measured");
                 }
-                printf("%-26s %10s %9s %9s %10s %10s\n", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
+                /* the first perf event per request, where the period counted any */
+                const char *event = events_first(ev[p].rows, ev[p].n);
+                char ev_head[40] = "";
+                if (event) {
+                        const char *short_name = strrchr(event, ':');
+                        snprintf(ev_head, sizeof(ev_head), "%.14s/REQ",
+                                 TEXT_SAFE(short_name ? short_name + 1 : event));
+                }
+                printf("%-26s %10s %9s %9s %10s %10s", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
                        "GCO2E", "G/M REQ");
+                if (event)
+                        printf(" %18s", ev_head);
+                putchar('\n');
                 for (size_t r = 0; r < fp->n_rows; r++) {
                         const FootprintRow *row = &fp->rows[r];
                         if (row->period != p)
@@ -190,7 +241,18 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
                         fmt_num(g, sizeof(g), grams(&row->f), false);
                         fmt_num(gm, sizeof(gm),
                                 footprint_per_request(grams(&row->f), &row->f) * 1e6, false);
-                        printf("%-26s %10s %9s %9s %10s %10s\n", name, req, jr, ajr, g, gm);
+                        printf("%-26s %10s %9s %9s %10s %10s", name, req, jr, ajr, g, gm);
+                        if (event) {
+                                size_t first, n_ev = events_of_unit(ev[p].rows, ev[p].n, row->name,
+                                                                    &first);
+                                char v[32];
+                                events_format(events_per_request(
+                                                      events_total(ev[p].rows + first, n_ev, event),
+                                                      row->f.has_requests, row->f.requests),
+                                              v, sizeof(v));
+                                printf(" %18s", v);
+                        }
+                        putchar('\n');
                 }
         }
         char label[64];
@@ -266,6 +328,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         Footprint fp = {0};
         StorePeriodRows pr = {0};
         Chart chart = {0};
+        ReportEvents *ev = NULL;
         int rc = CLI_EXIT_FAILURE;
         int r = footprint_read(s, &fs, from, to, bucket, unit, &fp);
         if (r < 0) {
@@ -274,7 +337,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         if (fp.n_periods == 0) {
                 if (json)
-                        report_json(&fp, &fs, from, to, NULL);
+                        report_json(&fp, &fs, from, to, NULL, NULL);
                 fprintf(stderr, "joules report: no samples in that range\n");
                 rc = CLI_EXIT_NO_DATA;
                 goto out;
@@ -291,6 +354,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         r = store_read_periods(s, cfrom, cto, chart_bucket_for(cfrom, cto), unit, &pr);
         if (r >= 0)
                 r = chart_build(&pr, unit, &chart);
+        if (r >= 0)
+                r = report_events_read(s, &fp, unit, &ev);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
                         r == -ENOMEM ? "out of memory" : store_last_error(s));
@@ -304,9 +369,9 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         snprintf(sub, sizeof(sub), "%s to %s UTC, watts%s", format_rfc3339(cfrom, a, sizeof(a)),
                  format_rfc3339(cto, b, sizeof(b)), chart.estimated ? ", estimated" : ", measured");
         if (json) {
-                report_json(&fp, &fs, from, to, &chart);
+                report_json(&fp, &fs, from, to, &chart, ev);
         } else {
-                report_table(&fp, &fs);
+                report_table(&fp, &fs, ev);
                 char t[400];
                 char who[61];
                 text_terminal(unit ? fp.rows[0].name : "the host", who, sizeof(who));
@@ -328,6 +393,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         rc = CLI_EXIT_OK;
 out:
+        report_events_free(ev, fp.n_periods);
         chart_done(&chart);
         store_periods_done(&pr);
         footprint_done(&fp);

@@ -480,6 +480,16 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 m.instructions = NAN;
         if (store_read_unit_counter(s, m.from_us, m.to_us, m.unit, "cycles", &m.cycles) < 0)
                 m.cycles = NAN;
+        StoreEventTotal *ev = NULL;
+        size_t n_ev = 0;
+        if (store_read_unit_events(s, m.from_us, m.to_us, m.unit, &ev, &n_ev) >= 0) {
+                for (size_t k = 0; k < n_ev && m.n_events < MEASURE_EVENTS_MAX; k++) {
+                        snprintf(m.event_names[m.n_events], sizeof(m.event_names[0]), "%s",
+                                 ev[k].event);
+                        m.event_totals[m.n_events++] = ev[k].total;
+                }
+                free(ev);
+        }
         m.window_s = (double)(m.to_us - m.from_us) / 1e6;
         m.duration_s = (double)(t1 - t0) / 1e6;
         if (parse) {
