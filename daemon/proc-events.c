@@ -58,6 +58,9 @@ void proc_events_set_idle(ProcEvents *p, unsigned idle_ticks)
 
 static void proc_events_drop(ProcEvents *p, size_t i)
 {
+        if (p->entries[i].target)
+                log_debug("perf counters of process %d (start %llu) closed", (int)p->entries[i].pid,
+                          (unsigned long long)p->entries[i].start_time);
         (void)perf_events_remove(p->pe, p->entries[i].target);
         p->entries[i] = p->entries[--p->n];
 }
@@ -138,6 +141,9 @@ int proc_events_busy(ProcEvents *p, int64_t unit_id, pid_t pid, uint64_t start_t
         int r = perf_events_add_process(p->pe, pid, start_time, &t);
         if (r == -ESRCH)
                 return r; /* gone: nothing to remember */
+        if (r >= 0)
+                log_debug("perf counters of process %d (start %llu) opened: %zu threads", (int)pid,
+                          (unsigned long long)start_time, perf_target_n_groups(t));
         p->entries[p->n++] = (ProcEntry){
                 .pid = pid,
                 .start_time = start_time,

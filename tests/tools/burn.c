@@ -2,7 +2,7 @@
  * sampler reading every 200 ms sees a steady rate.
  *
  *   burn --duty 0.5 --seconds 5 [--period-ms 10] [--comm NAME] [--threads N]
- *        [--late-threads M --late-after S]
+ *        [--late-threads M]
  *
  * Each period it spins until its own CPU time (CLOCK_THREAD_CPUTIME_ID) has grown by duty * period,
  * then sleeps until the period's end (an absolute CLOCK_MONOTONIC deadline, so periods do not
@@ -11,8 +11,8 @@
  * default) runs until SIGTERM or SIGINT; either ends it with exit code 0. --comm renames the
  * process (PR_SET_NAME, any bytes, as any user may): the hostile-name tests use it. --threads N
  * burns in N threads of one process (each the same fraction of its own CPU), and --late-threads M
- * starts M more such threads S seconds after the start (--late-after, default 2): a multi-threaded
- * process whose threads partly appear after a counter was opened on it. */
+ * starts M more such threads on SIGUSR1: a multi-threaded process whose threads partly appear after
+ * a counter was opened on it, when the test says so. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -24,12 +24,14 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, go_late;
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        stop = 1;
+        if (sig == SIGUSR1)
+                go_late = 1;
+        else
+                stop = 1;
 }
 
 static int64_t now_ns(clockid_t c)
@@ -45,8 +47,7 @@ static void usage(FILE *f)
                    "\n"
                    "Burns the fraction F (0 < F <= 1, default 1) of one CPU in periods of N ms\n"
                    "(default 10) for S seconds (default 0: until SIGTERM or SIGINT), in N threads\n"
-                   "(--threads, default 1), M more after S2 seconds (--late-threads M\n"
-                   "--late-after S2).\n");
+                   "(--threads, default 1), M more on SIGUSR1 (--late-threads M).\n");
 }
 
 static int parse_double(const char *s, double *ret)
@@ -112,13 +113,12 @@ int main(int argc, char **argv)
                 {"comm", required_argument, NULL, 'c'},
                 {"threads", required_argument, NULL, 't'},
                 {"late-threads", required_argument, NULL, 'l'},
-                {"late-after", required_argument, NULL, 'a'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
-        double duty = 1.0, seconds = 0, period_ms = 10, threads = 1, late = 0, late_after = 2;
+        double duty = 1.0, seconds = 0, period_ms = 10, threads = 1, late = 0;
         int c;
-        while ((c = getopt_long(argc, argv, "d:s:p:c:t:l:a:h", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "d:s:p:c:t:l:h", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'd':
                         if (parse_double(optarg, &duty) < 0 || !(duty > 0 && duty <= 1)) {
@@ -155,12 +155,6 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         break;
-                case 'a':
-                        if (parse_double(optarg, &late_after) < 0 || !(late_after >= 0)) {
-                                fprintf(stderr, "burn: --late-after wants S >= 0\n");
-                                return 2;
-                        }
-                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -178,6 +172,7 @@ int main(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGUSR1, &sa, NULL);
 
         period = (int64_t)(period_ms * 1e6);
         burn_ns = (int64_t)(duty * (double)period);
@@ -189,12 +184,12 @@ int main(int argc, char **argv)
         if (start_threads(t, n) < 0)
                 return 1;
         if (late > 0) {
-                /* the main thread waits, then starts the late ones, then burns too */
-                struct timespec ts = {.tv_sec = (start + (int64_t)(late_after * 1e9)) / 1000000000,
-                                      .tv_nsec =
-                                              (start + (int64_t)(late_after * 1e9)) % 1000000000};
-                while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                        ;
+                /* the main thread waits for SIGUSR1, starts the late ones, then burns too */
+                /* polled: the signal may be handled by any thread, waking none in particular */
+                while (!stop && !go_late) {
+                        struct timespec ts = {.tv_nsec = 10000000};
+                        nanosleep(&ts, NULL);
+                }
                 if (!stop && start_threads(t + n, (long)late) < 0)
                         return 1;
                 if (!stop)
