@@ -257,6 +257,8 @@ static void daemon_tick(Daemon *d)
                 .n_procs = st.n_procs,
                 .counters = st.counters,
                 .n_counters = st.n_counters,
+                .proc_counters = st.proc_counters,
+                .n_proc_counters = st.n_proc_counters,
         };
         RequestsTick rq = {0};
         if (requests_tick(d->requests, &rq) < 0)

@@ -62,6 +62,8 @@ struct Services {
         StoreCounterValue *counter_rows;
         size_t cap_procs;
         StoreProcValue *proc_rows;
+        size_t cap_proc_counters;
+        StoreProcCounterValue *proc_counter_rows;
         size_t cap_proc_scratch;
         uint64_t *proc_w, *proc_a, *proc_i;
         bool *proc_taken;
@@ -523,8 +525,24 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         ret->n_counters = nc;
         ret->procs = s->proc_rows;
         ret->n_procs = np;
-        ret->proc_events = pev_rows;
-        ret->n_proc_events = n_pev_rows;
+        size_t npc = 0;
+        for (size_t k = 0; k < n_pev_rows; k++) {
+                r = services_reserve((void **)&s->proc_counter_rows, &s->cap_proc_counters,
+                                     npc + s->n_events, sizeof(StoreProcCounterValue));
+                if (r < 0)
+                        return r;
+                for (size_t e = 0; e < s->n_events; e++)
+                        if (pev_rows[k].delta[e] > 0)
+                                s->proc_counter_rows[npc++] = (StoreProcCounterValue){
+                                        .unit_id = pev_rows[k].unit_id,
+                                        .pid = pev_rows[k].pid,
+                                        .start_time = pev_rows[k].start_time,
+                                        .event_id = s->event_ids[e],
+                                        .value = pev_rows[k].delta[e],
+                                };
+        }
+        ret->proc_counters = s->proc_counter_rows;
+        ret->n_proc_counters = npc;
         return 0;
 }
 
@@ -659,6 +677,7 @@ Services *services_free(Services *s)
         free(s->unit_names);
         free(s->counter_rows);
         free(s->proc_rows);
+        free(s->proc_counter_rows);
         free(s->proc_w);
         free(s->proc_a);
         free(s->proc_i);

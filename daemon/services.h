@@ -6,7 +6,6 @@
 
 #include "collectors/roots.h"
 #include "daemon/config.h"
-#include "daemon/proc-events.h"
 #include "storage/store.h"
 
 /* Per tick, from the host's measured energy to energy per systemd unit and per process:
@@ -36,10 +35,10 @@ typedef struct ServicesTick {
         const StoreCounterValue *counters;
         size_t n_counters;
         size_t n_active; /* units (not pseudo) with energy this tick */
-        /* Per-process perf counts of this tick (see daemon/proc-events.h), one delta per event
-         * in the order of services_events(). */
-        const ProcEventsRow *proc_events;
-        size_t n_proc_events;
+        /* Per-process perf counts of this tick (see daemon/proc-events.h): a row per counted
+         * process and event with a nonzero count. */
+        const StoreProcCounterValue *proc_counters;
+        size_t n_proc_counters;
 } ServicesTick;
 
 /* source_idle_w: the energy source's own idle power (the model), 0 if it has none. err says what

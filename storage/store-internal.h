@@ -24,6 +24,7 @@ enum {
         ST_UNIT_ENERGY_ADD,
         ST_PROCESS_ADD,
         ST_COUNTER_ADD,
+        ST_PROC_COUNTER_ADD,
         ST_METRIC_FIND,
         ST_METRIC_ADD,
         ST_REQUESTS_ADD,
@@ -32,6 +33,7 @@ enum {
         ST_TOTAL_UNIT,
         ST_TOTAL_DOMAIN,
         ST_TOTAL_REQUESTS,
+        ST_TOTAL_COUNTER,
         _ST_MAX,
 };
 
@@ -63,6 +65,9 @@ typedef struct StoreTotalsAcc {
         size_t n_domains;
         StoreRequestValue *requests;
         size_t n_requests, cap_requests;
+        /* perf event counts per (unit, event), nonzero ones only, summed in place */
+        StoreCounterValue *counters;
+        size_t n_counters, cap_counters;
         /* ids too large to index (not made by SQLite's rowids here): written row by row */
         StoreUnitValue *odd_units;
         size_t n_odd_units, cap_odd_units;

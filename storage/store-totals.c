@@ -1,4 +1,5 @@
-/* Running totals: every tick's energy, CPU time and requests added up since the history began,
+/* Running totals: every tick's energy, CPU time, requests and perf event counts per unit added up
+ * since the history began,
  * in the total_* tables (migration 7). They are written in the transaction that writes the
  * ticks (store_commit), so a reader sees them and the ticks change together, and they are never
  * touched by retention or rollups, so they never go down. The exporter's counters come from
@@ -35,6 +36,7 @@ void store_totals_reset(StoreTotalsAcc *a)
         if (a->domains)
                 memset(a->domains, 0, a->n_domains * sizeof(*a->domains));
         a->n_requests = 0;
+        a->n_counters = 0;
         a->n_odd_units = 0;
 }
 
@@ -43,6 +45,7 @@ void store_totals_free(StoreTotalsAcc *a)
         free(a->units);
         free(a->domains);
         free(a->requests);
+        free(a->counters);
         free(a->odd_units);
         *a = (StoreTotalsAcc){0};
 }
@@ -130,6 +133,31 @@ int store_totals_add(StoreTotalsAcc *a, const StoreTick *t)
                 memcpy(a->requests + a->n_requests, t->requests,
                        t->n_requests * sizeof(*t->requests));
         a->n_requests += t->n_requests;
+        /* Perf counts: a row per (unit, event) with something counted in the batch, so a tick
+         * of many idle services adds no upserts. A handful of busy units: a linear search. */
+        for (size_t i = 0; i < t->n_counters; i++) {
+                const StoreCounterValue *c = &t->counters[i];
+                if (c->value == 0)
+                        continue;
+                size_t k = 0;
+                while (k < a->n_counters && (a->counters[k].unit_id != c->unit_id ||
+                                             a->counters[k].event_id != c->event_id))
+                        k++;
+                if (k == a->n_counters) {
+                        if (a->n_counters == a->cap_counters) {
+                                size_t nc = a->cap_counters * 2 + 16;
+                                StoreCounterValue *nv = realloc(a->counters, nc * sizeof(*nv));
+                                if (!nv)
+                                        return -ENOMEM;
+                                a->counters = nv;
+                                a->cap_counters = nc;
+                        }
+                        a->counters[a->n_counters++] =
+                                (StoreCounterValue){c->unit_id, c->event_id, 0};
+                }
+                uint64_t *v = &a->counters[k].value;
+                *v = *v > UINT64_MAX - c->value ? UINT64_MAX : *v + c->value;
+        }
         return 0;
 }
 
@@ -192,6 +220,14 @@ int store_totals_write(Store *s)
                 sqlite3_bind_int64(q, 2, a->requests[i].metric_id);
                 sqlite3_bind_double(q, 3, a->requests[i].count);
                 r = totals_step(s, ST_TOTAL_REQUESTS);
+        }
+        for (size_t i = 0; i < a->n_counters && r >= 0; i++) {
+                q = s->stmt[ST_TOTAL_COUNTER];
+                sqlite3_bind_int64(q, 1, a->counters[i].unit_id);
+                sqlite3_bind_int64(q, 2, a->counters[i].event_id);
+                /* stored signed: a batch's count stays far below 2^63 */
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)a->counters[i].value);
+                r = totals_step(s, ST_TOTAL_COUNTER);
         }
         return r;
 }
@@ -414,7 +450,39 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 store_copy_text(rq->metric, sizeof(rq->metric), q, 1);
                 rq->count = sqlite3_column_double(q, 2);
         }
-        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading total_requests");
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading total_requests");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        /* Perf counts: the running totals, or for a file from before them (read-only) the
+         * per-tick counts it still holds. */
+        r = store_query(s, &q,
+                        store_has_table(s, "total_counters")
+                                ? "SELECT u.name, e.name, t.value FROM total_counters t "
+                                  "JOIN units u ON u.id = t.unit_id JOIN events e "
+                                  "ON e.id = t.event_id ORDER BY u.name, e.name"
+                                : "SELECT u.name, e.name, CAST(TOTAL(c.value) AS INTEGER) "
+                                  "FROM unit_counters c JOIN units u ON u.id = c.unit_id "
+                                  "JOIN events e ON e.id = c.event_id "
+                                  "GROUP BY c.unit_id, c.event_id ORDER BY u.name, e.name");
+        if (r < 0)
+                goto out;
+        cap = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (grow((void **)&t->events, &cap, t->n_events, sizeof(*t->events)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                StoreTotalEvents *ev = &t->events[t->n_events++];
+                store_copy_text(ev->unit, sizeof(ev->unit), q, 0);
+                store_copy_text(ev->event, sizeof(ev->event), q, 1);
+                sqlite3_int64 v = sqlite3_column_int64(q, 2);
+                ev->value = v > 0 ? (uint64_t)v : 0;
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading total_counters");
 out:
         sqlite3_finalize(q);
         return r;
@@ -449,8 +517,10 @@ void store_totals_done(StoreTotals *t)
         free(t->units);
         free(t->domains);
         free(t->requests);
+        free(t->events);
         t->units = NULL;
         t->domains = NULL;
         t->requests = NULL;
-        t->n_units = t->n_domains = t->n_requests = 0;
+        t->events = NULL;
+        t->n_units = t->n_domains = t->n_requests = t->n_events = 0;
 }

@@ -194,6 +194,29 @@ static const char *const store_migrations[] = {
         "  metric_id INTEGER NOT NULL,"
         "  count REAL NOT NULL,"
         "  PRIMARY KEY (unit_id, metric_id)) WITHOUT ROWID;",
+        /* 8 (issue 17): perf event counts per stored process and tick, beside process_energy and
+         * kept like it (raw ticks only, deleted with them by retention); (pid, start_time) is the
+         * process's identity. total_counters: every unit's event counts since the first tick,
+         * the running totals the exporter's joules_unit_events_total reads, filled from the
+         * unit_counters still held (store_totals_fill does not sum them: they have no tiers). */
+        "CREATE TABLE process_counters ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  pid INTEGER NOT NULL,"
+        "  start_time INTEGER NOT NULL,"
+        "  event_id INTEGER NOT NULL,"
+        "  value INTEGER NOT NULL,"
+        "  PRIMARY KEY (tick_id, unit_id, pid, start_time, event_id)) WITHOUT ROWID;"
+        "CREATE TABLE total_counters ("
+        "  unit_id INTEGER NOT NULL,"
+        "  event_id INTEGER NOT NULL,"
+        "  value INTEGER NOT NULL,"
+        "  PRIMARY KEY (unit_id, event_id)) WITHOUT ROWID;"
+        /* TOTAL, a double: SUM of 64-bit counts past INT64_MAX is an error in SQLite; the CAST
+         * clamps there */
+        "INSERT INTO total_counters (unit_id, event_id, value)"
+        "  SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM unit_counters"
+        "  GROUP BY unit_id, event_id;",
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -218,6 +241,8 @@ static const char *const store_sql[_ST_MAX] = {
                            "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
                            "VALUES (?, ?, ?, ?)",
+        [ST_PROC_COUNTER_ADD] = "INSERT INTO process_counters (tick_id, unit_id, pid, start_time, "
+                                "event_id, value) VALUES (?, ?, ?, ?, ?, ?)",
         [ST_METRIC_FIND] = "SELECT id FROM request_metrics WHERE name = ?",
         [ST_METRIC_ADD] = "INSERT INTO request_metrics (name) VALUES (?)",
         [ST_REQUESTS_ADD] = "INSERT INTO unit_requests (tick_id, unit_id, metric_id, count) "
@@ -239,6 +264,9 @@ static const char *const store_sql[_ST_MAX] = {
         [ST_TOTAL_REQUESTS] = "INSERT INTO total_requests (unit_id, metric_id, count) "
                               "VALUES (?1, ?2, ?3) ON CONFLICT (unit_id, metric_id) DO UPDATE "
                               "SET count = count + excluded.count",
+        [ST_TOTAL_COUNTER] = "INSERT INTO total_counters (unit_id, event_id, value) "
+                             "VALUES (?1, ?2, ?3) ON CONFLICT (unit_id, event_id) DO UPDATE "
+                             "SET value = value + excluded.value",
 };
 
 static int store_errno(int rc)
@@ -574,6 +602,7 @@ static PendingTick *pending_copy(const StoreTick *t)
         size += ALIGN8(t->n_units * sizeof(*t->units));
         size += ALIGN8(t->n_procs * sizeof(*t->procs));
         size += ALIGN8(t->n_counters * sizeof(*t->counters));
+        size += ALIGN8(t->n_proc_counters * sizeof(*t->proc_counters));
         size += ALIGN8(t->n_requests * sizeof(*t->requests));
         for (size_t i = 0; i < t->n_procs; i++)
                 size += strlen(t->procs[i].comm ? t->procs[i].comm : "") + 1;
@@ -595,6 +624,7 @@ static PendingTick *pending_copy(const StoreTick *t)
         PENDING_ARRAY(units, t->n_units);
         PENDING_ARRAY(procs, t->n_procs);
         PENDING_ARRAY(counters, t->n_counters);
+        PENDING_ARRAY(proc_counters, t->n_proc_counters);
         PENDING_ARRAY(requests, t->n_requests);
 #undef PENDING_ARRAY
         StoreProcValue *procs = (StoreProcValue *)p->t.procs;
@@ -816,6 +846,11 @@ static int store_tick_write(Store *s, const StoreTick *t)
         for (size_t i = 0; i < t->n_counters && r >= 0; i++) {
                 const StoreCounterValue *c = &t->counters[i];
                 r = STORE_STEP(s, ST_COUNTER_ADD, "iiiu", tick, c->unit_id, c->event_id, c->value);
+        }
+        for (size_t i = 0; i < t->n_proc_counters && r >= 0; i++) {
+                const StoreProcCounterValue *c = &t->proc_counters[i];
+                r = STORE_STEP(s, ST_PROC_COUNTER_ADD, "iiiuiu", tick, c->unit_id, (int64_t)c->pid,
+                               c->start_time, c->event_id, c->value);
         }
         for (size_t i = 0; i < t->n_requests && r >= 0; i++) {
                 const StoreRequestValue *q = &t->requests[i];

@@ -79,6 +79,16 @@ typedef struct StoreCounterValue {
         uint64_t value;
 } StoreCounterValue;
 
+/* A stored process's perf event count in a tick (daemon/proc-events.h): the same identity as its
+ * StoreProcValue (pid, start_time), under the unit it was last stored with. */
+typedef struct StoreProcCounterValue {
+        int64_t unit_id;
+        int pid;
+        uint64_t start_time;
+        int64_t event_id;
+        uint64_t value;
+} StoreProcCounterValue;
+
 /* Requests counted for a unit in a tick, per metric name ("requests", "orders"). */
 typedef struct StoreRequestValue {
         int64_t unit_id;
@@ -107,6 +117,8 @@ typedef struct StoreTick {
         size_t n_procs;
         const StoreCounterValue *counters;
         size_t n_counters;
+        const StoreProcCounterValue *proc_counters;
+        size_t n_proc_counters;
         const StoreRequestValue *requests;
         size_t n_requests;
         const StoreIngestStats *ingest; /* NULL: no ingest socket */
@@ -414,6 +426,13 @@ typedef struct StoreTotalRequests {
         double count;
 } StoreTotalRequests;
 
+/* A unit's count of one perf event since the history began. */
+typedef struct StoreTotalEvents {
+        char unit[256];
+        char event[128];
+        uint64_t value;
+} StoreTotalEvents;
+
 /* Everything the history holds, summed since its first tick: the counters the exporter serves.
  * They only grow: retention and rollups never take anything from them. host_uj equals the sum
  * of every unit's active_uj + idle_uj (pseudo-units included) exactly. */
@@ -437,6 +456,8 @@ typedef struct StoreTotals {
         size_t n_domains;
         StoreTotalRequests *requests; /* by unit, then metric */
         size_t n_requests;
+        StoreTotalEvents *events; /* by unit, then event name */
+        size_t n_events;
 } StoreTotals;
 
 /* Reads the totals in one read transaction (one consistent snapshot), from the running totals:

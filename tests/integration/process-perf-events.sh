@@ -1,0 +1,219 @@
+# Perf events per process on the kernel's software events (hardware ones are refused on the build
+# machines): joulesd --events perf::TASK-CLOCK,perf::PAGE-FAULTS on one real service (a cgroup under
+# the v2 mount) with four busy processes burning different amounts of CPU (one multi-threaded, with
+# threads started after its counters were opened; one that exits mid-run) and ten sleeping ones.
+#
+# Between two points where the service is frozen (cgroup.freeze), over the ticks whose readings
+# were taken while it was frozen:
+#   - each surviving process's TASK-CLOCK equals its own CPU time (the sum of its threads'
+#     /proc/PID/task/TID/schedstat, read by this script while frozen) within 2%, and the big:small
+#     ratio matches;
+#   - the unit's TASK-CLOCK equals its cgroup's CPU time (cpu.stat usage_usec) within 2%, and so
+#     does the sum over its processes, the one that exited included (nothing it counted is lost);
+#   - the sleeping processes never get counters (descriptors grow with the busy processes only).
+# Then `joules processes` and `joules services` read it back. Part 2 checks that a process idle for
+# process_events_idle ticks has its counters closed, and reopened when it is busy again.
+# Needs root and a cgroup2 mount (else skipped, 77).
+source "$JOULES_SRC/tests/lib.sh"
+source "$JOULES_SRC/tests/lib-cgroup.sh"
+cg_require
+
+BURN=$JOULES_TESTS_BIN/burn
+[ -x "$BURN" ] || fail "no $BURN"
+db=$SCRATCH/proc.db
+db2=$SCRATCH/idle.db
+u=t-joules-$$-proc.service
+EVENTS=perf::TASK-CLOCK,perf::PAGE-FAULTS
+
+q() { sqlite3 -separator ' ' "$1" "$2"; }
+# The CPU time of every thread a process has now, in ns.
+sched_ns() {
+  local f s=0 a
+  for f in /proc/"$1"/task/*/schedstat; do
+    read -r a _ <"$f" || continue
+    s=$((s + a))
+  done
+  echo "$s"
+}
+start_time() { awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat"; }
+
+cg_unit "$u"
+cg_spawn "$u" "$BURN" --duty 0.45 --comm pe-big
+big=$CG_LAST_PID
+cg_spawn "$u" "$BURN" --duty 0.12 --comm pe-small
+small=$CG_LAST_PID
+cg_spawn "$u" "$BURN" --duty 0.1 --threads 2 --late-threads 2 --comm pe-threads
+thr=$CG_LAST_PID
+cg_spawn "$u" "$BURN" --duty 0.15 --comm pe-exits
+ex=$CG_LAST_PID
+sleepers=()
+for _ in $(seq 10); do
+  cg_spawn "$u" sleep 1000
+  sleepers+=("$CG_LAST_PID")
+done
+sleep 0.3
+for p in "$big" "$small" "$thr" "$ex"; do
+  [ -d "/proc/$p" ] || fail "process $p did not start"
+done
+st_big=$(start_time "$big")
+st_small=$(start_time "$small")
+st_thr=$(start_time "$thr")
+st_ex=$(start_time "$ex")
+
+# ---- 1. counts against CPU clocks ----
+# Counters stay open through the frozen windows however long the loaded machine makes them.
+printf '[attribution]\nprocess_events_idle = 100000\ntop_processes = 20\n' >"$SCRATCH/j.conf"
+"$JOULESD" --config "$SCRATCH/j.conf" --db "$db" --interval 250ms --energy-source model \
+  --cgroup-root "$CG_ROOT" --events "$EVENTS" --log-level debug 2>"$SCRATCH/joulesd.err" &
+jd=$!
+CLEANUP=("kill $jd 2>/dev/null; wait $jd 2>/dev/null" "${CLEANUP[@]}")
+
+# Until each busy process has counts stored (opened once it was among the stored processes).
+counted() {
+  q "$db" "SELECT COUNT(DISTINCT pid) FROM process_counters WHERE pid IN ($big, $small, $thr, $ex)" \
+    2>/dev/null || echo 0
+}
+for ((i = 0; i < 1200; i++)); do
+  [ "$(counted)" = 4 ] && break
+  kill -0 "$jd" 2>/dev/null || { cat "$SCRATCH/joulesd.err"; fail "joulesd died"; }
+  sleep 0.05
+done
+[ "$(counted)" = 4 ] || { tail -20 "$SCRATCH/joulesd.err"; fail "not every busy process was counted in 60 s"; }
+
+# freeze_point N: freezes the unit, reads every CPU clock while frozen, and keeps it frozen until
+# joulesd has committed a tick whose end (taken before its readings) is after the freeze: that
+# tick's readings are of the frozen state. Sets TICK_N (its end), CPU_<proc>_N, USAGE_N.
+freeze_point() {
+  local n=$1 t x i
+  cg_freeze "$u"
+  t=$(date +%s%6N)
+  eval "CPU_big_$n=$(sched_ns "$big") CPU_small_$n=$(sched_ns "$small") CPU_thr_$n=$(sched_ns "$thr")"
+  eval "USAGE_$n=$(cg_usage_usec "$u")"
+  eval "THREADS_$n=$(ls "/proc/$thr/task" | wc -l)"
+  for ((i = 0; i < 1200; i++)); do
+    x=$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t" 2>/dev/null || true)
+    [ -n "$x" ] && break
+    sleep 0.05
+  done
+  [ -n "$x" ] || fail "no tick stored after freeze point $n in 60 s"
+  eval "TICK_$n=$x"
+}
+
+freeze_point 1
+cg_thaw "$u"
+sleep 1
+kill -USR1 "$thr" # two more threads, created after its counters were opened
+sleep 1
+kill -TERM "$ex" # exits mid-tick, with counts not yet read
+wait "$ex" 2>/dev/null || true
+note "pe-exits ($ex) stopped between the freeze points"
+sleep 1.5
+freeze_point 2
+kill -TERM "$jd"
+set +e
+wait "$jd"
+rc=$?
+set -e
+cg_thaw "$u"
+[ "$rc" -eq 0 ] || { cat "$SCRATCH/joulesd.err"; fail "joulesd exited $rc"; }
+! grep -E "^joulesd: (error|critical|alert|emergency):" "$SCRATCH/joulesd.err" || fail "joulesd logged an error"
+note "window: ticks ending in ($TICK_1, $TICK_2]; pe-threads had $THREADS_1 then $THREADS_2 threads"
+[ "$THREADS_2" -ge $((THREADS_1 + 2)) ] || fail "pe-threads did not start its late threads"
+
+TC="(SELECT id FROM events WHERE name = 'perf::TASK-CLOCK')"
+WIN="(SELECT id FROM ticks WHERE ts_us > $TICK_1 AND ts_us <= $TICK_2)"
+proc_tc() { # PID START_TIME -> its TASK-CLOCK over the window
+  q "$db" "SELECT COALESCE(SUM(value), 0) FROM process_counters WHERE pid = $1 AND start_time = $2
+           AND event_id = $TC AND tick_id IN $WIN"
+}
+unit_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM unit_counters c JOIN units n ON n.id = c.unit_id
+                   WHERE n.name = '$u' AND c.event_id = $TC AND c.tick_id IN $WIN")
+sum_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM process_counters c JOIN units n ON n.id = c.unit_id
+                  WHERE n.name = '$u' AND c.event_id = $TC AND c.tick_id IN $WIN")
+usage_ns=$(((USAGE_2 - USAGE_1) * 1000))
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f%%", (b > 0 ? 100 * (a - b) / b : 0) }'; }
+
+for p in big small thr; do
+  pid=${!p}
+  st_var=st_$p
+  cpu1=CPU_${p}_1
+  cpu2=CPU_${p}_2
+  tc=$(proc_tc "$pid" "${!st_var}")
+  cpu=$((${!cpu2} - ${!cpu1}))
+  note "pe-$p ($pid): TASK-CLOCK $tc ns, schedstat $cpu ns ($(pct "$tc" "$cpu"))"
+  [ "$cpu" -gt 50000000 ] || fail "pe-$p burned only $cpu ns in the window"
+  within "$tc" "$cpu" 2 || fail "pe-$p: TASK-CLOCK $tc ns is not within 2% of its CPU time $cpu ns"
+  eval "TC_$p=$tc CPUD_$p=$cpu"
+done
+r_tc=$(awk -v a="$TC_big" -v b="$TC_small" 'BEGIN { printf "%.4f", a / b }')
+r_cpu=$(awk -v a="$CPUD_big" -v b="$CPUD_small" 'BEGIN { printf "%.4f", a / b }')
+note "big:small TASK-CLOCK ratio $r_tc, CPU time ratio $r_cpu"
+within "$r_tc" "$r_cpu" 2 || fail "ratio $r_tc is not within 2% of the CPU time ratio $r_cpu"
+
+tc_ex=$(proc_tc "$ex" "$st_ex")
+note "unit: TASK-CLOCK $unit_tc ns, its processes' sum $sum_tc ns (pe-exits $tc_ex), cgroup $usage_ns ns"
+[ "$tc_ex" -gt 0 ] || fail "pe-exits: nothing counted in the window"
+within "$unit_tc" "$usage_ns" 2 || fail "unit TASK-CLOCK $unit_tc ns not within 2% of its cgroup's $usage_ns ns"
+within "$sum_tc" "$usage_ns" 2 ||
+  fail "the processes' TASK-CLOCK $sum_tc ns is not within 2% of the cgroup's $usage_ns ns (lost at exit?)"
+
+# Counters were opened for the busy processes only, never the sleepers.
+for p in "${sleepers[@]}"; do
+  ! grep -q "perf counters of process $p (start" "$SCRATCH/joulesd.err" || fail "sleeper $p got counters"
+  [ "$(q "$db" "SELECT COUNT(*) FROM process_counters WHERE pid = $p")" = 0 ] || fail "sleeper $p counted"
+done
+for p in "$big" "$small" "$thr" "$ex"; do
+  grep -q "perf counters of process $p (start [0-9]*) opened" "$SCRATCH/joulesd.err" ||
+    fail "no counters were opened for $p"
+done
+# Every counted identity is a stored process (pid, start time), never a mix.
+bad=$(q "$db" "SELECT DISTINCT c.pid, c.start_time FROM process_counters c WHERE NOT EXISTS
+               (SELECT 1 FROM process_energy e WHERE e.pid = c.pid AND e.start_time = c.start_time)")
+[ -z "$bad" ] || fail "counts for processes never stored: $bad"
+
+# ---- read back ----
+js=$("$JOULES" --db "$db" processes --unit "$u" --since 1h --json)
+echo "$js" | jq -e --arg u "$u" '
+  (.processes | length) >= 4 and
+  ([.processes[].energy_j] == ([.processes[].energy_j] | sort | reverse)) and
+  (.processes[0].comm == "pe-big") and
+  all(.processes[]; .unit == $u and (.pid | type) == "number" and (.start_time | type) == "number"
+      and (.cpu_s | type) == "number")' >/dev/null ||
+  fail "joules processes --json: $(echo "$js" | jq -c '.processes[:4]')"
+for p in big small thr ex; do
+  pid=${!p}
+  st_var=st_$p
+  all=$(q "$db" "SELECT SUM(value) FROM process_counters WHERE pid = $pid AND start_time = ${!st_var} AND event_id = $TC")
+  got=$(echo "$js" | jq -r --argjson p "$pid" --argjson s "${!st_var}" \
+    '.processes[] | select(.pid == $p and .start_time == $s) | .events["perf::TASK-CLOCK"]')
+  [ "$got" = "$all" ] || fail "joules processes: pe-$p TASK-CLOCK $got, stored $all"
+done
+"$JOULES" --db "$db" processes --unit "$u" --since 1h >&2
+sv=$("$JOULES" --db "$db" services --since 1h --json)
+echo "$sv" | jq -e --arg u "$u" '.units[] | select(.unit == $u) |
+  .events["perf::TASK-CLOCK"].total > 0 and .events["perf::TASK-CLOCK"].per_request == null and
+  (.events | has("perf::PAGE-FAULTS"))' >/dev/null ||
+  fail "joules services --json: $(echo "$sv" | jq -c --arg u "$u" '.units[] | select(.unit == $u)')"
+
+# ---- 2. idle processes close their counters, busy ones reopen them ----
+printf '[attribution]\nprocess_events_idle = 4\ntop_processes = 20\n' >"$SCRATCH/j2.conf"
+"$JOULESD" --config "$SCRATCH/j2.conf" --db "$db2" --interval 250ms --energy-source model \
+  --cgroup-root "$CG_ROOT" --events "$EVENTS" --log-level debug 2>"$SCRATCH/joulesd2.err" &
+jd=$!
+CLEANUP=("kill $jd 2>/dev/null; wait $jd 2>/dev/null" "${CLEANUP[@]}")
+wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $small \(start [0-9]+\) opened" 60 ||
+  { tail "$SCRATCH/joulesd2.err"; fail "part 2: pe-small never counted"; }
+kill -STOP "$small"
+wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $small \(start [0-9]+\) closed" 60 ||
+  { kill -CONT "$small"; fail "part 2: pe-small's counters stayed open while it was stopped"; }
+kill -CONT "$small"
+for ((i = 0; i < 1200; i++)); do
+  [ "$(grep -c "perf counters of process $small (start [0-9]*) opened" "$SCRATCH/joulesd2.err")" -ge 2 ] && break
+  sleep 0.05
+done
+[ "$(grep -c "perf counters of process $small (start [0-9]*) opened" "$SCRATCH/joulesd2.err")" -ge 2 ] ||
+  fail "part 2: pe-small's counters were not opened again when it was busy again"
+kill -TERM "$jd"
+wait "$jd" || fail "joulesd (part 2) failed"
+
+echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup"
