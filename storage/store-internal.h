@@ -92,13 +92,16 @@ struct Store {
         char error[512];
 };
 
+/* Opens the write transaction of the current batch if none is open. */
+int store_begin(Store *s);
+
+/* ---- SQL helpers (store-sql.c): the layer every other storage/ file is built on ---- */
+
 /* Records SQLite's message for rc (with what was being done) and returns it as -errno. */
 int store_fail(Store *s, int rc, const char *what);
 int store_exec(Store *s, const char *sql);
 /* Prepares a one-off query; the caller finalizes it. */
 int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
-/* Opens the write transaction of the current batch if none is open. */
-int store_begin(Store *s);
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 
 /* ---- tiers (store-rollup.c) ---- */

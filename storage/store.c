@@ -241,57 +241,6 @@ static const char *const store_sql[_ST_MAX] = {
                               "SET count = count + excluded.count",
 };
 
-static int store_errno(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -ENOENT;
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EBADMSG;
-        case SQLITE_IOERR:
-                return -EIO;
-        default:
-                return -EIO;
-        }
-}
-
-int store_fail(Store *s, int rc, const char *what)
-{
-        snprintf(s->error, sizeof(s->error), "%s: %s", what, sqlite3_errmsg(s->db));
-        log_debug("storage: %s", s->error);
-        return store_errno(rc);
-}
-
-const char *store_last_error(Store *s)
-{
-        return s->error;
-}
-
-int store_exec(Store *s, const char *sql)
-{
-        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, sql);
-        return 0;
-}
-
 static int store_user_version(Store *s, int *ret)
 {
         sqlite3_stmt *st;
