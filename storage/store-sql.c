@@ -1,6 +1,7 @@
 /* The SQL helpers every other storage/ file is built on: errors as -errno with SQLite's message
- * kept, one-off statements. They depend on the handle and nothing else here, so the readers and the
- * rollups both stand on them rather than on each other. */
+ * kept, one-off statements, and the two shapes of query the rollups and retention repeat. They
+ * depend on the handle and nothing else here, so the files above them depend on each other one
+ * way only (store-read.c -> store-plan.c -> store-tiers.c -> here). */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -74,4 +75,40 @@ void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
         const unsigned char *t = sqlite3_column_text(st, col);
         snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, int64_t *ret_b)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+                *ret_null = sqlite3_column_type(q, 0) == SQLITE_NULL;
+                *ret_a = sqlite3_column_int64(q, 0);
+                *ret_b = sqlite3_column_int64(q, 1);
+                r = 0;
+        } else {
+                r = store_fail(s, rc, sql);
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes)
+{
+        sqlite3_stmt *q = NULL;
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, a);
+        sqlite3_bind_int64(q, 2, b);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "applying retention");
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(s->db);
+        return 0;
 }

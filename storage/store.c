@@ -140,7 +140,7 @@ static const char *const store_migrations[] = {
         "  end_us INTEGER NOT NULL,"
         "  g_per_kwh REAL NOT NULL,"
         "  source TEXT NOT NULL);",
-        /* 4: rollup tiers (storage/store-rollup.c). Each tier holds plain rows per bucket
+        /* 4: rollup tiers (storage/store-tiers.c). Each tier holds plain rows per bucket
          * (start_us, start_us + width], summed exactly from the tier below: minute from the raw
          * ticks, hour from minutes, day from hours. rollup_state says how far each tier is built
          * (done_us: every tick ending at or before it is in the tier) and kept (kept_us: rows
@@ -346,7 +346,7 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         sqlite3_extended_result_codes(s->db, 1);
         /* Readers wait for a writer's checkpoint rather than failing with "database is locked". */
         sqlite3_busy_timeout(s->db, 5000);
-        /* Packed ticks are decoded into temp tables (store-rollup.c): keep them in memory, so a
+        /* Packed ticks are decoded into temp tables (store-unpack.c): keep them in memory, so a
          * read-only CLI never needs a writable temporary directory. */
         (void)sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
         if (mode == STORE_READ_WRITE) {
