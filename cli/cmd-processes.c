@@ -63,8 +63,11 @@ static void processes_table(const StoreProcesses *p)
                format_rfc3339(p->to_us, b, sizeof(b)), p->n_procs);
         printf("%8s %12s %-16s %-24s %10s %8s", "PID", "START", "COMM", "UNIT", "ENERGY J",
                "CPU S");
-        for (size_t e = 0; e < p->n_events; e++)
-                printf(" %14.14s", TEXT_SAFE(p->event_names[e]));
+        for (size_t e = 0; e < p->n_events; e++) {
+                /* "perf::TASK-CLOCK" as "TASK-CLOCK": the PMU prefix takes the column's room */
+                const char *name = strrchr(p->event_names[e], ':');
+                printf(" %14.14s", TEXT_SAFE(name ? name + 1 : p->event_names[e]));
+        }
         putchar('\n');
         for (size_t i = 0; i < p->n_procs; i++) {
                 const StoreProcess *x = &p->procs[i];
