@@ -220,11 +220,13 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         snprintf(dur, sizeof(dur), "%us", secs);
         char conf[160];
         snprintf(conf, sizeof(conf), "%s.conf", db);
-        int cr = bench_write_str(conf, run->proc_events_off
-                                               ? "[attribution]\nprocess_events_idle = 0\n"
-                                               : "[attribution]\n");
-        if (cr < 0)
-                return cr;
+        FILE *cf = fopen(conf, "we");
+        if (!cf)
+                return -errno;
+        fputs(run->proc_events_off ? "[attribution]\nprocess_events_idle = 0\n" : "[attribution]\n",
+              cf);
+        if (fclose(cf) != 0)
+                return -errno;
         char *argv[20];
         size_t a = 0;
         argv[a++] = (char *)joulesd;
