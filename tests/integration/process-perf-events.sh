@@ -16,12 +16,13 @@
 # Needs root and a cgroup2 mount (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
+source "$JOULES_SRC/tests/lib-net.sh"
 cg_require
+command -v curl >/dev/null || skip "no curl"
 
 BURN=$JOULES_TESTS_BIN/burn
 [ -x "$BURN" ] || fail "no $BURN"
 db=$SCRATCH/proc.db
-db2=$SCRATCH/idle.db
 u=t-joules-$$-proc.service
 EVENTS=perf::TASK-CLOCK,perf::PAGE-FAULTS
 
@@ -198,7 +199,30 @@ echo "$sv" | jq -e --arg u "$u" '.units[] | select(.unit == $u) |
   (.events | has("perf::PAGE-FAULTS"))' >/dev/null ||
   fail "joules services --json: $(echo "$sv" | jq -c --arg u "$u" '.units[] | select(.unit == $u)')"
 
+# The exporter's counter: the running totals, equal to every unit count stored.
+# scrape_events: joules_unit_events_total of the unit's TASK-CLOCK, from a joules-exporter on db.
+scrape_events() {
+  local port ex v i
+  port=$(free_port)
+  "$JOULES_BIN/joules-exporter" --db "$db" --listen "127.0.0.1:$port" >/dev/null 2>"$SCRATCH/exporter.err" &
+  ex=$!
+  for ((i = 0; i < 200; i++)); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+  v=$(curl -sf "http://127.0.0.1:$port/metrics" |
+    awk -v u="$u" '$1 == "joules_unit_events_total{unit=\"" u "\",event=\"perf::TASK-CLOCK\"}" { print $2 }')
+  kill "$ex"
+  wait "$ex" 2>/dev/null || true
+  echo "$v"
+}
+stored_tc() {
+  q "$db" "SELECT SUM(c.value) FROM unit_counters c JOIN units n ON n.id = c.unit_id
+           WHERE n.name = '$u' AND c.event_id = $TC"
+}
+ev1=$(scrape_events)
+[ -n "$ev1" ] && [ "$ev1" = "$(stored_tc)" ] ||
+  fail "joules_unit_events_total for $u TASK-CLOCK is '$ev1', the history holds $(stored_tc)"
+
 # ---- 2. idle processes close their counters, busy ones reopen them ----
+# (joulesd restarted on the same history: the exporter's counter goes on from where it was)
 # open_now LOG PID: whether the log leaves that process's counters open (opened more than closed).
 open_now() {
   local o c
@@ -207,7 +231,7 @@ open_now() {
   [ "$o" -gt "$c" ]
 }
 printf '[attribution]\nprocess_events_idle = 4\ntop_processes = 20\n' >"$SCRATCH/j2.conf"
-"$JOULESD" --config "$SCRATCH/j2.conf" --db "$db2" --interval 250ms --energy-source model \
+"$JOULESD" --config "$SCRATCH/j2.conf" --db "$db" --interval 250ms --energy-source model \
   --cgroup-root "$CG_ROOT" --events "$EVENTS" --log-level debug 2>"$SCRATCH/joulesd2.err" &
 jd=$!
 CLEANUP=("kill $jd 2>/dev/null; wait $jd 2>/dev/null" "${CLEANUP[@]}")
@@ -230,13 +254,22 @@ for _ in $(seq 10); do
   cg_spawn "$u" sleep 1000
   late_sleepers+=("$CG_LAST_PID")
 done
-for ((i = 0; i < 1200; i++)); do
-  still=0
-  for p in "${sleepers[@]}" "${late_sleepers[@]}"; do
-    open_now "$SCRATCH/joulesd2.err" "$p" && still=$((still + 1))
-  done
+# still_open LOG PID...: how many of the PIDs the log leaves with counters open (one pass).
+still_open() {
+  local log=$1
+  shift
+  awk -v pids="$*" '
+    BEGIN { n = split(pids, p, " "); for (i = 1; i <= n; i++) want[p[i]] = 1 }
+    /perf counters of process [0-9]+ \(start [0-9]+\) (opened|closed)/ {
+      for (i = 1; i <= NF; i++) if ($i == "process") { pid = $(i + 1); break }
+      if (pid in want) open[pid] += /opened/ ? 1 : -1
+    }
+    END { c = 0; for (q in open) if (open[q] > 0) c++; print c }' "$log"
+}
+for ((i = 0; i < 600; i++)); do
+  still=$(still_open "$SCRATCH/joulesd2.err" "${sleepers[@]}" "${late_sleepers[@]}")
   [ "$still" = 0 ] && break
-  sleep 0.05
+  sleep 0.1
 done
 [ "$still" = 0 ] || fail "part 2: $still sleepers still have counters open"
 opened_sleepers=0
@@ -249,5 +282,9 @@ done
 note "part 2: $opened_sleepers of 20 sleepers got counters at first sight, all closed again; busy ones open"
 kill -TERM "$jd"
 wait "$jd" || fail "joulesd (part 2) failed"
+ev2=$(scrape_events)
+note "joules_unit_events_total TASK-CLOCK: $ev1 after the first run, $ev2 after the restart"
+[ -n "$ev2" ] && [ "$ev2" = "$(stored_tc)" ] && [ "$ev2" -gt "$ev1" ] ||
+  fail "after the restart joules_unit_events_total is '$ev2' (was $ev1), the history holds $(stored_tc)"
 
 echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup"
