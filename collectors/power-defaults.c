@@ -465,3 +465,13 @@ double power_defaults_band_pct(PowerMethod m)
                 return 0;
         return t->band_pct[m];
 }
+
+double power_band_combine(const double *energy, const double *band_pct, size_t n)
+{
+        double e = 0, eb = 0;
+        for (size_t i = 0; i < n; i++) {
+                e += energy[i];
+                eb += energy[i] * band_pct[i];
+        }
+        return e > 0 ? eb / e : NAN;
+}
