@@ -41,7 +41,8 @@ typedef struct EnergyOptions {
          * line of the two keys above when either was set, else the CPU-aware default
          * (power-defaults.h). */
         bool model_curve_set;
-        bool model_line_set;
+        bool model_line_set;                /* either of the two keys was set */
+        bool model_idle_set, model_max_set; /* which (for the config's dump) */
         PowerCurve model_curve;
         bool model_dram; /* the estimated dram domain from MemTotal (default true) */
 } EnergyOptions;

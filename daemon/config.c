@@ -209,6 +209,10 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                 }
                 *(double *)field = d;
                 c->energy.model_line_set = true;
+                if (k->offset == OFF(energy.model_idle_w_per_cpu))
+                        c->energy.model_idle_set = true;
+                else
+                        c->energy.model_max_set = true;
                 return 0;
         case CFG_CURVE: {
                 PowerCurve pc;
@@ -469,7 +473,13 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
                         section = k->section;
                 }
-                fprintf(f, "# %s\n%s = ", k->help, k->key);
+                /* A key of the per-CPU line not set: commented out, so that loading the dump
+                 * keeps the CPU-aware default instead of configuring the line. */
+                bool unset =
+                        k->type == CFG_MODEL_LINE &&
+                        !(k->offset == OFF(energy.model_idle_w_per_cpu) ? c->energy.model_idle_set
+                                                                        : c->energy.model_max_set);
+                fprintf(f, "# %s\n%s%s = ", k->help, unset ? "#" : "", k->key);
                 switch (k->type) {
                 case CFG_PATH:
                 case CFG_SOURCE:
