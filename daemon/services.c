@@ -592,7 +592,7 @@ static int services_open_counters(Services *s, const JoulesConfig *cfg, const Jo
         snprintf(s->weight, sizeof(s->weight), "%s", perf_events_name(s->pe, 0));
         s->reason[0] = '\0';
         log_info("splitting energy by %s counted per service", s->weight);
-        if (cfg->process_events_idle > 0 && cfg->top_processes > 0) {
+        if (cfg->process_events_idle > 0) { /* top_processes may grow on a reload */
                 r = proc_events_new(s->pe, cfg->process_events_idle, &s->pev);
                 if (r < 0)
                         return r;
