@@ -11,8 +11,11 @@
 #   - the unit's TASK-CLOCK equals its cgroup's CPU time (cpu.stat usage_usec) within 2%, and so
 #     does the sum over its processes, the one that exited included (nothing it counted is lost);
 #   - the sleeping processes never get counters (descriptors grow with the busy processes only).
-# Then `joules processes` and `joules services` read it back. Part 2 checks that a process idle for
-# process_events_idle ticks has its counters closed, and reopened when it is busy again.
+# Then `joules processes`, `joules services` and joules-exporter read it back. Part 2 (joulesd
+# restarted on the same history) checks that a process idle for process_events_idle ticks has its
+# counters closed, and reopened when it is busy again; that a PID given to a new process (through
+# ns_last_pid) never mixes the two processes' counts; that sleepers' counters are closed; and that
+# joules_unit_events_total went on from where it was.
 # Needs root and a cgroup2 mount (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
@@ -74,12 +77,12 @@ counted() {
   q "$db" "SELECT COUNT(DISTINCT pid) FROM process_counters WHERE pid IN ($big, $small, $thr, $ex)" \
     2>/dev/null || echo 0
 }
-for ((i = 0; i < 1200; i++)); do
+for ((i = 0; i < 2400; i++)); do
   [ "$(counted)" = 4 ] && break
   kill -0 "$jd" 2>/dev/null || { cat "$SCRATCH/joulesd.err"; fail "joulesd died"; }
   sleep 0.05
 done
-[ "$(counted)" = 4 ] || { tail -20 "$SCRATCH/joulesd.err"; fail "not every busy process was counted in 60 s"; }
+[ "$(counted)" = 4 ] || { tail -20 "$SCRATCH/joulesd.err"; fail "not every busy process was counted in 120 s"; }
 
 # freeze_point N: freezes the unit, reads every CPU clock while frozen, and keeps it frozen until
 # joulesd has committed a tick whose end (taken before its readings) is after the freeze: that
@@ -91,12 +94,12 @@ freeze_point() {
   eval "CPU_big_$n=$(sched_ns "$big") CPU_small_$n=$(sched_ns "$small") CPU_thr_$n=$(sched_ns "$thr")"
   eval "USAGE_$n=$(cg_usage_usec "$u")"
   eval "THREADS_$n=$(ls "/proc/$thr/task" | wc -l)"
-  for ((i = 0; i < 1200; i++)); do
+  for ((i = 0; i < 2400; i++)); do
     x=$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t" 2>/dev/null || true)
     [ -n "$x" ] && break
     sleep 0.05
   done
-  [ -n "$x" ] || fail "no tick stored after freeze point $n in 60 s"
+  [ -n "$x" ] || fail "no tick stored after freeze point $n in 120 s"
   eval "TICK_$n=$x"
 }
 
@@ -123,6 +126,10 @@ note "window: ticks ending in ($TICK_1, $TICK_2]; pe-threads had $THREADS_1 then
 
 TC="(SELECT id FROM events WHERE name = 'perf::TASK-CLOCK')"
 WIN="(SELECT id FROM ticks WHERE ts_us > $TICK_1 AND ts_us <= $TICK_2)"
+proc_tc_all() { # PID START_TIME -> its TASK-CLOCK in the whole history
+  q "$db" "SELECT COALESCE(SUM(value), 0) FROM process_counters WHERE pid = $1 AND start_time = $2
+           AND event_id = $TC"
+}
 proc_tc() { # PID START_TIME -> its TASK-CLOCK over the window
   q "$db" "SELECT COALESCE(SUM(value), 0) FROM process_counters WHERE pid = $1 AND start_time = $2
            AND event_id = $TC AND tick_id IN $WIN"
@@ -241,12 +248,69 @@ kill -STOP "$small"
 wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $small \(start [0-9]+\) closed" 60 ||
   { kill -CONT "$small"; fail "part 2: pe-small's counters stayed open while it was stopped"; }
 kill -CONT "$small"
-for ((i = 0; i < 1200; i++)); do
+for ((i = 0; i < 2400; i++)); do
   [ "$(grep -c "perf counters of process $small (start [0-9]*) opened" "$SCRATCH/joulesd2.err")" -ge 2 ] && break
   sleep 0.05
 done
 [ "$(grep -c "perf counters of process $small (start [0-9]*) opened" "$SCRATCH/joulesd2.err")" -ge 2 ] ||
   fail "part 2: pe-small's counters were not opened again when it was busy again"
+# ---- PID reuse: a new process given the PID of a counted one that exited ----
+# The kernel hands out the PID after ns_last_pid: written just before a fork, the fork gets the
+# PID wanted unless another process on the machine forks in between (then try again).
+cg_spawn "$u" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-old
+old=$CG_LAST_PID
+st_old=$(start_time "$old")
+wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $old \(start $st_old\) opened" 60 ||
+  fail "pe-old was never counted"
+sleep 1
+kill -STOP "$old"
+cpu_old=$(sched_ns "$old")
+kill -KILL "$old"
+wait "$old" 2>/dev/null || true
+reused=""
+procs=$(cg_dir "$u")/cgroup.procs # before: a command substitution forks, taking a PID
+if [ -w /proc/sys/kernel/ns_last_pid ]; then
+  for ((i = 0; i < 300; i++)); do
+    echo $((old - 1)) >/proc/sys/kernel/ns_last_pid 2>/dev/null || break
+    (echo "$BASHPID" >"$procs" && exec nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-new) &
+    pid=$!
+    CG_PIDS+=("$pid")
+    if [ "$pid" = "$old" ]; then
+      reused=$pid
+      break
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+fi
+if [ -z "$reused" ]; then
+  note "PID reuse: could not get PID $old again (the machine forks too much); not checked here"
+else
+  st_new=$(start_time "$reused")
+  [ "$st_new" != "$st_old" ] || fail "the reused PID kept its start time"
+  wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $old \(start $st_new\) opened" 60 ||
+    fail "the process that reused PID $old was never counted"
+  sleep 1.5
+  kill -STOP "$reused"
+  cpu_new=$(sched_ns "$reused")
+  t=$(date +%s%6N)
+  for ((i = 0; i < 2400; i++)); do
+    [ -n "$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t" 2>/dev/null || true)" ] && break
+    sleep 0.05
+  done
+  tc_old=$(proc_tc_all "$old" "$st_old")
+  tc_new=$(proc_tc_all "$old" "$st_new")
+  kill -KILL "$reused"
+  wait "$reused" 2>/dev/null || true
+  note "PID $old: the first process counted $tc_old ns of its $cpu_old ns, the second $tc_new ns of its $cpu_new ns"
+  # Each identity's count is at most its own CPU time (counted from its open on), and the second
+  # counted most of its own: mixing either way would push one past its own CPU time.
+  awk -v a="$tc_old" -v b="$cpu_old" 'BEGIN { exit !(a <= b * 1.005 && a > 0) }' ||
+    fail "PID $old, first process: $tc_old ns counted, more than its CPU time $cpu_old ns"
+  awk -v a="$tc_new" -v b="$cpu_new" 'BEGIN { exit !(a <= b * 1.005 && a >= b * 0.5) }' ||
+    fail "PID $old, second process: $tc_new ns counted against its CPU time $cpu_new ns"
+fi
+
 # Ten more sleepers appear (each ran a little to start): whatever counters they got are closed
 # within a few idle ticks, while the busy processes keep theirs: descriptors follow the busy ones.
 late_sleepers=()
