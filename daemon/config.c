@@ -9,6 +9,7 @@
 #include <syslog.h>
 
 #include "collectors/perf-events.h"
+#include "common/power-curve.h"
 #include "common/util.h"
 #include "storage/store.h"
 
@@ -25,6 +26,8 @@ typedef enum ConfigType {
         CFG_SOCKET,
         CFG_TEXT,
         CFG_RETENTION,
+        CFG_MODEL_LINE,
+        CFG_CURVE,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -50,9 +53,12 @@ static const ConfigKey config_keys[] = {
          "packages (packages + dram) or psys"},
         {"energy", "max_domain_power_w", CFG_DOUBLE, OFF(max_domain_power_w), 1, 1e6,
          "an interval implying more than this per domain is dropped"},
-        {"model", "idle_w_per_cpu", CFG_DOUBLE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
-         "estimated watts per idle vCPU"},
-        {"model", "max_w_per_cpu", CFG_DOUBLE, OFF(energy.model_max_w_per_cpu), 0, 1000,
+        {"model", "curve", CFG_CURVE, OFF(energy.model_curve), 0, 0,
+         "host watts by utilisation, U:W, U:W, ... (2 to 21 points, U in percent of all CPUs, "
+         "increasing); empty: the CPU-aware default"},
+        {"model", "idle_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
+         "estimated watts per idle vCPU (with max_w_per_cpu, a two-point curve)"},
+        {"model", "max_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_max_w_per_cpu), 0, 1000,
          "estimated watts per busy vCPU"},
         {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
          "vCPUs to estimate for; 0 counts them"},
@@ -191,6 +197,41 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                         return -EINVAL;
                 *(double *)field = d;
                 return 0;
+        case CFG_MODEL_LINE:
+                if (config_number(k, value, &d, err, errlen) < 0)
+                        return -EINVAL;
+                if (c->energy.model_curve_set) {
+                        snprintf(err, errlen,
+                                 "%s.%s: a curve is already given; the per-CPU line and a curve "
+                                 "exclude each other",
+                                 section, key);
+                        return -EINVAL;
+                }
+                *(double *)field = d;
+                c->energy.model_line_set = true;
+                return 0;
+        case CFG_CURVE: {
+                PowerCurve pc;
+                char why[256];
+                if (value[0] == '\0') {
+                        c->energy.model_curve_set = false;
+                        return 0;
+                }
+                if (power_curve_parse(value, &pc, why, sizeof(why)) < 0) {
+                        snprintf(err, errlen, "%s.%s: '%s': %s", section, key, value, why);
+                        return -EINVAL;
+                }
+                if (c->energy.model_line_set) {
+                        snprintf(err, errlen,
+                                 "%s.%s: idle_w_per_cpu/max_w_per_cpu are already given; the "
+                                 "per-CPU line and a curve exclude each other",
+                                 section, key);
+                        return -EINVAL;
+                }
+                *(PowerCurve *)field = pc;
+                c->energy.model_curve_set = true;
+                return 0;
+        }
         case CFG_UINT:
                 if (parse_u64(value, &u) < 0 || (double)u < k->min || (double)u > k->max) {
                         snprintf(err, errlen, "%s.%s: '%s' is not a whole number in [%g, %g]",
@@ -442,9 +483,18 @@ void config_dump(const JoulesConfig *c, FILE *f)
                                 format_duration_us(*(const uint64_t *)field, buf, sizeof(buf)));
                         break;
                 case CFG_DOUBLE:
+                case CFG_MODEL_LINE:
                         fprintf(f, "%s\n",
                                 config_format_double(*(const double *)field, buf, sizeof(buf)));
                         break;
+                case CFG_CURVE: {
+                        char text[512] = "";
+                        if (c->energy.model_curve_set)
+                                (void)power_curve_format(&c->energy.model_curve, text,
+                                                         sizeof(text));
+                        fprintf(f, "%s\n", text);
+                        break;
+                }
                 case CFG_UINT:
                         fprintf(f, "%u\n", *(const unsigned *)field);
                         break;
