@@ -22,9 +22,12 @@ typedef struct FitProblem {
         double wyy;         /* sum of w y^2 (centred y) */
 } FitProblem;
 
+/* v to the nearest multiple of step (0.01, 0.001), as the double nearest that decimal, so that
+ * it prints short: round(v * 1000) / 1000, not round(v / 0.001) * 0.001. */
 static double round_step(double v, double step)
 {
-        return round(v / step) * step;
+        double inv = round(1 / step);
+        return round(v * inv) / inv;
 }
 
 static int cmp_double(const void *a, const void *b)
