@@ -275,7 +275,10 @@ int calib_samples_from_ticks(const StoreHostTick *t, size_t n, unsigned ncpu, Cu
                         st.estimated++;
                         continue;
                 }
-                if (!t[i].has_cpu) {
+                /* No unit CPU time at all: joulesd itself runs every tick, so the tick was
+                 * written without a cgroup tree (everything unattributed, its CPU time unknown),
+                 * and says nothing about the utilisation. */
+                if (!t[i].has_cpu || t[i].cpu_ns == 0) {
                         st.no_cpu++;
                         continue;
                 }

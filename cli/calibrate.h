@@ -22,7 +22,7 @@ typedef struct CalibTickStats {
         size_t ticks;              /* ticks read */
         size_t used;               /* turned into samples */
         size_t estimated;          /* left out: energy from the model, not measured */
-        size_t no_cpu;             /* left out: no unit CPU time stored */
+        size_t no_cpu;             /* left out: no unit CPU time (no rows, or all 0) */
         size_t empty;              /* left out: zero length */
         size_t over_100;           /* used, utilisation above 100 % (clock skew) taken as 100 % */
         size_t over_105;           /* of those, above 105 %: too many means ncpu is wrong */
@@ -30,7 +30,7 @@ typedef struct CalibTickStats {
         int64_t first_us, last_us; /* the first and last tick used (their ends) */
 } CalibTickStats;
 
-/* One sample per measured tick that has unit rows: watts = host_uj / dt_us, utilisation = the
+/* One sample per measured tick with unit CPU time: watts = host_uj / dt_us, utilisation = the
  * sum of every unit's CPU time (pseudo-units included, so all of the host's CPU time) over
  * ncpu x dt, weight = dt in seconds. -ENOMEM, or 0 (possibly with no samples: see the stats). */
 int calib_samples_from_ticks(const StoreHostTick *t, size_t n, unsigned ncpu, CurveSample **ret,

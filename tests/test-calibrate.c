@@ -117,7 +117,13 @@ static void test_ticks(void **state)
                  .host_uj = 100000000,
                  .cpu_ns = 2000000000,
                  .has_cpu = true},
-                {.ts_us = 2, .dt_us = 500000, .host_uj = 10000000, .cpu_ns = 0, .has_cpu = true},
+                {.ts_us = 2,
+                 .dt_us = 500000,
+                 .host_uj = 10000000,
+                 .cpu_ns = 40000000,
+                 .has_cpu = true},
+                /* rows, but no CPU time in any: written without a cgroup tree */
+                {.ts_us = 3, .dt_us = 1000000, .host_uj = 1, .cpu_ns = 0, .has_cpu = true},
                 {.ts_us = 3,
                  .dt_us = 1000000,
                  .host_uj = 1,
@@ -145,10 +151,10 @@ static void test_ticks(void **state)
         (void)state;
         assert_int_equal(calib_samples_from_ticks(t, ELEMS(t), 4, &v, &n, &st), 0);
         assert_int_equal(n, 4);
-        assert_int_equal(st.ticks, 7);
+        assert_int_equal(st.ticks, 8);
         assert_int_equal(st.used, 4);
         assert_int_equal(st.estimated, 1);
-        assert_int_equal(st.no_cpu, 1);
+        assert_int_equal(st.no_cpu, 2);
         assert_int_equal(st.empty, 1);
         assert_int_equal(st.over_100, 2);
         assert_int_equal(st.over_105, 1);
@@ -156,7 +162,7 @@ static void test_ticks(void **state)
         assert_int_equal(st.last_us, 7);
         assert_true(fabs(st.seconds - 3.5) < 1e-12);
         assert_true(v[0].util_pct == 50 && v[0].watts == 100 && v[0].weight == 1);
-        assert_true(v[1].util_pct == 0 && v[1].watts == 20 && v[1].weight == 0.5);
+        assert_true(v[1].util_pct == 2 && v[1].watts == 20 && v[1].weight == 0.5);
         assert_true(v[2].util_pct == 100 && v[2].watts == 200);
         free(v);
 }
@@ -179,6 +185,15 @@ static int run_joules(const char *args, char *out, size_t size)
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The CPU time of tick i (1 s, 4 CPUs) in the history below: utilisations stepping through 0 to
+ * 100 %, at least 1 ms. */
+static uint64_t tick_cpu_us(int i)
+{
+        double u = (double)((i * 37) % 101);
+        uint64_t us = (uint64_t)llround(u / 100 * 4 * 1e6);
+        return us > 1000 ? us : 1000;
+}
+
 static void test_history(void **state)
 {
         char path[256], err[512], args[512], out[8192];
@@ -199,9 +214,11 @@ static void test_history(void **state)
          * every 100th has no unit rows */
         size_t written = 0, no_units = 0;
         for (int i = 1; i <= 1200; i++) {
-                double u = (double)((i * 37) % 101);
-                uint64_t cpu_us = (uint64_t)llround(u / 100 * 4 * 1e6);
-                uint64_t host_uj = (uint64_t)llround(power_curve_eval(&truth, u) * 1e6);
+                /* never quite 0: joulesd itself runs every tick (a tick with no CPU time at
+                 * all is one written without cgroups, and left out) */
+                uint64_t cpu_us = tick_cpu_us(i);
+                uint64_t host_uj = (uint64_t)llround(
+                        power_curve_eval(&truth, (double)cpu_us / 4e6 * 100) * 1e6);
                 StoreUnitValue uv[3] = {
                         {ua, host_uj / 2, 0, (cpu_us - cpu_us / 10 - cpu_us / 20) * 1000},
                         {uk, host_uj / 4, 0, cpu_us / 10 * 1000},
@@ -269,8 +286,7 @@ static void test_history(void **state)
                         continue;
                 int k = (int)measured + 1;
                 measured++;
-                double u = (double)((k * 37) % 101);
-                uint64_t cpu_us = (uint64_t)llround(u / 100 * 4 * 1e6);
+                uint64_t cpu_us = tick_cpu_us(k);
                 assert_int_equal(t[i].has_cpu, k % 100 != 0);
                 if (t[i].has_cpu)
                         assert_int_equal(t[i].cpu_ns, cpu_us * 1000);
