@@ -164,14 +164,14 @@ static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const C
                                o->ticks->estimated, o->ticks->no_cpu);
                 printf("\n");
         } else {
-                printf("fitted to %zu samples from %s, utilisation %g to %g %%\n", e->samples,
+                printf("fitted to %zu samples from %s, utilisation %.2f to %.2f %%\n", e->samples,
                        strcmp(o->file, "-") == 0 ? "standard input" : TEXT_SAFE(o->file),
                        o->util_min, o->util_max);
         }
         printf("%u points (of at most %u), least squares on the watts, never decreasing\n", c->n,
                o->points_asked);
         if (o->util_min > 0 || o->util_max < 100)
-                printf("outside %g to %g %% the curve stays flat: no sample says more there\n",
+                printf("outside %.2f to %.2f %% the curve stays flat: no sample says more there\n",
                        o->util_min, o->util_max);
         printf("mean absolute percentage error  %.2f %%\n", e->mape_pct);
         printf("max error                       %.2f W (%.2f %%) at %.4g %% utilisation\n",
