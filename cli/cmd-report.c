@@ -5,9 +5,11 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/chart.h"
+#include "cli/band.h"
 #include "cli/cli.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
@@ -53,11 +55,16 @@ static double grams(const FootprintFigures *f)
 }
 
 static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double seconds,
-                                double host_j)
+                                double host_j, double band)
 {
-        double e = f->active_j + f->idle_j;
+        double e = f->active_j + f->idle_j, lo, hi;
+        band_bounds(carbon_j_to_kwh(e), f->estimated ? band : 0, &lo, &hi);
         json_number(j, "energy_j", e);
         json_number(j, "energy_kwh", carbon_j_to_kwh(e));
+        /* the band of an estimate (data/README.md); null when measured */
+        json_number(j, "energy_band_pct", f->estimated ? band : NAN);
+        json_number(j, "energy_kwh_low", lo);
+        json_number(j, "energy_kwh_high", hi);
         json_number(j, "active_j", f->active_j);
         json_number(j, "idle_j", f->idle_j);
         json_number(j, "cpu_s", f->cpu_s);
@@ -79,8 +86,9 @@ static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double
         json_bool(j, "estimated", f->estimated);
 }
 
+/* bands[p]: the ± percent of period p (store_read_band) */
 static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_t from, int64_t to,
-                        const Chart *chart)
+                        const Chart *chart, const double *bands)
 {
         JsonWriter j;
         json_init(&j, stdout);
@@ -99,7 +107,7 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                 json_time(&j, "end", per->end_us, true);
                 json_number(&j, "seconds", per->seconds);
                 json_object_begin(&j, "host");
-                report_json_figures(&j, &per->host, per->seconds, per->host_j);
+                report_json_figures(&j, &per->host, per->seconds, per->host_j, bands[p]);
                 json_number(&j, "energy_j", per->host_j); /* the measured total */
                 json_object_end(&j);
                 json_array_begin(&j, "units");
@@ -109,7 +117,8 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                         json_object_begin(&j, NULL);
                         json_string(&j, "unit", fp->rows[r].name);
                         json_bool(&j, "pseudo", fp->rows[r].pseudo);
-                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j);
+                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j,
+                                            bands[p]);
                         json_object_end(&j);
                 }
                 json_array_end(&j);
@@ -147,15 +156,18 @@ static void report_name(char *buf, size_t size, const FootprintRow *row)
         text_abbrev(cli_unit_label(row->name, row->pseudo, full, sizeof(full)), 26, "~", buf, size);
 }
 
-static void report_table(const Footprint *fp, const FootprintSettings *fs)
+static void report_table(const Footprint *fp, const FootprintSettings *fs, const double *bands)
 {
-        char a[32], b[32];
+        char a[32], b[32], bs[16];
         for (size_t p = 0; p < fp->n_periods; p++) {
                 const FootprintPeriod *per = &fp->periods[p];
                 const FootprintFigures *h = &per->host;
+                char how[48] = " (measured)";
+                if (h->estimated)
+                        snprintf(how, sizeof(how), " (estimated %s)",
+                                 band_format(bands[p], bs, sizeof(bs)));
                 printf("%s%s .. %s%s\n", p ? "\n" : "", format_rfc3339(per->start_us, a, sizeof(a)),
-                       format_rfc3339(per->end_us, b, sizeof(b)),
-                       h->estimated ? " (estimated)" : " (measured)");
+                       format_rfc3339(per->end_us, b, sizeof(b)), how);
                 printf("host %.1f J (%.6g kWh) in %.0f s, %.4g W average, %.4g gCO2e\n",
                        per->host_j, carbon_j_to_kwh(per->host_j), per->seconds,
                        per->seconds > 0 ? per->host_j / per->seconds : 0, grams(h));
@@ -168,10 +180,17 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
                         double e = row->f.active_j + row->f.idle_j;
                         char name[32];
                         report_name(name, sizeof(name), row);
-                        printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %9s\n", name, e,
+                        /* an estimate with its band, whole percent to fit 80 columns */
+                        char src[24] = "measured";
+                        if (row->f.estimated && isnan(bands[p]))
+                                snprintf(src, sizeof(src), "est ±?");
+                        else if (row->f.estimated)
+                                snprintf(src, sizeof(src), "est ±%.0f%%", bands[p]);
+                        printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %*s\n", name, e,
                                carbon_j_to_kwh(e), per->seconds > 0 ? e / per->seconds : 0,
                                per->host_j > 0 ? 100 * e / per->host_j : 0,
-                               row->f.estimated ? "estimated" : "measured");
+                               /* ± is two bytes, one column */
+                               row->f.estimated ? 10 : 9, src);
                 }
                 printf("%-26s %10s %9s %9s %10s %10s\n", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
                        "GCO2E", "G/M REQ");
@@ -267,14 +286,23 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         StorePeriodRows pr = {0};
         Chart chart = {0};
         int rc = CLI_EXIT_FAILURE;
+        double *bands = NULL;
         int r = footprint_read(s, &fs, from, to, bucket, unit, &fp);
+        if (r >= 0) {
+                bands = calloc(fp.n_periods ? fp.n_periods : 1, sizeof(*bands));
+                if (!bands)
+                        r = -ENOMEM;
+        }
+        for (size_t p = 0; r >= 0 && p < fp.n_periods; p++)
+                r = store_read_band(s, fp.periods[p].start_us, fp.periods[p].end_us, &bands[p]);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
+                        r == -ENOMEM ? "out of memory" : store_last_error(s));
                 goto out;
         }
         if (fp.n_periods == 0) {
                 if (json)
-                        report_json(&fp, &fs, from, to, NULL);
+                        report_json(&fp, &fs, from, to, NULL, bands);
                 fprintf(stderr, "joules report: no samples in that range\n");
                 rc = CLI_EXIT_NO_DATA;
                 goto out;
@@ -304,9 +332,9 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         snprintf(sub, sizeof(sub), "%s to %s UTC, watts%s", format_rfc3339(cfrom, a, sizeof(a)),
                  format_rfc3339(cto, b, sizeof(b)), chart.estimated ? ", estimated" : ", measured");
         if (json) {
-                report_json(&fp, &fs, from, to, &chart);
+                report_json(&fp, &fs, from, to, &chart, bands);
         } else {
-                report_table(&fp, &fs);
+                report_table(&fp, &fs, bands);
                 char t[400];
                 char who[61];
                 text_terminal(unit ? fp.rows[0].name : "the host", who, sizeof(who));
@@ -328,6 +356,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         rc = CLI_EXIT_OK;
 out:
+        free(bands);
         chart_done(&chart);
         store_periods_done(&pr);
         footprint_done(&fp);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/band.h"
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "common/text.h"
@@ -18,8 +19,11 @@ static void status_usage(FILE *f)
                    "  joules --db ./joules.db status --json | jq .host.power_w\n");
 }
 
-static void status_json(const StoreStatus *st)
+/* band: of all the stored energy (store_read_band over the whole history) */
+static void status_json(const StoreStatus *st, double band)
 {
+        double lo, hi;
+        band_bounds(st->energy_j, band, &lo, &hi);
         JsonWriter j;
         json_init(&j, stdout);
         json_object_begin(&j, NULL);
@@ -28,6 +32,10 @@ static void status_json(const StoreStatus *st)
         json_number(&j, "energy_j", st->energy_j);
         json_number(&j, "power_w", st->power_w);
         json_bool(&j, "estimated", st->estimated);
+        /* ± percent of the estimate and the energy's bounds; null when measured */
+        json_number(&j, "band_pct", band_known(band) ? band : NAN);
+        json_number(&j, "energy_j_low", lo);
+        json_number(&j, "energy_j_high", hi);
         json_time(&j, "first_sample", st->first_us, !st->empty);
         json_time(&j, "last_sample", st->last_us, !st->empty);
         json_int(&j, "samples", (int64_t)st->samples);
@@ -42,6 +50,23 @@ static void status_json(const StoreStatus *st)
         json_int(&j, "unclean_stops", (int64_t)st->unclean_stops);
         json_object_end(&j);
         json_string(&j, "source", st->source[0] ? st->source : NULL);
+        if (st->model_method[0]) {
+                /* how the latest run's model estimated, and where its numbers came from */
+                json_object_begin(&j, "model");
+                json_string(&j, "method", st->model_method);
+                json_string(&j, "label", band_method_label(st->model_method));
+                json_string(&j, "source", st->model_source);
+                json_string(&j, "cpu", st->model_cpu[0] ? st->model_cpu : NULL);
+                json_string(&j, "curve", st->model_curve);
+                json_number(&j, "band_pct", st->model_band_pct);
+                json_number(&j, "dram_w", st->dram_w);
+                json_string(&j, "dram_source", st->dram_source[0] ? st->dram_source : NULL);
+                json_number(&j, "dram_band_pct", st->dram_band_pct);
+                json_number(&j, "host_band_pct", st->band_pct);
+                json_object_end(&j);
+        } else {
+                json_null(&j, "model");
+        }
         json_number(&j, "interval_s", (double)st->interval_us / 1e6);
         json_int(&j, "dropped_intervals", (int64_t)st->dropped);
         json_array_begin(&j, "domains");
@@ -73,18 +98,37 @@ static void status_json(const StoreStatus *st)
         json_end(&j);
 }
 
-static void status_table(const StoreStatus *st)
+static void status_table(const StoreStatus *st, double band)
 {
-        char a[32], b[32];
-        const char *est = st->estimated ? "  (estimated)" : "";
+        char a[32], b[32], bs[16], est[96] = "";
+        if (st->estimated && band_known(band)) {
+                double lo, hi;
+                band_bounds(st->energy_j / J_PER_KWH, band, &lo, &hi);
+                snprintf(est, sizeof(est), "  (estimated %s: %.6f .. %.6f kWh)",
+                         band_format(band, bs, sizeof(bs)), lo, hi);
+        } else if (st->estimated) {
+                snprintf(est, sizeof(est), "  (estimated, band unknown)");
+        }
         printf("Host %s, source %s%s\n", st->hostname[0] ? TEXT_SAFE(st->hostname) : "?",
                st->source[0] ? TEXT_SAFE(st->source) : "?",
                st->estimated ? " (estimated from CPU use, no RAPL)" : " (measured)");
+        if (st->model_method[0]) {
+                printf("  model               %s: %s, %s\n", band_method_label(st->model_method),
+                       TEXT_SAFE(st->model_source),
+                       band_format(st->model_band_pct, bs, sizeof(bs)));
+                printf("  model curve         %s (%% utilisation : host W)\n",
+                       TEXT_SAFE(st->model_curve));
+                if (st->dram_w > 0)
+                        printf("  dram (estimated)    %10.2f W: %s, %s\n", st->dram_w,
+                               TEXT_SAFE(st->dram_source),
+                               band_format(st->dram_band_pct, bs, sizeof(bs)));
+        }
         if (st->empty) {
                 printf("  no samples stored yet\n");
                 return;
         }
-        printf("  power, last minute  %10.2f W%s\n", st->power_w, est);
+        printf("  power, last minute  %10.2f W%s\n", st->power_w,
+               st->estimated ? "  (estimated)" : "");
         printf("  energy stored       %10.2f J = %.6f kWh%s\n", st->energy_j,
                st->energy_j / J_PER_KWH, est);
         printf("  samples             %10llu  %s .. %s\n", (unsigned long long)st->samples,
@@ -147,17 +191,21 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
         Store *s = cli_open_store(ctx);
         if (!s)
                 return CLI_EXIT_FAILURE;
-        StoreStatus st;
+        StoreStatus st = {0};
+        double band = 0;
         int r = store_read_status(s, &st);
+        if (r >= 0)
+                r = store_read_band(s, INT64_MIN / 4, INT64_MAX / 4, &band);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                store_status_done(&st);
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }
         if (json)
-                status_json(&st);
+                status_json(&st, band);
         else
-                status_table(&st);
+                status_table(&st, band);
         store_status_done(&st);
         store_close(s);
         return CLI_EXIT_OK;

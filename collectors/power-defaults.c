@@ -413,6 +413,14 @@ const PowerCpuRow *power_cpu_match(const PowerTables *t, const char *cpu_model,
         return best;
 }
 
+/* Watts to 0.1 mW: far below the band, and the curve then reads as people write it ("1.9875",
+ * not "1.9874999999999998") in joules status and the history. */
+static void power_defaults_round(PowerCurve *c)
+{
+        for (unsigned i = 0; i < c->n; i++)
+                c->watts[i] = round(c->watts[i] * 1e4) / 1e4;
+}
+
 int power_defaults_build_from(const PowerTables *t, const char *cpu_model, unsigned threads_of_host,
                               const char *dmi_vendor, const char *dmi_product, PowerCurve *curve,
                               PowerMethod *method, char *source, size_t source_len)
@@ -427,6 +435,7 @@ int power_defaults_build_from(const PowerTables *t, const char *cpu_model, unsig
         if (row) {
                 *curve = t->shape;
                 power_curve_scale(curve, row->tdp_w * threads_of_host / row->threads);
+                power_defaults_round(curve);
                 *method = POWER_METHOD_CPU;
                 if (source && source_len)
                         snprintf(source, source_len,
@@ -437,6 +446,7 @@ int power_defaults_build_from(const PowerTables *t, const char *cpu_model, unsig
                 return 0;
         }
         power_curve_linear(curve, threads_of_host, t->generic_idle_w, t->generic_max_w);
+        power_defaults_round(curve);
         *method = POWER_METHOD_GENERIC;
         if (source && source_len) {
                 char cpu[96];
@@ -464,4 +474,14 @@ double power_defaults_band_pct(PowerMethod m)
         if (!t || (unsigned)m >= _POWER_METHOD_MAX)
                 return 0;
         return t->band_pct[m];
+}
+
+double power_band_combine(const double *energy, const double *band_pct, size_t n)
+{
+        double e = 0, eb = 0;
+        for (size_t i = 0; i < n; i++) {
+                e += energy[i];
+                eb += energy[i] * band_pct[i];
+        }
+        return e > 0 ? eb / e : NAN;
 }

@@ -85,3 +85,8 @@ int power_defaults_build(const char *cpu_model, unsigned threads_of_host, const 
 
 /* ± percent of the estimate for a method (compiled-in tables); 0 if they do not parse. */
 double power_defaults_band_pct(PowerMethod m);
+
+/* The ± band (percent) of a total made of n estimated parts: sum(energy[i] * band_pct[i]) /
+ * sum(energy), so the parts' errors are taken to add up, never to cancel (conservative). A
+ * measured part has band 0. NaN when the total is 0. Pure. */
+double power_band_combine(const double *energy, const double *band_pct, size_t n);

@@ -14,6 +14,8 @@ enum {
         ST_RUN_BEGIN,
         ST_RUN_WEIGHT,
         ST_RUN_END,
+        ST_RUN_MODEL,
+        ST_RUN_BAND,
         ST_DOMAIN_FIND,
         ST_DOMAIN_ADD,
         ST_UNIT_FIND,

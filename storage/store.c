@@ -2,6 +2,7 @@
 #include "storage/store-internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -194,6 +195,22 @@ static const char *const store_migrations[] = {
         "  metric_id INTEGER NOT NULL,"
         "  count REAL NOT NULL,"
         "  PRIMARY KEY (unit_id, metric_id)) WITHOUT ROWID;",
+        /* 8: how the model estimated, per run (NULL for a measured source): its method
+         * (configured, cpu, generic), where its numbers came from, the CPU it matched, the curve
+         * used, the ± band of the curve and of the dram estimate, and band_pct, the band of the
+         * run's host total so far (the two weighted by their energy), kept up to date by the
+         * daemon. ticks.util_pct: the host utilisation the model read for the tick (NULL for a
+         * measured source), so the stored power can be checked against the curve. */
+        "ALTER TABLE runs ADD COLUMN model_method TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_source TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_cpu TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_curve TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_band_pct REAL;"
+        "ALTER TABLE runs ADD COLUMN dram_w REAL;"
+        "ALTER TABLE runs ADD COLUMN dram_source TEXT;"
+        "ALTER TABLE runs ADD COLUMN dram_band_pct REAL;"
+        "ALTER TABLE runs ADD COLUMN band_pct REAL;"
+        "ALTER TABLE ticks ADD COLUMN util_pct REAL;",
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -201,6 +218,10 @@ static const char *const store_sql[_ST_MAX] = {
                          "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_RUN_WEIGHT] = "UPDATE runs SET weight = ?, weight_reason = ? WHERE id = ?",
         [ST_RUN_END] = "UPDATE runs SET stopped_us = ? WHERE id = ?",
+        [ST_RUN_MODEL] = "UPDATE runs SET model_method = ?, model_source = ?, model_cpu = ?, "
+                         "model_curve = ?, model_band_pct = ?, dram_w = ?, dram_source = ?, "
+                         "dram_band_pct = ?, band_pct = ? WHERE id = ?",
+        [ST_RUN_BAND] = "UPDATE runs SET band_pct = ? WHERE id = ?",
         [ST_DOMAIN_FIND] = "SELECT id FROM domains WHERE source = ? AND zone = ? AND name = ?",
         [ST_DOMAIN_ADD] = "INSERT INTO domains (name, zone, source, kind, estimated, in_host) "
                           "VALUES (?, ?, ?, ?, ?, ?)",
@@ -208,8 +229,8 @@ static const char *const store_sql[_ST_MAX] = {
         [ST_UNIT_ADD] = "INSERT INTO units (name, pseudo) VALUES (?, ?)",
         [ST_EVENT_FIND] = "SELECT id FROM events WHERE name = ?",
         [ST_EVENT_ADD] = "INSERT INTO events (name) VALUES (?)",
-        [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+        [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped, "
+                        "util_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
                                  "drop_reason) VALUES (?, ?, ?, ?)",
         [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
@@ -659,6 +680,42 @@ int store_run_set_weight(Store *s, const char *weight, const char *reason)
         return r < 0 ? r : 0;
 }
 
+/* Binds a double, or NULL for NaN, at 1-based index i. */
+static void store_bind_maybe(sqlite3_stmt *st, int i, double v)
+{
+        if (isnan(v))
+                sqlite3_bind_null(st, i);
+        else
+                sqlite3_bind_double(st, i, v);
+}
+
+int store_run_set_model(Store *s, const StoreRunModel *m)
+{
+        sqlite3_stmt *st = s->stmt[ST_RUN_MODEL];
+        sqlite3_bind_text(st, 1, m->method, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, m->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, m->cpu, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, m->curve, -1, SQLITE_STATIC);
+        store_bind_maybe(st, 5, m->band_pct);
+        store_bind_maybe(st, 6, m->dram_w);
+        sqlite3_bind_text(st, 7, m->dram_source, -1, SQLITE_STATIC);
+        store_bind_maybe(st, 8, m->dram_band_pct);
+        store_bind_maybe(st, 9, m->band_pct);
+        sqlite3_bind_int64(st, 10, s->run_id);
+        int r = store_run_stmt(s, ST_RUN_MODEL, "");
+        store_reset(s, ST_RUN_MODEL);
+        return r < 0 ? r : 0;
+}
+
+int store_run_set_band(Store *s, double band_pct)
+{
+        store_bind_maybe(s->stmt[ST_RUN_BAND], 1, band_pct);
+        sqlite3_bind_int64(s->stmt[ST_RUN_BAND], 2, s->run_id);
+        int r = store_run_stmt(s, ST_RUN_BAND, "");
+        store_reset(s, ST_RUN_BAND);
+        return r < 0 ? r : 0;
+}
+
 int store_run_end(Store *s, int64_t stopped_us)
 {
         int r = store_run_stmt(s, ST_RUN_END, "ii", stopped_us, s->run_id);
@@ -734,6 +791,12 @@ static int store_tick_write(Store *s, const StoreTick *t)
         unsigned dropped = 0;
         for (size_t i = 0; i < t->n_domains; i++)
                 dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        /* util_pct is bound by hand: NULL for a measured source */
+        sqlite3_stmt *add = s->stmt[ST_TICK_ADD];
+        if (t->has_util && !isnan(t->util_pct))
+                sqlite3_bind_double(add, 7, t->util_pct);
+        else
+                sqlite3_bind_null(add, 7);
         if (t->host_valid)
                 r = STORE_STEP(s, ST_TICK_ADD, "iiuuuu", s->run_id, t->ts_us, t->dt_us, t->host_uj,
                                (uint64_t)t->estimated, (uint64_t)dropped);

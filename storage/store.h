@@ -99,6 +99,8 @@ typedef struct StoreTick {
         bool host_valid;
         uint64_t host_uj;
         bool estimated;
+        bool has_util;   /* the model read a utilisation for the tick (never a measured source) */
+        double util_pct; /* that utilisation, percent of all CPUs */
         const StoreDomainValue *domains;
         size_t n_domains;
         const StoreUnitValue *units;
@@ -115,6 +117,22 @@ typedef struct StoreTick {
 int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
         __attribute__((warn_unused_result));
 int store_run_set_weight(Store *s, const char *weight, const char *reason);
+
+/* How the model source estimates, for the current run (schema 8). Strings may be NULL; a NaN
+ * figure is stored as NULL. */
+typedef struct StoreRunModel {
+        const char *method; /* "configured", "cpu", "generic" */
+        const char *source; /* where the numbers came from, in words */
+        const char *cpu;    /* the CPU model /proc/cpuinfo names */
+        const char *curve;  /* as [model] curve reads it */
+        double band_pct;    /* ± percent of the curve's estimate */
+        double dram_w;      /* the dram estimate's constant power */
+        const char *dram_source;
+        double dram_band_pct;
+} StoreRunModel;
+int store_run_set_model(Store *s, const StoreRunModel *m);
+/* The ± band of the current run's host total so far, in percent. */
+int store_run_set_band(Store *s, double band_pct);
 int store_run_end(Store *s, int64_t stopped_us);
 int store_domain_ensure(Store *s, const StoreDomain *d, int64_t *ret_id)
         __attribute__((warn_unused_result));
@@ -199,9 +217,27 @@ typedef struct StoreStatus {
         StoreDomainStatus *domains;
         size_t n_domains;
         StoreIngestStats ingest; /* all stored: lines accepted, rejected, malformed */
+        /* The latest run's model (schema 8): method "" for a measured source or a history
+         * written before it; texts are untrusted (CPU names); figures NaN when unknown. */
+        char model_method[16];
+        char model_source[512];
+        char model_cpu[128];
+        char model_curve[512];
+        double model_band_pct;
+        double dram_w;
+        char dram_source[160];
+        double dram_band_pct;
+        double band_pct; /* of the host total so far */
 } StoreStatus;
 
 int store_read_status(Store *s, StoreStatus *ret) __attribute__((warn_unused_result));
+
+/* The ± band (percent) of the energy stored over (from_us, to_us]: the widest band_pct of the
+ * estimated runs that overlap it (conservative where runs with other bands share the range), 0
+ * when every run there was measured, NaN when an estimated run there has no band (written before
+ * schema 8). */
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
+        __attribute__((warn_unused_result));
 void store_status_done(StoreStatus *st);
 
 typedef struct StoreUnitTotal {

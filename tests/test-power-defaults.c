@@ -236,7 +236,7 @@ static void test_build(void **state)
                 double at[] = {0, 10, 50, 100};
                 for (size_t j = 0; j < 4; j++) {
                         double w = power_curve_eval(&c, at[j]);
-                        if (fabs(w - want[j]) > 1e-9 * (1 + want[j]))
+                        if (fabs(w - want[j]) > 0.5e-4 + 1e-12) /* rounded to 0.1 mW */
                                 fail_msg("row %zu: %g %% gave %.12g W, want %.12g", i, at[j], w,
                                          want[j]);
                 }
@@ -263,13 +263,32 @@ static void test_methods(void **state)
         assert_null(power_method_to_string(_POWER_METHOD_MAX));
 }
 
+static void test_band_combine(void **state)
+{
+        static const struct {
+                double e[2], b[2], want;
+        } rows[] = {
+                {{100, 0}, {30, 50}, 30}, {{0, 10}, {30, 50}, 50}, {{90, 10}, {10, 50}, 14},
+                {{50, 50}, {0, 50}, 25},  {{1, 3}, {30, 50}, 45},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                double got = power_band_combine(rows[i].e, rows[i].b, 2);
+                if (fabs(got - rows[i].want) > 1e-12)
+                        fail_msg("row %zu: %g, want %g", i, got, rows[i].want);
+        }
+        static const double zero[2] = {0, 0}, b[2] = {30, 50};
+        assert_true(isnan(power_band_combine(zero, b, 2)));
+        assert_true(isnan(power_band_combine(zero, b, 0)));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_normalize),  cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_parse_good), cmocka_unit_test(test_builtin),
                 cmocka_unit_test(test_match),      cmocka_unit_test(test_build),
-                cmocka_unit_test(test_methods),
+                cmocka_unit_test(test_methods),    cmocka_unit_test(test_band_combine),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
