@@ -254,13 +254,10 @@ static void search_exhaustive(const FitProblem *p, unsigned k, size_t *best_idx)
 }
 
 /* Each interior breakpoint in turn moved to its best candidate between its neighbours, until a
- * whole pass moves none. */
-static void search_descent(const FitProblem *p, unsigned k, size_t *idx)
+ * whole pass moves none. Starts from idx and its error; returns the error at the end. */
+static double descent_from(const FitProblem *p, unsigned k, size_t *idx, double best)
 {
         double x[K_MAX];
-        for (unsigned j = 0; j < k; j++)
-                idx[j] = (size_t)llround((double)j * (double)(p->n_cand - 1) / (double)(k - 1));
-        double best = fit_eval(p, idx, k, x);
         for (unsigned pass = 0; pass < 100; pass++) {
                 bool moved = false;
                 for (unsigned j = 1; j + 1 < k; j++) {
@@ -279,8 +276,57 @@ static void search_descent(const FitProblem *p, unsigned k, size_t *idx)
                         moved |= at != keep;
                 }
                 if (!moved)
-                        return;
+                        break;
         }
+        return best;
+}
+
+/* The breakpoints of a curve of k points, grown one point at a time so that a curve of kk points
+ * is never worse than the one of kk - 1 it grew from. At each size: every combination when there
+ * are few (at most CURVE_FIT_EXHAUSTIVE), the best there is; else coordinate descent from two
+ * starts, keeping the better: the curve of kk - 1 points with the new point where it helps most,
+ * and the points spread evenly over the candidates (which are quantiles of the samples). Descent
+ * alone can stop in a local optimum; growing keeps the sizes in order. */
+static void search(const FitProblem *p, unsigned k, size_t *best_idx)
+{
+        double x[K_MAX];
+        size_t g[K_MAX] = {0, p->n_cand - 1};
+        for (unsigned kk = 3; kk <= k; kk++) {
+                if (binomial(p->n_cand - 2, kk - 2) <= CURVE_FIT_EXHAUSTIVE) {
+                        search_exhaustive(p, kk, g);
+                        continue;
+                }
+                size_t try_idx[K_MAX], grown[K_MAX], even[K_MAX];
+                double gbest = INFINITY;
+                for (size_t m = 1; m + 1 < p->n_cand; m++) {
+                        unsigned at = 0, o = 0;
+                        bool taken = false;
+                        for (unsigned j = 0; j < kk - 1; j++) {
+                                taken |= g[j] == m;
+                                if (g[j] < m)
+                                        at = j + 1;
+                        }
+                        if (taken)
+                                continue;
+                        for (unsigned j = 0; j < kk - 1; j++) {
+                                if (j == at)
+                                        try_idx[o++] = m;
+                                try_idx[o++] = g[j];
+                        }
+                        double e = fit_eval(p, try_idx, kk, x);
+                        if (e < gbest) {
+                                gbest = e;
+                                memcpy(grown, try_idx, kk * sizeof(size_t));
+                        }
+                }
+                gbest = descent_from(p, kk, grown, gbest);
+                for (unsigned j = 0; j < kk; j++)
+                        even[j] = (size_t)llround((double)j * (double)(p->n_cand - 1) /
+                                                  (double)(kk - 1));
+                double ebest = descent_from(p, kk, even, fit_eval(p, even, kk, x));
+                memcpy(g, ebest < gbest ? even : grown, kk * sizeof(size_t));
+        }
+        memcpy(best_idx, g, k * sizeof(size_t));
 }
 
 static int check_samples(const CurveSample *s, size_t n, char *err, size_t errlen)
@@ -431,10 +477,7 @@ int curve_fit(const CurveSample *samples, size_t n, unsigned max_points, PowerCu
         FitProblem p = {.cand = cand, .n_cand = C, .bins = bins, .wyy = wyy};
         unsigned k = max_points;
         size_t idx[K_MAX];
-        if (binomial(C - 2, k - 2) <= CURVE_FIT_EXHAUSTIVE)
-                search_exhaustive(&p, k, idx);
-        else
-                search_descent(&p, k, idx);
+        search(&p, k, idx);
         double x[K_MAX];
         double sse = fit_eval(&p, idx, k, x);
         free(bins);

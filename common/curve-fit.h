@@ -20,12 +20,15 @@
  * to CURVE_FIT_UTIL_STEP) when there are at most CURVE_FIT_MAX_CANDIDATES of them, else that
  * many quantiles of the samples. The first and last points are the lowest and highest candidate:
  * outside the samples the curve stays flat, it never extrapolates a slope nobody measured. The
- * interior points are placed by exhaustive search over the candidates when the combinations are
- * few (at most CURVE_FIT_EXHAUSTIVE, which covers SPECpower's 11 load levels for any point count),
- * else by coordinate descent (each point moved to its best candidate between its neighbours, in
- * turn, until none moves). For a given set of breakpoints the values are the exact constrained
- * least-squares solution (an active-set non-negative least squares on the steps between points),
- * computed from per-candidate-interval sums, so a search step costs no pass over the samples. */
+ * curve is grown one point at a time: at each size the interior points are placed by exhaustive
+ * search over the candidates when the combinations are few (at most CURVE_FIT_EXHAUSTIVE, which
+ * covers SPECpower's 11 load levels for any point count), else by coordinate descent (each point
+ * moved to its best candidate between its neighbours, in turn, until none moves) from the smaller
+ * curve with a point added where it helps most, and from evenly spread points, keeping the
+ * better; so more points never fit worse. For a given set of breakpoints the values are the exact
+ * constrained least-squares solution (an active-set non-negative least squares on the steps
+ * between points), computed from per-candidate-interval sums, so a search step costs no pass over
+ * the samples. */
 
 #define CURVE_FIT_DEFAULT_POINTS 6
 #define CURVE_FIT_MAX_CANDIDATES 101

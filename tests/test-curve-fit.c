@@ -300,13 +300,50 @@ static void test_many_samples(void **state)
         free(v);
 }
 
+/* More points never fit worse: a curve of k points can be the one of k - 1 with a point added,
+ * and the search keeps that start (descent alone could stop in a local optimum), also when the
+ * breakpoints are too many to try every combination. */
+static void test_more_points_never_worse(void **state)
+{
+        (void)state;
+        for (unsigned r = 0; r < 10; r++) {
+                rng_state = 1000 + r;
+                CurveSample v[41];
+                double a = 2 * rng_uniform(), b = 3 * rng_uniform();
+                for (unsigned i = 0; i < 41; i++) {
+                        double u = 2.5 * i;
+                        v[i] = (CurveSample){u,
+                                             50 + 100 * pow(u / 100, 0.5 + a) +
+                                                     80 * pow(u / 100, 3 + b) + 2 * rng_normal(),
+                                             1};
+                }
+                double prev = INFINITY;
+                for (unsigned k = 2; k <= 12; k++) {
+                        PowerCurve c;
+                        CurveFitError e;
+                        char err[256] = "";
+                        if (curve_fit(v, 41, k, &c, err, sizeof(err)) < 0)
+                                fail_msg("row %u, %u points: %s", r, k, err);
+                        assert_int_equal(curve_fit_error(&c, v, 41, &e), 0);
+                        if (e.rmse_w > prev + 1e-3)
+                                fail_msg("row %u: %u points %g W rmse, %u points %g W", r, k,
+                                         e.rmse_w, k - 1, prev);
+                        prev = e.rmse_w;
+                }
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exact_recovery), cmocka_unit_test(test_noisy),
-                cmocka_unit_test(test_monotone),       cmocka_unit_test(test_two_points_is_line),
-                cmocka_unit_test(test_degenerate),     cmocka_unit_test(test_error_metrics),
+                cmocka_unit_test(test_exact_recovery),
+                cmocka_unit_test(test_noisy),
+                cmocka_unit_test(test_monotone),
+                cmocka_unit_test(test_two_points_is_line),
+                cmocka_unit_test(test_degenerate),
+                cmocka_unit_test(test_error_metrics),
                 cmocka_unit_test(test_many_samples),
+                cmocka_unit_test(test_more_points_never_worse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
