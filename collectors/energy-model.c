@@ -322,7 +322,8 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
         r = model_pick_curve(roots, opts, m->ncpu, &m->info, err, errlen);
         if (r < 0)
                 goto fail;
-        if (opts->model_dram)
+        if (opts->model_dram == ENERGY_MODEL_DRAM_ESTIMATE ||
+            (opts->model_dram == ENERGY_MODEL_DRAM_AUTO && !opts->model_curve_set))
                 model_pick_dram(roots, &m->info);
 
         s->domains[0] = (EnergyDomain){

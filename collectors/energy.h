@@ -41,10 +41,20 @@ typedef struct EnergyOptions {
          * line of the two keys above when either was set, else the CPU-aware default
          * (power-defaults.h). */
         bool model_curve_set;
-        bool model_line_set;
+        bool model_line_set;                /* either of the two keys was set */
+        bool model_idle_set, model_max_set; /* which (for the config's dump) */
         PowerCurve model_curve;
-        bool model_dram; /* the estimated dram domain from MemTotal (default true) */
+        int model_dram; /* EnergyModelDram; the default is ENERGY_MODEL_DRAM_AUTO */
 } EnergyOptions;
+
+/* Whether the model adds its estimated dram domain (MemTotal x W per GB). A configured curve says
+ * host watts, so memory is in it already (joules calibrate fits the measured host, packages and
+ * dram); the CPU-aware default (TDP) and the per-vCPU line count the CPUs only. */
+typedef enum EnergyModelDram {
+        ENERGY_MODEL_DRAM_NONE,     /* never */
+        ENERGY_MODEL_DRAM_AUTO,     /* with the defaults and the per-CPU line, not with a curve */
+        ENERGY_MODEL_DRAM_ESTIMATE, /* always */
+} EnergyModelDram;
 
 #define ENERGY_MODEL_IDLE_W_PER_CPU 0.74
 #define ENERGY_MODEL_MAX_W_PER_CPU  3.5

@@ -28,6 +28,7 @@ typedef enum ConfigType {
         CFG_RETENTION,
         CFG_MODEL_LINE,
         CFG_CURVE,
+        CFG_DRAM,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -60,6 +61,9 @@ static const ConfigKey config_keys[] = {
          "estimated watts per idle vCPU (with max_w_per_cpu, a two-point curve)"},
         {"model", "max_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_max_w_per_cpu), 0, 1000,
          "estimated watts per busy vCPU"},
+        {"model", "dram", CFG_DRAM, OFF(energy.model_dram), 0, 0,
+         "estimated dram domain (MemTotal x 0.392 W/GB): auto (not with a curve, which holds the "
+         "host's memory already), estimate or none"},
         {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
          "vCPUs to estimate for; 0 counts them"},
         {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},
@@ -108,6 +112,12 @@ void config_defaults(JoulesConfig *c)
         energy_options_default(&c->energy);
         config_carbon_defaults(&c->carbon);
 }
+
+static const char *const config_dram_names[] = {
+        [ENERGY_MODEL_DRAM_NONE] = "none",
+        [ENERGY_MODEL_DRAM_AUTO] = "auto",
+        [ENERGY_MODEL_DRAM_ESTIMATE] = "estimate",
+};
 
 static const char *const log_levels[] = {
         [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
@@ -209,7 +219,20 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                 }
                 *(double *)field = d;
                 c->energy.model_line_set = true;
+                if (k->offset == OFF(energy.model_idle_w_per_cpu))
+                        c->energy.model_idle_set = true;
+                else
+                        c->energy.model_max_set = true;
                 return 0;
+        case CFG_DRAM:
+                for (size_t i = 0; i < ELEMENTSOF(config_dram_names); i++)
+                        if (strcmp(value, config_dram_names[i]) == 0) {
+                                *(int *)field = (int)i;
+                                return 0;
+                        }
+                snprintf(err, errlen, "%s.%s: '%s' is not auto, estimate or none", section, key,
+                         value);
+                return -EINVAL;
         case CFG_CURVE: {
                 PowerCurve pc;
                 char why[256];
@@ -469,7 +492,13 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
                         section = k->section;
                 }
-                fprintf(f, "# %s\n%s = ", k->help, k->key);
+                /* A key of the per-CPU line not set: commented out, so that loading the dump
+                 * keeps the CPU-aware default instead of configuring the line. */
+                bool unset =
+                        k->type == CFG_MODEL_LINE &&
+                        !(k->offset == OFF(energy.model_idle_w_per_cpu) ? c->energy.model_idle_set
+                                                                        : c->energy.model_max_set);
+                fprintf(f, "# %s\n%s%s = ", k->help, unset ? "#" : "", k->key);
                 switch (k->type) {
                 case CFG_PATH:
                 case CFG_SOURCE:
@@ -486,6 +515,9 @@ void config_dump(const JoulesConfig *c, FILE *f)
                 case CFG_MODEL_LINE:
                         fprintf(f, "%s\n",
                                 config_format_double(*(const double *)field, buf, sizeof(buf)));
+                        break;
+                case CFG_DRAM:
+                        fprintf(f, "%s\n", config_dram_names[*(const int *)field]);
                         break;
                 case CFG_CURVE: {
                         char text[512] = "";

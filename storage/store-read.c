@@ -45,12 +45,15 @@ int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
 {
         sqlite3_stmt *q = NULL;
         bool v8 = store_schema_version(s) >= 8;
-        int r = store_query(s, &q,
-                            v8 ? "SELECT COUNT(*), COUNT(band_pct), MAX(band_pct) FROM runs "
-                                 "WHERE estimated AND started_us < ?2 AND (stopped_us IS NULL OR "
-                                 "stopped_us > ?1)"
-                               : "SELECT COUNT(*), 0, NULL FROM runs WHERE estimated AND "
-                                 "started_us < ?2 AND (stopped_us IS NULL OR stopped_us > ?1)");
+        /* A run ends at its stop, or, when it never recorded one (a crash), where the next run
+         * starts; the latest may still be running. */
+        char sql[640];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*), %s FROM runs r WHERE estimated AND started_us < ?2 AND "
+                 "COALESCE(stopped_us, (SELECT MIN(n.started_us) FROM runs n WHERE n.id > r.id), "
+                 "?1 + 1) > ?1",
+                 v8 ? "COUNT(band_pct), MAX(band_pct)" : "0, NULL");
+        int r = store_query(s, &q, sql);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(q, 1, from_us);

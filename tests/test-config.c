@@ -60,11 +60,12 @@ static void test_good(void **state)
 
 static void test_curve(void **state)
 {
-        char *p = write_tmp("[model]\ncurve = 0:74, 10: 120 ,50:220, 100:350.5\n");
+        char *p = write_tmp("[model]\ncurve = 0:74, 10: 120 ,50:220, 100:350.5\ndram = estimate\n");
         JoulesConfig c;
         char err[512];
         (void)state;
         config_defaults(&c);
+        assert_int_equal(c.energy.model_dram, ENERGY_MODEL_DRAM_AUTO);
         assert_false(c.energy.model_curve_set);
         assert_false(c.energy.model_line_set);
         assert_int_equal(config_load(&c, p, err, sizeof(err)), 0);
@@ -73,6 +74,7 @@ static void test_curve(void **state)
         assert_int_equal(c.energy.model_curve.n, 4);
         assert_true(c.energy.model_curve.util_pct[1] == 10);
         assert_true(c.energy.model_curve.watts[3] == 350.5);
+        assert_int_equal(c.energy.model_dram, ENERGY_MODEL_DRAM_ESTIMATE);
         /* what config_dump prints loads again to the same curve */
         char *dump = NULL;
         size_t len = 0;
@@ -80,6 +82,7 @@ static void test_curve(void **state)
         config_dump(&c, f);
         fclose(f);
         assert_non_null(strstr(dump, "curve = 0:74, 10:120, 50:220, 100:350.5\n"));
+        assert_non_null(strstr(dump, "\ndram = estimate\n"));
         free(dump);
         unlink(p);
         free(p);
@@ -111,6 +114,7 @@ static void test_bad(void **state)
                 {"[model]\ncurve = 0:60, 150:200\n", 2, "point 2: utilisation 150"},
                 {"[model]\nidle_w_per_cpu = 1\ncurve = 0:1, 100:2\n", 3, "exclude each other"},
                 {"[model]\ncurve = 0:1, 100:2\nmax_w_per_cpu = 3\n", 3, "exclude each other"},
+                {"[model]\ndram = yes\n", 2, "model.dram: 'yes' is not auto, estimate or none"},
                 {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
                 {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
                 {"interval = 1s\n", 1, "unknown section []"},

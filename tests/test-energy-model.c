@@ -581,7 +581,7 @@ static void test_model_defaults(void **state)
 {
         char err[256], dir[PATH_MAX];
         EnergySource *s = NULL;
-        EnergyOptions o = {.model_dram = true};
+        EnergyOptions o = {.model_dram = ENERGY_MODEL_DRAM_AUTO};
         write_jiffies(0, 0, 0); /* 2 CPUs */
         write_file("cpuinfo", "processor\t: 0\nmodel name\t: AMD EPYC 7763 64-Core Processor\n"
                               "processor\t: 1\nmodel name\t: AMD EPYC 7763 64-Core Processor\n");
@@ -632,6 +632,26 @@ static void test_model_defaults(void **state)
         assert_int_equal(s->model->method, POWER_METHOD_GENERIC);
         assert_true(fabs(power_curve_eval(&s->model->curve, 100) - 2 * 3.5) < 1e-12);
         assert_non_null(strstr(s->model->source, "'Hygon C86 7185' not in"));
+        assert_int_equal(s->n_domains, 2);
+        energy_source_model.close(s);
+
+        /* a configured curve holds the host's memory already: no dram unless asked for */
+        EnergyOptions c = {.model_curve_set = true, .model_dram = ENERGY_MODEL_DRAM_AUTO};
+        assert_int_equal(power_curve_parse("0:50, 100:150", &c.model_curve, err, sizeof(err)), 0);
+        assert_int_equal(energy_source_model.open(&roots, &c, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 1);
+        assert_true(s->model->dram_w == 0);
+        assert_true(s->idle_w == 50);
+        energy_source_model.close(s);
+        c.model_dram = ENERGY_MODEL_DRAM_ESTIMATE;
+        assert_int_equal(energy_source_model.open(&roots, &c, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 2);
+        assert_true(fabs(s->idle_w - (50 + 8 * 0.392)) < 1e-12);
+        energy_source_model.close(s);
+        /* and none means none, whatever the curve */
+        o.model_dram = ENERGY_MODEL_DRAM_NONE;
+        assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 1);
         energy_source_model.close(s);
 }
 

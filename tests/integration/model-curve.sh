@@ -1,8 +1,8 @@
 # The model's power curve, end to end through the real joulesd:
 #  1. [model] curve configured, real CPU load (burn): every tick's stored power of the model domain
 #     equals the curve evaluated at the utilisation that tick read (ticks.util_pct), the dram
-#     domain is constant at MemTotal x 0.392 W/GB, the host total is their sum, and attribution's
-#     idle power is the curve at 0 % plus the dram;
+#     domain (dram = estimate) is constant at MemTotal x 0.392 W/GB, the host total is their sum,
+#     and attribution's idle power is the curve at 0 % plus the dram; a curve alone adds no dram;
 #  2. no curve, a fake /proc (cpuinfo, meminfo, stat) and DMI tree: the CPU-aware default for an
 #     AWS Xeon Platinum 8375C and for a Graviton2, named by joules status with its band;
 #  3. bad curves stop joulesd with exit 78 and FILE:LINE.
@@ -19,6 +19,7 @@ cat >"$SCRATCH/curve.conf" <<EOF
 source = model
 [model]
 curve = 0:60, 10:100, 50:180, 100:200
+dram = estimate
 EOF
 "$BURN" --duty 0.9 --seconds 0 &
 burn=$!
@@ -74,6 +75,14 @@ echo "$json" | jq -e '.model.method == "configured" and .model.band_pct == 10 an
   .host.energy_j_low < .host.energy_j' >/dev/null || fail "status: $json"
 "$JOULES" --db "$db" status | grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±10%" ||
   fail "status table: $("$JOULES" --db "$db" status)"
+
+# a curve alone (dram = auto) is the host's watts, memory included: no dram domain on top
+printf '[model]\ncurve = 0:60, 100:200\n' >"$SCRATCH/auto.conf"
+"$JOULESD" --config "$SCRATCH/auto.conf" --db "$SCRATCH/auto.db" --energy-source model \
+  --interval 100ms --ingest-socket '' --events none --duration 0.5s 2>/dev/null || fail "dram auto"
+"$JOULES" --db "$SCRATCH/auto.db" status --json | jq -e '(.domains | length) == 1 and
+  .domains[0].kind == "model" and .model.dram_w == null and .host.band_pct == 10' >/dev/null ||
+  fail "curve with dram auto: $("$JOULES" --db "$SCRATCH/auto.db" status --json)"
 
 # 2. CPU-aware defaults from a fake /proc and DMI tree
 [ -n "$cg_mount" ] || skip "no cgroup2 mount for the fake-procfs runs"
