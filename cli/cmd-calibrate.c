@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,13 +100,66 @@ typedef struct CalibrateOut {
         unsigned ncpu;
         unsigned points_asked;
         double util_min, util_max;
+        int watts_decimals, util_decimals; /* what the curve was rounded to */
 } CalibrateOut;
+
+/* A joulesd.conf line: libinih reads a line, its newline and a NUL into INI_MAX_LINE bytes, and
+ * joulesd refuses a longer line (daemon/config.c). */
+#define CALIBRATE_LINE_MAX (INI_MAX_LINE - 2)
+
+/* The value of `curve =` as pasted: power_curve_format() without the spaces, which the line
+ * cannot spare. */
+static size_t calibrate_value(const PowerCurve *c, char *buf, size_t size)
+{
+        char tmp[2048];
+        size_t n = 0;
+        power_curve_format(c, tmp, sizeof(tmp));
+        for (const char *p = tmp; *p && n + 1 < size; p++)
+                if (*p != ' ')
+                        buf[n++] = *p;
+        buf[n] = '\0';
+        return n;
+}
+
+static double calibrate_round(double v, int decimals)
+{
+        double k = pow(10, decimals);
+        return round(v * k) / k;
+}
+
+/* Rounds c until `curve = VALUE` fits a config line: the watts to 0.01, 0.1 then 1 W, then the
+ * utilisations to 0.1 then 1 % (a rounding that would merge two points is passed over). 0, or
+ * -E2BIG when even whole numbers do not fit. */
+static int calibrate_fit_line(PowerCurve *c, CalibrateOut *o)
+{
+        static const int levels[][2] = {{3, 2}, {2, 2}, {1, 2}, {0, 2}, {0, 1}, {0, 0}};
+        char value[2048];
+        for (size_t l = 0; l < ELEMENTSOF(levels); l++) {
+                PowerCurve r = *c;
+                bool merged = false;
+                for (unsigned i = 0; i < r.n; i++) {
+                        r.watts[i] = calibrate_round(r.watts[i], levels[l][0]);
+                        r.util_pct[i] = calibrate_round(r.util_pct[i], levels[l][1]);
+                        merged |= i > 0 && r.util_pct[i] <= r.util_pct[i - 1];
+                }
+                if (merged)
+                        continue;
+                if (strlen("curve = ") + calibrate_value(&r, value, sizeof(value)) <=
+                    CALIBRATE_LINE_MAX) {
+                        *c = r;
+                        o->watts_decimals = levels[l][0];
+                        o->util_decimals = levels[l][1];
+                        return 0;
+                }
+        }
+        return -E2BIG;
+}
 
 static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const CalibrateOut *o,
                             bool json)
 {
-        char line[1024];
-        power_curve_format(c, line, sizeof(line));
+        char line[2048];
+        calibrate_value(c, line, sizeof(line));
         if (json) {
                 JsonWriter j;
                 json_init(&j, stdout);
@@ -120,6 +174,8 @@ static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const C
                 }
                 json_array_end(&j);
                 json_int(&j, "points_asked", o->points_asked);
+                json_int(&j, "watts_decimals", o->watts_decimals);
+                json_int(&j, "util_decimals", o->util_decimals);
                 json_int(&j, "samples", (int64_t)e->samples);
                 json_number(&j, "util_min_pct", o->util_min);
                 json_number(&j, "util_max_pct", o->util_max);
@@ -170,6 +226,10 @@ static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const C
         }
         printf("%u points (of at most %u), least squares on the watts, never decreasing\n", c->n,
                o->points_asked);
+        if (o->watts_decimals < 3 || o->util_decimals < 2)
+                printf("rounded to %g W and %g %% to fit a joulesd.conf line (%d bytes); the "
+                       "errors are the rounded curve's\n",
+                       pow(10, -o->watts_decimals), pow(10, -o->util_decimals), CALIBRATE_LINE_MAX);
         if (o->util_min > 0 || o->util_max < 100)
                 printf("outside %.2f to %.2f %% the curve stays flat: no sample says more there\n",
                        o->util_min, o->util_max);
@@ -187,6 +247,13 @@ static int calibrate_fit(const CurveSample *v, size_t n, CalibrateOut *o, bool j
         if (r < 0) {
                 fprintf(stderr, "joules calibrate: %s\n", err);
                 return r == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+        }
+        if (calibrate_fit_line(&c, o) < 0) {
+                fprintf(stderr,
+                        "joules calibrate: a curve of %u points does not fit a joulesd.conf line "
+                        "(%d bytes) even in whole watts and percent: ask for fewer --points\n",
+                        c.n, CALIBRATE_LINE_MAX);
+                return CLI_EXIT_USAGE;
         }
         CurveFitError e;
         if (curve_fit_error(&c, v, n, &e) < 0) {

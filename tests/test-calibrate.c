@@ -23,6 +23,13 @@
 
 static char dir[] = "/tmp/joules-test-calibrate-XXXXXX";
 
+static uint64_t rng_state;
+static double rng_uniform(void)
+{
+        rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
 static int setup(void **state)
 {
         (void)state;
@@ -327,12 +334,48 @@ static void test_history(void **state)
         assert_non_null(strstr(out, "estimated"));
 }
 
+/* The printed line is one joulesd.conf can hold (libinih's 200 bytes less newline and NUL):
+ * 21 points of a multi-kilowatt host are rounded until they fit, and say so. */
+static void test_line_fits(void **state)
+{
+        char path[256], args[512], out[8192], err[256];
+        (void)state;
+        snprintf(path, sizeof(path), "%s/big.csv", dir);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fprintf(f, "utilization_pct,watts\n");
+        rng_state = 5;
+        for (int i = 0; i < 3000; i++) {
+                double u = 100 * rng_uniform();
+                fprintf(f, "%.4f,%.4f\n", u, 600 + 1400 * (1 - pow(1 - u / 100, 2)));
+        }
+        fclose(f);
+        for (unsigned points = 2; points <= 21; points += 19) {
+                snprintf(args, sizeof(args), "calibrate --from %s --points %u", path, points);
+                assert_int_equal(run_joules(args, out, sizeof(out)), 0);
+                assert_true(strncmp(out, "[model]\ncurve = ", 16) == 0);
+                size_t len = strcspn(out + 8, "\n");
+                if (len > 198)
+                        fail_msg("%u points: a line of %zu bytes", points, len);
+                char value[512];
+                snprintf(value, sizeof(value), "%.*s", (int)len - 8, out + 16);
+                PowerCurve c;
+                if (power_curve_parse(value, &c, err, sizeof(err)) < 0)
+                        fail_msg("%s: %s", value, err);
+                assert_int_equal(c.n, points);
+                assert_true(curve_is_monotone(&c));
+                /* the 2-point line needs no rounding, the 21 points do */
+                assert_int_equal(strstr(out, "to fit a joulesd.conf line") != NULL, points == 21);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_csv),
                 cmocka_unit_test(test_ticks),
                 cmocka_unit_test(test_history),
+                cmocka_unit_test(test_line_fits),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -70,5 +70,12 @@ note "utilisation per tick from $(echo "$json" | jq .util_min_pct) to $(echo "$j
 json2=$("$JOULES" --db "$db" calibrate --from-history --since 1h --cpus "$ncpu" --points 3 --json)
 echo "$json2" | jq -e --argjson n "$ticks" '.samples == $n and .history.estimated_left_out >= 4' >/dev/null ||
   fail "estimated ticks used: $json2"
-"$JOULES" --db "$db" calibrate --from-history --since 1h --cpus "$ncpu" --points 3
+"$JOULES" --db "$db" calibrate --from-history --since 1h --cpus "$ncpu" --points 3 | tee "$SCRATCH/out"
+
+# What it prints is what joulesd.conf takes: its first two lines pasted as they are.
+head -2 "$SCRATCH/out" >"$SCRATCH/pasted.conf"
+"$JOULESD" --check-config --config "$SCRATCH/pasted.conf" || fail "joulesd refuses the pasted lines"
+want=$(echo "$json2" | jq -r .curve | sed 's/,/, /g')
+"$JOULESD" --dump-config --config "$SCRATCH/pasted.conf" | grep -qxF "curve = $want" ||
+  fail "joulesd read another curve than $want"
 echo "ok: history $hist %, /proc/stat $stat_util %"
