@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/mountinfo.h"
 #include "common/util.h"
 
 static const char *const measure_names[] = {
@@ -222,30 +223,6 @@ int measure_check_daemon(Store *s, const char *cmd, const char *db_path, uint64_
 }
 
 /* The first cgroup2 mount in /proc/self/mountinfo. */
-static int measure_cgroup_root(char *buf, size_t size)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        char line[4096];
-        int r = -ENOENT;
-        while (fgets(line, sizeof(line), f)) {
-                char *sep = strstr(line, " - ");
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                char *save = NULL, *tok = strtok_r(line, " ", &save);
-                for (int i = 1; tok && i < 5; i++)
-                        tok = strtok_r(NULL, " ", &save);
-                if (tok) {
-                        snprintf(buf, size, "%s", tok);
-                        r = 0;
-                }
-                break;
-        }
-        fclose(f);
-        return r;
-}
-
 static int measure_write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -367,7 +344,7 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 char cg_root[PATH_MAX], slice[PATH_MAX];
                 if (o->cg_root)
                         snprintf(cg_root, sizeof(cg_root), "%s", o->cg_root);
-                else if (measure_cgroup_root(cg_root, sizeof(cg_root)) < 0) {
+                else if (mountinfo_read_cgroups("/proc", cg_root, sizeof(cg_root), NULL, 0) < 0) {
                         fprintf(stderr, "%s: no cgroup v2 mount; use --unit\n", o->cmd);
                         r = -ENOENT;
                         goto out;

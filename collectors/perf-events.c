@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mountinfo.h"
 
 /* read_format of every group: one read(2) of the leader returns all of the group's counts. */
 #define PE_GROUP_FORMAT                                                                            \
@@ -218,61 +219,6 @@ static int pe_read_all(int dirfd, const char *path, char **ret)
         buf[len] = '\0';
         *ret = TAKE_PTR(buf);
         return 0;
-}
-
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void pe_unescape_octal(char *s)
-{
-        char *w = s;
-        for (const char *r = s; *r;) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-                    r[3] >= '0' && r[3] <= '7') {
-                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-                        r += 4;
-                } else
-                        *w++ = *r++;
-        }
-        *w = '\0';
-}
-
-/* The first cgroup2 mount whose root is "/" in <procfs>/self/mountinfo. */
-static int pe_find_cgroup2(const char *procfs, char **ret)
-{
-        char path[PATH_MAX];
-        int r = path_fmt(path, sizeof(path), "%s/self/mountinfo", procfs);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *text = NULL;
-        r = pe_read_all(AT_FDCWD, path, &text);
-        if (r < 0)
-                return r;
-
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                /* id parent major:minor root mountpoint options [optional...] - fstype ... */
-                char *sep = strstr(line, " - ");
-                if (!sep)
-                        continue;
-                *sep = '\0';
-                char *fstype = sep + 3;
-                size_t flen = strcspn(fstype, " ");
-                if (flen != 7 || strncmp(fstype, "cgroup2", 7) != 0)
-                        continue;
-                char *fields[5];
-                char *fsave = NULL, *f = strtok_r(line, " ", &fsave);
-                size_t i = 0;
-                for (; f && i < ELEMENTSOF(fields); f = strtok_r(NULL, " ", &fsave))
-                        fields[i++] = f;
-                if (i < 5 || strcmp(fields[3], "/") != 0)
-                        continue;
-                pe_unescape_octal(fields[4]);
-                char *dup = strdup(fields[4]);
-                if (!dup)
-                        return -ENOMEM;
-                *ret = dup;
-                return 0;
-        }
-        return -ENOENT;
 }
 
 static bool pe_attr_is_hardware(const struct perf_event_attr *a)
@@ -577,7 +523,10 @@ static int pe_ensure_cgroup_root(PerfEvents *pe)
                 pe->cgroup_root = strdup(pe->roots.cgroupfs);
                 return pe->cgroup_root ? 0 : -ENOMEM;
         }
-        int r = pe_find_cgroup2(pe->roots.procfs, &pe->cgroup_root);
+        char v2[PATH_MAX];
+        int r = mountinfo_read_cgroups(pe->roots.procfs, v2, sizeof(v2), NULL, 0);
+        if (r >= 0 && !(pe->cgroup_root = strdup(v2)))
+                r = -ENOMEM;
         if (r < 0)
                 pe_reason(pe->reason, sizeof(pe->reason),
                           "no cgroup2 mount found in %s/self/mountinfo: %s", pe->roots.procfs,
