@@ -51,3 +51,4 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv);
 int cmd_export(const CliContext *ctx, int argc, char **argv);
 int cmd_intensity(const CliContext *ctx, int argc, char **argv);
 int cmd_ab(const CliContext *ctx, int argc, char **argv);
+int cmd_calibrate(const CliContext *ctx, int argc, char **argv);

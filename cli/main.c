@@ -24,6 +24,8 @@ static const struct {
         {"sci", cmd_sci, "Software Carbon Intensity per request, every input shown"},
         {"export", cmd_export, "Net Zero rows (CSV or JSON) per host, service and period"},
         {"intensity", cmd_intensity, "grid carbon intensity: import a series, show the table"},
+        {"calibrate", cmd_calibrate,
+         "fit the model's power curve to measured watts (CSV or history)"},
 };
 
 static void usage(FILE *f)

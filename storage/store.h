@@ -502,3 +502,21 @@ typedef struct StoreTotals {
  * its history. */
 int store_read_totals(Store *s, StoreTotals *ret) __attribute__((warn_unused_result));
 void store_totals_done(StoreTotals *t);
+
+/* ---- per-tick host readings (storage/store-ticks.c) ---- */
+
+/* One raw tick as `joules calibrate --from-history` reads it: the host's energy and the CPU time
+ * of every unit (pseudo-units included) in the tick. */
+typedef struct StoreHostTick {
+        int64_t ts_us;  /* the tick's end */
+        uint64_t dt_us; /* its length */
+        uint64_t host_uj;
+        uint64_t cpu_ns; /* sum over the units' rows, packed or not */
+        bool has_cpu;    /* false: the tick has no unit rows at all */
+        bool estimated;  /* the energy came from the model, not from a meter */
+} StoreHostTick;
+
+/* The raw ticks ending in (from_us, to_us] whose energy is known (not dropped), oldest first.
+ * Where retention deleted the raw ticks there are none. *ret is freed by the caller. */
+int store_read_host_ticks(Store *s, int64_t from_us, int64_t to_us, StoreHostTick **ret,
+                          size_t *ret_n) __attribute__((warn_unused_result));
