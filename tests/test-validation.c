@@ -116,6 +116,9 @@ typedef struct Row {
          * estimate (joulesd adds it to either default, never to a configured curve) */
         PowerCurve ccf_cpu, def_cpu, cv_curve;
         double dram_w;
+        double def_cpu_mape; /* the CPU curve alone, no dram */
+        double tdp_w;        /* of the server's CPUs, all sockets: the default's scale */
+        double loo_shape_mape, loo_mape;
 } Row;
 
 /* c plus a constant: the dram estimate on top of the CPU curve, as joulesd's host total. */
@@ -169,6 +172,10 @@ static void validate(const Server *s, Row *r)
         snprintf(r->def_name, sizeof(r->def_name), "%s", row ? row->name : "generic per-vCPU line");
         assert_int_equal(curve_fit_error(&def, s->s, s->n, &r->def), 0);
         r->def_shape_mape = shape_mape(&r->def_cpu, s);
+        CurveFitError cpu_only;
+        assert_int_equal(curve_fit_error(&r->def_cpu, s->s, s->n, &cpu_only), 0);
+        r->def_cpu_mape = cpu_only.mape_pct;
+        r->tdp_w = row ? row->tdp_w * s->threads / row->threads : NAN;
 
         /* (c) calibrated: 6 points fitted to the eleven figures, and cross-validated: fitted to
          * the even levels (0, 20, ..., 100 %), its error on the odd ones (10, 30, ..., 90 %) */
@@ -370,6 +377,61 @@ static void check_bands(const Server *v, const Row *rows, size_t n)
                 fail_msg("%s", failed);
 }
 
+static double median(double *x, size_t n)
+{
+        qsort(x, n, sizeof(x[0]), cmp_double);
+        return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+/* A shape taken from the SPECpower results themselves, judged leave-one-out: for each server, the
+ * median over the other servers of each level's watts, (a) as a share of their full-load watts
+ * (the shape alone, scaled to this server's full load as the "shape" columns are), and (b), less
+ * their dram estimate, as a share of their CPUs' TDP (a whole-server curve per TDP watt, which
+ * joulesd would scale by this server's TDP and add the dram estimate to). The server judged never
+ * enters its own curve. */
+static void leave_one_out(const Server *v, Row *rows, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                PowerCurve shape = {.n = (unsigned)v[i].n}, level = shape;
+                for (size_t k = 0; k < v[i].n; k++) {
+                        double a[MAX_SERVERS], b[MAX_SERVERS];
+                        size_t m = 0;
+                        for (size_t j = 0; j < n; j++) {
+                                if (j == i || isnan(rows[j].tdp_w))
+                                        continue;
+                                a[m] = v[j].s[k].watts / v[j].s[v[j].n - 1].watts;
+                                b[m] = (v[j].s[k].watts - rows[j].dram_w) / rows[j].tdp_w;
+                                m++;
+                        }
+                        assert_true(m >= 2);
+                        shape.util_pct[k] = level.util_pct[k] = v[i].s[k].util_pct;
+                        shape.watts[k] = median(a, m);
+                        level.watts[k] = median(b, m) * rows[i].tdp_w + rows[i].dram_w;
+                }
+                rows[i].loo_shape_mape = shape_mape(&shape, &v[i]);
+                CurveFitError e;
+                assert_int_equal(curve_fit_error(&level, v[i].s, v[i].n, &e), 0);
+                rows[i].loo_mape = e.mape_pct;
+        }
+        printf("\nShapes and levels, mean absolute percentage error. Shape: scaled to the "
+               "measured\n"
+               "full load. Leave-one-out (LOO): the median of the other servers' results.\n\n");
+        printf("%-22s | %8s %8s %8s | %9s %9s %9s\n", "server", "Teads", "line", "LOO med",
+               "default", "no dram", "LOO/TDP");
+        double m[6] = {0};
+        for (size_t i = 0; i < n; i++) {
+                const Row *r = &rows[i];
+                double x[6] = {r->def_shape_mape, r->ccf_shape_mape, r->loo_shape_mape,
+                               r->def.mape_pct,   r->def_cpu_mape,   r->loo_mape};
+                printf("%-22s | %7.1f%% %7.1f%% %7.1f%% | %8.1f%% %8.1f%% %8.1f%%\n", v[i].id, x[0],
+                       x[1], x[2], x[3], x[4], x[5]);
+                for (int k = 0; k < 6; k++)
+                        m[k] += x[k] / (double)n;
+        }
+        printf("%-22s | %7.1f%% %7.1f%% %7.1f%% | %8.1f%% %8.1f%% %8.1f%%\n", "mean", m[0], m[1],
+               m[2], m[3], m[4], m[5]);
+}
+
 static void test_specpower(void **state)
 {
         static Server v[MAX_SERVERS];
@@ -380,6 +442,7 @@ static void test_specpower(void **state)
         for (size_t i = 0; i < n; i++)
                 validate(&v[i], &rows[i]);
         print_table(v, rows, n);
+        leave_one_out(v, rows, n);
         check_bands(v, rows, n);
         /* The claims the README makes from this table, checked on every server: a curve
          * calibrated on the server beats both straight lines, and even fitted to half of the
