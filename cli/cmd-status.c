@@ -98,6 +98,32 @@ static void status_json(const StoreStatus *st, double band)
         json_end(&j);
 }
 
+/* "  label               text", the text (already made safe) wrapped at spaces to 80 columns
+ * under itself: model sources and perf reasons are long sentences. */
+static void status_wrapped(const char *label, const char *text)
+{
+        enum { INDENT = 22, WIDTH = 80 };
+        printf("  %-20s", label);
+        size_t col = INDENT;
+        const char *p = text;
+        while (*p) {
+                size_t sp = strspn(p, " "), len = strcspn(p + sp, " "), cols = 0;
+                for (size_t i = 0; i < len; i++)
+                        cols += ((unsigned char)p[sp + i] & 0xc0) != 0x80; /* code points */
+                if (col > INDENT && col + sp + cols > WIDTH) {
+                        printf("\n%*s", INDENT, "");
+                        col = INDENT;
+                } else {
+                        printf("%*s", (int)sp, "");
+                        col += sp;
+                }
+                fwrite(p + sp, 1, len, stdout);
+                col += cols;
+                p += sp + len;
+        }
+        putchar('\n');
+}
+
 static void status_table(const StoreStatus *st, double band)
 {
         char a[32], b[32], bs[16], est[96] = "";
@@ -113,15 +139,20 @@ static void status_table(const StoreStatus *st, double band)
                st->source[0] ? TEXT_SAFE(st->source) : "?",
                st->estimated ? " (estimated from CPU use, no RAPL)" : " (measured)");
         if (st->model_method[0]) {
-                printf("  model               %s: %s, %s\n", band_method_label(st->model_method),
-                       TEXT_SAFE(st->model_source),
-                       band_format(st->model_band_pct, bs, sizeof(bs)));
-                printf("  model curve         %s (%% utilisation : host W)\n",
-                       TEXT_SAFE(st->model_curve));
-                if (st->dram_w > 0)
-                        printf("  dram (estimated)    %10.2f W: %s, %s\n", st->dram_w,
-                               TEXT_SAFE(st->dram_source),
-                               band_format(st->dram_band_pct, bs, sizeof(bs)));
+                char line[1024];
+                snprintf(line, sizeof(line), "%s: %s, %s", band_method_label(st->model_method),
+                         TEXT_SAFE(st->model_source),
+                         band_format(st->model_band_pct, bs, sizeof(bs)));
+                status_wrapped("model", line);
+                snprintf(line, sizeof(line), "%s (%% utilisation : host W)",
+                         TEXT_SAFE(st->model_curve));
+                status_wrapped("model curve", line);
+                if (st->dram_w > 0) {
+                        snprintf(line, sizeof(line), "%10.2f W: %s, %s", st->dram_w,
+                                 TEXT_SAFE(st->dram_source),
+                                 band_format(st->dram_band_pct, bs, sizeof(bs)));
+                        status_wrapped("dram (estimated)", line);
+                }
         }
         if (st->empty) {
                 printf("  no samples stored yet\n");
@@ -129,35 +160,42 @@ static void status_table(const StoreStatus *st, double band)
         }
         printf("  power, last minute  %10.2f W%s\n", st->power_w,
                st->estimated ? "  (estimated)" : "");
-        printf("  energy stored       %10.2f J = %.6f kWh%s\n", st->energy_j,
-               st->energy_j / J_PER_KWH, est);
+        char line[1024];
+        snprintf(line, sizeof(line), "%10.2f J = %.6f kWh%s", st->energy_j,
+                 st->energy_j / J_PER_KWH, est);
+        status_wrapped("energy stored", line);
         printf("  samples             %10llu  %s .. %s\n", (unsigned long long)st->samples,
                format_rfc3339(st->first_us, a, sizeof(a)),
                format_rfc3339(st->last_us, b, sizeof(b)));
         printf("  interval            %10.3f s\n", (double)st->interval_us / 1e6);
         printf("  dropped intervals   %10llu\n", (unsigned long long)st->dropped);
         double span = (double)(st->last_us - st->first_us) / 1e6;
-        printf("  measured            %10.0f s of %.0f s; %llu start(s) of joulesd, %llu without a "
-               "clean stop\n",
-               (double)st->measured_us / 1e6, span, (unsigned long long)st->runs,
-               (unsigned long long)st->unclean_stops);
-        if (st->weight[0])
-                printf("  attribution weight  %10s%s%s\n", TEXT_SAFE(st->weight),
-                       st->weight_reason[0] ? "  " : "", TEXT_SAFE(st->weight_reason));
+        snprintf(line, sizeof(line),
+                 "%10.0f s of %.0f s; %llu start(s) of joulesd, %llu without a clean stop",
+                 (double)st->measured_us / 1e6, span, (unsigned long long)st->runs,
+                 (unsigned long long)st->unclean_stops);
+        status_wrapped("measured", line);
+        if (st->weight[0]) {
+                snprintf(line, sizeof(line), "%10s%s%s", TEXT_SAFE(st->weight),
+                         st->weight_reason[0] ? "  " : "", TEXT_SAFE(st->weight_reason));
+                status_wrapped("attribution weight", line);
+        }
         printf("  ingest lines        %10llu accepted, %llu rejected, %llu malformed\n",
                (unsigned long long)st->ingest.accepted, (unsigned long long)st->ingest.rejected,
                (unsigned long long)st->ingest.malformed);
-        printf("\n%-18s %-22s %-8s %5s %12s %9s %7s\n", "DOMAIN", "ZONE", "SOURCE", "HOST",
-               "ENERGY J", "POWER W", "DROPPED");
+        /* 80 columns: RAPL's names ("package-1/uncore", "intel-rapl-mmio:0") fit; longer ones
+         * are cut. DROPS: intervals dropped; EST: estimated, not measured. */
+        printf("\n%-16s %-17s %-8s %4s %11s %8s %5s %3s\n", "DOMAIN", "ZONE", "SOURCE", "HOST",
+               "ENERGY J", "POWER W", "DROPS", "EST");
         for (size_t i = 0; i < st->n_domains; i++) {
                 const StoreDomainStatus *d = &st->domains[i];
-                char name[19], zone[23], source[9];
+                char name[17], zone[18], source[9];
                 text_terminal(d->name, name, sizeof(name));
                 text_terminal(d->zone, zone, sizeof(zone));
                 text_terminal(d->source, source, sizeof(source));
-                printf("%-18s %-22s %-8s %5s %12.2f %9.2f %7llu%s\n", name, zone, source,
+                printf("%-16s %-17s %-8s %4s %11.2f %8.2f %5llu%s\n", name, zone, source,
                        d->in_host ? "yes" : "no", d->energy_j, d->power_w,
-                       (unsigned long long)d->dropped, d->estimated ? " est." : "");
+                       (unsigned long long)d->dropped, d->estimated ? " yes" : "");
         }
 }
 

@@ -384,15 +384,6 @@ static int make_candidates(const CurveSample *s, size_t n, unsigned k, double **
                 free(dist);
                 return -EINVAL;
         }
-        if (d < k) {
-                snprintf(err, errlen,
-                         "a curve of %u points needs samples at %u different utilisations, these "
-                         "have %zu (ask for --points %zu or fewer)",
-                         k, k, d, d);
-                free(u);
-                free(dist);
-                return -EINVAL;
-        }
         size_t c = 0;
         double *cand = malloc(CURVE_FIT_MAX_CANDIDATES * sizeof(double));
         if (!cand) {
@@ -442,6 +433,8 @@ int curve_fit(const CurveSample *samples, size_t n, unsigned max_points, PowerCu
                         snprintf(err, errlen, "out of memory");
                 return r;
         }
+        if (C < max_points) /* "at most": no more points than utilisations measured */
+                max_points = (unsigned)C;
         FitBin *bins = calloc(C - 1, sizeof(FitBin));
         if (!bins) {
                 free(cand);

@@ -43,10 +43,10 @@ typedef struct CurveSample {
 } CurveSample;
 
 /* Fits a monotone curve of at most max_points points (POWER_CURVE_MIN..POWER_CURVE_MAX) to the
- * samples. Fewer points come out only where the best fit has collinear points (two flat steps in a
- * row, say), which are dropped. 0, or -EINVAL with the reason in err (a sentence: no samples, a
- * sample out of range, every sample at the same utilisation, fewer distinct utilisations than
- * points asked for), or -ENOMEM. */
+ * samples. Fewer points come out where the samples have fewer distinct utilisations (one point
+ * each then), or where the best fit has collinear points (two flat steps in a row, say), which
+ * are dropped. 0, or -EINVAL with the reason in err (a sentence: no samples, a sample out of
+ * range, every sample at the same utilisation), or -ENOMEM. */
 int curve_fit(const CurveSample *samples, size_t n, unsigned max_points, PowerCurve *ret, char *err,
               size_t errlen) __attribute__((warn_unused_result));
 

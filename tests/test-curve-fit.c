@@ -221,8 +221,6 @@ static void test_degenerate(void **state)
         } rows[] = {
                 {0, {0}, {0}, 1, 6, "no samples"},
                 {3, {40, 40, 40}, {100, 120, 110}, 1, 2, "every sample is at utilisation 40.00"},
-                {3, {0, 50, 100}, {1, 2, 3}, 1, 6, "needs samples at 6 different utilisations"},
-                {4, {0, 50, 50.001, 100}, {1, 2, 3, 4}, 1, 4, "these have 3"},
                 {2, {0, 101}, {1, 2}, 1, 2, "sample 2: utilisation 101 is not within 0 to 100"},
                 {2, {-1, 50}, {1, 2}, 1, 2, "sample 1: utilisation -1"},
                 {2, {0, NAN}, {1, 2}, 1, 2, "sample 2: utilisation nan"},
@@ -242,6 +240,35 @@ static void test_degenerate(void **state)
                 int ret = curve_fit(v, rows[r].n, rows[r].points, &c, err, sizeof(err));
                 if (ret != -EINVAL || !strstr(err, rows[r].err))
                         fail_msg("row %zu: %d '%s', want -EINVAL '%s'", r, ret, err, rows[r].err);
+        }
+}
+
+/* "At most N points": samples at fewer utilisations than asked give one point at each. */
+static void test_fewer_utilisations(void **state)
+{
+        static const struct {
+                unsigned n;
+                double u[4], w[4];
+                unsigned points, want_n;
+        } rows[] = {
+                {3, {0, 50, 100}, {10, 30, 35}, 6, 3},
+                {4, {0, 50, 50.001, 100}, {10, 30, 30, 35}, 4, 3}, /* 50.001 is 50.00 */
+                {2, {20, 80}, {50, 90}, 21, 2},
+        };
+        (void)state;
+        for (size_t r = 0; r < ELEMS(rows); r++) {
+                CurveSample v[4];
+                for (unsigned i = 0; i < rows[r].n; i++)
+                        v[i] = (CurveSample){rows[r].u[i], rows[r].w[i], 1};
+                PowerCurve c;
+                char err[256] = "";
+                if (curve_fit(v, rows[r].n, rows[r].points, &c, err, sizeof(err)) < 0)
+                        fail_msg("row %zu: %s", r, err);
+                assert_int_equal(c.n, rows[r].want_n);
+                for (unsigned i = 0; i < rows[r].n; i++)
+                        if (fabs(power_curve_eval(&c, v[i].util_pct) - v[i].watts) > 1e-3)
+                                fail_msg("row %zu: %g %% gives %g W, want %g", r, v[i].util_pct,
+                                         power_curve_eval(&c, v[i].util_pct), v[i].watts);
         }
 }
 
@@ -341,6 +368,7 @@ int main(void)
                 cmocka_unit_test(test_monotone),
                 cmocka_unit_test(test_two_points_is_line),
                 cmocka_unit_test(test_degenerate),
+                cmocka_unit_test(test_fewer_utilisations),
                 cmocka_unit_test(test_error_metrics),
                 cmocka_unit_test(test_many_samples),
                 cmocka_unit_test(test_more_points_never_worse),

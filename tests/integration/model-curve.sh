@@ -74,11 +74,29 @@ q "SELECT t.dt_us, SUM(u.idle_uj) FROM ticks t JOIN unit_energy u ON u.tick_id =
    WHERE t.host_uj IS NOT NULL GROUP BY t.id HAVING SUM(u.active_uj) > 0" |
   awk -v dram="$dram_w" '{ n++; w = $2 / $1; if (w < (60 + dram) * 0.999 || w > (60 + dram) * 1.001) bad++ }
     END { exit !(n > 0 && bad == 0) }' || fail "idle power is not the curve at 0 % plus dram"
+# status_joined DB: joules status, checked to fit 80 columns, with the values it wraps under
+# themselves (22 spaces) joined again onto one line for the checks
+status_joined() {
+  "$JOULES" --db "$1" status >"$SCRATCH/status.wrapped" || fail "joules status $1"
+  python3 - "$SCRATCH/status.wrapped" <<'PY' || fail "joules status: $(cat "$SCRATCH/status.wrapped")"
+import sys
+out = []
+for line in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    if len(line) > 80:
+        sys.exit("status wider than 80 columns: " + line)
+    if out and line.startswith(" " * 22) and line[22:23] != " ":
+        out[-1] += " " + line.strip()
+    else:
+        out.append(line)
+print("\n".join(out))
+PY
+}
+
 json=$("$JOULES" --db "$db" status --json)
 echo "$json" | jq -e --argjson c "$b_conf" --argjson d "$b_dram" '.model.method == "configured" and
   .model.band_pct == $c and .model.dram_band_pct == $d and .host.band_pct > $c and
   .host.band_pct < $d and .host.energy_j_low < .host.energy_j' >/dev/null || fail "status: $json"
-"$JOULES" --db "$db" status | grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±$b_conf%" ||
+status_joined "$db" | grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±$b_conf%" ||
   fail "status table: $("$JOULES" --db "$db" status)"
 
 # a curve alone (dram = auto) is the host's watts, memory included: no dram domain on top
@@ -120,7 +138,7 @@ echo "$json" | jq -e --argjson b "$b_cpu" '.model.method == "cpu" and .model.ban
   ([.domains[] | select(.kind == "model") | .power_w][0] - 0.12 * 265 * 4 / 64 | fabs) < 0.01 and
   ([.domains[] | select(.kind == "dram") | .power_w][0] - 16 * 0.392 | fabs) < 0.01 and
   all(.domains[]; .estimated and .in_host)' >/dev/null || fail "xeon status: $json"
-"$JOULES" --db "$SCRATCH/xeon/j.db" status >"$SCRATCH/xeon/status.txt"
+status_joined "$SCRATCH/xeon/j.db" >"$SCRATCH/xeon/status.txt"
 grep -q "model  *CPU-aware default: Intel Xeon Platinum 8375C (TDP 265 W, 64 threads; .*) x Teads curve, 4 of 64 threads, ±$b_cpu%" \
   "$SCRATCH/xeon/status.txt" || fail "xeon table: $(cat "$SCRATCH/xeon/status.txt")"
 grep -q "dram (estimated)  *6.27 W: 16.0 GiB (MemTotal) x 0.392 W per GB" "$SCRATCH/xeon/status.txt" ||
