@@ -96,7 +96,10 @@ json=$("$JOULES" --db "$db" status --json)
 echo "$json" | jq -e --argjson c "$b_conf" --argjson d "$b_dram" '.model.method == "configured" and
   .model.band_pct == $c and .model.dram_band_pct == $d and .host.band_pct > $c and
   .host.band_pct < $d and .host.energy_j_low < .host.energy_j' >/dev/null || fail "status: $json"
-status_joined "$db" | grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±$b_conf%" ||
+# into a file, not a pipe: grep -q stops reading at the match, and under pipefail the writer's
+# broken pipe would fail the check
+status_joined "$db" >"$SCRATCH/joined.txt"
+grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±$b_conf%" "$SCRATCH/joined.txt" ||
   fail "status table: $("$JOULES" --db "$db" status)"
 
 # a curve alone (dram = auto) is the host's watts, memory included: no dram domain on top
