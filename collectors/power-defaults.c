@@ -369,7 +369,19 @@ void power_cpu_normalize(const char *in, char *out, size_t outlen)
         }
 }
 
-/* Whether the words of needle appear, whole, in hay (both normalised). */
+/* Whether w (up to a space or the end) is a version word: "v2", "v4". */
+static bool is_version_word(const char *w)
+{
+        if (w[0] != 'v' || !isdigit((unsigned char)w[1]))
+                return false;
+        for (w++; isdigit((unsigned char)*w); w++)
+                ;
+        return *w == '\0' || *w == ' ';
+}
+
+/* Whether the words of needle appear, whole, in hay (both normalised), and are not followed by a
+ * version word: Intel names successive generations "E5-2670", "E5-2670 v2", "E5-2670 v3", three
+ * CPUs of different TDP and core count, so a row for one must not match the others. */
 static bool words_in(const char *hay, const char *needle)
 {
         size_t nl = strlen(needle);
@@ -377,7 +389,7 @@ static bool words_in(const char *hay, const char *needle)
                 return false;
         for (const char *p = hay; (p = strstr(p, needle)); p++) {
                 bool start = p == hay || p[-1] == ' ';
-                bool end = p[nl] == '\0' || p[nl] == ' ';
+                bool end = p[nl] == '\0' || (p[nl] == ' ' && !is_version_word(p + nl + 1));
                 if (start && end)
                         return true;
         }

@@ -63,7 +63,8 @@ const PowerTables *power_tables_builtin(void);
  * 2.90GHz" -> "intel xeon platinum 8375c". */
 void power_cpu_normalize(const char *in, char *out, size_t outlen);
 
-/* The row for this CPU: the longest match found as whole words in the normalised model, rows whose
+/* The row for this CPU: the longest match found as whole words in the normalised model and not
+ * followed there by a version word ("xeon e5-2670" does not match "... e5-2670 v2"), rows whose
  * DMI vendor matches before rows for any vendor. NULL if none. */
 const PowerCpuRow *power_cpu_match(const PowerTables *t, const char *cpu_model,
                                    const char *dmi_vendor);

@@ -29,7 +29,10 @@
                     "xeon platinum 8375c,,Intel Xeon Platinum 8375C,265,64,Intel ARK\r\n"          \
                     "\n"                                                                           \
                     "arm 0x41 0xd0c,amazon,AWS Graviton2,110,64,estimate\n"                        \
-                    "arm 0x41 0xd0c,,Ampere Altra Q80-30,210,80,Ampere\n"
+                    "arm 0x41 0xd0c,,Ampere Altra Q80-30,210,80,Ampere\n"                          \
+                    "xeon e5-2670,,Intel Xeon E5-2670,115,16,Intel ARK\n"                          \
+                    "xeon e5-2670 v2,,Intel Xeon E5-2670 v2,115,20,Intel ARK\n"                    \
+                    "xeon,,Intel Xeon (family),150,40,Intel ARK\n"
 
 static void test_normalize(void **state)
 {
@@ -105,7 +108,7 @@ static void test_parse_good(void **state)
         char err[256];
         (void)state;
         assert_int_equal(power_tables_parse(CPUS, SHAPES, ESTIMATES, &t, err, sizeof(err)), 0);
-        assert_int_equal(t.n_cpus, 5);
+        assert_int_equal(t.n_cpus, 8);
         assert_string_equal(t.cpus[0].source,
                             "AMD, product page"); /* the last field keeps commas */
         assert_string_equal(t.cpus[2].name, "Intel Xeon Platinum 8375C");
@@ -155,6 +158,26 @@ static void test_builtin(void **state)
                 {"ARM 0x41 0xd40", "Amazon EC2", "AWS Graviton3"},
                 {"ARM 0x41 0xd0c", "Ampere(R)", "Ampere Altra"},
                 {"ARM 0xc0 0xac3", "", "AmpereOne"},
+                /* the CPUs of the SPECpower results in data/specpower, as /proc/cpuinfo spells
+                 * them, and their siblings: each its own row, never the family row */
+                {"Intel(R) Xeon(R) CPU           E5440  @ 2.83GHz", "", "Intel Xeon E5440"},
+                {"Intel(R) Xeon(R) CPU           X5670  @ 2.93GHz", "", "Intel Xeon X5670"},
+                {"Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz", "", "Intel Xeon E5-2670"},
+                {"Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz", "", "Intel Xeon E5-2670 v2"},
+                {"Intel(R) Xeon(R) CPU E5-2670 v3 @ 2.30GHz", "", "Intel Xeon E5-2670 v3"},
+                {"Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz", "", "Intel Xeon E5-2680 v4"},
+                {"Intel(R) Xeon(R) CPU E5-4669 v4 @ 2.20GHz", "", "Intel Xeon E5-4669 v4"},
+                {"Intel(R) Xeon(R) Platinum 8180 CPU @ 2.50GHz", "", "Intel Xeon Platinum 8180"},
+                {"Intel(R) Xeon(R) Platinum 8280 CPU @ 2.70GHz", "", "Intel Xeon Platinum 8280"},
+                {"Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "", "Intel Xeon Gold 6248R"},
+                {"Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", "", "Intel Xeon Gold 6248"},
+                {"Intel(R) Xeon(R) Silver 4114 CPU @ 2.20GHz", "", "Intel Xeon Silver 4114"},
+                {"Intel(R) Xeon(R) E-2176G CPU @ 3.70GHz", "", "Intel Xeon E-2176G"},
+                {"Intel(R) Xeon(R) E-2224 CPU @ 3.40GHz", "", "Intel Xeon E-2224"},
+                {"Intel(R) Xeon(R) E-2224G CPU @ 3.50GHz", "", "Intel Xeon E-2224G"},
+                /* a version the table lacks falls to the family, not to the older CPU */
+                {"Intel(R) Xeon(R) CPU E5-2640 v5 @ 2.40GHz", "", "Intel Xeon (model not named"},
+                {"Intel(R) Xeon(R) CPU E5-2667 v3 @ 3.20GHz", "", "Intel Xeon (model not named"},
         };
         for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
                 const PowerCpuRow *row = power_cpu_match(b, rows[i].model, rows[i].vendor);
@@ -180,10 +203,16 @@ static void test_match(void **state)
                 {"AMD EPYC 77631", NULL, 1},                  /* whole words only */
                 {"AMD EPYC", "QEMU", 1},
                 {"Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", NULL, 2},
-                {"Intel(R) Xeon(R) Platinum 8375", NULL, -1},
-                {"ARM 0x41 0xd0c", "Amazon EC2", 3}, /* the vendor's row first */
+                {"Intel(R) Xeon(R) Platinum 8375", NULL, 7}, /* not 8375C: the family */
+                {"ARM 0x41 0xd0c", "Amazon EC2", 3},         /* the vendor's row first */
                 {"ARM 0x41 0xd0c", "Ampere Computing", 4},
                 {"ARM 0x41 0xd0c", NULL, 4},
+                {"Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz", NULL, 5},
+                {"Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz", NULL, 6}, /* the most specific */
+                {"Intel(R) Xeon(R) CPU E5-2670 v3 @ 2.30GHz", NULL, 7}, /* not E5-2670's row */
+                {"Intel(R) Xeon(R) CPU E5-2670 v22", NULL, 7},          /* v22 is no v2 */
+                {"Intel(R) Xeon(R) CPU E5-2670 v @ 2.60GHz", NULL, 5},  /* "v" alone: no version */
+                {"Intel(R) Xeon(R) CPU E5-2670 vx", NULL, 5},
                 {"Some CPU", NULL, -1},
                 {NULL, NULL, -1},
         };

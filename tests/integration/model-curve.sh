@@ -11,6 +11,11 @@ source "$JOULES_SRC/tests/lib.sh"
 BURN=$JOULES_TESTS_BIN/burn
 [ -x "$BURN" ] || fail "no $BURN"
 cg_mount=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+# the bands come from data/estimates.csv (tests/test-validation.c derives them): read, not copied
+band() { awk -F, -v k="band_$1" '$1 == k { print $2 }' "$JOULES_SRC/data/estimates.csv"; }
+b_conf=$(band configured) b_cpu=$(band cpu) b_gen=$(band generic) b_dram=$(band dram)
+[ -n "$b_conf" ] && [ -n "$b_cpu" ] && [ -n "$b_gen" ] && [ -n "$b_dram" ] || fail "bands in data/estimates.csv"
+[ "$b_conf" -lt "$b_dram" ] || fail "the host-band check below needs band_configured < band_dram"
 
 # 1. a configured curve under real load
 db=$SCRATCH/curve.db
@@ -88,10 +93,13 @@ PY
 }
 
 json=$("$JOULES" --db "$db" status --json)
-echo "$json" | jq -e '.model.method == "configured" and .model.band_pct == 10 and
-  .model.dram_band_pct == 50 and .host.band_pct > 10 and .host.band_pct < 50 and
-  .host.energy_j_low < .host.energy_j' >/dev/null || fail "status: $json"
-status_joined "$db" | grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±10%" ||
+echo "$json" | jq -e --argjson c "$b_conf" --argjson d "$b_dram" '.model.method == "configured" and
+  .model.band_pct == $c and .model.dram_band_pct == $d and .host.band_pct > $c and
+  .host.band_pct < $d and .host.energy_j_low < .host.energy_j' >/dev/null || fail "status: $json"
+# into a file, not a pipe: grep -q stops reading at the match, and under pipefail the writer's
+# broken pipe would fail the check
+status_joined "$db" >"$SCRATCH/joined.txt"
+grep -q "model  *configured curve: \[model\] curve = 0:60, 10:100, 50:180, 100:200, ±$b_conf%" "$SCRATCH/joined.txt" ||
   fail "status table: $("$JOULES" --db "$db" status)"
 
 # a curve alone (dram = auto) is the host's watts, memory included: no dram domain on top
@@ -99,7 +107,7 @@ printf '[model]\ncurve = 0:60, 100:200\n' >"$SCRATCH/auto.conf"
 "$JOULESD" --config "$SCRATCH/auto.conf" --db "$SCRATCH/auto.db" --energy-source model \
   --interval 100ms --ingest-socket '' --events none --duration 0.5s 2>/dev/null || fail "dram auto"
 "$JOULES" --db "$SCRATCH/auto.db" status --json | jq -e '(.domains | length) == 1 and
-  .domains[0].kind == "model" and .model.dram_w == null and .host.band_pct == 10' >/dev/null ||
+  .domains[0].kind == "model" and .model.dram_w == null and .host.band_pct == '"$b_conf" >/dev/null ||
   fail "curve with dram auto: $("$JOULES" --db "$SCRATCH/auto.db" status --json)"
 
 # 2. CPU-aware defaults from a fake /proc and DMI tree
@@ -125,7 +133,7 @@ fake "$SCRATCH/xeon" 'model name\t: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GH
 run_fake "$SCRATCH/xeon"
 json=$("$JOULES" --db "$SCRATCH/xeon/j.db" status --json)
 # 4 of 64 threads of a 265 W CPU, at 0 % (the fake stat never moves): 0.12 x 265 x 4/64 W
-echo "$json" | jq -e '.model.method == "cpu" and .model.band_pct == 30 and
+echo "$json" | jq -e --argjson b "$b_cpu" '.model.method == "cpu" and .model.band_pct == $b and
   (.model.source | startswith("Intel Xeon Platinum 8375C (TDP 265 W, 64 threads;")) and
   (.model.source | endswith("x Teads curve, 4 of 64 threads")) and
   .model.cpu == "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" and
@@ -134,7 +142,7 @@ echo "$json" | jq -e '.model.method == "cpu" and .model.band_pct == 30 and
   ([.domains[] | select(.kind == "dram") | .power_w][0] - 16 * 0.392 | fabs) < 0.01 and
   all(.domains[]; .estimated and .in_host)' >/dev/null || fail "xeon status: $json"
 status_joined "$SCRATCH/xeon/j.db" >"$SCRATCH/xeon/status.txt"
-grep -q "model  *CPU-aware default: Intel Xeon Platinum 8375C (TDP 265 W, 64 threads; .*) x Teads curve, 4 of 64 threads, ±30%" \
+grep -q "model  *CPU-aware default: Intel Xeon Platinum 8375C (TDP 265 W, 64 threads; .*) x Teads curve, 4 of 64 threads, ±$b_cpu%" \
   "$SCRATCH/xeon/status.txt" || fail "xeon table: $(cat "$SCRATCH/xeon/status.txt")"
 grep -q "dram (estimated)  *6.27 W: 16.0 GiB (MemTotal) x 0.392 W per GB" "$SCRATCH/xeon/status.txt" ||
   fail "dram line: $(cat "$SCRATCH/xeon/status.txt")"
@@ -149,8 +157,8 @@ run_fake "$SCRATCH/graviton"
 # a CPU the tables do not know: the generic line, named as such, with its wider band
 fake "$SCRATCH/unknown" 'model name\t: Hygon C86 7185 32-core Processor' "QEMU" "Standard PC"
 run_fake "$SCRATCH/unknown"
-"$JOULES" --db "$SCRATCH/unknown/j.db" status --json | jq -e '.model.method == "generic" and
-  .model.band_pct == 50 and (.model.source | contains("Hygon C86 7185"))' >/dev/null ||
+"$JOULES" --db "$SCRATCH/unknown/j.db" status --json | jq -e --argjson b "$b_gen" '.model.method == "generic" and
+  .model.band_pct == $b and (.model.source | contains("Hygon C86 7185"))' >/dev/null ||
   fail "unknown CPU: $("$JOULES" --db "$SCRATCH/unknown/j.db" status --json | jq -c .model)"
 
 # 3. a bad curve: exit 78, FILE:LINE and the reason
