@@ -38,8 +38,7 @@ struct Services {
         Store *store;
         CgroupSet *cg;
         PerfEvents *pe;
-        ProcEvents *pev;   /* per-process counters; NULL: off, or no working events */
-        unsigned pev_idle; /* process_events_idle */
+        ProcEvents *pev; /* per-process counters; NULL: off, or no working events */
         bool pev_warned;
         size_t n_events;
         int64_t event_ids[PERF_EVENTS_MAX];
@@ -72,20 +71,6 @@ struct Services {
         bool cgroup_failing;
         bool warned_conservation;
 };
-
-size_t services_events(const Services *s, const int64_t **ret_ids)
-{
-        if (ret_ids)
-                *ret_ids = s->event_ids;
-        return s->pe ? s->n_events : 0;
-}
-
-size_t services_process_counters(const Services *s, size_t *ret_groups)
-{
-        if (ret_groups)
-                *ret_groups = s->pev ? proc_events_n_groups(s->pev) : 0;
-        return s->pev ? proc_events_n_open(s->pev) : 0;
-}
 
 const char *services_weight(const Services *s)
 {

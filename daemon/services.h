@@ -22,7 +22,12 @@
  * default). Units counted per cgroup use their own count; the pseudo-units, a user manager (whose
  * cgroup holds its user units) and units whose counters could not be opened use their CPU time
  * converted at the tick's average count per CPU nanosecond over the counted units. When no unit
- * was counted in a tick, that tick falls back to CPU time for everyone. */
+ * was counted in a tick, that tick falls back to CPU time for everyone.
+ *
+ * Per process. With working counters and process_events_idle > 0, the processes stored each tick
+ * (the top top_processes of each active unit, and of unattributed) are counted too, with the same
+ * events (daemon/proc-events.h); their counts are read right after the units' and stored per
+ * process and event. They only describe; the split inside a unit stays by CPU time. */
 
 typedef struct Services Services;
 
@@ -53,11 +58,6 @@ Services *services_free(Services *s);
  * stay valid until the next call. */
 int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj, uint64_t dt_us,
                   ServicesTick *ret) __attribute__((warn_unused_result));
-
-/* The perf events counted (0 when none work) and their ids in the history, in list order. */
-size_t services_events(const Services *s, const int64_t **ret_ids);
-/* Processes whose perf counters are open now, and their counter groups (one per thread). */
-size_t services_process_counters(const Services *s, size_t *ret_groups);
 
 /* "cycles", another event name, or "cpu-time"; and why it is not the configured event. */
 const char *services_weight(const Services *s);
