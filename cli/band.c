@@ -1,6 +1,7 @@
 #include "cli/band.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,4 +48,58 @@ const char *band_method_label(const char *method)
                 if (strcmp(method, labels[i].method) == 0)
                         return labels[i].label;
         return method;
+}
+
+void band_sum_add(BandSum *sum, double energy_j, bool estimated, double band_pct)
+{
+        if (!isfinite(energy_j) || energy_j < 0)
+                return;
+        if (!estimated) {
+                sum->measured_j += energy_j;
+                return;
+        }
+        sum->estimated_j += energy_j;
+        if (!(isfinite(band_pct) && band_pct >= 0)) {
+                /* no energy, nothing uncertain: an empty estimated run does not hide the band */
+                if (energy_j > 0)
+                        sum->unknown = true;
+                return;
+        }
+        sum->low_j += fmax(0, energy_j * (1 - band_pct / 100));
+        sum->high_j += energy_j * (1 + band_pct / 100);
+}
+
+double band_sum_pct(const BandSum *sum)
+{
+        if (sum->unknown)
+                return NAN;
+        double total = sum->measured_j + sum->estimated_j;
+        if (!(sum->estimated_j > 0) || !(total > 0))
+                return 0;
+        return 100 * (sum->high_j - sum->estimated_j) / total;
+}
+
+void band_sum_bounds(const BandSum *sum, double value, double *ret_low, double *ret_high)
+{
+        double total = sum->measured_j + sum->estimated_j;
+        if (sum->unknown || !(sum->estimated_j > 0) || !(total > 0) || !isfinite(value)) {
+                *ret_low = *ret_high = NAN;
+                return;
+        }
+        *ret_low = value * (sum->measured_j + sum->low_j) / total;
+        *ret_high = value * (sum->measured_j + sum->high_j) / total;
+}
+
+int band_read(Store *s, int64_t from_us, int64_t to_us, BandSum *ret)
+{
+        StoreBandPart *parts;
+        size_t n;
+        int r = store_read_band(s, from_us, to_us, &parts, &n);
+        if (r < 0)
+                return r;
+        *ret = (BandSum){0};
+        for (size_t i = 0; i < n; i++)
+                band_sum_add(ret, parts[i].energy_j, parts[i].estimated, parts[i].band_pct);
+        free(parts);
+        return 0;
 }

@@ -2,6 +2,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "storage/store.h"
 
 /* The uncertainty band of an estimated figure, as the history keeps it (runs.band_pct, see
  * data/README.md): ± percent, 0 for a measured figure (none), NaN when an estimate has no known
@@ -21,3 +24,32 @@ const char *band_format(double band_pct, char *buf, size_t size);
 /* The people's name of a model method as stored in runs.model_method: "configured curve",
  * "CPU-aware default", "generic default"; the method itself when unknown, "" for none. */
 const char *band_method_label(const char *method);
+
+/* The band of a figure that adds parts measured and estimated with different bands (a range over
+ * several runs of joulesd): measured parts are exact, each estimated part E with band b may be
+ * anywhere in E * (1 ± b). The bounds are the sums of the parts' bounds, so the half-width is
+ * Σ E_i * b_i over the estimated parts, and the figure's ± percent is that over the total. */
+typedef struct BandSum {
+        double measured_j;  /* exact */
+        double estimated_j; /* the estimated parts' energy */
+        double low_j;       /* Σ max(0, E_i * (1 - b_i)) over the estimated parts */
+        double high_j;      /* Σ E_i * (1 + b_i) */
+        bool unknown;       /* an estimated part (with energy) has no known band */
+} BandSum;
+
+/* Adds a part: its energy, whether it was estimated, and its band (percent; ignored when
+ * measured). Negative or non-finite energy is ignored. */
+void band_sum_add(BandSum *sum, double energy_j, bool estimated, double band_pct);
+
+/* The ± percent of the whole: 0 when nothing is estimated (measured, no band), NaN when an
+ * estimated part's band is unknown, else 100 * (high - total) / total. */
+double band_sum_pct(const BandSum *sum);
+
+/* The bounds of value, a figure that is the whole (in J, kWh, ...) or a share of it whose parts
+ * are measured and estimated in the whole's proportions: value * (measured + Σ low) / total and
+ * value * (measured + Σ high) / total. Both NaN when nothing is estimated or a band is unknown. */
+void band_sum_bounds(const BandSum *sum, double value, double *ret_low, double *ret_high);
+
+/* The BandSum of the energy stored over (from_us, to_us], from its runs (store_read_band). */
+int band_read(Store *s, int64_t from_us, int64_t to_us, BandSum *ret)
+        __attribute__((warn_unused_result));

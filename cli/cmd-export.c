@@ -32,8 +32,9 @@ static void export_usage(FILE *f)
                 "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
                 "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
                 "  estimated, tool_version, energy_band_pct, energy_kwh_low, energy_kwh_high\n"
-                "  (the uncertainty band of an estimate, data/README.md: percent, 0 when\n"
-                "  measured, low and high then empty; all empty from --prometheus).\n"
+                "  (the uncertainty band of an estimate, data/README.md, weighted by energy\n"
+                "  where measured and estimated runs share a period; all three empty when\n"
+                "  measured and from --prometheus).\n"
                 "host_id is the host name joulesd recorded for the period's ticks.\n\n"
                 "Every host of a fleet, from the counters joules-exporter serves, read back\n"
                 "from Prometheus or a store with its HTTP API (Thanos, Mimir, VictoriaMetrics):\n"
@@ -120,13 +121,17 @@ static int export_period(const Footprint *fp, void *user)
         const FootprintSettings *fs = fp->fs;
         export_begin(st);
         st->periods += fp->n_periods;
-        /* the band of each period's estimates: that of the runs over it */
-        double bands[8];
-        for (size_t p = 0; p < fp->n_periods && p < ELEMENTSOF(bands); p++) {
-                bands[p] = NAN;
-                if (st->s && store_read_band(st->s, fp->periods[p].start_us, fp->periods[p].end_us,
-                                             &bands[p]) < 0)
+        /* each period's energy by run, for the band of its estimates; unknown from Prometheus */
+        BandSum *bands = calloc(fp->n_periods ? fp->n_periods : 1, sizeof(*bands));
+        if (!bands)
+                return -ENOMEM;
+        for (size_t p = 0; p < fp->n_periods; p++) {
+                bands[p] = (BandSum){.unknown = true};
+                if (st->s && band_read(st->s, fp->periods[p].start_us, fp->periods[p].end_us,
+                                       &bands[p]) < 0) {
+                        free(bands);
                         return -EIO;
+                }
         }
         for (size_t i = 0; i < fp->n_rows; i++) {
                 const FootprintRow *row = &fp->rows[i];
@@ -137,10 +142,16 @@ static int export_period(const Footprint *fp, void *user)
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
                 char a[32], b[32], source[128];
-                double band = row->period < ELEMENTSOF(bands) ? bands[row->period] : NAN, lo, hi;
-                if (!f->estimated && band == band)
-                        band = 0; /* measured: no band */
-                band_bounds(carbon_j_to_kwh(e_j), band, &lo, &hi);
+                /* measured: no band, empty in CSV and null in JSON. Estimated: weighted by energy
+                 * over the period's runs; a unit's totals keep no split by run, so its energy is
+                 * taken as measured and estimated in the period's proportions. */
+                double band = NAN, lo = NAN, hi = NAN;
+                if (f->estimated) {
+                        band = band_sum_pct(&bands[row->period]);
+                        if (band == 0)
+                                band = NAN;
+                        band_sum_bounds(&bands[row->period], carbon_j_to_kwh(e_j), &lo, &hi);
+                }
                 footprint_source(fp, f, source, sizeof(source));
                 format_rfc3339(per->start_us, a, sizeof(a));
                 format_rfc3339(per->end_us, b, sizeof(b));
@@ -192,6 +203,7 @@ static int export_period(const Footprint *fp, void *user)
                 csv_number(lo);
                 csv_number_end(hi, true);
         }
+        free(bands);
         return 0;
 }
 

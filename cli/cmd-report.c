@@ -56,15 +56,22 @@ static double grams(const FootprintFigures *f)
         return f->location_g + f->embodied_g;
 }
 
+/* band: the period's energy by run (band_read). A unit's totals do not keep its energy split by
+ * run, so a unit with estimated energy takes the period's measured and estimated shares; one
+ * without is measured and has no band. */
 static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double seconds,
-                                double host_j, double band)
+                                double host_j, const BandSum *band)
 {
-        double e = f->active_j + f->idle_j, lo, hi;
-        band_bounds(carbon_j_to_kwh(e), f->estimated ? band : 0, &lo, &hi);
+        double e = f->active_j + f->idle_j, lo = NAN, hi = NAN, pct = NAN;
+        if (f->estimated) {
+                band_sum_bounds(band, carbon_j_to_kwh(e), &lo, &hi);
+                pct = band_sum_pct(band);
+        }
         json_number(j, "energy_j", e);
         json_number(j, "energy_kwh", carbon_j_to_kwh(e));
-        /* the band of an estimate (data/README.md); null when measured */
-        json_number(j, "energy_band_pct", f->estimated ? band : NAN);
+        /* the band of an estimate (data/README.md), weighted by energy over the runs; null when
+         * measured */
+        json_number(j, "energy_band_pct", pct == 0 ? NAN : pct);
         json_number(j, "energy_kwh_low", lo);
         json_number(j, "energy_kwh_high", hi);
         json_number(j, "active_j", f->active_j);
@@ -119,9 +126,9 @@ static int report_events_read(Store *s, const Footprint *fp, const char *unit, R
         return 0;
 }
 
-/* bands[p]: the ± percent of period p (store_read_band) */
+/* bands[p]: the energy of period p by run (band_read) */
 static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_t from, int64_t to,
-                        const Chart *chart, const double *bands, const ReportEvents *ev)
+                        const Chart *chart, const BandSum *bands, const ReportEvents *ev)
 {
         JsonWriter j;
         json_init(&j, stdout);
@@ -140,7 +147,7 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                 json_time(&j, "end", per->end_us, true);
                 json_number(&j, "seconds", per->seconds);
                 json_object_begin(&j, "host");
-                report_json_figures(&j, &per->host, per->seconds, per->host_j, bands[p]);
+                report_json_figures(&j, &per->host, per->seconds, per->host_j, &bands[p]);
                 json_number(&j, "energy_j", per->host_j); /* the measured total */
                 json_object_end(&j);
                 json_array_begin(&j, "units");
@@ -151,7 +158,7 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                         json_string(&j, "unit", fp->rows[r].name);
                         json_bool(&j, "pseudo", fp->rows[r].pseudo);
                         report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j,
-                                            bands[p]);
+                                            &bands[p]);
                         size_t first = 0, n_ev = 0;
                         if (ev)
                                 n_ev = events_of_unit(ev[p].rows, ev[p].n, fp->rows[r].name,
@@ -195,7 +202,7 @@ static void report_name(char *buf, size_t size, const FootprintRow *row)
         text_abbrev(cli_unit_label(row->name, row->pseudo, full, sizeof(full)), 26, "~", buf, size);
 }
 
-static void report_table(const Footprint *fp, const FootprintSettings *fs, const double *bands,
+static void report_table(const Footprint *fp, const FootprintSettings *fs, const BandSum *bands,
                          const ReportEvents *ev)
 {
         char a[32], b[32], bs[16];
@@ -203,9 +210,13 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs, const
                 const FootprintPeriod *per = &fp->periods[p];
                 const FootprintFigures *h = &per->host;
                 char how[48] = " (measured)";
-                if (h->estimated)
+                double pct = band_sum_pct(&bands[p]);
+                if (h->estimated && bands[p].measured_j > 0)
+                        snprintf(how, sizeof(how), " (partly estimated %s)",
+                                 band_format(pct, bs, sizeof(bs)));
+                else if (h->estimated)
                         snprintf(how, sizeof(how), " (estimated %s)",
-                                 band_format(bands[p], bs, sizeof(bs)));
+                                 band_format(pct, bs, sizeof(bs)));
                 printf("%s%s .. %s%s\n", p ? "\n" : "", format_rfc3339(per->start_us, a, sizeof(a)),
                        format_rfc3339(per->end_us, b, sizeof(b)), how);
                 printf("host %.1f J (%.6g kWh) in %.0f s, %.4g W average, %.4g gCO2e\n",
@@ -222,10 +233,10 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs, const
                         report_name(name, sizeof(name), row);
                         /* an estimate with its band, whole percent to fit 80 columns */
                         char src[24] = "measured";
-                        if (row->f.estimated && isnan(bands[p]))
+                        if (row->f.estimated && isnan(pct))
                                 snprintf(src, sizeof(src), "est ±?");
                         else if (row->f.estimated)
-                                snprintf(src, sizeof(src), "est ±%.0f%%", bands[p]);
+                                snprintf(src, sizeof(src), "est ±%.0f%%", pct);
                         printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %*s\n", name, e,
                                carbon_j_to_kwh(e), per->seconds > 0 ? e / per->seconds : 0,
                                per->host_j > 0 ? 100 * e / per->host_j : 0,
@@ -349,7 +360,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         Chart chart = {0};
         ReportEvents *ev = NULL;
         int rc = CLI_EXIT_FAILURE;
-        double *bands = NULL;
+        BandSum *bands = NULL;
         int r = footprint_read(s, &fs, from, to, bucket, unit, &fp);
         if (r >= 0) {
                 bands = calloc(fp.n_periods ? fp.n_periods : 1, sizeof(*bands));
@@ -357,7 +368,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                         r = -ENOMEM;
         }
         for (size_t p = 0; r >= 0 && p < fp.n_periods; p++)
-                r = store_read_band(s, fp.periods[p].start_us, fp.periods[p].end_us, &bands[p]);
+                r = band_read(s, fp.periods[p].start_us, fp.periods[p].end_us, &bands[p]);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
                         r == -ENOMEM ? "out of memory" : store_last_error(s));

@@ -19,11 +19,12 @@ static void status_usage(FILE *f)
                    "  joules --db ./joules.db status --json | jq .host.power_w\n");
 }
 
-/* band: of all the stored energy (store_read_band over the whole history) */
-static void status_json(const StoreStatus *st, double band)
+/* band: of all the stored energy, by run (band_read over the whole history): the measured part
+ * exact, the estimated parts each with its run's band */
+static void status_json(const StoreStatus *st, const BandSum *band)
 {
-        double lo, hi;
-        band_bounds(st->energy_j, band, &lo, &hi);
+        double lo, hi, pct = band_sum_pct(band);
+        band_sum_bounds(band, st->energy_j, &lo, &hi);
         JsonWriter j;
         json_init(&j, stdout);
         json_object_begin(&j, NULL);
@@ -33,7 +34,7 @@ static void status_json(const StoreStatus *st, double band)
         json_number(&j, "power_w", st->power_w);
         json_bool(&j, "estimated", st->estimated);
         /* ± percent of the estimate and the energy's bounds; null when measured */
-        json_number(&j, "band_pct", band_known(band) ? band : NAN);
+        json_number(&j, "band_pct", pct == 0 ? NAN : pct);
         json_number(&j, "energy_j_low", lo);
         json_number(&j, "energy_j_high", hi);
         json_time(&j, "first_sample", st->first_us, !st->empty);
@@ -124,14 +125,22 @@ static void status_wrapped(const char *label, const char *text)
         putchar('\n');
 }
 
-static void status_table(const StoreStatus *st, double band)
+static void status_table(const StoreStatus *st, const BandSum *band)
 {
-        char a[32], b[32], bs[16], est[96] = "";
-        if (st->estimated && band_known(band)) {
+        char a[32], b[32], bs[16], est[160] = "";
+        double pct = band_sum_pct(band);
+        if (st->estimated && band_known(pct)) {
                 double lo, hi;
-                band_bounds(st->energy_j / J_PER_KWH, band, &lo, &hi);
-                snprintf(est, sizeof(est), "  (estimated %s: %.6f .. %.6f kWh)",
-                         band_format(band, bs, sizeof(bs)), lo, hi);
+                band_sum_bounds(band, st->energy_j / J_PER_KWH, &lo, &hi);
+                /* where runs measured part of it, that part is exact and carries no band */
+                if (band->measured_j > 0)
+                        snprintf(est, sizeof(est),
+                                 "  (%.2f J measured, %.2f J estimated; %s: %.6f .. %.6f kWh)",
+                                 band->measured_j, band->estimated_j,
+                                 band_format(pct, bs, sizeof(bs)), lo, hi);
+                else
+                        snprintf(est, sizeof(est), "  (estimated %s: %.6f .. %.6f kWh)",
+                                 band_format(pct, bs, sizeof(bs)), lo, hi);
         } else if (st->estimated) {
                 snprintf(est, sizeof(est), "  (estimated, band unknown)");
         }
@@ -230,10 +239,10 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
         if (!s)
                 return CLI_EXIT_FAILURE;
         StoreStatus st = {0};
-        double band = 0;
+        BandSum band = {0};
         int r = store_read_status(s, &st);
         if (r >= 0)
-                r = store_read_band(s, INT64_MIN / 4, INT64_MAX / 4, &band);
+                r = band_read(s, INT64_MIN / 4, INT64_MAX / 4, &band);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
                 store_status_done(&st);
@@ -241,9 +250,9 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
                 return CLI_EXIT_FAILURE;
         }
         if (json)
-                status_json(&st, band);
+                status_json(&st, &band);
         else
-                status_table(&st, band);
+                status_table(&st, &band);
         store_status_done(&st);
         store_close(s);
         return CLI_EXIT_OK;

@@ -41,33 +41,64 @@ static double store_column_maybe(sqlite3_stmt *q, int col)
         return sqlite3_column_type(q, col) == SQLITE_NULL ? NAN : sqlite3_column_double(q, col);
 }
 
-int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **ret, size_t *ret_n)
 {
+        StoreSpan spans[STORE_PLAN_MAX];
+        size_t n_spans;
         sqlite3_stmt *q = NULL;
-        bool v8 = store_schema_version(s) >= 8;
-        /* A run ends at its stop, or, when it never recorded one (a crash), where the next run
-         * starts; the latest may still be running. */
-        char sql[640];
-        snprintf(sql, sizeof(sql),
-                 "SELECT COUNT(*), %s FROM runs r WHERE estimated AND started_us < ?2 AND "
-                 "COALESCE(stopped_us, (SELECT MIN(n.started_us) FROM runs n WHERE n.id > r.id), "
-                 "?1 + 1) > ?1",
-                 v8 ? "COUNT(band_pct), MAX(band_pct)" : "0, NULL");
-        int r = store_query(s, &q, sql);
+        StoreBandPart *parts = NULL;
+        size_t n = 0, cap = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        int r = store_plan(s, from_us, to_us, STORE_TIER_DAY, spans, &n_spans, NULL, NULL);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(q, 1, from_us);
-        sqlite3_bind_int64(q, 2, to_us);
-        int rc = sqlite3_step(q);
-        if (rc != SQLITE_ROW) {
-                r = store_fail(s, rc, "reading the runs' bands");
-                sqlite3_finalize(q);
+        /* The energy of each run over the range, with the run's band. A tier row keeps the latest
+         * run of its bucket (MAX(run_id)) and is estimated when any of its ticks was, so a minute
+         * (or hour, day) in which the source changed counts whole as its latest run: the rollups
+         * keep no finer split. */
+        char tail[256];
+        snprintf(tail, sizeof(tail),
+                 "h LEFT JOIN runs r ON r.id = h.run_id WHERE h.host_uj IS NOT NULL GROUP BY "
+                 "h.run_id, h.estimated");
+        r = status_query(s, &q,
+                         store_schema_version(s) >= 8
+                                 ? "SELECT h.estimated, MAX(r.band_pct), SUM(h.host_uj) FROM"
+                                 : "SELECT h.estimated, NULL, SUM(h.host_uj) FROM",
+                         STORE_REL_HOST, tail, spans, n_spans, 1);
+        if (r < 0)
                 return r;
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t c = cap ? 2 * cap : 8;
+                        StoreBandPart *p = realloc(parts, c * sizeof(*p));
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        parts = p;
+                        cap = c;
+                }
+                parts[n++] = (StoreBandPart){
+                        .estimated = sqlite3_column_int(q, 0) != 0,
+                        .band_pct = store_column_maybe(q, 1),
+                        .energy_j = (double)sqlite3_column_int64(q, 2) / UJ_PER_J,
+                };
         }
-        int64_t n = sqlite3_column_int64(q, 0), with_band = sqlite3_column_int64(q, 1);
-        *ret_pct = n == 0 ? 0 : with_band < n ? NAN : sqlite3_column_double(q, 2);
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading the runs' bands");
+                goto out;
+        }
+        *ret = parts;
+        *ret_n = n;
+        parts = NULL;
+        r = 0;
+out:
+        free(parts);
         sqlite3_finalize(q);
-        return 0;
+        return r;
 }
 
 int store_read_status(Store *s, StoreStatus *ret)

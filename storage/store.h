@@ -244,11 +244,17 @@ typedef struct StoreStatus {
 
 int store_read_status(Store *s, StoreStatus *ret) __attribute__((warn_unused_result));
 
-/* The ± band (percent) of the energy stored over (from_us, to_us]: the widest band_pct of the
- * estimated runs that overlap it (conservative where runs with other bands share the range), 0
- * when every run there was measured, NaN when an estimated run there has no band (written before
- * schema 8). */
-int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
+/* The energy stored over (from_us, to_us], split by run: whether the run estimated it, the run's
+ * ± band (runs.band_pct: 0 or NULL for measured runs, NaN for an estimate written before schema
+ * 8), and its joules. cli/band.h weighs the parts into the range's band. *ret is malloc'ed (NULL
+ * when empty); the caller frees it. */
+typedef struct StoreBandPart {
+        bool estimated;
+        double band_pct;
+        double energy_j;
+} StoreBandPart;
+
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **ret, size_t *ret_n)
         __attribute__((warn_unused_result));
 void store_status_done(StoreStatus *st);
 

@@ -57,11 +57,72 @@ static void test_format(void **state)
         assert_string_equal(band_method_label(NULL), "");
 }
 
+/* Ranges mixing runs: the measured part is exact, each estimated part spans E * (1 ± b). */
+static void test_sum(void **state)
+{
+        static const struct {
+                struct {
+                        double e;
+                        bool est;
+                        double band;
+                } parts[3];
+                size_t n;
+                double pct, low, high; /* pct NaN: unknown; low NaN: no bounds */
+        } rows[] = {
+                /* all measured: no band at all */
+                {{{2980, false, 0}}, 1, 0, NAN, NAN},
+                {{{2980, false, 0}, {20, false, NAN}}, 2, 0, NAN, NAN},
+                /* the reported case: 2980 J measured, 27.83 J estimated ±56.5% */
+                {{{2980, false, 0}, {27.83, true, 56.5}},
+                 2,
+                 100 * 27.83 * 0.565 / 3007.83,
+                 2980 + 27.83 * 0.435,
+                 2980 + 27.83 * 1.565},
+                /* all estimated, one band: the band itself */
+                {{{100, true, 30}}, 1, 30, 70, 130},
+                /* two estimated runs: energy-weighted, not the widest */
+                {{{100, true, 30}, {300, true, 10}}, 2, 15, 70 + 270, 130 + 330},
+                /* a band over 100% clips each part's low bound at 0, not the total's */
+                {{{100, false, 0}, {100, true, 150}}, 2, 75, 100, 350},
+                /* an estimate without a known band makes the whole unknown */
+                {{{100, false, 0}, {10, true, NAN}, {100, true, 30}}, 3, NAN, NAN, NAN},
+                /* ... unless it holds no energy */
+                {{{100, false, 0}, {0, true, NAN}, {100, true, 30}}, 3, 15, 170, 230},
+                /* negative or NaN energy is no part */
+                {{{-5, true, 30}, {NAN, true, 30}, {50, false, 0}}, 3, 0, NAN, NAN},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                BandSum sum = {0};
+                for (size_t k = 0; k < rows[i].n; k++)
+                        band_sum_add(&sum, rows[i].parts[k].e, rows[i].parts[k].est,
+                                     rows[i].parts[k].band);
+                double pct = band_sum_pct(&sum), lo, hi;
+                band_sum_bounds(&sum, sum.measured_j + sum.estimated_j, &lo, &hi);
+                bool ok = isnan(rows[i].pct) ? isnan(pct) : fabs(pct - rows[i].pct) < 1e-9;
+                ok = ok && (isnan(rows[i].low) ? isnan(lo) && isnan(hi)
+                                               : fabs(lo - rows[i].low) < 1e-9 &&
+                                                         fabs(hi - rows[i].high) < 1e-9);
+                if (!ok)
+                        fail_msg("row %zu: gave ±%g%% %g..%g, want ±%g%% %g..%g", i, pct, lo, hi,
+                                 rows[i].pct, rows[i].low, rows[i].high);
+        }
+        /* kWh, or a unit's share of the whole: the bounds scale with the value, the percent not */
+        BandSum sum = {0};
+        band_sum_add(&sum, 3.6e6, true, 20);
+        band_sum_add(&sum, 3.6e6, false, 0);
+        double lo, hi;
+        band_sum_bounds(&sum, 2, &lo, &hi);
+        assert_true(fabs(lo - 1.8) < 1e-12 && fabs(hi - 2.2) < 1e-12);
+        assert_true(fabs(band_sum_pct(&sum) - 10) < 1e-12);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bounds),
                 cmocka_unit_test(test_format),
+                cmocka_unit_test(test_sum),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "common/util.h"
+#include "cli/band.h"
 #include "storage/store.h"
 
 /* The figures make-fixtures.sh writes: 150 ticks of 1 s from T0, tick 50 dropped. */
@@ -362,18 +363,27 @@ static void test_v7(void **state)
         test_version(7);
 }
 
+/* The energy of a range by run, weighed into its band (cli/band.h). */
+static BandSum range_band(Store *s, int64_t from_us, int64_t to_us)
+{
+        BandSum sum;
+        assert_int_equal(band_read(s, from_us, to_us, &sum), 0);
+        return sum;
+}
+
 /* Schema 8: a model run keeps how it estimated; status reads it back and the band of a range is
- * that of the estimated runs over it. */
+ * its energy's, by run: measured energy exact, each estimated run's with its band. */
 static void test_model_run(void **state)
 {
         char path[512], err[1024];
         copy_fixture(7, path, sizeof(path));
         Store *s;
-        double band;
+        BandSum band;
         assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
         /* the fixture's powercap run: measured, no band */
-        assert_int_equal(store_read_band(s, T0, T0 + 150 * INT64_C(1000000), &band), 0);
-        assert_true(band == 0);
+        band = range_band(s, T0, T0 + 150 * INT64_C(1000000));
+        assert_true(band_sum_pct(&band) == 0);
+        assert_true(band.measured_j > 0 && band.estimated_j == 0);
         int64_t run;
         const int64_t t1 = T0 + 1000 * INT64_C(1000000);
         StoreRun ri = {.started_us = t1,
@@ -401,14 +411,21 @@ static void test_model_run(void **state)
         assert_int_equal(store_tick_append(s, &t), 0);
         assert_int_equal(store_commit(s), 0);
         /* before the daemon's first weighting: the curve's band */
-        assert_int_equal(store_read_band(s, t1, t1 + 2000000, &band), 0);
-        assert_true(band == 30);
+        band = range_band(s, t1, t1 + 2000000);
+        assert_true(fabs(band_sum_pct(&band) - 30) < 1e-9);
         assert_int_equal(store_run_set_band(s, 35.5), 0);
-        assert_int_equal(store_read_band(s, t1, t1 + 2000000, &band), 0);
-        assert_true(band == 35.5);
-        /* a range over both runs takes the widest */
-        assert_int_equal(store_read_band(s, T0, t1 + 2000000, &band), 0);
-        assert_true(band == 35.5);
+        band = range_band(s, t1, t1 + 2000000);
+        assert_true(fabs(band_sum_pct(&band) - 35.5) < 1e-9);
+        /* a range over both runs: the measured joules exact, the model's 5 J ±35.5% */
+        const double fixture_j = range_band(s, T0, t1).measured_j;
+        assert_true(fixture_j > 0);
+        band = range_band(s, T0, t1 + 2000000);
+        assert_true(band.measured_j == fixture_j && band.estimated_j == 5);
+        assert_true(fabs(band_sum_pct(&band) - 100 * 5 * 0.355 / (fixture_j + 5)) < 1e-9);
+        double lo, hi;
+        band_sum_bounds(&band, fixture_j + 5, &lo, &hi);
+        assert_true(fabs(lo - (fixture_j + 5 * 0.645)) < 1e-9);
+        assert_true(fabs(hi - (fixture_j + 5 * 1.355)) < 1e-9);
         StoreStatus st;
         assert_int_equal(store_read_status(s, &st), 0);
         assert_string_equal(st.model_method, "cpu");
@@ -419,17 +436,22 @@ static void test_model_run(void **state)
         assert_true(st.dram_band_pct == 50);
         assert_true(st.band_pct == 35.5);
         store_status_done(&st);
-        /* The model run never records its stop (a crash); a measured run starts 10 s later: the
-         * model's band ends there, and a range after it has none. */
+        /* The model run never records its stop (a crash); a measured run starts 10 s later: its
+         * ticks carry no band, and a range over both weighs each run's energy. */
         StoreRun measured = {.started_us = t1 + 10000000,
                              .source = "powercap",
                              .interval_us = 1000000,
                              .hostname = "fixture-host"};
         assert_int_equal(store_run_begin(s, &measured, &run), 0);
-        assert_int_equal(store_read_band(s, t1 + 20000000, t1 + 30000000, &band), 0);
-        assert_true(band == 0);
-        assert_int_equal(store_read_band(s, t1 + 5000000, t1 + 30000000, &band), 0);
-        assert_true(band == 35.5);
+        StoreTick tm = {
+                .ts_us = t1 + 11000000, .dt_us = 1000000, .host_valid = true, .host_uj = 15000000};
+        assert_int_equal(store_tick_append(s, &tm), 0);
+        assert_int_equal(store_commit(s), 0);
+        band = range_band(s, t1 + 5000000, t1 + 30000000);
+        assert_true(band_sum_pct(&band) == 0 && band.measured_j == 15);
+        band = range_band(s, t1, t1 + 30000000);
+        assert_true(band.measured_j == 15 && band.estimated_j == 5);
+        assert_true(fabs(band_sum_pct(&band) - 100 * 5 * 0.355 / 20) < 1e-9);
         store_close(s);
         assert_int_equal(
                 sql_int(path, "SELECT util_pct * 10 FROM ticks WHERE util_pct IS NOT NULL"), 425);
