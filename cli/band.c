@@ -67,6 +67,12 @@ void band_sum_add(BandSum *sum, double energy_j, bool estimated, double band_pct
         }
         sum->low_j += fmax(0, energy_j * (1 - band_pct / 100));
         sum->high_j += energy_j * (1 + band_pct / 100);
+        sum->weighted += energy_j * band_pct;
+        if (energy_j > 0) {
+                bool first = sum->n_banded++ == 0;
+                sum->band_min = first ? band_pct : fmin(sum->band_min, band_pct);
+                sum->band_max = first ? band_pct : fmax(sum->band_max, band_pct);
+        }
 }
 
 double band_sum_pct(const BandSum *sum)
@@ -76,7 +82,11 @@ double band_sum_pct(const BandSum *sum)
         double total = sum->measured_j + sum->estimated_j;
         if (!(sum->estimated_j > 0) || !(total > 0))
                 return 0;
-        return 100 * (sum->high_j - sum->estimated_j) / total;
+        /* one band over all the estimated parts: that band times their share, so an estimate
+         * alone shows its band exactly, not one rounded by the sums */
+        if (sum->band_min == sum->band_max)
+                return sum->band_max * (sum->estimated_j / total);
+        return sum->weighted / total;
 }
 
 void band_sum_bounds(const BandSum *sum, double value, double *ret_low, double *ret_high)

@@ -30,11 +30,14 @@ const char *band_method_label(const char *method);
  * anywhere in E * (1 ± b). The bounds are the sums of the parts' bounds, so the half-width is
  * Σ E_i * b_i over the estimated parts, and the figure's ± percent is that over the total. */
 typedef struct BandSum {
-        double measured_j;  /* exact */
-        double estimated_j; /* the estimated parts' energy */
-        double low_j;       /* Σ max(0, E_i * (1 - b_i)) over the estimated parts */
-        double high_j;      /* Σ E_i * (1 + b_i) */
-        bool unknown;       /* an estimated part (with energy) has no known band */
+        double measured_j;         /* exact */
+        double estimated_j;        /* the estimated parts' energy */
+        double low_j;              /* Σ max(0, E_i * (1 - b_i)) over the estimated parts */
+        double high_j;             /* Σ E_i * (1 + b_i) */
+        double weighted;           /* Σ E_i * b_i (J x percent) */
+        double band_min, band_max; /* of the estimated parts with energy; equal: one band */
+        size_t n_banded;           /* those parts */
+        bool unknown;              /* an estimated part (with energy) has no known band */
 } BandSum;
 
 /* Adds a part: its energy, whether it was estimated, and its band (percent; ignored when

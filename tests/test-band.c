@@ -107,6 +107,14 @@ static void test_sum(void **state)
                         fail_msg("row %zu: gave ±%g%% %g..%g, want ±%g%% %g..%g", i, pct, lo, hi,
                                  rows[i].pct, rows[i].low, rows[i].high);
         }
+        /* an estimate alone shows its band exactly (JSON consumers compare it with the run's) */
+        for (double e = 0.1; e < 1e4; e *= 3.7) {
+                BandSum one = {0};
+                band_sum_add(&one, e, true, 20);
+                band_sum_add(&one, e / 3, true, 20);
+                if (band_sum_pct(&one) != 20)
+                        fail_msg("%g J ±20%% gave ±%.17g%%", e, band_sum_pct(&one));
+        }
         /* kWh, or a unit's share of the whole: the bounds scale with the value, the percent not */
         BandSum sum = {0};
         band_sum_add(&sum, 3.6e6, true, 20);
