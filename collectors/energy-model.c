@@ -322,8 +322,14 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
         r = model_pick_curve(roots, opts, m->ncpu, &m->info, err, errlen);
         if (r < 0)
                 goto fail;
+        /* auto: only for the CPU-aware default, whose TDP x curve shape models the CPU alone. A
+         * configured curve says host watts. The per-vCPU line's 0.74/3.5 W (Cloud Carbon
+         * Footprint's compute coefficients) are SPECpower wall power, which includes the memory
+         * of those servers, and a line the user gives is read the same way: CCF itself adds
+         * memory only above what its per-processor figure holds, so dram here would count it
+         * twice. dram = estimate still adds it. */
         if (opts->model_dram == ENERGY_MODEL_DRAM_ESTIMATE ||
-            (opts->model_dram == ENERGY_MODEL_DRAM_AUTO && !opts->model_curve_set))
+            (opts->model_dram == ENERGY_MODEL_DRAM_AUTO && m->info.method == POWER_METHOD_CPU))
                 model_pick_dram(roots, &m->info);
 
         s->domains[0] = (EnergyDomain){

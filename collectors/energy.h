@@ -49,10 +49,11 @@ typedef struct EnergyOptions {
 
 /* Whether the model adds its estimated dram domain (MemTotal x W per GB). A configured curve says
  * host watts, so memory is in it already (joules calibrate fits the measured host, packages and
- * dram); the CPU-aware default (TDP) and the per-vCPU line count the CPUs only. */
+ * dram); so does the per-vCPU line, generic or configured (CCF's coefficients are SPECpower wall
+ * power, memory included). Only the CPU-aware default (TDP x shape) counts the CPU alone. */
 typedef enum EnergyModelDram {
         ENERGY_MODEL_DRAM_NONE,     /* never */
-        ENERGY_MODEL_DRAM_AUTO,     /* with the defaults and the per-CPU line, not with a curve */
+        ENERGY_MODEL_DRAM_AUTO,     /* with the CPU-aware default only */
         ENERGY_MODEL_DRAM_ESTIMATE, /* always */
 } EnergyModelDram;
 

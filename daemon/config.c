@@ -62,8 +62,8 @@ static const ConfigKey config_keys[] = {
         {"model", "max_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_max_w_per_cpu), 0, 1000,
          "estimated watts per busy vCPU"},
         {"model", "dram", CFG_DRAM, OFF(energy.model_dram), 0, 0,
-         "estimated dram domain (MemTotal x 0.392 W/GB): auto (not with a curve, which holds the "
-         "host's memory already), estimate or none"},
+         "estimated dram domain (MemTotal x 0.392 W/GB): auto (with the CPU-aware default only; a "
+         "curve or per-vCPU line holds the host's memory already), estimate or none"},
         {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
          "vCPUs to estimate for; 0 counts them"},
         {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},

@@ -626,13 +626,29 @@ static void test_model_defaults(void **state)
         assert_int_equal(uj[1], (uint64_t)floor(2e6 * 8 * 0.392 + 1e-6));
         energy_source_model.close(s);
 
-        /* an unknown CPU: the generic line */
+        /* an unknown CPU: the generic line, whose SPECpower-derived per-vCPU watts hold the
+         * memory already: no dram with auto, dram only when asked for */
         write_file("cpuinfo", "processor\t: 0\nmodel name\t: Hygon C86 7185\n");
         assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
         assert_int_equal(s->model->method, POWER_METHOD_GENERIC);
         assert_true(fabs(power_curve_eval(&s->model->curve, 100) - 2 * 3.5) < 1e-12);
         assert_non_null(strstr(s->model->source, "'Hygon C86 7185' not in"));
+        assert_int_equal(s->n_domains, 1);
+        assert_true(s->model->dram_w == 0);
+        assert_true(s->idle_w == power_curve_eval(&s->model->curve, 0));
+        energy_source_model.close(s);
+        EnergyOptions g = o;
+        g.model_dram = ENERGY_MODEL_DRAM_ESTIMATE;
+        assert_int_equal(energy_source_model.open(&roots, &g, &s, err, sizeof(err)), 0);
         assert_int_equal(s->n_domains, 2);
+        assert_true(fabs(s->model->dram_w - 8 * 0.392) < 1e-12);
+        energy_source_model.close(s);
+        /* the same line configured (idle_w_per_cpu/max_w_per_cpu): no dram with auto either */
+        EnergyOptions l = default_opts();
+        l.model_dram = ENERGY_MODEL_DRAM_AUTO;
+        assert_int_equal(energy_source_model.open(&roots, &l, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->model->method, POWER_METHOD_CONFIGURED);
+        assert_int_equal(s->n_domains, 1);
         energy_source_model.close(s);
 
         /* a configured curve holds the host's memory already: no dram unless asked for */

@@ -115,7 +115,8 @@ typedef struct Row {
         char def_name[96];
         PowerCurve fitted;
         /* what the daemon would report, split as it bands it: the CPU curve and the constant dram
-         * estimate (joulesd adds it to either default, never to a configured curve) */
+         * estimate (joulesd adds it to the CPU-aware default only: not to a configured curve,
+         * nor to the per-vCPU line, whose SPECpower-derived coefficients hold the memory) */
         PowerCurve ccf_cpu, def_cpu, cv_curve;
         double dram_w;
         double def_cpu_mape; /* the CPU curve alone, no dram */
@@ -152,12 +153,13 @@ static void validate(const Server *s, Row *r)
         assert_non_null(t);
         char err[256];
 
-        /* (a) the straight lines: CCF's per-vCPU coefficients, and the line through the measured
-         * idle and full-load figures */
+        /* (a) the straight lines: CCF's per-vCPU coefficients (no dram: they are SPECpower wall
+         * power, memory included, so joulesd adds none), and the line through the measured idle
+         * and full-load figures */
         PowerCurve line = {.n = 2, .util_pct = {0, 100}};
         r->dram_w = s->memory_gb * t->dram_w_per_gb;
         power_curve_linear(&r->ccf_cpu, s->threads, t->generic_idle_w, t->generic_max_w);
-        PowerCurve ccf = curve_plus(&r->ccf_cpu, r->dram_w);
+        PowerCurve ccf = r->ccf_cpu;
         line.watts[0] = s->s[0].watts;
         line.watts[1] = s->s[s->n - 1].watts;
         assert_int_equal(curve_fit_error(&ccf, s->s, s->n, &r->ccf), 0);
@@ -169,7 +171,9 @@ static void validate(const Server *s, Row *r)
         assert_int_equal(power_defaults_build(s->cpu, s->threads, s->vendor, s->system, &r->def_cpu,
                                               &r->method, src, sizeof(src)),
                          0);
-        PowerCurve def = curve_plus(&r->def_cpu, r->dram_w);
+        /* + dram for the CPU-aware default; none where it falls to the generic line */
+        PowerCurve def =
+                r->method == POWER_METHOD_CPU ? curve_plus(&r->def_cpu, r->dram_w) : r->def_cpu;
         const PowerCpuRow *row = power_cpu_match(t, s->cpu, s->vendor);
         snprintf(r->def_name, sizeof(r->def_name), "%s", row ? row->name : "generic per-vCPU line");
         assert_int_equal(curve_fit_error(&def, s->s, s->n, &r->def), 0);
@@ -215,11 +219,12 @@ static void print_table(const Server *v, const Row *rows, size_t n)
 {
         printf("\nMean absolute percentage error / max error (W) against the 11 measured figures\n"
                "(cross-validated: fitted to 0, 20, ..., 100 %%, error at 10, 30, ..., 90 %%).\n"
-               "The defaults as joulesd reports them: + dram, the result's memory x %g W/GB.\n"
+               "The defaults as joulesd reports them: the CPU-aware default + dram, the result's\n"
+               "memory x %g W/GB; the CCF per-vCPU line without (its coefficients hold memory).\n"
                "Shape: the CPU curve scaled to meet the measured full-load watts.\n\n",
                power_tables_builtin()->dram_w_per_gb);
         printf("%-22s %-24s %4s | %-15s %-15s | %-15s %6s | %-14s %-14s | %6s\n", "server", "CPU",
-               "thr", "CCF line+dram", "idle-max line", "default+dram", "shape", "fit, 6 points",
+               "thr", "CCF line", "idle-max line", "default+dram", "shape", "fit, 6 points",
                "cross-valid.", "CCF sh");
         for (size_t i = 0; i < n; i++) {
                 const Row *r = &rows[i];
@@ -341,7 +346,7 @@ static void check_bands(const Server *v, const Row *rows, size_t n)
                 sets[m].n = 0;
         for (size_t i = 0; i < n; i++) {
                 const Row *r = &rows[i];
-                band_add(&sets[POWER_METHOD_GENERIC], &r->ccf_cpu, r->dram_w, v[i].s, v[i].n);
+                band_add(&sets[POWER_METHOD_GENERIC], &r->ccf_cpu, 0, v[i].s, v[i].n);
                 if (r->method == POWER_METHOD_CPU)
                         band_add(&sets[POWER_METHOD_CPU], &r->def_cpu, r->dram_w, v[i].s, v[i].n);
                 CurveSample odd[8];

@@ -154,11 +154,15 @@ run_fake "$SCRATCH/graviton"
   (.model.source | startswith("AWS Graviton2")) and .model.cpu == "ARM 0x41 0xd0c"' >/dev/null ||
   fail "graviton: $("$JOULES" --db "$SCRATCH/graviton/j.db" status --json | jq -c .model)"
 
-# a CPU the tables do not know: the generic line, named as such, with its wider band
+# a CPU the tables do not know: the generic line, named as such, with its wider band, and no
+# dram domain though MemTotal is there: CCF's per-vCPU watts are SPECpower wall power, memory
+# included, so dram = auto adds none (the host's band is then the line's own)
 fake "$SCRATCH/unknown" 'model name\t: Hygon C86 7185 32-core Processor' "QEMU" "Standard PC"
 run_fake "$SCRATCH/unknown"
 "$JOULES" --db "$SCRATCH/unknown/j.db" status --json | jq -e --argjson b "$b_gen" '.model.method == "generic" and
-  .model.band_pct == $b and (.model.source | contains("Hygon C86 7185"))' >/dev/null ||
+  .model.band_pct == $b and (.model.source | contains("Hygon C86 7185")) and
+  .model.dram_w == null and ([.domains[] | select(.kind == "dram")] | length == 0) and
+  (.host.band_pct - $b | fabs) < 1e-9' >/dev/null ||
   fail "unknown CPU: $("$JOULES" --db "$SCRATCH/unknown/j.db" status --json | jq -c .model)"
 
 # 3. a bad curve: exit 78, FILE:LINE and the reason
