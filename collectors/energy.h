@@ -56,9 +56,6 @@ typedef enum EnergyModelDram {
         ENERGY_MODEL_DRAM_ESTIMATE, /* always */
 } EnergyModelDram;
 
-#define ENERGY_MODEL_IDLE_W_PER_CPU 0.74
-#define ENERGY_MODEL_MAX_W_PER_CPU  3.5
-
 /* How the model source estimates (NULL for a measured source): what `joules status` shows and the
  * history keeps (runs.model_*). */
 typedef struct EnergyModelInfo {
