@@ -367,7 +367,7 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
         ProcStat cur;
 
         int r = model_sample(m, &cur);
-        uint64_t now = model_clock();
+        uint64_t now = s->tick_ns ? s->tick_ns : model_clock();
         if (r < 0) {
                 log_debug("model: reading /proc/stat failed: %s", strerror(-r));
                 for (size_t i = 0; i < s->n_domains; i++)

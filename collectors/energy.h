@@ -99,6 +99,11 @@ struct EnergySource {
          * read for the last interval (NAN before the second read, and for measured sources). */
         const EnergyModelInfo *model;
         double util_pct;
+        /* Set by the caller before read(): the CLOCK_MONOTONIC time the tick stands for, so that
+         * the model integrates over exactly the tick's interval (a reader preempted between its
+         * clock and the model's would otherwise store another power than curve(util)). 0: the
+         * model reads its own clock. Measured sources ignore it. */
+        uint64_t tick_ns;
         void *priv; /* the source's own state */
 };
 

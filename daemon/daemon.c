@@ -226,6 +226,7 @@ static void daemon_tick(Daemon *d)
 {
         uint64_t mono_ns = now_monotonic_ns();
         int64_t wall_us = now_realtime_us();
+        d->source->tick_ns = mono_ns;
         int r = d->source->ops->read(d->source, d->cur_uj, d->cur_valid);
         if (r < 0) {
                 for (size_t i = 0; i < d->source->n_domains; i++)
