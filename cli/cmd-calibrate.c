@@ -73,10 +73,11 @@ static int calibrate_read(const char *path, char **ret)
                         buf = nb;
                         cap *= 2;
                 }
+                errno = 0;
                 size_t got = fread(buf + size, 1, cap - size - 1, f);
                 size += got;
                 if (got == 0 && ferror(f))
-                        r = -EIO;
+                        r = errno > 0 ? -errno : -EIO; /* EISDIR for a directory, say */
                 if (got == 0)
                         break;
         }
@@ -107,18 +108,11 @@ typedef struct CalibrateOut {
  * joulesd refuses a longer line (daemon/config.c). */
 #define CALIBRATE_LINE_MAX (INI_MAX_LINE - 2)
 
-/* The value of `curve =` as pasted: power_curve_format() without the spaces, which the line
- * cannot spare. */
+/* The value of `curve =` as pasted: no spaces, which the line cannot spare. */
 static size_t calibrate_value(const PowerCurve *c, char *buf, size_t size)
 {
-        char tmp[2048];
-        size_t n = 0;
-        power_curve_format(c, tmp, sizeof(tmp));
-        for (const char *p = tmp; *p && n + 1 < size; p++)
-                if (*p != ' ')
-                        buf[n++] = *p;
-        buf[n] = '\0';
-        return n;
+        int n = power_curve_format(c, ",", buf, size);
+        return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
 static double calibrate_round(double v, int decimals)
@@ -183,6 +177,7 @@ static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const C
                 json_number(&j, "max_error_w", e->max_error_w);
                 json_number(&j, "max_error_pct", e->max_error_pct);
                 json_number(&j, "max_error_util_pct", e->max_error_util_pct);
+                json_number(&j, "max_error_pct_util_pct", e->max_error_pct_util_pct);
                 json_number(&j, "rmse_w", e->rmse_w);
                 json_number(&j, "bias_w", e->bias_w);
                 json_int(&j, "zero_watt_samples", (int64_t)e->zero_watts);
@@ -233,9 +228,15 @@ static void calibrate_print(const PowerCurve *c, const CurveFitError *e, const C
         if (o->util_min > 0 || o->util_max < 100)
                 printf("outside %.2f to %.2f %% the curve stays flat: no sample says more there\n",
                        o->util_min, o->util_max);
-        printf("mean absolute percentage error  %.2f %%\n", e->mape_pct);
-        printf("max error                       %.2f W (%.2f %%) at %.4g %% utilisation\n",
-               e->max_error_w, e->max_error_pct, e->max_error_util_pct);
+        if (isnan(e->mape_pct))
+                printf("mean absolute percentage error  n/a (every sample is 0 W)\n");
+        else
+                printf("mean absolute percentage error  %.2f %%\n", e->mape_pct);
+        printf("max error                       %.2f W at %.4g %% utilisation\n", e->max_error_w,
+               e->max_error_util_pct);
+        if (!isnan(e->mape_pct))
+                printf("max relative error              %.2f %% at %.4g %% utilisation\n",
+                       e->max_error_pct, e->max_error_pct_util_pct);
         printf("root mean square error          %.2f W\n", e->rmse_w);
 }
 
@@ -277,7 +278,11 @@ static int calibrate_from_file(const char *path, CalibrateOut *o, bool json)
         if (r < 0) {
                 fprintf(stderr, "joules calibrate: %s: %s\n", TEXT_SAFE(path),
                         r == -EBADMSG ? "binary data, not CSV" : strerror(-r));
-                return r == -ENOENT || r == -EBADMSG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+                /* a file that is not there, not a file or not readable is a bad argument */
+                return r == -ENOENT || r == -EBADMSG || r == -EISDIR || r == -EACCES ||
+                                       r == -ENOTDIR || r == -EFBIG
+                               ? CLI_EXIT_USAGE
+                               : CLI_EXIT_FAILURE;
         }
         CurveSample *v = NULL;
         size_t n = 0;

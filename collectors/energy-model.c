@@ -37,19 +37,6 @@ void energy_model_set_clock(uint64_t (*now_ns)(void))
         model_clock = now_ns ? now_ns : now_monotonic_ns;
 }
 
-/* The linear model of Cloud Carbon Footprint (methodology, "Energy Estimate" for compute):
- * average watts = min + utilisation * (max - min) per vCPU, with its AWS coefficients of
- * 0.74 W min and 3.5 W max per vCPU as the defaults (ENERGY_MODEL_*_W_PER_CPU); its GCP and Azure
- * figures are 0.71/4.26 and 0.78/3.76. */
-double energy_model_power_w(double util, unsigned ncpu, double idle_w, double max_w)
-{
-        if (!(util > 0)) /* also NaN */
-                util = 0;
-        if (util > 1)
-                util = 1;
-        return ncpu * (idle_w + (max_w - idle_w) * util);
-}
-
 int energy_model_cpuinfo(const char *text, char *model, size_t size)
 {
         char impl[32] = "", part[32] = "";
@@ -168,7 +155,7 @@ static int model_pick_curve(const JoulesRoots *roots, const EnergyOptions *opts,
                 char text[400];
                 info->curve = opts->model_curve;
                 info->method = POWER_METHOD_CONFIGURED;
-                (void)power_curve_format(&info->curve, text, sizeof(text));
+                (void)power_curve_format(&info->curve, ", ", text, sizeof(text));
                 snprintf(info->source, sizeof(info->source), "[model] curve = %s", text);
         } else if (opts->model_line_set) {
                 double idle_w = opts->model_idle_w_per_cpu, max_w = opts->model_max_w_per_cpu;
@@ -386,7 +373,7 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
         ProcStat cur;
 
         int r = model_sample(m, &cur);
-        uint64_t now = model_clock();
+        uint64_t now = s->tick_ns ? s->tick_ns : model_clock();
         if (r < 0) {
                 log_debug("model: reading /proc/stat failed: %s", strerror(-r));
                 for (size_t i = 0; i < s->n_domains; i++)

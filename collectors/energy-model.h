@@ -12,9 +12,6 @@
  * integrates their cumulative counters itself. ops->estimated is true and everything derived from
  * it is labelled estimated; EnergySource.model says how. */
 
-/* P = ncpu * (idle_w + (max_w - idle_w) * util) in watts, util clamped to [0, 1]. */
-double energy_model_power_w(double util, unsigned ncpu, double idle_w, double max_w);
-
 /* The CPU model of a /proc/cpuinfo text: the first "model name", or on ARM (which names none)
  * "ARM <implementer> <part>" ("ARM 0x41 0xd0c"). 0, or -ENOENT with model "". Pure. */
 int energy_model_cpuinfo(const char *text, char *model, size_t size);

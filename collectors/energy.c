@@ -1,9 +1,11 @@
 #include "collectors/energy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "collectors/power-defaults.h"
 #include "common/log.h"
 
 const EnergySourceOps *const energy_sources[] = {
@@ -29,10 +31,13 @@ const char *energy_domain_kind_to_string(EnergyDomainKind k)
 
 void energy_options_default(EnergyOptions *o)
 {
+        const PowerTables *t = power_tables_builtin();
         *o = (EnergyOptions){
                 .host_psys = false,
-                .model_idle_w_per_cpu = ENERGY_MODEL_IDLE_W_PER_CPU,
-                .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU,
+                /* what idle_w_per_cpu or max_w_per_cpu is when only the other is given: the
+                 * generic line of data/estimates.csv */
+                .model_idle_w_per_cpu = t ? t->generic_idle_w : NAN,
+                .model_max_w_per_cpu = t ? t->generic_max_w : NAN,
                 .model_cpus = 0,
                 .model_dram = ENERGY_MODEL_DRAM_AUTO,
         };

@@ -57,9 +57,6 @@ typedef enum EnergyModelDram {
         ENERGY_MODEL_DRAM_ESTIMATE, /* always */
 } EnergyModelDram;
 
-#define ENERGY_MODEL_IDLE_W_PER_CPU 0.74
-#define ENERGY_MODEL_MAX_W_PER_CPU  3.5
-
 /* How the model source estimates (NULL for a measured source): what `joules status` shows and the
  * history keeps (runs.model_*). */
 typedef struct EnergyModelInfo {
@@ -103,6 +100,11 @@ struct EnergySource {
          * read for the last interval (NAN before the second read, and for measured sources). */
         const EnergyModelInfo *model;
         double util_pct;
+        /* Set by the caller before read(): the CLOCK_MONOTONIC time the tick stands for, so that
+         * the model integrates over exactly the tick's interval (a reader preempted between its
+         * clock and the model's would otherwise store another power than curve(util)). 0: the
+         * model reads its own clock. Measured sources ignore it. */
+        uint64_t tick_ns;
         void *priv; /* the source's own state */
 };
 

@@ -516,6 +516,7 @@ int curve_fit_error(const PowerCurve *c, const CurveSample *samples, size_t n, C
 {
         CurveFitError e = {.samples = n};
         double sw = 0, swp = 0, sape = 0, sse = 0, sbias = 0;
+        bool have_pct = false;
         for (size_t i = 0; i < n; i++) {
                 const CurveSample *s = &samples[i];
                 double d = power_curve_eval(c, s->util_pct) - s->watts;
@@ -530,8 +531,11 @@ int curve_fit_error(const PowerCurve *c, const CurveSample *samples, size_t n, C
                         double pct = 100 * fabs(d) / s->watts;
                         swp += s->weight;
                         sape += s->weight * pct;
-                        if (pct > e.max_error_pct)
+                        if (pct > e.max_error_pct || !have_pct) {
+                                have_pct = true;
                                 e.max_error_pct = pct;
+                                e.max_error_pct_util_pct = s->util_pct;
+                        }
                 } else {
                         e.zero_watts++;
                 }

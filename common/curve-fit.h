@@ -52,13 +52,14 @@ int curve_fit(const CurveSample *samples, size_t n, unsigned max_points, PowerCu
 
 typedef struct CurveFitError {
         size_t samples;
-        size_t zero_watts;         /* samples at 0 W, left out of the percentages */
-        double mape_pct;           /* mean absolute percentage error, weighted */
-        double max_error_w;        /* the largest |curve - measured| */
-        double max_error_pct;      /* the largest |curve - measured| / measured */
-        double max_error_util_pct; /* where max_error_w is */
-        double rmse_w;             /* weighted root mean square error */
-        double bias_w;             /* weighted mean of curve - measured (energy error / time) */
+        size_t zero_watts;             /* samples at 0 W, left out of the percentages */
+        double mape_pct;               /* mean absolute percentage error, weighted */
+        double max_error_w;            /* the largest |curve - measured| */
+        double max_error_pct;          /* the largest |curve - measured| / measured */
+        double max_error_util_pct;     /* where max_error_w is */
+        double max_error_pct_util_pct; /* where max_error_pct is (another sample, often) */
+        double rmse_w;                 /* weighted root mean square error */
+        double bias_w;                 /* weighted mean of curve - measured (energy error / time) */
 } CurveFitError;
 
 /* The error of curve c against the samples (any curve: fitted, a default, a straight line). 0, or

@@ -131,7 +131,7 @@ static int curve_fmt_double(char *buf, size_t size, double v)
         return snprintf(buf, size, "%s", tmp);
 }
 
-int power_curve_format(const PowerCurve *c, char *buf, size_t size)
+int power_curve_format(const PowerCurve *c, const char *sep, char *buf, size_t size)
 {
         size_t len = 0;
         for (unsigned i = 0; i < c->n; i++) {
@@ -139,7 +139,7 @@ int power_curve_format(const PowerCurve *c, char *buf, size_t size)
                 curve_fmt_double(u, sizeof(u), c->util_pct[i]);
                 curve_fmt_double(w, sizeof(w), c->watts[i]);
                 int k = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
-                                 "%s%s:%s", i ? ", " : "", u, w);
+                                 "%s%s:%s", i ? sep : "", u, w);
                 if (k < 0)
                         return k;
                 len += (size_t)k;

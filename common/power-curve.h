@@ -27,9 +27,10 @@ int power_curve_check(const PowerCurve *c, char *err, size_t errlen);
  * as power_curve_check does. 0, or -EINVAL with the reason in err. */
 int power_curve_parse(const char *text, PowerCurve *ret, char *err, size_t errlen);
 
-/* Formats as power_curve_parse reads it, shortest exact decimal of each number (%.17g trimmed):
- * "0:74, 50:220, 100:350". The number of bytes it needs (as snprintf). */
-int power_curve_format(const PowerCurve *c, char *buf, size_t size);
+/* Formats as power_curve_parse reads it, shortest exact decimal of each number, points separated
+ * by sep: ", " for people ("0:74, 50:220, 100:350"), "," where a config line must stay short.
+ * The number of bytes it needs (as snprintf). */
+int power_curve_format(const PowerCurve *c, const char *sep, char *buf, size_t size);
 
 /* The straight line of the per-vCPU model as a two-point curve: 0 % -> ncpu * idle_w,
  * 100 % -> ncpu * max_w. */

@@ -146,6 +146,21 @@ static int config_number(const ConfigKey *k, const char *value, double *ret, cha
         return 0;
 }
 
+/* The per-CPU line, one key given and the other its default, or both: 0 <= idle <= max, or
+ * joulesd would stop later, past --check-config. */
+static int config_check_model(const JoulesConfig *c, char *err, size_t errlen)
+{
+        const EnergyOptions *e = &c->energy;
+        if (!e->model_line_set || (e->model_idle_w_per_cpu <= e->model_max_w_per_cpu))
+                return 0;
+        snprintf(err, errlen,
+                 "model.idle_w_per_cpu %g W is above model.max_w_per_cpu %g W%s%s (idle <= max)",
+                 e->model_idle_w_per_cpu, e->model_max_w_per_cpu,
+                 e->model_idle_set ? "" : " (idle_w_per_cpu not given: its default)",
+                 e->model_max_set ? "" : " (max_w_per_cpu not given: its default)");
+        return -EINVAL;
+}
+
 int config_set(JoulesConfig *c, const char *section, const char *key, const char *value, char *err,
                size_t errlen)
 {
@@ -227,6 +242,9 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                         c->energy.model_idle_set = true;
                 else
                         c->energy.model_max_set = true;
+                /* both given: this line says which; one given is checked at the end */
+                if (c->energy.model_idle_set && c->energy.model_max_set)
+                        return config_check_model(c, err, errlen);
                 return 0;
         case CFG_DRAM:
                 for (size_t i = 0; i < ELEMENTSOF(config_dram_names); i++)
@@ -453,7 +471,8 @@ int config_load_stream(JoulesConfig *c, FILE *f, const char *name, char *err, si
                 return -EINVAL;
         }
         if (config_check_requests(&tmp, p.err, sizeof(p.err)) < 0 ||
-            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0) {
+            config_check_storage(&tmp, p.err, sizeof(p.err)) < 0 ||
+            config_check_model(&tmp, p.err, sizeof(p.err)) < 0) {
                 snprintf(err, errlen, "%s: %s", name, p.err);
                 return -EINVAL;
         }
@@ -526,7 +545,8 @@ void config_dump(const JoulesConfig *c, FILE *f)
                 case CFG_CURVE: {
                         char text[512] = "";
                         if (c->energy.model_curve_set)
-                                (void)power_curve_format(&c->energy.model_curve, text,
+                                /* no spaces: 21 points must fit inih's line */
+                                (void)power_curve_format(&c->energy.model_curve, ",", text,
                                                          sizeof(text));
                         fprintf(f, "%s\n", text);
                         break;

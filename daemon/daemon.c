@@ -226,6 +226,7 @@ static void daemon_tick(Daemon *d)
 {
         uint64_t mono_ns = now_monotonic_ns();
         int64_t wall_us = now_realtime_us();
+        d->source->tick_ns = mono_ns;
         int r = d->source->ops->read(d->source, d->cur_uj, d->cur_valid);
         if (r < 0) {
                 for (size_t i = 0; i < d->source->n_domains; i++)
@@ -438,7 +439,7 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
         if (r >= 0 && d->source->model) {
                 const EnergyModelInfo *m = d->source->model;
                 char curve[512];
-                (void)power_curve_format(&m->curve, curve, sizeof(curve));
+                (void)power_curve_format(&m->curve, ", ", curve, sizeof(curve));
                 StoreRunModel sm = {
                         .method = power_method_to_string((PowerMethod)m->method),
                         .source = m->source,
@@ -455,7 +456,8 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                                         {"JOULES_MODEL_CURVE", curve},
                                         {NULL, NULL}},
                            "model: %s, %s, ±%g %%; curve %s; dram %.2f W",
-                           power_method_label((PowerMethod)m->method), TEXT_SAFE(m->source),
+                           power_method_label((PowerMethod)m->method),
+                           m->source, /* log.c makes it safe */
                            m->band_pct, curve, m->dram_w);
         }
         if (r >= 0)

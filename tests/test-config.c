@@ -81,9 +81,35 @@ static void test_curve(void **state)
         FILE *f = open_memstream(&dump, &len);
         config_dump(&c, f);
         fclose(f);
-        assert_non_null(strstr(dump, "curve = 0:74, 10:120, 50:220, 100:350.5\n"));
+        assert_non_null(strstr(dump, "curve = 0:74,10:120,50:220,100:350.5\n"));
         assert_non_null(strstr(dump, "\ndram = estimate\n"));
         free(dump);
+        unlink(p);
+        free(p);
+
+        /* 21 points with decimals: the most a line holds, and what --dump-config writes of them
+         * loads again (a dump with ", " between points was longer than the line joulesd takes) */
+        char text[512] = "[model]\ncurve = ";
+        for (int i = 0; i <= 20; i++)
+                snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%d:%d.25",
+                         i ? "," : "", i * 5, 50 + i);
+        strcat(text, "\n");
+        p = write_tmp(text);
+        config_defaults(&c);
+        if (config_load(&c, p, err, sizeof(err)) != 0)
+                fail_msg("21 points: %s", err);
+        unlink(p);
+        free(p);
+        f = open_memstream(&dump, &len);
+        config_dump(&c, f);
+        fclose(f);
+        p = write_tmp(dump);
+        free(dump);
+        JoulesConfig back;
+        config_defaults(&back);
+        if (config_load(&back, p, err, sizeof(err)) != 0)
+                fail_msg("the dump of 21 points: %s", err);
+        assert_memory_equal(&back.energy.model_curve, &c.energy.model_curve, sizeof(PowerCurve));
         unlink(p);
         free(p);
 }
@@ -114,6 +140,8 @@ static void test_bad(void **state)
                 {"[model]\ncurve = 0:60, 150:200\n", 2, "point 2: utilisation 150"},
                 {"[model]\nidle_w_per_cpu = 1\ncurve = 0:1, 100:2\n", 3, "exclude each other"},
                 {"[model]\ncurve = 0:1, 100:2\nmax_w_per_cpu = 3\n", 3, "exclude each other"},
+                {"[model]\nmax_w_per_cpu = 2\nidle_w_per_cpu = 3\n", 3,
+                 "model.idle_w_per_cpu 3 W is above model.max_w_per_cpu 2 W"},
                 {"[model]\ndram = yes\n", 2, "model.dram: 'yes' is not auto, estimate or none"},
                 {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
                 {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
@@ -135,6 +163,28 @@ static void test_bad(void **state)
                 unlink(p);
                 free(p);
         }
+}
+
+/* idle_w_per_cpu alone above the default max (data/estimates.csv's generic line): refused at
+ * load, so --check-config says so, not joulesd at start. */
+static void test_model_line_default(void **state)
+{
+        char *p = write_tmp("[model]\nidle_w_per_cpu = 5\n");
+        JoulesConfig c;
+        char err[512] = "";
+        (void)state;
+        config_defaults(&c);
+        assert_int_equal(config_load(&c, p, err, sizeof(err)), -EINVAL);
+        if (!strstr(err, "model.idle_w_per_cpu 5 W is above model.max_w_per_cpu 3.5 W") ||
+            !strstr(err, "max_w_per_cpu not given") || strncmp(err, p, strlen(p)) != 0)
+                fail_msg("got '%s'", err);
+        unlink(p);
+        free(p);
+        p = write_tmp("[model]\nidle_w_per_cpu = 5\nmax_w_per_cpu = 9\n");
+        config_defaults(&c);
+        assert_int_equal(config_load(&c, p, err, sizeof(err)), 0);
+        unlink(p);
+        free(p);
 }
 
 /* libinih parses the tail of a line longer than its buffer as a line of its own: the tail of a
@@ -206,9 +256,10 @@ static void test_dump_roundtrip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
-                cmocka_unit_test(test_curve),   cmocka_unit_test(test_long_lines),
-                cmocka_unit_test(test_missing), cmocka_unit_test(test_dump_roundtrip),
+                cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_curve),          cmocka_unit_test(test_model_line_default),
+                cmocka_unit_test(test_long_lines),     cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_dump_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

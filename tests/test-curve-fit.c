@@ -38,8 +38,8 @@ static double rng_normal(void)
 static void assert_curve_near(const PowerCurve *got, const PowerCurve *want, double tol_w)
 {
         char a[512], b[512];
-        power_curve_format(got, a, sizeof(a));
-        power_curve_format(want, b, sizeof(b));
+        power_curve_format(got, ", ", a, sizeof(a));
+        power_curve_format(want, ", ", b, sizeof(b));
         if (got->n != want->n)
                 fail_msg("got %s, want %s", a, b);
         for (unsigned i = 0; i < got->n; i++)

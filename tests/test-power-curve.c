@@ -122,7 +122,7 @@ static void test_format_round_trip(void **state)
                 PowerCurve c, back;
                 char err[160], buf[256];
                 assert_int_equal(power_curve_parse(rows[i][0], &c, err, sizeof(err)), 0);
-                int n = power_curve_format(&c, buf, sizeof(buf));
+                int n = power_curve_format(&c, ", ", buf, sizeof(buf));
                 assert_int_equal(n, (int)strlen(rows[i][1]));
                 assert_string_equal(buf, rows[i][1]);
                 assert_int_equal(power_curve_parse(buf, &back, err, sizeof(err)), 0);
@@ -132,8 +132,12 @@ static void test_format_round_trip(void **state)
         PowerCurve c;
         char err[160], small[8];
         assert_int_equal(power_curve_parse("0:74, 50:220, 100:350", &c, err, sizeof(err)), 0);
-        assert_int_equal(power_curve_format(&c, small, sizeof(small)), 21);
+        assert_int_equal(power_curve_format(&c, ", ", small, sizeof(small)), 21);
         assert_string_equal(small, "0:74, 5");
+        /* the form a config line takes */
+        char compact[64];
+        assert_int_equal(power_curve_format(&c, ",", compact, sizeof(compact)), 19);
+        assert_string_equal(compact, "0:74,50:220,100:350");
 }
 
 int main(void)

@@ -257,7 +257,7 @@ static void print_table(const Server *v, const Row *rows, size_t n)
         printf("\nFitted curves (6 points):\n");
         for (size_t i = 0; i < n; i++) {
                 char c[512];
-                power_curve_format(&rows[i].fitted, c, sizeof(c));
+                power_curve_format(&rows[i].fitted, ", ", c, sizeof(c));
                 printf("  %-22s curve = %s\n", v[i].id, c);
         }
 }

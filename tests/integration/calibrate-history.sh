@@ -83,7 +83,7 @@ echo "$json2" | jq -e --argjson n "$ticks" '.samples == $n and .history.estimate
 # What it prints is what joulesd.conf takes: its first two lines pasted as they are.
 head -2 "$SCRATCH/out" >"$SCRATCH/pasted.conf"
 "$JOULESD" --check-config --config "$SCRATCH/pasted.conf" || fail "joulesd refuses the pasted lines"
-want=$(echo "$json2" | jq -r .curve | sed 's/,/, /g')
+want=$(echo "$json2" | jq -r .curve)
 "$JOULESD" --dump-config --config "$SCRATCH/pasted.conf" | grep -qxF "curve = $want" ||
   fail "joulesd read another curve than $want"
 echo "ok: history $hist %, /proc/stat $stat_util %"
