@@ -100,6 +100,21 @@ void band_sum_bounds(const BandSum *sum, double value, double *ret_low, double *
         *ret_high = value * (sum->measured_j + sum->high_j) / total;
 }
 
+BandSum band_sum_share(const BandSum *whole, double measured_j, double estimated_j)
+{
+        BandSum r = {0};
+        band_sum_add(&r, measured_j, false, 0);
+        double b = NAN;
+        if (whole->unknown || whole->n_banded == 0)
+                b = NAN;
+        else if (whole->band_min == whole->band_max)
+                b = whole->band_max;
+        else if (whole->estimated_j > 0)
+                b = whole->weighted / whole->estimated_j;
+        band_sum_add(&r, estimated_j, true, b);
+        return r;
+}
+
 int band_read(Store *s, int64_t from_us, int64_t to_us, BandSum *ret)
 {
         StoreBandPart *parts;

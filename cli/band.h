@@ -53,6 +53,13 @@ double band_sum_pct(const BandSum *sum);
  * value * (measured + Σ high) / total. Both NaN when nothing is estimated or a band is unknown. */
 void band_sum_bounds(const BandSum *sum, double value, double *ret_low, double *ret_high);
 
+/* The BandSum of a share of the whole (a unit's energy in a range): measured_j exact, estimated_j
+ * with the band of the whole's estimated parts, weighted by their energy. A unit's totals keep
+ * its estimated joules but not their split by run, so where runs with different bands share the
+ * range each unit's estimate takes their mix. Unknown where the whole's is, or where the whole
+ * has no band for an estimate the share has. */
+BandSum band_sum_share(const BandSum *whole, double measured_j, double estimated_j);
+
 /* The BandSum of the energy stored over (from_us, to_us], from its runs (store_read_band). */
 int band_read(Store *s, int64_t from_us, int64_t to_us, BandSum *ret)
         __attribute__((warn_unused_result));

@@ -142,15 +142,18 @@ static int export_period(const Footprint *fp, void *user)
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
                 char a[32], b[32], source[128];
-                /* measured: no band, empty in CSV and null in JSON. Estimated: weighted by energy
-                 * over the period's runs; a unit's totals keep no split by run, so its energy is
-                 * taken as measured and estimated in the period's proportions. */
+                /* measured: no band, empty in CSV and null in JSON. Otherwise the unit's
+                 * measured joules are exact and its estimated ones carry the band of the
+                 * period's estimates, weighted by energy over its runs (a unit's totals keep no
+                 * split by run: band_sum_share). */
                 double band = NAN, lo = NAN, hi = NAN;
                 if (f->estimated) {
-                        band = band_sum_pct(&bands[row->period]);
+                        BandSum ub = band_sum_share(&bands[row->period], e_j - f->estimated_j,
+                                                    f->estimated_j);
+                        band = band_sum_pct(&ub);
                         if (band == 0)
                                 band = NAN;
-                        band_sum_bounds(&bands[row->period], carbon_j_to_kwh(e_j), &lo, &hi);
+                        band_sum_bounds(&ub, carbon_j_to_kwh(e_j), &lo, &hi);
                 }
                 footprint_source(fp, f, source, sizeof(source));
                 format_rfc3339(per->start_us, a, sizeof(a));

@@ -56,9 +56,16 @@ static double grams(const FootprintFigures *f)
         return f->location_g + f->embodied_g;
 }
 
-/* band: the period's energy by run (band_read). A unit's totals do not keep its energy split by
- * run, so a unit with estimated energy takes the period's measured and estimated shares; one
- * without is measured and has no band. */
+/* The band of a unit's figures: its measured joules exact, its estimated ones with the band of the
+ * period's estimates (band_sum_share: a unit's totals keep no split by run). */
+static BandSum unit_band(const FootprintFigures *f, const BandSum *period)
+{
+        double e = f->active_j + f->idle_j;
+        return band_sum_share(period, e - f->estimated_j, f->estimated_j);
+}
+
+/* band: the period's energy by run (band_read) for the host, unit_band() for a unit. One without
+ * estimated energy is measured and has no band. */
 static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double seconds,
                                 double host_j, const BandSum *band)
 {
@@ -157,8 +164,8 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                         json_object_begin(&j, NULL);
                         json_string(&j, "unit", fp->rows[r].name);
                         json_bool(&j, "pseudo", fp->rows[r].pseudo);
-                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j,
-                                            &bands[p]);
+                        BandSum ub = unit_band(&fp->rows[r].f, &bands[p]);
+                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j, &ub);
                         size_t first = 0, n_ev = 0;
                         if (ev)
                                 n_ev = events_of_unit(ev[p].rows, ev[p].n, fp->rows[r].name,
@@ -233,10 +240,12 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs, const
                         report_name(name, sizeof(name), row);
                         /* an estimate with its band, whole percent to fit 80 columns */
                         char src[24] = "measured";
-                        if (row->f.estimated && isnan(pct))
+                        BandSum ub = unit_band(&row->f, &bands[p]);
+                        double upct = band_sum_pct(&ub);
+                        if (row->f.estimated && isnan(upct))
                                 snprintf(src, sizeof(src), "est ±?");
                         else if (row->f.estimated)
-                                snprintf(src, sizeof(src), "est ±%.0f%%", pct);
+                                snprintf(src, sizeof(src), "est ±%.0f%%", upct);
                         printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %*s\n", name, e,
                                carbon_j_to_kwh(e), per->seconds > 0 ? e / per->seconds : 0,
                                per->host_j > 0 ? 100 * e / per->host_j : 0,

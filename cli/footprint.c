@@ -96,6 +96,7 @@ static void figures_add(FootprintFigures *a, const FootprintFigures *h, double e
                 a->requests += h->requests;
         }
         a->estimated |= h->estimated;
+        a->estimated_j += h->estimated_j;
         a->facility_kwh += h->facility_kwh;
         a->location_g += ei;
         a->market_g += h->market_g;
@@ -383,6 +384,7 @@ int footprint_builder_add(FootprintBuilder *b, const StorePeriod *hp, const Stor
                 hf.active_j += (double)sr->active_uj / UJ_PER_J;
                 hf.idle_j += (double)sr->idle_uj / UJ_PER_J;
                 hf.cpu_s += (double)sr->cpu_ns / 1e9;
+                hf.estimated_j += (double)sr->estimated_uj / UJ_PER_J;
                 if (sr->has_requests) {
                         hf.has_requests = true;
                         hf.requests += sr->requests;
@@ -404,6 +406,7 @@ int footprint_builder_add(FootprintBuilder *b, const StorePeriod *hp, const Stor
                         .has_requests = sr->has_requests,
                         .requests = sr->requests,
                         .estimated = sr->estimated,
+                        .estimated_j = (double)sr->estimated_uj / UJ_PER_J,
                         .facility_kwh = carbon_facility_kwh(carbon_j_to_kwh(e_j), fs->pue),
                         .embodied_g = cpu_total > 0 ? carbon_embodied_g(b->te, tir_h, fs->el_hours,
                                                                         (double)sr->cpu_ns,

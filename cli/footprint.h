@@ -34,6 +34,7 @@ typedef struct FootprintFigures {
         bool has_requests;
         double requests;
         bool estimated;
+        double estimated_j;  /* of active + idle, estimated (the band's share; 0 from fleet) */
         double facility_kwh; /* (active + idle) / 3.6e6 * PUE */
         double location_g;   /* sum over hours of facility kWh * I of the hour */
         double intensity;    /* energy-weighted: location_g / facility_kwh */

@@ -288,7 +288,8 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
 
         r = periods_query(s, &q,
                           "u.name, u.pseudo, SUM(t.active_uj), SUM(t.idle_uj), SUM(t.cpu_ns), "
-                          "MAX(t.estimated)",
+                          "MAX(t.estimated), SUM(CASE WHEN t.estimated THEN t.active_uj + "
+                          "t.idle_uj ELSE 0 END)",
                           STORE_REL_UNITS,
                           "JOIN units u ON u.id = t.unit_id WHERE " UNIT_FILTER " GROUP BY b, u.id",
                           &p, unit, spans, n_spans);
@@ -310,6 +311,7 @@ int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket buc
                 row->idle_uj = (uint64_t)sqlite3_column_int64(q, 4);
                 row->cpu_ns = (uint64_t)sqlite3_column_int64(q, 5);
                 row->estimated = sqlite3_column_int(q, 6) != 0;
+                row->estimated_uj = (uint64_t)sqlite3_column_int64(q, 7);
         }
         if (rc != SQLITE_DONE) {
                 r = store_fail(s, rc, "reading units by period");

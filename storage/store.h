@@ -401,6 +401,7 @@ typedef struct StorePeriodRow {
         bool has_requests;
         double requests; /* STORE_REQUESTS_METRIC */
         bool estimated;
+        uint64_t estimated_uj; /* of active + idle, from estimated ticks (or tier rows) */
 } StorePeriodRow;
 
 typedef struct StorePeriodRows {

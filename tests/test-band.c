@@ -115,6 +115,35 @@ static void test_sum(void **state)
                 if (band_sum_pct(&one) != 20)
                         fail_msg("%g J ±20%% gave ±%.17g%%", e, band_sum_pct(&one));
         }
+        /* a unit's share: its measured joules exact, its estimated ones with the band of the
+         * whole's estimates (100 J ±30 and 300 J ±10: 15 %), whatever the whole's measured part */
+        BandSum whole = {0};
+        band_sum_add(&whole, 1000, false, 0);
+        band_sum_add(&whole, 100, true, 30);
+        band_sum_add(&whole, 300, true, 10);
+        BandSum u = band_sum_share(&whole, 40, 60);
+        assert_true(u.measured_j == 40 && u.estimated_j == 60);
+        assert_true(fabs(band_sum_pct(&u) - 60 * 15.0 / 100) < 1e-12);
+        double ul, uh;
+        band_sum_bounds(&u, 100, &ul, &uh);
+        assert_true(fabs(ul - (40 + 60 * 0.85)) < 1e-9 && fabs(uh - (40 + 60 * 1.15)) < 1e-9);
+        u = band_sum_share(&whole, 50, 0); /* measured only: no band */
+        assert_true(band_sum_pct(&u) == 0);
+        band_sum_bounds(&u, 50, &ul, &uh);
+        assert_true(isnan(ul) && isnan(uh));
+        whole = (BandSum){0};
+        band_sum_add(&whole, 100, true, 30);
+        u = band_sum_share(&whole, 0, 7); /* one band: exactly it */
+        assert_true(band_sum_pct(&u) == 30);
+        whole.unknown = true; /* unknown stays unknown */
+        u = band_sum_share(&whole, 1, 7);
+        assert_true(isnan(band_sum_pct(&u)));
+        whole = (BandSum){0};
+        band_sum_add(&whole, 100, false, 0);
+        u = band_sum_share(&whole, 1, 7); /* an estimate the whole has no band for */
+        assert_true(isnan(band_sum_pct(&u)));
+        u = band_sum_share(&whole, 1, 0); /* ... unless it holds no energy */
+        assert_true(band_sum_pct(&u) == 0);
         /* kWh, or a unit's share of the whole: the bounds scale with the value, the percent not */
         BandSum sum = {0};
         band_sum_add(&sum, 3.6e6, true, 20);

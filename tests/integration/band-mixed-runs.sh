@@ -50,14 +50,20 @@ echo "$rep" | jq -e --argjson p "$want_pct" --argjson lo "$want_lo" --argjson hi
   near(.energy_kwh_low * 3.6e6; $lo) and near(.energy_kwh_high * 3.6e6; $hi))' >/dev/null ||
   fail "report host: $(echo "$rep" | jq -c '[.periods[].host | {energy_j, energy_band_pct, energy_kwh_low, energy_kwh_high}]')"
 
-# export: an estimated row carries the period's weighted band, a measured one none (empty in
-# CSV, null in JSON). Over the measured run alone every row is measured.
+# export: a unit's measured joules are exact and its estimated ones carry the model's band, so
+# the rows' half-widths (high - energy) add up to the host's, estimated x b; a unit that ran in
+# both runs shows less than b; a measured row has no band (empty in CSV, null in JSON). Over the
+# measured run alone every row is measured.
 from=$(date -u -d '-1 hour' +%Y-%m-%dT%H:00:00Z)
 to=$(date -u -d '+2 hour' +%Y-%m-%dT%H:00:00Z)
 ex=$("$JOULES" --db "$db" export --format json --from "$from" --to "$to") || fail "export failed"
-echo "$ex" | jq -e --argjson p "$want_pct" "$near"'
-  ([.[] | select(.estimated)] | length > 0 and all(near(.energy_band_pct; $p) and
-    .energy_kwh_low <= .energy_kwh and .energy_kwh_high >= .energy_kwh)) and
+half=$(awk -v e="$est" -v b="$b" 'BEGIN { printf "%.12g\n", e * b / 100 / 3.6e6 }')
+echo "$ex" | jq -e --argjson b "$b" --argjson half "$half" "$near"'
+  ([.[] | select(.estimated)] | length > 0 and all(.energy_band_pct <= $b + 1e-9 and
+    near(.energy_kwh_high - .energy_kwh; .energy_kwh * .energy_band_pct / 100) and
+    .energy_kwh_low <= .energy_kwh)) and
+  ([.[] | select(.estimated) | .energy_band_pct] | any(. < $b - 1e-6)) and
+  near([.[] | select(.estimated) | .energy_kwh_high - .energy_kwh] | add; $half) and
   ([.[] | select(.estimated | not)] | all(.energy_band_pct == null and .energy_kwh_low == null
     and .energy_kwh_high == null))' >/dev/null ||
   fail "export json: $(echo "$ex" | jq -c '[.[] | {service, estimated, energy_kwh, energy_band_pct, energy_kwh_low, energy_kwh_high}]')"
