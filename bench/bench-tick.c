@@ -59,8 +59,12 @@
 #define BENCH_MAX_SERVICES 2000
 #define BENCH_MAX_KIDS     20000
 #define BENCH_TARGET_US    250.0
-#define BENCH_WARMUP_NS    INT64_C(2000000000)
-#define BENCH_DEFAULT_SECS 30
+/* The steady window starts after the start-up and the first of the settling passes that come
+ * every 30 ticks (the first one reads every service and registers the units), and ends 1 s
+ * before the daemon does; 100 s runs hold a rollup pass and a tree walk (60 ticks) in it. */
+#define BENCH_DEFAULT_WARMUP 35
+#define BENCH_END_NS         INT64_C(1000000000)
+#define BENCH_DEFAULT_SECS   100
 
 /* What the resident pages are: /proc/PID/smaps's Rss summed by mapping. */
 enum {
@@ -107,9 +111,11 @@ typedef struct BenchRun {
 /* Everything cleanup() undoes; global so the exit paths after a signal reach it. */
 static struct {
         char cgroot[256];
-        char slice[280];
+        char top[300]; /* --isolated: the tree joulesd is given as its root */
+        bool made_top;
+        char slice[320];
         bool made_slice;
-        char cg[BENCH_MAX_SERVICES][340];
+        char cg[BENCH_MAX_SERVICES][380];
         bool made_cg[BENCH_MAX_SERVICES];
         size_t n_cg;
         pid_t kids[BENCH_MAX_KIDS];
@@ -125,11 +131,12 @@ static struct {
         int busy_pct;
         char *interval;
         uint64_t interval_us;
-} L = {100, 1000, 10, 10, "1s", 1000000};
+        unsigned warmup_s;
+} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP};
 
 static int services_create(void)
 {
-        snprintf(B.slice, sizeof(B.slice), "%s/system.slice", B.cgroot);
+        snprintf(B.slice, sizeof(B.slice), "%s/system.slice", B.top[0] ? B.top : B.cgroot);
         if (mkdir(B.slice, 0755) == 0)
                 B.made_slice = true;
         else if (errno != EEXIST)
@@ -199,12 +206,19 @@ static void services_destroy(void)
                 B.made_slice = false;
 }
 
+static void top_destroy(void)
+{
+        if (B.made_top && rmdir(B.top) == 0)
+                B.made_top = false;
+}
+
 static void cleanup(void)
 {
         if (B.daemon > 0)
                 (void)bench_stop_child(B.daemon, 3000, NULL);
         B.daemon = 0;
         services_destroy();
+        top_destroy();
         if (B.keep && B.tmp[0])
                 fprintf(stderr, "bench-tick: kept %s\n", B.tmp);
         else
@@ -307,6 +321,10 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 argv[a++] = "--events";
                 argv[a++] = "none";
         }
+        if (B.top[0]) {
+                argv[a++] = "--cgroup-root";
+                argv[a++] = B.top;
+        }
         argv[a] = NULL;
 
         int64_t start = bench_now_ns(CLOCK_MONOTONIC);
@@ -315,14 +333,15 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 B.daemon = 0;
                 return -errno;
         }
-        /* The steady window: from 2 s after the start to 2 s before the end. */
+        /* The steady window: from the warm-up to 1 s before the end. */
         uint64_t c0 = 0, c1 = 0;
         int64_t t0 = 0, t1 = 0, m0, m1;
-        run->win_ok = bench_sleep_until(start + BENCH_WARMUP_NS) && task_cpu_ns(B.daemon, &c0) == 0;
+        run->win_ok = bench_sleep_until(start + (int64_t)L.warmup_s * 1000000000) &&
+                      task_cpu_ns(B.daemon, &c0) == 0;
         m0 = bench_now_ns(CLOCK_MONOTONIC);
         t0 = bench_now_ns(CLOCK_REALTIME) / 1000;
         run->win_ok = run->win_ok &&
-                      bench_sleep_until(start + (int64_t)secs * 1000000000 - BENCH_WARMUP_NS) &&
+                      bench_sleep_until(start + (int64_t)secs * 1000000000 - BENCH_END_NS) &&
                       task_cpu_ns(B.daemon, &c1) == 0;
         m1 = bench_now_ns(CLOCK_MONOTONIC);
         t1 = bench_now_ns(CLOCK_REALTIME) / 1000;
@@ -453,11 +472,25 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
                         db,
                         "--events",
                         "none",
+                        B.top[0] ? "--cgroup-root" : NULL,
+                        B.top,
                         NULL};
+        int64_t start = bench_now_ns(CLOCK_MONOTONIC);
         B.daemon = bench_spawn(argv, log);
         if (B.daemon < 0) {
                 B.daemon = 0;
                 return -errno;
+        }
+        /* Start-up (the first walk, the units' rows, the first rollup pass) happens in the first
+         * ticks: zero the counts after a warm-up, so that what is left is the steady tick. */
+        int64_t zero_us = 0;
+        if (bench_sleep_until(start + (int64_t)L.warmup_s * 1000000000)) {
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "callgrind_control -z %d >/dev/null 2>&1",
+                         (int)B.daemon);
+                /* after it returns: a tick stored while it ran may count as after the zero,
+                 * which makes the per-tick figure higher, never lower */
+                zero_us = system(cmd) == 0 ? bench_now_ns(CLOCK_REALTIME) / 1000 : 0;
         }
         int status = 0;
         pid_t w;
@@ -471,7 +504,10 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
                 return -EIO;
         }
         char line[512];
-        if (bench_sql_line(db, "select count(*) from ticks;", line, sizeof(line)) < 0)
+        char sql[128];
+        snprintf(sql, sizeof(sql), "select count(*) from ticks where ts_us > %" PRId64 ";",
+                 zero_us);
+        if (bench_sql_line(db, sql, line, sizeof(line)) < 0)
                 return -EIO;
         unsigned long long ticks = strtoull(line, NULL, 10);
         /* "summary: N" (or "totals: N") in the output: instructions inside daemon_tick. */
@@ -483,11 +519,17 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
                         break;
         if (f)
                 fclose(f);
-        /* daemon_tick also ran once for the baseline reading, which stores no row. */
+        /* Without the zeroing, daemon_tick also ran once for the baseline reading, which
+         * stores no row. */
+        if (zero_us == 0)
+                ticks++;
+        else
+                printf("(counts zeroed %u s after the start)\n", L.warmup_s);
         char label[64];
         snprintf(label, sizeof(label), "%zu services, --events none", L.services);
         printf("%-30s %5llu ticks  %12.0f instructions per tick\n",
-               loaded ? label : "baseline, --events none", ticks, (double)ir / (double)(ticks + 1));
+               loaded ? label : "baseline, --events none", ticks,
+               ticks ? (double)ir / (double)ticks : 0);
         if (annotate) {
                 char cmd[PATH_MAX + 128];
                 /* Only the lines naming an object file: callgrind_annotate lists an inlined
@@ -517,14 +559,17 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
 static void usage(FILE *f)
 {
         fprintf(f,
-                "usage: bench-tick [JOULESD] [--interval I] [--duration S] [--services N]\n"
+                "usage: bench-tick [JOULESD] [--interval I] [--duration S] [--warmup S] "
+                "[--services N]\n"
                 "                  [--sleepers N] [--busy N] [--busy-pct P] [--curve] "
                 "[--callgrind]\n"
-                "                  [--check] [--keep]\n"
+                "                  [--check] [--keep] [--isolated]\n"
                 "CPU time per tick and RSS of joulesd with services, sleeping and busy processes,\n"
                 "against the machine without them. Needs root.\n"
                 "  --interval I   joulesd's --interval (default 1s, the daemon's default)\n"
-                "  --duration S   seconds per daemon run (default %d, at least 6)\n"
+                "  --duration S   seconds per daemon run (default %d, at least warm-up + 5)\n"
+                "  --warmup S     the steady window (and callgrind's count) starts S seconds\n"
+                "                 after the daemon (default %d)\n"
                 "  --services N   unit cgroups (default 100, at most %d)\n"
                 "  --sleepers N   sleeping processes spread over them (default 10 per service)\n"
                 "  --busy N       busy processes, one in every N-th service (default services/10)\n"
@@ -533,8 +578,11 @@ static void usage(FILE *f)
                 "  --curve        10, 100 and 1,000 services (--events none) instead\n"
                 "  --callgrind    instructions per tick under valgrind instead of CPU time\n"
                 "  --check        exit 1 when a loaded run is over %.0f us per tick\n"
-                "  --keep         leave the histories, logs and callgrind files in /tmp\n",
-                BENCH_DEFAULT_SECS, BENCH_MAX_SERVICES, BENCH_TARGET_US);
+                "  --keep         leave the histories, logs and callgrind files in /tmp\n"
+                "  --isolated     give joulesd a cgroup tree of its own (--cgroup-root) holding\n"
+                "                 only the services: a root with no user processes, as under\n"
+                "                 systemd, instead of this machine's root and its neighbours\n",
+                BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
 }
 
 /* The load for n services: 10 sleepers each, a busy process in every tenth. */
@@ -554,7 +602,8 @@ static int load_make(void)
 {
         printf("load: %zu services %s/system.slice/bench-joules-%d-N.service, %zu sleeping "
                "processes, %zu busy at %d%% of a CPU\n",
-               L.services, B.cgroot, (int)getpid(), L.sleepers, L.busy, L.busy_pct);
+               L.services, B.top[0] ? B.top : B.cgroot, (int)getpid(), L.sleepers, L.busy,
+               L.busy_pct);
         fflush(stdout);
         int r = services_create();
         if (r < 0)
@@ -594,13 +643,15 @@ int main(int argc, char **argv)
                 {"callgrind", no_argument, NULL, 'c'},
                 {"check", no_argument, NULL, 'k'},
                 {"keep", no_argument, NULL, 'K'},
+                {"warmup", required_argument, NULL, 'w'},
+                {"isolated", no_argument, NULL, 'I'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         unsigned secs = BENCH_DEFAULT_SECS;
         int busy_pct = 0;
         long services = 100, sleepers = -1, busy = -1;
-        bool callgrind = false, check = false, curve = false;
+        bool callgrind = false, check = false, curve = false, isolated = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
@@ -639,8 +690,14 @@ int main(int argc, char **argv)
                 case 'k':
                         check = true;
                         break;
+                case 'w':
+                        L.warmup_s = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
                 case 'K':
                         B.keep = true;
+                        break;
+                case 'I':
+                        isolated = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -650,8 +707,8 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (secs < 6 || secs > 3600 || busy_pct < 0 || busy_pct > 100 || argc - optind > 1 ||
-            services < 1 || services > BENCH_MAX_SERVICES || busy > services ||
+        if (secs < L.warmup_s + 5 || secs > 3600 || busy_pct < 0 || busy_pct > 100 ||
+            argc - optind > 1 || services < 1 || services > BENCH_MAX_SERVICES || busy > services ||
             sleepers > BENCH_MAX_KIDS - BENCH_MAX_SERVICES || L.interval_us < 10000 ||
             L.interval_us > 60000000) {
                 usage(stderr);
@@ -681,6 +738,14 @@ int main(int argc, char **argv)
         }
 
         bench_signals_init();
+        if (isolated) {
+                snprintf(B.top, sizeof(B.top), "%s/bench-joules-%d.root", B.cgroot, (int)getpid());
+                if (mkdir(B.top, 0755) < 0) {
+                        perror("bench-tick: mkdir");
+                        return 1;
+                }
+                B.made_top = true;
+        }
 
         snprintf(B.tmp, sizeof(B.tmp), "/tmp/bench-tick-XXXXXX");
         if (!mkdtemp(B.tmp)) {
@@ -754,7 +819,7 @@ int main(int argc, char **argv)
         print_header();
         for (size_t i = 0; i < n_runs; i++)
                 print_run(&runs[i]);
-        printf("\n(steady: CPU between 2 s after start and 2 s before the end, per interval of "
+        printf("\n(steady: CPU between the warm-up and 1 s before the end, per interval of "
                "that window; CPU: the same as a share of one CPU; run: rusage over the stored "
                "ticks, start-up and exit included; RSS at end: VmRSS at the window's end)\n\n");
         if (curve) {
