@@ -483,8 +483,20 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
         }
         /* Start-up (the first walk, the units' rows, the first rollup pass) happens in the first
          * ticks: zero the counts after a warm-up, so that what is left is the steady tick. */
+        /* In ticks, not seconds: under valgrind the first ticks take seconds each. */
         int64_t zero_us = 0;
-        if (bench_sleep_until(start + (int64_t)L.warmup_s * 1000000000)) {
+        uint64_t warm_ticks = (uint64_t)L.warmup_s * 1000000 / L.interval_us;
+        for (int64_t next = start + 1000000000; bench_sleep_until(next); next += 1000000000) {
+                char n[64];
+                siginfo_t si = {0};
+                if (waitid(P_PID, (id_t)B.daemon, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+                    si.si_pid != 0)
+                        break; /* it ended: reaped below */
+                if (bench_sql_line(db, "select count(*) from ticks;", n, sizeof(n)) == 0 &&
+                    strtoull(n, NULL, 10) >= warm_ticks)
+                        break;
+        }
+        if (!bench_stop_signal) {
                 char cmd[128];
                 snprintf(cmd, sizeof(cmd), "callgrind_control -z %d >/dev/null 2>&1",
                          (int)B.daemon);
@@ -524,7 +536,8 @@ static int callgrind_run(const char *joulesd, bool loaded, unsigned secs, bool a
         if (zero_us == 0)
                 ticks++;
         else
-                printf("(counts zeroed %u s after the start)\n", L.warmup_s);
+                printf("(counts zeroed after %llu ticks)\n",
+                       (unsigned long long)((uint64_t)L.warmup_s * 1000000 / L.interval_us));
         char label[64];
         snprintf(label, sizeof(label), "%zu services, --events none", L.services);
         printf("%-30s %5llu ticks  %12.0f instructions per tick\n",
