@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/util.h"
 #include "storage/store.h"
 
 enum {
@@ -71,16 +72,31 @@ struct Store {
         char error[512];
 };
 
+/* Opens the write transaction of the current batch if none is open. */
+int store_begin(Store *s);
+
+/* ---- SQL helpers (store-sql.c): the layer every other storage/ file is built on ---- */
+
 /* Records SQLite's message for rc (with what was being done) and returns it as -errno. */
 int store_fail(Store *s, int rc, const char *what);
 int store_exec(Store *s, const char *sql);
 /* Prepares a one-off query; the caller finalizes it. */
 int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
-/* Opens the write transaction of the current batch if none is open. */
-int store_begin(Store *s);
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
+/* Runs sql with ?1 = a, ?2 = b; ret_changes (may be NULL): the rows it changed. */
+int store_exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes)
+        __attribute__((warn_unused_result));
+/* The first row of a two-column query: *ret_null when its first column is NULL. */
+int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, int64_t *ret_b)
+        __attribute__((warn_unused_result));
 
-/* ---- tiers (store-rollup.c) ---- */
+/* The schema versions that brought what the tiers and their readers look for. */
+#define STORE_SCHEMA_REQUESTS        2 /* unit_requests, ingest_stats */
+#define STORE_SCHEMA_TIERS           4 /* the rollup tiers and rollup_state */
+#define STORE_SCHEMA_PACKING         5 /* packed ticks (tick_units) */
+#define STORE_SCHEMA_PACKED_REQUESTS 6 /* requests packed too (tick_requests) */
+
+/* ---- tiers (store-tiers.c) ---- */
 
 typedef enum StoreTier {
         STORE_TIER_RAW,
@@ -89,6 +105,66 @@ typedef enum StoreTier {
         STORE_TIER_DAY,
         _STORE_TIER_MAX,
 } StoreTier;
+
+#define STORE_MINUTE_US (60 * (int64_t)USEC_PER_SEC)
+#define STORE_HOUR_US   (60 * STORE_MINUTE_US)
+#define STORE_DAY_US    (24 * STORE_HOUR_US)
+
+/* "minute", "hour", "day": the prefix of the tier's tables (NULL for raw). */
+const char *store_tier_table(StoreTier t);
+/* The width of the tier's rows (0 for raw). */
+int64_t store_tier_width(StoreTier t);
+
+/* v rounded down (up) to a multiple of w, negative v included. */
+static inline int64_t store_floor_to(int64_t v, int64_t w)
+{
+        int64_t q = v / w;
+        if (v % w != 0 && v < 0)
+                q--;
+        return q * w;
+}
+
+static inline int64_t store_ceil_to(int64_t v, int64_t w)
+{
+        return -store_floor_to(-v, w);
+}
+
+static inline int64_t store_min64(int64_t a, int64_t b)
+{
+        return a < b ? a : b;
+}
+
+/* rollup_state rows: the tiers, then how far raw ticks are packed (store-pack.c). */
+#define STORE_STATE_PACKED _STORE_TIER_MAX
+#define STORE_N_STATE      (_STORE_TIER_MAX + 1)
+
+/* One rollup_state row: how far a tier is built (done_us) and how far retention deleted it
+ * (kept_us); see store-tiers.c. */
+typedef struct StoreTierState {
+        bool has_done, has_kept;
+        int64_t done_us, kept_us;
+        int64_t tick_id; /* raw: the newest tick the minute tier has seen */
+} StoreTierState;
+
+/* Reads rollup_state (all unset on a file older than the tiers). */
+int store_tiers_load(Store *s, StoreTierState st[STORE_N_STATE])
+        __attribute__((warn_unused_result));
+int store_tiers_save(Store *s, const StoreTierState st[STORE_N_STATE])
+        __attribute__((warn_unused_result));
+
+/* ---- building the tiers and packing old ticks (store-rollup.c) ---- */
+
+/* Builds the tiers up to now_us in the open transaction; 1 when the minute tier is behind. */
+int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
+        __attribute__((warn_unused_result));
+
+/* ---- retention (store-retention.c) ---- */
+
+/* Moves tier k's horizon to now - keep and deletes one batch behind it; 1 when more remains. */
+int store_retain(Store *s, StoreTierState st[STORE_N_STATE], StoreTier k, uint64_t keep_us,
+                 int64_t now_us) __attribute__((warn_unused_result));
+
+/* ---- the planner (store-plan.c) ---- */
 
 /* A piece of a query range: the ticks ending in (lo, hi]. For a rollup tier that is its rows with
  * lo <= start_us < hi (lo and hi are multiples of the tier's width). */
@@ -99,8 +175,6 @@ typedef struct StoreSpan {
 
 #define STORE_PLAN_MAX 32
 
-/* "minute", "hour", "day": the prefix of the tier's tables (NULL for raw). */
-const char *store_tier_table(StoreTier t);
 /* Splits (from_us, to_us] into spans, each read from the coarsest tier that holds it exactly, no
  * coarser than `coarsest` (a report by hour must not read days). ret_from/ret_to: the range
  * actually covered (widened where retention deleted the finer rows). */
@@ -131,6 +205,12 @@ typedef enum StoreRelation {
 int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param, char *buf,
                     size_t size) __attribute__((warn_unused_result));
 void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int first_param);
+
+/* ---- unpacking packed ticks for reading (store-unpack.c) ---- */
+
+/* Decodes the packed ticks of the raw spans into temp.packed_units and temp.packed_requests. */
+int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
+        __attribute__((warn_unused_result));
 
 /* ---- packed raw ticks (store-pack.c) ---- */
 

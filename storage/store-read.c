@@ -15,21 +15,7 @@
 #include "common/util.h"
 
 /* The read side for the CLI: status, processes and the ticks around a time. The per-unit
- * totals over a range are in store-rollup.c (they read through the tiers). */
-
-int store_query(Store *s, sqlite3_stmt **ret, const char *sql)
-{
-        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "preparing a query");
-        return 0;
-}
-
-void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
-{
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(dst, size, "%s", t ? (const char *)t : "");
-}
+ * totals over a range are in store-services.c; both read through the tiers with store-plan.c. */
 
 /* Prepares "<head> <relation of the spans> <tail>", the spans' bounds bound from ?first. */
 static int status_query(Store *s, sqlite3_stmt **q, const char *head, StoreRelation rel,
@@ -281,7 +267,7 @@ int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char
         return r;
 }
 
-/* store_read_services() reads through the tiers: storage/store-rollup.c. */
+/* store_read_services() reads through the tiers: storage/store-services.c. */
 
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                          StoreProcTotal **ret, size_t *ret_n)

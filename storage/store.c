@@ -140,7 +140,7 @@ static const char *const store_migrations[] = {
         "  end_us INTEGER NOT NULL,"
         "  g_per_kwh REAL NOT NULL,"
         "  source TEXT NOT NULL);",
-        /* 4: rollup tiers (storage/store-rollup.c). Each tier holds plain rows per bucket
+        /* 4: rollup tiers (storage/store-tiers.c). Each tier holds plain rows per bucket
          * (start_us, start_us + width], summed exactly from the tier below: minute from the raw
          * ticks, hour from minutes, day from hours. rollup_state says how far each tier is built
          * (done_us: every tick ending at or before it is in the tier) and kept (kept_us: rows
@@ -264,57 +264,6 @@ static const char *const store_sql[_ST_MAX] = {
                               "SET count = count + excluded.count",
 };
 
-static int store_errno(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -ENOENT;
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EBADMSG;
-        case SQLITE_IOERR:
-                return -EIO;
-        default:
-                return -EIO;
-        }
-}
-
-int store_fail(Store *s, int rc, const char *what)
-{
-        snprintf(s->error, sizeof(s->error), "%s: %s", what, sqlite3_errmsg(s->db));
-        log_debug("storage: %s", s->error);
-        return store_errno(rc);
-}
-
-const char *store_last_error(Store *s)
-{
-        return s->error;
-}
-
-int store_exec(Store *s, const char *sql)
-{
-        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, sql);
-        return 0;
-}
-
 static int store_user_version(Store *s, int *ret)
 {
         sqlite3_stmt *st;
@@ -420,7 +369,7 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         sqlite3_extended_result_codes(s->db, 1);
         /* Readers wait for a writer's checkpoint rather than failing with "database is locked". */
         sqlite3_busy_timeout(s->db, 5000);
-        /* Packed ticks are decoded into temp tables (store-rollup.c): keep them in memory, so a
+        /* Packed ticks are decoded into temp tables (store-unpack.c): keep them in memory, so a
          * read-only CLI never needs a writable temporary directory. */
         (void)sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
         if (mode == STORE_READ_WRITE) {

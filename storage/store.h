@@ -143,7 +143,7 @@ void store_set_backlog_limit(Store *s, size_t bytes);
 void store_backlog(const Store *s, StoreBacklog *ret);
 const char *store_last_error(Store *s);
 
-/* ---- tiers, rollups and retention (storage/store-rollup.c) ---- */
+/* ---- tiers, rollups and retention (storage/store-maintain.c) ---- */
 
 /* How long each tier is kept; 0 keeps it forever. The day tier (built from hours, so yearly
  * queries read few rows) is always kept. Retentions must not shrink from raw to hour. */

@@ -156,9 +156,9 @@ static void test_parse_csv_good(void **state)
                 "2026-01-01T01:00Z,2026-01-01T02:00Z, 130 \r\n"
                 "\r\n"
                 "2026-01-01T00:00Z,2026-01-01T01:00Z,120.5\r\n",
-                /* offsets */
-                "2026-01-01T01:00:00+01:00,2026-01-01T02:00:00+01:00,120.5\n"
-                "2026-01-01T01:00:00Z,2026-01-01T02:00:00Z,130",
+                /* offsets (in parentheses: clang asks whether a comma is missing) */
+                ("2026-01-01T01:00:00+01:00,2026-01-01T02:00:00+01:00,120.5\n"
+                 "2026-01-01T01:00:00Z,2026-01-01T02:00:00Z,130"),
         };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 CarbonInterval *v = NULL;

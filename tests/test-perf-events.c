@@ -689,6 +689,7 @@ static void test_hardware(void **state)
                 volatile uint64_t x = 0;
                 for (uint64_t i = 0; i < 50000000; i++)
                         x += i;
+                (void)x;
                 assert_int_equal(perf_events_read(pe, t, c, ELEMENTSOF(c)), 0);
                 printf("# cycles %" PRIu64 ", instructions %" PRIu64 "\n", c[0], c[1]);
                 assert_true(c[0] > 0);

@@ -1,0 +1,245 @@
+/* The processes of the live set: each unit's PIDs from its cgroup.procs files (read again only
+ * when the processes seen do not explain the unit's CPU time), and the root's own processes that
+ * split its self into the kernel and unattributed pseudo-units (the rule is in cgroup.h). */
+
+#include "collectors/cgroup.h"
+#include "collectors/cgroup-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends the PIDs of one cgroup.procs to *pids. */
+static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, size_t *n, size_t *cap)
+{
+        int r;
+
+        if (*fdp < 0) {
+                char path[4096];
+                r = path_fmt(path, sizeof(path), "%s%s/cgroup.procs", s->root, rel);
+                if (r < 0)
+                        return r;
+                *fdp = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (*fdp < 0)
+                        return -errno;
+        }
+        for (;;) {
+                if (!s->buf) {
+                        s->bufsize = 4096;
+                        s->buf = malloc(s->bufsize);
+                        if (!s->buf)
+                                return -ENOMEM;
+                }
+                ssize_t len = procfs_pread_once(*fdp, s->buf, s->bufsize);
+                if (len == -ENOBUFS) {
+                        char *b = realloc(s->buf, s->bufsize * 2);
+                        if (!b)
+                                return -ENOMEM;
+                        s->buf = b;
+                        s->bufsize *= 2;
+                        continue;
+                }
+                if (len < 0) {
+                        (void)close(*fdp);
+                        *fdp = -1;
+                        return (int)len;
+                }
+                break;
+        }
+        /* At most one PID per two bytes ("1\n"). */
+        size_t max = strlen(s->buf) / 2 + 1;
+        if (*n + max > *cap) {
+                size_t c = *cap ? *cap : 64;
+                while (c < *n + max)
+                        c *= 2;
+                pid_t *q = realloc(*pids, c * sizeof(pid_t));
+                if (!q)
+                        return -ENOMEM;
+                *pids = q;
+                *cap = c;
+        }
+        r = procfs_parse_pid_list(s->buf, *pids + *n, *cap - *n);
+        if (r < 0)
+                return r;
+        *n += (size_t)r;
+        return 0;
+}
+
+static int unit_pids(CgroupSet *s, size_t i, size_t *ret_n)
+{
+        assert(i < s->n_units);
+        Node *node = &s->nodes[s->unit_node[i]];
+        size_t n = 0;
+        for (size_t k = 0; k < node->n_procs; k++) {
+                int r = read_procs(s, &node->procs_fds[k], node->procs_paths[k], &s->pids, &n,
+                                   &s->cap_pids);
+                /* A sub-cgroup that vanished has no processes left. */
+                if (r < 0 && r != -ENOENT && r != -ENODEV)
+                        return r;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_set_unit_pids(CgroupSet *s, size_t i, pid_t **ret, size_t *ret_n)
+{
+        size_t n;
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        if (i >= s->n_units)
+                return -EINVAL;
+        int r = unit_pids(s, i, &n);
+        if (r < 0)
+                return r;
+        pid_t *copy = malloc((n ? n : 1) * sizeof(pid_t));
+        if (!copy)
+                return -ENOMEM;
+        if (n > 0)
+                memcpy(copy, s->pids, n * sizeof(pid_t));
+        *ret = copy;
+        *ret_n = n;
+        return 0;
+}
+
+/* Keeps the first n PIDs just read into s->pids as a cached list. */
+static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
+{
+        pid_t *copy = realloc(*list, (n ? n : 1) * sizeof(pid_t));
+        if (!copy)
+                return -ENOMEM;
+        if (n > 0)
+                memcpy(copy, s->pids, n * sizeof(pid_t));
+        *list = copy;
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
+{
+        const ProcSample *ps;
+        size_t n, np;
+        int r;
+
+        assert(s);
+        if (i >= s->n_units)
+                return -EINVAL;
+        Node *node = &s->nodes[s->unit_node[i]];
+        unsigned flags = 0;
+        if (!node->pids || node->pids_stale || node->pids_age >= CGROUP_PROCS_REFRESH) {
+                r = unit_pids(s, i, &n);
+                if (r < 0)
+                        return r;
+                r = keep_pids(s, n, &node->pids, &node->n_pids);
+                if (r < 0)
+                        return r;
+                node->pids_age = 0;
+                flags |= PROCFS_SAMPLE_NEW_LIST;
+        } else {
+                node->pids_age++;
+        }
+        if (!node->tracker) {
+                JoulesRoots roots = {.procfs = s->procfs};
+                r = procfs_tracker_new(&roots, 0, &node->tracker);
+                if (r < 0)
+                        return r;
+        }
+        /* Only the processes that ran last time are read, while they explain the unit's own CPU
+         * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
+         * is suspect, and every CGROUP_FULL_REFRESH active intervals of the unit. */
+        if (!node->pids_stale && node->full_age + 1 < CGROUP_FULL_REFRESH)
+                flags |= PROCFS_SAMPLE_SKIP_IDLE;
+        r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, flags, &ps, &np);
+        if (r < 0)
+                return r;
+        uint64_t self = s->units[i].self_ns, seen = 0;
+        for (size_t k = 0; k < np; k++)
+                seen += ps[k].delta_ns;
+        ProcTrackerCounts c;
+        procfs_tracker_counts(node->tracker, &c);
+        if (c.skipped > 0 && !cgroup_explained(&node->debt_ns, self, seen, c.coarse)) {
+                r = procfs_tracker_sample_rest(node->tracker, &ps, &np);
+                if (r < 0)
+                        return r;
+                procfs_tracker_counts(node->tracker, &c);
+                seen = 0;
+                for (size_t k = 0; k < np; k++)
+                        seen += ps[k].delta_ns;
+        }
+        if (c.skipped == 0) {
+                /* Every listed process was read: what they leave unexplained is processes the
+                 * list lacks (new ones, or exited ones whose time stays with the cgroup). Stat
+                 * figures move in clock ticks (10 ms): leave that much slack. */
+                node->debt_ns = 0;
+                node->full_age = 0;
+                node->pids_stale = c.gone > 0 || self > seen + self / 10 + 10 * NSEC_PER_MSEC;
+        } else {
+                node->full_age++;
+                node->pids_stale = c.gone > 0;
+        }
+        *ret = ps;
+        *ret_n = np;
+        return 0;
+}
+
+int cgroup_set_sample_pseudo(CgroupSet *s, CgroupPseudo *ret)
+{
+        const ProcSample *ps;
+        size_t n = 0, np;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        /* The root's processes, lazily as for a unit (cgroup_set_unit_processes): the ones that
+         * ran last time each interval, all of them and a new list every CGROUP_FULL_REFRESH and
+         * CGROUP_PROCS_REFRESH intervals, and both at once after an interval whose outside time
+         * they left unexplained by more than opts.root_tolerance_ns (a new or waking process;
+         * kernel threads and interrupts are the rest of that time, see cgroup.h). */
+        bool all = s->root_unexplained;
+        bool list = !s->root_pids || s->root_unexplained;
+        if (++s->root_full_age >= CGROUP_FULL_REFRESH)
+                all = true;
+        if (++s->root_pids_age >= CGROUP_PROCS_REFRESH)
+                list = true;
+        unsigned flags = 0;
+        if (list) {
+                r = read_procs(s, &s->root_procs_fd, "", &s->pids, &n, &s->cap_pids);
+                if (r < 0)
+                        return r;
+                r = keep_pids(s, n, &s->root_pids, &s->n_root_pids);
+                if (r < 0)
+                        return r;
+                s->root_pids_age = 0;
+                flags |= PROCFS_SAMPLE_NEW_LIST;
+        }
+        if (all)
+                s->root_full_age = 0;
+        else
+                flags |= PROCFS_SAMPLE_SKIP_IDLE;
+        r = procfs_tracker_sample_lazy(s->root_tracker, s->root_pids, s->n_root_pids, flags, &ps,
+                                       &np);
+        if (r < 0)
+                return r;
+        ProcTrackerCounts c;
+        procfs_tracker_counts(s->root_tracker, &c);
+        if (c.gone > 0)
+                s->root_pids_age = CGROUP_PROCS_REFRESH; /* the list is out of date */
+        uint64_t user = 0;
+        for (size_t i = 0; i < np; i++)
+                user += ps[i].delta_ns;
+
+        CgroupPseudo p = {.root_user_ns = user};
+        cgroup_split_outside(s->host.outside_ns, user, s->host.residual_ns, &p.kernel_ns,
+                             &p.unattributed_ns);
+        s->root_unexplained = p.kernel_ns > s->opts.root_tolerance_ns;
+        *ret = p;
+        return 0;
+}
+
+const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n)
+{
+        assert(s);
+        return procfs_tracker_last(s->root_tracker, ret_n);
+}
