@@ -33,6 +33,8 @@ enum {
         ST_TOTAL_UNIT,
         ST_TOTAL_DOMAIN,
         ST_TOTAL_REQUESTS,
+        ST_BEGIN,
+        ST_COMMIT,
         _ST_MAX,
 };
 

@@ -262,6 +262,9 @@ static const char *const store_sql[_ST_MAX] = {
                               "tick_id > (SELECT through_tick FROM total_host) GROUP BY unit_id, "
                               "metric_id ON CONFLICT (unit_id, metric_id) DO UPDATE "
                               "SET count = count + excluded.count",
+        /* store_commit's, prepared once: sqlite3_exec would parse them every tick */
+        [ST_BEGIN] = "BEGIN IMMEDIATE",
+        [ST_COMMIT] = "COMMIT",
 };
 
 static int store_user_version(Store *s, int *ret)
@@ -620,11 +623,18 @@ static void pending_free(Store *s)
         s->pending_bytes = 0;
 }
 
+static int store_step_once(Store *s, int which)
+{
+        int rc = sqlite3_step(s->stmt[which]);
+        sqlite3_reset(s->stmt[which]);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, store_sql[which]);
+}
+
 int store_commit(Store *s)
 {
         if (!s->pending_head)
                 return 0;
-        int r = store_exec(s, "BEGIN IMMEDIATE");
+        int r = store_step_once(s, ST_BEGIN);
         if (r < 0)
                 return r;
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
@@ -637,7 +647,7 @@ int store_commit(Store *s)
         if (flush)
                 r = store_totals_flush(s);
         if (r >= 0)
-                r = store_exec(s, "COMMIT");
+                r = store_step_once(s, ST_COMMIT);
         if (r >= 0 && flush)
                 s->totals_flushed_ns = now;
         if (r < 0) {
