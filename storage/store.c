@@ -384,6 +384,11 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
                 (void)sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
                 if (r >= 0)
                         r = store_exec(s, "PRAGMA synchronous = NORMAL");
+                /* A writer appends at the right edge of a few tables and rolls up a minute at a
+                 * time: 512 KiB of page cache hold that (SQLite's default is 2 MiB, most of
+                 * the daemon's heap). */
+                if (r >= 0)
+                        r = store_exec(s, "PRAGMA cache_size = -512");
                 if (r >= 0)
                         r = store_migrate(s);
                 if (r >= 0)
