@@ -302,8 +302,9 @@ static int rss_breakdown(pid_t pid, long parts[RSS_PARTS])
 static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
-        snprintf(db, sizeof(db), "%s/%s%s.db", B.tmp, run->loaded ? "loaded" : "base",
-                 run->events ? "-events" : "");
+        /* one history per run: the curve's loaded runs differ only by their service count */
+        snprintf(db, sizeof(db), "%s/%s-%zu%s.db", B.tmp, run->loaded ? "loaded" : "base",
+                 run->services, run->events ? "-events" : "");
         snprintf(log, sizeof(log), "%s.log", db);
         snprintf(dur, sizeof(dur), "%us", secs);
         char *argv[16];
