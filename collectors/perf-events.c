@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -95,15 +96,43 @@ static uint64_t pe_add_sat(uint64_t a, uint64_t b)
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static int pe_pfm_init(void)
+/* libpfm4 is opened on the first event to encode, not linked: its event tables, relocated when
+ * it loads, are 2 MiB resident, which a daemon with --events none would carry for nothing. */
+static struct {
+        int (*initialize)(void);
+        const char *(*strerror)(int code);
+        int (*encode)(const char *name, int dfl_plm, pfm_os_t os, void *arg);
+} pfm_api;
+
+static int pe_pfm_init(char *reason, size_t reason_size)
 {
         /* pfm_initialize() once per process; the daemon is single-threaded. */
         static bool done;
         static int r;
-        if (!done) {
-                r = pfm_initialize();
-                done = true;
+        if (done)
+                goto out;
+        done = true;
+        void *h = dlopen("libpfm.so.4", RTLD_NOW | RTLD_LOCAL);
+        void *sym[3] = {NULL, NULL, NULL};
+        if (h) {
+                sym[0] = dlsym(h, "pfm_initialize");
+                sym[1] = dlsym(h, "pfm_strerror");
+                sym[2] = dlsym(h, "pfm_get_os_event_encoding");
         }
+        if (!sym[0] || !sym[1] || !sym[2]) {
+                r = -ENOENT;
+                goto out;
+        }
+        /* POSIX: a void * from dlsym converts to a function pointer */
+        memcpy(&pfm_api.initialize, &sym[0], sizeof(void *));
+        memcpy(&pfm_api.strerror, &sym[1], sizeof(void *));
+        memcpy(&pfm_api.encode, &sym[2], sizeof(void *));
+        r = pfm_api.initialize(); /* never closed: the process needs it until it exits */
+out:
+        if (r == -ENOENT)
+                pe_reason(reason, reason_size, "libpfm4 (libpfm.so.4) cannot be loaded");
+        else if (r != PFM_SUCCESS)
+                pe_reason(reason, reason_size, "libpfm4: pfm_initialize: %s", pfm_api.strerror(r));
         return r;
 }
 
@@ -113,18 +142,16 @@ int perf_events_encode(const char *name, struct perf_event_attr *ret, char *reas
         assert(name);
         assert(ret);
 
-        int r = pe_pfm_init();
-        if (r != PFM_SUCCESS) {
-                pe_reason(reason, reason_size, "libpfm4: pfm_initialize: %s", pfm_strerror(r));
+        int r = pe_pfm_init(reason, reason_size);
+        if (r != PFM_SUCCESS)
                 return -EOPNOTSUPP;
-        }
 
         struct perf_event_attr attr = {.size = sizeof(attr)};
         pfm_perf_encode_arg_t arg = {.attr = &attr, .size = sizeof(arg)};
-        r = pfm_get_os_event_encoding(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
+        r = pfm_api.encode(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
         if (r != PFM_SUCCESS) {
                 pe_reason(reason, reason_size, "%s: libpfm4 cannot encode it: %s", name,
-                          pfm_strerror(r));
+                          pfm_api.strerror(r));
                 return r == PFM_ERR_NOMEM ? -ENOMEM : -EINVAL;
         }
         /* Counting only, whatever modifiers the name carried. */
