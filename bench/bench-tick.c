@@ -1,22 +1,26 @@
-/* bench-tick: what one tick of the real joulesd costs, with and without 100 services.
+/* bench-tick: what one tick of the real joulesd costs, with and without services.
  *
- *   bench-tick [JOULESD] [--duration S] [--busy-pct P] [--callgrind] [--check]
+ *   bench-tick [JOULESD] [--interval I] [--duration S] [--warmup S] [--services N] [--sleepers N]
+ *              [--busy N] [--busy-pct P] [--curve] [--callgrind] [--check] [--keep] [--isolated]
  *
  * Runs the joulesd binary (default: <build>/bin/joulesd next to this program's bench/ directory)
- * with --energy-source model --interval 100ms --duration S --db <tmp>, first on the machine as it
- * is (the baseline), then with 100 unit cgroups under the cgroup v2 mount
- * (system.slice/bench-joules-<pid>-N.service), 1,000 sleeping processes spread over them (10 each)
- * and 10 busy ones (one in every tenth service, each burning P% of a CPU in 1 ms slices), each
- * time with --events none and with the default events (which this machine refuses, so that run
- * shows what attempting counters costs).
+ * with --energy-source model --interval I (default 1s, the daemon's default) --duration S --db
+ * <tmp>, first on the machine as it is (the baseline), then with N unit cgroups under the cgroup
+ * v2 mount (system.slice/bench-joules-<pid>-K.service, default 100), sleeping processes spread
+ * over them (default 10 each) and busy ones (default one per ten services, each burning P% of a
+ * CPU), each time with --events none and with the default events (which this machine refuses, so
+ * that run shows what attempting counters costs). The load is bench/lib.c's bench_load_create.
+ * --curve runs the baseline and 10, 100 and 1,000 services instead.
  *
  * Figures per run:
- *   steady us/tick  the daemon's CPU time (sum over /proc/PID/task/TID/schedstat, ns) between 1 s
- *                   after its start and 1 s before its end, divided by the ticks it stored in
- *                   that window (ticks.ts_us): the cost of a tick without start-up and exit.
+ *   steady us/tick  the daemon's CPU time (sum over /proc/PID/task/TID/schedstat, ns) from the
+ *                   warm-up (default 35 s: past the first 30-tick settling pass) to 1 s before
+ *                   its end, divided by the intervals in that window: the cost of a tick without
+ *                   start-up and exit. CPU: the same as a share of one CPU.
  *   run us/tick     ru_utime + ru_stime from wait4() over every stored tick: start-up (schema,
  *                   first cgroup walk, libpfm4) and exit included.
- *   max RSS         ru_maxrss.
+ *   RSS at end, max RSS  VmRSS at the window's end, ru_maxrss; for the loaded run, what the
+ *                   resident pages are (smaps, by mapping).
  *   units/tick, procs/tick  rows per tick in unit_energy (pseudo-units included; "bench" counts
  *                   this benchmark's units) and process_energy: the daemon stores only the units
  *                   that were active, so about 10 of the 100, not 100.
@@ -26,9 +30,11 @@
  * figures on a busy shared machine.
  *
  * --callgrind instead runs joulesd (--events none) under valgrind --tool=callgrind with
- * --toggle-collect=daemon_tick, on the baseline and with the services, and prints the
- * instructions per tick (repeatable, unlike CPU time) and the most expensive functions.
- * --check exits 1 when a loaded run is over the 500 us/tick target.
+ * --toggle-collect=daemon_tick, on the baseline and with the services, zeroes the counts once
+ * the warm-up's ticks are stored, and prints the instructions per tick (repeatable, unlike CPU
+ * time) and the most expensive functions. --isolated gives joulesd a cgroup tree of the bench's
+ * own as its root (no neighbours' processes in it). --check exits 1 when a loaded run is over the
+ * 250 us/tick target (1% of a CPU above 100 services).
  *
  * Needs root (cgroups); exits 77 otherwise. Every child is killed and every cgroup removed on
  * exit, on SIGINT, SIGTERM and SIGHUP too; a SIGKILLed bench still takes its children with it
@@ -57,7 +63,7 @@
 #include "bench/lib.h"
 
 #define BENCH_MAX_SERVICES 2000
-#define BENCH_MAX_KIDS     20000
+#define BENCH_MAX_KIDS     20000 /* sleepers + busy */
 #define BENCH_TARGET_US    250.0
 /* The steady window starts after the start-up and the first of the settling passes that come
  * every 30 ticks (the first one reads every service and registers the units), and ends 1 s
@@ -113,13 +119,7 @@ static struct {
         char cgroot[256];
         char top[300]; /* --isolated: the tree joulesd is given as its root */
         bool made_top;
-        char slice[320];
-        bool made_slice;
-        char cg[BENCH_MAX_SERVICES][380];
-        bool made_cg[BENCH_MAX_SERVICES];
-        size_t n_cg;
-        pid_t kids[BENCH_MAX_KIDS];
-        size_t n_kids;
+        BenchLoad load;
         pid_t daemon;
         char tmp[64];
         bool keep;
@@ -136,74 +136,13 @@ static struct {
 
 static int services_create(void)
 {
-        snprintf(B.slice, sizeof(B.slice), "%s/system.slice", B.top[0] ? B.top : B.cgroot);
-        if (mkdir(B.slice, 0755) == 0)
-                B.made_slice = true;
-        else if (errno != EEXIST)
-                return -errno;
-        for (size_t i = B.n_cg; i < L.services; i++) {
-                snprintf(B.cg[i], sizeof(B.cg[i]), "%s/bench-joules-%d-%zu.service", B.slice,
-                         (int)getpid(), i);
-                if (mkdir(B.cg[i], 0755) < 0)
-                        return -errno;
-                B.made_cg[i] = true;
-                B.n_cg = i + 1;
-        }
-        pid_t self = getpid();
-        size_t spread = L.busy ? L.services / L.busy : 1;
-        for (size_t k = 0; k < L.sleepers + L.busy && !bench_stop_signal; k++) {
-                bool busy = k >= L.sleepers;
-                /* sleepers spread evenly; busy ones in services 0, S/B, 2S/B, ... */
-                size_t svc = busy ? (k - L.sleepers) * (spread ? spread : 1) % L.services
-                                  : k % L.services;
-                pid_t pid = fork();
-                if (pid < 0)
-                        return -errno;
-                if (pid == 0) {
-                        bench_child_setup(self);
-                        if (busy)
-                                bench_busy_loop(L.busy_pct);
-                        for (;;)
-                                pause();
-                }
-                B.kids[B.n_kids++] = pid;
-                char path[PATH_MAX + 16], num[32];
-                snprintf(path, sizeof(path), "%s/cgroup.procs", B.cg[svc]);
-                snprintf(num, sizeof(num), "%d\n", (int)pid);
-                int r = bench_write_str(path, num);
-                if (r < 0)
-                        return r;
-        }
-        return bench_stop_signal ? -EINTR : 0;
+        return bench_load_create(&B.load, B.top[0] ? B.top : B.cgroot, L.services, L.sleepers,
+                                 L.busy, L.busy_pct);
 }
 
 static void services_destroy(void)
 {
-        char path[PATH_MAX + 16];
-        for (size_t i = 0; i < B.n_cg; i++) {
-                if (!B.made_cg[i])
-                        continue;
-                snprintf(path, sizeof(path), "%s/cgroup.kill", B.cg[i]);
-                (void)bench_write_str(path, "1"); /* Linux 5.14+; the kill() below covers older */
-        }
-        for (size_t k = 0; k < B.n_kids; k++)
-                (void)kill(B.kids[k], SIGKILL);
-        for (size_t k = 0; k < B.n_kids; k++)
-                while (waitpid(B.kids[k], NULL, 0) < 0 && errno == EINTR)
-                        ;
-        B.n_kids = 0;
-        for (size_t i = 0; i < B.n_cg; i++) {
-                if (!B.made_cg[i])
-                        continue;
-                int r = bench_cgroup_remove(B.cg[i]);
-                if (r < 0)
-                        fprintf(stderr, "bench-tick: rmdir %s: %s\n", B.cg[i], strerror(-r));
-                else
-                        B.made_cg[i] = false;
-        }
-        B.n_cg = 0;
-        if (B.made_slice && rmdir(B.slice) == 0)
-                B.made_slice = false;
+        bench_load_destroy(&B.load);
 }
 
 static void top_destroy(void)
