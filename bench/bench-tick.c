@@ -10,7 +10,10 @@
  * over them (default 10 each) and busy ones (default one per ten services, each burning P% of a
  * CPU), each time with --events none and with the default events (which this machine refuses, so
  * that run shows what attempting counters costs). The load is bench/lib.c's bench_load_create.
- * --curve runs the baseline and 10, 100 and 1,000 services instead.
+ * Then, loaded, with software events (perf::TASK-CLOCK,perf::PAGE-FAULTS) counted per unit only
+ * (process_events_idle = 0) and per unit and per stored process (the default): the difference
+ * is what per-process counters cost. --curve runs the baseline and 10, 100 and 1,000 services
+ * (--events none) instead.
  *
  * Figures per run:
  *   steady us/tick  the daemon's CPU time (sum over /proc/PID/task/TID/schedstat, ns) from the
@@ -71,6 +74,10 @@
 #define BENCH_DEFAULT_WARMUP 35
 #define BENCH_END_NS         INT64_C(1000000000)
 #define BENCH_DEFAULT_SECS   100
+#define BENCH_RUNS           6
+/* Software events, which any kernel gives (hardware ones are refused in a VM), so the runs with
+ * per-process counters measure counting, not refusals. */
+#define BENCH_SW_EVENTS "perf::TASK-CLOCK,perf::PAGE-FAULTS"
 
 /* What the resident pages are: /proc/PID/smaps's Rss summed by mapping. */
 enum {
@@ -98,6 +105,9 @@ static const char *const rss_part_names[RSS_PARTS] = {
 typedef struct BenchRun {
         const char *label;
         bool loaded, events;
+        const char *event_list; /* --events LIST instead of the default ones */
+        bool proc_events_off;   /* [attribution] process_events_idle = 0 */
+        const char *tag;        /* the database's name */
         bool ok;
         int exit_status;
         uint64_t ticks;
@@ -110,7 +120,7 @@ typedef struct BenchRun {
         long rss_kib;              /* VmRSS at the window's end */
         long rss_parts[RSS_PARTS]; /* what it is made of (smaps) */
         size_t services;           /* the load of this run (0: baseline) */
-        uint64_t unit_rows, bench_unit_rows, proc_rows;
+        uint64_t unit_rows, bench_unit_rows, proc_rows, proc_counter_rows;
         char weight[64];
 } BenchRun;
 
@@ -242,11 +252,20 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
         /* one history per run: the curve's loaded runs differ only by their service count */
-        snprintf(db, sizeof(db), "%s/%s-%zu%s.db", B.tmp, run->loaded ? "loaded" : "base",
-                 run->services, run->events ? "-events" : "");
+        snprintf(db, sizeof(db), "%s/%s-%zu%s%s.db", B.tmp, run->loaded ? "loaded" : "base",
+                 run->services, run->events ? "-events" : "", run->tag ? run->tag : "");
         snprintf(log, sizeof(log), "%s.log", db);
         snprintf(dur, sizeof(dur), "%us", secs);
-        char *argv[16];
+        char conf[160];
+        snprintf(conf, sizeof(conf), "%s.conf", db);
+        FILE *cf = fopen(conf, "we");
+        if (!cf)
+                return -errno;
+        fputs(run->proc_events_off ? "[attribution]\nprocess_events_idle = 0\n" : "[attribution]\n",
+              cf);
+        if (fclose(cf) != 0)
+                return -errno;
+        char *argv[24];
         size_t a = 0;
         argv[a++] = (char *)joulesd;
         argv[a++] = "--energy-source";
@@ -257,9 +276,14 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         argv[a++] = dur;
         argv[a++] = "--db";
         argv[a++] = db;
+        argv[a++] = "--config";
+        argv[a++] = conf;
         if (!run->events) {
                 argv[a++] = "--events";
                 argv[a++] = "none";
+        } else if (run->event_list) {
+                argv[a++] = "--events";
+                argv[a++] = (char *)run->event_list;
         }
         if (B.top[0]) {
                 argv[a++] = "--cgroup-root";
@@ -324,12 +348,13 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                  " (select count(*) from unit_energy e join units u on u.id = e.unit_id"
                  "  where u.name like 'bench-joules-%%'),"
                  " (select count(*) from process_energy),"
+                 " (select count(*) from process_counters),"
                  " (select coalesce(weight, '?') from runs order by id limit 1);",
                  t0, t1);
-        unsigned long long v[5];
+        unsigned long long v[6];
         if (bench_sql_line(db, sql, out, sizeof(out)) < 0 ||
-            sscanf(out, "%llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
-                   run->weight) != 6) {
+            sscanf(out, "%llu %llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], run->weight) != 7) {
                 fprintf(stderr, "bench-tick: cannot read %s with sqlite3 ('%s')\n", db, out);
                 return -EIO;
         }
@@ -338,6 +363,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         run->unit_rows = v[2];
         run->bench_unit_rows = v[3];
         run->proc_rows = v[4];
+        run->proc_counter_rows = v[5];
         run->win_ok = run->win_ok && run->win_ticks > 0;
         run->ok = run->ticks > 0;
         return run->ok ? 0 : -ENODATA;
@@ -366,12 +392,12 @@ static double run_us(const BenchRun *r)
 static void print_run(const BenchRun *r)
 {
         double t = r->ticks ? (double)r->ticks : 1;
-        printf("%-30s %5" PRIu64 " %9.1f %6.3f%% %9.1f %6.1f MiB %6.1f MiB %6.1f (%5.1f bench) "
-               "%6.1f   %s\n",
+        printf("%-34s %5" PRIu64 " %9.1f %6.3f%% %9.1f %6.1f MiB %6.1f MiB %6.1f (%5.1f bench) "
+               "%6.1f %6.1f   %s\n",
                r->label, r->ticks, steady_us(r), steady_pct(r), run_us(r),
                (double)r->rss_kib / 1024.0, (double)r->maxrss_kib / 1024.0,
                (double)r->unit_rows / t, (double)r->bench_unit_rows / t, (double)r->proc_rows / t,
-               r->weight);
+               (double)r->proc_counter_rows / t, r->weight);
 }
 
 static void print_compare(const char *what, const BenchRun *base, const BenchRun *load)
@@ -384,6 +410,23 @@ static void print_compare(const char *what, const BenchRun *base, const BenchRun
         printf("%-16s %6.1f us/tick baseline + %6.1f us/tick for the services (%.2f us per "
                "service) = %6.1f;  ratio %.2fx\n",
                what, b, l - b, (l - b) / (double)load->services, l, l / b);
+}
+
+/* What counting the stored processes' events adds to counting the units' (same events, same load):
+ * per tick, and per process row counted. */
+static void print_process_events(const BenchRun *unit_only, const BenchRun *with_procs)
+{
+        double a = steady_us(unit_only), b = steady_us(with_procs);
+        if (a <= 0 || b <= 0) {
+                printf("per-process events: no steady figure\n");
+                return;
+        }
+        double rows = with_procs->ticks
+                              ? (double)with_procs->proc_counter_rows / (double)with_procs->ticks
+                              : 0;
+        printf("%-16s %6.1f us/tick per unit + %6.1f us/tick for the processes' counters "
+               "(%.1f process rows/tick) = %6.1f;  ratio %.2fx\n",
+               "per-process:", a, b - a, rows, b, b / a);
 }
 
 /* ---- --callgrind ---- */
@@ -566,10 +609,10 @@ static int load_make(void)
 
 static void print_header(void)
 {
-        printf("%-30s %5s %9s %7s %9s %10s %10s %20s %6s   %s\n", "run", "ticks", "steady", "CPU",
-               "run", "RSS", "max RSS", "units/tick", "procs", "weight");
-        printf("%-30s %5s %9s %7s %9s %10s %10s %20s %6s\n", "", "", "us/tick", "", "us/tick",
-               "at end", "", "", "/tick");
+        printf("%-34s %5s %9s %7s %9s %10s %10s %20s %6s %6s   %s\n", "run", "ticks", "steady",
+               "CPU", "run", "RSS", "max RSS", "units/tick", "procs", "proc", "weight");
+        printf("%-34s %5s %9s %7s %9s %10s %10s %20s %6s %6s\n", "", "", "us/tick", "", "us/tick",
+               "at end", "", "", "/tick", "events");
 }
 
 static void print_rss(const BenchRun *r)
@@ -726,8 +769,8 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        BenchRun runs[5] = {{0}};
-        char labels[5][64];
+        BenchRun runs[BENCH_RUNS] = {{0}};
+        char labels[BENCH_RUNS][64];
         size_t n_runs = 0;
         if (curve) {
                 static const size_t sizes[] = {10, 100, 1000};
@@ -756,8 +799,25 @@ int main(int argc, char **argv)
                 runs[2] = (BenchRun){.label = labels[2], .loaded = true, .services = L.services};
                 runs[3] = (BenchRun){
                         .label = labels[3], .loaded = true, .events = true, .services = L.services};
-                n_runs = 4;
-                for (size_t i = 0; i < 4 && r >= 0; i++) {
+                snprintf(labels[4], sizeof(labels[4]), "%zu services, sw events per unit",
+                         L.services);
+                snprintf(labels[5], sizeof(labels[5]), "%zu services, sw events + process",
+                         L.services);
+                runs[4] = (BenchRun){.label = labels[4],
+                                     .loaded = true,
+                                     .events = true,
+                                     .event_list = BENCH_SW_EVENTS,
+                                     .proc_events_off = true,
+                                     .tag = "-sw",
+                                     .services = L.services};
+                runs[5] = (BenchRun){.label = labels[5],
+                                     .loaded = true,
+                                     .events = true,
+                                     .event_list = BENCH_SW_EVENTS,
+                                     .tag = "-sw-proc",
+                                     .services = L.services};
+                n_runs = BENCH_RUNS;
+                for (size_t i = 0; i < BENCH_RUNS && r >= 0; i++) {
                         if (i == 2 && (r = load_make()) < 0)
                                 break;
                         r = run_daemon(joulesd, secs, &runs[i]);
@@ -781,9 +841,10 @@ int main(int argc, char **argv)
         } else {
                 print_compare("--events none:", &runs[0], &runs[2]);
                 print_compare("default events:", &runs[1], &runs[3]);
+                print_process_events(&runs[4], &runs[5]);
         }
         printf("\n");
-        print_rss(&runs[n_runs - (curve ? 1 : 2)]);
+        print_rss(&runs[curve ? n_runs - 1 : 2]);
         printf("\n");
         for (size_t i = 1; i < n_runs; i++) {
                 if (!runs[i].loaded)

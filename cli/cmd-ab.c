@@ -30,6 +30,7 @@
 #include "cli/abstats.h"
 #include "cli/chart.h"
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "cli/measure.h"
@@ -81,6 +82,10 @@ typedef struct AbRun {
         double duration_s, window_s;
         double energy_j, active_j, cpu_s, requests, latency_ms;
         double instructions, cycles; /* NAN: no hardware counters */
+        /* every perf event counted for the unit in the run's window */
+        char event_names[MEASURE_EVENTS_MAX][128];
+        double event_totals[MEASURE_EVENTS_MAX];
+        size_t n_events;
         double gco2e;
         bool estimated;
 } AbRun;
@@ -93,6 +98,7 @@ typedef struct AbVariant {
         AbInterval jpr; /* J/request: median, geometric-mean interval */
         /* medians over the runs */
         double active_jpr, cpu_s_pr, watts, rps, latency_ms, instr_pr, cycles_pr;
+        const char *event;     /* the first perf event its first run counted; NULL: none */
         double gco2e_per_mreq; /* all runs' gCO2e over all their requests */
         double requests, energy_j;
 } AbVariant;
@@ -143,6 +149,27 @@ static double ab_cycles_pr(const AbRun *r)
         return r->cycles / r->requests;
 }
 
+static double ab_event_total(const AbRun *r, const char *name)
+{
+        for (size_t e = 0; name && e < r->n_events; e++)
+                if (strcmp(r->event_names[e], name) == 0)
+                        return r->event_totals[e];
+        return NAN;
+}
+
+/* The median over a variant's runs of event `name` per request; NAN when a run lacks it. */
+static double ab_event_median(const AbVariant *v, const char *name)
+{
+        double x[AB_MAX_REPEAT];
+        for (size_t i = 0; i < v->n; i++) {
+                x[i] = events_per_request(ab_event_total(v->runs[i], name), true,
+                                          v->runs[i]->requests);
+                if (!isfinite(x[i]))
+                        return NAN;
+        }
+        return v->n ? abstats_median(x, v->n) : NAN;
+}
+
 static int ab_summarise(AbVariant *v)
 {
         double x[AB_MAX_REPEAT];
@@ -164,6 +191,7 @@ static int ab_summarise(AbVariant *v)
         v->latency_ms = ab_median_of(v, ab_latency);
         v->instr_pr = ab_median_of(v, ab_instr_pr);
         v->cycles_pr = ab_median_of(v, ab_cycles_pr);
+        v->event = v->n > 0 && v->runs[0]->n_events > 0 ? v->runs[0]->event_names[0] : NULL;
         v->gco2e_per_mreq = v->requests > 0 && isfinite(g) ? g / v->requests * 1e6 : NAN;
         return 0;
 }
@@ -247,6 +275,15 @@ static void ab_json_variant(JsonWriter *j, const char *key, const AbVariant *v)
                 json_number(j, "latency_ms", r->latency_ms);
                 json_number(j, "instructions_per_request", ab_instr_pr(r));
                 json_number(j, "cycles_per_request", ab_cycles_pr(r));
+                json_object_begin(j, "events");
+                for (size_t e = 0; e < r->n_events; e++) {
+                        json_object_begin(j, r->event_names[e]);
+                        json_number(j, "total", r->event_totals[e]);
+                        json_number(j, "per_request",
+                                    events_per_request(r->event_totals[e], true, r->requests));
+                        json_object_end(j);
+                }
+                json_object_end(j);
                 json_number(j, "window_s", r->window_s);
                 json_time(j, "window_from", r->from_us, true);
                 json_time(j, "window_to", r->to_us, true);
@@ -266,6 +303,14 @@ static void ab_json_variant(JsonWriter *j, const char *key, const AbVariant *v)
         json_number(j, "latency_ms", v->latency_ms);
         json_number(j, "instructions_per_request", v->instr_pr);
         json_number(j, "cycles_per_request", v->cycles_pr);
+        /* medians of each event per request over the runs, for the events every run counted */
+        json_object_begin(j, "events_per_request");
+        for (size_t e = 0; v->n > 0 && e < v->runs[0]->n_events; e++) {
+                double m = ab_event_median(v, v->runs[0]->event_names[e]);
+                if (isfinite(m))
+                        json_number(j, v->runs[0]->event_names[e], m);
+        }
+        json_object_end(j);
         json_number(j, "gco2e_per_million_requests", v->gco2e_per_mreq);
         json_object_end(j);
 }
@@ -326,6 +371,15 @@ static void ab_text(const AbVariant *a, const AbVariant *b, const char *order, c
                 double y = *(const double *)((const char *)b + rows[i].offset);
                 printf("%-31s %22s %22s\n", rows[i].label, ab_fmt(x, rows[i].scale, va, 24),
                        ab_fmt(y, rows[i].scale, vb, 24));
+        }
+        /* the first perf event per request beside J/request, where the runs counted one (the
+         * software ones on a VM: instructions and cycles need a hardware PMU) */
+        const char *ev = a->event ? a->event : b->event;
+        if (ev && strcmp(ev, "instructions") != 0 && strcmp(ev, "cycles") != 0) {
+                char va[24], vb[24], label[40];
+                snprintf(label, sizeof(label), "%.22s/request", TEXT_SAFE(ev));
+                printf("%-31s %22s %22s\n", label, ab_fmt(ab_event_median(a, ev), 1, va, 24),
+                       ab_fmt(ab_event_median(b, ev), 1, vb, 24));
         }
         char cs[80];
         printf("gCO2e: PUE %.3g, intensity %s\n\n", fs->pue,
@@ -632,8 +686,11 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
                         .latency_ms = m.latency_ms,
                         .instructions = m.instructions,
                         .cycles = m.cycles,
+                        .n_events = m.n_events,
                         .estimated = m.estimated,
                 };
+                memcpy(r->event_names, m.event_names, sizeof(r->event_names));
+                memcpy(r->event_totals, m.event_totals, sizeof(r->event_totals));
                 int status = m.status;
                 bool found = m.found;
                 measure_done(&m);

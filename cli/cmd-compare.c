@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
@@ -20,7 +22,8 @@ static void compare_usage(FILE *f)
                    "Two services over the same range (default: the last hour) side by side:\n"
                    "energy, average watts, CPU seconds, requests, joules per request (total and\n"
                    "active), CPU seconds per request, gCO2e and gCO2e per million requests, with\n"
-                   "the ratio A / B of each ('-' where either has none). A and B are unit names;\n"
+                   "the ratio A / B of each ('-' where either has none), and each perf event\n"
+                   "counted (joulesd --events) per request. A and B are unit names;\n"
                    "\".service\" may be left out.\n\n" FOOTPRINT_OPTIONS_HELP
                    "\nWHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
                    "Examples:\n"
@@ -83,13 +86,28 @@ static double field(const CompareFigures *f, size_t i)
         return *(const double *)((const char *)f + compare_rows[i].offset);
 }
 
-static void compare_json_side(JsonWriter *j, const char *key, const CompareFigures *f)
+/* A unit's perf event totals in the range, and its requests for the per-request figures. */
+typedef struct CompareEvents {
+        StoreEventTotal *rows;
+        size_t n;
+        bool has_requests;
+        double requests;
+} CompareEvents;
+
+static double compare_event_pr(const CompareEvents *e, const char *name)
+{
+        return events_per_request(events_total(e->rows, e->n, name), e->has_requests, e->requests);
+}
+
+static void compare_json_side(JsonWriter *j, const char *key, const CompareFigures *f,
+                              const CompareEvents *ev)
 {
         json_object_begin(j, key);
         json_string(j, "unit", f->name);
         for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++)
                 json_number(j, compare_rows[i].key, field(f, i));
         json_bool(j, "estimated", f->estimated);
+        events_json(j, "events", ev->rows, ev->n, ev->has_requests, ev->requests);
         json_object_end(j);
 }
 
@@ -149,12 +167,21 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         if (!s)
                 return CLI_EXIT_FAILURE;
         Footprint fa = {0}, fb = {0};
+        CompareEvents ea = {0}, eb = {0};
         int r = footprint_read(s, &fs, from, to, STORE_BUCKET_ALL, ua, &fa);
         if (r >= 0)
                 r = footprint_read(s, &fs, from, to, STORE_BUCKET_ALL, ub, &fb);
+        /* the names as the footprint resolved them (".service" may have been left out) */
+        if (r >= 0 && fa.n_rows > 0)
+                r = store_read_unit_events(s, from, to, fa.rows[0].name, &ea.rows, &ea.n);
+        if (r >= 0 && fb.n_rows > 0)
+                r = store_read_unit_events(s, from, to, fb.rows[0].name, &eb.rows, &eb.n);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
                 footprint_done(&fa);
+                footprint_done(&fb);
+                free(ea.rows);
+                free(eb.rows);
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }
@@ -171,6 +198,10 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         CompareFigures a, b;
         compare_figures(&fa.rows[0], seconds, &a);
         compare_figures(&fb.rows[0], seconds, &b);
+        ea.has_requests = fa.rows[0].f.has_requests;
+        ea.requests = fa.rows[0].f.requests;
+        eb.has_requests = fb.rows[0].f.has_requests;
+        eb.requests = fb.rows[0].f.requests;
         if (json) {
                 JsonWriter j;
                 json_init(&j, stdout);
@@ -180,11 +211,19 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
                 json_number(&j, "seconds", seconds);
                 json_number(&j, "pue", fs.pue);
                 json_string(&j, "intensity_source", fa.source);
-                compare_json_side(&j, "a", &a);
-                compare_json_side(&j, "b", &b);
+                compare_json_side(&j, "a", &a, &ea);
+                compare_json_side(&j, "b", &b, &eb);
                 json_object_begin(&j, "ratio"); /* a / b */
                 for (size_t i = 0; i < ELEMENTSOF(compare_rows); i++)
                         json_number(&j, compare_rows[i].key, ratio(field(&a, i), field(&b, i)));
+                /* per request, for the events both counted */
+                json_object_begin(&j, "events_per_request");
+                for (size_t e = 0; e < ea.n; e++)
+                        if (isfinite(events_total(eb.rows, eb.n, ea.rows[e].event)))
+                                json_number(&j, ea.rows[e].event,
+                                            ratio(compare_event_pr(&ea, ea.rows[e].event),
+                                                  compare_event_pr(&eb, ea.rows[e].event)));
+                json_object_end(&j);
                 json_object_end(&j);
                 json_object_end(&j);
                 json_end(&j);
@@ -210,8 +249,27 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
                         snprintf(vr, sizeof(vr), "-");
                 printf("%-20s %18s %18s %10s\n", compare_rows[i].label, va, vb, vr);
         }
+        /* Each event either counted, per request: A's in their order, then B's own. */
+        for (size_t k = 0; k < ea.n + eb.n; k++) {
+                const char *name = k < ea.n ? ea.rows[k].event : eb.rows[k - ea.n].event;
+                if (k >= ea.n && isfinite(events_total(ea.rows, ea.n, name)))
+                        continue;
+                double x = compare_event_pr(&ea, name), y = compare_event_pr(&eb, name);
+                char va[32], vb[32], vr[32], label[TEXT_SAFE_MAX + 16];
+                double q = ratio(x, y);
+                if (isfinite(q))
+                        snprintf(vr, sizeof(vr), "%.3f", q);
+                else
+                        snprintf(vr, sizeof(vr), "-");
+                snprintf(label, sizeof(label), "%s / request", TEXT_SAFE(name));
+                fmt(va, sizeof(va), x);
+                fmt(vb, sizeof(vb), y);
+                printf("%-20s %18s %18s %10s\n", label, va, vb, vr);
+        }
 out:
         footprint_done(&fa);
         footprint_done(&fb);
+        free(ea.rows);
+        free(eb.rows);
         return rc;
 }

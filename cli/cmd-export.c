@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/band.h"
 #include "cli/cli.h"
 #include "cli/fleet.h"
 #include "cli/footprint.h"
@@ -30,7 +31,9 @@ static void export_usage(FILE *f)
                 "  ci_location_source, emissions_location_gco2e, ci_market_g_per_kwh,\n"
                 "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
                 "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
-                "  estimated, tool_version.\n"
+                "  estimated, tool_version, energy_band_pct, energy_kwh_low, energy_kwh_high\n"
+                "  (the uncertainty band of an estimate, data/README.md: percent, 0 when\n"
+                "  measured, low and high then empty; all empty from --prometheus).\n"
                 "host_id is the host name joulesd recorded for the period's ticks.\n\n"
                 "Every host of a fleet, from the counters joules-exporter serves, read back\n"
                 "from Prometheus or a store with its HTTP API (Thanos, Mimir, VictoriaMetrics):\n"
@@ -69,6 +72,9 @@ static const char *const export_columns[] = {
         "sci_gco2e_per_request",
         "estimated",
         "tool_version",
+        "energy_band_pct",
+        "energy_kwh_low",
+        "energy_kwh_high",
 };
 
 static void csv_text(const char *v, bool last)
@@ -78,10 +84,10 @@ static void csv_text(const char *v, bool last)
         printf("%s%s", buf, last ? "\r\n" : ",");
 }
 
-static void csv_number(double v)
+static void csv_number_end(double v, bool last)
 {
         if (!isfinite(v)) {
-                printf(",");
+                printf("%s", last ? "\r\n" : ",");
                 return;
         }
         /* the shortest form that reads back as the same double, as in the JSON */
@@ -89,10 +95,16 @@ static void csv_number(double v)
         snprintf(buf, sizeof(buf), "%.15g", v);
         if (strtod(buf, NULL) != v)
                 snprintf(buf, sizeof(buf), "%.17g", v);
-        printf("%s,", buf);
+        printf("%s%s", buf, last ? "\r\n" : ",");
+}
+
+static void csv_number(double v)
+{
+        csv_number_end(v, false);
 }
 
 typedef struct ExportState {
+        Store *s; /* for the periods' bands; NULL from Prometheus */
         bool json;
         JsonWriter j;
         size_t periods;
@@ -108,6 +120,14 @@ static int export_period(const Footprint *fp, void *user)
         const FootprintSettings *fs = fp->fs;
         export_begin(st);
         st->periods += fp->n_periods;
+        /* the band of each period's estimates: that of the runs over it */
+        double bands[8];
+        for (size_t p = 0; p < fp->n_periods && p < ELEMENTSOF(bands); p++) {
+                bands[p] = NAN;
+                if (st->s && store_read_band(st->s, fp->periods[p].start_us, fp->periods[p].end_us,
+                                             &bands[p]) < 0)
+                        return -EIO;
+        }
         for (size_t i = 0; i < fp->n_rows; i++) {
                 const FootprintRow *row = &fp->rows[i];
                 const FootprintPeriod *per = &fp->periods[row->period];
@@ -117,6 +137,10 @@ static int export_period(const Footprint *fp, void *user)
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
                 char a[32], b[32], source[128];
+                double band = row->period < ELEMENTSOF(bands) ? bands[row->period] : NAN, lo, hi;
+                if (!f->estimated && band == band)
+                        band = 0; /* measured: no band */
+                band_bounds(carbon_j_to_kwh(e_j), band, &lo, &hi);
                 footprint_source(fp, f, source, sizeof(source));
                 format_rfc3339(per->start_us, a, sizeof(a));
                 format_rfc3339(per->end_us, b, sizeof(b));
@@ -140,6 +164,9 @@ static int export_period(const Footprint *fp, void *user)
                         json_number(&st->j, "sci_gco2e_per_request", sci);
                         json_bool(&st->j, "estimated", f->estimated);
                         json_string(&st->j, "tool_version", "joules " JOULES_VERSION);
+                        json_number(&st->j, "energy_band_pct", band);
+                        json_number(&st->j, "energy_kwh_low", lo);
+                        json_number(&st->j, "energy_kwh_high", hi);
                         json_object_end(&st->j);
                         continue;
                 }
@@ -160,7 +187,10 @@ static int export_period(const Footprint *fp, void *user)
                 csv_number(footprint_per_request(e_j, f));
                 csv_number(sci);
                 printf("%s,", f->estimated ? "true" : "false");
-                csv_text("joules " JOULES_VERSION, true);
+                csv_text("joules " JOULES_VERSION, false);
+                csv_number(band);
+                csv_number(lo);
+                csv_number_end(hi, true);
         }
         return 0;
 }
@@ -318,7 +348,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         Store *s = NULL;
         if (!url && !(s = footprint_open("export", ctx->db_path, &o, &fs)))
                 return CLI_EXIT_FAILURE;
-        ExportState st = {.json = json};
+        ExportState st = {.s = s, .json = json};
         /* The fleet's header comes with its first period, once the store has answered: a store
          * that cannot be read writes nothing. One that fails part-way leaves the periods
          * already written (JSON: an array never closed) and exit 1, which says so. */

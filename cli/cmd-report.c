@@ -5,10 +5,13 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/chart.h"
+#include "cli/band.h"
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "common/carbon.h"
@@ -23,7 +26,8 @@ static void report_usage(FILE *f)
                    "--by (UTC boundaries): energy in J and kWh (IT, before PUE), average watts,\n"
                    "share of the host, requests, J per request (total and active), gCO2e\n"
                    "(location-based: energy x PUE x grid intensity of each hour, plus embodied)\n"
-                   "and gCO2e per million requests; measured or estimated. Then a chart of the\n"
+                   "and gCO2e per million requests; measured or estimated; perf events counted\n"
+                   "(joulesd --events) in total and per request. Then a chart of the\n"
                    "power over time; --svg FILE also writes it as an SVG for a "
                    "slide.\n\n" FOOTPRINT_OPTIONS_HELP
                    "\nWHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
@@ -53,11 +57,16 @@ static double grams(const FootprintFigures *f)
 }
 
 static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double seconds,
-                                double host_j)
+                                double host_j, double band)
 {
-        double e = f->active_j + f->idle_j;
+        double e = f->active_j + f->idle_j, lo, hi;
+        band_bounds(carbon_j_to_kwh(e), f->estimated ? band : 0, &lo, &hi);
         json_number(j, "energy_j", e);
         json_number(j, "energy_kwh", carbon_j_to_kwh(e));
+        /* the band of an estimate (data/README.md); null when measured */
+        json_number(j, "energy_band_pct", f->estimated ? band : NAN);
+        json_number(j, "energy_kwh_low", lo);
+        json_number(j, "energy_kwh_high", hi);
         json_number(j, "active_j", f->active_j);
         json_number(j, "idle_j", f->idle_j);
         json_number(j, "cpu_s", f->cpu_s);
@@ -79,8 +88,40 @@ static void report_json_figures(JsonWriter *j, const FootprintFigures *f, double
         json_bool(j, "estimated", f->estimated);
 }
 
+/* Each period's perf event totals per unit (store_read_unit_events over the period). */
+typedef struct ReportEvents {
+        StoreEventTotal *rows;
+        size_t n;
+} ReportEvents;
+
+static void report_events_free(ReportEvents *ev, size_t n)
+{
+        for (size_t p = 0; ev && p < n; p++)
+                free(ev[p].rows);
+        free(ev);
+}
+
+static int report_events_read(Store *s, const Footprint *fp, const char *unit, ReportEvents **ret)
+{
+        ReportEvents *ev = calloc(fp->n_periods ? fp->n_periods : 1, sizeof(*ev));
+        if (!ev)
+                return -ENOMEM;
+        for (size_t p = 0; p < fp->n_periods; p++) {
+                const char *u = unit && fp->n_rows > 0 ? fp->rows[0].name : NULL;
+                int r = store_read_unit_events(s, fp->periods[p].start_us, fp->periods[p].end_us, u,
+                                               &ev[p].rows, &ev[p].n);
+                if (r < 0) {
+                        report_events_free(ev, fp->n_periods);
+                        return r;
+                }
+        }
+        *ret = ev;
+        return 0;
+}
+
+/* bands[p]: the ± percent of period p (store_read_band) */
 static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_t from, int64_t to,
-                        const Chart *chart)
+                        const Chart *chart, const double *bands, const ReportEvents *ev)
 {
         JsonWriter j;
         json_init(&j, stdout);
@@ -99,7 +140,7 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                 json_time(&j, "end", per->end_us, true);
                 json_number(&j, "seconds", per->seconds);
                 json_object_begin(&j, "host");
-                report_json_figures(&j, &per->host, per->seconds, per->host_j);
+                report_json_figures(&j, &per->host, per->seconds, per->host_j, bands[p]);
                 json_number(&j, "energy_j", per->host_j); /* the measured total */
                 json_object_end(&j);
                 json_array_begin(&j, "units");
@@ -109,7 +150,14 @@ static void report_json(const Footprint *fp, const FootprintSettings *fs, int64_
                         json_object_begin(&j, NULL);
                         json_string(&j, "unit", fp->rows[r].name);
                         json_bool(&j, "pseudo", fp->rows[r].pseudo);
-                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j);
+                        report_json_figures(&j, &fp->rows[r].f, per->seconds, per->host_j,
+                                            bands[p]);
+                        size_t first = 0, n_ev = 0;
+                        if (ev)
+                                n_ev = events_of_unit(ev[p].rows, ev[p].n, fp->rows[r].name,
+                                                      &first);
+                        events_json(&j, "events", ev ? ev[p].rows + first : NULL, n_ev,
+                                    fp->rows[r].f.has_requests, fp->rows[r].f.requests);
                         json_object_end(&j);
                 }
                 json_array_end(&j);
@@ -147,15 +195,19 @@ static void report_name(char *buf, size_t size, const FootprintRow *row)
         text_abbrev(cli_unit_label(row->name, row->pseudo, full, sizeof(full)), 26, "~", buf, size);
 }
 
-static void report_table(const Footprint *fp, const FootprintSettings *fs)
+static void report_table(const Footprint *fp, const FootprintSettings *fs, const double *bands,
+                         const ReportEvents *ev)
 {
-        char a[32], b[32];
+        char a[32], b[32], bs[16];
         for (size_t p = 0; p < fp->n_periods; p++) {
                 const FootprintPeriod *per = &fp->periods[p];
                 const FootprintFigures *h = &per->host;
+                char how[48] = " (measured)";
+                if (h->estimated)
+                        snprintf(how, sizeof(how), " (estimated %s)",
+                                 band_format(bands[p], bs, sizeof(bs)));
                 printf("%s%s .. %s%s\n", p ? "\n" : "", format_rfc3339(per->start_us, a, sizeof(a)),
-                       format_rfc3339(per->end_us, b, sizeof(b)),
-                       h->estimated ? " (estimated)" : " (measured)");
+                       format_rfc3339(per->end_us, b, sizeof(b)), how);
                 printf("host %.1f J (%.6g kWh) in %.0f s, %.4g W average, %.4g gCO2e\n",
                        per->host_j, carbon_j_to_kwh(per->host_j), per->seconds,
                        per->seconds > 0 ? per->host_j / per->seconds : 0, grams(h));
@@ -168,13 +220,31 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
                         double e = row->f.active_j + row->f.idle_j;
                         char name[32];
                         report_name(name, sizeof(name), row);
-                        printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %9s\n", name, e,
+                        /* an estimate with its band, whole percent to fit 80 columns */
+                        char src[24] = "measured";
+                        if (row->f.estimated && isnan(bands[p]))
+                                snprintf(src, sizeof(src), "est ±?");
+                        else if (row->f.estimated)
+                                snprintf(src, sizeof(src), "est ±%.0f%%", bands[p]);
+                        printf("%-26s %12.1f %11.6f %9.2f %5.1f%% %*s\n", name, e,
                                carbon_j_to_kwh(e), per->seconds > 0 ? e / per->seconds : 0,
                                per->host_j > 0 ? 100 * e / per->host_j : 0,
-                               row->f.estimated ? "estimated" : "measured");
+                               /* ± is two bytes, one column */
+                               row->f.estimated ? 10 : 9, src);
                 }
-                printf("%-26s %10s %9s %9s %10s %10s\n", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
+                /* the first perf event per request, where the period counted any */
+                const char *event = events_first(ev[p].rows, ev[p].n);
+                char ev_head[40] = "";
+                if (event) {
+                        const char *short_name = strrchr(event, ':');
+                        snprintf(ev_head, sizeof(ev_head), "%.14s/REQ",
+                                 TEXT_SAFE(short_name ? short_name + 1 : event));
+                }
+                printf("%-26s %10s %9s %9s %10s %10s", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
                        "GCO2E", "G/M REQ");
+                if (event)
+                        printf(" %18s", ev_head);
+                putchar('\n');
                 for (size_t r = 0; r < fp->n_rows; r++) {
                         const FootprintRow *row = &fp->rows[r];
                         if (row->period != p)
@@ -190,7 +260,18 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs)
                         fmt_num(g, sizeof(g), grams(&row->f), false);
                         fmt_num(gm, sizeof(gm),
                                 footprint_per_request(grams(&row->f), &row->f) * 1e6, false);
-                        printf("%-26s %10s %9s %9s %10s %10s\n", name, req, jr, ajr, g, gm);
+                        printf("%-26s %10s %9s %9s %10s %10s", name, req, jr, ajr, g, gm);
+                        if (event) {
+                                size_t first, n_ev = events_of_unit(ev[p].rows, ev[p].n, row->name,
+                                                                    &first);
+                                char v[32];
+                                events_format(events_per_request(
+                                                      events_total(ev[p].rows + first, n_ev, event),
+                                                      row->f.has_requests, row->f.requests),
+                                              v, sizeof(v));
+                                printf(" %18s", v);
+                        }
+                        putchar('\n');
                 }
         }
         char label[64];
@@ -266,15 +347,25 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         Footprint fp = {0};
         StorePeriodRows pr = {0};
         Chart chart = {0};
+        ReportEvents *ev = NULL;
         int rc = CLI_EXIT_FAILURE;
+        double *bands = NULL;
         int r = footprint_read(s, &fs, from, to, bucket, unit, &fp);
+        if (r >= 0) {
+                bands = calloc(fp.n_periods ? fp.n_periods : 1, sizeof(*bands));
+                if (!bands)
+                        r = -ENOMEM;
+        }
+        for (size_t p = 0; r >= 0 && p < fp.n_periods; p++)
+                r = store_read_band(s, fp.periods[p].start_us, fp.periods[p].end_us, &bands[p]);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
+                        r == -ENOMEM ? "out of memory" : store_last_error(s));
                 goto out;
         }
         if (fp.n_periods == 0) {
                 if (json)
-                        report_json(&fp, &fs, from, to, NULL);
+                        report_json(&fp, &fs, from, to, NULL, bands, NULL);
                 fprintf(stderr, "joules report: no samples in that range\n");
                 rc = CLI_EXIT_NO_DATA;
                 goto out;
@@ -291,6 +382,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         r = store_read_periods(s, cfrom, cto, chart_bucket_for(cfrom, cto), unit, &pr);
         if (r >= 0)
                 r = chart_build(&pr, unit, &chart);
+        if (r >= 0)
+                r = report_events_read(s, &fp, unit, &ev);
         if (r < 0) {
                 fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
                         r == -ENOMEM ? "out of memory" : store_last_error(s));
@@ -304,9 +397,9 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         snprintf(sub, sizeof(sub), "%s to %s UTC, watts%s", format_rfc3339(cfrom, a, sizeof(a)),
                  format_rfc3339(cto, b, sizeof(b)), chart.estimated ? ", estimated" : ", measured");
         if (json) {
-                report_json(&fp, &fs, from, to, &chart);
+                report_json(&fp, &fs, from, to, &chart, bands, ev);
         } else {
-                report_table(&fp, &fs);
+                report_table(&fp, &fs, bands, ev);
                 char t[400];
                 char who[61];
                 text_terminal(unit ? fp.rows[0].name : "the host", who, sizeof(who));
@@ -328,6 +421,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         }
         rc = CLI_EXIT_OK;
 out:
+        report_events_free(ev, fp.n_periods);
+        free(bands);
         chart_done(&chart);
         store_periods_done(&pr);
         footprint_done(&fp);

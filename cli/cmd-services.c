@@ -1,8 +1,10 @@
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/events.h"
 #include "cli/json.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -17,14 +19,22 @@ static void services_usage(FILE *f)
                    "energy, pseudo-units included, adds up to the host's.\n"
                    "Requests (the \"requests\" metric from the ingest socket, scrapes or access\n"
                    "logs): J/REQ is the unit's total energy per request, ACT J/REQ its active\n"
-                   "energy per request; '-' (null in JSON) where it counted none.\n\n"
+                   "energy per request; '-' (null in JSON) where it counted none.\n"
+                   "Perf events (joulesd --events): each unit's total of each event and per\n"
+                   "request in JSON (\"events\"); --wide shows the first event per request.\n\n"
                    "WHEN is a duration before now (15m, 24h, 7d) or an ISO 8601 time.\n\n"
                    "Examples:\n"
                    "  joules services --since 10m\n"
                    "  joules services --since 2026-11-01 --until 2026-11-02 --json\n");
 }
 
-static void services_json(const StoreServices *sv, FILE *f)
+/* The events of every unit in the range (store_read_unit_events), by unit. */
+typedef struct ServicesEvents {
+        StoreEventTotal *rows;
+        size_t n;
+} ServicesEvents;
+
+static void services_json(const StoreServices *sv, const ServicesEvents *ev, FILE *f)
 {
         JsonWriter j;
         json_init(&j, f);
@@ -63,6 +73,8 @@ static void services_json(const StoreServices *sv, FILE *f)
                         json_null(&j, "j_per_request");
                         json_null(&j, "active_j_per_request");
                 }
+                size_t first, n_ev = events_of_unit(ev->rows, ev->n, u->name, &first);
+                events_json(&j, "events", ev->rows + first, n_ev, u->has_requests, u->requests);
                 json_object_end(&j);
         }
         json_array_end(&j);
@@ -70,10 +82,19 @@ static void services_json(const StoreServices *sv, FILE *f)
         json_end(&j);
 }
 
-/* 80 columns by default; --wide adds idle energy, CPU seconds and active J per request. */
-static void services_table(const StoreServices *sv, bool wide)
+/* 80 columns by default; --wide adds idle energy, CPU seconds, active J per request and the first
+ * perf event per request. */
+static void services_table(const StoreServices *sv, const ServicesEvents *ev, bool wide)
 {
         char a[32], b[32];
+        const char *event = wide ? events_first(ev->rows, ev->n) : NULL;
+        char ev_head[40] = "";
+        if (event) {
+                /* "perf::TASK-CLOCK" shows as "TASK-CLOCK/REQ" */
+                const char *short_name = strrchr(event, ':');
+                short_name = short_name ? short_name + 1 : event;
+                snprintf(ev_head, sizeof(ev_head), "%.14s/REQ", TEXT_SAFE(short_name));
+        }
         printf("%s .. %s, %.0f s measured\nhost %.2f J, %.2f W average%s\n",
                format_rfc3339(sv->from_us, a, sizeof(a)), format_rfc3339(sv->to_us, b, sizeof(b)),
                sv->seconds, sv->host_energy_j,
@@ -82,8 +103,11 @@ static void services_table(const StoreServices *sv, bool wide)
         printf("%-22s %9s %9s", "UNIT", "ENERGY J", "ACTIVE J");
         if (wide)
                 printf(" %9s %8s", "IDLE J", "CPU S");
-        printf(" %7s %6s %9s %9s%s\n", "AVG W", "SHARE", "REQUESTS", "J/REQ",
+        printf(" %7s %6s %9s %9s%s", "AVG W", "SHARE", "REQUESTS", "J/REQ",
                wide ? "  ACT J/REQ" : "");
+        if (event)
+                printf(" %18s", ev_head);
+        putchar('\n');
         for (size_t i = 0; i < sv->n_units; i++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
@@ -107,6 +131,15 @@ static void services_table(const StoreServices *sv, bool wide)
                         printf(" %9s %9s", u->has_requests ? "0" : "-", "-");
                         if (wide)
                                 printf("  %9s", "-");
+                }
+                if (event) {
+                        size_t first, n_ev = events_of_unit(ev->rows, ev->n, u->name, &first);
+                        char v[32];
+                        events_format(
+                                events_per_request(events_total(ev->rows + first, n_ev, event),
+                                                   u->has_requests, u->requests),
+                                v, sizeof(v));
+                        printf(" %18s", v);
                 }
                 putchar('\n');
         }
@@ -160,10 +193,18 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }
+        ServicesEvents ev = {0};
+        if (store_read_unit_events(s, from, to, NULL, &ev.rows, &ev.n) < 0) {
+                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                store_services_done(&sv);
+                store_close(s);
+                return CLI_EXIT_FAILURE;
+        }
         if (json)
-                services_json(&sv, stdout);
+                services_json(&sv, &ev, stdout);
         else
-                services_table(&sv, wide);
+                services_table(&sv, &ev, wide);
+        free(ev.rows);
         int rc = sv.seconds > 0 ? CLI_EXIT_OK : CLI_EXIT_NO_DATA;
         if (rc == CLI_EXIT_NO_DATA && !json)
                 fprintf(stderr, "joules services: no samples in that range\n");

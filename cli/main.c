@@ -16,6 +16,7 @@ static const struct {
         {"status", cmd_status, "host energy and power, per domain; measured or estimated"},
         {"services", cmd_services, "energy per systemd unit over a time range"},
         {"top", cmd_top, "live power per service, expandable to processes"},
+        {"processes", cmd_processes, "energy, CPU and perf events per process over a range"},
         {"run", cmd_run, "run a command: its energy, watts and joules per request"},
         {"ab", cmd_ab, "an A/B energy experiment: J/request of two services, ratio, interval"},
         {"report", cmd_report, "energy, requests and gCO2e per service and period, a chart"},
@@ -23,6 +24,8 @@ static const struct {
         {"sci", cmd_sci, "Software Carbon Intensity per request, every input shown"},
         {"export", cmd_export, "Net Zero rows (CSV or JSON) per host, service and period"},
         {"intensity", cmd_intensity, "grid carbon intensity: import a series, show the table"},
+        {"calibrate", cmd_calibrate,
+         "fit the model's power curve to measured watts (CSV or history)"},
 };
 
 static void usage(FILE *f)

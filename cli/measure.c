@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/mountinfo.h"
 #include "common/util.h"
 
 static const char *const measure_names[] = {
@@ -222,30 +223,6 @@ int measure_check_daemon(Store *s, const char *cmd, const char *db_path, uint64_
 }
 
 /* The first cgroup2 mount in /proc/self/mountinfo. */
-static int measure_cgroup_root(char *buf, size_t size)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        char line[4096];
-        int r = -ENOENT;
-        while (fgets(line, sizeof(line), f)) {
-                char *sep = strstr(line, " - ");
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                char *save = NULL, *tok = strtok_r(line, " ", &save);
-                for (int i = 1; tok && i < 5; i++)
-                        tok = strtok_r(NULL, " ", &save);
-                if (tok) {
-                        snprintf(buf, size, "%s", tok);
-                        r = 0;
-                }
-                break;
-        }
-        fclose(f);
-        return r;
-}
-
 static int measure_write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -367,7 +344,7 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 char cg_root[PATH_MAX], slice[PATH_MAX];
                 if (o->cg_root)
                         snprintf(cg_root, sizeof(cg_root), "%s", o->cg_root);
-                else if (measure_cgroup_root(cg_root, sizeof(cg_root)) < 0) {
+                else if (mountinfo_read_cgroups("/proc", cg_root, sizeof(cg_root), NULL, 0) < 0) {
                         fprintf(stderr, "%s: no cgroup v2 mount; use --unit\n", o->cmd);
                         r = -ENOENT;
                         goto out;
@@ -480,6 +457,16 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 m.instructions = NAN;
         if (store_read_unit_counter(s, m.from_us, m.to_us, m.unit, "cycles", &m.cycles) < 0)
                 m.cycles = NAN;
+        StoreEventTotal *ev = NULL;
+        size_t n_ev = 0;
+        if (store_read_unit_events(s, m.from_us, m.to_us, m.unit, &ev, &n_ev) >= 0) {
+                for (size_t k = 0; k < n_ev && m.n_events < MEASURE_EVENTS_MAX; k++) {
+                        snprintf(m.event_names[m.n_events], sizeof(m.event_names[0]), "%s",
+                                 ev[k].event);
+                        m.event_totals[m.n_events++] = ev[k].total;
+                }
+                free(ev);
+        }
         m.window_s = (double)(m.to_us - m.from_us) / 1e6;
         m.duration_s = (double)(t1 - t0) / 1e6;
         if (parse) {

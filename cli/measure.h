@@ -54,6 +54,8 @@ typedef struct MeasureOptions {
         FILE *relay; /* where the command's stdout goes while it runs; NULL: not shown */
 } MeasureOptions;
 
+#define MEASURE_EVENTS_MAX 8
+
 typedef struct Measure {
         char unit[300];
         int64_t from_us, to_us; /* the window, whole ticks */
@@ -63,8 +65,12 @@ typedef struct Measure {
         double energy_j, active_j, idle_j, cpu_s;
         double instructions, cycles; /* the unit's perf counts in the window; NAN: none
                                       * (no hardware counters, or joulesd --events without) */
-        double requests;             /* NAN: no count */
-        double latency_ms;           /* NAN: the tool printed none */
+        /* every perf event counted for the unit in the window, in the history's order */
+        char event_names[MEASURE_EVENTS_MAX][128];
+        double event_totals[MEASURE_EVENTS_MAX];
+        size_t n_events;
+        double requests;   /* NAN: no count */
+        double latency_ms; /* NAN: the tool printed none */
         bool estimated;
         double host_energy_j;
         int status;   /* the command's wait status */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/mountinfo.h"
 
 void cgroup_options_default(CgroupOptions *o)
 {
@@ -97,28 +98,6 @@ size_t cgroup_set_reads(const CgroupSet *s)
         return n;
 }
 
-static int read_mountinfo(const char *procfs, char *v2, size_t v2size, char *acct, size_t acctsize)
-{
-        char path[4096];
-        int r = path_fmt(path, sizeof(path), "%s/self/mountinfo", procfs);
-        if (r < 0)
-                return r;
-        size_t size = 64 * 1024;
-        for (;;) {
-                _cleanup_free_ char *buf = malloc(size);
-                if (!buf)
-                        return -ENOMEM;
-                ssize_t n = read_text(path, buf, size);
-                if (n < 0)
-                        return (int)n;
-                if ((size_t)n == size - 1 && size < 16 * 1024 * 1024) {
-                        size *= 4;
-                        continue;
-                }
-                return procfs_mountinfo_cgroups(buf, v2, v2size, acct, acctsize);
-        }
-}
-
 static bool file_exists(const char *dir, const char *name)
 {
         char path[4096];
@@ -145,7 +124,7 @@ int cgroup_set_open(const JoulesRoots *roots, const CgroupOptions *opts, CgroupS
         else
                 cgroup_options_default(&s->opts);
 
-        r = read_mountinfo(procfs, v2, sizeof(v2), acct, sizeof(acct));
+        r = mountinfo_read_cgroups(procfs, v2, sizeof(v2), acct, sizeof(acct));
         if (r < 0 && r != -ENOENT)
                 log_debug("cgroup: reading %s/self/mountinfo: %s", procfs, strerror(-r));
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collectors/power-defaults.h"
 #include "collectors/proc-stat.h"
 #include "common/log.h"
 
@@ -20,13 +21,13 @@ typedef struct ModelState {
         char *buf;
         size_t bufsize;
         unsigned ncpu;
-        double idle_w, max_w; /* per CPU */
+        EnergyModelInfo info; /* the curve, the dram watts and where they came from */
         ProcStat prev;
         uint64_t prev_ns;
         bool have_prev;
-        double last_util; /* used when an interval has no jiffies to go by */
-        uint64_t acc_uj;  /* the cumulative counter read() reports */
-        double frac_uj;   /* the fraction of a µJ not yet in acc_uj, in [0, 1) */
+        double last_util;   /* used when an interval has no jiffies to go by */
+        uint64_t acc_uj[2]; /* the cumulative counters read() reports: model, dram */
+        double frac_uj[2];  /* the fraction of a µJ not yet in acc_uj, in [0, 1) */
 } ModelState;
 
 static uint64_t (*model_clock)(void) = now_monotonic_ns;
@@ -47,6 +48,181 @@ double energy_model_power_w(double util, unsigned ncpu, double idle_w, double ma
         if (util > 1)
                 util = 1;
         return ncpu * (idle_w + (max_w - idle_w) * util);
+}
+
+int energy_model_cpuinfo(const char *text, char *model, size_t size)
+{
+        char impl[32] = "", part[32] = "";
+        assert(text && model && size > 0);
+        model[0] = '\0';
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                const char *colon = memchr(p, ':', len);
+                if (!colon)
+                        continue;
+                size_t klen = (size_t)(colon - p);
+                while (klen > 0 && (p[klen - 1] == ' ' || p[klen - 1] == '\t'))
+                        klen--;
+                const char *v = colon + 1;
+                while (v < p + len && (*v == ' ' || *v == '\t'))
+                        v++;
+                size_t vlen = (size_t)(p + len - v);
+                char *dst = NULL;
+                size_t dsize = 0;
+                if (klen == 10 && memcmp(p, "model name", 10) == 0 && !model[0])
+                        dst = model, dsize = size;
+                else if (klen == 15 && memcmp(p, "CPU implementer", 15) == 0 && !impl[0])
+                        dst = impl, dsize = sizeof(impl);
+                else if (klen == 8 && memcmp(p, "CPU part", 8) == 0 && !part[0])
+                        dst = part, dsize = sizeof(part);
+                if (!dst)
+                        continue;
+                if (vlen >= dsize)
+                        vlen = dsize - 1;
+                memcpy(dst, v, vlen);
+                dst[vlen] = '\0';
+        }
+        /* ARM names no model: its implementer and part numbers are what cpu-tdp.csv matches. */
+        if (!model[0] && impl[0] && part[0])
+                snprintf(model, size, "ARM %s %s", impl, part);
+        return model[0] ? 0 : -ENOENT;
+}
+
+int energy_model_meminfo_kib(const char *text, uint64_t *ret)
+{
+        assert(text && ret);
+        for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (strncmp(p, "MemTotal:", 9) != 0)
+                        continue;
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(p + 9, &end, 10);
+                if (errno || end == p + 9)
+                        return -EINVAL;
+                while (*end == ' ')
+                        end++;
+                if (strncmp(end, "kB", 2) != 0)
+                        return -EINVAL;
+                *ret = v;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* The first line of a small file, its newline dropped; "" when it cannot be read. */
+static void model_read_line(const char *path, char *buf, size_t size)
+{
+        buf[0] = '\0';
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return;
+        ssize_t n = pread_text(fd, buf, size);
+        (void)close(fd);
+        if (n < 0) {
+                buf[0] = '\0';
+                return;
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A whole text file of at most 1 MiB, NUL-terminated, into a malloc'ed buffer. */
+static int model_read_text(const char *path, char **ret)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t size = 16 * 1024;
+        char *buf = NULL;
+        for (;;) {
+                char *b = realloc(buf, size);
+                if (!b) {
+                        free(buf);
+                        (void)close(fd);
+                        return -ENOMEM;
+                }
+                buf = b;
+                ssize_t n = pread_text(fd, buf, size);
+                if (n < 0) {
+                        free(buf);
+                        (void)close(fd);
+                        return (int)n;
+                }
+                if ((size_t)n < size - 1 || size >= 1024 * 1024)
+                        break;
+                size *= 2;
+        }
+        (void)close(fd);
+        *ret = buf;
+        return 0;
+}
+
+/* The curve the model uses and where it came from: the configured curve, the configured line, or
+ * the default for this CPU (power-defaults.h). */
+static int model_pick_curve(const JoulesRoots *roots, const EnergyOptions *opts, unsigned ncpu,
+                            EnergyModelInfo *info, char *err, size_t errlen)
+{
+        char path[PATH_MAX];
+        int r;
+        if (opts->model_curve_set) {
+                char text[400];
+                info->curve = opts->model_curve;
+                info->method = POWER_METHOD_CONFIGURED;
+                (void)power_curve_format(&info->curve, text, sizeof(text));
+                snprintf(info->source, sizeof(info->source), "[model] curve = %s", text);
+        } else if (opts->model_line_set) {
+                double idle_w = opts->model_idle_w_per_cpu, max_w = opts->model_max_w_per_cpu;
+                power_curve_linear(&info->curve, ncpu, idle_w, max_w);
+                info->method = POWER_METHOD_CONFIGURED;
+                snprintf(info->source, sizeof(info->source),
+                         "[model] idle_w_per_cpu %g W, max_w_per_cpu %g W, x %u CPUs", idle_w,
+                         max_w, ncpu);
+        } else {
+                char vendor[128], product[128], *cpuinfo = NULL;
+                PowerMethod m;
+                r = path_fmt(path, sizeof(path), "%s/cpuinfo", roots->procfs);
+                if (r >= 0 && model_read_text(path, &cpuinfo) >= 0) {
+                        (void)energy_model_cpuinfo(cpuinfo, info->cpu, sizeof(info->cpu));
+                        free(cpuinfo);
+                }
+                r = path_fmt(path, sizeof(path), "%s/class/dmi/id/sys_vendor", roots->sysfs);
+                model_read_line(r >= 0 ? path : "", vendor, sizeof(vendor));
+                r = path_fmt(path, sizeof(path), "%s/class/dmi/id/product_name", roots->sysfs);
+                model_read_line(r >= 0 ? path : "", product, sizeof(product));
+                r = power_defaults_build(info->cpu, ncpu, vendor, product, &info->curve, &m,
+                                         info->source, sizeof(info->source));
+                if (r < 0) {
+                        snprintf(err, errlen, "the compiled-in model tables do not parse");
+                        return r;
+                }
+                info->method = (int)m;
+        }
+        info->band_pct = power_defaults_band_pct((PowerMethod)info->method);
+        return 0;
+}
+
+/* The estimated dram domain: MemTotal times CCF's coefficient (data/estimates.csv); none when
+ * MemTotal cannot be read. */
+static void model_pick_dram(const JoulesRoots *roots, EnergyModelInfo *info)
+{
+        char path[PATH_MAX], *text = NULL;
+        uint64_t kib;
+        const PowerTables *t = power_tables_builtin();
+        if (!t || path_fmt(path, sizeof(path), "%s/meminfo", roots->procfs) < 0 ||
+            model_read_text(path, &text) < 0)
+                return;
+        int r = energy_model_meminfo_kib(text, &kib);
+        free(text);
+        if (r < 0 || kib == 0) {
+                log_debug("model: no MemTotal in %s, no dram estimate", path);
+                return;
+        }
+        info->dram_gib = (double)kib / (1024.0 * 1024.0);
+        info->dram_w = info->dram_gib * t->dram_w_per_gb;
+        info->dram_band_pct = t->band_dram_pct;
+        snprintf(info->dram_source, sizeof(info->dram_source),
+                 "%.1f GiB (MemTotal) x %g W per GB (Cloud Carbon Footprint)", info->dram_gib,
+                 t->dram_w_per_gb);
 }
 
 /* Reads and parses the whole of <procfs>/stat from the cached fd, growing the buffer. */
@@ -88,17 +264,19 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
                       char *err, size_t errlen)
 {
         assert(roots && roots->procfs && opts && ret && err && errlen > 0);
-        double idle_w = opts->model_idle_w_per_cpu, max_w = opts->model_max_w_per_cpu;
         char path[PATH_MAX];
         ProcStat st;
         int r;
 
-        if (!isfinite(idle_w) || !isfinite(max_w) || idle_w < 0 || max_w < idle_w) {
-                snprintf(err, errlen,
-                         "model power per CPU: idle %g W and max %g W must satisfy "
-                         "0 <= idle <= max",
-                         idle_w, max_w);
-                return -EINVAL;
+        if (opts->model_line_set) {
+                double idle_w = opts->model_idle_w_per_cpu, max_w = opts->model_max_w_per_cpu;
+                if (!isfinite(idle_w) || !isfinite(max_w) || idle_w < 0 || max_w < idle_w) {
+                        snprintf(err, errlen,
+                                 "model power per CPU: idle %g W and max %g W must satisfy "
+                                 "0 <= idle <= max",
+                                 idle_w, max_w);
+                        return -EINVAL;
+                }
         }
         r = path_fmt(path, sizeof(path), "%s/stat", roots->procfs);
         if (r < 0)
@@ -108,7 +286,7 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
         ModelState *m = calloc(1, sizeof(*m));
         if (s) {
                 s->priv = m;
-                s->domains = calloc(1, sizeof(*s->domains));
+                s->domains = calloc(2, sizeof(*s->domains));
         }
         if (m) {
                 m->fd = -1;
@@ -122,6 +300,7 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
                 return -ENOMEM;
         }
         s->ops = &energy_source_model;
+        s->util_pct = NAN;
 
         m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (m->fd < 0) {
@@ -140,10 +319,14 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
                 r = -EINVAL;
                 goto fail;
         }
-        m->idle_w = idle_w;
-        m->max_w = max_w;
+        r = model_pick_curve(roots, opts, m->ncpu, &m->info, err, errlen);
+        if (r < 0)
+                goto fail;
+        if (opts->model_dram == ENERGY_MODEL_DRAM_ESTIMATE ||
+            (opts->model_dram == ENERGY_MODEL_DRAM_AUTO && !opts->model_curve_set))
+                model_pick_dram(roots, &m->info);
 
-        *s->domains = (EnergyDomain){
+        s->domains[0] = (EnergyDomain){
                 .name = "model",
                 .zone = "model",
                 .kind = ENERGY_DOMAIN_MODEL,
@@ -153,14 +336,41 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
                 .max_range_uj = 0,
         };
         s->n_domains = 1;
-        s->idle_w = energy_model_power_w(0, m->ncpu, idle_w, m->max_w);
-        log_debug("model: %u CPUs, %.3f W idle and %.3f W max each, from %s", m->ncpu, idle_w,
-                  max_w, path);
+        if (m->info.dram_w > 0) {
+                s->domains[1] = (EnergyDomain){
+                        .name = "dram",
+                        .zone = "model-meminfo",
+                        .kind = ENERGY_DOMAIN_DRAM,
+                        .package = -1,
+                        .in_host = true,
+                };
+                s->n_domains = 2;
+        }
+        s->model = &m->info;
+        /* P_idle for attribution: the curve at 0 %, plus the dram estimate, which is constant and
+         * so all idle. */
+        s->idle_w = power_curve_eval(&m->info.curve, 0) + m->info.dram_w;
+        log_debug("model: %u CPUs, %s (%s), idle %.3f W, dram %.3f W, from %s", m->ncpu,
+                  power_method_label((PowerMethod)m->info.method), m->info.source, s->idle_w,
+                  m->info.dram_w, path);
         *ret = s;
         return 0;
 fail:
         model_close(s);
         return r;
+}
+
+/* Adds watts over dt_ns to a cumulative µJ counter, the fraction of a µJ carried over. */
+static void model_integrate(uint64_t *acc_uj, double *frac_uj, double watts, uint64_t dt_ns)
+{
+        /* W * ns = nJ */
+        double add = watts * (double)dt_ns / 1000.0 + *frac_uj;
+        double whole = floor(add);
+        *frac_uj = add - whole;
+        if (whole >= (double)(UINT64_MAX - *acc_uj))
+                *acc_uj = UINT64_MAX;
+        else
+                *acc_uj += (uint64_t)whole;
 }
 
 static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
@@ -173,7 +383,8 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
         uint64_t now = model_clock();
         if (r < 0) {
                 log_debug("model: reading /proc/stat failed: %s", strerror(-r));
-                ret_valid[0] = false;
+                for (size_t i = 0; i < s->n_domains; i++)
+                        ret_valid[i] = false;
                 return r;
         }
         if (m->have_prev) {
@@ -186,22 +397,19 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
                 else if (tot1 > tot0)
                         util = (double)(busy1 - busy0) / (double)(tot1 - tot0);
                 uint64_t dt_ns = now > m->prev_ns ? now - m->prev_ns : 0;
-                double p = energy_model_power_w(util, m->ncpu, m->idle_w, m->max_w);
-                /* W * ns = nJ; the fraction of a µJ carries over to the next interval. */
-                double add = p * (double)dt_ns / 1000.0 + m->frac_uj;
-                double whole = floor(add);
-                m->frac_uj = add - whole;
-                if (whole >= (double)(UINT64_MAX - m->acc_uj))
-                        m->acc_uj = UINT64_MAX;
-                else
-                        m->acc_uj += (uint64_t)whole;
+                s->util_pct = util * 100;
+                model_integrate(&m->acc_uj[0], &m->frac_uj[0],
+                                power_curve_eval(&m->info.curve, s->util_pct), dt_ns);
+                model_integrate(&m->acc_uj[1], &m->frac_uj[1], m->info.dram_w, dt_ns);
                 m->last_util = util;
         }
         m->prev = cur;
         m->prev_ns = now;
         m->have_prev = true;
-        ret_uj[0] = m->acc_uj;
-        ret_valid[0] = true;
+        for (size_t i = 0; i < s->n_domains; i++) {
+                ret_uj[i] = m->acc_uj[i];
+                ret_valid[i] = true;
+        }
         return 0;
 }
 

@@ -34,6 +34,7 @@ void energy_options_default(EnergyOptions *o)
                 .model_idle_w_per_cpu = ENERGY_MODEL_IDLE_W_PER_CPU,
                 .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU,
                 .model_cpus = 0,
+                .model_dram = ENERGY_MODEL_DRAM_AUTO,
         };
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "collectors/roots.h"
+#include "common/power-curve.h"
 
 /* Energy sources: the perf `power` PMU, powercap sysfs, or the utilisation model. Each is a const
  * ops table; every source reports, per domain, a cumulative energy counter in microjoules. Rates
@@ -36,10 +37,41 @@ typedef struct EnergyOptions {
         double model_idle_w_per_cpu; /* default 0.74 W (Cloud Carbon Footprint, AWS) */
         double model_max_w_per_cpu;  /* default 3.5 W (Cloud Carbon Footprint, AWS) */
         unsigned model_cpus;         /* 0: the number of CPUs in procfs/stat */
+        /* What the model's power comes from: a configured curve ([model] curve), the two-point
+         * line of the two keys above when either was set, else the CPU-aware default
+         * (power-defaults.h). */
+        bool model_curve_set;
+        bool model_line_set;                /* either of the two keys was set */
+        bool model_idle_set, model_max_set; /* which (for the config's dump) */
+        PowerCurve model_curve;
+        int model_dram; /* EnergyModelDram; the default is ENERGY_MODEL_DRAM_AUTO */
 } EnergyOptions;
+
+/* Whether the model adds its estimated dram domain (MemTotal x W per GB). A configured curve says
+ * host watts, so memory is in it already (joules calibrate fits the measured host, packages and
+ * dram); the CPU-aware default (TDP) and the per-vCPU line count the CPUs only. */
+typedef enum EnergyModelDram {
+        ENERGY_MODEL_DRAM_NONE,     /* never */
+        ENERGY_MODEL_DRAM_AUTO,     /* with the defaults and the per-CPU line, not with a curve */
+        ENERGY_MODEL_DRAM_ESTIMATE, /* always */
+} EnergyModelDram;
 
 #define ENERGY_MODEL_IDLE_W_PER_CPU 0.74
 #define ENERGY_MODEL_MAX_W_PER_CPU  3.5
+
+/* How the model source estimates (NULL for a measured source): what `joules status` shows and the
+ * history keeps (runs.model_*). */
+typedef struct EnergyModelInfo {
+        int method;       /* PowerMethod (power-defaults.h) */
+        char source[512]; /* where the curve came from, in words; holds untrusted CPU names */
+        char cpu[128];    /* the CPU model as /proc/cpuinfo names it ("" unknown); untrusted */
+        PowerCurve curve; /* host watts by utilisation, as used */
+        double band_pct;  /* ± percent of the curve's estimate */
+        double dram_w;    /* the estimated dram domain's constant power; 0: no such domain */
+        double dram_gib;  /* MemTotal it comes from */
+        double dram_band_pct;
+        char dram_source[160];
+} EnergyModelInfo;
 
 typedef struct EnergySource EnergySource;
 
@@ -66,6 +98,10 @@ struct EnergySource {
         /* The host's idle power where the source defines it (the model: ncpu * idle W per
          * vCPU), else 0: attribution then uses the configured or learned idle power. */
         double idle_w;
+        /* The model only: how it estimates, and the host utilisation (percent of all CPUs) it
+         * read for the last interval (NAN before the second read, and for measured sources). */
+        const EnergyModelInfo *model;
+        double util_pct;
         void *priv; /* the source's own state */
 };
 

@@ -16,7 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "collectors/procfs.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 
 /* read_format of every group: one read(2) of the leader returns all of the group's counts. */
 #define PE_GROUP_FORMAT                                                                            \
@@ -26,10 +28,12 @@
 
 struct PerfTarget {
         PerfTargetMode mode;
-        pid_t pid;    /* PERF_TARGET_PROCESS */
-        char *path;   /* cgroup modes: relative to the cgroup root, no leading '/' */
-        bool grouped; /* read_format PE_GROUP_FORMAT (else PE_SINGLE_FORMAT) */
-        int *fds;     /* n_groups * n_events; fds[g * n_events] leads group g */
+        pid_t pid;           /* PERF_TARGET_PROCESS */
+        uint64_t start_time; /* perf_events_add_process: with pid, the process's identity */
+        char *path;          /* cgroup modes: relative to the cgroup root, no leading '/' */
+        bool grouped;        /* read_format PE_GROUP_FORMAT (else PE_SINGLE_FORMAT) */
+        int *fds;            /* n_groups * n_events; fds[g * n_events] leads group g */
+        pid_t *tids;         /* process modes: the thread each group was opened on */
         size_t n_groups, cap_groups;
         PerfTarget *prev, *next;
 };
@@ -265,61 +269,6 @@ static int pe_read_all(int dirfd, const char *path, char **ret)
         return 0;
 }
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void pe_unescape_octal(char *s)
-{
-        char *w = s;
-        for (const char *r = s; *r;) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-                    r[3] >= '0' && r[3] <= '7') {
-                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-                        r += 4;
-                } else
-                        *w++ = *r++;
-        }
-        *w = '\0';
-}
-
-/* The first cgroup2 mount whose root is "/" in <procfs>/self/mountinfo. */
-static int pe_find_cgroup2(const char *procfs, char **ret)
-{
-        char path[PATH_MAX];
-        int r = path_fmt(path, sizeof(path), "%s/self/mountinfo", procfs);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *text = NULL;
-        r = pe_read_all(AT_FDCWD, path, &text);
-        if (r < 0)
-                return r;
-
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                /* id parent major:minor root mountpoint options [optional...] - fstype ... */
-                char *sep = strstr(line, " - ");
-                if (!sep)
-                        continue;
-                *sep = '\0';
-                char *fstype = sep + 3;
-                size_t flen = strcspn(fstype, " ");
-                if (flen != 7 || strncmp(fstype, "cgroup2", 7) != 0)
-                        continue;
-                char *fields[5];
-                char *fsave = NULL, *f = strtok_r(line, " ", &fsave);
-                size_t i = 0;
-                for (; f && i < ELEMENTSOF(fields); f = strtok_r(NULL, " ", &fsave))
-                        fields[i++] = f;
-                if (i < 5 || strcmp(fields[3], "/") != 0)
-                        continue;
-                pe_unescape_octal(fields[4]);
-                char *dup = strdup(fields[4]);
-                if (!dup)
-                        return -ENOMEM;
-                *ret = dup;
-                return 0;
-        }
-        return -ENOENT;
-}
-
 static bool pe_attr_is_hardware(const struct perf_event_attr *a)
 {
         return a->type != PERF_TYPE_SOFTWARE && a->type != PERF_TYPE_TRACEPOINT;
@@ -440,6 +389,7 @@ static void pe_target_free(PerfEvents *pe, PerfTarget *t)
                 if (t->fds[i] >= 0)
                         (void)close(t->fds[i]);
         free(t->fds);
+        free(t->tids);
         free(t->path);
         free(t);
 }
@@ -537,6 +487,10 @@ static int *pe_target_grow(PerfEvents *pe, PerfTarget *t)
                 if (!m)
                         return NULL;
                 t->fds = m;
+                pid_t *tids = realloc(t->tids, cap * sizeof(pid_t));
+                if (!tids)
+                        return NULL;
+                t->tids = tids;
                 t->cap_groups = cap;
         }
         int *fds = t->fds + t->n_groups * pe->n;
@@ -596,7 +550,7 @@ static int pe_open_thread(PerfEvents *pe, PerfTarget *t, pid_t tid)
                 return r;
         if (r < 0)
                 return pe_open_failed(pe, e, -r);
-        t->n_groups++;
+        t->tids[t->n_groups++] = tid;
         return 0;
 }
 
@@ -630,7 +584,10 @@ static int pe_ensure_cgroup_root(PerfEvents *pe)
                 pe->cgroup_root = strdup(pe->roots.cgroupfs);
                 return pe->cgroup_root ? 0 : -ENOMEM;
         }
-        int r = pe_find_cgroup2(pe->roots.procfs, &pe->cgroup_root);
+        char v2[PATH_MAX];
+        int r = mountinfo_read_cgroups(pe->roots.procfs, v2, sizeof(v2), NULL, 0);
+        if (r >= 0 && !(pe->cgroup_root = strdup(v2)))
+                r = -ENOMEM;
         if (r < 0)
                 pe_reason(pe->reason, sizeof(pe->reason),
                           "no cgroup2 mount found in %s/self/mountinfo: %s", pe->roots.procfs,
@@ -762,6 +719,50 @@ fail:
         return r;
 }
 
+static bool pe_target_has_tid(const PerfTarget *t, pid_t tid)
+{
+        for (size_t g = 0; g < t->n_groups; g++)
+                if (t->tids[g] == tid)
+                        return true;
+        return false;
+}
+
+/* One pass over <procfs>/PID/task: a group for each thread not counted yet. *ret_opened says how
+ * many were opened. -ENOENT when the directory cannot be listed. */
+static int pe_open_task_dir(PerfEvents *pe, PerfTarget *t, const char *dir, size_t *ret_opened)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        size_t opened = 0;
+        int r = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                char *end;
+                long tid = strtol(de->d_name, &end, 10);
+                if (end == de->d_name || *end || tid <= 0 || tid > INT_MAX)
+                        continue;
+                if (pe_target_has_tid(t, (pid_t)tid))
+                        continue;
+                r = pe_open_thread(pe, t, (pid_t)tid);
+                if (r == -ESRCH) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                opened++;
+        }
+        (void)closedir(d);
+        *ret_opened = opened;
+        return r;
+}
+
+/* Passes over the task directory: a thread cloned by a thread not yet opened while the first pass
+ * ran is not inherited by any counter, so the directory is listed again until a pass finds no new
+ * thread (a few passes at most, even for a process spawning threads all the time). */
+#define PE_TASK_PASSES 4
+
 int perf_events_add_pid(PerfEvents *pe, pid_t pid, PerfTarget **ret)
 {
         assert(ret);
@@ -779,29 +780,24 @@ int perf_events_add_pid(PerfEvents *pe, pid_t pid, PerfTarget **ret)
         r = path_fmt(path, sizeof(path), "%s/%d/task", pe->roots.procfs, (int)pid);
         if (r < 0)
                 goto fail;
-        DIR *d = opendir(path);
-        if (!d) {
-                /* No procfs to list threads in: the process itself (its main thread). */
-                r = errno == ENOENT ? -ESRCH : pe_open_thread(pe, t, pid);
-                if (r < 0)
-                        goto fail;
-        } else {
-                struct dirent *de;
-                while ((de = readdir(d))) {
-                        char *end;
-                        long tid = strtol(de->d_name, &end, 10);
-                        if (end == de->d_name || *end || tid <= 0 || tid > INT_MAX)
-                                continue;
-                        r = pe_open_thread(pe, t, (pid_t)tid);
-                        if (r == -ESRCH)
-                                continue;
-                        if (r < 0) {
-                                (void)closedir(d);
-                                goto fail;
-                        }
-                }
-                (void)closedir(d);
+        size_t opened = 0;
+        r = pe_open_task_dir(pe, t, path, &opened);
+        if (r == -ENOENT || r == -ESRCH) {
+                r = -ESRCH;
+                goto fail;
         }
+        if (r < 0 && t->n_groups == 0 && r != -ENOMEM && r != -EMFILE && r != -ENFILE &&
+            r != -EOPNOTSUPP && r != -EACCES) {
+                /* No procfs to list threads in: the process itself (its main thread). */
+                r = pe_open_thread(pe, t, pid);
+                opened = 0;
+        }
+        for (int pass = 1; r >= 0 && opened > 0 && pass < PE_TASK_PASSES; pass++)
+                r = pe_open_task_dir(pe, t, path, &opened);
+        if (r == -ENOENT)
+                r = 0; /* exited meanwhile: what was opened still counts what it did */
+        if (r < 0)
+                goto fail;
         if (t->n_groups == 0) {
                 r = -ESRCH;
                 goto fail;
@@ -816,6 +812,28 @@ fail:
                           strerror(ESRCH));
         pe_target_free(pe, t);
         return r;
+}
+
+int perf_events_add_process(PerfEvents *pe, pid_t pid, uint64_t start_time, PerfTarget **ret)
+{
+        assert(ret);
+        PerfTarget *t;
+        int r = perf_events_add_pid(pe, pid, &t);
+        if (r < 0)
+                return r;
+        /* Read after the counters were opened: when the start time still matches, the PID could
+         * not have been reused before the opens (the process it named was alive after them). */
+        ProcStat st;
+        r = procfs_read_stat(&pe->roots, pid, &st);
+        if (r < 0 || st.starttime != start_time) {
+                pe_reason(pe->reason, sizeof(pe->reason), "process %d: %s", (int)pid,
+                          r < 0 ? strerror(-r) : "PID reused by another process");
+                (void)perf_events_remove(pe, t);
+                return -ESRCH;
+        }
+        t->start_time = start_time;
+        *ret = t;
+        return 0;
 }
 
 PerfTarget *perf_events_remove(PerfEvents *pe, PerfTarget *t)

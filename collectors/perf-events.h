@@ -122,8 +122,17 @@ const char *perf_events_reason(const PerfEvents *pe);
  * -ENOENT: no such cgroup or no cgroup2 mount; -EOPNOTSUPP/-EACCES: see perf_events_probe.
  * *ret belongs to the set; release it with perf_events_remove. */
 int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret) WARN_UNUSED;
-/* Starts counting one process and everything it forks from now on. -ESRCH: no such process. */
+/* Starts counting one process and everything it forks from now on: a group per thread listed in
+ * <procfs>/PID/task (listed again until no new thread shows, so threads cloned while the groups
+ * were being opened are not missed), each with inherit=1. The whole process is counted: threads
+ * that existed at add time, and every thread or child created later. -ESRCH: no such process. */
 int perf_events_add_pid(PerfEvents *pe, pid_t pid, PerfTarget **ret) WARN_UNUSED;
+/* The same for the process identified by (pid, start_time) (<procfs>/PID/stat field 22): after the
+ * opens, the start time is read again, and -ESRCH when it differs (the PID was reused) or the
+ * process is gone, with nothing left open. Counts of one target therefore never mix two processes
+ * that held the same PID. */
+int perf_events_add_process(PerfEvents *pe, pid_t pid, uint64_t start_time,
+                            PerfTarget **ret) WARN_UNUSED;
 /* Stops counting (service gone, process exited): closes the target's counters. Accepts NULL;
  * returns NULL. */
 PerfTarget *perf_events_remove(PerfEvents *pe, PerfTarget *t);

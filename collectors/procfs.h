@@ -65,12 +65,6 @@ int procfs_cgroup_parse(const char *text, const char *controller, char *buf,
  * says more (a legacy host where cgroup2 is mounted but systemd does not use it). */
 int procfs_cgroup_unit_path(const char *text, char *buf, size_t size) WARN_UNUSED;
 
-/* From a mountinfo text: the first cgroup2 mount whose root is "/", and the v1 hierarchy holding
- * the cpuacct controller. Either output may be NULL; a missing mount leaves "" there. Returns 0
- * when at least one of those asked for was found, -ENOENT otherwise. */
-int procfs_mountinfo_cgroups(const char *text, char *ret_v2, size_t v2size, char *ret_cpuacct,
-                             size_t cpuacct_size) WARN_UNUSED;
-
 /* One pread at offset 0 of a procfs/cgroupfs/sysfs file, NUL-terminated: these files produce
  * their whole text in one read, so this costs one syscall where a read-until-EOF loop costs two.
  * -ENOBUFS when the text fills the buffer (it may be cut short: retry with a larger one). */

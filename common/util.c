@@ -399,3 +399,20 @@ bool startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+bool comma_list_has(const char *s, size_t n, const char *word)
+{
+        size_t wl = strlen(word);
+        while (n > 0) {
+                size_t k = 0;
+                while (k < n && s[k] != ',')
+                        k++;
+                if (k == wl && memcmp(s, word, wl) == 0)
+                        return true;
+                if (k == n)
+                        break;
+                s += k + 1;
+                n -= k + 1;
+        }
+        return false;
+}

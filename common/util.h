@@ -90,3 +90,6 @@ void sleep_us(uint64_t us);
 /* Trims leading and trailing white space in place and returns the start. */
 char *strstrip(char *s);
 bool startswith(const char *s, const char *prefix);
+
+/* Whether word is one of the comma-separated items of s[0..n) ("cpu,cpuacct" has "cpuacct"). */
+bool comma_list_has(const char *s, size_t n, const char *word);

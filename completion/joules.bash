@@ -29,7 +29,17 @@ _joules_value() {
     --interval | --duration | --refresh | --window | --warmup | --cooldown) COMPREPLY=($(compgen -W '200ms 1s 5s 1m' -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W 'csv json' -- "$cur")) ;;
     --by) COMPREPLY=($(compgen -W 'hour day month' -- "$cur")) ;;
-    --from | --to) COMPREPLY=($(compgen -W '24h 7d 30d now' -- "$cur")) ;;
+    --from | --to)
+      # calibrate's --from is a CSV file; export's are times ($cmd is _joules's local)
+      if [ "$opt" = --from ] && [ "${cmd:-}" = calibrate ]; then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))
+      else
+        COMPREPLY=($(compgen -W '24h 7d 30d now' -- "$cur"))
+      fi
+      ;;
+    --points) COMPREPLY=($(compgen -W '2 4 6 8 11 21' -- "$cur")) ;;
+    --cpus) COMPREPLY=() ;;
     --country) COMPREPLY=($(compgen -W 'WORLD EU US CA GB IE FR DE NL BE ES PT IT CH AT SE NO FI DK PL CZ IN CN JP KR SG AU NZ BR ZA MX' -- "$cur")) ;;
     --svg)
       compopt -o filenames 2>/dev/null

@@ -9,6 +9,7 @@
 #include <syslog.h>
 
 #include "collectors/perf-events.h"
+#include "common/power-curve.h"
 #include "common/util.h"
 #include "storage/store.h"
 
@@ -25,6 +26,9 @@ typedef enum ConfigType {
         CFG_SOCKET,
         CFG_TEXT,
         CFG_RETENTION,
+        CFG_MODEL_LINE,
+        CFG_CURVE,
+        CFG_DRAM,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -50,10 +54,16 @@ static const ConfigKey config_keys[] = {
          "packages (packages + dram) or psys"},
         {"energy", "max_domain_power_w", CFG_DOUBLE, OFF(max_domain_power_w), 1, 1e6,
          "an interval implying more than this per domain is dropped"},
-        {"model", "idle_w_per_cpu", CFG_DOUBLE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
-         "estimated watts per idle vCPU"},
-        {"model", "max_w_per_cpu", CFG_DOUBLE, OFF(energy.model_max_w_per_cpu), 0, 1000,
+        {"model", "curve", CFG_CURVE, OFF(energy.model_curve), 0, 0,
+         "host watts by utilisation, U:W, U:W, ... (2 to 21 points, U in percent of all CPUs, "
+         "increasing); empty: the CPU-aware default"},
+        {"model", "idle_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_idle_w_per_cpu), 0, 1000,
+         "estimated watts per idle vCPU (with max_w_per_cpu, a two-point curve)"},
+        {"model", "max_w_per_cpu", CFG_MODEL_LINE, OFF(energy.model_max_w_per_cpu), 0, 1000,
          "estimated watts per busy vCPU"},
+        {"model", "dram", CFG_DRAM, OFF(energy.model_dram), 0, 0,
+         "estimated dram domain (MemTotal x 0.392 W/GB): auto (not with a curve, which holds the "
+         "host's memory already), estimate or none"},
         {"model", "cpus", CFG_UINT, OFF(energy.model_cpus), 0, 65536,
          "vCPUs to estimate for; 0 counts them"},
         {"attribution", "idle_power", CFG_IDLE_POWER, 0, 0, 1e6, "watts, or 'learn'"},
@@ -62,6 +72,9 @@ static const ConfigKey config_keys[] = {
          "time"},
         {"attribution", "top_processes", CFG_UINT, OFF(top_processes), 0, 1000,
          "processes stored per active service and tick"},
+        {"attribution", "process_events_idle", CFG_UINT, OFF(process_events_idle), 0, 100000,
+         "ticks a stored process keeps its perf counters after it was last among the stored "
+         "ones; 0: no per-process counters"},
         {"attribution", "procfs_root", CFG_PATH, OFF(procfs_root), 0, 0, "where /proc is read"},
         {"attribution", "cgroup_root", CFG_PATH, OFF(cgroup_root), 0, 0,
          "cgroup v2 mount; empty: found from mountinfo"},
@@ -89,6 +102,7 @@ void config_defaults(JoulesConfig *c)
                 .max_domain_power_w = 2000,
                 .idle_learn = true,
                 .top_processes = 5,
+                .process_events_idle = 10,
                 .raw_retention_us = STORE_RAW_RETENTION_DEFAULT,
                 .minute_retention_us = STORE_MINUTE_RETENTION_DEFAULT,
                 .hour_retention_us = STORE_HOUR_RETENTION_DEFAULT,
@@ -102,6 +116,12 @@ void config_defaults(JoulesConfig *c)
         energy_options_default(&c->energy);
         config_carbon_defaults(&c->carbon);
 }
+
+static const char *const config_dram_names[] = {
+        [ENERGY_MODEL_DRAM_NONE] = "none",
+        [ENERGY_MODEL_DRAM_AUTO] = "auto",
+        [ENERGY_MODEL_DRAM_ESTIMATE] = "estimate",
+};
 
 static const char *const log_levels[] = {
         [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
@@ -191,6 +211,54 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                         return -EINVAL;
                 *(double *)field = d;
                 return 0;
+        case CFG_MODEL_LINE:
+                if (config_number(k, value, &d, err, errlen) < 0)
+                        return -EINVAL;
+                if (c->energy.model_curve_set) {
+                        snprintf(err, errlen,
+                                 "%s.%s: a curve is already given; the per-CPU line and a curve "
+                                 "exclude each other",
+                                 section, key);
+                        return -EINVAL;
+                }
+                *(double *)field = d;
+                c->energy.model_line_set = true;
+                if (k->offset == OFF(energy.model_idle_w_per_cpu))
+                        c->energy.model_idle_set = true;
+                else
+                        c->energy.model_max_set = true;
+                return 0;
+        case CFG_DRAM:
+                for (size_t i = 0; i < ELEMENTSOF(config_dram_names); i++)
+                        if (strcmp(value, config_dram_names[i]) == 0) {
+                                *(int *)field = (int)i;
+                                return 0;
+                        }
+                snprintf(err, errlen, "%s.%s: '%s' is not auto, estimate or none", section, key,
+                         value);
+                return -EINVAL;
+        case CFG_CURVE: {
+                PowerCurve pc;
+                char why[256];
+                if (value[0] == '\0') {
+                        c->energy.model_curve_set = false;
+                        return 0;
+                }
+                if (power_curve_parse(value, &pc, why, sizeof(why)) < 0) {
+                        snprintf(err, errlen, "%s.%s: '%s': %s", section, key, value, why);
+                        return -EINVAL;
+                }
+                if (c->energy.model_line_set) {
+                        snprintf(err, errlen,
+                                 "%s.%s: idle_w_per_cpu/max_w_per_cpu are already given; the "
+                                 "per-CPU line and a curve exclude each other",
+                                 section, key);
+                        return -EINVAL;
+                }
+                *(PowerCurve *)field = pc;
+                c->energy.model_curve_set = true;
+                return 0;
+        }
         case CFG_UINT:
                 if (parse_u64(value, &u) < 0 || (double)u < k->min || (double)u > k->max) {
                         snprintf(err, errlen, "%s.%s: '%s' is not a whole number in [%g, %g]",
@@ -428,7 +496,13 @@ void config_dump(const JoulesConfig *c, FILE *f)
                         fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
                         section = k->section;
                 }
-                fprintf(f, "# %s\n%s = ", k->help, k->key);
+                /* A key of the per-CPU line not set: commented out, so that loading the dump
+                 * keeps the CPU-aware default instead of configuring the line. */
+                bool unset =
+                        k->type == CFG_MODEL_LINE &&
+                        !(k->offset == OFF(energy.model_idle_w_per_cpu) ? c->energy.model_idle_set
+                                                                        : c->energy.model_max_set);
+                fprintf(f, "# %s\n%s%s = ", k->help, unset ? "#" : "", k->key);
                 switch (k->type) {
                 case CFG_PATH:
                 case CFG_SOURCE:
@@ -442,9 +516,21 @@ void config_dump(const JoulesConfig *c, FILE *f)
                                 format_duration_us(*(const uint64_t *)field, buf, sizeof(buf)));
                         break;
                 case CFG_DOUBLE:
+                case CFG_MODEL_LINE:
                         fprintf(f, "%s\n",
                                 config_format_double(*(const double *)field, buf, sizeof(buf)));
                         break;
+                case CFG_DRAM:
+                        fprintf(f, "%s\n", config_dram_names[*(const int *)field]);
+                        break;
+                case CFG_CURVE: {
+                        char text[512] = "";
+                        if (c->energy.model_curve_set)
+                                (void)power_curve_format(&c->energy.model_curve, text,
+                                                         sizeof(text));
+                        fprintf(f, "%s\n", text);
+                        break;
+                }
                 case CFG_UINT:
                         fprintf(f, "%u\n", *(const unsigned *)field);
                         break;

@@ -56,6 +56,7 @@ typedef struct JoulesConfig {
         double idle_w;
         char events[512];
         unsigned top_processes;
+        unsigned process_events_idle; /* ticks; 0: no per-process perf counters */
         /* requests (issue 5) */
         char ingest_socket[108]; /* sun_path; empty: no ingest socket */
         char ingest_trusted_units[1024];

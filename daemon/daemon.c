@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "collectors/energy-delta.h"
 #include "collectors/energy.h"
+#include "collectors/power-defaults.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -69,6 +71,10 @@ struct Daemon {
         uint64_t store_ok_since_ns; /* while failing: first of the successful commits since */
         uint64_t last_maintain_ns;  /* rollups and retention (store_maintain) */
         bool maintain_behind;
+
+        /* the model's energy so far (µJ: curve, dram), which weights the run's band */
+        double band_uj[2];
+        uint64_t band_ticks;
 };
 
 /* STATUS= for systemctl status: the host's power over the last second of measured time. */
@@ -190,6 +196,32 @@ static void daemon_store_health(Daemon *d, int r, uint64_t now_ns, bool final)
         d->store_ok_since_ns = 0;
 }
 
+/* The model's run band: the bands of the curve and of the dram estimate weighted by their energy
+ * so far, written to the run on the first tick, about once a minute after and at the end. */
+static void daemon_band(Daemon *d, bool final)
+{
+        const EnergyModelInfo *m = d->source->model;
+        if (!m)
+                return;
+        if (!final) {
+                for (size_t i = 0; i < d->source->n_domains; i++) {
+                        const StoreDomainValue *v = &d->domain_values[i];
+                        if (!v->valid)
+                                continue;
+                        if (d->source->domains[i].kind == ENERGY_DOMAIN_DRAM)
+                                d->band_uj[1] += (double)v->energy_uj;
+                        else
+                                d->band_uj[0] += (double)v->energy_uj;
+                }
+                if (d->band_ticks++ % 60 != 0)
+                        return;
+        }
+        const double bands[2] = {m->band_pct, m->dram_band_pct};
+        double b = power_band_combine(d->band_uj, bands, m->dram_w > 0 ? 2 : 1);
+        if (!isnan(b) && store_run_set_band(d->store, b) < 0)
+                log_debug("storage: the run's band: %s", store_last_error(d->store));
+}
+
 static void daemon_tick(Daemon *d)
 {
         uint64_t mono_ns = now_monotonic_ns();
@@ -249,6 +281,8 @@ static void daemon_tick(Daemon *d)
                 .host_valid = iv->host_valid,
                 .host_uj = iv->host_uj,
                 .estimated = d->source->ops->estimated,
+                .has_util = d->source->model != NULL,
+                .util_pct = d->source->util_pct,
                 .domains = d->domain_values,
                 .n_domains = d->source->n_domains,
                 .units = st.units,
@@ -257,6 +291,8 @@ static void daemon_tick(Daemon *d)
                 .n_procs = st.n_procs,
                 .counters = st.counters,
                 .n_counters = st.n_counters,
+                .proc_counters = st.proc_counters,
+                .n_proc_counters = st.n_proc_counters,
         };
         RequestsTick rq = {0};
         if (requests_tick(d->requests, &rq) < 0)
@@ -264,6 +300,7 @@ static void daemon_tick(Daemon *d)
         t.requests = rq.values;
         t.n_requests = rq.n_values;
         t.ingest = rq.ingest;
+        daemon_band(d, false);
         r = store_tick_append(d->store, &t);
         /* Ticks of 0.25 s or longer commit each; shorter ones are batched for at most half a
          * second, so a crash loses well under the last second and short ticks do not pay a
@@ -398,6 +435,29 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                 .hostname = hostname,
         };
         r = store_run_begin(d->store, &run, &d->run_id);
+        if (r >= 0 && d->source->model) {
+                const EnergyModelInfo *m = d->source->model;
+                char curve[512];
+                (void)power_curve_format(&m->curve, curve, sizeof(curve));
+                StoreRunModel sm = {
+                        .method = power_method_to_string((PowerMethod)m->method),
+                        .source = m->source,
+                        .cpu = m->cpu[0] ? m->cpu : NULL,
+                        .curve = curve,
+                        .band_pct = m->band_pct,
+                        .dram_w = m->dram_w > 0 ? m->dram_w : NAN,
+                        .dram_source = m->dram_w > 0 ? m->dram_source : NULL,
+                        .dram_band_pct = m->dram_w > 0 ? m->dram_band_pct : NAN,
+                };
+                r = store_run_set_model(d->store, &sm);
+                log_fields(LOG_NOTICE,
+                           (LogField[]){{"JOULES_MODEL_METHOD", sm.method},
+                                        {"JOULES_MODEL_CURVE", curve},
+                                        {NULL, NULL}},
+                           "model: %s, %s, ±%g %%; curve %s; dram %.2f W",
+                           power_method_label((PowerMethod)m->method), TEXT_SAFE(m->source),
+                           m->band_pct, curve, m->dram_w);
+        }
         if (r >= 0)
                 r = config_store_carbon(cfg, d->store);
         if (r >= 0)
@@ -652,8 +712,10 @@ int daemon_run(Daemon *d)
         int c = store_commit(d->store);
         if (c >= 0)
                 daemon_store_health(d, c, now_monotonic_ns(), true);
-        if (c >= 0)
+        if (c >= 0) {
+                daemon_band(d, true);
                 c = store_run_end(d->store, now_realtime_us());
+        }
         if (c < 0)
                 log_error("flushing %s: %s", d->cfg.db_path, store_last_error(d->store));
         return r < 0 ? r : c;

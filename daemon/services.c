@@ -9,8 +9,10 @@
 #include "collectors/cgroup.h"
 #include "collectors/perf-events.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "daemon/attribution.h"
+#include "daemon/proc-events.h"
 
 enum { PSEUDO_KERNEL, PSEUDO_UNATTRIBUTED, PSEUDO_IDLE, _PSEUDO_MAX };
 static const char *const pseudo_names[_PSEUDO_MAX] = {"kernel", "unattributed", "idle"};
@@ -36,6 +38,8 @@ struct Services {
         Store *store;
         CgroupSet *cg;
         PerfEvents *pe;
+        ProcEvents *pev; /* per-process counters; NULL: off, or no working events */
+        bool pev_warned;
         size_t n_events;
         int64_t event_ids[PERF_EVENTS_MAX];
         char weight[PERF_EVENTS_NAME_MAX];
@@ -57,6 +61,8 @@ struct Services {
         StoreCounterValue *counter_rows;
         size_t cap_procs;
         StoreProcValue *proc_rows;
+        size_t cap_proc_counters;
+        StoreProcCounterValue *proc_counter_rows;
         size_t cap_proc_scratch;
         uint64_t *proc_w, *proc_a, *proc_i;
         bool *proc_taken;
@@ -247,6 +253,7 @@ static void services_counters_check(Services *s)
         snprintf(s->reason, sizeof(s->reason), "%s could not be counted for any service: %s",
                  s->weight, perf_events_reason(s->pe));
         snprintf(s->weight, sizeof(s->weight), "cpu-time");
+        s->pev = proc_events_free(s->pev);
         s->pe = perf_events_free(s->pe);
         log_warning("splitting energy by CPU time: %s", s->reason);
         if (store_run_set_weight(s->store, s->weight, s->reason) < 0)
@@ -332,6 +339,17 @@ static int services_processes(Services *s, size_t k_unit, int64_t unit_id, uint6
                 if (best == SIZE_MAX || s->proc_a[best] + s->proc_i[best] + ps[best].delta_ns == 0)
                         break;
                 s->proc_taken[best] = true;
+                if (s->pev) {
+                        int pr =
+                                proc_events_busy(s->pev, unit_id, ps[best].pid, ps[best].starttime);
+                        if (pr < 0 && pr != -ESRCH && pr != -EAGAIN && !s->pev_warned) {
+                                log_notice("perf counters per process: %d (%s): %s; such "
+                                           "processes are left uncounted",
+                                           (int)ps[best].pid, TEXT_SAFE(ps[best].comm),
+                                           perf_events_reason(s->pe));
+                                s->pev_warned = true;
+                        }
+                }
                 s->proc_rows[(*n_rows)++] = (StoreProcValue){
                         .unit_id = unit_id,
                         .pid = ps[best].pid,
@@ -372,6 +390,11 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
                 services_counters_check(s);
         if (s->pe)
                 services_read_counters(s, units);
+        /* The processes' counters right after, for the same reason. */
+        const ProcEventsRow *pev_rows = NULL;
+        size_t n_pev_rows = 0;
+        if (s->pev && proc_events_read(s->pev, &pev_rows, &n_pev_rows) < 0)
+                n_pev_rows = 0;
         if (s->cg && r >= 0)
                 r = cgroup_set_sample_pseudo(s->cg, &ps);
         if (r < 0) {
@@ -487,6 +510,24 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         ret->n_counters = nc;
         ret->procs = s->proc_rows;
         ret->n_procs = np;
+        size_t npc = 0;
+        for (size_t k = 0; k < n_pev_rows; k++) {
+                r = services_reserve((void **)&s->proc_counter_rows, &s->cap_proc_counters,
+                                     npc + s->n_events, sizeof(StoreProcCounterValue));
+                if (r < 0)
+                        return r;
+                for (size_t e = 0; e < s->n_events; e++)
+                        if (pev_rows[k].delta[e] > 0)
+                                s->proc_counter_rows[npc++] = (StoreProcCounterValue){
+                                        .unit_id = pev_rows[k].unit_id,
+                                        .pid = pev_rows[k].pid,
+                                        .start_time = pev_rows[k].start_time,
+                                        .event_id = s->event_ids[e],
+                                        .value = pev_rows[k].delta[e],
+                                };
+        }
+        ret->proc_counters = s->proc_counter_rows;
+        ret->n_proc_counters = npc;
         return 0;
 }
 
@@ -536,6 +577,14 @@ static int services_open_counters(Services *s, const JoulesConfig *cfg, const Jo
         snprintf(s->weight, sizeof(s->weight), "%s", perf_events_name(s->pe, 0));
         s->reason[0] = '\0';
         log_info("splitting energy by %s counted per service", s->weight);
+        if (cfg->process_events_idle > 0) { /* top_processes may grow on a reload */
+                r = proc_events_new(s->pe, cfg->process_events_idle, &s->pev);
+                if (r < 0)
+                        return r;
+                log_info("counting the events of the stored processes too (closed after %u idle "
+                         "ticks)",
+                         cfg->process_events_idle);
+        }
         return 0;
 }
 
@@ -600,6 +649,7 @@ Services *services_free(Services *s)
                 return NULL;
         for (size_t i = 0; i < s->n_states; i++)
                 state_clear(s, &s->states[i]);
+        proc_events_free(s->pev);
         perf_events_free(s->pe);
         cgroup_set_free(s->cg);
         free(s->learner);
@@ -612,6 +662,7 @@ Services *services_free(Services *s)
         free(s->unit_names);
         free(s->counter_rows);
         free(s->proc_rows);
+        free(s->proc_counter_rows);
         free(s->proc_w);
         free(s->proc_a);
         free(s->proc_i);

@@ -22,7 +22,12 @@
  * default). Units counted per cgroup use their own count; the pseudo-units, a user manager (whose
  * cgroup holds its user units) and units whose counters could not be opened use their CPU time
  * converted at the tick's average count per CPU nanosecond over the counted units. When no unit
- * was counted in a tick, that tick falls back to CPU time for everyone. */
+ * was counted in a tick, that tick falls back to CPU time for everyone.
+ *
+ * Per process. With working counters and process_events_idle > 0, the processes stored each tick
+ * (the top top_processes of each active unit, and of unattributed) are counted too, with the same
+ * events (daemon/proc-events.h); their counts are read right after the units' and stored per
+ * process and event. They only describe; the split inside a unit stays by CPU time. */
 
 typedef struct Services Services;
 
@@ -35,6 +40,10 @@ typedef struct ServicesTick {
         const StoreCounterValue *counters;
         size_t n_counters;
         size_t n_active; /* units (not pseudo) with energy this tick */
+        /* Per-process perf counts of this tick (see daemon/proc-events.h): a row per counted
+         * process and event with a nonzero count. */
+        const StoreProcCounterValue *proc_counters;
+        size_t n_proc_counters;
 } ServicesTick;
 
 /* source_idle_w: the energy source's own idle power (the model), 0 if it has none. err says what

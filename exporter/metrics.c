@@ -50,6 +50,27 @@ static size_t requests_merged(const StoreTotals *t, StoreTotalRequests **ret)
         return n;
 }
 
+static size_t events_merged(const StoreTotals *t, StoreTotalEvents **ret)
+{
+        StoreTotalEvents *v = malloc((t->n_events ? t->n_events : 1) * sizeof(*v));
+        if (!v)
+                return SIZE_MAX;
+        size_t n = 0;
+        for (size_t i = 0; i < t->n_events; i++) {
+                const StoreTotalEvents *e = &t->events[i];
+                if (n > 0 && strcmp(v[n - 1].unit, e->unit) == 0 &&
+                    strcmp(v[n - 1].event, e->event) == 0) {
+                        v[n - 1].value = v[n - 1].value > UINT64_MAX - e->value
+                                                 ? UINT64_MAX
+                                                 : v[n - 1].value + e->value;
+                        continue;
+                }
+                v[n++] = *e;
+        }
+        *ret = v;
+        return n;
+}
+
 #define FAM(name, type, unit, help) expo_family(b, f, name, type, unit, help)
 #define ONE(name, type, v)          expo_sample(b, f, name, type, NULL, 0, v, -1)
 
@@ -143,6 +164,21 @@ static void render_history(const MetricsInput *in, ExpoFormat f, ExpoBuf *b)
                             expo_double(reqs[i].count), created);
         }
         free(reqs);
+
+        StoreTotalEvents *evs = NULL;
+        size_t ne = events_merged(t, &evs);
+        if (ne == SIZE_MAX) {
+                b->oom = true;
+                return;
+        }
+        FAM("joules_unit_events", EXPO_COUNTER, NULL,
+            "Perf events (joulesd --events, libpfm4 names) counted for each unit, per event.");
+        for (size_t i = 0; i < ne; i++) {
+                ExpoLabel l[] = {{"unit", evs[i].unit}, {"event", evs[i].event}};
+                expo_sample(b, f, "joules_unit_events", EXPO_COUNTER, l, 2,
+                            expo_fixed(evs[i].value, 0), created);
+        }
+        free(evs);
 
         if (t->source[0]) {
                 FAM("joules", EXPO_INFO, NULL,

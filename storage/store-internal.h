@@ -14,6 +14,8 @@ enum {
         ST_RUN_BEGIN,
         ST_RUN_WEIGHT,
         ST_RUN_END,
+        ST_RUN_MODEL,
+        ST_RUN_BAND,
         ST_DOMAIN_FIND,
         ST_DOMAIN_ADD,
         ST_UNIT_FIND,
@@ -25,6 +27,7 @@ enum {
         ST_UNIT_ENERGY_ADD,
         ST_PROCESS_ADD,
         ST_COUNTER_ADD,
+        ST_PROC_COUNTER_ADD,
         ST_METRIC_FIND,
         ST_METRIC_ADD,
         ST_REQUESTS_ADD,
@@ -33,6 +36,7 @@ enum {
         ST_TOTAL_UNIT,
         ST_TOTAL_DOMAIN,
         ST_TOTAL_REQUESTS,
+        ST_TOTAL_COUNTER,
         ST_BEGIN,
         ST_COMMIT,
         _ST_MAX,
@@ -44,8 +48,8 @@ enum {
 #define STORE_SCHEMA_TOTALS 7
 
 /* The schema whose total_host has through_tick: the totals hold the ticks up to it, readers add
- * the ones after it (store_read_totals). 10 on main (renumbered on merge). */
-#define STORE_SCHEMA_TOTALS_TAIL 8
+ * the ones after it (store_read_totals). */
+#define STORE_SCHEMA_TOTALS_TAIL 10
 
 /* How often store_commit folds the ticks after through_tick into the totals. */
 #define STORE_TOTALS_FLUSH_NS (60 * UINT64_C(1000000000))
@@ -82,6 +86,8 @@ int store_begin(Store *s);
 /* Records SQLite's message for rc (with what was being done) and returns it as -errno. */
 int store_fail(Store *s, int rc, const char *what);
 int store_exec(Store *s, const char *sql);
+/* Whether the history has that table (a file opened read-only may be from an older schema). */
+bool store_has_table(Store *s, const char *name);
 /* Prepares a one-off query; the caller finalizes it. */
 int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,41 @@ static int status_query(Store *s, sqlite3_stmt **q, const char *head, StoreRelat
         if (r >= 0)
                 store_spans_bind(*q, spans, n, first);
         return r;
+}
+
+/* A REAL column, NaN for NULL. */
+static double store_column_maybe(sqlite3_stmt *q, int col)
+{
+        return sqlite3_column_type(q, col) == SQLITE_NULL ? NAN : sqlite3_column_double(q, col);
+}
+
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
+{
+        sqlite3_stmt *q = NULL;
+        bool v8 = store_schema_version(s) >= 8;
+        /* A run ends at its stop, or, when it never recorded one (a crash), where the next run
+         * starts; the latest may still be running. */
+        char sql[640];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*), %s FROM runs r WHERE estimated AND started_us < ?2 AND "
+                 "COALESCE(stopped_us, (SELECT MIN(n.started_us) FROM runs n WHERE n.id > r.id), "
+                 "?1 + 1) > ?1",
+                 v8 ? "COUNT(band_pct), MAX(band_pct)" : "0, NULL");
+        int r = store_query(s, &q, sql);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, from_us);
+        sqlite3_bind_int64(q, 2, to_us);
+        int rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+                r = store_fail(s, rc, "reading the runs' bands");
+                sqlite3_finalize(q);
+                return r;
+        }
+        int64_t n = sqlite3_column_int64(q, 0), with_band = sqlite3_column_int64(q, 1);
+        *ret_pct = n == 0 ? 0 : with_band < n ? NAN : sqlite3_column_double(q, 2);
+        sqlite3_finalize(q);
+        return 0;
 }
 
 int store_read_status(Store *s, StoreStatus *ret)
@@ -110,6 +146,29 @@ int store_read_status(Store *s, StoreStatus *ret)
         }
         sqlite3_finalize(q);
         q = NULL;
+
+        st.model_band_pct = st.dram_w = st.dram_band_pct = st.band_pct = NAN;
+        if (store_schema_version(s) >= 8) {
+                r = store_query(s, &q,
+                                "SELECT model_method, model_source, model_cpu, model_curve, "
+                                "model_band_pct, dram_w, dram_source, dram_band_pct, band_pct "
+                                "FROM runs ORDER BY id DESC LIMIT 1");
+                if (r < 0)
+                        goto out;
+                if (sqlite3_step(q) == SQLITE_ROW) {
+                        store_copy_text(st.model_method, sizeof(st.model_method), q, 0);
+                        store_copy_text(st.model_source, sizeof(st.model_source), q, 1);
+                        store_copy_text(st.model_cpu, sizeof(st.model_cpu), q, 2);
+                        store_copy_text(st.model_curve, sizeof(st.model_curve), q, 3);
+                        st.model_band_pct = store_column_maybe(q, 4);
+                        st.dram_w = store_column_maybe(q, 5);
+                        store_copy_text(st.dram_source, sizeof(st.dram_source), q, 6);
+                        st.dram_band_pct = store_column_maybe(q, 7);
+                        st.band_pct = store_column_maybe(q, 8);
+                }
+                sqlite3_finalize(q);
+                q = NULL;
+        }
 
         /* the last minute is always raw ticks (tier rows are older than the hot window) */
         r = status_query(s, &q,

@@ -31,6 +31,8 @@ static int retain_raw(Store *s, int64_t kept_us)
                 "DELETE FROM unit_energy WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM domain_energy WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM process_energy WHERE tick_id IN " OLD_TICKS,
+                /* a process's perf counts go with its rows (issue 17) */
+                "DELETE FROM process_counters WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM unit_counters WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM unit_requests WHERE tick_id IN " OLD_TICKS,
                 "DELETE FROM ingest_stats WHERE tick_id IN " OLD_TICKS,

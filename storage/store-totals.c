@@ -1,4 +1,5 @@
-/* Running totals: every tick's energy, CPU time and requests added up since the history began,
+/* Running totals: every tick's energy, CPU time, requests and perf event counts per unit added up
+ * since the history began,
  * in the total_* tables (migration 7). They are written in the transaction that writes the
  * ticks (store_commit), so a reader sees them and the ticks change together, and they are never
  * touched by retention or rollups, so they never go down. The exporter's counters come from
@@ -41,6 +42,8 @@ int store_totals_flush(Store *s)
                 r = totals_step(s, ST_TOTAL_DOMAIN);
         if (r >= 0)
                 r = totals_step(s, ST_TOTAL_REQUESTS);
+        if (r >= 0)
+                r = totals_step(s, ST_TOTAL_COUNTER);
         if (r >= 0)
                 r = totals_step(s, ST_TOTAL_HOST);
         return r;
@@ -299,7 +302,46 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 store_copy_text(rq->metric, sizeof(rq->metric), q, 1);
                 rq->count = sqlite3_column_double(q, 2);
         }
-        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading total_requests");
+        if (rc != SQLITE_DONE) {
+                r = store_fail(s, rc, "reading total_requests");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+
+        /* Perf counts: the running totals, or for a file from before them (read-only) the
+         * per-tick counts it still holds. */
+        r = store_query(
+                s, &q,
+                tail ? "SELECT u.name, e.name, SUM(t.value) FROM (SELECT unit_id, "
+                       "event_id, value FROM total_counters UNION ALL SELECT unit_id, "
+                       "event_id, value FROM unit_counters WHERE value != 0 AND tick_id > (SELECT "
+                       "through_tick FROM total_host)) t JOIN units u ON u.id = "
+                       "t.unit_id JOIN events e ON e.id = t.event_id GROUP BY t.unit_id, "
+                       "t.event_id ORDER BY u.name, e.name"
+                : store_has_table(s, "total_counters")
+                        ? "SELECT u.name, e.name, t.value FROM total_counters t "
+                          "JOIN units u ON u.id = t.unit_id JOIN events e "
+                          "ON e.id = t.event_id ORDER BY u.name, e.name"
+                        : "SELECT u.name, e.name, CAST(TOTAL(c.value) AS INTEGER) "
+                          "FROM unit_counters c JOIN units u ON u.id = c.unit_id "
+                          "JOIN events e ON e.id = c.event_id "
+                          "GROUP BY c.unit_id, c.event_id ORDER BY u.name, e.name");
+        if (r < 0)
+                goto out;
+        cap = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (grow((void **)&t->events, &cap, t->n_events, sizeof(*t->events)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                StoreTotalEvents *ev = &t->events[t->n_events++];
+                store_copy_text(ev->unit, sizeof(ev->unit), q, 0);
+                store_copy_text(ev->event, sizeof(ev->event), q, 1);
+                sqlite3_int64 v = sqlite3_column_int64(q, 2);
+                ev->value = v > 0 ? (uint64_t)v : 0;
+        }
+        r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading total_counters");
 out:
         sqlite3_finalize(q);
         return r;
@@ -334,8 +376,10 @@ void store_totals_done(StoreTotals *t)
         free(t->units);
         free(t->domains);
         free(t->requests);
+        free(t->events);
         t->units = NULL;
         t->domains = NULL;
         t->requests = NULL;
-        t->n_units = t->n_domains = t->n_requests = 0;
+        t->events = NULL;
+        t->n_units = t->n_domains = t->n_requests = t->n_events = 0;
 }

@@ -2,6 +2,7 @@
 #include "storage/store-internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -194,7 +195,46 @@ static const char *const store_migrations[] = {
         "  metric_id INTEGER NOT NULL,"
         "  count REAL NOT NULL,"
         "  PRIMARY KEY (unit_id, metric_id)) WITHOUT ROWID;",
-        /* 10 (8 and 9 are other branches'; renumbered on merge): the running totals hold every
+        /* 8: how the model estimated, per run (NULL for a measured source): its method
+         * (configured, cpu, generic), where its numbers came from, the CPU it matched, the curve
+         * used, the ± band of the curve and of the dram estimate, and band_pct, the band of the
+         * run's host total so far (the two weighted by their energy), kept up to date by the
+         * daemon. ticks.util_pct: the host utilisation the model read for the tick (NULL for a
+         * measured source), so the stored power can be checked against the curve. */
+        "ALTER TABLE runs ADD COLUMN model_method TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_source TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_cpu TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_curve TEXT;"
+        "ALTER TABLE runs ADD COLUMN model_band_pct REAL;"
+        "ALTER TABLE runs ADD COLUMN dram_w REAL;"
+        "ALTER TABLE runs ADD COLUMN dram_source TEXT;"
+        "ALTER TABLE runs ADD COLUMN dram_band_pct REAL;"
+        "ALTER TABLE runs ADD COLUMN band_pct REAL;"
+        "ALTER TABLE ticks ADD COLUMN util_pct REAL;",
+        /* 9 (issue 17): perf event counts per stored process and tick, beside process_energy and
+         * kept like it (raw ticks only, deleted with them by retention); (pid, start_time) is the
+         * process's identity. total_counters: every unit's event counts since the first tick,
+         * the running totals the exporter's joules_unit_events_total reads, filled from the
+         * unit_counters still held (store_totals_fill does not sum them: they have no tiers). */
+        "CREATE TABLE process_counters ("
+        "  tick_id INTEGER NOT NULL,"
+        "  unit_id INTEGER NOT NULL,"
+        "  pid INTEGER NOT NULL,"
+        "  start_time INTEGER NOT NULL,"
+        "  event_id INTEGER NOT NULL,"
+        "  value INTEGER NOT NULL,"
+        "  PRIMARY KEY (tick_id, unit_id, pid, start_time, event_id)) WITHOUT ROWID;"
+        "CREATE TABLE total_counters ("
+        "  unit_id INTEGER NOT NULL,"
+        "  event_id INTEGER NOT NULL,"
+        "  value INTEGER NOT NULL,"
+        "  PRIMARY KEY (unit_id, event_id)) WITHOUT ROWID;"
+        /* TOTAL, a double: SUM of 64-bit counts past INT64_MAX is an error in SQLite; the CAST
+         * clamps there */
+        "INSERT INTO total_counters (unit_id, event_id, value)"
+        "  SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM unit_counters"
+        "  GROUP BY unit_id, event_id;",
+        /* 10: the running totals hold every
          * tick up to through_tick; the ticks after it (at most about a minute of them) are
          * added by whoever reads (store_read_totals) and folded in by joulesd about once a
          * minute and before rollups pack or retention deletes them (store_totals_flush),
@@ -208,6 +248,10 @@ static const char *const store_sql[_ST_MAX] = {
                          "version, weight, weight_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_RUN_WEIGHT] = "UPDATE runs SET weight = ?, weight_reason = ? WHERE id = ?",
         [ST_RUN_END] = "UPDATE runs SET stopped_us = ? WHERE id = ?",
+        [ST_RUN_MODEL] = "UPDATE runs SET model_method = ?, model_source = ?, model_cpu = ?, "
+                         "model_curve = ?, model_band_pct = ?, dram_w = ?, dram_source = ?, "
+                         "dram_band_pct = ?, band_pct = ? WHERE id = ?",
+        [ST_RUN_BAND] = "UPDATE runs SET band_pct = ? WHERE id = ?",
         [ST_DOMAIN_FIND] = "SELECT id FROM domains WHERE source = ? AND zone = ? AND name = ?",
         [ST_DOMAIN_ADD] = "INSERT INTO domains (name, zone, source, kind, estimated, in_host) "
                           "VALUES (?, ?, ?, ?, ?, ?)",
@@ -215,8 +259,8 @@ static const char *const store_sql[_ST_MAX] = {
         [ST_UNIT_ADD] = "INSERT INTO units (name, pseudo) VALUES (?, ?)",
         [ST_EVENT_FIND] = "SELECT id FROM events WHERE name = ?",
         [ST_EVENT_ADD] = "INSERT INTO events (name) VALUES (?)",
-        [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+        [ST_TICK_ADD] = "INSERT INTO ticks (run_id, ts_us, dt_us, host_uj, estimated, dropped, "
+                        "util_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
                                  "drop_reason) VALUES (?, ?, ?, ?)",
         [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
@@ -225,6 +269,8 @@ static const char *const store_sql[_ST_MAX] = {
                            "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
                            "VALUES (?, ?, ?, ?)",
+        [ST_PROC_COUNTER_ADD] = "INSERT INTO process_counters (tick_id, unit_id, pid, start_time, "
+                                "event_id, value) VALUES (?, ?, ?, ?, ?, ?)",
         [ST_METRIC_FIND] = "SELECT id FROM request_metrics WHERE name = ?",
         [ST_METRIC_ADD] = "INSERT INTO request_metrics (name) VALUES (?)",
         [ST_REQUESTS_ADD] = "INSERT INTO unit_requests (tick_id, unit_id, metric_id, count) "
@@ -262,6 +308,11 @@ static const char *const store_sql[_ST_MAX] = {
                               "tick_id > (SELECT through_tick FROM total_host) GROUP BY unit_id, "
                               "metric_id ON CONFLICT (unit_id, metric_id) DO UPDATE "
                               "SET count = count + excluded.count",
+        [ST_TOTAL_COUNTER] = "INSERT INTO total_counters (unit_id, event_id, value) "
+                             "SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM "
+                             "unit_counters WHERE tick_id > (SELECT through_tick FROM total_host) "
+                             "AND value != 0 GROUP BY unit_id, event_id ON CONFLICT (unit_id, "
+                             "event_id) DO UPDATE SET value = value + excluded.value",
         /* store_commit's, prepared once: sqlite3_exec would parse them every tick */
         [ST_BEGIN] = "BEGIN IMMEDIATE",
         [ST_COMMIT] = "COMMIT",
@@ -553,6 +604,7 @@ static PendingTick *pending_copy(const StoreTick *t)
         size += ALIGN8(t->n_units * sizeof(*t->units));
         size += ALIGN8(t->n_procs * sizeof(*t->procs));
         size += ALIGN8(t->n_counters * sizeof(*t->counters));
+        size += ALIGN8(t->n_proc_counters * sizeof(*t->proc_counters));
         size += ALIGN8(t->n_requests * sizeof(*t->requests));
         for (size_t i = 0; i < t->n_procs; i++)
                 size += strlen(t->procs[i].comm ? t->procs[i].comm : "") + 1;
@@ -574,6 +626,7 @@ static PendingTick *pending_copy(const StoreTick *t)
         PENDING_ARRAY(units, t->n_units);
         PENDING_ARRAY(procs, t->n_procs);
         PENDING_ARRAY(counters, t->n_counters);
+        PENDING_ARRAY(proc_counters, t->n_proc_counters);
         PENDING_ARRAY(requests, t->n_requests);
 #undef PENDING_ARRAY
         StoreProcValue *procs = (StoreProcValue *)p->t.procs;
@@ -698,6 +751,42 @@ int store_run_set_weight(Store *s, const char *weight, const char *reason)
         return r < 0 ? r : 0;
 }
 
+/* Binds a double, or NULL for NaN, at 1-based index i. */
+static void store_bind_maybe(sqlite3_stmt *st, int i, double v)
+{
+        if (isnan(v))
+                sqlite3_bind_null(st, i);
+        else
+                sqlite3_bind_double(st, i, v);
+}
+
+int store_run_set_model(Store *s, const StoreRunModel *m)
+{
+        sqlite3_stmt *st = s->stmt[ST_RUN_MODEL];
+        sqlite3_bind_text(st, 1, m->method, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, m->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, m->cpu, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, m->curve, -1, SQLITE_STATIC);
+        store_bind_maybe(st, 5, m->band_pct);
+        store_bind_maybe(st, 6, m->dram_w);
+        sqlite3_bind_text(st, 7, m->dram_source, -1, SQLITE_STATIC);
+        store_bind_maybe(st, 8, m->dram_band_pct);
+        store_bind_maybe(st, 9, m->band_pct);
+        sqlite3_bind_int64(st, 10, s->run_id);
+        int r = store_run_stmt(s, ST_RUN_MODEL, "");
+        store_reset(s, ST_RUN_MODEL);
+        return r < 0 ? r : 0;
+}
+
+int store_run_set_band(Store *s, double band_pct)
+{
+        store_bind_maybe(s->stmt[ST_RUN_BAND], 1, band_pct);
+        sqlite3_bind_int64(s->stmt[ST_RUN_BAND], 2, s->run_id);
+        int r = store_run_stmt(s, ST_RUN_BAND, "");
+        store_reset(s, ST_RUN_BAND);
+        return r < 0 ? r : 0;
+}
+
 int store_run_end(Store *s, int64_t stopped_us)
 {
         int r = store_run_stmt(s, ST_RUN_END, "ii", stopped_us, s->run_id);
@@ -773,6 +862,12 @@ static int store_tick_write(Store *s, const StoreTick *t)
         unsigned dropped = 0;
         for (size_t i = 0; i < t->n_domains; i++)
                 dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        /* util_pct is bound by hand: NULL for a measured source */
+        sqlite3_stmt *add = s->stmt[ST_TICK_ADD];
+        if (t->has_util && !isnan(t->util_pct))
+                sqlite3_bind_double(add, 7, t->util_pct);
+        else
+                sqlite3_bind_null(add, 7);
         if (t->host_valid)
                 r = STORE_STEP(s, ST_TICK_ADD, "iiuuuu", s->run_id, t->ts_us, t->dt_us, t->host_uj,
                                (uint64_t)t->estimated, (uint64_t)dropped);
@@ -804,6 +899,11 @@ static int store_tick_write(Store *s, const StoreTick *t)
         for (size_t i = 0; i < t->n_counters && r >= 0; i++) {
                 const StoreCounterValue *c = &t->counters[i];
                 r = STORE_STEP(s, ST_COUNTER_ADD, "iiiu", tick, c->unit_id, c->event_id, c->value);
+        }
+        for (size_t i = 0; i < t->n_proc_counters && r >= 0; i++) {
+                const StoreProcCounterValue *c = &t->proc_counters[i];
+                r = STORE_STEP(s, ST_PROC_COUNTER_ADD, "iiiuiu", tick, c->unit_id, (int64_t)c->pid,
+                               c->start_time, c->event_id, c->value);
         }
         for (size_t i = 0; i < t->n_requests && r >= 0; i++) {
                 const StoreRequestValue *q = &t->requests[i];

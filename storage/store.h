@@ -79,6 +79,16 @@ typedef struct StoreCounterValue {
         uint64_t value;
 } StoreCounterValue;
 
+/* A stored process's perf event count in a tick (daemon/proc-events.h): the same identity as its
+ * StoreProcValue (pid, start_time), under the unit it was last stored with. */
+typedef struct StoreProcCounterValue {
+        int64_t unit_id;
+        int pid;
+        uint64_t start_time;
+        int64_t event_id;
+        uint64_t value;
+} StoreProcCounterValue;
+
 /* Requests counted for a unit in a tick, per metric name ("requests", "orders"). */
 typedef struct StoreRequestValue {
         int64_t unit_id;
@@ -99,6 +109,8 @@ typedef struct StoreTick {
         bool host_valid;
         uint64_t host_uj;
         bool estimated;
+        bool has_util;   /* the model read a utilisation for the tick (never a measured source) */
+        double util_pct; /* that utilisation, percent of all CPUs */
         const StoreDomainValue *domains;
         size_t n_domains;
         const StoreUnitValue *units;
@@ -107,6 +119,8 @@ typedef struct StoreTick {
         size_t n_procs;
         const StoreCounterValue *counters;
         size_t n_counters;
+        const StoreProcCounterValue *proc_counters;
+        size_t n_proc_counters;
         const StoreRequestValue *requests;
         size_t n_requests;
         const StoreIngestStats *ingest; /* NULL: no ingest socket */
@@ -115,6 +129,22 @@ typedef struct StoreTick {
 int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
         __attribute__((warn_unused_result));
 int store_run_set_weight(Store *s, const char *weight, const char *reason);
+
+/* How the model source estimates, for the current run (schema 8). Strings may be NULL; a NaN
+ * figure is stored as NULL. */
+typedef struct StoreRunModel {
+        const char *method; /* "configured", "cpu", "generic" */
+        const char *source; /* where the numbers came from, in words */
+        const char *cpu;    /* the CPU model /proc/cpuinfo names */
+        const char *curve;  /* as [model] curve reads it */
+        double band_pct;    /* ± percent of the curve's estimate */
+        double dram_w;      /* the dram estimate's constant power */
+        const char *dram_source;
+        double dram_band_pct;
+} StoreRunModel;
+int store_run_set_model(Store *s, const StoreRunModel *m);
+/* The ± band of the current run's host total so far, in percent. */
+int store_run_set_band(Store *s, double band_pct);
 int store_run_end(Store *s, int64_t stopped_us);
 int store_domain_ensure(Store *s, const StoreDomain *d, int64_t *ret_id)
         __attribute__((warn_unused_result));
@@ -199,9 +229,27 @@ typedef struct StoreStatus {
         StoreDomainStatus *domains;
         size_t n_domains;
         StoreIngestStats ingest; /* all stored: lines accepted, rejected, malformed */
+        /* The latest run's model (schema 8): method "" for a measured source or a history
+         * written before it; texts are untrusted (CPU names); figures NaN when unknown. */
+        char model_method[16];
+        char model_source[512];
+        char model_cpu[128];
+        char model_curve[512];
+        double model_band_pct;
+        double dram_w;
+        char dram_source[160];
+        double dram_band_pct;
+        double band_pct; /* of the host total so far */
 } StoreStatus;
 
 int store_read_status(Store *s, StoreStatus *ret) __attribute__((warn_unused_result));
+
+/* The ± band (percent) of the energy stored over (from_us, to_us]: the widest band_pct of the
+ * estimated runs that overlap it (conservative where runs with other bands share the range), 0
+ * when every run there was measured, NaN when an estimated run there has no band (written before
+ * schema 8). */
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, double *ret_pct)
+        __attribute__((warn_unused_result));
 void store_status_done(StoreStatus *st);
 
 typedef struct StoreUnitTotal {
@@ -261,6 +309,50 @@ typedef struct StoreProcTotal {
  * event for that unit (no hardware counters, or another --events). */
 int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
                             const char *event, double *ret) __attribute__((warn_unused_result));
+
+/* One unit's total of one perf event over a range. */
+typedef struct StoreEventTotal {
+        char unit[256];
+        char event[128];
+        int64_t event_id; /* the order joulesd first stored the events in */
+        double total;     /* a double: 64-bit counts summed over a range can pass INT64_MAX */
+} StoreEventTotal;
+
+/* Every unit's perf event totals over (from_us, to_us] (unit NULL), or one unit's, ordered by unit
+ * name, then by event in the order joulesd first stored them (the first is the first of its
+ * --events list). Only units and events with a count stored in the range are listed. Counts are
+ * kept with the raw ticks (raw_retention), never rolled up: a range reaching further back counts
+ * the part still held (see README "Perf events per process and per request"). */
+int store_read_unit_events(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                           StoreEventTotal **ret, size_t *ret_n)
+        __attribute__((warn_unused_result));
+
+/* One process over a range: a (pid, start_time) pair, so a PID reused by another process is
+ * another row. */
+typedef struct StoreProcess {
+        char unit[256];
+        int pid;
+        uint64_t start_time; /* clock ticks after its host's boot (/proc/PID/stat field 22) */
+        char comm[64];       /* as the kernel gave it: untrusted bytes */
+        double energy_j;
+        double cpu_s;
+        double *events; /* StoreProcesses.n_events counts, NAN where the event was not counted */
+} StoreProcess;
+
+typedef struct StoreProcesses {
+        int64_t from_us, to_us;
+        char (*event_names)[128]; /* in the order joulesd first stored them */
+        size_t n_events;
+        StoreProcess *procs; /* highest energy first, then pid */
+        size_t n_procs;
+} StoreProcesses;
+
+/* Every stored process with ticks ending in (from_us, to_us] (unit NULL: of every unit), with its
+ * energy, CPU time and perf event counts summed over the range. Like the process rows they sum,
+ * the counts are kept with the raw ticks. */
+int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            StoreProcesses *ret) __attribute__((warn_unused_result));
+void store_processes_done(StoreProcesses *p);
 
 /* Per process totals over (from_us, to_us], biggest first, at most `limit` per unit. */
 int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
@@ -370,6 +462,13 @@ typedef struct StoreTotalRequests {
         double count;
 } StoreTotalRequests;
 
+/* A unit's count of one perf event since the history began. */
+typedef struct StoreTotalEvents {
+        char unit[256];
+        char event[128];
+        uint64_t value;
+} StoreTotalEvents;
+
 /* Everything the history holds, summed since its first tick: the counters the exporter serves.
  * They only grow: retention and rollups never take anything from them. host_uj equals the sum
  * of every unit's active_uj + idle_uj (pseudo-units included) exactly. */
@@ -393,6 +492,8 @@ typedef struct StoreTotals {
         size_t n_domains;
         StoreTotalRequests *requests; /* by unit, then metric */
         size_t n_requests;
+        StoreTotalEvents *events; /* by unit, then event name */
+        size_t n_events;
 } StoreTotals;
 
 /* Reads the totals in one read transaction (one consistent snapshot), from the running totals:
@@ -401,3 +502,21 @@ typedef struct StoreTotals {
  * its history. */
 int store_read_totals(Store *s, StoreTotals *ret) __attribute__((warn_unused_result));
 void store_totals_done(StoreTotals *t);
+
+/* ---- per-tick host readings (storage/store-ticks.c) ---- */
+
+/* One raw tick as `joules calibrate --from-history` reads it: the host's energy and the CPU time
+ * of every unit (pseudo-units included) in the tick. */
+typedef struct StoreHostTick {
+        int64_t ts_us;  /* the tick's end */
+        uint64_t dt_us; /* its length */
+        uint64_t host_uj;
+        uint64_t cpu_ns; /* sum over the units' rows, packed or not */
+        bool has_cpu;    /* false: the tick has no unit rows at all */
+        bool estimated;  /* the energy came from the model, not from a meter */
+} StoreHostTick;
+
+/* The raw ticks ending in (from_us, to_us] whose energy is known (not dropped), oldest first.
+ * Where retention deleted the raw ticks there are none. *ret is freed by the caller. */
+int store_read_host_ticks(Store *s, int64_t from_us, int64_t to_us, StoreHostTick **ret,
+                          size_t *ret_n) __attribute__((warn_unused_result));

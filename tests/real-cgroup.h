@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "collectors/procfs.h"
+#include "common/mountinfo.h"
 #include "common/util.h"
 
 /* Whether this process can make cgroups: root, and a writable cgroup2 mount (its path in v2).
@@ -25,7 +26,7 @@ static inline bool real_cgroup_possible(char *v2, size_t size, const char **why)
                 return false;
         }
         ssize_t n = read_text("/proc/self/mountinfo", buf, sizeof(buf));
-        if (n < 0 || procfs_mountinfo_cgroups(buf, v2, size, NULL, 0) < 0) {
+        if (n < 0 || mountinfo_cgroups(buf, v2, size, NULL, 0) < 0) {
                 *why = "no cgroup2 mount";
                 return false;
         }

@@ -49,9 +49,41 @@ static void test_good(void **state)
         assert_true(c.energy.host_psys);
         assert_true(c.max_domain_power_w == 500);
         assert_true(c.energy.model_idle_w_per_cpu == 0.71);
+        assert_true(c.energy.model_line_set);
+        assert_false(c.energy.model_curve_set);
         assert_false(c.idle_learn);
         assert_true(c.idle_w == 12.5);
         assert_string_equal(c.events, "perf::TASK-CLOCK");
+        unlink(p);
+        free(p);
+}
+
+static void test_curve(void **state)
+{
+        char *p = write_tmp("[model]\ncurve = 0:74, 10: 120 ,50:220, 100:350.5\ndram = estimate\n");
+        JoulesConfig c;
+        char err[512];
+        (void)state;
+        config_defaults(&c);
+        assert_int_equal(c.energy.model_dram, ENERGY_MODEL_DRAM_AUTO);
+        assert_false(c.energy.model_curve_set);
+        assert_false(c.energy.model_line_set);
+        assert_int_equal(config_load(&c, p, err, sizeof(err)), 0);
+        assert_true(c.energy.model_curve_set);
+        assert_false(c.energy.model_line_set);
+        assert_int_equal(c.energy.model_curve.n, 4);
+        assert_true(c.energy.model_curve.util_pct[1] == 10);
+        assert_true(c.energy.model_curve.watts[3] == 350.5);
+        assert_int_equal(c.energy.model_dram, ENERGY_MODEL_DRAM_ESTIMATE);
+        /* what config_dump prints loads again to the same curve */
+        char *dump = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&dump, &len);
+        config_dump(&c, f);
+        fclose(f);
+        assert_non_null(strstr(dump, "curve = 0:74, 10:120, 50:220, 100:350.5\n"));
+        assert_non_null(strstr(dump, "\ndram = estimate\n"));
+        free(dump);
         unlink(p);
         free(p);
 }
@@ -72,6 +104,17 @@ static void test_bad(void **state)
                 {"[energy]\nmax_domain_power_w = -3\n", 2, "out of range"},
                 {"[model]\nidle_w_per_cpu = lots\n", 2, "'lots' is not a number"},
                 {"[model]\ncpus = 2.5\n", 2, "not a whole number"},
+                {"[model]\ncurve = 0:60, 50:180, 40:170\n", 2,
+                 "model.curve: '0:60, 50:180, 40:170': point 3: utilisation 40 after 50"},
+                {"[model]\n\ncurve = 0:-60, 100:200\n", 3, "model.curve: '0:-60, 100:200'"},
+                {"[model]\ncurve = 0:60, 0:70, 100:200\n", 2, "point 2: utilisation 0 given twice"},
+                {"[model]\ncurve = 0:60; 100:200\n", 2, "model.curve: '0:60; 100:200'"},
+                {"[model]\ncurve = 0:60, 100\n", 2, "model.curve: '0:60, 100'"},
+                {"[model]\ncurve = 0:60\n", 2, "1 points"},
+                {"[model]\ncurve = 0:60, 150:200\n", 2, "point 2: utilisation 150"},
+                {"[model]\nidle_w_per_cpu = 1\ncurve = 0:1, 100:2\n", 3, "exclude each other"},
+                {"[model]\ncurve = 0:1, 100:2\nmax_w_per_cpu = 3\n", 3, "exclude each other"},
+                {"[model]\ndram = yes\n", 2, "model.dram: 'yes' is not auto, estimate or none"},
                 {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
                 {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
                 {"interval = 1s\n", 1, "unknown section []"},
@@ -163,9 +206,9 @@ static void test_dump_roundtrip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
-                cmocka_unit_test(test_long_lines),     cmocka_unit_test(test_missing),
-                cmocka_unit_test(test_dump_roundtrip),
+                cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_curve),   cmocka_unit_test(test_long_lines),
+                cmocka_unit_test(test_missing), cmocka_unit_test(test_dump_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

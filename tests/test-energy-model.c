@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "collectors/energy-model.h"
+#include "collectors/power-defaults.h"
 #include "collectors/proc-stat.h"
 #include "common/util.h"
 
@@ -269,11 +270,35 @@ static int setup_tmp(void **state)
         return 0;
 }
 
-static int teardown_tmp(void **state)
+static void write_file(const char *rel, const char *text)
 {
         char path[PATH_MAX];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/stat", tmpdir), 0);
-        (void)unlink(path);
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmpdir, rel), 0);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_true(fputs(text, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+}
+
+static int teardown_tmp(void **state)
+{
+        static const char *const files[] = {
+                "stat",
+                "cpuinfo",
+                "meminfo",
+                "sys/class/dmi/id/sys_vendor",
+                "sys/class/dmi/id/product_name",
+                "sys/class/dmi/id",
+                "sys/class/dmi",
+                "sys/class",
+                "sys",
+        };
+        char path[PATH_MAX];
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmpdir, files[i]), 0);
+                if (unlink(path) < 0)
+                        (void)rmdir(path);
+        }
         (void)rmdir(tmpdir);
         energy_model_set_clock(NULL);
         return 0;
@@ -281,8 +306,10 @@ static int teardown_tmp(void **state)
 
 static EnergyOptions default_opts(void)
 {
+        /* the per-CPU line, as configured, and no dram domain */
         return (EnergyOptions){.model_idle_w_per_cpu = ENERGY_MODEL_IDLE_W_PER_CPU,
-                               .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU};
+                               .model_max_w_per_cpu = ENERGY_MODEL_MAX_W_PER_CPU,
+                               .model_line_set = true};
 }
 
 static int open_tmp(const EnergyOptions *opts, EnergySource **ret, char *err, size_t errlen)
@@ -454,6 +481,180 @@ static void test_model_errors(void **state)
         energy_source_model.close(s);
 }
 
+static void test_cpuinfo_parse(void **state)
+{
+        static const struct {
+                const char *text, *model;
+                int r;
+        } rows[] = {
+                {"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
+                 "processor\t: 1\nmodel name\t: AMD EPYC\n",
+                 "AMD EPYC", 0},
+                {"processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz\n",
+                 "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 0},
+                /* arm64: no model name, implementer and part */
+                {"processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\n"
+                 "CPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: 0xd0c\n",
+                 "ARM 0x41 0xd0c", 0},
+                {"processor\t: 0\nCPU implementer\t: 0x41\n", "", -ENOENT},
+                {"", "", -ENOENT},
+                {"model name:X", "X", 0},
+        };
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char model[128];
+                int r = energy_model_cpuinfo(rows[i].text, model, sizeof(model));
+                if (r != rows[i].r || strcmp(model, rows[i].model) != 0)
+                        fail_msg("row %zu: %d '%s', want %d '%s'", i, r, model, rows[i].r,
+                                 rows[i].model);
+        }
+        char small[6];
+        assert_int_equal(energy_model_cpuinfo("model name : AMD EPYC\n", small, sizeof(small)), 0);
+        assert_string_equal(small, "AMD E");
+}
+
+static void test_meminfo_parse(void **state)
+{
+        static const struct {
+                const char *text;
+                int r;
+                uint64_t kib;
+        } rows[] = {
+                {"MemTotal:       24683748 kB\nMemFree:        1 kB\n", 0, 24683748},
+                {"MemFree:        1 kB\nMemTotal: 8 kB\n", 0, 8},
+                {"MemFree:        1 kB\n", -ENOENT, 0},
+                {"MemTotal: lots\n", -EINVAL, 0},
+                {"MemTotal: 12 MB\n", -EINVAL, 0},
+        };
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                uint64_t kib = 0;
+                int r = energy_model_meminfo_kib(rows[i].text, &kib);
+                if (r != rows[i].r || (r == 0 && kib != rows[i].kib))
+                        fail_msg("row %zu: %d %" PRIu64, i, r, kib);
+        }
+}
+
+/* A configured curve: the power of each interval is the curve at the utilisation read. */
+static void test_model_curve(void **state)
+{
+        char err[256];
+        EnergySource *s = NULL;
+        EnergyOptions o = {.model_curve_set = true};
+        assert_int_equal(power_curve_parse("0:60, 10:100, 50:180, 100:200", &o.model_curve, err,
+                                           sizeof(err)),
+                         0);
+        write_jiffies(0, 0, 0);
+        assert_int_equal(open_tmp(&o, &s, err, sizeof(err)), 0);
+        assert_non_null(s->model);
+        assert_int_equal(s->model->method, POWER_METHOD_CONFIGURED);
+        assert_string_equal(s->model->source, "[model] curve = 0:60, 10:100, 50:180, 100:200");
+        assert_true(s->idle_w == 60); /* P_idle is the curve at 0 % */
+        assert_int_equal(s->n_domains, 1);
+        assert_true(isnan(s->util_pct));
+        assert_int_equal(read_one(s), 0);
+        static const struct {
+                uint64_t busy, idle;
+                double util, watts;
+        } steps[] = {
+                {5, 95, 5, 80},     {30, 70, 30, 140}, {75, 25, 75, 190},
+                {100, 0, 100, 200}, {0, 100, 0, 60},
+        };
+        uint64_t busy = 0, idle = 0, want = 0;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                busy += steps[i].busy;
+                idle += steps[i].idle;
+                write_jiffies(busy, idle, 0);
+                fake_now_ns += NSEC_PER_SEC;
+                want += (uint64_t)(steps[i].watts * 1e6);
+                uint64_t got = read_one(s);
+                if (got != want || fabs(s->util_pct - steps[i].util) > 1e-9)
+                        fail_msg("step %zu: %" PRIu64 " uJ at %g %%, want %" PRIu64 " at %g", i,
+                                 got, s->util_pct, want, steps[i].util);
+        }
+        energy_source_model.close(s);
+}
+
+/* No configuration: the CPU-aware default from cpuinfo and DMI, and the dram domain from
+ * meminfo. */
+static void test_model_defaults(void **state)
+{
+        char err[256], dir[PATH_MAX];
+        EnergySource *s = NULL;
+        EnergyOptions o = {.model_dram = ENERGY_MODEL_DRAM_AUTO};
+        write_jiffies(0, 0, 0); /* 2 CPUs */
+        write_file("cpuinfo", "processor\t: 0\nmodel name\t: AMD EPYC 7763 64-Core Processor\n"
+                              "processor\t: 1\nmodel name\t: AMD EPYC 7763 64-Core Processor\n");
+        write_file("meminfo", "MemTotal:        8388608 kB\n"); /* 8 GiB */
+        static const char *const dirs[] = {"sys", "sys/class", "sys/class/dmi", "sys/class/dmi/id"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                assert_int_equal(path_fmt(dir, sizeof(dir), "%s/%s", tmpdir, dirs[i]), 0);
+                assert_int_equal(mkdir(dir, 0755), 0);
+        }
+        write_file("sys/class/dmi/id/sys_vendor", "Google\n");
+        write_file("sys/class/dmi/id/product_name", "Google Compute Engine\n");
+        assert_int_equal(path_fmt(dir, sizeof(dir), "%s/sys", tmpdir), 0);
+        JoulesRoots roots = {.sysfs = dir, .procfs = tmpdir};
+        assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->model->method, POWER_METHOD_CPU);
+        assert_string_equal(s->model->cpu, "AMD EPYC 7763 64-Core Processor");
+        assert_non_null(strstr(s->model->source, "AMD EPYC 7763 (TDP 280 W, 128 threads"));
+        assert_non_null(strstr(s->model->source, "2 of 128 threads"));
+        double k = 280.0 * 2 / 128;
+        assert_true(fabs(power_curve_eval(&s->model->curve, 0) - 0.12 * k) < 1e-4);
+        assert_true(fabs(power_curve_eval(&s->model->curve, 100) - 1.02 * k) < 1e-4);
+        assert_true(s->model->band_pct == power_defaults_band_pct(POWER_METHOD_CPU));
+        /* dram: 8 GiB x 0.392 W per GB, in the host total, estimated with its own band */
+        assert_int_equal(s->n_domains, 2);
+        assert_string_equal(s->domains[1].name, "dram");
+        assert_int_equal(s->domains[1].kind, ENERGY_DOMAIN_DRAM);
+        assert_true(s->domains[1].in_host);
+        assert_true(fabs(s->model->dram_w - 8 * 0.392) < 1e-12);
+        assert_true(s->model->dram_band_pct > 0);
+        /* P_idle: the curve at 0 % and the dram, which never varies */
+        assert_true(fabs(s->idle_w - (0.12 * k + 8 * 0.392)) < 1e-4);
+        assert_true(s->idle_w == power_curve_eval(&s->model->curve, 0) + s->model->dram_w);
+
+        uint64_t uj[2];
+        bool valid[2];
+        assert_int_equal(energy_source_model.read(s, uj, valid), 0);
+        write_jiffies(50, 50, 0);
+        fake_now_ns += 2 * NSEC_PER_SEC;
+        assert_int_equal(energy_source_model.read(s, uj, valid), 0);
+        assert_true(valid[0] && valid[1]);
+        assert_int_equal(uj[0], (uint64_t)floor(2e6 * power_curve_eval(&s->model->curve, 50)));
+        assert_int_equal(uj[1], (uint64_t)floor(2e6 * 8 * 0.392 + 1e-6));
+        energy_source_model.close(s);
+
+        /* an unknown CPU: the generic line */
+        write_file("cpuinfo", "processor\t: 0\nmodel name\t: Hygon C86 7185\n");
+        assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->model->method, POWER_METHOD_GENERIC);
+        assert_true(fabs(power_curve_eval(&s->model->curve, 100) - 2 * 3.5) < 1e-12);
+        assert_non_null(strstr(s->model->source, "'Hygon C86 7185' not in"));
+        assert_int_equal(s->n_domains, 2);
+        energy_source_model.close(s);
+
+        /* a configured curve holds the host's memory already: no dram unless asked for */
+        EnergyOptions c = {.model_curve_set = true, .model_dram = ENERGY_MODEL_DRAM_AUTO};
+        assert_int_equal(power_curve_parse("0:50, 100:150", &c.model_curve, err, sizeof(err)), 0);
+        assert_int_equal(energy_source_model.open(&roots, &c, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 1);
+        assert_true(s->model->dram_w == 0);
+        assert_true(s->idle_w == 50);
+        energy_source_model.close(s);
+        c.model_dram = ENERGY_MODEL_DRAM_ESTIMATE;
+        assert_int_equal(energy_source_model.open(&roots, &c, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 2);
+        assert_true(fabs(s->idle_w - (50 + 8 * 0.392)) < 1e-12);
+        energy_source_model.close(s);
+        /* and none means none, whatever the curve */
+        o.model_dram = ENERGY_MODEL_DRAM_NONE;
+        assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 1);
+        energy_source_model.close(s);
+}
+
 /* ---- this machine ---- */
 
 static uint64_t last_clock_ns;
@@ -521,6 +722,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_model_big_stat, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_errors, setup_tmp, teardown_tmp),
                 cmocka_unit_test(test_model_real_proc),
+                cmocka_unit_test(test_cpuinfo_parse),
+                cmocka_unit_test(test_meminfo_parse),
+                cmocka_unit_test_setup_teardown(test_model_curve, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_model_defaults, setup_tmp, teardown_tmp),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,6 +224,14 @@ static StoreTotals hostile_totals(void)
         static StoreTotalUnit units[7];
         static StoreTotalDomain domains[2];
         static StoreTotalRequests reqs[2];
+        static StoreTotalEvents evs[4];
+        StoreTotalEvents e[] = {
+                {"a.service", "perf::TASK-CLOCK", UINT64_C(123456789012)},
+                {"a.service", "in\"st\x1b", 7},
+                {"z.service", "cycles", 5}, /* twice: names the history cut alike */
+                {"z.service", "cycles", 6},
+        };
+        memcpy(evs, e, sizeof(e));
         StoreTotalUnit u[] = {
                 {"a.service", false, 1000000, 500000, 2000000000},
                 {"ev\"il\\\n.service\x01\x1b[2J", false, 7, 3, 10},
@@ -254,7 +262,9 @@ static StoreTotals hostile_totals(void)
                              .domains = domains,
                              .n_domains = 2,
                              .requests = reqs,
-                             .n_requests = 2};
+                             .n_requests = 2,
+                             .events = evs,
+                             .n_events = ELEMENTSOF(e)};
 }
 
 static MetricsInput input(const StoreTotals *t)
@@ -314,6 +324,13 @@ static void test_page_text(void **state)
         assert_true(contains(p,
                              "joules_unit_requests_total{unit=\"a.service\",metric=\"requests\"} "
                              "42"));
+        assert_true(contains(p, "# TYPE joules_unit_events_total counter"));
+        assert_true(contains(p, "joules_unit_events_total{unit=\"a.service\","
+                                "event=\"perf::TASK-CLOCK\"} 123456789012"));
+        assert_true(contains(p, "joules_unit_events_total{unit=\"a.service\","
+                                "event=\"in\\\"st\\\\x1b\"} 7"));
+        assert_true(
+                contains(p, "joules_unit_events_total{unit=\"z.service\",event=\"cycles\"} 11"));
         assert_true(contains(p,
                              "joules_domain_energy_joules_total{domain=\"package-0/core\","
                              "zone=\"intel-rapl:0:0\",kind=\"core\",in_host=\"false\"} 0.900000"));

@@ -319,6 +319,11 @@ static void test_version(int version)
                          e.a_cpu + 1000);
         assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM minute_host"), 4);
         assert_int_equal(sql_int(path, "PRAGMA integrity_check") == 0, 1);
+        /* schema 8: the old runs were measured, no model, no utilisation per tick */
+        assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM runs WHERE model_method IS NOT NULL "
+                                       "OR band_pct IS NOT NULL"),
+                         0);
+        assert_int_equal(sql_int(path, "SELECT COUNT(util_pct) FROM ticks"), 0);
 }
 
 static void test_v1(void **state)
@@ -352,6 +357,84 @@ static void test_v6(void **state)
         test_version(6);
 }
 
+static void test_v7(void **state)
+{
+        test_version(7);
+}
+
+/* Schema 8: a model run keeps how it estimated; status reads it back and the band of a range is
+ * that of the estimated runs over it. */
+static void test_model_run(void **state)
+{
+        char path[512], err[1024];
+        copy_fixture(7, path, sizeof(path));
+        Store *s;
+        double band;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        /* the fixture's powercap run: measured, no band */
+        assert_int_equal(store_read_band(s, T0, T0 + 150 * INT64_C(1000000), &band), 0);
+        assert_true(band == 0);
+        int64_t run;
+        const int64_t t1 = T0 + 1000 * INT64_C(1000000);
+        StoreRun ri = {.started_us = t1,
+                       .source = "model",
+                       .estimated = true,
+                       .interval_us = 1000000,
+                       .hostname = "fixture-host"};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        StoreRunModel m = {.method = "cpu",
+                           .source = "AMD EPYC 7763 (TDP 280 W, 128 threads; AMD) x Teads curve",
+                           .cpu = "AMD EPYC 7763 64-Core Processor",
+                           .curve = "0:1.05, 10:2.8, 50:6.5625, 100:8.925",
+                           .band_pct = 30,
+                           .dram_w = 3.136,
+                           .dram_source = "8.0 GiB (MemTotal) x 0.392 W per GB",
+                           .dram_band_pct = 50};
+        assert_int_equal(store_run_set_model(s, &m), 0);
+        StoreTick t = {.ts_us = t1 + 1000000,
+                       .dt_us = 1000000,
+                       .host_valid = true,
+                       .host_uj = 5000000,
+                       .estimated = true,
+                       .has_util = true,
+                       .util_pct = 42.5};
+        assert_int_equal(store_tick_append(s, &t), 0);
+        assert_int_equal(store_commit(s), 0);
+        /* before the daemon's first weighting: the curve's band */
+        assert_int_equal(store_read_band(s, t1, t1 + 2000000, &band), 0);
+        assert_true(band == 30);
+        assert_int_equal(store_run_set_band(s, 35.5), 0);
+        assert_int_equal(store_read_band(s, t1, t1 + 2000000, &band), 0);
+        assert_true(band == 35.5);
+        /* a range over both runs takes the widest */
+        assert_int_equal(store_read_band(s, T0, t1 + 2000000, &band), 0);
+        assert_true(band == 35.5);
+        StoreStatus st;
+        assert_int_equal(store_read_status(s, &st), 0);
+        assert_string_equal(st.model_method, "cpu");
+        assert_string_equal(st.model_cpu, "AMD EPYC 7763 64-Core Processor");
+        assert_string_equal(st.model_curve, "0:1.05, 10:2.8, 50:6.5625, 100:8.925");
+        assert_true(st.model_band_pct == 30);
+        assert_true(st.dram_w == 3.136);
+        assert_true(st.dram_band_pct == 50);
+        assert_true(st.band_pct == 35.5);
+        store_status_done(&st);
+        /* The model run never records its stop (a crash); a measured run starts 10 s later: the
+         * model's band ends there, and a range after it has none. */
+        StoreRun measured = {.started_us = t1 + 10000000,
+                             .source = "powercap",
+                             .interval_us = 1000000,
+                             .hostname = "fixture-host"};
+        assert_int_equal(store_run_begin(s, &measured, &run), 0);
+        assert_int_equal(store_read_band(s, t1 + 20000000, t1 + 30000000, &band), 0);
+        assert_true(band == 0);
+        assert_int_equal(store_read_band(s, t1 + 5000000, t1 + 30000000, &band), 0);
+        assert_true(band == 35.5);
+        store_close(s);
+        assert_int_equal(
+                sql_int(path, "SELECT util_pct * 10 FROM ticks WHERE util_pct IS NOT NULL"), 425);
+}
+
 static void test_all_versions_have_fixtures(void **state)
 {
         const char *fixtures = getenv("JOULES_FIXTURES");
@@ -376,6 +459,8 @@ int main(void)
                 cmocka_unit_test(test_v4),
                 cmocka_unit_test(test_v5),
                 cmocka_unit_test(test_v6),
+                cmocka_unit_test(test_v7),
+                cmocka_unit_test(test_model_run),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

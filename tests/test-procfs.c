@@ -292,7 +292,7 @@ static void test_mountinfo(void **state)
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char v2[256], acct[256];
-                int r = procfs_mountinfo_cgroups(rows[i].text, v2, sizeof(v2), acct, sizeof(acct));
+                int r = mountinfo_cgroups(rows[i].text, v2, sizeof(v2), acct, sizeof(acct));
                 if (r != rows[i].ret)
                         fail_msg("row %zu: got %d", i, r);
                 assert_string_equal(v2, rows[i].v2);
@@ -302,8 +302,7 @@ static void test_mountinfo(void **state)
          * bytes that fitted, unterminated (found by fuzz/fuzz-mountinfo.c). */
         char tiny[8];
         memset(tiny, 'X', sizeof(tiny));
-        assert_int_equal(procfs_mountinfo_cgroups(rows[0].text, tiny, sizeof(tiny), NULL, 0),
-                         -ENOENT);
+        assert_int_equal(mountinfo_cgroups(rows[0].text, tiny, sizeof(tiny), NULL, 0), -ENOENT);
         assert_string_equal(tiny, "");
 }
 

@@ -144,7 +144,7 @@ J report --since "$from" --until "$to" "${flags[@]}" --json >"$SCRATCH/report2.j
 J export --format csv --from "$from" --to "$to" --by hour "${flags[@]}" >"$SCRATCH/export.csv" ||
   fail "export csv"
 head -3 "$SCRATCH/export.csv" >&2
-head -1 "$SCRATCH/export.csv" | tr -d '\r' | grep -qx 'period_start,period_end,host_id,service,energy_kwh,pue,energy_kwh_facility,ci_location_g_per_kwh,ci_location_source,emissions_location_gco2e,ci_market_g_per_kwh,emissions_market_gco2e,embodied_gco2e,requests,j_per_request,sci_gco2e_per_request,estimated,tool_version' ||
+head -1 "$SCRATCH/export.csv" | tr -d '\r' | grep -qx 'period_start,period_end,host_id,service,energy_kwh,pue,energy_kwh_facility,ci_location_g_per_kwh,ci_location_source,emissions_location_gco2e,ci_market_g_per_kwh,emissions_market_gco2e,embodied_gco2e,requests,j_per_request,sci_gco2e_per_request,estimated,tool_version,energy_band_pct,energy_kwh_low,energy_kwh_high' ||
   fail "export: header"
 J export --format json --from "$from" --to "$to" --by hour "${flags[@]}" >"$SCRATCH/export.json" ||
   fail "export json"

@@ -16,8 +16,11 @@ kill -TERM $pid
 wait $pid || fail "joulesd exited $? on SIGTERM"
 json=$("$JOULES" --db "$db" status --json)
 echo "$json" | jq -e '.source == "model" and .host.estimated == true and
-  (.domains | length == 1) and .domains[0].estimated == true and .host.energy_j > 0 and
-  .host.samples >= 8' >/dev/null || fail "model status: $json"
+  (.domains | length == 2) and all(.domains[]; .estimated and .in_host) and
+  ([.domains[].kind] | sort == ["dram", "model"]) and .host.energy_j > 0 and
+  .host.samples >= 8 and (.model.method == "cpu" or .model.method == "generic") and
+  .host.band_pct > 0 and .host.energy_j_low < .host.energy_j and
+  .host.energy_j_high > .host.energy_j' >/dev/null || fail "model status: $json"
 "$JOULES" --db "$db" status | grep -q "estimated" || fail "table does not say estimated"
 # the stored rows are labelled too
 [ "$(sqlite3 "$db" 'SELECT MIN(estimated) FROM ticks')" = 1 ] || fail "ticks not labelled estimated"

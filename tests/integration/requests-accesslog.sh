@@ -33,7 +33,22 @@ CONF
   --energy-source powercap --events none --idle-power 5 2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
-sleep 0.6
+# joulesd logs this once it holds the log's end: only lines written after it count
+wait_for_line "$SCRATCH/joulesd.err" "counting lines of .*access.log" ||
+  { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not open the access log"; }
+counted() {
+  sqlite3 "$db" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
+    JOIN units u ON u.id = r.unit_id WHERE u.name = '$unit'" 2>/dev/null || echo 0
+}
+# wait_counted N: until the history holds N lines (a loaded machine delays ticks, never loses them)
+wait_counted() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    awk -v g="$(counted)" -v n="$1" 'BEGIN { exit !(g >= n) }' && return 0
+    sleep 0.05
+  done
+  fail "the history holds $(counted) lines after 30 s, expected $1 by now"
+}
 hit 30 200
 hit 7 404 # filtered out
 sleep 0.5
@@ -42,16 +57,17 @@ mv "$log" "$log.1" # logrotate: rename, then the server reopens
 hit 20 200
 sleep 0.5
 hit 5 200
-sleep 0.5 # read before the truncation (lines written between a read and a truncation are lost)
+# read before the truncation (lines written between a read and a truncation are lost)
+wait_counted 65
 : >"$log" # copytruncate
 hit 3 204
-sleep 0.6
+wait_counted 68
+sleep 0.5 # nothing more comes
 kill -TERM "$jd"
 wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop cleanly"; }
 cat "$SCRATCH/joulesd.err" >&2
 
-got=$(sqlite3 "$db" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
-  JOIN units u ON u.id = r.unit_id WHERE u.name = '$unit'")
+got=$(counted)
 # 30 + 10 + 20 + 5 + 3
 note "counted $got lines for $unit (expected 68)"
 awk -v g="$got" 'BEGIN { exit !(g == 68) }' || fail "counted $got lines, expected 68"

@@ -14,15 +14,28 @@ for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05
 RANDOM=4242 # a fixed seed: the same moments on every run
 prev_count=0
 prev_sum=0
+us() { echo $(($(date +%s%N) / 1000)); }
 for round in $(seq 24); do
   "$JOULESD" --db "$db" --interval 50ms --sysfs-root "$sys" --energy-source powercap \
     --events none 2>>"$SCRATCH/joulesd.err" &
   pid=$!
-  # 0.3 s to 1.2 s: long enough for several commits, at a different phase of the tick each time
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + (r % 900) / 1000 }')"
-  killed_us=$(($(date +%s%N) / 1000))
+  # from this run's first stored tick (start-up is slow under ASan on a busy machine) ...
+  for ((i = 0; i < 600; i++)); do
+    n=0
+    [ -e "$db" ] && n=$(sqlite3 "$db" "SELECT COUNT(*) FROM ticks WHERE id > $prev_count" 2>/dev/null || echo 0)
+    [ "${n:-0}" -gt 0 ] && break
+    sleep 0.05
+  done
+  # ... 0.3 s to 1.2 s: several commits, at a different phase of the tick each time
+  want=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + (r % 900) / 1000 }')
+  slept_from=$(us)
+  sleep "$want"
+  seen_us=$(sqlite3 "$db" 'SELECT MAX(ts_us) FROM ticks' 2>/dev/null || echo 0)
+  killed_us=$(us)
   kill -KILL $pid
   wait $pid 2>/dev/null || true
+  # how late this script ran: the daemon shares the machine and may have been as late
+  late_us=$((killed_us - slept_from - $(awk -v w="$want" 'BEGIN { printf "%d", w * 1e6 }')))
 
   [ "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] || fail "round $round: integrity_check"
   # the history before this round is intact: same rows, same energy
@@ -30,10 +43,14 @@ for round in $(seq 24); do
     "SELECT COUNT(*), COALESCE(SUM(host_uj), 0) FROM ticks WHERE id <= $prev_count")
   [ "$old_count" = "$prev_count" ] && [ "$old_sum" = "$prev_sum" ] ||
     fail "round $round: earlier history changed ($old_count/$old_sum vs $prev_count/$prev_sum)"
-  # at most the last second was lost
+  # what a reader saw committed just before the kill survived it
   last_us=$(sqlite3 "$db" 'SELECT MAX(ts_us) FROM ticks')
+  [ "$last_us" -ge "$seen_us" ] || fail "round $round: tick at $seen_us committed, then lost"
+  # at most the last second was lost (commits come every 0.5 s), plus however late the machine
+  # let this script run
   lost_us=$((killed_us - last_us))
-  [ "$lost_us" -le 1000000 ] || fail "round $round: last stored tick $lost_us us before the kill"
+  [ "$lost_us" -le $((1000000 + (late_us > 0 ? late_us : 0))) ] ||
+    fail "round $round: last stored tick $lost_us us before the kill (this script $late_us us late)"
   read -r prev_count prev_sum < <(sqlite3 -separator ' ' "$db" \
     "SELECT COUNT(*), COALESCE(SUM(host_uj), 0) FROM ticks")
   sleep 0.2 # the daemon is down: this energy must not be invented later
@@ -44,10 +61,11 @@ done
 bad=$(sqlite3 "$db" "SELECT COUNT(*) FROM ticks t JOIN runs r ON r.id = t.run_id
   WHERE t.ts_us - t.dt_us < r.started_us OR t.dt_us > 500000")
 [ "$bad" = 0 ] || fail "$bad ticks span a restart"
-# Energy over the time actually measured is the simulated 20 W (nothing counted twice).
+# Energy over the time actually measured is the simulated 20 W (nothing counted twice: one round
+# counted twice is 3% or more). 2%: the simulator, starved on a busy machine, runs late by turns.
 read -r e s < <(sqlite3 -separator ' ' "$db" "SELECT SUM(host_uj), SUM(dt_us) FROM ticks WHERE host_uj IS NOT NULL")
 w=$(awk -v e="$e" -v s="$s" 'BEGIN { printf "%.4f", e / s }')
-within "$w" 20 1 || fail "power over measured time $w W, simulated 20 W"
+within "$w" 20 2 || fail "power over measured time $w W, simulated 20 W"
 # The time the daemon was down is a gap: the runs record it, and the energy covers only the
 # measured time (which is shorter than the wall-clock span).
 runs=$(sqlite3 "$db" 'SELECT COUNT(*) FROM runs')
