@@ -234,11 +234,12 @@ static const char *const store_migrations[] = {
         "INSERT INTO total_counters (unit_id, event_id, value)"
         "  SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM unit_counters"
         "  GROUP BY unit_id, event_id;",
-        /* 10: the running totals hold every
-         * tick up to through_tick; the ticks after it (at most about a minute of them) are
-         * added by whoever reads (store_read_totals) and folded in by joulesd about once a
-         * minute and before rollups pack or retention deletes them (store_totals_flush),
-         * instead of one upsert per unit in every tick's commit. */
+        /* 10: the running totals (total_counters too) hold every tick up to through_tick; the
+         * ticks after it (about a minute of them) are added by whoever reads
+         * (store_read_totals) and folded in by joulesd about once a minute and before rollups
+         * pack or retention deletes them (store_totals_flush), instead of one upsert per unit
+         * in every tick's commit. Packed ticks may use the 2-bit residual codes
+         * (store-pack.c), which a reader of schema 9 or older could not decode. */
         "ALTER TABLE total_host ADD COLUMN through_tick INTEGER NOT NULL DEFAULT 0;"
         "UPDATE total_host SET through_tick = (SELECT COALESCE(MAX(id), 0) FROM ticks);",
 };
