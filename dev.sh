@@ -44,15 +44,19 @@ PACKAGES=(
   valgrind
 )
 
+# Debian packages only ./dev.sh bench needs: the tools bench-peers measures side by side with
+# joulesd (node_exporter, collectd, pidstat from sysstat, atop). Not for ./dev.sh test.
+BENCH_PACKAGES=(prometheus-node-exporter collectd-core sysstat atop)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-ensure_packages() {
+ensure_packages() { # [extra packages...]
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -189,7 +193,7 @@ case "$cmd" in
     exit $rc
     ;;
   bench)
-    ensure_packages
+    ensure_packages "${BENCH_PACKAGES[@]}"
     build build -DJOULES_WERROR=ON
     for b in build/bench/bench-*; do
       [ -x "$b" ] || continue

@@ -272,3 +272,149 @@ int bench_proc_fds(pid_t pid, long *ret)
         *ret = n;
         return 0;
 }
+
+int bench_load_create(BenchLoad *l, const char *parent, size_t services, size_t sleepers,
+                      size_t busy, int busy_pct)
+{
+        *l = (BenchLoad){0};
+        l->cg = calloc(services ? services : 1, sizeof(*l->cg));
+        l->made_cg = calloc(services ? services : 1, sizeof(*l->made_cg));
+        l->kids = calloc(sleepers + busy + 1, sizeof(*l->kids));
+        if (!l->cg || !l->made_cg || !l->kids)
+                return -ENOMEM;
+        snprintf(l->slice, sizeof(l->slice), "%s/system.slice", parent);
+        if (mkdir(l->slice, 0755) == 0)
+                l->made_slice = true;
+        else if (errno != EEXIST)
+                return -errno;
+        for (size_t i = 0; i < services; i++) {
+                snprintf(l->cg[i], sizeof(l->cg[i]), "%.300s/bench-joules-%d-%zu.service", l->slice,
+                         (int)getpid(), i);
+                if (mkdir(l->cg[i], 0755) < 0)
+                        return -errno;
+                l->made_cg[i] = true;
+                l->n_cg = i + 1;
+        }
+        pid_t self = getpid();
+        size_t spread = busy ? services / busy : 1;
+        for (size_t k = 0; k < sleepers + busy && !bench_stop_signal; k++) {
+                bool is_busy = k >= sleepers;
+                size_t svc =
+                        is_busy ? (k - sleepers) * (spread ? spread : 1) % services : k % services;
+                pid_t pid = fork();
+                if (pid < 0)
+                        return -errno;
+                if (pid == 0) {
+                        bench_child_setup(self);
+                        if (is_busy)
+                                bench_busy_loop(busy_pct);
+                        for (;;)
+                                pause();
+                }
+                l->kids[l->n_kids++] = pid;
+                int r = bench_cgroup_join(l->cg[svc], pid);
+                if (r < 0)
+                        return r;
+        }
+        return bench_stop_signal ? -EINTR : 0;
+}
+
+void bench_load_destroy(BenchLoad *l)
+{
+        for (size_t i = 0; i < l->n_cg; i++) {
+                char path[PATH_MAX + 16];
+                snprintf(path, sizeof(path), "%s/cgroup.kill", l->cg[i]);
+                if (l->made_cg[i])
+                        (void)bench_write_str(path, "1");
+        }
+        for (size_t k = 0; k < l->n_kids; k++)
+                (void)kill(l->kids[k], SIGKILL);
+        for (size_t k = 0; k < l->n_kids; k++)
+                while (waitpid(l->kids[k], NULL, 0) < 0 && errno == EINTR)
+                        ;
+        l->n_kids = 0;
+        for (size_t i = 0; i < l->n_cg; i++) {
+                if (!l->made_cg[i])
+                        continue;
+                int r = bench_cgroup_remove(l->cg[i]);
+                if (r < 0)
+                        fprintf(stderr, "bench: rmdir %s: %s\n", l->cg[i], strerror(-r));
+                else
+                        l->made_cg[i] = false;
+        }
+        l->n_cg = 0;
+        if (l->made_slice && rmdir(l->slice) == 0)
+                l->made_slice = false;
+        free(l->cg);
+        free(l->made_cg);
+        free(l->kids);
+        l->cg = NULL;
+        l->made_cg = NULL;
+        l->kids = NULL;
+}
+
+/* Sum of schedstat's run time over /proc/PID/task/. */
+static int tasks_cpu_ns(pid_t pid, uint64_t *sum)
+{
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char path[128];
+                snprintf(path, sizeof(path), "%s/%.32s/schedstat", dir, de->d_name);
+                FILE *f = fopen(path, "re");
+                unsigned long long ns;
+                if (f && fscanf(f, "%llu", &ns) == 1)
+                        *sum += ns;
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+        return 0;
+}
+
+int bench_tree_cpu_ns(pid_t pid, uint64_t *ret)
+{
+        uint64_t sum = 0;
+        int r = tasks_cpu_ns(pid, &sum);
+        if (r < 0)
+                return r;
+        /* The descendants: every process whose parent chain reaches pid. */
+        DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t p = (pid_t)strtol(de->d_name, NULL, 10);
+                if (p <= 0 || p == pid)
+                        continue;
+                pid_t q = p;
+                for (int depth = 0; depth < 16 && q > 1 && q != pid; depth++) {
+                        char path[64], buf[512];
+                        snprintf(path, sizeof(path), "/proc/%d/stat", (int)q);
+                        FILE *f = fopen(path, "re");
+                        if (!f || !fgets(buf, sizeof(buf), f)) {
+                                if (f)
+                                        fclose(f);
+                                q = 0;
+                                break;
+                        }
+                        fclose(f);
+                        const char *c = strrchr(buf, ')');
+                        int ppid = 0;
+                        if (!c || sscanf(c + 2, "%*c %d", &ppid) != 1)
+                                ppid = 0;
+                        q = ppid;
+                }
+                if (q == pid)
+                        (void)tasks_cpu_ns(p, &sum);
+        }
+        closedir(d);
+        *ret = sum;
+        return 0;
+}

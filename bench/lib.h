@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#define PATH_MAX_BENCH 400
+
 /* The signal that asked the bench to stop (SIGINT, SIGTERM, SIGHUP), 0 while none came. */
 extern volatile sig_atomic_t bench_stop_signal;
 
@@ -68,3 +70,26 @@ int bench_build_path(const char *dir, const char *name, char *buf, size_t size);
 /* Resident set size (VmRSS, KiB) and the count of open descriptors (/proc/PID/fd) of pid. */
 int bench_proc_rss_kib(pid_t pid, long *ret);
 int bench_proc_fds(pid_t pid, long *ret);
+
+/* The load the cost benchmarks run under: services as real cgroups below parent/system.slice
+ * (bench-joules-<pid>-N.service), sleeping processes spread over them, busy ones (each burning
+ * busy_pct% of a CPU, bench_busy_loop) in services 0, S/B, 2S/B, ... Every child dies with the
+ * bench (PR_SET_PDEATHSIG). */
+typedef struct BenchLoad {
+        char slice[PATH_MAX_BENCH];
+        bool made_slice;
+        char (*cg)[PATH_MAX_BENCH];
+        bool *made_cg;
+        size_t n_cg;
+        pid_t *kids;
+        size_t n_kids;
+} BenchLoad;
+
+/* 0, or -errno (what was made so far is left for bench_load_destroy). */
+int bench_load_create(BenchLoad *l, const char *parent, size_t services, size_t sleepers,
+                      size_t busy, int busy_pct);
+/* Kills the children, removes the cgroups; safe to call twice. */
+void bench_load_destroy(BenchLoad *l);
+
+/* CPU time (ns, schedstat) of every thread of pid and of its live descendants. */
+int bench_tree_cpu_ns(pid_t pid, uint64_t *ret);

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -99,15 +100,61 @@ static uint64_t pe_add_sat(uint64_t a, uint64_t b)
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static int pe_pfm_init(void)
+/* libpfm4 is opened on the first event to encode, not linked: its event tables, relocated when
+ * it loads, are 2 MiB resident, which a daemon with --events none would carry for nothing. */
+static struct {
+        void *handle;
+        bool done;
+        int r;
+        int (*initialize)(void);
+        void (*terminate)(void);
+        const char *(*strerror)(int code);
+        int (*encode)(const char *name, int dfl_plm, pfm_os_t os, void *arg);
+} pfm_api;
+
+/* Closes libpfm4 again once the events are encoded (perf_events_new): the counters need only
+ * their perf_event_attr, and the library's 2 MiB of tables would otherwise stay resident. */
+static void pe_pfm_release(void)
 {
-        /* pfm_initialize() once per process; the daemon is single-threaded. */
-        static bool done;
-        static int r;
-        if (!done) {
-                r = pfm_initialize();
-                done = true;
+        if (pfm_api.handle) {
+                if (pfm_api.r == PFM_SUCCESS)
+                        pfm_api.terminate();
+                dlclose(pfm_api.handle);
         }
+        pfm_api = (typeof(pfm_api)){0};
+}
+
+static int pe_pfm_init(char *reason, size_t reason_size)
+{
+        /* pfm_initialize() once while loaded; the daemon is single-threaded. */
+        int r = pfm_api.r;
+        if (pfm_api.done)
+                goto out;
+        pfm_api.done = true;
+        void *h = dlopen("libpfm.so.4", RTLD_NOW | RTLD_LOCAL);
+        void *sym[4] = {NULL, NULL, NULL, NULL};
+        pfm_api.handle = h;
+        if (h) {
+                sym[0] = dlsym(h, "pfm_initialize");
+                sym[1] = dlsym(h, "pfm_terminate");
+                sym[2] = dlsym(h, "pfm_strerror");
+                sym[3] = dlsym(h, "pfm_get_os_event_encoding");
+        }
+        if (!sym[0] || !sym[1] || !sym[2] || !sym[3]) {
+                r = pfm_api.r = -ENOENT;
+                goto out;
+        }
+        /* POSIX: a void * from dlsym converts to a function pointer */
+        memcpy(&pfm_api.initialize, &sym[0], sizeof(void *));
+        memcpy(&pfm_api.terminate, &sym[1], sizeof(void *));
+        memcpy(&pfm_api.strerror, &sym[2], sizeof(void *));
+        memcpy(&pfm_api.encode, &sym[3], sizeof(void *));
+        r = pfm_api.r = pfm_api.initialize();
+out:
+        if (r == -ENOENT)
+                pe_reason(reason, reason_size, "libpfm4 (libpfm.so.4) cannot be loaded");
+        else if (r != PFM_SUCCESS)
+                pe_reason(reason, reason_size, "libpfm4: pfm_initialize: %s", pfm_api.strerror(r));
         return r;
 }
 
@@ -117,18 +164,16 @@ int perf_events_encode(const char *name, struct perf_event_attr *ret, char *reas
         assert(name);
         assert(ret);
 
-        int r = pe_pfm_init();
-        if (r != PFM_SUCCESS) {
-                pe_reason(reason, reason_size, "libpfm4: pfm_initialize: %s", pfm_strerror(r));
+        int r = pe_pfm_init(reason, reason_size);
+        if (r != PFM_SUCCESS)
                 return -EOPNOTSUPP;
-        }
 
         struct perf_event_attr attr = {.size = sizeof(attr)};
         pfm_perf_encode_arg_t arg = {.attr = &attr, .size = sizeof(arg)};
-        r = pfm_get_os_event_encoding(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
+        r = pfm_api.encode(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
         if (r != PFM_SUCCESS) {
                 pe_reason(reason, reason_size, "%s: libpfm4 cannot encode it: %s", name,
-                          pfm_strerror(r));
+                          pfm_api.strerror(r));
                 return r == PFM_ERR_NOMEM ? -ENOMEM : -EINVAL;
         }
         /* Counting only, whatever modifiers the name carried. */
@@ -275,8 +320,8 @@ static int pe_open_failed(PerfEvents *pe, size_t e, int err)
 
 /* ---- the event set ---- */
 
-int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret, char *reason,
-                    size_t reason_size)
+static int pe_new(const char *list, const JoulesRoots *roots, PerfEvents **ret, char *reason,
+                  size_t reason_size)
 {
         assert(ret);
         if (reason && reason_size > 0)
@@ -326,6 +371,14 @@ int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret
 
         *ret = TAKE_PTR(pe);
         return 0;
+}
+
+int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret, char *reason,
+                    size_t reason_size)
+{
+        int r = pe_new(list, roots, ret, reason, reason_size);
+        pe_pfm_release(); /* whatever happened: the encodings are made */
+        return r;
 }
 
 static void pe_target_free(PerfEvents *pe, PerfTarget *t)

@@ -31,14 +31,15 @@ static int take_u64(const char **p, uint64_t *ret)
         return 0;
 }
 
-/* Skips one space-separated token (which may be signed) and the single space after it. */
+/* Skips one space-separated token (which may be signed) and the single space after it. The
+ * tokens are short numbers: a byte loop beats strcspn's set-up. */
 static int skip_token(const char **p)
 {
         const char *s = *p;
-        size_t n = strcspn(s, " \n");
-        if (n == 0)
+        while (*s && *s != ' ' && *s != '\n')
+                s++;
+        if (s == *p)
                 return -EINVAL;
-        s += n;
         *p = s;
         return 0;
 }
@@ -63,12 +64,13 @@ int procfs_stat_parse(const char *text, ProcStat *ret)
         /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself, so it ends at the LAST
          * ')' of the line; nothing after it can contain one. */
         const char *open_paren = strchr(text, '(');
-        const char *nl = strchr(text, '\n');
-        const char *close_paren = NULL;
-        for (const char *c = open_paren; c && *c && (!nl || c < nl); c++)
-                if (*c == ')')
-                        close_paren = c;
-        if (!open_paren || !close_paren || open_paren == text || open_paren[-1] != ' ')
+        if (!open_paren || open_paren == text || open_paren[-1] != ' ')
+                return -EINVAL;
+        /* memrchr over the line rather than a byte loop: this runs for every process read. */
+        const char *nl = strchr(open_paren, '\n');
+        size_t span = nl ? (size_t)(nl - open_paren) : strlen(open_paren);
+        const char *close_paren = memrchr(open_paren, ')', span);
+        if (!close_paren)
                 return -EINVAL;
 
         const char *p = text;

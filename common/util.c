@@ -78,10 +78,10 @@ int parse_u64_prefix(const char *s, const char **ret_end, uint64_t *ret)
                 return -EINVAL;
         uint64_t v = 0;
         for (; *s >= '0' && *s <= '9'; s++) {
-                unsigned d = (unsigned)(*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
+                /* No division per digit: this parses every number of every procfs read. */
+                if (__builtin_mul_overflow(v, 10, &v) ||
+                    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
                         return -ERANGE;
-                v = v * 10 + d;
         }
         *ret_end = s;
         *ret = v;

@@ -1,6 +1,8 @@
 #include "daemon/scrape.h"
 
+#define CURL_DISABLE_TYPECHECK /* the calls go through pointers (curl_load) */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,6 +13,52 @@
 #include <time.h>
 
 #include "common/log.h"
+
+/* libcurl is opened when the first scrape target is configured, not linked: with it come TLS,
+ * Kerberos and LDAP libraries, about 5 MiB resident in every joulesd, which a daemon without
+ * scrape targets (the default) would carry for nothing. */
+static struct {
+        bool loaded;
+        CURLcode (*global_init)(long flags);
+        CURL *(*easy_init)(void);
+        CURLcode (*easy_setopt)(CURL *c, CURLoption o, ...);
+        CURLcode (*easy_perform)(CURL *c);
+        CURLcode (*easy_getinfo)(CURL *c, CURLINFO i, ...);
+        const char *(*easy_strerror)(CURLcode rc);
+        void (*easy_cleanup)(CURL *c);
+} curl_api;
+
+static int curl_load(char *err, size_t errlen)
+{
+        if (curl_api.loaded)
+                return 0;
+        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                snprintf(err, errlen, "request scraping needs libcurl: %s", dlerror());
+                return -ENOENT;
+        }
+        void *sym[7];
+        static const char *const names[7] = {
+                "curl_global_init",  "curl_easy_init",     "curl_easy_setopt",  "curl_easy_perform",
+                "curl_easy_getinfo", "curl_easy_strerror", "curl_easy_cleanup",
+        };
+        for (size_t i = 0; i < 7; i++)
+                if (!(sym[i] = dlsym(h, names[i]))) {
+                        snprintf(err, errlen, "libcurl.so.4 lacks %s", names[i]);
+                        dlclose(h);
+                        return -ENOENT;
+                }
+        /* POSIX: a void * from dlsym converts to a function pointer */
+        memcpy(&curl_api.global_init, &sym[0], sizeof(void *));
+        memcpy(&curl_api.easy_init, &sym[1], sizeof(void *));
+        memcpy(&curl_api.easy_setopt, &sym[2], sizeof(void *));
+        memcpy(&curl_api.easy_perform, &sym[3], sizeof(void *));
+        memcpy(&curl_api.easy_getinfo, &sym[4], sizeof(void *));
+        memcpy(&curl_api.easy_strerror, &sym[5], sizeof(void *));
+        memcpy(&curl_api.easy_cleanup, &sym[6], sizeof(void *));
+        curl_api.loaded = true; /* never closed: the handles live as long as the process */
+        return 0;
+}
 
 /* ---- the exposition format ---- */
 
@@ -426,14 +474,14 @@ static void scrape_one(Scrape *s, ScrapeTarget *t)
 {
         t->body_len = 0;
         char cerr[CURL_ERROR_SIZE] = "";
-        curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, cerr);
-        CURLcode rc = curl_easy_perform(t->curl);
+        curl_api.easy_setopt(t->curl, CURLOPT_ERRORBUFFER, cerr);
+        CURLcode rc = curl_api.easy_perform(t->curl);
         long status = 0;
         if (rc == CURLE_OK)
-                curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+                curl_api.easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
         char why[CURL_ERROR_SIZE + 600];
         if (rc != CURLE_OK) {
-                snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+                snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_api.easy_strerror(rc));
                 scrape_state(t, true, why);
                 return;
         }
@@ -516,8 +564,13 @@ int scrape_start(const JoulesConfig *cfg, Scrape **ret, char *err, size_t errlen
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&s->cond, &ca);
         pthread_condattr_destroy(&ca);
+        int r = curl_load(err, errlen);
+        if (r < 0) {
+                scrape_stop(s);
+                return r;
+        }
         s->targets = calloc(n, sizeof(*s->targets));
-        if (!s->targets || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if (!s->targets || curl_api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 scrape_stop(s);
                 return -ENOMEM;
         }
@@ -533,27 +586,27 @@ int scrape_start(const JoulesConfig *cfg, Scrape **ret, char *err, size_t errlen
                         return -EINVAL;
                 }
                 s->n_targets++;
-                t->curl = curl_easy_init();
+                t->curl = curl_api.easy_init();
                 if (!t->curl) {
                         scrape_stop(s);
                         return -ENOMEM;
                 }
                 long timeout_ms = (long)(src->scrape_timeout_us / 1000);
-                curl_easy_setopt(t->curl, CURLOPT_URL, src->url);
-                curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-                curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-                curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-                curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, scrape_write);
-                curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
-                curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "joulesd/" JOULES_VERSION);
-                curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-                curl_easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 0L);
+                curl_api.easy_setopt(t->curl, CURLOPT_URL, src->url);
+                curl_api.easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
+                curl_api.easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+                curl_api.easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+                curl_api.easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, scrape_write);
+                curl_api.easy_setopt(t->curl, CURLOPT_WRITEDATA, t);
+                curl_api.easy_setopt(t->curl, CURLOPT_USERAGENT, "joulesd/" JOULES_VERSION);
+                curl_api.easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+                curl_api.easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 0L);
         }
         /* the thread takes no signals: they reach the daemon's signalfd */
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
-        int r = pthread_create(&s->thread, NULL, scrape_thread, s);
+        r = pthread_create(&s->thread, NULL, scrape_thread, s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
                 snprintf(err, errlen, "starting the scrape thread: %s", strerror(r));
@@ -579,7 +632,7 @@ Scrape *scrape_stop(Scrape *s)
         for (size_t i = 0; i < s->n_targets; i++) {
                 scrape_selector_done(&s->targets[i].sel);
                 if (s->targets[i].curl)
-                        curl_easy_cleanup(s->targets[i].curl);
+                        curl_api.easy_cleanup(s->targets[i].curl);
                 free(s->targets[i].body);
         }
         free(s->targets);

@@ -37,6 +37,8 @@ enum {
         ST_TOTAL_DOMAIN,
         ST_TOTAL_REQUESTS,
         ST_TOTAL_COUNTER,
+        ST_BEGIN,
+        ST_COMMIT,
         _ST_MAX,
 };
 
@@ -45,42 +47,18 @@ enum {
 /* The schema that has the total_* tables. */
 #define STORE_SCHEMA_TOTALS 7
 
-/* What a batch of ticks adds to the running totals, summed in memory so each unit's row is
- * updated once per commit, not once per tick. Units and domains are indexed by id (dense, from
- * 1); requests are kept as rows (the upsert adds duplicates up). */
-typedef struct StoreTotalsUnit {
-        uint64_t active_uj, idle_uj, cpu_ns;
-        bool seen;
-} StoreTotalsUnit;
+/* The schema whose total_host has through_tick: the totals hold the ticks up to it, readers add
+ * the ones after it (store_read_totals). */
+#define STORE_SCHEMA_TOTALS_TAIL 10
 
-typedef struct StoreTotalsDomain {
-        uint64_t energy_uj, dropped;
-        bool seen;
-} StoreTotalsDomain;
+/* How often store_commit folds the ticks after through_tick into the totals. */
+#define STORE_TOTALS_FLUSH_NS (60 * UINT64_C(1000000000))
 
-typedef struct StoreTotalsAcc {
-        uint64_t ticks, host_uj, valid_us, dropped;
-        bool estimated;
-        int64_t first_us, last_us;
-        StoreTotalsUnit *units;
-        size_t n_units;
-        StoreTotalsDomain *domains;
-        size_t n_domains;
-        StoreRequestValue *requests;
-        size_t n_requests, cap_requests;
-        /* perf event counts per (unit, event), nonzero ones only, summed in place */
-        StoreCounterValue *counters;
-        size_t n_counters, cap_counters;
-        /* ids too large to index (not made by SQLite's rowids here): written row by row */
-        StoreUnitValue *odd_units;
-        size_t n_odd_units, cap_odd_units;
-} StoreTotalsAcc;
-
-void store_totals_reset(StoreTotalsAcc *a);
-void store_totals_free(StoreTotalsAcc *a);
-int store_totals_add(StoreTotalsAcc *a, const StoreTick *t) __attribute__((warn_unused_result));
-/* Adds s->totals to the total_* tables inside the open transaction. */
-int store_totals_write(Store *s) __attribute__((warn_unused_result));
+/* Inside the open write transaction: adds every tick after through_tick to the total_* tables
+ * and moves through_tick to the last one. Called by store_commit about once a minute and by
+ * store_maintain before rollups pack ticks or retention deletes them: a tick's plain rows are
+ * what the tail is summed from. */
+int store_totals_flush(Store *s) __attribute__((warn_unused_result));
 /* Fills schema.total_* ("main" in the migration, "temp" to read an older file) with the sums of
  * every tick the history holds, read through the tiers. */
 int store_totals_fill(Store *s, const char *schema) __attribute__((warn_unused_result));
@@ -96,7 +74,7 @@ struct Store {
         struct PendingTick *pending_head, *pending_tail;
         size_t pending_ticks, pending_bytes, backlog_limit;
         uint64_t backlog_dropped;
-        StoreTotalsAcc totals;
+        uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
         char error[512];
 };
 

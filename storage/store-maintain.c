@@ -15,7 +15,11 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
         int r = store_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        int more = store_tiers_load(s, st);
+        /* The running totals first: packing and retention remove the plain rows the ticks after
+         * through_tick are summed from. */
+        int more = store_totals_flush(s);
+        if (more >= 0)
+                more = store_tiers_load(s, st);
         if (more >= 0)
                 more = store_rollup(s, st, now_us);
         if (more >= 0)

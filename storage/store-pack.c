@@ -15,7 +15,15 @@
  * by one weight with largest remainders: split by CPU time (layout 2) both energies are their
  * share of the CPU within a microjoule, split by cycles (layout 1) idle is the active energy's
  * share; either way the residuals take a byte. Each tick keeps the shorter layout. Decoding is
- * exact: the sums ride along. */
+ * exact: the sums ride along.
+ *
+ * With PACK_RES_BITS (or-ed into the layout byte; written since schema 10) the two residuals of
+ * a unit are not varints after its value but 2-bit codes, after every unit's id and value: the
+ * zigzag-coded residual when it is 0, 1 or 2 (a residual of 0, -1 or 1), 3 when it is not; per
+ * unit the first residual in the low two bits of a nibble, the second in the high two, unit k in
+ * the low nibble of byte k/2 when k is even, the high one when odd; then, in unit order, the
+ * zigzag varints of the residuals coded 3. A share rounded by largest remainder is its floor or
+ * one more, so the residuals nearly always fit: half a byte per unit instead of two. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -30,6 +38,8 @@
 #define PACK_BY_ACTIVE 1    /* units, layout 1 */
 #define PACK_BY_CPU    2    /* units, layout 2 */
 #define PACK_ID_RUNS   0x10 /* or-ed in: unit ids as runs of consecutive ids */
+#define PACK_RES_BITS  0x20 /* or-ed in: residuals as 2-bit codes after the values (schema 10) */
+#define PACK_FLAGS     (PACK_ID_RUNS | PACK_RES_BITS)
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -75,10 +85,10 @@ static uint64_t share(uint64_t active, uint64_t total, uint64_t active_sum)
         return (uint64_t)((unsigned __int128)active * total / active_sum);
 }
 
-/* The encoded size of one layout: 1 + 5 varints + 4 varints per unit. */
+/* The encoded size of one layout: 1 + 5 varints + 4 varints and a nibble per unit. */
 static size_t pack_one_bound(size_t n)
 {
-        return 1 + 5 * 10 + n * 40;
+        return 1 + 5 * 10 + n * 41;
 }
 
 size_t store_pack_bound(size_t n)
@@ -87,8 +97,8 @@ size_t store_pack_bound(size_t n)
 }
 
 /* by_cpu false: layout 1 (active first); true: layout 2 (CPU first). */
-static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, uint64_t scale,
-                          uint64_t a, uint64_t i, uint64_t c, uint8_t *buf)
+static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, bool res_bits,
+                          uint64_t scale, uint64_t a, uint64_t i, uint64_t c, uint8_t *buf)
 {
         size_t o = 0;
         buf[o++] = by_cpu ? PACK_BY_CPU : PACK_BY_ACTIVE;
@@ -130,16 +140,43 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, uint64
                 if (!by_runs)
                         o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
                 prev = u[k].unit_id;
+                uint64_t r1, r2;
                 if (by_cpu) {
                         o += put_varint(buf + o, cpu);
-                        o += put_varint(buf + o, zigzag((int64_t)(act - share(cpu, a, c))));
-                        o += put_varint(buf + o,
-                                        zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c))));
+                        r1 = zigzag((int64_t)(act - share(cpu, a, c)));
+                        r2 = zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c)));
                 } else {
                         o += put_varint(buf + o, act);
-                        o += put_varint(buf + o,
-                                        zigzag((int64_t)(u[k].idle_uj - share(act, i, a))));
-                        o += put_varint(buf + o, zigzag((int64_t)(cpu - share(act, c, a))));
+                        r1 = zigzag((int64_t)(u[k].idle_uj - share(act, i, a)));
+                        r2 = zigzag((int64_t)(cpu - share(act, c, a)));
+                }
+                if (!res_bits) {
+                        o += put_varint(buf + o, r1);
+                        o += put_varint(buf + o, r2);
+                }
+        }
+        if (!res_bits)
+                return o;
+        /* The codes, then the residuals too large for them. The values are computed again
+         * rather than kept: n is a few hundred at most and this runs once per packed tick. */
+        buf[0] |= PACK_RES_BITS;
+        size_t bits_at = o, n_bytes = (n + 1) / 2;
+        memset(buf + bits_at, 0, n_bytes);
+        o += n_bytes;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t cpu = u[k].cpu_ns / scale, act = u[k].active_uj, r[2];
+                if (by_cpu) {
+                        r[0] = zigzag((int64_t)(act - share(cpu, a, c)));
+                        r[1] = zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c)));
+                } else {
+                        r[0] = zigzag((int64_t)(u[k].idle_uj - share(act, i, a)));
+                        r[1] = zigzag((int64_t)(cpu - share(act, c, a)));
+                }
+                for (size_t j = 0; j < 2; j++) {
+                        unsigned code = r[j] < 3 ? (unsigned)r[j] : 3;
+                        buf[bits_at + k / 2] |= (uint8_t)(code << (4 * (k % 2) + 2 * j));
+                        if (code == 3)
+                                o += put_varint(buf + o, r[j]);
                 }
         }
         return o;
@@ -159,14 +196,16 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
                 c += u[k].cpu_ns / scale;
         /* Split by CPU time, the CPU predicts the energy best; split by cycles, the active
          * energy predicts the idle share. Both are tried, the shorter kept. */
-        size_t la = pack_layout(u, n, false, scale, a, i, c, buf);
+        size_t best = pack_layout(u, n, false, true, scale, a, i, c, buf);
         uint8_t *alt = buf + pack_one_bound(n);
-        size_t lc = pack_layout(u, n, true, scale, a, i, c, alt);
-        if (lc < la) {
-                memmove(buf, alt, lc);
-                return lc;
+        for (int v = 1; v < 4; v++) {
+                size_t l = pack_layout(u, n, v & 1, v < 2, scale, a, i, c, alt);
+                if (l < best) {
+                        memmove(buf, alt, l);
+                        best = l;
+                }
         }
-        return la;
+        return best;
 }
 
 int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
@@ -176,15 +215,16 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         size_t at = 0;
         uint64_t n, scale, a, i, c;
         if (len < 1 ||
-            ((p[0] & ~PACK_ID_RUNS) != PACK_BY_ACTIVE && (p[0] & ~PACK_ID_RUNS) != PACK_BY_CPU))
+            ((p[0] & ~PACK_FLAGS) != PACK_BY_ACTIVE && (p[0] & ~PACK_FLAGS) != PACK_BY_CPU))
                 return -EBADMSG;
         bool by_runs = p[0] & PACK_ID_RUNS;
-        bool by_cpu = (p[at++] & ~PACK_ID_RUNS) == PACK_BY_CPU;
-        /* every unit takes at least 3 bytes */
+        bool res_bits = p[0] & PACK_RES_BITS;
+        bool by_cpu = (p[at++] & ~PACK_FLAGS) == PACK_BY_CPU;
+        /* every unit takes at least 3 bytes, or 1.5 with the codes */
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
             get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 ||
-            n > (len - at) / 3)
+            n > (res_bits ? (len - at) * 2 / 3 : (len - at) / 3))
                 return -EBADMSG;
         if (n > *cap) {
                 StoreUnitValue *nb = realloc(*buf, n * sizeof(*nb));
@@ -218,14 +258,46 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         /* The sums ride along: values that do not add up to them are corrupt, and would give a
          * report a wrong total. 128 bits, so a residual that wrapped a value cannot hide. */
         unsigned __int128 sum_a = 0, sum_i = 0, sum_c = 0;
+        /* With the codes, the values come first: each x waits in active_uj for its residuals. */
+        size_t bits_at = 0;
+        if (res_bits) {
+                for (size_t k = 0; k < n; k++) {
+                        uint64_t d = 0, x;
+                        if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
+                            get_varint(p, len, &at, &x) < 0)
+                                return -EBADMSG;
+                        StoreUnitValue *v = &(*buf)[k];
+                        if (!by_runs) {
+                                if ((k > 0 && d == 0) || d > (uint64_t)INT64_MAX - id)
+                                        return -EBADMSG;
+                                id += d;
+                                v->unit_id = (int64_t)id;
+                        }
+                        v->active_uj = x;
+                }
+                bits_at = at;
+                if ((len - at) < (n + 1) / 2)
+                        return -EBADMSG;
+                at += (n + 1) / 2;
+        }
         for (size_t k = 0; k < n; k++) {
                 uint64_t d = 0, x, r1, r2, cpu;
-                if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
-                    get_varint(p, len, &at, &x) < 0 || get_varint(p, len, &at, &r1) < 0 ||
-                    get_varint(p, len, &at, &r2) < 0)
+                if (res_bits) {
+                        uint64_t r[2];
+                        for (size_t j = 0; j < 2; j++) {
+                                r[j] = (p[bits_at + k / 2] >> (4 * (k % 2) + 2 * j)) & 3;
+                                if (r[j] == 3 && get_varint(p, len, &at, &r[j]) < 0)
+                                        return -EBADMSG;
+                        }
+                        x = (*buf)[k].active_uj;
+                        r1 = r[0];
+                        r2 = r[1];
+                } else if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
+                           get_varint(p, len, &at, &x) < 0 || get_varint(p, len, &at, &r1) < 0 ||
+                           get_varint(p, len, &at, &r2) < 0)
                         return -EBADMSG;
                 StoreUnitValue *v = &(*buf)[k];
-                if (!by_runs) {
+                if (!by_runs && !res_bits) {
                         if ((k > 0 && d == 0) || d > (uint64_t)INT64_MAX - id)
                                 return -EBADMSG;
                         id += d;

@@ -5,6 +5,12 @@
  * touched by retention or rollups, so they never go down. The exporter's counters come from
  * here: a scrape reads one row per unit, domain and request metric, not the history.
  *
+ * Since migration 10 the tables hold the ticks up to total_host.through_tick, and the ticks after
+ * it (a minute at most while joulesd runs) are summed by the reader from their plain rows in the
+ * same read transaction: a commit then writes its ticks and nothing else, and the totals are
+ * folded in once a minute (store_totals_flush). Rollups pack and retention deletes only ticks
+ * older than that, after a flush.
+ *
  * The migration fills them from the history already stored, through the tiers (the same sums
  * `joules status` makes), and so does a reader of a file from before the migration, into temp
  * tables of the same names. */
@@ -20,215 +26,26 @@
 
 #include "common/util.h"
 
-/* Unit and domain ids come from INTEGER PRIMARY KEYs starting at 1, so they index arrays; a unit
- * id beyond this (not one SQLite handed out here) is kept as a row and written as it is. Domains
- * are a handful, from store_domain_ensure. */
-#define TOTALS_MAX_ID 10000000
-
-void store_totals_reset(StoreTotalsAcc *a)
-{
-        a->ticks = a->host_uj = a->valid_us = a->dropped = 0;
-        a->estimated = false;
-        a->first_us = INT64_MAX;
-        a->last_us = INT64_MIN;
-        if (a->units)
-                memset(a->units, 0, a->n_units * sizeof(*a->units));
-        if (a->domains)
-                memset(a->domains, 0, a->n_domains * sizeof(*a->domains));
-        a->n_requests = 0;
-        a->n_counters = 0;
-        a->n_odd_units = 0;
-}
-
-void store_totals_free(StoreTotalsAcc *a)
-{
-        free(a->units);
-        free(a->domains);
-        free(a->requests);
-        free(a->counters);
-        free(a->odd_units);
-        *a = (StoreTotalsAcc){0};
-}
-
-static int grow_index(void **v, size_t *n, size_t elem, int64_t id)
-{
-        if (id < 0 || id > TOTALS_MAX_ID)
-                return -ERANGE;
-        if ((size_t)id < *n)
-                return 0;
-        size_t nn = (size_t)id + 64;
-        void *p = realloc(*v, nn * elem);
-        if (!p)
-                return -ENOMEM;
-        memset((char *)p + *n * elem, 0, (nn - *n) * elem);
-        *v = p;
-        *n = nn;
-        return 0;
-}
-
-int store_totals_add(StoreTotalsAcc *a, const StoreTick *t)
-{
-        int r;
-        a->ticks++;
-        if (t->host_valid) {
-                a->host_uj += t->host_uj;
-                a->valid_us += t->dt_us;
-        }
-        a->estimated |= t->estimated;
-        int64_t first = t->ts_us - (int64_t)t->dt_us;
-        if (first < a->first_us)
-                a->first_us = first;
-        if (t->ts_us > a->last_us)
-                a->last_us = t->ts_us;
-        bool dropped = false;
-        for (size_t i = 0; i < t->n_domains; i++) {
-                const StoreDomainValue *d = &t->domains[i];
-                /* as store_tick_write stores them (ticks.dropped, domain_energy.drop_reason): no
-                 * reason is a baseline, not a drop */
-                bool drop = !d->valid && d->drop_reason && strcmp(d->drop_reason, "baseline") != 0;
-                dropped |= !d->valid && d->drop_reason;
-                r = grow_index((void **)&a->domains, &a->n_domains, sizeof(*a->domains),
-                               d->domain_id);
-                if (r < 0)
-                        return r;
-                StoreTotalsDomain *td = &a->domains[d->domain_id];
-                td->seen = true;
-                if (d->valid)
-                        td->energy_uj += d->energy_uj;
-                td->dropped += drop;
-        }
-        a->dropped += !t->host_valid && dropped;
-        for (size_t i = 0; i < t->n_units; i++) {
-                const StoreUnitValue *u = &t->units[i];
-                r = grow_index((void **)&a->units, &a->n_units, sizeof(*a->units), u->unit_id);
-                if (r == -ERANGE) {
-                        if (a->n_odd_units == a->cap_odd_units) {
-                                size_t nc = a->cap_odd_units * 2 + 8;
-                                StoreUnitValue *nv = realloc(a->odd_units, nc * sizeof(*nv));
-                                if (!nv)
-                                        return -ENOMEM;
-                                a->odd_units = nv;
-                                a->cap_odd_units = nc;
-                        }
-                        a->odd_units[a->n_odd_units++] = *u;
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                StoreTotalsUnit *tu = &a->units[u->unit_id];
-                tu->seen = true;
-                tu->active_uj += u->active_uj;
-                tu->idle_uj += u->idle_uj;
-                tu->cpu_ns += u->cpu_ns;
-        }
-        if (t->n_requests > a->cap_requests - a->n_requests) {
-                size_t nc = a->cap_requests * 2 + t->n_requests + 16;
-                StoreRequestValue *nv = realloc(a->requests, nc * sizeof(*nv));
-                if (!nv)
-                        return -ENOMEM;
-                a->requests = nv;
-                a->cap_requests = nc;
-        }
-        if (t->n_requests)
-                memcpy(a->requests + a->n_requests, t->requests,
-                       t->n_requests * sizeof(*t->requests));
-        a->n_requests += t->n_requests;
-        /* Perf counts: a row per (unit, event) with something counted in the batch, so a tick
-         * of many idle services adds no upserts. A handful of busy units: a linear search. */
-        for (size_t i = 0; i < t->n_counters; i++) {
-                const StoreCounterValue *c = &t->counters[i];
-                if (c->value == 0)
-                        continue;
-                size_t k = 0;
-                while (k < a->n_counters && (a->counters[k].unit_id != c->unit_id ||
-                                             a->counters[k].event_id != c->event_id))
-                        k++;
-                if (k == a->n_counters) {
-                        if (a->n_counters == a->cap_counters) {
-                                size_t nc = a->cap_counters * 2 + 16;
-                                StoreCounterValue *nv = realloc(a->counters, nc * sizeof(*nv));
-                                if (!nv)
-                                        return -ENOMEM;
-                                a->counters = nv;
-                                a->cap_counters = nc;
-                        }
-                        a->counters[a->n_counters++] =
-                                (StoreCounterValue){c->unit_id, c->event_id, 0};
-                }
-                uint64_t *v = &a->counters[k].value;
-                *v = *v > UINT64_MAX - c->value ? UINT64_MAX : *v + c->value;
-        }
-        return 0;
-}
-
 static int totals_step(Store *s, int which)
 {
         sqlite3_stmt *q = s->stmt[which];
         int rc = sqlite3_step(q);
         sqlite3_reset(q);
-        sqlite3_clear_bindings(q);
         return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "adding to the running totals");
 }
 
-int store_totals_write(Store *s)
+int store_totals_flush(Store *s)
 {
-        const StoreTotalsAcc *a = &s->totals;
-        if (a->ticks == 0)
-                return 0;
-        sqlite3_stmt *q = s->stmt[ST_TOTAL_HOST];
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)a->ticks);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)a->host_uj);
-        sqlite3_bind_int64(q, 3, (sqlite3_int64)a->valid_us);
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)a->dropped);
-        sqlite3_bind_int(q, 5, a->estimated);
-        sqlite3_bind_int64(q, 6, a->first_us);
-        sqlite3_bind_int64(q, 7, a->last_us);
-        int r = totals_step(s, ST_TOTAL_HOST);
-        for (size_t id = 0; id < a->n_units && r >= 0; id++) {
-                const StoreTotalsUnit *u = &a->units[id];
-                if (!u->seen)
-                        continue;
-                q = s->stmt[ST_TOTAL_UNIT];
-                sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-                sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
-                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);
-                r = totals_step(s, ST_TOTAL_UNIT);
-        }
-        for (size_t i = 0; i < a->n_odd_units && r >= 0; i++) {
-                const StoreUnitValue *u = &a->odd_units[i];
-                q = s->stmt[ST_TOTAL_UNIT];
-                sqlite3_bind_int64(q, 1, u->unit_id);
-                sqlite3_bind_int64(q, 2, (sqlite3_int64)u->active_uj);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->idle_uj);
-                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->cpu_ns);
-                r = totals_step(s, ST_TOTAL_UNIT);
-        }
-        for (size_t id = 0; id < a->n_domains && r >= 0; id++) {
-                const StoreTotalsDomain *d = &a->domains[id];
-                if (!d->seen)
-                        continue;
-                q = s->stmt[ST_TOTAL_DOMAIN];
-                sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-                sqlite3_bind_int64(q, 2, (sqlite3_int64)d->energy_uj);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)d->dropped);
+        /* The rows first: they find the tail by through_tick, which the host's update moves. */
+        int r = totals_step(s, ST_TOTAL_UNIT);
+        if (r >= 0)
                 r = totals_step(s, ST_TOTAL_DOMAIN);
-        }
-        for (size_t i = 0; i < a->n_requests && r >= 0; i++) {
-                q = s->stmt[ST_TOTAL_REQUESTS];
-                sqlite3_bind_int64(q, 1, a->requests[i].unit_id);
-                sqlite3_bind_int64(q, 2, a->requests[i].metric_id);
-                sqlite3_bind_double(q, 3, a->requests[i].count);
+        if (r >= 0)
                 r = totals_step(s, ST_TOTAL_REQUESTS);
-        }
-        for (size_t i = 0; i < a->n_counters && r >= 0; i++) {
-                q = s->stmt[ST_TOTAL_COUNTER];
-                sqlite3_bind_int64(q, 1, a->counters[i].unit_id);
-                sqlite3_bind_int64(q, 2, a->counters[i].event_id);
-                /* stored signed: a batch's count stays far below 2^63 */
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)a->counters[i].value);
+        if (r >= 0)
                 r = totals_step(s, ST_TOTAL_COUNTER);
-        }
+        if (r >= 0)
+                r = totals_step(s, ST_TOTAL_HOST);
         return r;
 }
 
@@ -336,9 +153,22 @@ static int totals_read(Store *s, int version, StoreTotals *t)
 {
         sqlite3_stmt *q = NULL;
         size_t cap;
-        int rc, r = store_query(s, &q,
-                                "SELECT ticks, host_uj, valid_us, dropped, estimated, first_us, "
-                                "last_us FROM total_host WHERE id = 1");
+        /* From schema 10 on, each table's rows plus the ticks after through_tick (see the
+         * top of this file); before, the tables alone. */
+        bool tail = version >= STORE_SCHEMA_TOTALS_TAIL;
+        int rc, r = store_query(
+                        s, &q,
+                        tail ? "SELECT h.ticks + COUNT(t.id), h.host_uj + COALESCE(SUM(t.host_uj), "
+                               "0), h.valid_us + COALESCE(SUM(CASE WHEN t.host_uj IS NOT NULL "
+                               "THEN t.dt_us END), 0), h.dropped + COALESCE(SUM(t.host_uj IS "
+                               "NULL AND t.dropped > 0), 0), MAX(h.estimated, "
+                               "COALESCE(MAX(t.estimated), 0)), COALESCE(MIN(COALESCE("
+                               "h.first_us, MIN(t.ts_us - t.dt_us)), MIN(t.ts_us - t.dt_us)), "
+                               "h.first_us), COALESCE(MAX(COALESCE(h.last_us, MAX(t.ts_us)), "
+                               "MAX(t.ts_us)), h.last_us) FROM total_host h LEFT JOIN ticks t ON "
+                               "t.id > h.through_tick WHERE h.id = 1"
+                             : "SELECT ticks, host_uj, valid_us, dropped, estimated, first_us, "
+                               "last_us FROM total_host WHERE id = 1");
         if (r < 0)
                 return r;
         rc = sqlite3_step(q);
@@ -375,8 +205,15 @@ static int totals_read(Store *s, int version, StoreTotals *t)
         q = NULL;
 
         r = store_query(s, &q,
-                        "SELECT u.name, u.pseudo, t.active_uj, t.idle_uj, t.cpu_ns "
-                        "FROM total_units t JOIN units u ON u.id = t.unit_id ORDER BY u.name");
+                        tail ? "SELECT u.name, u.pseudo, SUM(t.active_uj), SUM(t.idle_uj), "
+                               "SUM(t.cpu_ns) FROM (SELECT unit_id, active_uj, idle_uj, cpu_ns "
+                               "FROM total_units UNION ALL SELECT unit_id, active_uj, idle_uj, "
+                               "cpu_ns FROM unit_energy WHERE tick_id > (SELECT through_tick "
+                               "FROM total_host)) t JOIN units u ON u.id = t.unit_id GROUP BY "
+                               "t.unit_id ORDER BY u.name"
+                             : "SELECT u.name, u.pseudo, t.active_uj, t.idle_uj, t.cpu_ns "
+                               "FROM total_units t JOIN units u ON u.id = t.unit_id ORDER BY "
+                               "u.name");
         if (r < 0)
                 goto out;
         cap = 0;
@@ -401,9 +238,18 @@ static int totals_read(Store *s, int version, StoreTotals *t)
 
         /* Every domain, also one that has not completed an interval yet (0 J). */
         r = store_query(s, &q,
-                        "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
-                        "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
-                        "LEFT JOIN total_domains t ON t.domain_id = d.id ORDER BY d.id");
+                        tail ? "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                               "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
+                               "LEFT JOIN (SELECT domain_id, SUM(energy_uj) AS energy_uj, "
+                               "SUM(dropped) AS dropped FROM (SELECT domain_id, energy_uj, "
+                               "dropped FROM total_domains UNION ALL SELECT domain_id, energy_uj, "
+                               "(energy_uj IS NULL AND drop_reason IS NOT 'baseline') FROM "
+                               "domain_energy WHERE tick_id > (SELECT through_tick FROM "
+                               "total_host)) GROUP BY domain_id) t ON t.domain_id = d.id ORDER BY "
+                               "d.id"
+                             : "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                               "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
+                               "LEFT JOIN total_domains t ON t.domain_id = d.id ORDER BY d.id");
         if (r < 0)
                 goto out;
         cap = 0;
@@ -434,9 +280,15 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 goto out;
         }
         r = store_query(s, &q,
-                        "SELECT u.name, m.name, t.count FROM total_requests t "
-                        "JOIN units u ON u.id = t.unit_id JOIN request_metrics m "
-                        "ON m.id = t.metric_id ORDER BY u.name, m.name");
+                        tail ? "SELECT u.name, m.name, SUM(t.count) FROM (SELECT unit_id, "
+                               "metric_id, count FROM total_requests UNION ALL SELECT unit_id, "
+                               "metric_id, count FROM unit_requests WHERE tick_id > (SELECT "
+                               "through_tick FROM total_host)) t JOIN units u ON u.id = "
+                               "t.unit_id JOIN request_metrics m ON m.id = t.metric_id GROUP BY "
+                               "t.unit_id, t.metric_id ORDER BY u.name, m.name"
+                             : "SELECT u.name, m.name, t.count FROM total_requests t "
+                               "JOIN units u ON u.id = t.unit_id JOIN request_metrics m "
+                               "ON m.id = t.metric_id ORDER BY u.name, m.name");
         if (r < 0)
                 goto out;
         cap = 0;
@@ -459,15 +311,22 @@ static int totals_read(Store *s, int version, StoreTotals *t)
 
         /* Perf counts: the running totals, or for a file from before them (read-only) the
          * per-tick counts it still holds. */
-        r = store_query(s, &q,
-                        store_has_table(s, "total_counters")
-                                ? "SELECT u.name, e.name, t.value FROM total_counters t "
-                                  "JOIN units u ON u.id = t.unit_id JOIN events e "
-                                  "ON e.id = t.event_id ORDER BY u.name, e.name"
-                                : "SELECT u.name, e.name, CAST(TOTAL(c.value) AS INTEGER) "
-                                  "FROM unit_counters c JOIN units u ON u.id = c.unit_id "
-                                  "JOIN events e ON e.id = c.event_id "
-                                  "GROUP BY c.unit_id, c.event_id ORDER BY u.name, e.name");
+        r = store_query(
+                s, &q,
+                tail ? "SELECT u.name, e.name, SUM(t.value) FROM (SELECT unit_id, "
+                       "event_id, value FROM total_counters UNION ALL SELECT unit_id, "
+                       "event_id, value FROM unit_counters WHERE value != 0 AND tick_id > (SELECT "
+                       "through_tick FROM total_host)) t JOIN units u ON u.id = "
+                       "t.unit_id JOIN events e ON e.id = t.event_id GROUP BY t.unit_id, "
+                       "t.event_id ORDER BY u.name, e.name"
+                : store_has_table(s, "total_counters")
+                        ? "SELECT u.name, e.name, t.value FROM total_counters t "
+                          "JOIN units u ON u.id = t.unit_id JOIN events e "
+                          "ON e.id = t.event_id ORDER BY u.name, e.name"
+                        : "SELECT u.name, e.name, CAST(TOTAL(c.value) AS INTEGER) "
+                          "FROM unit_counters c JOIN units u ON u.id = c.unit_id "
+                          "JOIN events e ON e.id = c.event_id "
+                          "GROUP BY c.unit_id, c.event_id ORDER BY u.name, e.name");
         if (r < 0)
                 goto out;
         cap = 0;

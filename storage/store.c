@@ -234,6 +234,14 @@ static const char *const store_migrations[] = {
         "INSERT INTO total_counters (unit_id, event_id, value)"
         "  SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM unit_counters"
         "  GROUP BY unit_id, event_id;",
+        /* 10: the running totals (total_counters too) hold every tick up to through_tick; the
+         * ticks after it (about a minute of them) are added by whoever reads
+         * (store_read_totals) and folded in by joulesd about once a minute and before rollups
+         * pack or retention deletes them (store_totals_flush), instead of one upsert per unit
+         * in every tick's commit. Packed ticks may use the 2-bit residual codes
+         * (store-pack.c), which a reader of schema 9 or older could not decode. */
+        "ALTER TABLE total_host ADD COLUMN through_tick INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE total_host SET through_tick = (SELECT COALESCE(MAX(id), 0) FROM ticks);",
 };
 
 static const char *const store_sql[_ST_MAX] = {
@@ -270,24 +278,45 @@ static const char *const store_sql[_ST_MAX] = {
                             "VALUES (?, ?, ?, ?)",
         [ST_INGEST_STATS_ADD] = "INSERT INTO ingest_stats (tick_id, accepted, rejected, "
                                 "malformed) VALUES (?, ?, ?, ?)",
-        [ST_TOTAL_HOST] = "UPDATE total_host SET ticks = ticks + ?1, host_uj = host_uj + ?2, "
-                          "valid_us = valid_us + ?3, dropped = dropped + ?4, "
-                          "estimated = MAX(estimated, ?5), first_us = MIN(COALESCE(first_us, ?6), "
-                          "?6), last_us = MAX(COALESCE(last_us, ?7), ?7) WHERE id = 1",
+        /* store_totals_flush: the ticks after through_tick added to the totals */
+        [ST_TOTAL_HOST] = "UPDATE total_host SET (ticks, host_uj, valid_us, dropped, estimated, "
+                          "first_us, last_us, through_tick) = (SELECT total_host.ticks + "
+                          "COUNT(*), total_host.host_uj + COALESCE(SUM(t.host_uj), 0), "
+                          "total_host.valid_us + COALESCE(SUM(CASE WHEN t.host_uj IS NOT NULL "
+                          "THEN t.dt_us END), 0), total_host.dropped + COALESCE(SUM(t.host_uj "
+                          "IS NULL AND t.dropped > 0), 0), MAX(total_host.estimated, "
+                          "COALESCE(MAX(t.estimated), 0)), COALESCE(MIN(COALESCE("
+                          "total_host.first_us, MIN(t.ts_us - t.dt_us)), MIN(t.ts_us - "
+                          "t.dt_us)), total_host.first_us), COALESCE(MAX(COALESCE("
+                          "total_host.last_us, MAX(t.ts_us)), MAX(t.ts_us)), total_host.last_us), "
+                          "COALESCE(MAX(t.id), total_host.through_tick) FROM ticks t WHERE t.id > "
+                          "total_host.through_tick) WHERE id = 1",
         [ST_TOTAL_UNIT] = "INSERT INTO total_units (unit_id, active_uj, idle_uj, cpu_ns) "
-                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (unit_id) DO UPDATE SET "
+                          "SELECT unit_id, SUM(active_uj), SUM(idle_uj), SUM(cpu_ns) FROM "
+                          "unit_energy WHERE tick_id > (SELECT through_tick FROM total_host) "
+                          "GROUP BY unit_id ON CONFLICT (unit_id) DO UPDATE SET "
                           "active_uj = active_uj + excluded.active_uj, "
                           "idle_uj = idle_uj + excluded.idle_uj, cpu_ns = cpu_ns + excluded.cpu_ns",
         [ST_TOTAL_DOMAIN] = "INSERT INTO total_domains (domain_id, energy_uj, dropped) "
-                            "VALUES (?1, ?2, ?3) ON CONFLICT (domain_id) DO UPDATE SET "
+                            "SELECT domain_id, COALESCE(SUM(energy_uj), 0), SUM(energy_uj IS "
+                            "NULL AND drop_reason IS NOT 'baseline') FROM domain_energy WHERE "
+                            "tick_id > (SELECT through_tick FROM total_host) GROUP BY domain_id "
+                            "ON CONFLICT (domain_id) DO UPDATE SET "
                             "energy_uj = energy_uj + excluded.energy_uj, "
                             "dropped = dropped + excluded.dropped",
         [ST_TOTAL_REQUESTS] = "INSERT INTO total_requests (unit_id, metric_id, count) "
-                              "VALUES (?1, ?2, ?3) ON CONFLICT (unit_id, metric_id) DO UPDATE "
+                              "SELECT unit_id, metric_id, SUM(count) FROM unit_requests WHERE "
+                              "tick_id > (SELECT through_tick FROM total_host) GROUP BY unit_id, "
+                              "metric_id ON CONFLICT (unit_id, metric_id) DO UPDATE "
                               "SET count = count + excluded.count",
         [ST_TOTAL_COUNTER] = "INSERT INTO total_counters (unit_id, event_id, value) "
-                             "VALUES (?1, ?2, ?3) ON CONFLICT (unit_id, event_id) DO UPDATE "
-                             "SET value = value + excluded.value",
+                             "SELECT unit_id, event_id, CAST(TOTAL(value) AS INTEGER) FROM "
+                             "unit_counters WHERE tick_id > (SELECT through_tick FROM total_host) "
+                             "AND value != 0 GROUP BY unit_id, event_id ON CONFLICT (unit_id, "
+                             "event_id) DO UPDATE SET value = value + excluded.value",
+        /* store_commit's, prepared once: sqlite3_exec would parse them every tick */
+        [ST_BEGIN] = "BEGIN IMMEDIATE",
+        [ST_COMMIT] = "COMMIT",
 };
 
 static int store_user_version(Store *s, int *ret)
@@ -407,6 +436,11 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
                 (void)sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
                 if (r >= 0)
                         r = store_exec(s, "PRAGMA synchronous = NORMAL");
+                /* A writer appends at the right edge of a few tables and rolls up a minute at a
+                 * time: 512 KiB of page cache hold that (SQLite's default is 2 MiB, most of
+                 * the daemon's heap). */
+                if (r >= 0)
+                        r = store_exec(s, "PRAGMA cache_size = -512");
                 if (r >= 0)
                         r = store_migrate(s);
                 if (r >= 0)
@@ -481,7 +515,6 @@ Store *store_close(Store *s)
         if (s->pending_head && store_commit(s) < 0)
                 log_debug("storage: closing %s: %s", s->path, s->error);
         pending_free(s);
-        store_totals_free(&s->totals);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         if (s->db)
@@ -649,24 +682,33 @@ static void pending_free(Store *s)
         s->pending_bytes = 0;
 }
 
+static int store_step_once(Store *s, int which)
+{
+        int rc = sqlite3_step(s->stmt[which]);
+        sqlite3_reset(s->stmt[which]);
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, store_sql[which]);
+}
+
 int store_commit(Store *s)
 {
         if (!s->pending_head)
                 return 0;
-        int r = store_exec(s, "BEGIN IMMEDIATE");
+        int r = store_step_once(s, ST_BEGIN);
         if (r < 0)
                 return r;
-        store_totals_reset(&s->totals);
-        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next) {
+        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
                 r = store_tick_write(s, &p->t);
-                if (r >= 0)
-                        r = store_totals_add(&s->totals, &p->t);
-        }
-        /* the running totals, once per batch, in the batch's transaction */
+        /* The running totals about once a minute, in a batch's transaction: readers add the
+         * ticks since (store_read_totals), so they see the same sums in between. */
+        uint64_t now = now_monotonic_ns();
+        bool flush = r >= 0 && (s->totals_flushed_ns == 0 ||
+                                now - s->totals_flushed_ns >= STORE_TOTALS_FLUSH_NS);
+        if (flush)
+                r = store_totals_flush(s);
         if (r >= 0)
-                r = store_totals_write(s);
-        if (r >= 0)
-                r = store_exec(s, "COMMIT");
+                r = store_step_once(s, ST_COMMIT);
+        if (r >= 0 && flush)
+                s->totals_flushed_ns = now;
         if (r < 0) {
                 /* Nothing of the batch is kept on disk; all of it stays pending for the next try
                  * (a full disk, a read-only file system, a locked database). */

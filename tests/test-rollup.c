@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "common/util.h"
+#include "daemon/attribution.h"
 #include "storage/store.h"
 #include "storage/store-internal.h" /* STORE_HOT_US */
 
@@ -657,6 +658,51 @@ static void test_pack_roundtrip(void **state)
                 /* truncated anywhere: refused, never read past the end */
                 for (size_t cut = 0; cut < len; cut++)
                         assert_int_equal(store_unpack_units(buf, cut, &out, &cap, &n), -EBADMSG);
+                free(out);
+        }
+        /* Random ticks split as the attribution splits them (largest remainders, so every
+         * residual is 0 or 1 and the 2-bit codes carry them), with some units' values then
+         * knocked off their share (residuals past the codes, written after them), sparse and
+         * consecutive ids, 1 to 40 units: every one decodes to exactly what was packed. */
+        uint64_t rng = 42;
+        for (int round = 0; round < 2000; round++) {
+                StoreUnitValue u[40];
+                uint64_t w[40], act[40], idle[40];
+                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                size_t n = 1 + (size_t)(rng >> 33) % 40;
+                int64_t id = 0;
+                for (size_t k = 0; k < n; k++) {
+                        rng = rng * 6364136223846793005u + 1442695040888963407u;
+                        id += 1 + (int64_t)((rng >> 40) % 3 == 0 ? (rng >> 20) % 50 : 0);
+                        w[k] = (rng >> 24) % 2000000 * ((rng >> 8) % 2 ? 1000 : 1);
+                }
+                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                uint64_t ea = (rng >> 20) % 100000000, ei = (rng >> 30) % 5000000;
+                assert_int_equal(attr_apportion(ea, w, n, act), 0);
+                assert_int_equal(attr_apportion(ei, w, n, idle), 0);
+                id = 0;
+                for (size_t k = 0; k < n; k++) {
+                        rng = rng * 6364136223846793005u + 1442695040888963407u;
+                        id += 1 + (int64_t)((rng >> 40) % 3 == 0 ? (rng >> 20) % 50 : 0);
+                        u[k] = (StoreUnitValue){id, act[k], idle[k], w[k]};
+                        if (round % 3 == 0 && (rng >> 50) % 7 == 0)
+                                u[k].idle_uj += (rng >> 10) % 100000; /* off its share */
+                }
+                uint8_t pk[4096];
+                assert_true(store_pack_bound(n) <= sizeof(pk));
+                size_t len = store_pack_units(u, n, pk);
+                StoreUnitValue *out = NULL;
+                size_t cap = 0, m = 0;
+                assert_int_equal(store_unpack_units(pk, len, &out, &cap, &m), 0);
+                assert_int_equal(m, n);
+                for (size_t k = 0; k < n; k++) {
+                        assert_int_equal(out[k].unit_id, u[k].unit_id);
+                        assert_int_equal(out[k].active_uj, u[k].active_uj);
+                        assert_int_equal(out[k].idle_uj, u[k].idle_uj);
+                        assert_int_equal(out[k].cpu_ns, u[k].cpu_ns);
+                }
+                for (size_t cut = 0; cut < len; cut += 1 + len / 16)
+                        assert_int_equal(store_unpack_units(pk, cut, &out, &cap, &m), -EBADMSG);
                 free(out);
         }
         StoreRequestValue rq[] = {{1, 1, 3}, {1, 2, 0.3333333333}, {7, 1, 1e300}, {8, 1, 0}};
