@@ -143,16 +143,17 @@ compare() {
                                      fleet: ([$fr[] | .[$c]] | add)} | .diff = pct(.fleet; .host))),
        big: [$hr[] | select(.service | ours) | . as $a |
              ([$fr[] | select(.service == $a.service)][0] // null) as $b |
-             # embodied is split by CPU share: held to 1% for the steady unit; the CPU time of
-             # the pseudo-units is bursty (under ASan, a scrape lag moves their share by more)
-             # and a pseudo-unit (small, bursty: a burst inside the scrape lag at a minute
-             # boundary moves to the next minute) is held to 1% of the host, the steady unit to
-             # 1% of itself
+             # a pseudo-unit (small, bursty: a burst inside the scrape lag at a minute boundary
+             # moves to the next minute) is held to 1% of the host, the steady unit to 1% of
+             # itself. Embodied is split by CPU share, so a burst of any other unit inside the
+             # lag moves the share of the steady unit too: its embodied is held to 2.5% of itself
+             # (a split by energy, or none, is off by far more); that of pseudo-units is not held
              cols[] as $c | select($c != "embodied_gco2e" or $a.service == $u) |
              ([$hr[] | .[$c]] | add) as $ct |
              {service: $a.service, col: $c, host: $a[$c], fleet: ($b // {})[$c]} |
              .diff = (if .fleet == null then 1e9 elif $a.service == $u then pct(.fleet; .host)
-                      else ((.fleet - .host) | fabs) / $ct * 100 end)],
+                      else ((.fleet - .host) | fabs) / $ct * 100 end) |
+             .limit = (if $c == "embodied_gco2e" then 2.5 else 1 end)],
        small_share: (([($hr + $fr) | map(.service) | unique[] as $s |
              select($s | ours | not) |
              (([$fr[] | select(.service == $s)][0].energy_kwh // 0) -
@@ -169,8 +170,9 @@ for h in A B; do
   [ "$(jq length "$SCRATCH/cmp-$h.json")" = 2 ] || die "host $h: not two whole minutes"
   worst=$(jq -c '[.[] | (.total[] | .service = "(host)"), .big[]] | max_by(.diff)' "$SCRATCH/cmp-$h.json")
   note "host $h ($id): worst $worst"
-  jq -e '[.[] | .total[], .big[]] | all(.diff <= 1)' "$SCRATCH/cmp-$h.json" >/dev/null ||
-    die "host $h: the fleet export and the host's differ by more than 1%: $worst"
+  jq -e '[.[] | .total[], .big[]] | all(.diff <= (.limit // 1))' "$SCRATCH/cmp-$h.json" >/dev/null ||
+    die "host $h: the fleet export and the host's differ by more than 1% (2.5% for the embodied share): $(
+      jq -c '[.[] | .total[], .big[]] | map(select(.diff > (.limit // 1)))' "$SCRATCH/cmp-$h.json")"
   jq -e 'all(.small_share <= 1)' "$SCRATCH/cmp-$h.json" >/dev/null ||
     die "host $h: the other units differ by more than 1% of the host"
 done
