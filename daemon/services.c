@@ -548,14 +548,20 @@ static int services_open_counters(Services *s, const JoulesConfig *cfg, const Jo
         s->perf_roots = *roots;
         s->perf_roots.sysfs = "/sys";
         int r = perf_events_new(list, &s->perf_roots, &s->pe, reason, sizeof(reason));
-        if (r < 0) {
+        /* EOPNOTSUPP: libpfm4 is missing or will not initialise here, the host's lack as much
+         * as a PMU's absence; a name it cannot encode is the config's fault */
+        if (r < 0 && r != -EOPNOTSUPP) {
                 snprintf(err, errlen, "attribution.events: %s", reason);
                 return -EINVAL;
         }
-        r = perf_events_probe(s->pe);
+        if (r >= 0) {
+                r = perf_events_probe(s->pe);
+                if (r < 0)
+                        snprintf(reason, sizeof(reason), "%s", perf_events_reason(s->pe));
+        }
         if (r < 0) {
                 snprintf(s->weight, sizeof(s->weight), "cpu-time");
-                snprintf(s->reason, sizeof(s->reason), "%s", perf_events_reason(s->pe));
+                snprintf(s->reason, sizeof(s->reason), "%s", reason);
                 s->pe = perf_events_free(s->pe);
                 log_fields(LOG_NOTICE,
                            (LogField[]){{"MESSAGE_ID", "5b1f7f0e0d6a4b55a1c7e0d7c0a2f002"},

@@ -36,8 +36,10 @@ BUILD=$(dirname "$JOULES_BIN")
 # --- the cached root -------------------------------------------------------------------------
 nspawn_lock
 
-# The Debian packages of the libraries the binaries link (debootstrap adds their dependencies).
-pkgs=(systemd systemd-sysv dbus libsystemd0)
+# The Debian packages of the libraries the binaries link (debootstrap adds their dependencies),
+# and of those joulesd opens only when it needs them (dlopen: not in NEEDED): libpfm4 to encode
+# perf events, libcurl4 to scrape request counters.
+pkgs=(systemd systemd-sysv dbus libsystemd0 libpfm4 libcurl4)
 for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" "$JOULES_TESTS_BIN/ingest-send"; do
   [ -f "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
   # awk reads all of ldd's output: exiting at the first match would SIGPIPE ldd (pipefail)
