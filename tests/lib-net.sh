@@ -3,13 +3,18 @@
 
 # A free TCP port on loopback, different from the ones already taken here (others may take it
 # before us: every server started is then checked to be ours and answering).
+# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
+# the local ports of outgoing connections (Prometheus scraping, wrk) come from there and a bind
+# to one of them fails although nothing listens on it. A port any socket holds is skipped.
 TAKEN=" "
 free_port() {
-  local p
+  local p lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  [ "${lo:-0}" -gt 11000 ] || lo=32768
   for _ in $(seq 200); do
-    p=$(shuf -i 20000-59999 -n 1)
+    p=$(shuf -i 10000-$((lo - 1)) -n 1)
     case $TAKEN in *" $p "*) continue ;; esac
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then
+    if [ -z "$(ss -Htan "sport = :$p")" ]; then
       TAKEN+="$p "
       echo "$p"
       return 0

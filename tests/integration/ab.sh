@@ -115,7 +115,8 @@ set +e
 set -e
 kill -TERM "$jd"
 wait "$jd" || fail "joulesd did not stop cleanly"
-sleep 1.5
+# a history is stale when its last tick is older than 3 intervals and a second: 1.6 s here
+sleep 2.5
 set +e
 "$JOULES" --db "$db" ab --a "$light" --a-load "$(load "$url_light")" --b "$heavy" \
   --b-load "$(load "$url_heavy")" >/dev/null 2>"$SCRATCH/d.err"
