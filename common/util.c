@@ -27,17 +27,19 @@ ssize_t pread_text(int fd, char *buf, size_t size)
         if (size == 0)
                 return -ENOBUFS;
         size_t len = 0;
-        for (;;) {
-                ssize_t n = pread(fd, buf + len, size - 1 - len, (off_t)len);
+        while (len < size - 1) {
+                size_t want = size - 1 - len;
+                ssize_t n = pread(fd, buf + len, want, (off_t)len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
-                if (n == 0)
-                        break;
                 len += (size_t)n;
-                if (len == size - 1)
+                /* A short read is the end: procfs, sysfs and cgroupfs make a file's text in one
+                 * go (seq_file fills the buffer up to the last record), so asking again only to
+                 * hear 0 would double the system calls of every pseudo-file read each tick. */
+                if ((size_t)n < want)
                         break;
         }
         buf[len] = '\0';

@@ -46,7 +46,8 @@ int path_fmt(char *buf, size_t size, const char *fmt, ...) PRINTF(3, 4) WARN_UNU
 
 /* Reads at most size-1 bytes of a (sysfs/procfs) file and NUL-terminates. Returns the length. */
 ssize_t read_text(const char *path, char *buf, size_t size) WARN_UNUSED;
-/* Same with an already open fd, from offset 0 (pread): the cheap way to re-read a cached file. */
+/* Same with an already open fd, from offset 0 (pread): the cheap way to re-read a cached file.
+ * Stops at the first short read, the end of a pseudo-file's text. */
 ssize_t pread_text(int fd, char *buf, size_t size) WARN_UNUSED;
 /* Reads a file holding one unsigned decimal number (sysfs style, trailing newline allowed). */
 int read_u64(const char *path, uint64_t *ret) WARN_UNUSED;

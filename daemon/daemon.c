@@ -65,6 +65,8 @@ struct Daemon {
         uint64_t last_show_ns;
         uint64_t last_commit_ns;
         double last_power_w;
+        bool notify;             /* NOTIFY_SOCKET was set: systemd listens */
+        uint64_t last_status_ns; /* STATUS= sent */
 
         uint64_t store_failures;
         bool store_failing;
@@ -77,11 +79,17 @@ struct Daemon {
         uint64_t band_ticks;
 };
 
-/* STATUS= for systemctl status: the host's power over the last second of measured time. */
-static void daemon_status(const Daemon *d)
+/* STATUS= for systemctl status: the host's power over the last second of measured time, sent
+ * when the first second is measured and every STATUS_EVERY_NS after: each one is a datagram PID 1
+ * reads and turns into a unit property change, a cost the host would pay every second for a line
+ * a person reads now and then. Nothing is formatted when no service manager listens. */
+#define STATUS_EVERY_NS (10 * NSEC_PER_SEC)
+static void daemon_status(Daemon *d, uint64_t now_ns)
 {
-        if (!d->ready)
+        if (!d->ready || !d->notify ||
+            (d->last_status_ns && now_ns - d->last_status_ns < STATUS_EVERY_NS))
                 return;
+        d->last_status_ns = now_ns;
         (void)sd_notifyf(false, "STATUS=host %.2f W%s, %zu active service(s), source %s",
                          d->last_power_w, d->source->ops->estimated ? " (estimated)" : "",
                          d->active_services, d->source->ops->name);
@@ -130,7 +138,7 @@ static void daemon_show(Daemon *d, uint64_t now_ns, const ServicesTick *st, uint
                        d->tracker.dropped ? "  (dropped intervals, see the log)" : "");
                 fflush(stdout);
         }
-        daemon_status(d);
+        daemon_status(d, now_ns);
         d->show_uj = d->show_us = 0;
         d->last_show_ns = now_ns;
 }
@@ -506,6 +514,7 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                 snprintf(err, errlen, "signalfd: %s", strerror(errno));
                 goto fail;
         }
+        d->notify = getenv("NOTIFY_SOCKET") != NULL;
         uint64_t wd = 0;
         if (sd_watchdog_enabled(false, &wd) > 0)
                 d->watchdog_us = wd;
@@ -637,7 +646,8 @@ static void daemon_reload(Daemon *d)
                    n_restart ? "waiting for a restart: " : "", restart);
 done:
         (void)sd_notify(false, "READY=1");
-        daemon_status(d);
+        d->last_status_ns = 0; /* RELOADING=1 replaced it: say it again now */
+        daemon_status(d, now_monotonic_ns());
 }
 
 /* Returns 1 to keep running, 0 to stop. */
