@@ -128,6 +128,7 @@ typedef struct BenchRun {
         size_t services;           /* the load of this run (0: baseline) */
         uint64_t unit_rows, bench_unit_rows, proc_rows, proc_counter_rows;
         char weight[64];
+        char profile[2][256]; /* --profile: joulesd's two "profile:" lines */
 } BenchRun;
 
 /* Everything cleanup() undoes; global so the exit paths after a signal reach it. */
@@ -149,7 +150,8 @@ static struct {
         char *interval;
         uint64_t interval_us;
         unsigned warmup_s;
-} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP};
+        bool profile; /* joulesd --profile: the CPU of each part of a tick, from its log */
+} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP, false};
 
 static int services_create(void)
 {
@@ -292,6 +294,25 @@ static pid_t floor_start(void)
         }
 }
 
+/* joulesd --profile's two lines ("joulesd: profile: ..."), from the run's log. */
+static void read_profile(const char *log, BenchRun *run)
+{
+        FILE *f = fopen(log, "re");
+        char line[512];
+        size_t n = 0;
+        const char *tag = "joulesd: profile: ";
+        while (f && n < 2 && fgets(line, sizeof(line), f)) {
+                char *p = strstr(line, tag);
+                if (!p)
+                        continue;
+                p += strlen(tag);
+                p[strcspn(p, "\n")] = 0;
+                snprintf(run->profile[n++], sizeof(run->profile[0]), "%s", p);
+        }
+        if (f)
+                fclose(f);
+}
+
 static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
@@ -333,6 +354,8 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 argv[a++] = "--cgroup-root";
                 argv[a++] = B.top;
         }
+        if (L.profile)
+                argv[a++] = "--profile";
         argv[a] = NULL;
 
         int64_t start = bench_now_ns(CLOCK_MONOTONIC);
@@ -391,6 +414,8 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 return -EIO;
         }
         run->win_cpu_ns = c1 - c0;
+        if (L.profile)
+                read_profile(log, run);
 
         char sql[2048], out[512];
         snprintf(sql, sizeof(sql),
@@ -623,7 +648,7 @@ static void usage(FILE *f)
                 "[--services N]\n"
                 "                  [--sleepers N] [--busy N] [--busy-pct P] [--curve] "
                 "[--callgrind]\n"
-                "                  [--check] [--keep] [--isolated]\n"
+                "                  [--check] [--keep] [--isolated] [--profile]\n"
                 "CPU time per tick and RSS of joulesd with services, sleeping and busy processes,\n"
                 "against the machine without them. Needs root.\n"
                 "  --interval I   joulesd's --interval (default 1s, the daemon's default)\n"
@@ -641,7 +666,9 @@ static void usage(FILE *f)
                 "  --keep         leave the histories, logs and callgrind files in /tmp\n"
                 "  --isolated     give joulesd a cgroup tree of its own (--cgroup-root) holding\n"
                 "                 only the services: a root with no user processes, as under\n"
-                "                 systemd, instead of this machine's root and its neighbours\n",
+                "                 systemd, instead of this machine's root and its neighbours\n"
+                "  --profile      run joulesd --profile and print the CPU of each part of a tick\n"
+                "                 (its clock reads, about 7 system calls a tick, are counted)\n",
                 BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
 }
 
@@ -705,6 +732,7 @@ int main(int argc, char **argv)
                 {"keep", no_argument, NULL, 'K'},
                 {"warmup", required_argument, NULL, 'w'},
                 {"isolated", no_argument, NULL, 'I'},
+                {"profile", no_argument, NULL, 'P'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -758,6 +786,9 @@ int main(int argc, char **argv)
                         break;
                 case 'I':
                         isolated = true;
+                        break;
+                case 'P':
+                        L.profile = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -908,6 +939,13 @@ int main(int argc, char **argv)
                 print_compare("--events none:", &runs[0], &runs[2]);
                 print_compare("default events:", &runs[1], &runs[3]);
                 print_process_events(&runs[4], &runs[5]);
+        }
+        if (L.profile) {
+                printf("\nparts of a tick, CPU us (joulesd --profile: this thread's clock over "
+                       "the stored ticks after the first 30):\n");
+                for (size_t i = 0; i < n_runs; i++)
+                        for (size_t k = 0; k < 2 && runs[i].profile[k][0]; k++)
+                                printf("  %-34s %s\n", k ? "" : runs[i].label, runs[i].profile[k]);
         }
         printf("\n");
         print_rss(&runs[curve ? n_runs - 1 : 2]);

@@ -75,6 +75,8 @@ struct Store {
         size_t pending_ticks, pending_bytes, backlog_limit;
         uint64_t backlog_dropped;
         uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
+        bool profile;               /* store_profile_enable */
+        StoreCommitProfile prof;
         char error[512];
 };
 

@@ -689,15 +689,31 @@ static int store_step_once(Store *s, int which)
         return rc == SQLITE_DONE ? 0 : store_fail(s, rc, store_sql[which]);
 }
 
+void store_profile_enable(Store *s)
+{
+        s->profile = true;
+        s->prof = (StoreCommitProfile){0};
+}
+
+void store_commit_profile(const Store *s, StoreCommitProfile *ret)
+{
+        *ret = s->prof;
+}
+
 int store_commit(Store *s)
 {
         if (!s->pending_head)
                 return 0;
+        uint64_t p0 = s->profile ? now_thread_cpu_ns() : 0, p1 = 0, p2 = 0, p3 = 0;
         int r = store_step_once(s, ST_BEGIN);
         if (r < 0)
                 return r;
+        if (s->profile)
+                p1 = now_thread_cpu_ns();
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
                 r = store_tick_write(s, &p->t);
+        if (s->profile)
+                p2 = now_thread_cpu_ns();
         /* The running totals about once a minute, in a batch's transaction: readers add the
          * ticks since (store_read_totals), so they see the same sums in between. */
         uint64_t now = now_monotonic_ns();
@@ -705,8 +721,17 @@ int store_commit(Store *s)
                                 now - s->totals_flushed_ns >= STORE_TOTALS_FLUSH_NS);
         if (flush)
                 r = store_totals_flush(s);
+        if (s->profile)
+                p3 = now_thread_cpu_ns();
         if (r >= 0)
                 r = store_step_once(s, ST_COMMIT);
+        if (s->profile) {
+                s->prof.commits++;
+                s->prof.begin_ns += p1 - p0;
+                s->prof.rows_ns += p2 - p1;
+                s->prof.totals_ns += p3 - p2;
+                s->prof.commit_ns += now_thread_cpu_ns() - p3;
+        }
         if (r >= 0 && flush)
                 s->totals_flushed_ns = now;
         if (r < 0) {
