@@ -92,6 +92,7 @@ struct Daemon {
         /* --profile: this thread's CPU time per part of the stored ticks (ns) */
         uint64_t prof_ns[_PROF_MAX];
         uint64_t prof_ticks;
+        bool prof_steady; /* the first PROF_SKIP_TICKS are behind */
 };
 
 /* STATUS= for systemctl status: the host's power over the last second of measured time, sent
@@ -374,9 +375,10 @@ static void daemon_tick(Daemon *d)
         if (d->opts.profile) {
                 daemon_profile(d, PROF_OTHER, &prof);
                 /* start-up's ticks (the first reads of everything) are not the steady state */
-                if (++d->prof_ticks == PROF_SKIP_TICKS) {
+                if (++d->prof_ticks == PROF_SKIP_TICKS && !d->prof_steady) {
                         memset(d->prof_ns, 0, sizeof(d->prof_ns));
                         d->prof_ticks = 0;
+                        d->prof_steady = true;
                         store_profile_enable(d->store);
                 }
         }
