@@ -648,7 +648,7 @@ static void usage(FILE *f)
                 "[--services N]\n"
                 "                  [--sleepers N] [--busy N] [--busy-pct P] [--curve] "
                 "[--callgrind]\n"
-                "                  [--check] [--keep] [--isolated] [--profile]\n"
+                "                  [--check] [--keep] [--isolated] [--profile] [--single]\n"
                 "CPU time per tick and RSS of joulesd with services, sleeping and busy processes,\n"
                 "against the machine without them. Needs root.\n"
                 "  --interval I   joulesd's --interval (default 1s, the daemon's default)\n"
@@ -667,6 +667,8 @@ static void usage(FILE *f)
                 "  --isolated     give joulesd a cgroup tree of its own (--cgroup-root) holding\n"
                 "                 only the services: a root with no user processes, as under\n"
                 "                 systemd, instead of this machine's root and its neighbours\n"
+                "  --single       only the loaded run with --events none (an hour's RSS:\n"
+                "                 --single --duration 3700)\n"
                 "  --profile      run joulesd --profile and print the CPU of each part of a tick\n"
                 "                 (its clock reads, about 7 system calls a tick, are counted)\n",
                 BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
@@ -733,13 +735,14 @@ int main(int argc, char **argv)
                 {"warmup", required_argument, NULL, 'w'},
                 {"isolated", no_argument, NULL, 'I'},
                 {"profile", no_argument, NULL, 'P'},
+                {"single", no_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         unsigned secs = BENCH_DEFAULT_SECS;
         int busy_pct = 0;
         long services = 100, sleepers = -1, busy = -1;
-        bool callgrind = false, check = false, curve = false, isolated = false;
+        bool callgrind = false, check = false, curve = false, isolated = false, single = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
@@ -790,6 +793,9 @@ int main(int argc, char **argv)
                 case 'P':
                         L.profile = true;
                         break;
+                case 'S':
+                        single = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -798,7 +804,7 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (secs < L.warmup_s + 5 || secs > 3600 || busy_pct < 0 || busy_pct > 100 ||
+        if (secs < L.warmup_s + 5 || secs > 7200 || busy_pct < 0 || busy_pct > 100 ||
             argc - optind > 1 || services < 1 || services > BENCH_MAX_SERVICES || busy > services ||
             sleepers > BENCH_MAX_KIDS - BENCH_MAX_SERVICES || L.interval_us < 10000 ||
             L.interval_us > 60000000) {
@@ -867,7 +873,14 @@ int main(int argc, char **argv)
         BenchRun runs[BENCH_RUNS] = {{0}};
         char labels[BENCH_RUNS][64];
         size_t n_runs = 0;
-        if (curve) {
+        if (single) {
+                snprintf(labels[0], sizeof(labels[0]), "%zu services, --events none", L.services);
+                runs[n_runs++] =
+                        (BenchRun){.label = labels[0], .loaded = true, .services = L.services};
+                r = load_make();
+                if (r >= 0)
+                        r = run_daemon(joulesd, secs, &runs[0]);
+        } else if (curve) {
                 static const size_t sizes[] = {10, 100, 1000};
                 runs[n_runs++] = (BenchRun){.label = "baseline, --events none"};
                 for (size_t i = 0; i < 3 && r >= 0; i++) {
@@ -932,7 +945,9 @@ int main(int argc, char **argv)
                "the daemon; CPU: the steady figure as a share of one CPU; run: rusage over the "
                "stored ticks, start-up and exit included; RSS at end: VmRSS at the window's "
                "end)\n\n");
-        if (curve) {
+        if (single) {
+                /* one run: nothing to compare it with */
+        } else if (curve) {
                 for (size_t i = 1; i < n_runs; i++)
                         print_compare(runs[i].label, &runs[0], &runs[i]);
         } else {
@@ -948,9 +963,9 @@ int main(int argc, char **argv)
                                 printf("  %-34s %s\n", k ? "" : runs[i].label, runs[i].profile[k]);
         }
         printf("\n");
-        print_rss(&runs[curve ? n_runs - 1 : 2]);
+        print_rss(&runs[single ? 0 : curve ? n_runs - 1 : 2]);
         printf("\n");
-        for (size_t i = 1; i < n_runs; i++) {
+        for (size_t i = 0; i < n_runs; i++) {
                 if (!runs[i].loaded)
                         continue;
                 double us = steady_us(&runs[i]);
