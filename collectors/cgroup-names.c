@@ -73,9 +73,15 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
                         uint64_t v;
                         if (cgroup_parse_line_u64(sp + 1, &end, &v) < 0)
                                 return -EINVAL;
-                        *dst = v;
-                        if (dst == &usage)
+                        /* A repeated usage_usec (never from the kernel) keeps the first, as the
+                         * early end below does. */
+                        if (dst != &usage || !have_usage)
+                                *dst = v;
+                        if (dst == &usage) {
                                 have_usage = true;
+                                if (!ret_user_usec && !ret_system_usec)
+                                        break;
+                        }
                 }
                 /* Other keys (nr_periods, throttled_usec, core_sched.force_idle_usec, ...) are
                  * skipped unparsed. */

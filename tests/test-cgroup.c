@@ -47,6 +47,7 @@ static void test_cpu_stat_parse(void **state)
                 {"usage_usec 18446744073709551615\n", 0, UINT64_MAX, 0, 0},
                 {"user_usec 1\nusage_usec 2\n", 0, 2, 1, 0},
                 {"usage_usec 5", 0, 5, 0, 0},
+                {"usage_usec 5\nusage_usec 6\n", 0, 5, 0, 0},
                 {"nr_periods 3\n", -ENODATA, 0, 0, 0},
                 {"", -ENODATA, 0, 0, 0},
                 {"usage_usec x\n", -EINVAL, 0, 0, 0},
@@ -70,6 +71,15 @@ static void test_cpu_stat_parse(void **state)
                 assert_true(sy == rows[i].sys);
                 assert_int_equal(cgroup_cpu_stat_parse(rows[i].text, &u, NULL, NULL), 0);
         }
+
+        /* Only usage_usec wanted: what follows it is left unparsed, what precedes it is not. */
+        uint64_t u = 7;
+        assert_int_equal(cgroup_cpu_stat_parse("usage_usec 3\nuser_usec x\n", &u, NULL, NULL), 0);
+        assert_true(u == 3);
+        assert_int_equal(cgroup_cpu_stat_parse("usage_usec 3\nuser_usec x\n", &u, &u, NULL),
+                         -EINVAL);
+        assert_int_equal(cgroup_cpu_stat_parse("user_usec x\nusage_usec 3\n", &u, NULL, NULL),
+                         -EINVAL);
 }
 
 /* ---- names ---- */
