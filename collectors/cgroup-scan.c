@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,12 +120,36 @@ typedef enum WalkMode {
         WALK_INSIDE,    /* inside a unit or a non-unit cgroup: children belong to `holder` */
 } WalkMode;
 
+/* a followed by sep (when not 0) and b, into buf; -ENAMETOOLONG when it does not fit. A walk joins
+ * one path per cgroup: memcpy rather than the printf machinery. */
+static int join_path(char *buf, size_t size, const char *a, char sep, const char *b)
+{
+        size_t na = strlen(a), nb = strlen(b), ns = sep ? 1 : 0;
+        if (na + ns + nb >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, a, na);
+        if (sep)
+                buf[na] = sep;
+        memcpy(buf + na + ns, b, nb + 1);
+        return 0;
+}
+
+/* rel + "/" + name, allocated. */
+static char *join_path_dup(const char *rel, const char *name)
+{
+        size_t n = strlen(rel) + 1 + strlen(name) + 1;
+        char *p = malloc(n);
+        if (p)
+                (void)join_path(p, n, rel, '/', name);
+        return p;
+}
+
 /* Lists the subdirectories of root+rel, sorted. */
 static int list_subdirs(const CgroupSet *s, const char *rel, char ***ret, uint64_t **ret_ino,
                         size_t *ret_n)
 {
         char path[4096];
-        int r = path_fmt(path, sizeof(path), "%s%s", s->root, rel);
+        int r = join_path(path, sizeof(path), s->root, 0, rel);
         if (r < 0)
                 return r;
         DIR *d = opendir(path);
@@ -214,8 +237,8 @@ static int walk(Scan *sc, const char *rel, unsigned depth, WalkMode mode, size_t
         }
 
         for (size_t i = 0; i < n; i++) {
-                char *path = NULL;
-                if (asprintf(&path, "%s/%s", rel, names[i]) < 0) {
+                char *path = join_path_dup(rel, names[i]);
+                if (!path) {
                         r = -ENOMEM;
                         break;
                 }
