@@ -73,6 +73,13 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->quiet = o->quiet;
                                 n->lazy_age = o->lazy_age;
                                 n->lazy_debt_ns = o->lazy_debt_ns;
+                                /* procs_paths[0] is a unit's own directory, the one whose inode
+                                 * matched: its cgroup.procs stays open. (Its sub-cgroups' could
+                                 * be new ones of the same name, so theirs are opened again.) */
+                                if (o->n_procs > 0 && o->procs_fds[0] >= 0) {
+                                        n->kept_procs_fd1 = o->procs_fds[0] + 1;
+                                        o->procs_fds[0] = -1;
+                                }
                                 o->fd = -1;
                                 o->tracker = NULL;
                                 o->pids = NULL;
@@ -106,7 +113,12 @@ static int add_procs_path(Node *unit, const char *path)
         }
         unit->procs_fds = fds;
         unit->procs_paths[unit->n_procs] = p;
-        unit->procs_fds[unit->n_procs++] = -1;
+        unit->procs_fds[unit->n_procs] = -1;
+        if (unit->n_procs == 0 && unit->kept_procs_fd1 > 0 && strcmp(path, unit->path) == 0) {
+                unit->procs_fds[0] = unit->kept_procs_fd1 - 1;
+                unit->kept_procs_fd1 = 0;
+        }
+        unit->n_procs++;
         return 0;
 }
 
@@ -378,6 +390,9 @@ int cgroup_set_scan(CgroupSet *s)
         size_t u = 0;
         for (size_t i = 0; i < sc.n; i++) {
                 Node *n = &sc.nodes[i];
+                if (n->kept_procs_fd1 > 0) /* not handed on: no unit any more */
+                        (void)close(n->kept_procs_fd1 - 1);
+                n->kept_procs_fd1 = 0;
                 if (n->type != NODE_UNIT)
                         continue;
                 n->unit = u;
