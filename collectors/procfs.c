@@ -16,24 +16,14 @@ static bool is_digit(char c)
         return c >= '0' && c <= '9';
 }
 
-/* Parses decimal digits at *p up to a space, newline or NUL; advances *p past them. Up to 19
- * digits cannot overflow 64 bits, so they are taken without parse_u64_prefix's check per digit
- * (every schedstat and stat read parses several numbers); longer ones go through it. */
+/* Parses decimal digits at *p up to a space, newline or NUL; advances *p past them. */
 static int take_u64(const char **p, uint64_t *ret)
 {
-        const char *s = *p, *end;
-        uint64_t v = 0;
-        size_t i = 0;
-        for (; i < 19 && is_digit(s[i]); i++)
-                v = v * 10 + (uint64_t)(s[i] - '0');
-        if (i == 0)
-                return -EINVAL;
-        end = s + i;
-        if (is_digit(*end)) {
-                int r = parse_u64_prefix(s, &end, &v);
-                if (r < 0)
-                        return r;
-        }
+        const char *end;
+        uint64_t v;
+        int r = parse_u64_prefix(*p, &end, &v);
+        if (r < 0)
+                return r;
         if (*end != ' ' && *end != '\n' && *end != '\0')
                 return -EINVAL;
         *p = end;
