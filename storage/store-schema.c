@@ -237,8 +237,8 @@ static const char *const store_migrations[] = {
          * pack or retention deletes them (store_totals_flush), instead of one upsert per unit
          * in every tick's commit. Packed ticks may use the 2-bit residual codes
          * (store-pack.c), which a reader of schema 9 or older could not decode. */
-        "ALTER TABLE total_host ADD COLUMN through_tick INTEGER NOT NULL DEFAULT 0;"
-        "UPDATE total_host SET through_tick = (SELECT COALESCE(MAX(id), 0) FROM ticks);",
+        ("ALTER TABLE total_host ADD COLUMN through_tick INTEGER NOT NULL DEFAULT 0;"
+         "UPDATE total_host SET through_tick = (SELECT COALESCE(MAX(id), 0) FROM ticks);"),
 };
 
 int store_user_version(Store *s, int *ret)

@@ -104,13 +104,11 @@ static void test_noisy(void **state)
                 rng_state = 42 + r;
                 CurveSample *v = calloc(rows[r].n, sizeof(*v));
                 assert_non_null(v);
-                double mean = 0;
                 for (size_t i = 0; i < rows[r].n; i++) {
                         double u = 100 * rng_uniform();
                         v[i] = (CurveSample){
                                 u, power_curve_eval(&truth, u) + rows[r].sigma_w * rng_normal(),
                                 0.5 + rng_uniform()};
-                        mean += v[i].watts * v[i].weight;
                 }
                 PowerCurve c;
                 char err[256] = "";
