@@ -82,6 +82,7 @@ static const PerfEventsSyscalls fake = {.perf_event_open = fake_open, .read = fa
 
 static char procfs[PATH_MAX];
 
+static void mkdirs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void mkdirs(const char *fmt, ...)
 {
         char path[PATH_MAX];
