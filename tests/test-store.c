@@ -342,6 +342,83 @@ static void test_maintain_prepares_nothing(void **state)
         store_close(s);
 }
 
+/* Whether total_units equals unit_energy summed by SQLite, unit by unit. */
+static void assert_units_summed(Store *s)
+{
+        sqlite3_stmt *q;
+        assert_int_equal(store_query(s, &q,
+                                     "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, "
+                                     "SUM(active_uj) AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c "
+                                     "FROM unit_energy GROUP BY unit_id) e LEFT JOIN total_units t "
+                                     "ON t.unit_id = e.unit_id AND t.active_uj = e.a AND "
+                                     "t.idle_uj = e.i AND t.cpu_ns = e.c"),
+                         0);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_true(sqlite3_column_int64(q, 0) > 0);
+        assert_int_equal(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
+        sqlite3_finalize(q);
+}
+
+/* The units' running totals are summed in C (store-totals.c); what that cannot hold (a unit id
+ * past its array, a sum past int64) goes to SQLite's GROUP BY, with its result or its error. */
+static void test_totals_units(void **state)
+{
+        char path[256], err[512];
+        path_in_dir(path, sizeof(path), "totals.db");
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        int64_t run, a, b;
+        StoreRun ri = {
+                .started_us = 1, .source = "powercap", .interval_us = 1000000, .hostname = "h"};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &a), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &b), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO units (id, name, pseudo) VALUES (2000000, "
+                                       "'far.service', 0)"),
+                         0);
+        const int64_t t0 = INT64_C(1767225600000000);
+        for (int pass = 0; pass < 3; pass++) {
+                for (int i = 1; i <= 5; i++) {
+                        int64_t ts = t0 + (pass * 5 + i) * INT64_C(1000000);
+                        StoreUnitValue uv[2] = {{a, 1000 + i, 7, 123456789 + i}, {b, 5, 3 * i, 1}};
+                        StoreTick tk = {.ts_us = ts,
+                                        .dt_us = 1000000,
+                                        .host_valid = true,
+                                        .host_uj = 2000,
+                                        .units = uv,
+                                        .n_units = 2};
+                        assert_int_equal(store_tick_append(s, &tk), 0);
+                        assert_int_equal(store_commit(s), 0);
+                }
+                /* the second pass with a unit id past the array */
+                if (pass == 1)
+                        assert_int_equal(store_exec(s, "INSERT INTO unit_energy VALUES ((SELECT "
+                                                       "MAX(id) FROM ticks), 2000000, 11, 12, 13)"),
+                                         0);
+                assert_int_equal(store_exec(s, "BEGIN IMMEDIATE"), 0);
+                assert_int_equal(store_totals_flush(s), 0);
+                assert_int_equal(store_exec(s, "COMMIT"), 0);
+                assert_units_summed(s);
+        }
+
+        /* a sum past int64: SQLite's error, and the transaction is rolled back whole */
+        assert_int_equal(store_exec(s, "INSERT INTO ticks (run_id, ts_us, dt_us, estimated) "
+                                       "VALUES (1, 1767225700000000, 1, 0);"
+                                       "INSERT INTO unit_energy VALUES ((SELECT MAX(id) FROM "
+                                       "ticks), 1, 6000000000000000000, 0, 0);"
+                                       "INSERT INTO ticks (run_id, ts_us, dt_us, estimated) "
+                                       "VALUES (1, 1767225701000000, 1, 0);"
+                                       "INSERT INTO unit_energy VALUES ((SELECT MAX(id) FROM "
+                                       "ticks), 1, 6000000000000000000, 0, 0)"),
+                         0);
+        assert_int_equal(store_exec(s, "BEGIN IMMEDIATE"), 0);
+        assert_int_not_equal(store_totals_flush(s), 0);
+        assert_string_equal(store_last_error(s), "adding to the running totals: integer overflow");
+        assert_false(any_busy(s));
+        assert_int_equal(store_exec(s, "ROLLBACK"), 0);
+        store_close(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -349,6 +426,7 @@ int main(void)
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_cache),
                 cmocka_unit_test(test_maintain_prepares_nothing),
+                cmocka_unit_test(test_totals_units),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
