@@ -342,25 +342,33 @@ static void test_maintain_prepares_nothing(void **state)
         store_close(s);
 }
 
-/* Whether total_units equals unit_energy summed by SQLite, unit by unit. */
-static void assert_units_summed(Store *s)
+/* Whether the running totals equal the per-tick rows summed by SQLite, id by id. */
+static void assert_summed(Store *s, const char *sql)
 {
         sqlite3_stmt *q;
-        assert_int_equal(store_query(s, &q,
-                                     "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, "
-                                     "SUM(active_uj) AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c "
-                                     "FROM unit_energy GROUP BY unit_id) e LEFT JOIN total_units t "
-                                     "ON t.unit_id = e.unit_id AND t.active_uj = e.a AND "
-                                     "t.idle_uj = e.i AND t.cpu_ns = e.c"),
-                         0);
+        assert_int_equal(store_query(s, &q, sql), 0);
         assert_int_equal(sqlite3_step(q), SQLITE_ROW);
         assert_true(sqlite3_column_int64(q, 0) > 0);
         assert_int_equal(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
         sqlite3_finalize(q);
 }
 
-/* The units' running totals are summed in C (store-totals.c); what that cannot hold (a unit id
- * past its array, a sum past int64) goes to SQLite's GROUP BY, with its result or its error. */
+static void assert_units_summed(Store *s)
+{
+        assert_summed(s, "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, SUM(active_uj) "
+                         "AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c FROM unit_energy GROUP BY "
+                         "unit_id) e LEFT JOIN total_units t ON t.unit_id = e.unit_id AND "
+                         "t.active_uj = e.a AND t.idle_uj = e.i AND t.cpu_ns = e.c");
+        assert_summed(s, "SELECT COUNT(*), COUNT(t.domain_id) FROM (SELECT domain_id, "
+                         "COALESCE(SUM(energy_uj), 0) AS e, SUM(energy_uj IS NULL AND "
+                         "drop_reason IS NOT 'baseline') AS d FROM domain_energy GROUP BY "
+                         "domain_id) e LEFT JOIN total_domains t ON t.domain_id = e.domain_id "
+                         "AND t.energy_uj = e.e AND t.dropped = e.d");
+}
+
+/* The units' and domains' running totals are summed in C (store-totals.c), NULL energies and
+ * baselines as SQLite counts them; what that cannot hold (an id past its array, a sum past
+ * int64) goes to SQLite's GROUP BY, with its result or its error. */
 static void test_totals_units(void **state)
 {
         char path[256], err[512];
@@ -373,6 +381,12 @@ static void test_totals_units(void **state)
         assert_int_equal(store_run_begin(s, &ri, &run), 0);
         assert_int_equal(store_unit_ensure(s, "a.service", false, &a), 0);
         assert_int_equal(store_unit_ensure(s, "b.service", false, &b), 0);
+        int64_t dom[3];
+        StoreDomain dd[3] = {{"package-0", "intel-rapl:0", "powercap", "package", false, true},
+                             {"dram", "intel-rapl:0:1", "powercap", "dram", false, false},
+                             {"never", "intel-rapl:1", "powercap", "package", false, false}};
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(store_domain_ensure(s, &dd[k], &dom[k]), 0);
         assert_int_equal(store_exec(s, "INSERT INTO units (id, name, pseudo) VALUES (2000000, "
                                        "'far.service', 0)"),
                          0);
@@ -381,10 +395,21 @@ static void test_totals_units(void **state)
                 for (int i = 1; i <= 5; i++) {
                         int64_t ts = t0 + (pass * 5 + i) * INT64_C(1000000);
                         StoreUnitValue uv[2] = {{a, 1000 + i, 7, 123456789 + i}, {b, 5, 3 * i, 1}};
+                        /* dropped, as a baseline, or valid; the third never valid */
+                        StoreDomainValue dv[3] = {
+                                {.domain_id = dom[0],
+                                 .valid = i != 2,
+                                 .energy_uj = 1000 * i,
+                                 .drop_reason = i == 2 ? "implausible power" : NULL},
+                                {.domain_id = dom[1], .valid = i != 3, .energy_uj = 77},
+                                {.domain_id = dom[2], .valid = false, .drop_reason = "gone"},
+                        };
                         StoreTick tk = {.ts_us = ts,
                                         .dt_us = 1000000,
                                         .host_valid = true,
                                         .host_uj = 2000,
+                                        .domains = dv,
+                                        .n_domains = 3,
                                         .units = uv,
                                         .n_units = 2};
                         assert_int_equal(store_tick_append(s, &tk), 0);
