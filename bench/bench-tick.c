@@ -128,6 +128,7 @@ typedef struct BenchRun {
         size_t services;           /* the load of this run (0: baseline) */
         uint64_t unit_rows, bench_unit_rows, proc_rows, proc_counter_rows;
         char weight[64];
+        char profile[2][256]; /* --profile: joulesd's two "profile:" lines */
 } BenchRun;
 
 /* Everything cleanup() undoes; global so the exit paths after a signal reach it. */
@@ -149,7 +150,8 @@ static struct {
         char *interval;
         uint64_t interval_us;
         unsigned warmup_s;
-} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP};
+        bool profile; /* joulesd --profile: the CPU of each part of a tick, from its log */
+} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP, false};
 
 static int services_create(void)
 {
@@ -292,6 +294,25 @@ static pid_t floor_start(void)
         }
 }
 
+/* joulesd --profile's two lines ("joulesd: profile: ..."), from the run's log. */
+static void read_profile(const char *log, BenchRun *run)
+{
+        FILE *f = fopen(log, "re");
+        char line[512];
+        size_t n = 0;
+        const char *tag = "joulesd: profile: ";
+        while (f && n < 2 && fgets(line, sizeof(line), f)) {
+                char *p = strstr(line, tag);
+                if (!p)
+                        continue;
+                p += strlen(tag);
+                p[strcspn(p, "\n")] = 0;
+                snprintf(run->profile[n++], sizeof(run->profile[0]), "%s", p);
+        }
+        if (f)
+                fclose(f);
+}
+
 static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
 {
         char db[128], log[160], dur[32];
@@ -333,6 +354,8 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 argv[a++] = "--cgroup-root";
                 argv[a++] = B.top;
         }
+        if (L.profile)
+                argv[a++] = "--profile";
         argv[a] = NULL;
 
         int64_t start = bench_now_ns(CLOCK_MONOTONIC);
@@ -391,6 +414,8 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 return -EIO;
         }
         run->win_cpu_ns = c1 - c0;
+        if (L.profile)
+                read_profile(log, run);
 
         char sql[2048], out[512];
         snprintf(sql, sizeof(sql),
@@ -623,7 +648,7 @@ static void usage(FILE *f)
                 "[--services N]\n"
                 "                  [--sleepers N] [--busy N] [--busy-pct P] [--curve] "
                 "[--callgrind]\n"
-                "                  [--check] [--keep] [--isolated]\n"
+                "                  [--check] [--keep] [--isolated] [--profile] [--single]\n"
                 "CPU time per tick and RSS of joulesd with services, sleeping and busy processes,\n"
                 "against the machine without them. Needs root.\n"
                 "  --interval I   joulesd's --interval (default 1s, the daemon's default)\n"
@@ -641,7 +666,11 @@ static void usage(FILE *f)
                 "  --keep         leave the histories, logs and callgrind files in /tmp\n"
                 "  --isolated     give joulesd a cgroup tree of its own (--cgroup-root) holding\n"
                 "                 only the services: a root with no user processes, as under\n"
-                "                 systemd, instead of this machine's root and its neighbours\n",
+                "                 systemd, instead of this machine's root and its neighbours\n"
+                "  --single       only the loaded run with --events none (an hour's RSS:\n"
+                "                 --single --duration 3700)\n"
+                "  --profile      run joulesd --profile and print the CPU of each part of a tick\n"
+                "                 (its clock reads, about 7 system calls a tick, are counted)\n",
                 BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
 }
 
@@ -705,13 +734,15 @@ int main(int argc, char **argv)
                 {"keep", no_argument, NULL, 'K'},
                 {"warmup", required_argument, NULL, 'w'},
                 {"isolated", no_argument, NULL, 'I'},
+                {"profile", no_argument, NULL, 'P'},
+                {"single", no_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         unsigned secs = BENCH_DEFAULT_SECS;
         int busy_pct = 0;
         long services = 100, sleepers = -1, busy = -1;
-        bool callgrind = false, check = false, curve = false, isolated = false;
+        bool callgrind = false, check = false, curve = false, isolated = false, single = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
@@ -759,6 +790,12 @@ int main(int argc, char **argv)
                 case 'I':
                         isolated = true;
                         break;
+                case 'P':
+                        L.profile = true;
+                        break;
+                case 'S':
+                        single = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -767,7 +804,7 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (secs < L.warmup_s + 5 || secs > 3600 || busy_pct < 0 || busy_pct > 100 ||
+        if (secs < L.warmup_s + 5 || secs > 7200 || busy_pct < 0 || busy_pct > 100 ||
             argc - optind > 1 || services < 1 || services > BENCH_MAX_SERVICES || busy > services ||
             sleepers > BENCH_MAX_KIDS - BENCH_MAX_SERVICES || L.interval_us < 10000 ||
             L.interval_us > 60000000) {
@@ -836,7 +873,14 @@ int main(int argc, char **argv)
         BenchRun runs[BENCH_RUNS] = {{0}};
         char labels[BENCH_RUNS][64];
         size_t n_runs = 0;
-        if (curve) {
+        if (single) {
+                snprintf(labels[0], sizeof(labels[0]), "%zu services, --events none", L.services);
+                runs[n_runs++] =
+                        (BenchRun){.label = labels[0], .loaded = true, .services = L.services};
+                r = load_make();
+                if (r >= 0)
+                        r = run_daemon(joulesd, secs, &runs[0]);
+        } else if (curve) {
                 static const size_t sizes[] = {10, 100, 1000};
                 runs[n_runs++] = (BenchRun){.label = "baseline, --events none"};
                 for (size_t i = 0; i < 3 && r >= 0; i++) {
@@ -901,7 +945,9 @@ int main(int argc, char **argv)
                "the daemon; CPU: the steady figure as a share of one CPU; run: rusage over the "
                "stored ticks, start-up and exit included; RSS at end: VmRSS at the window's "
                "end)\n\n");
-        if (curve) {
+        if (single) {
+                /* one run: nothing to compare it with */
+        } else if (curve) {
                 for (size_t i = 1; i < n_runs; i++)
                         print_compare(runs[i].label, &runs[0], &runs[i]);
         } else {
@@ -909,10 +955,17 @@ int main(int argc, char **argv)
                 print_compare("default events:", &runs[1], &runs[3]);
                 print_process_events(&runs[4], &runs[5]);
         }
+        if (L.profile) {
+                printf("\nparts of a tick, CPU us (joulesd --profile: this thread's clock over "
+                       "the stored ticks after the first 30):\n");
+                for (size_t i = 0; i < n_runs; i++)
+                        for (size_t k = 0; k < 2 && runs[i].profile[k][0]; k++)
+                                printf("  %-34s %s\n", k ? "" : runs[i].label, runs[i].profile[k]);
+        }
         printf("\n");
-        print_rss(&runs[curve ? n_runs - 1 : 2]);
+        print_rss(&runs[single ? 0 : curve ? n_runs - 1 : 2]);
         printf("\n");
-        for (size_t i = 1; i < n_runs; i++) {
+        for (size_t i = 0; i < n_runs; i++) {
                 if (!runs[i].loaded)
                         continue;
                 double us = steady_us(&runs[i]);

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,14 @@ int cli_range_option(const CliContext *ctx, int c, const char *arg, int64_t *fro
         if (c == 'u')
                 return cli_parse_time(ctx, "--until", arg, to) < 0 ? -EINVAL : 1;
         return 0;
+}
+
+int cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+        if (optind >= argc)
+                return 0;
+        fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, TEXT_SAFE(argv[optind]));
+        return -EINVAL;
 }
 
 int cli_range_check(const char *cmd, int64_t from, int64_t to)

@@ -30,6 +30,8 @@ Store *cli_open_store(const CliContext *ctx);
 /* A command's time range, --since ('s') and --until ('u') in its getopt loop: 1 when c was one
  * of them, 0 when not, -EINVAL after printing why. */
 int cli_range_option(const CliContext *ctx, int c, const char *arg, int64_t *from, int64_t *to);
+/* -EINVAL (and says so, naming cmd) when arguments are left after the options (getopt's optind). */
+int cli_no_more_args(const char *cmd, int argc, char **argv);
 /* -EINVAL (and says so, naming cmd) when the range is empty. */
 int cli_range_check(const char *cmd, int64_t from, int64_t to);
 

@@ -429,11 +429,8 @@ int cmd_calibrate(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules calibrate: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules calibrate", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (!!file == history) {
                 fprintf(stderr, "joules calibrate: give one of --from FILE or --from-history\n");
                 calibrate_usage(stderr);

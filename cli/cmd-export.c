@@ -338,11 +338,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules export: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules export", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (!has_format || !has_from || !has_to) {
                 fprintf(stderr, "joules export: %s is required (see --help)\n",
                         !has_format ? "--format csv|json"

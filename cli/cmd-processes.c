@@ -116,11 +116,8 @@ int cmd_processes(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules processes: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules processes", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (cli_range_check("joules processes", from, to) < 0)
                 return CLI_EXIT_USAGE;
         Store *s = cli_open_store(ctx);

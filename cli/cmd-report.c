@@ -353,11 +353,8 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules report: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules report", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (cli_range_check("joules report", from, to) < 0)
                 return CLI_EXIT_USAGE;
         FootprintSettings fs;

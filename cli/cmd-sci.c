@@ -164,10 +164,8 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules sci: unexpected argument '%s'\n", TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules sci", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (cli_range_check("joules sci", from, to) < 0)
                 return CLI_EXIT_USAGE;
         if (in.has_rr && in.has_tor && in.rr > in.tor) {

@@ -176,11 +176,8 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules services: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules services", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (cli_range_check("joules services", from, to) < 0)
                 return CLI_EXIT_USAGE;
         Store *s = cli_open_store(ctx);

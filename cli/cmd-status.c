@@ -230,11 +230,8 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules status: unexpected argument '%s'\n",
-                        TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules status", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         Store *s = cli_open_store(ctx);
         if (!s)
                 return CLI_EXIT_FAILURE;

@@ -247,10 +247,8 @@ int cmd_top(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_USAGE;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joules top: unexpected argument '%s'\n", TEXT_SAFE(argv[optind]));
+        if (cli_no_more_args("joules top", argc, argv) < 0)
                 return CLI_EXIT_USAGE;
-        }
         if (o.rows == 0) {
                 o.rows = 10;
                 const char *lines = getenv("LINES");

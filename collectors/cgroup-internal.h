@@ -36,6 +36,9 @@ typedef struct Node {
         char **procs_paths;
         int *procs_fds;
         size_t n_procs;
+        /* During a walk: the open fd of its own cgroup.procs taken over from the node it replaces
+         * (same path, same inode), plus one (0: none), until add_procs_path hands it on. */
+        int kept_procs_fd1;
         ProcTracker *tracker;
         /* The unit's PIDs as last read from its cgroup.procs files, and how many intervals ago:
          * reading cgroup.procs costs more than the processes' own counters, so it is read again

@@ -73,9 +73,15 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
                         uint64_t v;
                         if (cgroup_parse_line_u64(sp + 1, &end, &v) < 0)
                                 return -EINVAL;
-                        *dst = v;
-                        if (dst == &usage)
+                        /* A repeated usage_usec (never from the kernel) keeps the first, as the
+                         * early end below does. */
+                        if (dst != &usage || !have_usage)
+                                *dst = v;
+                        if (dst == &usage) {
                                 have_usage = true;
+                                if (!ret_user_usec && !ret_system_usec)
+                                        break;
+                        }
                 }
                 /* Other keys (nr_periods, throttled_usec, core_sched.force_idle_usec, ...) are
                  * skipped unparsed. */
@@ -228,14 +234,22 @@ int64_t cgroup_user_manager_uid(const char *p, size_t n)
         return (int64_t)uid;
 }
 
+/* snprintf(dst, size, "%s", src) without the printf machinery: a walk fills one id per unit. */
+static void copy_truncated(char *dst, size_t size, const char *src)
+{
+        size_t n = strnlen(src, size - 1);
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+}
+
 void cgroup_unit_id_fill(CgroupUnitId *id, const char *name, CgroupUnitKind kind, int64_t uid)
 {
         *id = (CgroupUnitId){.kind = kind, .uid = uid};
-        snprintf(id->name, sizeof(id->name), "%s", name);
+        copy_truncated(id->name, sizeof(id->name), name);
         if (uid >= 0)
                 snprintf(id->display, sizeof(id->display), "user@%" PRId64 "/%s", uid, name);
         else
-                snprintf(id->display, sizeof(id->display), "%s", name);
+                copy_truncated(id->display, sizeof(id->display), name);
 }
 
 int cgroup_path_to_unit(const char *path, CgroupUnitId *ret, size_t *ret_prefix_len)

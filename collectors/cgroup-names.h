@@ -30,7 +30,9 @@ typedef struct CgroupUnitId {
 const char *cgroup_unit_kind_to_string(CgroupUnitKind k);
 
 /* cpu.stat: usage_usec (required), user_usec and system_usec (outputs may be NULL; 0 when
- * absent). -ENODATA without usage_usec, -EINVAL on a malformed number. */
+ * absent). -ENODATA without usage_usec, -EINVAL on a malformed number. When both are NULL the
+ * lines after usage_usec (the kernel's first) are not looked at: this is read for every cgroup
+ * every interval. */
 int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
                           uint64_t *ret_system_usec) WARN_UNUSED;
 

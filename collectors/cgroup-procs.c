@@ -103,7 +103,14 @@ int cgroup_set_unit_pids(CgroupSet *s, size_t i, pid_t **ret, size_t *ret_n)
         return 0;
 }
 
-/* Keeps the first n PIDs just read into s->pids as a cached list. */
+static int cmp_pid(const void *a, const void *b)
+{
+        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* Keeps the first n PIDs just read into s->pids as a cached list, sorted: the tracker wants them
+ * in order and would otherwise sort the same list at every sample until the next refresh. */
 static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
 {
         pid_t *copy = realloc(*list, (n ? n : 1) * sizeof(pid_t));
@@ -111,6 +118,8 @@ static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
                 return -ENOMEM;
         if (n > 0)
                 memcpy(copy, s->pids, n * sizeof(pid_t));
+        if (n > 1)
+                qsort(copy, n, sizeof(pid_t), cmp_pid);
         *list = copy;
         *ret_n = n;
         return 0;

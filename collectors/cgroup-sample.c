@@ -147,26 +147,28 @@ static bool read_nodes(CgroupSet *s)
 
 static void compute(CgroupSet *s)
 {
+        /* Parents come before their children (pre-order): a parent's sums are cleared before its
+         * children add to them. */
         for (size_t i = 0; i < s->n_nodes; i++) {
-                s->nodes[i].child_ns = 0;
-                s->nodes[i].self_ns = 0;
-        }
-        /* Parents come before their children (pre-order). */
-        for (size_t i = s->n_nodes; i-- > 1;) {
                 Node *n = &s->nodes[i];
+                n->child_ns = 0;
+                n->self_ns = 0;
                 if (n->read_ok && !n->fresh && n->parent != NONE)
                         s->nodes[n->parent].child_ns += n->delta_ns;
         }
+        /* Each self, and the selfs of slices and other cgroups folded into the nearest unit above
+         * them (its own self is computed first: it comes first) or into the residual. */
+        uint64_t residual_ns = 0;
         for (size_t i = 0; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
                 if (n->skipped)
-                        continue; /* its baseline, carry and debt wait for its next reading */
+                        goto fold; /* its baseline, carry and debt wait for its next reading */
                 if (!n->read_ok || n->fresh) {
                         n->carry_ns = 0;
                         s->orphan_debt_ns += n->lazy_debt_ns;
                         n->lazy_debt_ns = 0;
                         n->lazy_age = 0;
-                        continue;
+                        goto fold;
                 }
                 int64_t raw = (int64_t)n->delta_ns - (int64_t)n->child_ns + n->carry_ns;
                 if (n->withheld) {
@@ -176,7 +178,7 @@ static void compute(CgroupSet *s)
                         n->lazy_debt_ns += raw;
                         n->carry_ns = 0;
                         n->lazy_age++;
-                        continue;
+                        goto fold;
                 }
                 raw += n->lazy_debt_ns;
                 n->lazy_debt_ns = 0;
@@ -189,6 +191,13 @@ static void compute(CgroupSet *s)
                          * from the next interval, but never more than one interval's worth. */
                         n->carry_ns = raw < -(int64_t)n->delta_ns ? -(int64_t)n->delta_ns : raw;
                 }
+        fold:
+                if (i == 0 || (n->type != NODE_SLICE && n->type != NODE_OTHER))
+                        continue;
+                if (n->fold == NONE)
+                        residual_ns += n->self_ns;
+                else
+                        s->nodes[n->fold].self_ns += n->self_ns;
         }
 
         Node *root = &s->nodes[0];
@@ -201,20 +210,10 @@ static void compute(CgroupSet *s)
         if (s->orphan_debt_ns > 0)
                 s->host.residual_ns += (uint64_t)s->orphan_debt_ns;
         s->orphan_debt_ns = 0;
-        for (size_t i = 1; i < s->n_nodes; i++) {
-                Node *n = &s->nodes[i];
-                if (n->type != NODE_SLICE && n->type != NODE_OTHER)
-                        continue;
-                if (n->fold == NONE)
-                        s->host.residual_ns += n->self_ns;
-                else
-                        s->nodes[n->fold].self_ns += n->self_ns;
-        }
-        for (size_t i = 1; i < s->n_nodes; i++) {
-                Node *n = &s->nodes[i];
-                if (n->type != NODE_UNIT)
-                        continue;
-                CgroupUnit *u = &s->units[n->unit];
+        s->host.residual_ns += residual_ns;
+        for (size_t k = 0; k < s->n_units; k++) {
+                Node *n = &s->nodes[s->unit_node[k]];
+                CgroupUnit *u = &s->units[k];
                 u->usage_ns = n->usage_ns;
                 u->delta_ns = n->read_ok ? n->delta_ns : 0;
                 u->self_ns = n->self_ns;
@@ -245,6 +244,7 @@ static void lazy_plan(CgroupSet *s)
                 Node *n = &s->nodes[i];
                 const Node *p = i > 0 ? &s->nodes[n->parent] : NULL;
                 n->read_ok = n->skipped = n->withheld = false;
+                n->child_ns = 0; /* for lazy_check */
                 /* A slice due for a full read reads everything below it, nested slices too. */
                 n->full = (p && p->full) ||
                           (n->type == NODE_SLICE && n->lazy_age + 1 >= CGROUP_FULL_REFRESH);
@@ -268,8 +268,7 @@ static bool descends_from(const CgroupSet *s, size_t i, size_t ancestor)
 static bool lazy_check(CgroupSet *s)
 {
         bool more = false;
-        for (size_t i = 0; i < s->n_nodes; i++)
-                s->nodes[i].child_ns = 0;
+        /* child_ns was cleared by lazy_plan. */
         for (size_t i = 1; i < s->n_nodes; i++) {
                 Node *n = &s->nodes[i];
                 Node *p = &s->nodes[n->parent];

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,6 +73,13 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->quiet = o->quiet;
                                 n->lazy_age = o->lazy_age;
                                 n->lazy_debt_ns = o->lazy_debt_ns;
+                                /* procs_paths[0] is a unit's own directory, the one whose inode
+                                 * matched: its cgroup.procs stays open. (Its sub-cgroups' could
+                                 * be new ones of the same name, so theirs are opened again.) */
+                                if (o->n_procs > 0 && o->procs_fds[0] >= 0) {
+                                        n->kept_procs_fd1 = o->procs_fds[0] + 1;
+                                        o->procs_fds[0] = -1;
+                                }
                                 o->fd = -1;
                                 o->tracker = NULL;
                                 o->pids = NULL;
@@ -107,7 +113,12 @@ static int add_procs_path(Node *unit, const char *path)
         }
         unit->procs_fds = fds;
         unit->procs_paths[unit->n_procs] = p;
-        unit->procs_fds[unit->n_procs++] = -1;
+        unit->procs_fds[unit->n_procs] = -1;
+        if (unit->n_procs == 0 && unit->kept_procs_fd1 > 0 && strcmp(path, unit->path) == 0) {
+                unit->procs_fds[0] = unit->kept_procs_fd1 - 1;
+                unit->kept_procs_fd1 = 0;
+        }
+        unit->n_procs++;
         return 0;
 }
 
@@ -121,12 +132,36 @@ typedef enum WalkMode {
         WALK_INSIDE,    /* inside a unit or a non-unit cgroup: children belong to `holder` */
 } WalkMode;
 
+/* a followed by sep (when not 0) and b, into buf; -ENAMETOOLONG when it does not fit. A walk joins
+ * one path per cgroup: memcpy rather than the printf machinery. */
+static int join_path(char *buf, size_t size, const char *a, char sep, const char *b)
+{
+        size_t na = strlen(a), nb = strlen(b), ns = sep ? 1 : 0;
+        if (na + ns + nb >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, a, na);
+        if (sep)
+                buf[na] = sep;
+        memcpy(buf + na + ns, b, nb + 1);
+        return 0;
+}
+
+/* rel + "/" + name, allocated. */
+static char *join_path_dup(const char *rel, const char *name)
+{
+        size_t n = strlen(rel) + 1 + strlen(name) + 1;
+        char *p = malloc(n);
+        if (p)
+                (void)join_path(p, n, rel, '/', name);
+        return p;
+}
+
 /* Lists the subdirectories of root+rel, sorted. */
 static int list_subdirs(const CgroupSet *s, const char *rel, char ***ret, uint64_t **ret_ino,
                         size_t *ret_n)
 {
         char path[4096];
-        int r = path_fmt(path, sizeof(path), "%s%s", s->root, rel);
+        int r = join_path(path, sizeof(path), s->root, 0, rel);
         if (r < 0)
                 return r;
         DIR *d = opendir(path);
@@ -214,8 +249,8 @@ static int walk(Scan *sc, const char *rel, unsigned depth, WalkMode mode, size_t
         }
 
         for (size_t i = 0; i < n; i++) {
-                char *path = NULL;
-                if (asprintf(&path, "%s/%s", rel, names[i]) < 0) {
+                char *path = join_path_dup(rel, names[i]);
+                if (!path) {
                         r = -ENOMEM;
                         break;
                 }
@@ -355,6 +390,9 @@ int cgroup_set_scan(CgroupSet *s)
         size_t u = 0;
         for (size_t i = 0; i < sc.n; i++) {
                 Node *n = &sc.nodes[i];
+                if (n->kept_procs_fd1 > 0) /* not handed on: no unit any more */
+                        (void)close(n->kept_procs_fd1 - 1);
+                n->kept_procs_fd1 = 0;
                 if (n->type != NODE_UNIT)
                         continue;
                 n->unit = u;

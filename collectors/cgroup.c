@@ -35,6 +35,8 @@ static void node_clear(Node *n)
         }
         free(n->procs_paths);
         free(n->procs_fds);
+        if (n->kept_procs_fd1 > 0)
+                (void)close(n->kept_procs_fd1 - 1);
         procfs_tracker_free(n->tracker);
         free(n->pids);
         if (n->fd >= 0)

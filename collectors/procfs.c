@@ -604,8 +604,8 @@ static void tracker_read(ProcTracker *t, bool skip_idle, bool only_skipped)
                         r = entry_sample(t, e, &t->samples[t->n_samples]);
                 if (r > 0)
                         t->n_samples++;
-                if (r >= 0)
-                        t->entries[kept++] = *e;
+                if (r >= 0 && kept++ != i)
+                        t->entries[kept - 1] = *e;
         }
         t->n_entries = kept;
 }
@@ -629,11 +629,16 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsi
         r = grow((void **)&t->pids, &t->cap_pids, n, sizeof(pid_t));
         if (r < 0)
                 return r;
+        /* Callers that keep a list between samples keep it sorted (cgroup-procs.c): a check is
+         * then all it costs, where qsort would sort the same list again every interval. */
         size_t m = 0;
+        bool sorted = true;
         for (size_t i = 0; i < n; i++)
-                if (pids[i] > 0)
+                if (pids[i] > 0) {
+                        sorted &= m == 0 || t->pids[m - 1] <= pids[i];
                         t->pids[m++] = pids[i];
-        if (m > 1)
+                }
+        if (m > 1 && !sorted)
                 qsort(t->pids, m, sizeof(pid_t), cmp_pid);
 
         if (m > t->cap_entries) {
@@ -655,9 +660,14 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsi
         if (r < 0)
                 return r;
 
-        /* Merge the sorted PID list with the sorted entries: entries not listed are forgotten. */
+        /* Merge the sorted PID list with the sorted entries: entries not listed are forgotten.
+         * The common case is the same list as last time with every process still there: the
+         * entries are then kept as they are, not copied over. */
+        bool same = m == t->n_entries;
+        for (size_t i = 0; same && i < m; i++)
+                same = t->pids[i] == t->entries[i].pid;
         size_t o = 0, k = 0;
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; !same && i < m; i++) {
                 pid_t pid = t->pids[i];
                 if (o > 0 && t->next[o - 1].pid == pid)
                         continue; /* duplicate */
@@ -668,12 +678,14 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsi
                 else
                         t->next[o++] = (TrackEntry){.pid = pid, .fd = -1, .sched_fd = -1};
         }
-        while (k < t->n_entries)
-                entry_close(&t->entries[k++]);
-        TrackEntry *swap = t->entries;
-        t->entries = t->next;
-        t->next = swap;
-        t->n_entries = o;
+        if (!same) {
+                while (k < t->n_entries)
+                        entry_close(&t->entries[k++]);
+                TrackEntry *swap = t->entries;
+                t->entries = t->next;
+                t->next = swap;
+                t->n_entries = o;
+        }
 
         /* "Started after the previous list" (see First sighting), also for what
          * procfs_tracker_sample_rest reads later in the same round. */

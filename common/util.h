@@ -84,6 +84,8 @@ char *format_rfc3339(int64_t us, char *buf, size_t size);
 
 uint64_t now_monotonic_ns(void);
 int64_t now_realtime_us(void);
+/* This thread's CPU time (a system call, not the vDSO: for profiles, not for every tick). */
+uint64_t now_thread_cpu_ns(void);
 
 /* Sleeps on CLOCK_MONOTONIC; used by tests and tools, never by the daemon's tick loop. */
 void sleep_us(uint64_t us);

@@ -169,25 +169,90 @@ static Key ap_select(const Apportion *a, size_t need)
         }
 }
 
+/* Puts the need largest of the n unique keys (need < n) first, in no particular order: a
+ * quickselect, finished by an insertion sort once the range is small. */
+static void keys_top(Key *k, size_t n, size_t need)
+{
+        size_t lo = 0, hi = n;
+        while (hi - lo > SMALL_SET) {
+                /* Median of three as the pivot, moved to the end of the range. */
+                size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+                Key t;
+                if (key_cmp(&k[mid], &k[lo]) > 0)
+                        t = k[mid], k[mid] = k[lo], k[lo] = t;
+                if (key_cmp(&k[last], &k[lo]) > 0)
+                        t = k[last], k[last] = k[lo], k[lo] = t;
+                if (key_cmp(&k[mid], &k[last]) > 0)
+                        t = k[mid], k[mid] = k[last], k[last] = t;
+                /* Larger keys to the front: k[lo..store) > pivot > k[store+1..hi). */
+                size_t store = lo;
+                for (size_t i = lo; i < last; i++)
+                        if (key_cmp(&k[i], &k[last]) > 0) {
+                                t = k[i], k[i] = k[store], k[store] = t;
+                                store++;
+                        }
+                t = k[store], k[store] = k[last], k[last] = t;
+                if (need == store || need == store + 1)
+                        return;
+                if (need < store)
+                        hi = store;
+                else
+                        lo = store + 1;
+        }
+        /* Insertion sort of the rest, largest first. */
+        for (size_t i = lo + 1; i < hi; i++) {
+                Key x = k[i];
+                size_t j = i;
+                for (; j > lo && key_cmp(&k[j - 1], &x) < 0; j--)
+                        k[j] = k[j - 1];
+                k[j] = x;
+        }
+}
+
+/* Jobs with at most this many units keep their keys on the stack (8 KiB), computed once with the
+ * floors; larger ones take the radix selection, which recomputes them but needs no memory. */
+#define AP_CACHED 256
+
 /* Largest-remainder apportioning of a->total by the weights; a->sum must be > 0. */
 static void ap_run(const Apportion *a)
 {
         size_t m = ap_count(a);
         uint64_t given = 0;
+        Key cache[AP_CACHED];
+        size_t nk = 0;
 
         assert(a->sum > 0);
         for (size_t i = 0; i < m; i++) {
                 uint64_t w = ap_weight(a, i);
+                if (w == 0) {
+                        *ap_out(a, i) = 0;
+                        continue;
+                }
                 /* <= total because w <= sum. */
-                uint64_t f = w == 0 ? 0 : (uint64_t)((u128)a->total * w / a->sum);
+                u128 tw = (u128)a->total * w;
+                uint64_t f = (uint64_t)(tw / a->sum);
                 *ap_out(a, i) = f;
                 given += f;
+                /* The same key as ap_key's. */
+                u128 r = tw - (u128)f * a->sum;
+                if (m <= AP_CACHED && r != 0)
+                        cache[nk++] = (Key){{(uint64_t)(r >> 64), (uint64_t)r, w, ~(uint64_t)i}};
         }
         assert(given <= a->total);
 
         size_t extras = (size_t)(a->total - given); /* < m, so it fits */
         if (extras == 0)
                 return;
+
+        if (m <= AP_CACHED) {
+                /* Every unit with a non-zero remainder is in the cache, and extras < nk (see
+                 * ap_key). */
+                assert(extras < nk);
+                keys_top(cache, nk, extras);
+                for (size_t j = 0; j < extras; j++)
+                        (*ap_out(a, (size_t)~cache[j].w[3]))++;
+                return;
+        }
 
         Key threshold = ap_select(a, extras), k;
         size_t handed = 0;

@@ -35,6 +35,17 @@
 #define MSG_NEEDS_RESTART "5b1f7f0e0d6a4b55a1c7e0d7c0a2f015"
 #define MSG_STOPPING      "5b1f7f0e0d6a4b55a1c7e0d7c0a2f016"
 
+/* The parts of a tick --profile times (daemon_profile_print names them). */
+enum {
+        PROF_ENERGY,   /* the energy source's read and the interval's deltas */
+        PROF_SERVICES, /* cgroups and processes read, the energy split */
+        PROF_REQUESTS, /* the tick's request counts gathered */
+        PROF_STORE,    /* store_tick_append and store_commit */
+        PROF_MAINTAIN, /* rollups, packing, retention (about once a minute) */
+        PROF_OTHER,    /* the rest of daemon_tick: bands, --show, STATUS= */
+        _PROF_MAX,
+};
+
 struct Daemon {
         JoulesConfig cfg;
         DaemonOptions opts;
@@ -77,6 +88,11 @@ struct Daemon {
         /* the model's energy so far (µJ: curve, dram), which weights the run's band */
         double band_uj[2];
         uint64_t band_ticks;
+
+        /* --profile: this thread's CPU time per part of the stored ticks (ns) */
+        uint64_t prof_ns[_PROF_MAX];
+        uint64_t prof_ticks;
+        bool prof_steady; /* the first PROF_SKIP_TICKS are behind */
 };
 
 /* STATUS= for systemctl status: the host's power over the last second of measured time, sent
@@ -230,8 +246,21 @@ static void daemon_band(Daemon *d, bool final)
                 log_debug("storage: the run's band: %s", store_last_error(d->store));
 }
 
+#define PROF_SKIP_TICKS 30
+
+/* --profile: the time since *last on this thread's clock added to part k; *last moves on. */
+static void daemon_profile(Daemon *d, size_t k, uint64_t *last)
+{
+        if (!d->opts.profile)
+                return;
+        uint64_t now = now_thread_cpu_ns();
+        d->prof_ns[k] += now - *last;
+        *last = now;
+}
+
 static void daemon_tick(Daemon *d)
 {
+        uint64_t prof = d->opts.profile ? now_thread_cpu_ns() : 0;
         uint64_t mono_ns = now_monotonic_ns();
         int64_t wall_us = now_realtime_us();
         d->source->tick_ns = mono_ns;
@@ -253,6 +282,7 @@ static void daemon_tick(Daemon *d)
                         daemon_log_started(d);
                 }
         }
+        daemon_profile(d, PROF_ENERGY, &prof);
         ServicesTick st;
         int rs = services_tick(d->services, r == 0, d->interval.host_valid, d->interval.host_uj,
                                d->interval.dt_us, &st);
@@ -260,6 +290,7 @@ static void daemon_tick(Daemon *d)
                 log_debug("attributing the tick: %s", strerror(-rs));
                 st = (ServicesTick){0};
         }
+        daemon_profile(d, PROF_SERVICES, &prof);
         if (r == 0)
                 return; /* baseline */
         d->active_services = st.n_active;
@@ -303,13 +334,16 @@ static void daemon_tick(Daemon *d)
                 .proc_counters = st.proc_counters,
                 .n_proc_counters = st.n_proc_counters,
         };
+        daemon_profile(d, PROF_OTHER, &prof);
         RequestsTick rq = {0};
         if (requests_tick(d->requests, &rq) < 0)
                 log_debug("requests: %s", store_last_error(d->store));
+        daemon_profile(d, PROF_REQUESTS, &prof);
         t.requests = rq.values;
         t.n_requests = rq.n_values;
         t.ingest = rq.ingest;
         daemon_band(d, false);
+        daemon_profile(d, PROF_OTHER, &prof);
         r = store_tick_append(d->store, &t);
         /* Ticks of 0.25 s or longer commit each; shorter ones are batched for at most half a
          * second, so a crash loses well under the last second and short ticks do not pay a
@@ -319,6 +353,7 @@ static void daemon_tick(Daemon *d)
                 r = store_commit(d->store);
                 d->last_commit_ns = mono_ns;
         }
+        daemon_profile(d, PROF_STORE, &prof);
         daemon_store_health(d, r, mono_ns, false);
         /* Rollups and retention about once a minute (at start-up too), each tick while behind. */
         if (r >= 0 && (d->maintain_behind || d->last_maintain_ns == 0 ||
@@ -331,11 +366,50 @@ static void daemon_tick(Daemon *d)
                 d->maintain_behind = m == 1;
                 d->last_maintain_ns = mono_ns;
         }
+        daemon_profile(d, PROF_MAINTAIN, &prof);
         if (iv->host_valid) {
                 d->show_uj += iv->host_uj;
                 d->show_us += iv->dt_us;
         }
         daemon_show(d, mono_ns, &st, iv->dt_us);
+        if (d->opts.profile) {
+                daemon_profile(d, PROF_OTHER, &prof);
+                /* start-up's ticks (the first reads of everything) are not the steady state */
+                if (++d->prof_ticks == PROF_SKIP_TICKS && !d->prof_steady) {
+                        memset(d->prof_ns, 0, sizeof(d->prof_ns));
+                        d->prof_ticks = 0;
+                        d->prof_steady = true;
+                        store_profile_enable(d->store);
+                }
+        }
+}
+
+/* --profile's report, on stderr at exit: CPU per stored tick of each part, and of store_commit's
+ * own parts, over the ticks after the first PROF_SKIP_TICKS. The clock reads are system calls
+ * (about 7 a tick), counted in the parts. */
+static void daemon_profile_print(const Daemon *d)
+{
+        static const char *const names[_PROF_MAX] = {"energy", "services", "requests",
+                                                     "store",  "maintain", "other"};
+        if (!d->opts.profile || d->prof_ticks == 0)
+                return;
+        double n = (double)d->prof_ticks, sum = 0;
+        fprintf(stderr, "joulesd: profile: %" PRIu64 " ticks, CPU us per tick:", d->prof_ticks);
+        for (size_t k = 0; k < _PROF_MAX; k++) {
+                fprintf(stderr, " %s %.1f", names[k], (double)d->prof_ns[k] / 1e3 / n);
+                sum += (double)d->prof_ns[k];
+        }
+        fprintf(stderr, " total %.1f\n", sum / 1e3 / n);
+        StoreCommitProfile p;
+        store_commit_profile(d->store, &p);
+        if (p.commits)
+                fprintf(stderr,
+                        "joulesd: profile: %" PRIu64 " commits, CPU us per commit: begin %.1f "
+                        "rows %.1f totals %.1f commit %.1f\n",
+                        p.commits, (double)p.begin_ns / 1e3 / (double)p.commits,
+                        (double)p.rows_ns / 1e3 / (double)p.commits,
+                        (double)p.totals_ns / 1e3 / (double)p.commits,
+                        (double)p.commit_ns / 1e3 / (double)p.commits);
 }
 
 static int daemon_arm_timer(Daemon *d)
@@ -443,6 +517,8 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                 .interval_us = cfg->interval_us,
                 .hostname = hostname,
         };
+        if (opts->profile)
+                store_profile_enable(d->store);
         r = store_run_begin(d->store, &run, &d->run_id);
         if (r >= 0 && d->source->model) {
                 const EnergyModelInfo *m = d->source->model;
@@ -720,6 +796,7 @@ int daemon_run(Daemon *d)
                     now_ns - d->started_ns >= d->opts.duration_us * NSEC_PER_USEC)
                         break;
         }
+        daemon_profile_print(d);
         (void)sd_notify(false, "STOPPING=1");
         int c = store_commit(d->store);
         if (c >= 0)

@@ -18,6 +18,7 @@ typedef struct DaemonOptions {
         SettingsSource settings;
         bool show;            /* print what is measured, once a second, on stdout */
         uint64_t duration_us; /* stop after this long; 0: run until a signal */
+        bool profile;         /* at exit, print the CPU time of each part of a tick (stderr) */
 } DaemonOptions;
 
 /* err says, for the user, what failed and what to do. */

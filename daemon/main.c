@@ -34,6 +34,8 @@ static void usage(FILE *f)
                 "                         (default /run/joules/ingest.sock; '' for none)\n"
                 "  --show                 print the measured power once a second\n"
                 "  --duration DURATION    stop after this long (tests, benchmarks)\n"
+                "  --profile              at exit, print the CPU time of each part of a tick\n"
+                "                         (the ticks after the first 30)\n"
                 "  --check-config         validate the settings and exit\n"
                 "  --dump-config          print the effective settings as a config file\n"
                 "  --version, --help\n\n"
@@ -55,6 +57,7 @@ enum {
         ARG_INGEST_SOCKET,
         ARG_SHOW,
         ARG_DURATION,
+        ARG_PROFILE,
         ARG_CHECK,
         ARG_DUMP,
         ARG_VERSION,
@@ -75,6 +78,7 @@ static const struct option options[] = {
         {"ingest-socket", required_argument, NULL, ARG_INGEST_SOCKET},
         {"show", no_argument, NULL, ARG_SHOW},
         {"duration", required_argument, NULL, ARG_DURATION},
+        {"profile", no_argument, NULL, ARG_PROFILE},
         {"check-config", no_argument, NULL, ARG_CHECK},
         {"dump-config", no_argument, NULL, ARG_DUMP},
         {"version", no_argument, NULL, ARG_VERSION},
@@ -126,6 +130,9 @@ int main(int argc, char **argv)
                         return 0;
                 case ARG_SHOW:
                         opts.show = true;
+                        continue;
+                case ARG_PROFILE:
+                        opts.profile = true;
                         continue;
                 case ARG_CHECK:
                         check = true;

@@ -50,6 +50,8 @@ struct Services {
 
         ServiceState *states;
         size_t n_states;
+        bool matched;          /* states[] follow the unit list of cgroup scan matched_scan */
+        uint64_t matched_scan; /* cgroup_set_scans() when states[] were last matched */
 
         /* scratch, grown on demand and reused every tick */
         size_t cap_units;
@@ -175,6 +177,11 @@ static int state_new(Services *s, const CgroupUnit *u, ServiceState *ret)
  * common case is a match at the same index). */
 static int services_match(Services *s, const CgroupUnit *units, size_t n)
 {
+        /* The unit list changes only when the tree is walked again: until then every state is
+         * still at its unit's index, and matching them again (a strcmp and a copy per unit,
+         * every tick) would find the same. */
+        if (s->cg && s->matched && s->matched_scan == cgroup_set_scans(s->cg) && n == s->n_states)
+                return 0;
         int r = services_reserve_units(s, n);
         if (r < 0)
                 return r;
@@ -204,6 +211,9 @@ static int services_match(Services *s, const CgroupUnit *units, size_t n)
         s->states = s->next_states;
         s->next_states = tmp;
         s->n_states = n;
+        s->matched = s->cg != NULL;
+        if (s->cg)
+                s->matched_scan = cgroup_set_scans(s->cg);
         return 0;
 }
 

@@ -63,6 +63,11 @@ int store_totals_flush(Store *s) __attribute__((warn_unused_result));
  * every tick the history holds, read through the tiers. */
 int store_totals_fill(Store *s, const char *schema) __attribute__((warn_unused_result));
 
+/* store-schema.c: PRAGMA user_version (the migrations applied), and applying the missing ones,
+ * each in its own transaction (-EPROTO for a history newer than this joules). */
+int store_user_version(Store *s, int *ret) __attribute__((warn_unused_result));
+int store_migrate(Store *s) __attribute__((warn_unused_result));
+
 struct Store {
         sqlite3 *db;
         StoreMode mode;
@@ -75,6 +80,8 @@ struct Store {
         size_t pending_ticks, pending_bytes, backlog_limit;
         uint64_t backlog_dropped;
         uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
+        bool profile;               /* store_profile_enable */
+        StoreCommitProfile prof;
         /* store_cached's statements, in the order they were first asked for. */
         struct StoreCachedStmt *cache;
         size_t n_cache, cap_cache;

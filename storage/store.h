@@ -171,6 +171,16 @@ typedef struct StoreBacklog {
 } StoreBacklog;
 void store_set_backlog_limit(Store *s, size_t bytes);
 void store_backlog(const Store *s, StoreBacklog *ret);
+
+/* Where store_commit's time goes (joulesd --profile): this thread's CPU time in ns, summed over
+ * the commits since store_profile_enable: BEGIN (the WAL's locks and index header), the rows,
+ * the running totals' fold, COMMIT (the WAL frames written, the locks released). */
+typedef struct StoreCommitProfile {
+        uint64_t commits;
+        uint64_t begin_ns, rows_ns, totals_ns, commit_ns;
+} StoreCommitProfile;
+void store_profile_enable(Store *s);
+void store_commit_profile(const Store *s, StoreCommitProfile *ret);
 const char *store_last_error(Store *s);
 
 /* ---- tiers, rollups and retention (storage/store-maintain.c) ---- */

@@ -1,14 +1,17 @@
 # For the tests that run servers on loopback (exporter.sh, prometheus.sh, fleet-export.sh).
 # Sourced after tests/lib.sh (uses SCRATCH and fail).
 
-# A free TCP port on loopback, different from the ones already taken here (others may take it
-# before us: every server started is then checked to be ours and answering).
+# free_port VAR: sets VAR to a free TCP port on loopback, different from the ones already taken
+# here (others may take it before us: every server started is then checked to be ours and
+# answering). It assigns rather than prints, so that it runs in this shell and TAKEN keeps the
+# ports handed out: two calls before either server binds never get the same port.
 # Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
 # the local ports of outgoing connections (Prometheus scraping, wrk) come from there and a bind
 # to one of them fails although nothing listens on it. A port any socket holds is skipped.
 TAKEN=" "
 free_port() {
   local p lo
+  [ $# -eq 1 ] || fail "free_port: name the variable to set"
   read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
   [ "${lo:-0}" -gt 11000 ] || lo=32768
   for _ in $(seq 200); do
@@ -16,7 +19,7 @@ free_port() {
     case $TAKEN in *" $p "*) continue ;; esac
     if [ -z "$(ss -Htan "sport = :$p")" ]; then
       TAKEN+="$p "
-      echo "$p"
+      printf -v "$1" '%s' "$p"
       return 0
     fi
   done

@@ -47,6 +47,7 @@ static void test_cpu_stat_parse(void **state)
                 {"usage_usec 18446744073709551615\n", 0, UINT64_MAX, 0, 0},
                 {"user_usec 1\nusage_usec 2\n", 0, 2, 1, 0},
                 {"usage_usec 5", 0, 5, 0, 0},
+                {"usage_usec 5\nusage_usec 6\n", 0, 5, 0, 0},
                 {"nr_periods 3\n", -ENODATA, 0, 0, 0},
                 {"", -ENODATA, 0, 0, 0},
                 {"usage_usec x\n", -EINVAL, 0, 0, 0},
@@ -70,6 +71,15 @@ static void test_cpu_stat_parse(void **state)
                 assert_true(sy == rows[i].sys);
                 assert_int_equal(cgroup_cpu_stat_parse(rows[i].text, &u, NULL, NULL), 0);
         }
+
+        /* Only usage_usec wanted: what follows it is left unparsed, what precedes it is not. */
+        uint64_t u = 7;
+        assert_int_equal(cgroup_cpu_stat_parse("usage_usec 3\nuser_usec x\n", &u, NULL, NULL), 0);
+        assert_true(u == 3);
+        assert_int_equal(cgroup_cpu_stat_parse("usage_usec 3\nuser_usec x\n", &u, &u, NULL),
+                         -EINVAL);
+        assert_int_equal(cgroup_cpu_stat_parse("user_usec x\nusage_usec 3\n", &u, NULL, NULL),
+                         -EINVAL);
 }
 
 /* ---- names ---- */
@@ -955,6 +965,39 @@ static void test_fake_rescan_every(void **state)
         cgroup_set_free(s);
 }
 
+/* A walk keeps a unit's own cgroup.procs open (its directory's inode is the same), as it keeps its
+ * cpu.stat: the file is swapped for a new one here only to tell the fd kept from one opened anew,
+ * which would read the new one. */
+static void test_fake_rescan_keeps_procs_fd(void **state)
+{
+        (void)state;
+        cg("", MS(100), "");
+        cg("/a.service", MS(1), "7\n");
+        descendants(1);
+        mkdirs("proc");
+        CgroupSet *s = open_fake(2);
+        pid_t *pids;
+        size_t np;
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_unit_pids(s, 0, &pids, &np), 0);
+        assert_int_equal(np, 1);
+        assert_int_equal(pids[0], 7);
+        free(pids);
+
+        char from[8192], to[8192];
+        snprintf(from, sizeof(from), "%s/cg/a.service/cgroup.procs.new", tmp);
+        snprintf(to, sizeof(to), "%s/cg/a.service/cgroup.procs", tmp);
+        put("cg/a.service/cgroup.procs.new", "8\n");
+        assert_int_equal(rename(from, to), 0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_scans(s), 2);
+        assert_int_equal(cgroup_set_unit_pids(s, 0, &pids, &np), 0);
+        assert_int_equal(np, 1);
+        assert_int_equal(pids[0], 7); /* the fd opened before the walk */
+        free(pids);
+        cgroup_set_free(s);
+}
+
 /* A legacy host: the v1 cpuacct hierarchy, cpuacct.usage in ns. */
 static void test_fake_v1(void **state)
 {
@@ -1353,6 +1396,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy_nested, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_rescan_keeps_procs_fd, setup_tree,
+                                                teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_mountinfo, setup_tree, teardown_tree),
         };

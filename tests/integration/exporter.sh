@@ -49,7 +49,7 @@ stop_joulesd() {
 }
 CLEANUP+=('[ -n "$daemon" ] && kill $daemon 2>/dev/null')
 
-port=$(free_port)
+free_port port
 url=http://127.0.0.1:$port
 exporter=
 start_exporter() { # as nobody, in group 65534 only
@@ -108,7 +108,7 @@ no_caps() { # PID [CapBnd too]
 no_caps "$exporter"
 # Started as root, it drops everything, the bounding set too (an unprivileged user cannot
 # shrink its bounding set; no_new_privs keeps it from ever using it).
-root_port=$(free_port)
+free_port root_port
 "$SCRATCH/bin/joules-exporter" --db "$db" --listen "127.0.0.1:$root_port" >/dev/null 2>"$SCRATCH/root.err" &
 root_exporter=$!
 CLEANUP+=("kill $root_exporter 2>/dev/null")

@@ -27,9 +27,9 @@ started=$(date +%s)
 
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-PA=$(free_port)
-PB=$(free_port)
-PP=$(free_port)
+free_port PA
+free_port PB
+free_port PP
 IA=127.0.0.1:$PA
 IB=127.0.0.1:$PB
 PROM=http://127.0.0.1:$PP
@@ -229,7 +229,7 @@ expect() { # expect RC PATTERN ARGS...: the exit code and a line of stderr
   grep -q -- "$pat" "$SCRATCH/err" || die "joules export $*: '$(cat "$SCRATCH/err")' lacks '$pat'"
   note "exit $rc: $(head -n1 "$SCRATCH/err")"
 }
-closed=$(free_port)
+free_port closed
 expect 1 "http://127.0.0.1:$closed: .*onnect" --prometheus "http://127.0.0.1:$closed" --from "$FROM" --to "$TO" --format csv
 expect 1 "bad_data" --prometheus "$PROM" --match 'instance=~"(' --from "$FROM" --to "$TO" --format csv
 expect 1 "127.0.0.1:$PA/x: HTTP status 4[0-9][0-9]" --prometheus "http://user:secret@127.0.0.1:$PA/x" --from "$FROM" --to "$TO" --format csv

@@ -1,6 +1,7 @@
 # The real joulesd against the RAPL simulator: a small max_energy_range_uj makes the counters
 # wrap several times; the stored host energy over the stored time span must match the simulated
-# watts (packages + dram, never the core subzone) within 1%.
+# watts (packages + dram, never the core subzone) within 1%. joulesd --profile reports its
+# ticks and commits.
 source "$JOULES_SRC/tests/lib.sh"
 
 sys=$SCRATCH/sys
@@ -41,3 +42,26 @@ core_w=$(echo "$json" | jq '[.domains[] | select(.name == "package-0/core")][0].
 within "$core_w" 15 1 || fail "core power $core_w W is not 15 W"
 "$JOULES" --db "$db" status
 echo "ok: $watts W"
+
+# --profile: after the first 30 ticks, CPU per tick by part and per commit; at 50 ms the ticks
+# are committed in batches of about half a second, so there are about a tenth as many commits.
+"$JOULESD" --db "$SCRATCH/profile.db" --interval 50ms --sysfs-root "$sys" --energy-source powercap \
+  --duration 3s --profile 2>"$SCRATCH/profile.err" || { cat "$SCRATCH/profile.err"; fail "joulesd --profile failed"; }
+ticks_line=$(grep 'joulesd: profile: [0-9]* ticks, CPU us per tick: energy' "$SCRATCH/profile.err") ||
+  fail "no per-tick profile: $(cat "$SCRATCH/profile.err")"
+commit_line=$(grep 'joulesd: profile: [0-9]* commits, CPU us per commit: begin' "$SCRATCH/profile.err") ||
+  fail "no per-commit profile: $(cat "$SCRATCH/profile.err")"
+note "$ticks_line"
+read -r pticks psum ptotal < <(echo "$ticks_line" | awk '{
+  for (i = 1; i <= NF; i++) {
+    if ($(i + 1) == "ticks,") n = $i
+    if ($i ~ /^(energy|services|requests|store|maintain|other)$/) s += $(i + 1)
+    if ($i == "total") t = $(i + 1)
+  }
+  print n, s, t }')
+pcommits=$(echo "$commit_line" | awk '{ print $3 }')
+stored=$(sqlite3 "$SCRATCH/profile.db" "SELECT COUNT(*) FROM ticks")
+[ "$pticks" -eq $((stored - 30)) ] || fail "profiled $pticks ticks of $stored stored (all but the first 30)"
+within "$psum" "$ptotal" 1 || fail "the parts ($psum us) do not add up to the total ($ptotal us)"
+[ "$pcommits" -ge $((pticks / 20)) ] && [ "$pcommits" -le $((pticks / 5 + 1)) ] ||
+  fail "$pcommits commits for $pticks ticks of 50 ms (batches of about 0.5 s)"

@@ -210,7 +210,7 @@ echo "$sv" | jq -e --arg u "$u" '.units[] | select(.unit == $u) |
 # scrape_events: joules_unit_events_total of the unit's TASK-CLOCK, from a joules-exporter on db.
 scrape_events() {
   local port ex v i
-  port=$(free_port)
+  free_port port
   "$JOULES_BIN/joules-exporter" --db "$db" --listen "127.0.0.1:$port" >/dev/null 2>"$SCRATCH/exporter.err" &
   ex=$!
   for ((i = 0; i < 200; i++)); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done

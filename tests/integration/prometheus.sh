@@ -54,10 +54,10 @@ wait_query() {
 }
 
 # --- two hosts ---------------------------------------------------------------------------------
-PA=$(free_port)
-PB=$(free_port)
-PE=$(free_port)
-PC=$(free_port)
+free_port PA
+free_port PB
+free_port PE
+free_port PC
 IA=127.0.0.1:$PA
 IB=127.0.0.1:$PB
 EDGE=http://127.0.0.1:$PE
