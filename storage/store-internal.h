@@ -82,6 +82,9 @@ struct Store {
         uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
         bool profile;               /* store_profile_enable */
         StoreCommitProfile prof;
+        /* store_cached's statements, in the order they were first asked for. */
+        struct StoreCachedStmt *cache;
+        size_t n_cache, cap_cache;
         char error[512];
 };
 
@@ -97,11 +100,27 @@ int store_exec(Store *s, const char *sql);
 bool store_has_table(Store *s, const char *name);
 /* Prepares a one-off query; the caller finalizes it. */
 int store_query(Store *s, sqlite3_stmt **ret, const char *sql);
+/* The writer's statement for sql, prepared the first time it is asked for (persistent) and kept
+ * until store_close: the once-a-minute maintenance would otherwise parse some 50 statements
+ * each pass. Only for SQL from a fixed set (constants, or templates with table names put in):
+ * every distinct text stays prepared. The caller must store_release() it on every path once
+ * done, stepped to the end or not (a statement left stepping keeps its read open), and must not
+ * ask for the same text again before then. Errors as store_query's. */
+int store_cached(Store *s, const char *sql, sqlite3_stmt **ret) __attribute__((warn_unused_result));
+/* The same with what (instead of "preparing a query") in the error when it fails to prepare. */
+int store_cached_for(Store *s, const char *sql, const char *what, sqlite3_stmt **ret)
+        __attribute__((warn_unused_result));
+/* Resets a store_cached() statement and drops its bindings (NULL: nothing). */
+void store_release(sqlite3_stmt *q);
+/* store_exec() of one statement without rows ("BEGIN IMMEDIATE", "COMMIT") through the cache. */
+int store_exec_cached(Store *s, const char *sql) __attribute__((warn_unused_result));
+/* Finalizes every store_cached() statement; store_close before closing the handle. */
+void store_cache_free(Store *s);
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
-/* Runs sql with ?1 = a, ?2 = b; ret_changes (may be NULL): the rows it changed. */
+/* Runs sql (cached) with ?1 = a, ?2 = b; ret_changes (may be NULL): the rows it changed. */
 int store_exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes)
         __attribute__((warn_unused_result));
-/* The first row of a two-column query: *ret_null when its first column is NULL. */
+/* The first row of a two-column query (cached): *ret_null when its first column is NULL. */
 int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, int64_t *ret_b)
         __attribute__((warn_unused_result));
 

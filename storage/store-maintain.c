@@ -1,5 +1,6 @@
 /* What one store_maintain() call does: build the tiers (store-rollup.c) in one transaction, then
- * apply retention (store-retention.c) in a second, short one. */
+ * apply retention (store-retention.c) in a second, short one. Every statement on this path is
+ * kept prepared (store_cached): a pass that finds nothing to do parses nothing. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -12,7 +13,7 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
 {
         assert(s->mode == STORE_READ_WRITE);
         StoreTierState st[STORE_N_STATE];
-        int r = store_exec(s, "BEGIN IMMEDIATE");
+        int r = store_exec_cached(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         /* The running totals first: packing and retention remove the plain rows the ticks after
@@ -25,7 +26,7 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
         if (more >= 0)
                 r = store_tiers_save(s, st);
         if (more >= 0 && r >= 0)
-                r = store_exec(s, "COMMIT");
+                r = store_exec_cached(s, "COMMIT");
         if (more < 0 || r < 0) {
                 (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                 return more < 0 ? more : r;
@@ -33,7 +34,7 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
         /* Retention in its own short transaction (one batch per tier per call), written only
          * when a horizon moved or something was deleted. */
         const uint64_t keep[] = {ret->raw_us, ret->minute_us, ret->hour_us};
-        r = store_exec(s, "BEGIN IMMEDIATE");
+        r = store_exec_cached(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         StoreTierState before[STORE_N_STATE];
@@ -49,8 +50,8 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
         if (r >= 0 && memcmp(before, st, sizeof(before)) != 0)
                 r = store_tiers_save(s, st);
         if (r >= 0)
-                r = store_exec(s,
-                               sqlite3_total_changes64(s->db) != changes ? "COMMIT" : "ROLLBACK");
+                r = store_exec_cached(s, sqlite3_total_changes64(s->db) != changes ? "COMMIT"
+                                                                                   : "ROLLBACK");
         if (r < 0) {
                 (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                 return r;

@@ -106,14 +106,14 @@ static int rollup_run(Store *s, const char *const tmpl[4], const char *target, c
                 if (n < 0 || (size_t)n >= sizeof(sql))
                         return -ENAMETOOLONG;
                 sqlite3_stmt *q = NULL;
-                int r = store_query(s, &q, sql);
+                int r = store_cached(s, sql, &q);
                 if (r < 0)
                         return r;
                 sqlite3_bind_int64(q, 1, a);
                 sqlite3_bind_int64(q, 2, b);
                 sqlite3_bind_int64(q, 3, width);
                 int rc = sqlite3_step(q);
-                sqlite3_finalize(q);
+                store_release(q);
                 if (rc != SQLITE_DONE)
                         return store_fail(s, rc, "rolling up");
         }
@@ -192,14 +192,15 @@ static int pack_requests(Store *s, int64_t lo, int64_t hi)
         size_t n = 0, cap = 0, buf_size = 0;
         uint8_t *buf = NULL;
         int64_t tick = -1;
-        int rc, r = store_query(s, &q,
-                                "SELECT t.id, r.unit_id, r.metric_id, r.count FROM ticks t "
-                                "JOIN unit_requests r ON r.tick_id = t.id "
-                                "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
-                                "ORDER BY t.ts_us, t.id, r.unit_id, r.metric_id");
+        int rc, r = store_cached(s,
+                                 "SELECT t.id, r.unit_id, r.metric_id, r.count FROM ticks t "
+                                 "JOIN unit_requests r ON r.tick_id = t.id "
+                                 "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                 "ORDER BY t.ts_us, t.id, r.unit_id, r.metric_id",
+                                 &q);
         if (r >= 0)
-                r = store_query(s, &ins,
-                                "INSERT INTO tick_requests (tick_id, data) VALUES (?1, ?2)");
+                r = store_cached(s, "INSERT INTO tick_requests (tick_id, data) VALUES (?1, ?2)",
+                                 &ins);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(q, 1, lo);
@@ -255,8 +256,8 @@ static int pack_requests(Store *s, int64_t lo, int64_t hi)
                              "WHERE ts_us > ?1 AND ts_us <= ?2)",
                              lo, hi, NULL);
 out:
-        sqlite3_finalize(q);
-        sqlite3_finalize(ins);
+        store_release(q);
+        store_release(ins);
         free(v);
         free(buf);
         return r;
@@ -268,18 +269,20 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
 {
         PackState p = {.s = s, .bucket = INT64_MIN};
         sqlite3_stmt *q = NULL;
-        int rc, r = store_query(s, &q,
-                                "SELECT t.id, t.ts_us, t.estimated, e.unit_id, e.active_uj, "
-                                "e.idle_uj, e.cpu_ns FROM ticks t JOIN unit_energy e ON "
-                                "e.tick_id = t.id WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
-                                "ORDER BY t.ts_us, t.id, e.unit_id");
+        int rc, r = store_cached(s,
+                                 "SELECT t.id, t.ts_us, t.estimated, e.unit_id, e.active_uj, "
+                                 "e.idle_uj, e.cpu_ns FROM ticks t JOIN unit_energy e ON "
+                                 "e.tick_id = t.id WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                 "ORDER BY t.ts_us, t.id, e.unit_id",
+                                 &q);
         if (r >= 0)
-                r = store_query(s, &p.blob,
-                                "INSERT INTO tick_units (tick_id, data) VALUES (?1, ?2)");
+                r = store_cached(s, "INSERT INTO tick_units (tick_id, data) VALUES (?1, ?2)",
+                                 &p.blob);
         if (r >= 0)
-                r = store_query(s, &p.roll,
-                                "INSERT INTO minute_units (start_us, unit_id, active_uj, idle_uj, "
-                                "cpu_ns, estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)" UNITS_UPSERT);
+                r = store_cached(s,
+                                 "INSERT INTO minute_units (start_us, unit_id, active_uj, idle_uj, "
+                                 "cpu_ns, estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)" UNITS_UPSERT,
+                                 &p.roll);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(q, 1, lo);
@@ -351,9 +354,9 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                         "WHERE ts_us > ?1 AND ts_us <= ?2)",
                         lo, hi, NULL);
 out:
-        sqlite3_finalize(q);
-        sqlite3_finalize(p.blob);
-        sqlite3_finalize(p.roll);
+        store_release(q);
+        store_release(p.blob);
+        store_release(p.roll);
         free(p.sums);
         free(p.units);
         free(p.buf);
@@ -382,9 +385,10 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
         bool late = false;
         if (!empty && max_id > st[STORE_TIER_RAW].tick_id) {
                 sqlite3_stmt *q = NULL;
-                r = store_query(s, &q,
-                                "SELECT EXISTS (SELECT 1 FROM ticks WHERE id > ?1 AND "
-                                "+ts_us <= ?2)");
+                r = store_cached(s,
+                                 "SELECT EXISTS (SELECT 1 FROM ticks WHERE id > ?1 AND "
+                                 "+ts_us <= ?2)",
+                                 &q);
                 if (r < 0)
                         return r;
                 sqlite3_bind_int64(q, 1, st[STORE_TIER_RAW].tick_id);
@@ -394,7 +398,7 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
                         late = sqlite3_column_int(q, 0) != 0;
                 else
                         r = store_fail(s, rc, "looking for late ticks");
-                sqlite3_finalize(q);
+                store_release(q);
         }
         if (late)
                 for (size_t k = STORE_TIER_MINUTE; k < _STORE_TIER_MAX && r >= 0; k++)
@@ -418,9 +422,10 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
         int64_t pack_hi = target;
         {
                 sqlite3_stmt *q = NULL;
-                r = store_query(s, &q,
-                                "SELECT ts_us FROM ticks WHERE ts_us > ?1 ORDER BY ts_us "
-                                "LIMIT 1 OFFSET ?2");
+                r = store_cached(s,
+                                 "SELECT ts_us FROM ticks WHERE ts_us > ?1 ORDER BY ts_us "
+                                 "LIMIT 1 OFFSET ?2",
+                                 &q);
                 if (r < 0)
                         return r;
                 sqlite3_bind_int64(q, 1, packed->done_us);
@@ -431,7 +436,7 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
                                 target, store_ceil_to(sqlite3_column_int64(q, 0), STORE_MINUTE_US));
                 else if (rc != SQLITE_DONE)
                         r = store_fail(s, rc, "bounding the rollup");
-                sqlite3_finalize(q);
+                store_release(q);
                 if (r < 0)
                         return r;
         }

@@ -243,19 +243,29 @@ static const char *const store_migrations[] = {
 
 int store_user_version(Store *s, int *ret)
 {
-        sqlite3_stmt *st;
-        int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc, "reading the schema version");
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                int r = store_fail(s, rc, "reading the schema version");
-                sqlite3_finalize(st);
-                return r;
+        /* The writer asks at every maintenance pass (store-tiers.c): its statement is kept. */
+        bool cached = s->mode == STORE_READ_WRITE;
+        sqlite3_stmt *st = NULL;
+        if (cached) {
+                int r = store_cached_for(s, "PRAGMA user_version", "reading the schema version",
+                                         &st);
+                if (r < 0)
+                        return r;
+        } else {
+                int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+                if (rc != SQLITE_OK)
+                        return store_fail(s, rc, "reading the schema version");
         }
-        *ret = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-        return 0;
+        int rc = sqlite3_step(st), r = 0;
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int(st, 0);
+        else
+                r = store_fail(s, rc, "reading the schema version");
+        if (cached)
+                store_release(st);
+        else
+                sqlite3_finalize(st);
+        return r;
 }
 
 int store_schema_latest(void)

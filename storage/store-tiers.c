@@ -50,7 +50,7 @@ int store_tiers_load(Store *s, StoreTierState st[STORE_N_STATE])
         if (v < STORE_SCHEMA_TIERS)
                 return 0; /* an older daemon's file, read-only: raw ticks only */
         sqlite3_stmt *q = NULL;
-        int r = store_query(s, &q, "SELECT tier, done_us, kept_us, tick_id FROM rollup_state");
+        int r = store_cached(s, "SELECT tier, done_us, kept_us, tick_id FROM rollup_state", &q);
         if (r < 0)
                 return r;
         int rc;
@@ -67,16 +67,17 @@ int store_tiers_load(Store *s, StoreTierState st[STORE_N_STATE])
                 }
         }
         r = rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading rollup_state");
-        sqlite3_finalize(q);
+        store_release(q);
         return r;
 }
 
 int store_tiers_save(Store *s, const StoreTierState st[STORE_N_STATE])
 {
         sqlite3_stmt *q = NULL;
-        int r = store_query(s, &q,
-                            "UPDATE rollup_state SET done_us = ?1, kept_us = ?2, tick_id = ?3 "
-                            "WHERE tier = ?4");
+        int r = store_cached(s,
+                             "UPDATE rollup_state SET done_us = ?1, kept_us = ?2, tick_id = ?3 "
+                             "WHERE tier = ?4",
+                             &q);
         int v = store_schema_version(s);
         if (v < 0)
                 r = v;
@@ -98,6 +99,6 @@ int store_tiers_save(Store *s, const StoreTierState st[STORE_N_STATE])
                 if (rc != SQLITE_DONE)
                         r = store_fail(s, rc, "writing rollup_state");
         }
-        sqlite3_finalize(q);
+        store_release(q);
         return r;
 }

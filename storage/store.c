@@ -222,6 +222,7 @@ Store *store_close(Store *s)
         pending_free(s);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
+        store_cache_free(s);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);

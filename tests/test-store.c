@@ -11,9 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "common/util.h"
 #include "storage/store.h"
+#include "storage/store-internal.h" /* store_cached */
 
 static char dir[] = "/tmp/joules-test-store-XXXXXX";
 
@@ -184,11 +186,272 @@ static void test_errors(void **state)
         }
 }
 
+/* Whether any statement of the handle is stepping (holds a read or write open). */
+static bool any_busy(Store *s)
+{
+        for (sqlite3_stmt *q = sqlite3_next_stmt(s->db, NULL); q; q = sqlite3_next_stmt(s->db, q))
+                if (sqlite3_stmt_busy(q))
+                        return true;
+        return false;
+}
+
+static int64_t sum_upto(Store *s, sqlite3_stmt *q, int64_t x)
+{
+        sqlite3_bind_int64(q, 1, x);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(q, 0);
+        assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+        return v;
+}
+
+/* The writer's statement cache: a statement asked for again is the same one and reads what a
+ * fresh one reads; one that failed or was left stepping holds no lock once released. */
+static void test_cache(void **state)
+{
+        char path[256], err[512];
+        path_in_dir(path, sizeof(path), "cache.db");
+        Store *s, *other;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        assert_int_equal(
+                store_exec(s, "CREATE TABLE t (x INTEGER PRIMARY KEY, y INTEGER NOT NULL)"), 0);
+        static const char sum_sql[] = "SELECT COALESCE(SUM(y), 0) FROM t WHERE x <= ?1";
+        sqlite3_stmt *q1, *q2, *fresh;
+        for (int64_t x = 1; x <= 10; x++) {
+                assert_int_equal(
+                        store_exec_bound(s, "INSERT INTO t (x, y) VALUES (?1, ?2)", x, x * x, NULL),
+                        0);
+                assert_int_equal(store_cached(s, sum_sql, &q1), 0);
+                int64_t got = sum_upto(s, q1, x);
+                store_release(q1);
+                assert_int_equal(store_cached(s, sum_sql, &q2), 0);
+                assert_ptr_equal(q1, q2);
+                assert_int_equal(store_query(s, &fresh, sum_sql), 0);
+                assert_int_equal(sum_upto(s, q2, x), got);
+                assert_int_equal(sum_upto(s, fresh, x), got);
+                assert_int_equal(got, x * (x + 1) * (2 * x + 1) / 6);
+                store_release(q2);
+                sqlite3_finalize(fresh);
+        }
+        /* the same text built elsewhere finds the same entry */
+        char copy[sizeof(sum_sql)];
+        memcpy(copy, sum_sql, sizeof(copy));
+        assert_int_equal(store_cached(s, copy, &q2), 0);
+        assert_ptr_equal(q1, q2);
+        store_release(q2);
+
+        /* left after its first row, as a loop that stops early leaves it */
+        assert_int_equal(store_cached(s, "SELECT x FROM t ORDER BY x", &q1), 0);
+        assert_int_equal(sqlite3_step(q1), SQLITE_ROW);
+        assert_true(any_busy(s));
+        store_release(q1);
+        assert_false(any_busy(s));
+
+        /* a failing write inside the transaction, then ROLLBACK through the cache: nothing left
+         * open, and another connection can write at once */
+        assert_int_equal(store_exec_cached(s, "BEGIN IMMEDIATE"), 0);
+        assert_int_not_equal(store_exec_bound(s, "INSERT INTO t (x, y) VALUES (?1, NULLIF(?2, ?2))",
+                                              100, 1, NULL),
+                             0);
+        assert_non_null(strstr(store_last_error(s), "applying retention: NOT NULL constraint"));
+        assert_false(any_busy(s));
+        assert_int_equal(store_exec_cached(s, "ROLLBACK"), 0);
+        assert_true(sqlite3_get_autocommit(s->db));
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &other, err, sizeof(err)), 0);
+        sqlite3_busy_timeout(other->db, 0);
+        assert_int_equal(store_exec_cached(other, "BEGIN IMMEDIATE"), 0);
+
+        /* a BEGIN that fails on the other's lock says what store_exec said, and works again
+         * once the lock is gone */
+        sqlite3_busy_timeout(s->db, 0);
+        assert_int_equal(store_exec_cached(s, "BEGIN IMMEDIATE"), -EBUSY);
+        assert_string_equal(store_last_error(s), "BEGIN IMMEDIATE: database is locked");
+        assert_false(any_busy(s));
+        assert_int_equal(store_exec_cached(other, "COMMIT"), 0);
+        store_close(other);
+        assert_int_equal(store_exec_cached(s, "BEGIN IMMEDIATE"), 0);
+        assert_int_equal(store_exec_cached(s, "COMMIT"), 0);
+
+        /* a statement that does not prepare: the same message as store_query's */
+        assert_int_equal(store_cached(s, "SELECT y FROM nowhere", &q1), -EIO);
+        assert_non_null(strstr(store_last_error(s), "preparing a query: no such table"));
+        store_close(s);
+}
+
+/* Maintenance in steady state prepares nothing: once rollups, packing and retention have each
+ * run, hours more of them add no statement to the cache, and none is left stepping or inside a
+ * transaction after a pass. */
+static void test_maintain_prepares_nothing(void **state)
+{
+        char path[256], err[512];
+        path_in_dir(path, sizeof(path), "maintain.db");
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        int64_t run, dom, units[3];
+        StoreRun ri = {
+                .started_us = 1000, .source = "powercap", .interval_us = 30000000, .hostname = "h"};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        StoreDomain d = {"package-0", "intel-rapl:0", "powercap", "package", false, true};
+        assert_int_equal(store_domain_ensure(s, &d, &dom), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &units[0]), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &units[1]), 0);
+        assert_int_equal(store_unit_ensure(s, "idle", true, &units[2]), 0);
+        int64_t metric;
+        assert_int_equal(store_metric_ensure(s, "http", &metric), 0);
+        const StoreRetention keep = {.raw_us = 3600 * UINT64_C(1000000),
+                                     .minute_us = 5400 * UINT64_C(1000000)};
+        const int64_t t0 = INT64_C(1767225600000000), step = 30 * INT64_C(1000000);
+        size_t at_4h = 0;
+        for (int i = 1; i <= 5 * 120; i++) {
+                int64_t now = t0 + i * step;
+                StoreDomainValue dv = {.domain_id = dom, .valid = true, .energy_uj = 600000000};
+                StoreUnitValue uv[3] = {
+                        {units[0], 300000000, 100000000, 15000000000},
+                        {units[1], 100000000, 50000000, 5000000000 + i},
+                        {units[2], 0, 50000000, 0},
+                };
+                StoreRequestValue rq = {.unit_id = units[0], .metric_id = metric, .count = i};
+                StoreTick t = {.ts_us = now,
+                               .dt_us = step,
+                               .host_valid = true,
+                               .host_uj = 600000000,
+                               .domains = &dv,
+                               .n_domains = 1,
+                               .units = uv,
+                               .n_units = 3,
+                               .requests = &rq,
+                               .n_requests = 1};
+                assert_int_equal(store_tick_append(s, &t), 0);
+                assert_int_equal(store_commit(s), 0);
+                if (i % 2 == 0) {
+                        int m = store_maintain(s, now, &keep);
+                        assert_true(m == 0 || m == 1);
+                        assert_false(any_busy(s));
+                        assert_true(sqlite3_get_autocommit(s->db));
+                }
+                if (i == 4 * 120)
+                        at_4h = s->n_cache;
+        }
+        /* by then every path has run: minutes rolled and packed, hours rolled, raw ticks and
+         * minute rows deleted */
+        StoreTierState st[STORE_N_STATE];
+        assert_int_equal(store_tiers_load(s, st), 0);
+        assert_true(st[STORE_TIER_RAW].has_kept && st[STORE_TIER_MINUTE].has_kept);
+        assert_true(st[STORE_TIER_HOUR].done_us >= t0 + 4 * 3600 * INT64_C(1000000));
+        assert_true(at_4h > 0);
+        assert_int_equal(s->n_cache, at_4h);
+        store_close(s);
+}
+
+/* Whether the running totals equal the per-tick rows summed by SQLite, id by id. */
+static void assert_summed(Store *s, const char *sql)
+{
+        sqlite3_stmt *q;
+        assert_int_equal(store_query(s, &q, sql), 0);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_true(sqlite3_column_int64(q, 0) > 0);
+        assert_int_equal(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
+        sqlite3_finalize(q);
+}
+
+static void assert_units_summed(Store *s)
+{
+        assert_summed(s, "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, SUM(active_uj) "
+                         "AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c FROM unit_energy GROUP BY "
+                         "unit_id) e LEFT JOIN total_units t ON t.unit_id = e.unit_id AND "
+                         "t.active_uj = e.a AND t.idle_uj = e.i AND t.cpu_ns = e.c");
+        assert_summed(s, "SELECT COUNT(*), COUNT(t.domain_id) FROM (SELECT domain_id, "
+                         "COALESCE(SUM(energy_uj), 0) AS e, SUM(energy_uj IS NULL AND "
+                         "drop_reason IS NOT 'baseline') AS d FROM domain_energy GROUP BY "
+                         "domain_id) e LEFT JOIN total_domains t ON t.domain_id = e.domain_id "
+                         "AND t.energy_uj = e.e AND t.dropped = e.d");
+}
+
+/* The units' and domains' running totals are summed in C (store-totals.c), NULL energies and
+ * baselines as SQLite counts them; what that cannot hold (an id past its array, a sum past
+ * int64) goes to SQLite's GROUP BY, with its result or its error. */
+static void test_totals_units(void **state)
+{
+        char path[256], err[512];
+        path_in_dir(path, sizeof(path), "totals.db");
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        int64_t run, a, b;
+        StoreRun ri = {
+                .started_us = 1, .source = "powercap", .interval_us = 1000000, .hostname = "h"};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &a), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &b), 0);
+        int64_t dom[3];
+        StoreDomain dd[3] = {{"package-0", "intel-rapl:0", "powercap", "package", false, true},
+                             {"dram", "intel-rapl:0:1", "powercap", "dram", false, false},
+                             {"never", "intel-rapl:1", "powercap", "package", false, false}};
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(store_domain_ensure(s, &dd[k], &dom[k]), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO units (id, name, pseudo) VALUES (2000000, "
+                                       "'far.service', 0)"),
+                         0);
+        const int64_t t0 = INT64_C(1767225600000000);
+        for (int pass = 0; pass < 3; pass++) {
+                for (int i = 1; i <= 5; i++) {
+                        int64_t ts = t0 + (pass * 5 + i) * INT64_C(1000000);
+                        StoreUnitValue uv[2] = {{a, 1000 + i, 7, 123456789 + i}, {b, 5, 3 * i, 1}};
+                        /* dropped, as a baseline, or valid; the third never valid */
+                        StoreDomainValue dv[3] = {
+                                {.domain_id = dom[0],
+                                 .valid = i != 2,
+                                 .energy_uj = 1000 * i,
+                                 .drop_reason = i == 2 ? "implausible power" : NULL},
+                                {.domain_id = dom[1], .valid = i != 3, .energy_uj = 77},
+                                {.domain_id = dom[2], .valid = false, .drop_reason = "gone"},
+                        };
+                        StoreTick tk = {.ts_us = ts,
+                                        .dt_us = 1000000,
+                                        .host_valid = true,
+                                        .host_uj = 2000,
+                                        .domains = dv,
+                                        .n_domains = 3,
+                                        .units = uv,
+                                        .n_units = 2};
+                        assert_int_equal(store_tick_append(s, &tk), 0);
+                        assert_int_equal(store_commit(s), 0);
+                }
+                /* the second pass with a unit id past the array */
+                if (pass == 1)
+                        assert_int_equal(store_exec(s, "INSERT INTO unit_energy VALUES ((SELECT "
+                                                       "MAX(id) FROM ticks), 2000000, 11, 12, 13)"),
+                                         0);
+                assert_int_equal(store_exec(s, "BEGIN IMMEDIATE"), 0);
+                assert_int_equal(store_totals_flush(s), 0);
+                assert_int_equal(store_exec(s, "COMMIT"), 0);
+                assert_units_summed(s);
+        }
+
+        /* a sum past int64: SQLite's error, and the transaction is rolled back whole */
+        assert_int_equal(store_exec(s, "INSERT INTO ticks (run_id, ts_us, dt_us, estimated) "
+                                       "VALUES (1, 1767225700000000, 1, 0);"
+                                       "INSERT INTO unit_energy VALUES ((SELECT MAX(id) FROM "
+                                       "ticks), 1, 6000000000000000000, 0, 0);"
+                                       "INSERT INTO ticks (run_id, ts_us, dt_us, estimated) "
+                                       "VALUES (1, 1767225701000000, 1, 0);"
+                                       "INSERT INTO unit_energy VALUES ((SELECT MAX(id) FROM "
+                                       "ticks), 1, 6000000000000000000, 0, 0)"),
+                         0);
+        assert_int_equal(store_exec(s, "BEGIN IMMEDIATE"), 0);
+        assert_int_not_equal(store_totals_flush(s), 0);
+        assert_string_equal(store_last_error(s), "adding to the running totals: integer overflow");
+        assert_false(any_busy(s));
+        assert_int_equal(store_exec(s, "ROLLBACK"), 0);
+        store_close(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_cache),
+                cmocka_unit_test(test_maintain_prepares_nothing),
+                cmocka_unit_test(test_totals_units),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
