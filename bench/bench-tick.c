@@ -670,7 +670,7 @@ static void usage(FILE *f)
                 "  --single       only the loaded run with --events none (an hour's RSS:\n"
                 "                 --single --duration 3700)\n"
                 "  --profile      run joulesd --profile and print the CPU of each part of a tick\n"
-                "                 (its clock reads, about 7 system calls a tick, are counted)\n",
+                "                 (its clock reads, about a dozen system calls a tick, count)\n",
                 BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
 }
 

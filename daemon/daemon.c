@@ -386,7 +386,7 @@ static void daemon_tick(Daemon *d)
 
 /* --profile's report, on stderr at exit: CPU per stored tick of each part, and of store_commit's
  * own parts, over the ticks after the first PROF_SKIP_TICKS. The clock reads are system calls
- * (about 7 a tick), counted in the parts. */
+ * (about a dozen a tick), counted in the parts. */
 static void daemon_profile_print(const Daemon *d)
 {
         static const char *const names[_PROF_MAX] = {"energy", "services", "requests",
