@@ -46,7 +46,6 @@
  * exit, on SIGINT, SIGTERM and SIGHUP too; a SIGKILLed bench still takes its children with it
  * (PR_SET_PDEATHSIG) but leaves its empty cgroups: rmdir system.slice/bench-joules-*.service. */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -185,37 +184,6 @@ static void cleanup(void)
         else
                 bench_remove_dir(B.tmp);
         B.tmp[0] = 0;
-}
-
-/* CPU time of every thread of pid, in ns (schedstat's first field). */
-static int task_cpu_ns(pid_t pid, uint64_t *ret)
-{
-        char dir[64];
-        snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-        DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        uint64_t sum = 0;
-        int r = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.')
-                        continue;
-                char path[128];
-                snprintf(path, sizeof(path), "%s/%.32s/schedstat", dir, de->d_name);
-                FILE *f = fopen(path, "re");
-                unsigned long long ns;
-                if (!f || fscanf(f, "%llu", &ns) != 1)
-                        r = -EIO;
-                else
-                        sum += ns;
-                if (f)
-                        fclose(f);
-        }
-        closedir(d);
-        if (r == 0)
-                *ret = sum;
-        return r;
 }
 
 static int rss_breakdown(pid_t pid, long parts[RSS_PARTS])
@@ -373,12 +341,14 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         uint64_t c0 = 0, c1 = 0, f0 = 0, f1 = 0;
         int64_t t0 = 0, t1 = 0, m0, m1;
         run->win_ok = bench_sleep_until(start + (int64_t)L.warmup_s * 1000000000) &&
-                      task_cpu_ns(B.daemon, &c0) == 0 && task_cpu_ns(B.floor, &f0) == 0;
+                      bench_tasks_cpu_ns(B.daemon, &c0) == 0 &&
+                      bench_tasks_cpu_ns(B.floor, &f0) == 0;
         m0 = bench_now_ns(CLOCK_MONOTONIC);
         t0 = bench_now_ns(CLOCK_REALTIME) / 1000;
         run->win_ok = run->win_ok &&
                       bench_sleep_until(start + (int64_t)secs * 1000000000 - BENCH_END_NS) &&
-                      task_cpu_ns(B.daemon, &c1) == 0 && task_cpu_ns(B.floor, &f1) == 0;
+                      bench_tasks_cpu_ns(B.daemon, &c1) == 0 &&
+                      bench_tasks_cpu_ns(B.floor, &f1) == 0;
         m1 = bench_now_ns(CLOCK_MONOTONIC);
         (void)bench_stop_child(B.floor, 1000, NULL);
         B.floor = 0;

@@ -353,7 +353,7 @@ void bench_load_destroy(BenchLoad *l)
         l->kids = NULL;
 }
 
-/* Sum of schedstat's run time over /proc/PID/task/. */
+/* Adds schedstat's run time over /proc/PID/task/ to *sum. */
 static int tasks_cpu_ns(pid_t pid, uint64_t *sum)
 {
         char dir[64];
@@ -375,6 +375,16 @@ static int tasks_cpu_ns(pid_t pid, uint64_t *sum)
                         fclose(f);
         }
         closedir(d);
+        return 0;
+}
+
+int bench_tasks_cpu_ns(pid_t pid, uint64_t *ret)
+{
+        uint64_t sum = 0;
+        int r = tasks_cpu_ns(pid, &sum);
+        if (r < 0)
+                return r;
+        *ret = sum;
         return 0;
 }
 

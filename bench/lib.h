@@ -91,5 +91,7 @@ int bench_load_create(BenchLoad *l, const char *parent, size_t services, size_t 
 /* Kills the children, removes the cgroups; safe to call twice. */
 void bench_load_destroy(BenchLoad *l);
 
-/* CPU time (ns, schedstat) of every thread of pid and of its live descendants. */
+/* CPU time (ns, schedstat's first field) of every thread of pid (a thread that exits while it is
+read is left out); bench_tree_cpu_ns adds its live descendants'. */
+int bench_tasks_cpu_ns(pid_t pid, uint64_t *ret);
 int bench_tree_cpu_ns(pid_t pid, uint64_t *ret);
