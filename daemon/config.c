@@ -86,6 +86,9 @@ static const ConfigKey config_keys[] = {
         {"ingest", "trusted_uids", CFG_TEXT, OFF(ingest_trusted_uids), 0,
          sizeof(((JoulesConfig *)0)->ingest_trusted_uids),
          "uids (space separated) that may count for other units; root always may"},
+        {"storage", "commit_interval", CFG_DURATION, OFF(commit_interval_us), 0, 60e6,
+         "how often the history is committed, 0 to 60s (0: every tick); until then each tick "
+         "is in the journal <database>-ticks, so a crash loses none of them"},
         {"storage", "raw_retention", CFG_RETENTION, OFF(raw_retention_us), 3600e6, 0,
          "how long every tick is kept (1h or more, or forever)"},
         {"storage", "minute_retention", CFG_RETENTION, OFF(minute_retention_us), 3600e6, 0,
@@ -106,6 +109,7 @@ void config_defaults(JoulesConfig *c)
                 .raw_retention_us = STORE_RAW_RETENTION_DEFAULT,
                 .minute_retention_us = STORE_MINUTE_RETENTION_DEFAULT,
                 .hour_retention_us = STORE_HOUR_RETENTION_DEFAULT,
+                .commit_interval_us = 5 * USEC_PER_SEC,
         };
         snprintf(c->db_path, sizeof(c->db_path), "%s", JOULES_DEFAULT_DB);
         snprintf(c->energy_source, sizeof(c->energy_source), "auto");

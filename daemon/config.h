@@ -68,6 +68,8 @@ typedef struct JoulesConfig {
         uint64_t raw_retention_us;
         uint64_t minute_retention_us;
         uint64_t hour_retention_us;
+        /* how often the history is committed; the tick journal holds the ticks in between */
+        uint64_t commit_interval_us;
 } JoulesConfig;
 
 void config_defaults(JoulesConfig *c);

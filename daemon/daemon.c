@@ -75,6 +75,7 @@ struct Daemon {
         uint64_t show_uj, show_us;
         uint64_t last_show_ns;
         uint64_t last_commit_ns;
+        bool journal_failing;
         double last_power_w;
         bool notify;             /* NOTIFY_SOCKET was set: systemd listens */
         uint64_t last_status_ns; /* STATUS= sent */
@@ -178,6 +179,57 @@ static void daemon_log_started(const Daemon *d)
                    d->source->n_domains, d->source->ops->name,
                    d->source->ops->estimated ? " (estimated)" : "",
                    (double)d->cfg.interval_us / 1e6, d->cfg.db_path, services_weight(d->services));
+}
+
+/* How long ticks may wait to be committed. With the journal holding each of them, the commit
+ * interval: a SQLite transaction each second (its locks and WAL frames, cold after the sleep)
+ * was most of what a tick cost. Without it, ticks of 0.25 s or longer commit each and shorter
+ * ones are batched for at most half a second, so a crash loses under a second. */
+static uint64_t daemon_commit_every_ns(const Daemon *d)
+{
+        if (store_journal_ok(d->store))
+                return d->cfg.commit_interval_us * NSEC_PER_USEC;
+        return d->cfg.interval_us >= USEC_PER_SEC / 4 ? 0 : NSEC_PER_SEC / 2;
+}
+
+/* Logs once that the journal cannot be written (ticks then commit as they come) and once that
+ * it can again. */
+static void daemon_journal_health(Daemon *d)
+{
+        int e = store_journal_error(d->store);
+        if (e == EBADF || (e != 0) == d->journal_failing)
+                return;
+        d->journal_failing = e != 0;
+        if (e)
+                log_warning("writing the tick journal %s-ticks: %s; committing every tick until "
+                            "it works again",
+                            d->cfg.db_path, strerror(e));
+        else
+                log_notice("the tick journal %s-ticks works again", d->cfg.db_path);
+}
+
+/* Opens the tick journal and commits what a run that stopped without committing left in it. No
+ * journal is not fatal: ticks then commit as they come. */
+static void daemon_journal_open(Daemon *d)
+{
+        StoreJournalReplay jr;
+        if (store_journal_open(d->store, &jr) < 0) {
+                log_warning("no tick journal (%s); committing every tick",
+                            store_last_error(d->store));
+                return;
+        }
+        if (jr.problem[0])
+                log_error("the tick journal %s-ticks has a bad %s; replayed the %zu tick(s) "
+                          "before it and set the file aside as %s",
+                          d->cfg.db_path, jr.problem, jr.replayed, jr.aside);
+        else if (jr.replayed || jr.stored || jr.foreign)
+                log_notice("replayed %zu tick(s) from the tick journal %s-ticks (%zu already "
+                           "stored, %zu of a run this history does not hold)%s",
+                           jr.replayed, d->cfg.db_path, jr.stored, jr.foreign,
+                           jr.torn ? "; its last record was cut short by the crash" : "");
+        if (jr.replayed && store_commit(d->store) < 0)
+                log_warning("committing the replayed ticks: %s; they stay queued",
+                            store_last_error(d->store));
 }
 
 /* Logs a failing history once, and its recovery once writes have worked for a second: a disk
@@ -345,14 +397,11 @@ static void daemon_tick(Daemon *d)
         daemon_band(d, false);
         daemon_profile(d, PROF_OTHER, &prof);
         r = store_tick_append(d->store, &t);
-        /* Ticks of 0.25 s or longer commit each; shorter ones are batched for at most half a
-         * second, so a crash loses well under the last second and short ticks do not pay a
-         * commit each. */
-        if (r >= 0 && (d->cfg.interval_us >= USEC_PER_SEC / 4 ||
-                       mono_ns - d->last_commit_ns >= NSEC_PER_SEC / 2)) {
+        if (r >= 0 && mono_ns - d->last_commit_ns >= daemon_commit_every_ns(d)) {
                 r = store_commit(d->store);
                 d->last_commit_ns = mono_ns;
         }
+        daemon_journal_health(d);
         daemon_profile(d, PROF_STORE, &prof);
         daemon_store_health(d, r, mono_ns, false);
         /* Rollups and retention about once a minute (at start-up too), each tick while behind. */
@@ -517,6 +566,7 @@ int daemon_new(const JoulesConfig *cfg, const DaemonOptions *opts, Daemon **ret,
                 .interval_us = cfg->interval_us,
                 .hostname = hostname,
         };
+        daemon_journal_open(d);
         if (opts->profile)
                 store_profile_enable(d->store);
         r = store_run_begin(d->store, &run, &d->run_id);

@@ -68,13 +68,41 @@ int store_totals_fill(Store *s, const char *schema) __attribute__((warn_unused_r
 int store_user_version(Store *s, int *ret) __attribute__((warn_unused_result));
 int store_migrate(Store *s) __attribute__((warn_unused_result));
 
+/* A tick waiting to be written: one allocation holding the StoreTick, its arrays and its
+ * strings, so the caller's buffers can be reused at once. The same bytes are its record in the
+ * tick journal (store-journal.c). */
+typedef struct PendingTick {
+        struct PendingTick *next;
+        size_t bytes; /* of the whole block */
+        int64_t run_id, run_started_us;
+        StoreTick t;
+        StoreIngestStats ingest;
+} PendingTick;
+
+/* store-journal.c: a tick's block, laid out (copy) or checked and relinked after a read (link:
+ * -EBADMSG when its counts or strings do not fit size). */
+PendingTick *store_pending_copy(const Store *s, const StoreTick *t);
+int store_pending_link(PendingTick *p, size_t size) __attribute__((warn_unused_result));
+/* Appends a queued tick to the journal, if there is one; a failure shows in store_journal_ok. */
+void store_journal_append(Store *s, const PendingTick *p);
+/* Empties the journal once store_commit has written what it held. */
+void store_journal_committed(Store *s);
+uint64_t store_journal_sum(const void *data, size_t len);
+/* store.c: queues a block (the journal's replay), bounded by the backlog limit like every tick. */
+void store_pending_push(Store *s, PendingTick *p);
+
 struct Store {
         sqlite3 *db;
         StoreMode mode;
         char *path;
         sqlite3_stmt *stmt[_ST_MAX];
-        int64_t run_id;
+        int64_t run_id, run_started_us;
         bool in_tx;
+        /* The tick journal (store_journal_open; -1: none), its length, and the errno of its last
+         * failed write (0: it holds every queued tick). */
+        int journal_fd;
+        uint64_t journal_size;
+        int journal_error;
         /* Ticks appended but not yet committed (see store_commit), oldest first. */
         struct PendingTick *pending_head, *pending_tail;
         size_t pending_ticks, pending_bytes, backlog_limit;
@@ -95,6 +123,8 @@ int store_begin(Store *s);
 
 /* Records SQLite's message for rc (with what was being done) and returns it as -errno. */
 int store_fail(Store *s, int rc, const char *what);
+/* Records a message of our own and returns r (a -errno). */
+int store_failf(Store *s, int r, const char *fmt, ...) PRINTF(3, 4);
 int store_exec(Store *s, const char *sql);
 /* Whether the history has that table (a file opened read-only may be from an older schema). */
 bool store_has_table(Store *s, const char *name);

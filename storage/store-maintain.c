@@ -13,7 +13,11 @@ int store_maintain(Store *s, int64_t now_us, const StoreRetention *ret)
 {
         assert(s->mode == STORE_READ_WRITE);
         StoreTierState st[STORE_N_STATE];
-        int r = store_exec_cached(s, "BEGIN IMMEDIATE");
+        /* A minute is rolled up once: the ticks still queued (the journal's) go in first. */
+        int r = store_commit(s);
+        if (r < 0)
+                return r;
+        r = store_exec_cached(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         /* The running totals first: packing and retention remove the plain rows the ticks after

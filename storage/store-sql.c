@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ int store_fail(Store *s, int rc, const char *what)
         snprintf(s->error, sizeof(s->error), "%s: %s", what, sqlite3_errmsg(s->db));
         log_debug("storage: %s", s->error);
         return store_errno(rc);
+}
+
+int store_failf(Store *s, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->error, sizeof(s->error), fmt, ap);
+        va_end(ap);
+        log_debug("storage: %s", s->error);
+        return r;
 }
 
 const char *store_last_error(Store *s)

@@ -107,6 +107,7 @@ int store_open(const char *path, StoreMode mode, Store **ret, char *err, size_t 
         if (!s)
                 return -ENOMEM;
         s->mode = mode;
+        s->journal_fd = -1;
         s->backlog_limit = STORE_BACKLOG_DEFAULT;
         s->path = strdup(path);
         if (!s->path) {
@@ -198,7 +199,7 @@ int store_move_aside(const char *path, char *ret_path, size_t size)
         if (rename(path, aside) < 0)
                 return -errno;
         /* The journal files belong with the file they journal. */
-        static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+        static const char *const suffixes[] = {"-wal", "-shm", "-journal", "-ticks"};
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 char from[PATH_MAX + 16], to[PATH_MAX + 96];
                 if (path_fmt(from, sizeof(from), "%s%s", path, suffixes[i]) >= 0 &&
@@ -211,7 +212,7 @@ int store_move_aside(const char *path, char *ret_path, size_t size)
 }
 
 static void pending_free(Store *s);
-static int store_tick_write(Store *s, const StoreTick *t);
+static int store_tick_write(Store *s, const PendingTick *p);
 
 Store *store_close(Store *s)
 {
@@ -220,6 +221,8 @@ Store *store_close(Store *s)
         if (s->pending_head && store_commit(s) < 0)
                 log_debug("storage: closing %s: %s", s->path, s->error);
         pending_free(s);
+        if (s->journal_fd >= 0)
+                close(s->journal_fd);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         store_cache_free(s);
@@ -293,70 +296,8 @@ int store_begin(Store *s)
         return r;
 }
 
-/* A tick waiting to be written: one allocation holding the StoreTick, its arrays and its
- * strings, so the caller's buffers can be reused at once. */
-typedef struct PendingTick {
-        struct PendingTick *next;
-        size_t bytes;
-        StoreTick t;
-        StoreIngestStats ingest;
-} PendingTick;
-
-#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
-
-static PendingTick *pending_copy(const StoreTick *t)
+void store_pending_push(Store *s, PendingTick *p)
 {
-        size_t size = ALIGN8(sizeof(PendingTick));
-        size += ALIGN8(t->n_domains * sizeof(*t->domains));
-        size += ALIGN8(t->n_units * sizeof(*t->units));
-        size += ALIGN8(t->n_procs * sizeof(*t->procs));
-        size += ALIGN8(t->n_counters * sizeof(*t->counters));
-        size += ALIGN8(t->n_proc_counters * sizeof(*t->proc_counters));
-        size += ALIGN8(t->n_requests * sizeof(*t->requests));
-        for (size_t i = 0; i < t->n_procs; i++)
-                size += strlen(t->procs[i].comm ? t->procs[i].comm : "") + 1;
-        char *block = malloc(size);
-        if (!block)
-                return NULL;
-        PendingTick *p = (PendingTick *)block;
-        *p = (PendingTick){.bytes = size, .t = *t};
-        char *at = block + ALIGN8(sizeof(PendingTick));
-#define PENDING_ARRAY(field, n)                                                                    \
-        do {                                                                                       \
-                size_t len = (n) * sizeof(*t->field);                                              \
-                if (len)                                                                           \
-                        memcpy(at, t->field, len);                                                 \
-                p->t.field = (void *)at;                                                           \
-                at += ALIGN8(len);                                                                 \
-        } while (0)
-        PENDING_ARRAY(domains, t->n_domains);
-        PENDING_ARRAY(units, t->n_units);
-        PENDING_ARRAY(procs, t->n_procs);
-        PENDING_ARRAY(counters, t->n_counters);
-        PENDING_ARRAY(proc_counters, t->n_proc_counters);
-        PENDING_ARRAY(requests, t->n_requests);
-#undef PENDING_ARRAY
-        StoreProcValue *procs = (StoreProcValue *)p->t.procs;
-        for (size_t i = 0; i < t->n_procs; i++) {
-                const char *c = t->procs[i].comm ? t->procs[i].comm : "";
-                size_t l = strlen(c) + 1;
-                memcpy(at, c, l);
-                procs[i].comm = at;
-                at += l;
-        }
-        if (t->ingest) {
-                p->ingest = *t->ingest;
-                p->t.ingest = &p->ingest;
-        }
-        return p;
-}
-
-int store_tick_append(Store *s, const StoreTick *t)
-{
-        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
-        PendingTick *p = pending_copy(t);
-        if (!p)
-                return -ENOMEM;
         if (s->pending_tail)
                 s->pending_tail->next = p;
         else
@@ -373,6 +314,16 @@ int store_tick_append(Store *s, const StoreTick *t)
                 s->backlog_dropped++;
                 free(old);
         }
+}
+
+int store_tick_append(Store *s, const StoreTick *t)
+{
+        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
+        PendingTick *p = store_pending_copy(s, t);
+        if (!p)
+                return -ENOMEM;
+        store_pending_push(s, p);
+        store_journal_append(s, p);
         return 0;
 }
 
@@ -417,7 +368,7 @@ int store_commit(Store *s)
         if (s->profile)
                 p1 = now_thread_cpu_ns();
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
-                r = store_tick_write(s, &p->t);
+                r = store_tick_write(s, p);
         if (s->profile)
                 p2 = now_thread_cpu_ns();
         /* The running totals about once a minute, in a batch's transaction: readers add the
@@ -447,6 +398,7 @@ int store_commit(Store *s)
                 return r;
         }
         pending_free(s);
+        store_journal_committed(s);
         return 0;
 }
 
@@ -472,6 +424,7 @@ int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_run_id)
         if (r < 0)
                 return r;
         s->run_id = sqlite3_last_insert_rowid(s->db);
+        s->run_started_us = run->started_us;
         *ret_run_id = s->run_id;
         return 0;
 }
@@ -587,9 +540,11 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
                 _r;                                                                                \
         })
 
-/* Writes one tick's rows inside the open transaction. */
-static int store_tick_write(Store *s, const StoreTick *t)
+/* Writes one tick's rows inside the open transaction, under its run (a replayed tick's is the
+ * run that queued it). */
+static int store_tick_write(Store *s, const PendingTick *pt)
 {
+        const StoreTick *t = &pt->t;
         int r;
         unsigned dropped = 0;
         for (size_t i = 0; i < t->n_domains; i++)
@@ -601,10 +556,10 @@ static int store_tick_write(Store *s, const StoreTick *t)
         else
                 sqlite3_bind_null(add, 7);
         if (t->host_valid)
-                r = STORE_STEP(s, ST_TICK_ADD, "iiuuuu", s->run_id, t->ts_us, t->dt_us, t->host_uj,
+                r = STORE_STEP(s, ST_TICK_ADD, "iiuuuu", pt->run_id, t->ts_us, t->dt_us, t->host_uj,
                                (uint64_t)t->estimated, (uint64_t)dropped);
         else
-                r = STORE_STEP(s, ST_TICK_ADD, "iiunuu", s->run_id, t->ts_us, t->dt_us,
+                r = STORE_STEP(s, ST_TICK_ADD, "iiunuu", pt->run_id, t->ts_us, t->dt_us,
                                (uint64_t)t->estimated, (uint64_t)dropped);
         if (r < 0)
                 return r;

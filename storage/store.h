@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 /* The history: the only module that includes sqlite3.h. The daemon appends one tick at a time
@@ -162,6 +163,27 @@ int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_r
  * nothing of it is written and every tick stays queued for the next call, up to the backlog
  * limit (default STORE_BACKLOG_DEFAULT bytes), past which the oldest are dropped and counted. */
 int store_commit(Store *s) __attribute__((warn_unused_result));
+
+/* The tick journal (joulesd only): <path>-ticks holds every tick appended since the last
+ * store_commit, one pwritev each, so a writer can commit every few seconds and a crash still
+ * loses nothing (a power cut, what the page cache held). Opening it replays what a run that
+ * stopped without committing left there: its ticks are queued under that run, unless the
+ * history holds them already or holds no such run. A bad record ends the replay and the file is
+ * set aside (<path>-ticks.bad-<UTC time>); a torn last record (the crash came mid-write) is
+ * cut. Returns -errno with store_last_error when there can be no journal. */
+typedef struct StoreJournalReplay {
+        size_t replayed;   /* ticks queued again */
+        size_t stored;     /* already in the history (the crash came after the commit) */
+        size_t foreign;    /* of a run this history does not hold */
+        bool torn;         /* the last record was cut short */
+        char problem[128]; /* the bad record, or "" */
+        char aside[PATH_MAX + 64];
+} StoreJournalReplay;
+int store_journal_open(Store *s, StoreJournalReplay *ret) __attribute__((warn_unused_result));
+/* Whether the journal holds every queued tick (its last write worked). */
+bool store_journal_ok(const Store *s);
+/* The errno of its last failed write or truncation, 0: none, EBADF: no journal. */
+int store_journal_error(const Store *s);
 
 #define STORE_BACKLOG_DEFAULT (32u << 20)
 typedef struct StoreBacklog {

@@ -1,0 +1,412 @@
+/* The tick journal: joulesd appends each tick to <history>-ticks with one write and commits the
+ * history's SQLite transaction only every few seconds (store_commit). A tick's record is the
+ * block the store already queues it in (PendingTick: the tick, its arrays and its strings in one
+ * allocation), so appending costs a checksum and a pwritev; SQLite's transaction per tick (its
+ * locks, page writes and WAL frames, all cold after a second's sleep) was most of the cost of a
+ * tick. A crash loses nothing the journal holds: the next start replays it. */
+
+#include "storage/store.h"
+#include "storage/store-internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+
+/* Bump when PendingTick or a value struct changes its fields without changing its size: a
+ * journal from another build is then set aside instead of misread. */
+#define JOURNAL_FORMAT 1u
+#define JOURNAL_MAGIC  0x4b54534au /* "JSTK" */
+/* A record larger than this is corrupt: a tick with 2,000 units and 10 processes each is 1 MiB. */
+#define JOURNAL_RECORD_MAX (64u << 20)
+
+typedef struct JournalHeader {
+        uint32_t magic;
+        uint32_t layout;
+        uint64_t bytes; /* of the block that follows */
+        uint64_t sum;   /* store_journal_sum of the block */
+} JournalHeader;
+
+uint64_t store_journal_sum(const void *data, size_t len)
+{
+        /* FNV-1a over 64-bit words (the block is a multiple of 8 bytes), then a final mix: a
+         * torn or overwritten record fails it, and it costs well under a microsecond a tick. */
+        uint64_t h = UINT64_C(0xcbf29ce484222325) ^ len;
+        const unsigned char *p = data;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                h = (h ^ w) * UINT64_C(0x100000001b3);
+        }
+        for (; i < len; i++)
+                h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        return h;
+}
+
+static uint32_t journal_layout(void)
+{
+        const size_t sizes[] = {
+                JOURNAL_FORMAT,
+                sizeof(PendingTick),
+                offsetof(PendingTick, t),
+                sizeof(StoreDomainValue),
+                sizeof(StoreUnitValue),
+                sizeof(StoreProcValue),
+                sizeof(StoreCounterValue),
+                sizeof(StoreProcCounterValue),
+                sizeof(StoreRequestValue),
+        };
+        return (uint32_t)store_journal_sum(sizes, sizeof(sizes));
+}
+
+/* Points a block's arrays and strings at where they lie in it, from its counts; the same walk
+ * lays a new block out (store_pending_copy) and checks one read back from the journal, where a
+ * pointer read back only tells whether it was set (drop_reason, ingest). -EBADMSG when the
+ * counts or strings do not fit the size. */
+int store_pending_link(PendingTick *p, size_t size)
+{
+        if (size < ALIGN8(sizeof(PendingTick)) || size % 8 != 0)
+                return -EBADMSG;
+        char *at = (char *)p + ALIGN8(sizeof(PendingTick)), *end = (char *)p + size;
+        StoreTick *t = &p->t;
+#define LINK(field, n)                                                                             \
+        do {                                                                                       \
+                if ((n) > (size_t)(end - at) / sizeof(*t->field))                                  \
+                        return -EBADMSG;                                                           \
+                size_t len = ALIGN8((n) * sizeof(*t->field));                                      \
+                if (len > (size_t)(end - at))                                                      \
+                        return -EBADMSG;                                                           \
+                t->field = (void *)at;                                                             \
+                at += len;                                                                         \
+        } while (0)
+        LINK(domains, t->n_domains);
+        LINK(units, t->n_units);
+        LINK(procs, t->n_procs);
+        LINK(counters, t->n_counters);
+        LINK(proc_counters, t->n_proc_counters);
+        LINK(requests, t->n_requests);
+#undef LINK
+        StoreDomainValue *domains = (StoreDomainValue *)t->domains;
+        StoreProcValue *procs = (StoreProcValue *)t->procs;
+        for (size_t i = 0; i < t->n_domains + t->n_procs; i++) {
+                const char **str =
+                        i < t->n_domains ? &domains[i].drop_reason : &procs[i - t->n_domains].comm;
+                if (i < t->n_domains && !*str)
+                        continue;
+                char *nul = at < end ? memchr(at, '\0', (size_t)(end - at)) : NULL;
+                if (!nul)
+                        return -EBADMSG;
+                *str = at;
+                at = nul + 1;
+        }
+        if ((size_t)(end - at) >= 8)
+                return -EBADMSG; /* more than the padding */
+        if (t->ingest)
+                t->ingest = &p->ingest;
+        p->bytes = size;
+        p->next = NULL;
+        return 0;
+}
+
+PendingTick *store_pending_copy(const Store *s, const StoreTick *t)
+{
+        size_t size = ALIGN8(sizeof(PendingTick));
+        size += ALIGN8(t->n_domains * sizeof(*t->domains));
+        size += ALIGN8(t->n_units * sizeof(*t->units));
+        size += ALIGN8(t->n_procs * sizeof(*t->procs));
+        size += ALIGN8(t->n_counters * sizeof(*t->counters));
+        size += ALIGN8(t->n_proc_counters * sizeof(*t->proc_counters));
+        size += ALIGN8(t->n_requests * sizeof(*t->requests));
+        size_t strings = 0;
+        for (size_t i = 0; i < t->n_domains; i++)
+                if (t->domains[i].drop_reason)
+                        strings += strlen(t->domains[i].drop_reason) + 1;
+        for (size_t i = 0; i < t->n_procs; i++)
+                strings += strlen(t->procs[i].comm ? t->procs[i].comm : "") + 1;
+        size = ALIGN8(size + strings);
+        /* calloc: the padding is hashed and written to the journal too */
+        char *block = calloc(1, size);
+        if (!block)
+                return NULL;
+        PendingTick *p = (PendingTick *)block;
+        p->run_id = s->run_id;
+        p->run_started_us = s->run_started_us;
+        p->t = *t;
+        if (t->ingest)
+                p->ingest = *t->ingest;
+        char *at = block + ALIGN8(sizeof(PendingTick));
+#define COPY(field, n)                                                                             \
+        do {                                                                                       \
+                size_t len = (n) * sizeof(*t->field);                                              \
+                if (len)                                                                           \
+                        memcpy(at, t->field, len);                                                 \
+                at += ALIGN8(len);                                                                 \
+        } while (0)
+        COPY(domains, t->n_domains);
+        COPY(units, t->n_units);
+        COPY(procs, t->n_procs);
+        COPY(counters, t->n_counters);
+        COPY(proc_counters, t->n_proc_counters);
+        COPY(requests, t->n_requests);
+#undef COPY
+        for (size_t i = 0; i < t->n_domains + t->n_procs; i++) {
+                const char *c = i < t->n_domains ? t->domains[i].drop_reason
+                                                 : t->procs[i - t->n_domains].comm;
+                if (i < t->n_domains && !c)
+                        continue;
+                size_t l = strlen(c ? c : "") + 1;
+                memcpy(at, c ? c : "", l);
+                at += l;
+        }
+        int r = store_pending_link(p, size);
+        assert(r == 0);
+        (void)r;
+        return p;
+}
+
+static int journal_write_at(Store *s, const PendingTick *p, uint64_t off)
+{
+        JournalHeader h = {JOURNAL_MAGIC, journal_layout(), p->bytes,
+                           store_journal_sum(p, p->bytes)};
+        struct iovec iov[] = {{&h, sizeof(h)}, {(void *)p, p->bytes}};
+        ssize_t n = pwritev(s->journal_fd, iov, 2, (off_t)off);
+        if (n == (ssize_t)(sizeof(h) + p->bytes))
+                return 0;
+        return n < 0 ? -errno : -ENOSPC;
+}
+
+/* Starts the journal again from the ticks still queued (after a write failed, or when the
+ * journal would outgrow the backlog the queue is bounded by). */
+static int journal_rewrite(Store *s)
+{
+        if (ftruncate(s->journal_fd, 0) < 0)
+                return -errno;
+        s->journal_size = 0;
+        for (const PendingTick *p = s->pending_head; p; p = p->next) {
+                int r = journal_write_at(s, p, s->journal_size);
+                if (r < 0)
+                        return r;
+                s->journal_size += sizeof(JournalHeader) + p->bytes;
+        }
+        return 0;
+}
+
+void store_journal_append(Store *s, const PendingTick *p)
+{
+        if (s->journal_fd < 0)
+                return;
+        int r;
+        uint64_t rec = sizeof(JournalHeader) + p->bytes;
+        if (s->journal_error == 0 && s->journal_size + rec <= s->backlog_limit) {
+                r = journal_write_at(s, p, s->journal_size);
+                if (r >= 0)
+                        s->journal_size += rec;
+        } else {
+                r = journal_rewrite(s); /* p is queued already */
+        }
+        s->journal_error = r < 0 ? -r : 0;
+}
+
+void store_journal_committed(Store *s)
+{
+        if (s->journal_fd < 0 || (s->journal_size == 0 && s->journal_error == 0))
+                return;
+        s->journal_error = ftruncate(s->journal_fd, 0) < 0 ? errno : 0;
+        s->journal_size = 0;
+}
+
+bool store_journal_ok(const Store *s)
+{
+        return s->journal_fd >= 0 && s->journal_error == 0;
+}
+
+int store_journal_error(const Store *s)
+{
+        return s->journal_fd < 0 ? EBADF : s->journal_error;
+}
+
+/* Whether the history holds the record's run, and already holds its tick (a crash after the
+ * commit, before the journal was emptied). -errno on a read error. */
+static int journal_check(Store *s, const PendingTick *p, bool *ret_run, bool *ret_stored)
+{
+        sqlite3_stmt *q;
+        int r = store_cached(s, "SELECT started_us FROM runs WHERE id = ?1", &q);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, p->run_id);
+        int rc = sqlite3_step(q);
+        *ret_run = rc == SQLITE_ROW && sqlite3_column_int64(q, 0) == p->run_started_us;
+        store_release(q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_fail(s, rc, "reading the journal's run");
+        *ret_stored = false;
+        if (!*ret_run)
+                return 0;
+        r = store_cached(s, "SELECT 1 FROM ticks WHERE ts_us = ?1 AND run_id = ?2", &q);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, p->t.ts_us);
+        sqlite3_bind_int64(q, 2, p->run_id);
+        rc = sqlite3_step(q);
+        *ret_stored = rc == SQLITE_ROW;
+        store_release(q);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading the ticks");
+}
+
+/* Reads one record at off of a file of size bytes: 1 and *ret (malloc'd) for a good one, 0 at
+ * the end or at a torn tail (*ret_torn), -EBADMSG with why for a bad one, -errno. */
+static int journal_read(int fd, uint64_t off, uint64_t size, PendingTick **ret, bool *ret_torn,
+                        const char **ret_why)
+{
+        *ret = NULL;
+        *ret_torn = false;
+        if (off == size)
+                return 0;
+        JournalHeader h;
+        if (size - off < sizeof(h)) {
+                *ret_torn = true;
+                return 0;
+        }
+        ssize_t n = pread(fd, &h, sizeof(h), (off_t)off);
+        if (n != (ssize_t)sizeof(h))
+                return n < 0 ? -errno : -EIO;
+        if (h.magic != JOURNAL_MAGIC) {
+                *ret_why = "not a tick record";
+                return -EBADMSG;
+        }
+        if (h.layout != journal_layout()) {
+                *ret_why = "written by another build of joulesd";
+                return -EBADMSG;
+        }
+        if (h.bytes < sizeof(PendingTick) || h.bytes > JOURNAL_RECORD_MAX || h.bytes % 8) {
+                *ret_why = "impossible record length";
+                return -EBADMSG;
+        }
+        if (size - off - sizeof(h) < h.bytes) {
+                *ret_torn = true;
+                return 0;
+        }
+        PendingTick *p = malloc(h.bytes);
+        if (!p)
+                return -ENOMEM;
+        n = pread(fd, p, h.bytes, (off_t)(off + sizeof(h)));
+        int r = 1;
+        if (n != (ssize_t)h.bytes)
+                r = n < 0 ? -errno : -EIO;
+        else if (store_journal_sum(p, h.bytes) != h.sum) {
+                *ret_why = "checksum mismatch";
+                r = -EBADMSG;
+        } else if (store_pending_link(p, h.bytes) < 0) {
+                *ret_why = "counts that do not fit the record";
+                r = -EBADMSG;
+        }
+        if (r < 0)
+                free(p);
+        else
+                *ret = p;
+        return r;
+}
+
+static int journal_set_aside(Store *s, StoreJournalReplay *ret)
+{
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        char path[PATH_MAX + 16];
+        int r = path_fmt(path, sizeof(path), "%s-ticks", s->path);
+        if (r >= 0)
+                r = path_fmt(ret->aside, sizeof(ret->aside), "%s.bad-%s", path, stamp);
+        if (r >= 0 && rename(path, ret->aside) < 0)
+                r = -errno;
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        close(s->journal_fd);
+        s->journal_fd = fd;
+        return 0;
+}
+
+int store_journal_open(Store *s, StoreJournalReplay *ret)
+{
+        assert(s->mode == STORE_READ_WRITE && s->journal_fd < 0);
+        *ret = (StoreJournalReplay){0};
+        char path[PATH_MAX + 16];
+        int r = path_fmt(path, sizeof(path), "%s-ticks", s->path);
+        if (r < 0)
+                return store_failf(s, r, "journal path too long");
+        /* Only joulesd reads it: the history's readers see the ticks once they are committed. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return store_failf(s, -errno, "%s: %s", path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+                close(fd);
+                return store_failf(s, r, "%s: not a regular file", path);
+        }
+        s->journal_fd = fd;
+        uint64_t size = (uint64_t)st.st_size, off = 0;
+        for (;;) {
+                PendingTick *p;
+                const char *why = "";
+                r = journal_read(fd, off, size, &p, &ret->torn, &why);
+                if (r == -EBADMSG) {
+                        snprintf(ret->problem, sizeof(ret->problem),
+                                 "record at byte %" PRIu64 ": %s", off, why);
+                        break;
+                }
+                if (r <= 0)
+                        break;
+                off += sizeof(JournalHeader) + p->bytes;
+                bool run, stored;
+                r = journal_check(s, p, &run, &stored);
+                if (r < 0 || !run || stored) {
+                        ret->foreign += r >= 0 && !run;
+                        ret->stored += r >= 0 && stored;
+                        free(p);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                store_pending_push(s, p);
+                ret->replayed++;
+        }
+        if (r < 0 && r != -EBADMSG)
+                return store_failf(s, r, "reading %s: %s", path, strerror(-r));
+        if (ret->problem[0]) {
+                /* Kept for a look, not replayed past: what follows a bad record cannot be
+                 * trusted to begin where it seems to. */
+                int m = journal_set_aside(s, ret);
+                if (m < 0)
+                        return store_failf(s, m, "%s: %s; setting it aside: %s", path, ret->problem,
+                                           strerror(-m));
+                m = journal_rewrite(s);
+                return m < 0 ? store_failf(s, m, "%s: %s", path, strerror(-m)) : 0;
+        }
+        /* A torn tail (the crash came mid-write) is cut, so new records follow the good ones. */
+        if (ret->torn && ftruncate(fd, (off_t)off) < 0)
+                return store_failf(s, -errno, "%s: %s", path, strerror(errno));
+        s->journal_size = off;
+        return 0;
+}

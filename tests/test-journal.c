@@ -1,0 +1,467 @@
+/* The tick journal (storage/store-journal.c) on real files: a writer killed before its commit
+ * (a child that _exits with ticks only in the journal) loses none of them, a crash after the
+ * commit stores nothing twice, a torn last record is cut, a bad record is set aside with the
+ * ticks before it replayed, a journal of another history is not replayed into this one, and the
+ * journal stays within the backlog's bound. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/util.h"
+#include "storage/store.h"
+#include "storage/store-internal.h" /* store_pending_copy, store_pending_link */
+
+static char dir[] = "/tmp/joules-test-journal-XXXXXX";
+static const int64_t T0 = INT64_C(1767225600000000);
+
+static int setup(void **state)
+{
+        assert_non_null(mkdtemp(dir));
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+typedef struct Ids {
+        int64_t run, pkg, ua, ub, ev, metric;
+} Ids;
+
+static Store *open_writer(const char *path, int64_t started_us, Ids *ids, StoreJournalReplay *jr)
+{
+        char err[512];
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        StoreJournalReplay ignored;
+        assert_int_equal(store_journal_open(s, jr ? jr : &ignored), 0);
+        StoreRun ri = {.started_us = started_us,
+                       .source = "powercap",
+                       .interval_us = 1000000,
+                       .hostname = "h1"};
+        assert_int_equal(store_run_begin(s, &ri, &ids->run), 0);
+        StoreDomain d = {"package-0", "intel-rapl:0", "powercap", "package", false, true};
+        assert_int_equal(store_domain_ensure(s, &d, &ids->pkg), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &ids->ua), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &ids->ub), 0);
+        assert_int_equal(store_event_ensure(s, "instructions", &ids->ev), 0);
+        assert_int_equal(store_metric_ensure(s, "requests", &ids->metric), 0);
+        return s;
+}
+
+/* Tick i of a run: every kind of value, all of them derived from i so the reader can check them
+ * exactly; every fifth tick's package reading is dropped. */
+static void append_tick(Store *s, const Ids *ids, int i)
+{
+        bool drop = i % 5 == 0;
+        StoreDomainValue dv[] = {{.domain_id = ids->pkg,
+                                  .valid = !drop,
+                                  .energy_uj = 1000000u * (uint64_t)i,
+                                  .drop_reason = drop ? "implausible power" : NULL}};
+        StoreUnitValue uv[] = {{ids->ua, 100u * (uint64_t)i, 7, 1000u * (uint64_t)i},
+                               {ids->ub, 3, 11u * (uint64_t)i, 5}};
+        char comm[16];
+        snprintf(comm, sizeof(comm), "worker-%d", i);
+        StoreProcValue pv[] = {{ids->ua, 100 + i, 4242, comm, 100u * (uint64_t)i, 7, 99}};
+        StoreCounterValue cv[] = {{ids->ua, ids->ev, UINT64_C(3000000000) + (uint64_t)i}};
+        StoreProcCounterValue pcv[] = {{ids->ua, 100 + i, 4242, ids->ev, 17u * (uint64_t)i}};
+        StoreRequestValue rv[] = {{ids->ub, ids->metric, 0.5 * i}};
+        StoreIngestStats ing = {.accepted = (uint64_t)i, .rejected = 1, .malformed = 2};
+        StoreTick t = {.ts_us = T0 + i * INT64_C(1000000),
+                       .dt_us = 1000000,
+                       .host_valid = !drop,
+                       .host_uj = 1000000u * (uint64_t)i,
+                       .has_util = true,
+                       .util_pct = 12.5,
+                       .domains = dv,
+                       .n_domains = 1,
+                       .units = uv,
+                       .n_units = 2,
+                       .procs = pv,
+                       .n_procs = 1,
+                       .counters = cv,
+                       .n_counters = 1,
+                       .proc_counters = pcv,
+                       .n_proc_counters = 1,
+                       .requests = rv,
+                       .n_requests = 1,
+                       .ingest = &ing};
+        assert_int_equal(store_tick_append(s, &t), 0);
+}
+
+/* Runs fn in a child that dies without closing the store (as joulesd does on SIGKILL). */
+static void in_crashing_child(void (*fn)(const char *path, int64_t started_us), const char *path,
+                              int64_t started_us)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                fn(path, started_us);
+                _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Ticks 1..3 committed, 4..7 only in the journal. */
+static void write_seven(const char *path, int64_t started_us)
+{
+        Ids ids;
+        Store *s = open_writer(path, started_us, &ids, NULL);
+        for (int i = 1; i <= 7; i++) {
+                append_tick(s, &ids, i);
+                if (i == 3 && store_commit(s) < 0)
+                        _exit(1);
+        }
+        _exit(0);
+}
+
+static int64_t query_int(const char *path, const char *sql)
+{
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        return v;
+}
+
+static off_t file_size(const char *path)
+{
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        return st.st_size;
+}
+
+/* Where each record of a journal begins (the header's length field is at byte 8), and the
+ * file's size after the last one. */
+static int record_offsets(const char *journal, off_t *offs, int max)
+{
+        int fd = open(journal, O_RDONLY);
+        assert_true(fd >= 0);
+        off_t size = file_size(journal), off = 0;
+        int n = 0;
+        while (off + 24 <= size && n < max) {
+                uint64_t len;
+                assert_int_equal(pread(fd, &len, 8, off + 8), 8);
+                offs[n++] = off;
+                off += 24 + (off_t)len;
+        }
+        close(fd);
+        offs[n] = off;
+        return n;
+}
+
+/* Every value of ticks 1..n of run 1, as append_tick wrote them. */
+static void assert_ticks_exact(const char *path, int n)
+{
+        char sql[1024];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM ticks WHERE run_id = 1 AND ts_us = %" PRId64
+                 " + (id * 1000000) AND dt_us = 1000000 AND util_pct = 12.5",
+                 T0);
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), n);
+        assert_int_equal(query_int(path, sql), n);
+        assert_int_equal(query_int(path, "SELECT SUM(host_uj) FROM ticks"),
+                         1000000 * ((int64_t)n * (n + 1) / 2 - 5 * ((n / 5) * (n / 5 + 1) / 2)));
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM domain_energy WHERE energy_uj IS "
+                                         "NULL AND drop_reason = 'implausible power'"),
+                         n / 5);
+        assert_int_equal(query_int(path, "SELECT SUM(active_uj) + SUM(idle_uj) + SUM(cpu_ns) FROM "
+                                         "unit_energy"),
+                         1100 * (int64_t)n * (n + 1) / 2 + 11 * (int64_t)n * (n + 1) / 2 + 15 * n);
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM process_energy p JOIN ticks t ON "
+                                         "t.id = p.tick_id WHERE p.comm = 'worker-' || t.id AND "
+                                         "p.pid = 100 + t.id AND p.start_time = 4242"),
+                         n);
+        assert_int_equal(query_int(path, "SELECT SUM(value) FROM unit_counters"),
+                         INT64_C(3000000000) * n + (int64_t)n * (n + 1) / 2);
+        assert_int_equal(query_int(path, "SELECT SUM(value) FROM process_counters"),
+                         17 * (int64_t)n * (n + 1) / 2);
+        assert_int_equal(query_int(path, "SELECT CAST(SUM(count) * 2 AS INTEGER) FROM "
+                                         "unit_requests"),
+                         (int64_t)n * (n + 1) / 2);
+        assert_int_equal(query_int(path, "SELECT SUM(accepted) + SUM(malformed) FROM ingest_stats"),
+                         (int64_t)n * (n + 1) / 2 + 2 * n);
+}
+
+static void test_replay_after_crash(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/crash.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000);
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), 3);
+        assert_true(file_size(journal) > 0);
+
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 4);
+        assert_int_equal(jr.stored, 0);
+        assert_int_equal(jr.foreign, 0);
+        assert_false(jr.torn);
+        assert_string_equal(jr.problem, "");
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(file_size(journal), 0); /* emptied by the commit */
+        store_close(s);
+        /* the ticks are the first run's, every value exact (the second run stored none) */
+        assert_ticks_exact(path, 7);
+}
+
+/* Ticks 1..4 committed, then the journal as it was before the commit put back: a crash between
+ * the commit and the journal's truncation. */
+static void commit_then_crash(const char *path, int64_t started_us)
+{
+        Ids ids;
+        Store *s = open_writer(path, started_us, &ids, NULL);
+        for (int i = 1; i <= 4; i++)
+                append_tick(s, &ids, i);
+        char journal[300];
+        if (path_fmt(journal, sizeof(journal), "%s-ticks", path) < 0)
+                _exit(1);
+        static char buf[1 << 16];
+        int fd = open(journal, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+        if (n <= 0 || store_commit(s) < 0)
+                _exit(1);
+        close(fd);
+        fd = open(journal, O_WRONLY);
+        if (fd < 0 || write(fd, buf, (size_t)n) != n)
+                _exit(1);
+        _exit(0);
+}
+
+static void test_no_double_count(void **state)
+{
+        char path[256];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/twice.db", dir), 0);
+        in_crashing_child(commit_then_crash, path, 1000);
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 0);
+        assert_int_equal(jr.stored, 4);
+        store_close(s);
+        assert_ticks_exact(path, 4);
+}
+
+static void test_torn_tail(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/torn.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000);
+        off_t full = file_size(journal), offs[8];
+        assert_int_equal(record_offsets(journal, offs, 7), 4);
+        assert_int_equal(offs[4], full);
+        assert_int_equal(truncate(journal, full - 10), 0); /* tick 7 cut short */
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 3);
+        assert_true(jr.torn);
+        assert_string_equal(jr.problem, "");
+        assert_string_equal(jr.aside, "");
+        /* cut at the last good record, which the next one follows: 3 of the 4 records */
+        assert_int_equal(file_size(journal), offs[3]);
+        store_close(s);
+        assert_ticks_exact(path, 6);
+}
+
+static void test_bad_record_set_aside(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/bad.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000);
+        off_t full = file_size(journal), offs[8];
+        assert_int_equal(record_offsets(journal, offs, 7), 4);
+        /* one byte of the third record's block (tick 6) flipped */
+        int fd = open(journal, O_RDWR);
+        assert_true(fd >= 0);
+        unsigned char b;
+        assert_int_equal(pread(fd, &b, 1, offs[2] + 100), 1);
+        b ^= 0x40;
+        assert_int_equal(pwrite(fd, &b, 1, offs[2] + 100), 1);
+        close(fd);
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 2);
+        char want[128];
+        snprintf(want, sizeof(want), "record at byte %lld: checksum mismatch", (long long)offs[2]);
+        assert_string_equal(jr.problem, want);
+        /* the whole file kept aside; the journal holds the two replayed ticks until the commit */
+        assert_true(strncmp(jr.aside, journal, strlen(journal)) == 0);
+        assert_non_null(strstr(jr.aside, "-ticks.bad-"));
+        assert_int_equal(file_size(jr.aside), full);
+        assert_int_equal(file_size(journal), offs[2]);
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(file_size(journal), 0);
+        store_close(s);
+        assert_ticks_exact(path, 5);
+}
+
+static void test_foreign_journal(void **state)
+{
+        char path[256], other[256], cmd[700];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/mine.db", dir), 0);
+        assert_int_equal(path_fmt(other, sizeof(other), "%s/other.db", dir), 0);
+        in_crashing_child(write_seven, other, 1000);
+        /* a history started anew (its run 1 began at another time) beside the old journal */
+        Ids ids;
+        Store *s = open_writer(path, 5000, &ids, NULL);
+        store_close(s);
+        snprintf(cmd, sizeof(cmd), "cp %s-ticks %s-ticks", other, path);
+        assert_int_equal(system(cmd), 0);
+        StoreJournalReplay jr;
+        s = open_writer(path, 6000, &ids, &jr);
+        assert_int_equal(jr.replayed, 0);
+        assert_int_equal(jr.foreign, 4);
+        store_close(s);
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), 0);
+}
+
+/* A writer whose ticks wait (its history locked, or the commit interval not yet over) queues
+ * them up to the backlog's bound; the journal, rewritten from the queue when it would outgrow
+ * it, stays within it too, and a crash then loses none of the ticks still queued. The child's
+ * exit code is how many it queued. */
+static void queue_thirty(const char *path, int64_t started_us)
+{
+        char journal[300];
+        if (path_fmt(journal, sizeof(journal), "%s-ticks", path) < 0)
+                _exit(100);
+        Ids ids;
+        Store *s = open_writer(path, started_us, &ids, NULL);
+        append_tick(s, &ids, 1);
+        if (store_commit(s) < 0)
+                _exit(101);
+        append_tick(s, &ids, 2);
+        off_t rec = file_size(journal);
+        store_set_backlog_limit(s, (size_t)rec * 5);
+        for (int i = 3; i <= 30; i++)
+                append_tick(s, &ids, i);
+        StoreBacklog b;
+        store_backlog(s, &b);
+        /* the records, each with its 24-byte header, of the queued ticks and no more */
+        off_t offs[40];
+        if (!store_journal_ok(s) || b.ticks < 4 || b.ticks > 5 ||
+            record_offsets(journal, offs, 39) != (int)b.ticks ||
+            file_size(journal) != offs[b.ticks] || (size_t)offs[b.ticks] != b.bytes + 24 * b.ticks)
+                _exit(102);
+        _exit((int)b.ticks);
+}
+
+static void test_bounded(void **state)
+{
+        char path[256];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/bound.db", dir), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                queue_thirty(path, 1000);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        int queued = WEXITSTATUS(status);
+        if (queued < 4 || queued > 5)
+                fail_msg("the child exited with %d", queued);
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, (size_t)queued);
+        store_close(s);
+        /* tick 1, then the newest `queued` of 2..30 */
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), 1 + queued);
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT MIN(ts_us) FROM ticks WHERE ts_us > %" PRId64,
+                 T0 + 1000000);
+        assert_int_equal(query_int(path, sql), T0 + (31 - (int64_t)queued) * 1000000);
+        assert_int_equal(query_int(path, "SELECT MAX(ts_us) FROM ticks"), T0 + 30 * 1000000);
+}
+
+/* A block whose counts or strings do not fit is refused, never followed out of the block. */
+static void test_link_refuses(void **state)
+{
+        Store st = {.run_id = 1, .run_started_us = 2};
+        StoreUnitValue uv[] = {{1, 2, 3, 4}};
+        StoreProcValue pv[] = {{1, 7, 8, "x", 1, 2, 3}};
+        StoreTick t = {.ts_us = 5, .units = uv, .n_units = 1, .procs = pv, .n_procs = 1};
+        PendingTick *p = store_pending_copy(&st, &t);
+        assert_non_null(p);
+        size_t size = p->bytes;
+        assert_int_equal(size % 8, 0);
+        static const struct {
+                const char *what;
+                size_t n_units, n_procs;
+                ssize_t size_delta; /* -1000000: only the header */
+                bool unterminated;
+                int want;
+        } rows[] = {
+                {"as written", 1, 1, 0, false, 0},
+                {"one unit more", 2, 1, 0, false, -EBADMSG},
+                {"counts past the block", SIZE_MAX / 8, 1, 0, false, -EBADMSG},
+                {"no string for the process", 1, 2, 0, false, -EBADMSG},
+                {"8 bytes more than the padding", 1, 1, 8, false, -EBADMSG},
+                {"only the header", 1, 1, -1000000, false, -EBADMSG},
+                {"comm not terminated", 1, 1, 0, true, -EBADMSG},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                size_t n = rows[i].size_delta == -1000000
+                                   ? (sizeof(PendingTick) + 7) / 8 * 8
+                                   : (size_t)((ssize_t)size + rows[i].size_delta);
+                PendingTick *b = calloc(1, n > size ? n : size);
+                memcpy(b, p, size);
+                b->t.n_units = rows[i].n_units;
+                b->t.n_procs = rows[i].n_procs;
+                if (rows[i].unterminated)
+                        memset((char *)b + size - 8, 'x', 8);
+                int r = store_pending_link(b, n);
+                if (r != rows[i].want)
+                        fail_msg("%s: %d", rows[i].what, r);
+                if (r == 0) {
+                        assert_int_equal(b->t.units[0].cpu_ns, 4);
+                        assert_string_equal(b->t.procs[0].comm, "x");
+                        assert_int_equal(b->run_id, 1);
+                        assert_int_equal(b->run_started_us, 2);
+                }
+                free(b);
+        }
+        free(p);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_replay_after_crash),
+                cmocka_unit_test(test_no_double_count),
+                cmocka_unit_test(test_torn_tail),
+                cmocka_unit_test(test_bad_record_set_aside),
+                cmocka_unit_test(test_foreign_journal),
+                cmocka_unit_test(test_bounded),
+                cmocka_unit_test(test_link_refuses),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
