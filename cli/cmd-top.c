@@ -160,7 +160,14 @@ static void top_frame_table(const StoreServices *sv, const StoreProcTotal *procs
 
 static int top_frame(Store *s, const TopOptions *o, const char *db_path)
 {
-        int64_t now = now_realtime_us();
+        /* While joulesd's journal holds ticks not committed yet (storage.commit_interval), the
+         * window ends at the newest committed one: a frame is always a full window, never one
+         * missing its last seconds. */
+        int64_t now = now_realtime_us(), newest, committed;
+        uint64_t interval;
+        if (store_read_last_tick(s, &newest, &interval) >= 0 &&
+            store_read_committed_last(s, &committed) >= 0 && newest > committed)
+                now = committed;
         StoreServices sv;
         StoreStatus st;
         StoreProcTotal *procs = NULL;

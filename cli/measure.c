@@ -248,6 +248,24 @@ static int measure_wait_tick(Store *s, int64_t ts_us, uint64_t timeout_us, int64
         }
 }
 
+/* Waits until the history's queries can read the tick ending at ts_us: with a commit interval
+ * (at most a minute) joulesd's tick journal holds it first. */
+static int measure_wait_committed(Store *s, int64_t ts_us)
+{
+        uint64_t deadline = now_monotonic_ns() + 65 * NSEC_PER_SEC;
+        for (;;) {
+                int64_t last;
+                int r = store_read_committed_last(s, &last);
+                if (r >= 0 && last >= ts_us)
+                        return 0;
+                if (r < 0 && r != -ENODATA && r != -EBUSY)
+                        return r;
+                if (now_monotonic_ns() > deadline)
+                        return -ETIMEDOUT;
+                sleep_us(20000);
+        }
+}
+
 typedef struct MeasureChild {
         pid_t pid;
         int go_fd;  /* write a byte to start it */
@@ -419,6 +437,8 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
         r = store_read_tick_before(s, moved ? moved : t0, &m.from_us);
         if (r >= 0)
                 r = measure_wait_tick(s, t1, wait_us, &m.to_us);
+        if (r >= 0)
+                r = measure_wait_committed(s, m.to_us);
         if (r < 0) {
                 fprintf(stderr, "%s: no tick closed the window in %s: %s\n", o->cmd, o->db_path,
                         r == -ETIMEDOUT ? "joulesd stopped writing" : store_last_error(s));

@@ -88,6 +88,18 @@ void store_journal_append(Store *s, const PendingTick *p);
 /* Empties the journal once store_commit has written what it held. */
 void store_journal_committed(Store *s);
 uint64_t store_journal_sum(const void *data, size_t len);
+/* A reader's view of the journal (the ticks joulesd has not committed yet): its good records, in
+ * order (none when there is no journal or this user may not read it; -ENOMEM only). */
+int store_journal_read_blocks(const Store *s, PendingTick **ret_head);
+void store_journal_blocks_free(PendingTick *head);
+/* The end times of the ticks the journal holds that are this history's and not committed yet,
+ * in the journal's order (malloc'd; none: NULL, 0). */
+int store_journal_tick_times(Store *s, int64_t **ret, size_t *ret_n)
+        __attribute__((warn_unused_result));
+/* Inside a read transaction: temp.j_ticks, j_domain_energy, j_unit_energy, j_unit_counters and
+ * j_unit_requests (the columns of the tables they mirror) hold those of the records that are
+ * this history's and are not in its snapshot, under tick ids above every committed one. */
+int store_journal_temp(Store *s, const PendingTick *head) __attribute__((warn_unused_result));
 /* store.c: queues a block (the journal's replay), bounded by the backlog limit like every tick. */
 void store_pending_push(Store *s, PendingTick *p);
 

@@ -232,6 +232,15 @@ void store_journal_committed(Store *s)
         s->journal_size = 0;
 }
 
+void store_journal_close(Store *s)
+{
+        if (s->journal_fd >= 0)
+                close(s->journal_fd);
+        s->journal_fd = -1;
+        s->journal_size = 0;
+        s->journal_error = 0;
+}
+
 bool store_journal_ok(const Store *s)
 {
         return s->journal_fd >= 0 && s->journal_error == 0;
@@ -339,7 +348,7 @@ static int journal_set_aside(Store *s, StoreJournalReplay *ret)
                 r = -errno;
         if (r < 0)
                 return r;
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return -errno;
         close(s->journal_fd);
@@ -355,8 +364,9 @@ int store_journal_open(Store *s, StoreJournalReplay *ret)
         int r = path_fmt(path, sizeof(path), "%s-ticks", s->path);
         if (r < 0)
                 return store_failf(s, r, "journal path too long");
-        /* Only joulesd reads it: the history's readers see the ticks once they are committed. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        /* Readable as the history is (the umask decides): the exporter adds its ticks to the
+         * totals it serves (store_read_totals). */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return store_failf(s, -errno, "%s: %s", path, strerror(errno));
         struct stat st;
@@ -408,5 +418,186 @@ int store_journal_open(Store *s, StoreJournalReplay *ret)
         if (ret->torn && ftruncate(fd, (off_t)off) < 0)
                 return store_failf(s, -errno, "%s: %s", path, strerror(errno));
         s->journal_size = off;
+        return 0;
+}
+
+/* ---- readers: the ticks the journal holds that the history does not yet ---- */
+
+/* Inserts one record's rows into the temp.j_* tables under tick id (above every committed one). */
+static int journal_temp_insert(Store *s, const PendingTick *p, int64_t id)
+{
+        const StoreTick *t = &p->t;
+        unsigned dropped = 0;
+        for (size_t i = 0; i < t->n_domains; i++)
+                dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        sqlite3_stmt *q;
+        int r = store_cached(s,
+                             "INSERT INTO temp.j_ticks (id, run_id, ts_us, dt_us, host_uj, "
+                             "estimated, dropped) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             &q);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, p->run_id);
+        sqlite3_bind_int64(q, 3, t->ts_us);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)t->dt_us);
+        if (t->host_valid)
+                sqlite3_bind_int64(q, 5, (sqlite3_int64)t->host_uj);
+        sqlite3_bind_int(q, 6, t->estimated);
+        sqlite3_bind_int(q, 7, (int)dropped);
+        int rc = sqlite3_step(q);
+        store_release(q);
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "copying the journal's ticks");
+        static const char *const sql[] = {
+                "INSERT INTO temp.j_domain_energy VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO temp.j_unit_energy VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO temp.j_unit_counters VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO temp.j_unit_requests VALUES (?1, ?2, ?3, ?4)",
+        };
+        const size_t n[] = {t->n_domains, t->n_units, t->n_counters, t->n_requests};
+        for (size_t k = 0; k < ELEMENTSOF(sql); k++) {
+                if (n[k] == 0)
+                        continue;
+                r = store_cached(s, sql[k], &q);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n[k] && rc == SQLITE_DONE; i++) {
+                        sqlite3_bind_int64(q, 1, id);
+                        if (k == 0) {
+                                const StoreDomainValue *d = &t->domains[i];
+                                sqlite3_bind_int64(q, 2, d->domain_id);
+                                if (d->valid)
+                                        sqlite3_bind_int64(q, 3, (sqlite3_int64)d->energy_uj);
+                                else
+                                        sqlite3_bind_null(q, 3);
+                                if (d->valid)
+                                        sqlite3_bind_null(q, 4);
+                                else
+                                        sqlite3_bind_text(
+                                                q, 4, d->drop_reason ? d->drop_reason : "baseline",
+                                                -1, SQLITE_STATIC);
+                        } else if (k == 1) {
+                                const StoreUnitValue *u = &t->units[i];
+                                sqlite3_bind_int64(q, 2, u->unit_id);
+                                sqlite3_bind_int64(q, 3, (sqlite3_int64)u->active_uj);
+                                sqlite3_bind_int64(q, 4, (sqlite3_int64)u->idle_uj);
+                                sqlite3_bind_int64(q, 5, (sqlite3_int64)u->cpu_ns);
+                        } else if (k == 2) {
+                                const StoreCounterValue *c = &t->counters[i];
+                                sqlite3_bind_int64(q, 2, c->unit_id);
+                                sqlite3_bind_int64(q, 3, c->event_id);
+                                sqlite3_bind_int64(q, 4, (sqlite3_int64)c->value);
+                        } else {
+                                const StoreRequestValue *rq = &t->requests[i];
+                                sqlite3_bind_int64(q, 2, rq->unit_id);
+                                sqlite3_bind_int64(q, 3, rq->metric_id);
+                                sqlite3_bind_double(q, 4, rq->count);
+                        }
+                        rc = sqlite3_step(q);
+                        sqlite3_reset(q);
+                }
+                store_release(q);
+                if (rc != SQLITE_DONE)
+                        return store_fail(s, rc, "copying the journal's ticks");
+        }
+        return 0;
+}
+
+int store_journal_read_blocks(const Store *s, PendingTick **ret_head)
+{
+        *ret_head = NULL;
+        char path[PATH_MAX + 16];
+        if (path_fmt(path, sizeof(path), "%s-ticks", s->path) < 0)
+                return 0;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return 0; /* none, or not readable by this user: the committed ticks only */
+        struct stat st;
+        PendingTick **tail = ret_head;
+        int r = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                /* Read as the writer appends: a record cut short is not there yet, and one that
+                 * does not check out ends what this reader takes (only joulesd sets it aside). */
+                uint64_t off = 0;
+                for (;;) {
+                        PendingTick *p;
+                        bool torn;
+                        const char *why;
+                        r = journal_read(fd, off, (uint64_t)st.st_size, &p, &torn, &why);
+                        if (r <= 0)
+                                break;
+                        off += sizeof(JournalHeader) + p->bytes;
+                        *tail = p;
+                        tail = &p->next;
+                }
+        }
+        close(fd);
+        return r == -ENOMEM ? r : 0;
+}
+
+int store_journal_temp(Store *s, const PendingTick *head)
+{
+        int r = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS j_ticks (id INTEGER PRIMARY KEY, "
+                              "run_id INTEGER, ts_us INTEGER, dt_us INTEGER, host_uj INTEGER, "
+                              "estimated INTEGER, dropped INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS j_domain_energy (tick_id INTEGER, "
+                              "domain_id INTEGER, energy_uj INTEGER, drop_reason TEXT);"
+                              "CREATE TEMP TABLE IF NOT EXISTS j_unit_energy (tick_id INTEGER, "
+                              "unit_id INTEGER, active_uj INTEGER, idle_uj INTEGER, cpu_ns "
+                              "INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS j_unit_counters (tick_id INTEGER, "
+                              "unit_id INTEGER, event_id INTEGER, value INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS j_unit_requests (tick_id INTEGER, "
+                              "unit_id INTEGER, metric_id INTEGER, count REAL);"
+                              "DELETE FROM temp.j_ticks; DELETE FROM temp.j_domain_energy;"
+                              "DELETE FROM temp.j_unit_energy; DELETE FROM temp.j_unit_counters;"
+                              "DELETE FROM temp.j_unit_requests");
+        /* Above every committed tick's id, in the journal's order. */
+        int64_t id = INT64_C(1) << 62;
+        for (const PendingTick *p = head; p && r >= 0; p = p->next) {
+                bool run, stored;
+                r = journal_check(s, p, &run, &stored);
+                if (r >= 0 && run && !stored)
+                        r = journal_temp_insert(s, p, id++);
+        }
+        return r;
+}
+
+void store_journal_blocks_free(PendingTick *head)
+{
+        while (head) {
+                PendingTick *next = head->next;
+                free(head);
+                head = next;
+        }
+}
+
+int store_journal_tick_times(Store *s, int64_t **ret, size_t *ret_n)
+{
+        *ret = NULL;
+        *ret_n = 0;
+        PendingTick *head;
+        int r = store_journal_read_blocks(s, &head);
+        size_t n = 0;
+        for (const PendingTick *p = head; p; p = p->next)
+                n++;
+        int64_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+        if (n && !v)
+                r = -ENOMEM;
+        n = 0;
+        for (const PendingTick *p = head; p && r >= 0; p = p->next) {
+                bool run, stored;
+                r = journal_check(s, p, &run, &stored);
+                if (r >= 0 && run && !stored)
+                        v[n++] = p->t.ts_us;
+        }
+        store_journal_blocks_free(head);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }

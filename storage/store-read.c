@@ -294,12 +294,47 @@ static int store_read_ts(Store *s, const char *sql, int64_t arg, int64_t *ret)
         return r;
 }
 
-int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
+/* The journal's tick (see store_journal_tick_times) nearest ts_us: the first at or after it
+ * (after), or the last at or before it; -ENODATA: none. Read before the history is, so a tick
+ * committed in between is found there. */
+static int journal_nearest(Store *s, int64_t ts_us, bool after, int64_t *ret)
 {
-        int64_t ts, iv = 0;
-        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, &ts);
+        int64_t *v;
+        size_t n;
+        int r = store_journal_tick_times(s, &v, &n);
         if (r < 0)
                 return r;
+        r = -ENODATA;
+        for (size_t i = 0; i < n; i++)
+                if ((after ? v[i] >= ts_us : v[i] <= ts_us) &&
+                    (r == -ENODATA || (after ? v[i] < *ret : v[i] > *ret))) {
+                        *ret = v[i];
+                        r = 0;
+                }
+        free(v);
+        return r;
+}
+
+int store_read_committed_last(Store *s, int64_t *ret_ts_us)
+{
+        return store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, ret_ts_us);
+}
+
+int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
+{
+        int64_t ts, j, iv = 0;
+        int rj = journal_nearest(s, INT64_MAX, false, &j);
+        if (rj < 0 && rj != -ENODATA)
+                return rj;
+        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, &ts);
+        if (r == -ENODATA && rj == 0) {
+                ts = j;
+                r = 0;
+        }
+        if (r < 0)
+                return r;
+        if (rj == 0 && j > ts)
+                ts = j;
         r = store_read_ts(s, "SELECT interval_us FROM runs WHERE ?1 = ?1 ORDER BY id DESC LIMIT 1",
                           0, &iv);
         if (r < 0 && r != -ENODATA)
@@ -311,20 +346,34 @@ int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us
 
 int store_read_tick_before(Store *s, int64_t ts_us, int64_t *ret_ts_us)
 {
-        int64_t v;
+        int64_t v, j;
+        int rj = journal_nearest(s, ts_us, false, &j);
+        if (rj < 0 && rj != -ENODATA)
+                return rj;
         int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ts_us <= ?1", ts_us, &v);
         if (r == -ENODATA) {
-                *ret_ts_us = 0;
+                *ret_ts_us = rj == 0 ? j : 0;
                 return 0;
         }
         if (r >= 0)
-                *ret_ts_us = v;
+                *ret_ts_us = rj == 0 && j > v ? j : v;
         return r;
 }
 
 int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
 {
-        return store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, ret_ts_us);
+        int64_t v, j;
+        int rj = journal_nearest(s, ts_us, true, &j);
+        if (rj < 0 && rj != -ENODATA)
+                return rj;
+        int r = store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, &v);
+        if (r == -ENODATA && rj == 0) {
+                *ret_ts_us = j;
+                return 0;
+        }
+        if (r >= 0)
+                *ret_ts_us = rj == 0 && j < v ? j : v;
+        return r;
 }
 
 int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,

@@ -276,8 +276,11 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                                "COALESCE(MAX(t.estimated), 0)), COALESCE(MIN(COALESCE("
                                "h.first_us, MIN(t.ts_us - t.dt_us)), MIN(t.ts_us - t.dt_us)), "
                                "h.first_us), COALESCE(MAX(COALESCE(h.last_us, MAX(t.ts_us)), "
-                               "MAX(t.ts_us)), h.last_us) FROM total_host h LEFT JOIN ticks t ON "
-                               "t.id > h.through_tick WHERE h.id = 1"
+                               "MAX(t.ts_us)), h.last_us) FROM total_host h LEFT JOIN (SELECT id, "
+                               "ts_us, dt_us, host_uj, estimated, dropped FROM ticks WHERE id > "
+                               "(SELECT through_tick FROM total_host) UNION ALL SELECT id, ts_us, "
+                               "dt_us, host_uj, estimated, dropped FROM temp.j_ticks) t ON t.id "
+                               "> h.through_tick WHERE h.id = 1"
                              : "SELECT ticks, host_uj, valid_us, dropped, estimated, first_us, "
                                "last_us FROM total_host WHERE id = 1");
         if (r < 0)
@@ -320,7 +323,9 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                                "SUM(t.cpu_ns) FROM (SELECT unit_id, active_uj, idle_uj, cpu_ns "
                                "FROM total_units UNION ALL SELECT unit_id, active_uj, idle_uj, "
                                "cpu_ns FROM unit_energy WHERE tick_id > (SELECT through_tick "
-                               "FROM total_host)) t JOIN units u ON u.id = t.unit_id GROUP BY "
+                               "FROM total_host) UNION ALL SELECT unit_id, active_uj, idle_uj, "
+                               "cpu_ns FROM temp.j_unit_energy) t JOIN units u ON u.id = t.unit_id "
+                               "GROUP BY "
                                "t.unit_id ORDER BY u.name"
                              : "SELECT u.name, u.pseudo, t.active_uj, t.idle_uj, t.cpu_ns "
                                "FROM total_units t JOIN units u ON u.id = t.unit_id ORDER BY "
@@ -348,19 +353,22 @@ static int totals_read(Store *s, int version, StoreTotals *t)
         q = NULL;
 
         /* Every domain, also one that has not completed an interval yet (0 J). */
-        r = store_query(s, &q,
-                        tail ? "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
-                               "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
-                               "LEFT JOIN (SELECT domain_id, SUM(energy_uj) AS energy_uj, "
-                               "SUM(dropped) AS dropped FROM (SELECT domain_id, energy_uj, "
-                               "dropped FROM total_domains UNION ALL SELECT domain_id, energy_uj, "
-                               "(energy_uj IS NULL AND drop_reason IS NOT 'baseline') FROM "
-                               "domain_energy WHERE tick_id > (SELECT through_tick FROM "
-                               "total_host)) GROUP BY domain_id) t ON t.domain_id = d.id ORDER BY "
-                               "d.id"
-                             : "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
-                               "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
-                               "LEFT JOIN total_domains t ON t.domain_id = d.id ORDER BY d.id");
+        r = store_query(
+                s, &q,
+                tail ? "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                       "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
+                       "LEFT JOIN (SELECT domain_id, SUM(energy_uj) AS energy_uj, "
+                       "SUM(dropped) AS dropped FROM (SELECT domain_id, energy_uj, "
+                       "dropped FROM total_domains UNION ALL SELECT domain_id, energy_uj, "
+                       "(energy_uj IS NULL AND drop_reason IS NOT 'baseline') FROM "
+                       "domain_energy WHERE tick_id > (SELECT through_tick FROM "
+                       "total_host) UNION ALL SELECT domain_id, energy_uj, (energy_uj IS "
+                       "NULL AND drop_reason IS NOT 'baseline') FROM "
+                       "temp.j_domain_energy) GROUP BY domain_id) t ON t.domain_id = d.id ORDER BY "
+                       "d.id"
+                     : "SELECT d.name, d.zone, d.source, d.kind, d.estimated, d.in_host, "
+                       "COALESCE(t.energy_uj, 0), COALESCE(t.dropped, 0) FROM domains d "
+                       "LEFT JOIN total_domains t ON t.domain_id = d.id ORDER BY d.id");
         if (r < 0)
                 goto out;
         cap = 0;
@@ -390,16 +398,18 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 r = 0;
                 goto out;
         }
-        r = store_query(s, &q,
-                        tail ? "SELECT u.name, m.name, SUM(t.count) FROM (SELECT unit_id, "
-                               "metric_id, count FROM total_requests UNION ALL SELECT unit_id, "
-                               "metric_id, count FROM unit_requests WHERE tick_id > (SELECT "
-                               "through_tick FROM total_host)) t JOIN units u ON u.id = "
-                               "t.unit_id JOIN request_metrics m ON m.id = t.metric_id GROUP BY "
-                               "t.unit_id, t.metric_id ORDER BY u.name, m.name"
-                             : "SELECT u.name, m.name, t.count FROM total_requests t "
-                               "JOIN units u ON u.id = t.unit_id JOIN request_metrics m "
-                               "ON m.id = t.metric_id ORDER BY u.name, m.name");
+        r = store_query(
+                s, &q,
+                tail ? "SELECT u.name, m.name, SUM(t.count) FROM (SELECT unit_id, "
+                       "metric_id, count FROM total_requests UNION ALL SELECT unit_id, "
+                       "metric_id, count FROM unit_requests WHERE tick_id > (SELECT "
+                       "through_tick FROM total_host) UNION ALL SELECT unit_id, "
+                       "metric_id, count FROM temp.j_unit_requests) t JOIN units u ON u.id = "
+                       "t.unit_id JOIN request_metrics m ON m.id = t.metric_id GROUP BY "
+                       "t.unit_id, t.metric_id ORDER BY u.name, m.name"
+                     : "SELECT u.name, m.name, t.count FROM total_requests t "
+                       "JOIN units u ON u.id = t.unit_id JOIN request_metrics m "
+                       "ON m.id = t.metric_id ORDER BY u.name, m.name");
         if (r < 0)
                 goto out;
         cap = 0;
@@ -427,7 +437,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 tail ? "SELECT u.name, e.name, SUM(t.value) FROM (SELECT unit_id, "
                        "event_id, value FROM total_counters UNION ALL SELECT unit_id, "
                        "event_id, value FROM unit_counters WHERE value != 0 AND tick_id > (SELECT "
-                       "through_tick FROM total_host)) t JOIN units u ON u.id = "
+                       "through_tick FROM total_host) UNION ALL SELECT unit_id, event_id, value "
+                       "FROM temp.j_unit_counters WHERE value != 0) t JOIN units u ON u.id = "
                        "t.unit_id JOIN events e ON e.id = t.event_id GROUP BY t.unit_id, "
                        "t.event_id ORDER BY u.name, e.name"
                 : store_has_table(s, "total_counters")
@@ -461,16 +472,29 @@ out:
 int store_read_totals(Store *s, StoreTotals *ret)
 {
         StoreTotals t = {0};
-        /* One read transaction: the totals, the units and the domains from the same commit, so
-         * the units always add up to the host. */
-        int r = store_exec(s, "BEGIN");
+        /* The ticks joulesd has appended to its journal but not committed yet (it commits every
+         * few seconds), read before the snapshot below: a tick committed in between is in the
+         * snapshot and counted from there, once. So the totals move with every tick, and never
+         * back. */
+        PendingTick *journal;
+        int r = store_journal_read_blocks(s, &journal);
         if (r < 0)
                 return r;
+        /* One read transaction: the totals, the units and the domains from the same commit, so
+         * the units always add up to the host. */
+        r = store_exec(s, "BEGIN");
+        if (r < 0) {
+                store_journal_blocks_free(journal);
+                return r;
+        }
         int v = store_schema_version(s);
         if (v < 0)
                 r = v;
         else if (v < STORE_SCHEMA_TOTALS)
                 r = totals_temp(s);
+        else if (v >= STORE_SCHEMA_TOTALS_TAIL)
+                r = store_journal_temp(s, journal);
+        store_journal_blocks_free(journal);
         if (r >= 0)
                 r = totals_read(s, v, &t);
         (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);

@@ -180,6 +180,8 @@ typedef struct StoreJournalReplay {
         char aside[PATH_MAX + 64];
 } StoreJournalReplay;
 int store_journal_open(Store *s, StoreJournalReplay *ret) __attribute__((warn_unused_result));
+/* Stops appending to the journal (a writer that commits every tick); the file stays. */
+void store_journal_close(Store *s);
 /* Whether the journal holds every queued tick (its last write worked). */
 bool store_journal_ok(const Store *s);
 /* The errno of its last failed write or truncation, 0: none, EBADF: no journal. */
@@ -324,11 +326,15 @@ int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices 
 void store_services_done(StoreServices *sv);
 
 /* The newest tick's end (wall clock) and the latest run's interval; -ENODATA with no ticks. */
+/* The newest committed tick's end: what the history's queries can read up to. */
+int store_read_committed_last(Store *s, int64_t *ret_ts_us) __attribute__((warn_unused_result));
 int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
         __attribute__((warn_unused_result));
 /* The end of the last tick ending at or before ts_us (ret 0 when none), and of the first tick
  * ending at or after it (-ENODATA when none yet): joules run turns its command's start and end
- * into whole ticks with these. */
+ * into whole ticks with these. They, and store_read_last_tick, count the ticks joulesd's journal
+ * holds and has not committed yet too (a commit interval): the queries see those only once
+ * store_read_committed_last reaches them. */
 int store_read_tick_before(Store *s, int64_t ts_us, int64_t *ret_ts_us)
         __attribute__((warn_unused_result));
 int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)

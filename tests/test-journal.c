@@ -76,7 +76,7 @@ static void append_tick(Store *s, const Ids *ids, int i)
                                   .drop_reason = drop ? "implausible power" : NULL}};
         StoreUnitValue uv[] = {{ids->ua, 100u * (uint64_t)i, 7, 1000u * (uint64_t)i},
                                {ids->ub, 3, 11u * (uint64_t)i, 5}};
-        char comm[16];
+        char comm[24];
         snprintf(comm, sizeof(comm), "worker-%d", i);
         StoreProcValue pv[] = {{ids->ua, 100 + i, 4242, comm, 100u * (uint64_t)i, 7, 99}};
         StoreCounterValue cv[] = {{ids->ua, ids->ev, UINT64_C(3000000000) + (uint64_t)i}};
@@ -452,6 +452,62 @@ static void test_link_refuses(void **state)
         free(p);
 }
 
+/* A reader's totals (what joules-exporter serves) hold the ticks the journal has and the history
+ * has not committed yet, exactly, and hold them once across the commit; so do the tick lookups
+ * of joules run. */
+static void test_totals_read_journal(void **state)
+{
+        char path[256], err[512];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/totals.db", dir), 0);
+        Ids ids;
+        Store *w = open_writer(path, 1000, &ids, NULL);
+        append_tick(w, &ids, 1);
+        assert_int_equal(store_commit(w), 0);
+        for (int i = 2; i <= 6; i++)
+                append_tick(w, &ids, i);
+        Store *rd;
+        assert_int_equal(store_open(path, STORE_READ_ONLY, &rd, err, sizeof(err)), 0);
+        for (int pass = 0; pass < 2; pass++) {
+                StoreTotals t;
+                assert_int_equal(store_read_totals(rd, &t), 0);
+                assert_int_equal(t.ticks, 6);
+                /* tick 5's package reading was dropped */
+                assert_int_equal(t.host_uj, 1000000 * (21 - 5));
+                assert_int_equal(t.dropped, 1);
+                assert_int_equal(t.last_us, T0 + 6 * 1000000);
+                assert_int_equal(t.n_units, 2);
+                assert_string_equal(t.units[0].name, "a.service");
+                assert_int_equal(t.units[0].active_uj, 100 * 21);
+                assert_int_equal(t.units[1].idle_uj, 11 * 21);
+                assert_int_equal(t.n_requests, 1);
+                assert_true(t.requests[0].count == 0.5 * 21);
+                assert_int_equal(t.n_events, 1);
+                assert_int_equal(t.events[0].value, UINT64_C(3000000000) * 6 + 21);
+                assert_int_equal(t.n_domains, 1);
+                assert_int_equal(t.domains[0].energy_uj, 1000000 * (21 - 5));
+                assert_int_equal(t.domains[0].dropped, 1);
+                store_totals_done(&t);
+                /* joules run's tick lookups count the journal's ticks; its queries wait until
+                 * store_read_committed_last reaches them */
+                int64_t ts, committed;
+                uint64_t iv;
+                assert_int_equal(store_read_last_tick(rd, &ts, &iv), 0);
+                assert_int_equal(ts, T0 + 6 * 1000000);
+                assert_int_equal(iv, 1000000);
+                assert_int_equal(store_read_tick_after(rd, T0 + 4500000, &ts), 0);
+                assert_int_equal(ts, T0 + 5 * 1000000);
+                assert_int_equal(store_read_tick_before(rd, T0 + 4500000, &ts), 0);
+                assert_int_equal(ts, T0 + 4 * 1000000);
+                assert_int_equal(store_read_tick_after(rd, T0 + 6500000, &ts), -ENODATA);
+                assert_int_equal(store_read_committed_last(rd, &committed), 0);
+                assert_int_equal(committed, T0 + (pass == 0 ? 1 : 6) * 1000000);
+                if (pass == 0)
+                        assert_int_equal(store_commit(w), 0); /* the same totals after it */
+        }
+        store_close(rd);
+        store_close(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -462,6 +518,7 @@ int main(void)
                 cmocka_unit_test(test_foreign_journal),
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_link_refuses),
+                cmocka_unit_test(test_totals_read_journal),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -114,6 +114,33 @@ awk -v e="$ec" 'BEGIN { exit !(e > 0) }' || fail "(c) no energy"
 [ "$(j .requests run-c.json)" = null ] || fail "(c) requests should be null"
 note "(c) $scope: $ec J, $cpu ns CPU"
 
+# (e) a joulesd that commits every 3 s (each tick in its journal until then): the window is the
+# same whole ticks, found in the journal as they come, and its energy is read once committed
+db_e=$SCRATCH/commit.db
+"$JOULESD" --db "$db_e" --interval 200ms --sysfs-root "$sys" --energy-source powercap \
+  --cgroup-root "$CG_ROOT" --events none --idle-power 10 --ingest-socket '' \
+  --commit-interval 3s 2>"$SCRATCH/joulesd-e.err" &
+jde=$!
+CLEANUP+=("kill $jde 2>/dev/null; wait $jde 2>/dev/null")
+for _ in $(seq 100); do
+  [ "$(sqlite3 "$db_e" 'SELECT COUNT(*) FROM ticks' 2>/dev/null || echo 0)" -gt 0 ] && break
+  sleep 0.05
+done
+sleep 1
+"$JOULES" --db "$db_e" run --json --unit "$web" -- wrk -t1 -c4 -d2s "$url" \
+  >"$SCRATCH/run-e.json" 2>"$SCRATCH/run-e.err" || { cat "$SCRATCH/run-e.err" >&2; fail "(e) joules run"; }
+dur=$(j .duration_s run-e.json)
+win=$(j .window_s run-e.json)
+awk -v d="$dur" -v w="$win" 'BEGIN { exit !(d >= 2 && w >= d && w <= d + 0.5) }' ||
+  fail "(e) duration $dur s, window $win s"
+ee=$(j .energy_j run-e.json)
+hist=$(db=$db_e unit_energy_between "$web" "$(j .window_from_us run-e.json)" "$(j .window_to_us run-e.json)")
+within "$ee" "$hist" 0.0001 || fail "(e) energy $ee J differs from the history's $hist J for the window"
+awk -v e="$ee" 'BEGIN { exit !(e > 0) }' || fail "(e) no energy for $web"
+kill -TERM "$jde"
+wait "$jde" || fail "(e) joulesd did not stop cleanly"
+note "(e) commit interval 3 s: $ee J over $win s (window), duration $dur s"
+
 # the table output
 "$JOULES" --db "$db" run --unit "$web" -- wrk -t1 -c2 -d1s "$url" >"$SCRATCH/run-t.out" 2>&1 ||
   fail "table run failed"
