@@ -12,13 +12,15 @@
  * of any stretch of time is known. Three services (real cgroups
  * system.slice/bench-crash-<pid>-N.service under the cgroup2 mount) each hold a process burning 5%
  * of a CPU, so every tick is split over units. joulesd runs with
- * --interval 50ms --energy-source powercap --events none --idle-power 6, at nice -10 (the
+ * --interval 50ms --commit-interval 2s (each tick in the journal until the commit) --energy-source
+ * powercap --events none --idle-power 6, at nice -10 (the
  * simulator at -20, updating every 2 ms) so that other work on a shared machine does not turn every
  * round into a kill during start-up, and is killed after a random delay (microsecond resolution, so
- * at every phase of a tick and of its half-second commits): in 10% of the rounds 0 to 300 ms after
- * its start (start-up: schema, first reading), in the others 0 to 1 s after it first wrote to the
- * WAL (its run row; its first tick follows one interval later). After each kill the bench waits
- * 200 ms (time that must not be counted) and checks, with the daemon down:
+ * at every phase of a tick, of its journal write and of its commits): in 10% of the rounds 0 to
+ * 300 ms after its start (start-up: schema, first reading), in the others 0 to 1 s after it first
+ * wrote to the WAL (its run row; its first tick follows one interval later). After each kill the
+ * bench replays the tick journal as the next start would (storage/store-journal.c: the ticks not
+ * yet committed), waits 200 ms (time that must not be counted) and checks, with the daemon down:
  *
  *   1. PRAGMA integrity_check answers ok.
  *   2. The ticks stored before this round are unchanged (count, energy, time).
@@ -115,6 +117,30 @@ static void crash_fail(const char *fmt, ...)
         va_end(ap);
         fflush(stdout);
         C.failures++;
+}
+
+/* What the next start does first: replays the tick journal (the ticks the killed daemon had not
+ * committed yet) into the history, so the checks see what a restarted daemon stores. */
+static void crash_replay(const char *label, uint64_t *ret_replayed, uint64_t *ret_torn)
+{
+        if (access(C.db, F_OK) < 0)
+                return;
+        Store *s;
+        char err[512];
+        if (store_open(C.db, STORE_READ_WRITE, &s, err, sizeof(err)) < 0) {
+                crash_fail("%s: opening the history to replay the journal: %s", label, err);
+                return;
+        }
+        StoreJournalReplay jr;
+        if (store_journal_open(s, &jr) < 0 || store_commit(s) < 0)
+                crash_fail("%s: replaying the journal: %s", label, store_last_error(s));
+        else if (jr.problem[0])
+                crash_fail("%s: the journal has a bad %s", label, jr.problem);
+        else {
+                *ret_replayed += jr.replayed;
+                *ret_torn += jr.torn;
+        }
+        store_close(s);
 }
 
 static void cleanup(void)
@@ -555,7 +581,7 @@ int main(int argc, char **argv)
         int rc = 1, r = 0;
         uint64_t startup_kills = 0, no_tick_runs = 0, no_run_rows = 0, lost_max_us = 0;
         double lost_sum_us = 0;
-        uint64_t lost_n = 0, writes_unseen = 0;
+        uint64_t lost_n = 0, writes_unseen = 0, replayed = 0, torn = 0;
         int64_t prev_runs = 0;
         unsigned k;
         if (check_db) {
@@ -583,8 +609,10 @@ int main(int argc, char **argv)
                         "none",     "--idle-power",
                         "6",        "--cgroup-root",
                         C.cgroot,   "--ingest-socket",
-                        "",         NULL};
-        printf("bench-crash: %s --interval 50ms --energy-source powercap (rapl-sim: %.0f W), "
+                        "",         "--commit-interval",
+                        "2s",       NULL};
+        printf("bench-crash: %s --interval 50ms --commit-interval 2s --energy-source powercap "
+               "(rapl-sim: %.0f W), "
                "%u SIGKILLs, seed %" PRIu64 "\n",
                joulesd, CRASH_WATTS, kills, seed);
         printf("joulesd at nice -10, rapl-sim at -20 (2 ms updates); kills: 10%% 0-300 ms after "
@@ -635,6 +663,7 @@ int main(int argc, char **argv)
 
                 char label[32];
                 snprintf(label, sizeof(label), "round %u", k);
+                crash_replay(label, &replayed, &torn);
                 sqlite3 *db = NULL;
                 if (sqlite3_open_v2(C.db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
                         if (access(C.db, F_OK) < 0 && early) {
@@ -762,10 +791,11 @@ final:;
                (double)all.energy_uj / 1e6, w, CRASH_WATTS, CRASH_POWER_TOLERANCE * 100,
                all.ratio_min, all.ratio_max, all.low_ticks);
         if (!check_db)
-                printf("lost at a kill (kill time - end of the last stored tick): mean %.0f ms, "
-                       "max %.0f ms\n",
+                printf("lost at a kill (kill time - end of the last stored tick, once the journal "
+                       "is replayed): mean %.0f ms, max %.0f ms; %" PRIu64 " ticks replayed from "
+                       "the journal, %" PRIu64 " torn last records cut\n",
                        lost_n ? lost_sum_us / (double)lost_n / 1000 : 0.0,
-                       (double)lost_max_us / 1000);
+                       (double)lost_max_us / 1000, replayed, torn);
         printf("%s integrity_check, %sticks ordered and contiguous, host = domains = units, "
                "CLI totals = stored sums: %s\n",
                check_db ? "whole history:" : "after every kill:",

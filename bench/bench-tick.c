@@ -150,7 +150,8 @@ static struct {
         uint64_t interval_us;
         unsigned warmup_s;
         bool profile; /* joulesd --profile: the CPU of each part of a tick, from its log */
-} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP, false};
+        char *commit; /* joulesd --commit-interval, NULL: its default (every tick) */
+} L = {100, 1000, 10, 10, "1s", 1000000, BENCH_DEFAULT_WARMUP, false, NULL};
 
 static int services_create(void)
 {
@@ -324,6 +325,10 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         }
         if (L.profile)
                 argv[a++] = "--profile";
+        if (L.commit) {
+                argv[a++] = "--commit-interval";
+                argv[a++] = L.commit;
+        }
         argv[a] = NULL;
 
         int64_t start = bench_now_ns(CLOCK_MONOTONIC);
@@ -619,6 +624,7 @@ static void usage(FILE *f)
                 "                  [--sleepers N] [--busy N] [--busy-pct P] [--curve] "
                 "[--callgrind]\n"
                 "                  [--check] [--keep] [--isolated] [--profile] [--single]\n"
+                "                  [--commit-interval D]\n"
                 "CPU time per tick and RSS of joulesd with services, sleeping and busy processes,\n"
                 "against the machine without them. Needs root.\n"
                 "  --interval I   joulesd's --interval (default 1s, the daemon's default)\n"
@@ -640,7 +646,8 @@ static void usage(FILE *f)
                 "  --single       only the loaded run with --events none (an hour's RSS:\n"
                 "                 --single --duration 3700)\n"
                 "  --profile      run joulesd --profile and print the CPU of each part of a tick\n"
-                "                 (its clock reads, about a dozen system calls a tick, count)\n",
+                "                 (its clock reads, about a dozen system calls a tick, count)\n"
+                "  --commit-interval D  joulesd's --commit-interval (default: its own, 0)\n",
                 BENCH_DEFAULT_SECS, BENCH_DEFAULT_WARMUP, BENCH_MAX_SERVICES, BENCH_TARGET_US);
 }
 
@@ -706,6 +713,7 @@ int main(int argc, char **argv)
                 {"isolated", no_argument, NULL, 'I'},
                 {"profile", no_argument, NULL, 'P'},
                 {"single", no_argument, NULL, 'S'},
+                {"commit-interval", required_argument, NULL, 'C'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -766,6 +774,9 @@ int main(int argc, char **argv)
                 case 'S':
                         single = true;
                         break;
+                case 'C':
+                        L.commit = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -822,9 +833,10 @@ int main(int argc, char **argv)
         double load[3] = {0};
         if (getloadavg(load, 3) < 0)
                 load[0] = load[1] = load[2] = -1;
-        printf("bench-tick: %s --energy-source model --interval %s, %u s per run (machine: %ld "
-               "CPUs, load average %.2f %.2f %.2f)\n",
-               joulesd, L.interval, secs, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
+        printf("bench-tick: %s --energy-source model --interval %s%s%s, %u s per run (machine: "
+               "%ld CPUs, load average %.2f %.2f %.2f)\n",
+               joulesd, L.interval, L.commit ? " --commit-interval " : "", L.commit ? L.commit : "",
+               secs, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
         fflush(stdout);
 
         int rc = 0, r = 0;

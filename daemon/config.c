@@ -87,8 +87,8 @@ static const ConfigKey config_keys[] = {
          sizeof(((JoulesConfig *)0)->ingest_trusted_uids),
          "uids (space separated) that may count for other units; root always may"},
         {"storage", "commit_interval", CFG_DURATION, OFF(commit_interval_us), 0, 60e6,
-         "how often the history is committed, 0 to 60s (0: every tick); until then each tick "
-         "is in the journal <database>-ticks, so a crash loses none of them"},
+         "how often the history is committed, 0 to 60s (0: every tick); ticks wait in the "
+         "journal <database>-ticks"},
         {"storage", "raw_retention", CFG_RETENTION, OFF(raw_retention_us), 3600e6, 0,
          "how long every tick is kept (1h or more, or forever)"},
         {"storage", "minute_retention", CFG_RETENTION, OFF(minute_retention_us), 3600e6, 0,

@@ -208,8 +208,9 @@ static void daemon_journal_health(Daemon *d)
                 log_notice("the tick journal %s-ticks works again", d->cfg.db_path);
 }
 
-/* Opens the tick journal and commits what a run that stopped without committing left in it. No
- * journal is not fatal: ticks then commit as they come. */
+/* Opens the tick journal and commits what a run that stopped without committing left in it (a
+ * run with a commit interval; the start replays whatever the setting is now). No journal is not
+ * fatal: ticks then commit as they come. */
 static void daemon_journal_open(Daemon *d)
 {
         StoreJournalReplay jr;
@@ -230,6 +231,12 @@ static void daemon_journal_open(Daemon *d)
         if (jr.replayed && store_commit(d->store) < 0)
                 log_warning("committing the replayed ticks: %s; they stay queued",
                             store_last_error(d->store));
+        /* Committing every tick, the journal would only cost its write: it is kept only while
+         * it holds ticks not committed yet (committing them failed). */
+        StoreBacklog b;
+        store_backlog(d->store, &b);
+        if (d->cfg.commit_interval_us == 0 && b.ticks == 0)
+                store_journal_close(d->store);
 }
 
 /* Logs a failing history once, and its recovery once writes have worked for a second: a disk

@@ -32,6 +32,9 @@ static void usage(FILE *f)
                 "  --idle-power W|learn   the host's idle power (default: learn)\n"
                 "  --ingest-socket PATH   unix datagram socket for StatsD request counts\n"
                 "                         (default /run/joules/ingest.sock; '' for none)\n"
+                "  --commit-interval D    commit the history this often, each tick kept in the\n"
+                "                         journal DATABASE-ticks until then (default 0: every "
+                "tick)\n"
                 "  --show                 print the measured power once a second\n"
                 "  --duration DURATION    stop after this long (tests, benchmarks)\n"
                 "  --profile              at exit, print the CPU time of each part of a tick\n"
@@ -55,6 +58,7 @@ enum {
         ARG_EVENTS,
         ARG_IDLE_POWER,
         ARG_INGEST_SOCKET,
+        ARG_COMMIT_INTERVAL,
         ARG_SHOW,
         ARG_DURATION,
         ARG_PROFILE,
@@ -76,6 +80,7 @@ static const struct option options[] = {
         {"events", required_argument, NULL, ARG_EVENTS},
         {"idle-power", required_argument, NULL, ARG_IDLE_POWER},
         {"ingest-socket", required_argument, NULL, ARG_INGEST_SOCKET},
+        {"commit-interval", required_argument, NULL, ARG_COMMIT_INTERVAL},
         {"show", no_argument, NULL, ARG_SHOW},
         {"duration", required_argument, NULL, ARG_DURATION},
         {"profile", no_argument, NULL, ARG_PROFILE},
@@ -101,6 +106,7 @@ static const struct {
         {ARG_EVENTS, "attribution", "events"},
         {ARG_IDLE_POWER, "attribution", "idle_power"},
         {ARG_INGEST_SOCKET, "ingest", "socket"},
+        {ARG_COMMIT_INTERVAL, "storage", "commit_interval"},
 };
 
 int main(int argc, char **argv)

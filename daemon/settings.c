@@ -58,11 +58,6 @@ static void live_top_processes(JoulesConfig *to, const JoulesConfig *from)
         to->top_processes = from->top_processes;
 }
 
-static void live_commit_interval(JoulesConfig *to, const JoulesConfig *from)
-{
-        to->commit_interval_us = from->commit_interval_us;
-}
-
 static void live_carbon(JoulesConfig *to, const JoulesConfig *from)
 {
         to->carbon = from->carbon; /* the daemon writes them into the history again */
@@ -77,7 +72,6 @@ static const struct {
         {"energy", "max_domain_power_w", live_max_power},
         {"attribution", "idle_power", live_idle_power},
         {"attribution", "top_processes", live_top_processes},
-        {"storage", "commit_interval", live_commit_interval},
         {"carbon", "country", live_carbon},
         {"carbon", "intensity_g_per_kwh", live_carbon},
         {"carbon", "pue", live_carbon},

@@ -13,6 +13,9 @@ CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
 for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
 
 RANDOM=4242 # a fixed seed: the same moments on every run
+# Odd rounds commit every 2 s (each tick goes to the journal until then), even rounds commit
+# every tick (batched over half a second at 50 ms ticks), so both ways to write are killed.
+commit_of() { [ $(($1 % 2)) = 1 ] && echo 2s || echo 0; }
 prev_count=0
 prev_sum=0
 us() { echo $(($(date +%s%N) / 1000)); }
@@ -37,8 +40,9 @@ wait_first_tick() { # of run $1 (start-up is slow under ASan on a busy machine)
   fail "run $1 stored no tick"
 }
 for round in $(seq 24); do
+  commit=$(commit_of "$round")
   "$JOULESD" --db "$db" --interval 50ms --sysfs-root "$sys" --energy-source powercap \
-    --events none 2>>"$SCRATCH/joulesd.err" &
+    --events none --commit-interval "$commit" 2>>"$SCRATCH/joulesd.err" &
   pid=$!
   # from this run's first stored tick ...
   wait_first_tick "$round"

@@ -45,9 +45,11 @@ EOF
 notify=$SCRATCH/notify.sock
 start_listener "$notify" "$SCRATCH/notify.out"
 t0=$(date +%s%N)
-# --idle-power on the command line must keep beating the file after every reload.
+# --idle-power on the command line must keep beating the file after every reload. Every tick is
+# committed (--commit-interval 0), so the history shows at once that sampling goes on.
 NOTIFY_SOCKET=$notify WATCHDOG_USEC=1000000 "$JOULESD" --config "$conf" \
-  --sysfs-root "$sys" --energy-source powercap --idle-power 3 2>"$SCRATCH/joulesd.err" &
+  --sysfs-root "$sys" --energy-source powercap --idle-power 3 --commit-interval 0 \
+  2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
 
