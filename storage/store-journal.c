@@ -356,7 +356,18 @@ static int journal_set_aside(Store *s, StoreJournalReplay *ret)
         return 0;
 }
 
+static int journal_replay(Store *s, StoreJournalReplay *ret);
+
 int store_journal_open(Store *s, StoreJournalReplay *ret)
+{
+        int r = journal_replay(s, ret);
+        /* A journal whose end is not known must not be written over. */
+        if (r < 0)
+                store_journal_close(s);
+        return r;
+}
+
+static int journal_replay(Store *s, StoreJournalReplay *ret)
 {
         assert(s->mode == STORE_READ_WRITE && s->journal_fd < 0);
         *ret = (StoreJournalReplay){0};

@@ -34,6 +34,16 @@ wait_for_line() {
   return 1
 }
 
+# Waits up to $2 seconds (default 10) for the history $1 to hold a committed tick.
+wait_for_tick() {
+  local i
+  for ((i = 0; i < ${2:-10} * 20; i++)); do
+    [ "$(sqlite3 "$1" 'SELECT COUNT(*) FROM ticks' 2>/dev/null || echo 0)" -gt 0 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # Waits up to $2 seconds (default 5) for a file to exist.
 wait_for_file() {
   local i

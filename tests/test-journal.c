@@ -508,6 +508,39 @@ static void test_totals_read_journal(void **state)
         store_close(w);
 }
 
+/* A journal that cannot be opened (here a directory in its place) is no journal: the writer
+ * goes on, its ticks committed as they come, and nothing is written over. */
+static void test_no_journal(void **state)
+{
+        char path[256], journal[300], err[512];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/nojournal.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        assert_int_equal(mkdir(journal, 0700), 0);
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        StoreJournalReplay jr;
+        assert_int_equal(store_journal_open(s, &jr), -EISDIR);
+        assert_non_null(strstr(store_last_error(s), "Is a directory"));
+        assert_false(store_journal_ok(s));
+        assert_int_equal(store_journal_error(s), EBADF);
+        Ids ids;
+        StoreRun ri = {.started_us = 1, .source = "powercap", .interval_us = 1000000};
+        assert_int_equal(store_run_begin(s, &ri, &ids.run), 0);
+        StoreDomain d = {"package-0", "intel-rapl:0", "powercap", "package", false, true};
+        assert_int_equal(store_domain_ensure(s, &d, &ids.pkg), 0);
+        assert_int_equal(store_unit_ensure(s, "a.service", false, &ids.ua), 0);
+        assert_int_equal(store_unit_ensure(s, "b.service", false, &ids.ub), 0);
+        assert_int_equal(store_event_ensure(s, "instructions", &ids.ev), 0);
+        assert_int_equal(store_metric_ensure(s, "requests", &ids.metric), 0);
+        append_tick(s, &ids, 1);
+        assert_int_equal(store_commit(s), 0);
+        store_close(s);
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), 1);
+        struct stat st;
+        assert_int_equal(stat(journal, &st), 0);
+        assert_true(S_ISDIR(st.st_mode)); /* left as it was */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -519,6 +552,7 @@ int main(void)
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_link_refuses),
                 cmocka_unit_test(test_totals_read_journal),
+                cmocka_unit_test(test_no_journal),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -122,10 +122,7 @@ db_e=$SCRATCH/commit.db
   --commit-interval 3s 2>"$SCRATCH/joulesd-e.err" &
 jde=$!
 CLEANUP+=("kill $jde 2>/dev/null; wait $jde 2>/dev/null")
-for _ in $(seq 100); do
-  [ "$(sqlite3 "$db_e" 'SELECT COUNT(*) FROM ticks' 2>/dev/null || echo 0)" -gt 0 ] && break
-  sleep 0.05
-done
+wait_for_tick "$db_e" || fail "(e) joulesd stored no tick"
 sleep 1
 "$JOULES" --db "$db_e" run --json --unit "$web" -- wrk -t1 -c4 -d2s "$url" \
   >"$SCRATCH/run-e.json" 2>"$SCRATCH/run-e.err" || { cat "$SCRATCH/run-e.err" >&2; fail "(e) joules run"; }

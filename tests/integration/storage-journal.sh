@@ -25,10 +25,7 @@ grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
   --ingest-socket '' --commit-interval 3s 2>"$SCRATCH/joulesd.err" &
 jd=$!
 CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
-for _ in $(seq 200); do
-  [ "$(sqlite3 "$db" 'SELECT COUNT(*) FROM ticks' 2>/dev/null || echo 0)" -gt 0 ] && break
-  sleep 0.05
-done
+wait_for_tick "$db" || fail "joulesd stored no tick"
 [ -e "$db-ticks" ] || fail "no journal beside the history"
 
 free_port PORT
