@@ -183,7 +183,7 @@ static void daemon_log_started(const Daemon *d)
 
 /* How long ticks may wait to be committed. With the journal holding each of them, the commit
  * interval: a SQLite transaction each second (its locks and WAL frames, cold after the sleep)
- * was most of what a tick cost. Without it, ticks of 0.25 s or longer commit each and shorter
+ * was a third of what a tick cost. Without it, ticks of 0.25 s or longer commit each and shorter
  * ones are batched for at most half a second, so a crash loses under a second. */
 static uint64_t daemon_commit_every_ns(const Daemon *d)
 {

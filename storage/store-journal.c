@@ -2,8 +2,8 @@
  * history's SQLite transaction only every few seconds (store_commit). A tick's record is the
  * block the store already queues it in (PendingTick: the tick, its arrays and its strings in one
  * allocation), so appending costs a checksum and a pwritev; SQLite's transaction per tick (its
- * locks, page writes and WAL frames, all cold after a second's sleep) was most of the cost of a
- * tick. A crash loses nothing the journal holds: the next start replays it. */
+ * locks, page writes and WAL frames, all cold after a second's sleep) was a third of what a tick
+ * cost. A crash loses nothing the journal holds: the next start replays it. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
