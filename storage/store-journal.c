@@ -30,7 +30,8 @@
  * journal from another build is then set aside instead of misread. */
 #define JOURNAL_FORMAT 1u
 #define JOURNAL_MAGIC  0x4b54534au /* "JSTK" */
-/* A record larger than this is corrupt: a tick with 2,000 units and 10 processes each is 1 MiB. */
+/* A record larger than this is corrupt: a tick with 2,000 units and 10 processes each is about
+ * 1.5 MiB. */
 #define JOURNAL_RECORD_MAX (64u << 20)
 
 typedef struct JournalHeader {
