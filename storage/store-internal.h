@@ -79,6 +79,12 @@ typedef struct PendingTick {
         StoreIngestStats ingest;
 } PendingTick;
 
+/* store.c: where a file is set aside, "<path>.<what>-<UTC time>" (store_move_aside "corrupt",
+ * the tick journal "bad"), and how many of a tick's domains were dropped (not a baseline). */
+int store_aside_path(const char *path, const char *what, char *ret, size_t size)
+        __attribute__((warn_unused_result));
+unsigned store_tick_dropped(const StoreTick *t);
+
 /* store-journal.c: a tick's block, laid out (copy) or checked and relinked after a read (link:
  * -EBADMSG when its counts or strings do not fit size). */
 PendingTick *store_pending_copy(const Store *s, const StoreTick *t);

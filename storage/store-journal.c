@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -334,17 +333,18 @@ static int journal_read(int fd, uint64_t off, uint64_t size, PendingTick **ret, 
         return r;
 }
 
+/* <history>-ticks */
+static int journal_path(const Store *s, char *buf, size_t size)
+{
+        return path_fmt(buf, size, "%s-ticks", s->path);
+}
+
 static int journal_set_aside(Store *s, StoreJournalReplay *ret)
 {
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
-                return -EINVAL;
         char path[PATH_MAX + 16];
-        int r = path_fmt(path, sizeof(path), "%s-ticks", s->path);
+        int r = journal_path(s, path, sizeof(path));
         if (r >= 0)
-                r = path_fmt(ret->aside, sizeof(ret->aside), "%s.bad-%s", path, stamp);
+                r = store_aside_path(path, "bad", ret->aside, sizeof(ret->aside));
         if (r >= 0 && rename(path, ret->aside) < 0)
                 r = -errno;
         if (r < 0)
@@ -373,7 +373,7 @@ static int journal_replay(Store *s, StoreJournalReplay *ret)
         assert(s->mode == STORE_READ_WRITE && s->journal_fd < 0);
         *ret = (StoreJournalReplay){0};
         char path[PATH_MAX + 16];
-        int r = path_fmt(path, sizeof(path), "%s-ticks", s->path);
+        int r = journal_path(s, path, sizeof(path));
         if (r < 0)
                 return store_failf(s, r, "journal path too long");
         /* Readable as the history is (the umask decides): the exporter adds its ticks to the
@@ -439,9 +439,6 @@ static int journal_replay(Store *s, StoreJournalReplay *ret)
 static int journal_temp_insert(Store *s, const PendingTick *p, int64_t id)
 {
         const StoreTick *t = &p->t;
-        unsigned dropped = 0;
-        for (size_t i = 0; i < t->n_domains; i++)
-                dropped += !t->domains[i].valid && t->domains[i].drop_reason;
         sqlite3_stmt *q;
         int r = store_cached(s,
                              "INSERT INTO temp.j_ticks (id, run_id, ts_us, dt_us, host_uj, "
@@ -456,7 +453,7 @@ static int journal_temp_insert(Store *s, const PendingTick *p, int64_t id)
         if (t->host_valid)
                 sqlite3_bind_int64(q, 5, (sqlite3_int64)t->host_uj);
         sqlite3_bind_int(q, 6, t->estimated);
-        sqlite3_bind_int(q, 7, (int)dropped);
+        sqlite3_bind_int(q, 7, (int)store_tick_dropped(t));
         int rc = sqlite3_step(q);
         store_release(q);
         if (rc != SQLITE_DONE)
@@ -520,7 +517,7 @@ int store_journal_read_blocks(const Store *s, PendingTick **ret_head)
 {
         *ret_head = NULL;
         char path[PATH_MAX + 16];
-        if (path_fmt(path, sizeof(path), "%s-ticks", s->path) < 0)
+        if (journal_path(s, path, sizeof(path)) < 0)
                 return 0;
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)

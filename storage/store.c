@@ -185,15 +185,28 @@ fail:
         return r;
 }
 
-int store_move_aside(const char *path, char *ret_path, size_t size)
+int store_aside_path(const char *path, const char *what, char *ret, size_t size)
 {
         char stamp[32];
         time_t now = time(NULL);
         struct tm tm;
         if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
                 return -EINVAL;
+        return path_fmt(ret, size, "%s.%s-%s", path, what, stamp);
+}
+
+unsigned store_tick_dropped(const StoreTick *t)
+{
+        unsigned dropped = 0;
+        for (size_t i = 0; i < t->n_domains; i++)
+                dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        return dropped;
+}
+
+int store_move_aside(const char *path, char *ret_path, size_t size)
+{
         char aside[PATH_MAX + 64];
-        int r = path_fmt(aside, sizeof(aside), "%s.corrupt-%s", path, stamp);
+        int r = store_aside_path(path, "corrupt", aside, sizeof(aside));
         if (r < 0)
                 return r;
         if (rename(path, aside) < 0)
@@ -546,9 +559,7 @@ static int store_tick_write(Store *s, const PendingTick *pt)
 {
         const StoreTick *t = &pt->t;
         int r;
-        unsigned dropped = 0;
-        for (size_t i = 0; i < t->n_domains; i++)
-                dropped += !t->domains[i].valid && t->domains[i].drop_reason;
+        unsigned dropped = store_tick_dropped(t);
         /* util_pct is bound by hand: NULL for a measured source */
         sqlite3_stmt *add = s->stmt[ST_TICK_ADD];
         if (t->has_util && !isnan(t->util_pct))
