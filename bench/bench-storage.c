@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "daemon/attribution.h"
+#include "common/attribution.h"
 #include "storage/store.h"
 
 #define SEC    INT64_C(1000000)

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
-#include "daemon/attribution.h"
+#include "common/attribution.h"
 #include "daemon/proc-events.h"
 
 enum { PSEUDO_KERNEL, PSEUDO_UNATTRIBUTED, PSEUDO_IDLE, _PSEUDO_MAX };

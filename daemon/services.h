@@ -10,7 +10,7 @@
 
 /* Per tick, from the host's measured energy to energy per systemd unit and per process:
  * CPU time per unit from the cgroup tree, weights from perf counters where the kernel gives them
- * (else CPU time), the conserving split of daemon/attribution.h, and the rows to store.
+ * (else CPU time), the conserving split of common/attribution.h, and the rows to store.
  *
  * Pseudo-units (stored with pseudo = 1):
  *   kernel        kernel threads and interrupt time (the root cgroup's own CPU time, see cgroup.h)

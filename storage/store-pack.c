@@ -1,6 +1,6 @@
 /* Packed raw ticks: once a tick is older than the hot window (STORE_HOT_US) and its minute is
- * rolled up, its unit_energy rows become one BLOB in tick_units (migration 5), about 6 bytes per
- * unit instead of about 23. Recent ticks stay plain rows, for sqlite3 and cheap writes.
+ * rolled up, its unit_energy rows become one BLOB in tick_units (migration 5), about 2 to 3 bytes
+ * per unit instead of about 23. Recent ticks stay plain rows, for sqlite3 and cheap writes.
  *
  * Format, all integers LEB128 varints, signed ones zigzag-coded (x/y below rounds down):
  *   layout (1 or 2), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as
@@ -23,10 +23,25 @@
  * unit the first residual in the low two bits of a nibble, the second in the high two, unit k in
  * the low nibble of byte k/2 when k is even, the high one when odd; then, in unit order, the
  * zigzag varints of the residuals coded 3. A share rounded by largest remainder is its floor or
- * one more, so the residuals nearly always fit: half a byte per unit instead of two. */
+ * one more, so the residuals nearly always fit: half a byte per unit instead of two.
+ *
+ * Since schema 11 two more flags may be or-ed in:
+ *   PACK_APPORTIONED (layout 2, never with PACK_RES_BITS): no residuals at all. The packer found
+ *   every unit's active and idle energy to be exactly attr_apportion's largest-remainder split of
+ *   A and I by the units' CPU values, in unit order (common/attribution.h, rules 2 and 3), which
+ *   is how joulesd splits a tick weighted by CPU time; the reader makes that split again.
+ *   PACK_VALUE_BITS (with PACK_RES_BITS or PACK_APPORTIONED): without runs, every unit id delta
+ *   first; then varint lmin, varint w (1 to 7), then a bit stream, least significant bit first:
+ *   per unit, L - lmin in w bits, L being the bit length of its value, then the value's low L - 1
+ *   bits (its leading 1 is implied); zero bits pad the last byte. Then the residual codes, if
+ *   any. A 15-bit value takes w + 14 bits instead of 3 varint bytes.
+ * Every candidate is written and the shortest kept, so a tick never grows. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
+
+#include "common/attribution.h"
+#include "common/util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -34,12 +49,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_VERSION   1    /* requests */
-#define PACK_BY_ACTIVE 1    /* units, layout 1 */
-#define PACK_BY_CPU    2    /* units, layout 2 */
-#define PACK_ID_RUNS   0x10 /* or-ed in: unit ids as runs of consecutive ids */
-#define PACK_RES_BITS  0x20 /* or-ed in: residuals as 2-bit codes after the values (schema 10) */
-#define PACK_FLAGS     (PACK_ID_RUNS | PACK_RES_BITS)
+#define PACK_VERSION     1    /* requests */
+#define PACK_BY_ACTIVE   1    /* units, layout 1 */
+#define PACK_BY_CPU      2    /* units, layout 2 */
+#define PACK_ID_RUNS     0x10 /* or-ed in: unit ids as runs of consecutive ids */
+#define PACK_RES_BITS    0x20 /* or-ed in: residuals as 2-bit codes after the values (schema 10) */
+#define PACK_APPORTIONED 0x40 /* or-ed in, layout 2: no residuals, the split made again (11) */
+#define PACK_VALUE_BITS  0x80 /* or-ed in: values as bit lengths and mantissas (schema 11) */
+#define PACK_FLAGS       (PACK_ID_RUNS | PACK_RES_BITS | PACK_APPORTIONED | PACK_VALUE_BITS)
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -85,19 +102,148 @@ static uint64_t share(uint64_t active, uint64_t total, uint64_t active_sum)
         return (uint64_t)((unsigned __int128)active * total / active_sum);
 }
 
-/* The encoded size of one layout: 1 + 5 varints + 4 varints and a nibble per unit. */
+/* The encoded size of one layout: 1 + 7 varints + 4 varints and a nibble per unit. */
 static size_t pack_one_bound(size_t n)
 {
-        return 1 + 5 * 10 + n * 41;
+        return 1 + 7 * 10 + n * 41;
 }
 
 size_t store_pack_bound(size_t n)
 {
-        return 2 * pack_one_bound(n); /* both layouts are tried */
+        return 2 * pack_one_bound(n); /* the candidates are written in turn, the shortest kept */
 }
 
-/* by_cpu false: layout 1 (active first); true: layout 2 (CPU first). */
-static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, bool res_bits,
+/* A bit stream, least significant bit first within each byte (PACK_VALUE_BITS). */
+typedef struct BitsOut {
+        uint8_t *p;
+        size_t o;
+        uint64_t acc;
+        unsigned n; /* bits waiting in acc, < 8 between calls */
+} BitsOut;
+
+static void bits_put(BitsOut *b, uint64_t v, unsigned w)
+{
+        while (w > 0) {
+                unsigned take = w < 32 ? w : 32;
+                b->acc |= (v & ((UINT64_C(1) << take) - 1)) << b->n;
+                b->n += take;
+                v >>= take;
+                w -= take;
+                for (; b->n >= 8; b->n -= 8, b->acc >>= 8)
+                        b->p[b->o++] = (uint8_t)b->acc;
+        }
+}
+
+static size_t bits_end(BitsOut *b)
+{
+        if (b->n > 0)
+                b->p[b->o++] = (uint8_t)b->acc;
+        return b->o;
+}
+
+typedef struct BitsIn {
+        const uint8_t *p;
+        size_t len, at;
+        unsigned acc, n; /* bits of p[at - 1] not read yet */
+} BitsIn;
+
+static int bits_get(BitsIn *b, unsigned w, uint64_t *ret)
+{
+        uint64_t v = 0;
+        for (unsigned got = 0; got < w;) {
+                if (b->n == 0) {
+                        if (b->at >= b->len)
+                                return -EBADMSG;
+                        b->acc = b->p[b->at++];
+                        b->n = 8;
+                }
+                unsigned take = w - got < b->n ? w - got : b->n;
+                v |= (uint64_t)(b->acc & ((1u << take) - 1)) << got;
+                b->acc >>= take;
+                b->n -= take;
+                got += take;
+        }
+        *ret = v;
+        return 0;
+}
+
+static unsigned bit_length(uint64_t x)
+{
+        return x ? 64 - (unsigned)__builtin_clzll(x) : 0;
+}
+
+/* A unit's value and its two residuals in a layout (see the format above). */
+static uint64_t pack_value(const StoreUnitValue *u, bool by_cpu, uint64_t scale)
+{
+        return by_cpu ? u->cpu_ns / scale : u->active_uj;
+}
+
+static void pack_residuals(const StoreUnitValue *u, bool by_cpu, uint64_t scale, uint64_t a,
+                           uint64_t i, uint64_t c, uint64_t r[2])
+{
+        uint64_t cpu = u->cpu_ns / scale, act = u->active_uj;
+        if (by_cpu) {
+                r[0] = zigzag((int64_t)(act - share(cpu, a, c)));
+                r[1] = zigzag((int64_t)(u->idle_uj - share(cpu, i, c)));
+        } else {
+                r[0] = zigzag((int64_t)(u->idle_uj - share(act, i, a)));
+                r[1] = zigzag((int64_t)(cpu - share(act, c, a)));
+        }
+}
+
+/* Is key 1 ahead of key 2 for an extra microjoule (common/attribution.h, rules 2 and 3): the
+ * larger remainder, then the larger weight, then the unit listed first. */
+static bool key_ahead(unsigned __int128 r1, uint64_t w1, size_t k1, unsigned __int128 r2,
+                      uint64_t w2, size_t k2)
+{
+        if (r1 != r2)
+                return r1 > r2;
+        if (w1 != w2)
+                return w1 > w2;
+        return k1 < k2;
+}
+
+/* True when the units' active (idle false) or idle energy is exactly what attr_apportion gives
+ * for total split by their CPU values c: each is its share's floor or one more, and every unit
+ * given one more is ahead of every unit with a remainder that was not. The daemon splits by
+ * the CPU time of the units it stores, in another order: a tie that order broke otherwise
+ * fails here, and the tick keeps its residuals. No memory: one pass. */
+static bool pack_apportioned(const StoreUnitValue *u, size_t n, uint64_t scale, uint64_t total,
+                             uint64_t c, bool idle)
+{
+        if (c == 0)
+                return false;
+        bool any_up = false, any_down = false;
+        unsigned __int128 up_r = 0, down_r = 0;
+        uint64_t up_w = 0, down_w = 0;
+        size_t up_k = 0, down_k = 0;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t x = u[k].cpu_ns / scale, got = idle ? u[k].idle_uj : u[k].active_uj;
+                unsigned __int128 tw = (unsigned __int128)total * x;
+                uint64_t f = (uint64_t)(tw / c); /* <= total: x <= c */
+                unsigned __int128 r = tw - (unsigned __int128)f * c;
+                if (got == f) {
+                        /* the largest key left without one more */
+                        if (r != 0 && (!any_down || key_ahead(r, x, k, down_r, down_w, down_k))) {
+                                any_down = true;
+                                down_r = r, down_w = x, down_k = k;
+                        }
+                } else if (got - f == 1 && r != 0) {
+                        /* the smallest key given one more */
+                        if (!any_up || key_ahead(up_r, up_w, up_k, r, x, k)) {
+                                any_up = true;
+                                up_r = r, up_w = x, up_k = k;
+                        }
+                } else {
+                        return false;
+                }
+        }
+        return !any_up || !any_down || key_ahead(up_r, up_w, up_k, down_r, down_w, down_k);
+}
+
+/* One candidate: layout by_cpu (false: layout 1, active first; true: layout 2, CPU first) with
+ * the flags PACK_RES_BITS, PACK_APPORTIONED and PACK_VALUE_BITS as asked. */
+static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, unsigned flags,
                           uint64_t scale, uint64_t a, uint64_t i, uint64_t c, uint8_t *buf)
 {
         size_t o = 0;
@@ -123,8 +269,10 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, bool r
                 }
         }
         bool by_runs = runs_len + put_varint(scratch, runs) < deltas_len;
+        bool value_bits = flags & PACK_VALUE_BITS;
+        bool res_own = flags & (PACK_RES_BITS | PACK_APPORTIONED); /* not after each value */
+        buf[0] |= (uint8_t)(flags | (by_runs ? PACK_ID_RUNS : 0));
         if (by_runs) {
-                buf[0] |= PACK_ID_RUNS;
                 o += put_varint(buf + o, runs);
                 for (size_t k = 0, start = 0; k < n; k++)
                         if (k + 1 == n || u[k + 1].unit_id != u[k].unit_id + 1) {
@@ -133,45 +281,54 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, bool r
                                 o += put_varint(buf + o, k + 1 - start);
                                 start = k + 1;
                         }
+        } else if (value_bits) {
+                for (size_t k = 0; k < n; k++)
+                        o += put_varint(buf + o,
+                                        (uint64_t)(u[k].unit_id - (k ? u[k - 1].unit_id : 0)));
         }
-        int64_t prev = 0;
-        for (size_t k = 0; k < n; k++) {
-                uint64_t cpu = u[k].cpu_ns / scale, act = u[k].active_uj;
-                if (!by_runs)
-                        o += put_varint(buf + o, (uint64_t)(u[k].unit_id - prev));
-                prev = u[k].unit_id;
-                uint64_t r1, r2;
-                if (by_cpu) {
-                        o += put_varint(buf + o, cpu);
-                        r1 = zigzag((int64_t)(act - share(cpu, a, c)));
-                        r2 = zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c)));
-                } else {
-                        o += put_varint(buf + o, act);
-                        r1 = zigzag((int64_t)(u[k].idle_uj - share(act, i, a)));
-                        r2 = zigzag((int64_t)(cpu - share(act, c, a)));
+        if (value_bits) {
+                unsigned lmin = 64, lmax = 0;
+                for (size_t k = 0; k < n; k++) {
+                        unsigned l = bit_length(pack_value(&u[k], by_cpu, scale));
+                        lmin = l < lmin ? l : lmin;
+                        lmax = l > lmax ? l : lmax;
                 }
-                if (!res_bits) {
-                        o += put_varint(buf + o, r1);
-                        o += put_varint(buf + o, r2);
+                unsigned w = lmax > lmin ? bit_length(lmax - lmin) : 1;
+                o += put_varint(buf + o, lmin);
+                o += put_varint(buf + o, w);
+                BitsOut b = {.p = buf, .o = o};
+                for (size_t k = 0; k < n; k++) {
+                        uint64_t x = pack_value(&u[k], by_cpu, scale);
+                        unsigned l = bit_length(x);
+                        bits_put(&b, l - lmin, w);
+                        if (l >= 2)
+                                bits_put(&b, x, l - 1); /* the leading 1 is implied */
+                }
+                o = bits_end(&b);
+        } else {
+                for (size_t k = 0; k < n; k++) {
+                        if (!by_runs)
+                                o += put_varint(buf + o, (uint64_t)(u[k].unit_id -
+                                                                    (k ? u[k - 1].unit_id : 0)));
+                        o += put_varint(buf + o, pack_value(&u[k], by_cpu, scale));
+                        if (!res_own) {
+                                uint64_t r[2];
+                                pack_residuals(&u[k], by_cpu, scale, a, i, c, r);
+                                o += put_varint(buf + o, r[0]);
+                                o += put_varint(buf + o, r[1]);
+                        }
                 }
         }
-        if (!res_bits)
+        if (!(flags & PACK_RES_BITS))
                 return o;
         /* The codes, then the residuals too large for them. The values are computed again
          * rather than kept: n is a few hundred at most and this runs once per packed tick. */
-        buf[0] |= PACK_RES_BITS;
         size_t bits_at = o, n_bytes = (n + 1) / 2;
         memset(buf + bits_at, 0, n_bytes);
         o += n_bytes;
         for (size_t k = 0; k < n; k++) {
-                uint64_t cpu = u[k].cpu_ns / scale, act = u[k].active_uj, r[2];
-                if (by_cpu) {
-                        r[0] = zigzag((int64_t)(act - share(cpu, a, c)));
-                        r[1] = zigzag((int64_t)(u[k].idle_uj - share(cpu, i, c)));
-                } else {
-                        r[0] = zigzag((int64_t)(u[k].idle_uj - share(act, i, a)));
-                        r[1] = zigzag((int64_t)(cpu - share(act, c, a)));
-                }
+                uint64_t r[2];
+                pack_residuals(&u[k], by_cpu, scale, a, i, c, r);
                 for (size_t j = 0; j < 2; j++) {
                         unsigned code = r[j] < 3 ? (unsigned)r[j] : 3;
                         buf[bits_at + k / 2] |= (uint8_t)(code << (4 * (k % 2) + 2 * j));
@@ -194,18 +351,67 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
         }
         for (size_t k = 0; k < n; k++)
                 c += u[k].cpu_ns / scale;
-        /* Split by CPU time, the CPU predicts the energy best; split by cycles, the active
-         * energy predicts the idle share. Both are tried, the shorter kept. */
-        size_t best = pack_layout(u, n, false, true, scale, a, i, c, buf);
+        /* Split by CPU time, the CPU predicts the energy best, and when the energies are the
+         * attribution's own split of the sums no residual is needed; split by cycles, the
+         * active energy predicts the idle share. Each candidate is written, the shortest kept. */
+        bool apportioned = pack_apportioned(u, n, scale, a, c, false) &&
+                           pack_apportioned(u, n, scale, i, c, true);
+        static const unsigned residuals[] = {PACK_RES_BITS, 0, PACK_APPORTIONED};
+        size_t best = SIZE_MAX;
         uint8_t *alt = buf + pack_one_bound(n);
-        for (int v = 1; v < 4; v++) {
-                size_t l = pack_layout(u, n, v & 1, v < 2, scale, a, i, c, alt);
-                if (l < best) {
-                        memmove(buf, alt, l);
-                        best = l;
-                }
-        }
+        for (int by_cpu = 0; by_cpu < 2; by_cpu++)
+                for (size_t m = 0; m < ELEMENTSOF(residuals); m++)
+                        for (unsigned value_bits = 0; value_bits < 2; value_bits++) {
+                                unsigned flags = residuals[m] | (value_bits ? PACK_VALUE_BITS : 0);
+                                if ((residuals[m] == PACK_APPORTIONED &&
+                                     !(by_cpu && apportioned)) ||
+                                    (apportioned && by_cpu && residuals[m] != PACK_APPORTIONED) ||
+                                    (value_bits && residuals[m] == 0))
+                                        continue;
+                                uint8_t *to = best == SIZE_MAX ? buf : alt;
+                                size_t l = pack_layout(u, n, by_cpu, flags, scale, a, i, c, to);
+                                if (l < best) {
+                                        if (to != buf)
+                                                memmove(buf, alt, l);
+                                        best = l;
+                                }
+                        }
         return best;
+}
+
+/* The unit ids of a blob without runs, all before the values (PACK_VALUE_BITS), or one before
+ * each value: increasing, at most INT64_MAX. */
+static int unpack_id(const uint8_t *p, size_t len, size_t *at, size_t k, uint64_t *id,
+                     StoreUnitValue *v)
+{
+        uint64_t d;
+        if (get_varint(p, len, at, &d) < 0 || (k > 0 && d == 0) || d > (uint64_t)INT64_MAX - *id)
+                return -EBADMSG;
+        *id += d;
+        v->unit_id = (int64_t)*id;
+        return 0;
+}
+
+/* The split the packer found to be attr_apportion's (PACK_APPORTIONED), made again from the CPU
+ * values waiting in active_uj. */
+static int unpack_apportioned(StoreUnitValue *u, size_t n, uint64_t scale, uint64_t a, uint64_t i)
+{
+        uint64_t *w = malloc(3 * n * sizeof(*w) + 1);
+        if (!w)
+                return -ENOMEM;
+        uint64_t *act = w + n, *idle = w + 2 * n;
+        int r = 0;
+        for (size_t k = 0; k < n && r == 0; k++) {
+                w[k] = u[k].active_uj;
+                if (w[k] > UINT64_MAX / scale)
+                        r = -EBADMSG;
+        }
+        if (r == 0 && (attr_apportion(a, w, n, act) < 0 || attr_apportion(i, w, n, idle) < 0))
+                r = -EBADMSG; /* energy but no CPU to split it by */
+        for (size_t k = 0; r == 0 && k < n; k++)
+                u[k] = (StoreUnitValue){u[k].unit_id, act[k], idle[k], w[k] * scale};
+        free(w);
+        return r;
 }
 
 int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
@@ -219,12 +425,21 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 return -EBADMSG;
         bool by_runs = p[0] & PACK_ID_RUNS;
         bool res_bits = p[0] & PACK_RES_BITS;
+        bool apportioned = p[0] & PACK_APPORTIONED;
+        bool value_bits = p[0] & PACK_VALUE_BITS;
         bool by_cpu = (p[at++] & ~PACK_FLAGS) == PACK_BY_CPU;
-        /* every unit takes at least 3 bytes, or 1.5 with the codes */
+        bool res_own = res_bits || apportioned;
+        if ((apportioned && (res_bits || !by_cpu)) || (value_bits && !res_own))
+                return -EBADMSG;
+        /* every unit takes at least 3 bytes, 1.5 with the codes, 1 bit with bit values (whose
+         * length code is never empty) or a byte with varint values */
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
             get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 ||
-            n > (res_bits ? (len - at) * 2 / 3 : (len - at) / 3))
+            n > (value_bits    ? (len - at) * 8
+                 : apportioned ? (len - at)
+                 : res_bits    ? (len - at) * 2 / 3
+                               : (len - at) / 3))
                 return -EBADMSG;
         if (n > *cap) {
                 StoreUnitValue *nb = realloc(*buf, n * sizeof(*nb));
@@ -254,34 +469,58 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 }
                 if (k != n)
                         return -EBADMSG;
+        } else if (value_bits) {
+                for (size_t k = 0; k < n; k++)
+                        if (unpack_id(p, len, &at, k, &id, &(*buf)[k]) < 0)
+                                return -EBADMSG;
         }
         /* The sums ride along: values that do not add up to them are corrupt, and would give a
          * report a wrong total. 128 bits, so a residual that wrapped a value cannot hide. */
         unsigned __int128 sum_a = 0, sum_i = 0, sum_c = 0;
-        /* With the codes, the values come first: each x waits in active_uj for its residuals. */
+        /* With the codes or the split made again, the values come first: each x waits in
+         * active_uj for its residuals. */
         size_t bits_at = 0;
-        if (res_bits) {
+        if (value_bits) {
+                uint64_t lmin, w;
+                if (get_varint(p, len, &at, &lmin) < 0 || get_varint(p, len, &at, &w) < 0 ||
+                    lmin > 64 || w < 1 || w > 7)
+                        return -EBADMSG;
+                BitsIn b = {.p = p, .len = len, .at = at};
                 for (size_t k = 0; k < n; k++) {
-                        uint64_t d = 0, x;
-                        if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
+                        uint64_t code, x = 0;
+                        if (bits_get(&b, (unsigned)w, &code) < 0 || lmin + code > 64)
+                                return -EBADMSG;
+                        unsigned l = (unsigned)(lmin + code);
+                        if (l >= 2 && bits_get(&b, l - 1, &x) < 0)
+                                return -EBADMSG;
+                        (*buf)[k].active_uj = l ? x | UINT64_C(1) << (l - 1) : 0;
+                }
+                if (b.acc != 0) /* the padding of the last byte */
+                        return -EBADMSG;
+                at = b.at;
+        } else if (res_own) {
+                for (size_t k = 0; k < n; k++) {
+                        uint64_t x;
+                        if ((!by_runs && unpack_id(p, len, &at, k, &id, &(*buf)[k]) < 0) ||
                             get_varint(p, len, &at, &x) < 0)
                                 return -EBADMSG;
-                        StoreUnitValue *v = &(*buf)[k];
-                        if (!by_runs) {
-                                if ((k > 0 && d == 0) || d > (uint64_t)INT64_MAX - id)
-                                        return -EBADMSG;
-                                id += d;
-                                v->unit_id = (int64_t)id;
-                        }
-                        v->active_uj = x;
+                        (*buf)[k].active_uj = x;
                 }
+        }
+        if (res_bits) {
                 bits_at = at;
                 if ((len - at) < (n + 1) / 2)
                         return -EBADMSG;
                 at += (n + 1) / 2;
         }
-        for (size_t k = 0; k < n; k++) {
-                uint64_t d = 0, x, r1, r2, cpu;
+        if (apportioned) {
+                int r = unpack_apportioned(*buf, (size_t)n, scale, a, i);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < n && !apportioned; k++) {
+                uint64_t x, r1, r2, cpu;
+                StoreUnitValue *v = &(*buf)[k];
                 if (res_bits) {
                         uint64_t r[2];
                         for (size_t j = 0; j < 2; j++) {
@@ -289,20 +528,13 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                                 if (r[j] == 3 && get_varint(p, len, &at, &r[j]) < 0)
                                         return -EBADMSG;
                         }
-                        x = (*buf)[k].active_uj;
+                        x = v->active_uj;
                         r1 = r[0];
                         r2 = r[1];
-                } else if ((!by_runs && get_varint(p, len, &at, &d) < 0) ||
+                } else if ((!by_runs && unpack_id(p, len, &at, k, &id, v) < 0) ||
                            get_varint(p, len, &at, &x) < 0 || get_varint(p, len, &at, &r1) < 0 ||
                            get_varint(p, len, &at, &r2) < 0)
                         return -EBADMSG;
-                StoreUnitValue *v = &(*buf)[k];
-                if (!by_runs && !res_bits) {
-                        if ((k > 0 && d == 0) || d > (uint64_t)INT64_MAX - id)
-                                return -EBADMSG;
-                        id += d;
-                        v->unit_id = (int64_t)id;
-                }
                 if (by_cpu) {
                         cpu = x;
                         v->active_uj = share(x, a, c) + (uint64_t)unzigzag(r1);
@@ -315,9 +547,11 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 if (cpu > UINT64_MAX / scale)
                         return -EBADMSG;
                 v->cpu_ns = cpu * scale;
-                sum_a += v->active_uj;
-                sum_i += v->idle_uj;
-                sum_c += cpu;
+        }
+        for (size_t k = 0; k < n; k++) {
+                sum_a += (*buf)[k].active_uj;
+                sum_i += (*buf)[k].idle_uj;
+                sum_c += (*buf)[k].cpu_ns / scale;
         }
         if (sum_a != a || sum_i != i || sum_c != c)
                 return -EBADMSG;

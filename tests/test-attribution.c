@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "daemon/attribution.h"
+#include "common/attribution.h"
 
 typedef unsigned __int128 u128;
 

@@ -363,6 +363,21 @@ static void test_v7(void **state)
         test_version(7);
 }
 
+static void test_v8(void **state)
+{
+        test_version(8);
+}
+
+static void test_v9(void **state)
+{
+        test_version(9);
+}
+
+static void test_v10(void **state)
+{
+        test_version(10);
+}
+
 /* The energy of a range by run, weighed into its band (cli/band.h). */
 static BandSum range_band(Store *s, int64_t from_us, int64_t to_us)
 {
@@ -482,6 +497,9 @@ int main(void)
                 cmocka_unit_test(test_v5),
                 cmocka_unit_test(test_v6),
                 cmocka_unit_test(test_v7),
+                cmocka_unit_test(test_v8),
+                cmocka_unit_test(test_v9),
+                cmocka_unit_test(test_v10),
                 cmocka_unit_test(test_model_run),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,4 @@
-#include "daemon/attribution.h"
+#include "common/attribution.h"
 
 #include <assert.h>
 #include <errno.h>
