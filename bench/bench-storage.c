@@ -275,7 +275,7 @@ static void bench_density(const char *dir, int hours, size_t n_units)
                "through the store API in %.1f s\n",
                (long long)ticks, (double)ticks / 3600, n_units, samples, wall_s);
         printf("  bytes on disk per sample: %.2f (file %.1f MiB after checkpoint, rollup tiers "
-               "included; target <= 8)\n",
+               "included; target <= 4, issue 14)\n",
                (double)bytes / samples, (double)bytes / 1048576.0);
         printf("  CPU per sample written: %.3f us in store_tick_append + store_commit, %.3f us "
                "with store_maintain (rollups, packing, retention; target <= 2)\n",

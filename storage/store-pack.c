@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_VERSION     1    /* requests */
 #define PACK_BY_ACTIVE   1    /* units, layout 1 */
 #define PACK_BY_CPU      2    /* units, layout 2 */
 #define PACK_ID_RUNS     0x10 /* or-ed in: unit ids as runs of consecutive ids */
@@ -559,27 +558,50 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         return 0;
 }
 
-/* Requests: version (1), n, then per entry: unit id delta, metric id, and the count as
- * varint(count * 2) when it is a whole number below 2^52, else varint(1) and the 8 bytes of the
- * double, little-endian (a history file may be read on another host). */
+/* Requests: a first byte, n, then per entry its unit id - the previous entry's, its metric id
+ * and its count. The first byte is 1 (written before schema 11) or 2 with flags or-ed in:
+ *   REQ_ONE_METRIC: every entry has the same metric id, written once after n, not per entry;
+ *   REQ_WHOLE: every count is a whole number below 2^52, written as a plain varint.
+ * Otherwise a count is varint(count * 2) when it is a whole number below 2^52, else varint(1)
+ * and the 8 bytes of the double, little-endian (a history file may be read on another host). */
+#define REQ_V1         1
+#define REQ_V2         2
+#define REQ_ONE_METRIC 0x10
+#define REQ_WHOLE      0x20
+
 size_t store_pack_requests_bound(size_t n)
 {
-        return 1 + 10 + n * 40;
+        return 1 + 20 + n * 40;
+}
+
+static bool count_whole(double c)
+{
+        return c >= 0 && c < 4503599627370496.0 && c == floor(c);
 }
 
 size_t store_pack_requests(const StoreRequestValue *q, size_t n, uint8_t *buf)
 {
+        bool one_metric = n > 0, whole = true;
+        for (size_t k = 0; k < n; k++) {
+                one_metric &= q[k].metric_id == q[0].metric_id;
+                whole &= count_whole(q[k].count);
+        }
         size_t o = 0;
-        buf[o++] = PACK_VERSION;
+        buf[o++] = REQ_V2 | (one_metric ? REQ_ONE_METRIC : 0) | (whole ? REQ_WHOLE : 0);
         o += put_varint(buf + o, n);
+        if (one_metric)
+                o += put_varint(buf + o, (uint64_t)q[0].metric_id);
         int64_t prev = 0;
         for (size_t k = 0; k < n; k++) {
                 assert(k == 0 || q[k].unit_id >= q[k - 1].unit_id);
                 o += put_varint(buf + o, (uint64_t)(q[k].unit_id - prev));
                 prev = q[k].unit_id;
-                o += put_varint(buf + o, (uint64_t)q[k].metric_id);
+                if (!one_metric)
+                        o += put_varint(buf + o, (uint64_t)q[k].metric_id);
                 double c = q[k].count;
-                if (c >= 0 && c < 4503599627370496.0 && c == floor(c)) {
+                if (whole) {
+                        o += put_varint(buf + o, (uint64_t)c);
+                } else if (count_whole(c)) {
                         o += put_varint(buf + o, (uint64_t)c << 1);
                 } else {
                         uint64_t bits;
@@ -597,11 +619,15 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
 {
         const uint8_t *p = data;
         size_t at = 0;
-        uint64_t n;
-        if (len < 1 || p[at++] != PACK_VERSION)
+        uint64_t n, metric = 0;
+        if (len < 1 || (p[0] != REQ_V1 && (p[0] & ~(REQ_ONE_METRIC | REQ_WHOLE)) != REQ_V2))
                 return -EBADMSG;
-        /* every entry takes at least 3 bytes */
-        if (get_varint(p, len, &at, &n) < 0 || n > (len - at) / 3)
+        bool one_metric = p[0] & REQ_ONE_METRIC, whole = p[0] & REQ_WHOLE;
+        at++;
+        /* every entry takes at least 3 bytes, 2 when the metric is written once */
+        if (get_varint(p, len, &at, &n) < 0 ||
+            (one_metric && get_varint(p, len, &at, &metric) < 0) ||
+            n > (len - at) / (one_metric ? 2 : 3) || metric > (uint64_t)INT64_MAX)
                 return -EBADMSG;
         if (n > *cap) {
                 StoreRequestValue *nb = realloc(*buf, n * sizeof(*nb));
@@ -612,14 +638,19 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
         }
         uint64_t id = 0;
         for (size_t k = 0; k < n; k++) {
-                uint64_t d, metric, c;
-                if (get_varint(p, len, &at, &d) < 0 || get_varint(p, len, &at, &metric) < 0 ||
+                uint64_t d, c;
+                if (get_varint(p, len, &at, &d) < 0 ||
+                    (!one_metric && get_varint(p, len, &at, &metric) < 0) ||
                     get_varint(p, len, &at, &c) < 0 || d > (uint64_t)INT64_MAX - id ||
                     metric > (uint64_t)INT64_MAX)
                         return -EBADMSG;
                 id += d;
                 double count;
-                if (c & 1) {
+                if (whole) {
+                        if (c >= UINT64_C(1) << 52)
+                                return -EBADMSG;
+                        count = (double)c;
+                } else if (c & 1) {
                         if (at + 8 > len)
                                 return -EBADMSG;
                         uint64_t bits = 0;

@@ -735,6 +735,46 @@ static void test_pack_roundtrip(void **state)
         assert_int_equal(tout[1].active_uj, 1);
         free(tout);
 
+        /* Blobs a joulesd of schema 10 wrote (residual codes; requests in the first format)
+         * still read back exactly. */
+        static const uint8_t v10_units[] = {0x21, 0x03, 0xe8, 0x07, 0xe9, 0xbf, 0x17, 0xc8, 0xd9,
+                                            0x04, 0xb1, 0xdb, 0x06, 0x01, 0xb0, 0xae, 0x15, 0x01,
+                                            0xb8, 0x91, 0x02, 0x03, 0x01, 0x22, 0x08};
+        static const StoreUnitValue v10_want[] = {
+                {1, 350000, 70000, 100000000}, {2, 35000, 7000, 10000000}, {5, 1, 0, 1000}};
+        tout = NULL;
+        tcap = 0;
+        assert_int_equal(store_unpack_units(v10_units, sizeof(v10_units), &tout, &tcap, &tn), 0);
+        assert_int_equal(tn, 3);
+        for (size_t k = 0; k < tn; k++)
+                assert_memory_equal(&tout[k], &v10_want[k], sizeof(tout[k]));
+        free(tout);
+        static const uint8_t v10_requests[] = {0x01, 0x03, 0x01, 0x01, 0x06, 0x00, 0x02,
+                                               0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                               0xe0, 0x3f, 0x06, 0x01, 0x90, 0x03};
+        StoreRequestValue *rout = NULL;
+        size_t rcap = 0, rn = 0;
+        assert_int_equal(
+                store_unpack_requests(v10_requests, sizeof(v10_requests), &rout, &rcap, &rn), 0);
+        assert_int_equal(rn, 3);
+        assert_true(rout[0].unit_id == 1 && rout[0].metric_id == 1 && rout[0].count == 3);
+        assert_true(rout[1].unit_id == 1 && rout[1].metric_id == 2 && rout[1].count == 0.5);
+        assert_true(rout[2].unit_id == 7 && rout[2].metric_id == 1 && rout[2].count == 200);
+        free(rout);
+        /* one metric and whole counts: the metric once, the counts as plain varints */
+        StoreRequestValue one[] = {{1, 4, 100}, {3, 4, 0}, {9, 4, 127}};
+        uint8_t ob[64];
+        size_t ol = store_pack_requests(one, ELEMENTSOF(one), ob);
+        assert_int_equal(ol, 3 + 3 * 2);
+        rout = NULL;
+        rcap = 0;
+        assert_int_equal(store_unpack_requests(ob, ol, &rout, &rcap, &rn), 0);
+        assert_int_equal(rn, 3);
+        for (size_t k = 0; k < rn; k++)
+                assert_true(rout[k].unit_id == one[k].unit_id &&
+                            rout[k].metric_id == one[k].metric_id && rout[k].count == one[k].count);
+        free(rout);
+
         StoreRequestValue rq[] = {{1, 1, 3}, {1, 2, 0.3333333333}, {7, 1, 1e300}, {8, 1, 0}};
         uint8_t buf[512];
         size_t len = store_pack_requests(rq, ELEMENTSOF(rq), buf);
