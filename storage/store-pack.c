@@ -171,6 +171,138 @@ static unsigned bit_length(uint64_t x)
         return x ? 64 - (unsigned)__builtin_clzll(x) : 0;
 }
 
+/* The bit lengths of a tick's values (PACK_VALUE_BITS), as symbols L - lmin, 0..m-1: w bits each,
+ * or (w = 0) a canonical Huffman code, its code lengths given first, 4 bits per symbol (0: not
+ * used), the codes as DEFLATE assigns them (RFC 1951, 3.2.2), each written from its first bit. */
+#define LEN_SYMBOLS  65
+#define LEN_MAX_BITS 15
+
+typedef struct LenCode {
+        unsigned lmin, m, w;
+        uint8_t bits[LEN_SYMBOLS];  /* each symbol's code length (w = 0) */
+        uint16_t code[LEN_SYMBOLS]; /* the encoder's codes */
+        uint16_t count[LEN_MAX_BITS + 1], sorted[LEN_SYMBOLS]; /* the decoder's table */
+} LenCode;
+
+/* Huffman code lengths for the symbols' counts; false when one would pass LEN_MAX_BITS (only
+ * with thousands of units in a tick), and the fixed width is used. */
+static bool len_huffman(const size_t *freq, unsigned m, uint8_t *bits)
+{
+        size_t weight[2 * LEN_SYMBOLS];
+        int parent[2 * LEN_SYMBOLS];
+        bool done[2 * LEN_SYMBOLS] = {false};
+        unsigned nodes = 0, used = 0;
+        int leaf[LEN_SYMBOLS];
+        for (unsigned k = 0; k < m; k++) {
+                bits[k] = 0;
+                leaf[k] = -1;
+                if (freq[k] > 0) {
+                        leaf[k] = (int)nodes;
+                        parent[nodes] = -1;
+                        weight[nodes++] = freq[k];
+                        used++;
+                }
+        }
+        if (used == 1) {
+                for (unsigned k = 0; k < m; k++)
+                        bits[k] = freq[k] > 0;
+                return true;
+        }
+        for (unsigned left = used; left > 1; left--) {
+                int a = -1, b = -1;
+                for (unsigned j = 0; j < nodes; j++) {
+                        if (done[j])
+                                continue;
+                        if (a < 0 || weight[j] < weight[a]) {
+                                b = a;
+                                a = (int)j;
+                        } else if (b < 0 || weight[j] < weight[b]) {
+                                b = (int)j;
+                        }
+                }
+                done[a] = done[b] = true;
+                parent[a] = parent[b] = (int)nodes;
+                parent[nodes] = -1;
+                weight[nodes++] = weight[a] + weight[b];
+        }
+        for (unsigned k = 0; k < m; k++) {
+                unsigned depth = 0;
+                for (int j = leaf[k]; j >= 0 && parent[j] >= 0; j = parent[j])
+                        depth++;
+                if (depth > LEN_MAX_BITS)
+                        return false;
+                bits[k] = (uint8_t)depth;
+        }
+        return true;
+}
+
+/* The canonical codes of c->bits (encoder) and the decoder's table; -EBADMSG when the lengths
+ * are no prefix code (more codes than a length has room for) or there is none. */
+static int len_canonical(LenCode *c)
+{
+        memset(c->count, 0, sizeof(c->count));
+        for (unsigned k = 0; k < c->m; k++)
+                c->count[c->bits[k]]++;
+        c->count[0] = 0;
+        int left = 1;
+        for (unsigned l = 1; l <= LEN_MAX_BITS; l++) {
+                left = 2 * left - c->count[l];
+                if (left < 0)
+                        return -EBADMSG;
+        }
+        if (left == 1 << LEN_MAX_BITS)
+                return -EBADMSG;
+        uint16_t next[LEN_MAX_BITS + 2], offs[LEN_MAX_BITS + 2];
+        next[1] = 0;
+        offs[1] = 0;
+        for (unsigned l = 1; l <= LEN_MAX_BITS; l++) {
+                next[l + 1] = (uint16_t)((next[l] + c->count[l]) << 1);
+                offs[l + 1] = (uint16_t)(offs[l] + c->count[l]);
+        }
+        for (unsigned k = 0; k < c->m; k++)
+                if (c->bits[k]) {
+                        c->code[k] = next[c->bits[k]]++;
+                        c->sorted[offs[c->bits[k]]++] = (uint16_t)k;
+                }
+        return 0;
+}
+
+static void len_put(BitsOut *b, const LenCode *c, unsigned sym)
+{
+        if (c->w > 0) {
+                bits_put(b, sym, c->w);
+                return;
+        }
+        for (unsigned j = c->bits[sym]; j-- > 0;)
+                bits_put(b, c->code[sym] >> j, 1);
+}
+
+static int len_get(BitsIn *b, const LenCode *c, unsigned *sym)
+{
+        uint64_t v;
+        if (c->w > 0) {
+                if (bits_get(b, c->w, &v) < 0 || v >= c->m)
+                        return -EBADMSG;
+                *sym = (unsigned)v;
+                return 0;
+        }
+        /* puff.c's decode: the codes of each length are consecutive, in symbol order */
+        unsigned code = 0, first = 0, index = 0;
+        for (unsigned l = 1; l <= LEN_MAX_BITS; l++) {
+                if (bits_get(b, 1, &v) < 0)
+                        return -EBADMSG;
+                code |= (unsigned)v;
+                if (code - first < c->count[l]) {
+                        *sym = c->sorted[index + code - first];
+                        return 0;
+                }
+                index += c->count[l];
+                first = (first + c->count[l]) << 1;
+                code <<= 1;
+        }
+        return -EBADMSG;
+}
+
 /* A unit's value and its two residuals in a layout (see the format above). */
 static uint64_t pack_value(const StoreUnitValue *u, bool by_cpu, uint64_t scale)
 {
@@ -286,20 +418,34 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, unsign
                                         (uint64_t)(u[k].unit_id - (k ? u[k - 1].unit_id : 0)));
         }
         if (value_bits) {
-                unsigned lmin = 64, lmax = 0;
+                LenCode lc = {.lmin = 64};
+                unsigned lmax = 0;
                 for (size_t k = 0; k < n; k++) {
                         unsigned l = bit_length(pack_value(&u[k], by_cpu, scale));
-                        lmin = l < lmin ? l : lmin;
+                        lc.lmin = l < lc.lmin ? l : lc.lmin;
                         lmax = l > lmax ? l : lmax;
                 }
-                unsigned w = lmax > lmin ? bit_length(lmax - lmin) : 1;
-                o += put_varint(buf + o, lmin);
-                o += put_varint(buf + o, w);
+                lc.m = lmax >= lc.lmin ? lmax - lc.lmin + 1 : 1;
+                /* the Huffman code when it and its table are shorter than w bits each */
+                size_t freq[LEN_SYMBOLS] = {0}, huff = 4 * (size_t)lc.m;
+                for (size_t k = 0; k < n; k++)
+                        freq[bit_length(pack_value(&u[k], by_cpu, scale)) - lc.lmin]++;
+                unsigned w = lc.m > 1 ? bit_length(lc.m - 1) : 1;
+                bool use_huff = len_huffman(freq, lc.m, lc.bits) && len_canonical(&lc) == 0;
+                for (unsigned k = 0; use_huff && k < lc.m; k++)
+                        huff += freq[k] * lc.bits[k];
+                lc.w = use_huff && huff < n * w ? 0 : w;
+                o += put_varint(buf + o, lc.lmin);
+                o += put_varint(buf + o, lc.w);
+                if (lc.w == 0)
+                        o += put_varint(buf + o, lc.m);
                 BitsOut b = {.p = buf, .o = o};
+                for (unsigned k = 0; lc.w == 0 && k < lc.m; k++)
+                        bits_put(&b, lc.bits[k], 4);
                 for (size_t k = 0; k < n; k++) {
                         uint64_t x = pack_value(&u[k], by_cpu, scale);
                         unsigned l = bit_length(x);
-                        bits_put(&b, l - lmin, w);
+                        len_put(&b, &lc, l - lc.lmin);
                         if (l >= 2)
                                 bits_put(&b, x, l - 1); /* the leading 1 is implied */
                 }
@@ -480,16 +626,29 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
          * active_uj for its residuals. */
         size_t bits_at = 0;
         if (value_bits) {
-                uint64_t lmin, w;
+                uint64_t lmin, w, m = 0;
                 if (get_varint(p, len, &at, &lmin) < 0 || get_varint(p, len, &at, &w) < 0 ||
-                    lmin > 64 || w < 1 || w > 7)
+                    lmin > 64 || w > 7 || (w == 0 && get_varint(p, len, &at, &m) < 0) ||
+                    (w == 0 && (m < 1 || m > LEN_SYMBOLS - lmin)))
                         return -EBADMSG;
+                LenCode lc = {.lmin = (unsigned)lmin,
+                              .w = (unsigned)w,
+                              .m = w ? LEN_SYMBOLS - (unsigned)lmin : (unsigned)m};
                 BitsIn b = {.p = p, .len = len, .at = at};
-                for (size_t k = 0; k < n; k++) {
-                        uint64_t code, x = 0;
-                        if (bits_get(&b, (unsigned)w, &code) < 0 || lmin + code > 64)
+                for (unsigned k = 0; w == 0 && k < lc.m; k++) {
+                        uint64_t bl;
+                        if (bits_get(&b, 4, &bl) < 0)
                                 return -EBADMSG;
-                        unsigned l = (unsigned)(lmin + code);
+                        lc.bits[k] = (uint8_t)bl;
+                }
+                if (w == 0 && len_canonical(&lc) < 0)
+                        return -EBADMSG;
+                for (size_t k = 0; k < n; k++) {
+                        uint64_t x = 0;
+                        unsigned sym;
+                        if (len_get(&b, &lc, &sym) < 0)
+                                return -EBADMSG;
+                        unsigned l = lc.lmin + sym;
                         if (l >= 2 && bits_get(&b, l - 1, &x) < 0)
                                 return -EBADMSG;
                         (*buf)[k].active_uj = l ? x | UINT64_C(1) << (l - 1) : 0;
