@@ -30,12 +30,17 @@
  *   every unit's active and idle energy to be exactly attr_apportion's largest-remainder split of
  *   A and I by the units' CPU values, in unit order (common/attribution.h, rules 2 and 3), which
  *   is how joulesd splits a tick weighted by CPU time; the reader makes that split again.
- *   PACK_VALUE_BITS (with PACK_RES_BITS or PACK_APPORTIONED): without runs, every unit id delta
- *   first; then varint lmin, varint w (1 to 7), then a bit stream, least significant bit first:
- *   per unit, L - lmin in w bits, L being the bit length of its value, then the value's low L - 1
- *   bits (its leading 1 is implied); zero bits pad the last byte. Then the residual codes, if
- *   any. A 15-bit value takes w + 14 bits instead of 3 varint bytes.
- * Every candidate is written and the shortest kept, so a tick never grows. */
+ *   PACK_VALUE_BITS (with PACK_RES_BITS or PACK_APPORTIONED, at most PACK_BITS_MAX_UNITS
+ *   units): without runs, every unit id delta first; then varint lmin and varint w, then a bit
+ *   stream, least significant bit first: per unit, the code of L - lmin, L being the bit length
+ *   of its value, then the value's low L - 1 bits (its leading 1 is implied); zero bits pad the
+ *   last byte. Then the residual codes, if any. The code of L - lmin is w bits (w from 1 to 7),
+ *   or, when w is 0, a canonical Huffman code: varint m (the symbols 0 to m - 1) before the bit
+ *   stream, which starts with m code lengths of 4 bits (0: a symbol not used), the codes
+ *   assigned as DEFLATE does (RFC 1951, 3.2.2) and written from their first bit. A 15-bit value
+ *   takes 14 bits and its length code instead of 3 varint bytes.
+ * Every candidate is written and the shortest kept, so a tick never grows; a blob has no byte
+ * after its last field. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -56,6 +61,9 @@
 #define PACK_APPORTIONED 0x40 /* or-ed in, layout 2: no residuals, the split made again (11) */
 #define PACK_VALUE_BITS  0x80 /* or-ed in: values as bit lengths and mantissas (schema 11) */
 #define PACK_FLAGS       (PACK_ID_RUNS | PACK_RES_BITS | PACK_APPORTIONED | PACK_VALUE_BITS)
+/* A unit may take a single bit with bit values: the most a tick holds that way, so that a small
+ * corrupt blob cannot ask for a large allocation (joulesd stores hundreds of units a tick). */
+#define PACK_BITS_MAX_UNITS 65536
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -322,54 +330,26 @@ static void pack_residuals(const StoreUnitValue *u, bool by_cpu, uint64_t scale,
         }
 }
 
-/* Is key 1 ahead of key 2 for an extra microjoule (common/attribution.h, rules 2 and 3): the
- * larger remainder, then the larger weight, then the unit listed first. */
-static bool key_ahead(unsigned __int128 r1, uint64_t w1, size_t k1, unsigned __int128 r2,
-                      uint64_t w2, size_t k2)
+/* True when the units' active and idle energy are exactly attr_apportion's split of their sums
+ * by the units' CPU values, in unit order: the split the reader makes again (PACK_APPORTIONED).
+ * The daemon splits by the CPU time of the units it stores, in its own order: a tie that order
+ * broke otherwise does not match, and the tick keeps its residuals. */
+static bool pack_apportioned(const StoreUnitValue *u, size_t n, uint64_t scale, uint64_t a,
+                             uint64_t i)
 {
-        if (r1 != r2)
-                return r1 > r2;
-        if (w1 != w2)
-                return w1 > w2;
-        return k1 < k2;
-}
-
-/* True when the units' active (idle false) or idle energy is exactly what attr_apportion gives
- * for total split by their CPU values c: each is its share's floor or one more, and every unit
- * given one more is ahead of every unit with a remainder that was not. The daemon splits by
- * the CPU time of the units it stores, in another order: a tie that order broke otherwise
- * fails here, and the tick keeps its residuals. No memory: one pass. */
-static bool pack_apportioned(const StoreUnitValue *u, size_t n, uint64_t scale, uint64_t total,
-                             uint64_t c, bool idle)
-{
-        if (c == 0)
+        if (n == 0 || n > PACK_BITS_MAX_UNITS)
                 return false;
-        bool any_up = false, any_down = false;
-        unsigned __int128 up_r = 0, down_r = 0;
-        uint64_t up_w = 0, down_w = 0;
-        size_t up_k = 0, down_k = 0;
-        for (size_t k = 0; k < n; k++) {
-                uint64_t x = u[k].cpu_ns / scale, got = idle ? u[k].idle_uj : u[k].active_uj;
-                unsigned __int128 tw = (unsigned __int128)total * x;
-                uint64_t f = (uint64_t)(tw / c); /* <= total: x <= c */
-                unsigned __int128 r = tw - (unsigned __int128)f * c;
-                if (got == f) {
-                        /* the largest key left without one more */
-                        if (r != 0 && (!any_down || key_ahead(r, x, k, down_r, down_w, down_k))) {
-                                any_down = true;
-                                down_r = r, down_w = x, down_k = k;
-                        }
-                } else if (got - f == 1 && r != 0) {
-                        /* the smallest key given one more */
-                        if (!any_up || key_ahead(up_r, up_w, up_k, r, x, k)) {
-                                any_up = true;
-                                up_r = r, up_w = x, up_k = k;
-                        }
-                } else {
-                        return false;
-                }
-        }
-        return !any_up || !any_down || key_ahead(up_r, up_w, up_k, down_r, down_w, down_k);
+        uint64_t *w = malloc(3 * n * sizeof(*w));
+        if (!w)
+                return false; /* the residuals then */
+        uint64_t *act = w + n, *idle = w + 2 * n;
+        for (size_t k = 0; k < n; k++)
+                w[k] = u[k].cpu_ns / scale;
+        bool same = attr_apportion(a, w, n, act) == 0 && attr_apportion(i, w, n, idle) == 0;
+        for (size_t k = 0; same && k < n; k++)
+                same = act[k] == u[k].active_uj && idle[k] == u[k].idle_uj;
+        free(w);
+        return same;
 }
 
 /* One candidate: layout by_cpu (false: layout 1, active first; true: layout 2, CPU first) with
@@ -427,7 +407,7 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, unsign
                 }
                 lc.m = lmax >= lc.lmin ? lmax - lc.lmin + 1 : 1;
                 /* the Huffman code when it and its table are shorter than w bits each */
-                size_t freq[LEN_SYMBOLS] = {0}, huff = 4 * (size_t)lc.m;
+                size_t freq[LEN_SYMBOLS] = {0}, huff = 8 + 4 * (size_t)lc.m; /* m, table */
                 for (size_t k = 0; k < n; k++)
                         freq[bit_length(pack_value(&u[k], by_cpu, scale)) - lc.lmin]++;
                 unsigned w = lc.m > 1 ? bit_length(lc.m - 1) : 1;
@@ -499,28 +479,32 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)
         /* Split by CPU time, the CPU predicts the energy best, and when the energies are the
          * attribution's own split of the sums no residual is needed; split by cycles, the
          * active energy predicts the idle share. Each candidate is written, the shortest kept. */
-        bool apportioned = pack_apportioned(u, n, scale, a, c, false) &&
-                           pack_apportioned(u, n, scale, i, c, true);
-        static const unsigned residuals[] = {PACK_RES_BITS, 0, PACK_APPORTIONED};
+        bool apportioned = pack_apportioned(u, n, scale, a, i);
+        bool bits_ok = n <= PACK_BITS_MAX_UNITS;
+        static const struct {
+                bool by_cpu;
+                unsigned flags;
+        } cands[] = {
+                {false, PACK_RES_BITS},   {false, PACK_RES_BITS | PACK_VALUE_BITS},   {false, 0},
+                {true, PACK_RES_BITS},    {true, PACK_RES_BITS | PACK_VALUE_BITS},    {true, 0},
+                {true, PACK_APPORTIONED}, {true, PACK_APPORTIONED | PACK_VALUE_BITS},
+        };
         size_t best = SIZE_MAX;
         uint8_t *alt = buf + pack_one_bound(n);
-        for (int by_cpu = 0; by_cpu < 2; by_cpu++)
-                for (size_t m = 0; m < ELEMENTSOF(residuals); m++)
-                        for (unsigned value_bits = 0; value_bits < 2; value_bits++) {
-                                unsigned flags = residuals[m] | (value_bits ? PACK_VALUE_BITS : 0);
-                                if ((residuals[m] == PACK_APPORTIONED &&
-                                     !(by_cpu && apportioned)) ||
-                                    (apportioned && by_cpu && residuals[m] != PACK_APPORTIONED) ||
-                                    (value_bits && residuals[m] == 0))
-                                        continue;
-                                uint8_t *to = best == SIZE_MAX ? buf : alt;
-                                size_t l = pack_layout(u, n, by_cpu, flags, scale, a, i, c, to);
-                                if (l < best) {
-                                        if (to != buf)
-                                                memmove(buf, alt, l);
-                                        best = l;
-                                }
-                        }
+        for (size_t k = 0; k < ELEMENTSOF(cands); k++) {
+                /* split again when it can be (no residuals beats any), bit values for a tick of
+                 * at most PACK_BITS_MAX_UNITS */
+                if ((cands[k].by_cpu && apportioned) != !!(cands[k].flags & PACK_APPORTIONED) ||
+                    ((cands[k].flags & PACK_VALUE_BITS) && !bits_ok))
+                        continue;
+                uint8_t *to = best == SIZE_MAX ? buf : alt;
+                size_t l = pack_layout(u, n, cands[k].by_cpu, cands[k].flags, scale, a, i, c, to);
+                if (l < best) {
+                        if (to != buf)
+                                memmove(buf, alt, l);
+                        best = l;
+                }
+        }
         return best;
 }
 
@@ -581,6 +565,7 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
             (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
             get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 ||
+            (value_bits && n > PACK_BITS_MAX_UNITS) ||
             n > (value_bits    ? (len - at) * 8
                  : apportioned ? (len - at)
                  : res_bits    ? (len - at) * 2 / 3
@@ -711,7 +696,7 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                 sum_i += (*buf)[k].idle_uj;
                 sum_c += (*buf)[k].cpu_ns / scale;
         }
-        if (sum_a != a || sum_i != i || sum_c != c)
+        if (sum_a != a || sum_i != i || sum_c != c || at != len)
                 return -EBADMSG;
         *ret_n = (size_t)n;
         return 0;

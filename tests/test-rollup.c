@@ -735,6 +735,33 @@ static void test_pack_roundtrip(void **state)
         assert_int_equal(tout[1].active_uj, 1);
         free(tout);
 
+        /* A schema-11 blob whose split is made again, pinned byte for byte: units 1 and 2 have
+         * the same CPU time, and both sums (3 and 7 uJ) leave them a tie that the rule (the
+         * unit listed first) breaks for unit 1. If attr_apportion's rules ever changed, stored
+         * history would read back otherwise: this fails first. */
+        static const uint8_t pinned_split[] = {0x42, 0x03, 0xe8, 0x07, 0x03, 0x07, 0x88, 0x27, 0x01,
+                                               0xe8, 0x07, 0x01, 0xe8, 0x07, 0x01, 0xb8, 0x17};
+        static const StoreUnitValue split_want[] = {
+                {1, 1, 2, 1000000}, {2, 0, 1, 1000000}, {3, 2, 4, 3000000}};
+        tout = NULL;
+        tcap = 0;
+        assert_int_equal(store_unpack_units(pinned_split, sizeof(pinned_split), &tout, &tcap, &tn),
+                         0);
+        assert_int_equal(tn, 3);
+        for (size_t k = 0; k < tn; k++)
+                assert_memory_equal(&tout[k], &split_want[k], sizeof(tout[k]));
+        free(tout);
+        uint8_t again[256];
+        assert_int_equal(store_pack_units(split_want, 3, again), sizeof(pinned_split));
+        assert_memory_equal(again, pinned_split, sizeof(pinned_split));
+        /* a byte after the last field: not a blob the packer writes */
+        again[sizeof(pinned_split)] = 0;
+        tout = NULL;
+        tcap = 0;
+        assert_int_equal(store_unpack_units(again, sizeof(pinned_split) + 1, &tout, &tcap, &tn),
+                         -EBADMSG);
+        free(tout);
+
         /* Blobs a joulesd of schema 10 wrote (residual codes; requests in the first format)
          * still read back exactly. */
         static const uint8_t v10_units[] = {0x21, 0x03, 0xe8, 0x07, 0xe9, 0xbf, 0x17, 0xc8, 0xd9,
