@@ -315,6 +315,25 @@ static int journal_nearest(Store *s, int64_t ts_us, bool after, int64_t *ret)
         return r;
 }
 
+/* The committed tick sql finds (?1: ts_us) or the journal's nearest to ts_us, whichever is nearer
+ * in the direction asked; -ENODATA: neither has one. */
+static int tick_nearest(Store *s, const char *sql, int64_t ts_us, bool after, int64_t *ret)
+{
+        int64_t v = 0, j = 0;
+        int rj = journal_nearest(s, ts_us, after, &j);
+        if (rj < 0 && rj != -ENODATA)
+                return rj;
+        int r = store_read_ts(s, sql, ts_us, &v);
+        if (r < 0 && r != -ENODATA)
+                return r;
+        if (r == -ENODATA && rj == -ENODATA)
+                return -ENODATA;
+        if (r == -ENODATA || (rj == 0 && (after ? j < v : j > v)))
+                v = j;
+        *ret = v;
+        return 0;
+}
+
 int store_read_committed_last(Store *s, int64_t *ret_ts_us)
 {
         return store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, ret_ts_us);
@@ -322,19 +341,11 @@ int store_read_committed_last(Store *s, int64_t *ret_ts_us)
 
 int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us)
 {
-        int64_t ts, j, iv = 0;
-        int rj = journal_nearest(s, INT64_MAX, false, &j);
-        if (rj < 0 && rj != -ENODATA)
-                return rj;
-        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ?1 = ?1", 0, &ts);
-        if (r == -ENODATA && rj == 0) {
-                ts = j;
-                r = 0;
-        }
+        int64_t ts, iv = 0;
+        int r = tick_nearest(s, "SELECT MAX(ts_us) FROM ticks WHERE ts_us <= ?1", INT64_MAX, false,
+                             &ts);
         if (r < 0)
                 return r;
-        if (rj == 0 && j > ts)
-                ts = j;
         r = store_read_ts(s, "SELECT interval_us FROM runs WHERE ?1 = ?1 ORDER BY id DESC LIMIT 1",
                           0, &iv);
         if (r < 0 && r != -ENODATA)
@@ -346,34 +357,19 @@ int store_read_last_tick(Store *s, int64_t *ret_ts_us, uint64_t *ret_interval_us
 
 int store_read_tick_before(Store *s, int64_t ts_us, int64_t *ret_ts_us)
 {
-        int64_t v, j;
-        int rj = journal_nearest(s, ts_us, false, &j);
-        if (rj < 0 && rj != -ENODATA)
-                return rj;
-        int r = store_read_ts(s, "SELECT MAX(ts_us) FROM ticks WHERE ts_us <= ?1", ts_us, &v);
+        int r = tick_nearest(s, "SELECT MAX(ts_us) FROM ticks WHERE ts_us <= ?1", ts_us, false,
+                             ret_ts_us);
         if (r == -ENODATA) {
-                *ret_ts_us = rj == 0 ? j : 0;
+                *ret_ts_us = 0;
                 return 0;
         }
-        if (r >= 0)
-                *ret_ts_us = rj == 0 && j > v ? j : v;
         return r;
 }
 
 int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
 {
-        int64_t v, j;
-        int rj = journal_nearest(s, ts_us, true, &j);
-        if (rj < 0 && rj != -ENODATA)
-                return rj;
-        int r = store_read_ts(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, &v);
-        if (r == -ENODATA && rj == 0) {
-                *ret_ts_us = j;
-                return 0;
-        }
-        if (r >= 0)
-                *ret_ts_us = rj == 0 && j < v ? j : v;
-        return r;
+        return tick_nearest(s, "SELECT MIN(ts_us) FROM ticks WHERE ts_us >= ?1", ts_us, true,
+                            ret_ts_us);
 }
 
 int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char *unit,
