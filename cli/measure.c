@@ -222,7 +222,7 @@ int measure_check_daemon(Store *s, const char *cmd, const char *db_path, uint64_
         return 0;
 }
 
-/* The first cgroup2 mount in /proc/self/mountinfo. */
+/* Writes text to an existing file (a cgroup's cgroup.procs). */
 static int measure_write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -234,12 +234,14 @@ static int measure_write_file(const char *path, const char *text)
         return r;
 }
 
-/* Waits for a tick ending at or after ts_us; -ETIMEDOUT after timeout_us. */
-static int measure_wait_tick(Store *s, int64_t ts_us, uint64_t timeout_us, int64_t *ret)
+/* Polls ready (a store lookup: -ENODATA or -EBUSY while the tick is not there yet) every 20 ms;
+ * -ETIMEDOUT after timeout_us. */
+static int measure_wait(Store *s, int (*ready)(Store *, int64_t, int64_t *), int64_t ts_us,
+                        uint64_t timeout_us, int64_t *ret)
 {
         uint64_t deadline = now_monotonic_ns() + timeout_us * NSEC_PER_USEC;
         for (;;) {
-                int r = store_read_tick_after(s, ts_us, ret);
+                int r = ready(s, ts_us, ret);
                 if (r != -ENODATA && r != -EBUSY)
                         return r;
                 if (now_monotonic_ns() > deadline)
@@ -248,22 +250,12 @@ static int measure_wait_tick(Store *s, int64_t ts_us, uint64_t timeout_us, int64
         }
 }
 
-/* Waits until the history's queries can read the tick ending at ts_us: with a commit interval
- * (at most a minute) joulesd's tick journal holds it first. */
-static int measure_wait_committed(Store *s, int64_t ts_us)
+/* Whether the history's queries can read the tick ending at ts_us: with a commit interval (at
+ * most a minute) joulesd's tick journal holds it first. */
+static int measure_committed(Store *s, int64_t ts_us, int64_t *ret)
 {
-        uint64_t deadline = now_monotonic_ns() + 65 * NSEC_PER_SEC;
-        for (;;) {
-                int64_t last;
-                int r = store_read_committed_last(s, &last);
-                if (r >= 0 && last >= ts_us)
-                        return 0;
-                if (r < 0 && r != -ENODATA && r != -EBUSY)
-                        return r;
-                if (now_monotonic_ns() > deadline)
-                        return -ETIMEDOUT;
-                sleep_us(20000);
-        }
+        int r = store_read_committed_last(s, ret);
+        return r >= 0 && *ret < ts_us ? -ENODATA : r;
 }
 
 typedef struct MeasureChild {
@@ -407,7 +399,7 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                         goto out;
                 }
                 /* the daemon's next tick finds the cgroup and takes its baseline */
-                r = measure_wait_tick(s, moved, wait_us, &seen);
+                r = measure_wait(s, store_read_tick_after, moved, wait_us, &seen);
                 if (r < 0) {
                         fprintf(stderr, "%s: joulesd stopped writing %s\n", o->cmd, o->db_path);
                         goto out;
@@ -436,9 +428,10 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
          * little else running gives it a share of the idle energy worth counting. */
         r = store_read_tick_before(s, moved ? moved : t0, &m.from_us);
         if (r >= 0)
-                r = measure_wait_tick(s, t1, wait_us, &m.to_us);
+                r = measure_wait(s, store_read_tick_after, t1, wait_us, &m.to_us);
+        int64_t committed;
         if (r >= 0)
-                r = measure_wait_committed(s, m.to_us);
+                r = measure_wait(s, measure_committed, m.to_us, 65 * USEC_PER_SEC, &committed);
         if (r < 0) {
                 fprintf(stderr, "%s: no tick closed the window in %s: %s\n", o->cmd, o->db_path,
                         r == -ETIMEDOUT ? "joulesd stopped writing" : store_last_error(s));
