@@ -298,7 +298,7 @@ int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
 
 /* Ticks younger than this stay plain unit_energy rows; older ones are rolled into minutes and
  * packed. */
-#define STORE_HOT_US (10 * 60 * (int64_t)1000000)
+#define STORE_HOT_US (2 * 60 * (int64_t)1000000)
 
 /* The most bytes store_pack_units() writes for n units. */
 size_t store_pack_bound(size_t n);
