@@ -40,8 +40,9 @@
  * ticks and runs (energy to the microjoule), and the units of `joules services --json` add up to
  * the host energy.
  *
- * At the end the checks of 3 and 4 run once more over the whole history (ticks older than ten
- * minutes are packed by then: their units are decoded from the BLOB), and the energy over the
+ * At the end the checks of 3 and 4 run once more over the whole history (ticks older than the
+ * two-minute hot window are packed by then: their units and domains are decoded from the BLOBs),
+ * and the energy over the
  * measured time must be within 2% of 24 W (the time the daemon was down is longer than the time
  * it measured: counted, it would show as more than double). The number of kills also comes
  * from $JOULES_CRASH_KILLS. Needs root (cgroups) and jq, exits 77 otherwise. */
@@ -299,11 +300,37 @@ static int64_t crash_units_sum(sqlite3 *db, sqlite3_stmt *rows, sqlite3_stmt *bl
         return sum;
 }
 
+/* The energy of a packed tick's in-host domains (schema 12: in its tick_units row); -1 when it
+ * has none there or the BLOB does not decode. */
+static int64_t crash_packed_domains_sum(sqlite3_stmt *blob, sqlite3_stmt *in_host, int64_t id)
+{
+        sqlite3_reset(blob);
+        sqlite3_bind_int64(blob, 1, id);
+        if (sqlite3_step(blob) != SQLITE_ROW || sqlite3_column_type(blob, 0) != SQLITE_BLOB)
+                return -1;
+        StorePackedDomain *d = NULL;
+        size_t cap = 0, n = 0;
+        int64_t sum = -1;
+        if (store_unpack_domains(sqlite3_column_blob(blob, 0),
+                                 (size_t)sqlite3_column_bytes(blob, 0), &d, &cap, &n) == 0) {
+                sum = 0;
+                for (size_t i = 0; i < n; i++) {
+                        sqlite3_reset(in_host);
+                        sqlite3_bind_int64(in_host, 1, d[i].domain_id);
+                        if (d[i].has_energy && sqlite3_step(in_host) == SQLITE_ROW &&
+                            sqlite3_column_int(in_host, 0))
+                                sum += d[i].energy_uj;
+                }
+        }
+        free(d);
+        return sum;
+}
+
 /* Checks 3 to 5 on every tick after cur->id; moves the cursor. label names the round. */
 static int crash_check_ticks(sqlite3 *db, CrashCursor *cur, int64_t latest_run, CrashStats *st,
                              const char *label)
 {
-        sqlite3_stmt *t = NULL, *rows = NULL, *blob = NULL;
+        sqlite3_stmt *t = NULL, *rows = NULL, *blob = NULL, *dom_blob = NULL, *in_host = NULL;
         int r = -EIO;
         if (sqlite3_prepare_v2(db,
                                "SELECT t.id, t.run_id, t.ts_us, t.dt_us, t.host_uj,"
@@ -316,6 +343,10 @@ static int crash_check_ticks(sqlite3 *db, CrashCursor *cur, int64_t latest_run, 
                                "SELECT SUM(active_uj + idle_uj) FROM unit_energy WHERE tick_id = ?",
                                -1, &rows, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(db, "SELECT data FROM tick_units WHERE tick_id = ?", -1, &blob,
+                               NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "SELECT domains FROM tick_units WHERE tick_id = ?", -1,
+                               &dom_blob, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "SELECT in_host FROM domains WHERE id = ?", -1, &in_host,
                                NULL) != SQLITE_OK) {
                 crash_fail("%s: preparing the checks: %s", label, sqlite3_errmsg(db));
                 goto out;
@@ -357,6 +388,8 @@ static int crash_check_ticks(sqlite3 *db, CrashCursor *cur, int64_t latest_run, 
                         bool packed;
                         int64_t units = crash_units_sum(db, rows, blob, id, &packed);
                         st->packed_ticks += packed;
+                        if (sqlite3_column_type(t, 5) == SQLITE_NULL)
+                                dom = crash_packed_domains_sum(dom_blob, in_host, id);
                         if (dom != host)
                                 bad++, crash_fail("%s: tick %" PRId64 " host %" PRId64
                                                   " uJ, its domains %" PRId64,
@@ -411,6 +444,8 @@ out:
         sqlite3_finalize(t);
         sqlite3_finalize(rows);
         sqlite3_finalize(blob);
+        sqlite3_finalize(dom_blob);
+        sqlite3_finalize(in_host);
         return r;
 }
 

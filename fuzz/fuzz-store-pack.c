@@ -4,7 +4,8 @@
  * adding up to the sums it carries (so a report never shows a wrong total), and decode -> encode
  * -> decode giving the same values. The first byte picks what the rest is:
  *   0: a unit blob, 1: a request blob, 2: values to encode (unit list), 3: values to encode
- *   (request list); the encoded form must decode to exactly those values. */
+ *   (request list), 4: a domain blob (storage/store-pack-side.c); the encoded form must decode
+ *   to exactly those values. */
 
 #include "fuzz/fuzz.h"
 
@@ -93,12 +94,38 @@ static void check_requests(const StoreRequestValue *q, size_t n)
         free(blob);
 }
 
+/* A domain blob that decodes encodes again, and that decodes to the same rows. */
+static void check_domains(const StorePackedDomain *d, size_t n)
+{
+        for (size_t k = 0; k < n; k++)
+                FUZZ_CHECK(k ? d[k].domain_id > d[k - 1].domain_id : d[k].domain_id >= 0);
+        uint8_t *blob = malloc(store_pack_domains_bound(d, n));
+        FUZZ_CHECK(blob);
+        size_t len = store_pack_domains(d, n, blob);
+        FUZZ_CHECK(len > 0 && len <= store_pack_domains_bound(d, n));
+        StorePackedDomain *back = NULL;
+        size_t cap = 0, m = 0;
+        FUZZ_CHECK(store_unpack_domains(blob, len, &back, &cap, &m) == 0);
+        FUZZ_CHECK(m == n);
+        for (size_t k = 0; k < n; k++) {
+                FUZZ_CHECK(back[k].domain_id == d[k].domain_id &&
+                           back[k].has_energy == d[k].has_energy &&
+                           (!d[k].has_energy || back[k].energy_uj == d[k].energy_uj) &&
+                           !back[k].reason == !d[k].reason &&
+                           back[k].reason_len == d[k].reason_len);
+                if (d[k].reason)
+                        FUZZ_CHECK(memcmp(back[k].reason, d[k].reason, d[k].reason_len) == 0);
+        }
+        free(back);
+        free(blob);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1)
                 return 0;
         const uint8_t *p = data + 1, *end = data + size;
-        switch (data[0] % 4) {
+        switch (data[0] % 5) {
         case 0: {
                 StoreUnitValue *u = NULL;
                 size_t cap = 0, n = 0;
@@ -146,6 +173,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 check_units(u, n);
                 free(u);
+                break;
+        }
+        case 4: {
+                StorePackedDomain *d = NULL;
+                size_t cap = 0, n = 0;
+                int r = store_unpack_domains(p, (size_t)(end - p), &d, &cap, &n);
+                FUZZ_CHECK(r == 0 || r == -EBADMSG);
+                if (r == 0)
+                        check_domains(d, n);
+                free(d);
                 break;
         }
         default: {

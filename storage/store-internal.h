@@ -173,10 +173,11 @@ int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, i
         __attribute__((warn_unused_result));
 
 /* The schema versions that brought what the tiers and their readers look for. */
-#define STORE_SCHEMA_REQUESTS        2 /* unit_requests, ingest_stats */
-#define STORE_SCHEMA_TIERS           4 /* the rollup tiers and rollup_state */
-#define STORE_SCHEMA_PACKING         5 /* packed ticks (tick_units) */
-#define STORE_SCHEMA_PACKED_REQUESTS 6 /* requests packed too (tick_requests) */
+#define STORE_SCHEMA_REQUESTS        2  /* unit_requests, ingest_stats */
+#define STORE_SCHEMA_TIERS           4  /* the rollup tiers and rollup_state */
+#define STORE_SCHEMA_PACKING         5  /* packed ticks (tick_units) */
+#define STORE_SCHEMA_PACKED_REQUESTS 6  /* requests packed too (tick_requests) */
+#define STORE_SCHEMA_PACKED_SIDE     12 /* tick_units.requests and .domains */
 
 /* ---- tiers (store-tiers.c) ---- */
 
@@ -290,7 +291,8 @@ void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int fir
 
 /* ---- unpacking packed ticks for reading (store-unpack.c) ---- */
 
-/* Decodes the packed ticks of the raw spans into temp.packed_units and temp.packed_requests. */
+/* Decodes the packed ticks of the raw spans into temp.packed_units, temp.packed_requests and
+ * temp.packed_domains. */
 int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
         __attribute__((warn_unused_result));
 
@@ -308,8 +310,23 @@ size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf);
 int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_t *cap,
                        size_t *ret_n) __attribute__((warn_unused_result));
 /* A tick's requests (sorted by unit id, then metric id) the same way: whole counts as varints,
- * fractional ones (sample rates) as doubles. */
+ * fractional ones (sample rates) as doubles (store-pack-side.c). */
 size_t store_pack_requests_bound(size_t n);
 size_t store_pack_requests(const StoreRequestValue *q, size_t n, uint8_t *buf);
 int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf, size_t *cap,
                           size_t *ret_n) __attribute__((warn_unused_result));
+/* A tick's domain_energy row as stored: energy_uj is NULL unless has_energy, drop_reason NULL
+ * unless reason (reason_len bytes; decoded, it points into the BLOB, without a NUL). */
+typedef struct StorePackedDomain {
+        int64_t domain_id;
+        bool has_energy;
+        int64_t energy_uj;
+        const char *reason;
+        size_t reason_len;
+} StorePackedDomain;
+size_t store_pack_domains_bound(const StorePackedDomain *d, size_t n);
+/* Encodes a tick's domain rows (by increasing domain id); 0 when they cannot be (ids not
+ * increasing or negative): the rows then stay plain. */
+size_t store_pack_domains(const StorePackedDomain *d, size_t n, uint8_t *buf);
+int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, size_t *cap,
+                         size_t *ret_n) __attribute__((warn_unused_result));

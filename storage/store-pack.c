@@ -44,6 +44,7 @@
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
+#include "storage/store-varint.h"
 
 #include "common/attribution.h"
 #include "common/util.h"
@@ -64,43 +65,6 @@
 /* A unit may take a single bit with bit values: the most a tick holds that way, so that a small
  * corrupt blob cannot ask for a large allocation (joulesd stores hundreds of units a tick). */
 #define PACK_BITS_MAX_UNITS 65536
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-        size_t n = 0;
-        while (v >= 0x80) {
-                p[n++] = (uint8_t)(v | 0x80);
-                v >>= 7;
-        }
-        p[n++] = (uint8_t)v;
-        return n;
-}
-
-static int get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *ret)
-{
-        uint64_t v = 0;
-        for (unsigned shift = 0; shift < 64; shift += 7) {
-                if (*at >= len)
-                        return -EBADMSG;
-                uint8_t b = p[(*at)++];
-                v |= (uint64_t)(b & 0x7f) << shift;
-                if (!(b & 0x80)) {
-                        *ret = v;
-                        return 0;
-                }
-        }
-        return -EBADMSG;
-}
-
-static uint64_t zigzag(int64_t v)
-{
-        return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t v)
-{
-        return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
 
 static uint64_t share(uint64_t active, uint64_t total, uint64_t active_sum)
 {
@@ -698,118 +662,6 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         }
         if (sum_a != a || sum_i != i || sum_c != c || at != len)
                 return -EBADMSG;
-        *ret_n = (size_t)n;
-        return 0;
-}
-
-/* Requests: a first byte, n, then per entry its unit id - the previous entry's, its metric id
- * and its count. The first byte is 1 (written before schema 11) or 2 with flags or-ed in:
- *   REQ_ONE_METRIC: every entry has the same metric id, written once after n, not per entry;
- *   REQ_WHOLE: every count is a whole number below 2^52, written as a plain varint.
- * Otherwise a count is varint(count * 2) when it is a whole number below 2^52, else varint(1)
- * and the 8 bytes of the double, little-endian (a history file may be read on another host). */
-#define REQ_V1         1
-#define REQ_V2         2
-#define REQ_ONE_METRIC 0x10
-#define REQ_WHOLE      0x20
-
-size_t store_pack_requests_bound(size_t n)
-{
-        return 1 + 20 + n * 40;
-}
-
-static bool count_whole(double c)
-{
-        return c >= 0 && c < 4503599627370496.0 && c == floor(c);
-}
-
-size_t store_pack_requests(const StoreRequestValue *q, size_t n, uint8_t *buf)
-{
-        bool one_metric = n > 0, whole = true;
-        for (size_t k = 0; k < n; k++) {
-                one_metric &= q[k].metric_id == q[0].metric_id;
-                whole &= count_whole(q[k].count);
-        }
-        size_t o = 0;
-        buf[o++] = REQ_V2 | (one_metric ? REQ_ONE_METRIC : 0) | (whole ? REQ_WHOLE : 0);
-        o += put_varint(buf + o, n);
-        if (one_metric)
-                o += put_varint(buf + o, (uint64_t)q[0].metric_id);
-        int64_t prev = 0;
-        for (size_t k = 0; k < n; k++) {
-                assert(k == 0 || q[k].unit_id >= q[k - 1].unit_id);
-                o += put_varint(buf + o, (uint64_t)(q[k].unit_id - prev));
-                prev = q[k].unit_id;
-                if (!one_metric)
-                        o += put_varint(buf + o, (uint64_t)q[k].metric_id);
-                double c = q[k].count;
-                if (whole) {
-                        o += put_varint(buf + o, (uint64_t)c);
-                } else if (count_whole(c)) {
-                        o += put_varint(buf + o, (uint64_t)c << 1);
-                } else {
-                        uint64_t bits;
-                        memcpy(&bits, &c, sizeof(bits));
-                        o += put_varint(buf + o, 1);
-                        for (int b = 0; b < 8; b++)
-                                buf[o++] = (uint8_t)(bits >> (8 * b));
-                }
-        }
-        return o;
-}
-
-int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf, size_t *cap,
-                          size_t *ret_n)
-{
-        const uint8_t *p = data;
-        size_t at = 0;
-        uint64_t n, metric = 0;
-        if (len < 1 || (p[0] != REQ_V1 && (p[0] & ~(REQ_ONE_METRIC | REQ_WHOLE)) != REQ_V2))
-                return -EBADMSG;
-        bool one_metric = p[0] & REQ_ONE_METRIC, whole = p[0] & REQ_WHOLE;
-        at++;
-        /* every entry takes at least 3 bytes, 2 when the metric is written once */
-        if (get_varint(p, len, &at, &n) < 0 ||
-            (one_metric && get_varint(p, len, &at, &metric) < 0) ||
-            n > (len - at) / (one_metric ? 2 : 3) || metric > (uint64_t)INT64_MAX)
-                return -EBADMSG;
-        if (n > *cap) {
-                StoreRequestValue *nb = realloc(*buf, n * sizeof(*nb));
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = n;
-        }
-        uint64_t id = 0;
-        for (size_t k = 0; k < n; k++) {
-                uint64_t d, c;
-                if (get_varint(p, len, &at, &d) < 0 ||
-                    (!one_metric && get_varint(p, len, &at, &metric) < 0) ||
-                    get_varint(p, len, &at, &c) < 0 || d > (uint64_t)INT64_MAX - id ||
-                    metric > (uint64_t)INT64_MAX)
-                        return -EBADMSG;
-                id += d;
-                double count;
-                if (whole) {
-                        if (c >= UINT64_C(1) << 52)
-                                return -EBADMSG;
-                        count = (double)c;
-                } else if (c & 1) {
-                        if (at + 8 > len)
-                                return -EBADMSG;
-                        uint64_t bits = 0;
-                        for (int b = 0; b < 8; b++)
-                                bits |= (uint64_t)p[at++] << (8 * b);
-                        memcpy(&count, &bits, sizeof(count));
-                        /* what is counted is finite and never negative (ingest, scrape deltas) */
-                        if (!isfinite(count) || count < 0)
-                                return -EBADMSG;
-                } else {
-                        count = (double)(c >> 1);
-                }
-                (*buf)[k] = (StoreRequestValue){
-                        .unit_id = (int64_t)id, .metric_id = (int64_t)metric, .count = count};
-        }
         *ret_n = (size_t)n;
         return 0;
 }

@@ -111,7 +111,12 @@ int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int fir
                                       "d.energy_uj IS NOT NULL THEN t.dt_us END AS valid_us, "
                                       "(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') "
                                       "AS dropped FROM ticks t JOIN domain_energy d ON d.tick_id "
-                                      "= t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
+                                      "= t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d UNION "
+                                      "ALL SELECT t.ts_us, d.domain_id, d.energy_uj, CASE WHEN "
+                                      "d.energy_uj IS NOT NULL THEN t.dt_us END AS valid_us, "
+                                      "(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') "
+                                      "AS dropped FROM ticks t JOIN temp.packed_domains d ON "
+                                      "d.tick_id = t.id WHERE t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",
                 [STORE_REL_INGEST] = "SELECT t.ts_us, i.accepted, i.rejected, i.malformed FROM "
                                      "ticks t JOIN ingest_stats i ON i.tick_id = t.id WHERE "
                                      "t.ts_us > ?%1$d AND t.ts_us <= ?%2$d",

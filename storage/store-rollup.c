@@ -127,17 +127,160 @@ typedef struct PackSum {
         bool estimated, seen;
 } PackSum;
 
+/* The rows of another kind (requests, domains) read beside the unit rows while packing, in the
+ * same tick order (ts_us, id): q's first two columns are the tick's id and ts_us. */
+typedef struct PackSide {
+        sqlite3_stmt *q;
+        bool row; /* q is on a row */
+        int64_t id, ts;
+} PackSide;
+
+/* A growable byte buffer. */
+typedef struct PackBuf {
+        uint8_t *p;
+        size_t len, size;
+} PackBuf;
+
 typedef struct PackState {
         Store *s;
-        sqlite3_stmt *blob, *roll;
+        sqlite3_stmt *blob, *roll, *old_requests;
         PackSum *sums;
         size_t n_sums;
         int64_t bucket;
         StoreUnitValue *units;
         size_t n_units, cap_units;
-        uint8_t *buf;
-        size_t buf_size;
+        PackSide req, dom;
+        StoreRequestValue *reqs;
+        size_t n_reqs, cap_reqs;
+        StorePackedDomain *doms;
+        size_t n_doms, cap_doms;
+        PackBuf buf, req_buf, dom_buf, reasons;
 } PackState;
+
+static int buf_reserve(PackBuf *b, size_t need)
+{
+        if (need <= b->size)
+                return 0;
+        uint8_t *n = realloc(b->p, need);
+        if (!n)
+                return -ENOMEM;
+        b->p = n;
+        b->size = need;
+        return 0;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+        if (n < *cap)
+                return 0;
+        size_t nc = *cap ? 2 * *cap : 32;
+        void *nv = realloc(*v, nc * size);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+        return 0;
+}
+
+static int side_step(Store *s, PackSide *d)
+{
+        int rc = sqlite3_step(d->q);
+        d->row = rc == SQLITE_ROW;
+        if (d->row) {
+                d->id = sqlite3_column_int64(d->q, 0);
+                d->ts = sqlite3_column_int64(d->q, 1);
+                return 0;
+        }
+        return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "reading the rows to pack");
+}
+
+/* The side is on a row of a tick before (ts, id). */
+static bool side_before(const PackSide *d, int64_t ts, int64_t id)
+{
+        return d->row && (d->ts < ts || (d->ts == ts && d->id < id));
+}
+
+/* Reads the requests of the side's tick into p->reqs and encodes them into p->req_buf. */
+static int side_requests(PackState *p)
+{
+        int64_t tick = p->req.id;
+        p->n_reqs = 0;
+        while (p->req.row && p->req.id == tick) {
+                if (grow((void **)&p->reqs, &p->cap_reqs, p->n_reqs, sizeof(*p->reqs)) < 0)
+                        return -ENOMEM;
+                p->reqs[p->n_reqs++] = (StoreRequestValue){
+                        .unit_id = sqlite3_column_int64(p->req.q, 2),
+                        .metric_id = sqlite3_column_int64(p->req.q, 3),
+                        .count = sqlite3_column_double(p->req.q, 4),
+                };
+                int r = side_step(p->s, &p->req);
+                if (r < 0)
+                        return r;
+        }
+        if (buf_reserve(&p->req_buf, store_pack_requests_bound(p->n_reqs)) < 0)
+                return -ENOMEM;
+        p->req_buf.len = store_pack_requests(p->reqs, p->n_reqs, p->req_buf.p);
+        return 0;
+}
+
+/* Reads the domain rows of the side's tick and encodes them into p->dom_buf; its len is 0 when
+ * they cannot be packed (a value of another type than the daemon writes): they stay plain. */
+static int side_domains(PackState *p)
+{
+        int64_t tick = p->dom.id;
+        bool ok = true;
+        p->n_doms = 0;
+        p->reasons.len = 0;
+        while (p->dom.row && p->dom.id == tick) {
+                sqlite3_stmt *q = p->dom.q;
+                int te = sqlite3_column_type(q, 3), tr = sqlite3_column_type(q, 4);
+                ok &= (te == SQLITE_INTEGER || te == SQLITE_NULL) &&
+                      (tr == SQLITE_TEXT || tr == SQLITE_NULL);
+                size_t rl = tr == SQLITE_TEXT ? (size_t)sqlite3_column_bytes(q, 4) : 0;
+                if (grow((void **)&p->doms, &p->cap_doms, p->n_doms, sizeof(*p->doms)) < 0 ||
+                    buf_reserve(&p->reasons, p->reasons.len + rl + 1) < 0)
+                        return -ENOMEM;
+                if (rl)
+                        memcpy(p->reasons.p + p->reasons.len, sqlite3_column_text(q, 4), rl);
+                /* a reason points into p->reasons once it stops moving, below */
+                p->doms[p->n_doms++] = (StorePackedDomain){
+                        .domain_id = sqlite3_column_int64(q, 2),
+                        .has_energy = te == SQLITE_INTEGER,
+                        .energy_uj = sqlite3_column_int64(q, 3),
+                        .reason = tr == SQLITE_TEXT ? "" : NULL,
+                        .reason_len = rl,
+                };
+                p->reasons.len += rl;
+                int r = side_step(p->s, &p->dom);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0, at = 0; k < p->n_doms; k++)
+                if (p->doms[k].reason) {
+                        p->doms[k].reason = (const char *)p->reasons.p + at;
+                        at += p->doms[k].reason_len;
+                }
+        p->dom_buf.len = 0;
+        if (ok && buf_reserve(&p->dom_buf, store_pack_domains_bound(p->doms, p->n_doms)) < 0)
+                return -ENOMEM;
+        if (ok)
+                p->dom_buf.len = store_pack_domains(p->doms, p->n_doms, p->dom_buf.p);
+        return 0;
+}
+
+/* The requests of a tick that has no unit rows go where they went before schema 12. */
+static int pack_requests_alone(PackState *p)
+{
+        int64_t tick = p->req.id;
+        int r = side_requests(p);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(p->old_requests, 1, tick);
+        sqlite3_bind_blob(p->old_requests, 2, p->req_buf.p, (int)p->req_buf.len, SQLITE_STATIC);
+        int rc = sqlite3_step(p->old_requests);
+        sqlite3_reset(p->old_requests);
+        return rc == SQLITE_DONE ? 0 : store_fail(p->s, rc, "packing requests");
+}
 
 static int pack_flush_minute(PackState *p)
 {
@@ -160,21 +303,37 @@ static int pack_flush_minute(PackState *p)
         return 0;
 }
 
-static int pack_flush_tick(PackState *p, int64_t tick_id)
+/* Writes the tick's tick_units row: its units, and its requests and domains when it has them. */
+static int pack_flush_tick(PackState *p, int64_t tick_id, int64_t tick_ts)
 {
         if (p->n_units == 0)
                 return 0;
-        size_t need = store_pack_bound(p->n_units);
-        if (need > p->buf_size) {
-                uint8_t *nb = realloc(p->buf, need);
-                if (!nb)
-                        return -ENOMEM;
-                p->buf = nb;
-                p->buf_size = need;
-        }
-        size_t len = store_pack_units(p->units, p->n_units, p->buf);
+        int r = 0;
+        while (r >= 0 && side_before(&p->req, tick_ts, tick_id))
+                r = pack_requests_alone(p);
+        while (r >= 0 && side_before(&p->dom, tick_ts, tick_id))
+                r = side_step(p->s, &p->dom); /* a tick without units: its domains stay plain */
+        bool has_req = r >= 0 && p->req.row && p->req.id == tick_id;
+        bool has_dom = r >= 0 && p->dom.row && p->dom.id == tick_id;
+        if (r >= 0 && has_req)
+                r = side_requests(p);
+        if (r >= 0 && has_dom)
+                r = side_domains(p);
+        if (r >= 0)
+                r = buf_reserve(&p->buf, store_pack_bound(p->n_units));
+        if (r < 0)
+                return r;
+        size_t len = store_pack_units(p->units, p->n_units, p->buf.p);
         sqlite3_bind_int64(p->blob, 1, tick_id);
-        sqlite3_bind_blob(p->blob, 2, p->buf, (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(p->blob, 2, p->buf.p, (int)len, SQLITE_STATIC);
+        if (has_req)
+                sqlite3_bind_blob(p->blob, 3, p->req_buf.p, (int)p->req_buf.len, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(p->blob, 3);
+        if (has_dom && p->dom_buf.len > 0)
+                sqlite3_bind_blob(p->blob, 4, p->dom_buf.p, (int)p->dom_buf.len, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(p->blob, 4);
         int rc = sqlite3_step(p->blob);
         sqlite3_reset(p->blob);
         p->n_units = 0;
@@ -183,88 +342,9 @@ static int pack_flush_tick(PackState *p, int64_t tick_id)
         return 0;
 }
 
-/* Packs the unit_requests rows of the ticks ending in (lo, hi] into tick_requests (their
- * minutes are already rolled in SQL) and deletes them. */
-static int pack_requests(Store *s, int64_t lo, int64_t hi)
-{
-        sqlite3_stmt *q = NULL, *ins = NULL;
-        StoreRequestValue *v = NULL;
-        size_t n = 0, cap = 0, buf_size = 0;
-        uint8_t *buf = NULL;
-        int64_t tick = -1;
-        int rc, r = store_cached(s,
-                                 "SELECT t.id, r.unit_id, r.metric_id, r.count FROM ticks t "
-                                 "JOIN unit_requests r ON r.tick_id = t.id "
-                                 "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
-                                 "ORDER BY t.ts_us, t.id, r.unit_id, r.metric_id",
-                                 &q);
-        if (r >= 0)
-                r = store_cached(s, "INSERT INTO tick_requests (tick_id, data) VALUES (?1, ?2)",
-                                 &ins);
-        if (r < 0)
-                goto out;
-        sqlite3_bind_int64(q, 1, lo);
-        sqlite3_bind_int64(q, 2, hi);
-        for (;;) {
-                rc = sqlite3_step(q);
-                int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -2;
-                if (id != tick && n > 0) {
-                        size_t need = store_pack_requests_bound(n);
-                        if (need > buf_size) {
-                                uint8_t *nb = realloc(buf, need);
-                                if (!nb) {
-                                        r = -ENOMEM;
-                                        goto out;
-                                }
-                                buf = nb;
-                                buf_size = need;
-                        }
-                        size_t len = store_pack_requests(v, n, buf);
-                        sqlite3_bind_int64(ins, 1, tick);
-                        sqlite3_bind_blob(ins, 2, buf, (int)len, SQLITE_STATIC);
-                        int ri = sqlite3_step(ins);
-                        sqlite3_reset(ins);
-                        if (ri != SQLITE_DONE) {
-                                r = store_fail(s, ri, "packing requests");
-                                goto out;
-                        }
-                        n = 0;
-                }
-                if (rc != SQLITE_ROW)
-                        break;
-                tick = id;
-                if (n == cap) {
-                        size_t nc = cap ? 2 * cap : 32;
-                        StoreRequestValue *nv = realloc(v, nc * sizeof(*nv));
-                        if (!nv) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        v = nv;
-                        cap = nc;
-                }
-                v[n++] = (StoreRequestValue){.unit_id = sqlite3_column_int64(q, 1),
-                                             .metric_id = sqlite3_column_int64(q, 2),
-                                             .count = sqlite3_column_double(q, 3)};
-        }
-        if (rc != SQLITE_DONE) {
-                r = store_fail(s, rc, "reading requests to pack");
-                goto out;
-        }
-        r = store_exec_bound(s,
-                             "DELETE FROM unit_requests WHERE tick_id IN (SELECT id FROM ticks "
-                             "WHERE ts_us > ?1 AND ts_us <= ?2)",
-                             lo, hi, NULL);
-out:
-        store_release(q);
-        store_release(ins);
-        free(v);
-        free(buf);
-        return r;
-}
-
-/* Packs the unit rows of the ticks ending in (lo, hi] into tick_units and deletes them, adding
- * those ending after roll_from into the minute tier on the way. */
+/* Packs the ticks ending in (lo, hi] into tick_units, a row per tick with its units, requests and
+ * domains, and deletes the rows packed, adding the units of the ticks ending after roll_from
+ * into the minute tier on the way (their requests and domains are already rolled in SQL). */
 static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
 {
         PackState p = {.s = s, .bucket = INT64_MIN};
@@ -276,8 +356,27 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                                  "ORDER BY t.ts_us, t.id, e.unit_id",
                                  &q);
         if (r >= 0)
-                r = store_cached(s, "INSERT INTO tick_units (tick_id, data) VALUES (?1, ?2)",
+                r = store_cached(s,
+                                 "SELECT t.id, t.ts_us, r.unit_id, r.metric_id, r.count FROM "
+                                 "ticks t JOIN unit_requests r ON r.tick_id = t.id "
+                                 "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                 "ORDER BY t.ts_us, t.id, r.unit_id, r.metric_id",
+                                 &p.req.q);
+        if (r >= 0)
+                r = store_cached(s,
+                                 "SELECT t.id, t.ts_us, d.domain_id, d.energy_uj, d.drop_reason "
+                                 "FROM ticks t JOIN domain_energy d ON d.tick_id = t.id "
+                                 "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 "
+                                 "ORDER BY t.ts_us, t.id, d.domain_id",
+                                 &p.dom.q);
+        if (r >= 0)
+                r = store_cached(s,
+                                 "INSERT INTO tick_units (tick_id, data, requests, domains) "
+                                 "VALUES (?1, ?2, ?3, ?4)",
                                  &p.blob);
+        if (r >= 0)
+                r = store_cached(s, "INSERT INTO tick_requests (tick_id, data) VALUES (?1, ?2)",
+                                 &p.old_requests);
         if (r >= 0)
                 r = store_cached(s,
                                  "INSERT INTO minute_units (start_us, unit_id, active_uj, idle_uj, "
@@ -285,16 +384,25 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                                  &p.roll);
         if (r < 0)
                 goto out;
-        sqlite3_bind_int64(q, 1, lo);
-        sqlite3_bind_int64(q, 2, hi);
-        int64_t tick = -1;
+        sqlite3_stmt *all[] = {q, p.req.q, p.dom.q};
+        for (size_t k = 0; k < ELEMENTSOF(all); k++) {
+                sqlite3_bind_int64(all[k], 1, lo);
+                sqlite3_bind_int64(all[k], 2, hi);
+        }
+        r = side_step(s, &p.req);
+        if (r >= 0)
+                r = side_step(s, &p.dom);
+        if (r < 0)
+                goto out;
+        int64_t tick = -1, tick_ts = 0;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
                 if (id != tick) {
-                        r = pack_flush_tick(&p, tick);
+                        r = pack_flush_tick(&p, tick, tick_ts);
                         if (r < 0)
                                 goto out;
                         tick = id;
+                        tick_ts = ts;
                 }
                 StoreUnitValue u = {
                         .unit_id = sqlite3_column_int64(q, 3),
@@ -302,15 +410,9 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                         .idle_uj = (uint64_t)sqlite3_column_int64(q, 5),
                         .cpu_ns = (uint64_t)sqlite3_column_int64(q, 6),
                 };
-                if (p.n_units == p.cap_units) {
-                        size_t n = p.cap_units ? 2 * p.cap_units : 128;
-                        StoreUnitValue *nu = realloc(p.units, n * sizeof(*nu));
-                        if (!nu) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        p.units = nu;
-                        p.cap_units = n;
+                if (grow((void **)&p.units, &p.cap_units, p.n_units, sizeof(*p.units)) < 0) {
+                        r = -ENOMEM;
+                        goto out;
                 }
                 p.units[p.n_units++] = u;
                 if (ts <= roll_from || u.unit_id < 0 || u.unit_id > 10000000)
@@ -344,22 +446,42 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                 r = store_fail(s, rc, "reading ticks to pack");
                 goto out;
         }
-        r = pack_flush_tick(&p, tick);
+        r = pack_flush_tick(&p, tick, tick_ts);
+        while (r >= 0 && p.req.row)
+                r = pack_requests_alone(&p);
         if (r >= 0)
                 r = pack_flush_minute(&p);
         if (r >= 0)
-                r = store_exec_bound(
-                        s,
-                        "DELETE FROM unit_energy WHERE tick_id IN (SELECT id FROM ticks "
-                        "WHERE ts_us > ?1 AND ts_us <= ?2)",
-                        lo, hi, NULL);
+                r = store_exec_bound(s,
+                                     "DELETE FROM unit_energy WHERE tick_id IN (SELECT id FROM "
+                                     "ticks WHERE ts_us > ?1 AND ts_us <= ?2)",
+                                     lo, hi, NULL);
+        if (r >= 0)
+                r = store_exec_bound(s,
+                                     "DELETE FROM unit_requests WHERE tick_id IN (SELECT id FROM "
+                                     "ticks WHERE ts_us > ?1 AND ts_us <= ?2)",
+                                     lo, hi, NULL);
+        if (r >= 0)
+                r = store_exec_bound(s,
+                                     "DELETE FROM domain_energy WHERE tick_id IN (SELECT p.tick_id "
+                                     "FROM ticks t JOIN tick_units p ON p.tick_id = t.id WHERE "
+                                     "t.ts_us > ?1 AND t.ts_us <= ?2 AND p.domains IS NOT NULL)",
+                                     lo, hi, NULL);
 out:
         store_release(q);
+        store_release(p.req.q);
+        store_release(p.dom.q);
         store_release(p.blob);
+        store_release(p.old_requests);
         store_release(p.roll);
         free(p.sums);
         free(p.units);
-        free(p.buf);
+        free(p.reqs);
+        free(p.doms);
+        free(p.buf.p);
+        free(p.req_buf.p);
+        free(p.dom_buf.p);
+        free(p.reasons.p);
         return r;
 }
 
@@ -449,8 +571,6 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
                                        done, STORE_MINUTE_US, ROLL_NOT_UNITS);
                 if (r >= 0)
                         r = pack_and_roll(s, packed->done_us, pack_hi, m->done_us);
-                if (r >= 0)
-                        r = pack_requests(s, packed->done_us, pack_hi);
                 if (r < 0)
                         return r;
                 packed->done_us = pack_hi;

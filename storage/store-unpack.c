@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* One kind of packed BLOB (tick_units or tick_requests): how to find it, where its rows go, and
+/* One kind of packed BLOB (units, requests, domains): how to find it, where its rows go, and
  * how one BLOB becomes rows (inserted with ins; buf and cap are the decoder's reusable array). */
 typedef struct PackedKind {
         const char *select_sql; /* ?1, ?2: the raw span; columns: tick id, BLOB */
@@ -65,6 +65,32 @@ static int packed_requests_insert(sqlite3_stmt *ins, int64_t tick, const void *b
         return 0;
 }
 
+static int packed_domains_insert(sqlite3_stmt *ins, int64_t tick, const void *blob, size_t len,
+                                 void **buf, size_t *cap)
+{
+        size_t nd;
+        if (store_unpack_domains(blob, len, (StorePackedDomain **)buf, cap, &nd) < 0)
+                return -EBADMSG;
+        const StorePackedDomain *d = *buf;
+        for (size_t k = 0; k < nd; k++) {
+                sqlite3_bind_int64(ins, 1, tick);
+                sqlite3_bind_int64(ins, 2, d[k].domain_id);
+                if (d[k].has_energy)
+                        sqlite3_bind_int64(ins, 3, d[k].energy_uj);
+                else
+                        sqlite3_bind_null(ins, 3);
+                if (d[k].reason)
+                        sqlite3_bind_text(ins, 4, d[k].reason, (int)d[k].reason_len,
+                                          SQLITE_TRANSIENT);
+                else
+                        sqlite3_bind_null(ins, 4);
+                int rc = insert_step(ins);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
 static const PackedKind packed_units = {
         .select_sql = "SELECT t.id, p.data FROM ticks t JOIN tick_units p ON p.tick_id = t.id "
                       "WHERE t.ts_us > ?1 AND t.ts_us <= ?2",
@@ -74,13 +100,38 @@ static const PackedKind packed_units = {
         .insert = packed_units_insert,
 };
 
-static const PackedKind packed_requests = {
-        .select_sql = "SELECT t.id, p.data FROM ticks t JOIN tick_requests p ON p.tick_id = t.id "
-                      "WHERE t.ts_us > ?1 AND t.ts_us <= ?2",
-        .insert_sql = "INSERT INTO temp.packed_requests (tick_id, unit_id, metric_id, count) "
-                      "VALUES (?1, ?2, ?3, ?4)",
+/* Before schema 12 (STORE_SCHEMA_PACKED_SIDE) packed requests were rows of their own; since, a
+ * tick's ride in its tick_units row, and only a tick without units has its own row. */
+#define OLD_REQUESTS                                                                               \
+        "SELECT t.id, p.data FROM ticks t JOIN tick_requests p ON p.tick_id = t.id "               \
+        "WHERE t.ts_us > ?1 AND t.ts_us <= ?2"
+#define INSERT_REQUESTS                                                                            \
+        "INSERT INTO temp.packed_requests (tick_id, unit_id, metric_id, count) "                   \
+        "VALUES (?1, ?2, ?3, ?4)"
+
+static const PackedKind packed_requests_old = {
+        .select_sql = OLD_REQUESTS,
+        .insert_sql = INSERT_REQUESTS,
         .what = "requests",
         .insert = packed_requests_insert,
+};
+
+static const PackedKind packed_requests = {
+        .select_sql = OLD_REQUESTS " UNION ALL SELECT t.id, p.requests FROM ticks t JOIN "
+                                   "tick_units p ON p.tick_id = t.id WHERE t.ts_us > ?1 AND "
+                                   "t.ts_us <= ?2 AND p.requests IS NOT NULL",
+        .insert_sql = INSERT_REQUESTS,
+        .what = "requests",
+        .insert = packed_requests_insert,
+};
+
+static const PackedKind packed_domains = {
+        .select_sql = "SELECT t.id, p.domains FROM ticks t JOIN tick_units p ON p.tick_id = t.id "
+                      "WHERE t.ts_us > ?1 AND t.ts_us <= ?2 AND p.domains IS NOT NULL",
+        .insert_sql = "INSERT INTO temp.packed_domains (tick_id, domain_id, energy_uj, "
+                      "drop_reason) VALUES (?1, ?2, ?3, ?4)",
+        .what = "domains",
+        .insert = packed_domains_insert,
 };
 
 /* Decodes one kind's packed BLOBs of the raw spans into its temp table. */
@@ -125,9 +176,9 @@ static int unpack_kind(Store *s, const PackedKind *kind, const StoreSpan *spans,
         return r;
 }
 
-/* Decodes the packed ticks of the raw spans into temp.packed_units and temp.packed_requests,
- * which the queries read beside unit_energy and unit_requests (a read-only handle may write its
- * own temp tables). */
+/* Decodes the packed ticks of the raw spans into temp.packed_units, temp.packed_requests and
+ * temp.packed_domains, which the queries read beside unit_energy, unit_requests and
+ * domain_energy (a read-only handle may write its own temp tables). */
 int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
 {
         int r = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS packed_units (tick_id INTEGER NOT "
@@ -138,14 +189,22 @@ int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
                               "NOT NULL, unit_id INTEGER NOT NULL, metric_id INTEGER NOT NULL, "
                               "count REAL NOT NULL, PRIMARY KEY (tick_id, unit_id, metric_id)) "
                               "WITHOUT ROWID;"
-                              "DELETE FROM temp.packed_units; DELETE FROM temp.packed_requests");
+                              "CREATE TEMP TABLE IF NOT EXISTS packed_domains (tick_id INTEGER "
+                              "NOT NULL, domain_id INTEGER NOT NULL, energy_uj INTEGER, "
+                              "drop_reason TEXT, PRIMARY KEY (tick_id, domain_id)) WITHOUT ROWID;"
+                              "DELETE FROM temp.packed_units; DELETE FROM temp.packed_requests;"
+                              "DELETE FROM temp.packed_domains");
         if (r < 0)
                 return r;
         int v = store_schema_version(s);
         if (v < STORE_SCHEMA_PACKING) /* an older daemon's file, read-only: nothing packed */
                 return v < 0 ? v : 0;
         r = unpack_kind(s, &packed_units, spans, n);
-        if (r >= 0 && v >= STORE_SCHEMA_PACKED_REQUESTS)
+        if (r >= 0 && v >= STORE_SCHEMA_PACKED_SIDE)
                 r = unpack_kind(s, &packed_requests, spans, n);
+        else if (r >= 0 && v >= STORE_SCHEMA_PACKED_REQUESTS)
+                r = unpack_kind(s, &packed_requests_old, spans, n);
+        if (r >= 0 && v >= STORE_SCHEMA_PACKED_SIDE)
+                r = unpack_kind(s, &packed_domains, spans, n);
         return r;
 }

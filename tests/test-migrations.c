@@ -135,6 +135,17 @@ static void check_services(Store *s, int version, int first, int last)
         store_services_done(&sv);
 }
 
+/* The fixture's domains, the dropped tick counted, however they are stored. */
+static void check_domains(const StoreStatus *st)
+{
+        Expected e = expected(1, N_TICKS);
+        assert_int_equal(st->n_domains, 2);
+        assert_string_equal(st->domains[0].name, "package-0");
+        assert_int_equal(st->domains[0].dropped, 1);
+        assert_uj(st->domains[0].energy_j, e.host_uj);
+        assert_uj(st->domains[1].energy_j, INT64_C(5000000) * N_TICKS);
+}
+
 static void check_status(Store *s, int version)
 {
         Expected e = expected(1, N_TICKS);
@@ -148,11 +159,7 @@ static void check_status(Store *s, int version)
         assert_string_equal(st.source, "powercap");
         assert_string_equal(st.hostname, "fixture-host");
         assert_string_equal(st.weight, "cpu-time");
-        assert_int_equal(st.n_domains, 2);
-        assert_string_equal(st.domains[0].name, "package-0");
-        assert_int_equal(st.domains[0].dropped, 1);
-        assert_uj(st.domains[0].energy_j, e.host_uj);
-        assert_uj(st.domains[1].energy_j, INT64_C(5000000) * N_TICKS);
+        check_domains(&st);
         if (version >= 2) {
                 assert_int_equal(st.ingest.accepted, e.accepted);
                 assert_int_equal(st.ingest.malformed, e.malformed);
@@ -309,6 +316,11 @@ static void test_version(int version)
         assert_int_equal(m, 0);
         check_services(s, version, 1, N_TICKS);
         check_services(s, version, 1, 120); /* two whole minutes: read from the minute tier */
+        check_services(s, version, 31, 90); /* packed ticks at the edges */
+        StoreStatus st; /* the last half minute's domains read from packed ticks */
+        assert_int_equal(store_read_status(s, &st), 0);
+        check_domains(&st);
+        store_status_done(&st);
         check_totals(s, version, 1);
         store_close(s);
 
@@ -376,6 +388,11 @@ static void test_v9(void **state)
 static void test_v10(void **state)
 {
         test_version(10);
+}
+
+static void test_v11(void **state)
+{
+        test_version(11);
 }
 
 /* The energy of a range by run, weighed into its band (cli/band.h). */
@@ -500,6 +517,7 @@ int main(void)
                 cmocka_unit_test(test_v8),
                 cmocka_unit_test(test_v9),
                 cmocka_unit_test(test_v10),
+                cmocka_unit_test(test_v11),
                 cmocka_unit_test(test_model_run),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -290,11 +290,90 @@ static void test_pack_corrupt(void **state)
         }
 }
 
+/* A packed tick's domain rows (schema 12): what goes in comes out, NULLs and reasons too; rows
+ * the format cannot hold are refused (the packer then leaves them plain); a corrupt BLOB is
+ * -EBADMSG. */
+static void test_pack_domains(void **state)
+{
+        (void)state;
+        static const StorePackedDomain rows[] = {
+                {.domain_id = 1, .has_energy = true, .energy_uj = 21563538},
+                {.domain_id = 2, .has_energy = true, .energy_uj = 0},
+                {.domain_id = 3, .reason = "implausible power", .reason_len = 17},
+                {.domain_id = 7, .has_energy = true, .energy_uj = -5}, /* not written, kept */
+                {.domain_id = 9},                                      /* both NULL */
+                {.domain_id = INT64_C(1) << 61,
+                 .has_energy = true,
+                 .energy_uj = INT64_MIN,
+                 .reason = "",
+                 .reason_len = 0},
+        };
+        uint8_t buf[512];
+        StorePackedDomain *out = NULL;
+        size_t cap = 0, n;
+        /* the first 0 to 5 rows, then the last one alone (a large id) */
+        for (size_t t = 0; t <= 6; t++) {
+                const StorePackedDomain *in = t < 6 ? rows : rows + 5;
+                size_t b = t < 6 ? t : 1;
+                assert_true(store_pack_domains_bound(in, b) <= sizeof(buf));
+                size_t w = store_pack_domains(in, b, buf);
+                assert_true(w > 0);
+                assert_int_equal(store_unpack_domains(buf, w, &out, &cap, &n), 0);
+                assert_int_equal(n, b);
+                for (size_t k = 0; k < b; k++) {
+                        assert_int_equal(out[k].domain_id, in[k].domain_id);
+                        assert_int_equal(out[k].has_energy, in[k].has_energy);
+                        if (in[k].has_energy)
+                                assert_int_equal(out[k].energy_uj, in[k].energy_uj);
+                        assert_int_equal(!out[k].reason, !in[k].reason);
+                        assert_int_equal(out[k].reason_len, in[k].reason_len);
+                        if (in[k].reason)
+                                assert_memory_equal(out[k].reason, in[k].reason, in[k].reason_len);
+                }
+                /* every proper prefix and one byte more are refused */
+                for (size_t cut = 0; cut < w; cut++)
+                        assert_int_equal(store_unpack_domains(buf, cut, &out, &cap, &n), -EBADMSG);
+                buf[w] = 0;
+                assert_int_equal(store_unpack_domains(buf, w + 1, &out, &cap, &n), -EBADMSG);
+        }
+        /* one domain of 21.6 J in 7 bytes, where a domain_energy row takes about 16 */
+        assert_int_equal(store_pack_domains(rows, 1, buf), 7);
+        /* ids that do not increase, are negative or too far apart cannot be packed */
+        StorePackedDomain far[] = {{.domain_id = INT64_C(1) << 62}};
+        assert_int_equal(store_pack_domains(far, 1, buf), 0);
+        StorePackedDomain twice[] = {{.domain_id = 4}, {.domain_id = 4}};
+        assert_int_equal(store_pack_domains(twice, 2, buf), 0);
+        StorePackedDomain down[] = {{.domain_id = 4}, {.domain_id = 3}};
+        assert_int_equal(store_pack_domains(down, 2, buf), 0);
+        StorePackedDomain negative[] = {{.domain_id = -1}};
+        assert_int_equal(store_pack_domains(negative, 1, buf), 0);
+        /* corrupt: another version, a count beyond the bytes, an id not increasing, a reason
+         * longer than what is left, an id past INT64_MAX */
+        static const struct {
+                uint8_t b[32];
+                size_t len;
+        } bad[] = {
+                {{2, 0}, 2},
+                {{1, 5, 4}, 3},
+                {{1, 2, 4, 1}, 4},
+                {{1, 1, 6, 9, 'a'}, 5},
+        /* three ids 2^62 - 1 apart */
+#define FAR 0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+                {{1, 3, FAR, FAR, FAR}, 32},
+#undef FAR
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(store_unpack_domains(bad[i].b, bad[i].len, &out, &cap, &n),
+                                 -EBADMSG);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pack_roundtrip),
                 cmocka_unit_test(test_pack_corrupt),
+                cmocka_unit_test(test_pack_domains),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,7 @@ typedef struct History {
         int64_t ts; /* the last tick's end */
         /* what was written per unit and tick, kept apart: the store packs its own rows */
         sqlite3 *mirror;
-        sqlite3_stmt *mirror_add, *mirror_req;
+        sqlite3_stmt *mirror_add, *mirror_req, *mirror_dom;
 } History;
 
 static void mirror_sync(History *h)
@@ -121,6 +121,22 @@ static void tick(History *h, int64_t ts, uint64_t dt)
                 sqlite3_bind_int64(q, 4, (int64_t)uv[i].idle_uj);
                 sqlite3_bind_int64(q, 5, (int64_t)uv[i].cpu_ns);
                 sqlite3_bind_int(q, 6, t.estimated);
+                assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+                sqlite3_reset(q);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dv); i++) {
+                sqlite3_stmt *q = h->mirror_dom;
+                sqlite3_bind_int64(q, 1, ts);
+                sqlite3_bind_int64(q, 2, (int64_t)dt);
+                sqlite3_bind_int64(q, 3, dv[i].domain_id);
+                if (dv[i].valid) {
+                        sqlite3_bind_int64(q, 4, (int64_t)dv[i].energy_uj);
+                        sqlite3_bind_null(q, 5);
+                } else {
+                        sqlite3_bind_null(q, 4);
+                        sqlite3_bind_text(q, 5, dv[i].drop_reason ? dv[i].drop_reason : "baseline",
+                                          -1, SQLITE_STATIC);
+                }
                 assert_int_equal(sqlite3_step(q), SQLITE_DONE);
                 sqlite3_reset(q);
         }
@@ -196,7 +212,10 @@ static void history_open(History *h, const char *name)
                                       "CREATE TABLE units (ts_us INTEGER, unit_id INTEGER, "
                                       "active_uj INTEGER, idle_uj INTEGER, cpu_ns INTEGER, "
                                       "estimated INTEGER); CREATE TABLE requests (ts_us INTEGER, "
-                                      "unit_id INTEGER, metric_id INTEGER, count REAL); BEGIN",
+                                      "unit_id INTEGER, metric_id INTEGER, count REAL); "
+                                      "CREATE TABLE domains (ts_us INTEGER, dt_us INTEGER, "
+                                      "domain_id INTEGER, energy_uj INTEGER, drop_reason TEXT); "
+                                      "BEGIN",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(h->mirror,
@@ -207,6 +226,10 @@ static void history_open(History *h, const char *name)
                                             "INSERT INTO requests VALUES (?1, ?2, ?3, ?4)", -1,
                                             &h->mirror_req, NULL),
                          SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h->mirror,
+                                            "INSERT INTO domains VALUES (?1, ?2, ?3, ?4, ?5)", -1,
+                                            &h->mirror_dom, NULL),
+                         SQLITE_OK);
 }
 
 static void history_close(History *h)
@@ -215,6 +238,7 @@ static void history_close(History *h)
         h->s = NULL;
         sqlite3_finalize(h->mirror_add);
         sqlite3_finalize(h->mirror_req);
+        sqlite3_finalize(h->mirror_dom);
         assert_int_equal(sqlite3_exec(h->mirror, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(h->mirror);
 }
@@ -263,9 +287,10 @@ static int64_t tier_diff(sqlite3 *db, const char *tier, int64_t width)
                  "MAX(t.estimated) FROM mirror.units t WHERE IN_TIER GROUP BY b, t.unit_id",
                  "units", "start_us, unit_id, active_uj, idle_uj, cpu_ns, estimated"},
                 {"SELECT B AS b, d.domain_id, COALESCE(SUM(d.energy_uj), 0), "
-                 "COALESCE(SUM(CASE WHEN d.energy_uj IS NOT NULL THEN t.dt_us END), 0), "
-                 "SUM(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') FROM ticks t "
-                 "JOIN domain_energy d ON d.tick_id = t.id WHERE IN_TIER GROUP BY b, d.domain_id",
+                 "COALESCE(SUM(CASE WHEN d.energy_uj IS NOT NULL THEN d.dt_us END), 0), "
+                 "SUM(d.energy_uj IS NULL AND d.drop_reason IS NOT 'baseline') FROM "
+                 "mirror.domains d JOIN ticks t ON t.ts_us = d.ts_us WHERE IN_TIER "
+                 "GROUP BY b, d.domain_id",
                  "domains", "start_us, domain_id, energy_uj, valid_us, dropped"},
                 {"SELECT B AS b, t.unit_id, t.metric_id, SUM(t.count) FROM mirror.requests t "
                  "WHERE IN_TIER GROUP BY b, t.unit_id, t.metric_id",
@@ -453,6 +478,48 @@ static void assert_periods_equal_raw(const char *path, int64_t from, int64_t to)
         store_close(b);
 }
 
+/* Every domain row written reads back through the store's raw relation: the plain rows and
+ * those of the packed ticks, decoded (store_unpack_spans), drop reasons included. */
+static void assert_domains_read_back(History *h)
+{
+        mirror_sync(h);
+        sqlite3 *db = h->s->db;
+        char sql[2048];
+        snprintf(sql, sizeof(sql), "ATTACH '%s.mirror' AS mirror", h->path);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        StoreSpan all = {.tier = STORE_TIER_RAW, .lo = INT64_MIN, .hi = INT64_MAX};
+        assert_int_equal(store_unpack_spans(h->s, &all, 1), 0);
+        static const char *const stored =
+                "SELECT t.ts_us, d.domain_id, d.energy_uj, d.drop_reason FROM ticks t JOIN "
+                "domain_energy d ON d.tick_id = t.id UNION ALL SELECT t.ts_us, d.domain_id, "
+                "d.energy_uj, d.drop_reason FROM ticks t JOIN temp.packed_domains d ON "
+                "d.tick_id = t.id";
+        static const char *const written =
+                "SELECT ts_us, domain_id, energy_uj, drop_reason FROM mirror.domains";
+        snprintf(sql, sizeof(sql),
+                 "SELECT (SELECT COUNT(*) FROM (SELECT * FROM (%s) EXCEPT %s)) + (SELECT "
+                 "COUNT(*) FROM (%s EXCEPT SELECT * FROM (%s))) + (SELECT COUNT(*) FROM (%s)) - "
+                 "(SELECT COUNT(*) FROM (%s))",
+                 stored, written, written, stored, stored, written);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(q, 0), 0);
+        sqlite3_finalize(q);
+        /* most were packed; a dropped tick has no units, so its domain rows stay plain */
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT (SELECT COUNT(*) FROM temp.packed_domains), "
+                                            "(SELECT COUNT(*) FROM domain_energy WHERE "
+                                            "drop_reason = 'implausible power')",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_true(sqlite3_column_int64(q, 0) > 2 * 3 * 3600 * 95 / 100);
+        assert_true(sqlite3_column_int64(q, 1) > 0);
+        sqlite3_finalize(q);
+        assert_int_equal(sqlite3_exec(db, "DETACH mirror", NULL, NULL, NULL), SQLITE_OK);
+}
+
 static void test_rollups_equal_raw(void **state)
 {
         History h;
@@ -493,6 +560,7 @@ static void test_rollups_equal_raw(void **state)
                 assert_true(one.n_units >= 1);
                 store_services_done(&one);
         }
+        assert_domains_read_back(&h);
         /* incremental: every complete minute is rolled, the minute in progress is not */
         assert_int_equal(
                 sql_int(db, "SELECT done_us FROM rollup_state WHERE tier = 'minute'") % MINUTE, 0);
