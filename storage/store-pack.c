@@ -39,6 +39,9 @@
  *   stream, which starts with m code lengths of 4 bits (0: a symbol not used), the codes
  *   assigned as DEFLATE does (RFC 1951, 3.2.2) and written from their first bit. A 15-bit value
  *   takes 14 bits and its length code instead of 3 varint bytes.
+ * Since schema 12, with PACK_RES_BITS or PACK_APPORTIONED (the values before any residual),
+ * PACK_SHORT may be or-ed in: the header leaves out K, given by PACK_K1000 (1000 when set, else
+ * 1), and the sum of the values (A in layout 1, C in layout 2), which the reader adds up.
  * Every candidate is written and the shortest kept, so a tick never grows; a blob has no byte
  * after its last field. */
 
@@ -57,11 +60,15 @@
 
 #define PACK_BY_ACTIVE   1    /* units, layout 1 */
 #define PACK_BY_CPU      2    /* units, layout 2 */
+#define PACK_SHORT       0x04 /* or-ed in: neither K nor the sum of the values written (12) */
+#define PACK_K1000       0x08 /* or-ed in, with PACK_SHORT: K is 1000 (12) */
 #define PACK_ID_RUNS     0x10 /* or-ed in: unit ids as runs of consecutive ids */
 #define PACK_RES_BITS    0x20 /* or-ed in: residuals as 2-bit codes after the values (schema 10) */
 #define PACK_APPORTIONED 0x40 /* or-ed in, layout 2: no residuals, the split made again (11) */
 #define PACK_VALUE_BITS  0x80 /* or-ed in: values as bit lengths and mantissas (schema 11) */
-#define PACK_FLAGS       (PACK_ID_RUNS | PACK_RES_BITS | PACK_APPORTIONED | PACK_VALUE_BITS)
+#define PACK_FLAGS                                                                                 \
+        (PACK_SHORT | PACK_K1000 | PACK_ID_RUNS | PACK_RES_BITS | PACK_APPORTIONED |               \
+         PACK_VALUE_BITS)
 /* A unit may take a single bit with bit values: the most a tick holds that way, so that a small
  * corrupt blob cannot ask for a large allocation (joulesd stores hundreds of units a tick). */
 #define PACK_BITS_MAX_UNITS 65536
@@ -322,12 +329,19 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, unsign
                           uint64_t scale, uint64_t a, uint64_t i, uint64_t c, uint8_t *buf)
 {
         size_t o = 0;
+        /* the values first: their sum is left for the reader to add up */
+        if (flags & (PACK_RES_BITS | PACK_APPORTIONED))
+                flags |= PACK_SHORT | (scale == 1000 ? PACK_K1000 : 0);
+        bool short_header = flags & PACK_SHORT;
         buf[o++] = by_cpu ? PACK_BY_CPU : PACK_BY_ACTIVE;
         o += put_varint(buf + o, n);
-        o += put_varint(buf + o, scale);
-        o += put_varint(buf + o, a);
+        if (!short_header)
+                o += put_varint(buf + o, scale);
+        if (!short_header || by_cpu)
+                o += put_varint(buf + o, a);
         o += put_varint(buf + o, i);
-        o += put_varint(buf + o, c);
+        if (!short_header || !by_cpu)
+                o += put_varint(buf + o, c);
         /* The unit ids: as runs of consecutive ids when that is shorter (services found at
          * start-up get consecutive ids and run every tick), else as deltas. */
         size_t runs = 0, runs_len = 0, deltas_len = 0;
@@ -520,15 +534,22 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
         bool res_bits = p[0] & PACK_RES_BITS;
         bool apportioned = p[0] & PACK_APPORTIONED;
         bool value_bits = p[0] & PACK_VALUE_BITS;
+        bool short_header = p[0] & PACK_SHORT;
         bool by_cpu = (p[at++] & ~PACK_FLAGS) == PACK_BY_CPU;
         bool res_own = res_bits || apportioned;
-        if ((apportioned && (res_bits || !by_cpu)) || (value_bits && !res_own))
+        if ((apportioned && (res_bits || !by_cpu)) || (value_bits && !res_own) ||
+            (short_header && !res_own) || ((p[0] & PACK_K1000) && !short_header))
                 return -EBADMSG;
+        scale = (p[0] & PACK_K1000) ? 1000 : 1;
+        a = c = 0; /* with the short header, the value's sum is added up below */
         /* every unit takes at least 3 bytes, 1.5 with the codes, 1 bit with bit values (whose
          * length code is never empty) or a byte with varint values */
-        if (get_varint(p, len, &at, &n) < 0 || get_varint(p, len, &at, &scale) < 0 ||
-            (scale != 1 && scale != 1000) || get_varint(p, len, &at, &a) < 0 ||
-            get_varint(p, len, &at, &i) < 0 || get_varint(p, len, &at, &c) < 0 ||
+        if (get_varint(p, len, &at, &n) < 0 ||
+            (!short_header && get_varint(p, len, &at, &scale) < 0) ||
+            (scale != 1 && scale != 1000) ||
+            ((!short_header || by_cpu) && get_varint(p, len, &at, &a) < 0) ||
+            get_varint(p, len, &at, &i) < 0 ||
+            ((!short_header || !by_cpu) && get_varint(p, len, &at, &c) < 0) ||
             (value_bits && n > PACK_BITS_MAX_UNITS) ||
             n > (value_bits    ? (len - at) * 8
                  : apportioned ? (len - at)
@@ -613,6 +634,15 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                                 return -EBADMSG;
                         (*buf)[k].active_uj = x;
                 }
+        }
+        if (short_header) {
+                /* the values wait in active_uj; their sum must fit where the writer's did */
+                unsigned __int128 sum = 0;
+                for (size_t k = 0; k < n; k++)
+                        sum += (*buf)[k].active_uj;
+                if (sum > UINT64_MAX)
+                        return -EBADMSG;
+                *(by_cpu ? &c : &a) = (uint64_t)sum;
         }
         if (res_bits) {
                 bits_at = at;

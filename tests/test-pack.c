@@ -144,15 +144,35 @@ static void test_pack_roundtrip(void **state)
         for (size_t k = 0; k < tn; k++)
                 assert_memory_equal(&tout[k], &split_want[k], sizeof(tout[k]));
         free(tout);
+        /* Schema 12 packs the same tick in 13 bytes: the header leaves out K (a flag) and the
+         * sum of the CPU values, which the reader adds up. Pinned too. */
+        static const uint8_t pinned_short[] = {0x4e, 0x03, 0x03, 0x07, 0x01, 0xe8, 0x07,
+                                               0x01, 0xe8, 0x07, 0x01, 0xb8, 0x17};
         uint8_t again[256];
-        assert_int_equal(store_pack_units(split_want, 3, again), sizeof(pinned_split));
-        assert_memory_equal(again, pinned_split, sizeof(pinned_split));
-        /* a byte after the last field: not a blob the packer writes */
-        again[sizeof(pinned_split)] = 0;
+        assert_int_equal(store_pack_units(split_want, 3, again), sizeof(pinned_short));
+        assert_memory_equal(again, pinned_short, sizeof(pinned_short));
         tout = NULL;
         tcap = 0;
-        assert_int_equal(store_unpack_units(again, sizeof(pinned_split) + 1, &tout, &tcap, &tn),
+        assert_int_equal(store_unpack_units(again, sizeof(pinned_short), &tout, &tcap, &tn), 0);
+        assert_int_equal(tn, 3);
+        for (size_t k = 0; k < tn; k++)
+                assert_memory_equal(&tout[k], &split_want[k], sizeof(tout[k]));
+        /* a byte after the last field: not a blob the packer writes */
+        again[sizeof(pinned_short)] = 0;
+        assert_int_equal(store_unpack_units(again, sizeof(pinned_short) + 1, &tout, &tcap, &tn),
                          -EBADMSG);
+        /* K1000 without the short header, the short header with the residuals after each value,
+         * and values whose sum does not fit in 64 bits are refused */
+        uint8_t bad[sizeof(pinned_short)];
+        memcpy(bad, pinned_short, sizeof(bad));
+        bad[0] = 0x4a;
+        assert_int_equal(store_unpack_units(bad, sizeof(bad), &tout, &tcap, &tn), -EBADMSG);
+        bad[0] = 0x0e;
+        assert_int_equal(store_unpack_units(bad, sizeof(bad), &tout, &tcap, &tn), -EBADMSG);
+        static const uint8_t too_big[] = {0x26, 0x02, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00};
+        assert_int_equal(store_unpack_units(too_big, sizeof(too_big), &tout, &tcap, &tn), -EBADMSG);
         free(tout);
 
         /* Blobs a joulesd of schema 10 wrote (residual codes; requests in the first format)
