@@ -210,20 +210,6 @@ static int ids_grow(size_t **row_of, size_t **row_period, size_t *cap, size_t n)
         return 0;
 }
 
-/* Makes room for one more element in an array grown geometrically. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-        if (n < *cap)
-                return 0;
-        size_t ncap = *cap ? *cap * 2 : 64;
-        void *nv = realloc(*v, ncap * size);
-        if (!nv)
-                return -ENOMEM;
-        *v = nv;
-        *cap = ncap;
-        return 0;
-}
-
 #define FOOTPRINT_CHUNK_DAYS 1
 
 /* Final figures of what fp holds: intensities, then rows biggest first in each period. */
@@ -341,9 +327,10 @@ int footprint_builder_add(FootprintBuilder *b, const StorePeriod *hp, const Stor
                 if ((r = builder_emit(b)) < 0)
                         return r;
                 b->seq++;
-                if (grow((void **)&fp->periods, &b->periods_cap, fp->n_periods,
-                         sizeof(*fp->periods)) < 0 ||
-                    grow((void **)&b->pacc, &b->pacc_cap, fp->n_periods, sizeof(*b->pacc)) < 0)
+                if (array_grow((void **)&fp->periods, &b->periods_cap, fp->n_periods + 1,
+                               sizeof(*fp->periods)) < 0 ||
+                    array_grow((void **)&b->pacc, &b->pacc_cap, fp->n_periods + 1,
+                               sizeof(*b->pacc)) < 0)
                         return -ENOMEM;
                 int64_t oend =
                         b->bucket == STORE_BUCKET_ALL
@@ -427,9 +414,10 @@ int footprint_builder_add(FootprintBuilder *b, const StorePeriod *hp, const Stor
                 if (b->row_period[id] == b->seq && b->row_of[id]) {
                         ri = b->row_of[id] - 1;
                 } else {
-                        if (grow((void **)&fp->rows, &b->rows_cap, fp->n_rows, sizeof(*fp->rows)) <
-                                    0 ||
-                            grow((void **)&b->racc, &b->racc_cap, fp->n_rows, sizeof(*b->racc)) < 0)
+                        if (array_grow((void **)&fp->rows, &b->rows_cap, fp->n_rows + 1,
+                                       sizeof(*fp->rows)) < 0 ||
+                            array_grow((void **)&b->racc, &b->racc_cap, fp->n_rows + 1,
+                                       sizeof(*b->racc)) < 0)
                                 return -ENOMEM;
                         ri = fp->n_rows++;
                         fp->rows[ri] = (FootprintRow){

@@ -402,21 +402,6 @@ static int cmp_pid(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-        if (need <= *cap)
-                return 0;
-        size_t c = *cap ? *cap : 16;
-        while (c < need)
-                c *= 2;
-        void *q = realloc(*p, c * elem);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = c;
-        return 0;
-}
-
 /* Drops every cached fd of the tracker after the fd limit was hit. */
 static void tracker_stop_caching(ProcTracker *t)
 {
@@ -626,7 +611,7 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsi
 
         uint64_t now_ticks = boottime_ticks(t);
 
-        r = grow((void **)&t->pids, &t->cap_pids, n, sizeof(pid_t));
+        r = array_grow((void **)&t->pids, &t->cap_pids, n, sizeof(pid_t));
         if (r < 0)
                 return r;
         /* Callers that keep a list between samples keep it sorted (cgroup-procs.c): a check is
@@ -656,7 +641,7 @@ int procfs_tracker_sample_lazy(ProcTracker *t, const pid_t *pids, size_t n, unsi
                 t->next = b;
                 t->cap_entries = c;
         }
-        r = grow((void **)&t->samples, &t->cap_samples, m, sizeof(ProcSample));
+        r = array_grow((void **)&t->samples, &t->cap_samples, m, sizeof(ProcSample));
         if (r < 0)
                 return r;
 

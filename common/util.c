@@ -409,6 +409,26 @@ bool startswith(const char *s, const char *prefix)
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int array_grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+        if (need <= *cap)
+                return 0;
+        size_t c = *cap ? *cap : 16;
+        while (c < need) {
+                if (c > SIZE_MAX / 2)
+                        return -ENOMEM;
+                c *= 2;
+        }
+        if (elem && c > SIZE_MAX / elem)
+                return -ENOMEM;
+        void *n = realloc(*v, c * elem);
+        if (!n)
+                return -ENOMEM;
+        *v = n;
+        *cap = c;
+        return 0;
+}
+
 bool comma_list_has(const char *s, size_t n, const char *word)
 {
         size_t wl = strlen(word);

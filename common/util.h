@@ -94,5 +94,9 @@ void sleep_us(uint64_t us);
 char *strstrip(char *s);
 bool startswith(const char *s, const char *prefix);
 
+/* Makes room for need elements of elem bytes in *v (*cap of them now), doubling the capacity:
+ * 0, or -ENOMEM (*v and *cap untouched). */
+int array_grow(void **v, size_t *cap, size_t need, size_t elem) WARN_UNUSED;
+
 /* Whether word is one of the comma-separated items of s[0..n) ("cpu,cpuacct" has "cpuacct"). */
 bool comma_list_has(const char *s, size_t n, const char *word);

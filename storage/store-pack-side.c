@@ -7,6 +7,8 @@
 #include "storage/store-internal.h"
 #include "storage/store-varint.h"
 
+#include "common/util.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -84,13 +86,8 @@ int store_unpack_requests(const void *data, size_t len, StoreRequestValue **buf,
             (one_metric && get_varint(p, len, &at, &metric) < 0) ||
             n > (len - at) / (one_metric ? 2 : 3) || metric > (uint64_t)INT64_MAX)
                 return -EBADMSG;
-        if (n > *cap) {
-                StoreRequestValue *nb = realloc(*buf, n * sizeof(*nb));
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = n;
-        }
+        if (array_grow((void **)buf, cap, (size_t)n, sizeof(**buf)) < 0)
+                return -ENOMEM;
         uint64_t id = 0;
         for (size_t k = 0; k < n; k++) {
                 uint64_t d, c;
@@ -174,13 +171,8 @@ int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, 
         /* every row takes at least a byte */
         if (len < 1 || p[0] != DOM_V1 || get_varint(p, len, &at, &n) < 0 || n > len - at)
                 return -EBADMSG;
-        if (n > *cap) {
-                StorePackedDomain *nb = realloc(*buf, n * sizeof(*nb));
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = n;
-        }
+        if (array_grow((void **)buf, cap, (size_t)n, sizeof(**buf)) < 0)
+                return -ENOMEM;
         uint64_t id = 0;
         for (size_t k = 0; k < n; k++) {
                 uint64_t h, e = 0, rl = 0;

@@ -556,13 +556,8 @@ int store_unpack_units(const void *data, size_t len, StoreUnitValue **buf, size_
                  : res_bits    ? (len - at) * 2 / 3
                                : (len - at) / 3))
                 return -EBADMSG;
-        if (n > *cap) {
-                StoreUnitValue *nb = realloc(*buf, n * sizeof(*nb));
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = n;
-        }
+        if (array_grow((void **)buf, cap, (size_t)n, sizeof(**buf)) < 0)
+                return -ENOMEM;
         /* Unit ids are SQLite rowids: increasing, at most INT64_MAX. Kept unsigned here so a
          * corrupt gap cannot overflow a signed sum. */
         uint64_t id = 0;

@@ -135,7 +135,7 @@ typedef struct PackSide {
         int64_t id, ts;
 } PackSide;
 
-/* A growable byte buffer. */
+/* A byte buffer grown with array_grow. */
 typedef struct PackBuf {
         uint8_t *p;
         size_t len, size;
@@ -156,31 +156,6 @@ typedef struct PackState {
         size_t n_doms, cap_doms;
         PackBuf buf, req_buf, dom_buf, reasons;
 } PackState;
-
-static int buf_reserve(PackBuf *b, size_t need)
-{
-        if (need <= b->size)
-                return 0;
-        uint8_t *n = realloc(b->p, need);
-        if (!n)
-                return -ENOMEM;
-        b->p = n;
-        b->size = need;
-        return 0;
-}
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-        if (n < *cap)
-                return 0;
-        size_t nc = *cap ? 2 * *cap : 32;
-        void *nv = realloc(*v, nc * size);
-        if (!nv)
-                return -ENOMEM;
-        *v = nv;
-        *cap = nc;
-        return 0;
-}
 
 static int side_step(Store *s, PackSide *d)
 {
@@ -206,7 +181,8 @@ static int side_requests(PackState *p)
         int64_t tick = p->req.id;
         p->n_reqs = 0;
         while (p->req.row && p->req.id == tick) {
-                if (grow((void **)&p->reqs, &p->cap_reqs, p->n_reqs, sizeof(*p->reqs)) < 0)
+                if (array_grow((void **)&p->reqs, &p->cap_reqs, p->n_reqs + 1, sizeof(*p->reqs)) <
+                    0)
                         return -ENOMEM;
                 p->reqs[p->n_reqs++] = (StoreRequestValue){
                         .unit_id = sqlite3_column_int64(p->req.q, 2),
@@ -217,7 +193,8 @@ static int side_requests(PackState *p)
                 if (r < 0)
                         return r;
         }
-        if (buf_reserve(&p->req_buf, store_pack_requests_bound(p->n_reqs)) < 0)
+        if (array_grow((void **)&p->req_buf.p, &p->req_buf.size,
+                       store_pack_requests_bound(p->n_reqs), 1) < 0)
                 return -ENOMEM;
         p->req_buf.len = store_pack_requests(p->reqs, p->n_reqs, p->req_buf.p);
         return 0;
@@ -237,8 +214,10 @@ static int side_domains(PackState *p)
                 ok &= (te == SQLITE_INTEGER || te == SQLITE_NULL) &&
                       (tr == SQLITE_TEXT || tr == SQLITE_NULL);
                 size_t rl = tr == SQLITE_TEXT ? (size_t)sqlite3_column_bytes(q, 4) : 0;
-                if (grow((void **)&p->doms, &p->cap_doms, p->n_doms, sizeof(*p->doms)) < 0 ||
-                    buf_reserve(&p->reasons, p->reasons.len + rl + 1) < 0)
+                if (array_grow((void **)&p->doms, &p->cap_doms, p->n_doms + 1, sizeof(*p->doms)) <
+                            0 ||
+                    array_grow((void **)&p->reasons.p, &p->reasons.size, p->reasons.len + rl + 1,
+                               1) < 0)
                         return -ENOMEM;
                 if (rl)
                         memcpy(p->reasons.p + p->reasons.len, sqlite3_column_text(q, 4), rl);
@@ -261,7 +240,8 @@ static int side_domains(PackState *p)
                         at += p->doms[k].reason_len;
                 }
         p->dom_buf.len = 0;
-        if (ok && buf_reserve(&p->dom_buf, store_pack_domains_bound(p->doms, p->n_doms)) < 0)
+        if (ok && array_grow((void **)&p->dom_buf.p, &p->dom_buf.size,
+                             store_pack_domains_bound(p->doms, p->n_doms), 1) < 0)
                 return -ENOMEM;
         if (ok)
                 p->dom_buf.len = store_pack_domains(p->doms, p->n_doms, p->dom_buf.p);
@@ -320,7 +300,7 @@ static int pack_flush_tick(PackState *p, int64_t tick_id, int64_t tick_ts)
         if (r >= 0 && has_dom)
                 r = side_domains(p);
         if (r >= 0)
-                r = buf_reserve(&p->buf, store_pack_bound(p->n_units));
+                r = array_grow((void **)&p->buf.p, &p->buf.size, store_pack_bound(p->n_units), 1);
         if (r < 0)
                 return r;
         size_t len = store_pack_units(p->units, p->n_units, p->buf.p);
@@ -410,7 +390,8 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                         .idle_uj = (uint64_t)sqlite3_column_int64(q, 5),
                         .cpu_ns = (uint64_t)sqlite3_column_int64(q, 6),
                 };
-                if (grow((void **)&p.units, &p.cap_units, p.n_units, sizeof(*p.units)) < 0) {
+                if (array_grow((void **)&p.units, &p.cap_units, p.n_units + 1, sizeof(*p.units)) <
+                    0) {
                         r = -ENOMEM;
                         goto out;
                 }

@@ -247,19 +247,6 @@ static int totals_temp(Store *s)
 
 /* ---- reading ---- */
 
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-        if (n < *cap)
-                return 0;
-        size_t nc = *cap ? 2 * *cap : 64;
-        void *p = realloc(*v, nc * elem);
-        if (!p)
-                return -ENOMEM;
-        *v = p;
-        *cap = nc;
-        return 0;
-}
-
 static int totals_read(Store *s, int version, StoreTotals *t)
 {
         sqlite3_stmt *q = NULL;
@@ -334,7 +321,7 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 goto out;
         cap = 0;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                if (grow((void **)&t->units, &cap, t->n_units, sizeof(*t->units)) < 0) {
+                if (array_grow((void **)&t->units, &cap, t->n_units + 1, sizeof(*t->units)) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
@@ -373,7 +360,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 goto out;
         cap = 0;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                if (grow((void **)&t->domains, &cap, t->n_domains, sizeof(*t->domains)) < 0) {
+                if (array_grow((void **)&t->domains, &cap, t->n_domains + 1, sizeof(*t->domains)) <
+                    0) {
                         r = -ENOMEM;
                         goto out;
                 }
@@ -414,7 +402,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 goto out;
         cap = 0;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                if (grow((void **)&t->requests, &cap, t->n_requests, sizeof(*t->requests)) < 0) {
+                if (array_grow((void **)&t->requests, &cap, t->n_requests + 1,
+                               sizeof(*t->requests)) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
@@ -453,7 +442,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 goto out;
         cap = 0;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                if (grow((void **)&t->events, &cap, t->n_events, sizeof(*t->events)) < 0) {
+                if (array_grow((void **)&t->events, &cap, t->n_events + 1, sizeof(*t->events)) <
+                    0) {
                         r = -ENOMEM;
                         goto out;
                 }

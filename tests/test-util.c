@@ -177,12 +177,36 @@ static void test_u64(void **state)
         assert_true(parse_double("1.5W", &d) < 0);
 }
 
+static void test_array_grow(void **state)
+{
+        (void)state;
+        uint64_t *v = NULL;
+        size_t cap = 0;
+        assert_int_equal(array_grow((void **)&v, &cap, 0, sizeof(*v)), 0);
+        assert_null(v);
+        static const struct {
+                size_t need, cap;
+        } steps[] = {{1, 16}, {16, 16}, {17, 32}, {100, 128}, {3, 128}};
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                assert_int_equal(array_grow((void **)&v, &cap, steps[i].need, sizeof(*v)), 0);
+                assert_int_equal(cap, steps[i].cap);
+                v[steps[i].need - 1] = i; /* the room is there */
+        }
+        /* a size past what can be counted: refused, the array as it was */
+        uint64_t *was = v;
+        assert_int_equal(array_grow((void **)&v, &cap, SIZE_MAX / 4, sizeof(*v)), -ENOMEM);
+        assert_int_equal(array_grow((void **)&v, &cap, SIZE_MAX, 1), -ENOMEM);
+        assert_ptr_equal(v, was);
+        assert_int_equal(cap, 128);
+        free(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_duration),   cmocka_unit_test(test_format_duration),
                 cmocka_unit_test(test_regex_cost), cmocka_unit_test(test_time_point),
-                cmocka_unit_test(test_u64),
+                cmocka_unit_test(test_u64),        cmocka_unit_test(test_array_grow),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
