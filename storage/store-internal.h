@@ -258,6 +258,13 @@ typedef struct StoreSpan {
 
 #define STORE_PLAN_MAX 32
 
+/* One read transaction around a reader that plans: the tiers' state, the packed ticks it decodes
+ * and the rows it then reads all come from one commit, so that joulesd packing ticks or rolling
+ * minutes in between cannot hide some or count them twice. A SAVEPOINT, so it nests inside a
+ * transaction the caller holds. */
+int store_snapshot_begin(Store *s) __attribute__((warn_unused_result));
+void store_snapshot_end(Store *s);
+
 /* Splits (from_us, to_us] into spans, each read from the coarsest tier that holds it exactly, no
  * coarser than `coarsest` (a report by hour must not read days). ret_from/ret_to: the range
  * actually covered (widened where retention deleted the finer rows). */
@@ -326,7 +333,7 @@ typedef struct StorePackedDomain {
 } StorePackedDomain;
 size_t store_pack_domains_bound(const StorePackedDomain *d, size_t n);
 /* Encodes a tick's domain rows (by increasing domain id); 0 when they cannot be (ids not
- * increasing or negative): the rows then stay plain. */
+ * increasing, negative, or 2^62 or more apart, the first from 0): the rows then stay plain. */
 size_t store_pack_domains(const StorePackedDomain *d, size_t n, uint8_t *buf);
 int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, size_t *cap,
                          size_t *ret_n) __attribute__((warn_unused_result));

@@ -84,6 +84,19 @@ int store_plan(Store *s, int64_t from_us, int64_t to_us, StoreTier coarsest, Sto
         return 0;
 }
 
+int store_snapshot_begin(Store *s)
+{
+        return store_exec(s, "SAVEPOINT store_snapshot");
+}
+
+void store_snapshot_end(Store *s)
+{
+        /* a snapshot left open would freeze what a long-lived reader (joules top) sees */
+        if (sqlite3_exec(s->db, "RELEASE store_snapshot", NULL, NULL, NULL) != SQLITE_OK)
+                (void)sqlite3_exec(s->db, "ROLLBACK TO store_snapshot; RELEASE store_snapshot",
+                                   NULL, NULL, NULL);
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 int store_spans_sql(StoreRelation rel, const StoreSpan *spans, size_t n, int first_param, char *buf,

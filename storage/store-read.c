@@ -41,7 +41,7 @@ static double store_column_maybe(sqlite3_stmt *q, int col)
         return sqlite3_column_type(q, col) == SQLITE_NULL ? NAN : sqlite3_column_double(q, col);
 }
 
-int store_read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **ret, size_t *ret_n)
+static int read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **ret, size_t *ret_n)
 {
         StoreSpan spans[STORE_PLAN_MAX];
         size_t n_spans;
@@ -101,7 +101,17 @@ out:
         return r;
 }
 
-int store_read_status(Store *s, StoreStatus *ret)
+int store_read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **ret, size_t *ret_n)
+{
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_band(s, from_us, to_us, ret, ret_n);
+        store_snapshot_end(s);
+        return r;
+}
+
+static int read_status(Store *s, StoreStatus *ret)
 {
         StoreStatus st = {0};
         sqlite3_stmt *q = NULL;
@@ -264,6 +274,16 @@ int store_read_status(Store *s, StoreStatus *ret)
 out:
         sqlite3_finalize(q);
         free(st.domains);
+        return r;
+}
+
+int store_read_status(Store *s, StoreStatus *ret)
+{
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_status(s, ret);
+        store_snapshot_end(s);
         return r;
 }
 

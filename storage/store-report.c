@@ -229,8 +229,8 @@ static StorePeriodRow *rows_find(StorePeriodRow *rows, const size_t *index, size
         return NULL;
 }
 
-int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket bucket,
-                       const char *unit, StorePeriodRows *ret)
+static int read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket bucket,
+                        const char *unit, StorePeriodRows *ret)
 {
         StorePeriodRows p = {.from_us = from_us, .to_us = to_us, .bucket = bucket};
         _cleanup_free_ int64_t *keys = NULL;
@@ -395,6 +395,17 @@ out:
         sqlite3_finalize(q);
         free(p.periods);
         free(p.rows);
+        return r;
+}
+
+int store_read_periods(Store *s, int64_t from_us, int64_t to_us, StoreBucket bucket,
+                       const char *unit, StorePeriodRows *ret)
+{
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_periods(s, from_us, to_us, bucket, unit, ret);
+        store_snapshot_end(s);
         return r;
 }
 

@@ -165,7 +165,7 @@ static int unit_total_cmp(const void *x, const void *y)
         return strcmp(a->name, b->name);
 }
 
-int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
+static int read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
 {
         StoreServices sv = {.from_us = from_us, .to_us = to_us};
         ServicesAcc a = {0};
@@ -230,6 +230,16 @@ out:
         sqlite3_finalize(q);
         free(sv.units);
         free(a.units);
+        return r;
+}
+
+int store_read_services(Store *s, int64_t from_us, int64_t to_us, StoreServices *ret)
+{
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_services(s, from_us, to_us, ret);
+        store_snapshot_end(s);
         return r;
 }
 

@@ -553,6 +553,7 @@ static void test_rollups_equal_raw(void **state)
                                          "ORDER BY random() LIMIT 1");
                 StoreServices one;
                 assert_int_equal(store_read_services(h.s, ts - 1, ts, &one), 0);
+                assert_true(sqlite3_get_autocommit(h.s->db)); /* its snapshot released */
                 int64_t sum = 0;
                 for (size_t k = 0; k < one.n_units; k++)
                         sum += llround((one.units[k].active_j + one.units[k].idle_j) * 1e6);
