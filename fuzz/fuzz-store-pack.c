@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "storage/store-internal.h"
+#include "storage/store-varint.h"
 
 /* 8 bytes at p as a little-endian integer (fewer at the end of the input: zero-padded). */
 static uint64_t take64(const uint8_t **p, const uint8_t *end)
@@ -23,20 +24,6 @@ static uint64_t take64(const uint8_t **p, const uint8_t *end)
         return v;
 }
 
-static int varint(const uint8_t *p, size_t len, size_t *at, uint64_t *ret)
-{
-        uint64_t v = 0;
-        for (unsigned shift = 0; shift < 64 && *at < len; shift += 7) {
-                uint8_t b = p[(*at)++];
-                v |= (uint64_t)(b & 0x7f) << shift;
-                if (!(b & 0x80)) {
-                        *ret = v;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
 /* The sums a unit blob carries (see the format in store-pack.c): its values must add up to them. */
 static void check_unit_sums(const uint8_t *blob, size_t len, const StoreUnitValue *u, size_t n)
 {
@@ -45,11 +32,11 @@ static void check_unit_sums(const uint8_t *blob, size_t len, const StoreUnitValu
          * the values: A in layout 1, C in layout 2 */
         bool short_header = blob[0] & 0x04, by_cpu = (blob[0] & 3) == 2;
         uint64_t bn, scale = (blob[0] & 0x08) ? 1000 : 1, a = 0, i, c = 0;
-        FUZZ_CHECK(varint(blob, len, &at, &bn) == 0 &&
-                   (short_header || varint(blob, len, &at, &scale) == 0) &&
-                   ((short_header && !by_cpu) || varint(blob, len, &at, &a) == 0) &&
-                   varint(blob, len, &at, &i) == 0 &&
-                   ((short_header && by_cpu) || varint(blob, len, &at, &c) == 0));
+        FUZZ_CHECK(get_varint(blob, len, &at, &bn) == 0 &&
+                   (short_header || get_varint(blob, len, &at, &scale) == 0) &&
+                   ((short_header && !by_cpu) || get_varint(blob, len, &at, &a) == 0) &&
+                   get_varint(blob, len, &at, &i) == 0 &&
+                   ((short_header && by_cpu) || get_varint(blob, len, &at, &c) == 0));
         FUZZ_CHECK(bn == n && (scale == 1 || scale == 1000));
         unsigned __int128 sa = 0, si = 0, sc = 0;
         for (size_t k = 0; k < n; k++) {
