@@ -149,6 +149,7 @@ typedef struct PackState {
         int64_t bucket;
         StoreUnitValue *units;
         size_t n_units, cap_units;
+        bool units_odd; /* the tick has a unit value the BLOB cannot hold */
         PackSide req, dom;
         StoreRequestValue *reqs;
         size_t n_reqs, cap_reqs;
@@ -283,12 +284,35 @@ static int pack_flush_minute(PackState *p)
         return 0;
 }
 
-/* Writes the tick's tick_units row: its units, and its requests and domains when it has them. */
+/* Whether a tick's units can be packed: ids not negative, and sums that fit in 64 bits, as the
+ * BLOB's header and its reader need (joulesd's never come near; a foreign or corrupt file's
+ * might, and its rows must not be lost). */
+static bool pack_units_fit(const StoreUnitValue *u, size_t n)
+{
+        unsigned __int128 a = 0, i = 0, c = 0;
+        for (size_t k = 0; k < n; k++) {
+                if (u[k].unit_id < 0)
+                        return false;
+                a += u[k].active_uj;
+                i += u[k].idle_uj;
+                c += u[k].cpu_ns;
+        }
+        return a <= UINT64_MAX && i <= UINT64_MAX && c <= UINT64_MAX;
+}
+
+/* Writes the tick's tick_units row: its units, and its requests and domains when it has them.
+ * A tick whose units cannot be packed keeps its rows plain, as one without units does: its
+ * requests go to tick_requests, its domain rows stay. */
 static int pack_flush_tick(PackState *p, int64_t tick_id, int64_t tick_ts)
 {
         if (p->n_units == 0)
                 return 0;
         int r = 0;
+        if (p->units_odd || !pack_units_fit(p->units, p->n_units)) {
+                p->n_units = 0;
+                p->units_odd = false;
+                return 0; /* the cursors pass its requests and domains with the next tick's */
+        }
         while (r >= 0 && side_before(&p->req, tick_ts, tick_id))
                 r = pack_requests_alone(p);
         while (r >= 0 && side_before(&p->dom, tick_ts, tick_id))
@@ -390,6 +414,8 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                         .idle_uj = (uint64_t)sqlite3_column_int64(q, 5),
                         .cpu_ns = (uint64_t)sqlite3_column_int64(q, 6),
                 };
+                for (int col = 3; col <= 6; col++)
+                        p.units_odd |= sqlite3_column_type(q, col) != SQLITE_INTEGER;
                 if (array_grow((void **)&p.units, &p.cap_units, p.n_units + 1, sizeof(*p.units)) <
                     0) {
                         r = -ENOMEM;
@@ -434,8 +460,9 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                 r = pack_flush_minute(&p);
         if (r >= 0)
                 r = store_exec_bound(s,
-                                     "DELETE FROM unit_energy WHERE tick_id IN (SELECT id FROM "
-                                     "ticks WHERE ts_us > ?1 AND ts_us <= ?2)",
+                                     "DELETE FROM unit_energy WHERE tick_id IN (SELECT p.tick_id "
+                                     "FROM ticks t JOIN tick_units p ON p.tick_id = t.id WHERE "
+                                     "t.ts_us > ?1 AND t.ts_us <= ?2)",
                                      lo, hi, NULL);
         if (r >= 0)
                 r = store_exec_bound(s,

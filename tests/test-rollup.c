@@ -601,6 +601,49 @@ static void test_rollups_equal_raw(void **state)
         sqlite3_close(db);
 }
 
+/* A tick whose unit values a packed BLOB cannot hold (sums past 64 bits: never joulesd's, but a
+ * foreign or corrupt file's) keeps its plain rows when the ticks around it are packed: packing
+ * never deletes what it did not pack. */
+static void test_unpackable_stays_plain(void **state)
+{
+        (void)state;
+        History h;
+        history_open(&h, "unpackable.db");
+        history_write(&h, 90, &keep_all);
+        int64_t odd_ts = h.ts + SEC;
+        StoreUnitValue big[3];
+        for (size_t i = 0; i < 3; i++)
+                big[i] = (StoreUnitValue){h.units[i], UINT64_C(1) << 63, 1, 1000};
+        StoreTick t = {.ts_us = odd_ts,
+                       .dt_us = SEC,
+                       .host_valid = true,
+                       .host_uj = 3,
+                       .units = big,
+                       .n_units = 3};
+        assert_int_equal(store_tick_append(h.s, &t), 0);
+        assert_int_equal(store_commit(h.s), 0);
+        h.ts = odd_ts;
+        history_write(&h, 90, &keep_all);
+        maintain(&h, h.ts + 10 * MINUTE, &keep_all, NULL);
+        history_close(&h);
+        sqlite3 *db = db_open(h.path);
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM unit_energy e JOIN ticks t ON t.id = e.tick_id WHERE "
+                 "t.ts_us = %lld AND e.active_uj = %lld",
+                 (long long)odd_ts, (long long)INT64_MIN);
+        assert_int_equal(sql_int(db, sql), 3);
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM tick_units p JOIN ticks t ON t.id = p.tick_id WHERE "
+                 "t.ts_us = %lld",
+                 (long long)odd_ts);
+        assert_int_equal(sql_int(db, sql), 0);
+        /* the ticks around it were packed, and no other unit row is left */
+        assert_true(sql_int(db, "SELECT COUNT(*) FROM tick_units") >= 170);
+        assert_int_equal(sql_int(db, "SELECT COUNT(*) FROM unit_energy"), 3);
+        sqlite3_close(db);
+}
+
 static void test_retention(void **state)
 {
         History h;
@@ -696,6 +739,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rollups_equal_raw),
                 cmocka_unit_test(test_retention),
+                cmocka_unit_test(test_unpackable_stays_plain),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
