@@ -1,7 +1,8 @@
 /* Building the tiers: minutes summed from the raw ticks once they leave the hot window (their
- * unit rows packed into one BLOB per tick on the same pass), hours from minutes, days from hours,
- * and ticks written late added to the rows already built. The tiers and rollup_state are
- * described in store-tiers.c; the BLOB format in store-pack.c. */
+ * unit, request and domain rows packed into one tick_units row per tick on the same pass), hours
+ * from minutes, days from hours, and ticks written late added to the rows already built. The
+ * tiers and rollup_state are described in store-tiers.c; the BLOB formats in store-pack.c and
+ * store-pack-side.c. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
