@@ -41,11 +41,15 @@ int cgroup_parse_line_u64(const char *s, const char **ret_end, uint64_t *ret)
         return 0;
 }
 
-int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
-                          uint64_t *ret_system_usec)
+/* Which of cpu.stat's keys cpu_stat_parse found. */
+enum { HAVE_USER = 1, HAVE_SYSTEM = 2 };
+
+static int cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
+                          uint64_t *ret_system_usec, unsigned *ret_have)
 {
         uint64_t usage = 0, user = 0, sys = 0;
         bool have_usage = false;
+        unsigned have = 0;
 
         assert(text);
         assert(ret_usage_usec);
@@ -77,6 +81,7 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
                          * early end below does. */
                         if (dst != &usage || !have_usage)
                                 *dst = v;
+                        have |= dst == &user ? HAVE_USER : dst == &sys ? HAVE_SYSTEM : 0;
                         if (dst == &usage) {
                                 have_usage = true;
                                 if (!ret_user_usec && !ret_system_usec)
@@ -95,6 +100,31 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
                 *ret_user_usec = user;
         if (ret_system_usec)
                 *ret_system_usec = sys;
+        if (ret_have)
+                *ret_have = have;
+        return 0;
+}
+
+int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
+                          uint64_t *ret_system_usec)
+{
+        return cpu_stat_parse(text, ret_usage_usec, ret_user_usec, ret_system_usec, NULL);
+}
+
+int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec)
+{
+        uint64_t usage, user, sys;
+        unsigned have;
+        int r = cpu_stat_parse(text, &usage, &user, &sys, &have);
+        if (r < 0)
+                return r;
+        if (have != (HAVE_USER | HAVE_SYSTEM)) {
+                *ret_usec = usage;
+                return 0;
+        }
+        if (user > UINT64_MAX - sys)
+                return -ERANGE;
+        *ret_usec = user + sys;
         return 0;
 }
 

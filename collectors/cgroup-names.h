@@ -36,6 +36,16 @@ const char *cgroup_unit_kind_to_string(CgroupUnitKind k);
 int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *ret_user_usec,
                           uint64_t *ret_system_usec) WARN_UNUSED;
 
+/* The root cgroup's cpu.stat (Linux 5.8 and later): the host's CPU time in usec, taken as
+ * user_usec + system_usec, which the kernel sums over every CPU as user+nice and
+ * system+irq+softirq (/proc/stat's fields), the same on every version. Its usage_usec is not:
+ * from 5.8 it also counted the time stolen by the hypervisor (at first guest time as well, which
+ * user already holds), until 6.14 took steal out (db5fd3cf, backported to the stable series
+ * in February 2025). Stolen time is time the host's CPUs did not run, so counting it would
+ * make it the kernel pseudo-unit's on a VM with an older kernel. Falls back to usage_usec when
+ * either key is missing. Errors as cgroup_cpu_stat_parse, and -ERANGE when the sum overflows. */
+int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec) WARN_UNUSED;
+
 /* Classifies one cgroup directory name as systemd does: after cg_unescape (a leading '_' dropped),
  * a valid unit name (unit_name_is_valid with plain names and instances). Writes the unescaped name
  * and its kind. -ENXIO when the name is no unit ("payload", "docker", "cgroup.procs"). */

@@ -66,7 +66,10 @@ static int node_read_usage(const CgroupSet *s, Node *n, uint64_t *ret_ns)
                 return 0;
         }
         uint64_t usec;
-        r = cgroup_cpu_stat_parse(buf, &usec, NULL, NULL);
+        /* The root's usage_usec counts stolen time on some kernels (see
+         * cgroup_root_cpu_stat_parse); a cgroup's is its tasks' own CPU time. */
+        r = n->type == NODE_ROOT ? cgroup_root_cpu_stat_parse(buf, &usec)
+                                 : cgroup_cpu_stat_parse(buf, &usec, NULL, NULL);
         if (r == -ENODATA && n->type == NODE_ROOT && s->cpuacct) {
                 /* The root's cpu.stat has usage_usec only since Linux 5.8 or so. */
                 (void)close(n->fd);

@@ -45,9 +45,10 @@
  * parent's: a negative self is carried into the next interval (at most one interval's delta) and
  * reported as 0 now, so the figures do not drift.
  *
- * The pseudo-units (see CgroupPseudo). The root cgroup's usage_usec is the whole host's CPU time
- * (on v2 the kernel sums every CPU's user+nice+system+irq+softirq for the root). Its self,
- * `outside`, is the CPU time of the tasks in the root cgroup itself plus interrupt time:
+ * The pseudo-units (see CgroupPseudo). The root cgroup's CPU time is the whole host's (on v2 its
+ * user_usec + system_usec, which the kernel sums over every CPU as user+nice+system+irq+softirq;
+ * not its usage_usec, which holds stolen time on some kernels: cgroup_root_cpu_stat_parse). Its
+ * self, `outside`, is the CPU time of the tasks in the root cgroup itself plus interrupt time:
  *   - kernel threads live there (PF_KTHREAD: kthreadd, PID 2, and its children);
  *   - hard and soft interrupt time is in the root's figure but in no cgroup's;
  *   - user processes that are in no unit live there too (on a host where PID 1 is not systemd,

@@ -82,6 +82,43 @@ static void test_cpu_stat_parse(void **state)
                          -EINVAL);
 }
 
+/* The root's CPU time is user_usec + system_usec: its usage_usec held stolen time from Linux 5.8
+ * until 6.14 (and its stable backports), and at first guest time again. */
+static void test_root_cpu_stat_parse(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *text;
+                int ret;
+                uint64_t usec;
+        } rows[] = {
+                /* 6.14 and later: usage_usec is user + system */
+                {"usage_usec 72500676000\nuser_usec 41891808000\nsystem_usec 30608868000\n"
+                 "nice_usec 1782752000\n",
+                 0, 72500676000},
+                /* a 6.1 VM before the fix: 5,000 s stolen in usage_usec, not in the others */
+                {"usage_usec 9000000000\nuser_usec 2500000000\nsystem_usec 1500000000\n"
+                 "nice_usec 0\n",
+                 0, 4000000000},
+                /* either key missing (no such kernel): usage_usec, as for any cgroup */
+                {"usage_usec 900\nuser_usec 500\n", 0, 900},
+                {"usage_usec 900\nsystem_usec 500\n", 0, 900},
+                {"user_usec 1\nsystem_usec 2\n", -ENODATA, 0},
+                {"usage_usec 9\nuser_usec x\nsystem_usec 2\n", -EINVAL, 0},
+                {"usage_usec 1\nuser_usec 18446744073709551615\nsystem_usec 1\n", -ERANGE, 0},
+                {"usage_usec 1\nuser_usec 18446744073709551614\nsystem_usec 1\n", 0, UINT64_MAX},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                uint64_t usec = 7;
+                int r = cgroup_root_cpu_stat_parse(rows[i].text, &usec);
+                if (r != rows[i].ret || (r == 0 && usec != rows[i].usec))
+                        fail_msg("row %zu: got %d, %" PRIu64 "; want %d, %" PRIu64, i, r, usec,
+                                 rows[i].ret, rows[i].usec);
+                if (r < 0)
+                        assert_true(usec == 7);
+        }
+}
+
 /* ---- names ---- */
 
 static void test_name_classify(void **state)
@@ -696,6 +733,39 @@ static void test_fake_carry(void **state)
         assert_int_equal(cgroup_set_sample(s), 0);
         cgroup_set_host(s, &h);
         assert_true(h.residual_ns == NS(2));
+        cgroup_set_free(s);
+}
+
+/* A root whose usage_usec counts stolen time (Linux 5.8 to 6.13 before the 2025 stable fix): the
+ * host's delta and the kernel's share come from user_usec + system_usec, so a VM's stolen time
+ * becomes no one's. */
+static void test_fake_root_steal(void **state)
+{
+        (void)state;
+        cg("", 0, "");
+        put("cg/cpu.stat", "usage_usec 150000\nuser_usec 60000\nsystem_usec 40000\n");
+        cg("/system.slice", MS(100), NULL);
+        cg("/system.slice/a.service", MS(100), NULL);
+        descendants(2);
+        mkdirs("proc");
+        CgroupSet *s = open_fake_lazy(0, false);
+        CgroupHost h;
+        assert_int_equal(cgroup_set_sample(s), 0);
+        cgroup_set_host(s, &h);
+        assert_true(h.usage_ns == NS(100));
+
+        /* +70 ms of CPU (a.service 60, interrupts 10) and +30 ms stolen */
+        put("cg/cpu.stat", "usage_usec 250000\nuser_usec 100000\nsystem_usec 70000\n");
+        cg("/system.slice", MS(160), NULL);
+        cg("/system.slice/a.service", MS(160), NULL);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        cgroup_set_host(s, &h);
+        assert_true(h.delta_ns == NS(70));
+        assert_true(h.outside_ns == NS(10));
+        CgroupPseudo p;
+        assert_int_equal(cgroup_set_sample_pseudo(s, &p), 0);
+        assert_true(p.kernel_ns == NS(10));
+        assert_true(p.unattributed_ns == 0);
         cgroup_set_free(s);
 }
 
@@ -1386,12 +1456,14 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cpu_stat_parse),
+                cmocka_unit_test(test_root_cpu_stat_parse),
                 cmocka_unit_test(test_name_classify),
                 cmocka_unit_test(test_path_to_unit),
                 cmocka_unit_test(test_split_outside),
                 cmocka_unit_test(test_explained),
                 cmocka_unit_test_setup_teardown(test_fake_tree, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_carry, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_root_steal, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_root_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy_nested, setup_tree, teardown_tree),
