@@ -99,11 +99,11 @@ int proc_stat_parse(const char *text, ProcStat *ret)
 uint64_t proc_stat_busy(const ProcStat *s)
 {
         assert(s);
-        return s->user + s->nice + s->system + s->irq + s->softirq + s->steal;
+        return s->user + s->nice + s->system + s->irq + s->softirq;
 }
 
 uint64_t proc_stat_total(const ProcStat *s)
 {
         assert(s);
-        return proc_stat_busy(s) + s->idle + s->iowait;
+        return proc_stat_busy(s) + s->idle + s->iowait + s->steal;
 }

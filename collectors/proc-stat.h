@@ -21,8 +21,12 @@ typedef struct ProcStat {
  * beyond the tenth (a future kernel) are ignored. */
 int proc_stat_parse(const char *text, ProcStat *ret) WARN_UNUSED;
 
-/* Busy jiffies: user + nice + system + irq + softirq + steal. guest and guest_nice are already
- * counted in user and nice, so they are not added again. */
+/* Busy jiffies, the time the CPUs ran: user + nice + system + irq + softirq. guest and
+ * guest_nice are already counted in user and nice, so they are not added again. Stolen time (a
+ * VM's CPU waiting while the hypervisor runs something else) is not busy: the CPU did not run for
+ * this host, so it drew no power for it, and the units' CPU time (the root cgroup's user_usec +
+ * system_usec, cgroup.h) leaves it out too; counting it made the model's utilisation higher
+ * than the attribution's on a VM under contention. */
 uint64_t proc_stat_busy(const ProcStat *s);
-/* Busy + idle + iowait. */
+/* All the time of all the CPUs: busy + idle + iowait + steal. */
 uint64_t proc_stat_total(const ProcStat *s);

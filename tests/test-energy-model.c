@@ -187,10 +187,11 @@ static void test_proc_stat_parse(void **state)
 static void test_proc_stat_busy_total(void **state)
 {
         ProcStat st;
-        /* guest (60) and guest_nice (7) are inside user and nice: not added again. */
+        /* guest (60) and guest_nice (7) are inside user and nice: not added again; steal (3)
+         * is time, not busy time. */
         assert_int_equal(proc_stat_parse("cpu  100 10 50 800 40 5 5 3 60 7\n", &st), 0);
-        assert_int_equal(proc_stat_busy(&st), 100 + 10 + 50 + 5 + 5 + 3);
-        assert_int_equal(proc_stat_total(&st), 173 + 800 + 40);
+        assert_int_equal(proc_stat_busy(&st), 100 + 10 + 50 + 5 + 5);
+        assert_int_equal(proc_stat_total(&st), 170 + 800 + 40 + 3);
         assert_int_equal(proc_stat_parse(host64_stat, &st), 0);
         assert_int_equal(proc_stat_busy(&st),
                          UINT64_C(1955690597) + 1509281 + 343203015 + 21478235);
@@ -250,15 +251,20 @@ static void write_stat(const char *text)
         assert_int_equal(fclose(f), 0);
 }
 
-static void write_jiffies(uint64_t busy, uint64_t idle, uint64_t guest)
+static void write_jiffies_steal(uint64_t busy, uint64_t idle, uint64_t steal, uint64_t guest)
 {
         char buf[512];
         /* Two CPUs; busy as user time (which includes guest). */
         snprintf(buf, sizeof(buf),
-                 "cpu  %" PRIu64 " 0 0 %" PRIu64 " 0 0 0 0 %" PRIu64 " 0\n"
+                 "cpu  %" PRIu64 " 0 0 %" PRIu64 " 0 0 0 %" PRIu64 " %" PRIu64 " 0\n"
                  "cpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\nctxt 1\n",
-                 busy, idle, guest);
+                 busy, idle, steal, guest);
         write_stat(buf);
+}
+
+static void write_jiffies(uint64_t busy, uint64_t idle, uint64_t guest)
+{
+        write_jiffies_steal(busy, idle, 0, guest);
 }
 
 static int setup_tmp(void **state)
@@ -377,6 +383,16 @@ static void test_model_integrates(void **state)
         assert_int_equal(read_one(s), 26720000 + 4240000);
         /* The clock did not move: nothing added. */
         assert_int_equal(read_one(s), 30960000);
+        /* Stolen time is time the CPUs did not run: 50 jiffies busy and 150 stolen is 25%,
+         * 2 * (0.74 + 2.76 * 0.25) W = 2.86 W (counted busy, it was 100%: 7 W). */
+        write_jiffies_steal(750, 9000, 150, 100);
+        fake_now_ns += NSEC_PER_SEC;
+        assert_int_equal(read_one(s), 30960000 + 2860000);
+        assert_true(fabs(s->util_pct - 25) < 1e-9);
+        /* And 50% again for what follows. */
+        write_jiffies_steal(800, 9050, 150, 100);
+        fake_now_ns += NSEC_PER_SEC;
+        assert_int_equal(read_one(s), 33820000 + 4240000);
 
         /* Fractions of a µJ are carried, not dropped: 10000 reads 7 ns apart at 4.24 W make
          * 296.8 µJ, where rounding each interval would make 0. */
