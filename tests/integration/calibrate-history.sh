@@ -40,10 +40,10 @@ read -r first_start last_end cpu_ns ticks < <(sqlite3 -separator ' ' "$db" \
 span_us=$((last_end - first_start))
 hist=$(awk -v c="$cpu_ns" -v s="$span_us" -v n="$ncpu" 'BEGIN { printf "%.2f", 100 * c / (1000 * s * n) }')
 # /proc/stat over the same span: the samples nearest its ends; busy = user + nice + system + irq +
-# softirq + steal, total = busy + idle + iowait (as collectors/proc-stat.c counts them).
+# softirq, total = busy + idle + iowait + steal (as collectors/proc-stat.c counts them).
 procstat=$(awk -v a="$first_start" -v b="$last_end" '
   function d(x, y) { return x > y ? x - y : y - x }
-  { t = $1; busy = $3 + $4 + $5 + $8 + $9 + $10; tot = busy + $6 + $7
+  { t = $1; busy = $3 + $4 + $5 + $8 + $9; tot = busy + $6 + $7 + $10
     if (!ha || d(t, a) < d(ta, a)) { ta = t; ba = busy; Ta = tot; ha = 1 }
     if (!hb || d(t, b) < d(tb, b)) { tb = t; bb = busy; Tb = tot; hb = 1 } }
   END { printf "%.2f %d %d", 100 * (bb - ba) / (Tb - Ta), (ta - a) / 1000, (tb - b) / 1000 }' "$SCRATCH/stat.log")
