@@ -350,6 +350,32 @@ static void perfpmu_packages(const char *sysfs, const unsigned *cpus, size_t n, 
         }
 }
 
+/* AMD and Hygon count package energy per package (energy_rapl_pkg_scope()), so several cpumask
+ * CPUs in one package are one counter read several times: kernels 6.10 and 6.11 before commit
+ * 8d72eba1cf8c scoped the PMU by Zen 4/5's CCD (cpumask "0,8,...,88" on a 12-CCD Genoa), and
+ * summing those would count the package once per CCD. Keeps the first CPU of each package;
+ * returns how many remain. */
+static size_t perfpmu_one_per_package(unsigned *cpus, int *pkg, int *die, size_t n)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t j = 0;
+                while (j < k && pkg[j] != pkg[i])
+                        j++;
+                if (j < k) {
+                        log_debug("perf: cpu%u reads the package counter of cpu%u (package %d): "
+                                  "counted once",
+                                  cpus[i], cpus[j], pkg[i]);
+                        continue;
+                }
+                cpus[k] = cpus[i];
+                pkg[k] = pkg[i];
+                die[k] = -1;
+                k++;
+        }
+        return k;
+}
+
 static int perfpmu_paranoid(const char *procfs)
 {
         char path[PATH_MAX], buf[32];
@@ -508,6 +534,8 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
                 goto finish;
         }
         perfpmu_packages(roots->sysfs, cpus, n_cpus, pkg, die);
+        if (n_cpus > 1 && die[0] >= 0 && energy_rapl_pkg_scope(roots->procfs))
+                n_cpus = perfpmu_one_per_package(cpus, pkg, die, n_cpus);
 
         r = perfpmu_read_events(dir, &fmt, evs, ELEMENTSOF(evs), &n_evs);
         if (r < 0) {

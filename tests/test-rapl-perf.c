@@ -346,13 +346,19 @@ static int teardown(void **state)
         return 0;
 }
 
-static int open_fixture(const char *name, const EnergyOptions *opts, EnergySource **ret, char *err,
-                        size_t errlen)
+static int open_fixture_procfs(const char *name, const char *procfs, const EnergyOptions *opts,
+                               EnergySource **ret, char *err, size_t errlen)
 {
-        JoulesRoots roots = {.sysfs = fixture(name), .procfs = fixture("procfs-paranoid-2")};
+        JoulesRoots roots = {.sysfs = fixture(name), .procfs = fixture(procfs)};
         EnergyOptions o = {.model_idle_w_per_cpu = 0.74, .model_max_w_per_cpu = 3.5};
         err[0] = '\0';
         return energy_source_perf.open(&roots, opts ? opts : &o, ret, err, errlen);
+}
+
+static int open_fixture(const char *name, const EnergyOptions *opts, EnergySource **ret, char *err,
+                        size_t errlen)
+{
+        return open_fixture_procfs(name, "procfs-paranoid-2", opts, ret, err, errlen);
 }
 
 typedef struct ExpectDomain {
@@ -543,6 +549,33 @@ static void test_open_amd(void **state)
         energy_source_perf.close(s);
 }
 
+/* AMD Zen 4 (12 CCDs, one package) on a kernel from 6.10 to 6.11 before commit 8d72eba1cf8c
+ * ("perf/x86/rapl: Fix the energy-pkg event for AMD CPUs"): the power PMU took the CCD for a die,
+ * so cpumask lists one CPU per CCD and each reads the same MSR_AMD_PKG_ENERGY_STATUS. The package
+ * is counted once, not twelve times; Intel's die-scoped counters (CLX-AP) stay per die. */
+static void test_open_amd_ccd_dies(void **state)
+{
+        char err[512];
+        EnergySource *s = NULL;
+        fake_reset(0, 0);
+        assert_int_equal(
+                open_fixture_procfs("amd-zen4-ccd", "procfs-amd", NULL, &s, err, sizeof(err)), 0);
+        static const ExpectDomain want[] = {
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+        };
+        check_domains(s, want, ELEMENTSOF(want), 11);
+        energy_source_perf.close(s);
+
+        fake_reset(0, 0);
+        s = NULL;
+        assert_int_equal(
+                open_fixture_procfs("intel-2die", "procfs-intel", NULL, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 4);
+        assert_string_equal(s->domains[0].name, "package-0-die-0");
+        assert_string_equal(s->domains[2].name, "package-0-die-1");
+        energy_source_perf.close(s);
+}
+
 static void test_open_bad_events_skipped(void **state)
 {
         /* Bad code, zero scale, Watts, an unknown term: each skipped, energy-pkg kept. */
@@ -678,6 +711,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_open_intel_laptop, teardown),
                 cmocka_unit_test_teardown(test_open_intel_2die, teardown),
                 cmocka_unit_test_teardown(test_open_amd, teardown),
+                cmocka_unit_test_teardown(test_open_amd_ccd_dies, teardown),
                 cmocka_unit_test_teardown(test_open_bad_events_skipped, teardown),
                 cmocka_unit_test_teardown(test_open_errors, teardown),
                 cmocka_unit_test_teardown(test_real_syscall_fallback, teardown),
