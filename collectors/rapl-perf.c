@@ -19,7 +19,7 @@
  * host total, so a new kernel's event is reported rather than dropped or double counted. */
 static const struct {
         const char *event;
-        const char *suffix; /* appended to "package-N"; NULL: system-wide, named "psys" */
+        const char *suffix; /* appended to "package-N"; NULL: the platform's, "psys" */
         EnergyDomainKind kind;
 } perfpmu_known[] = {
         {"energy-pkg", "", ENERGY_DOMAIN_PACKAGE},
@@ -392,9 +392,10 @@ static bool perfpmu_is_psys(const PerfPmuEvent *ev)
         return ev->rank < ELEMENTSOF(perfpmu_known) && !perfpmu_known[ev->rank].suffix;
 }
 
-/* Names and classifies the domain of event ev counted on cpu (package pkg, die or -1). */
+/* Names and classifies the domain of event ev counted on cpu (package pkg, die or -1); first:
+ * cpu is the first of cpumask (its psys is "psys", the others' "psys-N" as powercap names them). */
 static int perfpmu_fill_domain(EnergyDomain *d, const PerfPmuEvent *ev, unsigned cpu, int pkg,
-                               int die, bool host_psys)
+                               int die, bool first, bool host_psys)
 {
         bool known = ev->rank < ELEMENTSOF(perfpmu_known);
         bool psys = perfpmu_is_psys(ev);
@@ -407,8 +408,10 @@ static int perfpmu_fill_domain(EnergyDomain *d, const PerfPmuEvent *ev, unsigned
                 r = path_fmt(pname, sizeof(pname), "package-%d", pkg);
         if (r < 0)
                 return r;
-        if (psys)
+        if (psys && first)
                 r = path_fmt(d->name, sizeof(d->name), "psys");
+        else if (psys)
+                r = path_fmt(d->name, sizeof(d->name), "psys-%s", pname + strlen("package-"));
         else if (known)
                 r = path_fmt(d->name, sizeof(d->name), "%s%s", pname,
                              perfpmu_known[ev->rank].suffix);
@@ -565,7 +568,7 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
                 goto finish;
         }
 
-        size_t n = n_cpus * n_per_pkg + n_psys;
+        size_t n = n_cpus * (n_per_pkg + n_psys);
         s = calloc(1, sizeof(*s));
         PerfPmuCounter *counters = calloc(n, sizeof(*counters));
         if (s) {
@@ -582,17 +585,20 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
         for (size_t i = 0; i < n; i++)
                 counters[i].fd = -1;
 
-        /* Domain order: per package, its events in perfpmu_known order; psys last. */
+        /* Domain order: per package, its events in perfpmu_known order; then the psys of each
+         * package. psys is the platform's, but on a multi-socket host its MSR reads non-zero on
+         * one "master" package only, which on Sapphire Rapids need not be package 0
+         * (intel_rapl_common.c therefore enumerates psys on every package and registers the one
+         * that reads non-zero). Counted on every package, the others add nothing. */
         size_t k = 0;
-        for (size_t c = 0; c <= n_cpus; c++) {
+        for (size_t c = 0; c < 2 * n_cpus; c++) {
                 for (size_t e = 0; e < n_evs; e++) {
                         bool psys = perfpmu_is_psys(&evs[e]);
-                        /* psys is system-wide: once, on the first CPU of cpumask. */
-                        if (c == n_cpus ? !psys : psys)
+                        if (psys != (c >= n_cpus))
                                 continue;
-                        size_t ci = c == n_cpus ? 0 : c;
+                        size_t ci = c % n_cpus;
                         r = perfpmu_fill_domain(&s->domains[k], &evs[e], cpus[ci], pkg[ci], die[ci],
-                                                opts->host_psys);
+                                                ci == 0, opts->host_psys);
                         if (r < 0) {
                                 snprintf(err, errlen, "power/%s: name too long", evs[e].name);
                                 goto finish;

@@ -414,7 +414,11 @@ static void test_open_intel_2s(void **state)
                 {"package-1", "power/energy-pkg/cpu36", ENERGY_DOMAIN_PACKAGE, 1, true, 2, 36},
                 {"package-1/core", "power/energy-cores/cpu36", ENERGY_DOMAIN_CORE, 1, false, 1, 36},
                 {"package-1/dram", "power/energy-ram/cpu36", ENERGY_DOMAIN_DRAM, 1, true, 3, 36},
+                /* psys on every package: only the master package's reads non-zero, and on
+                 * Sapphire Rapids that need not be package 0 (intel_rapl_common.c registers the
+                 * psys of whichever package reads non-zero). */
                 {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
+                {"psys-1", "power/energy-psys/cpu36", ENERGY_DOMAIN_PSYS, -1, false, 5, 36},
         };
         check_domains(s, want, ELEMENTSOF(want), 24);
 
@@ -426,6 +430,7 @@ static void test_open_intel_2s(void **state)
                 UINT64_MAX,
                 3,
                 UINT64_C(17280000) << 32,
+                0, /* psys of a slave package */
                 UINT64_C(0x300000005),
         };
         static const uint64_t uj[] = {
@@ -435,12 +440,13 @@ static void test_open_intel_2s(void **state)
                 UINT64_C(4294967295999999),
                 0,
                 UINT64_C(17280000000000),
+                0,
                 3000000,
         };
         for (size_t i = 0; i < ELEMENTSOF(counts); i++)
                 fake_write_count(i, counts[i]);
-        uint64_t v[7];
-        bool valid[7];
+        uint64_t v[8];
+        bool valid[8];
         assert_int_equal(energy_source_perf.read(s, v, valid), 0);
         for (size_t i = 0; i < ELEMENTSOF(uj); i++) {
                 assert_true(valid[i]);
@@ -478,8 +484,13 @@ static void test_open_host_psys(void **state)
         EnergyOptions o = {.host_psys = true};
         fake_reset(0, 0);
         assert_int_equal(open_fixture("intel-2s", &o, &s, err, sizeof(err)), 0);
-        for (size_t i = 0; i < s->n_domains; i++)
+        size_t n_psys = 0;
+        for (size_t i = 0; i < s->n_domains; i++) {
                 assert_true(s->domains[i].in_host == (s->domains[i].kind == ENERGY_DOMAIN_PSYS));
+                n_psys += s->domains[i].kind == ENERGY_DOMAIN_PSYS;
+        }
+        /* Both packages' psys, so the master's is in the host total whichever package it is. */
+        assert_int_equal(n_psys, 2);
         energy_source_perf.close(s);
 
         /* Asked for psys where there is none: said, not silently replaced. */
