@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/scrape.h"
 #include "daemon/settings.h"
 
 static void usage(FILE *f)
@@ -121,6 +122,9 @@ int main(int argc, char **argv)
         char err[1024];
         int c;
 
+        /* joulesd executing itself again, without capabilities (daemon/scrape-worker.c) */
+        if (argc == 2 && strcmp(argv[1], "--scrape-worker") == 0)
+                return scrape_worker_main();
         log_setup(LOG_INFO, "joulesd");
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (c) {

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/util.h"
 #include "daemon/config.h"
@@ -21,9 +22,10 @@
  * rule), judged for each matched series before the growths are added. The first scrape is only
  * a baseline.
  *
- * Scrapes run on one thread of their own with bounded timeouts (connect and total, per target), so
- * a slow or dead service never delays the tick loop; the tick takes what has been counted.
- * Failures are logged once per change of state (working -> failing, failing -> working). */
+ * Scrapes run in a process of their own without capabilities (scrape-worker.c: a page comes from
+ * the network), with bounded timeouts (connect and total, per target), so a slow or dead service
+ * never delays the tick loop; the tick takes what has been counted. Failures are logged once per
+ * change of state (working -> failing, failing -> working). */
 
 #define SCRAPE_MATCHERS_MAX 8
 #define SCRAPE_LABELS_MAX   32
@@ -103,15 +105,48 @@ void scrape_series_done(ScrapeSeriesSet *set);
  * new in cur grew from 0; one gone from cur adds nothing. */
 double scrape_growth(const ScrapeSeriesSet *prev, const ScrapeSeriesSet *cur);
 
-/* ---- the scrape thread ---- */
+/* ---- the scrape worker (scrape-worker.c) ---- */
+
+/* What the worker writes to joulesd, one fixed-size record per write (under PIPE_BUF: whole or
+ * not at all). */
+typedef enum ScrapeRecordKind {
+        SCRAPE_RECORD_READY = 1,  /* libcurl loaded, targets set up; target and growth 0 */
+        SCRAPE_RECORD_GROWTH = 2, /* a scrape of target counted growth requests (> 0) */
+} ScrapeRecordKind;
+
+typedef struct ScrapeRecord {
+        uint32_t kind;
+        uint32_t target; /* its index among the scrape targets */
+        double growth;
+} ScrapeRecord;
+
+#define SCRAPE_TARGETS_MAX 256
+/* A count above this in one scrape is no count: 10^15 requests is 30 years at a million a
+ * second. */
+#define SCRAPE_GROWTH_MAX 1e15
+
+/* Adds the GROWTH records of v to pending[target] and counts the READY ones; a record of another
+ * kind, for a target out of range, or with a growth that is not finite, negative or past
+ * SCRAPE_GROWTH_MAX is counted in *ret_bad and changes nothing. Pure: joulesd's check of what the
+ * unprivileged worker sends. */
+void scrape_records_apply(const ScrapeRecord *v, size_t n, double *pending, size_t n_targets,
+                          size_t *ret_ready, size_t *ret_bad);
 
 typedef struct Scrape Scrape;
 
-/* Starts the thread when cfg configures any scrape (else *ret = NULL). */
+/* Starts the worker when cfg configures any scrape (else *ret = NULL) and waits for it to be
+ * ready; err says why it could not start (a bad selector, no libcurl: the worker logs which). */
 int scrape_start(const JoulesConfig *cfg, Scrape **ret, char *err, size_t errlen) WARN_UNUSED;
-/* Stops and joins the thread. */
+/* Kills and reaps the worker. */
 Scrape *scrape_stop(Scrape *s);
+/* The worker's pid, 0 when none runs (tests). */
+pid_t scrape_worker_pid(const Scrape *s);
 
 typedef void (*ScrapeSink)(void *userdata, const char *unit, const char *metric, double count);
-/* Hands over the growth counted since the last call. */
+/* Reads what the worker has counted (without blocking) and hands over the growth since the last
+ * call; starts a worker again SCRAPE_RESTART_SEC after one died. */
 void scrape_take(Scrape *s, ScrapeSink sink, void *userdata);
+
+/* `joulesd --scrape-worker`: the worker's main (see scrape-worker.c); never returns while joulesd
+ * runs. */
+int scrape_worker_main(void);

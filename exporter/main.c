@@ -6,18 +6,16 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <linux/capability.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/privs.h"
 #include "common/text.h"
 #include "common/util.h"
 #include "exporter/exporter.h"
@@ -64,30 +62,6 @@ static int parse_level(const char *s)
                 if (strcmp(s, levels[i].name) == 0)
                         return levels[i].level;
         return -EINVAL;
-}
-
-/* Every capability gone: the bounding set (while CAP_SETPCAP may still be held), the ambient
- * set, then effective, permitted and inheritable; no_new_privs so nothing regains any. */
-static int drop_capabilities(void)
-{
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return -errno;
-        for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
-                        return -errno;
-        (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-        struct __user_cap_data_struct d[2];
-        memset(d, 0, sizeof(d));
-        /* The unit's system call filter refuses capset (it is in @privileged), and there the
-         * process holds nothing to drop: what counts is the check that follows. */
-        int r = syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
-        memset(d, 0xff, sizeof(d));
-        if (syscall(SYS_capget, &h, d) < 0)
-                return -errno;
-        if (d[0].effective || d[1].effective || d[0].permitted || d[1].permitted)
-                return r < 0 ? r : -EPERM;
-        return 0;
 }
 
 static const char index_page[] =
@@ -242,7 +216,7 @@ int main(int argc, char **argv)
         }
         log_setup(level, "joules-exporter");
 
-        int r = drop_capabilities();
+        int r = privs_drop_capabilities();
         if (r < 0) {
                 log_error("cannot drop capabilities: %s", strerror(-r));
                 return 1;

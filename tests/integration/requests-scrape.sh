@@ -4,7 +4,9 @@
 # matcher code=~"2..", a new series appears, the counter resets (the process "restarted"), and at
 # last the server goes away: the failure is logged once, however many scrapes fail. A second
 # service never answers its /metrics: each scrape times out after 300 ms, logged once, and the
-# tick loop keeps its 200 ms beat all along (scrapes run on their own thread).
+# tick loop keeps its 200 ms beat all along. The scrapes run in a worker process that holds no
+# capability, runs as nobody (joulesd runs as root here) and holds none of joulesd's files; killed,
+# it is started again 10 s later.
 # Needs root and a cgroup2 mount (else skipped, 77).
 source "$JOULES_SRC/tests/lib.sh"
 source "$JOULES_SRC/tests/lib-cgroup.sh"
@@ -72,12 +74,28 @@ CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
 # Each state lasts 2.2 s: at least one scrape sees it (1 s apart, delayed at most 300 ms by the
 # stuck service's timeout on the same thread).
 sleep 2.2           # the baseline scrape: 100 (the 500s do not count)
+worker=$(pgrep -P "$jd" -f -- --scrape-worker) || fail "no scrape worker under joulesd"
+for c in CapInh CapPrm CapEff CapAmb; do
+  v=$(awk -v k="$c:" '$1 == k { print $2 }' "/proc/$worker/status")
+  [ "$v" = 0000000000000000 ] || fail "the scrape worker holds capabilities: $c $v"
+done
+wuid=$(awk '/^Uid:/ { print $2 }' "/proc/$worker/status")
+[ "$wuid" = 65534 ] || fail "the scrape worker of a joulesd run as root runs as uid $wuid, not nobody"
+[ "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$worker/status")" = 1 ] ||
+  fail "the scrape worker lacks no_new_privs"
+wfds=$(ls -l "/proc/$worker/fd" | awk 'NR > 1 { print $NF }')
+grep -q "$db" <<<"$wfds" && fail "the scrape worker holds the history open: $wfds"
+note "scrape worker $worker: no capabilities, uid 65534, no_new_privs, fds: $(tr '\n' ' ' <<<"$wfds")"
 metrics 150 10 80   # +50, a new 2xx series +10: 60
 sleep 2.2
 metrics 5 "" 3      # a reset: 5 since (the 201 series is gone with it)
 sleep 2.2
 metrics 25 "" 9     # +20
 sleep 2.2
+kill -KILL "$worker" # counted and sent already; joulesd starts another 10 s later
+sleep 11
+worker2=$(pgrep -P "$jd" -f -- --scrape-worker) || fail "no scrape worker 11 s after the first was killed"
+[ "$worker2" != "$worker" ] || fail "the killed scrape worker is still there"
 kill -TERM "$srv"   # the service goes away: several scrapes fail
 wait "$srv" 2>/dev/null || true
 sleep 3.5
@@ -94,7 +112,10 @@ awk -v g="$got" 'BEGIN { exit !(g == 85) }' || fail "scraped $got requests, expe
 n_fail=$(grep -c "warning: scraping http://127.0.0.1:$port/metrics for $web" "$SCRATCH/joulesd.err" || true)
 [ "$n_fail" -eq 1 ] || fail "the failure was logged $n_fail times, expected once"
 n_stuck=$(grep -c "warning: scraping http://127.0.0.1:$port_stuck/metrics for $stuck: .*[Tt]imeout\|timed out" "$SCRATCH/joulesd.err" || true)
-[ "$n_stuck" -eq 1 ] || fail "the stuck service's timeout was logged $n_stuck times, expected once"
+[ "$n_stuck" -eq 2 ] ||
+  fail "the stuck service's timeout was logged $n_stuck times, expected once by each worker"
+grep -q "the scrape worker (pid $worker) was killed by signal 9" "$SCRATCH/joulesd.err" ||
+  fail "joulesd did not say its scrape worker died"
 # the tick loop kept its beat while scrapes hung: no gap between ticks much above 200 ms
 gap=$(q "SELECT MAX(dt_us) FROM ticks WHERE id > (SELECT MIN(id) FROM ticks)")
 note "longest interval between ticks: $gap us"
