@@ -79,8 +79,10 @@ static int unit_pids(CgroupSet *s, size_t i, size_t *ret_n)
         for (size_t k = 0; k < node->n_procs; k++) {
                 int r = read_procs(s, &node->procs_fds[k], node->procs_paths[k], &s->pids, &n,
                                    &s->cap_pids);
-                /* A sub-cgroup that vanished has no processes left. */
-                if (r < 0 && r != -ENOENT && r != -ENODEV)
+                /* A sub-cgroup that vanished has no processes left. A threaded one refuses
+                 * reads of its cgroup.procs (EOPNOTSUPP, cgroup_procs_start in
+                 * kernel/cgroup/cgroup.c): the threaded domain above it lists its processes. */
+                if (r < 0 && r != -ENOENT && r != -ENODEV && r != -EOPNOTSUPP)
                         return r;
         }
         *ret_n = n;

@@ -1534,6 +1534,27 @@ static void test_real_many_procs(void **state)
         many_check("many", MANY_PROCS);
 }
 
+/* A threaded sub-cgroup's cgroup.procs cannot be read (EOPNOTSUPP, cgroup_procs_start in
+ * kernel/cgroup/cgroup.c): its threads' processes are listed by the threaded domain above it. */
+static void test_real_threaded(void **state)
+{
+        (void)state;
+        many_setup("threaded", 1);
+        snprintf(many.threaded, sizeof(many.threaded), "%s/workers", many.unit);
+        assert_int_equal(mkdir(many.threaded, 0755), 0);
+        many.made_threaded = true;
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/cgroup.type", many.threaded);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        if (write(fd, "threaded", 8) != 8) {
+                close(fd);
+                skip();
+        }
+        close(fd);
+        many_check("threaded", 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1559,6 +1580,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_real_cgroup, real_teardown),
                 cmocka_unit_test_teardown(test_real_lazy, real_teardown),
                 cmocka_unit_test_teardown(test_real_many_procs, many_teardown),
+                cmocka_unit_test_teardown(test_real_threaded, many_teardown),
         };
         int failed = cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
         if (failed)
