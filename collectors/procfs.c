@@ -61,15 +61,15 @@ int procfs_stat_parse(const char *text, ProcStat *ret)
         assert(text);
         assert(ret);
 
-        /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself, so it ends at the LAST
-         * ')' of the line; nothing after it can contain one. */
+        /* "pid (comm) state ppid ...": comm may hold spaces, ')' and newlines itself (it is printed
+         * raw, proc_task_name(m, task, false) in fs/proc/array.c; "echo x > /proc/PID/comm" ends
+         * it with "\n"), so it ends at the LAST ')' of the text; nothing after it can contain one.
+         */
         const char *open_paren = strchr(text, '(');
         if (!open_paren || open_paren == text || open_paren[-1] != ' ')
                 return -EINVAL;
-        /* memrchr over the line rather than a byte loop: this runs for every process read. */
-        const char *nl = strchr(open_paren, '\n');
-        size_t span = nl ? (size_t)(nl - open_paren) : strlen(open_paren);
-        const char *close_paren = memrchr(open_paren, ')', span);
+        /* memrchr rather than a byte loop: this runs for every process read. */
+        const char *close_paren = memrchr(open_paren, ')', strlen(open_paren));
         if (!close_paren)
                 return -EINVAL;
 
