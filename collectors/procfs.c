@@ -559,8 +559,11 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
         e->stat_ns = stat_ns;
         e->since_stat = 0;
         if (st.num_threads == 1 && !kthread) {
-                /* Next time from schedstat: take its baseline now if there is none. */
-                if (!e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                /* Next time from schedstat: take its baseline now if there is none. A process
+                 * read here has run, so a run time of 0 is a kernel that does not count it
+                 * ("0 0 0" without sched_info, proc_pid_schedstat in fs/proc/base.c before 5.14;
+                 * or a child not yet scheduled): stat stays the clock. */
+                if (!e->have_sched && entry_read_sched(t, e, &ns) == 0 && ns > 0) {
                         e->sched_ns = ns;
                         e->have_sched = true;
                 }

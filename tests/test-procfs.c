@@ -532,6 +532,33 @@ static void test_tracker_schedstat(void **state)
         assert_null(procfs_tracker_free(t));
 }
 
+/* Before Linux 5.14 ("sched: Simplify sched_info_on()"), a kernel without CONFIG_SCHEDSTATS whose
+ * delay accounting is off (nodelayacct) shows "0 0 0" in every schedstat (proc_pid_schedstat in
+ * fs/proc/base.c): stat is then the only clock. */
+static void test_tracker_schedstat_off(void **state)
+{
+        JoulesRoots roots = {.procfs = tmpdir};
+        ProcTracker *t;
+        const ProcSample *s;
+        size_t n;
+        const uint64_t tick = NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK);
+        (void)state;
+
+        write_stat(220, "single", 0, 0, 0, 6000);
+        write_stat_threads(220, "single", 100, 6000, 1);
+        write_file(tmpdir, "220/schedstat", "0 0 0\n");
+        assert_int_equal(procfs_tracker_new(&roots, 0, &t), 0);
+        pid_t pids[] = {220};
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        for (uint64_t i = 1; i <= 3; i++) {
+                write_stat_threads(220, "single", 100 + 10 * i, 6000, 1);
+                assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+                assert_int_equal(n, 1);
+                assert_true(s[0].delta_ns == 10 * tick);
+        }
+        assert_null(procfs_tracker_free(t));
+}
+
 static void test_tracker_skip_kthreads(void **state)
 {
         JoulesRoots roots = {.procfs = tmpdir};
@@ -776,6 +803,8 @@ int main(void)
                 cmocka_unit_test(test_fixture),
                 cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_schedstat, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_tracker_schedstat_off, setup_tmp,
+                                                teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_lazy, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_skip_kthreads, setup_tmp,
                                                 teardown_tmp),
