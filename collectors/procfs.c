@@ -528,8 +528,18 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
                 /* Coming from schedstat: keep its clock for this interval. */
                 d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
                 e->sched_ns = ns;
+                /* But schedstat is the main thread's alone, and stat the whole thread group's: the
+                 * time of threads that ran since the last stat read (exited ones included) shows
+                 * in stat only. More there than was reported, beyond stat's truncation (utime and
+                 * stime to a tick each), is theirs. */
+                if (stat_ns > e->cpu_ns + d + 2 * t->ns_per_tick) {
+                        d = stat_ns - e->cpu_ns;
+                        t->coarse++;
+                }
         } else if (same) {
-                d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
+                /* e->cpu_ns, not e->stat_ns: schedstat's deltas since the last stat read (when its
+                 * read failed just now) were reported already. */
+                d = stat_ns >= e->cpu_ns ? stat_ns - e->cpu_ns : 0;
                 t->coarse++;
         } else {
                 /* Started after the previous list: all of its CPU time is new. */

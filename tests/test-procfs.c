@@ -513,7 +513,7 @@ static void test_tracker_schedstat(void **state)
                 assert_int_equal(s[0].delta_ns, 1000);
                 assert_string_equal(s[0].comm, "worker");
         }
-        write_stat_threads(200, "renamed", 130, 6000, 1);
+        write_stat_threads(200, "renamed", 100, 6000, 1); /* 1.000138 s: still 100 ticks */
         write_schedstat(200, 1000123457 + 15 * 1000 + 5);
         assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
         assert_string_equal(s[0].comm, "renamed");
@@ -529,6 +529,44 @@ static void test_tracker_schedstat(void **state)
         write_schedstat(200, 9999999999); /* ignored now */
         assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
         assert_int_equal(s[0].delta_ns, 10 * tick);
+        assert_null(procfs_tracker_free(t));
+}
+
+/* A single-threaded process that runs a thread between two stat reads: the thread's time is in
+ * stat (the thread group's, exited threads included: signal->sum_sched_runtime) but never in the
+ * main thread's schedstat, so the stat read that follows adds what schedstat did not show. */
+static void test_tracker_schedstat_threads(void **state)
+{
+        JoulesRoots roots = {.procfs = tmpdir};
+        ProcTracker *t;
+        const ProcSample *s;
+        size_t n;
+        const uint64_t tick = NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK);
+        (void)state;
+
+        write_stat(210, "pool", 0, 0, 0, 6000);
+        write_stat_threads(210, "pool", NSEC_PER_SEC / tick, 6000, 1); /* 1 s */
+        write_schedstat(210, NSEC_PER_SEC);
+        assert_int_equal(procfs_tracker_new(&roots, 0, &t), 0);
+        pid_t pids[] = {210};
+        assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+        uint64_t sum = 0, run = NSEC_PER_SEC;
+        /* 16 samples from schedstat, the main thread 1 ms each; meanwhile a thread runs 500 ms and
+         * exits; the 17th sample reads stat again, single-threaded as before */
+        for (int i = 0; i < 17; i++) {
+                run += NSEC_PER_MSEC;
+                write_schedstat(210, run);
+                if (i == 16)
+                        write_stat_threads(210, "pool", (run + 500 * NSEC_PER_MSEC) / tick, 6000,
+                                           1);
+                assert_int_equal(procfs_tracker_sample(t, pids, 1, &s, &n), 0);
+                assert_int_equal(n, 1);
+                sum += s[0].delta_ns;
+        }
+        print_message("schedstat threads: %.1f ms seen, 517 ms used\n", (double)sum / 1e6);
+        if (sum + 2 * tick < 517 * NSEC_PER_MSEC || sum > 517 * NSEC_PER_MSEC + 2 * tick)
+                fail_msg("%" PRIu64 " ns seen, want 517 ms", sum);
+        assert_true(s[0].cpu_ns == (run + 500 * NSEC_PER_MSEC) / tick * tick);
         assert_null(procfs_tracker_free(t));
 }
 
@@ -803,6 +841,8 @@ int main(void)
                 cmocka_unit_test(test_fixture),
                 cmocka_unit_test_setup_teardown(test_tracker_fake, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_schedstat, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_tracker_schedstat_threads, setup_tmp,
+                                                teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_schedstat_off, setup_tmp,
                                                 teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_tracker_lazy, setup_tmp, teardown_tmp),
