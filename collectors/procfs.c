@@ -266,8 +266,13 @@ int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max)
                         p++;
                         continue;
                 }
-                if (take_u64(&p, &v) < 0 || v == 0 || v > INT32_MAX || *p == ' ')
+                if (take_u64(&p, &v) < 0 || v > INT32_MAX || *p == ' ')
                         return -EINVAL;
+                /* 0: a task that lost its PID while exiting, or one outside the reader's PID
+                 * namespace (task_pid_vnr() in cgroup_procs_show, kernel/cgroup/cgroup.c, until
+                 * "cgroup: Skip showing PID 0 in cgroup.procs and cgroup.threads"). */
+                if (v == 0)
+                        continue;
                 if (n >= max)
                         return -ENOBUFS;
                 pids[n++] = (pid_t)v;
