@@ -1,12 +1,14 @@
 #include "collectors/energy.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "collectors/power-defaults.h"
 #include "common/log.h"
+#include "common/util.h"
 
 const EnergySourceOps *const energy_sources[] = {
         &energy_source_perf,
@@ -27,6 +29,36 @@ const char *energy_domain_kind_to_string(EnergyDomainKind k)
         if ((unsigned)k >= _ENERGY_DOMAIN_KIND_MAX)
                 return "other";
         return domain_kind_names[k];
+}
+
+bool energy_cpuinfo_rapl_pkg_scope(const char *cpuinfo)
+{
+        /* The first processor's "vendor_id\t: AuthenticAMD"; all processors share it. */
+        for (const char *l = cpuinfo; l && *l;) {
+                if (startswith(l, "vendor_id")) {
+                        const char *v = l + strlen("vendor_id");
+                        v += strspn(v, " \t");
+                        if (*v++ != ':')
+                                return false;
+                        v += strspn(v, " \t");
+                        size_t n = strcspn(v, " \t\n");
+                        return (n == strlen("AuthenticAMD") && startswith(v, "AuthenticAMD")) ||
+                               (n == strlen("HygonGenuine") && startswith(v, "HygonGenuine"));
+                }
+                l = strchr(l, '\n');
+                if (l)
+                        l++;
+        }
+        return false;
+}
+
+bool energy_rapl_pkg_scope(const char *procfs)
+{
+        char path[PATH_MAX], buf[4096]; /* vendor_id is the second line */
+        if (!procfs || path_fmt(path, sizeof(path), "%s/cpuinfo", procfs) < 0 ||
+            read_text(path, buf, sizeof(buf)) < 0)
+                return false;
+        return energy_cpuinfo_rapl_pkg_scope(buf);
 }
 
 void energy_options_default(EnergyOptions *o)

@@ -116,6 +116,15 @@ extern const EnergySourceOps energy_source_model;
 extern const EnergySourceOps *const energy_sources[];
 extern const size_t energy_sources_count;
 
+/* Whether the RAPL package counters of this CPU are per package whatever the die topology says:
+ * AMD and Hygon. The kernel decides so by vendor (rapl_pkg_pmu_is_pkg_scope() in
+ * arch/x86/events/rapl.c, rapl_msrs_are_pkg_scope() in drivers/powercap/intel_rapl_common.c);
+ * kernels 6.10 and 6.11 before those fixes scoped them per CCD on Zen 4/5 (the CPUID 0x80000026
+ * die), so one package counter appeared once per CCD. From the vendor_id of a cpuinfo text;
+ * false when there is none. */
+bool energy_cpuinfo_rapl_pkg_scope(const char *cpuinfo);
+/* The same from <procfs>/cpuinfo; false when it cannot be read. */
+bool energy_rapl_pkg_scope(const char *procfs);
 const char *energy_domain_kind_to_string(EnergyDomainKind k);
 void energy_options_default(EnergyOptions *o);
 

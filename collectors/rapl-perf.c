@@ -19,7 +19,7 @@
  * host total, so a new kernel's event is reported rather than dropped or double counted. */
 static const struct {
         const char *event;
-        const char *suffix; /* appended to "package-N"; NULL: system-wide, named "psys" */
+        const char *suffix; /* appended to "package-N"; NULL: the platform's, "psys" */
         EnergyDomainKind kind;
 } perfpmu_known[] = {
         {"energy-pkg", "", ENERGY_DOMAIN_PACKAGE},
@@ -350,6 +350,32 @@ static void perfpmu_packages(const char *sysfs, const unsigned *cpus, size_t n, 
         }
 }
 
+/* AMD and Hygon count package energy per package (energy_rapl_pkg_scope()), so several cpumask
+ * CPUs in one package are one counter read several times: kernels 6.10 and 6.11 before commit
+ * 8d72eba1cf8c scoped the PMU by Zen 4/5's CCD (cpumask "0,8,...,88" on a 12-CCD Genoa), and
+ * summing those would count the package once per CCD. Keeps the first CPU of each package;
+ * returns how many remain. */
+static size_t perfpmu_one_per_package(unsigned *cpus, int *pkg, int *die, size_t n)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t j = 0;
+                while (j < k && pkg[j] != pkg[i])
+                        j++;
+                if (j < k) {
+                        log_debug("perf: cpu%u reads the package counter of cpu%u (package %d): "
+                                  "counted once",
+                                  cpus[i], cpus[j], pkg[i]);
+                        continue;
+                }
+                cpus[k] = cpus[i];
+                pkg[k] = pkg[i];
+                die[k] = -1;
+                k++;
+        }
+        return k;
+}
+
 static int perfpmu_paranoid(const char *procfs)
 {
         char path[PATH_MAX], buf[32];
@@ -366,9 +392,10 @@ static bool perfpmu_is_psys(const PerfPmuEvent *ev)
         return ev->rank < ELEMENTSOF(perfpmu_known) && !perfpmu_known[ev->rank].suffix;
 }
 
-/* Names and classifies the domain of event ev counted on cpu (package pkg, die or -1). */
+/* Names and classifies the domain of event ev counted on cpu (package pkg, die or -1); first:
+ * cpu is the first of cpumask (its psys is "psys", the others' "psys-N" as powercap names them). */
 static int perfpmu_fill_domain(EnergyDomain *d, const PerfPmuEvent *ev, unsigned cpu, int pkg,
-                               int die, bool host_psys)
+                               int die, bool first, bool host_psys)
 {
         bool known = ev->rank < ELEMENTSOF(perfpmu_known);
         bool psys = perfpmu_is_psys(ev);
@@ -381,8 +408,10 @@ static int perfpmu_fill_domain(EnergyDomain *d, const PerfPmuEvent *ev, unsigned
                 r = path_fmt(pname, sizeof(pname), "package-%d", pkg);
         if (r < 0)
                 return r;
-        if (psys)
+        if (psys && first)
                 r = path_fmt(d->name, sizeof(d->name), "psys");
+        else if (psys)
+                r = path_fmt(d->name, sizeof(d->name), "psys-%s", pname + strlen("package-"));
         else if (known)
                 r = path_fmt(d->name, sizeof(d->name), "%s%s", pname,
                              perfpmu_known[ev->rank].suffix);
@@ -508,6 +537,8 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
                 goto finish;
         }
         perfpmu_packages(roots->sysfs, cpus, n_cpus, pkg, die);
+        if (n_cpus > 1 && die[0] >= 0 && energy_rapl_pkg_scope(roots->procfs))
+                n_cpus = perfpmu_one_per_package(cpus, pkg, die, n_cpus);
 
         r = perfpmu_read_events(dir, &fmt, evs, ELEMENTSOF(evs), &n_evs);
         if (r < 0) {
@@ -537,7 +568,7 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
                 goto finish;
         }
 
-        size_t n = n_cpus * n_per_pkg + n_psys;
+        size_t n = n_cpus * (n_per_pkg + n_psys);
         s = calloc(1, sizeof(*s));
         PerfPmuCounter *counters = calloc(n, sizeof(*counters));
         if (s) {
@@ -554,17 +585,20 @@ static int perfpmu_open(const JoulesRoots *roots, const EnergyOptions *opts, Ene
         for (size_t i = 0; i < n; i++)
                 counters[i].fd = -1;
 
-        /* Domain order: per package, its events in perfpmu_known order; psys last. */
+        /* Domain order: per package, its events in perfpmu_known order; then the psys of each
+         * package. psys is the platform's, but on a multi-socket host its MSR reads non-zero on
+         * one "master" package only, which on Sapphire Rapids need not be package 0
+         * (intel_rapl_common.c therefore enumerates psys on every package and registers the one
+         * that reads non-zero). Counted on every package, the others add nothing. */
         size_t k = 0;
-        for (size_t c = 0; c <= n_cpus; c++) {
+        for (size_t c = 0; c < 2 * n_cpus; c++) {
                 for (size_t e = 0; e < n_evs; e++) {
                         bool psys = perfpmu_is_psys(&evs[e]);
-                        /* psys is system-wide: once, on the first CPU of cpumask. */
-                        if (c == n_cpus ? !psys : psys)
+                        if (psys != (c >= n_cpus))
                                 continue;
-                        size_t ci = c == n_cpus ? 0 : c;
+                        size_t ci = c % n_cpus;
                         r = perfpmu_fill_domain(&s->domains[k], &evs[e], cpus[ci], pkg[ci], die[ci],
-                                                opts->host_psys);
+                                                ci == 0, opts->host_psys);
                         if (r < 0) {
                                 snprintf(err, errlen, "power/%s: name too long", evs[e].name);
                                 goto finish;

@@ -11,8 +11,9 @@
 
 /* The energy source `perf`: the kernel's RAPL counters through the perf `power` PMU
  * (<sysfs>/bus/event_source/devices/power/). One system-wide counter per event and package CPU
- * (cpumask); the kernel keeps 64-bit totals, so nothing wraps. The parsers of the PMU's sysfs
- * files are pure functions, exposed for table tests. */
+ * (cpumask; on AMD/Hygon one CPU per package even where a kernel lists one per CCD); the kernel
+ * keeps 64-bit totals, so nothing wraps. The parsers of the PMU's sysfs files are pure
+ * functions, exposed for table tests. */
 
 /* A kernel cpulist ("0", "0,36", "0-3,8-11", trailing newline allowed) into at most max CPU
  * numbers, in the order written. -EINVAL on malformed text, -E2BIG when more than max. */

@@ -341,6 +341,34 @@ static void powercap_dedupe_mmio(PowercapZone *zones, size_t n)
         }
 }
 
+/* AMD and Hygon count package energy per package (energy_rapl_pkg_scope()). Kernels 6.10 and
+ * 6.11 before commit 26096aed255f ("powercap/intel_rapl: Fix the energy-pkg event for AMD CPUs")
+ * took Zen 4/5's CCDs for dies and registered a "package-N-die-M" zone per CCD, each reading the
+ * package's one MSR_AMD_PKG_ENERGY_STATUS: summed, a package would count once per CCD. Only the
+ * lowest die's zone of each package is kept, with its subzones. */
+static void powercap_dedupe_pkg_scope(PowercapZone *zones, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                PowercapZone *z = &zones[i];
+                if (z->skip || z->id.depth != 1 || z->cls.kind != ENERGY_DOMAIN_PACKAGE ||
+                    z->cls.die < 0)
+                        continue;
+                for (size_t j = 0; j < n; j++) {
+                        const PowercapZone *t = &zones[j];
+                        if (t->skip || t->id.depth != 1 || t->id.control != z->id.control ||
+                            t->cls.kind != ENERGY_DOMAIN_PACKAGE ||
+                            t->cls.package != z->cls.package || t->cls.die < 0 ||
+                            t->cls.die >= z->cls.die)
+                                continue;
+                        log_debug("powercap: skipping %s (%s): the same package counter as %s "
+                                  "(%s), AMD counts energy per package",
+                                  z->entry, z->kname, t->entry, t->kname);
+                        z->skip = true;
+                        break;
+                }
+        }
+}
+
 /* Links subzones to their parents; a subzone whose parent is missing or skipped cannot be
  * named (nor placed in a package) and is skipped too. */
 static void powercap_link_parents(PowercapZone *zones, size_t n)
@@ -534,6 +562,8 @@ static int powercap_open(const JoulesRoots *roots, const EnergyOptions *opts, En
                 return r;
         }
 
+        if (energy_rapl_pkg_scope(roots->procfs))
+                powercap_dedupe_pkg_scope(zones, n_zones);
         powercap_dedupe_mmio(zones, n_zones);
         powercap_link_parents(zones, n_zones);
 

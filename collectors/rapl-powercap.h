@@ -17,11 +17,13 @@
  * parent, "package-0/core", "package-1/dram"; `zone` is the sysfs id ("intel-rapl:0:1",
  * "intel-rapl-mmio:0"). Sorted by package, die, top-level zone first, then kind. in_host: the
  * packages and dram; with opts->host_psys every psys zone and nothing else. The MMIO twin of an
- * MSR package is dropped. Zones reading enabled=0 are kept: that file is the power-limit enable
- * bit, not the counter's. open() fails with -ENODEV when there is no powercap or no RAPL zone,
- * -EACCES when an energy_uj may not be read (err names the file and how to grant access), and
- * -ENOENT when host_psys is asked on a host without psys. read() gives valid=false for a domain
- * whose energy_uj cannot be read or parsed (an empty read included), never a zero. */
+ * MSR package is dropped, and so, on AMD/Hygon (energy_rapl_pkg_scope()), is every die zone of a
+ * package but the lowest: there the dies are CCDs sharing one package counter. Zones reading
+ * enabled=0 are kept: that file is the power-limit enable bit, not the counter's. open() fails with
+ * -ENODEV when there is no powercap or no RAPL zone, -EACCES when an energy_uj may not be read (err
+ * names the file and how to grant access), and -ENOENT when host_psys is asked on a host without
+ * psys. read() gives valid=false for a domain whose energy_uj cannot be read or parsed (an empty
+ * read included), never a zero. */
 
 typedef enum RaplControlType {
         RAPL_CONTROL_MSR,  /* "intel-rapl": the MSR (or TPMI) interface, with subzones */

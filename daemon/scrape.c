@@ -408,6 +408,115 @@ double scrape_counter_delta(double prev, double cur)
         return cur >= prev ? cur - prev : cur;
 }
 
+/* The series' key: its labels sorted by name, each "name=LENGTH:value" (a label name holds no
+ * '=', and the length says where the value ends whatever bytes it holds), so every label set
+ * has a key of its own. */
+static char *scrape_series_key(const ScrapeSample *s)
+{
+        size_t order[SCRAPE_LABELS_MAX], size = 1;
+        for (size_t i = 0; i < s->n_labels; i++) {
+                size_t k = i;
+                while (k > 0 && strcmp(s->labels[order[k - 1]].name, s->labels[i].name) > 0) {
+                        order[k] = order[k - 1];
+                        k--;
+                }
+                order[k] = i;
+                size += strlen(s->labels[i].name) + strlen(s->labels[i].value) + 24;
+        }
+        char *key = malloc(size);
+        if (!key)
+                return NULL;
+        size_t n = 0;
+        key[0] = '\0';
+        for (size_t i = 0; i < s->n_labels; i++) {
+                const ScrapeLabel *l = &s->labels[order[i]];
+                n += (size_t)snprintf(key + n, size - n, "%s=%zu:%s", l->name, strlen(l->value),
+                                      l->value);
+        }
+        return key;
+}
+
+static int scrape_series_cmp(const void *a, const void *b)
+{
+        return strcmp(((const ScrapeSeries *)a)->key, ((const ScrapeSeries *)b)->key);
+}
+
+void scrape_series_done(ScrapeSeriesSet *set)
+{
+        for (size_t i = 0; i < set->n; i++)
+                free(set->v[i].key);
+        free(set->v);
+        *set = (ScrapeSeriesSet){0};
+}
+
+int scrape_collect(const ScrapeSelector *sel, const char *text, size_t len, ScrapeSeriesSet *ret)
+{
+        ScrapeSeriesSet set = {0};
+        size_t cap = 0;
+        ScrapeSample *s = malloc(sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        const char *p = text, *end = text + len;
+        size_t ml = strlen(sel->metric);
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *le = nl ? nl : end;
+                const char *q = p;
+                while (q < le && scrape_is_space(*q))
+                        q++;
+                if ((size_t)(le - q) > ml && memcmp(q, sel->metric, ml) == 0 &&
+                    scrape_parse_line(p, (size_t)(le - p), s) == 0 &&
+                    scrape_selector_match(sel, s) && isfinite(s->value)) {
+                        if (set.n == cap) {
+                                size_t nc = cap ? cap * 2 : 16;
+                                ScrapeSeries *v = realloc(set.v, nc * sizeof(*v));
+                                if (!v)
+                                        goto oom;
+                                set.v = v;
+                                cap = nc;
+                        }
+                        char *key = scrape_series_key(s);
+                        if (!key)
+                                goto oom;
+                        set.v[set.n++] = (ScrapeSeries){key, s->value};
+                }
+                p = nl ? nl + 1 : end;
+        }
+        free(s);
+        if (set.n > 1)
+                qsort(set.v, set.n, sizeof(*set.v), scrape_series_cmp);
+        /* the same label set twice (not a valid page): added up, once */
+        size_t n = 0;
+        for (size_t i = 0; i < set.n; i++) {
+                if (n > 0 && strcmp(set.v[n - 1].key, set.v[i].key) == 0) {
+                        set.v[n - 1].value += set.v[i].value;
+                        free(set.v[i].key);
+                        continue;
+                }
+                set.v[n++] = set.v[i];
+        }
+        set.n = n;
+        *ret = set;
+        return 0;
+oom:
+        free(s);
+        scrape_series_done(&set);
+        return -ENOMEM;
+}
+
+double scrape_growth(const ScrapeSeriesSet *prev, const ScrapeSeriesSet *cur)
+{
+        double growth = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < cur->n; i++) {
+                while (k < prev->n && strcmp(prev->v[k].key, cur->v[i].key) < 0)
+                        k++;
+                bool seen = k < prev->n && strcmp(prev->v[k].key, cur->v[i].key) == 0;
+                growth += scrape_counter_delta(seen ? prev->v[k].value : 0, cur->v[i].value);
+        }
+        return growth;
+}
+
 /* ---- the thread ---- */
 
 typedef struct ScrapeTarget {
@@ -417,7 +526,7 @@ typedef struct ScrapeTarget {
         char *body;
         size_t body_len, body_cap;
         bool has_prev;
-        double prev;
+        ScrapeSeriesSet prev;
         uint64_t next_ns;
         int failing;    /* -1 unknown, 0 working, 1 failing */
         double pending; /* growth not yet taken by a tick (under the mutex) */
@@ -490,22 +599,26 @@ static void scrape_one(Scrape *s, ScrapeTarget *t)
                 scrape_state(t, true, why);
                 return;
         }
-        double sum;
-        size_t matched;
-        scrape_sum(&t->sel, t->body ? t->body : "", t->body_len, &sum, &matched);
-        if (matched == 0) {
+        ScrapeSeriesSet cur;
+        if (scrape_collect(&t->sel, t->body ? t->body : "", t->body_len, &cur) < 0) {
+                scrape_state(t, true, "out of memory");
+                return;
+        }
+        if (cur.n == 0) {
                 snprintf(why, sizeof(why), "no series matches %s", t->src->selector);
                 scrape_state(t, true, why);
+                scrape_series_done(&cur);
                 return;
         }
         scrape_state(t, false, NULL);
         if (t->has_prev) {
-                double d = scrape_counter_delta(t->prev, sum);
+                double d = scrape_growth(&t->prev, &cur);
                 pthread_mutex_lock(&s->lock);
                 t->pending += d;
                 pthread_mutex_unlock(&s->lock);
         }
-        t->prev = sum;
+        scrape_series_done(&t->prev);
+        t->prev = cur;
         t->has_prev = true;
 }
 
@@ -634,6 +747,7 @@ Scrape *scrape_stop(Scrape *s)
                 if (s->targets[i].curl)
                         curl_api.easy_cleanup(s->targets[i].curl);
                 free(s->targets[i].body);
+                scrape_series_done(&s->targets[i].prev);
         }
         free(s->targets);
         pthread_cond_destroy(&s->cond);

@@ -9,16 +9,17 @@
 #include "daemon/config.h"
 
 /* Requests from a service's own Prometheus counter: its /metrics page (text exposition format)
- * is fetched with libcurl, the series that match a selector are summed, and the growth of that
- * sum between two scrapes is the number of requests.
+ * is fetched with libcurl, and the growth of the series that match a selector between two
+ * scrapes, added up, is the number of requests.
  *
  * Selector: METRIC or METRIC{MATCHER,...}, MATCHER one of label="v", label!="v", label=~"re",
  * label!~"re", like PromQL: a regex must match the whole value (POSIX extended, anchored), a
  * missing label is the empty string. Example: http_requests_total{code=~"2..",method!="HEAD"}.
  *
- * Counter resets. A counter only grows, except when its process restarts: a sum lower than the
+ * Counter resets. A counter only grows, except when its process restarts: a value lower than the
  * previous one means a reset, and the new value itself is the growth since (Prometheus' rate()
- * rule). The first scrape is only a baseline.
+ * rule), judged for each matched series before the growths are added. The first scrape is only
+ * a baseline.
  *
  * Scrapes run on one thread of their own with bounded timeouts (connect and total, per target), so
  * a slow or dead service never delays the tick loop; the tick takes what has been counted.
@@ -82,6 +83,25 @@ void scrape_sum(const ScrapeSelector *sel, const char *text, size_t len, double 
 
 /* Growth of a counter from prev to cur, a reset counted as cur. */
 double scrape_counter_delta(double prev, double cur);
+
+/* The series sel matches in a page, each by its label set (labels in any order), with a finite
+ * value; the same label set twice is added up. Sorted by key. */
+typedef struct ScrapeSeries {
+        char *key;
+        double value;
+} ScrapeSeries;
+typedef struct ScrapeSeriesSet {
+        ScrapeSeries *v;
+        size_t n;
+} ScrapeSeriesSet;
+int scrape_collect(const ScrapeSelector *sel, const char *text, size_t len,
+                   ScrapeSeriesSet *ret) WARN_UNUSED;
+void scrape_series_done(ScrapeSeriesSet *set);
+
+/* Growth from one page to the next: scrape_counter_delta series by series, then added up (a
+ * counter reset is only seen in its own series: Prometheus takes rate() before sum()). A series
+ * new in cur grew from 0; one gone from cur adds nothing. */
+double scrape_growth(const ScrapeSeriesSet *prev, const ScrapeSeriesSet *cur);
 
 /* ---- the scrape thread ---- */
 

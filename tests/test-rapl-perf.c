@@ -346,13 +346,19 @@ static int teardown(void **state)
         return 0;
 }
 
-static int open_fixture(const char *name, const EnergyOptions *opts, EnergySource **ret, char *err,
-                        size_t errlen)
+static int open_fixture_procfs(const char *name, const char *procfs, const EnergyOptions *opts,
+                               EnergySource **ret, char *err, size_t errlen)
 {
-        JoulesRoots roots = {.sysfs = fixture(name), .procfs = fixture("procfs-paranoid-2")};
+        JoulesRoots roots = {.sysfs = fixture(name), .procfs = fixture(procfs)};
         EnergyOptions o = {.model_idle_w_per_cpu = 0.74, .model_max_w_per_cpu = 3.5};
         err[0] = '\0';
         return energy_source_perf.open(&roots, opts ? opts : &o, ret, err, errlen);
+}
+
+static int open_fixture(const char *name, const EnergyOptions *opts, EnergySource **ret, char *err,
+                        size_t errlen)
+{
+        return open_fixture_procfs(name, "procfs-paranoid-2", opts, ret, err, errlen);
 }
 
 typedef struct ExpectDomain {
@@ -408,7 +414,11 @@ static void test_open_intel_2s(void **state)
                 {"package-1", "power/energy-pkg/cpu36", ENERGY_DOMAIN_PACKAGE, 1, true, 2, 36},
                 {"package-1/core", "power/energy-cores/cpu36", ENERGY_DOMAIN_CORE, 1, false, 1, 36},
                 {"package-1/dram", "power/energy-ram/cpu36", ENERGY_DOMAIN_DRAM, 1, true, 3, 36},
+                /* psys on every package: only the master package's reads non-zero, and on
+                 * Sapphire Rapids that need not be package 0 (intel_rapl_common.c registers the
+                 * psys of whichever package reads non-zero). */
                 {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, false, 5, 0},
+                {"psys-1", "power/energy-psys/cpu36", ENERGY_DOMAIN_PSYS, -1, false, 5, 36},
         };
         check_domains(s, want, ELEMENTSOF(want), 24);
 
@@ -420,6 +430,7 @@ static void test_open_intel_2s(void **state)
                 UINT64_MAX,
                 3,
                 UINT64_C(17280000) << 32,
+                0, /* psys of a slave package */
                 UINT64_C(0x300000005),
         };
         static const uint64_t uj[] = {
@@ -429,12 +440,13 @@ static void test_open_intel_2s(void **state)
                 UINT64_C(4294967295999999),
                 0,
                 UINT64_C(17280000000000),
+                0,
                 3000000,
         };
         for (size_t i = 0; i < ELEMENTSOF(counts); i++)
                 fake_write_count(i, counts[i]);
-        uint64_t v[7];
-        bool valid[7];
+        uint64_t v[8];
+        bool valid[8];
         assert_int_equal(energy_source_perf.read(s, v, valid), 0);
         for (size_t i = 0; i < ELEMENTSOF(uj); i++) {
                 assert_true(valid[i]);
@@ -472,8 +484,13 @@ static void test_open_host_psys(void **state)
         EnergyOptions o = {.host_psys = true};
         fake_reset(0, 0);
         assert_int_equal(open_fixture("intel-2s", &o, &s, err, sizeof(err)), 0);
-        for (size_t i = 0; i < s->n_domains; i++)
+        size_t n_psys = 0;
+        for (size_t i = 0; i < s->n_domains; i++) {
                 assert_true(s->domains[i].in_host == (s->domains[i].kind == ENERGY_DOMAIN_PSYS));
+                n_psys += s->domains[i].kind == ENERGY_DOMAIN_PSYS;
+        }
+        /* Both packages' psys, so the master's is in the host total whichever package it is. */
+        assert_int_equal(n_psys, 2);
         energy_source_perf.close(s);
 
         /* Asked for psys where there is none: said, not silently replaced. */
@@ -540,6 +557,33 @@ static void test_open_amd(void **state)
                 {"package-0/core", "power/energy-cores/cpu0", ENERGY_DOMAIN_CORE, 0, false, 1, 0},
         };
         check_domains(s, zen4, ELEMENTSOF(zen4), 11);
+        energy_source_perf.close(s);
+}
+
+/* AMD Zen 4 (12 CCDs, one package) on a kernel from 6.10 to 6.11 before commit 8d72eba1cf8c
+ * ("perf/x86/rapl: Fix the energy-pkg event for AMD CPUs"): the power PMU took the CCD for a die,
+ * so cpumask lists one CPU per CCD and each reads the same MSR_AMD_PKG_ENERGY_STATUS. The package
+ * is counted once, not twelve times; Intel's die-scoped counters (CLX-AP) stay per die. */
+static void test_open_amd_ccd_dies(void **state)
+{
+        char err[512];
+        EnergySource *s = NULL;
+        fake_reset(0, 0);
+        assert_int_equal(
+                open_fixture_procfs("amd-zen4-ccd", "procfs-amd", NULL, &s, err, sizeof(err)), 0);
+        static const ExpectDomain want[] = {
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, true, 2, 0},
+        };
+        check_domains(s, want, ELEMENTSOF(want), 11);
+        energy_source_perf.close(s);
+
+        fake_reset(0, 0);
+        s = NULL;
+        assert_int_equal(
+                open_fixture_procfs("intel-2die", "procfs-intel", NULL, &s, err, sizeof(err)), 0);
+        assert_int_equal(s->n_domains, 4);
+        assert_string_equal(s->domains[0].name, "package-0-die-0");
+        assert_string_equal(s->domains[2].name, "package-0-die-1");
         energy_source_perf.close(s);
 }
 
@@ -678,6 +722,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_open_intel_laptop, teardown),
                 cmocka_unit_test_teardown(test_open_intel_2die, teardown),
                 cmocka_unit_test_teardown(test_open_amd, teardown),
+                cmocka_unit_test_teardown(test_open_amd_ccd_dies, teardown),
                 cmocka_unit_test_teardown(test_open_bad_events_skipped, teardown),
                 cmocka_unit_test_teardown(test_open_errors, teardown),
                 cmocka_unit_test_teardown(test_real_syscall_fallback, teardown),

@@ -53,6 +53,7 @@ typedef struct FixtureCase {
         bool host_psys;
         uint64_t host_uj;     /* sum of the in_host domains, worked out by hand */
         ExpDomain domains[8]; /* in the order the source must report them; ends at name NULL */
+        const char *procfs;   /* procfs root under fixtures/powercap/; NULL: procfs-intel */
 } FixtureCase;
 
 /* clang-format off */
@@ -62,7 +63,7 @@ static const FixtureCase fixture_cases[] = {
         {"package-0/core",   "intel-rapl:0:0", CORE,    0, false, PKG_MAX, 40187532117},
         {"package-0/uncore", "intel-rapl:0:1", UNCORE,  0, false, PKG_MAX, 1873622851},
         {"package-0/dram",   "intel-rapl:0:2", DRAM,    0, true,  PKG_MAX, 9922361487},
-    }},
+    }, NULL},
     {"intel-2s-dram", false, UINT64_C(396082371253), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true,  PKG_MAX,      171542098713},
         {"package-0/core", "intel-rapl:0:0", CORE,    0, false, PKG_MAX,      98312005874},
@@ -70,33 +71,33 @@ static const FixtureCase fixture_cases[] = {
         {"package-1",      "intel-rapl:1",   PACKAGE, 1, true,  PKG_MAX,      163009823118},
         {"package-1/core", "intel-rapl:1:0", CORE,    1, false, PKG_MAX,      90476301552},
         {"package-1/dram", "intel-rapl:1:1", DRAM,    1, true,  SRV_DRAM_MAX, 29653318870},
-    }},
+    }, NULL},
     {"multi-die", false, UINT64_C(276561803170), {
         {"package-0-die-0",      "intel-rapl:0",   PACKAGE, 0, true, PKG_MAX,      118442190032},
         {"package-0-die-0/dram", "intel-rapl:0:0", DRAM,    0, true, SRV_DRAM_MAX, 20331870411},
         {"package-0-die-1",      "intel-rapl:1",   PACKAGE, 0, true, PKG_MAX,      117930016624},
         {"package-0-die-1/dram", "intel-rapl:1:0", DRAM,    0, true, SRV_DRAM_MAX, 19857726103},
-    }},
+    }, NULL},
     /* The MMIO twin of package-0 is dropped: the MSR zone is kept, with its subzones. */
     {"mmio-dup", false, UINT64_C(52209113841), {
         {"package-0",        "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX, 52209113841},
         {"package-0/core",   "intel-rapl:0:0", CORE,    0,  false, PKG_MAX, 23860542100},
         {"package-0/uncore", "intel-rapl:0:1", UNCORE,  0,  false, PKG_MAX, 2210094587},
         {"psys",             "intel-rapl:1",   PSYS,    -1, false, PKG_MAX, 98701234562},
-    }},
+    }, NULL},
     {"mmio-only", false, UINT64_C(52209113841), {
         {"package-0", "intel-rapl-mmio:0", PACKAGE, 0, true, PKG_MAX, 52209113841},
-    }},
+    }, NULL},
     {"psys", false, UINT64_C(61234987003), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX, 61234987003},
         {"package-0/core", "intel-rapl:0:0", CORE,    0,  false, PKG_MAX, 30117722801},
         {"psys",           "intel-rapl:1",   PSYS,    -1, false, PKG_MAX, 130877124660},
-    }},
+    }, NULL},
     {"psys", true, UINT64_C(130877124660), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  false, PKG_MAX, 61234987003},
         {"package-0/core", "intel-rapl:0:0", CORE,    0,  false, PKG_MAX, 30117722801},
         {"psys",           "intel-rapl:1",   PSYS,    -1, true,  PKG_MAX, 130877124660},
-    }},
+    }, NULL},
     /* Zone ids are not package numbers: package-1 is intel-rapl:2. */
     {"spr-2s-psys", false, UINT64_C(482479916854), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX,      201554387120},
@@ -105,7 +106,7 @@ static const FixtureCase fixture_cases[] = {
         {"package-1/dram", "intel-rapl:2:0", DRAM,    1,  true,  SRV_DRAM_MAX, 41822016551},
         {"psys",           "intel-rapl:1",   PSYS,    -1, false, SPR_PSYS_MAX, 60293987000000},
         {"psys-1",         "intel-rapl:3",   PSYS,    -1, false, SPR_PSYS_MAX, 60112544000000},
-    }},
+    }, NULL},
     {"spr-2s-psys", true, UINT64_C(120406531000000), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  false, PKG_MAX,      201554387120},
         {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  false, SRV_DRAM_MAX, 44100291336},
@@ -113,38 +114,46 @@ static const FixtureCase fixture_cases[] = {
         {"package-1/dram", "intel-rapl:2:0", DRAM,    1,  false, SRV_DRAM_MAX, 41822016551},
         {"psys",           "intel-rapl:1",   PSYS,    -1, true,  SPR_PSYS_MAX, 60293987000000},
         {"psys-1",         "intel-rapl:3",   PSYS,    -1, true,  SPR_PSYS_MAX, 60112544000000},
-    }},
+    }, NULL},
     /* enabled reads 0 on both AMD zones: they are kept. */
     {"amd", false, UINT64_C(33518840112), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true,  AMD_MAX, 33518840112},
         {"package-0/core", "intel-rapl:0:0", CORE,    0, false, AMD_MAX, 12770913548},
-    }},
+    }, NULL},
+    /* AMD Zen 4 on a 6.10/6.11 kernel that took each CCD for a die: 8 zones per socket read the
+     * one package counter. Counted once per package, with the first CCD's zone. */
+    {"amd-ccd", false, UINT64_C(67037681224), {
+        {"package-0-die-0",      "intel-rapl:0",   PACKAGE, 0, true,  AMD_MAX, 33518840112},
+        {"package-0-die-0/core", "intel-rapl:0:0", CORE,    0, false, AMD_MAX, 1270913548},
+        {"package-1-die-0",      "intel-rapl:8",   PACKAGE, 1, true,  AMD_MAX, 33518841112},
+        {"package-1-die-0/core", "intel-rapl:8:0", CORE,    1, false, AMD_MAX, 1270913556},
+    }, "procfs-amd"},
     /* Firmware-locked power limits (enabled = 0) do not stop the counters: kept. */
     {"disabled", false, UINT64_C(103461992832), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true, PKG_MAX,      88231044719},
         {"package-0/dram", "intel-rapl:0:0", DRAM,    0, true, SRV_DRAM_MAX, 15230948113},
-    }},
+    }, NULL},
     {"no-max", false, UINT64_C(72138452337), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true,  0,       72138452337},
         {"package-0/core", "intel-rapl:0:0", CORE,    0, false, PKG_MAX, 40187532117},
-    }},
+    }, NULL},
     {"malformed", false, UINT64_C(82060813824), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true, PKG_MAX, 72138452337},
         {"package-0/dram", "intel-rapl:0:5", DRAM,    0, true, PKG_MAX, 9922361487},
-    }},
+    }, NULL},
     {"unknown", false, UINT64_C(72138452337), {
         {"package-0",           "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX, 72138452337},
         {"package-0/core",      "intel-rapl:0:0", CORE,    0,  false, PKG_MAX, 40187532117},
         {"package-0/gpu",       "intel-rapl:0:1", OTHER,   0,  false, PKG_MAX, 1873622851},
         {"package-0/package-9", "intel-rapl:0:2", OTHER,   0,  false, PKG_MAX, 1000},
         {"soc",                 "intel-rapl:1",   OTHER,   -1, false, PKG_MAX, 5000000},
-    }},
+    }, NULL},
     {"dram-top", false, UINT64_C(396082371253), {
         {"package-0",         "intel-rapl:0", PACKAGE, 0,  true, PKG_MAX,      171542098713},
         {"package-1",         "intel-rapl:2", PACKAGE, 1,  true, PKG_MAX,      163009823118},
         {"dram@intel-rapl:1", "intel-rapl:1", DRAM,    -1, true, SRV_DRAM_MAX, 31877130552},
         {"dram@intel-rapl:3", "intel-rapl:3", DRAM,    -1, true, SRV_DRAM_MAX, 29653318870},
-    }},
+    }, NULL},
 };
 /* clang-format on */
 
@@ -156,24 +165,43 @@ static const char *fixtures_dir(void)
         return d;
 }
 
-static int open_root(const char *sysfs, bool host_psys, EnergySource **ret, char *err,
-                     size_t errlen)
+/* procfs: a procfs root under fixtures/powercap/ (its cpuinfo names the CPU vendor); NULL:
+ * procfs-intel, so that no case depends on the machine running the test. */
+static int open_root_procfs(const char *sysfs, const char *procfs, bool host_psys,
+                            EnergySource **ret, char *err, size_t errlen)
 {
+        char proc[PATH_MAX];
+        assert_int_equal(path_fmt(proc, sizeof(proc), "%s/powercap/%s", fixtures_dir(),
+                                  procfs ? procfs : "procfs-intel"),
+                         0);
         JoulesRoots roots = JOULES_ROOTS_DEFAULT;
         roots.sysfs = sysfs;
+        roots.procfs = proc;
         EnergyOptions opts;
         energy_options_default(&opts);
         opts.host_psys = host_psys;
         return energy_source_powercap.open(&roots, &opts, ret, err, errlen);
 }
 
-static int open_fixture(const char *fixture, bool host_psys, EnergySource **ret, char *err,
-                        size_t errlen)
+static int open_root(const char *sysfs, bool host_psys, EnergySource **ret, char *err,
+                     size_t errlen)
+{
+        return open_root_procfs(sysfs, NULL, host_psys, ret, err, errlen);
+}
+
+static int open_fixture_procfs(const char *fixture, const char *procfs, bool host_psys,
+                               EnergySource **ret, char *err, size_t errlen)
 {
         char root[PATH_MAX];
         assert_int_equal(path_fmt(root, sizeof(root), "%s/powercap/%s", fixtures_dir(), fixture),
                          0);
-        return open_root(root, host_psys, ret, err, errlen);
+        return open_root_procfs(root, procfs, host_psys, ret, err, errlen);
+}
+
+static int open_fixture(const char *fixture, bool host_psys, EnergySource **ret, char *err,
+                        size_t errlen)
+{
+        return open_fixture_procfs(fixture, NULL, host_psys, ret, err, errlen);
 }
 
 static void test_fixture_case(void **state)
@@ -181,7 +209,7 @@ static void test_fixture_case(void **state)
         const FixtureCase *c = *state;
         EnergySource *s = NULL;
         char err[1024] = "";
-        int r = open_fixture(c->fixture, c->host_psys, &s, err, sizeof(err));
+        int r = open_fixture_procfs(c->fixture, c->procfs, c->host_psys, &s, err, sizeof(err));
         if (r < 0)
                 fail_msg("%s: open: %s (%s)", c->fixture, strerror(-r), err);
         assert_non_null(s);
@@ -220,6 +248,32 @@ static void test_fixture_case(void **state)
         }
         assert_int_equal(host, c->host_uj);
         s->ops->close(s);
+}
+
+/* The vendors whose RAPL package counters are per package (the kernel's own test, by vendor). */
+static void test_cpuinfo_pkg_scope(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *cpuinfo;
+                bool pkg_scope;
+        } rows[] = {
+                {"processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n", true},
+                {"processor\t: 0\nvendor_id\t: HygonGenuine\n", true},
+                {"processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n", false},
+                {"vendor_id : AuthenticAMD", true},
+                {"vendor_id\t: AuthenticAMDX\n", false},
+                {"vendor_id\t: Authentic\n", false},
+                {"model name\t: AuthenticAMD\n", false},
+                {"vendor_id AuthenticAMD\n", false},
+                {"processor\t: 0\nBogoMIPS\t: 50.00\n", false}, /* ARM: no vendor_id */
+                {"", false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                if (energy_cpuinfo_rapl_pkg_scope(rows[i].cpuinfo) != rows[i].pkg_scope)
+                        fail_msg("row %zu: expected %d", i, rows[i].pkg_scope);
+        assert_false(energy_rapl_pkg_scope("/nonexistent"));
+        assert_false(energy_rapl_pkg_scope(NULL));
 }
 
 /* 17 packages: ids are hex, names decimal, and the order is by package number. */
@@ -683,6 +737,7 @@ int main(void)
                 cmocka_unit_test(test_ops),
                 cmocka_unit_test(test_parse_zone_id),
                 cmocka_unit_test(test_classify_zone_name),
+                cmocka_unit_test(test_cpuinfo_pkg_scope),
                 cmocka_unit_test(test_pkg17),
                 cmocka_unit_test(test_host_psys_without_psys),
                 cmocka_unit_test(test_no_zones),
