@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Appends the PIDs of one cgroup.procs to *pids. */
 static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, size_t *n, size_t *cap)
@@ -24,29 +25,33 @@ static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, siz
                 if (*fdp < 0)
                         return -errno;
         }
+        /* cgroup.procs is a seq_file with one record per PID, and one read returns at most one
+         * page of it (seq_read_iter in fs/seq_file.c fills a PAGE_SIZE buffer): read on until
+         * EOF, or a cgroup of more than about 680 processes loses the rest. */
+        size_t len = 0;
         for (;;) {
-                if (!s->buf) {
-                        s->bufsize = 4096;
-                        s->buf = malloc(s->bufsize);
-                        if (!s->buf)
-                                return -ENOMEM;
-                }
-                ssize_t len = procfs_pread_once(*fdp, s->buf, s->bufsize);
-                if (len == -ENOBUFS) {
-                        char *b = realloc(s->buf, s->bufsize * 2);
+                if (!s->buf || len + 1 >= s->bufsize) {
+                        size_t size = s->buf ? s->bufsize * 2 : 4096;
+                        char *b = realloc(s->buf, size);
                         if (!b)
                                 return -ENOMEM;
                         s->buf = b;
-                        s->bufsize *= 2;
-                        continue;
+                        s->bufsize = size;
                 }
-                if (len < 0) {
+                ssize_t k = pread(*fdp, s->buf + len, s->bufsize - 1 - len, (off_t)len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = -errno;
                         (void)close(*fdp);
                         *fdp = -1;
-                        return (int)len;
+                        return r;
                 }
-                break;
+                if (k == 0)
+                        break;
+                len += (size_t)k;
         }
+        s->buf[len] = '\0';
         /* At most one PID per two bytes ("1\n"). */
         size_t max = strlen(s->buf) / 2 + 1;
         if (*n + max > *cap) {
@@ -74,8 +79,10 @@ static int unit_pids(CgroupSet *s, size_t i, size_t *ret_n)
         for (size_t k = 0; k < node->n_procs; k++) {
                 int r = read_procs(s, &node->procs_fds[k], node->procs_paths[k], &s->pids, &n,
                                    &s->cap_pids);
-                /* A sub-cgroup that vanished has no processes left. */
-                if (r < 0 && r != -ENOENT && r != -ENODEV)
+                /* A sub-cgroup that vanished has no processes left. A threaded one refuses
+                 * reads of its cgroup.procs (EOPNOTSUPP, cgroup_procs_start in
+                 * kernel/cgroup/cgroup.c): the threaded domain above it lists its processes. */
+                if (r < 0 && r != -ENOENT && r != -ENODEV && r != -EOPNOTSUPP)
                         return r;
         }
         *ret_n = n;

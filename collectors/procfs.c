@@ -61,15 +61,15 @@ int procfs_stat_parse(const char *text, ProcStat *ret)
         assert(text);
         assert(ret);
 
-        /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself, so it ends at the LAST
-         * ')' of the line; nothing after it can contain one. */
+        /* "pid (comm) state ppid ...": comm may hold spaces, ')' and newlines itself (it is printed
+         * raw, proc_task_name(m, task, false) in fs/proc/array.c; "echo x > /proc/PID/comm" ends
+         * it with "\n"), so it ends at the LAST ')' of the text; nothing after it can contain one.
+         */
         const char *open_paren = strchr(text, '(');
         if (!open_paren || open_paren == text || open_paren[-1] != ' ')
                 return -EINVAL;
-        /* memrchr over the line rather than a byte loop: this runs for every process read. */
-        const char *nl = strchr(open_paren, '\n');
-        size_t span = nl ? (size_t)(nl - open_paren) : strlen(open_paren);
-        const char *close_paren = memrchr(open_paren, ')', span);
+        /* memrchr rather than a byte loop: this runs for every process read. */
+        const char *close_paren = memrchr(open_paren, ')', strlen(open_paren));
         if (!close_paren)
                 return -EINVAL;
 
@@ -266,8 +266,13 @@ int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max)
                         p++;
                         continue;
                 }
-                if (take_u64(&p, &v) < 0 || v == 0 || v > INT32_MAX || *p == ' ')
+                if (take_u64(&p, &v) < 0 || v > INT32_MAX || *p == ' ')
                         return -EINVAL;
+                /* 0: a task that lost its PID while exiting, or one outside the reader's PID
+                 * namespace (task_pid_vnr() in cgroup_procs_show, kernel/cgroup/cgroup.c, until
+                 * "cgroup: Skip showing PID 0 in cgroup.procs and cgroup.threads"). */
+                if (v == 0)
+                        continue;
                 if (n >= max)
                         return -ENOBUFS;
                 pids[n++] = (pid_t)v;
@@ -528,8 +533,18 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
                 /* Coming from schedstat: keep its clock for this interval. */
                 d = ns >= e->sched_ns ? ns - e->sched_ns : 0;
                 e->sched_ns = ns;
+                /* But schedstat is the main thread's alone, and stat the whole thread group's: the
+                 * time of threads that ran since the last stat read (exited ones included) shows
+                 * in stat only. More there than was reported, beyond stat's truncation (utime and
+                 * stime to a tick each), is theirs. */
+                if (stat_ns > e->cpu_ns + d + 2 * t->ns_per_tick) {
+                        d = stat_ns - e->cpu_ns;
+                        t->coarse++;
+                }
         } else if (same) {
-                d = stat_ns >= e->stat_ns ? stat_ns - e->stat_ns : 0;
+                /* e->cpu_ns, not e->stat_ns: schedstat's deltas since the last stat read (when its
+                 * read failed just now) were reported already. */
+                d = stat_ns >= e->cpu_ns ? stat_ns - e->cpu_ns : 0;
                 t->coarse++;
         } else {
                 /* Started after the previous list: all of its CPU time is new. */
@@ -559,8 +574,11 @@ static int entry_sample(ProcTracker *t, TrackEntry *e, ProcSample *s)
         e->stat_ns = stat_ns;
         e->since_stat = 0;
         if (st.num_threads == 1 && !kthread) {
-                /* Next time from schedstat: take its baseline now if there is none. */
-                if (!e->have_sched && entry_read_sched(t, e, &ns) == 0) {
+                /* Next time from schedstat: take its baseline now if there is none. A process
+                 * read here has run, so a run time of 0 is a kernel that does not count it
+                 * ("0 0 0" without sched_info, proc_pid_schedstat in fs/proc/base.c before 5.14;
+                 * or a child not yet scheduled): stat stays the clock. */
+                if (!e->have_sched && entry_read_sched(t, e, &ns) == 0 && ns > 0) {
                         e->sched_ns = ns;
                         e->have_sched = true;
                 }

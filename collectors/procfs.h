@@ -73,8 +73,9 @@ ssize_t procfs_pread_once(int fd, char *buf, size_t size) WARN_UNUSED;
 /* Reads and parses <procfs>/PID/stat once (no caching). */
 int procfs_read_stat(const JoulesRoots *roots, pid_t pid, ProcStat *ret) WARN_UNUSED;
 
-/* Parses a cgroup.procs text (one decimal PID per line) into pids (at most max). Returns how many
- * were stored; -EINVAL on a malformed line; -ENOBUFS when there are more than max. */
+/* Parses a cgroup.procs text (one decimal PID per line) into pids (at most max); 0 lines (tasks
+ * without a PID the reader can see) are left out. Returns how many were stored; -EINVAL on a
+ * malformed line; -ENOBUFS when there are more than max. */
 int procfs_parse_pid_list(const char *text, pid_t *pids, size_t max) WARN_UNUSED;
 
 /* ---- The tracker ----

@@ -1452,6 +1452,109 @@ static void test_real_lazy(void **state)
         cgroup_set_free(s);
 }
 
+/* A unit with more processes than one page of cgroup.procs holds (about 680 six-byte PIDs), and a
+ * threaded sub-cgroup: both as the kernel shows them, see read_procs. */
+#define MANY_PROCS 1000
+static struct {
+        char unit[1200], threaded[1300];
+        bool made_unit, made_threaded;
+        pid_t kids[MANY_PROCS];
+        size_t n_kids;
+} many;
+
+static int many_teardown(void **state)
+{
+        (void)state;
+        for (size_t i = 0; i < many.n_kids; i++)
+                kill(many.kids[i], SIGKILL);
+        for (size_t i = 0; i < many.n_kids; i++)
+                waitpid(many.kids[i], NULL, 0);
+        many.n_kids = 0;
+        if (many.made_threaded)
+                real_cgroup_remove(many.threaded);
+        many.made_threaded = false;
+        if (many.made_unit)
+                real_cgroup_remove(many.unit);
+        many.made_unit = false;
+        if (real.made_slice)
+                (void)rmdir(real.slice); /* only when empty: others may use it */
+        return 0;
+}
+
+static void many_setup(const char *suffix, size_t kids)
+{
+        snprintf(real.slice, sizeof(real.slice), "%s/system.slice", real.v2);
+        real.made_slice = mkdir(real.slice, 0755) == 0;
+        snprintf(many.unit, sizeof(many.unit), "%s/t-joules-%d-%s.service", real.slice,
+                 (int)getpid(), suffix);
+        assert_int_equal(mkdir(many.unit, 0755), 0);
+        many.made_unit = true;
+        for (size_t i = 0; i < kids; i++) {
+                pid_t k = fork();
+                assert_true(k >= 0);
+                if (k == 0) {
+                        pause();
+                        _exit(0);
+                }
+                many.kids[many.n_kids++] = k;
+                real_cgroup_join(many.unit, k);
+        }
+}
+
+static void many_check(const char *suffix, size_t want)
+{
+        CgroupOptions o;
+        cgroup_options_default(&o);
+        o.rescan_every = 0;
+        CgroupSet *s;
+        assert_int_equal(cgroup_set_open(NULL, &o, &s), 0);
+        assert_int_equal(cgroup_set_sample(s), 0);
+        char name[128];
+        snprintf(name, sizeof(name), "t-joules-%d-%s.service", (int)getpid(), suffix);
+        size_t n, iu = 0;
+        const CgroupUnit *u = cgroup_set_units(s, &n);
+        assert_non_null(unit_by_display(u, n, name, &iu));
+        pid_t *pids;
+        size_t np;
+        assert_int_equal(cgroup_set_unit_pids(s, iu, &pids, &np), 0);
+        assert_int_equal(np, want);
+        free(pids);
+        const ProcSample *ps;
+        assert_int_equal(cgroup_set_unit_processes(s, iu, &ps, &np), 0);
+        assert_int_equal(np, want);
+        cgroup_set_free(s);
+}
+
+/* cgroup.procs is a seq_file with one record per PID, and one read(2) returns at most one page of
+ * it (fs/seq_file.c, seq_read_iter): a unit of 1000 processes lists about 6 KiB. */
+static void test_real_many_procs(void **state)
+{
+        (void)state;
+        many_setup("many", MANY_PROCS);
+        many_check("many", MANY_PROCS);
+}
+
+/* A threaded sub-cgroup's cgroup.procs cannot be read (EOPNOTSUPP, cgroup_procs_start in
+ * kernel/cgroup/cgroup.c): its threads' processes are listed by the threaded domain above it. */
+static void test_real_threaded(void **state)
+{
+        (void)state;
+        many_setup("threaded", 1);
+        snprintf(many.threaded, sizeof(many.threaded), "%s/workers", many.unit);
+        assert_int_equal(mkdir(many.threaded, 0755), 0);
+        many.made_threaded = true;
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/cgroup.type", many.threaded);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        if (write(fd, "threaded", 8) != 8) {
+                close(fd);
+                skip();
+        }
+        close(fd);
+        many_check("threaded", 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1476,6 +1579,8 @@ int main(void)
         const struct CMUnitTest real_tests[] = {
                 cmocka_unit_test_teardown(test_real_cgroup, real_teardown),
                 cmocka_unit_test_teardown(test_real_lazy, real_teardown),
+                cmocka_unit_test_teardown(test_real_many_procs, many_teardown),
+                cmocka_unit_test_teardown(test_real_threaded, many_teardown),
         };
         int failed = cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
         if (failed)
