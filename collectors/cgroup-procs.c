@@ -38,7 +38,8 @@ static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, siz
                         s->buf = b;
                         s->bufsize = size;
                 }
-                ssize_t k = pread(*fdp, s->buf + len, s->bufsize - 1 - len, (off_t)len);
+                size_t want = s->bufsize - 1 - len;
+                ssize_t k = pread(*fdp, s->buf + len, want, (off_t)len);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0) {
@@ -47,9 +48,12 @@ static int read_procs(CgroupSet *s, int *fdp, const char *rel, pid_t **pids, siz
                         *fdp = -1;
                         return r;
                 }
-                if (k == 0)
-                        break;
                 len += (size_t)k;
+                /* A read stops short of a page (4 KiB or more) only at the end, or when the next
+                 * PID (12 bytes at most) would not fit: one shorter than half of it, and than what
+                 * was asked for, was the end, so the usual small list costs one read, not two. */
+                if (k == 0 || ((size_t)k < want && k < 2048))
+                        break;
         }
         s->buf[len] = '\0';
         /* At most one PID per two bytes ("1\n"). */
