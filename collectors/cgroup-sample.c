@@ -226,7 +226,10 @@ static void compute(CgroupSet *s)
 
 int cgroup_read_descendants(CgroupSet *s, uint64_t *ret)
 {
-        char buf[512];
+        /* Room for every line to come: since 6.11 cgroup.stat has a nr_subsys_<name> line per
+         * controller (about 490 bytes with every one of today's), and a read that fills the
+         * buffer is refused (ENOBUFS), which would stop new cgroups from being seen. */
+        char buf[4096];
         if (s->stat_fd < 0)
                 return -ENOENT;
         ssize_t n = procfs_pread_once(s->stat_fd, buf, sizeof(buf));
