@@ -14,6 +14,8 @@
 #   - systemctl stop: a clean exit
 #   - joules-exporter.service: a transient user in group joules, no capabilities at all, serves
 #     the history (units adding up to the host), and still answers after joulesd stopped
+#   - a service's /metrics scraped: joulesd's scrape worker holds no capability under the unit
+#     (AmbientCapabilities= does not reach it) and counts the service's requests
 # The root is cached in ${JOULES_CI_CACHE:-/var/cache/joules-ci}, keyed by its package list (the
 # packages of the libraries joulesd and joules link, found with dpkg -S), and used through an
 # overlay so it stays pristine. Runs are serialised with a lock: nspawn --keep-unit leaves the
@@ -40,7 +42,8 @@ nspawn_lock
 # and of those joulesd opens only when it needs them (dlopen: not in NEEDED): libpfm4 to encode
 # perf events, libcurl4 to scrape request counters.
 pkgs=(systemd systemd-sysv dbus libsystemd0 libpfm4 libcurl4)
-for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" "$JOULES_TESTS_BIN/ingest-send"; do
+for lib in $(for b in "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" "$JOULES_TESTS_BIN/ingest-send" \
+  "$JOULES_TESTS_BIN/http-server"; do
   [ -f "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
   # awk reads all of ldd's output: exiting at the first match would SIGPIPE ldd (pipefail)
   path=$(ldd "$JOULESD" "$JOULES" "$JOULES_BIN/joules-exporter" |
@@ -63,6 +66,7 @@ machine=$NSPAWN_MACHINE
 DESTDIR=$machine cmake --install "$BUILD" --prefix /usr >"$SCRATCH/install.log" ||
   { cat "$SCRATCH/install.log"; fail "cmake --install"; }
 install -m 0755 "$JOULES_TESTS_BIN/ingest-send" "$machine/usr/local/bin/ingest-send"
+install -m 0755 "$JOULES_TESTS_BIN/http-server" "$machine/usr/local/bin/http-server"
 cat >"$machine/etc/joules/joulesd.conf" <<'EOF'
 [daemon]
 interval = 250ms
@@ -207,9 +211,42 @@ sleep 1
 joules services --since 10m --json >"$out/services.json" 2>&1
 fact services_rc $?
 
+# a service's /metrics, scraped by joulesd's worker: no capability, though joulesd holds two
+printf 'ci_requests_total 5\n' >/run/ci-web.metrics
+systemd-run --quiet --unit=ci-web /usr/local/bin/http-server --port-file /run/ci-web.port \
+  --metrics-file /run/ci-web.metrics
+wait_until 5 test -s /run/ci-web.port
+printf '[requests "ci-web.service"]\nscrape_url = http://127.0.0.1:%s/metrics\nscrape_metric = ci_requests_total\nscrape_interval = 1s\nscrape_timeout = 500ms\n' \
+  "$(cat /run/ci-web.port)" >>/etc/joules/joulesd.conf
+systemctl restart joulesd
+fact scrape_restart_rc $?
+pid=$(prop joulesd MainPID)
+worker_pid() { # no procps in the minimal root
+  local f
+  for f in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' <"$f" 2>/dev/null | grep -q -- '--scrape-worker' &&
+      [ "$(awk '{ print $4 }' "${f%/cmdline}/stat" 2>/dev/null)" = "$pid" ] &&
+      { basename "${f%/cmdline}"; return 0; }
+  done
+  return 1
+}
+wait_until 5 worker_pid
+w=$(worker_pid)
+fact worker_caps "$(awk '/^Cap(Prm|Eff|Amb):/ { printf "%s ", $2 }' /proc/"$w"/status)"
+fact worker_capinh "$(awk '/^CapInh:/ { print $2 }' /proc/"$w"/status)"
+fact worker_uid "$(awk '/^Uid:/ { print $2 }' /proc/"$w"/status)"
+fact worker_nnp "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/"$w"/status)"
+fact scrape_daemon_capeff "$(awk '/^CapEff:/ { print $2 }' /proc/"$pid"/status)"
+sleep 1.5
+printf 'ci_requests_total 12\n' >/run/ci-web.metrics
+sleep 2.5
+cp /tmp/good.conf /etc/joules/joulesd.conf
+
 # a clean stop
 systemctl stop joulesd
 fact stop "$(prop joulesd Result) $(prop joulesd ExecMainStatus)"
+# (after the stop: its last ticks are committed then)
+joules services --since 10m --json >"$out/services-scrape.json" 2>&1
 # the exporter still reads the history (joulesd kept its -wal and -shm), counters not lower
 scrape >"$out/metrics-end.txt" 2>&1
 fact exporter_scrape_end_rc $?
@@ -322,6 +359,20 @@ note "journal: MESSAGE_ID and JOULES_* fields present ($(grep -c '^    JOULES_' 
 jq -e '.units[] | select(.unit == "ci-sender.service") | .requests == 7' "$outdir/services.json" >/dev/null ||
   fail "requests of ci-sender.service: $(jq -c '.units[] | select(.unit == "ci-sender.service")' "$outdir/services.json" 2>&1)"
 note "joulesd.socket: $(fact socket_file), handed over; 7 requests counted for ci-sender.service"
+
+# the scrape worker under the unit
+[ "$(fact scrape_restart_rc)" = 0 ] || { show_journal; fail "restart with a scrape target"; }
+[ "$(fact scrape_daemon_capeff)" = 0000004000000004 ] ||
+  fail "joulesd with a scrape target: CapEff $(fact scrape_daemon_capeff)"
+# Inheritable keeps the unit's two (its filter refuses capset): inert, since with no_new_privs
+# and an empty ambient set no execve can make one permitted (file capabilities are ignored).
+[ "$(fact worker_caps)" = "0000000000000000 0000000000000000 0000000000000000 " ] ||
+  { show_journal; fail "the scrape worker holds capabilities (Prm Eff Amb): $(fact worker_caps)"; }
+[ "$(fact worker_uid)" = "$(fact joules_uid)" ] && [ "$(fact worker_nnp)" = 1 ] ||
+  fail "the scrape worker: uid $(fact worker_uid), NoNewPrivs $(fact worker_nnp)"
+jq -e '.units[] | select(.unit == "ci-web.service") | .requests == 7' "$outdir/services-scrape.json" \
+  >/dev/null || { show_journal; fail "scraped requests of ci-web.service: $(cat "$outdir/services-scrape.json")"; }
+note "scrape worker under joulesd.service: uid joules, CapPrm/CapEff/CapAmb 0 (CapInh $(fact worker_capinh)), no_new_privs (joulesd: CapEff $(fact scrape_daemon_capeff)); 7 requests scraped"
 
 # stop
 [ "$(fact stop)" = "success 0" ] || fail "systemctl stop: Result/ExecMainStatus $(fact stop)"
