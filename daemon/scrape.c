@@ -319,34 +319,6 @@ bool scrape_selector_match(const ScrapeSelector *sel, const ScrapeSample *s)
         return true;
 }
 
-void scrape_sum(const ScrapeSelector *sel, const char *text, size_t len, double *ret_sum,
-                size_t *ret_matched)
-{
-        ScrapeSample *s = malloc(sizeof(*s));
-        double sum = 0;
-        size_t matched = 0;
-        const char *p = text, *end = text + len;
-        while (s && p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                const char *le = nl ? nl : end;
-                /* cheap prefilter: the line must start with the metric name */
-                size_t ml = strlen(sel->metric);
-                const char *q = p;
-                while (q < le && scrape_is_space(*q))
-                        q++;
-                if ((size_t)(le - q) > ml && memcmp(q, sel->metric, ml) == 0 &&
-                    scrape_parse_line(p, (size_t)(le - p), s) == 0 &&
-                    scrape_selector_match(sel, s) && isfinite(s->value)) {
-                        sum += s->value;
-                        matched++;
-                }
-                p = nl ? nl + 1 : end;
-        }
-        free(s);
-        *ret_sum = sum;
-        *ret_matched = matched;
-}
-
 double scrape_counter_delta(double prev, double cur)
 {
         if (!isfinite(cur) || cur < 0)

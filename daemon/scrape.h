@@ -79,10 +79,6 @@ int scrape_parse_line(const char *line, size_t len, ScrapeSample *ret) WARN_UNUS
 
 bool scrape_selector_match(const ScrapeSelector *sel, const ScrapeSample *s);
 
-/* Sums the finite values of the samples sel matches in a whole page. ret_matched: how many. */
-void scrape_sum(const ScrapeSelector *sel, const char *text, size_t len, double *ret_sum,
-                size_t *ret_matched);
-
 /* Growth of a counter from prev to cur, a reset counted as cur. */
 double scrape_counter_delta(double prev, double cur);
 

@@ -1,9 +1,11 @@
 /* The Prometheus text format as scraped from a service's /metrics (daemon/scrape.c): the page is
  * the service's to write. The input's first line is a selector (scrape_selector_parse, from the
- * config file; a default one when it does not parse), the rest the page. Invariants: scrape_sum
- * is the sum of the finite values of the lines scrape_parse_line and scrape_selector_match
- * accept; a parsed sample written back in the exposition format (labels escaped) parses to the
- * same sample; the counter delta is finite and >= 0. */
+ * config file; a default one when it does not parse), the rest the page. Invariants:
+ * scrape_collect finds a series among the lines scrape_parse_line and scrape_selector_match
+ * accept with a finite value, no more series than such lines and at least one when there is
+ * one, each label set once and sorted; a page grows by nothing from itself and by a finite
+ * amount >= 0 from nothing; a parsed sample written back in the exposition format (labels
+ * escaped) parses to the same sample. */
 
 #include "fuzz/fuzz.h"
 
@@ -83,8 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *page = nl ? nl + 1 : text + size;
         size_t page_len = (size_t)(text + size - page);
 
-        double sum = 0, want = 0;
-        size_t matched = 0, want_matched = 0;
+        size_t want_matched = 0;
         ScrapeSample *s = malloc(sizeof(*s)), *again = malloc(sizeof(*again));
         char *line = malloc(16384);
         FUZZ_CHECK(s && again && line);
@@ -95,10 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(r == 0 || r == 1 || r == -EINVAL);
                 if (r == 0) {
                         FUZZ_CHECK(s->metric[0] && s->n_labels <= SCRAPE_LABELS_MAX);
-                        if (scrape_selector_match(&sel, s) && isfinite(s->value)) {
-                                want += s->value;
+                        if (scrape_selector_match(&sel, s) && isfinite(s->value))
                                 want_matched++;
-                        }
                         if (!memchr(p, '\0', len)) {
                                 render(s, line, 16384);
                                 FUZZ_CHECK(scrape_parse_line(line, strlen(line), again) == 0);
@@ -107,11 +106,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 p = e ? e + 1 : end;
         }
-        scrape_sum(&sel, page, page_len, &sum, &matched);
-        FUZZ_CHECK(matched == want_matched);
-        FUZZ_CHECK(memcmp(&sum, &want, sizeof(sum)) == 0 || (isnan(sum) && isnan(want)));
-        double d = scrape_counter_delta(want / 2, sum);
-        FUZZ_CHECK(isfinite(d) && d >= 0);
+        ScrapeSeriesSet set, none = {0};
+        FUZZ_CHECK(scrape_collect(&sel, page, page_len, &set) == 0);
+        FUZZ_CHECK(set.n <= want_matched && (set.n == 0) == (want_matched == 0));
+        for (size_t i = 1; i < set.n; i++)
+                FUZZ_CHECK(strcmp(set.v[i - 1].key, set.v[i].key) < 0);
+        FUZZ_CHECK(scrape_growth(&set, &set) == 0);
+        double d = scrape_growth(&none, &set);
+        FUZZ_CHECK(!isnan(d) && d >= 0);
+        scrape_series_done(&set);
         free(line);
         free(again);
         free(s);

@@ -152,7 +152,7 @@ static void test_selectors(void **state)
         }
 }
 
-static void test_sum(void **state)
+static void test_collect(void **state)
 {
         const char *page = "# HELP http_requests_total Requests.\n"
                            "# TYPE http_requests_total counter\n"
@@ -163,25 +163,62 @@ static void test_sum(void **state)
                            "http_requests_total_created{code=\"200\"} 1.7e9\n"
                            "garbage line {{{\n"
                            "other_total 99\n";
-        ScrapeSelector sel;
-        char err[128];
-        double sum;
-        size_t n;
-        assert_int_equal(
-                scrape_selector_parse("http_requests_total{code=~\"2..\"}", &sel, err, sizeof(err)),
-                0);
-        scrape_sum(&sel, page, strlen(page), &sum, &n);
-        assert_true(sum == 120);
-        assert_int_equal(n, 2); /* NaN is skipped */
-        scrape_selector_done(&sel);
-        assert_int_equal(scrape_selector_parse("http_requests_total", &sel, err, sizeof(err)), 0);
-        scrape_sum(&sel, page, strlen(page), &sum, &n);
-        assert_true(sum == 123);
-        scrape_selector_done(&sel);
-        assert_int_equal(scrape_selector_parse("absent_total", &sel, err, sizeof(err)), 0);
-        scrape_sum(&sel, page, strlen(page), &sum, &n);
-        assert_int_equal(n, 0);
-        scrape_selector_done(&sel);
+        static const struct {
+                const char *selector;
+                size_t n;
+                double sum;
+        } rows[] = {
+                {"http_requests_total{code=~\"2..\"}", 2, 120}, /* NaN is skipped */
+                {"http_requests_total", 3, 123},
+                {"absent_total", 0, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                ScrapeSelector sel;
+                char err[128];
+                assert_int_equal(scrape_selector_parse(rows[i].selector, &sel, err, sizeof(err)),
+                                 0);
+                ScrapeSeriesSet set;
+                assert_int_equal(scrape_collect(&sel, page, strlen(page), &set), 0);
+                double sum = 0;
+                for (size_t k = 0; k < set.n; k++)
+                        sum += set.v[k].value;
+                if (set.n != rows[i].n || sum != rows[i].sum)
+                        fail_msg("%s: %zu series, %g; want %zu, %g", rows[i].selector, set.n, sum,
+                                 rows[i].n, rows[i].sum);
+                scrape_series_done(&set);
+                scrape_selector_done(&sel);
+        }
+}
+
+/* What joulesd takes from the scrape worker, which it does not trust. */
+static void test_records_apply(void **state)
+{
+        (void)state;
+        static const ScrapeRecord v[] = {
+                {SCRAPE_RECORD_READY, 0, 0},
+                {SCRAPE_RECORD_GROWTH, 0, 5},
+                {SCRAPE_RECORD_GROWTH, 2, 0.5},
+                {SCRAPE_RECORD_GROWTH, 0, 1e15},         /* the most one scrape may count */
+                {SCRAPE_RECORD_GROWTH, 3, 1},            /* no such target */
+                {SCRAPE_RECORD_GROWTH, UINT32_MAX, 1},   /* nor this */
+                {SCRAPE_RECORD_GROWTH, 1, -1},           /* counts do not go down */
+                {SCRAPE_RECORD_GROWTH, 1, NAN},          /* nor are they not numbers */
+                {SCRAPE_RECORD_GROWTH, 1, INFINITY},     /* nor endless */
+                {SCRAPE_RECORD_GROWTH, 1, 1.0000001e15}, /* nor past 10^15 */
+                {SCRAPE_RECORD_READY, 1, 0},             /* READY names no target */
+                {SCRAPE_RECORD_READY, 0, 2},             /* nor counts */
+                {0, 0, 1},                               /* no such kind */
+                {99, 1, 1},
+                {SCRAPE_RECORD_GROWTH, 1, 0}, /* zero: taken, changes nothing */
+        };
+        double pending[3] = {0, 0, 0};
+        size_t ready = 0, bad = 0;
+        scrape_records_apply(v, ELEMENTSOF(v), pending, 3, &ready, &bad);
+        assert_int_equal(ready, 1);
+        assert_int_equal(bad, 10);
+        assert_true(pending[0] == 5 + 1e15);
+        assert_true(pending[1] == 0);
+        assert_true(pending[2] == 0.5);
 }
 
 static void test_counter_delta(void **state)
@@ -347,10 +384,10 @@ static void test_random(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_line), cmocka_unit_test(test_selectors),
-                cmocka_unit_test(test_sum),        cmocka_unit_test(test_counter_delta),
-                cmocka_unit_test(test_growth),     cmocka_unit_test(test_config),
-                cmocka_unit_test(test_random),
+                cmocka_unit_test(test_parse_line),    cmocka_unit_test(test_selectors),
+                cmocka_unit_test(test_collect),       cmocka_unit_test(test_counter_delta),
+                cmocka_unit_test(test_records_apply), cmocka_unit_test(test_growth),
+                cmocka_unit_test(test_config),        cmocka_unit_test(test_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
