@@ -626,7 +626,10 @@ out:
         return r;
 }
 
-/* The intensity and the estimated flag in force at each step's end. */
+/* Per step, the intensity: the mean of the exporter's samples over the step, which is the
+ * series' time-weighted mean over the hour as each host's own export takes it (an imported series
+ * changes within an hour: the UK grid's every half hour; the exporter shows the value in force at
+ * each scrape, and scrapes come at a fixed interval); the estimated flag in force at its end. */
 static int fleet_gauges(Fleet *f, int64_t c0, int64_t step_us, size_t n)
 {
         char sel[1024], q[1200];
@@ -636,7 +639,7 @@ static int fleet_gauges(Fleet *f, int64_t c0, int64_t step_us, size_t n)
                 if ((r = selector(f, "joules_grid_intensity_grams_per_kwh", NULL, sel,
                                   sizeof(sel))) < 0)
                         return r;
-                snprintf(q, sizeof(q), "last_over_time(%s[%" PRId64 "ms])", sel, step_us / 1000);
+                snprintf(q, sizeof(q), "avg_over_time(%s[%" PRId64 "ms])", sel, step_us / 1000);
                 /* decimals 0: the value as it is */
                 if ((r = ask(f, q, c0 + step_us, step_us, n, 0, &m)) < 0)
                         return r;

@@ -107,8 +107,9 @@ static void process_figures(MetricsInput *in)
                 in->process_rss_bytes = rss * (unsigned long long)sysconf(_SC_PAGESIZE);
 }
 
-/* The carbon figures in force now, as joules sci/report/export use them: the imported series
- * where it covers this hour, else the configured intensity or the country's yearly one. */
+/* The carbon figures in force now, as joules sci/report/export use them: the imported series'
+ * point in force now where there is one, else the configured intensity or the country's yearly
+ * one (joules export --prometheus averages these samples over each hour). */
 static bool carbon_figures(Store *s, int64_t now_us, MetricsInput *in)
 {
         FootprintSettings fs;

@@ -1,7 +1,7 @@
 /* joules export --prometheus: the counter arithmetic and the API's answers from tables, then the
  * whole export against a small fake Prometheus on loopback (a thread here) that evaluates
- * last_over_time/min_over_time over raw samples of known counters, and that can also answer
- * badly: an HTTP error, an API error, not JSON, nothing at all. */
+ * last_over_time/min_over_time/avg_over_time over raw samples of known counters, and that can also
+ * answer badly: an HTTP error, an API error, not JSON, nothing at all. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -300,7 +300,10 @@ static const FakeSeries fake[] = {
         {"joules_unit_requests_total",
          "\"instance\":\"a\",\"unit\":\"x.service\",\"metric\":\"requests\"", 10, 0, -3600, NEVER,
          0, 0},
-        {"joules_grid_intensity_grams_per_kwh", "\"instance\":\"a\"", 0, 300, -3600, NEVER, 0, 0},
+        /* rising by 1 g/kWh a minute, 360 at T0: over the first hour its samples average 390,
+         * the hour's mean, where the last is 420 */
+        {"joules_grid_intensity_grams_per_kwh", "\"instance\":\"a\"", 1.0 / 60, 300, -3600, NEVER,
+         0, 0},
         {"joules_pue", "\"instance\":\"a\"", 0, 1.5, -3600, NEVER, 0, 0},
         {"joules_info", "\"instance\":\"a\",\"estimated\":\"false\",\"hostname\":\"A\"", 0, 1,
          -3600, NEVER, 0, 0},
@@ -333,20 +336,26 @@ static double sample(const FakeSeries *f, int64_t t)
 }
 
 /* func(metric{...}[range]) at t, over the samples in [t - range, t] */
-static bool evaluate(const FakeSeries *f, bool min, int64_t t_ms, int64_t range_ms, double *ret)
+typedef enum FakeFunc { FAKE_LAST, FAKE_MIN, FAKE_AVG } FakeFunc;
+
+static bool evaluate(const FakeSeries *f, FakeFunc fn, int64_t t_ms, int64_t range_ms, double *ret)
 {
-        bool any = false;
+        size_t n = 0;
+        double sum = 0;
         *ret = 0;
         for (int64_t s = -7200; s <= 4 * 3600; s += 60) {
                 int64_t s_ms = s * 1000 + T0 / 1000;
                 if (s_ms < t_ms - range_ms || s_ms > t_ms || !has_sample(f, s))
                         continue;
                 double v = sample(f, s);
-                if (!any || !min || v < *ret)
+                if (n == 0 || fn == FAKE_LAST || (fn == FAKE_MIN && v < *ret))
                         *ret = v;
-                any = true;
+                sum += v;
+                n++;
         }
-        return any;
+        if (fn == FAKE_AVG && n > 0)
+                *ret = sum / (double)n;
+        return n > 0;
 }
 
 static void url_decode(char *s)
@@ -412,9 +421,11 @@ static void serve_query(int fd, const char *form)
                 memmove(query, inner + 3, strlen(inner + 3) + 1);
                 query[strlen(query) - 1] = '\0';
         }
-        bool min = strncmp(query, "min_over_time(", 14) == 0;
+        FakeFunc fn = strncmp(query, "min_over_time(", 14) == 0   ? FAKE_MIN
+                      : strncmp(query, "avg_over_time(", 14) == 0 ? FAKE_AVG
+                                                                  : FAKE_LAST;
         /* a range selector alone: its raw samples */
-        bool raw = !min && strncmp(query, "last_over_time(", 15) != 0;
+        bool raw = fn == FAKE_LAST && strncmp(query, "last_over_time(", 15) != 0;
         const char *name = raw ? query : strchr(query, '(') + 1;
         size_t name_len = strcspn(name, "{[");
         const char *sel = name + name_len;
@@ -454,7 +465,7 @@ static void serve_query(int fd, const char *form)
                 }
                 for (int64_t t = t0; !raw && t <= t1; t += st) {
                         double v;
-                        if (!evaluate(f, min, t, range_ms, &v))
+                        if (!evaluate(f, fn, t, range_ms, &v))
                                 continue;
                         len += (size_t)snprintf(body + len, sizeof(body) - len,
                                                 "%s[%.3f,\"%.17g\"]", any && range ? "," : "",
@@ -640,10 +651,10 @@ static void test_export(void **state)
                 else
                         assert_double_equal(got[i].requests, want[i].requests, 1e-9);
         }
-        /* host a: its gauges (intensity 300, PUE 1.5); b has none: the defaults */
+        /* host a: its gauges (intensity 390 over the hour, PUE 1.5); b has none: the defaults */
         const Row *ax = find("a", "x.service", T0);
         assert_double_equal(ax->pue, 1.5, 0);
-        assert_double_equal(ax->location_g, 80 * 3600.0 / 3.6e6 * 1.5 * 300, 1e-9);
+        assert_double_equal(ax->location_g, 80 * 3600.0 / 3.6e6 * 1.5 * 390, 1e-9);
         assert_string_equal(ax->source, "exporter");
         assert_false(ax->estimated);
         const Row *by = find("b", "y.service", T0);
