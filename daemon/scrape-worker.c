@@ -221,6 +221,10 @@ static double scrape_one(ScrapeTarget *t)
         }
         scrape_state(t, false, NULL);
         double d = t->has_prev ? scrape_growth(&t->prev, &cur) : 0;
+        /* out of memory: the series gone from this page are forgotten a little early */
+        if (t->has_prev && scrape_series_carry(&t->prev, &cur) < 0)
+                log_debug("scraping %s: out of memory keeping the series it no longer shows",
+                          t->src.url);
         scrape_series_done(&t->prev);
         t->prev = cur;
         t->has_prev = true;

@@ -396,7 +396,7 @@ int scrape_collect(const ScrapeSelector *sel, const char *text, size_t len, Scra
                         char *key = scrape_series_key(s);
                         if (!key)
                                 goto oom;
-                        set.v[set.n++] = (ScrapeSeries){key, s->value};
+                        set.v[set.n++] = (ScrapeSeries){key, s->value, 0};
                 }
                 p = nl ? nl + 1 : end;
         }
@@ -420,6 +420,49 @@ oom:
         free(s);
         scrape_series_done(&set);
         return -ENOMEM;
+}
+
+int scrape_series_carry(const ScrapeSeriesSet *prev, ScrapeSeriesSet *cur)
+{
+        size_t extra = 0, k = 0;
+        for (size_t i = 0; i < prev->n; i++) {
+                while (k < cur->n && strcmp(cur->v[k].key, prev->v[i].key) < 0)
+                        k++;
+                if ((k == cur->n || strcmp(cur->v[k].key, prev->v[i].key) != 0) &&
+                    prev->v[i].missing + 1 < SCRAPE_FORGET)
+                        extra++;
+        }
+        if (extra == 0)
+                return 0;
+        ScrapeSeries *v = calloc(cur->n + extra, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        size_t n = 0, i = 0;
+        k = 0;
+        while (i < prev->n || k < cur->n) {
+                int c = i == prev->n ? 1 : k == cur->n ? -1 : strcmp(prev->v[i].key, cur->v[k].key);
+                if (c >= 0) { /* on the page now */
+                        v[n++] = cur->v[k++];
+                        i += c == 0;
+                        continue;
+                }
+                const ScrapeSeries *p = &prev->v[i++];
+                if (p->missing + 1 >= SCRAPE_FORGET)
+                        continue;
+                char *key = strdup(p->key);
+                if (!key) {
+                        for (size_t j = 0; j < n; j++) /* the keys of cur stay cur's */
+                                if (v[j].missing > 0)
+                                        free(v[j].key);
+                        free(v);
+                        return -ENOMEM;
+                }
+                v[n++] = (ScrapeSeries){key, p->value, p->missing + 1};
+        }
+        free(cur->v);
+        cur->v = v;
+        cur->n = n;
+        return 0;
 }
 
 double scrape_growth(const ScrapeSeriesSet *prev, const ScrapeSeriesSet *cur)

@@ -87,6 +87,7 @@ double scrape_counter_delta(double prev, double cur);
 typedef struct ScrapeSeries {
         char *key;
         double value;
+        unsigned missing; /* scrapes since it was last on the page (scrape_series_carry) */
 } ScrapeSeries;
 typedef struct ScrapeSeriesSet {
         ScrapeSeries *v;
@@ -100,6 +101,15 @@ void scrape_series_done(ScrapeSeriesSet *set);
  * counter reset is only seen in its own series: Prometheus takes rate() before sum()). A series
  * new in cur grew from 0; one gone from cur adds nothing. */
 double scrape_growth(const ScrapeSeriesSet *prev, const ScrapeSeriesSet *cur);
+
+/* A series can leave a page for a while and come back without its process restarting (an
+ * exporter that drops idle label sets): Prometheus' rate() then counts only what it grew, since
+ * its samples go on where they stopped. So the next scrape compares with cur plus the series of
+ * prev that are not in cur, each kept with its last value for at most SCRAPE_FORGET scrapes
+ * (missing counts them); one back later counts from 0, as a new series. Adds them to cur, which
+ * stays sorted. -ENOMEM (cur unchanged). */
+#define SCRAPE_FORGET 10
+int scrape_series_carry(const ScrapeSeriesSet *prev, ScrapeSeriesSet *cur) WARN_UNUSED;
 
 /* ---- the scrape worker (scrape-worker.c) ---- */
 

@@ -256,6 +256,21 @@ static void test_growth(void **state)
                 /* label sets that print alike are still two series */
                 {"c_total{w=\"1x=2\"} 7\nc_total{w=\"1\",x=\"2\"} 9\n", 16},
                 {"c_total{w=\"1x=2\"} 8\nc_total{w=\"1\",x=\"2\"} 10\n", 2},
+                /* w=2 back after 5 pages without it, as Prometheus' rate() sees it: its growth
+                 * since its last value (1200), not all of it */
+                {"c_total{w=\"2\"} 1300\n", 100},
+                {"c_total{z=\"1\"} 1\n", 1},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{z=\"1\"} 1\n", 0},
+                /* absent from SCRAPE_FORGET (10) pages: forgotten, so back it is a new series */
+                {"c_total{z=\"1\"} 1\n", 0},
+                {"c_total{w=\"2\"} 1400\n", 1400},
         };
         ScrapeSelector sel;
         char err[128];
@@ -266,10 +281,13 @@ static void test_growth(void **state)
                 assert_int_equal(scrape_collect(&sel, pages[i].page, strlen(pages[i].page), &cur),
                                  0);
                 assert_true(cur.n > 0);
-                if (i > 0) {
+                if (i > 0) { /* as the worker does: the growth, then the gone carried */
                         double g = scrape_growth(&prev, &cur);
                         if (g != pages[i].growth)
                                 fail_msg("page %zu: growth %g, expected %g", i, g, pages[i].growth);
+                        assert_int_equal(scrape_series_carry(&prev, &cur), 0);
+                        for (size_t k = 1; k < cur.n; k++)
+                                assert_true(strcmp(cur.v[k - 1].key, cur.v[k].key) < 0);
                 }
                 scrape_series_done(&prev);
                 prev = cur;
