@@ -1,6 +1,6 @@
 #pragma once
 
-/* Helpers for the tests that use real processes in real cgroups (test-cgroup, test-units,
+/* Helpers for the tests that use real processes in real cgroups (test-cgroup-real, test-units,
  * test-procfs). Include after <cmocka.h>. */
 
 #include <errno.h>
