@@ -369,6 +369,22 @@ static void powercap_dedupe_pkg_scope(PowercapZone *zones, size_t n)
         }
 }
 
+/* AMD's and Hygon's "core" zone is not their cores: the kernel reads it from
+ * MSR_AMD_CORE_ENERGY_STATUS, a counter each core has of its own, on the package's lead CPU only
+ * (intel_rapl_msr.c, rapl_msr_priv_amd), so it holds one core's energy. Shown as
+ * "package-0/core" it would read as the cores' share of the package: left out. */
+static void powercap_skip_amd_core(PowercapZone *zones, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                PowercapZone *z = &zones[i];
+                if (z->skip || z->cls.kind != ENERGY_DOMAIN_CORE)
+                        continue;
+                log_debug("powercap: skipping %s (%s): on AMD it counts one core, not all of them",
+                          z->entry, z->kname);
+                z->skip = true;
+        }
+}
+
 /* Links subzones to their parents; a subzone whose parent is missing or skipped cannot be
  * named (nor placed in a package) and is skipped too. */
 static void powercap_link_parents(PowercapZone *zones, size_t n)
@@ -562,8 +578,10 @@ static int powercap_open(const JoulesRoots *roots, const EnergyOptions *opts, En
                 return r;
         }
 
-        if (energy_rapl_pkg_scope(roots->procfs))
+        if (energy_rapl_pkg_scope(roots->procfs)) {
                 powercap_dedupe_pkg_scope(zones, n_zones);
+                powercap_skip_amd_core(zones, n_zones);
+        }
         powercap_dedupe_mmio(zones, n_zones);
         powercap_link_parents(zones, n_zones);
 

@@ -115,7 +115,12 @@ static const FixtureCase fixture_cases[] = {
         {"psys",           "intel-rapl:1",   PSYS,    -1, true,  SPR_PSYS_MAX, 60293987000000},
         {"psys-1",         "intel-rapl:3",   PSYS,    -1, true,  SPR_PSYS_MAX, 60112544000000},
     }, NULL},
-    /* enabled reads 0 on both AMD zones: they are kept. */
+    /* enabled reads 0 on both AMD zones: the package is kept; its "core" is one core's counter
+     * (MSR_AMD_CORE_ENERGY_STATUS of the lead CPU), left out. */
+    {"amd", false, UINT64_C(33518840112), {
+        {"package-0",      "intel-rapl:0",   PACKAGE, 0, true,  AMD_MAX, 33518840112},
+    }, "procfs-amd"},
+    /* The same tree on a host whose cpuinfo says Intel keeps the core zone: the vendor decides. */
     {"amd", false, UINT64_C(33518840112), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0, true,  AMD_MAX, 33518840112},
         {"package-0/core", "intel-rapl:0:0", CORE,    0, false, AMD_MAX, 12770913548},
@@ -124,9 +129,7 @@ static const FixtureCase fixture_cases[] = {
      * one package counter. Counted once per package, with the first CCD's zone. */
     {"amd-ccd", false, UINT64_C(67037681224), {
         {"package-0-die-0",      "intel-rapl:0",   PACKAGE, 0, true,  AMD_MAX, 33518840112},
-        {"package-0-die-0/core", "intel-rapl:0:0", CORE,    0, false, AMD_MAX, 1270913548},
         {"package-1-die-0",      "intel-rapl:8",   PACKAGE, 1, true,  AMD_MAX, 33518841112},
-        {"package-1-die-0/core", "intel-rapl:8:0", CORE,    1, false, AMD_MAX, 1270913556},
     }, "procfs-amd"},
     /* Firmware-locked power limits (enabled = 0) do not stop the counters: kept. */
     {"disabled", false, UINT64_C(103461992832), {

@@ -27,7 +27,7 @@ cp "$JOULES_BIN/joules-exporter" "$SCRATCH/bin/"
 chmod 0755 "$SCRATCH/bin" "$SCRATCH/bin/joules-exporter"
 
 sys=$SCRATCH/sys
-"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:25:10000000 --zone core:15:10000000 \
+"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:25:10000000 --zone uncore:15:10000000 \
   --zone dram:5:1500000 --interval-ms 5 >"$SCRATCH/sim.out" &
 sim=$!
 CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
@@ -142,8 +142,8 @@ for m in joules_host_energy_joules_total joules_domain_energy_joules_total joule
 done
 grep -q '^joules_info{source="powercap",estimated="false",' "$SCRATCH/t1" || fail "joules_info: $(grep joules_info "$SCRATCH/t1")"
 [ "$(value_of "$SCRATCH/t1" joules_history_up)" = 1 ] || fail "history not up"
-grep -q 'joules_domain_energy_joules_total{domain="package-0/core",zone="intel-rapl:0:0",kind="core",in_host="false"}' \
-  "$SCRATCH/t1" || fail "core domain: $(grep domain_energy "$SCRATCH/t1")"
+grep -q 'joules_domain_energy_joules_total{domain="package-0/uncore",zone="intel-rapl:0:0",kind="uncore",in_host="false"}' \
+  "$SCRATCH/t1" || fail "uncore domain: $(grep domain_energy "$SCRATCH/t1")"
 
 # --- the units add up to the host, to the microjoule -------------------------------------
 for f in t1 o1; do
