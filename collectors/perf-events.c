@@ -860,6 +860,24 @@ size_t perf_target_n_groups(const PerfTarget *t)
         return t->n_groups;
 }
 
+/* A group the kernel broke up: when its CPU goes offline (hot-unplug, or suspend, which takes
+ * the non-boot CPUs down) perf_event_exit_cpu_context() removes its events with DETACH_GROUP, and
+ * perf_group_detach() makes each a group of one (nr_siblings--, read_size shrinks), kernel/events/
+ * core.c. Each event is then read alone: one value, the count it had when the CPU went. */
+static int pe_read_detached(PerfEvents *pe, const int *fds, uint64_t *sums)
+{
+        uint64_t buf[4];
+        for (size_t e = 0; e < pe->n; e++) {
+                ssize_t k = pe_sc->read(fds[e], buf, sizeof(buf));
+                if (k < 0)
+                        return -errno;
+                if (k != sizeof(buf) || buf[0] != 1)
+                        return -EIO;
+                sums[e] = pe_add_sat(sums[e], perf_events_scale(buf[3], buf[1], buf[2]));
+        }
+        return 0;
+}
+
 /* Adds one group's scaled counts into sums. */
 static int pe_read_group(PerfEvents *pe, const PerfTarget *t, const int *fds, uint64_t *sums)
 {
@@ -869,6 +887,8 @@ static int pe_read_group(PerfEvents *pe, const PerfTarget *t, const int *fds, ui
                 ssize_t k = pe_sc->read(fds[0], buf, want);
                 if (k < 0)
                         return -errno;
+                if (pe->n > 1 && k == 4 * sizeof(uint64_t) && buf[0] == 1)
+                        return pe_read_detached(pe, fds, sums);
                 if ((size_t)k != want || buf[0] != pe->n)
                         return -EIO;
                 for (size_t e = 0; e < pe->n; e++)

@@ -387,6 +387,10 @@ static struct {
         bool inherit;
         uint64_t en, run, value; /* what every fake group reads back */
         uint64_t nr_override;
+        int offline_cpu;  /* 1 + a CPU whose cgroup opens fail with ENODEV (offline) */
+        int detached_cpu; /* 1 + a CPU whose groups the kernel broke up (it went offline) */
+        int fd_cpu[1024], fd_member[1024]; /* per fake fd: its CPU, its index in its group */
+        int members;
 } inj;
 
 static int leader_fd = -1;
@@ -404,6 +408,10 @@ static int inj_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_
                 errno = inj.open_errno;
                 return -1;
         }
+        if (inj.offline_cpu && cpu == inj.offline_cpu - 1) {
+                errno = ENODEV; /* perf_event_open(): !cpuctx->online */
+                return -1;
+        }
         if (!inj.fake)
                 return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
         assert_true(flags & PERF_FLAG_FD_CLOEXEC);
@@ -416,9 +424,13 @@ static int inj_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_
         inj.read_format = attr->read_format;
         inj.inherit = attr->inherit;
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (group_fd == -1)
+        assert_in_range(fd, 0, ELEMENTSOF(inj.fd_cpu) - 1);
+        inj.fd_cpu[fd] = cpu;
+        inj.fd_member[fd] = group_fd == -1 ? 0 : ++inj.members;
+        if (group_fd == -1) {
                 leader_fd = fd;
-        else if (group_fd != leader_fd)
+                inj.members = 0;
+        } else if (group_fd != leader_fd)
                 inj.last_group_fd_ok = -1;
         return fd;
 }
@@ -428,6 +440,20 @@ static ssize_t inj_read(int fd, void *buf, size_t count)
         if (!inj.fake)
                 return read(fd, buf, count);
         uint64_t *v = buf;
+        if ((inj.read_format & PERF_FORMAT_GROUP) && inj.detached_cpu &&
+            inj.fd_cpu[fd] == inj.detached_cpu - 1) {
+                /* A former member read alone: a group of one (read_size shrank with nr_siblings).
+                 */
+                if (count < 4 * sizeof(uint64_t)) {
+                        errno = ENOSPC;
+                        return -1;
+                }
+                v[0] = 1;
+                v[1] = inj.en;
+                v[2] = inj.run;
+                v[3] = inj.value * (uint64_t)(inj.fd_member[fd] + 1);
+                return 4 * sizeof(uint64_t);
+        }
         if (inj.read_format & PERF_FORMAT_GROUP) {
                 size_t nr = count / sizeof(uint64_t) - 3;
                 v[0] = inj.nr_override ? inj.nr_override : nr;
@@ -604,8 +630,17 @@ static void test_fake_cgroup(void **state)
         assert_int_equal(perf_events_read(pe, t, c, ELEMENTSOF(c)), 0);
         assert_int_equal(c[0], 4 * 10);
         assert_int_equal(c[1], 4 * 20);
-        /* Without the leading '/', and a cgroup that is not there. */
+        /* CPU 5 goes offline (hot-unplug, or suspend taking the non-boot CPUs down): the kernel
+         * breaks every group on it into single events (perf_event_exit_cpu_context(),
+         * DETACH_GROUP), and its leader then reads back one value. What that CPU counted before
+         * still counts, and the other CPUs are still read. */
+        inj.detached_cpu = 5 + 1;
+        assert_int_equal(perf_events_read(pe, t, c, ELEMENTSOF(c)), 0);
+        assert_int_equal(c[0], 4 * 10);
+        assert_int_equal(c[1], 4 * 20);
         PerfTarget *t2 = NULL;
+        inj.detached_cpu = 0;
+        /* Without the leading '/', and a cgroup that is not there. */
         assert_int_equal(perf_events_add_cgroup(pe, "system.slice/x.service", &t2), 0);
         t2 = perf_events_remove(pe, t2);
         assert_int_equal(perf_events_add_cgroup(pe, "/system.slice/gone.service", &t2), -ENOENT);
