@@ -46,7 +46,7 @@ struct PerfEvents {
 
         bool cgroup_mode_works; /* a PERF_FLAG_PID_CGROUP open has succeeded */
         char *cgroup_root;      /* found on first use */
-        unsigned *cpus;         /* online CPUs, read on first use */
+        unsigned *cpus;         /* online CPUs, read at each cgroup added */
         size_t n_cpus;
 
         PerfTarget *targets;
@@ -595,10 +595,11 @@ static int pe_ensure_cgroup_root(PerfEvents *pe)
         return r;
 }
 
+/* The online CPUs, read again for every cgroup added: perf_event_open() refuses a CPU that went
+ * offline since with ENODEV (perf_event_open(): !cpuctx->online, kernel/events/core.c), which
+ * would fail every later cgroup, and one that came back is counted for the cgroups added after. */
 static int pe_ensure_cpus(PerfEvents *pe)
 {
-        if (pe->cpus)
-                return 0;
         char path[PATH_MAX], text[4096];
         int r = path_fmt(path, sizeof(path), "%s/devices/system/cpu/online", pe->roots.sysfs);
         if (r < 0)
@@ -608,10 +609,17 @@ static int pe_ensure_cpus(PerfEvents *pe)
                 pe_reason(pe->reason, sizeof(pe->reason), "%s: %s", path, strerror((int)-k));
                 return (int)k;
         }
-        r = pe_parse_cpulist(text, &pe->cpus, &pe->n_cpus);
-        if (r < 0)
+        unsigned *cpus;
+        size_t n;
+        r = pe_parse_cpulist(text, &cpus, &n);
+        if (r < 0) {
                 pe_reason(pe->reason, sizeof(pe->reason), "%s: malformed cpulist", path);
-        return r;
+                return r;
+        }
+        free(pe->cpus);
+        pe->cpus = cpus;
+        pe->n_cpus = n;
+        return 0;
 }
 
 static int pe_open_cgroup_dir(PerfEvents *pe, const char *rel)

@@ -36,7 +36,10 @@
  * cgroup, per thread for processes): about 0.7 us each on the build machine.
  *
  * File descriptors. One per event per group: a cgroup costs n_events * online CPUs, so the daemon
- * should raise RLIMIT_NOFILE with many services. CPUs that come online later are not counted.
+ * should raise RLIMIT_NOFILE with many services. The online CPUs are read again for each cgroup
+ * added. A CPU that comes online later is not counted for the cgroups added before; one that goes
+ * offline keeps what it counted, and the kernel does not count on it again for groups opened
+ * before, even once it is back (suspend takes every non-boot CPU down and up).
  *
  * Errors are -errno. Where the kernel refuses an event (ENOENT, EOPNOTSUPP, ENODEV from
  * perf_event_open: no hardware PMU, as in most VMs) the error is -EOPNOTSUPP; EACCES/EPERM give

@@ -638,8 +638,18 @@ static void test_fake_cgroup(void **state)
         assert_int_equal(perf_events_read(pe, t, c, ELEMENTSOF(c)), 0);
         assert_int_equal(c[0], 4 * 10);
         assert_int_equal(c[1], 4 * 20);
+        /* Still offline when the next cgroup is added: perf_event_open() refuses that CPU with
+         * ENODEV, so it is not asked for; the cgroup is counted on the CPUs online now. */
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/sys/devices/system/cpu/online", tmp), 0);
+        write_file(path, "0-2\n");
+        inj.offline_cpu = 5 + 1;
         PerfTarget *t2 = NULL;
-        inj.detached_cpu = 0;
+        assert_int_equal(perf_events_add_cgroup(pe, "/system.slice/x.service", &t2), 0);
+        assert_int_equal(perf_target_n_groups(t2), 3);
+        assert_int_equal(perf_events_read(pe, t2, c, ELEMENTSOF(c)), 0);
+        assert_int_equal(c[0], 3 * 10);
+        t2 = perf_events_remove(pe, t2);
+        inj.offline_cpu = inj.detached_cpu = 0;
         /* Without the leading '/', and a cgroup that is not there. */
         assert_int_equal(perf_events_add_cgroup(pe, "system.slice/x.service", &t2), 0);
         t2 = perf_events_remove(pe, t2);
