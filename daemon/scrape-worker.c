@@ -349,11 +349,29 @@ struct Scrape {
         size_t bad_logged;
 };
 
+/* Says on stderr (the journal under systemd) why the child could not become the worker, and
+ * exits: between fork and execve, so write(2) and a number, no stdio. */
+static void worker_die(const char *what, int status)
+{
+        char num[12], *p = num + sizeof(num);
+        int e = errno;
+        *--p = '\n';
+        do
+                *--p = (char)('0' + e % 10);
+        while ((e /= 10) > 0 && p > num);
+        static const char pre[] = "joulesd: the scrape worker could not start: ";
+        (void)!write(STDERR_FILENO, pre, sizeof(pre) - 1);
+        (void)!write(STDERR_FILENO, what, strlen(what));
+        (void)!write(STDERR_FILENO, " failed, errno ", 15);
+        (void)!write(STDERR_FILENO, p, (size_t)(num + sizeof(num) - p));
+        _exit(status);
+}
+
 /* In the child between fork and execve: async-signal-safe calls only. */
 static void worker_exec(int conf_fd, int results_fd)
 {
         if (dup2(conf_fd, SCRAPE_CONF_FD) < 0 || dup2(results_fd, SCRAPE_RESULTS_FD) < 0)
-                _exit(127);
+                worker_die("dup2", 127);
         /* every other descriptor of joulesd's (the history, the journal, sockets) stays behind */
         if (syscall(SYS_close_range, SCRAPE_RESULTS_FD + 1, ~0U, 0) < 0)
                 for (int fd = SCRAPE_RESULTS_FD + 1; fd < 65536; fd++)
@@ -363,14 +381,14 @@ static void worker_exec(int conf_fd, int results_fd)
                 /* as root the new image would hold every capability again */
                 (void)setgroups(0, NULL);
                 if (setgid(SCRAPE_NOBODY) < 0 || setuid(SCRAPE_NOBODY) < 0)
-                        _exit(126);
+                        worker_die("becoming nobody (setgid/setuid 65534)", 126);
         }
         (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                _exit(126);
+                worker_die("prctl(PR_SET_NO_NEW_PRIVS)", 126);
         char *const argv[] = {(char *)"joulesd", (char *)"--scrape-worker", NULL};
         execv("/proc/self/exe", argv);
-        _exit(127);
+        worker_die("execv /proc/self/exe", 127);
 }
 
 static void worker_reap(Scrape *s, bool kill_it)
