@@ -45,6 +45,7 @@ struct PerfEvents {
         struct perf_event_attr attrs[PERF_EVENTS_MAX];
 
         bool cgroup_mode_works; /* a PERF_FLAG_PID_CGROUP open has succeeded */
+        bool no_inherit_thread; /* the kernel refused attr.inherit_thread (before Linux 5.13) */
         char *cgroup_root;      /* found on first use */
         unsigned *cpus;         /* online CPUs, read at each cgroup added */
         size_t n_cpus;
@@ -508,15 +509,23 @@ static void pe_close_fds(int *fds, size_t n)
                 }
 }
 
+/* What a counter follows from the task it was opened on. */
+typedef enum PeInherit {
+        PE_INHERIT_NONE,
+        PE_INHERIT_ALL,     /* the threads and the processes it creates afterwards */
+        PE_INHERIT_THREADS, /* the threads only (attr.inherit_thread, Linux 5.13) */
+} PeInherit;
+
 /* Opens one group (every event, the first leading) into fds. On failure -errno of the syscall
  * (nothing left open) and *ret_event is the event that failed. */
-static int pe_open_group(PerfEvents *pe, pid_t pid, int cpu, unsigned long flags, bool inherit,
+static int pe_open_group(PerfEvents *pe, pid_t pid, int cpu, unsigned long flags, PeInherit inherit,
                          bool grouped, int *fds, size_t *ret_event)
 {
         for (size_t e = 0; e < pe->n; e++) {
                 struct perf_event_attr attr = pe->attrs[e];
                 attr.read_format = grouped ? PE_GROUP_FORMAT : PE_SINGLE_FORMAT;
-                attr.inherit = inherit;
+                attr.inherit = inherit != PE_INHERIT_NONE;
+                attr.inherit_thread = inherit == PE_INHERIT_THREADS;
                 attr.disabled = 0;
                 int fd = pe_sc->perf_event_open(&attr, pid, cpu, e == 0 ? -1 : fds[0],
                                                 flags | PERF_FLAG_FD_CLOEXEC);
@@ -531,20 +540,35 @@ static int pe_open_group(PerfEvents *pe, pid_t pid, int cpu, unsigned long flags
         return 0;
 }
 
-/* One group counting thread tid and whatever it forks from now on. 0 when opened, -ESRCH when the
- * thread is gone, another error (reason set) otherwise. */
+/* One group counting thread tid and what it creates from now on: for a cgroup's threads every
+ * thread and process (they stay in the cgroup); for a process the threads it starts, not the
+ * processes it forks, whose work is theirs (a busy child gets counters of its own, and the row's
+ * CPU time is the process's own: perf_event_init_task() skips a non-CLONE_THREAD child for an
+ * inherit_thread event, kernel/events/core.c). 0 when opened, -ESRCH when the thread is gone,
+ * another error (reason set) otherwise. */
 static int pe_open_thread(PerfEvents *pe, PerfTarget *t, pid_t tid)
 {
         int *fds = pe_target_grow(pe, t);
         if (!fds)
                 return -ENOMEM;
         size_t e;
-        int r = pe_open_group(pe, tid, -1, 0, true, t->grouped, fds, &e);
+        PeInherit inherit = t->mode == PERF_TARGET_PROCESS && !pe->no_inherit_thread
+                                    ? PE_INHERIT_THREADS
+                                    : PE_INHERIT_ALL;
+        int r = pe_open_group(pe, tid, -1, 0, inherit, t->grouped, fds, &e);
+        if (r == -EINVAL && inherit == PE_INHERIT_THREADS && t->n_groups == 0) {
+                /* Before Linux 5.13 the bit was reserved: the process's forks are counted too. */
+                log_info("perf-events: this kernel refuses inherit_thread (Linux 5.13): a "
+                         "process's counters also count the processes it forks after they opened");
+                pe->no_inherit_thread = true;
+                inherit = PE_INHERIT_ALL;
+                r = pe_open_group(pe, tid, -1, 0, inherit, t->grouped, fds, &e);
+        }
         if (r == -EINVAL && t->grouped && t->n_groups == 0) {
                 /* Older kernels refuse inherit with PERF_FORMAT_GROUP: read events one by one. */
                 log_debug("perf-events: inherit with PERF_FORMAT_GROUP refused, reading per event");
                 t->grouped = false;
-                r = pe_open_group(pe, tid, -1, 0, true, false, fds, &e);
+                r = pe_open_group(pe, tid, -1, 0, inherit, false, fds, &e);
         }
         if (r == -ESRCH)
                 return r;
@@ -688,8 +712,8 @@ int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret)
                         goto fail;
                 }
                 size_t e;
-                r = pe_open_group(pe, cgfd, (int)pe->cpus[c], PERF_FLAG_PID_CGROUP, false, true,
-                                  fds, &e);
+                r = pe_open_group(pe, cgfd, (int)pe->cpus[c], PERF_FLAG_PID_CGROUP, PE_INHERIT_NONE,
+                                  true, fds, &e);
                 if (r >= 0) {
                         t->n_groups++;
                         pe->cgroup_mode_works = true;
