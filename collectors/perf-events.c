@@ -96,6 +96,15 @@ uint64_t perf_events_scale(uint64_t value, uint64_t time_enabled, uint64_t time_
         return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
 }
 
+uint64_t perf_events_advance(uint64_t *high, uint64_t count)
+{
+        if (count <= *high)
+                return 0;
+        uint64_t d = count - *high;
+        *high = count;
+        return d;
+}
+
 static uint64_t pe_add_sat(uint64_t a, uint64_t b)
 {
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;

@@ -58,6 +58,10 @@ struct perf_event_attr;
 /* value * time_enabled / time_running in 128-bit integer math, saturating at UINT64_MAX; 0 when
  * time_running is 0 (the group never ran, nothing can be estimated). */
 uint64_t perf_events_scale(uint64_t value, uint64_t time_enabled, uint64_t time_running);
+/* The growth of a scaled count since *high, the highest it has read so far, which it then
+ * becomes. A multiplexed count is an estimate and can step back a little between reads; counted
+ * from the highest, a run 100, 95, 105 grows by 5, not by 0 and then 10. */
+uint64_t perf_events_advance(uint64_t *high, uint64_t count);
 
 /* Encodes one libpfm4 event name into *ret (zeroed first; only type, config*, exclude_* and size
  * are set). Initialises libpfm4 on first use. On failure -EINVAL (or -ENOMEM, or -EOPNOTSUPP when

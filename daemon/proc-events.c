@@ -97,11 +97,8 @@ int proc_events_read(ProcEvents *p, const ProcEventsRow **ret, size_t *ret_n)
                 ProcEventsRow *row = &p->rows[nr];
                 bool any = false;
                 for (size_t k = 0; k < p->n_events; k++) {
-                        /* A multiplexed count is scaled, so it can step back a little. */
-                        row->delta[k] = counts[k] > e->prev[k] ? counts[k] - e->prev[k] : 0;
+                        row->delta[k] = perf_events_advance(&e->prev[k], counts[k]);
                         any |= row->delta[k] > 0;
-                        if (counts[k] > e->prev[k])
-                                e->prev[k] = counts[k];
                 }
                 if (any) {
                         row->unit_id = e->unit_id;

@@ -238,14 +238,12 @@ static void services_read_counters(Services *s, const CgroupUnit *units)
                         st->have_prev = false;
                         continue;
                 }
-                if (st->have_prev) {
-                        /* A multiplexed count is scaled, so it can step back a little. */
-                        for (size_t e = 0; e < s->n_events; e++)
-                                st->delta[e] =
-                                        counts[e] > st->prev[e] ? counts[e] - st->prev[e] : 0;
-                        st->counted = true;
-                }
-                memcpy(st->prev, counts, sizeof(counts[0]) * s->n_events);
+                if (!st->have_prev)
+                        memcpy(st->prev, counts, sizeof(counts[0]) * s->n_events);
+                /* from the highest count read so far: a multiplexed one can step back */
+                for (size_t e = 0; e < s->n_events; e++)
+                        st->delta[e] = perf_events_advance(&st->prev[e], counts[e]);
+                st->counted = st->have_prev;
                 st->have_prev = true;
         }
 }

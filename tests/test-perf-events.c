@@ -296,6 +296,28 @@ static void test_scale(void **state)
         }
 }
 
+/* The growth from one read to the next, counted from the highest read so far. */
+static void test_advance(void **state)
+{
+        (void)state;
+        static const struct {
+                uint64_t count, delta, high;
+        } reads[] = {
+                {100, 0, 100}, /* from 100, the first read */
+                {95, 0, 100},  /* a multiplexed estimate stepped back: nothing yet */
+                {105, 5, 105}, /* 5 since 100: not 10 since 95 */
+                {105, 0, 105}, {UINT64_MAX, UINT64_MAX - 105, UINT64_MAX}, {0, 0, UINT64_MAX},
+        };
+        uint64_t high = 100;
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                uint64_t d = perf_events_advance(&high, reads[i].count);
+                if (d != reads[i].delta || high != reads[i].high)
+                        fail_msg("read %zu (%" PRIu64 "): %" PRIu64 " and %" PRIu64
+                                 ", want %" PRIu64 " and %" PRIu64,
+                                 i, reads[i].count, d, high, reads[i].delta, reads[i].high);
+        }
+}
+
 static void test_encode(void **state)
 {
         static const struct {
@@ -1051,6 +1073,7 @@ int main(void)
 {
         const struct CMUnitTest pure[] = {
                 cmocka_unit_test(test_scale),
+                cmocka_unit_test(test_advance),
                 cmocka_unit_test(test_encode),
                 cmocka_unit_test(test_event_list),
                 cmocka_unit_test_teardown(test_refused, teardown),
