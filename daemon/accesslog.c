@@ -25,6 +25,21 @@ struct AccessLog {
         char chunk[ACCESSLOG_CHUNK];
 };
 
+/* Opens the log: never waits (O_NONBLOCK: a FIFO's open(2) would wait for a writer, fifo(7)), and
+ * only a regular file is read (a FIFO or a device has no offsets to resume from). fd, or -errno. */
+static int accesslog_open_file(const char *path, struct stat *st)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        int r = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EINVAL;
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *err, size_t errlen)
 {
         AccessLog *a = calloc(1, sizeof(*a));
@@ -54,9 +69,11 @@ int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *
                 }
                 a->has_filter = true;
         }
-        a->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
-        if (a->fd >= 0 && fstat(a->fd, &st) == 0) {
+        struct stat st = {0};
+        a->fd = accesslog_open_file(path, &st);
+        if (a->fd < 0) {
+                a->fd = -1; /* retried, and reported, by accesslog_poll */
+        } else {
                 a->dev = st.st_dev;
                 a->ino = st.st_ino;
                 a->offset = (uint64_t)st.st_size; /* start at the end */
@@ -163,13 +180,10 @@ int accesslog_poll(AccessLog *a, uint64_t *ret_lines)
                 }
                 a->line_len = 0;
                 a->line_started = false;
-                a->fd = open(a->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                a->fd = accesslog_open_file(a->path, &st);
                 if (a->fd < 0) {
-                        r = errno == ENOENT ? 0 : -errno;
-                        break;
-                }
-                if (fstat(a->fd, &st) < 0) {
-                        r = -errno;
+                        r = a->fd == -ENOENT ? 0 : a->fd;
+                        a->fd = -1;
                         break;
                 }
                 a->dev = st.st_dev;

@@ -18,7 +18,9 @@
  *   - by truncation (copytruncate): the size falls below the offset read; reading starts over at 0.
  * Each poll reads at most ACCESSLOG_READ_MAX bytes so a huge backlog cannot stall a tick; the rest
  * is read at the next polls. A line longer than ACCESSLOG_LINE_MAX still counts as one line; the
- * filter sees its first ACCESSLOG_LINE_MAX bytes. */
+ * filter sees its first ACCESSLOG_LINE_MAX bytes. Only a regular file (or a symlink to one) is
+ * read: anything else at the path (a FIFO, a device) is -EINVAL from accesslog_poll, and is never
+ * opened in a way that could wait. */
 
 #define ACCESSLOG_READ_MAX (8u << 20)
 #define ACCESSLOG_LINE_MAX 16384

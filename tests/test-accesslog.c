@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -156,12 +159,72 @@ static void test_long_lines(void **state)
         accesslog_free(a);
 }
 
+/* The log's path is the server's to change: replaced by a FIFO (or a symlink to one), opening it
+ * for reading would wait for a writer, stopping joulesd's whole loop. Each case runs in a child
+ * that must be done within 10 s (it takes milliseconds; only a blocked open takes longer). */
+static int not_a_file_child(bool fifo_from_start)
+{
+        char err[128];
+        AccessLog *a;
+        if (!fifo_from_start)
+                append(path, "one\n");
+        if (accesslog_open(path, NULL, &a, err, sizeof(err)) < 0)
+                return 10;
+        uint64_t n = 0;
+        if (!fifo_from_start) {
+                append(path, "two\n");
+                char fifo[160];
+                snprintf(fifo, sizeof(fifo), "%s.fifo", path);
+                if (mkfifo(fifo, 0600) < 0 || rename(fifo, path) < 0)
+                        return 11;
+        }
+        int r = accesslog_poll(a, &n);
+        /* a FIFO is no log: an error to report (the old file's last line still counted) */
+        if (r != -EINVAL || n != (fifo_from_start ? 0u : 1u))
+                return 12;
+        if (accesslog_poll(a, &n) != -EINVAL || n != 0)
+                return 13;
+        accesslog_free(a);
+        return 0;
+}
+
+static void test_not_a_file(void **state)
+{
+        for (int from_start = 0; from_start < 2; from_start++) {
+                unlink(path);
+                if (from_start)
+                        assert_int_equal(mkfifo(path, 0600), 0);
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        _exit(not_a_file_child(from_start));
+                int status = 0, waited = 0;
+                while (waitpid(pid, &status, WNOHANG) == 0 && waited < 1000) {
+                        usleep(10000);
+                        waited++;
+                }
+                if (waited == 1000) {
+                        kill(pid, SIGKILL);
+                        assert_int_equal(waitpid(pid, &status, 0), pid);
+                        fail_msg("a FIFO at the log's path (%s): blocked for 10 s",
+                                 from_start ? "when opened" : "after a rotation");
+                }
+                assert_true(WIFEXITED(status));
+                if (WEXITSTATUS(status) != 0)
+                        fail_msg("a FIFO at the log's path (%s): check %d failed",
+                                 from_start ? "when opened" : "after a rotation",
+                                 WEXITSTATUS(status));
+        }
+        unlink(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rotation),
                 cmocka_unit_test(test_filter_and_late_file),
                 cmocka_unit_test(test_long_lines),
+                cmocka_unit_test(test_not_a_file),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
