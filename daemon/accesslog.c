@@ -11,17 +11,29 @@
 
 #define ACCESSLOG_CHUNK 65536
 
+/* Polls a renamed-away file is still read for once nothing more is written to it: a server writes
+ * to it until it reopens its log (nginx's USR1 after logrotate's rename, Apache's graceful restart:
+ * each child when its request is done), which may come after the poll that saw the rename. */
+#define ACCESSLOG_OLD_QUIET_POLLS 10
+
+/* A file being read: where, and the partial line carried between reads. */
+typedef struct AccessLogFile {
+        int fd;
+        uint64_t offset;
+        char line[ACCESSLOG_LINE_MAX + 1];
+        size_t line_len;
+        bool line_started;
+} AccessLogFile;
+
 struct AccessLog {
         char *path;
         bool has_filter;
         regex_t re;
-        int fd;
+        AccessLogFile cur; /* the file at the path */
         dev_t dev;
         ino_t ino;
-        uint64_t offset;
-        char line[ACCESSLOG_LINE_MAX + 1]; /* the partial line carried between reads */
-        size_t line_len;
-        bool line_started;
+        AccessLogFile old; /* the file renamed away, while it may still be written to */
+        unsigned old_quiet;
         char chunk[ACCESSLOG_CHUNK];
 };
 
@@ -45,7 +57,8 @@ int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *
         AccessLog *a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
-        a->fd = -1;
+        a->cur.fd = -1;
+        a->old.fd = -1;
         a->path = strdup(path);
         if (!a->path) {
                 free(a);
@@ -70,13 +83,13 @@ int accesslog_open(const char *path, const char *filter, AccessLog **ret, char *
                 a->has_filter = true;
         }
         struct stat st = {0};
-        a->fd = accesslog_open_file(path, &st);
-        if (a->fd < 0) {
-                a->fd = -1; /* retried, and reported, by accesslog_poll */
+        a->cur.fd = accesslog_open_file(path, &st);
+        if (a->cur.fd < 0) {
+                a->cur.fd = -1; /* retried, and reported, by accesslog_poll */
         } else {
                 a->dev = st.st_dev;
                 a->ino = st.st_ino;
-                a->offset = (uint64_t)st.st_size; /* start at the end */
+                a->cur.offset = (uint64_t)st.st_size; /* start at the end */
         }
         *ret = a;
         return 0;
@@ -86,8 +99,10 @@ AccessLog *accesslog_free(AccessLog *a)
 {
         if (!a)
                 return NULL;
-        if (a->fd >= 0)
-                close(a->fd);
+        if (a->cur.fd >= 0)
+                close(a->cur.fd);
+        if (a->old.fd >= 0)
+                close(a->old.fd);
         if (a->has_filter)
                 regfree(&a->re);
         free(a->path);
@@ -95,16 +110,16 @@ AccessLog *accesslog_free(AccessLog *a)
         return NULL;
 }
 
-static uint64_t accesslog_end_line(AccessLog *a)
+static uint64_t accesslog_end_line(AccessLog *a, AccessLogFile *f)
 {
-        a->line[a->line_len] = '\0';
-        bool match = !a->has_filter || regexec(&a->re, a->line, 0, NULL, 0) == 0;
-        a->line_len = 0;
-        a->line_started = false;
+        f->line[f->line_len] = '\0';
+        bool match = !a->has_filter || regexec(&a->re, f->line, 0, NULL, 0) == 0;
+        f->line_len = 0;
+        f->line_started = false;
         return match ? 1 : 0;
 }
 
-uint64_t accesslog_feed(AccessLog *a, const char *buf, size_t len)
+static uint64_t accesslog_feed_file(AccessLog *a, AccessLogFile *f, const char *buf, size_t len)
 {
         uint64_t lines = 0;
         const char *p = buf, *end = buf + len;
@@ -112,23 +127,28 @@ uint64_t accesslog_feed(AccessLog *a, const char *buf, size_t len)
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 const char *le = nl ? nl : end;
                 size_t n = (size_t)(le - p);
-                size_t room = ACCESSLOG_LINE_MAX - a->line_len;
-                memcpy(a->line + a->line_len, p, n < room ? n : room);
-                a->line_len += n < room ? n : room;
-                a->line_started = true;
+                size_t room = ACCESSLOG_LINE_MAX - f->line_len;
+                memcpy(f->line + f->line_len, p, n < room ? n : room);
+                f->line_len += n < room ? n : room;
+                f->line_started = true;
                 if (nl)
-                        lines += accesslog_end_line(a);
+                        lines += accesslog_end_line(a, f);
                 p = nl ? nl + 1 : end;
         }
         return lines;
 }
 
-/* Reads fd from the offset to its end or the budget. Returns the bytes read, or -errno. */
-static int64_t accesslog_read(AccessLog *a, uint64_t budget, uint64_t *lines)
+uint64_t accesslog_feed(AccessLog *a, const char *buf, size_t len)
+{
+        return accesslog_feed_file(a, &a->cur, buf, len);
+}
+
+/* Reads f from its offset to its end or the budget. Returns the bytes read, or -errno. */
+static int64_t accesslog_read(AccessLog *a, AccessLogFile *f, uint64_t budget, uint64_t *lines)
 {
         int64_t total = 0;
         while ((uint64_t)total < budget) {
-                ssize_t n = pread(a->fd, a->chunk, sizeof(a->chunk), (off_t)a->offset);
+                ssize_t n = pread(f->fd, a->chunk, sizeof(a->chunk), (off_t)f->offset);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -136,11 +156,24 @@ static int64_t accesslog_read(AccessLog *a, uint64_t budget, uint64_t *lines)
                 }
                 if (n == 0)
                         break;
-                a->offset += (uint64_t)n;
+                f->offset += (uint64_t)n;
                 total += n;
-                *lines += accesslog_feed(a, a->chunk, (size_t)n);
+                *lines += accesslog_feed_file(a, f, a->chunk, (size_t)n);
         }
         return total;
+}
+
+/* Done with the renamed-away file: its last line counts even if unterminated. */
+static uint64_t accesslog_old_finish(AccessLog *a)
+{
+        uint64_t lines = 0;
+        if (a->old.fd < 0)
+                return 0;
+        if (a->old.line_started && a->old.line_len > 0)
+                lines = accesslog_end_line(a, &a->old);
+        close(a->old.fd);
+        a->old.fd = -1;
+        return lines;
 }
 
 int accesslog_poll(AccessLog *a, uint64_t *ret_lines)
@@ -148,15 +181,23 @@ int accesslog_poll(AccessLog *a, uint64_t *ret_lines)
         uint64_t lines = 0, budget = ACCESSLOG_READ_MAX;
         struct stat st;
         int r = 0;
-        for (int round = 0; round < 2; round++) {
-                if (a->fd >= 0) {
-                        if (fstat(a->fd, &st) == 0 && (uint64_t)st.st_size < a->offset) {
+        if (a->old.fd >= 0) {
+                /* what the server wrote to the renamed-away file since the last poll */
+                int64_t n = accesslog_read(a, &a->old, budget, &lines);
+                if (n > 0)
+                        budget -= (uint64_t)n, a->old_quiet = 0;
+                if (n < 0 || (n == 0 && ++a->old_quiet >= ACCESSLOG_OLD_QUIET_POLLS))
+                        lines += accesslog_old_finish(a);
+        }
+        for (int round = 0; round < 2 && budget > 0; round++) {
+                if (a->cur.fd >= 0) {
+                        if (fstat(a->cur.fd, &st) == 0 && (uint64_t)st.st_size < a->cur.offset) {
                                 /* truncated (copytruncate): start over */
-                                a->offset = 0;
-                                a->line_len = 0;
-                                a->line_started = false;
+                                a->cur.offset = 0;
+                                a->cur.line_len = 0;
+                                a->cur.line_started = false;
                         }
-                        int64_t n = accesslog_read(a, budget, &lines);
+                        int64_t n = accesslog_read(a, &a->cur, budget, &lines);
                         if (n < 0) {
                                 r = (int)n;
                                 break;
@@ -171,24 +212,25 @@ int accesslog_poll(AccessLog *a, uint64_t *ret_lines)
                                 r = -errno;
                         break;
                 }
-                if (a->fd >= 0 && st.st_dev == a->dev && st.st_ino == a->ino)
+                if (a->cur.fd >= 0 && st.st_dev == a->dev && st.st_ino == a->ino)
                         break;
-                if (a->fd >= 0) {
-                        if (a->line_started && a->line_len > 0)
-                                lines += accesslog_end_line(a); /* its last line, unterminated */
-                        close(a->fd);
+                if (a->cur.fd >= 0) {
+                        /* kept, and read at the next polls, while the server may write to it */
+                        lines += accesslog_old_finish(a);
+                        a->old = a->cur;
+                        a->old_quiet = 0;
                 }
-                a->line_len = 0;
-                a->line_started = false;
-                a->fd = accesslog_open_file(a->path, &st);
-                if (a->fd < 0) {
-                        r = a->fd == -ENOENT ? 0 : a->fd;
-                        a->fd = -1;
+                a->cur.line_len = 0;
+                a->cur.line_started = false;
+                a->cur.fd = accesslog_open_file(a->path, &st);
+                if (a->cur.fd < 0) {
+                        r = a->cur.fd == -ENOENT ? 0 : a->cur.fd;
+                        a->cur.fd = -1;
                         break;
                 }
                 a->dev = st.st_dev;
                 a->ino = st.st_ino;
-                a->offset = 0; /* a new file: from its start */
+                a->cur.offset = 0; /* a new file: from its start */
         }
         *ret_lines = lines;
         return r;

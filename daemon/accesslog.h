@@ -14,7 +14,8 @@
  * appears. Rotation:
  *   - by rename (logrotate's default, nginx's USR1 reopen): the path names a new inode; the old
  *     file is read to its end first (the server may still have written to it), then the new one
- *     is opened and read from its start;
+ *     is opened and read from its start. The old file stays open and is read at the next polls
+ *     too, until it has not grown for 10 polls (the server writes to it until it reopens);
  *   - by truncation (copytruncate): the size falls below the offset read; reading starts over at 0.
  * Each poll reads at most ACCESSLOG_READ_MAX bytes so a huge backlog cannot stall a tick; the rest
  * is read at the next polls. A line longer than ACCESSLOG_LINE_MAX still counts as one line; the

@@ -1,6 +1,6 @@
 /* Access-log line counting on real files: starting at the end, partial lines, rotation by rename
- * (with writes to the old file after the rename) and by truncation, a filter, a file that appears
- * later, very long lines. */
+ * (with writes to the old file after the rename, before and after a poll) and by truncation, a
+ * filter, a file that appears later, very long lines, a FIFO at the log's path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -88,6 +88,25 @@ static void test_rotation(void **state)
         assert_int_equal(poll_lines(a), 2 + 1 + 3);
         append(path, "n4\n");
         assert_int_equal(poll_lines(a), 1);
+
+        /* a poll between logrotate's rename (and create) and the server's reopen: what the server
+         * still writes to the old file after that poll counts too, its unterminated last line
+         * once the old file has stayed quiet */
+        old_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        assert_true(old_fd >= 0);
+        append(path, "p\n");
+        unlink(rotated);
+        assert_int_equal(rename(path, rotated), 0);
+        append(path, ""); /* create */
+        assert_int_equal(poll_lines(a), 1);
+        assert_int_equal(write(old_fd, "q\nr\nhal", 8), 8);
+        close(old_fd); /* reopened */
+        append(path, "s\n");
+        assert_int_equal(poll_lines(a), 2 + 1);
+        uint64_t late = 0;
+        for (int i = 0; i < 20; i++)
+                late += poll_lines(a);
+        assert_int_equal(late, 1); /* "hal" */
 
         /* rename with the new file not there yet: the old one is finished, the new one is read
          * from its start once it appears */
