@@ -391,17 +391,32 @@ static void worker_exec(int conf_fd, int results_fd)
         worker_die("execv /proc/self/exe", 127);
 }
 
+/* kill_it: joulesd stops it. Otherwise its end of the pipe closed, which a worker does when it
+ * exits, but one taken over could close it and go on: it is stopped too, so waiting for it can
+ * never hold up the tick loop. */
 static void worker_reap(Scrape *s, bool kill_it)
 {
         if (s->pid <= 0)
                 return;
-        if (kill_it)
-                (void)kill(s->pid, SIGKILL);
         int st = 0;
-        pid_t r;
-        do
-                r = waitpid(s->pid, &st, 0);
-        while (r < 0 && errno == EINTR);
+        pid_t r = 0;
+        /* an exiting process closes its files a moment before it can be waited for */
+        for (int i = 0; !kill_it && r == 0 && i < 100; i++) {
+                r = waitpid(s->pid, &st, WNOHANG);
+                if (r == 0)
+                        sleep_us(1000);
+        }
+        if (r == 0) {
+                if (!kill_it)
+                        log_warning("the scrape worker (pid %d) closed its pipe but runs on: "
+                                    "stopped; another starts in %d s",
+                                    (int)s->pid, SCRAPE_RESTART_SEC);
+                (void)kill(s->pid, SIGKILL);
+                do
+                        r = waitpid(s->pid, &st, 0);
+                while (r < 0 && errno == EINTR);
+                kill_it = true;
+        }
         if (!kill_it && r == s->pid) {
                 if (WIFEXITED(st))
                         log_warning("the scrape worker (pid %d) exited with status %d; another "
