@@ -42,13 +42,17 @@ sched_ns() {
 start_time() { awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat"; }
 
 cg_unit "$u"
-cg_spawn "$u" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-big
+# In the sanitizer build, LeakSanitizer checks an exiting process from a task it clones for that
+# (not a thread): pe-exits would fork work at its exit that its own counters rightly do not
+# follow, while its cgroup counts it. The burners are not what is tested here.
+noleak=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-big
 big=$CG_LAST_PID
-cg_spawn "$u" nice -n -10 "$BURN" --duty 0.1 --period-ms 100 --comm pe-small
+cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.1 --period-ms 100 --comm pe-small
 small=$CG_LAST_PID
-cg_spawn "$u" nice -n -10 "$BURN" --duty 0.08 --period-ms 100 --threads 2 --late-threads 2 --comm pe-threads
+cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.08 --period-ms 100 --threads 2 --late-threads 2 --comm pe-threads
 thr=$CG_LAST_PID
-cg_spawn "$u" nice -n -10 "$BURN" --duty 0.1 --period-ms 100 --comm pe-exits
+cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.1 --period-ms 100 --comm pe-exits
 ex=$CG_LAST_PID
 sleepers=()
 for _ in $(seq 10); do
@@ -257,7 +261,7 @@ done
 # ---- PID reuse: a new process given the PID of a counted one that exited ----
 # The kernel hands out the PID after ns_last_pid: written just before a fork, the fork gets the
 # PID wanted unless another process on the machine forks in between (then try again).
-cg_spawn "$u" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-old
+cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-old
 old=$CG_LAST_PID
 st_old=$(start_time "$old")
 wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $old \(start $st_old\) opened" 60 ||
