@@ -522,19 +522,10 @@ int scrape_start(const JoulesConfig *cfg, Scrape **ret, char *err, size_t errlen
                 scrape_stop(s);
                 return -ENOMEM;
         }
-        for (size_t i = 0; i < cfg->n_request_sources; i++) {
-                const JoulesRequestSource *src = &cfg->request_sources[i];
-                if (!src->url[0])
-                        continue;
-                /* the selector is checked here, where the error can stop the start */
-                ScrapeSelector sel;
-                if (scrape_selector_parse(src->selector, &sel, err, errlen) < 0) {
-                        scrape_stop(s);
-                        return -EINVAL;
-                }
-                scrape_selector_done(&sel);
-                s->src[s->n++] = *src;
-        }
+        /* their selectors were checked when the configuration was read (config-requests.c) */
+        for (size_t i = 0; i < cfg->n_request_sources; i++)
+                if (cfg->request_sources[i].url[0])
+                        s->src[s->n++] = cfg->request_sources[i];
         int r = worker_spawn(s);
         if (r < 0) {
                 snprintf(err, errlen, "starting the scrape worker: %s", strerror(-r));
