@@ -318,14 +318,19 @@ int cgroup_set_sample(CgroupSet *s)
 
         assert(s);
 
-        if (s->opts.rescan_every > 0 && ++s->since_scan >= s->opts.rescan_every)
-                rescan = true;
-        if (cgroup_read_descendants(s, &desc) >= 0) {
+        bool counted = cgroup_read_descendants(s, &desc) >= 0;
+        if (counted) {
                 if (s->have_descendants && desc != s->descendants)
                         rescan = true;
                 s->descendants = desc;
                 s->have_descendants = true;
         }
+        /* Without the count (cgroup v1) the safety net is all there is for a new cgroup. */
+        unsigned every = s->opts.rescan_every;
+        if (!counted && every > CGROUP_RESCAN_EVERY_UNCOUNTED)
+                every = CGROUP_RESCAN_EVERY_UNCOUNTED;
+        if (every > 0 && ++s->since_scan >= every)
+                rescan = true;
         if (rescan) {
                 r = cgroup_set_scan(s);
                 if (r < 0)

@@ -694,6 +694,32 @@ static void test_fake_rescan_every(void **state)
         cgroup_set_free(s);
 }
 
+/* With the descendants counted, the safety net waits its (long) default; without the count
+ * (cgroup v1: no cgroup.stat) a new cgroup is found within CGROUP_RESCAN_EVERY_UNCOUNTED. */
+static void test_fake_rescan_uncounted(void **state)
+{
+        (void)state;
+        for (int counted = 0; counted < 2; counted++) {
+                cg("", MS(100), "");
+                cg("/a.service", MS(1), NULL);
+                if (counted)
+                        descendants(1);
+                mkdirs("proc");
+                CgroupSet *s = open_fake(CGROUP_RESCAN_EVERY_DEFAULT);
+                size_t n;
+                assert_int_equal(cgroup_set_sample(s), 0);
+                cg("/b.service", MS(1), NULL); /* the count, if any, not updated */
+                for (unsigned i = 1; i < CGROUP_RESCAN_EVERY_UNCOUNTED; i++)
+                        assert_int_equal(cgroup_set_sample(s), 0);
+                (void)cgroup_set_units(s, &n);
+                assert_int_equal(n, counted ? 1 : 2);
+                assert_int_equal(cgroup_set_scans(s), counted ? 1 : 2);
+                cgroup_set_free(s);
+                assert_int_equal(teardown_tree(NULL), 0); /* a tree anew for the next pass */
+                assert_int_equal(setup_tree(NULL), 0);
+        }
+}
+
 /* A walk keeps a unit's own cgroup.procs open (its directory's inode is the same), as it keeps its
  * cpu.stat: the file is swapped for a new one here only to tell the fd kept from one opened anew,
  * which would read the new one. */
@@ -821,6 +847,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy_nested, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_rescan_uncounted, setup_tree,
+                                                teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_keeps_procs_fd, setup_tree,
                                                 teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_v1, setup_tree, teardown_tree),
