@@ -33,9 +33,30 @@ struct PerfTarget {
         char *path;          /* cgroup modes: relative to the cgroup root, no leading '/' */
         bool grouped;        /* read_format PE_GROUP_FORMAT (else PE_SINGLE_FORMAT) */
         int *fds;            /* n_groups * n_events; fds[g * n_events] leads group g */
-        pid_t *tids;         /* process modes: the thread each group was opened on */
+        pid_t *at;           /* per group: its thread (process modes) or its CPU (cgroup mode) */
         size_t n_groups, cap_groups;
+        /* cgroup mode: the final counts of the groups closed because their CPU went offline */
+        uint64_t retired[PERF_EVENTS_MAX];
         PerfTarget *prev, *next;
+};
+
+/* A CPU's hot-unplug breaks up every group opened on it for good: perf_event_exit_cpu_context()
+ * removes its events with DETACH_GROUP (they stay off, even once the CPU is back), and
+ * perf_event_open() refuses an offline CPU with ENODEV (!cpuctx->online), kernel/events/core.c. A
+ * watch is a group of two dummy software events on one CPU (pid -1, no cgroup): it costs nothing
+ * while it runs and it remembers the break, so a CPU that went down and came back between two
+ * looks (suspend takes every non-boot CPU down and up) is noticed whatever the events and however
+ * idle the cgroups. Its leader's read_size shrinks from 3 to 2 u64 when the sibling is detached
+ * (perf_event__header_size()), and perf_read() answers ENOSPC to a shorter buffer before it reads
+ * anything: one syscall that touches no counter and sends no IPI. */
+typedef struct PeWatch {
+        unsigned cpu;
+        int fd[2];
+} PeWatch;
+
+enum {
+        PE_CPU_ONLINE = 1 << 0, /* in the last online list read */
+        PE_CPU_RESET = 1 << 1,  /* went offline since the groups on it were opened */
 };
 
 struct PerfEvents {
@@ -47,8 +68,17 @@ struct PerfEvents {
         bool cgroup_mode_works; /* a PERF_FLAG_PID_CGROUP open has succeeded */
         bool no_inherit_thread; /* the kernel refused attr.inherit_thread (before Linux 5.13) */
         char *cgroup_root;      /* found on first use */
-        unsigned *cpus;         /* online CPUs, read at each cgroup added */
+        unsigned *cpus;         /* online CPUs, read at each cgroup added and each update */
         size_t n_cpus;
+        uint8_t *cpu_state; /* indexed by CPU: PE_CPU_* bits */
+        size_t n_cpu_state;
+        /* The cgroup targets may not have a group on each CPU of cpus[], or have broken ones: the
+         * list changed since the last perf_events_update_cpus(), or a read found a group that
+         * the kernel broke up. */
+        bool cpus_changed;
+        bool cpus_incomplete; /* the last update could not do everything: the next tries again */
+        PeWatch *watch;       /* one per online CPU, when the kernel lets us */
+        size_t n_watch, cap_watch;
 
         PerfTarget *targets;
         char reason[PERF_EVENTS_REASON_MAX];
@@ -391,6 +421,15 @@ int perf_events_new(const char *list, const JoulesRoots *roots, PerfEvents **ret
         return r;
 }
 
+static void pe_close_fds(int *fds, size_t n)
+{
+        for (size_t e = 0; e < n; e++)
+                if (fds[e] >= 0) {
+                        (void)close(fds[e]);
+                        fds[e] = -1;
+                }
+}
+
 static void pe_target_free(PerfEvents *pe, PerfTarget *t)
 {
         if (!t)
@@ -399,7 +438,7 @@ static void pe_target_free(PerfEvents *pe, PerfTarget *t)
                 if (t->fds[i] >= 0)
                         (void)close(t->fds[i]);
         free(t->fds);
-        free(t->tids);
+        free(t->at);
         free(t->path);
         free(t);
 }
@@ -410,8 +449,12 @@ PerfEvents *perf_events_free(PerfEvents *pe)
                 return NULL;
         while (pe->targets)
                 (void)perf_events_remove(pe, pe->targets);
+        for (size_t i = 0; i < pe->n_watch; i++)
+                pe_close_fds(pe->watch[i].fd, 2);
+        free(pe->watch);
         free(pe->cgroup_root);
         free(pe->cpus);
+        free(pe->cpu_state);
         free(pe);
         return NULL;
 }
@@ -497,25 +540,16 @@ static int *pe_target_grow(PerfEvents *pe, PerfTarget *t)
                 if (!m)
                         return NULL;
                 t->fds = m;
-                pid_t *tids = realloc(t->tids, cap * sizeof(pid_t));
-                if (!tids)
+                pid_t *at = realloc(t->at, cap * sizeof(pid_t));
+                if (!at)
                         return NULL;
-                t->tids = tids;
+                t->at = at;
                 t->cap_groups = cap;
         }
         int *fds = t->fds + t->n_groups * pe->n;
         for (size_t e = 0; e < pe->n; e++)
                 fds[e] = -1;
         return fds;
-}
-
-static void pe_close_fds(int *fds, size_t n)
-{
-        for (size_t e = 0; e < n; e++)
-                if (fds[e] >= 0) {
-                        (void)close(fds[e]);
-                        fds[e] = -1;
-                }
 }
 
 /* What a counter follows from the task it was opened on. */
@@ -583,7 +617,7 @@ static int pe_open_thread(PerfEvents *pe, PerfTarget *t, pid_t tid)
                 return r;
         if (r < 0)
                 return pe_open_failed(pe, e, -r);
-        t->tids[t->n_groups++] = tid;
+        t->at[t->n_groups++] = tid;
         return 0;
 }
 
@@ -628,9 +662,11 @@ static int pe_ensure_cgroup_root(PerfEvents *pe)
         return r;
 }
 
-/* The online CPUs, read again for every cgroup added: perf_event_open() refuses a CPU that went
- * offline since with ENODEV (perf_event_open(): !cpuctx->online, kernel/events/core.c), which
- * would fail every later cgroup, and one that came back is counted for the cgroups added after. */
+/* The online CPUs, read again for every cgroup added and by perf_events_update_cpus():
+ * perf_event_open() refuses a CPU that went offline since with ENODEV (perf_event_open():
+ * !cpuctx->online, kernel/events/core.c), which would fail every later cgroup, and one that came
+ * back or was added is counted for every cgroup (perf_events_update_cpus()). A list that differs
+ * from the one read before marks the cgroup targets for the next update. */
 static int pe_ensure_cpus(PerfEvents *pe)
 {
         char path[PATH_MAX], text[4096];
@@ -649,10 +685,92 @@ static int pe_ensure_cpus(PerfEvents *pe)
                 pe_reason(pe->reason, sizeof(pe->reason), "%s: malformed cpulist", path);
                 return r;
         }
+        size_t need = 0;
+        for (size_t i = 0; i < n; i++)
+                if (cpus[i] + (size_t)1 > need)
+                        need = cpus[i] + (size_t)1;
+        if (need > pe->n_cpu_state) {
+                uint8_t *m = realloc(pe->cpu_state, need);
+                if (!m) {
+                        free(cpus);
+                        return -ENOMEM;
+                }
+                memset(m + pe->n_cpu_state, 0, need - pe->n_cpu_state);
+                pe->cpu_state = m;
+                pe->n_cpu_state = need;
+        }
+        bool same = pe->cpus && n == pe->n_cpus && memcmp(cpus, pe->cpus, n * sizeof(*cpus)) == 0;
+        if (pe->cpus && !same)
+                pe->cpus_changed = true;
+        for (size_t c = 0; c < pe->n_cpu_state; c++)
+                pe->cpu_state[c] &= (uint8_t)~PE_CPU_ONLINE;
+        for (size_t i = 0; i < n; i++)
+                pe->cpu_state[cpus[i]] |= PE_CPU_ONLINE;
         free(pe->cpus);
         pe->cpus = cpus;
         pe->n_cpus = n;
         return 0;
+}
+
+static bool pe_cpu_is(const PerfEvents *pe, unsigned cpu, uint8_t bit)
+{
+        return cpu < pe->n_cpu_state && (pe->cpu_state[cpu] & bit);
+}
+
+/* Opens a watch (see PeWatch) on each online CPU that has none. One the kernel refuses (no
+ * CAP_PERFMON for a CPU-wide event, no dummy event before Linux 3.12) is not kept: the online list
+ * and the groups' own reads are then all there is to go by. */
+static void pe_watch_open_missing(PerfEvents *pe)
+{
+        for (size_t i = 0; i < pe->n_cpus; i++) {
+                unsigned cpu = pe->cpus[i];
+                bool have = false;
+                for (size_t w = 0; w < pe->n_watch && !have; w++)
+                        have = pe->watch[w].cpu == cpu;
+                if (have)
+                        continue;
+                if (pe->n_watch == pe->cap_watch) {
+                        size_t cap = pe->cap_watch ? pe->cap_watch * 2 : 8;
+                        PeWatch *m = realloc(pe->watch, cap * sizeof(*m));
+                        if (!m)
+                                return;
+                        pe->watch = m;
+                        pe->cap_watch = cap;
+                }
+                PeWatch w = {.cpu = cpu, .fd = {-1, -1}};
+                struct perf_event_attr attr = {
+                        .size = sizeof(attr),
+                        .type = PERF_TYPE_SOFTWARE,
+                        .config = PERF_COUNT_SW_DUMMY,
+                        .read_format = PERF_FORMAT_GROUP,
+                };
+                w.fd[0] = pe_sc->perf_event_open(&attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+                if (w.fd[0] >= 0)
+                        w.fd[1] = pe_sc->perf_event_open(&attr, -1, (int)cpu, w.fd[0],
+                                                         PERF_FLAG_FD_CLOEXEC);
+                if (w.fd[1] < 0) {
+                        log_debug("perf-events: no watch on CPU %u: %s", cpu, strerror(errno));
+                        pe_close_fds(w.fd, 2);
+                        continue;
+                }
+                pe->watch[pe->n_watch++] = w;
+        }
+}
+
+/* Whether the watch's group was broken up, that is its CPU went offline since it was opened. */
+static bool pe_watch_broken(const PeWatch *w)
+{
+        uint64_t buf[2];
+        return pe_sc->read(w->fd[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf) && buf[0] == 1;
+}
+
+/* Whether a cgroup group of more than one event was broken up, by the same test (its leader's
+ * read_size shrank from 3 + n to 4 u64). With one event a group reads the same either way. */
+static bool pe_group_broken(const PerfEvents *pe, const int *fds)
+{
+        uint64_t buf[4];
+        return pe->n > 1 && pe_sc->read(fds[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf) &&
+               buf[0] == 1;
 }
 
 static int pe_open_cgroup_dir(PerfEvents *pe, const char *rel)
@@ -695,6 +813,10 @@ int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret)
         r = pe_ensure_cpus(pe);
         if (r < 0)
                 return r;
+        /* before the groups: a CPU that goes down after them is then seen by its watch */
+        bool watched = pe->cgroup_mode_works;
+        if (watched)
+                pe_watch_open_missing(pe);
 
         while (*path == '/')
                 path++;
@@ -724,8 +846,14 @@ int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret)
                 r = pe_open_group(pe, cgfd, (int)pe->cpus[c], PERF_FLAG_PID_CGROUP, PE_INHERIT_NONE,
                                   true, fds, &e);
                 if (r >= 0) {
-                        t->n_groups++;
+                        t->at[t->n_groups++] = (pid_t)pe->cpus[c];
                         pe->cgroup_mode_works = true;
+                        continue;
+                }
+                if (r == -ENODEV && (pe->cgroup_mode_works || c > 0)) {
+                        /* offline since the list was read: perf_events_update_cpus() opens it
+                         * when it is back */
+                        pe->cpus_changed = true;
                         continue;
                 }
                 if (pe->cgroup_mode_works || c > 0 || r == -EMFILE || r == -ENFILE ||
@@ -750,6 +878,8 @@ int perf_events_add_cgroup(PerfEvents *pe, const char *path, PerfTarget **ret)
         }
 
         (void)close(cgfd);
+        if (t->mode == PERF_TARGET_CGROUP && !watched)
+                pe_watch_open_missing(pe); /* the first cgroup counted per CPU */
         pe_target_link(pe, t);
         *ret = t;
         return 0;
@@ -763,7 +893,7 @@ fail:
 static bool pe_target_has_tid(const PerfTarget *t, pid_t tid)
 {
         for (size_t g = 0; g < t->n_groups; g++)
-                if (t->tids[g] == tid)
+                if (t->at[g] == tid)
                         return true;
         return false;
 }
@@ -928,8 +1058,10 @@ static int pe_read_group(PerfEvents *pe, const PerfTarget *t, const int *fds, ui
                 ssize_t k = pe_sc->read(fds[0], buf, want);
                 if (k < 0)
                         return -errno;
-                if (pe->n > 1 && k == 4 * sizeof(uint64_t) && buf[0] == 1)
+                if (pe->n > 1 && k == 4 * sizeof(uint64_t) && buf[0] == 1) {
+                        pe->cpus_changed = true; /* for perf_events_update_cpus() */
                         return pe_read_detached(pe, fds, sums);
+                }
                 if ((size_t)k != want || buf[0] != pe->n)
                         return -EIO;
                 for (size_t e = 0; e < pe->n; e++)
@@ -965,7 +1097,8 @@ int perf_events_read(PerfEvents *pe, PerfTarget *t, uint64_t *ret_counts, size_t
                 }
         }
 
-        uint64_t sums[PERF_EVENTS_MAX] = {0};
+        uint64_t sums[PERF_EVENTS_MAX];
+        memcpy(sums, t->retired, sizeof(sums));
         for (size_t g = 0; g < t->n_groups; g++) {
                 int r = pe_read_group(pe, t, t->fds + g * pe->n, sums);
                 if (r < 0) {
@@ -976,4 +1109,143 @@ int perf_events_read(PerfEvents *pe, PerfTarget *t, uint64_t *ret_counts, size_t
         }
         memcpy(ret_counts, sums, pe->n * sizeof(uint64_t));
         return 0;
+}
+
+bool perf_events_cpus_changed(const PerfEvents *pe)
+{
+        return pe->cpus_changed;
+}
+
+/* Closes group g of a cgroup target after adding its final counts to the target's retired ones,
+ * so that the target's sum neither steps back nor counts them twice. The last group takes its
+ * place. Nothing is closed when the group cannot be read. */
+static int pe_retire_group(PerfEvents *pe, PerfTarget *t, size_t g)
+{
+        uint64_t sums[PERF_EVENTS_MAX] = {0};
+        int *fds = t->fds + g * pe->n;
+        int r = pe_read_group(pe, t, fds, sums);
+        if (r < 0)
+                return r;
+        for (size_t e = 0; e < pe->n; e++)
+                t->retired[e] = pe_add_sat(t->retired[e], sums[e]);
+        pe_close_fds(fds, pe->n);
+        size_t last = t->n_groups - 1;
+        if (g != last) {
+                memcpy(fds, t->fds + last * pe->n, pe->n * sizeof(int));
+                t->at[g] = t->at[last];
+        }
+        t->n_groups--;
+        return 0;
+}
+
+/* Brings one cgroup target to a group per online CPU: closes the groups on CPUs gone or reset (and
+ * the broken ones when check_broken), opens the missing ones. Returns how many groups it opened or
+ * closed, or the first error (what it could do is done). */
+static int pe_target_update_cpus(PerfEvents *pe, PerfTarget *t, bool check_broken)
+{
+        int changes = 0, err = 0;
+        for (size_t g = t->n_groups; g > 0; g--) {
+                unsigned cpu = (unsigned)t->at[g - 1];
+                if (pe_cpu_is(pe, cpu, PE_CPU_ONLINE) && !pe_cpu_is(pe, cpu, PE_CPU_RESET) &&
+                    !(check_broken && pe_group_broken(pe, t->fds + (g - 1) * pe->n)))
+                        continue;
+                int r = pe_retire_group(pe, t, g - 1);
+                if (r < 0) {
+                        pe_reason(pe->reason, sizeof(pe->reason),
+                                  "cgroup %s: reading the counters on CPU %u: %s", t->path, cpu,
+                                  strerror(-r));
+                        err = err ?: r;
+                        continue;
+                }
+                changes++;
+        }
+
+        _cleanup_close_ int cgfd = -1;
+        for (size_t c = 0; c < pe->n_cpus; c++) {
+                bool have = false;
+                for (size_t g = 0; g < t->n_groups && !have; g++)
+                        have = (unsigned)t->at[g] == pe->cpus[c];
+                if (have)
+                        continue;
+                if (cgfd < 0) {
+                        cgfd = pe_open_cgroup_dir(pe, t->path);
+                        if (cgfd == -ENOENT)
+                                return changes; /* removed: its units go with the next scan */
+                        if (cgfd < 0)
+                                return err ?: cgfd;
+                }
+                int *fds = pe_target_grow(pe, t);
+                if (!fds)
+                        return err ?: -ENOMEM;
+                size_t e;
+                int r = pe_open_group(pe, cgfd, (int)pe->cpus[c], PERF_FLAG_PID_CGROUP,
+                                      PE_INHERIT_NONE, true, fds, &e);
+                if (r == -ENODEV) {
+                        pe->cpus_incomplete = true; /* gone again meanwhile */
+                        continue;
+                }
+                if (r < 0) {
+                        err = err ?: pe_open_failed(pe, e, -r);
+                        continue;
+                }
+                t->at[t->n_groups++] = (pid_t)pe->cpus[c];
+                changes++;
+        }
+        return err ? err : changes;
+}
+
+int perf_events_update_cpus(PerfEvents *pe)
+{
+        pe->reason[0] = '\0';
+        if (!pe->cgroup_mode_works) /* no cgroup counted per CPU yet */
+                return 0;
+        bool check_broken = pe->cpus_changed; /* a read found a broken group: which ones? */
+        pe->cpus_changed = false;
+        int r = pe_ensure_cpus(pe);
+        if (r < 0) {
+                pe->cpus_changed = check_broken;
+                return r;
+        }
+        bool stale = check_broken || pe->cpus_changed || pe->cpus_incomplete;
+        pe->cpus_incomplete = false;
+
+        /* The watches of CPUs that went offline, and came back or not: every group on those CPUs
+         * is broken. Their new watches are opened before the groups. */
+        for (size_t c = 0; c < pe->n_cpu_state; c++)
+                pe->cpu_state[c] &= (uint8_t)~PE_CPU_RESET;
+        for (size_t w = pe->n_watch; w > 0; w--) {
+                PeWatch *wt = &pe->watch[w - 1];
+                bool online = pe_cpu_is(pe, wt->cpu, PE_CPU_ONLINE);
+                if (online && !pe_watch_broken(wt))
+                        continue;
+                if (online) {
+                        log_debug("perf-events: CPU %u went offline and came back", wt->cpu);
+                        pe->cpu_state[wt->cpu] |= PE_CPU_RESET;
+                }
+                stale = true;
+                pe_close_fds(wt->fd, 2);
+                *wt = pe->watch[--pe->n_watch];
+        }
+        pe_watch_open_missing(pe);
+        if (!stale)
+                return 0;
+
+        int changes = 0, err = 0;
+        for (PerfTarget *t = pe->targets; t; t = t->next) {
+                if (t->mode != PERF_TARGET_CGROUP)
+                        continue;
+                r = pe_target_update_cpus(pe, t, check_broken);
+                if (r < 0)
+                        err = err ?: r;
+                else
+                        changes += r;
+        }
+        /* what the reads above found is handled, and an error waits for the next update rather
+         * than making each tick try again */
+        pe->cpus_changed = false;
+        if (err < 0) {
+                pe->cpus_incomplete = true;
+                return err;
+        }
+        return changes;
 }

@@ -36,10 +36,18 @@
  * cgroup, per thread for processes): about 0.7 us each on the build machine.
  *
  * File descriptors. One per event per group: a cgroup costs n_events * online CPUs, so the daemon
- * should raise RLIMIT_NOFILE with many services. The online CPUs are read again for each cgroup
- * added. A CPU that comes online later is not counted for the cgroups added before; one that goes
- * offline keeps what it counted, and the kernel does not count on it again for groups opened
- * before, even once it is back (suspend takes every non-boot CPU down and up).
+ * should raise RLIMIT_NOFILE with many services. Two more per online CPU watch for hot-unplug.
+ *
+ * CPU hotplug. The online CPUs (<sysfs>/devices/system/cpu/online) are read for each cgroup added
+ * and by perf_events_update_cpus(), which the caller runs now and then. The kernel never counts
+ * again on a group whose CPU went offline, even once the CPU is back (suspend takes every non-boot
+ * CPU down and up), and refuses to open one on an offline CPU (ENODEV). So an update closes the
+ * cgroup groups on CPUs gone, or gone and back, keeping their final counts in the target's sum,
+ * and opens a group on each online CPU that lacks one, for every cgroup added before. A CPU that
+ * went down and came back between two updates is known by its watch: two dummy software events
+ * opened on it as a group, which the kernel breaks up as it does the cgroups' groups (without the
+ * privilege for CPU-wide events there is no watch, and only groups of two or more events show it,
+ * when read). Until the update, what a returning CPU runs is not counted; nothing is counted twice.
  *
  * Errors are -errno. Where the kernel refuses an event (ENOENT, EOPNOTSUPP, ENODEV from
  * perf_event_open: no hardware PMU, as in most VMs) the error is -EOPNOTSUPP; EACCES/EPERM give
@@ -149,6 +157,18 @@ PerfTargetMode perf_target_mode(const PerfTarget *t);
 size_t perf_target_n_groups(const PerfTarget *t);
 
 /* Cumulative scaled counts since the target was added, one per event in list order, summed over
- * the target's groups, into ret_counts (n >= perf_events_n(pe), else -EINVAL). -EIO when a
- * counter reads back malformed. */
+ * the target's groups (and the groups closed by perf_events_update_cpus()), into ret_counts
+ * (n >= perf_events_n(pe), else -EINVAL). -EIO when a counter reads back malformed. */
 int perf_events_read(PerfEvents *pe, PerfTarget *t, uint64_t *ret_counts, size_t n) WARN_UNUSED;
+
+/* Follows the online CPUs (see "CPU hotplug" above): reads the online list and each watch (one
+ * read(2) per CPU that returns before touching a counter), and when a CPU went or came, or a read
+ * found a broken group since the last update, brings every cgroup target to one group per online
+ * CPU. Costs a sysfs read and a syscall per CPU when nothing changed: run it every few seconds,
+ * not every tick. Returns how many groups were opened or closed, or -errno (the online list cannot
+ * be read, or a group cannot be opened: perf_events_reason() says why; the next update tries
+ * again, and the counts stay right meanwhile). */
+int perf_events_update_cpus(PerfEvents *pe) WARN_UNUSED;
+/* Whether an update is due before its time: a read found a group that the kernel broke up, or a
+ * cgroup added saw another online list. No system call. */
+bool perf_events_cpus_changed(const PerfEvents *pe);

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -755,6 +756,293 @@ static void test_fake_cgroup(void **state)
         assert_int_equal(count_fds(), fds0);
 }
 
+/* ---- CPU hotplug, against a fake kernel ---- */
+
+/* A model of what kernel/events/core.c does with per-CPU groups on hotplug, behind the syscall
+ * table: an offline CPU refuses perf_event_open with ENODEV (!cpuctx->online); taking a CPU down
+ * breaks up every group on it (perf_event_exit_cpu_context(), DETACH_GROUP: each member a group of
+ * one, the leader's read_size shrinking with nr_siblings) and its events stop for good, even once
+ * the CPU is back. perf_read() answers ENOSPC to a buffer shorter than read_size. Every event on a
+ * CPU counts what the cgroup runs there since it was opened, times its index in its group + 1;
+ * time_enabled is twice time_running, so scaled counts are twice the raw ones. */
+#define HK_CPUS 8
+static struct {
+        bool online[HK_CPUS];
+        uint64_t ran[HK_CPUS]; /* what the cgroup ran on each CPU so far */
+        bool deny_cpu_wide;    /* no privilege for events that are not a cgroup's */
+        unsigned watch_opens;
+        struct {
+                bool used, dead;
+                int cpu, leader, member, nsib;
+                uint64_t start, frozen, frozen_time, read_format;
+        } fd[1024];
+} hk;
+
+/* How long the event has run: what its cgroup ran on its CPU while it counted. */
+static uint64_t hk_time(int fd)
+{
+        return hk.fd[fd].dead ? hk.fd[fd].frozen_time : hk.ran[hk.fd[fd].cpu] - hk.fd[fd].start;
+}
+
+static uint64_t hk_value(int fd)
+{
+        return hk.fd[fd].dead ? hk.fd[fd].frozen : hk_time(fd) * (uint64_t)(hk.fd[fd].member + 1);
+}
+
+/* Forgets the fds the code under test has closed since (their numbers are reused by the next
+ * opens, and a closed leader must not keep its members). */
+static void hk_sweep(void)
+{
+        for (int f = 0; f < (int)ELEMENTSOF(hk.fd); f++)
+                if (hk.fd[f].used && fcntl(f, F_GETFD) < 0)
+                        hk.fd[f].used = false;
+}
+
+static int hk_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+                   unsigned long flags)
+{
+        assert_true(flags & PERF_FLAG_FD_CLOEXEC);
+        assert_in_range(cpu, 0, HK_CPUS - 1);
+        hk_sweep();
+        if (!(flags & PERF_FLAG_PID_CGROUP)) {
+                /* only the watches: two dummy events on one CPU, no task */
+                assert_int_equal(pid, -1);
+                assert_int_equal(attr->type, PERF_TYPE_SOFTWARE);
+                assert_int_equal(attr->config, PERF_COUNT_SW_DUMMY);
+                hk.watch_opens++;
+                if (hk.deny_cpu_wide) {
+                        errno = EACCES;
+                        return -1;
+                }
+        }
+        if (!hk.online[cpu]) {
+                errno = ENODEV;
+                return -1;
+        }
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_in_range(fd, 0, ELEMENTSOF(hk.fd) - 1);
+        hk.fd[fd] = (typeof(hk.fd[0])){.used = true,
+                                       .cpu = cpu,
+                                       .leader = group_fd < 0 ? fd : group_fd,
+                                       .start = hk.ran[cpu],
+                                       .read_format = attr->read_format};
+        if (group_fd >= 0) {
+                assert_true(hk.fd[group_fd].used && hk.fd[group_fd].leader == group_fd);
+                hk.fd[fd].member = ++hk.fd[group_fd].nsib;
+        }
+        return fd;
+}
+
+static ssize_t hk_read(int fd, void *buf, size_t count)
+{
+        assert_true(hk.fd[fd].used);
+        assert_int_equal(hk.fd[fd].leader, fd); /* only leaders are read */
+        uint64_t rf = hk.fd[fd].read_format, v[3 + PERF_EVENTS_MAX];
+        assert_true(rf & PERF_FORMAT_GROUP);
+        size_t n = 0;
+        v[n++] = 1 + (uint64_t)hk.fd[fd].nsib;
+        hk_sweep();
+        if (rf & PERF_FORMAT_TOTAL_TIME_ENABLED)
+                v[n++] = 2 * hk_time(fd);
+        if (rf & PERF_FORMAT_TOTAL_TIME_RUNNING)
+                v[n++] = hk_time(fd);
+        size_t first = n;
+        for (int m = 0; m <= hk.fd[fd].nsib; m++)
+                for (int f = 0; f < (int)ELEMENTSOF(hk.fd); f++)
+                        if (hk.fd[f].used && hk.fd[f].leader == fd && hk.fd[f].member == m)
+                                v[n++] = hk_value(f);
+        assert_int_equal(n - first, 1 + hk.fd[fd].nsib);
+        if (count < n * sizeof(uint64_t)) {
+                errno = ENOSPC;
+                return -1;
+        }
+        memcpy(buf, v, n * sizeof(uint64_t));
+        return (ssize_t)(n * sizeof(uint64_t));
+}
+
+static const PerfEventsSyscalls hk_syscalls = {.perf_event_open = hk_open, .read = hk_read};
+
+static void hk_set_online(const char *sysfs_online, unsigned cpu, bool on)
+{
+        hk_sweep();
+        hk.online[cpu] = on;
+        if (!on)
+                for (int f = 0; f < (int)ELEMENTSOF(hk.fd); f++)
+                        if (hk.fd[f].used && !hk.fd[f].dead && hk.fd[f].cpu == (int)cpu) {
+                                hk.fd[f].frozen = hk_value(f);
+                                hk.fd[f].frozen_time = hk_time(f);
+                                hk.fd[f].dead = true;
+                                hk.fd[f].leader = f; /* a group of one */
+                                hk.fd[f].member = 0;
+                                hk.fd[f].nsib = 0;
+                        }
+        if (sysfs_online) { /* the kernel's cpulist, as in /sys/devices/system/cpu/online */
+                char text[64] = "", *p = text;
+                for (unsigned c = 0; c < HK_CPUS; c++) {
+                        if (!hk.online[c] || (c > 0 && hk.online[c - 1]))
+                                continue;
+                        unsigned e = c;
+                        while (e + 1 < HK_CPUS && hk.online[e + 1])
+                                e++;
+                        p += sprintf(p, "%s%u", p == text ? "" : ",", c);
+                        if (e > c)
+                                p += sprintf(p, "-%u", e);
+                }
+                strcat(text, "\n");
+                write_file(sysfs_online, text);
+        }
+}
+
+static void hk_run(uint64_t per_cpu)
+{
+        for (unsigned c = 0; c < HK_CPUS; c++)
+                if (hk.online[c])
+                        hk.ran[c] += per_cpu;
+}
+
+/* Reads a target, checks its first event's scaled count is want and never went back. */
+static void hk_expect(PerfEvents *pe, PerfTarget *t, uint64_t want, uint64_t *last)
+{
+        uint64_t c[PERF_EVENTS_MAX];
+        hk_sweep();
+        assert_int_equal(perf_events_read(pe, t, c, ELEMENTSOF(c)), 0);
+        printf("#   count %" PRIu64 ", want %" PRIu64 "\n", c[0], want);
+        assert_int_equal(c[0], want);
+        if (perf_events_n(pe) > 1)
+                assert_int_equal(c[1], 2 * want);
+        assert_true(c[0] >= *last);
+        *last = c[0];
+}
+
+static int hk_update(PerfEvents *pe)
+{
+        hk_sweep();
+        int r = perf_events_update_cpus(pe);
+        hk_sweep();
+        return r;
+}
+
+/* Cgroups counted on CPUs that go offline and come back: each cgroup added before is counted on
+ * the returning CPU again after an update, never counting twice or going back, whether the CPU
+ * stayed away across updates or went down and up between two (suspend), with one event or two,
+ * with the watches or without them. */
+static void test_fake_hotplug(void **state)
+{
+        static const struct {
+                const char *events;
+                bool deny_cpu_wide;
+        } runs[] = {
+                {"task-clock,perf::CONTEXT-SWITCHES", false},
+                {"task-clock", false},
+                {"task-clock,perf::CONTEXT-SWITCHES", true}, /* only the reads tell */
+        };
+        size_t fds0 = count_fds();
+        char tmp[] = "/tmp/test-perf-events-XXXXXX", path[PATH_MAX], online[PATH_MAX];
+        assert_non_null(mkdtemp(tmp));
+        const char *dirs[] = {"sys", "sys/devices", "sys/devices/system", "sys/devices/system/cpu",
+                              "cg"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmp, dirs[i]), 0);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        assert_int_equal(path_fmt(online, sizeof(online), "%s/sys/devices/system/cpu/online", tmp),
+                         0);
+        char sysfs[PATH_MAX], cgfs[PATH_MAX];
+        assert_int_equal(path_fmt(sysfs, sizeof(sysfs), "%s/sys", tmp), 0);
+        assert_int_equal(path_fmt(cgfs, sizeof(cgfs), "%s/cg", tmp), 0);
+        JoulesRoots roots = {.sysfs = sysfs, .procfs = "/proc", .cgroupfs = cgfs};
+
+        for (size_t k = 0; k < ELEMENTSOF(runs); k++) {
+                printf("# %s%s\n", runs[k].events, runs[k].deny_cpu_wide ? ", no watches" : "");
+                memset(&hk, 0, sizeof(hk));
+                hk.deny_cpu_wide = runs[k].deny_cpu_wide;
+                perf_events_set_syscalls(&hk_syscalls);
+                for (unsigned c = 0; c < 4; c++)
+                        hk_set_online(c == 3 ? online : NULL, c, true); /* "0-3" */
+
+                PerfEvents *pe;
+                PerfTarget *a, *b;
+                uint64_t la = 0, lb = 0;
+                assert_int_equal(perf_events_new(runs[k].events, &roots, &pe, NULL, 0), 0);
+                assert_int_equal(perf_events_add_cgroup(pe, "/", &a), 0);
+                assert_int_equal(perf_target_n_groups(a), 4);
+                assert_int_equal(hk.watch_opens, runs[k].deny_cpu_wide ? 4 : 8);
+                hk_run(100);
+                hk_expect(pe, a, 2 * 4 * 100, &la);
+                assert_int_equal(hk_update(pe), 0); /* nothing changed: nothing done */
+                assert_int_equal(perf_target_n_groups(a), 4);
+
+                /* CPU 3 goes offline: what it counted stays, the others go on. */
+                hk_set_online(online, 3, false);
+                hk_run(10);
+                hk_expect(pe, a, 2 * (4 * 100 + 3 * 10), &la);
+                assert_int_equal(hk_update(pe), 1); /* its group is closed */
+                assert_int_equal(perf_target_n_groups(a), 3);
+                hk_expect(pe, a, 2 * (4 * 100 + 3 * 10), &la);
+                assert_false(perf_events_cpus_changed(pe));
+
+                /* It comes back; a cgroup added now counts on it at once, the one added before
+                 * from the next update on. */
+                hk_set_online(online, 3, true);
+                assert_int_equal(perf_events_add_cgroup(pe, "/", &b), 0);
+                assert_int_equal(perf_target_n_groups(b), 4);
+                assert_true(perf_events_cpus_changed(pe)); /* b saw another list */
+                hk_run(5);
+                hk_expect(pe, a, 2 * (4 * 100 + 3 * 15), &la);
+                hk_expect(pe, b, 2 * 4 * 5, &lb);
+                assert_int_equal(hk_update(pe), 1);
+                assert_int_equal(perf_target_n_groups(a), 4);
+                assert_int_equal(perf_target_n_groups(b), 4);
+                hk_run(50);
+                hk_expect(pe, a, 2 * (4 * 100 + 3 * 15 + 4 * 50), &la);
+                hk_expect(pe, b, 2 * 4 * 55, &lb);
+
+                /* CPU 1 goes down and up between two looks (suspend): the online list is the
+                 * same, yet every group on CPU 1 counts no more. */
+                hk_set_online(NULL, 1, false);
+                hk_run(7);
+                hk_set_online(NULL, 1, true);
+                hk_run(20);
+                uint64_t a_now = 2 * (4 * 100 + 3 * 15 + 4 * 50 + 3 * 7 + 3 * 20);
+                hk_expect(pe, a, a_now, &la);
+                hk_expect(pe, b, 2 * (4 * 55 + 3 * 7 + 3 * 20), &lb);
+                /* groups of two events show it when read; a group of one does not */
+                assert_int_equal(perf_events_cpus_changed(pe), perf_events_n(pe) > 1);
+                assert_int_equal(hk_update(pe), 4); /* closed and opened again, a and b */
+                assert_int_equal(perf_target_n_groups(a), 4);
+                hk_run(30);
+                hk_expect(pe, a, a_now + 2 * 4 * 30, &la);
+                hk_expect(pe, b, 2 * (4 * 55 + 3 * 7 + 3 * 20 + 4 * 30), &lb);
+                assert_int_equal(hk_update(pe), 0);
+
+                /* A CPU that was never online before (hot-added) is counted too, and one the
+                 * kernel refuses while the list says online is tried again by the next update. */
+                hk.online[6] = true;
+                hk_set_online(online, 5, true);
+                hk.online[6] = false;
+                write_file(online, "0-3,5-6\n");
+                assert_int_equal(hk_update(pe), 2); /* CPU 5 for a and b; CPU 6 refused */
+                assert_int_equal(perf_target_n_groups(a), 5);
+                hk_set_online(online, 6, true);
+                assert_int_equal(hk_update(pe), 2);
+                assert_int_equal(perf_target_n_groups(a), 6);
+                hk_run(1);
+                hk_expect(pe, a, a_now + 2 * (4 * 30 + 6), &la);
+
+                b = perf_events_remove(pe, b);
+                pe = perf_events_free(pe);
+                perf_events_set_syscalls(NULL);
+                assert_int_equal(count_fds(), fds0);
+        }
+
+        assert_int_equal(unlink(online), 0);
+        for (size_t i = ELEMENTSOF(dirs); i > 0; i--) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmp, dirs[i - 1]), 0);
+                assert_int_equal(rmdir(path), 0);
+        }
+        assert_int_equal(rmdir(tmp), 0);
+}
+
 /* ---- real counters ---- */
 
 #define SW_EVENTS "perf::TASK-CLOCK,perf::CONTEXT-SWITCHES"
@@ -941,6 +1229,98 @@ static void test_real_cgroups(void **state)
         assert_int_equal(count_fds(), fds0);
 }
 
+/* Real counters on a real cgroup whose burner is pinned to CPU 1, with the online list read from a
+ * fake sysfs (CPUs are not taken offline on a shared machine): when the list loses CPU 1, the
+ * group there is closed and what it counted stays, exactly; when CPU 1 is listed again, the
+ * cgroup, added before, is counted there again and agrees with its cpu.stat. */
+static void test_real_hotplug(void **state)
+{
+        char text[256];
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(1, &set);
+        if (read_text("/sys/devices/system/cpu/online", text, sizeof(text)) <= 0 ||
+            strncmp(text, "0-", 2) != 0) {
+                printf("# CPUs 0 and 1 are not both online here, skipped\n");
+                skip();
+        }
+        size_t fds0 = count_fds();
+        char tmp[] = "/tmp/test-perf-events-XXXXXX", path[PATH_MAX], online[PATH_MAX];
+        assert_non_null(mkdtemp(tmp));
+        const char *dirs[] = {"sys", "sys/devices", "sys/devices/system", "sys/devices/system/cpu"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmp, dirs[i]), 0);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        assert_int_equal(path_fmt(online, sizeof(online), "%s/sys/devices/system/cpu/online", tmp),
+                         0);
+        write_file(online, "0-1\n");
+        char sysfs[PATH_MAX];
+        assert_int_equal(path_fmt(sysfs, sizeof(sysfs), "%s/sys", tmp), 0);
+        JoulesRoots roots = {.sysfs = sysfs, .procfs = "/proc", .cgroupfs = v2root};
+
+        char rel[PATH_MAX];
+        const char *cg = make_cgroup("hotplug", rel, sizeof(rel));
+        pid_t p = spawn_burner(cg);
+        assert_int_equal(sched_setaffinity(p, sizeof(set), &set), 0);
+
+        PerfEvents *pe;
+        PerfTarget *t;
+        uint64_t c0[PERF_EVENTS_MAX], c1[PERF_EVENTS_MAX];
+        assert_int_equal(perf_events_new(SW_EVENTS, &roots, &pe, NULL, 0), 0);
+        assert_int_equal(perf_events_add_cgroup(pe, rel, &t), 0);
+        if (perf_target_mode(t) != PERF_TARGET_CGROUP) {
+                printf("# no counting by cgroup here, skipped\n");
+                goto out;
+        }
+        assert_int_equal(perf_target_n_groups(t), 2);
+        Window w;
+        window_start(pe, t, cg, &w);
+        window_wait((const char *const[]){cg}, (const Window *const[]){&w}, 1, 200);
+        window_end(pe, t, cg, &w);
+        assert_agrees("pinned to CPU 1", window_task_clock(&w), window_usage_ns(&w));
+
+        /* CPU 1 leaves the list: its group is closed, its count kept, nothing more counted. */
+        write_file(online, "0\n");
+        assert_int_equal(perf_events_update_cpus(pe), 1);
+        assert_int_equal(perf_target_n_groups(t), 1);
+        assert_int_equal(perf_events_read(pe, t, c0, ELEMENTSOF(c0)), 0);
+        assert_true(c0[0] >= w.perf1[0]);
+        uint64_t u0 = cgroup_usage_usec(cg);
+        while (cgroup_usage_usec(cg) - u0 < 100000)
+                sleep_us(50000);
+        assert_int_equal(perf_events_read(pe, t, c1, ELEMENTSOF(c1)), 0);
+        printf("# CPU 1 not listed: %" PRIu64 " then %" PRIu64 " ns\n", c0[0], c1[0]);
+        assert_int_equal(c1[0], c0[0]);
+
+        /* Back in the list: counted on CPU 1 again, from the kept count on. */
+        write_file(online, "0-1\n");
+        assert_int_equal(perf_events_update_cpus(pe), 1);
+        assert_int_equal(perf_target_n_groups(t), 2);
+        window_start(pe, t, cg, &w);
+        assert_true(w.perf0[0] >= c1[0]);
+        window_wait((const char *const[]){cg}, (const Window *const[]){&w}, 1, 200);
+        window_end(pe, t, cg, &w);
+        assert_agrees("CPU 1 listed again", window_task_clock(&w), window_usage_ns(&w));
+        /* What the daemon pays every few seconds when nothing changed: the sysfs list and a
+         * short read of each CPU's watch (which the real kernel answers with ENOSPC). */
+        uint64_t t0 = now_monotonic_ns();
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(perf_events_update_cpus(pe), 0);
+        printf("# perf_events_update_cpus, nothing changed (2 CPUs): %.2f us\n",
+               (double)(now_monotonic_ns() - t0) / 100.0 / 1000.0);
+out:
+        pe = perf_events_free(pe);
+        cleanup_all();
+        assert_int_equal(unlink(online), 0);
+        for (size_t i = ELEMENTSOF(dirs); i > 0; i--) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmp, dirs[i - 1]), 0);
+                assert_int_equal(rmdir(path), 0);
+        }
+        assert_int_equal(rmdir(tmp), 0);
+        assert_int_equal(count_fds(), fds0);
+}
+
 /* The fallback, for real: the kernel's refusal of the cgroup is injected, the counters per
  * thread are real and must still agree with cpu.stat, including a cgroup empty when added. */
 static void test_real_fallback(void **state)
@@ -1079,10 +1459,12 @@ int main(void)
                 cmocka_unit_test_teardown(test_refused, teardown),
                 cmocka_unit_test_teardown(test_fake_process, teardown),
                 cmocka_unit_test_teardown(test_fake_cgroup, teardown),
+                cmocka_unit_test_teardown(test_fake_hotplug, teardown),
         };
         const struct CMUnitTest real[] = {
                 cmocka_unit_test_teardown(test_hardware, teardown),
                 cmocka_unit_test_teardown(test_real_cgroups, teardown),
+                cmocka_unit_test_teardown(test_real_hotplug, teardown),
                 cmocka_unit_test_teardown(test_real_fallback, teardown),
                 cmocka_unit_test_teardown(test_real_process, teardown),
         };
