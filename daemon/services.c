@@ -70,6 +70,8 @@ struct Services {
         bool *proc_taken;
 
         JoulesRoots perf_roots;
+        uint64_t cpus_checked_us; /* time since the online CPUs were last looked at */
+        bool cpus_warned;
         bool cgroup_failing;
         bool warned_conservation;
 };
@@ -248,6 +250,29 @@ static void services_read_counters(Services *s, const CgroupUnit *units)
         }
 }
 
+/* How often the online CPUs are looked at (perf_events_update_cpus(): a sysfs read and a syscall
+ * per CPU), unless a read found a group broken by a CPU going offline: a CPU that comes back is
+ * counted for the units again within this time. */
+#define SERVICES_CPUS_CHECK_US (10 * USEC_PER_SEC)
+
+static void services_check_cpus(Services *s, uint64_t dt_us)
+{
+        s->cpus_checked_us += dt_us;
+        if (s->cpus_checked_us < SERVICES_CPUS_CHECK_US && !perf_events_cpus_changed(s->pe))
+                return;
+        s->cpus_checked_us = 0;
+        int r = perf_events_update_cpus(s->pe);
+        if (r < 0 && !s->cpus_warned)
+                log_notice("perf counters: following the online CPUs: %s; tried again every %u s",
+                           perf_events_reason(s->pe),
+                           (unsigned)(SERVICES_CPUS_CHECK_US / USEC_PER_SEC));
+        else if (r > 0)
+                log_info("perf counters: the online CPUs changed; %d counter groups opened or "
+                         "closed",
+                         r);
+        s->cpus_warned = r < 0;
+}
+
 /* Counters that open for no unit at all are no weight: say so in the run, not only per tick. */
 static void services_counters_check(Services *s)
 {
@@ -396,6 +421,8 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
          * together as they can be. */
         if (s->pe)
                 services_counters_check(s);
+        if (s->pe)
+                services_check_cpus(s, dt_us);
         if (s->pe)
                 services_read_counters(s, units);
         /* The processes' counters right after, for the same reason. */
