@@ -29,12 +29,16 @@ static void export_usage(FILE *f)
                 "  period_start, period_end, host_id, service, energy_kwh (IT), pue,\n"
                 "  energy_kwh_facility, ci_location_g_per_kwh (energy-weighted by hour),\n"
                 "  ci_location_source, emissions_location_gco2e, ci_market_g_per_kwh,\n"
-                "  emissions_market_gco2e (empty without a market factor), embodied_gco2e,\n"
-                "  requests, j_per_request, sci_gco2e_per_request (empty without requests),\n"
-                "  estimated, tool_version, energy_band_pct, energy_kwh_low, energy_kwh_high\n"
-                "  (the uncertainty band of an estimate, data/README.md, weighted by energy\n"
-                "  where measured and estimated runs share a period; all three empty when\n"
-                "  measured and from --prometheus).\n"
+                "  emissions_market_gco2e, embodied_gco2e, requests, j_per_request,\n"
+                "  sci_gco2e_per_request (empty without requests), estimated, tool_version,\n"
+                "  energy_band_pct, energy_kwh_low, energy_kwh_high (the uncertainty band of\n"
+                "  an estimate, data/README.md, weighted by energy where measured and\n"
+                "  estimated runs share a period; all three empty when measured and from\n"
+                "  --prometheus), ci_market_source.\n"
+                "Market-based (GHG Protocol Scope 2): the factor of joulesd.conf\n"
+                "(market_intensity_g_per_kwh) or --market-intensity; without one, the\n"
+                "location-based grid average, ci_market_source saying so (\"grid average\n"
+                "(no contractual instruments, supplier rate or residual mix configured)\").\n"
                 "host_id is the host name joulesd recorded for the period's ticks.\n\n"
                 "Every host of a fleet, from the counters joules-exporter serves, read back\n"
                 "from Prometheus or a store with its HTTP API (Thanos, Mimir, VictoriaMetrics):\n"
@@ -76,6 +80,7 @@ static const char *const export_columns[] = {
         "energy_band_pct",
         "energy_kwh_low",
         "energy_kwh_high",
+        "ci_market_source", /* last: columns are added after the existing ones */
 };
 
 static void csv_text(const char *v, bool last)
@@ -138,7 +143,8 @@ static int export_period(const Footprint *fp, void *user)
                 const FootprintPeriod *per = &fp->periods[row->period];
                 const FootprintFigures *f = &row->f;
                 double e_j = f->active_j + f->idle_j;
-                double market_ci = isfinite(fs->market_g_per_kwh) ? fs->market_g_per_kwh : NAN;
+                FootprintMarket market;
+                footprint_market(fs, f, &market);
                 double req = f->has_requests ? f->requests : NAN;
                 double sci = footprint_per_request(f->location_g + f->embodied_g, f);
                 char a[32], b[32], source[128];
@@ -170,8 +176,8 @@ static int export_period(const Footprint *fp, void *user)
                         json_number(&st->j, "ci_location_g_per_kwh", f->intensity);
                         json_string(&st->j, "ci_location_source", source);
                         json_number(&st->j, "emissions_location_gco2e", f->location_g);
-                        json_number(&st->j, "ci_market_g_per_kwh", market_ci);
-                        json_number(&st->j, "emissions_market_gco2e", f->market_g);
+                        json_number(&st->j, "ci_market_g_per_kwh", market.g_per_kwh);
+                        json_number(&st->j, "emissions_market_gco2e", market.emissions_g);
                         json_number(&st->j, "embodied_gco2e", f->embodied_g);
                         json_number(&st->j, "requests", req);
                         json_number(&st->j, "j_per_request", footprint_per_request(e_j, f));
@@ -181,6 +187,7 @@ static int export_period(const Footprint *fp, void *user)
                         json_number(&st->j, "energy_band_pct", band);
                         json_number(&st->j, "energy_kwh_low", lo);
                         json_number(&st->j, "energy_kwh_high", hi);
+                        json_string(&st->j, "ci_market_source", market.source);
                         json_object_end(&st->j);
                         continue;
                 }
@@ -194,8 +201,8 @@ static int export_period(const Footprint *fp, void *user)
                 csv_number(f->intensity);
                 csv_text(source, false);
                 csv_number(f->location_g);
-                csv_number(market_ci);
-                csv_number(f->market_g);
+                csv_number(market.g_per_kwh);
+                csv_number(market.emissions_g);
                 csv_number(f->embodied_g);
                 csv_number(req);
                 csv_number(footprint_per_request(e_j, f));
@@ -204,7 +211,8 @@ static int export_period(const Footprint *fp, void *user)
                 csv_text("joules " JOULES_VERSION, false);
                 csv_number(band);
                 csv_number(lo);
-                csv_number_end(hi, true);
+                csv_number(hi);
+                csv_text(market.source, true);
         }
         free(bands);
         return 0;

@@ -702,8 +702,29 @@ void footprint_apply(FootprintSettings *fs, const FootprintOverrides *o)
                 fs->te_g = o->v.te_g;
         if (o->el)
                 fs->el_hours = o->v.el_hours;
-        if (o->market)
+        if (o->market) {
                 fs->market_g_per_kwh = o->v.market_g_per_kwh;
+                fs->market_given = true;
+        }
+}
+
+void footprint_market(const FootprintSettings *fs, const FootprintFigures *f, FootprintMarket *ret)
+{
+        if (isfinite(fs->market_g_per_kwh)) {
+                *ret = (FootprintMarket){
+                        .g_per_kwh = fs->market_g_per_kwh,
+                        .emissions_g = f->market_g,
+                        .source = fs->market_given ? "given" : "configured",
+                };
+                return;
+        }
+        /* the last row of Table 6.3: the location-based grid average, energy-weighted over the
+         * hours as the location-based columns are, so the two totals agree exactly */
+        *ret = (FootprintMarket){
+                .g_per_kwh = f->intensity,
+                .emissions_g = f->location_g,
+                .source = FOOTPRINT_MARKET_GRID_AVERAGE,
+        };
 }
 
 Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverrides *o,

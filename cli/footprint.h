@@ -20,6 +20,7 @@ typedef struct FootprintSettings {
         double te_g;             /* host embodied emissions, grams; 0: none */
         double el_hours;         /* expected lifetime */
         double market_g_per_kwh; /* NAN: none */
+        bool market_given;       /* market_g_per_kwh came from --market-intensity */
 } FootprintSettings;
 
 /* Defaults, then the history's carbon.* keys. -EINVAL with err when a stored value is bad. */
@@ -120,6 +121,24 @@ FootprintBuilder *footprint_builder_free(FootprintBuilder *b);
 
 /* ci_location_source of one row or period: "series", the fallback's label, or both. */
 void footprint_source(const Footprint *fp, const FootprintFigures *f, char *buf, size_t size);
+
+/* The market-based Scope 2 figure of one row or period, as the export files it. The GHG
+ * Protocol Scope 2 Guidance (2015) ranks the market-based method's emission factors (Table 6.3):
+ * energy attribute certificates, contracts, supplier rates, the residual mix, and where none of
+ * them is available the grid average, which must then be disclosed as such (chapter 7); dual
+ * reporting needs a market-based total beside the location-based one. joules keeps one market
+ * factor, standing for whichever of the first four the user holds: with it, the figures are the
+ * ones computed from it hour by hour (f->market_g) and the source says where it came from;
+ * without it, they are the location-based figures and the source says they are the grid
+ * average. SCI never uses either. */
+#define FOOTPRINT_MARKET_GRID_AVERAGE                                                              \
+        "grid average (no contractual instruments, supplier rate or residual mix configured)"
+typedef struct FootprintMarket {
+        double g_per_kwh;   /* ci_market_g_per_kwh */
+        double emissions_g; /* emissions_market_gco2e */
+        const char *source; /* ci_market_source: "configured", "given" or the grid average's */
+} FootprintMarket;
+void footprint_market(const FootprintSettings *fs, const FootprintFigures *f, FootprintMarket *ret);
 
 /* Per request figures: NAN when the row counted no requests. */
 double footprint_per_request(double value, const FootprintFigures *f);

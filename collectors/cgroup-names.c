@@ -111,7 +111,8 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
         return cpu_stat_parse(text, ret_usage_usec, ret_user_usec, ret_system_usec, NULL);
 }
 
-int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec)
+/* user_usec + system_usec, or usage_usec when either is missing and fallback is set. */
+static int cpu_stat_busy(const char *text, bool fallback, uint64_t *ret_usec)
 {
         uint64_t usage, user, sys;
         unsigned have;
@@ -119,6 +120,8 @@ int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec)
         if (r < 0)
                 return r;
         if (have != (HAVE_USER | HAVE_SYSTEM)) {
+                if (!fallback)
+                        return -ENODATA;
                 *ret_usec = usage;
                 return 0;
         }
@@ -126,6 +129,16 @@ int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec)
                 return -ERANGE;
         *ret_usec = user + sys;
         return 0;
+}
+
+int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec)
+{
+        return cpu_stat_busy(text, true, ret_usec);
+}
+
+int cgroup_cpu_stat_busy_parse(const char *text, uint64_t *ret_usec)
+{
+        return cpu_stat_busy(text, false, ret_usec);
 }
 
 /* ---- unit names, as systemd's unit_name_is_valid() and cg_path_get_unit() ---- */

@@ -45,6 +45,9 @@ int cgroup_cpu_stat_parse(const char *text, uint64_t *ret_usage_usec, uint64_t *
  * make it the kernel pseudo-unit's on a VM with an older kernel. Falls back to usage_usec when
  * either key is missing. Errors as cgroup_cpu_stat_parse, and -ERANGE when the sum overflows. */
 int cgroup_root_cpu_stat_parse(const char *text, uint64_t *ret_usec) WARN_UNUSED;
+/* user_usec + system_usec only, -ENODATA when either is missing: the energy model's busy time,
+ * which usage_usec is not everywhere (above). */
+int cgroup_cpu_stat_busy_parse(const char *text, uint64_t *ret_usec) WARN_UNUSED;
 
 /* Classifies one cgroup directory name as systemd does: after cg_unescape (a leading '_' dropped),
  * a valid unit name (unit_name_is_valid with plain names and instances). Writes the unescaped name

@@ -100,14 +100,6 @@ size_t cgroup_set_reads(const CgroupSet *s)
         return n;
 }
 
-static bool file_exists(const char *dir, const char *name)
-{
-        char path[4096];
-        if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0)
-                return false;
-        return access(path, F_OK) == 0;
-}
-
 int cgroup_set_open(const JoulesRoots *roots, const CgroupOptions *opts, CgroupSet **ret)
 {
         char v2[4096] = "", acct[4096] = "";
@@ -134,9 +126,9 @@ int cgroup_set_open(const JoulesRoots *roots, const CgroupOptions *opts, CgroupS
         if (roots && roots->cgroupfs) {
                 tree = roots->cgroupfs;
                 /* A given root is a v2 tree, unless it is a v1 cpuacct hierarchy. */
-                if (file_exists(tree, "cpu.stat") || file_exists(tree, "cgroup.controllers"))
+                if (file_exists_in(tree, "cpu.stat") || file_exists_in(tree, "cgroup.controllers"))
                         s->mode = CGROUP_MODE_V2;
-                else if (file_exists(tree, "cpuacct.usage"))
+                else if (file_exists_in(tree, "cpuacct.usage"))
                         s->mode = CGROUP_MODE_V1;
                 else {
                         cgroup_set_free(s);

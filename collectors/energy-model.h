@@ -5,12 +5,12 @@
 #include "collectors/energy.h"
 
 /* The energy source `model`: no RAPL (cloud VMs, most CI machines), so power is estimated from CPU
- * utilisation in <procfs>/stat through a power curve (EnergyOptions: configured, the two-point
- * per-CPU line, or the CPU-aware default of power-defaults.h from <procfs>/cpuinfo and
- * <sysfs>/class/dmi/id). Its domains: "model" (the curve) and, where <procfs>/meminfo gives
- * MemTotal, "dram" (constant, MemTotal x CCF's W per GB), both in the host total; the source
- * integrates their cumulative counters itself. ops->estimated is true and everything derived from
- * it is labelled estimated; EnergySource.model says how. */
+ * utilisation (the root cgroup's cpu.stat, or <procfs>/stat; energy-model.c) through a power curve
+ * (EnergyOptions: configured, the two-point per-CPU line, or the CPU-aware default of
+ * power-defaults.h from <procfs>/cpuinfo and <sysfs>/class/dmi/id). Its domains: "model" (the
+ * curve) and, where <procfs>/meminfo gives MemTotal, "dram" (constant, MemTotal x CCF's W per GB),
+ * both in the host total; the source integrates their cumulative counters itself. ops->estimated is
+ * true and everything derived from it is labelled estimated; EnergySource.model says how. */
 
 /* The CPU model of a /proc/cpuinfo text: the first "model name", or on ARM (which names none)
  * "ARM <implementer> <part>" ("ARM 0x41 0xd0c"). 0, or -ENOENT with model "". Pure. */

@@ -22,6 +22,13 @@
  * identified by their `name` file only: the numbers in "intel-rapl:N:M" are registration order
  * (hexadecimal), not a fixed meaning (dram is :0:0 on a server without a core zone).
  *
+ * Xeon 6 (Granite Rapids, Sierra Forest) reads RAPL through TPMI, not MSRs: intel_rapl_tpmi
+ * registers its zones under the same "intel-rapl" control type ("package-N" per socket, "dram"
+ * below it, no core/uncore, and a psys only on the domain-root package), and intel_rapl_msr does
+ * not bind there (intel_rapl_common.c creates its device only for CPUs in rapl_ids[], and those
+ * are not), so a package is never registered twice. The "intel-rapl-tpmi" control type exists
+ * only in Intel's pre-upstream driver, not in any kernel.org release.
+ *
  * What the kernel's files mean, and so what this code does with them:
  * - `energy_uj`: cumulative µJ, wraps to 0 after max_energy_range_uj. Mode 0400 since Linux
  *   5.10 (CVE-2020-8694): unreadable is a hard error naming the file, never a silent zero.
@@ -652,16 +659,45 @@ static int powercap_open(const JoulesRoots *roots, const EnergyOptions *opts, En
                 goto finish;
         }
         if (opts->host_psys) {
-                bool psys = false;
-                for (size_t i = 0; i < s->n_domains; i++)
-                        psys = psys || s->domains[i].kind == ENERGY_DOMAIN_PSYS;
-                if (!psys) {
+                size_t n_psys = 0;
+                const EnergyDomain *first = NULL, *second = NULL;
+                for (size_t i = 0; i < s->n_domains; i++) {
+                        if (s->domains[i].kind != ENERGY_DOMAIN_PSYS)
+                                continue;
+                        n_psys++;
+                        if (!first)
+                                first = &s->domains[i];
+                        else if (!second)
+                                second = &s->domains[i];
+                }
+                if (n_psys == 0) {
                         powercap_err(err, errlen,
                                      "psys was chosen as the host total, but %s has no psys RAPL "
                                      "zone (only some laptops and servers have one): use the "
                                      "packages instead",
                                      classdir);
                         r = -ENOENT;
+                        goto finish;
+                }
+                /* There is one platform, and the kernel registers a psys zone only where its
+                 * counter reads non-zero (rapl_check_domain()): on a multi-socket MSR host that is
+                 * the master package alone, on a TPMI host the domain-root package alone. Two or
+                 * more psys zones come from a kernel that also registered packages whose psys is
+                 * not the platform's (6.5 to 6.8 with TPMI, before "powercap: intel_rapl_tpmi: Fix
+                 * System Domain probing"), and nothing in sysfs says which one is: adding them
+                 * could count the platform twice, picking one could pick a wrong one. */
+                if (n_psys > 1) {
+                        powercap_err(err, errlen,
+                                     "psys was chosen as the host total, but %s has %zu psys "
+                                     "zones (%s %s, %s %s%s) and a host has one platform: this "
+                                     "kernel registered the psys of packages that do not hold "
+                                     "the platform's counter (Linux 6.5 to 6.8 on TPMI hosts such "
+                                     "as Granite Rapids, fixed by \"powercap: intel_rapl_tpmi: Fix "
+                                     "System Domain probing\"). Use the packages instead, or a "
+                                     "newer kernel",
+                                     classdir, n_psys, first->zone, first->name, second->zone,
+                                     second->name, n_psys > 2 ? ", ..." : "");
+                        r = -EINVAL;
                         goto finish;
                 }
         }

@@ -21,9 +21,10 @@
  * package but the lowest: there the dies are CCDs sharing one package counter. Zones reading
  * enabled=0 are kept: that file is the power-limit enable bit, not the counter's. open() fails with
  * -ENODEV when there is no powercap or no RAPL zone, -EACCES when an energy_uj may not be read (err
- * names the file and how to grant access), and -ENOENT when host_psys is asked on a host without
- * psys. read() gives valid=false for a domain whose energy_uj cannot be read or parsed (an empty
- * read included), never a zero. */
+ * names the file and how to grant access), -ENOENT when host_psys is asked on a host without
+ * psys, and -EINVAL when it is asked where the kernel registered several psys zones (only one
+ * can be the platform's, and sysfs does not say which). read() gives valid=false for a domain whose
+ * energy_uj cannot be read or parsed (an empty read included), never a zero. */
 
 typedef enum RaplControlType {
         RAPL_CONTROL_MSR,  /* "intel-rapl": the MSR (or TPMI) interface, with subzones */

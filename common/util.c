@@ -404,6 +404,14 @@ char *strstrip(char *s)
         return s;
 }
 
+bool file_exists_in(const char *dir, const char *name)
+{
+        char path[4096];
+        if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0)
+                return false;
+        return access(path, F_OK) == 0;
+}
+
 bool startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -92,6 +92,8 @@ void sleep_us(uint64_t us);
 
 /* Trims leading and trailing white space in place and returns the start. */
 char *strstrip(char *s);
+/* Whether dir/name exists (false too when the path is too long). */
+bool file_exists_in(const char *dir, const char *name);
 bool startswith(const char *s, const char *prefix);
 
 /* Makes room for need elements of elem bytes in *v (*cap of them now), doubling the capacity:

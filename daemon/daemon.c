@@ -403,10 +403,11 @@ static void daemon_tick(Daemon *d)
         t.ingest = rq.ingest;
         daemon_band(d, false);
         daemon_profile(d, PROF_OTHER, &prof);
-        r = store_tick_append(d->store, &t);
-        if (r >= 0 && mono_ns - d->last_commit_ns >= daemon_commit_every_ns(d)) {
-                r = store_commit(d->store);
+        if (mono_ns - d->last_commit_ns >= daemon_commit_every_ns(d)) {
+                r = store_tick_commit(d->store, &t);
                 d->last_commit_ns = mono_ns;
+        } else {
+                r = store_tick_append(d->store, &t);
         }
         daemon_journal_health(d);
         daemon_profile(d, PROF_STORE, &prof);

@@ -340,6 +340,19 @@ int store_tick_append(Store *s, const StoreTick *t)
         return 0;
 }
 
+int store_tick_commit(Store *s, const StoreTick *t)
+{
+        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
+        PendingTick *p = store_pending_copy(s, t);
+        if (!p)
+                return -ENOMEM;
+        store_pending_push(s, p);
+        int r = store_commit(s);
+        if (r < 0)
+                store_journal_append(s, p); /* still queued: a failed commit keeps every tick */
+        return r;
+}
+
 static void pending_free(Store *s)
 {
         while (s->pending_head) {

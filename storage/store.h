@@ -163,6 +163,11 @@ int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_r
  * nothing of it is written and every tick stays queued for the next call, up to the backlog
  * limit (default STORE_BACKLOG_DEFAULT bytes), past which the oldest are dropped and counted. */
 int store_commit(Store *s) __attribute__((warn_unused_result));
+/* store_tick_append and store_commit in one, without the tick's journal record: it is in the
+ * history a moment later, and a crash in between loses that tick alone, as it would lose a
+ * journal write in flight. If the commit fails, the tick goes to the journal as
+ * store_tick_append would have written it. Saves a cold write per commit (about 40 us). */
+int store_tick_commit(Store *s, const StoreTick *t) __attribute__((warn_unused_result));
 
 /* The tick journal (joulesd only): <path>-ticks holds every tick appended since the last
  * store_commit, one pwritev each, so a writer can commit every few seconds and a crash still

@@ -294,6 +294,11 @@ static int teardown_tmp(void **state)
 {
         static const char *const files[] = {
                 "stat",
+                "self/mountinfo",
+                "self",
+                "cg/cpu.stat",
+                "cg/cgroup.type",
+                "cg",
                 "cpuinfo",
                 "meminfo",
                 "sys/class/dmi/id/sys_vendor",
@@ -407,6 +412,110 @@ static void test_model_integrates(void **state)
         assert_int_equal(prev - start, 296);
         energy_source_model.close(s);
         energy_source_model.close(NULL);
+}
+
+/* The root cgroup's cpu.stat (busy microseconds since boot) for the cgroup path below. */
+static void write_root_cpu_stat(uint64_t user_us, uint64_t system_us)
+{
+        char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "usage_usec %" PRIu64 "\nuser_usec %" PRIu64 "\nsystem_usec %" PRIu64
+                 "\nnice_usec 0\n",
+                 user_us + system_us, user_us, system_us);
+        write_file("cg/cpu.stat", buf);
+}
+
+/* /proc/stat with n cpuN lines and an aggregate that says 100 % busy, which the cgroup path must
+ * not go by. */
+static void write_stat_cpus(unsigned n, uint64_t jiffies)
+{
+        char buf[1024];
+        int k = snprintf(buf, sizeof(buf), "cpu  %" PRIu64 " 0 0 0 0 0 0 0 0 0\n", jiffies);
+        for (unsigned i = 0; i < n; i++)
+                k += snprintf(buf + k, sizeof(buf) - (size_t)k, "cpu%u 0 0 0 0 0 0 0 0 0 0\n", i);
+        snprintf(buf + k, sizeof(buf) - (size_t)k, "ctxt 1\n");
+        write_stat(buf);
+}
+
+/* With a cgroup2 root in <procfs>/self/mountinfo, the busy time is the root's user_usec +
+ * system_usec over the clock times the online CPUs, and /proc/stat only counts those CPUs. */
+static void test_model_cgroup(void **state)
+{
+        char err[256], text[PATH_MAX + 128], path[PATH_MAX];
+        EnergySource *s = NULL;
+        EnergyOptions o = default_opts();
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/cg", tmpdir), 0);
+        assert_int_equal(mkdir(path, 0755), 0);
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/self", tmpdir), 0);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(text, sizeof(text),
+                 "22 27 0:21 / /proc rw - proc proc rw\n"
+                 "41 31 0:38 / %s/cg rw,relatime - cgroup2 cgroup2 rw\n",
+                 tmpdir);
+        write_file("self/mountinfo", text);
+        write_root_cpu_stat(1000000, 500000);
+        write_stat_cpus(2, 100);
+        assert_int_equal(open_tmp(&o, &s, err, sizeof(err)), 0);
+        assert_int_equal(read_one(s), 0);
+        /* 1 s of CPU time in 1 s on 2 CPUs is 50 %: 4.24 W (the jiffies would say 100 %). */
+        write_root_cpu_stat(1600000, 900000);
+        write_stat_cpus(2, 300);
+        fake_now_ns += NSEC_PER_SEC;
+        assert_int_equal(read_one(s), 4240000);
+        assert_true(fabs(s->util_pct - 50) < 1e-9);
+        /* A microsecond is seen, where a jiffy is 10 ms: 1 ms in 100 ms on 2 CPUs is 0.5 %. */
+        write_root_cpu_stat(1600500, 900500);
+        fake_now_ns += NSEC_PER_SEC / 10;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 0.5) < 1e-9);
+        /* Three CPUs' worth in 1 s: a CPU came online. 100 % now, and /proc/stat is read at the
+         * next tick for the count: 3 CPUs. */
+        write_root_cpu_stat(3100500, 2400500);
+        write_stat_cpus(3, 300);
+        fake_now_ns += NSEC_PER_SEC;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 100) < 1e-9);
+        write_root_cpu_stat(3850500, 3150500); /* 1.5 s of 3 */
+        fake_now_ns += NSEC_PER_SEC;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 50) < 1e-9);
+        /* A CPU gone is seen within MODEL_RECOUNT (60) reads: 2 CPUs, 1 s busy in 1 s is 50 %
+         * once counted, 33 % before. */
+        write_stat_cpus(2, 300);
+        uint64_t user = 3850500, sys = 3150500;
+        double first = 0, last = 0;
+        for (int i = 0; i < 60; i++) {
+                user += 500000, sys += 500000;
+                write_root_cpu_stat(user, sys);
+                fake_now_ns += NSEC_PER_SEC;
+                (void)read_one(s);
+                if (i == 0)
+                        first = s->util_pct;
+                last = s->util_pct;
+        }
+        assert_true(fabs(first - 100.0 / 3) < 1e-9);
+        assert_true(fabs(last - 50) < 1e-9);
+        /* cpu.stat that no longer parses: /proc/stat from then on, its first read a baseline (the
+         * last utilisation carries that interval), then its jiffies. */
+        write_file("cg/cpu.stat", "usage_usec x\n");
+        fake_now_ns += NSEC_PER_SEC;
+        uint64_t before = read_one(s);
+        write_stat_cpus(2, 400); /* 100 jiffies busy of 100 */
+        fake_now_ns += NSEC_PER_SEC;
+        assert_int_equal(read_one(s) - before, 7000000);
+        energy_source_model.close(s);
+
+        /* Not the host's root (a cgroup namespace's root has cgroup.type): /proc/stat. */
+        write_file("cg/cgroup.type", "domain\n");
+        write_root_cpu_stat(0, 0);
+        write_stat_cpus(2, 100);
+        assert_int_equal(open_tmp(&o, &s, err, sizeof(err)), 0);
+        assert_int_equal(read_one(s), 0);
+        write_root_cpu_stat(500000, 0);
+        write_stat_cpus(2, 300);
+        fake_now_ns += NSEC_PER_SEC;
+        assert_int_equal(read_one(s), 7000000);
+        energy_source_model.close(s);
 }
 
 static void test_model_cpus_option(void **state)
@@ -758,6 +867,7 @@ int main(void)
                 cmocka_unit_test(test_proc_stat_busy_total),
                 cmocka_unit_test(test_power_w),
                 cmocka_unit_test_setup_teardown(test_model_integrates, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_model_cgroup, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_cpus_option, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_big_stat, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_errors, setup_tmp, teardown_tmp),

@@ -66,8 +66,9 @@ static Store *open_writer(const char *path, int64_t started_us, Ids *ids, StoreJ
 }
 
 /* Tick i of a run: every kind of value, all of them derived from i so the reader can check them
- * exactly; every fifth tick's package reading is dropped. */
-static void append_tick(Store *s, const Ids *ids, int i)
+ * exactly; every fifth tick's package reading is dropped. Appended, or with commit committed with
+ * it (store_tick_commit); returns what that returned. */
+static int put_tick(Store *s, const Ids *ids, int i, bool commit)
 {
         bool drop = i % 5 == 0;
         StoreDomainValue dv[] = {{.domain_id = ids->pkg,
@@ -102,7 +103,12 @@ static void append_tick(Store *s, const Ids *ids, int i)
                        .requests = rv,
                        .n_requests = 1,
                        .ingest = &ing};
-        assert_int_equal(store_tick_append(s, &t), 0);
+        return commit ? store_tick_commit(s, &t) : store_tick_append(s, &t);
+}
+
+static void append_tick(Store *s, const Ids *ids, int i)
+{
+        assert_int_equal(put_tick(s, ids, i, false), 0);
 }
 
 /* Runs fn in a child that dies without closing the store (as joulesd does on SIGKILL). */
@@ -510,6 +516,41 @@ static void test_totals_read_journal(void **state)
 
 /* A journal that cannot be opened (here a directory in its place) is no journal: the writer
  * goes on, its ticks committed as they come, and nothing is written over. */
+/* store_tick_commit: the tick and those queued before it go to the history and the journal is
+ * emptied; when the commit fails (another writer holds the lock) the tick is in the journal as
+ * store_tick_append would have put it, and nothing is lost. */
+static void test_tick_commit(void **state)
+{
+        char path[256], journal[300];
+        off_t offs[16];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/commit.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        Ids ids;
+        Store *s = open_writer(path, 1000, &ids, NULL);
+        for (int i = 1; i <= 3; i++)
+                append_tick(s, &ids, i);
+        assert_int_equal(record_offsets(journal, offs, 15), 3);
+        assert_int_equal(put_tick(s, &ids, 4, true), 0);
+        assert_int_equal(file_size(journal), 0);
+        assert_ticks_exact(path, 4);
+
+        sqlite3 *other;
+        assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        assert_true(put_tick(s, &ids, 5, true) < 0); /* busy, after the 5 s timeout */
+        assert_int_equal(record_offsets(journal, offs, 15), 1);
+        assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+        /* A crash now would replay tick 5 from the journal (test_replay_after_crash); the next
+         * commit stores it. */
+        append_tick(s, &ids, 6);
+        assert_int_equal(record_offsets(journal, offs, 15), 2);
+        assert_int_equal(put_tick(s, &ids, 7, true), 0);
+        assert_int_equal(file_size(journal), 0);
+        store_close(s);
+        assert_ticks_exact(path, 7);
+}
+
 static void test_no_journal(void **state)
 {
         char path[256], journal[300], err[512];
@@ -552,6 +593,7 @@ int main(void)
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_link_refuses),
                 cmocka_unit_test(test_totals_read_journal),
+                cmocka_unit_test(test_tick_commit),
                 cmocka_unit_test(test_no_journal),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -502,6 +502,65 @@ static void test_open_host_psys(void **state)
         assert_int_equal(fake.n, 0);
 }
 
+/* Granite Rapids / Sierra Forest: arch/x86/events/rapl.c does not know them; the power PMU is the
+ * one intel_rapl_common.c registers for TPMI packages (Linux 6.10+): energy-pkg, energy-ram and
+ * energy-psys with the same codes and 2^-32 J scale, one CPU per package in cpumask, and on a
+ * package without the psys (System) domain, which only the domain root has, energy-psys opens
+ * and counts 0 (rapl_pmu_event_init() leaves hw.idx at -1). Counted on every package, the root's
+ * psys is the host total whichever package the root is: package 1 here. */
+static void test_open_gnr_tpmi(void **state)
+{
+        char err[512];
+        EnergySource *s = NULL;
+        EnergyOptions o = {.host_psys = true};
+        fake_reset(0, 0);
+        assert_int_equal(open_fixture("intel-gnr-tpmi", &o, &s, err, sizeof(err)), 0);
+        static const ExpectDomain want[] = {
+                {"package-0", "power/energy-pkg/cpu0", ENERGY_DOMAIN_PACKAGE, 0, false, 2, 0},
+                {"package-0/dram", "power/energy-ram/cpu0", ENERGY_DOMAIN_DRAM, 0, false, 3, 0},
+                {"package-1", "power/energy-pkg/cpu128", ENERGY_DOMAIN_PACKAGE, 1, false, 2, 128},
+                {"package-1/dram", "power/energy-ram/cpu128", ENERGY_DOMAIN_DRAM, 1, false, 3, 128},
+                {"psys", "power/energy-psys/cpu0", ENERGY_DOMAIN_PSYS, -1, true, 5, 0},
+                {"psys-1", "power/energy-psys/cpu128", ENERGY_DOMAIN_PSYS, -1, true, 5, 128},
+        };
+        check_domains(s, want, ELEMENTSOF(want), 35);
+
+        static const uint64_t counts[] = {
+                UINT64_C(250) << 32,
+                UINT64_C(40) << 32,
+                UINT64_C(245) << 32,
+                UINT64_C(38) << 32,
+                0, /* package 0 is not the root */
+                UINT64_C(690) << 32,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++)
+                fake_write_count(i, counts[i]);
+        uint64_t v[6];
+        bool valid[6];
+        assert_int_equal(energy_source_perf.read(s, v, valid), 0);
+        uint64_t host = 0, packages = 0;
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                assert_true(valid[i]);
+                if (s->domains[i].in_host)
+                        host += v[i];
+                if (s->domains[i].kind == ENERGY_DOMAIN_PACKAGE ||
+                    s->domains[i].kind == ENERGY_DOMAIN_DRAM)
+                        packages += v[i];
+        }
+        /* The platform's 690 J, counted once; it holds the packages and their dram (573 J). */
+        assert_int_equal(host, UINT64_C(690000000));
+        assert_int_equal(packages, UINT64_C(573000000));
+        energy_source_perf.close(s);
+
+        /* The default host total: the packages and their dram, psys outside it. */
+        fake_reset(0, 0);
+        s = NULL;
+        assert_int_equal(open_fixture("intel-gnr-tpmi", NULL, &s, err, sizeof(err)), 0);
+        for (size_t i = 0; i < s->n_domains; i++)
+                assert_true(s->domains[i].in_host == (s->domains[i].kind != ENERGY_DOMAIN_PSYS));
+        energy_source_perf.close(s);
+}
+
 static void test_open_intel_laptop(void **state)
 {
         char err[512];
@@ -719,6 +778,7 @@ int main(void)
                 cmocka_unit_test(test_count_to_uj_not_pow2),
                 cmocka_unit_test_teardown(test_open_intel_2s, teardown),
                 cmocka_unit_test_teardown(test_open_host_psys, teardown),
+                cmocka_unit_test_teardown(test_open_gnr_tpmi, teardown),
                 cmocka_unit_test_teardown(test_open_intel_laptop, teardown),
                 cmocka_unit_test_teardown(test_open_intel_2die, teardown),
                 cmocka_unit_test_teardown(test_open_amd, teardown),

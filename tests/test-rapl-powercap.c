@@ -98,22 +98,47 @@ static const FixtureCase fixture_cases[] = {
         {"package-0/core", "intel-rapl:0:0", CORE,    0,  false, PKG_MAX, 30117722801},
         {"psys",           "intel-rapl:1",   PSYS,    -1, true,  PKG_MAX, 130877124660},
     }, NULL},
-    /* Zone ids are not package numbers: package-1 is intel-rapl:2. */
+    /* Zone ids are not package numbers: package-1 is intel-rapl:2. Only the psys master's psys is
+     * registered. */
     {"spr-2s-psys", false, UINT64_C(482479916854), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX,      201554387120},
         {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  true,  SRV_DRAM_MAX, 44100291336},
         {"package-1",      "intel-rapl:2",   PACKAGE, 1,  true,  PKG_MAX,      195003221847},
         {"package-1/dram", "intel-rapl:2:0", DRAM,    1,  true,  SRV_DRAM_MAX, 41822016551},
         {"psys",           "intel-rapl:1",   PSYS,    -1, false, SPR_PSYS_MAX, 60293987000000},
-        {"psys-1",         "intel-rapl:3",   PSYS,    -1, false, SPR_PSYS_MAX, 60112544000000},
     }, NULL},
-    {"spr-2s-psys", true, UINT64_C(120406531000000), {
+    {"spr-2s-psys", true, UINT64_C(60293987000000), {
         {"package-0",      "intel-rapl:0",   PACKAGE, 0,  false, PKG_MAX,      201554387120},
         {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  false, SRV_DRAM_MAX, 44100291336},
         {"package-1",      "intel-rapl:2",   PACKAGE, 1,  false, PKG_MAX,      195003221847},
         {"package-1/dram", "intel-rapl:2:0", DRAM,    1,  false, SRV_DRAM_MAX, 41822016551},
         {"psys",           "intel-rapl:1",   PSYS,    -1, true,  SPR_PSYS_MAX, 60293987000000},
-        {"psys-1",         "intel-rapl:3",   PSYS,    -1, true,  SPR_PSYS_MAX, 60112544000000},
+    }, NULL},
+    /* Granite Rapids through TPMI: the same "intel-rapl" control type, no core zone, and the psys
+     * of the domain-root package (package 1 here) alone: "psys-1" is the platform. */
+    {"gnr-2s", false, UINT64_C(441572825757), {
+        {"package-0",      "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX, 187316577263},
+        {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  true,  PKG_MAX, 38221904512},
+        {"package-1",      "intel-rapl:1",   PACKAGE, 1,  true,  PKG_MAX, 179044132905},
+        {"package-1/dram", "intel-rapl:1:0", DRAM,    1,  true,  PKG_MAX, 36990211077},
+        {"psys-1",         "intel-rapl:2",   PSYS,    -1, false, PKG_MAX, 93022871640},
+    }, NULL},
+    {"gnr-2s", true, UINT64_C(93022871640), {
+        {"package-0",      "intel-rapl:0",   PACKAGE, 0,  false, PKG_MAX, 187316577263},
+        {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  false, PKG_MAX, 38221904512},
+        {"package-1",      "intel-rapl:1",   PACKAGE, 1,  false, PKG_MAX, 179044132905},
+        {"package-1/dram", "intel-rapl:1:0", DRAM,    1,  false, PKG_MAX, 36990211077},
+        {"psys-1",         "intel-rapl:2",   PSYS,    -1, true,  PKG_MAX, 93022871640},
+    }, NULL},
+    /* A 6.5-6.8 kernel registered every package's psys: stored, outside the host total (with
+     * host_psys it is refused, test_host_psys_several_psys). */
+    {"gnr-2s-psys-each", false, UINT64_C(441572825757), {
+        {"package-0",      "intel-rapl:0",   PACKAGE, 0,  true,  PKG_MAX, 187316577263},
+        {"package-0/dram", "intel-rapl:0:0", DRAM,    0,  true,  PKG_MAX, 38221904512},
+        {"package-1",      "intel-rapl:2",   PACKAGE, 1,  true,  PKG_MAX, 179044132905},
+        {"package-1/dram", "intel-rapl:2:0", DRAM,    1,  true,  PKG_MAX, 36990211077},
+        {"psys",           "intel-rapl:1",   PSYS,    -1, false, PKG_MAX, 93022871640},
+        {"psys-1",         "intel-rapl:3",   PSYS,    -1, false, PKG_MAX, 93022871640},
     }, NULL},
     /* enabled reads 0 on both AMD zones: the package is kept; its "core" is one core's counter
      * (MSR_AMD_CORE_ENERGY_STATUS of the lead CPU), left out. */
@@ -419,6 +444,22 @@ static void test_host_psys_without_psys(void **state)
         assert_int_equal(open_fixture("intel-1s", true, &s, err, sizeof(err)), -ENOENT);
         assert_ptr_equal(s, (EnergySource *)&s);
         assert_non_null(strstr(err, "psys"));
+}
+
+/* Several psys zones (a 6.5-6.8 kernel on a TPMI host registered one per package, though only
+ * the domain root's is the platform's): adding them could count the platform twice, so
+ * host_psys is refused with the reason, never summed. */
+static void test_host_psys_several_psys(void **state)
+{
+        (void)state;
+        EnergySource *s = (EnergySource *)&s; /* must stay untouched */
+        char err[1024] = "";
+        assert_int_equal(open_fixture("gnr-2s-psys-each", true, &s, err, sizeof(err)), -EINVAL);
+        assert_ptr_equal(s, (EnergySource *)&s);
+        assert_non_null(strstr(err, "2 psys zones"));
+        assert_non_null(strstr(err, "intel-rapl:1 psys"));
+        assert_non_null(strstr(err, "intel-rapl:3 psys-1"));
+        assert_non_null(strstr(err, "Fix System Domain probing"));
 }
 
 static void test_no_zones(void **state)
@@ -743,6 +784,7 @@ int main(void)
                 cmocka_unit_test(test_cpuinfo_pkg_scope),
                 cmocka_unit_test(test_pkg17),
                 cmocka_unit_test(test_host_psys_without_psys),
+                cmocka_unit_test(test_host_psys_several_psys),
                 cmocka_unit_test(test_no_zones),
                 cmocka_unit_test(test_no_powercap_dir),
                 cmocka_unit_test(test_unreadable),

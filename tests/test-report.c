@@ -442,12 +442,119 @@ static void test_carbon_config(void **state)
         store_close(s);
 }
 
+/* The market-based Scope 2 columns of the export: the factor configured or given, exactly as it
+ * was computed before; without one, the location-based grid average, said so (GHG Protocol
+ * Scope 2 Guidance, Table 6.3's last row). */
+static void test_market(void **state)
+{
+        static const struct {
+                double factor; /* NAN: none configured */
+                bool flag;     /* given as --market-intensity */
+                double intensity, location_g, market_g;
+                double g_per_kwh, emissions_g; /* expected */
+                const char *source;
+        } rows[] = {
+                /* no factor: the row's energy-weighted grid average and its emissions */
+                {NAN, false, 342.06, 684.12, NAN, 342.06, 684.12, FOOTPRINT_MARKET_GRID_AVERAGE},
+                {NAN, false, 250.5, 125.25, NAN, 250.5, 125.25, FOOTPRINT_MARKET_GRID_AVERAGE},
+                /* no energy in the row: the hours' intensity, no grams */
+                {NAN, false, 44.18, 0, NAN, 44.18, 0, FOOTPRINT_MARKET_GRID_AVERAGE},
+                /* a configured factor, figures computed from it hour by hour */
+                {10, false, 342.06, 684.12, 20, 10, 20, "configured"},
+                /* 0 (certificates for all of it) is a factor, not none */
+                {0, false, 342.06, 684.12, 0, 0, 0, "configured"},
+                {10, true, 342.06, 684.12, 20, 10, 20, "given"},
+                {0, true, 342.06, 684.12, 0, 0, 0, "given"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                FootprintSettings fs = {.intensity = NAN, .pue = 1, .market_g_per_kwh = NAN};
+                if (rows[i].flag) {
+                        FootprintOverrides o = {.v.market_g_per_kwh = rows[i].factor,
+                                                .market = true};
+                        footprint_apply(&fs, &o);
+                } else {
+                        fs.market_g_per_kwh = rows[i].factor;
+                }
+                FootprintFigures f = {.facility_kwh = 2,
+                                      .intensity = rows[i].intensity,
+                                      .location_g = rows[i].location_g,
+                                      .market_g = rows[i].market_g};
+                FootprintMarket m;
+                footprint_market(&fs, &f, &m);
+                if (m.g_per_kwh != rows[i].g_per_kwh || m.emissions_g != rows[i].emissions_g ||
+                    strcmp(m.source, rows[i].source) != 0) {
+                        fprintf(stderr, "row %zu: %.17g g/kWh %.17g g '%s'\n", i, m.g_per_kwh,
+                                m.emissions_g, m.source);
+                        fail();
+                }
+        }
+
+        /* Through the builder, two hours at different intensities: without a factor the market
+         * totals are the location-based ones of every row and period (the report's market_g
+         * stays empty); with one, the hour-by-hour figures as before. */
+        static const double factors[] = {NAN, 10};
+        for (size_t k = 0; k < ELEMENTSOF(factors); k++) {
+                FootprintSettings fs = {.intensity = NAN,
+                                        .pue = 1.2,
+                                        .el_hours = 35040,
+                                        .market_g_per_kwh = factors[k]};
+                FootprintBuilder *b;
+                assert_int_equal(footprint_builder_new(&fs, T0, T0 + 2 * HOUR, STORE_BUCKET_DAY,
+                                                       NULL, NULL, NULL, &b),
+                                 0);
+                for (int h = 0; h < 2; h++) {
+                        StorePeriod step = {.start_us = T0 + h * HOUR,
+                                            .end_us = T0 + (h + 1) * HOUR,
+                                            .first_us = T0 + h * HOUR,
+                                            .last_us = T0 + (h + 1) * HOUR,
+                                            .host_uj = UINT64_C(3600000000) * (uint64_t)(h + 1),
+                                            .seconds = 3600};
+                        StorePeriodRow r[2] = {
+                                {.name = "a.service",
+                                 .active_uj = UINT64_C(2400000000) * (h + 1),
+                                 .cpu_ns = 2},
+                                {.name = "b.service",
+                                 .active_uj = UINT64_C(1200000000) * (h + 1),
+                                 .cpu_ns = 1},
+                        };
+                        assert_int_equal(footprint_builder_add(b, &step, r, 2, h ? 100 : 300,
+                                                               FOOTPRINT_SOURCE_SERIES),
+                                         0);
+                }
+                Footprint fp;
+                assert_int_equal(footprint_builder_finish(b, &fp), 0);
+                footprint_builder_free(b);
+                assert_int_equal(fp.n_periods, 1);
+                assert_int_equal(fp.n_rows, 2);
+                const FootprintFigures *all[] = {&fp.periods[0].host, &fp.rows[0].f, &fp.rows[1].f};
+                for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                        const FootprintFigures *f = all[i];
+                        FootprintMarket m;
+                        footprint_market(&fs, f, &m);
+                        /* weighted by energy: (E x 300 + 2E x 100) / 3E */
+                        assert_true(fabs(f->intensity - 500.0 / 3) < 1e-9);
+                        if (isnan(factors[k])) {
+                                assert_true(isnan(f->market_g));
+                                assert_true(m.g_per_kwh == f->intensity);
+                                assert_true(m.emissions_g == f->location_g);
+                                assert_string_equal(m.source, FOOTPRINT_MARKET_GRID_AVERAGE);
+                        } else {
+                                assert_true(m.g_per_kwh == 10);
+                                assert_true(m.emissions_g == f->market_g);
+                                assert_true(fabs(m.emissions_g - f->facility_kwh * 10) < 1e-9);
+                                assert_string_equal(m.source, "configured");
+                        }
+                }
+                footprint_done(&fp);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buckets),          cmocka_unit_test(test_periods),
                 cmocka_unit_test(test_intensity_import), cmocka_unit_test(test_intensity_json),
-                cmocka_unit_test(test_carbon_config),
+                cmocka_unit_test(test_carbon_config),    cmocka_unit_test(test_market),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

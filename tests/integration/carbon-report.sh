@@ -2,7 +2,8 @@
 # burning CPU in real cgroups, requests sent through the ingest socket; then
 #   joules report, sci, compare and export over the same range must agree (export totals
 #   reconcile with report), SCI is (E * I + M) / R of the figures shown, the settings given as
-#   flags are used, bad arguments exit 2, and every table fits 80 columns;
+#   flags are used, bad arguments exit 2, and every table fits 80 columns; the export's
+#   market-based Scope 2 columns use the factor stored or given, else the grid average, said so;
 #   joules report --svg writes a well-formed SVG.
 # Needs root and a cgroup2 mount (else skipped, 77). KEEP_DB=PATH copies the history there.
 source "$JOULES_SRC/tests/lib.sh"
@@ -144,7 +145,7 @@ J report --since "$from" --until "$to" "${flags[@]}" --json >"$SCRATCH/report2.j
 J export --format csv --from "$from" --to "$to" --by hour "${flags[@]}" >"$SCRATCH/export.csv" ||
   fail "export csv"
 head -3 "$SCRATCH/export.csv" >&2
-head -1 "$SCRATCH/export.csv" | tr -d '\r' | grep -qx 'period_start,period_end,host_id,service,energy_kwh,pue,energy_kwh_facility,ci_location_g_per_kwh,ci_location_source,emissions_location_gco2e,ci_market_g_per_kwh,emissions_market_gco2e,embodied_gco2e,requests,j_per_request,sci_gco2e_per_request,estimated,tool_version,energy_band_pct,energy_kwh_low,energy_kwh_high' ||
+head -1 "$SCRATCH/export.csv" | tr -d '\r' | grep -qx 'period_start,period_end,host_id,service,energy_kwh,pue,energy_kwh_facility,ci_location_g_per_kwh,ci_location_source,emissions_location_gco2e,ci_market_g_per_kwh,emissions_market_gco2e,embodied_gco2e,requests,j_per_request,sci_gco2e_per_request,estimated,tool_version,energy_band_pct,energy_kwh_low,energy_kwh_high,ci_market_source' ||
   fail "export: header"
 J export --format json --from "$from" --to "$to" --by hour "${flags[@]}" >"$SCRATCH/export.json" ||
   fail "export json"
@@ -159,6 +160,35 @@ for u in "$ua" "$ub"; do
   awk -v a="$rg" -v b="$xg" 'BEGIN { d = a - b; exit !(d < 1e-9 && d > -1e-9) }' || fail "$u g: report $rg, export $xg"
   awk -v a="$rk" -v b="$ck" 'BEGIN { d = (a - b) / a; exit !(d < 1e-9 && d > -1e-9) }' || fail "$u kWh: csv $ck"
 done
+
+# --- market-based Scope 2: the stored factor (10) as before, a flag's, else the grid average
+jq -e 'length > 0 and all(.ci_market_source == "configured" and .ci_market_g_per_kwh == 10 and
+  ((.emissions_market_gco2e - .energy_kwh_facility * 10) | fabs) < 1e-12)' "$SCRATCH/export.json" \
+  >/dev/null || fail "export: stored market factor: $(jq -c '.[0]' "$SCRATCH/export.json")"
+J export --format json --from "$from" --to "$to" --market-intensity 0 >"$SCRATCH/x-given.json" ||
+  fail "export --market-intensity"
+jq -e 'length > 0 and all(.ci_market_source == "given" and .ci_market_g_per_kwh == 0 and
+  .emissions_market_gco2e == 0)' "$SCRATCH/x-given.json" >/dev/null ||
+  fail "export: given market factor: $(jq -c '.[0]' "$SCRATCH/x-given.json")"
+# the same history with no market factor configured
+sqlite3 -readonly "$db" ".backup '$SCRATCH/nomarket.db'"
+sqlite3 "$SCRATCH/nomarket.db" "DELETE FROM meta WHERE key = 'carbon.market_intensity'"
+avg='grid average (no contractual instruments, supplier rate or residual mix configured)'
+"$JOULES" --db "$SCRATCH/nomarket.db" export --format json --from "$from" --to "$to" \
+  "${flags[@]}" >"$SCRATCH/x-avg.json" || fail "export without a market factor"
+jq -e --arg avg "$avg" 'length > 0 and all(.ci_market_source == $avg and
+  .ci_market_g_per_kwh == .ci_location_g_per_kwh and .ci_market_g_per_kwh == 342.06 and
+  .emissions_market_gco2e == .emissions_location_gco2e)' "$SCRATCH/x-avg.json" >/dev/null ||
+  fail "export: no market factor: $(jq -c '.[0]' "$SCRATCH/x-avg.json")"
+"$JOULES" --db "$SCRATCH/nomarket.db" export --format csv --from "$from" --to "$to" \
+  "${flags[@]}" >"$SCRATCH/x-avg.csv" || fail "export csv without a market factor"
+# RFC 4180: the label holds a comma, so it is quoted; every row ends with it
+awk -v s=",\"$avg\"" 'NR > 1 { n++; sub(/\r$/, "")
+  if (substr($0, length($0) - length(s) + 1) != s) bad++ } END { exit !(n > 0 && !bad) }' \
+  "$SCRATCH/x-avg.csv" || fail "export csv: market source: $(sed -n 2p "$SCRATCH/x-avg.csv")"
+# the market-based figures are the location-based ones, column for column (11 = 8, 12 = 10)
+awk -F, 'NR > 1 && ($11 != $8 || $12 != $10) { bad++ } END { exit bad > 0 }' "$SCRATCH/x-avg.csv" ||
+  fail "export csv: market-based figures differ from location-based: $(sed -n 2p "$SCRATCH/x-avg.csv")"
 
 # --- bad arguments: exit 2
 for args in "report --by week" "report --since yesterday" "sci --pue 0.5" "sci --requests -1" \
