@@ -329,24 +329,30 @@ void store_pending_push(Store *s, PendingTick *p)
         }
 }
 
-int store_tick_append(Store *s, const StoreTick *t)
+/* A copy of the tick, queued; NULL when there is no memory for it. */
+static PendingTick *tick_queue(Store *s, const StoreTick *t)
 {
         assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
         PendingTick *p = store_pending_copy(s, t);
+        if (p)
+                store_pending_push(s, p);
+        return p;
+}
+
+int store_tick_append(Store *s, const StoreTick *t)
+{
+        PendingTick *p = tick_queue(s, t);
         if (!p)
                 return -ENOMEM;
-        store_pending_push(s, p);
         store_journal_append(s, p);
         return 0;
 }
 
 int store_tick_commit(Store *s, const StoreTick *t)
 {
-        assert(s->mode == STORE_READ_WRITE && s->run_id > 0);
-        PendingTick *p = store_pending_copy(s, t);
+        PendingTick *p = tick_queue(s, t);
         if (!p)
                 return -ENOMEM;
-        store_pending_push(s, p);
         int r = store_commit(s);
         if (r < 0)
                 store_journal_append(s, p); /* still queued: a failed commit keeps every tick */
