@@ -40,10 +40,11 @@ typedef struct ModelState {
         bool recount_now;
         EnergyModelInfo info; /* the curve, the dram watts and where they came from */
         ProcStat prev;
+        bool have_prev_stat;   /* prev holds the last /proc/stat read of model_util_proc_stat */
         uint64_t prev_busy_us; /* the root cgroup's busy time at the last read */
         uint64_t prev_ns;
         bool have_prev;
-        double last_util;   /* used when an interval has no jiffies to go by */
+        double last_util;   /* used when an interval has nothing to go by */
         uint64_t acc_uj[2]; /* the cumulative counters read() reports: model, dram */
         double frac_uj[2];  /* the fraction of a µJ not yet in acc_uj, in [0, 1) */
 } ModelState;
@@ -450,7 +451,7 @@ static int model_util_proc_stat(ModelState *m, double *util)
         int r = model_sample(m, &cur);
         if (r < 0)
                 return r;
-        if (m->have_prev) {
+        if (m->have_prev_stat) {
                 uint64_t busy0 = proc_stat_busy(&m->prev), busy1 = proc_stat_busy(&cur);
                 uint64_t tot0 = proc_stat_total(&m->prev), tot1 = proc_stat_total(&cur);
                 if (busy1 < busy0 || tot1 < tot0)
@@ -460,6 +461,7 @@ static int model_util_proc_stat(ModelState *m, double *util)
                         *util = (double)(busy1 - busy0) / (double)(tot1 - tot0);
         }
         m->prev = cur;
+        m->have_prev_stat = true;
         return 0;
 }
 
@@ -469,7 +471,9 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
         ModelState *m = s->priv;
 
         uint64_t now = s->tick_ns ? s->tick_ns : model_clock();
-        double util = m->last_util; /* when an interval has nothing to go by */
+        /* When an interval has nothing to go by (no jiffies passed, or the first /proc/stat read
+         * after cpu.stat failed) the last utilisation carries it. */
+        double util = m->last_util;
         int r = -EBADF;
         if (m->cg_fd >= 0) {
                 r = model_util_cgroup(m, now, &util);
@@ -479,7 +483,6 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
                                    strerror(-r));
                         (void)close(m->cg_fd);
                         m->cg_fd = -1;
-                        m->have_prev = false;
                 }
         }
         if (r < 0)

@@ -496,13 +496,14 @@ static void test_model_cgroup(void **state)
         assert_true(fabs(first - 100.0 / 3) < 1e-9);
         assert_true(fabs(last - 50) < 1e-9);
         /* cpu.stat that no longer parses: /proc/stat from then on, its first read a baseline (the
-         * last utilisation carries that interval), then its jiffies. */
+         * last utilisation, 50 %, carries that interval), then its jiffies. */
+        uint64_t before = read_one(s); /* the clock did not move: nothing added */
         write_file("cg/cpu.stat", "usage_usec x\n");
         fake_now_ns += NSEC_PER_SEC;
-        uint64_t before = read_one(s);
+        assert_int_equal(read_one(s) - before, 4240000);
         write_stat_cpus(2, 400); /* 100 jiffies busy of 100 */
         fake_now_ns += NSEC_PER_SEC;
-        assert_int_equal(read_one(s) - before, 7000000);
+        assert_int_equal(read_one(s) - before, 4240000 + 7000000);
         energy_source_model.close(s);
 
         /* Not the host's root (a cgroup namespace's root has cgroup.type): /proc/stat. */
