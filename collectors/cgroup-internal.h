@@ -89,6 +89,7 @@ struct CgroupSet {
         bool have_descendants;
         uint64_t descendants;
         unsigned since_scan;
+        size_t unread_cgroups; /* cgroups the last walk found below units: read by no node */
         uint64_t scans;
 
         CgroupHost host;

@@ -325,9 +325,12 @@ int cgroup_set_sample(CgroupSet *s)
                 s->descendants = desc;
                 s->have_descendants = true;
         }
-        /* Without the count (cgroup v1) the safety net is all there is for a new cgroup. */
+        /* Without the count (cgroup v1) the safety net is all there is for a new cgroup, and
+         * where the walk found cgroups below units, which no node reads, the removal of one of
+         * them answers no ENODEV: a new cgroup made in the same interval leaves the count as it
+         * was, and only the safety net finds it. */
         unsigned every = s->opts.rescan_every;
-        if (!counted && every > CGROUP_RESCAN_EVERY_UNCOUNTED)
+        if ((!counted || s->unread_cgroups > 0) && every > CGROUP_RESCAN_EVERY_UNCOUNTED)
                 every = CGROUP_RESCAN_EVERY_UNCOUNTED;
         if (every > 0 && ++s->since_scan >= every)
                 rescan = true;

@@ -24,6 +24,7 @@ typedef struct Scan {
         size_t n_old;
         size_t *order;
         bool *taken;
+        size_t unread; /* cgroups below a unit or a non-unit cgroup: no node, so never read */
 } Scan;
 
 static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t parent, size_t *ret)
@@ -260,6 +261,7 @@ static int walk(Scan *sc, const char *rel, unsigned depth, WalkMode mode, size_t
                         size_t target = holder->type == NODE_UNIT ? parent : holder->fold;
                         if (target != NONE)
                                 r = add_procs_path(&sc->nodes[target], path);
+                        sc->unread++;
                         if (r >= 0)
                                 r = walk(sc, path, depth + 1, WALK_INSIDE, parent, fold, uid);
                         free(path);
@@ -414,6 +416,7 @@ int cgroup_set_scan(CgroupSet *s)
         s->units = units;
         s->unit_node = unit_node;
         s->n_units = n_units;
+        s->unread_cgroups = sc.unread;
         s->scans++;
         s->since_scan = 0;
         log_debug("cgroup: walked %s: %zu cgroups, %zu units", s->root, s->n_nodes, s->n_units);

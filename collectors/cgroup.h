@@ -156,7 +156,10 @@ typedef struct CgroupOptions {
  * (within CGROUP_FULL_REFRESH intervals); so the walk (about 3 ms cold for 100 services, 5 to 6
  * system calls a cgroup) is a last resort, every 10 minutes at 1 s. */
 #define CGROUP_RESCAN_EVERY_DEFAULT 600
-/* Where nothing counts the descendants (cgroup v1), a new cgroup is found by these rescans only. */
+/* Where nothing counts the descendants (cgroup v1), a new cgroup is found by these rescans only;
+ * and where the last walk found cgroups below units (a delegated service's, a container's), which
+ * no node reads, so that removing one answers no ENODEV, they are what finds a new cgroup made in
+ * the interval one of those went. */
 #define CGROUP_RESCAN_EVERY_UNCOUNTED 60
 /* Intervals between re-reads of a cgroup.procs: an active unit's while its processes explain its
  * CPU time (see cgroup_set_unit_processes), the root's (see the pseudo-units above). */
