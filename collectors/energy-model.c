@@ -24,10 +24,13 @@
  * same busy time (user_usec + system_usec are user+nice and system+irq+softirq summed over the
  * CPUs, cgroup-names.h), in microseconds instead of 10 ms jiffies, for 15 to 25 us. So the model
  * reads that, over the wall clock times the online CPUs, and reads /proc/stat only to count the
- * online CPUs (its cpuN lines) every MODEL_RECOUNT reads, or at once when the utilisation comes
- * out above 1 (a CPU came online). Where the cgroup2 root is not the host's (a cgroup namespace),
- * or says no user_usec and system_usec, /proc/stat is read every tick as before. */
-#define MODEL_RECOUNT 60
+ * online CPUs (its cpuN lines) every MODEL_RECOUNT reads (a few us a tick), and at once when the
+ * utilisation comes out clearly above 1 (a CPU came online; busy time is accounted in scheduler
+ * ticks, so a saturated host reads a little above 1 now and then, which is only clamped). Where
+ * the cgroup2 root is not the host's (a cgroup namespace), or says no user_usec and
+ * system_usec, /proc/stat is read every tick as before. */
+#define MODEL_RECOUNT      10
+#define MODEL_RECOUNT_OVER 1.05
 
 typedef struct ModelState {
         int fd;    /* <procfs>/stat, kept open and pread each tick (or every MODEL_RECOUNT) */
@@ -434,10 +437,10 @@ static int model_util_cgroup(ModelState *m, uint64_t now, double *util)
                 double u = (double)(busy - m->prev_busy_us) * 1000.0 /
                            ((double)dt_ns * (double)m->online);
                 /* More than every CPU ran: more are online than counted. */
-                if (u > 1) {
-                        u = 1;
+                if (u > MODEL_RECOUNT_OVER)
                         m->recount_now = true;
-                }
+                if (u > 1)
+                        u = 1;
                 *util = u;
         }
         m->prev_busy_us = busy;

@@ -479,12 +479,12 @@ static void test_model_cgroup(void **state)
         fake_now_ns += NSEC_PER_SEC;
         (void)read_one(s);
         assert_true(fabs(s->util_pct - 50) < 1e-9);
-        /* A CPU gone is seen within MODEL_RECOUNT (60) reads: 2 CPUs, 1 s busy in 1 s is 50 %
+        /* A CPU gone is seen within MODEL_RECOUNT (10) reads: 2 CPUs, 1 s busy in 1 s is 50 %
          * once counted, 33 % before. */
         write_stat_cpus(2, 300);
         uint64_t user = 3850500, sys = 3150500;
         double first = 0, last = 0;
-        for (int i = 0; i < 60; i++) {
+        for (int i = 0; i < 10; i++) {
                 user += 500000, sys += 500000;
                 write_root_cpu_stat(user, sys);
                 fake_now_ns += NSEC_PER_SEC;
@@ -495,6 +495,20 @@ static void test_model_cgroup(void **state)
         }
         assert_true(fabs(first - 100.0 / 3) < 1e-9);
         assert_true(fabs(last - 50) < 1e-9);
+        /* A saturated host's ticks read a little above 1 now and then: clamped, no recount (a
+         * recount here would take /proc/stat's 4 CPUs and halve the next figure). */
+        write_stat_cpus(4, 300);
+        user += 1020000, sys += 1020000;
+        write_root_cpu_stat(user, sys);
+        fake_now_ns += NSEC_PER_SEC;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 100) < 1e-9);
+        user += 500000, sys += 500000;
+        write_root_cpu_stat(user, sys);
+        fake_now_ns += NSEC_PER_SEC;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 50) < 1e-9);
+        write_stat_cpus(2, 300);
         /* cpu.stat that no longer parses: /proc/stat from then on, its first read a baseline (the
          * last utilisation, 50 %, carries that interval), then its jiffies. */
         uint64_t before = read_one(s); /* the clock did not move: nothing added */
