@@ -5,8 +5,8 @@
 
 #include "collectors/perf-events.h"
 #include "collectors/perf-events-internal.h"
+#include "collectors/rapl-perf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -14,51 +14,29 @@
 
 #include "common/log.h"
 
-/* A kernel cpulist ("0-3,8,10-11\n") into a new array. */
+/* More CPUs than any kernel numbers (CONFIG_NR_CPUS is at most 8192): a list past it is
+ * malformed. */
+#define PE_CPUS_MAX 65536
+
+/* A kernel cpulist ("0-3,8,10-11\n") into a new array, by rapl-perf's parser. */
 static int pe_parse_cpulist(const char *s, unsigned **ret, size_t *ret_n)
 {
         unsigned *cpus = NULL;
-        size_t n = 0, cap = 0;
-        const char *p = s;
-
-        while (*p && !isspace((unsigned char)*p)) {
-                char *end;
-                errno = 0;
-                unsigned long lo = strtoul(p, &end, 10), hi;
-                if (end == p || errno != 0 || lo > INT_MAX)
-                        goto fail;
-                hi = lo;
-                p = end;
-                if (*p == '-') {
-                        p++;
-                        hi = strtoul(p, &end, 10);
-                        if (end == p || errno != 0 || hi > INT_MAX || hi < lo)
-                                goto fail;
-                        p = end;
+        for (size_t cap = 64; cap <= PE_CPUS_MAX; cap *= 2) {
+                unsigned *m = realloc(cpus, cap * sizeof(*cpus));
+                if (!m) {
+                        free(cpus);
+                        return -ENOMEM;
                 }
-                for (unsigned long c = lo; c <= hi; c++) {
-                        if (n == cap) {
-                                cap = cap ? cap * 2 : 16;
-                                unsigned *m = realloc(cpus, cap * sizeof(*cpus));
-                                if (!m) {
-                                        free(cpus);
-                                        return -ENOMEM;
-                                }
-                                cpus = m;
-                        }
-                        cpus[n++] = (unsigned)c;
-                }
-                if (*p == ',')
-                        p++;
-                else if (*p && !isspace((unsigned char)*p))
-                        goto fail;
+                cpus = m;
+                int r = perfpmu_parse_cpulist(s, cpus, cap, ret_n);
+                if (r == -E2BIG)
+                        continue;
+                if (r < 0)
+                        break;
+                *ret = cpus;
+                return 0;
         }
-        if (n == 0)
-                goto fail;
-        *ret = cpus;
-        *ret_n = n;
-        return 0;
-fail:
         free(cpus);
         return -EINVAL;
 }
