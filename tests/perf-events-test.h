@@ -1,7 +1,7 @@
 #pragma once
 
 /* What the perf-events tests share (test-perf-events.c: pure functions and a fake kernel;
- * test-perf-events-real.c: real counters on real cgroups): counting our fds, writing a file, and
+ * test-perf-events-real.c: real counters on real cgroups): writing a file (and fd-count.h), and
  * the injected system calls (errors, fake multiplexed groups), which the real per-process fallback
  * test uses too. Include after cmocka.h. */
 
@@ -18,17 +18,7 @@
 
 #include "collectors/perf-events.h"
 #include "common/util.h"
-
-static inline size_t count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        assert_non_null(d);
-        size_t n = 0;
-        while (readdir(d))
-                n++;
-        (void)closedir(d);
-        return n;
-}
+#include "fd-count.h"
 
 static inline void write_file(const char *path, const char *text)
 {

@@ -24,6 +24,7 @@
 #include "collectors/perf-events.h"
 #include "common/util.h"
 #include "daemon/proc-events.h"
+#include "fd-count.h"
 
 #define MAX_FD  1024
 #define MAX_TID 8
@@ -119,17 +120,6 @@ static void fake_exit(int pid)
         char cmd[PATH_MAX + 32];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s/%d'", procfs, pid);
         assert_int_equal(system(cmd), 0);
-}
-
-static size_t count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        assert_non_null(d);
-        size_t n = 0;
-        while (readdir(d))
-                n++;
-        (void)closedir(d);
-        return n;
 }
 
 static PerfEvents *pe;

@@ -17,6 +17,7 @@
 
 #include "collectors/rapl-perf.h"
 #include "common/util.h"
+#include "fd-count.h"
 
 #define SCALE_2_32 "2.3283064365386962890625e-10"
 
@@ -30,17 +31,6 @@ static const char *fixture(const char *name)
         char *path = paths[next++ % 2];
         assert_int_equal(path_fmt(path, PATH_MAX, "%s/power-pmu/%s", fixtures, name), 0);
         return path;
-}
-
-static size_t count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        assert_non_null(d);
-        size_t n = 0;
-        while (readdir(d))
-                n++;
-        (void)closedir(d);
-        return n;
 }
 
 /* ---- pure parsers ---- */
