@@ -418,7 +418,7 @@ static void model_integrate(uint64_t *acc_uj, double *frac_uj, double watts, uin
 
 /* The utilisation since the last read from the root cgroup's busy time, over dt_ns on the online
  * CPUs. -errno when cpu.stat cannot be read (the caller turns to /proc/stat). */
-static int model_util_cgroup(ModelState *m, uint64_t now, double *util)
+static int model_util_cgroup(ModelState *m, uint64_t dt_ns, double *util)
 {
         uint64_t busy;
         ssize_t n = pread_text(m->cg_fd, m->buf, m->bufsize);
@@ -432,7 +432,6 @@ static int model_util_cgroup(ModelState *m, uint64_t now, double *util)
                 m->recount = 0;
                 m->recount_now = false;
         }
-        uint64_t dt_ns = now > m->prev_ns ? now - m->prev_ns : 0;
         if (m->have_prev && busy >= m->prev_busy_us && dt_ns > 0) {
                 double u = (double)(busy - m->prev_busy_us) * 1000.0 /
                            ((double)dt_ns * (double)m->online);
@@ -474,12 +473,13 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
         ModelState *m = s->priv;
 
         uint64_t now = s->tick_ns ? s->tick_ns : model_clock();
+        uint64_t dt_ns = now > m->prev_ns ? now - m->prev_ns : 0;
         /* When an interval has nothing to go by (no jiffies passed, or the first /proc/stat read
          * after cpu.stat failed) the last utilisation carries it. */
         double util = m->last_util;
         int r = -EBADF;
         if (m->cg_fd >= 0) {
-                r = model_util_cgroup(m, now, &util);
+                r = model_util_cgroup(m, dt_ns, &util);
                 if (r < 0) {
                         log_notice("model: reading the root cgroup's cpu.stat: %s; reading "
                                    "/proc/stat from now on",
@@ -497,7 +497,6 @@ static int model_read(EnergySource *s, uint64_t *ret_uj, bool *ret_valid)
                 return r;
         }
         if (m->have_prev) {
-                uint64_t dt_ns = now > m->prev_ns ? now - m->prev_ns : 0;
                 s->util_pct = util * 100;
                 model_integrate(&m->acc_uj[0], &m->frac_uj[0],
                                 power_curve_eval(&m->info.curve, s->util_pct), dt_ns);
