@@ -116,11 +116,15 @@ struct Store {
         sqlite3_stmt *stmt[_ST_MAX];
         int64_t run_id, run_started_us;
         bool in_tx;
-        /* The tick journal (store_journal_open; -1: none), its length, and the errno of its last
-         * failed write (0: it holds every queued tick). */
+        /* The tick journal (store_journal_open; -1: none), the length of its records, and the
+         * errno of its last failed write (0: it holds every queued tick); the file is mapped
+         * (journal_map, journal_cap bytes, all zero past journal_size; NULL until the first
+         * append). */
         int journal_fd;
         uint64_t journal_size;
         int journal_error;
+        unsigned char *journal_map;
+        uint64_t journal_cap;
         /* Ticks appended but not yet committed (see store_commit), oldest first. */
         struct PendingTick *pending_head, *pending_tail;
         size_t pending_ticks, pending_bytes, backlog_limit;

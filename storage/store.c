@@ -234,8 +234,7 @@ Store *store_close(Store *s)
         if (s->pending_head && store_commit(s) < 0)
                 log_debug("storage: closing %s: %s", s->path, s->error);
         pending_free(s);
-        if (s->journal_fd >= 0)
-                close(s->journal_fd);
+        store_journal_close(s);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         store_cache_free(s);

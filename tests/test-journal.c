@@ -160,8 +160,9 @@ static off_t file_size(const char *path)
         return st.st_size;
 }
 
-/* Where each record of a journal begins (the header's length field is at byte 8), and the
- * file's size after the last one. */
+/* Where each record of a journal begins (the header's magic is at byte 0, its length at byte
+ * 8), and where the records end: at the end of the file or at a zero magic (the mapped file's
+ * unwritten rest). */
 static int record_offsets(const char *journal, off_t *offs, int max)
 {
         int fd = open(journal, O_RDONLY);
@@ -169,7 +170,11 @@ static int record_offsets(const char *journal, off_t *offs, int max)
         off_t size = file_size(journal), off = 0;
         int n = 0;
         while (off + 24 <= size && n < max) {
+                uint32_t magic;
                 uint64_t len;
+                assert_int_equal(pread(fd, &magic, 4, off), 4);
+                if (magic == 0)
+                        break;
                 assert_int_equal(pread(fd, &len, 8, off + 8), 8);
                 offs[n++] = off;
                 off += 24 + (off_t)len;
@@ -177,6 +182,30 @@ static int record_offsets(const char *journal, off_t *offs, int max)
         close(fd);
         offs[n] = off;
         return n;
+}
+
+/* Whether every byte of the file from off on is zero (or there is none). */
+static bool zeros_from(const char *journal, off_t off)
+{
+        int fd = open(journal, O_RDONLY);
+        assert_true(fd >= 0);
+        char buf[4096];
+        ssize_t n;
+        bool zero = true;
+        while (zero && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
+                for (ssize_t i = 0; i < n; i++)
+                        zero &= buf[i] == 0;
+                off += n;
+        }
+        close(fd);
+        return zero;
+}
+
+/* How many records the journal holds. */
+static int records(const char *journal)
+{
+        off_t offs[64];
+        return record_offsets(journal, offs, 63);
 }
 
 /* Every value of ticks 1..n of run 1, as append_tick wrote them. */
@@ -230,8 +259,10 @@ static void test_replay_after_crash(void **state)
         assert_false(jr.torn);
         assert_string_equal(jr.problem, "");
         assert_int_equal(store_commit(s), 0);
-        assert_int_equal(file_size(journal), 0); /* emptied by the commit */
+        assert_int_equal(records(journal), 0); /* emptied by the commit */
+        assert_true(file_size(journal) > 0);   /* in place: the file keeps its mapped size */
         store_close(s);
+        assert_int_equal(file_size(journal), 0); /* nothing left to replay: left empty */
         /* the ticks are the first run's, every value exact (the second run stored none) */
         assert_ticks_exact(path, 7);
 }
@@ -279,10 +310,10 @@ static void test_torn_tail(void **state)
         assert_int_equal(path_fmt(path, sizeof(path), "%s/torn.db", dir), 0);
         assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
         in_crashing_child(write_seven, path, 1000);
-        off_t full = file_size(journal), offs[8];
+        off_t offs[8];
         assert_int_equal(record_offsets(journal, offs, 7), 4);
-        assert_int_equal(offs[4], full);
-        assert_int_equal(truncate(journal, full - 10), 0); /* tick 7 cut short */
+        assert_true(file_size(journal) > offs[4]); /* zeros past the records, the mapped size */
+        assert_int_equal(truncate(journal, offs[4] - 10), 0); /* tick 7 cut short */
         Ids ids;
         StoreJournalReplay jr;
         Store *s = open_writer(path, 2000, &ids, &jr);
@@ -291,7 +322,37 @@ static void test_torn_tail(void **state)
         assert_string_equal(jr.problem, "");
         assert_string_equal(jr.aside, "");
         /* cut at the last good record, which the next one follows: 3 of the 4 records */
-        assert_int_equal(file_size(journal), offs[3]);
+        assert_int_equal(records(journal), 3);
+        assert_true(zeros_from(journal, offs[3]));
+        store_close(s);
+        assert_ticks_exact(path, 6);
+}
+
+/* A writer killed between a record's block and its header's magic (stored last) leaves the
+ * magic zero: the records end there, as at the end of the file, and nothing is set aside. */
+static void test_unfinished_record(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/unfinished.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000);
+        off_t offs[8];
+        assert_int_equal(record_offsets(journal, offs, 7), 4);
+        int fd = open(journal, O_RDWR);
+        assert_true(fd >= 0);
+        uint32_t zero = 0;
+        assert_int_equal(pwrite(fd, &zero, 4, offs[3]), 4); /* tick 7: its block, no magic */
+        close(fd);
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 3);
+        assert_false(jr.torn);
+        assert_string_equal(jr.problem, "");
+        assert_string_equal(jr.aside, "");
+        /* the unfinished block is cut too: no stale byte lies where the next record goes */
+        assert_int_equal(records(journal), 3);
+        assert_true(zeros_from(journal, offs[3]));
         store_close(s);
         assert_ticks_exact(path, 6);
 }
@@ -323,9 +384,11 @@ static void test_bad_record_set_aside(void **state)
         assert_true(strncmp(jr.aside, journal, strlen(journal)) == 0);
         assert_non_null(strstr(jr.aside, "-ticks.bad-"));
         assert_int_equal(file_size(jr.aside), full);
-        assert_int_equal(file_size(journal), offs[2]);
+        off_t now[8];
+        assert_int_equal(record_offsets(journal, now, 7), 2);
+        assert_int_equal(now[2], offs[2]);
         assert_int_equal(store_commit(s), 0);
-        assert_int_equal(file_size(journal), 0);
+        assert_int_equal(records(journal), 0);
         store_close(s);
         assert_ticks_exact(path, 5);
 }
@@ -365,7 +428,10 @@ static void queue_thirty(const char *path, int64_t started_us)
         if (store_commit(s) < 0)
                 _exit(101);
         append_tick(s, &ids, 2);
-        off_t rec = file_size(journal);
+        off_t one[2];
+        if (record_offsets(journal, one, 1) != 1)
+                _exit(103);
+        off_t rec = one[1];
         store_set_backlog_limit(s, (size_t)rec * 5);
         for (int i = 3; i <= 30; i++)
                 append_tick(s, &ids, i);
@@ -375,7 +441,7 @@ static void queue_thirty(const char *path, int64_t started_us)
         off_t offs[40];
         if (!store_journal_ok(s) || b.ticks < 4 || b.ticks > 5 ||
             record_offsets(journal, offs, 39) != (int)b.ticks ||
-            file_size(journal) != offs[b.ticks] || (size_t)offs[b.ticks] != b.bytes + 24 * b.ticks)
+            (size_t)offs[b.ticks] != b.bytes + 24 * b.ticks)
                 _exit(102);
         _exit((int)b.ticks);
 }
@@ -531,7 +597,7 @@ static void test_tick_commit(void **state)
                 append_tick(s, &ids, i);
         assert_int_equal(record_offsets(journal, offs, 15), 3);
         assert_int_equal(put_tick(s, &ids, 4, true), 0);
-        assert_int_equal(file_size(journal), 0);
+        assert_int_equal(records(journal), 0);
         assert_ticks_exact(path, 4);
 
         sqlite3 *other;
@@ -546,7 +612,7 @@ static void test_tick_commit(void **state)
         append_tick(s, &ids, 6);
         assert_int_equal(record_offsets(journal, offs, 15), 2);
         assert_int_equal(put_tick(s, &ids, 7, true), 0);
-        assert_int_equal(file_size(journal), 0);
+        assert_int_equal(records(journal), 0);
         store_close(s);
         assert_ticks_exact(path, 7);
 }
@@ -588,6 +654,7 @@ int main(void)
                 cmocka_unit_test(test_replay_after_crash),
                 cmocka_unit_test(test_no_double_count),
                 cmocka_unit_test(test_torn_tail),
+                cmocka_unit_test(test_unfinished_record),
                 cmocka_unit_test(test_bad_record_set_aside),
                 cmocka_unit_test(test_foreign_journal),
                 cmocka_unit_test(test_bounded),

@@ -31,7 +31,10 @@ mkdir -p "$mnt"
 mount -t tmpfs -o size=2m tmpfs "$mnt" || skip "cannot mount a tmpfs here"
 CLEANUP+=("umount -l '$mnt'")
 db=$mnt/full.db
-"$JOULESD" --db "$db" --interval 50ms --energy-source model --events none 2>"$SCRATCH/full.err" &
+# Committing every 0.5 s, so that commits fail while the disk is full: the tick journal's file
+# has its blocks already (it is mapped, preallocated) and goes on taking ticks meanwhile.
+"$JOULESD" --db "$db" --interval 50ms --commit-interval 500ms --energy-source model --events none \
+  2>"$SCRATCH/full.err" &
 pid=$!
 CLEANUP+=("kill $pid 2>/dev/null")
 sleep 1
