@@ -186,7 +186,9 @@ PendingTick *store_pending_copy(const Store *s, const StoreTick *t)
 
 /* Makes the file and its mapping at least need bytes long: posix_fallocate gives the file its
  * blocks (a store into a mapped hole on a full disk would be SIGBUS, not an error), and what it
- * adds reads as zeros, which end the records. */
+ * adds reads as zeros, which end the records. Like SQLite's -shm file, which is mapped too, the
+ * file must not be cut short by another process while joulesd runs (a store past its end is
+ * SIGBUS); it is joulesd's own, mode 0640 beside the history. */
 static int journal_reserve(Store *s, uint64_t need)
 {
         if (need <= s->journal_cap)
@@ -199,9 +201,9 @@ static int journal_reserve(Store *s, uint64_t need)
         int e = posix_fallocate(s->journal_fd, 0, (off_t)cap);
         if (e)
                 return -e;
-        void *m = s->journal_map ? mremap(s->journal_map, s->journal_cap, cap, MREMAP_MAYMOVE)
-                                 : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                        s->journal_fd, 0);
+        void *m = s->journal_map
+                          ? mremap(s->journal_map, s->journal_cap, cap, MREMAP_MAYMOVE)
+                          : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, s->journal_fd, 0);
         if (m == MAP_FAILED)
                 return -errno;
         s->journal_map = m;
