@@ -10,6 +10,7 @@
 #include "collectors/cgroup-names.h"
 #include "collectors/power-defaults.h"
 #include "collectors/proc-stat.h"
+#include "collectors/rapl-perf.h"
 #include "common/log.h"
 #include "common/mountinfo.h"
 
@@ -23,18 +24,20 @@
  * apart on a 2-vCPU VM, and it grows with CPUs x interrupts. The root cgroup's cpu.stat holds the
  * same busy time (user_usec + system_usec are user+nice and system+irq+softirq summed over the
  * CPUs, cgroup-names.h), in microseconds instead of 10 ms jiffies, for 15 to 25 us. So the model
- * reads that, over the wall clock times the online CPUs, and reads /proc/stat only to count the
- * online CPUs (its cpuN lines) every MODEL_RECOUNT reads (a few us a tick), and at once when the
- * utilisation comes out clearly above 1 (a CPU came online; busy time is accounted in scheduler
- * ticks, so a saturated host reads a little above 1 now and then, which is only clamped). Where
+ * reads that, over the wall clock times the online CPUs, and counts the online CPUs
+ * (<sysfs>/devices/system/cpu/online, a few bytes, or /proc/stat's cpuN lines where that file is
+ * missing) every MODEL_RECOUNT reads, and at once when the utilisation comes out clearly above 1
+ * (a CPU came online; busy time is accounted in scheduler ticks, so a saturated host reads a
+ * little above 1 now and then, which is only clamped). Where
  * the cgroup2 root is not the host's (a cgroup namespace), or says no user_usec and
  * system_usec, /proc/stat is read every tick as before. */
 #define MODEL_RECOUNT      10
 #define MODEL_RECOUNT_OVER 1.05
 
 typedef struct ModelState {
-        int fd;    /* <procfs>/stat, kept open and pread each tick (or every MODEL_RECOUNT) */
-        int cg_fd; /* the root cgroup's cpu.stat, kept open and pread each tick; -1: not used */
+        int fd;        /* <procfs>/stat, kept open and pread each tick (or every MODEL_RECOUNT) */
+        int cg_fd;     /* the root cgroup's cpu.stat, kept open and pread each tick; -1: not used */
+        int online_fd; /* <sysfs>/devices/system/cpu/online with cg_fd; -1: /proc/stat counts */
         char *buf;
         size_t bufsize;
         unsigned ncpu;
@@ -277,6 +280,8 @@ static int model_open_cgroup(const JoulesRoots *roots, ModelState *m)
         return fd;
 }
 
+static unsigned model_count_online(ModelState *m);
+
 static void model_close(EnergySource *s)
 {
         if (!s)
@@ -287,6 +292,8 @@ static void model_close(EnergySource *s)
                         (void)close(m->fd);
                 if (m->cg_fd >= 0)
                         (void)close(m->cg_fd);
+                if (m->online_fd >= 0)
+                        (void)close(m->online_fd);
                 free(m->buf);
                 free(m);
         }
@@ -323,7 +330,7 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
                 s->domains = calloc(2, sizeof(*s->domains));
         }
         if (m) {
-                m->fd = m->cg_fd = -1;
+                m->fd = m->cg_fd = m->online_fd = -1;
                 m->bufsize = MODEL_BUF_MIN;
                 m->buf = malloc(m->bufsize);
         }
@@ -389,6 +396,14 @@ static int model_open(const JoulesRoots *roots, const EnergyOptions *opts, Energ
         }
         if (m->online > 0)
                 m->cg_fd = model_open_cgroup(roots, m);
+        if (m->cg_fd >= 0 && roots->sysfs &&
+            path_fmt(path, sizeof(path), "%s/devices/system/cpu/online", roots->sysfs) >= 0)
+                m->online_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (m->online_fd >= 0) {
+                unsigned online = model_count_online(m);
+                if (online > 0)
+                        m->online = online;
+        }
         s->model = &m->info;
         /* P_idle for attribution: the curve at 0 %, plus the dram estimate, which is constant and
          * so all idle. */
@@ -416,6 +431,21 @@ static void model_integrate(uint64_t *acc_uj, double *frac_uj, double watts, uin
                 *acc_uj += (uint64_t)whole;
 }
 
+/* The CPUs online: <sysfs>/devices/system/cpu/online (cpu_online_mask, a few bytes such as
+ * "0-63"), else /proc/stat's cpuN lines (the same CPUs, but the whole file formatted). 0 when
+ * neither reads. */
+static unsigned model_count_online(ModelState *m)
+{
+        if (m->online_fd >= 0) {
+                size_t n;
+                if (pread_text(m->online_fd, m->buf, m->bufsize) > 0 &&
+                    perfpmu_parse_cpulist(m->buf, NULL, UINT_MAX, &n) == 0 && n > 0)
+                        return (unsigned)n;
+        }
+        ProcStat st;
+        return model_sample(m, &st) >= 0 ? st.n_cpus : 0;
+}
+
 /* The utilisation since the last read from the root cgroup's busy time, over dt_ns on the online
  * CPUs. -errno when cpu.stat cannot be read (the caller turns to /proc/stat). */
 static int model_util_cgroup(ModelState *m, uint64_t dt_ns, double *util)
@@ -426,9 +456,9 @@ static int model_util_cgroup(ModelState *m, uint64_t dt_ns, double *util)
         if (r < 0)
                 return r;
         if (m->recount_now || ++m->recount >= MODEL_RECOUNT) {
-                ProcStat st;
-                if (model_sample(m, &st) >= 0 && st.n_cpus > 0)
-                        m->online = st.n_cpus;
+                unsigned online = model_count_online(m);
+                if (online > 0)
+                        m->online = online;
                 m->recount = 0;
                 m->recount_now = false;
         }

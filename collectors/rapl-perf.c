@@ -79,7 +79,7 @@ static bool perfpmu_only_space(const char *s)
 
 int perfpmu_parse_cpulist(const char *s, unsigned *cpus, size_t max, size_t *ret_n)
 {
-        assert(s && ret_n && (cpus || max == 0));
+        assert(s && ret_n);
         const char *p = s;
         size_t n = 0;
         for (;;) {
@@ -97,7 +97,9 @@ int perfpmu_parse_cpulist(const char *s, unsigned *cpus, size_t max, size_t *ret
                 }
                 if (b - a >= max - n)
                         return -E2BIG;
-                for (unsigned long c = a; c <= b; c++)
+                if (!cpus)
+                        n += b - a + 1;
+                for (unsigned long c = a; cpus && c <= b; c++)
                         cpus[n++] = (unsigned)c;
                 if (*p != ',')
                         break;

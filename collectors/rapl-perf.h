@@ -16,7 +16,8 @@
  * functions, exposed for table tests. */
 
 /* A kernel cpulist ("0", "0,36", "0-3,8-11", trailing newline allowed) into at most max CPU
- * numbers, in the order written. -EINVAL on malformed text, -E2BIG when more than max. */
+ * numbers, in the order written (cpus NULL: only counted). -EINVAL on malformed text, -E2BIG
+ * when more than max. */
 int perfpmu_parse_cpulist(const char *s, unsigned *cpus, size_t max, size_t *ret_n) WARN_UNUSED;
 
 /* format/event: "config:LO-HI" or "config:BIT", one contiguous field of attr.config.

@@ -306,6 +306,10 @@ static int teardown_tmp(void **state)
                 "sys/class/dmi/id",
                 "sys/class/dmi",
                 "sys/class",
+                "sys/devices/system/cpu/online",
+                "sys/devices/system/cpu",
+                "sys/devices/system",
+                "sys/devices",
                 "sys",
         };
         char path[PATH_MAX];
@@ -437,13 +441,10 @@ static void write_stat_cpus(unsigned n, uint64_t jiffies)
         write_stat(buf);
 }
 
-/* With a cgroup2 root in <procfs>/self/mountinfo, the busy time is the root's user_usec +
- * system_usec over the clock times the online CPUs, and /proc/stat only counts those CPUs. */
-static void test_model_cgroup(void **state)
+/* A cgroup2 root at <tmpdir>/cg, named in <procfs>/self/mountinfo. */
+static void make_cgroup_root(void)
 {
-        char err[256], text[PATH_MAX + 128], path[PATH_MAX];
-        EnergySource *s = NULL;
-        EnergyOptions o = default_opts();
+        char text[PATH_MAX + 128], path[PATH_MAX];
         assert_int_equal(path_fmt(path, sizeof(path), "%s/cg", tmpdir), 0);
         assert_int_equal(mkdir(path, 0755), 0);
         assert_int_equal(path_fmt(path, sizeof(path), "%s/self", tmpdir), 0);
@@ -453,6 +454,17 @@ static void test_model_cgroup(void **state)
                  "41 31 0:38 / %s/cg rw,relatime - cgroup2 cgroup2 rw\n",
                  tmpdir);
         write_file("self/mountinfo", text);
+}
+
+/* With a cgroup2 root in <procfs>/self/mountinfo, the busy time is the root's user_usec +
+ * system_usec over the clock times the online CPUs, and /proc/stat only counts those CPUs
+ * (where <sysfs>/devices/system/cpu/online is missing: test_model_online_file). */
+static void test_model_cgroup(void **state)
+{
+        char err[256];
+        EnergySource *s = NULL;
+        EnergyOptions o = default_opts();
+        make_cgroup_root();
         write_root_cpu_stat(1000000, 500000);
         write_stat_cpus(2, 100);
         assert_int_equal(open_tmp(&o, &s, err, sizeof(err)), 0);
@@ -530,6 +542,63 @@ static void test_model_cgroup(void **state)
         write_stat_cpus(2, 300);
         fake_now_ns += NSEC_PER_SEC;
         assert_int_equal(read_one(s), 7000000);
+        energy_source_model.close(s);
+}
+
+/* Where <sysfs>/devices/system/cpu/online is there, it counts the online CPUs (a few bytes
+ * instead of the whole of /proc/stat, which here says otherwise); one that does not parse
+ * leaves the count to /proc/stat. */
+static void test_model_online_file(void **state)
+{
+        char err[256], path[PATH_MAX];
+        static const char *const dirs[] = {"sys", "sys/devices", "sys/devices/system",
+                                           "sys/devices/system/cpu"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                assert_int_equal(path_fmt(path, sizeof(path), "%s/%s", tmpdir, dirs[i]), 0);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        make_cgroup_root();
+        write_file("sys/devices/system/cpu/online", "0-2\n");
+        write_root_cpu_stat(0, 0);
+        write_stat_cpus(2, 100);
+        EnergyOptions o = default_opts();
+        EnergySource *s = NULL;
+        char sysfs[PATH_MAX];
+        assert_int_equal(path_fmt(sysfs, sizeof(sysfs), "%s/sys", tmpdir), 0);
+        JoulesRoots roots = {.sysfs = sysfs, .procfs = tmpdir};
+        err[0] = '\0';
+        assert_int_equal(energy_source_model.open(&roots, &o, &s, err, sizeof(err)), 0);
+        (void)read_one(s);
+        /* 1.5 s of CPU time in 1 s on the file's 3 CPUs: 50 % (75 % on /proc/stat's 2) */
+        write_root_cpu_stat(1000000, 500000);
+        fake_now_ns += NSEC_PER_SEC;
+        (void)read_one(s);
+        assert_true(fabs(s->util_pct - 50) < 1e-9);
+        /* A fourth CPU online: counted within MODEL_RECOUNT (10) reads. */
+        write_file("sys/devices/system/cpu/online", "0-1,3-4\n");
+        uint64_t user = 1000000;
+        double first = 0, last = 0;
+        for (int i = 0; i < 10; i++) {
+                user += 2000000;
+                write_root_cpu_stat(user, 500000);
+                fake_now_ns += NSEC_PER_SEC;
+                (void)read_one(s);
+                if (i == 0)
+                        first = s->util_pct;
+                last = s->util_pct;
+        }
+        assert_true(fabs(first - 200.0 / 3) < 1e-9);
+        assert_true(fabs(last - 50) < 1e-9);
+        /* A file that does not parse: /proc/stat's 2 cpuN lines count. */
+        write_file("sys/devices/system/cpu/online", "0-x\n");
+        for (int i = 0; i < 10; i++) {
+                user += 1000000;
+                write_root_cpu_stat(user, 500000);
+                fake_now_ns += NSEC_PER_SEC;
+                (void)read_one(s);
+                last = s->util_pct;
+        }
+        assert_true(fabs(last - 50) < 1e-9);
         energy_source_model.close(s);
 }
 
@@ -883,6 +952,7 @@ int main(void)
                 cmocka_unit_test(test_power_w),
                 cmocka_unit_test_setup_teardown(test_model_integrates, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_cgroup, setup_tmp, teardown_tmp),
+                cmocka_unit_test_setup_teardown(test_model_online_file, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_cpus_option, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_big_stat, setup_tmp, teardown_tmp),
                 cmocka_unit_test_setup_teardown(test_model_errors, setup_tmp, teardown_tmp),

@@ -75,6 +75,10 @@ static void test_cpulist(void **state)
                 }
                 assert_int_equal(n, rows[i].n);
                 assert_memory_equal(cpus, rows[i].cpus, n * sizeof(unsigned));
+                /* counted only (no array): the same number, the same bound */
+                size_t c = 999;
+                assert_int_equal(perfpmu_parse_cpulist(rows[i].in, NULL, ELEMENTSOF(cpus), &c), 0);
+                assert_int_equal(c, n);
         }
 }
 
