@@ -93,6 +93,16 @@ int store_pending_link(PendingTick *p, size_t size) __attribute__((warn_unused_r
 void store_journal_append(Store *s, const PendingTick *p);
 /* Empties the journal once store_commit has written what it held. */
 void store_journal_committed(Store *s);
+/* Whether the journal is written through a mapping on a file system of this statfs type. */
+bool store_journal_maps_fs(unsigned long f_type);
+/* How journals opened from now on are written: as their file system allows (the default), or,
+ * for tests of both ways on one file system, mapped or with pwritev. */
+typedef enum StoreJournalWrites {
+        STORE_JOURNAL_WRITES_AUTO,
+        STORE_JOURNAL_WRITES_MAPPED,
+        STORE_JOURNAL_WRITES_PWRITE,
+} StoreJournalWrites;
+void store_journal_set_writes(StoreJournalWrites w);
 uint64_t store_journal_sum(const void *data, size_t len);
 /* A reader's view of the journal (the ticks joulesd has not committed yet): its good records, in
  * order (none when there is no journal or this user may not read it; -ENOMEM only). */
@@ -123,6 +133,7 @@ struct Store {
         int journal_fd;
         uint64_t journal_size;
         int journal_error;
+        bool journal_mapped; /* written through journal_map (store_journal_maps_fs) */
         unsigned char *journal_map;
         uint64_t journal_cap;
         /* Ticks appended but not yet committed (see store_commit), oldest first. */

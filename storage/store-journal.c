@@ -13,12 +13,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -184,11 +188,39 @@ PendingTick *store_pending_copy(const Store *s, const StoreTick *t)
 /* The smallest mapping: 40 ticks of 100 services, 10 of them and 10 processes active. */
 #define JOURNAL_CAP_MIN (64u << 10)
 
-/* Makes the file and its mapping at least need bytes long: posix_fallocate gives the file its
- * blocks (a store into a mapped hole on a full disk would be SIGBUS, not an error), and what it
- * adds reads as zeros, which end the records. Like SQLite's -shm file, which is mapped too, the
- * file must not be cut short by another process while joulesd runs (a store past its end is
- * SIGBUS); it is joulesd's own, mode 0640 beside the history. */
+static StoreJournalWrites journal_writes = STORE_JOURNAL_WRITES_AUTO;
+
+void store_journal_set_writes(StoreJournalWrites w)
+{
+        journal_writes = w;
+}
+
+/* Whether the journal is mapped on a file system of this type (statfs f_type): where a block
+ * posix_fallocate gave stays the file's when it is written, so a store into the mapping never
+ * needs space (ext4 and XFS keep clusters in reserve for turning preallocated extents into
+ * written ones; tmpfs allocates the pages). Copy-on-write file systems (btrfs, bcachefs, ZFS)
+ * need new space at every write after writeback, and a mapped store that finds none is SIGBUS,
+ * as it is on a network file system; there each record is written with pwritev. */
+bool store_journal_maps_fs(unsigned long f_type)
+{
+        return f_type == EXT4_SUPER_MAGIC || f_type == XFS_SUPER_MAGIC || f_type == TMPFS_MAGIC;
+}
+
+static bool journal_maps(int fd)
+{
+        if (journal_writes != STORE_JOURNAL_WRITES_AUTO)
+                return journal_writes == STORE_JOURNAL_WRITES_MAPPED;
+        struct statfs fs;
+        return fstatfs(fd, &fs) == 0 && store_journal_maps_fs((unsigned long)fs.f_type);
+}
+
+/* Makes the mapped file and its mapping at least need bytes long: posix_fallocate gives the file
+ * its blocks (a store into a mapped hole on a full disk would be SIGBUS, not an error), and what
+ * it adds reads as zeros, which end the records. It doubles, up to the backlog the queue is
+ * bounded by (or need, past it). Like SQLite's -shm file, which is mapped too, the file must not
+ * be cut short by another process while joulesd runs (a store past its end is SIGBUS): it is
+ * joulesd's own, mode 0640 beside the history, and locked (journal_replay) so that a second
+ * joulesd on the same history leaves it alone. */
 static int journal_reserve(Store *s, uint64_t need)
 {
         if (need <= s->journal_cap)
@@ -196,6 +228,9 @@ static int journal_reserve(Store *s, uint64_t need)
         uint64_t cap = s->journal_cap ? s->journal_cap : JOURNAL_CAP_MIN;
         while (cap < need)
                 cap *= 2;
+        uint64_t most = ((need > s->backlog_limit ? need : s->backlog_limit) + 4095) & ~4095ull;
+        if (cap > most)
+                cap = most;
         if (cap > SIZE_MAX / 2)
                 return -EFBIG;
         int e = posix_fallocate(s->journal_fd, 0, (off_t)cap);
@@ -213,10 +248,19 @@ static int journal_reserve(Store *s, uint64_t need)
 
 /* A record is its block, then its header with the magic stored last: a writer killed in between
  * leaves a zero magic, which ends the records as the end of the file does, so what a reader or
- * the next start finds is a whole record or none. */
+ * the next start finds is a whole record or none. Unmapped, one pwritev of both. */
 static int journal_write_at(Store *s, const PendingTick *p, uint64_t off)
 {
         uint64_t rec = sizeof(JournalHeader) + p->bytes;
+        if (!s->journal_mapped) {
+                JournalHeader h = {JOURNAL_MAGIC, journal_layout(), p->bytes,
+                                   store_journal_sum(p, p->bytes)};
+                struct iovec iov[] = {{&h, sizeof(h)}, {(void *)p, p->bytes}};
+                ssize_t n = pwritev(s->journal_fd, iov, 2, (off_t)off);
+                if (n == (ssize_t)rec)
+                        return 0;
+                return n < 0 ? -errno : -ENOSPC;
+        }
         int r = journal_reserve(s, off + rec);
         if (r < 0)
                 return r;
@@ -230,28 +274,36 @@ static int journal_write_at(Store *s, const PendingTick *p, uint64_t off)
         return 0;
 }
 
-/* Zeroes the records: the first magic first, so that from then on none of them is there. */
-static void journal_clear(Store *s)
+/* Empties the journal. Mapped, the records are zeroed in place, the first magic first, so that
+ * from then on none of them is there; unmapped, the file is truncated (also after a failed
+ * write, which may have left part of a record). */
+static int journal_clear(Store *s)
 {
-        if (s->journal_size == 0)
-                return;
-        __atomic_store_n(&((JournalHeader *)s->journal_map)->magic, 0u, __ATOMIC_RELEASE);
-        memset(s->journal_map, 0, s->journal_size);
+        if (s->journal_map) {
+                if (s->journal_size) {
+                        __atomic_store_n(&((JournalHeader *)s->journal_map)->magic, 0u,
+                                         __ATOMIC_RELEASE);
+                        memset(s->journal_map, 0, s->journal_size);
+                }
+        } else if (s->journal_size || s->journal_error) {
+                if (ftruncate(s->journal_fd, 0) < 0)
+                        return -errno;
+        }
         s->journal_size = 0;
+        return 0;
 }
 
 /* Starts the journal again from the ticks still queued (after a write failed, or when the
  * journal would outgrow the backlog the queue is bounded by). */
 static int journal_rewrite(Store *s)
 {
-        journal_clear(s);
-        for (const PendingTick *p = s->pending_head; p; p = p->next) {
-                int r = journal_write_at(s, p, s->journal_size);
-                if (r < 0)
-                        return r;
-                s->journal_size += sizeof(JournalHeader) + p->bytes;
+        int r = journal_clear(s);
+        for (const PendingTick *p = s->pending_head; p && r >= 0; p = p->next) {
+                r = journal_write_at(s, p, s->journal_size);
+                if (r >= 0)
+                        s->journal_size += sizeof(JournalHeader) + p->bytes;
         }
-        return 0;
+        return r;
 }
 
 void store_journal_append(Store *s, const PendingTick *p)
@@ -270,15 +322,15 @@ void store_journal_append(Store *s, const PendingTick *p)
         s->journal_error = r < 0 ? -r : 0;
 }
 
-/* A store into the mapped page cache, not a system call: a cold pwritev into ext4 cost 20 to 45
+/* Mapped, a store into the page cache, not a system call: a cold pwritev into ext4 cost 20 to 45
  * us a tick, and the ftruncate that emptied the file at each commit as much again; the mapping's
  * pages stay in place from one commit to the next. */
 void store_journal_committed(Store *s)
 {
         if (s->journal_fd < 0)
                 return;
-        journal_clear(s);
-        s->journal_error = 0;
+        int r = journal_clear(s);
+        s->journal_error = r < 0 ? -r : 0;
 }
 
 void store_journal_close(Store *s)
@@ -291,6 +343,7 @@ void store_journal_close(Store *s)
         if (s->journal_fd >= 0)
                 close(s->journal_fd);
         s->journal_fd = -1;
+        s->journal_mapped = false;
         s->journal_map = NULL;
         s->journal_cap = 0;
         s->journal_size = 0;
@@ -410,6 +463,11 @@ static int journal_set_aside(Store *s, StoreJournalReplay *ret)
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int e = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                close(fd);
+                return e;
+        }
         close(s->journal_fd);
         s->journal_fd = fd;
         s->journal_size = 0;
@@ -446,7 +504,17 @@ static int journal_replay(Store *s, StoreJournalReplay *ret)
                 close(fd);
                 return store_failf(s, r, "%s: not a regular file", path);
         }
+        /* One writer: another joulesd on the same history would replay this one's ticks and
+         * cut the file it writes. Readers only pread, and take no lock. */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                close(fd);
+                return store_failf(s, r, "%s: %s", path,
+                                   r == -EBUSY ? "in use by another joulesd writing this history"
+                                               : strerror(-r));
+        }
         s->journal_fd = fd;
+        s->journal_mapped = journal_maps(fd);
         uint64_t size = (uint64_t)st.st_size, off = 0;
         for (;;) {
                 PendingTick *p;
@@ -490,7 +558,7 @@ static int journal_replay(Store *s, StoreJournalReplay *ret)
          * older lies past them. */
         if ((uint64_t)st.st_size != off && ftruncate(fd, (off_t)off) < 0)
                 return store_failf(s, -errno, "%s: %s", path, strerror(errno));
-        r = journal_reserve(s, off);
+        r = s->journal_mapped ? journal_reserve(s, off) : 0;
         if (r < 0)
                 return store_failf(s, r, "%s: %s", path, strerror(-r));
         s->journal_size = off;

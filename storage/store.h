@@ -170,11 +170,12 @@ int store_commit(Store *s) __attribute__((warn_unused_result));
 int store_tick_commit(Store *s, const StoreTick *t) __attribute__((warn_unused_result));
 
 /* The tick journal (joulesd only): <path>-ticks holds every tick appended since the last
- * store_commit, copied into the file's shared mapping (no system call), so a writer can commit
- * every few seconds and a crash still loses nothing (a power cut, what the page cache held).
- * The records end at the end of the file or at a zero magic; the file keeps its mapped size
- * while the writer runs, zeroed by each commit, and is left empty when it closes with nothing
- * to replay. Opening it replays what a run that stopped without committing left there: its
+ * store_commit, copied into the file's shared mapping (no system call; on ext4, XFS and tmpfs,
+ * elsewhere one pwritev each), so a writer can commit every few seconds and a crash still loses
+ * nothing (a power cut, what the page cache held). The records end at the end of the file or at
+ * a zero magic; a mapped file keeps its size while the writer runs, zeroed by each commit, and is
+ * left empty when it closes with nothing to replay. One writer holds it (flock; -EBUSY for a
+ * second). Opening it replays what a run that stopped without committing left there: its
  * ticks are queued under that run, unless the history holds them already or holds no such run.
  * A bad record ends the replay and the file is set aside (<path>-ticks.bad-<UTC time>); a torn
  * last record (the file cut mid-record) is cut. Returns -errno with store_last_error when there

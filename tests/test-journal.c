@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,13 +26,31 @@
 #include "storage/store.h"
 #include "storage/store-internal.h" /* store_pending_copy, store_pending_link */
 
-static char dir[] = "/tmp/joules-test-journal-XXXXXX";
+static char dir[64];
 static const int64_t T0 = INT64_C(1767225600000000);
+/* The group runs twice: the journal written through its mapping (ext4, XFS, tmpfs), then with a
+ * pwritev a record (other file systems), on the same file system. */
+static bool mapped;
 
-static int setup(void **state)
+static int setup_dir(void)
 {
+        snprintf(dir, sizeof(dir), "/tmp/joules-test-journal-XXXXXX");
         assert_non_null(mkdtemp(dir));
         return 0;
+}
+
+static int setup_mapped(void **state)
+{
+        mapped = true;
+        store_journal_set_writes(STORE_JOURNAL_WRITES_MAPPED);
+        return setup_dir();
+}
+
+static int setup_pwrite(void **state)
+{
+        mapped = false;
+        store_journal_set_writes(STORE_JOURNAL_WRITES_PWRITE);
+        return setup_dir();
 }
 
 static int teardown(void **state)
@@ -260,7 +280,10 @@ static void test_replay_after_crash(void **state)
         assert_string_equal(jr.problem, "");
         assert_int_equal(store_commit(s), 0);
         assert_int_equal(records(journal), 0); /* emptied by the commit */
-        assert_true(file_size(journal) > 0);   /* in place: the file keeps its mapped size */
+        if (mapped)
+                assert_true(file_size(journal) > 0); /* in place: the file keeps its size */
+        else
+                assert_int_equal(file_size(journal), 0); /* truncated */
         store_close(s);
         assert_int_equal(file_size(journal), 0); /* nothing left to replay: left empty */
         /* the ticks are the first run's, every value exact (the second run stored none) */
@@ -312,7 +335,10 @@ static void test_torn_tail(void **state)
         in_crashing_child(write_seven, path, 1000);
         off_t offs[8];
         assert_int_equal(record_offsets(journal, offs, 7), 4);
-        assert_true(file_size(journal) > offs[4]); /* zeros past the records, the mapped size */
+        if (mapped) /* zeros past the records, the mapped size */
+                assert_true(file_size(journal) > offs[4]);
+        else
+                assert_int_equal(file_size(journal), offs[4]);
         assert_int_equal(truncate(journal, offs[4] - 10), 0); /* tick 7 cut short */
         Ids ids;
         StoreJournalReplay jr;
@@ -441,7 +467,7 @@ static void queue_thirty(const char *path, int64_t started_us)
         off_t offs[40];
         if (!store_journal_ok(s) || b.ticks < 4 || b.ticks > 5 ||
             record_offsets(journal, offs, 39) != (int)b.ticks ||
-            (size_t)offs[b.ticks] != b.bytes + 24 * b.ticks)
+            (size_t)offs[b.ticks] != b.bytes + 24 * b.ticks || !zeros_from(journal, offs[b.ticks]))
                 _exit(102);
         _exit((int)b.ticks);
 }
@@ -617,6 +643,102 @@ static void test_tick_commit(void **state)
         assert_ticks_exact(path, 7);
 }
 
+/* One writer per journal: a second one (another joulesd on the same history) is refused, and
+ * neither replays nor cuts what the first is writing; once the first is gone it may. */
+static void test_second_writer(void **state)
+{
+        char path[256], journal[300], err[512];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/two.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        Ids ids;
+        Store *a = open_writer(path, 1000, &ids, NULL);
+        for (int i = 1; i <= 3; i++)
+                append_tick(a, &ids, i);
+        Store *b;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &b, err, sizeof(err)), 0);
+        StoreJournalReplay jr;
+        assert_int_equal(store_journal_open(b, &jr), -EBUSY);
+        assert_non_null(strstr(store_last_error(b), "in use by another joulesd"));
+        assert_int_equal(jr.replayed, 0);
+        store_close(b);
+        assert_int_equal(records(journal), 3);
+        append_tick(a, &ids, 4); /* the first goes on writing where it was */
+        assert_true(store_journal_ok(a));
+        assert_int_equal(records(journal), 4);
+        store_close(a); /* commits the four and lets the journal go */
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &b, err, sizeof(err)), 0);
+        assert_int_equal(store_journal_open(b, &jr), 0);
+        assert_int_equal(jr.replayed, 0);
+        store_close(b);
+        assert_ticks_exact(path, 4);
+}
+
+/* A journal that cannot grow (here the file size limit, as a full disk would refuse it) is a
+ * failed write that store_journal_ok reports, never a signal; the records before it replay. */
+static void grow_past_limit(const char *path, int64_t started_us)
+{
+        Ids ids;
+        Store *s = open_writer(path, started_us, &ids, NULL);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {100 << 10, 100 << 10};
+        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+                _exit(1);
+        int i = 1;
+        for (; i <= 2000 && store_journal_ok(s); i++)
+                if (put_tick(s, &ids, i, false) < 0)
+                        _exit(2);
+        if (store_journal_ok(s) || store_journal_error(s) == 0)
+                _exit(3); /* 2,000 records do not fit in 100 KiB */
+        _exit(0);
+}
+
+static void test_growth_fails(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/grow.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        in_crashing_child(grow_past_limit, path, 1000);
+        off_t offs[2048];
+        int n = record_offsets(journal, offs, 2047);
+        if (n > 0 && offs[n] > file_size(journal))
+                n--; /* written with pwritev: the record the limit cut short */
+        assert_true(n > 50);
+        assert_true(offs[n] <= 100 << 10);
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, (size_t)n);
+        assert_string_equal(jr.problem, "");
+        store_close(s);
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM ticks WHERE ts_us <= %" PRId64,
+                 T0 + n * INT64_C(1000000));
+        assert_int_equal(query_int(path, sql), n); /* ticks 1..n, the first ones */
+        assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), n);
+}
+
+/* Which file systems the journal is mapped on: where a preallocated block is written in place. */
+static void test_maps_fs(void **state)
+{
+        static const struct {
+                unsigned long type;
+                bool maps;
+        } rows[] = {
+                {0xEF53, true},      /* ext2/3/4 */
+                {0x58465342, true},  /* XFS */
+                {0x01021994, true},  /* tmpfs */
+                {0x9123683E, false}, /* btrfs: copy on write */
+                {0xca451a4e, false}, /* bcachefs */
+                {0x2fc12fc1, false}, /* ZFS */
+                {0x6969, false},     /* NFS */
+                {0x794c7630, false}, /* overlayfs: the upper file system is not known */
+                {0xF2F52010, false}, /* F2FS: log-structured */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                if (store_journal_maps_fs(rows[i].type) != rows[i].maps)
+                        fail_msg("f_type 0x%lx", rows[i].type);
+}
+
 static void test_no_journal(void **state)
 {
         char path[256], journal[300], err[512];
@@ -662,6 +784,10 @@ int main(void)
                 cmocka_unit_test(test_totals_read_journal),
                 cmocka_unit_test(test_tick_commit),
                 cmocka_unit_test(test_no_journal),
+                cmocka_unit_test(test_second_writer),
+                cmocka_unit_test(test_growth_fails),
+                cmocka_unit_test(test_maps_fs),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        int failed = cmocka_run_group_tests_name("mapped", tests, setup_mapped, teardown);
+        return failed + cmocka_run_group_tests_name("pwritev", tests, setup_pwrite, teardown);
 }

@@ -48,7 +48,8 @@ kill -TERM $pid
 wait $pid || fail "joulesd exit $? after the disk filled"
 errors=$(grep -c "writing $db: " "$SCRATCH/full.err" || true)
 [ "$errors" -eq 1 ] || fail "the full disk was logged $errors times: $(cat "$SCRATCH/full.err")"
-grep -q "works again" "$SCRATCH/full.err" || fail "recovery not logged: $(cat "$SCRATCH/full.err")"
+grep -q "writing $db works again" "$SCRATCH/full.err" ||
+  fail "recovery not logged: $(cat "$SCRATCH/full.err")"
 [ "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check after a full disk"
 # no tick lost: consecutive ticks of the run leave no hole while the disk was full
 holes=$(sqlite3 "$db" "SELECT COUNT(*) FROM ticks a JOIN ticks b ON b.id = a.id + 1
