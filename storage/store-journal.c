@@ -493,25 +493,38 @@ static int journal_replay(Store *s, StoreJournalReplay *ret)
         int r = journal_path(s, path, sizeof(path));
         if (r < 0)
                 return store_failf(s, r, "journal path too long");
-        /* Readable as the history is (the umask decides): the exporter adds its ticks to the
-         * totals it serves (store_read_totals). */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (fd < 0)
-                return store_failf(s, -errno, "%s: %s", path, strerror(errno));
+        int fd = -1;
         struct stat st;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+        for (int tries = 0;; tries++) {
+                /* Readable as the history is (the umask decides): the exporter adds its ticks
+                 * to the totals it serves (store_read_totals). */
+                fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (fd < 0)
+                        return store_failf(s, -errno, "%s: %s", path, strerror(errno));
+                /* One writer: another joulesd on the same history would replay this one's
+                 * ticks and cut the file it writes. Readers only pread, and take no lock. */
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                        close(fd);
+                        return store_failf(
+                                s, r, "%s: %s", path,
+                                r == -EBUSY ? "in use by another joulesd writing this history"
+                                            : strerror(-r));
+                }
+                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+                        close(fd);
+                        return store_failf(s, r, "%s: not a regular file", path);
+                }
+                /* The writer that held it may have set the file aside (renamed it) between
+                 * this open and this lock: then the lock is on that file, not the journal. */
+                struct stat now;
+                if (stat(path, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+                        break;
                 close(fd);
-                return store_failf(s, r, "%s: not a regular file", path);
-        }
-        /* One writer: another joulesd on the same history would replay this one's ticks and
-         * cut the file it writes. Readers only pread, and take no lock. */
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-                close(fd);
-                return store_failf(s, r, "%s: %s", path,
-                                   r == -EBUSY ? "in use by another joulesd writing this history"
-                                               : strerror(-r));
+                if (tries == 3)
+                        return store_failf(s, -EBUSY, "%s: replaced while it was being opened",
+                                           path);
         }
         s->journal_fd = fd;
         s->journal_mapped = journal_maps(fd);

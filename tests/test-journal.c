@@ -8,15 +8,17 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -25,6 +27,19 @@
 #include "common/util.h"
 #include "storage/store.h"
 #include "storage/store-internal.h" /* store_pending_copy, store_pending_link */
+
+/* -Wl,--wrap=flock (tests/CMakeLists.txt): flock_hook, when set, runs once before a flock. */
+int __real_flock(int fd, int op);
+int __wrap_flock(int fd, int op);
+static void (*flock_hook)(void);
+int __wrap_flock(int fd, int op)
+{
+        void (*hook)(void) = flock_hook;
+        flock_hook = NULL;
+        if (hook)
+                hook();
+        return __real_flock(fd, op);
+}
 
 static char dir[64];
 static const int64_t T0 = INT64_C(1767225600000000);
@@ -673,8 +688,48 @@ static void test_second_writer(void **state)
         assert_ticks_exact(path, 4);
 }
 
-/* A journal that cannot grow (here the file size limit, as a full disk would refuse it) is a
- * failed write that store_journal_ok reports, never a signal; the records before it replay. */
+/* The race a second writer can meet: between its open and its flock, the writer that held the
+ * journal sets it aside (renames it: a bad record) and begins a new one, which it locks. The
+ * lock the second one then gets is on the file set aside; it must see that the path is another
+ * file now and find that one held, not replay and set aside the first one's live journal. */
+static char race_path[300];
+static int race_fd = -1;
+
+static void set_aside_meanwhile(void)
+{
+        char aside[340];
+        snprintf(aside, sizeof(aside), "%s.bad-race", race_path);
+        assert_int_equal(rename(race_path, aside), 0);
+        race_fd = open(race_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        assert_true(race_fd >= 0);
+        assert_int_equal(__real_flock(race_fd, LOCK_EX | LOCK_NB), 0);
+}
+
+static void test_lock_after_set_aside(void **state)
+{
+        char path[256], err[512];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/race.db", dir), 0);
+        assert_int_equal(path_fmt(race_path, sizeof(race_path), "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000); /* four records, no writer */
+        Store *b;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &b, err, sizeof(err)), 0);
+        StoreJournalReplay jr;
+        flock_hook = set_aside_meanwhile;
+        assert_int_equal(store_journal_open(b, &jr), -EBUSY);
+        assert_null(flock_hook);
+        assert_int_equal(jr.replayed, 0);
+        store_close(b);
+        char aside[340];
+        snprintf(aside, sizeof(aside), "%s.bad-race", race_path);
+        assert_int_equal(records(aside), 4); /* left as the other writer set it aside */
+        assert_int_equal(records(race_path), 0);
+        close(race_fd);
+        race_fd = -1;
+}
+
+/* A journal that cannot grow (here the file size limit refuses it) is a failed write that
+ * store_journal_ok reports, never a signal; the records before it replay. (A full disk, whose
+ * refusal posix_fallocate turns into an error too, is integration-storage-faults' case.) */
 static void grow_past_limit(const char *path, int64_t started_us)
 {
         Ids ids;
@@ -715,6 +770,27 @@ static void test_growth_fails(void **state)
                  T0 + n * INT64_C(1000000));
         assert_int_equal(query_int(path, sql), n); /* ticks 1..n, the first ones */
         assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), n);
+}
+
+/* As joulesd opens it (STORE_JOURNAL_WRITES_AUTO): mapped where statfs says the file system
+ * allows, which shows in the file keeping its size after a commit. */
+static void test_auto_writes(void **state)
+{
+        char path[256], journal[300];
+        assert_int_equal(path_fmt(path, sizeof(path), "%s/auto.db", dir), 0);
+        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
+        struct statfs fs;
+        assert_int_equal(statfs(dir, &fs), 0);
+        store_journal_set_writes(STORE_JOURNAL_WRITES_AUTO);
+        Ids ids;
+        Store *s = open_writer(path, 1000, &ids, NULL);
+        append_tick(s, &ids, 1);
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(records(journal), 0);
+        assert_int_equal(file_size(journal) > 0, store_journal_maps_fs((unsigned long)fs.f_type));
+        store_close(s);
+        store_journal_set_writes(mapped ? STORE_JOURNAL_WRITES_MAPPED
+                                        : STORE_JOURNAL_WRITES_PWRITE);
 }
 
 /* Which file systems the journal is mapped on: where a preallocated block is written in place. */
@@ -785,8 +861,10 @@ int main(void)
                 cmocka_unit_test(test_tick_commit),
                 cmocka_unit_test(test_no_journal),
                 cmocka_unit_test(test_second_writer),
+                cmocka_unit_test(test_lock_after_set_aside),
                 cmocka_unit_test(test_growth_fails),
                 cmocka_unit_test(test_maps_fs),
+                cmocka_unit_test(test_auto_writes),
         };
         int failed = cmocka_run_group_tests_name("mapped", tests, setup_mapped, teardown);
         return failed + cmocka_run_group_tests_name("pwritev", tests, setup_pwrite, teardown);
