@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collectors/power-defaults.h"
@@ -83,6 +84,45 @@ static void append(char *err, size_t errlen, const char *name, const char *why)
         snprintf(err + l, errlen - l, "%s%s: %s", l ? "; " : "", name, why);
 }
 
+/* Whether a measured source counts: some virtual machines show the perf power PMU (or RAPL's
+ * registers) with counters that read 0, or never move, and a source taken on that would report 0
+ * W. RAPL updates its counters about every millisecond, and a package draws watts even idle
+ * (tens of millijoules in 10 ms, the counters' unit 15.3 uJ), so a real one moves within the
+ * first wait. 0 when a counter moved; -ENODEV with why when none did in ENERGY_PROBE_WAITS. */
+#define ENERGY_PROBE_WAIT_US 10000
+#define ENERGY_PROBE_WAITS   5
+
+int energy_source_counts(EnergySource *s, char *why, size_t len)
+{
+        size_t n = s->n_domains;
+        uint64_t *uj = calloc(2 * n + 1, sizeof(*uj));
+        bool *valid = calloc(2 * n + 1, sizeof(*valid));
+        int r = uj && valid ? 0 : -ENOMEM;
+        if (r == 0)
+                r = s->ops->read(s, uj, valid);
+        for (unsigned k = 0; r == 0 && k < ENERGY_PROBE_WAITS; k++) {
+                sleep_us(ENERGY_PROBE_WAIT_US);
+                r = s->ops->read(s, uj + n, valid + n);
+                for (size_t i = 0; r == 0 && i < n; i++)
+                        if (valid[i] && valid[n + i] && uj[i] != uj[n + i])
+                                goto out; /* it counts */
+        }
+        if (r == 0) {
+                snprintf(why, len,
+                         "its %zu counter(s) did not move in %d ms (a virtual machine that shows "
+                         "the interface without the counters behind it?)",
+                         n, ENERGY_PROBE_WAIT_US * ENERGY_PROBE_WAITS / 1000);
+                r = -ENODEV;
+        } else if (r != -ENOMEM) {
+                snprintf(why, len, "reading its counters: %s", strerror(-r));
+                r = -ENODEV;
+        }
+out:
+        free(uj);
+        free(valid);
+        return r;
+}
+
 int energy_source_open(const char *which, const JoulesRoots *roots, const EnergyOptions *opts,
                        EnergySource **ret, char *err, size_t errlen)
 {
@@ -96,6 +136,14 @@ int energy_source_open(const char *which, const JoulesRoots *roots, const Energy
                 char why[1024] = "";
                 EnergySource *s = NULL;
                 int r = ops->open(roots, opts, &s, why, sizeof(why));
+                /* Chosen by itself, a source must count; named, it is taken as it is. */
+                if (r >= 0 && any && !ops->estimated) {
+                        r = energy_source_counts(s, why, sizeof(why));
+                        if (r < 0) {
+                                energy_source_close(s);
+                                log_info("energy source %s: %s; trying the next", ops->name, why);
+                        }
+                }
                 if (r >= 0) {
                         *ret = s;
                         return 0;

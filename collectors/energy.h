@@ -128,10 +128,13 @@ bool energy_rapl_pkg_scope(const char *procfs);
 const char *energy_domain_kind_to_string(EnergyDomainKind k);
 void energy_options_default(EnergyOptions *o);
 
+/* Reads a measured source's counters up to 50 ms apart: 0 as soon as one moved, -ENODEV with why
+ * when none did (a VM may show the perf power PMU or RAPL with counters that read 0). */
+int energy_source_counts(EnergySource *s, char *why, size_t len);
 /* Opens the named source ("auto", "perf", "powercap", "model"). `auto` takes the first that opens
- * and falls through only on -ENODEV: a source that exists but fails (an unreadable energy_uj)
- * stops it with that error rather than falling silently to an estimate. err collects the reasons.
- */
+ * and whose counters move (energy_source_counts), and falls through only on -ENODEV: a source
+ * that exists but fails (an unreadable energy_uj) stops it with that error rather than falling
+ * silently to an estimate. err collects the reasons. */
 int energy_source_open(const char *which, const JoulesRoots *roots, const EnergyOptions *opts,
                        EnergySource **ret, char *err, size_t errlen);
 void energy_source_close(EnergySource *s);

@@ -232,6 +232,41 @@ static int open_fixture(const char *fixture, bool host_psys, EnergySource **ret,
         return open_fixture_procfs(fixture, NULL, host_psys, ret, err, errlen);
 }
 
+/* energy_source_open("auto") on a sysfs root: err collects why each source was passed over. */
+static int open_auto(const char *sysfs, EnergySource **ret, char *err, size_t errlen)
+{
+        char proc[PATH_MAX];
+        assert_int_equal(path_fmt(proc, sizeof(proc), "%s/powercap/procfs-intel", fixtures_dir()),
+                         0);
+        JoulesRoots roots = JOULES_ROOTS_DEFAULT;
+        roots.sysfs = sysfs;
+        roots.procfs = proc;
+        EnergyOptions opts;
+        energy_options_default(&opts);
+        return energy_source_open("auto", &roots, &opts, ret, err, errlen);
+}
+
+/* A powercap tree whose counters never move (as some VMs show RAPL, or the perf power PMU, with
+ * counters that read 0) is passed over by auto, which would otherwise report 0 W: the fixture's
+ * energy_uj files are fixed. Named, the source is taken as it is. */
+static void test_auto_needs_counting(void **state)
+{
+        char root[PATH_MAX], err[2048] = "";
+        assert_int_equal(path_fmt(root, sizeof(root), "%s/powercap/intel-1s", fixtures_dir()), 0);
+        EnergySource *s = NULL;
+        int r = open_auto(root, &s, err, sizeof(err));
+        if (!strstr(err, "powercap: its 4 counter(s) did not move in 50 ms"))
+                fail_msg("auto: %d, %s", r, err);
+        if (r == 0) { /* the model (none here: the fixture has no /proc/stat) */
+                assert_ptr_equal(s->ops, &energy_source_model);
+                energy_source_close(s);
+        }
+        err[0] = '\0';
+        assert_int_equal(open_fixture("intel-1s", false, &s, err, sizeof(err)), 0);
+        assert_ptr_equal(s->ops, &energy_source_powercap);
+        s->ops->close(s);
+}
+
 static void test_fixture_case(void **state)
 {
         const FixtureCase *c = *state;
@@ -752,6 +787,13 @@ static void test_rapl_sim(void **state)
                 sleep_us(20000);
         }
         s->ops->close(s);
+        /* counters that move: auto takes them */
+        err[0] = '\0';
+        r = open_auto(root, &s, err, sizeof(err));
+        if (r < 0)
+                fail_msg("auto: %s (%s)", strerror(-r), err);
+        assert_ptr_equal(s->ops, &energy_source_powercap);
+        energy_source_close(s);
 
         assert_int_equal(kill(pid, SIGTERM), 0);
         int st;
@@ -786,6 +828,7 @@ int main(void)
                 cmocka_unit_test(test_host_psys_without_psys),
                 cmocka_unit_test(test_host_psys_several_psys),
                 cmocka_unit_test(test_no_zones),
+                cmocka_unit_test(test_auto_needs_counting),
                 cmocka_unit_test(test_no_powercap_dir),
                 cmocka_unit_test(test_unreadable),
                 cmocka_unit_test(test_read_invalid),
