@@ -37,11 +37,17 @@ after=$(sqlite3 "$db" 'SELECT COUNT(*) FROM ticks')
 [ "$(sqlite3 "$db" 'SELECT COUNT(*) FROM runs WHERE stopped_us IS NULL')" = 0 ] ||
   fail "a run was not closed"
 
-# 3. auto: the power PMU (a type no kernel has) is refused, powercap is used
+# 3. auto: the power PMU (a type no kernel has) is refused, powercap is used (counters that
+# move: rapl-sim's)
 sys=$SCRATCH/sys-both
 mkdir -p "$sys"
+"$JOULES_TESTS_BIN/rapl-sim" --root "$sys" --zone package-0:40 --zone dram:5 --interval-ms 5 \
+  >"$SCRATCH/sim.out" &
+sim=$!
+CLEANUP+=("kill $sim 2>/dev/null; wait $sim 2>/dev/null")
+for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/sim.out" && break; sleep 0.05; done
+grep -q '^ready' "$SCRATCH/sim.out" || fail "rapl-sim did not start"
 cp -a "$FIX/power-pmu/unknown-type/." "$sys/"
-cp -a "$FIX/powercap/intel-2s-dram/." "$sys/"
 "$JOULESD" --db "$SCRATCH/both.db" --interval 100ms --sysfs-root "$sys" --duration 0.5s \
   --log-level debug 2>"$SCRATCH/both.err" || { cat "$SCRATCH/both.err"; fail "auto fallback"; }
 grep -q "energy source perf" "$SCRATCH/both.err" || fail "no debug line about perf"
@@ -51,6 +57,17 @@ grep -q "energy source perf" "$SCRATCH/both.err" || fail "no debug line about pe
 if "$JOULESD" --db "$SCRATCH/perf.db" --sysfs-root "$sys" --energy-source perf --duration 0.2s \
   2>"$SCRATCH/perf.err"; then fail "perf source opened on a fake PMU"; fi
 grep -q "perf" "$SCRATCH/perf.err" || fail "perf error: $(cat "$SCRATCH/perf.err")"
+# a powercap tree whose counters never move (the fixture's fixed files; some VMs show RAPL, or the
+# perf power PMU, reading 0): auto says so and passes over it, to the model here
+sys=$SCRATCH/sys-still
+mkdir -p "$sys"
+cp -a "$FIX/powercap/intel-2s-dram/." "$sys/"
+"$JOULESD" --db "$SCRATCH/still.db" --interval 100ms --sysfs-root "$sys" --duration 0.5s \
+  --events none --ingest-socket '' 2>"$SCRATCH/still.err" || { cat "$SCRATCH/still.err"; fail "auto on still counters"; }
+grep -q "energy source powercap: its 6 counter(s) did not move in 50 ms" "$SCRATCH/still.err" ||
+  fail "no word of the still counters: $(cat "$SCRATCH/still.err")"
+[ "$("$JOULES" --db "$SCRATCH/still.db" status --json | jq -r .source)" = model ] ||
+  fail "auto took counters that do not move"
 
 # 4. unreadable energy_uj: run as an unprivileged user against a 0400 tree
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
