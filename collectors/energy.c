@@ -88,7 +88,8 @@ static void append(char *err, size_t errlen, const char *name, const char *why)
  * registers) with counters that read 0, or never move, and a source taken on that would report 0
  * W. RAPL updates its counters about every millisecond, and a package draws watts even idle
  * (tens of millijoules in 10 ms, the counters' unit 15.3 uJ), so a real one moves within the
- * first wait. 0 when a counter moved; -ENODEV with why when none did in ENERGY_PROBE_WAITS. */
+ * first wait. 0 when a counter moved; -ENODEV with why when none did in ENERGY_PROBE_WAITS;
+ * the read's -errno with why when it fails. */
 #define ENERGY_PROBE_WAIT_US 10000
 #define ENERGY_PROBE_WAITS   5
 
@@ -114,8 +115,8 @@ int energy_source_counts(EnergySource *s, char *why, size_t len)
                          n, ENERGY_PROBE_WAIT_US * ENERGY_PROBE_WAITS / 1000);
                 r = -ENODEV;
         } else if (r != -ENOMEM) {
+                /* a source there that fails stops auto with its error, as when it cannot open */
                 snprintf(why, len, "reading its counters: %s", strerror(-r));
-                r = -ENODEV;
         }
 out:
         free(uj);
@@ -139,10 +140,10 @@ int energy_source_open(const char *which, const JoulesRoots *roots, const Energy
                 /* Chosen by itself, a source must count; named, it is taken as it is. */
                 if (r >= 0 && any && !ops->estimated) {
                         r = energy_source_counts(s, why, sizeof(why));
-                        if (r < 0) {
+                        if (r < 0)
                                 energy_source_close(s);
+                        if (r == -ENODEV)
                                 log_info("energy source %s: %s; trying the next", ops->name, why);
-                        }
                 }
                 if (r >= 0) {
                         *ret = s;

@@ -129,7 +129,8 @@ const char *energy_domain_kind_to_string(EnergyDomainKind k);
 void energy_options_default(EnergyOptions *o);
 
 /* Reads a measured source's counters up to 50 ms apart: 0 as soon as one moved, -ENODEV with why
- * when none did (a VM may show the perf power PMU or RAPL with counters that read 0). */
+ * when none did (a VM may show the perf power PMU or RAPL with counters that read 0), the read's
+ * -errno with why when it fails. */
 int energy_source_counts(EnergySource *s, char *why, size_t len);
 /* Opens the named source ("auto", "perf", "powercap", "model"). `auto` takes the first that opens
  * and whose counters move (energy_source_counts), and falls through only on -ENODEV: a source

@@ -246,27 +246,6 @@ static int open_auto(const char *sysfs, EnergySource **ret, char *err, size_t er
         return energy_source_open("auto", &roots, &opts, ret, err, errlen);
 }
 
-/* A powercap tree whose counters never move (as some VMs show RAPL, or the perf power PMU, with
- * counters that read 0) is passed over by auto, which would otherwise report 0 W: the fixture's
- * energy_uj files are fixed. Named, the source is taken as it is. */
-static void test_auto_needs_counting(void **state)
-{
-        char root[PATH_MAX], err[2048] = "";
-        assert_int_equal(path_fmt(root, sizeof(root), "%s/powercap/intel-1s", fixtures_dir()), 0);
-        EnergySource *s = NULL;
-        int r = open_auto(root, &s, err, sizeof(err));
-        if (!strstr(err, "powercap: its 4 counter(s) did not move in 50 ms"))
-                fail_msg("auto: %d, %s", r, err);
-        if (r == 0) { /* the model (none here: the fixture has no /proc/stat) */
-                assert_ptr_equal(s->ops, &energy_source_model);
-                energy_source_close(s);
-        }
-        err[0] = '\0';
-        assert_int_equal(open_fixture("intel-1s", false, &s, err, sizeof(err)), 0);
-        assert_ptr_equal(s->ops, &energy_source_powercap);
-        s->ops->close(s);
-}
-
 static void test_fixture_case(void **state)
 {
         const FixtureCase *c = *state;
@@ -579,6 +558,70 @@ static void write_file(const char *root, const char *rel, const char *text)
 /* energy_uj that may not be read (mode 0400 since Linux 5.10): open fails with -EACCES and
  * an error that names the exact file and the ways to grant access. As root the check runs in a
  * child that drops to uid/gid 65534, since root reads 0400 files anyway. */
+/* A powercap tree whose counters never move (as some VMs show RAPL, or the perf power PMU, with
+ * counters that read 0) is passed over by auto, which would otherwise report 0 W: the fixture's
+ * energy_uj files are fixed. Named, the source is taken as it is. */
+static void test_auto_needs_counting(void **state)
+{
+        char root[PATH_MAX], err[2048] = "";
+        assert_int_equal(path_fmt(root, sizeof(root), "%s/powercap/intel-1s", fixtures_dir()), 0);
+        EnergySource *s = NULL;
+        int r = open_auto(root, &s, err, sizeof(err));
+        if (!strstr(err, "powercap: its 4 counter(s) did not move in 50 ms"))
+                fail_msg("auto: %d, %s", r, err);
+        if (r == 0) { /* the model (none here: the fixture has no /proc/stat) */
+                assert_ptr_equal(s->ops, &energy_source_model);
+                energy_source_close(s);
+        }
+        err[0] = '\0';
+        assert_int_equal(open_fixture("intel-1s", false, &s, err, sizeof(err)), 0);
+        assert_ptr_equal(s->ops, &energy_source_powercap);
+        s->ops->close(s);
+}
+
+/* energy_source_counts on a source of the test's own: it counts once a counter moves (here at the
+ * third read), not when none does, and a read that fails is that error, not -ENODEV (auto then
+ * stops with it, as when a source there cannot open). */
+static unsigned fake_reads;
+static int fake_mode; /* 0: moves at the third read, 1: never moves, 2: reads fail */
+
+static int fake_read(EnergySource *s, uint64_t *uj, bool *valid)
+{
+        (void)s;
+        fake_reads++;
+        if (fake_mode == 2)
+                return -EIO;
+        uj[0] = 1000, valid[0] = true;
+        uj[1] = fake_mode == 0 && fake_reads >= 3 ? 1016 : 1000, valid[1] = true;
+        return 0;
+}
+
+static void test_counts(void **state)
+{
+        static const EnergySourceOps ops = {.name = "fake", .read = fake_read};
+        static const struct {
+                int mode;
+                int want;
+                unsigned reads;
+                const char *why;
+        } rows[] = {
+                {0, 0, 3, ""},
+                {1, -ENODEV, 6, "its 2 counter(s) did not move in 50 ms"},
+                {2, -EIO, 1, "reading its counters: Input/output error"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                EnergySource src = {.ops = &ops, .n_domains = 2};
+                char why[256] = "";
+                fake_mode = rows[i].mode;
+                fake_reads = 0;
+                int r = energy_source_counts(&src, why, sizeof(why));
+                if (r != rows[i].want || fake_reads != rows[i].reads ||
+                    strncmp(why, rows[i].why, strlen(rows[i].why)) != 0)
+                        fail_msg("mode %d: %d after %u reads, '%s'", rows[i].mode, r, fake_reads,
+                                 why);
+        }
+}
+
 static void test_unreadable(void **state)
 {
         (void)state;
@@ -829,6 +872,7 @@ int main(void)
                 cmocka_unit_test(test_host_psys_several_psys),
                 cmocka_unit_test(test_no_zones),
                 cmocka_unit_test(test_auto_needs_counting),
+                cmocka_unit_test(test_counts),
                 cmocka_unit_test(test_no_powercap_dir),
                 cmocka_unit_test(test_unreadable),
                 cmocka_unit_test(test_read_invalid),
