@@ -342,6 +342,24 @@ static void test_no_double_count(void **state)
         assert_ticks_exact(path, 4);
 }
 
+/* write_seven's journal with its last record (tick 7) damaged: the next writer replays ticks
+ * 4..6 (torn: whether the file ended inside tick 7), sets nothing aside, and cuts tick 7, so no
+ * stale byte lies where the next record goes (from end, where tick 7 began). */
+static void assert_last_record_cut(const char *path, const char *journal, off_t end, bool torn)
+{
+        Ids ids;
+        StoreJournalReplay jr;
+        Store *s = open_writer(path, 2000, &ids, &jr);
+        assert_int_equal(jr.replayed, 3);
+        assert_int_equal(jr.torn, torn);
+        assert_string_equal(jr.problem, "");
+        assert_string_equal(jr.aside, "");
+        assert_int_equal(records(journal), 3);
+        assert_true(zeros_from(journal, end));
+        store_close(s);
+        assert_ticks_exact(path, 6);
+}
+
 static void test_torn_tail(void **state)
 {
         char path[256], journal[300];
@@ -355,18 +373,7 @@ static void test_torn_tail(void **state)
         else
                 assert_int_equal(file_size(journal), offs[4]);
         assert_int_equal(truncate(journal, offs[4] - 10), 0); /* tick 7 cut short */
-        Ids ids;
-        StoreJournalReplay jr;
-        Store *s = open_writer(path, 2000, &ids, &jr);
-        assert_int_equal(jr.replayed, 3);
-        assert_true(jr.torn);
-        assert_string_equal(jr.problem, "");
-        assert_string_equal(jr.aside, "");
-        /* cut at the last good record, which the next one follows: 3 of the 4 records */
-        assert_int_equal(records(journal), 3);
-        assert_true(zeros_from(journal, offs[3]));
-        store_close(s);
-        assert_ticks_exact(path, 6);
+        assert_last_record_cut(path, journal, offs[3], true);
 }
 
 /* A writer killed between a record's block and its header's magic (stored last) leaves the
@@ -384,18 +391,7 @@ static void test_unfinished_record(void **state)
         uint32_t zero = 0;
         assert_int_equal(pwrite(fd, &zero, 4, offs[3]), 4); /* tick 7: its block, no magic */
         close(fd);
-        Ids ids;
-        StoreJournalReplay jr;
-        Store *s = open_writer(path, 2000, &ids, &jr);
-        assert_int_equal(jr.replayed, 3);
-        assert_false(jr.torn);
-        assert_string_equal(jr.problem, "");
-        assert_string_equal(jr.aside, "");
-        /* the unfinished block is cut too: no stale byte lies where the next record goes */
-        assert_int_equal(records(journal), 3);
-        assert_true(zeros_from(journal, offs[3]));
-        store_close(s);
-        assert_ticks_exact(path, 6);
+        assert_last_record_cut(path, journal, offs[3], false);
 }
 
 static void test_bad_record_set_aside(void **state)

@@ -195,8 +195,10 @@ static const char *fixtures_dir(void)
 
 /* procfs: a procfs root under fixtures/powercap/ (its cpuinfo names the CPU vendor); NULL:
  * procfs-intel, so that no case depends on the machine running the test. */
-static int open_root_procfs(const char *sysfs, const char *procfs, bool host_psys,
-                            EnergySource **ret, char *err, size_t errlen)
+/* which: NULL opens the powercap source itself, else energy_source_open(which), as joulesd does
+ * (err then collects why each source was passed over). */
+static int open_source(const char *which, const char *sysfs, const char *procfs, bool host_psys,
+                       EnergySource **ret, char *err, size_t errlen)
 {
         char proc[PATH_MAX];
         assert_int_equal(path_fmt(proc, sizeof(proc), "%s/powercap/%s", fixtures_dir(),
@@ -208,7 +210,15 @@ static int open_root_procfs(const char *sysfs, const char *procfs, bool host_psy
         EnergyOptions opts;
         energy_options_default(&opts);
         opts.host_psys = host_psys;
+        if (which)
+                return energy_source_open(which, &roots, &opts, ret, err, errlen);
         return energy_source_powercap.open(&roots, &opts, ret, err, errlen);
+}
+
+static int open_root_procfs(const char *sysfs, const char *procfs, bool host_psys,
+                            EnergySource **ret, char *err, size_t errlen)
+{
+        return open_source(NULL, sysfs, procfs, host_psys, ret, err, errlen);
 }
 
 static int open_root(const char *sysfs, bool host_psys, EnergySource **ret, char *err,
@@ -232,18 +242,9 @@ static int open_fixture(const char *fixture, bool host_psys, EnergySource **ret,
         return open_fixture_procfs(fixture, NULL, host_psys, ret, err, errlen);
 }
 
-/* energy_source_open("auto") on a sysfs root: err collects why each source was passed over. */
 static int open_auto(const char *sysfs, EnergySource **ret, char *err, size_t errlen)
 {
-        char proc[PATH_MAX];
-        assert_int_equal(path_fmt(proc, sizeof(proc), "%s/powercap/procfs-intel", fixtures_dir()),
-                         0);
-        JoulesRoots roots = JOULES_ROOTS_DEFAULT;
-        roots.sysfs = sysfs;
-        roots.procfs = proc;
-        EnergyOptions opts;
-        energy_options_default(&opts);
-        return energy_source_open("auto", &roots, &opts, ret, err, errlen);
+        return open_source("auto", sysfs, NULL, false, ret, err, errlen);
 }
 
 static void test_fixture_case(void **state)
