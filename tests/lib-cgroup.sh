@@ -51,6 +51,34 @@ cg_usage_usec() {
   awk '$1 == "usage_usec" { print $2 }' "$(cg_dir "$1")/cpu.stat"
 }
 
+# perf's TASK-CLOCK and the scheduler's CPU time (schedstat, cpu.stat) are two clocks. TASK-CLOCK
+# is wall time while the task is on a CPU (perf_clock(), local_clock()). A VM's scheduler, with
+# steal accounting (KVM's steal time, CONFIG_PARAVIRT_TIME_ACCOUNTING), leaves out of a task's
+# runtime the time its host took the vCPU away (update_rq_clock_task()). So on a VM whose host is
+# contended, TASK-CLOCK reads above the CPU time by the stolen share. A test comparing the two
+# takes cpu_times at both ends of its window and allows that share above (within_clock).
+#
+# cpu_times: the per-CPU lines of /proc/stat now.
+cpu_times() { grep '^cpu[0-9]' /proc/stat; }
+
+# stolen_share BEFORE AFTER: the largest share, over the CPUs, of a CPU's busy time in between
+# that its host stole: steal / (user + nice + system + irq + softirq + steal), e.g. 0.0123.
+stolen_share() {
+  awk 'NR == FNR { for (i = 2; i <= 9; i++) a[$1, i] = $i; next }
+       { busy = 0
+         for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += $i - a[$1, i] # not idle, iowait
+         s = $9 - a[$1, 9]
+         if (busy > 0 && s / busy > m) m = s / busy }
+       END { printf "%.4f\n", (m > 0.5 ? 0.5 : m) }' <(echo "$1") <(echo "$2")
+}
+
+# within_clock TASK_CLOCK CPU_NS PERCENT SHARE: TASK-CLOCK is no more than PERCENT% below the CPU
+# time, and no more than PERCENT% above it once the stolen SHARE is added (CPU_NS / (1 - SHARE)).
+within_clock() {
+  awk -v a="$1" -v e="$2" -v p="$3" -v s="$4" \
+    'BEGIN { exit !(a >= e * (1 - p / 100) && a <= e * (1 + p / 100) / (1 - s)) }'
+}
+
 # cg_freeze NAME... / cg_thaw NAME...: freezes or thaws units (cgroup v2 cgroup.freeze) and waits
 # until the kernel reports it (cgroup.events "frozen 1"/"frozen 0"). A test that compares what
 # joulesd stored with cpu.stat read by the script freezes the units while either side takes its

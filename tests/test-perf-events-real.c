@@ -239,13 +239,58 @@ static uint64_t process_ns(pid_t pid)
         return sum;
 }
 
-static void assert_agrees(const char *what, uint64_t perf_ns, uint64_t ref_ns)
+/* TASK-CLOCK is wall time on a CPU (perf_clock()); a VM's scheduler, with steal accounting
+ * (CONFIG_PARAVIRT_TIME_ACCOUNTING), leaves out of schedstat and cpu.stat the time its host took
+ * the vCPU away. So TASK-CLOCK may read above them by the stolen share of the window
+ * (tests/lib-cgroup.sh says the same for the shell tests). */
+typedef struct CpuTimes {
+        uint64_t busy[256], steal[256]; /* per CPU, jiffies; busy includes steal */
+} CpuTimes;
+
+static void cpu_times(CpuTimes *c)
+{
+        *c = (CpuTimes){0};
+        FILE *f = fopen("/proc/stat", "re");
+        assert_non_null(f);
+        char line[1024];
+        while (fgets(line, sizeof(line), f)) {
+                unsigned cpu;
+                uint64_t v[8] = {0}; /* user nice system idle iowait irq softirq steal */
+                if (sscanf(line,
+                           "cpu%u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                           " %" SCNu64 " %" SCNu64 " %" SCNu64,
+                           &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 8 ||
+                    cpu >= ELEMENTSOF(c->busy))
+                        continue;
+                c->busy[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+                c->steal[cpu] = v[7];
+        }
+        (void)fclose(f);
+}
+
+/* The largest share, over the CPUs, of a CPU's busy time between a and b that its host stole. */
+static double stolen_share(const CpuTimes *a, const CpuTimes *b)
+{
+        double m = 0;
+        for (size_t i = 0; i < ELEMENTSOF(a->busy); i++) {
+                uint64_t busy = b->busy[i] - a->busy[i], steal = b->steal[i] - a->steal[i];
+                if (b->busy[i] > a->busy[i] && b->steal[i] >= a->steal[i] &&
+                    (double)steal / (double)busy > m)
+                        m = (double)steal / (double)busy;
+        }
+        return m > 0.5 ? 0.5 : m;
+}
+
+/* perf_ns is no more than TOLERANCE_PCT below ref_ns, and no more than that above it once the
+ * host's stolen share of the window is added. */
+static void assert_agrees(const char *what, uint64_t perf_ns, uint64_t ref_ns, double stolen)
 {
         double diff = 100.0 * ((double)perf_ns - (double)ref_ns) / (double)ref_ns;
-        printf("# %s: TASK-CLOCK %.1f ms, reference %.1f ms, %+.2f%%\n", what, perf_ns / 1e6,
-               ref_ns / 1e6, diff);
+        printf("# %s: TASK-CLOCK %.1f ms, reference %.1f ms, %+.2f%% (stolen share %.4f)\n", what,
+               perf_ns / 1e6, ref_ns / 1e6, diff, stolen);
         assert_true(ref_ns > 100 * 1000 * 1000); /* the window really burned CPU */
-        assert_true(diff <= TOLERANCE_PCT && diff >= -TOLERANCE_PCT);
+        assert_true(diff >= -TOLERANCE_PCT);
+        assert_true((double)perf_ns <= (double)ref_ns * (1 + TOLERANCE_PCT / 100) / (1 - stolen));
 }
 
 /* ---- real counters ---- */
@@ -288,6 +333,7 @@ static void test_hardware(void **state)
 typedef struct Window {
         uint64_t perf0[PERF_EVENTS_MAX], perf1[PERF_EVENTS_MAX];
         uint64_t usage0, usage1;
+        CpuTimes cpu0, cpu1;
 } Window;
 
 /* Freezes (1) or thaws (0) a cgroup v2 and waits until the kernel says it is so. The two
@@ -317,6 +363,7 @@ static void window_start(PerfEvents *pe, PerfTarget *t, const char *cg, Window *
         cgroup_freeze(cg, 1);
         w->usage0 = cgroup_usage_usec(cg);
         assert_int_equal(perf_events_read(pe, t, w->perf0, PERF_EVENTS_MAX), 0);
+        cpu_times(&w->cpu0);
         cgroup_freeze(cg, 0);
 }
 
@@ -325,6 +372,7 @@ static void window_end(PerfEvents *pe, PerfTarget *t, const char *cg, Window *w)
         cgroup_freeze(cg, 1);
         w->usage1 = cgroup_usage_usec(cg);
         assert_int_equal(perf_events_read(pe, t, w->perf1, PERF_EVENTS_MAX), 0);
+        cpu_times(&w->cpu1);
         cgroup_freeze(cg, 0);
         assert_true(w->perf1[0] >= w->perf0[0]);
         assert_true(w->usage1 >= w->usage0);
@@ -352,6 +400,12 @@ static uint64_t window_task_clock(const Window *w)
 static uint64_t window_usage_ns(const Window *w)
 {
         return (w->usage1 - w->usage0) * NSEC_PER_USEC;
+}
+
+static void assert_window_agrees(const char *what, const Window *w)
+{
+        assert_agrees(what, window_task_clock(w), window_usage_ns(w),
+                      stolen_share(&w->cpu0, &w->cpu1));
 }
 
 /* Two services at 2:1 (two burners and one, on this machine's 2 vCPUs), counted per cgroup per
@@ -386,17 +440,18 @@ static void test_real_cgroups(void **state)
         window_wait((const char *const[]){a, b}, (const Window *const[]){&wa, &wb}, 2, 400);
         window_end(pe, ta, a, &wa);
         window_end(pe, tb, b, &wb);
-        assert_agrees("a.service (2 burners), per cgroup", window_task_clock(&wa),
-                      window_usage_ns(&wa));
-        assert_agrees("b.service (1 burner), per cgroup", window_task_clock(&wb),
-                      window_usage_ns(&wb));
+        assert_window_agrees("a.service (2 burners), per cgroup", &wa);
+        assert_window_agrees("b.service (1 burner), per cgroup", &wb);
         double ratio = (double)window_task_clock(&wa) / (double)window_task_clock(&wb);
         double ref_ratio = (double)window_usage_ns(&wa) / (double)window_usage_ns(&wb);
         printf("# a:b = %.2f (cpu.stat %.2f); context switches a %" PRIu64 ", b %" PRIu64 "\n",
                ratio, ref_ratio, wa.perf1[1] - wa.perf0[1], wb.perf1[1] - wb.perf0[1]);
         /* The split between the services is the kernel's: whatever the scheduler gave each (2:1
-         * on a quiet machine, less apart when other work competes), the counters see it. */
-        assert_true(fabs(ratio / ref_ratio - 1) * 100 <= TOLERANCE_PCT);
+         * on a quiet machine, less apart when other work competes), the counters see it. Each
+         * side's steal is between none and its window's share, so the ratio may move by that. */
+        double st = fmax(stolen_share(&wa.cpu0, &wa.cpu1), stolen_share(&wb.cpu0, &wb.cpu1));
+        assert_true(ratio / ref_ratio >= (1 - TOLERANCE_PCT / 100) * (1 - st));
+        assert_true(ratio / ref_ratio <= (1 + TOLERANCE_PCT / 100) / (1 - st));
 
         /* The cost the daemon pays per service per tick: one read(2) per CPU. */
         uint64_t t0 = now_monotonic_ns();
@@ -414,7 +469,7 @@ static void test_real_cgroups(void **state)
         window_start(pe, tc, cc, &wc);
         window_wait((const char *const[]){cc}, (const Window *const[]){&wc}, 1, 300);
         window_end(pe, tc, cc, &wc);
-        assert_agrees("c.service (added later)", window_task_clock(&wc), window_usage_ns(&wc));
+        assert_window_agrees("c.service (added later)", &wc);
 
         /* A service that goes away: its counters keep their final value after rmdir (they pin
          * the cgroup's css, not its directory), until the target is removed. */
@@ -483,7 +538,7 @@ static void test_real_hotplug(void **state)
         window_start(pe, t, cg, &w);
         window_wait((const char *const[]){cg}, (const Window *const[]){&w}, 1, 200);
         window_end(pe, t, cg, &w);
-        assert_agrees("pinned to CPU 1", window_task_clock(&w), window_usage_ns(&w));
+        assert_window_agrees("pinned to CPU 1", &w);
 
         /* CPU 1 leaves the list: its group is closed, its count kept, nothing more counted. */
         write_file(online, "0\n");
@@ -506,7 +561,7 @@ static void test_real_hotplug(void **state)
         assert_true(w.perf0[0] >= c1[0]);
         window_wait((const char *const[]){cg}, (const Window *const[]){&w}, 1, 200);
         window_end(pe, t, cg, &w);
-        assert_agrees("CPU 1 listed again", window_task_clock(&w), window_usage_ns(&w));
+        assert_window_agrees("CPU 1 listed again", &w);
         /* What the daemon pays every few seconds when nothing changed: the sysfs list and a
          * short read of each CPU's watch (which the real kernel answers with ENOSPC). */
         uint64_t t0 = now_monotonic_ns();
@@ -556,10 +611,8 @@ static void test_real_fallback(void **state)
         window_wait((const char *const[]){d, e}, (const Window *const[]){&wd, &we}, 2, 300);
         window_end(pe, td, d, &wd);
         window_end(pe, te, e, &we);
-        assert_agrees("d.service, per-process fallback", window_task_clock(&wd),
-                      window_usage_ns(&wd));
-        assert_agrees("e.service, fallback, empty when added", window_task_clock(&we),
-                      window_usage_ns(&we));
+        assert_window_agrees("d.service, per-process fallback", &wd);
+        assert_window_agrees("e.service, fallback, empty when added", &we);
 
         pe = perf_events_free(pe);
         perf_events_set_syscalls(NULL);
@@ -622,19 +675,23 @@ static void test_real_process(void **state)
 
         /* Both stopped while the two counters are read, so they cover the same CPU time. */
         uint64_t c0[PERF_EVENTS_MAX], c1[PERF_EVENTS_MAX];
+        CpuTimes cpu0, cpu1;
         stop_both(p, kid, true);
         uint64_t s0 = process_ns(p), k0 = schedstat_ns(kid);
         assert_int_equal(perf_events_read(pe, t, c0, ELEMENTSOF(c0)), 0);
+        cpu_times(&cpu0);
         stop_both(p, kid, false);
         for (int i = 0; i < 300 && process_ns(p) - s0 < 300 * NSEC_PER_MSEC; i++)
                 sleep_us(200000);
         stop_both(p, kid, true);
         uint64_t s1 = process_ns(p), k1 = schedstat_ns(kid);
         assert_int_equal(perf_events_read(pe, t, c1, ELEMENTSOF(c1)), 0);
+        cpu_times(&cpu1);
         stop_both(p, kid, false);
         printf("# the child forked later ran %.1f ms, not counted\n", (double)(k1 - k0) / 1e6);
         assert_true(k1 - k0 > 100 * NSEC_PER_MSEC); /* it ran, and would show if counted */
-        assert_agrees("process + the thread it started later", c1[0] - c0[0], s1 - s0);
+        assert_agrees("process + the thread it started later", c1[0] - c0[0], s1 - s0,
+                      stolen_share(&cpu0, &cpu1));
 
         /* The process exits: its counts stay readable until removed. */
         kill_child(kid);

@@ -10,6 +10,9 @@
 #     ratio matches;
 #   - the unit's TASK-CLOCK equals its cgroup's CPU time (cpu.stat usage_usec) within 2%, and so
 #     does the sum over its processes, the one that exited included (nothing it counted is lost);
+#   - on a VM, each "above" bound also allows the share of the CPUs' time the host stole in the
+#     window, which TASK-CLOCK counts and the scheduler does not (tests/lib-cgroup.sh, cpu_times);
+#     the processes' TASK-CLOCK, on the same clock as the unit's, adds up to it within 2% anyway;
 #   - the sleeping processes never get counters (descriptors grow with the busy processes only).
 # Then `joules processes`, `joules services` and joules-exporter read it back. Part 2 (joulesd
 # restarted on the same history) checks that a process idle for process_events_idle ticks has its
@@ -90,11 +93,12 @@ done
 
 # freeze_point N: freezes the unit, reads every CPU clock while frozen, and keeps it frozen until
 # joulesd has committed a tick whose end (taken before its readings) is after the freeze: that
-# tick's readings are of the frozen state. Sets TICK_N (its end), CPU_<proc>_N, USAGE_N.
+# tick's readings are of the frozen state. Sets TICK_N (its end), CPU_<proc>_N, USAGE_N, CPUT_N.
 freeze_point() {
   local n=$1 t x i
   cg_freeze "$u"
   t=$(date +%s%6N)
+  printf -v "CPUT_$n" '%s' "$(cpu_times)"
   eval "CPU_big_$n=$(sched_ns "$big") CPU_small_$n=$(sched_ns "$small") CPU_thr_$n=$(sched_ns "$thr")"
   eval "USAGE_$n=$(cg_usage_usec "$u")"
   eval "THREADS_$n=$(ls "/proc/$thr/task" | wc -l)"
@@ -143,6 +147,8 @@ unit_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM unit_counters c JOIN un
 sum_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM process_counters c JOIN units n ON n.id = c.unit_id
                   WHERE n.name = '$u' AND c.event_id = $TC AND c.tick_id IN $WIN")
 usage_ns=$(((USAGE_2 - USAGE_1) * 1000))
+stolen=$(stolen_share "$CPUT_1" "$CPUT_2")
+note "the host stole up to $stolen of a CPU's busy time in the window"
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f%%", (b > 0 ? 100 * (a - b) / b : 0) }'; }
 
 for p in big small thr; do
@@ -154,20 +160,28 @@ for p in big small thr; do
   cpu=$((${!cpu2} - ${!cpu1}))
   note "pe-$p ($pid): TASK-CLOCK $tc ns, schedstat $cpu ns ($(pct "$tc" "$cpu"))"
   [ "$cpu" -gt 50000000 ] || fail "pe-$p burned only $cpu ns in the window"
-  within "$tc" "$cpu" 2 || fail "pe-$p: TASK-CLOCK $tc ns is not within 2% of its CPU time $cpu ns"
+  within_clock "$tc" "$cpu" 2 "$stolen" ||
+    fail "pe-$p: TASK-CLOCK $tc ns is not within 2% of its CPU time $cpu ns (stolen share $stolen)"
   eval "TC_$p=$tc CPUD_$p=$cpu"
 done
 r_tc=$(awk -v a="$TC_big" -v b="$TC_small" 'BEGIN { printf "%.4f", a / b }')
 r_cpu=$(awk -v a="$CPUD_big" -v b="$CPUD_small" 'BEGIN { printf "%.4f", a / b }')
 note "big:small TASK-CLOCK ratio $r_tc, CPU time ratio $r_cpu"
-within "$r_tc" "$r_cpu" 2 || fail "ratio $r_tc is not within 2% of the CPU time ratio $r_cpu"
+# Each side's steal is between none and the share, so the ratio may move by it either way.
+awk -v a="$r_tc" -v e="$r_cpu" -v s="$stolen" \
+  'BEGIN { exit !(a >= e * 0.98 * (1 - s) && a <= e * 1.02 / (1 - s)) }' ||
+  fail "ratio $r_tc is not within 2% of the CPU time ratio $r_cpu (stolen share $stolen)"
 
 tc_ex=$(proc_tc "$ex" "$st_ex")
 note "unit: TASK-CLOCK $unit_tc ns, its processes' sum $sum_tc ns (pe-exits $tc_ex), cgroup $usage_ns ns"
 [ "$tc_ex" -gt 0 ] || fail "pe-exits: nothing counted in the window"
-within "$unit_tc" "$usage_ns" 2 || fail "unit TASK-CLOCK $unit_tc ns not within 2% of its cgroup's $usage_ns ns"
-within "$sum_tc" "$usage_ns" 2 ||
+within_clock "$unit_tc" "$usage_ns" 2 "$stolen" ||
+  fail "unit TASK-CLOCK $unit_tc ns not within 2% of its cgroup's $usage_ns ns (stolen share $stolen)"
+within_clock "$sum_tc" "$usage_ns" 2 "$stolen" ||
   fail "the processes' TASK-CLOCK $sum_tc ns is not within 2% of the cgroup's $usage_ns ns (lost at exit?)"
+# The same clock on both sides, whatever the host steals: the processes' counts add up to the unit's.
+within "$sum_tc" "$unit_tc" 2 ||
+  fail "the processes' TASK-CLOCK $sum_tc ns is not within 2% of the unit's $unit_tc ns (lost at exit?)"
 
 # The sleepers count (next to) nothing in the window: a few microseconds each when a thaw wakes
 # them (a sleeper seen for the first time may also get counters for the CPU it used starting up;
@@ -355,4 +369,4 @@ note "joules_unit_events_total TASK-CLOCK: $ev1 after the first run, $ev2 after 
 [ -n "$ev2" ] && [ "$ev2" = "$(stored_tc)" ] && [ "$ev2" -gt "$ev1" ] ||
   fail "after the restart joules_unit_events_total is '$ev2' (was $ev1), the history holds $(stored_tc)"
 
-echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup"
+echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup; stolen share $stolen"
