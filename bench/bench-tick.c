@@ -59,9 +59,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <poll.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,29 +81,6 @@
  * per-process counters measure counting, not refusals. */
 #define BENCH_SW_EVENTS "perf::TASK-CLOCK,perf::PAGE-FAULTS"
 
-/* What the resident pages are: /proc/PID/smaps's Rss summed by mapping. */
-enum {
-        RSS_HEAP,
-        RSS_ANON,
-        RSS_SQLITE,
-        RSS_PFM,
-        RSS_LIBC,
-        RSS_SELF,
-        RSS_LIBS,
-        RSS_STACK,
-        RSS_PARTS
-};
-static const char *const rss_part_names[RSS_PARTS] = {
-        "heap (malloc: SQLite page cache, tables)",
-        "anonymous maps (malloc arenas, big blocks)",
-        "libsqlite3",
-        "libpfm",
-        "libc",
-        "joulesd binary",
-        "other libraries",
-        "stack",
-};
-
 typedef struct BenchRun {
         const char *label;
         bool loaded, events;
@@ -122,9 +97,9 @@ typedef struct BenchRun {
         uint64_t win_ticks;    /* ticks stored inside the window */
         int64_t win_ns;        /* the window's length */
         bool win_ok;
-        long rss_kib;              /* VmRSS at the window's end */
-        long rss_parts[RSS_PARTS]; /* what it is made of (smaps) */
-        size_t services;           /* the load of this run (0: baseline) */
+        long rss_kib;                    /* VmRSS at the window's end */
+        long rss_parts[BENCH_RSS_PARTS]; /* what it is made of (smaps) */
+        size_t services;                 /* the load of this run (0: baseline) */
         uint64_t unit_rows, bench_unit_rows, proc_rows, proc_counter_rows;
         char weight[64];
         char profile[2][256]; /* --profile: joulesd's two "profile:" lines */
@@ -185,82 +160,6 @@ static void cleanup(void)
         else
                 bench_remove_dir(B.tmp);
         B.tmp[0] = 0;
-}
-
-static int rss_breakdown(pid_t pid, long parts[RSS_PARTS])
-{
-        char path[64], line[512];
-        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        int part = RSS_ANON;
-        memset(parts, 0, sizeof(long) * RSS_PARTS);
-        while (fgets(line, sizeof(line), f)) {
-                long kib;
-                if (sscanf(line, "Rss: %ld kB", &kib) == 1) {
-                        parts[part] += kib;
-                        continue;
-                }
-                unsigned long lo, hi;
-                int name_at = 0;
-                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name_at) != 2 ||
-                    name_at == 0)
-                        continue;
-                const char *name = line + name_at;
-                if (strstr(name, "[heap]"))
-                        part = RSS_HEAP;
-                else if (strstr(name, "[stack]"))
-                        part = RSS_STACK;
-                else if (strstr(name, "libsqlite3"))
-                        part = RSS_SQLITE;
-                else if (strstr(name, "libpfm"))
-                        part = RSS_PFM;
-                else if (strstr(name, "/libc.so") || strstr(name, "/libc-"))
-                        part = RSS_LIBC;
-                else if (strstr(name, "joulesd"))
-                        part = RSS_SELF;
-                else if (name[0] == '/' || name[0] == '[')
-                        part = RSS_LIBS;
-                else
-                        part = RSS_ANON;
-        }
-        fclose(f);
-        return 0;
-}
-
-/* The floor: a process doing only what joulesd's loop does between two ticks (a timerfd at the
- * same interval, ppoll on it and two idle descriptors, the read of the expiration count), run
- * beside the daemon and measured over the same window. What a tick costs above it is the tick's
- * own work; the floor itself is what waking once per interval costs on this machine (on a
- * paravirtualised guest, where a wake-up and a system call exit to the hypervisor, it is tens of
- * microseconds). */
-static pid_t floor_start(void)
-{
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid != 0)
-                return pid;
-        bench_child_setup(parent);
-        int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-        int idle[2];
-        if (tfd < 0 || pipe(idle) < 0)
-                _exit(1);
-        struct itimerspec its = {
-                .it_interval = {.tv_sec = (time_t)(L.interval_us / 1000000),
-                                .tv_nsec = (long)(L.interval_us % 1000000) * 1000},
-        };
-        its.it_value = its.it_interval;
-        if (timerfd_settime(tfd, 0, &its, NULL) < 0)
-                _exit(1);
-        for (;;) {
-                struct pollfd pfd[3] = {{.fd = tfd, .events = POLLIN},
-                                        {.fd = idle[0], .events = POLLIN},
-                                        {.fd = idle[1], .events = 0}};
-                uint64_t expirations;
-                if (ppoll(pfd, 3, NULL, NULL) > 0 && (pfd[0].revents & POLLIN))
-                        (void)!read(tfd, &expirations, sizeof(expirations));
-        }
 }
 
 /* joulesd --profile's two lines ("joulesd: profile: ..."), from the run's log. */
@@ -337,7 +236,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                 B.daemon = 0;
                 return -errno;
         }
-        B.floor = floor_start();
+        B.floor = bench_waker_start(L.interval_us);
         if (B.floor < 0) {
                 B.floor = 0;
                 return -errno;
@@ -361,7 +260,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
         t1 = bench_now_ns(CLOCK_REALTIME) / 1000;
         run->win_ns = m1 - m0;
         if (bench_proc_rss_kib(B.daemon, &run->rss_kib) < 0 ||
-            rss_breakdown(B.daemon, run->rss_parts) < 0)
+            bench_rss_parts(B.daemon, run->rss_parts) < 0)
                 run->rss_kib = -1;
 
         int status = 0;
@@ -690,10 +589,10 @@ static void print_rss(const BenchRun *r)
         if (r->rss_kib < 0)
                 return;
         printf("RSS of '%s' at the window's end, %.1f MiB:\n", r->label, (double)r->rss_kib / 1024);
-        for (size_t i = 0; i < RSS_PARTS; i++)
+        for (size_t i = 0; i < BENCH_RSS_PARTS; i++)
                 if (r->rss_parts[i] > 0)
                         printf("  %8.2f MiB  %s\n", (double)r->rss_parts[i] / 1024,
-                               rss_part_names[i]);
+                               bench_rss_part_names[i]);
 }
 
 int main(int argc, char **argv)

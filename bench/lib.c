@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,6 +273,87 @@ int bench_proc_fds(pid_t pid, long *ret)
         closedir(d);
         *ret = n;
         return 0;
+}
+
+const char *const bench_rss_part_names[BENCH_RSS_PARTS] = {
+        "heap (malloc: SQLite page cache, tables)",
+        "anonymous maps (malloc arenas, big blocks)",
+        "libsqlite3",
+        "libpfm",
+        "libc",
+        "joulesd binary",
+        "other libraries",
+        "stack",
+};
+
+int bench_rss_parts(pid_t pid, long parts[BENCH_RSS_PARTS])
+{
+        char path[64], line[512];
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        int part = BENCH_RSS_ANON;
+        memset(parts, 0, sizeof(long) * BENCH_RSS_PARTS);
+        while (fgets(line, sizeof(line), f)) {
+                long kib;
+                if (sscanf(line, "Rss: %ld kB", &kib) == 1) {
+                        parts[part] += kib;
+                        continue;
+                }
+                unsigned long lo, hi;
+                int name_at = 0;
+                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name_at) != 2 ||
+                    name_at == 0)
+                        continue;
+                const char *name = line + name_at;
+                if (strstr(name, "[heap]"))
+                        part = BENCH_RSS_HEAP;
+                else if (strstr(name, "[stack]"))
+                        part = BENCH_RSS_STACK;
+                else if (strstr(name, "libsqlite3"))
+                        part = BENCH_RSS_SQLITE;
+                else if (strstr(name, "libpfm"))
+                        part = BENCH_RSS_PFM;
+                else if (strstr(name, "/libc.so") || strstr(name, "/libc-"))
+                        part = BENCH_RSS_LIBC;
+                else if (strstr(name, "joulesd"))
+                        part = BENCH_RSS_SELF;
+                else if (name[0] == '/' || name[0] == '[')
+                        part = BENCH_RSS_LIBS;
+                else
+                        part = BENCH_RSS_ANON;
+        }
+        fclose(f);
+        return 0;
+}
+
+pid_t bench_waker_start(uint64_t interval_us)
+{
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        bench_child_setup(parent);
+        int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+        int idle[2];
+        if (tfd < 0 || pipe(idle) < 0)
+                _exit(1);
+        struct itimerspec its = {
+                .it_interval = {.tv_sec = (time_t)(interval_us / 1000000),
+                                .tv_nsec = (long)(interval_us % 1000000) * 1000},
+        };
+        its.it_value = its.it_interval;
+        if (timerfd_settime(tfd, 0, &its, NULL) < 0)
+                _exit(1);
+        for (;;) {
+                struct pollfd pfd[3] = {{.fd = tfd, .events = POLLIN},
+                                        {.fd = idle[0], .events = POLLIN},
+                                        {.fd = idle[1], .events = 0}};
+                uint64_t expirations;
+                if (ppoll(pfd, 3, NULL, NULL) > 0 && (pfd[0].revents & POLLIN))
+                        (void)!read(tfd, &expirations, sizeof(expirations));
+        }
 }
 
 int bench_load_create(BenchLoad *l, const char *parent, size_t services, size_t sleepers,

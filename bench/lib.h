@@ -2,7 +2,8 @@
 
 /* What the benchmarks that drive the real joulesd share (bench-tick, bench-soak, bench-crash):
  * clocks and sleeps that a stop signal interrupts, the cgroup2 mount, children that die with the
- * bench, the programs of the build tree, the sqlite3 shell for one-line answers. Not a library
+ * bench, the programs of the build tree, the sqlite3 shell for one-line answers, what a
+ * process's resident pages are, and the floor process that only wakes. Not a library
  * of the project: only bench/ links it. */
 
 #include <signal.h>
@@ -70,6 +71,29 @@ int bench_build_path(const char *dir, const char *name, char *buf, size_t size);
 /* Resident set size (VmRSS, KiB) and the count of open descriptors (/proc/PID/fd) of pid. */
 int bench_proc_rss_kib(pid_t pid, long *ret);
 int bench_proc_fds(pid_t pid, long *ret);
+
+/* What the resident pages of pid are: /proc/PID/smaps's Rss, in KiB, summed by mapping. */
+enum {
+        BENCH_RSS_HEAP,
+        BENCH_RSS_ANON,
+        BENCH_RSS_SQLITE,
+        BENCH_RSS_PFM,
+        BENCH_RSS_LIBC,
+        BENCH_RSS_SELF,
+        BENCH_RSS_LIBS,
+        BENCH_RSS_STACK,
+        BENCH_RSS_PARTS
+};
+extern const char *const bench_rss_part_names[BENCH_RSS_PARTS];
+int bench_rss_parts(pid_t pid, long parts[BENCH_RSS_PARTS]);
+
+/* The floor: a child doing only what joulesd's loop does between two ticks (a timerfd at the
+ * same interval, ppoll on it and two idle descriptors, the read of the expiration count), run
+ * beside the daemon and measured over the same window. What a tick costs above it is the tick's
+ * own work; the floor itself is what waking once per interval costs on this machine (on a
+ * paravirtualised guest, where a wake-up and a system call exit to the hypervisor, it is tens of
+ * microseconds). Its pid, or -1 (errno set); it dies with the bench. */
+pid_t bench_waker_start(uint64_t interval_us);
 
 /* The load the cost benchmarks run under: services as real cgroups below parent/system.slice
  * (bench-joules-<pid>-N.service), sleeping processes spread over them, busy ones (each burning
