@@ -10,9 +10,10 @@
 #     ratio matches;
 #   - the unit's TASK-CLOCK equals its cgroup's CPU time (cpu.stat usage_usec) within 2%, and so
 #     does the sum over its processes, the one that exited included (nothing it counted is lost);
-#   - on a VM, each "above" bound also allows the share of the CPUs' time the host stole in the
-#     window, which TASK-CLOCK counts and the scheduler does not (tests/lib-cgroup.sh, cpu_times);
-#     the processes' TASK-CLOCK, on the same clock as the unit's, adds up to it within 2% anyway;
+#   - each "above" bound also allows the time the CPUs lost to the host (steal) and to interrupts
+#     in the window, which TASK-CLOCK may count and the scheduler does not (tests/lib-cgroup.sh,
+#     clock_gap_ns); the processes' TASK-CLOCK, on the same clock as the unit's, adds up to it
+#     within 2% whatever the host takes;
 #   - the sleeping processes never get counters (descriptors grow with the busy processes only).
 # Then `joules processes`, `joules services` and joules-exporter read it back. Part 2 (joulesd
 # restarted on the same history) checks that a process idle for process_events_idle ticks has its
@@ -147,8 +148,8 @@ unit_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM unit_counters c JOIN un
 sum_tc=$(q "$db" "SELECT COALESCE(SUM(c.value), 0) FROM process_counters c JOIN units n ON n.id = c.unit_id
                   WHERE n.name = '$u' AND c.event_id = $TC AND c.tick_id IN $WIN")
 usage_ns=$(((USAGE_2 - USAGE_1) * 1000))
-stolen=$(stolen_share "$CPUT_1" "$CPUT_2")
-note "the host stole up to $stolen of a CPU's busy time in the window"
+gap=$(clock_gap_ns "$CPUT_1" "$CPUT_2")
+note "the CPUs lost $gap ns to the host and to interrupts in the window (allowed above)"
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f%%", (b > 0 ? 100 * (a - b) / b : 0) }'; }
 
 for p in big small thr; do
@@ -160,24 +161,24 @@ for p in big small thr; do
   cpu=$((${!cpu2} - ${!cpu1}))
   note "pe-$p ($pid): TASK-CLOCK $tc ns, schedstat $cpu ns ($(pct "$tc" "$cpu"))"
   [ "$cpu" -gt 50000000 ] || fail "pe-$p burned only $cpu ns in the window"
-  within_clock "$tc" "$cpu" 2 "$stolen" ||
-    fail "pe-$p: TASK-CLOCK $tc ns is not within 2% of its CPU time $cpu ns (stolen share $stolen)"
+  within_clock "$tc" "$cpu" 2 "$gap" ||
+    fail "pe-$p: TASK-CLOCK $tc ns is not within 2% of its CPU time $cpu ns (+ $gap ns lost to the host)"
   eval "TC_$p=$tc CPUD_$p=$cpu"
 done
 r_tc=$(awk -v a="$TC_big" -v b="$TC_small" 'BEGIN { printf "%.4f", a / b }')
 r_cpu=$(awk -v a="$CPUD_big" -v b="$CPUD_small" 'BEGIN { printf "%.4f", a / b }')
 note "big:small TASK-CLOCK ratio $r_tc, CPU time ratio $r_cpu"
-# Each side's steal is between none and the share, so the ratio may move by it either way.
-awk -v a="$r_tc" -v e="$r_cpu" -v s="$stolen" \
-  'BEGIN { exit !(a >= e * 0.98 * (1 - s) && a <= e * 1.02 / (1 - s)) }' ||
-  fail "ratio $r_tc is not within 2% of the CPU time ratio $r_cpu (stolen share $stolen)"
+# Either side may have lost up to the gap to the host, so the ratio may move by that either way.
+awk -v a="$r_tc" -v e="$r_cpu" -v b="$CPUD_big" -v s="$CPUD_small" -v g="$gap" \
+  'BEGIN { exit !(a >= e * 0.98 * s / (s + g) && a <= e * 1.02 * (b + g) / b) }' ||
+  fail "ratio $r_tc is not within 2% of the CPU time ratio $r_cpu (+ $gap ns lost to the host)"
 
 tc_ex=$(proc_tc "$ex" "$st_ex")
 note "unit: TASK-CLOCK $unit_tc ns, its processes' sum $sum_tc ns (pe-exits $tc_ex), cgroup $usage_ns ns"
 [ "$tc_ex" -gt 0 ] || fail "pe-exits: nothing counted in the window"
-within_clock "$unit_tc" "$usage_ns" 2 "$stolen" ||
-  fail "unit TASK-CLOCK $unit_tc ns not within 2% of its cgroup's $usage_ns ns (stolen share $stolen)"
-within_clock "$sum_tc" "$usage_ns" 2 "$stolen" ||
+within_clock "$unit_tc" "$usage_ns" 2 "$gap" ||
+  fail "unit TASK-CLOCK $unit_tc ns not within 2% of its cgroup's $usage_ns ns (+ $gap ns lost to the host)"
+within_clock "$sum_tc" "$usage_ns" 2 "$gap" ||
   fail "the processes' TASK-CLOCK $sum_tc ns is not within 2% of the cgroup's $usage_ns ns (lost at exit?)"
 # The same clock on both sides, whatever the host steals: the processes' counts add up to the unit's.
 within "$sum_tc" "$unit_tc" 2 ||
@@ -275,6 +276,7 @@ done
 # ---- PID reuse: a new process given the PID of a counted one that exited ----
 # The kernel hands out the PID after ns_last_pid: written just before a fork, the fork gets the
 # PID wanted unless another process on the machine forks in between (then try again).
+cput_old0=$(cpu_times)
 cg_spawn "$u" "${noleak[@]}" nice -n -10 "$BURN" --duty 0.3 --period-ms 100 --comm pe-old
 old=$CG_LAST_PID
 st_old=$(start_time "$old")
@@ -283,7 +285,9 @@ wait_for_line "$SCRATCH/joulesd2.err" "perf counters of process $old \(start $st
 sleep 1
 kill -STOP "$old"
 cpu_old=$(sched_ns "$old")
+gap_old=$(clock_gap_ns "$cput_old0" "$(cpu_times)")
 kill -KILL "$old"
+t_kill=$(date +%s%6N)
 wait "$old" 2>/dev/null || true
 reused=""
 procs=$(cg_dir "$u")/cgroup.procs # before: a command substitution forks, taking a PID
@@ -295,6 +299,7 @@ if [ -w /proc/sys/kernel/ns_last_pid ]; then
     CG_PIDS+=("$pid")
     if [ "$pid" = "$old" ]; then
       reused=$pid
+      cput_new0=$(cpu_times)
       break
     fi
     kill -KILL "$pid" 2>/dev/null || true
@@ -311,6 +316,7 @@ else
   sleep 1.5
   kill -STOP "$reused"
   cpu_new=$(sched_ns "$reused")
+  gap_new=$(clock_gap_ns "$cput_new0" "$(cpu_times)")
   t=$(date +%s%6N)
   for ((i = 0; i < 2400; i++)); do
     [ -n "$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t" 2>/dev/null || true)" ] && break
@@ -321,12 +327,18 @@ else
   kill -KILL "$reused"
   wait "$reused" 2>/dev/null || true
   note "PID $old: the first process counted $tc_old ns of its $cpu_old ns, the second $tc_new ns of its $cpu_new ns"
-  # Each identity's count is at most its own CPU time (counted from its open on), and the second
-  # counted most of its own: mixing either way would push one past its own CPU time.
-  awk -v a="$tc_old" -v b="$cpu_old" 'BEGIN { exit !(a <= b * 1.005 && a > 0) }' ||
-    fail "PID $old, first process: $tc_old ns counted, more than its CPU time $cpu_old ns"
-  awk -v a="$tc_new" -v b="$cpu_new" 'BEGIN { exit !(a <= b * 1.005 && a >= b * 0.5) }' ||
-    fail "PID $old, second process: $tc_new ns counted against its CPU time $cpu_new ns"
+  # Each identity's count is at most its own CPU time (counted from its open on) and what its
+  # window lost to the host, and the second counted most of its own: mixing either way would push
+  # one past its own CPU time.
+  awk -v a="$tc_old" -v b="$cpu_old" -v g="$gap_old" 'BEGIN { exit !(a <= b * 1.005 + g && a > 0) }' ||
+    fail "PID $old, first process: $tc_old ns counted, more than its CPU time $cpu_old ns (+ $gap_old ns lost to the host)"
+  awk -v a="$tc_new" -v b="$cpu_new" -v g="$gap_new" 'BEGIN { exit !(a <= b * 1.005 + g && a >= b * 0.5) }' ||
+    fail "PID $old, second process: $tc_new ns counted against its CPU time $cpu_new ns (+ $gap_new ns lost to the host)"
+  # Without clocks: once the first process is gone and its last count read (the first tick after
+  # the kill), nothing more is counted under its identity while its PID runs another process.
+  after=$(q "$db" "SELECT COUNT(*) FROM process_counters WHERE pid = $old AND start_time = $st_old
+                   AND tick_id > (SELECT MIN(id) FROM ticks WHERE ts_us > $t_kill)")
+  [ "$after" = 0 ] || fail "PID $old: $after counts stored for the first process after it was gone"
 fi
 
 # Ten more sleepers appear (each ran a little to start): whatever counters they got are closed
@@ -369,4 +381,4 @@ note "joules_unit_events_total TASK-CLOCK: $ev1 after the first run, $ev2 after 
 [ -n "$ev2" ] && [ "$ev2" = "$(stored_tc)" ] && [ "$ev2" -gt "$ev1" ] ||
   fail "after the restart joules_unit_events_total is '$ev2' (was $ev1), the history holds $(stored_tc)"
 
-echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup; stolen share $stolen"
+echo "ok: per-process TASK-CLOCK within 2% of schedstat (big $(pct "$TC_big" "$CPUD_big"), small $(pct "$TC_small" "$CPUD_small"), threads $(pct "$TC_thr" "$CPUD_thr")); unit $(pct "$unit_tc" "$usage_ns"), processes' sum $(pct "$sum_tc" "$usage_ns") of the cgroup; $gap ns lost to the host"
