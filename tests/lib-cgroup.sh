@@ -60,16 +60,18 @@ cg_usage_usec() {
 # never more than all the steal and interrupt time of all the CPUs over the same window. A test
 # comparing the two takes cpu_times at both ends of its window and allows that much above
 # (clock_gap_ns, within_clock). Steal comes in bursts, so no share of it is a bound; the sum is.
+# (Without CONFIG_IRQ_TIME_ACCOUNTING the interrupt columns only widen the bound a little.)
 #
-# cpu_times: the per-CPU lines of /proc/stat now.
-cpu_times() { grep '^cpu[0-9]' /proc/stat; }
+# cpu_times: the aggregate line of /proc/stat now: every possible CPU's time summed in ns, then
+# turned into clock ticks (USER_HZ) once, so a CPU going offline takes nothing away from it.
+cpu_times() { grep '^cpu ' /proc/stat; }
 
-# clock_gap_ns BEFORE AFTER: the steal, irq and softirq time (ns) of the CPUs in both snapshots
-# between them, and a clock tick (USER_HZ) per CPU for the counters' granularity.
+# clock_gap_ns BEFORE AFTER: the irq, softirq and steal time (ns) between the two, and a clock
+# tick for each of the three for the rounding down of each end.
 clock_gap_ns() {
   awk -v hz="$(getconf CLK_TCK)" '
-    NR == FNR { t[$1] = $7 + $8 + $9; next } # irq, softirq, steal
-    $1 in t { d = $7 + $8 + $9 - t[$1]; g += (d > 0 ? d : 0) + 1 }
+    NR == FNR { t = $7 + $8 + $9; next } # irq, softirq, steal
+    { d = $7 + $8 + $9 - t; g = (d > 0 ? d : 0) + 3 }
     END { printf "%.0f\n", g * 1e9 / hz }' <(echo "$1") <(echo "$2")
 }
 

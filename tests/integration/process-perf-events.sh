@@ -287,8 +287,8 @@ kill -STOP "$old"
 cpu_old=$(sched_ns "$old")
 gap_old=$(clock_gap_ns "$cput_old0" "$(cpu_times)")
 kill -KILL "$old"
-t_kill=$(date +%s%6N)
 wait "$old" 2>/dev/null || true
+t_kill=$(date +%s%6N) # reaped: every thread is past perf_event_exit_task(), its counts final
 reused=""
 procs=$(cg_dir "$u")/cgroup.procs # before: a command substitution forks, taking a PID
 if [ -w /proc/sys/kernel/ns_last_pid ]; then
@@ -322,6 +322,8 @@ else
     [ -n "$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t" 2>/dev/null || true)" ] && break
     sleep 0.05
   done
+  [ -n "$(q "$db" "SELECT MIN(ts_us) FROM ticks WHERE ts_us > $t")" ] ||
+    fail "no tick stored in 120 s after the second process stopped"
   tc_old=$(proc_tc_all "$old" "$st_old")
   tc_new=$(proc_tc_all "$old" "$st_new")
   kill -KILL "$reused"
