@@ -174,6 +174,15 @@ static void write_seven(const char *path, int64_t started_us)
         _exit(0);
 }
 
+/* The history NAME in the test directory, whose writer was killed after write_seven: its path
+ * and its journal's. */
+static void crashed_seven(const char *name, char path[static 256], char journal[static 300])
+{
+        assert_int_equal(path_fmt(path, 256, "%s/%s", dir, name), 0);
+        assert_int_equal(path_fmt(journal, 300, "%s-ticks", path), 0);
+        in_crashing_child(write_seven, path, 1000);
+}
+
 static int64_t query_int(const char *path, const char *sql)
 {
         sqlite3 *db;
@@ -279,9 +288,7 @@ static void assert_ticks_exact(const char *path, int n)
 static void test_replay_after_crash(void **state)
 {
         char path[256], journal[300];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/crash.db", dir), 0);
-        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
-        in_crashing_child(write_seven, path, 1000);
+        crashed_seven("crash.db", path, journal);
         assert_int_equal(query_int(path, "SELECT COUNT(*) FROM ticks"), 3);
         assert_true(file_size(journal) > 0);
 
@@ -363,9 +370,7 @@ static void assert_last_record_cut(const char *path, const char *journal, off_t 
 static void test_torn_tail(void **state)
 {
         char path[256], journal[300];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/torn.db", dir), 0);
-        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
-        in_crashing_child(write_seven, path, 1000);
+        crashed_seven("torn.db", path, journal);
         off_t offs[8];
         assert_int_equal(record_offsets(journal, offs, 7), 4);
         if (mapped) /* zeros past the records, the mapped size */
@@ -381,9 +386,7 @@ static void test_torn_tail(void **state)
 static void test_unfinished_record(void **state)
 {
         char path[256], journal[300];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/unfinished.db", dir), 0);
-        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
-        in_crashing_child(write_seven, path, 1000);
+        crashed_seven("unfinished.db", path, journal);
         off_t offs[8];
         assert_int_equal(record_offsets(journal, offs, 7), 4);
         int fd = open(journal, O_RDWR);
@@ -397,9 +400,7 @@ static void test_unfinished_record(void **state)
 static void test_bad_record_set_aside(void **state)
 {
         char path[256], journal[300];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/bad.db", dir), 0);
-        assert_int_equal(path_fmt(journal, sizeof(journal), "%s-ticks", path), 0);
-        in_crashing_child(write_seven, path, 1000);
+        crashed_seven("bad.db", path, journal);
         off_t full = file_size(journal), offs[8];
         assert_int_equal(record_offsets(journal, offs, 7), 4);
         /* one byte of the third record's block (tick 6) flipped */
@@ -704,9 +705,7 @@ static void set_aside_meanwhile(void)
 static void test_lock_after_set_aside(void **state)
 {
         char path[256], err[512];
-        assert_int_equal(path_fmt(path, sizeof(path), "%s/race.db", dir), 0);
-        assert_int_equal(path_fmt(race_path, sizeof(race_path), "%s-ticks", path), 0);
-        in_crashing_child(write_seven, path, 1000); /* four records, no writer */
+        crashed_seven("race.db", path, race_path); /* four records, no writer */
         Store *b;
         assert_int_equal(store_open(path, STORE_READ_WRITE, &b, err, sizeof(err)), 0);
         StoreJournalReplay jr;
