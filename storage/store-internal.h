@@ -24,13 +24,8 @@ enum {
         ST_EVENT_ADD,
         ST_TICK_ADD,
         ST_DOMAIN_ENERGY_ADD,
-        ST_UNIT_ENERGY_ADD,
-        ST_PROCESS_ADD,
-        ST_COUNTER_ADD,
-        ST_PROC_COUNTER_ADD,
         ST_METRIC_FIND,
         ST_METRIC_ADD,
-        ST_REQUESTS_ADD,
         ST_INGEST_STATS_ADD,
         ST_TOTAL_HOST,
         ST_TOTAL_UNIT,
@@ -41,6 +36,29 @@ enum {
         ST_COMMIT,
         _ST_MAX,
 };
+
+/* ---- a tick's rows, several to a statement (store-rows.c) ---- */
+
+typedef enum StoreRows {
+        STORE_ROWS_UNITS,         /* StoreUnitValue into unit_energy */
+        STORE_ROWS_PROCS,         /* StoreProcValue into process_energy */
+        STORE_ROWS_COUNTERS,      /* StoreCounterValue into unit_counters */
+        STORE_ROWS_PROC_COUNTERS, /* StoreProcCounterValue into process_counters */
+        STORE_ROWS_REQUESTS,      /* StoreRequestValue into unit_requests */
+        _STORE_ROWS_MAX,
+} StoreRows;
+
+/* Rows per statement, at most: statements of 1, 2, 4, ... STORE_ROWS_CHUNK rows. */
+#define STORE_ROWS_CHUNK  16
+#define STORE_ROWS_SHIFTS 5
+
+/* Inserts the units, processes, counters and requests of the ticks from head on (the i-th
+ * written under tick id ids[i]), inside the open transaction. */
+struct PendingTick;
+int store_rows_write(Store *s, const struct PendingTick *head, const int64_t *ids)
+        __attribute__((warn_unused_result));
+/* Finalizes the statements store_rows_insert prepared; store_close before closing the handle. */
+void store_rows_free(Store *s);
 
 /* ---- running totals (store-totals.c) ---- */
 
@@ -124,6 +142,7 @@ struct Store {
         StoreMode mode;
         char *path;
         sqlite3_stmt *stmt[_ST_MAX];
+        sqlite3_stmt *rows_stmt[_STORE_ROWS_MAX][STORE_ROWS_SHIFTS]; /* store-rows.c */
         int64_t run_id, run_started_us;
         bool in_tx;
         /* The tick journal (store_journal_open; -1: none), the length of its records, and the

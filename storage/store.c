@@ -36,18 +36,8 @@ static const char *const store_sql[_ST_MAX] = {
                         "util_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [ST_DOMAIN_ENERGY_ADD] = "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, "
                                  "drop_reason) VALUES (?, ?, ?, ?)",
-        [ST_UNIT_ENERGY_ADD] = "INSERT INTO unit_energy (tick_id, unit_id, active_uj, idle_uj, "
-                               "cpu_ns) VALUES (?, ?, ?, ?, ?)",
-        [ST_PROCESS_ADD] = "INSERT INTO process_energy (tick_id, unit_id, pid, start_time, comm, "
-                           "active_uj, idle_uj, cpu_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [ST_COUNTER_ADD] = "INSERT INTO unit_counters (tick_id, unit_id, event_id, value) "
-                           "VALUES (?, ?, ?, ?)",
-        [ST_PROC_COUNTER_ADD] = "INSERT INTO process_counters (tick_id, unit_id, pid, start_time, "
-                                "event_id, value) VALUES (?, ?, ?, ?, ?, ?)",
         [ST_METRIC_FIND] = "SELECT id FROM request_metrics WHERE name = ?",
         [ST_METRIC_ADD] = "INSERT INTO request_metrics (name) VALUES (?)",
-        [ST_REQUESTS_ADD] = "INSERT INTO unit_requests (tick_id, unit_id, metric_id, count) "
-                            "VALUES (?, ?, ?, ?)",
         [ST_INGEST_STATS_ADD] = "INSERT INTO ingest_stats (tick_id, accepted, rejected, "
                                 "malformed) VALUES (?, ?, ?, ?)",
         /* store_totals_flush: the ticks after through_tick added to the totals */
@@ -239,7 +229,7 @@ int store_move_aside(const char *path, char *ret_path, size_t size)
 }
 
 static void pending_free(Store *s);
-static int store_tick_write(Store *s, const PendingTick *p);
+static int store_tick_write(Store *s, const PendingTick *p, int64_t *ret_id);
 
 Store *store_close(Store *s)
 {
@@ -251,6 +241,7 @@ Store *store_close(Store *s)
         store_journal_close(s);
         for (size_t i = 0; i < _ST_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
+        store_rows_free(s);
         store_cache_free(s);
         if (s->db)
                 sqlite3_close(s->db);
@@ -412,8 +403,17 @@ int store_commit(Store *s)
                 return r;
         if (s->profile)
                 p1 = now_thread_cpu_ns();
+        /* The ticks first, then their other rows several to a statement (store-rows.c), which
+         * needs every tick's id. */
+        int64_t *ids = r >= 0 ? malloc(s->pending_ticks * sizeof(*ids)) : NULL;
+        if (r >= 0 && !ids)
+                r = -ENOMEM;
+        size_t k = 0;
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
-                r = store_tick_write(s, p);
+                r = store_tick_write(s, p, &ids[k++]);
+        if (r >= 0)
+                r = store_rows_write(s, s->pending_head, ids);
+        free(ids);
         if (s->profile)
                 p2 = now_thread_cpu_ns();
         /* The running totals about once a minute, in a batch's transaction: readers add the
@@ -587,7 +587,7 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
 
 /* Writes one tick's rows inside the open transaction, under its run (a replayed tick's is the
  * run that queued it). */
-static int store_tick_write(Store *s, const PendingTick *pt)
+static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id)
 {
         const StoreTick *t = &pt->t;
         int r;
@@ -616,33 +616,12 @@ static int store_tick_write(Store *s, const PendingTick *pt)
                         r = STORE_STEP(s, ST_DOMAIN_ENERGY_ADD, "iint", tick, d->domain_id,
                                        d->drop_reason ? d->drop_reason : "baseline");
         }
-        for (size_t i = 0; i < t->n_units && r >= 0; i++) {
-                const StoreUnitValue *u = &t->units[i];
-                r = STORE_STEP(s, ST_UNIT_ENERGY_ADD, "iiuuu", tick, u->unit_id, u->active_uj,
-                               u->idle_uj, u->cpu_ns);
-        }
-        for (size_t i = 0; i < t->n_procs && r >= 0; i++) {
-                const StoreProcValue *p = &t->procs[i];
-                r = STORE_STEP(s, ST_PROCESS_ADD, "iiiutuuu", tick, p->unit_id, (int64_t)p->pid,
-                               p->start_time, p->comm, p->active_uj, p->idle_uj, p->cpu_ns);
-        }
-        for (size_t i = 0; i < t->n_counters && r >= 0; i++) {
-                const StoreCounterValue *c = &t->counters[i];
-                r = STORE_STEP(s, ST_COUNTER_ADD, "iiiu", tick, c->unit_id, c->event_id, c->value);
-        }
-        for (size_t i = 0; i < t->n_proc_counters && r >= 0; i++) {
-                const StoreProcCounterValue *c = &t->proc_counters[i];
-                r = STORE_STEP(s, ST_PROC_COUNTER_ADD, "iiiuiu", tick, c->unit_id, (int64_t)c->pid,
-                               c->start_time, c->event_id, c->value);
-        }
-        for (size_t i = 0; i < t->n_requests && r >= 0; i++) {
-                const StoreRequestValue *q = &t->requests[i];
-                r = STORE_STEP(s, ST_REQUESTS_ADD, "iiid", tick, q->unit_id, q->metric_id,
-                               q->count);
-        }
         if (t->ingest && r >= 0 &&
             (t->ingest->accepted || t->ingest->rejected || t->ingest->malformed))
                 r = STORE_STEP(s, ST_INGEST_STATS_ADD, "iuuu", tick, t->ingest->accepted,
                                t->ingest->rejected, t->ingest->malformed);
-        return r < 0 ? r : 0;
+        if (r < 0)
+                return r;
+        *ret_id = tick;
+        return 0;
 }

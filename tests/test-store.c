@@ -153,6 +153,111 @@ static void test_roundtrip(void **state)
         store_close(s);
 }
 
+/* A commit writes its ticks' units, processes, counters and requests several rows to a statement
+ * (store-rows.c): whatever the counts per tick (none, one, a chunk and one more, spread over the
+ * ticks of one commit), every row comes back exactly, under its own tick. */
+static void test_rows_chunks(void **state)
+{
+        static const size_t counts[] = {0, 1, 16, 17, 5, 0, 33, 2};
+        char path[256], err[512];
+        path_in_dir(path, sizeof(path), "rows.db");
+        Store *s;
+        assert_int_equal(store_open(path, STORE_READ_WRITE, &s, err, sizeof(err)), 0);
+        int64_t run, ev;
+        StoreRun ri = {.started_us = 1000, .source = "model", .interval_us = 1000000};
+        assert_int_equal(store_run_begin(s, &ri, &run), 0);
+        assert_int_equal(store_event_ensure(s, "instructions", &ev), 0);
+        const int64_t t0 = INT64_C(1767225600000000);
+        size_t want = 0;
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                size_t n = counts[i];
+                StoreUnitValue u[40];
+                StoreProcValue p[40];
+                StoreCounterValue c[40];
+                StoreProcCounterValue pc[40];
+                StoreRequestValue q[40];
+                char comm[40][16];
+                for (size_t k = 0; k < n; k++) {
+                        uint64_t v = (UINT64_C(1) << 40) + i * 1000 + k; /* above 2^32 */
+                        u[k] = (StoreUnitValue){(int64_t)k + 1, v, v + 1, v + 2};
+                        snprintf(comm[k], sizeof(comm[k]), "p%zu-%zu", i, k);
+                        p[k] = (StoreProcValue){(int64_t)k + 1, (int)(100 + k), v, comm[k], v,
+                                                v + 1,          v + 2};
+                        c[k] = (StoreCounterValue){(int64_t)k + 1, ev, v};
+                        pc[k] = (StoreProcCounterValue){(int64_t)k + 1, (int)(100 + k), v, ev, v};
+                        q[k] = (StoreRequestValue){(int64_t)k + 1, 1, (double)v + 0.5};
+                }
+                StoreTick t = {.ts_us = t0 + (int64_t)(i + 1) * 1000000,
+                               .dt_us = 1000000,
+                               .host_valid = true,
+                               .host_uj = 1,
+                               .units = u,
+                               .n_units = n,
+                               .procs = p,
+                               .n_procs = n,
+                               .counters = c,
+                               .n_counters = n,
+                               .proc_counters = pc,
+                               .n_proc_counters = n,
+                               .requests = q,
+                               .n_requests = n};
+                assert_int_equal(store_tick_append(s, &t), 0);
+                want += n;
+                if ((i == ELEMENTSOF(counts) - 2 || i == ELEMENTSOF(counts) - 1) &&
+                    store_commit(s) < 0) /* 7 ticks, then 1 */
+                        fail_msg("commit: %s", store_last_error(s));
+        }
+        store_close(s);
+
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        static const char *const sql[] = {
+                "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj - 1, e.cpu_ns - 2, 0 FROM "
+                "unit_energy e JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.start_time, e.active_uj, e.cpu_ns - 2,"
+                " e.pid - 100 + 1 = e.unit_id AND e.comm = printf('p%d-%d', (t.ts_us - ?1) / "
+                "1000000 - 1, e.unit_id - 1) FROM process_energy e JOIN ticks t ON "
+                "t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.value, e.value, e.value, 0 FROM unit_counters e JOIN "
+                "ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.start_time, e.value, e.value, e.pid - 100 + 1 = "
+                "e.unit_id FROM process_counters e JOIN ticks t ON t.id = e.tick_id ORDER BY "
+                "t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.count, e.count, e.count, 1 FROM unit_requests e "
+                "JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+        };
+        for (size_t k = 0; k < ELEMENTSOF(sql); k++) {
+                sqlite3_stmt *st;
+                assert_int_equal(sqlite3_prepare_v2(db, sql[k], -1, &st, NULL), SQLITE_OK);
+                if (sqlite3_bind_parameter_count(st) > 0)
+                        sqlite3_bind_int64(st, 1, t0);
+                size_t got = 0, i = 0, j = 0;
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        while (j >= counts[i])
+                                i++, j = 0;
+                        int64_t v = (int64_t)((UINT64_C(1) << 40) + i * 1000 + j);
+                        bool ok = sqlite3_column_int64(st, 0) == t0 + (int64_t)(i + 1) * 1000000 &&
+                                  sqlite3_column_int64(st, 1) == (int64_t)j + 1;
+                        if (k != 4)
+                                ok = ok && sqlite3_column_int64(st, 2) == v &&
+                                     sqlite3_column_int64(st, 3) == v &&
+                                     sqlite3_column_int64(st, 4) == v;
+                        else /* requests: a double, v + 0.5 exactly */
+                                ok = ok && sqlite3_column_double(st, 2) == (double)v + 0.5;
+                        if (k == 1 || k == 3)
+                                ok = ok && sqlite3_column_int(st, 5) == 1;
+                        if (!ok)
+                                fail_msg("%s: row %zu (tick %zu, row %zu) differs", sql[k], got, i,
+                                         j);
+                        got++, j++;
+                }
+                sqlite3_finalize(st);
+                if (got != want)
+                        fail_msg("%s: %zu rows, want %zu", sql[k], got, want);
+        }
+        sqlite3_close(db);
+}
+
 static void test_errors(void **state)
 {
         char path[256], err[1024];
@@ -448,6 +553,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_rows_chunks),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_cache),
                 cmocka_unit_test(test_maintain_prepares_nothing),
