@@ -1,4 +1,5 @@
 #include "collectors/cgroup-names.h"
+#include "collectors/cgroup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -358,4 +359,12 @@ bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size
                 debt = (int64_t)lim;
         *debt_ns = debt;
         return debt <= (int64_t)tol;
+}
+
+bool cgroup_full_due(unsigned age, int64_t debt_ns)
+{
+        if (age >= CGROUP_QUIET_REFRESH - 1)
+                return true;
+        bool quiet = debt_ns >= -CGROUP_QUIET_DEBT_NS && debt_ns <= CGROUP_QUIET_DEBT_NS;
+        return age >= CGROUP_FULL_REFRESH - 1 && !quiet;
 }

@@ -167,8 +167,9 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         }
         /* Only the processes that ran last time are read, while they explain the unit's own CPU
          * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
-         * is suspect, and every CGROUP_FULL_REFRESH active intervals of the unit. */
-        if (!node->pids_stale && node->full_age + 1 < CGROUP_FULL_REFRESH)
+         * is suspect, and every CGROUP_FULL_REFRESH active intervals of the unit (up to
+         * CGROUP_QUIET_REFRESH while they explain it to within CGROUP_QUIET_DEBT_NS). */
+        if (!node->pids_stale && !cgroup_full_due(node->full_age, node->debt_ns))
                 flags |= PROCFS_SAMPLE_SKIP_IDLE;
         r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, flags, &ps, &np);
         if (r < 0)

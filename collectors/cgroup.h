@@ -91,11 +91,13 @@
  * slice's own (released as its residual then). A child's usage is cumulative and hierarchical,
  * so nothing is lost and nothing counted twice; the only error is timing, at most the tolerance,
  * for as long as the children stay unread. All children are read every CGROUP_FULL_REFRESH
- * intervals regardless. The root's children are always read (the root has time of its own every
- * interval: kernel threads and interrupts). CgroupOptions.lazy = false reads everything always.
+ * intervals while the slice holds more than CGROUP_QUIET_DEBT_NS back, and every
+ * CGROUP_QUIET_REFRESH intervals in any case. The root's children are always read (the root has
+ * time of its own every interval: kernel threads and interrupts). CgroupOptions.lazy = false reads
+ * everything always.
  *
  * Cost per interval: one pread of the root's cgroup.stat, one pread of the cpu.stat of each
- * cgroup that ran recently (cached fds) and of every cgroup every CGROUP_FULL_REFRESH intervals,
+ * cgroup that ran recently (cached fds) and of every cgroup at a full read (above),
  * and the root's cgroup.procs every CGROUP_PROCS_REFRESH intervals for the pseudo-units. Measured
  * on the build machine with 100 unit cgroups: 51 us per cgroup_set_sample reading all of them
  * (about 0.5 us per cgroup, warm), 21 us per cgroup_set_sample_pseudo reading every process and
@@ -153,8 +155,9 @@ typedef struct CgroupOptions {
 
 /* The safety rescans where the root's cgroup.stat counts the descendants: it sees every create
  * and remove but a pair in one interval, whose removed cgroup answers ENODEV when it is next read
- * (within CGROUP_FULL_REFRESH intervals); so the walk (about 3 ms cold for 100 services, 5 to 6
- * system calls a cgroup) is a last resort, every 10 minutes at 1 s. */
+ * (at its parent's next full read: within CGROUP_FULL_REFRESH intervals of the new cgroup's time
+ * showing in the parent's debt, CGROUP_QUIET_REFRESH at most); so the walk (about 3 ms cold for 100
+ * services, 5 to 6 system calls a cgroup) is a last resort, every 10 minutes at 1 s. */
 #define CGROUP_RESCAN_EVERY_DEFAULT 600
 /* Where nothing counts the descendants (cgroup v1), a new cgroup is found by these rescans only;
  * and where the last walk found cgroups below units (a delegated service's, a container's), which
@@ -168,6 +171,16 @@ typedef struct CgroupOptions {
  * cgroup_set_sample_pseudo): whatever was left unread is read at least once every this many
  * intervals (30 s at the default 1 s). */
 #define CGROUP_FULL_REFRESH 30
+/* Unless what was left unread explains itself: when the debt (the CPU time the parts read do not
+ * explain, summed since everything was last read) is within this, those parts used next to
+ * nothing, and a full read would settle at most this much. It then waits up to
+ * CGROUP_QUIET_REFRESH intervals (5 minutes at 1 s): on a host of mostly idle services and
+ * sleeping processes the full reads were most of what the idle ones cost. Read skew (a busy child
+ * running between its parent's read and its own) moves the debt by the time it ran in between:
+ * tens of microseconds on a quiet host; where it is more, the full reads come every
+ * CGROUP_FULL_REFRESH intervals as before. */
+#define CGROUP_QUIET_DEBT_NS ((int64_t)500 * 1000)
+#define CGROUP_QUIET_REFRESH 300
 
 typedef struct CgroupSet CgroupSet;
 
@@ -211,7 +224,8 @@ const ProcSample *cgroup_set_root_processes(const CgroupSet *s, size_t *ret_n);
  * the next cgroup_set_sample.
  * Processes that were idle at their last reading are left out while the others explain the
  * unit's own CPU time (cgroup_explained); they are read when they do not, and every
- * CGROUP_FULL_REFRESH intervals. A left-out process has used (nearly) no CPU time; what it did
+ * CGROUP_FULL_REFRESH intervals (CGROUP_QUIET_REFRESH while the debt is within
+ * CGROUP_QUIET_DEBT_NS). A left-out process has used (nearly) no CPU time; what it did
  * use shows in its delta when it is next read. The PID list itself is re-read as described at
  * CGROUP_PROCS_REFRESH. */
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret,

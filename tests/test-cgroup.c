@@ -505,19 +505,110 @@ static void test_fake_lazy(void **state)
         assert_true(sum_res == NS(3));
         assert_true(sum_b == NS(6));
 
-        /* All children are read every CGROUP_FULL_REFRESH intervals, and the first full read
-         * releases the last ms: every ns of the slice's own time comes out exactly once. */
-        unsigned full = 0;
-        for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
+        /* A slice holding more than CGROUP_QUIET_DEBT_NS back reads all its children within
+         * CGROUP_FULL_REFRESH intervals, and that full read releases the last ms: every ns of the
+         * slice's own time comes out exactly once. From then on b and c explain themselves (they
+         * use nothing), and the next full read waits CGROUP_QUIET_REFRESH intervals. */
+        unsigned full = 0, at[3] = {0};
+        for (unsigned i = 0; i < CGROUP_QUIET_REFRESH + CGROUP_FULL_REFRESH; i++) {
                 a += 10, slice += 10;
                 TREE();
                 assert_int_equal(cgroup_set_sample(s), 0);
-                full += cgroup_set_reads(s) == 5;
+                if (cgroup_set_reads(s) == 5 && full < ELEMENTSOF(at))
+                        at[full++] = i;
                 cgroup_set_host(s, &h);
                 sum_res += h.residual_ns;
         }
         assert_int_equal(full, 2);
+        assert_true(at[0] < CGROUP_FULL_REFRESH);
+        assert_int_equal(at[1] - at[0], CGROUP_QUIET_REFRESH);
         assert_true(sum_res == NS(4));
+#undef TREE
+        cgroup_set_free(s);
+}
+
+/* A unit's process the fake way: stat in clock ticks and schedstat in ns, the same CPU time. */
+static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
+{
+        char rel[64], text[64];
+        proc(pid, comm, 0x400000, ns / (NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK)));
+        snprintf(rel, sizeof(rel), "proc/%d/schedstat", (int)pid);
+        snprintf(text, sizeof(text), "%" PRIu64 " 0 1\n", ns);
+        put(rel, text);
+}
+
+/* A unit's sleeping processes are left unread while its busy one explains the unit's CPU time.
+ * While that debt stays within CGROUP_QUIET_DEBT_NS they are read every CGROUP_QUIET_REFRESH
+ * active intervals; when a sleeper's time shows in the debt, within CGROUP_FULL_REFRESH, whole. */
+static void test_fake_unit_processes_quiet(void **state)
+{
+        uint64_t w = 100, busy = NS(100), sleeper = NS(5);
+        const CgroupUnit *u;
+        const ProcSample *ps;
+        size_t n, i = 0, np;
+        (void)state;
+#define TREE()                                                                                     \
+        do {                                                                                       \
+                cg("", MS(1000 + w), "");                                                          \
+                cg("/system.slice", MS(w), NULL);                                                  \
+                cg("/system.slice/w.service", MS(w), "900\n901\n902\n");                           \
+                proc_ns(900, "busy", busy);                                                        \
+                proc_ns(901, "sleeper", sleeper);                                                  \
+                proc_ns(902, "sleeper", NS(5));                                                    \
+        } while (0)
+        TREE();
+        descendants(2);
+        CgroupSet *s = open_fake(0);
+        assert_int_equal(cgroup_set_sample(s), 0); /* the unit's processes' baselines too */
+        u = cgroup_set_units(s, &n);
+        assert_non_null(unit_by_display(u, n, "w.service", &i));
+        uint64_t self = 0, seen = 0;
+        unsigned full = 0, at[3] = {0}, k = 0;
+        for (; k < CGROUP_QUIET_REFRESH + CGROUP_FULL_REFRESH; k++) {
+                w += 10, busy += NS(10);
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                if (np == 3 && full < ELEMENTSOF(at))
+                        at[full++] = k;
+                self += cgroup_set_units(s, &n)[i].self_ns;
+                for (size_t j = 0; j < np; j++)
+                        seen += ps[j].delta_ns;
+        }
+        /* all three read in the first interval (none was known idle), then every
+         * CGROUP_QUIET_REFRESH */
+        assert_int_equal(full, 2);
+        assert_int_equal(at[0], 0);
+        assert_int_equal(at[1], CGROUP_QUIET_REFRESH);
+
+        /* a sleeper runs 1 ms: within the tolerance (2 ms + 5%), so it is not read at once, but
+         * over CGROUP_QUIET_DEBT_NS: more than CGROUP_FULL_REFRESH intervals have passed since the
+         * last full read, so the next interval reads them all */
+        w += 11, busy += NS(10), sleeper += NS(1);
+        TREE();
+        assert_int_equal(cgroup_set_sample(s), 0);
+        assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+        assert_int_equal(np, 1);
+        self += cgroup_set_units(s, &n)[i].self_ns;
+        seen += ps[0].delta_ns;
+        unsigned woke = ++k, next = 0;
+        for (; k < woke + CGROUP_FULL_REFRESH && !next; k++) {
+                w += 10, busy += NS(10);
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                self += cgroup_set_units(s, &n)[i].self_ns;
+                for (size_t j = 0; j < np; j++) {
+                        seen += ps[j].delta_ns;
+                        if (ps[j].pid == 901)
+                                assert_true(ps[j].delta_ns == NS(1));
+                }
+                if (np == 3)
+                        next = k;
+        }
+        assert_int_equal(next, woke);
+        /* every ns of the unit's time was seen in one of its processes, exactly once */
+        assert_true(seen == self);
 #undef TREE
         cgroup_set_free(s);
 }
@@ -542,10 +633,10 @@ static void test_fake_lazy_nested(void **state)
         mkdirs("proc");
         CgroupSet *s = open_fake(0);
         assert_int_equal(cgroup_set_sample(s), 0);
-        /* sub.slice and g.service quiet from here on; every CGROUP_FULL_REFRESH intervals all
-         * five are read, g.service included */
+        /* sub.slice and g.service quiet from here on, so system.slice's debt stays 0: every
+         * CGROUP_QUIET_REFRESH intervals all five are read, g.service included */
         unsigned full = 0;
-        for (unsigned i = 0; i < 2 * CGROUP_FULL_REFRESH; i++) {
+        for (unsigned i = 0; i < 2 * CGROUP_QUIET_REFRESH; i++) {
                 a += 10, slice += 10;
                 TREE();
                 assert_int_equal(cgroup_set_sample(s), 0);
@@ -856,6 +947,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fake_root_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_lazy_nested, setup_tree, teardown_tree),
+                cmocka_unit_test_setup_teardown(test_fake_unit_processes_quiet, setup_tree,
+                                                teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_every, setup_tree, teardown_tree),
                 cmocka_unit_test_setup_teardown(test_fake_rescan_uncounted, setup_tree,
                                                 teardown_tree),
