@@ -43,10 +43,13 @@ typedef struct Node {
         /* The unit's PIDs as last read from its cgroup.procs files, and how many intervals ago:
          * reading cgroup.procs costs more than the processes' own counters, so it is read again
          * only when the processes seen do not explain the unit's CPU time, when one of them
-         * is gone, or every CGROUP_PROCS_REFRESH intervals. */
+         * is gone, or every CGROUP_PROCS_REFRESH intervals (CGROUP_QUIET_REFRESH while
+         * list_debt_ns, the unit's CPU time they did not show since, is within
+         * CGROUP_QUIET_DEBT_NS). */
         pid_t *pids;
         size_t n_pids;
         unsigned pids_age;
+        int64_t list_debt_ns;
         bool pids_stale;
         unsigned full_age; /* its active intervals (calls) since all its processes were read */
         int64_t debt_ns;   /* see cgroup_explained */

@@ -361,10 +361,10 @@ bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size
         return debt <= (int64_t)tol;
 }
 
-bool cgroup_full_due(unsigned age, int64_t debt_ns)
+bool cgroup_refresh_due(unsigned age, unsigned every, int64_t debt_ns)
 {
         if (age >= CGROUP_QUIET_REFRESH - 1)
                 return true;
         bool quiet = debt_ns >= -CGROUP_QUIET_DEBT_NS && debt_ns <= CGROUP_QUIET_DEBT_NS;
-        return age >= CGROUP_FULL_REFRESH - 1 && !quiet;
+        return age + 1 >= every && !quiet;
 }

@@ -83,10 +83,11 @@ void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t r
  * false when the rest must be read (the caller then starts a new debt). */
 bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse);
 
-/* Whether what a slice or a unit left unread for `age` intervals, with `debt_ns` unexplained
- * since it was all read last, is due to be read in full in the next interval (see
- * CGROUP_QUIET_REFRESH). */
-bool cgroup_full_due(unsigned age, int64_t debt_ns);
+/* Whether what is re-read every `every` intervals (the parts of a slice or a unit left unread:
+ * CGROUP_FULL_REFRESH; a unit's PID list: CGROUP_PROCS_REFRESH), last read `age` intervals ago
+ * with `debt_ns` unexplained since, is due in the next interval: at `every`, or at
+ * CGROUP_QUIET_REFRESH while the debt is within CGROUP_QUIET_DEBT_NS. */
+bool cgroup_refresh_due(unsigned age, unsigned every, int64_t debt_ns);
 
 /* Helpers the live set shares with the functions above. */
 /* Decimal digits up to the end of the line ("nr_descendants 12\n"). */

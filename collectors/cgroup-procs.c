@@ -136,6 +136,16 @@ static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
         return 0;
 }
 
+/* debt + self - seen, within +-2^61 (interval figures are far below: see cgroup_explained). */
+static int64_t debt_add(int64_t debt, uint64_t self, uint64_t seen)
+{
+        const int64_t lim = INT64_C(1) << 61;
+        int64_t d = (int64_t)(self < (uint64_t)lim ? self : (uint64_t)lim) -
+                    (int64_t)(seen < (uint64_t)lim ? seen : (uint64_t)lim);
+        debt += d;
+        return debt < -lim ? -lim : debt > lim ? lim : debt;
+}
+
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
 {
         const ProcSample *ps;
@@ -147,7 +157,8 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 return -EINVAL;
         Node *node = &s->nodes[s->unit_node[i]];
         unsigned flags = 0;
-        if (!node->pids || node->pids_stale || node->pids_age >= CGROUP_PROCS_REFRESH) {
+        if (!node->pids || node->pids_stale ||
+            cgroup_refresh_due(node->pids_age, CGROUP_PROCS_REFRESH, node->list_debt_ns)) {
                 r = unit_pids(s, i, &n);
                 if (r < 0)
                         return r;
@@ -155,6 +166,7 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 if (r < 0)
                         return r;
                 node->pids_age = 0;
+                node->list_debt_ns = 0;
                 flags |= PROCFS_SAMPLE_NEW_LIST;
         } else {
                 node->pids_age++;
@@ -169,7 +181,8 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
          * time (cgroup_explained); the idle ones are read too when they do not, when the PID list
          * is suspect, and every CGROUP_FULL_REFRESH active intervals of the unit (up to
          * CGROUP_QUIET_REFRESH while they explain it to within CGROUP_QUIET_DEBT_NS). */
-        if (!node->pids_stale && !cgroup_full_due(node->full_age, node->debt_ns))
+        if (!node->pids_stale &&
+            !cgroup_refresh_due(node->full_age, CGROUP_FULL_REFRESH, node->debt_ns))
                 flags |= PROCFS_SAMPLE_SKIP_IDLE;
         r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, flags, &ps, &np);
         if (r < 0)
@@ -188,6 +201,9 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 for (size_t k = 0; k < np; k++)
                         seen += ps[k].delta_ns;
         }
+        /* A process the list lacks shows here once it runs: a debt within CGROUP_QUIET_DEBT_NS
+         * since the list was read says none ran (more than that), so the list can wait. */
+        node->list_debt_ns = debt_add(node->list_debt_ns, self, seen);
         if (c.skipped == 0) {
                 /* Every listed process was read: what they leave unexplained is processes the
                  * list lacks (new ones, or exited ones whose time stays with the cgroup). Stat

@@ -68,6 +68,7 @@ static int scan_add(Scan *sc, char *path, uint64_t ino, NodeType type, size_t pa
                                 n->pids = o->pids;
                                 n->n_pids = o->n_pids;
                                 n->pids_age = o->pids_age;
+                                n->list_debt_ns = o->list_debt_ns;
                                 n->pids_stale = o->pids_stale;
                                 n->full_age = o->full_age;
                                 n->debt_ns = o->debt_ns;

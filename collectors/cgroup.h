@@ -165,7 +165,9 @@ typedef struct CgroupOptions {
  * the interval one of those went. */
 #define CGROUP_RESCAN_EVERY_UNCOUNTED 60
 /* Intervals between re-reads of a cgroup.procs: an active unit's while its processes explain its
- * CPU time (see cgroup_set_unit_processes), the root's (see the pseudo-units above). */
+ * CPU time (see cgroup_set_unit_processes; CGROUP_QUIET_REFRESH while they explain it to within
+ * CGROUP_QUIET_DEBT_NS since the list was read: no process it lacks ran), the root's (see the
+ * pseudo-units above). */
 #define CGROUP_PROCS_REFRESH 10
 /* Lazy reading, of cgroups (see above) and of processes (see cgroup_set_unit_processes and
  * cgroup_set_sample_pseudo): whatever was left unread is read at least once every this many

@@ -355,34 +355,40 @@ static void test_explained(void **state)
         }
 }
 
-/* cgroup_full_due from a table: a full read every CGROUP_FULL_REFRESH intervals while the debt
- * says the unread part used something (or skew hides whether it did), every CGROUP_QUIET_REFRESH
- * while it is within CGROUP_QUIET_DEBT_NS of nothing. */
-static void test_full_due(void **state)
+/* cgroup_refresh_due from a table: a read every `every` intervals while the debt says the unread
+ * part used something (or skew hides whether it did), every CGROUP_QUIET_REFRESH while it is
+ * within CGROUP_QUIET_DEBT_NS of nothing. */
+static void test_refresh_due(void **state)
 {
+        static const unsigned F = CGROUP_FULL_REFRESH, P = CGROUP_PROCS_REFRESH;
         static const struct {
-                unsigned age;
+                unsigned age, every;
                 int64_t debt_ns;
                 bool due;
         } rows[] = {
-                {0, 0, false},
-                {CGROUP_FULL_REFRESH - 2, 5000000, false},
-                {CGROUP_FULL_REFRESH - 1, 5000000, true},
-                {CGROUP_FULL_REFRESH - 1, CGROUP_QUIET_DEBT_NS + 1, true},
-                {CGROUP_FULL_REFRESH - 1, -CGROUP_QUIET_DEBT_NS - 1, true},
-                {CGROUP_FULL_REFRESH - 1, CGROUP_QUIET_DEBT_NS, false},
-                {CGROUP_FULL_REFRESH - 1, -CGROUP_QUIET_DEBT_NS, false},
-                {CGROUP_FULL_REFRESH - 1, 0, false},
-                {CGROUP_QUIET_REFRESH - 2, 0, false},
-                {CGROUP_QUIET_REFRESH - 1, 0, true},
-                {CGROUP_QUIET_REFRESH + 5, -1, true},
-                {UINT_MAX, 0, true},
+                {0, F, 0, false},
+                {F - 2, F, 5000000, false},
+                {F - 1, F, 5000000, true},
+                {F - 1, F, CGROUP_QUIET_DEBT_NS + 1, true},
+                {F - 1, F, -CGROUP_QUIET_DEBT_NS - 1, true},
+                {F - 1, F, CGROUP_QUIET_DEBT_NS, false},
+                {F - 1, F, -CGROUP_QUIET_DEBT_NS, false},
+                {F - 1, F, 0, false},
+                {P - 2, P, 5000000, false},
+                {P - 1, P, 5000000, true},
+                {P - 1, P, 0, false},
+                {CGROUP_QUIET_REFRESH - 2, F, 0, false},
+                {CGROUP_QUIET_REFRESH - 1, F, 0, true},
+                {CGROUP_QUIET_REFRESH - 1, P, 0, true},
+                {CGROUP_QUIET_REFRESH + 5, F, -1, true},
+                {UINT_MAX, F, 0, true},
+                {UINT_MAX, UINT_MAX, 0, true},
         };
         (void)state;
         for (size_t r = 0; r < ELEMENTSOF(rows); r++)
-                if (cgroup_full_due(rows[r].age, rows[r].debt_ns) != rows[r].due)
-                        fail_msg("age %u, debt %" PRId64 " ns: due %d, want %d", rows[r].age,
-                                 rows[r].debt_ns, !rows[r].due, rows[r].due);
+                if (cgroup_refresh_due(rows[r].age, rows[r].every, rows[r].debt_ns) != rows[r].due)
+                        fail_msg("age %u of %u, debt %" PRId64 " ns: due %d, want %d", rows[r].age,
+                                 rows[r].every, rows[r].debt_ns, !rows[r].due, rows[r].due);
 }
 
 int main(void)
@@ -391,7 +397,7 @@ int main(void)
                 cmocka_unit_test(test_cpu_stat_parse), cmocka_unit_test(test_root_cpu_stat_parse),
                 cmocka_unit_test(test_name_classify),  cmocka_unit_test(test_path_to_unit),
                 cmocka_unit_test(test_split_outside),  cmocka_unit_test(test_explained),
-                cmocka_unit_test(test_full_due),
+                cmocka_unit_test(test_refresh_due),
         };
         return cmocka_run_group_tests_name("cgroup-tables", tests, NULL, NULL) ? 1 : 0;
 }

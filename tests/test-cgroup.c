@@ -542,7 +542,8 @@ static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
  * active intervals; when a sleeper's time shows in the debt, within CGROUP_FULL_REFRESH, whole. */
 static void test_fake_unit_processes_quiet(void **state)
 {
-        uint64_t w = 100, busy = NS(100), sleeper = NS(5);
+        uint64_t w = 100, busy = NS(100), sleeper = NS(5), late = NS(7);
+        const char *list = "900\n901\n902\n";
         const CgroupUnit *u;
         const ProcSample *ps;
         size_t n, i = 0, np;
@@ -551,10 +552,12 @@ static void test_fake_unit_processes_quiet(void **state)
         do {                                                                                       \
                 cg("", MS(1000 + w), "");                                                          \
                 cg("/system.slice", MS(w), NULL);                                                  \
-                cg("/system.slice/w.service", MS(w), "900\n901\n902\n");                           \
+                cg("/system.slice/w.service", MS(w), list);                                        \
                 proc_ns(900, "busy", busy);                                                        \
                 proc_ns(901, "sleeper", sleeper);                                                  \
                 proc_ns(902, "sleeper", NS(5));                                                    \
+                proc_ns(903, "idle", NS(1));                                                       \
+                proc_ns(904, "late", late);                                                        \
         } while (0)
         TREE();
         descendants(2);
@@ -609,6 +612,40 @@ static void test_fake_unit_processes_quiet(void **state)
         assert_int_equal(next, woke);
         /* every ns of the unit's time was seen in one of its processes, exactly once */
         assert_true(seen == self);
+
+        /* The PID list is read again every CGROUP_PROCS_REFRESH intervals while the processes
+         * leave time unexplained, CGROUP_QUIET_REFRESH while they do not: 903 joins and never
+         * runs, and is not listed for as long; 904 joins and runs 3 ms, and is listed within
+         * CGROUP_PROCS_REFRESH intervals, with its time from then on. */
+        for (unsigned j = 0; j < CGROUP_PROCS_REFRESH; j++) { /* the sleeper's 1 ms: re-read */
+                w += 10, busy += NS(10);
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+        }
+        list = "900\n901\n902\n903\n";
+        bool listed = false;
+        for (unsigned j = 0; j < 3 * CGROUP_PROCS_REFRESH; j++) {
+                w += 10, busy += NS(10);
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                for (size_t k2 = 0; k2 < np; k2++)
+                        listed |= ps[k2].pid == 903;
+        }
+        assert_false(listed);
+        list = "900\n901\n902\n903\n904\n";
+        w += 13, busy += NS(10), late += NS(3);
+        unsigned j = 0;
+        for (; j < CGROUP_PROCS_REFRESH && !listed; j++) {
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                for (size_t k2 = 0; k2 < np; k2++)
+                        listed |= ps[k2].pid == 904;
+                w += 10, busy += NS(10);
+        }
+        assert_true(listed);
 #undef TREE
         cgroup_set_free(s);
 }
