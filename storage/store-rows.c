@@ -92,6 +92,8 @@ static const struct {
                                  4, bind_request, "writing unit_requests rows"},
 };
 
+_Static_assert(STORE_ROWS_CHUNK == 1 << (STORE_ROWS_SHIFTS - 1), "a statement per power of two");
+
 /* The statement inserting 2^shift rows of a kind, prepared the first time it is needed. */
 static int rows_stmt(Store *s, StoreRows kind, unsigned shift, sqlite3_stmt **ret)
 {
@@ -100,7 +102,7 @@ static int rows_stmt(Store *s, StoreRows kind, unsigned shift, sqlite3_stmt **re
                 *ret = *q;
                 return 0;
         }
-        /* "(?,?,?,?,?)," per row: 2 * cols + 1 bytes */
+        /* " (?,?,?,?,?)" then ",(?,?,?,?,?)": 2 * cols + 2 bytes a row */
         char sql[256 + STORE_ROWS_CHUNK * 32];
         size_t n = strlen(kinds[kind].insert), rows = (size_t)1 << shift;
         assert(n + rows * (2 * (size_t)kinds[kind].cols + 2) < sizeof(sql));
