@@ -146,6 +146,17 @@ static int64_t debt_add(int64_t debt, uint64_t self, uint64_t seen)
         return debt < -lim ? -lim : debt > lim ? lim : debt;
 }
 
+/* The processes' deltas, and those of the ones read before (not new in the list). */
+static void sum_deltas(const ProcSample *ps, size_t n, uint64_t *ret_all, uint64_t *ret_known)
+{
+        *ret_all = *ret_known = 0;
+        for (size_t k = 0; k < n; k++) {
+                *ret_all += ps[k].delta_ns;
+                if (!ps[k].fresh)
+                        *ret_known += ps[k].delta_ns;
+        }
+}
+
 int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, size_t *ret_n)
 {
         const ProcSample *ps;
@@ -157,8 +168,13 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
                 return -EINVAL;
         Node *node = &s->nodes[s->unit_node[i]];
         unsigned flags = 0;
+        /* The list is quiet while neither its debt nor the processes' says anything ran unseen
+         * (time of a listed process left unread, still to show, could cancel a newcomer's). */
+        int64_t list_debt = node->list_debt_ns;
+        if (llabs(node->debt_ns) > llabs(list_debt))
+                list_debt = node->debt_ns;
         if (!node->pids || node->pids_stale ||
-            cgroup_refresh_due(node->pids_age, CGROUP_PROCS_REFRESH, node->list_debt_ns)) {
+            cgroup_refresh_due(node->pids_age, CGROUP_PROCS_REFRESH, list_debt)) {
                 r = unit_pids(s, i, &n);
                 if (r < 0)
                         return r;
@@ -187,23 +203,23 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         r = procfs_tracker_sample_lazy(node->tracker, node->pids, node->n_pids, flags, &ps, &np);
         if (r < 0)
                 return r;
-        uint64_t self = s->units[i].self_ns, seen = 0;
-        for (size_t k = 0; k < np; k++)
-                seen += ps[k].delta_ns;
+        /* The debts take what the processes known before showed: a process new in the list
+         * brings all its CPU time since it started, which was the debts' already (unexplained
+         * then), and counting it would cancel as much of what is still unseen. */
+        uint64_t self = s->units[i].self_ns, seen = 0, seen_known = 0;
+        sum_deltas(ps, np, &seen, &seen_known);
         ProcTrackerCounts c;
         procfs_tracker_counts(node->tracker, &c);
-        if (c.skipped > 0 && !cgroup_explained(&node->debt_ns, self, seen, c.coarse)) {
+        if (c.skipped > 0 && !cgroup_explained(&node->debt_ns, self, seen_known, c.coarse)) {
                 r = procfs_tracker_sample_rest(node->tracker, &ps, &np);
                 if (r < 0)
                         return r;
                 procfs_tracker_counts(node->tracker, &c);
-                seen = 0;
-                for (size_t k = 0; k < np; k++)
-                        seen += ps[k].delta_ns;
+                sum_deltas(ps, np, &seen, &seen_known);
         }
         /* A process the list lacks shows here once it runs: a debt within CGROUP_QUIET_DEBT_NS
          * since the list was read says none ran (more than that), so the list can wait. */
-        node->list_debt_ns = debt_add(node->list_debt_ns, self, seen);
+        node->list_debt_ns = debt_add(node->list_debt_ns, self, seen_known);
         if (c.skipped == 0) {
                 /* Every listed process was read: what they leave unexplained is processes the
                  * list lacks (new ones, or exited ones whose time stays with the cgroup). Stat

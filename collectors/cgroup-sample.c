@@ -253,7 +253,8 @@ static void lazy_plan(CgroupSet *s)
                 n->child_ns = 0; /* for lazy_check */
                 /* A slice due for a full read reads everything below it, nested slices too. */
                 n->full = (p && p->full) ||
-                          (n->type == NODE_SLICE && cgroup_refresh_due(n->lazy_age, CGROUP_FULL_REFRESH, n->lazy_debt_ns));
+                          (n->type == NODE_SLICE &&
+                           cgroup_refresh_due(n->lazy_age, CGROUP_FULL_REFRESH, n->lazy_debt_ns));
                 n->lazy = s->opts.lazy && n->type == NODE_SLICE && n->have && !n->full;
                 if (p)
                         n->skipped = p->skipped || (p->lazy && n->quiet && n->have);

@@ -175,12 +175,13 @@ typedef struct CgroupOptions {
 #define CGROUP_FULL_REFRESH 30
 /* Unless what was left unread explains itself: when the debt (the CPU time the parts read do not
  * explain, summed since everything was last read) is within this, those parts used next to
- * nothing, and a full read would settle at most this much. It then waits up to
- * CGROUP_QUIET_REFRESH intervals (5 minutes at 1 s): on a host of mostly idle services and
- * sleeping processes the full reads were most of what the idle ones cost. Read skew (a busy child
- * running between its parent's read and its own) moves the debt by the time it ran in between:
- * tens of microseconds on a quiet host; where it is more, the full reads come every
- * CGROUP_FULL_REFRESH intervals as before. */
+ * nothing, and a full read would settle about this much at most. It then waits up to
+ * CGROUP_QUIET_REFRESH intervals (5 minutes at 1 s; for a unit's processes, intervals in which
+ * the unit ran): on a host of mostly idle services and sleeping processes the full reads were
+ * most of what the idle ones cost. Read skew (a busy child running between its parent's read
+ * and its own) moves the debt by the time it ran in between: tens of microseconds on a quiet
+ * host; where it is more, the full reads come every CGROUP_FULL_REFRESH intervals as before.
+ * The debt is net, so skew of one sign can hide as much unread time: the window is small. */
 #define CGROUP_QUIET_DEBT_NS ((int64_t)500 * 1000)
 #define CGROUP_QUIET_REFRESH 300
 

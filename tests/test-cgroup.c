@@ -527,14 +527,28 @@ static void test_fake_lazy(void **state)
         cgroup_set_free(s);
 }
 
-/* A unit's process the fake way: stat in clock ticks and schedstat in ns, the same CPU time. */
-static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
+/* A unit's process the fake way: stat in clock ticks and schedstat in ns, the same CPU time; a
+ * process started after every list (start time far ahead) brings all its time when first read. */
+static void proc_ns_started(pid_t pid, const char *comm, uint64_t ns, uint64_t starttime)
 {
-        char rel[64], text[64];
-        proc(pid, comm, 0x400000, ns / (NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK)));
+        char rel[64], text[512];
+        uint64_t ticks = ns / (NSEC_PER_SEC / (uint64_t)sysconf(_SC_CLK_TCK));
+        snprintf(rel, sizeof(rel), "proc/%d", (int)pid);
+        mkdirs(rel);
+        snprintf(rel, sizeof(rel), "proc/%d/stat", (int)pid);
+        snprintf(text, sizeof(text),
+                 "%d (%s) S 1 %d %d 0 -1 4194304 0 0 0 0 %" PRIu64 " 0 0 0 20 0 1 0 %" PRIu64
+                 " 0 0\n",
+                 (int)pid, comm, (int)pid, (int)pid, ticks, starttime);
+        put(rel, text);
         snprintf(rel, sizeof(rel), "proc/%d/schedstat", (int)pid);
         snprintf(text, sizeof(text), "%" PRIu64 " 0 1\n", ns);
         put(rel, text);
+}
+
+static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
+{
+        proc_ns_started(pid, comm, ns, 100);
 }
 
 /* A unit's sleeping processes are left unread while its busy one explains the unit's CPU time.
@@ -542,7 +556,7 @@ static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
  * active intervals; when a sleeper's time shows in the debt, within CGROUP_FULL_REFRESH, whole. */
 static void test_fake_unit_processes_quiet(void **state)
 {
-        uint64_t w = 100, busy = NS(100), sleeper = NS(5), late = NS(7);
+        uint64_t w = 100, busy = NS(100), sleeper = NS(5), late = NS(7), later = NS(2);
         const char *list = "900\n901\n902\n";
         const CgroupUnit *u;
         const ProcSample *ps;
@@ -557,7 +571,8 @@ static void test_fake_unit_processes_quiet(void **state)
                 proc_ns(901, "sleeper", sleeper);                                                  \
                 proc_ns(902, "sleeper", NS(5));                                                    \
                 proc_ns(903, "idle", NS(1));                                                       \
-                proc_ns(904, "late", late);                                                        \
+                proc_ns_started(904, "late", late, UINT64_C(1) << 40);                             \
+                proc_ns_started(905, "later", later, UINT64_C(1) << 40);                           \
         } while (0)
         TREE();
         descendants(2);
@@ -643,6 +658,22 @@ static void test_fake_unit_processes_quiet(void **state)
                 assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
                 for (size_t k2 = 0; k2 < np; k2++)
                         listed |= ps[k2].pid == 904;
+                w += 10, busy += NS(10);
+        }
+        assert_true(listed);
+
+        /* 905 joins and runs 10 ms, as much as 904 brought when it was listed (all its time since
+         * it started, which the unit's time had already shown unexplained): the two must not
+         * cancel out, and 905 is listed within CGROUP_PROCS_REFRESH intervals too. */
+        list = "900\n901\n902\n903\n904\n905\n";
+        w += 10, later += NS(10);
+        listed = false;
+        for (j = 0; j < CGROUP_PROCS_REFRESH && !listed; j++) {
+                TREE();
+                assert_int_equal(cgroup_set_sample(s), 0);
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                for (size_t k2 = 0; k2 < np; k2++)
+                        listed |= ps[k2].pid == 905;
                 w += 10, busy += NS(10);
         }
         assert_true(listed);
