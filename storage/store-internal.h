@@ -57,7 +57,7 @@ typedef enum StoreRows {
 struct PendingTick;
 int store_rows_write(Store *s, const struct PendingTick *head, const int64_t *ids)
         __attribute__((warn_unused_result));
-/* Finalizes the statements store_rows_insert prepared; store_close before closing the handle. */
+/* Finalizes the statements store_rows_write prepared; store_close before closing the handle. */
 void store_rows_free(Store *s);
 
 /* ---- running totals (store-totals.c) ---- */

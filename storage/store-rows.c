@@ -199,6 +199,7 @@ static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, co
                 }
                 int rc = sqlite3_step(q);
                 sqlite3_reset(q);
+                sqlite3_clear_bindings(q); /* no pointer into the ticks outlives them */
                 if (rc != SQLITE_DONE)
                         return store_fail(s, rc, kinds[kind].what);
                 total -= (size_t)1 << shift;

@@ -407,7 +407,8 @@ int store_commit(Store *s)
          * needs every tick's id. */
         int64_t *ids = r >= 0 ? malloc(s->pending_ticks * sizeof(*ids)) : NULL;
         if (r >= 0 && !ids)
-                r = -ENOMEM;
+                r = store_failf(s, -ENOMEM, "out of memory for a commit of %zu ticks",
+                                s->pending_ticks);
         size_t k = 0;
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
                 r = store_tick_write(s, p, &ids[k++]);

@@ -154,11 +154,18 @@ static void test_roundtrip(void **state)
 }
 
 /* A commit writes its ticks' units, processes, counters and requests several rows to a statement
- * (store-rows.c): whatever the counts per tick (none, one, a chunk and one more, spread over the
- * ticks of one commit), every row comes back exactly, under its own tick. */
-static void test_rows_chunks(void **state)
+ * (store-rows.c): whatever the counts per tick and kind (none, one, a chunk and one more, spread
+ * over the ticks of one commit, its first and last ticks without any), every row comes back
+ * exactly, under its own tick. */
+static size_t rows_count(size_t kind, size_t tick)
 {
         static const size_t counts[] = {0, 1, 16, 17, 5, 0, 33, 2};
+        return tick == 0 || tick == 6 ? 0 : counts[(tick + kind) % ELEMENTSOF(counts)];
+}
+
+static void test_rows_chunks(void **state)
+{
+        const size_t n_ticks = 8;
         char path[256], err[512];
         path_in_dir(path, sizeof(path), "rows.db");
         Store *s;
@@ -168,9 +175,9 @@ static void test_rows_chunks(void **state)
         assert_int_equal(store_run_begin(s, &ri, &run), 0);
         assert_int_equal(store_event_ensure(s, "instructions", &ev), 0);
         const int64_t t0 = INT64_C(1767225600000000);
-        size_t want = 0;
-        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
-                size_t n = counts[i];
+        size_t want[5] = {0};
+        for (size_t i = 0; i < n_ticks; i++) {
+                size_t n = 40;
                 StoreUnitValue u[40];
                 StoreProcValue p[40];
                 StoreCounterValue c[40];
@@ -192,19 +199,20 @@ static void test_rows_chunks(void **state)
                                .host_valid = true,
                                .host_uj = 1,
                                .units = u,
-                               .n_units = n,
+                               .n_units = rows_count(0, i),
                                .procs = p,
-                               .n_procs = n,
+                               .n_procs = rows_count(1, i),
                                .counters = c,
-                               .n_counters = n,
+                               .n_counters = rows_count(2, i),
                                .proc_counters = pc,
-                               .n_proc_counters = n,
+                               .n_proc_counters = rows_count(3, i),
                                .requests = q,
-                               .n_requests = n};
+                               .n_requests = rows_count(4, i)};
                 assert_int_equal(store_tick_append(s, &t), 0);
-                want += n;
-                if ((i == ELEMENTSOF(counts) - 2 || i == ELEMENTSOF(counts) - 1) &&
-                    store_commit(s) < 0) /* 7 ticks, then 1 */
+                for (size_t k = 0; k < 5; k++)
+                        want[k] += rows_count(k, i);
+                if ((i == n_ticks - 2 || i == n_ticks - 1) &&
+                    store_commit(s) < 0) /* 7 ticks (the last one empty), then 1 */
                         fail_msg("commit: %s", store_last_error(s));
         }
         store_close(s);
@@ -214,17 +222,17 @@ static void test_rows_chunks(void **state)
         static const char *const sql[] = {
                 "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj - 1, e.cpu_ns - 2, 0 FROM "
                 "unit_energy e JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
-                "SELECT t.ts_us, e.unit_id, e.start_time, e.active_uj, e.cpu_ns - 2,"
-                " e.pid - 100 + 1 = e.unit_id AND e.comm = printf('p%d-%d', (t.ts_us - ?1) / "
-                "1000000 - 1, e.unit_id - 1) FROM process_energy e JOIN ticks t ON "
-                "t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.start_time, e.active_uj, e.idle_uj - 1,"
+                " e.pid - 100 + 1 = e.unit_id AND e.cpu_ns - 2 = e.start_time AND e.comm ="
+                " printf('p%d-%d', (t.ts_us - ?1) / 1000000 - 1, e.unit_id - 1) FROM"
+                " process_energy e JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
                 "SELECT t.ts_us, e.unit_id, e.value, e.value, e.value, 0 FROM unit_counters e JOIN "
                 "ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
                 "SELECT t.ts_us, e.unit_id, e.start_time, e.value, e.value, e.pid - 100 + 1 = "
                 "e.unit_id FROM process_counters e JOIN ticks t ON t.id = e.tick_id ORDER BY "
                 "t.ts_us, e.unit_id",
-                "SELECT t.ts_us, e.unit_id, e.count, e.count, e.count, 1 FROM unit_requests e "
-                "JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
+                "SELECT t.ts_us, e.unit_id, e.count, e.count, e.count, e.metric_id = 1 FROM "
+                "unit_requests e JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
         };
         for (size_t k = 0; k < ELEMENTSOF(sql); k++) {
                 sqlite3_stmt *st;
@@ -233,7 +241,7 @@ static void test_rows_chunks(void **state)
                         sqlite3_bind_int64(st, 1, t0);
                 size_t got = 0, i = 0, j = 0;
                 while (sqlite3_step(st) == SQLITE_ROW) {
-                        while (j >= counts[i])
+                        while (j >= rows_count(k, i))
                                 i++, j = 0;
                         int64_t v = (int64_t)((UINT64_C(1) << 40) + i * 1000 + j);
                         bool ok = sqlite3_column_int64(st, 0) == t0 + (int64_t)(i + 1) * 1000000 &&
@@ -244,7 +252,7 @@ static void test_rows_chunks(void **state)
                                      sqlite3_column_int64(st, 4) == v;
                         else /* requests: a double, v + 0.5 exactly */
                                 ok = ok && sqlite3_column_double(st, 2) == (double)v + 0.5;
-                        if (k == 1 || k == 3)
+                        if (k == 1 || k == 3 || k == 4)
                                 ok = ok && sqlite3_column_int(st, 5) == 1;
                         if (!ok)
                                 fail_msg("%s: row %zu (tick %zu, row %zu) differs", sql[k], got, i,
@@ -252,8 +260,8 @@ static void test_rows_chunks(void **state)
                         got++, j++;
                 }
                 sqlite3_finalize(st);
-                if (got != want)
-                        fail_msg("%s: %zu rows, want %zu", sql[k], got, want);
+                if (got != want[k])
+                        fail_msg("%s: %zu rows, want %zu", sql[k], got, want[k]);
         }
         sqlite3_close(db);
 }
