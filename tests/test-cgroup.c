@@ -554,6 +554,14 @@ static void proc_ns(pid_t pid, const char *comm, uint64_t ns)
 /* A unit's sleeping processes are left unread while its busy one explains the unit's CPU time.
  * While that debt stays within CGROUP_QUIET_DEBT_NS they are read every CGROUP_QUIET_REFRESH
  * active intervals; when a sleeper's time shows in the debt, within CGROUP_FULL_REFRESH, whole. */
+static bool has_pid(const ProcSample *ps, size_t n, pid_t pid)
+{
+        for (size_t k = 0; k < n; k++)
+                if (ps[k].pid == pid)
+                        return true;
+        return false;
+}
+
 static void test_fake_unit_processes_quiet(void **state)
 {
         uint64_t w = 100, busy = NS(100), sleeper = NS(5), late = NS(7), later = NS(2);
@@ -574,6 +582,12 @@ static void test_fake_unit_processes_quiet(void **state)
                 proc_ns_started(904, "late", late, UINT64_C(1) << 40);                             \
                 proc_ns_started(905, "later", later, UINT64_C(1) << 40);                           \
         } while (0)
+#define STEP()                                                                                     \
+        do {                                                                                       \
+                TREE();                                                                            \
+                assert_int_equal(cgroup_set_sample(s), 0);                                         \
+                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);                    \
+        } while (0)
         TREE();
         descendants(2);
         CgroupSet *s = open_fake(0);
@@ -584,9 +598,7 @@ static void test_fake_unit_processes_quiet(void **state)
         unsigned full = 0, at[3] = {0}, k = 0;
         for (; k < CGROUP_QUIET_REFRESH + CGROUP_FULL_REFRESH; k++) {
                 w += 10, busy += NS(10);
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                STEP();
                 if (np == 3 && full < ELEMENTSOF(at))
                         at[full++] = k;
                 self += cgroup_set_units(s, &n)[i].self_ns;
@@ -603,18 +615,14 @@ static void test_fake_unit_processes_quiet(void **state)
          * over CGROUP_QUIET_DEBT_NS: more than CGROUP_FULL_REFRESH intervals have passed since the
          * last full read, so the next interval reads them all */
         w += 11, busy += NS(10), sleeper += NS(1);
-        TREE();
-        assert_int_equal(cgroup_set_sample(s), 0);
-        assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+        STEP();
         assert_int_equal(np, 1);
         self += cgroup_set_units(s, &n)[i].self_ns;
         seen += ps[0].delta_ns;
         unsigned woke = ++k, next = 0;
         for (; k < woke + CGROUP_FULL_REFRESH && !next; k++) {
                 w += 10, busy += NS(10);
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                STEP();
                 self += cgroup_set_units(s, &n)[i].self_ns;
                 for (size_t j = 0; j < np; j++) {
                         seen += ps[j].delta_ns;
@@ -634,31 +642,21 @@ static void test_fake_unit_processes_quiet(void **state)
          * CGROUP_PROCS_REFRESH intervals, with its time from then on. */
         for (unsigned j = 0; j < CGROUP_PROCS_REFRESH; j++) { /* the sleeper's 1 ms: re-read */
                 w += 10, busy += NS(10);
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
+                STEP();
         }
         list = "900\n901\n902\n903\n";
         bool listed = false;
         for (unsigned j = 0; j < 3 * CGROUP_PROCS_REFRESH; j++) {
                 w += 10, busy += NS(10);
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
-                for (size_t k2 = 0; k2 < np; k2++)
-                        listed |= ps[k2].pid == 903;
+                STEP();
+                listed |= has_pid(ps, np, 903);
         }
         assert_false(listed);
         list = "900\n901\n902\n903\n904\n";
         w += 13, busy += NS(10), late += NS(3);
-        unsigned j = 0;
-        for (; j < CGROUP_PROCS_REFRESH && !listed; j++) {
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
-                for (size_t k2 = 0; k2 < np; k2++)
-                        listed |= ps[k2].pid == 904;
-                w += 10, busy += NS(10);
+        for (unsigned j = 0; j < CGROUP_PROCS_REFRESH && !listed; j++, w += 10, busy += NS(10)) {
+                STEP();
+                listed |= has_pid(ps, np, 904);
         }
         assert_true(listed);
 
@@ -668,15 +666,12 @@ static void test_fake_unit_processes_quiet(void **state)
         list = "900\n901\n902\n903\n904\n905\n";
         w += 10, later += NS(10);
         listed = false;
-        for (j = 0; j < CGROUP_PROCS_REFRESH && !listed; j++) {
-                TREE();
-                assert_int_equal(cgroup_set_sample(s), 0);
-                assert_int_equal(cgroup_set_unit_processes(s, i, &ps, &np), 0);
-                for (size_t k2 = 0; k2 < np; k2++)
-                        listed |= ps[k2].pid == 905;
-                w += 10, busy += NS(10);
+        for (unsigned j = 0; j < CGROUP_PROCS_REFRESH && !listed; j++, w += 10, busy += NS(10)) {
+                STEP();
+                listed |= has_pid(ps, np, 905);
         }
         assert_true(listed);
+#undef STEP
 #undef TREE
         cgroup_set_free(s);
 }
