@@ -84,9 +84,14 @@ before=$(grep -c ' RELOADING=1$' "$SCRATCH/notify.out" || true)
 t_reload=$(date +%s%N)
 kill -HUP $jd
 wait_line "$SCRATCH/joulesd.err" 'reloaded ' || fail "no reload message: $(cat "$SCRATCH/joulesd.err")"
-# RELOADING=1, then READY=1 in a later message
-awk -v b="$before" '$3 == "RELOADING=1" && ++n > b { r = $2 } r && $3 == "READY=1" && $2 > r { ok = 1 }
-  END { exit !ok }' "$SCRATCH/notify.out" || fail "no RELOADING=1 then READY=1: $(tail "$SCRATCH/notify.out")"
+# RELOADING=1, then READY=1 in a later message. joulesd logs "reloaded" before it sends READY=1,
+# and notify-listen writes what it receives a moment later: wait for it (up to 5 s).
+reload_ready() {
+  awk -v b="$before" '$3 == "RELOADING=1" && ++n > b { r = $2 } r && $3 == "READY=1" && $2 > r { ok = 1 }
+    END { exit !ok }' "$SCRATCH/notify.out"
+}
+for _ in $(seq 100); do reload_ready && break; sleep 0.05; done
+reload_ready || fail "no RELOADING=1 then READY=1: $(tail "$SCRATCH/notify.out")"
 grep -E 'reloaded .*applied daemon\.interval, daemon\.log_level; waiting for a restart: daemon\.database' \
   "$SCRATCH/joulesd.err" >/dev/null || fail "reload message: $(grep reload "$SCRATCH/joulesd.err")"
 grep -q "daemon.database changed from '$db' to '$SCRATCH/elsewhere.db'.*restart" "$SCRATCH/joulesd.err" ||
