@@ -342,21 +342,26 @@ void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t r
                 *ret_unattributed_ns = user + residual_ns;
 }
 
+int64_t cgroup_debt_add(int64_t debt_ns, uint64_t self_ns, uint64_t seen_ns)
+{
+        /* Interval figures are far below 2^61 ns (73 years); clamp anyway, so that neither a
+         * debt nor the sum below can wrap. */
+        const int64_t lim = INT64_C(1) << 61;
+        int64_t d = (int64_t)(self_ns < (uint64_t)lim ? self_ns : (uint64_t)lim) -
+                    (int64_t)(seen_ns < (uint64_t)lim ? seen_ns : (uint64_t)lim);
+        debt_ns = (debt_ns < -lim ? -lim : debt_ns > lim ? lim : debt_ns) + d;
+        return debt_ns < -lim ? -lim : debt_ns > lim ? lim : debt_ns;
+}
+
 bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse)
 {
         assert(debt_ns);
-        /* Interval figures are far below 2^61 ns (73 years); clamp anyway, so that neither the
-         * debt (within [-2^61 - 20 s x 10^6, 2^61]) nor the sum below can wrap. */
         const uint64_t lim = UINT64_C(1) << 61;
-        self_ns = self_ns < lim ? self_ns : lim;
-        seen_ns = seen_ns < lim ? seen_ns : lim;
-        uint64_t tol = 2 * NSEC_PER_MSEC + self_ns / 20;
+        uint64_t tol = 2 * NSEC_PER_MSEC + (self_ns < lim ? self_ns : lim) / 20;
         tol += (coarse < 1000000 ? coarse : 1000000) * 20 * NSEC_PER_MSEC;
-        int64_t debt = *debt_ns + ((int64_t)self_ns - (int64_t)seen_ns);
+        int64_t debt = cgroup_debt_add(*debt_ns, self_ns, seen_ns);
         if (debt < -(int64_t)tol)
                 debt = -(int64_t)tol;
-        if (debt > (int64_t)lim)
-                debt = (int64_t)lim;
         *debt_ns = debt;
         return debt <= (int64_t)tol;
 }

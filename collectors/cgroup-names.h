@@ -83,6 +83,10 @@ void cgroup_split_outside(uint64_t outside_ns, uint64_t root_user_ns, uint64_t r
  * false when the rest must be read (the caller then starts a new debt). */
 bool cgroup_explained(int64_t *debt_ns, uint64_t self_ns, uint64_t seen_ns, size_t coarse);
 
+/* A debt carried over intervals: debt + self - seen, each clamped so that nothing wraps (within
+ * +-2^61 ns). cgroup_explained's, and a unit's PID list's (cgroup_set_unit_processes). */
+int64_t cgroup_debt_add(int64_t debt_ns, uint64_t self_ns, uint64_t seen_ns);
+
 /* Whether what is re-read every `every` intervals (the parts of a slice or a unit left unread:
  * CGROUP_FULL_REFRESH; a unit's PID list: CGROUP_PROCS_REFRESH), last read `age` intervals ago
  * with `debt_ns` unexplained since, is due in the next interval: at `every`, or at

@@ -136,16 +136,6 @@ static int keep_pids(const CgroupSet *s, size_t n, pid_t **list, size_t *ret_n)
         return 0;
 }
 
-/* debt + self - seen, within +-2^61 (interval figures are far below: see cgroup_explained). */
-static int64_t debt_add(int64_t debt, uint64_t self, uint64_t seen)
-{
-        const int64_t lim = INT64_C(1) << 61;
-        int64_t d = (int64_t)(self < (uint64_t)lim ? self : (uint64_t)lim) -
-                    (int64_t)(seen < (uint64_t)lim ? seen : (uint64_t)lim);
-        debt += d;
-        return debt < -lim ? -lim : debt > lim ? lim : debt;
-}
-
 /* The processes' deltas, and those of the ones read before (not new in the list). */
 static void sum_deltas(const ProcSample *ps, size_t n, uint64_t *ret_all, uint64_t *ret_known)
 {
@@ -219,7 +209,7 @@ int cgroup_set_unit_processes(CgroupSet *s, size_t i, const ProcSample **ret, si
         }
         /* A process the list lacks shows here once it runs: a debt within CGROUP_QUIET_DEBT_NS
          * since the list was read says none ran (more than that), so the list can wait. */
-        node->list_debt_ns = debt_add(node->list_debt_ns, self, seen_known);
+        node->list_debt_ns = cgroup_debt_add(node->list_debt_ns, self, seen_known);
         if (c.skipped == 0) {
                 /* Every listed process was read: what they leave unexplained is processes the
                  * list lacks (new ones, or exited ones whose time stays with the cgroup). Stat
