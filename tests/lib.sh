@@ -50,3 +50,17 @@ wait_for_file() {
   for ((i = 0; i < ${2:-5} * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
   return 1
 }
+
+# plain_db DB: prints the path of a new copy of the history DB ($SCRATCH/plain-<n>.db, one per
+# call) in which every packed tick is plain unit_energy, unit_requests and domain_energy rows
+# again (tests/tools/plain-history.c): read those three tables there, from a copy made once
+# joulesd stopped or, while it runs, at the moment of the query. Fails the test if it cannot;
+# assign it (p=$(plain_db "$db")), as a failure inside another command's arguments goes unseen.
+plain_db() {
+  local n=1 copy
+  # the first free number, claimed atomically (noclobber): calls run in $(...) subshells
+  while ! (set -C && : >"$SCRATCH/plain-$n.db") 2>/dev/null; do n=$((n + 1)); done
+  copy=$SCRATCH/plain-$n.db
+  "$JOULES_TESTS_BIN/plain-history" "$1" "$copy" || fail "plain-history $1 $copy failed"
+  echo "$copy"
+}
