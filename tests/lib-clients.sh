@@ -20,11 +20,12 @@ clients_check() {
   sleep 0.6 # two more ticks
   kill -TERM "$jd"
   wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop cleanly"; }
-  local got others acc
-  got=$(sqlite3 "$db" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
+  local plain got others acc
+  plain=$(plain_db "$db") # the requests as plain rows, packed or not
+  got=$(sqlite3 "$plain" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
     JOIN units u ON u.id = r.unit_id JOIN request_metrics m ON m.id = r.metric_id
     WHERE u.name = '$unit' AND m.name = 'requests'")
-  others=$(sqlite3 "$db" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
+  others=$(sqlite3 "$plain" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
     JOIN units u ON u.id = r.unit_id WHERE u.name != '$unit'")
   acc=$(sqlite3 "$db" "SELECT SUM(accepted) FROM ingest_stats")
   note "$lang: $got requests on $unit in $acc datagrams, $others elsewhere"

@@ -31,8 +31,10 @@ CLEANUP+=("kill $b1 $b2 2>/dev/null")
 wait $b1 $b2 2>/dev/null
 kill $sampler 2>/dev/null
 
-# The measured ticks with unit rows: their span and the units' CPU time.
-read -r first_start last_end cpu_ns ticks < <(sqlite3 -separator ' ' "$db" \
+# The measured ticks with unit rows: their span and the units' CPU time (from a copy with the
+# packed ticks as plain rows, read now that joulesd stopped).
+plain=$(plain_db "$db")
+read -r first_start last_end cpu_ns ticks < <(sqlite3 -separator ' ' "$plain" \
   "SELECT MIN(t.ts_us - t.dt_us), MAX(t.ts_us), SUM(c), COUNT(*) FROM ticks t
    JOIN (SELECT tick_id, SUM(cpu_ns) AS c FROM unit_energy GROUP BY tick_id) u ON u.tick_id = t.id
    WHERE t.host_uj IS NOT NULL AND t.estimated = 0")
@@ -63,7 +65,7 @@ json=$("$JOULES" --db "$db" calibrate --from-history --since 1h --cpus "$ncpu" -
   fail "calibrate failed"
 echo "$json" | jq -e --argjson n "$ticks" '.samples == $n and .source == "history"' >/dev/null ||
   fail "samples: $json (want $ticks)"
-read -r wmin wmax < <(sqlite3 -separator ' ' "$db" \
+read -r wmin wmax < <(sqlite3 -separator ' ' "$plain" \
   "SELECT MIN(1.0 * host_uj / dt_us), MAX(1.0 * host_uj / dt_us) FROM ticks t
    WHERE host_uj IS NOT NULL AND estimated = 0 AND EXISTS (SELECT 1 FROM unit_energy u
      WHERE u.tick_id = t.id)")

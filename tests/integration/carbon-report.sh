@@ -92,7 +92,8 @@ ea=$(ja "$ua" .energy_j)
 eb=$(ja "$ub" .energy_j)
 # energy follows CPU time: in every tick where both ran, A and B got the same joules per CPU
 # second (to the µJ the history holds); over a range, J/CPU-s differs with the host's load
-q() { sqlite3 -readonly "$db" "$1"; }
+plain=$(plain_db "$db") # the ticks as plain unit_energy rows, packed or not (joulesd stopped)
+q() { sqlite3 -readonly "$plain" "$1"; }
 per_tick="SELECT ea.active_uj, ea.cpu_ns, eb.active_uj, eb.cpu_ns FROM unit_energy ea
   JOIN unit_energy eb ON eb.tick_id = ea.tick_id
   WHERE ea.unit_id = (SELECT id FROM units WHERE name = '$ua')

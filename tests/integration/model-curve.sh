@@ -37,7 +37,8 @@ wait $burn || true
 "$JOULESD" --config "$SCRATCH/curve.conf" --db "$db" --interval 200ms --ingest-socket '' \
   --events none --duration 1.5s 2>>"$SCRATCH/curve.err" || { cat "$SCRATCH/curve.err"; fail "joulesd"; }
 
-q() { sqlite3 -separator ' ' "$db" "$1"; }
+plain=$(plain_db "$db") # its packed ticks as plain rows, now that joulesd stopped
+q() { sqlite3 -separator ' ' "$plain" "$1"; }
 [ "$(q "SELECT DISTINCT model_method FROM runs")" = configured ] || fail "method: $(q 'SELECT model_method FROM runs')"
 [ "$(q "SELECT DISTINCT model_curve FROM runs")" = "0:60, 10:100, 50:180, 100:200" ] ||
   fail "curve: $(q 'SELECT model_curve FROM runs')"

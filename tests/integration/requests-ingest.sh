@@ -77,7 +77,8 @@ wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop clean
 note "joulesd log:"
 cat "$SCRATCH/joulesd.err" >&2
 
-q() { sqlite3 -separator ' ' "$db" "$@"; }
+plain=$(plain_db "$db") # its packed ticks as plain rows, now that joulesd stopped
+q() { sqlite3 -separator ' ' "$plain" "$@"; }
 count() { # count UNIT METRIC
   q "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r JOIN units u ON u.id = r.unit_id
      JOIN request_metrics m ON m.id = r.metric_id WHERE u.name = '$1' AND m.name = '$2'"

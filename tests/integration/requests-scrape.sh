@@ -104,7 +104,8 @@ kill -TERM "$jd"
 wait "$jd" || { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not stop cleanly"; }
 grep -v debug "$SCRATCH/joulesd.err" >&2
 
-q() { sqlite3 -separator ' ' "$db" "$@"; }
+plain=$(plain_db "$db") # its packed ticks as plain rows, now that joulesd stopped
+q() { sqlite3 -separator ' ' "$plain" "$@"; }
 got=$(q "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r JOIN units u ON u.id = r.unit_id
          JOIN request_metrics m ON m.id = r.metric_id WHERE u.name = '$web' AND m.name = 'requests'")
 note "scraped $got requests for $web (expected 60 + 5 + 20 = 85)"

@@ -65,7 +65,8 @@ cg_thaw "$ua" "$ub"
 note "joulesd log:"
 cat "$SCRATCH/joulesd.err" >&2
 
-q() { sqlite3 -separator ' ' "$db" "$@"; }
+plain=$(plain_db "$db") # its packed ticks as plain rows, now that joulesd stopped
+q() { sqlite3 -separator ' ' "$plain" "$@"; }
 
 nticks=$(q "SELECT COUNT(*) FROM ticks WHERE host_uj IS NOT NULL")
 [ "$nticks" -ge 15 ] || fail "only $nticks ticks with energy stored"

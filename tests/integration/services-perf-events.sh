@@ -108,7 +108,9 @@ st_weight=$("$JOULES" --db "$db" status --json | jq -r '.attribution.weight')
 [ "$st_weight" = "perf::TASK-CLOCK" ] ||
   defer_fail "joules status --json .attribution.weight is '$st_weight', runs.weight is '$weight'"
 
-check_sums "$db" 20
+# (per-tick values from a copy with the packed ticks as plain rows, now that joulesd stopped)
+plain=$(plain_db "$db")
+check_sums "$plain" 20
 
 # Per service: the stored TASK-CLOCK counts agree with the stored cgroup CPU time over the ticks
 # that have both, and the service switched context.
@@ -124,7 +126,7 @@ counters() { # DB UNIT -> ticks task_clock_ns cpu_ns context_switches active_uj
 gap=$(clock_gap_ns "$cput0" "$cput1")
 note "the CPUs lost $gap ns to the host and to interrupts while the services ran (allowed above)"
 for u in "$ua" "$ub" "$uc"; do
-  read -r n tc cpu cs act < <(counters "$db" "$u")
+  read -r n tc cpu cs act < <(counters "$plain" "$u")
   note "$u: $n counted ticks, TASK-CLOCK $tc ns, cpu.stat $cpu ns ($(awk -v a="$tc" -v b="$cpu" \
     'BEGIN { printf "%+.2f%%", (b > 0 ? 100 * (a - b) / b : 0) }')), CONTEXT-SWITCHES $cs, active $act uJ"
   min=12
@@ -138,7 +140,7 @@ done
 
 # Weighted by TASK-CLOCK: the 2:1 services' active energy stands in the ratio of their counts,
 # over the ticks where both were counted.
-read -r ea eb ta tb < <(q "$db" "
+read -r ea eb ta tb < <(q "$plain" "
   SELECT SUM(CASE WHEN e.unit_id = $(unit_id "$db" "$ua") THEN e.active_uj END),
          SUM(CASE WHEN e.unit_id = $(unit_id "$db" "$ub") THEN e.active_uj END),
          SUM(CASE WHEN e.unit_id = $(unit_id "$db" "$ua") THEN c.value END),
@@ -156,7 +158,7 @@ awk -v r="$r_count" 'BEGIN { exit !(r > 1.4 && r < 2.8) }' || fail "TASK-CLOCK r
 # The service that went away: stored while it ran, nothing after, and the ticks went on.
 dgone=$(unit_id "$db" "$ud")
 [ -n "$dgone" ] || fail "$ud never stored"
-read -r dn dlast < <(q "$db" "SELECT COUNT(*), MAX(tick_id) FROM unit_energy WHERE unit_id = $dgone AND cpu_ns > 0")
+read -r dn dlast < <(q "$plain" "SELECT COUNT(*), MAX(tick_id) FROM unit_energy WHERE unit_id = $dgone AND cpu_ns > 0")
 last=$(q "$db" "SELECT MAX(id) FROM ticks")
 after=$(q "$db" "SELECT COUNT(*) FROM ticks WHERE id > $dlast AND host_uj IS NOT NULL")
 note "$ud: $dn ticks with CPU time, the last tick $dlast of $last; $after ticks with energy after it"
@@ -164,10 +166,10 @@ note "$ud: $dn ticks with CPU time, the last tick $dlast of $last; $after ticks 
 dcounted=$(q "$db" "SELECT COUNT(DISTINCT tick_id) FROM unit_counters WHERE unit_id = $dgone")
 [ "$dcounted" -ge 4 ] || fail "$ud: counted in only $dcounted ticks before it went away"
 [ "$after" -ge 5 ] || fail "only $after ticks stored after $ud went away"
-late=$(q "$db" "SELECT COUNT(*) FROM unit_energy WHERE unit_id = $dgone AND tick_id > $dlast + 2")
+late=$(q "$plain" "SELECT COUNT(*) FROM unit_energy WHERE unit_id = $dgone AND tick_id > $dlast + 2")
 [ "$late" -eq 0 ] || fail "$ud: $late rows stored well after it went away"
 # The late service was new to the daemon: its first rows come after the run started.
-cfirst=$(q "$db" "SELECT MIN(tick_id) FROM unit_energy WHERE unit_id = $(unit_id "$db" "$uc")")
+cfirst=$(q "$plain" "SELECT MIN(tick_id) FROM unit_energy WHERE unit_id = $(unit_id "$db" "$uc")")
 first=$(q "$db" "SELECT MIN(id) FROM ticks")
 [ "$cfirst" -gt $((first + 2)) ] || fail "$uc stored from tick $cfirst, the run's first is $first"
 
@@ -185,8 +187,9 @@ st=$("$JOULES" --db "$db2" status --json)
 echo "$st" | jq -e '.attribution.weight == "cpu-time" and (.attribution.reason | test("cycles"))' \
   >/dev/null || fail "default events: status says $(echo "$st" | jq -c .attribution)"
 [ "$(q "$db2" "SELECT COUNT(*) FROM unit_counters")" -eq 0 ] || fail "default events: counters stored"
-check_sums "$db2" 8
-read -r ca cb < <(q "$db2" "
+plain2=$(plain_db "$db2")
+check_sums "$plain2" 8
+read -r ca cb < <(q "$plain2" "
   SELECT SUM(CASE WHEN u.name = '$ua' THEN e.cpu_ns END), SUM(CASE WHEN u.name = '$ub' THEN e.cpu_ns END)
   FROM unit_energy e JOIN units u ON u.id = e.unit_id")
 [ "${ca:-0}" -gt 0 ] && [ "${cb:-0}" -gt 0 ] || fail "default events: services not measured ($ca, $cb)"
