@@ -36,9 +36,13 @@ CLEANUP+=("kill $jd 2>/dev/null; wait $jd 2>/dev/null")
 # joulesd logs this once it holds the log's end: only lines written after it count
 wait_for_line "$SCRATCH/joulesd.err" "counting lines of .*access.log" ||
   { cat "$SCRATCH/joulesd.err" >&2; fail "joulesd did not open the access log"; }
+# (from a copy made at each look, the ticks packed or not as plain rows; removed once read)
 counted() {
-  sqlite3 "$db" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
+  local plain
+  plain=$(plain_db "$db")
+  sqlite3 "$plain" "SELECT COALESCE(SUM(r.count), 0) FROM unit_requests r
     JOIN units u ON u.id = r.unit_id WHERE u.name = '$unit'" 2>/dev/null || echo 0
+  rm -f "$plain"
 }
 # wait_counted N: until the history holds N lines (a loaded machine delays ticks, never loses them)
 wait_counted() {

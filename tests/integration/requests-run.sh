@@ -38,9 +38,12 @@ url=http://127.0.0.1:$(cat "$SCRATCH/port")/
 sleep 0.5
 
 q() { sqlite3 -separator ' ' "$db" "$@"; }
-# unit_energy_between UNIT FROM_US TO_US: the history's own sum, in J
+# unit_energy_between UNIT FROM_US TO_US: the history's own sum, in J (from a copy made now, its
+# packed ticks as plain rows: joulesd is writing the history)
 unit_energy_between() {
-  q "SELECT printf('%.6f', COALESCE(SUM(e.active_uj + e.idle_uj), 0) / 1e6) FROM unit_energy e
+  local plain
+  plain=$(plain_db "$db")
+  db=$plain q "SELECT printf('%.6f', COALESCE(SUM(e.active_uj + e.idle_uj), 0) / 1e6) FROM unit_energy e
      JOIN ticks t ON t.id = e.tick_id JOIN units u ON u.id = e.unit_id
      WHERE u.name = '$1' AND t.ts_us > $2 AND t.ts_us <= $3"
 }
@@ -103,7 +106,8 @@ scope=$(j .unit run-c.json)
 ec=$(j .energy_j run-c.json)
 all=$(unit_energy_between "$scope" 0 9223372036854775807)
 within "$ec" "$all" 0.0001 || fail "(c) energy $ec J, but the unit got $all J in all"
-cpu=$(q "SELECT SUM(e.cpu_ns) FROM unit_energy e JOIN units u ON u.id = e.unit_id WHERE u.name = '$scope'")
+plain=$(plain_db "$db")
+cpu=$(db=$plain q "SELECT SUM(e.cpu_ns) FROM unit_energy e JOIN units u ON u.id = e.unit_id WHERE u.name = '$scope'")
 # all of the burner's CPU was seen in the scope (none lost to a baseline): its own user + system
 # time (the second line of `times`, "0m0.503s 0m0.002s"), plus a little for bash itself
 child_ns=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
