@@ -67,10 +67,12 @@ echo "$ex" | jq -e --argjson b "$b" --argjson half "$half" "$near"'
   ([.[] | select(.estimated | not)] | all(.energy_band_pct == null and .energy_kwh_low == null
     and .energy_kwh_high == null))' >/dev/null ||
   fail "export json: $(echo "$ex" | jq -c '[.[] | {service, estimated, energy_kwh, energy_band_pct, energy_kwh_low, energy_kwh_high}]')"
-# the same history with the model run's ticks left out: all measured
+# the same history with the model run's ticks left out: all measured (plain or packed: a packed
+# tick's units and domain energies are its tick_units row)
 cp "$db" "$SCRATCH/measured.db"
 sqlite3 "$SCRATCH/measured.db" "DELETE FROM unit_energy WHERE tick_id IN (SELECT id FROM ticks
   WHERE estimated = 1); DELETE FROM domain_energy WHERE tick_id IN (SELECT id FROM ticks WHERE
+  estimated = 1); DELETE FROM tick_units WHERE tick_id IN (SELECT id FROM ticks WHERE
   estimated = 1); DELETE FROM ticks WHERE estimated = 1" 2>"$SCRATCH/sql.err" ||
   { cat "$SCRATCH/sql.err"; fail "could not drop the model ticks"; }
 csv=$("$JOULES" --db "$SCRATCH/measured.db" export --format csv --from "$from" --to "$to") ||

@@ -103,8 +103,11 @@ J report --since 1h --json | jq -e '.periods[0].host.intensity_g_per_kwh == 183'
 
 # RFC 4180: a unit name with a comma and quotes comes out quoted, quotes doubled, CRLF ends
 # (a unit renamed, so raw ticks and rollup tiers alike carry it)
-sqlite3 "$db" "UPDATE units SET name = 'odd,\"name\".service' WHERE id = (SELECT unit_id
-  FROM unit_energy GROUP BY unit_id ORDER BY SUM(active_uj + idle_uj) DESC LIMIT 1)"
+# (the unit with the most energy found in a copy with the packed ticks as plain rows)
+plain=$(plain_db "$db")
+top=$(sqlite3 "$plain" "SELECT unit_id FROM unit_energy GROUP BY unit_id
+  ORDER BY SUM(active_uj + idle_uj) DESC LIMIT 1")
+sqlite3 "$db" "UPDATE units SET name = 'odd,\"name\".service' WHERE id = $top"
 J export --format csv --from 1h --to now >"$SCRATCH/odd.csv" || fail "export with an odd name"
 grep -qF ',"odd,""name"".service",' "$SCRATCH/odd.csv" || fail "not quoted: $(grep odd "$SCRATCH/odd.csv")"
 awk 'substr($0, length($0)) != "\r" { exit 1 }' "$SCRATCH/odd.csv" || fail "CSV lines must end in CRLF"
