@@ -10,7 +10,8 @@
  * (schema 5) becomes unit_energy rows (its data BLOB), unit_requests rows (its requests BLOB,
  * schema 12) and domain_energy rows (its domains BLOB, schema 12), each tick_requests row
  * (schema 6) unit_requests rows, and those packed rows are deleted: the copy holds every tick
- * the way a joulesd that never packed would have left it. The rows are inserted, not merged: a
+ * the way a joulesd that never packed would have left it (tests/plain.h's plain_expand, which
+ * the C tests run on a copy in memory). The rows are inserted, not merged: a
  * tick holding the same values both plain and packed is a bug of the writer, and is reported.
  *
  * Prints nothing on success. Any failure prints "plain-history: <what>: <why>" on stderr and
@@ -27,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage/store-internal.h"
+#include "tests/plain.h"
 
 /* How long a busy SRC (a joulesd's commit, a checkpoint) or DST is waited for, in ms. */
 #define PH_BUSY_MS 10000
@@ -64,44 +65,11 @@ static void ph_die(sqlite3 *dst, const char *what, const char *fmt, ...)
         exit(1);
 }
 
-static sqlite3_stmt *ph_prepare(sqlite3 *db, const char *sql)
-{
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-                ph_die(db, sql, "%s", sqlite3_errmsg(db));
-        return q;
-}
-
 static void ph_exec(sqlite3 *db, const char *sql)
 {
         char *err = NULL;
         if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
                 ph_die(db, sql, "%s", err ? err : sqlite3_errmsg(db));
-}
-
-/* Whether DST has the table (any schema since 1 has the plain ones; the packed ones came later). */
-static bool ph_has_table(sqlite3 *db, const char *table)
-{
-        sqlite3_stmt *q = ph_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                                         "name = ?1");
-        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(q);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                ph_die(db, "reading sqlite_master", "%s", sqlite3_errmsg(db));
-        sqlite3_finalize(q);
-        return rc == SQLITE_ROW;
-}
-
-static bool ph_has_column(sqlite3 *db, const char *table, const char *column)
-{
-        sqlite3_stmt *q = ph_prepare(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
-        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(q);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                ph_die(db, "reading the columns of tick_units", "%s", sqlite3_errmsg(db));
-        sqlite3_finalize(q);
-        return rc == SQLITE_ROW;
 }
 
 /* Copies SRC into DST in one snapshot of SRC (a step of -1 holds SRC's read transaction). */
@@ -156,158 +124,6 @@ static sqlite3 *ph_copy(const char *src_path, const char *dst_path)
         return dst;
 }
 
-static void ph_step(sqlite3 *db, sqlite3_stmt *ins, int64_t tick, const char *into)
-{
-        if (sqlite3_step(ins) != SQLITE_DONE) {
-                char what[128];
-                snprintf(what, sizeof(what), "tick %" PRId64 ": inserting into %s", tick, into);
-                ph_die(db, what, "%s", sqlite3_errmsg(db));
-        }
-        sqlite3_reset(ins);
-}
-
-/* A decoder's failure: -EBADMSG is a malformed BLOB, anything else (-ENOMEM) said as it is. */
-static void ph_undecodable(sqlite3 *db, int64_t tick, const char *column, int r)
-{
-        char what[128];
-        snprintf(what, sizeof(what), "tick %" PRId64 ": %s", tick, column);
-        ph_die(db, what, "%s", r == -EBADMSG ? "malformed BLOB" : strerror(-r));
-}
-
-typedef struct PhState {
-        sqlite3 *db;
-        sqlite3_stmt *ins_unit, *ins_request, *ins_domain;
-        StoreUnitValue *units;
-        size_t units_cap;
-        StoreRequestValue *requests;
-        size_t requests_cap;
-        StorePackedDomain *domains;
-        size_t domains_cap;
-} PhState;
-
-static void ph_units(PhState *st, int64_t tick, const void *blob, size_t len)
-{
-        size_t n;
-        int r = store_unpack_units(blob, len, &st->units, &st->units_cap, &n);
-        if (r < 0)
-                ph_undecodable(st->db, tick, "tick_units.data", r);
-        for (size_t k = 0; k < n; k++) {
-                const StoreUnitValue *u = &st->units[k];
-                sqlite3_bind_int64(st->ins_unit, 1, tick);
-                sqlite3_bind_int64(st->ins_unit, 2, u->unit_id);
-                sqlite3_bind_int64(st->ins_unit, 3, (int64_t)u->active_uj);
-                sqlite3_bind_int64(st->ins_unit, 4, (int64_t)u->idle_uj);
-                sqlite3_bind_int64(st->ins_unit, 5, (int64_t)u->cpu_ns);
-                ph_step(st->db, st->ins_unit, tick, "unit_energy");
-        }
-}
-
-static void ph_requests(PhState *st, int64_t tick, const void *blob, size_t len, const char *column)
-{
-        size_t n;
-        int r = store_unpack_requests(blob, len, &st->requests, &st->requests_cap, &n);
-        if (r < 0)
-                ph_undecodable(st->db, tick, column, r);
-        for (size_t k = 0; k < n; k++) {
-                const StoreRequestValue *v = &st->requests[k];
-                sqlite3_bind_int64(st->ins_request, 1, tick);
-                sqlite3_bind_int64(st->ins_request, 2, v->unit_id);
-                sqlite3_bind_int64(st->ins_request, 3, v->metric_id);
-                sqlite3_bind_double(st->ins_request, 4, v->count);
-                ph_step(st->db, st->ins_request, tick, "unit_requests");
-        }
-}
-
-static void ph_domains(PhState *st, int64_t tick, const void *blob, size_t len)
-{
-        size_t n;
-        int r = store_unpack_domains(blob, len, &st->domains, &st->domains_cap, &n);
-        if (r < 0)
-                ph_undecodable(st->db, tick, "tick_units.domains", r);
-        for (size_t k = 0; k < n; k++) {
-                const StorePackedDomain *d = &st->domains[k];
-                sqlite3_bind_int64(st->ins_domain, 1, tick);
-                sqlite3_bind_int64(st->ins_domain, 2, d->domain_id);
-                if (d->has_energy)
-                        sqlite3_bind_int64(st->ins_domain, 3, d->energy_uj);
-                else
-                        sqlite3_bind_null(st->ins_domain, 3);
-                if (d->reason)
-                        sqlite3_bind_text(st->ins_domain, 4, d->reason, (int)d->reason_len,
-                                          SQLITE_TRANSIENT);
-                else
-                        sqlite3_bind_null(st->ins_domain, 4);
-                ph_step(st->db, st->ins_domain, tick, "domain_energy");
-        }
-}
-
-static void ph_expand(sqlite3 *db)
-{
-        bool has_units = ph_has_table(db, "tick_units");
-        bool has_requests = ph_has_table(db, "tick_requests");
-        if (!has_units && !has_requests)
-                return; /* schema 1 to 4: nothing is ever packed */
-        bool side = has_units && ph_has_column(db, "tick_units", "requests") &&
-                    ph_has_column(db, "tick_units", "domains");
-
-        PhState st = {.db = db};
-        ph_exec(db, "BEGIN IMMEDIATE");
-        st.ins_unit = ph_prepare(db, "INSERT INTO unit_energy (tick_id, unit_id, active_uj, "
-                                     "idle_uj, cpu_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
-        if (side || has_requests)
-                st.ins_request = ph_prepare(db, "INSERT INTO unit_requests (tick_id, unit_id, "
-                                                "metric_id, count) VALUES (?1, ?2, ?3, ?4)");
-        if (side)
-                st.ins_domain = ph_prepare(db, "INSERT INTO domain_energy (tick_id, domain_id, "
-                                               "energy_uj, drop_reason) VALUES (?1, ?2, ?3, ?4)");
-
-        if (has_units) {
-                sqlite3_stmt *q = ph_prepare(
-                        db, side ? "SELECT tick_id, data, requests, domains FROM tick_units "
-                                   "ORDER BY tick_id"
-                                 : "SELECT tick_id, data FROM tick_units ORDER BY tick_id");
-                int rc;
-                while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                        int64_t tick = sqlite3_column_int64(q, 0);
-                        ph_units(&st, tick, sqlite3_column_blob(q, 1),
-                                 (size_t)sqlite3_column_bytes(q, 1));
-                        if (side && sqlite3_column_type(q, 2) != SQLITE_NULL)
-                                ph_requests(&st, tick, sqlite3_column_blob(q, 2),
-                                            (size_t)sqlite3_column_bytes(q, 2),
-                                            "tick_units.requests");
-                        if (side && sqlite3_column_type(q, 3) != SQLITE_NULL)
-                                ph_domains(&st, tick, sqlite3_column_blob(q, 3),
-                                           (size_t)sqlite3_column_bytes(q, 3));
-                }
-                if (rc != SQLITE_DONE)
-                        ph_die(db, "reading tick_units", "%s", sqlite3_errmsg(db));
-                sqlite3_finalize(q);
-        }
-        if (has_requests) {
-                sqlite3_stmt *q = ph_prepare(db, "SELECT tick_id, data FROM tick_requests "
-                                                 "ORDER BY tick_id");
-                int rc;
-                while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-                        ph_requests(&st, sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
-                                    (size_t)sqlite3_column_bytes(q, 1), "tick_requests.data");
-                if (rc != SQLITE_DONE)
-                        ph_die(db, "reading tick_requests", "%s", sqlite3_errmsg(db));
-                sqlite3_finalize(q);
-        }
-
-        sqlite3_finalize(st.ins_unit);
-        sqlite3_finalize(st.ins_request);
-        sqlite3_finalize(st.ins_domain);
-        free(st.units);
-        free(st.requests);
-        free(st.domains);
-        if (has_units)
-                ph_exec(db, "DELETE FROM tick_units");
-        if (has_requests)
-                ph_exec(db, "DELETE FROM tick_requests");
-        ph_exec(db, "COMMIT");
-}
-
 int main(int argc, char **argv)
 {
         if (argc != 3) {
@@ -326,7 +142,14 @@ int main(int argc, char **argv)
         }
         ph_dst_path = argv[2];
         sqlite3 *db = ph_copy(argv[1], argv[2]);
-        ph_expand(db);
+        char err[512];
+        if (plain_expand(db, err, sizeof(err)) < 0) {
+                /* err names the tick and column: "tick N: tick_units.data: malformed BLOB" */
+                fprintf(stderr, "plain-history: %s\n", err);
+                sqlite3_close_v2(db);
+                ph_unlink_dst();
+                return 1;
+        }
         if (sqlite3_close(db) != SQLITE_OK)
                 ph_die(db, "closing the copy", "%s", sqlite3_errmsg(db));
         return 0;
