@@ -53,10 +53,11 @@ typedef enum StoreRows {
 #define STORE_ROWS_SHIFTS 5
 
 /* Inserts the units, processes, counters and requests of the ticks from head on (the i-th
- * written under tick id ids[i]), inside the open transaction. */
+ * written under tick id ids[i]; its units and requests not when packed[i], store_tick_pack
+ * wrote them), inside the open transaction. */
 struct PendingTick;
-int store_rows_write(Store *s, const struct PendingTick *head, const int64_t *ids)
-        __attribute__((warn_unused_result));
+int store_rows_write(Store *s, const struct PendingTick *head, const int64_t *ids,
+                     const bool *packed) __attribute__((warn_unused_result));
 /* Finalizes the statements store_rows_write prepared; store_close before closing the handle. */
 void store_rows_free(Store *s);
 
@@ -74,8 +75,9 @@ void store_rows_free(Store *s);
 
 /* Inside the open write transaction: adds every tick after through_tick to the total_* tables
  * and moves through_tick to the last one. Called by store_commit about once a minute and by
- * store_maintain before rollups pack ticks or retention deletes them: a tick's plain rows are
- * what the tail is summed from. */
+ * store_maintain before rollups pack ticks or retention deletes them: the tail is summed from the
+ * packed rows of ticks packed as committed and from plain rows, which the rollups pack into
+ * tick_units rows the tail would no longer tell apart from those. */
 int store_totals_flush(Store *s) __attribute__((warn_unused_result));
 /* Fills schema.total_* ("main" in the migration, "temp" to read an older file) with the sums of
  * every tick the history holds, read through the tiers. */
@@ -137,6 +139,14 @@ int store_journal_temp(Store *s, const PendingTick *head) __attribute__((warn_un
 /* store.c: queues a block (the journal's replay), bounded by the backlog limit like every tick. */
 void store_pending_push(Store *s, PendingTick *p);
 
+typedef enum StoreScratch {
+        STORE_SCRATCH_UNITS,
+        STORE_SCRATCH_REQUESTS,
+        STORE_SCRATCH_DOMAINS,
+        STORE_SCRATCH_BLOB,
+        _STORE_SCRATCH_MAX,
+} StoreScratch;
+
 struct Store {
         sqlite3 *db;
         StoreMode mode;
@@ -162,6 +172,11 @@ struct Store {
         uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
         bool profile;               /* store_profile_enable */
         StoreCommitProfile prof;
+        /* store_tick_pack's buffers, reused tick after tick. */
+        struct {
+                void *p;
+                size_t cap;
+        } scratch[_STORE_SCRATCH_MAX];
         /* store_cached's statements, in the order they were first asked for. */
         struct StoreCachedStmt *cache;
         size_t n_cache, cap_cache;
@@ -212,6 +227,7 @@ int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, i
 #define STORE_SCHEMA_PACKING         5  /* packed ticks (tick_units) */
 #define STORE_SCHEMA_PACKED_REQUESTS 6  /* requests packed too (tick_requests) */
 #define STORE_SCHEMA_PACKED_SIDE     12 /* tick_units.requests and .domains */
+#define STORE_SCHEMA_PACK_AT_COMMIT  13 /* ticks packed as they are committed (store-packed.c) */
 
 /* ---- tiers (store-tiers.c) ---- */
 
@@ -339,12 +355,14 @@ int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
 
 /* ---- packed raw ticks (store-pack.c) ---- */
 
-/* Ticks younger than this stay plain unit_energy rows; older ones are rolled into minutes and
- * packed. */
+/* Ticks younger than this are not rolled into minutes yet (a late tick still finds its minute
+ * open); the plain rows of older ones (an older joulesd's) are packed as they are rolled. */
 #define STORE_HOT_US (2 * 60 * (int64_t)1000000)
 
 /* The most bytes store_pack_units() writes for n units. */
 size_t store_pack_bound(size_t n);
+/* Whether store_pack_units can hold these units: ids not negative, sums within 64 bits. */
+bool store_pack_units_fit(const StoreUnitValue *u, size_t n);
 /* Encodes a tick's units (sorted by unit id) into buf; returns the length. */
 size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf);
 /* Decodes into *buf (grown as needed, *cap entries). -EBADMSG on a malformed blob. */
@@ -371,3 +389,63 @@ size_t store_pack_domains_bound(const StorePackedDomain *d, size_t n);
 size_t store_pack_domains(const StorePackedDomain *d, size_t n, uint8_t *buf);
 int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, size_t *cap,
                          size_t *ret_n) __attribute__((warn_unused_result));
+
+/* ---- ticks packed as they are committed (store-packed.c) ---- */
+
+/* Inside the commit's transaction: writes the tick's units, requests and domain energies as its
+ * tick_units row. 1: written; 0: they cannot be packed (no unit, an id repeated, a value the
+ * formats cannot hold) and are for the caller to write as plain rows; < 0: an error. */
+int store_tick_pack(Store *s, int64_t tick, const StoreTick *t) __attribute__((warn_unused_result));
+
+/* Sums over packed ticks, by unit id, by domain id, and the requests (unit, metric, count) as
+ * they came (packed_sums_requests adds up each pair). */
+#define PACKED_ID_MAX 10000000 /* larger ids are refused (an array is indexed by them) */
+typedef struct PackedUnitSum {
+        int64_t active_uj, idle_uj, cpu_ns;
+        bool estimated, seen;
+} PackedUnitSum;
+typedef struct PackedDomainSum {
+        int64_t energy_uj, valid_us, dropped;
+        bool seen;
+} PackedDomainSum;
+typedef struct PackedSums {
+        PackedUnitSum *units;
+        size_t n_units;
+        PackedDomainSum *domains;
+        size_t n_domains;
+        StoreRequestValue *requests;
+        size_t n_requests, cap_requests;
+        bool any; /* a tick was added since the last clear */
+        /* the decoders' buffers */
+        StoreUnitValue *unit_buf;
+        size_t cap_unit_buf;
+        StoreRequestValue *request_buf;
+        size_t cap_request_buf;
+        StorePackedDomain *domain_buf;
+        size_t cap_domain_buf;
+} PackedSums;
+/* One packed tick's BLOBs (requests, domains: NULL when it has none) and what its sums need. */
+typedef struct PackedTickBlobs {
+        uint64_t dt_us;
+        bool estimated;
+        const void *units, *requests, *domains;
+        size_t units_len, requests_len, domains_len;
+} PackedTickBlobs;
+/* Adds a tick's values; -EBADMSG (naming the tick) for a malformed BLOB or sums past int64. */
+int packed_sums_add(Store *s, PackedSums *p, int64_t tick, const PackedTickBlobs *b)
+        __attribute__((warn_unused_result));
+size_t packed_sums_requests(PackedSums *p);
+/* Writes the sums with sql[0] per unit (?2 its id, ?3 active_uj, ?4 idle_uj, ?5 cpu_ns,
+ * ?6 estimated), sql[1] per domain (?2 its id, ?3 energy_uj, ?4 valid_us, ?5 dropped) and sql[2]
+ * per (unit, metric) (?2, ?3, ?4 the count), ?1 always bucket; each statement uses the
+ * parameters it needs. Then clears them. */
+int packed_sums_write(Store *s, PackedSums *p, int64_t bucket, const char *const sql[3])
+        __attribute__((warn_unused_result));
+void packed_sums_clear(PackedSums *p);
+void packed_sums_free(PackedSums *p);
+/* Calls fn for every tick with a tick_units row selected by where (a condition on ticks t, with
+ * ?1 = a and ?2 = b), by end time. */
+int packed_sums_each_tick(Store *s, const char *where, int64_t a, int64_t b,
+                          int (*fn)(Store *, void *, int64_t tick, int64_t ts_us,
+                                    const PackedTickBlobs *),
+                          void *userdata) __attribute__((warn_unused_result));

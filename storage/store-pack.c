@@ -1,6 +1,7 @@
-/* Packed raw ticks: once a tick is older than the hot window (STORE_HOT_US) and its minute is
- * rolled up, its unit_energy rows become one BLOB in tick_units (migration 5), about 2 to 3 bytes
- * per unit instead of about 23. Recent ticks stay plain rows, for sqlite3 and cheap writes.
+/* Packed raw ticks: a tick's units are one BLOB in tick_units (migration 5), about 2 to 3 bytes
+ * per unit instead of about 23 in unit_energy rows. Since schema 13 a tick is packed as it is
+ * committed (store-packed.c); before, its plain rows were packed once its minute was rolled up
+ * (store-rollup.c's pack_and_roll, which still packs the plain rows an older joulesd left).
  *
  * Format, all integers LEB128 varints, signed ones zigzag-coded (x/y below rounds down):
  *   layout (1 or 2), n, K = the CPU scale (1000 when every cpu_ns is whole microseconds, as
@@ -440,6 +441,22 @@ static size_t pack_layout(const StoreUnitValue *u, size_t n, bool by_cpu, unsign
                 }
         }
         return o;
+}
+
+/* Whether a tick's units can be packed: ids not negative, and sums that fit in 64 bits, as the
+ * BLOB's header and its reader need (joulesd's never come near; a foreign or corrupt file's
+ * might, and its rows must not be lost). */
+bool store_pack_units_fit(const StoreUnitValue *u, size_t n)
+{
+        unsigned __int128 a = 0, i = 0, c = 0;
+        for (size_t k = 0; k < n; k++) {
+                if (u[k].unit_id < 0)
+                        return false;
+                a += u[k].active_uj;
+                i += u[k].idle_uj;
+                c += u[k].cpu_ns;
+        }
+        return a <= UINT64_MAX && i <= UINT64_MAX && c <= UINT64_MAX;
 }
 
 size_t store_pack_units(const StoreUnitValue *u, size_t n, uint8_t *buf)

@@ -1,8 +1,9 @@
-/* Building the tiers: minutes summed from the raw ticks once they leave the hot window (their
- * unit, request and domain rows packed into one tick_units row per tick on the same pass), hours
- * from minutes, days from hours, and ticks written late added to the rows already built. The
- * tiers and rollup_state are described in store-tiers.c; the BLOB formats in store-pack.c and
- * store-pack-side.c. */
+/* Building the tiers: minutes summed from the raw ticks once they leave the hot window, hours
+ * from minutes, days from hours, and ticks written late added to the rows already built. A
+ * tick's units, requests and domains are read from its packed tick_units row (written as it was
+ * committed, store-packed.c) or from plain rows, which an older joulesd wrote and which are
+ * packed on the same pass (pack_and_roll). The tiers and rollup_state are described in
+ * store-tiers.c; the BLOB formats in store-pack.c and store-pack-side.c. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -121,6 +122,68 @@ static int rollup_run(Store *s, const char *const tmpl[4], const char *target, c
         return 0;
 }
 #pragma GCC diagnostic pop
+
+/* ---- ticks packed as they were committed (store-packed.c) ---- */
+
+/* Their sums, a bucket of a tier at a time. */
+typedef struct RollPacked {
+        PackedSums sums;
+        const char *tier;
+        int64_t width, bucket;
+} RollPacked;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int roll_packed_flush(Store *s, RollPacked *p)
+{
+        static const char *const fmt[3] = {
+                "INSERT INTO %s_units (start_us, unit_id, active_uj, idle_uj, cpu_ns, estimated) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)" UNITS_UPSERT,
+                "INSERT INTO %s_domains (start_us, domain_id, energy_uj, valid_us, dropped) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)" DOMAINS_UPSERT,
+                "INSERT INTO %s_requests (start_us, unit_id, metric_id, count) VALUES (?1, ?2, "
+                "?3, ?4)" REQUESTS_UPSERT,
+        };
+        char sql[3][512];
+        const char *v[3];
+        for (size_t k = 0; k < 3; k++) {
+                int n = snprintf(sql[k], sizeof(sql[k]), fmt[k], p->tier);
+                if (n < 0 || (size_t)n >= sizeof(sql[k]))
+                        return -ENAMETOOLONG;
+                v[k] = sql[k];
+        }
+        return packed_sums_write(s, &p->sums, p->bucket, v);
+}
+#pragma GCC diagnostic pop
+
+static int roll_packed_tick(Store *s, void *userdata, int64_t tick, int64_t ts_us,
+                            const PackedTickBlobs *b)
+{
+        RollPacked *p = userdata;
+        int64_t bucket = store_floor_to(ts_us - 1, p->width);
+        if (bucket != p->bucket) {
+                int r = roll_packed_flush(s, p);
+                if (r < 0)
+                        return r;
+                p->bucket = bucket;
+        }
+        return packed_sums_add(s, &p->sums, tick, b);
+}
+
+/* Adds the units, domains and requests of the packed ticks where selects (TICKS_ENDING_IN,
+ * TICKS_LATE) into tier, width wide; their host rows are rolled in SQL (rollup_from_raw). */
+static int roll_packed(Store *s, const char *tier, int64_t width, const char *where, int64_t a,
+                       int64_t b)
+{
+        RollPacked p = {.tier = tier, .width = width, .bucket = INT64_MIN};
+        int r = packed_sums_each_tick(s, where, a, b, roll_packed_tick, &p);
+        if (r >= 0)
+                r = roll_packed_flush(s, &p);
+        packed_sums_free(&p.sums);
+        return r;
+}
+
+/* ---- plain rows, packed as they are rolled ---- */
 
 /* Sums of one unit in the minute being rolled. */
 typedef struct PackSum {
@@ -285,22 +348,6 @@ static int pack_flush_minute(PackState *p)
         return 0;
 }
 
-/* Whether a tick's units can be packed: ids not negative, and sums that fit in 64 bits, as the
- * BLOB's header and its reader need (joulesd's never come near; a foreign or corrupt file's
- * might, and its rows must not be lost). */
-static bool pack_units_fit(const StoreUnitValue *u, size_t n)
-{
-        unsigned __int128 a = 0, i = 0, c = 0;
-        for (size_t k = 0; k < n; k++) {
-                if (u[k].unit_id < 0)
-                        return false;
-                a += u[k].active_uj;
-                i += u[k].idle_uj;
-                c += u[k].cpu_ns;
-        }
-        return a <= UINT64_MAX && i <= UINT64_MAX && c <= UINT64_MAX;
-}
-
 /* Writes the tick's tick_units row: its units, and its requests and domains when it has them.
  * A tick whose units cannot be packed keeps its rows plain, as one without units does: its
  * requests go to tick_requests, its domain rows stay. */
@@ -309,7 +356,7 @@ static int pack_flush_tick(PackState *p, int64_t tick_id, int64_t tick_ts)
         if (p->n_units == 0)
                 return 0;
         int r = 0;
-        if (p->units_odd || !pack_units_fit(p->units, p->n_units)) {
+        if (p->units_odd || !store_pack_units_fit(p->units, p->n_units)) {
                 p->n_units = 0;
                 p->units_odd = false;
                 return 0; /* the cursors pass its requests and domains with the next tick's */
@@ -531,11 +578,14 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
                         r = store_fail(s, rc, "looking for late ticks");
                 store_release(q);
         }
-        if (late)
-                for (size_t k = STORE_TIER_MINUTE; k < _STORE_TIER_MAX && r >= 0; k++)
-                        r = rollup_run(s, rollup_from_raw, store_tier_table(k), TICKS_LATE,
-                                       st[STORE_TIER_RAW].tick_id, st[k].done_us,
-                                       store_tier_width(k), ROLL_ALL);
+        for (size_t k = STORE_TIER_MINUTE; late && k < _STORE_TIER_MAX && r >= 0; k++) {
+                r = rollup_run(s, rollup_from_raw, store_tier_table(k), TICKS_LATE,
+                               st[STORE_TIER_RAW].tick_id, st[k].done_us, store_tier_width(k),
+                               ROLL_ALL);
+                if (r >= 0)
+                        r = roll_packed(s, store_tier_table(k), store_tier_width(k), TICKS_LATE,
+                                        st[STORE_TIER_RAW].tick_id, st[k].done_us);
+        }
         if (r < 0)
                 return r;
 
@@ -575,9 +625,14 @@ int store_rollup(Store *s, StoreTierState st[STORE_N_STATE], int64_t now_us)
                 more = 1;
         int64_t done = pack_hi > m->done_us ? pack_hi : m->done_us;
         if (pack_hi > packed->done_us) {
+                /* The ticks packed as they were committed are rolled before pack_and_roll
+                 * packs the plain ones: a tick packed by it has been rolled. */
                 if (done > m->done_us)
                         r = rollup_run(s, rollup_from_raw, "minute", TICKS_ENDING_IN, m->done_us,
                                        done, STORE_MINUTE_US, ROLL_NOT_UNITS);
+                if (r >= 0 && done > m->done_us)
+                        r = roll_packed(s, "minute", STORE_MINUTE_US, TICKS_ENDING_IN, m->done_us,
+                                        done);
                 if (r >= 0)
                         r = pack_and_roll(s, packed->done_us, pack_hi, m->done_us);
                 if (r < 0)

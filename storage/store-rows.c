@@ -125,9 +125,14 @@ static int rows_stmt(Store *s, StoreRows kind, unsigned shift, sqlite3_stmt **re
         return 0;
 }
 
-/* Where a kind's rows are in a tick. */
-static const void *tick_rows(const StoreTick *t, StoreRows kind, size_t *ret_n, size_t *ret_size)
+/* Where a kind's rows are in a tick; none of the kinds store_tick_pack wrote when packed. */
+static const void *tick_rows(const StoreTick *t, bool packed, StoreRows kind, size_t *ret_n,
+                             size_t *ret_size)
 {
+        if (packed && (kind == STORE_ROWS_UNITS || kind == STORE_ROWS_REQUESTS)) {
+                *ret_n = 0, *ret_size = 1;
+                return NULL;
+        }
         switch (kind) {
         case STORE_ROWS_UNITS:
                 *ret_n = t->n_units, *ret_size = sizeof(*t->units);
@@ -155,6 +160,7 @@ static const void *tick_rows(const StoreTick *t, StoreRows kind, size_t *ret_n, 
 typedef struct RowCursor {
         const PendingTick *p;
         const int64_t *id;
+        const bool *packed;
         size_t i, n, size;
         const char *rows;
 } RowCursor;
@@ -164,29 +170,31 @@ static void cursor_settle(RowCursor *c, StoreRows kind)
         while (c->p && c->i >= c->n) {
                 c->p = c->p->next;
                 c->id++;
+                c->packed++;
                 c->i = 0;
                 c->n = 0;
                 if (c->p)
-                        c->rows = tick_rows(&c->p->t, kind, &c->n, &c->size);
+                        c->rows = tick_rows(&c->p->t, *c->packed, kind, &c->n, &c->size);
         }
 }
 
-static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, const int64_t *ids)
+static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, const int64_t *ids,
+                           const bool *packed)
 {
-        size_t total = 0, n, size;
-        for (const PendingTick *p = head; p; p = p->next) {
-                (void)tick_rows(&p->t, kind, &n, &size);
+        size_t total = 0, n, size, i = 0;
+        for (const PendingTick *p = head; p; p = p->next, i++) {
+                (void)tick_rows(&p->t, packed[i], kind, &n, &size);
                 total += n;
         }
-        RowCursor c = {.p = head, .id = ids};
-        c.rows = tick_rows(&head->t, kind, &c.n, &c.size);
+        RowCursor c = {.p = head, .id = ids, .packed = packed};
+        c.rows = tick_rows(&head->t, packed[0], kind, &c.n, &c.size);
         cursor_settle(&c, kind);
         int cols = kinds[kind].cols;
         while (total > 0) {
                 unsigned shift = 0;
                 while (((size_t)2 << shift) <= total && ((size_t)2 << shift) <= STORE_ROWS_CHUNK)
                         shift++;
-                sqlite3_stmt *q;
+                sqlite3_stmt *q = NULL;
                 int r = rows_stmt(s, kind, shift, &q);
                 if (r < 0)
                         return r;
@@ -207,11 +215,11 @@ static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, co
         return 0;
 }
 
-int store_rows_write(Store *s, const PendingTick *head, const int64_t *ids)
+int store_rows_write(Store *s, const PendingTick *head, const int64_t *ids, const bool *packed)
 {
         int r = 0;
         for (size_t k = 0; k < _STORE_ROWS_MAX && r >= 0 && head; k++)
-                r = rows_write_kind(s, (StoreRows)k, head, ids);
+                r = rows_write_kind(s, (StoreRows)k, head, ids, packed);
         return r;
 }
 

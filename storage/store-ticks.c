@@ -1,8 +1,8 @@
 /* Per-tick host readings for calibration: the host's energy and its units' CPU time tick by tick.
- * A tick's unit rows are plain rows in unit_energy while it is recent and one BLOB in tick_units
- * once packed (store-pack.c); either way their CPU time sums to the host's (collectors/cgroup.h:
- * the units, `kernel` and `unattributed` share every CPU nanosecond the host's root cgroup
- * counted). */
+ * A tick's units are one BLOB in its tick_units row (store-pack.c; packed as it is committed since
+ * schema 13) or plain unit_energy rows (an older joulesd's recent ticks); either way their CPU
+ * time sums to the host's (collectors/cgroup.h: the units, `kernel` and `unattributed` share
+ * every CPU nanosecond the host's root cgroup counted). */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"

@@ -6,10 +6,11 @@
  * here: a scrape reads one row per unit, domain and request metric, not the history.
  *
  * Since migration 10 the tables hold the ticks up to total_host.through_tick, and the ticks after
- * it (a minute at most while joulesd runs) are summed by the reader from their plain rows in the
- * same read transaction: a commit then writes its ticks and nothing else, and the totals are
- * folded in once a minute (store_totals_flush). Rollups pack and retention deletes only ticks
- * older than that, after a flush.
+ * it (a minute at most while joulesd runs) are summed by the reader in the same read
+ * transaction, from their packed tick_units rows (schema 13, added up in C) and from plain rows: a
+ * commit then writes its ticks and nothing else, and the totals are folded in once a minute
+ * (store_totals_flush). Rollups pack and retention deletes only ticks older than that, after a
+ * flush.
  *
  * The migration fills them from the history already stored, through the tiers (the same sums
  * `joules status` makes), and so does a reader of a file from before the migration, into temp
@@ -117,16 +118,17 @@ out:
         return r;
 }
 
+#define TOTAL_UNITS_ADD                                                                            \
+        "ON CONFLICT (unit_id) DO UPDATE SET active_uj = active_uj + excluded.active_uj, "         \
+        "idle_uj = idle_uj + excluded.idle_uj, cpu_ns = cpu_ns + excluded.cpu_ns"
+
 static int totals_flush_units(Store *s)
 {
         int r = totals_flush_by_id(s,
                                    "SELECT unit_id, active_uj, idle_uj, cpu_ns FROM unit_energy "
                                    "WHERE tick_id > (SELECT through_tick FROM total_host)",
                                    "INSERT INTO total_units (unit_id, active_uj, idle_uj, cpu_ns) "
-                                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (unit_id) DO UPDATE SET "
-                                   "active_uj = active_uj + excluded.active_uj, "
-                                   "idle_uj = idle_uj + excluded.idle_uj, "
-                                   "cpu_ns = cpu_ns + excluded.cpu_ns",
+                                   "VALUES (?1, ?2, ?3, ?4) " TOTAL_UNITS_ADD,
                                    3);
         return r == 1 ? totals_step(s, ST_TOTAL_UNIT) : r;
 }
@@ -145,6 +147,29 @@ static int totals_flush_domains(Store *s)
         return r == 1 ? totals_step(s, ST_TOTAL_DOMAIN) : r;
 }
 
+/* ---- the tail's packed ticks (store-packed.c) ---- */
+
+/* Since schema 13 the tail's ticks are packed as they are committed: their units, domains and
+ * requests are summed from the BLOBs. */
+#define TAIL_PACKED "t.id > (SELECT through_tick FROM total_host)"
+
+static int tail_add(Store *s, void *userdata, int64_t tick, int64_t ts_us, const PackedTickBlobs *b)
+{
+        (void)ts_us;
+        return packed_sums_add(s, userdata, tick, b);
+}
+
+/* Adds up the tail's packed ticks and writes them with sql (packed_sums_write's parameters). */
+static int tail_write(Store *s, const char *const sql[3])
+{
+        PackedSums p = {0};
+        int r = packed_sums_each_tick(s, TAIL_PACKED, 0, 0, tail_add, &p);
+        if (r >= 0)
+                r = packed_sums_write(s, &p, 0, sql);
+        packed_sums_free(&p);
+        return r;
+}
+
 int store_totals_flush(Store *s)
 {
         /* The rows first: they find the tail by through_tick, which the host's update moves. */
@@ -153,6 +178,18 @@ int store_totals_flush(Store *s)
                 r = totals_flush_domains(s);
         if (r >= 0)
                 r = totals_step(s, ST_TOTAL_REQUESTS);
+        if (r >= 0)
+                r = tail_write(s, (const char *const[3]){
+                                          "INSERT INTO total_units (unit_id, active_uj, idle_uj, "
+                                          "cpu_ns) VALUES (?2, ?3, ?4, ?5) " TOTAL_UNITS_ADD,
+                                          "INSERT INTO total_domains (domain_id, energy_uj, "
+                                          "dropped) VALUES (?2, ?3, ?5) ON CONFLICT (domain_id) "
+                                          "DO UPDATE SET energy_uj = energy_uj + "
+                                          "excluded.energy_uj, dropped = dropped + "
+                                          "excluded.dropped",
+                                          "INSERT INTO total_requests (unit_id, metric_id, count) "
+                                          "VALUES (?2, ?3, ?4) ON CONFLICT (unit_id, metric_id) DO "
+                                          "UPDATE SET count = count + excluded.count"});
         if (r >= 0)
                 r = totals_step(s, ST_TOTAL_COUNTER);
         if (r >= 0)
@@ -247,6 +284,26 @@ static int totals_temp(Store *s)
 
 /* ---- reading ---- */
 
+/* The tail's packed ticks summed into temp tables for totals_read's unions (empty for a file
+ * from before schema 13). */
+static int totals_packed_tail(Store *s, int version)
+{
+        int r = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS tail_units (unit_id INTEGER, "
+                              "active_uj INTEGER, idle_uj INTEGER, cpu_ns INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS tail_domains (domain_id INTEGER, "
+                              "energy_uj INTEGER, dropped INTEGER);"
+                              "CREATE TEMP TABLE IF NOT EXISTS tail_requests (unit_id INTEGER, "
+                              "metric_id INTEGER, count REAL);"
+                              "DELETE FROM temp.tail_units; DELETE FROM temp.tail_domains;"
+                              "DELETE FROM temp.tail_requests");
+        if (r < 0 || version < STORE_SCHEMA_PACK_AT_COMMIT)
+                return r;
+        return tail_write(
+                s, (const char *const[3]){"INSERT INTO temp.tail_units VALUES (?2, ?3, ?4, ?5)",
+                                          "INSERT INTO temp.tail_domains VALUES (?2, ?3, ?5)",
+                                          "INSERT INTO temp.tail_requests VALUES (?2, ?3, ?4)"});
+}
+
 static int totals_read(Store *s, int version, StoreTotals *t)
 {
         sqlite3_stmt *q = NULL;
@@ -311,7 +368,9 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                                "FROM total_units UNION ALL SELECT unit_id, active_uj, idle_uj, "
                                "cpu_ns FROM unit_energy WHERE tick_id > (SELECT through_tick "
                                "FROM total_host) UNION ALL SELECT unit_id, active_uj, idle_uj, "
-                               "cpu_ns FROM temp.j_unit_energy) t JOIN units u ON u.id = t.unit_id "
+                               "cpu_ns FROM temp.tail_units UNION ALL SELECT unit_id, active_uj, "
+                               "idle_uj, cpu_ns FROM temp.j_unit_energy) t JOIN units u ON u.id = "
+                               "t.unit_id "
                                "GROUP BY "
                                "t.unit_id ORDER BY u.name"
                              : "SELECT u.name, u.pseudo, t.active_uj, t.idle_uj, t.cpu_ns "
@@ -349,7 +408,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                        "dropped FROM total_domains UNION ALL SELECT domain_id, energy_uj, "
                        "(energy_uj IS NULL AND drop_reason IS NOT 'baseline') FROM "
                        "domain_energy WHERE tick_id > (SELECT through_tick FROM "
-                       "total_host) UNION ALL SELECT domain_id, energy_uj, (energy_uj IS "
+                       "total_host) UNION ALL SELECT domain_id, energy_uj, dropped FROM "
+                       "temp.tail_domains UNION ALL SELECT domain_id, energy_uj, (energy_uj IS "
                        "NULL AND drop_reason IS NOT 'baseline') FROM "
                        "temp.j_domain_energy) GROUP BY domain_id) t ON t.domain_id = d.id ORDER BY "
                        "d.id"
@@ -391,7 +451,8 @@ static int totals_read(Store *s, int version, StoreTotals *t)
                 tail ? "SELECT u.name, m.name, SUM(t.count) FROM (SELECT unit_id, "
                        "metric_id, count FROM total_requests UNION ALL SELECT unit_id, "
                        "metric_id, count FROM unit_requests WHERE tick_id > (SELECT "
-                       "through_tick FROM total_host) UNION ALL SELECT unit_id, "
+                       "through_tick FROM total_host) UNION ALL SELECT unit_id, metric_id, "
+                       "count FROM temp.tail_requests UNION ALL SELECT unit_id, "
                        "metric_id, count FROM temp.j_unit_requests) t JOIN units u ON u.id = "
                        "t.unit_id JOIN request_metrics m ON m.id = t.metric_id GROUP BY "
                        "t.unit_id, t.metric_id ORDER BY u.name, m.name"
@@ -484,6 +545,8 @@ int store_read_totals(Store *s, StoreTotals *ret)
                 r = totals_temp(s);
         else if (v >= STORE_SCHEMA_TOTALS_TAIL)
                 r = store_journal_temp(s, journal);
+        if (r >= 0 && v >= STORE_SCHEMA_TOTALS_TAIL)
+                r = totals_packed_tail(s, v);
         store_journal_blocks_free(journal);
         if (r >= 0)
                 r = totals_read(s, v, &t);

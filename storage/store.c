@@ -229,7 +229,7 @@ int store_move_aside(const char *path, char *ret_path, size_t size)
 }
 
 static void pending_free(Store *s);
-static int store_tick_write(Store *s, const PendingTick *p, int64_t *ret_id);
+static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bool *ret_packed);
 
 Store *store_close(Store *s)
 {
@@ -243,6 +243,8 @@ Store *store_close(Store *s)
                 sqlite3_finalize(s->stmt[i]);
         store_rows_free(s);
         store_cache_free(s);
+        for (size_t i = 0; i < _STORE_SCRATCH_MAX; i++)
+                free(s->scratch[i].p);
         if (s->db)
                 sqlite3_close(s->db);
         free(s->path);
@@ -406,15 +408,17 @@ int store_commit(Store *s)
         /* The ticks first, then their other rows several to a statement (store-rows.c), which
          * needs every tick's id. */
         int64_t *ids = r >= 0 ? malloc(s->pending_ticks * sizeof(*ids)) : NULL;
-        if (r >= 0 && !ids)
+        bool *packed = r >= 0 ? malloc(s->pending_ticks * sizeof(*packed)) : NULL;
+        if (r >= 0 && (!ids || !packed))
                 r = store_failf(s, -ENOMEM, "out of memory for a commit of %zu ticks",
                                 s->pending_ticks);
         size_t k = 0;
-        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next)
-                r = store_tick_write(s, p, &ids[k++]);
+        for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next, k++)
+                r = store_tick_write(s, p, &ids[k], &packed[k]);
         if (r >= 0)
-                r = store_rows_write(s, s->pending_head, ids);
+                r = store_rows_write(s, s->pending_head, ids, packed);
         free(ids);
+        free(packed);
         if (s->profile)
                 p2 = now_thread_cpu_ns();
         /* The running totals about once a minute, in a batch's transaction: readers add the
@@ -588,7 +592,7 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
 
 /* Writes one tick's rows inside the open transaction, under its run (a replayed tick's is the
  * run that queued it). */
-static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id)
+static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bool *ret_packed)
 {
         const StoreTick *t = &pt->t;
         int r;
@@ -608,7 +612,13 @@ static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id)
         if (r < 0)
                 return r;
         int64_t tick = sqlite3_last_insert_rowid(s->db);
-        for (size_t i = 0; i < t->n_domains && r >= 0; i++) {
+        /* Units, requests and domain energies in one packed row (store-packed.c); the others,
+         * and these when they cannot be packed, as plain rows (store-rows.c). */
+        r = store_tick_pack(s, tick, t);
+        if (r < 0)
+                return r;
+        *ret_packed = r == 1;
+        for (size_t i = 0; i < t->n_domains && !*ret_packed && r >= 0; i++) {
                 const StoreDomainValue *d = &t->domains[i];
                 if (d->valid)
                         r = STORE_STEP(s, ST_DOMAIN_ENERGY_ADD, "iiun", tick, d->domain_id,

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "storage/store.h"
 #include "storage/store-internal.h" /* store_pending_copy, store_pending_link */
+#include "tests/plain.h"
 
 /* -Wl,--wrap=flock (tests/CMakeLists.txt): flock_hook, when set, runs once before a flock. */
 int __real_flock(int fd, int op);
@@ -183,10 +184,13 @@ static void crashed_seven(const char *name, char path[static 256], char journal[
         in_crashing_child(write_seven, path, 1000);
 }
 
+/* A value of the history at path, its packed ticks read as plain rows (plain.h). */
 static int64_t query_int(const char *path, const char *sql)
 {
-        sqlite3 *db;
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        char err[256];
+        sqlite3 *db = plain_open(path, err, sizeof(err));
+        if (!db)
+                fail_msg("%s", err);
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
                 fail_msg("%s: %s", sql, sqlite3_errmsg(db));

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "storage/store.h"
 #include "storage/store-internal.h" /* store_cached */
+#include "tests/plain.h"
 
 static char dir[] = "/tmp/joules-test-store-XXXXXX";
 
@@ -217,8 +218,10 @@ static void test_rows_chunks(void **state)
         }
         store_close(s);
 
-        sqlite3 *db;
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        /* the units and requests of a tick with units are packed (store-packed.c): read back */
+        sqlite3 *db = plain_open(path, err, sizeof(err));
+        if (!db)
+                fail_msg("%s", err);
         static const char *const sql[] = {
                 "SELECT t.ts_us, e.unit_id, e.active_uj, e.idle_uj - 1, e.cpu_ns - 2, 0 FROM "
                 "unit_energy e JOIN ticks t ON t.id = e.tick_id ORDER BY t.ts_us, e.unit_id",
@@ -456,27 +459,33 @@ static void test_maintain_prepares_nothing(void **state)
 }
 
 /* Whether the running totals equal the per-tick rows summed by SQLite, id by id. */
-static void assert_summed(Store *s, const char *sql)
+static void assert_summed(sqlite3 *db, const char *sql)
 {
         sqlite3_stmt *q;
-        assert_int_equal(store_query(s, &q, sql), 0);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(q), SQLITE_ROW);
         assert_true(sqlite3_column_int64(q, 0) > 0);
         assert_int_equal(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
         sqlite3_finalize(q);
 }
 
-static void assert_units_summed(Store *s)
+/* The history at path as committed, its packed ticks read as plain rows (plain.h). */
+static void assert_units_summed(const char *path)
 {
-        assert_summed(s, "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, SUM(active_uj) "
-                         "AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c FROM unit_energy GROUP BY "
-                         "unit_id) e LEFT JOIN total_units t ON t.unit_id = e.unit_id AND "
-                         "t.active_uj = e.a AND t.idle_uj = e.i AND t.cpu_ns = e.c");
-        assert_summed(s, "SELECT COUNT(*), COUNT(t.domain_id) FROM (SELECT domain_id, "
-                         "COALESCE(SUM(energy_uj), 0) AS e, SUM(energy_uj IS NULL AND "
-                         "drop_reason IS NOT 'baseline') AS d FROM domain_energy GROUP BY "
-                         "domain_id) e LEFT JOIN total_domains t ON t.domain_id = e.domain_id "
-                         "AND t.energy_uj = e.e AND t.dropped = e.d");
+        char err[256];
+        sqlite3 *db = plain_open(path, err, sizeof(err));
+        if (!db)
+                fail_msg("%s", err);
+        assert_summed(db, "SELECT COUNT(*), COUNT(t.unit_id) FROM (SELECT unit_id, SUM(active_uj) "
+                          "AS a, SUM(idle_uj) AS i, SUM(cpu_ns) AS c FROM unit_energy GROUP BY "
+                          "unit_id) e LEFT JOIN total_units t ON t.unit_id = e.unit_id AND "
+                          "t.active_uj = e.a AND t.idle_uj = e.i AND t.cpu_ns = e.c");
+        assert_summed(db, "SELECT COUNT(*), COUNT(t.domain_id) FROM (SELECT domain_id, "
+                          "COALESCE(SUM(energy_uj), 0) AS e, SUM(energy_uj IS NULL AND "
+                          "drop_reason IS NOT 'baseline') AS d FROM domain_energy GROUP BY "
+                          "domain_id) e LEFT JOIN total_domains t ON t.domain_id = e.domain_id "
+                          "AND t.energy_uj = e.e AND t.dropped = e.d");
+        sqlite3_close(db);
 }
 
 /* The units' and domains' running totals are summed in C (store-totals.c), NULL energies and
@@ -536,7 +545,7 @@ static void test_totals_units(void **state)
                 assert_int_equal(store_exec(s, "BEGIN IMMEDIATE"), 0);
                 assert_int_equal(store_totals_flush(s), 0);
                 assert_int_equal(store_exec(s, "COMMIT"), 0);
-                assert_units_summed(s);
+                assert_units_summed(path);
         }
 
         /* a sum past int64: SQLite's error, and the transaction is rolled back whole */
