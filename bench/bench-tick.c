@@ -27,9 +27,10 @@
  *                   first cgroup walk, libpfm4) and exit included.
  *   RSS at end, max RSS  VmRSS at the window's end, ru_maxrss; for the loaded run, what the
  *                   resident pages are (smaps, by mapping).
- *   units/tick, procs/tick  rows per tick in unit_energy (pseudo-units included; "bench" counts
- *                   this benchmark's units) and process_energy: the daemon stores only the units
- *                   that were active, so about 10 of the 100, not 100.
+ *   units/tick, procs/tick  units stored per tick (its packed tick_units row read back;
+ *                   pseudo-units included; "bench" counts this benchmark's units) and
+ *                   process_energy rows: the daemon stores only the units that were active, so
+ *                   about 10 of the 100, not 100.
  * Then, per event setting: the part of a tick that grows with the services (loaded - baseline)
  * and the ratio loaded / baseline. The ratio comes from runs made a few seconds apart by the same
  * process, so a machine that is slower for everyone moves both terms; read it before the absolute
@@ -303,7 +304,7 @@ static int run_daemon(const char *joulesd, unsigned secs, BenchRun *run)
                  " (select coalesce(weight, '?') from runs order by id limit 1);",
                  t0, t1);
         unsigned long long v[6];
-        if (bench_sql_line(db, sql, out, sizeof(out)) < 0 ||
+        if (bench_plain_sql_line(db, sql, out, sizeof(out)) < 0 ||
             sscanf(out, "%llu %llu %llu %llu %llu %llu %63s", &v[0], &v[1], &v[2], &v[3], &v[4],
                    &v[5], run->weight) != 7) {
                 fprintf(stderr, "bench-tick: cannot read %s with sqlite3 ('%s')\n", db, out);

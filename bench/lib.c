@@ -17,6 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "tests/plain.h"
+
 #define BENCH_PERIOD_NS INT64_C(10000000) /* a busy process's period: 10 ms */
 
 volatile sig_atomic_t bench_stop_signal;
@@ -207,6 +211,33 @@ int bench_sql_line(const char *db, const char *sql, char *out, size_t size)
                 return -EIO;
         out[strcspn(out, "\n")] = 0;
         return 0;
+}
+
+int bench_plain_sql_line(const char *db, const char *sql, char *out, size_t size)
+{
+        char err[256];
+        sqlite3 *p = plain_open(db, err, sizeof(err));
+        if (!p) {
+                fprintf(stderr, "bench: %s\n", err);
+                return -EIO;
+        }
+        sqlite3_stmt *q = NULL;
+        int r = -EIO;
+        out[0] = 0;
+        if (sqlite3_prepare_v2(p, sql, -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW) {
+                size_t o = 0;
+                for (int c = 0; c < sqlite3_column_count(q) && o < size; c++) {
+                        const unsigned char *t = sqlite3_column_text(q, c);
+                        int n = snprintf(out + o, size - o, "%s%s", c ? " " : "",
+                                         t ? (const char *)t : "");
+                        o += n > 0 ? (size_t)n : 0;
+                }
+                r = o < size ? 0 : -ENOBUFS;
+        }
+        sqlite3_finalize(q);
+        sqlite3_close(p);
+        return r;
 }
 
 static int bench_remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -60,6 +60,9 @@ void bench_show_log(const char *log, unsigned lines);
 /* Runs sql on db with the sqlite3 shell; its first output line (fields separated by spaces)
  * into out. */
 int bench_sql_line(const char *db, const char *sql, char *out, size_t size);
+/* The same, through the SQLite library on an in-memory copy of the history whose packed ticks
+ * are plain rows again (tests/plain.h): for counting unit_energy rows. */
+int bench_plain_sql_line(const char *db, const char *sql, char *out, size_t size);
 
 /* Removes a directory and everything below it (symbolic links are not followed). */
 void bench_remove_dir(const char *dir);
