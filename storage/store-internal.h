@@ -431,8 +431,13 @@ typedef struct PackedTickBlobs {
         const void *units, *requests, *domains;
         size_t units_len, requests_len, domains_len;
 } PackedTickBlobs;
-/* Adds a tick's values; -EBADMSG (naming the tick) for a malformed BLOB or sums past int64. */
+/* Adds a tick's values; -EBADMSG (naming the tick) for a malformed BLOB or an id out of range,
+ * and then none of them is added; -EOVERFLOW for sums past int64. */
 int packed_sums_add(Store *s, PackedSums *p, int64_t tick, const PackedTickBlobs *b)
+        __attribute__((warn_unused_result));
+/* Adds one unit's values, all or none: -ERANGE for an id no array holds (below 0, past
+ * PACKED_ID_MAX), -EOVERFLOW for a value or a sum past int64, -ENOMEM. */
+int packed_sums_add_unit(PackedSums *p, const StoreUnitValue *v, bool estimated)
         __attribute__((warn_unused_result));
 size_t packed_sums_requests(PackedSums *p);
 /* Writes the sums with sql[0] per unit (?2 its id, ?3 active_uj, ?4 idle_uj, ?5 cpu_ns,
@@ -444,7 +449,8 @@ int packed_sums_write(Store *s, PackedSums *p, int64_t bucket, const char *const
 void packed_sums_clear(PackedSums *p);
 void packed_sums_free(PackedSums *p);
 /* Calls fn for every tick with a tick_units row selected by where (a condition on ticks t, with
- * ?1 = a and ?2 = b), by end time. */
+ * ?1 = a and ?2 = b), by end time; a tick fn finds malformed (-EBADMSG) is left out, with a
+ * warning naming it. */
 int packed_sums_each_tick(Store *s, const char *where, int64_t a, int64_t b,
                           int (*fn)(Store *, void *, int64_t tick, int64_t ts_us,
                                     const PackedTickBlobs *),

@@ -9,7 +9,8 @@
  *
  * The rollups (minute, and ticks written late), the running totals' flush and their readers'
  * tail add up these BLOBs in C (PackedSums) rather than decoding them into temp tables: a minute
- * of 100 units is 6,000 values, which SQLite would insert and sort again. */
+ * of 100 units is 6,000 values, which SQLite would insert and sort again. A BLOB that does not
+ * decode is named in a warning and left out of those sums. */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 
 /* ---- writing ---- */
@@ -65,9 +67,12 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t)
                 return store_failf(s, -ENOMEM, "out of memory packing a tick");
         memcpy(u, t->units, nu * sizeof(*u));
         qsort(u, nu, sizeof(*u), cmp_unit);
-        /* ids the sums index arrays by (packed_sums_add), each once */
+        /* what packed_sums_add takes back: ids it indexes arrays by, each once, and values
+         * within int64, as the plain rows' INTEGER columns hold them */
         for (size_t k = 0; k < nu; k++)
-                if (u[k].unit_id > PACKED_ID_MAX || (k > 0 && u[k].unit_id == u[k - 1].unit_id))
+                if (u[k].unit_id > PACKED_ID_MAX || (k > 0 && u[k].unit_id == u[k - 1].unit_id) ||
+                    u[k].active_uj > INT64_MAX || u[k].idle_uj > INT64_MAX ||
+                    u[k].cpu_ns > INT64_MAX)
                         return 0;
         if (!store_pack_units_fit(u, nu))
                 return 0;
@@ -75,7 +80,8 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t)
                 memcpy(q, t->requests, nr * sizeof(*q));
         qsort(q, nr, sizeof(*q), cmp_request);
         for (size_t k = 0; k < nr; k++)
-                if (!isfinite(q[k].count) || q[k].unit_id < 0 || q[k].metric_id < 0 ||
+                if (!isfinite(q[k].count) || q[k].count < 0 || q[k].unit_id < 0 ||
+                    q[k].metric_id < 0 || /* as store_unpack_requests takes them */
                     (k > 0 && cmp_request(&q[k - 1], &q[k]) == 0))
                         return 0;
         for (size_t k = 0; k < nd; k++) {
@@ -145,21 +151,23 @@ void packed_sums_free(PackedSums *p)
         *p = (PackedSums){0};
 }
 
-/* Grows an array of sums indexed by id to hold id (zeroed); NULL past PACKED_ID_MAX. */
-static void *sums_at(void **v, size_t *n, size_t elem, int64_t id)
+/* The sums of id in an array indexed by id, grown (zeroed) as needed: -ERANGE for an id below 0
+ * or past PACKED_ID_MAX, -ENOMEM. */
+static int sums_at(void **v, size_t *n, size_t elem, int64_t id, void **ret)
 {
         if (id < 0 || id > PACKED_ID_MAX)
-                return NULL;
+                return -ERANGE;
         if ((size_t)id >= *n) {
                 size_t nn = (size_t)id + 64;
                 char *nv = realloc(*v, nn * elem);
                 if (!nv)
-                        return NULL;
+                        return -ENOMEM;
                 memset(nv + *n * elem, 0, (nn - *n) * elem);
                 *v = nv;
                 *n = nn;
         }
-        return (char *)*v + (size_t)id * elem;
+        *ret = (char *)*v + (size_t)id * elem;
+        return 0;
 }
 
 static bool add_u64(int64_t *sum, uint64_t v)
@@ -167,62 +175,84 @@ static bool add_u64(int64_t *sum, uint64_t v)
         return v <= INT64_MAX && !__builtin_add_overflow(*sum, (int64_t)v, sum);
 }
 
+int packed_sums_add_unit(PackedSums *p, const StoreUnitValue *v, bool estimated)
+{
+        PackedUnitSum *u;
+        int r = sums_at((void **)&p->units, &p->n_units, sizeof(*u), v->unit_id, (void **)&u);
+        if (r < 0)
+                return r;
+        PackedUnitSum n = *u; /* all three or none */
+        if (!add_u64(&n.active_uj, v->active_uj) || !add_u64(&n.idle_uj, v->idle_uj) ||
+            !add_u64(&n.cpu_ns, v->cpu_ns))
+                return -EOVERFLOW;
+        *u = n;
+        u->estimated |= estimated;
+        u->seen = true;
+        p->any = true;
+        return 0;
+}
+
 static int packed_sums_fail(Store *s, int64_t tick, const char *what, int r)
 {
         if (r == -ENOMEM)
                 return store_failf(s, r, "out of memory adding up packed ticks");
+        if (r == -EOVERFLOW) /* as SQLite's SUM fails on plain rows */
+                return store_failf(s, r, "tick %lld: adding up its packed %s: integer overflow",
+                                   (long long)tick, what);
         return store_failf(s, -EBADMSG, "tick %lld: %s packed %s", (long long)tick,
                            r == -ERANGE ? "out-of-range values in its" : "malformed", what);
 }
 
 int packed_sums_add(Store *s, PackedSums *p, int64_t tick, const PackedTickBlobs *b)
 {
-        size_t n;
-        if (store_unpack_units(b->units, b->units_len, &p->unit_buf, &p->cap_unit_buf, &n) < 0)
+        /* Everything decoded and every id checked before anything is added: a tick that does
+         * not decode is left out whole. */
+        size_t nu, nr = 0, nd = 0;
+        if (store_unpack_units(b->units, b->units_len, &p->unit_buf, &p->cap_unit_buf, &nu) < 0)
                 return packed_sums_fail(s, tick, "units", -EBADMSG);
-        for (size_t k = 0; k < n; k++) {
-                const StoreUnitValue *v = &p->unit_buf[k];
-                PackedUnitSum *u = sums_at((void **)&p->units, &p->n_units, sizeof(*u), v->unit_id);
-                if (!u)
-                        return packed_sums_fail(s, tick, "units",
-                                                v->unit_id < 0 ? -ERANGE : -ENOMEM);
-                if (!add_u64(&u->active_uj, v->active_uj) || !add_u64(&u->idle_uj, v->idle_uj) ||
-                    !add_u64(&u->cpu_ns, v->cpu_ns))
-                        return packed_sums_fail(s, tick, "units", -ERANGE);
-                u->estimated |= b->estimated;
-                u->seen = true;
+        if (b->requests && store_unpack_requests(b->requests, b->requests_len, &p->request_buf,
+                                                 &p->cap_request_buf, &nr) < 0)
+                return packed_sums_fail(s, tick, "requests", -EBADMSG);
+        if (b->domains && store_unpack_domains(b->domains, b->domains_len, &p->domain_buf,
+                                               &p->cap_domain_buf, &nd) < 0)
+                return packed_sums_fail(s, tick, "domains", -EBADMSG);
+        PackedUnitSum *u = NULL;
+        PackedDomainSum *d = NULL;
+        for (size_t k = 0; k < nu; k++) {
+                int r = sums_at((void **)&p->units, &p->n_units, sizeof(*u), p->unit_buf[k].unit_id,
+                                (void **)&u);
+                if (r < 0)
+                        return packed_sums_fail(s, tick, "units", r);
         }
-        if (b->requests) {
-                if (store_unpack_requests(b->requests, b->requests_len, &p->request_buf,
-                                          &p->cap_request_buf, &n) < 0)
-                        return packed_sums_fail(s, tick, "requests", -EBADMSG);
-                if (array_grow((void **)&p->requests, &p->cap_requests, p->n_requests + n,
-                               sizeof(*p->requests)) < 0)
-                        return packed_sums_fail(s, tick, "requests", -ENOMEM);
-                memcpy(p->requests + p->n_requests, p->request_buf, n * sizeof(*p->requests));
-                p->n_requests += n;
+        for (size_t k = 0; k < nd; k++) {
+                int r = sums_at((void **)&p->domains, &p->n_domains, sizeof(*d),
+                                p->domain_buf[k].domain_id, (void **)&d);
+                if (r < 0)
+                        return packed_sums_fail(s, tick, "domains", r);
         }
-        if (b->domains) {
-                if (store_unpack_domains(b->domains, b->domains_len, &p->domain_buf,
-                                         &p->cap_domain_buf, &n) < 0)
-                        return packed_sums_fail(s, tick, "domains", -EBADMSG);
-                for (size_t k = 0; k < n; k++) {
-                        const StorePackedDomain *v = &p->domain_buf[k];
-                        PackedDomainSum *d = sums_at((void **)&p->domains, &p->n_domains,
-                                                     sizeof(*d), v->domain_id);
-                        if (!d)
-                                return packed_sums_fail(s, tick, "domains",
-                                                        v->domain_id < 0 ? -ERANGE : -ENOMEM);
-                        /* as SQL has it: energy_uj IS NULL AND drop_reason IS NOT 'baseline' */
-                        bool dropped = !v->has_energy && !(v->reason && v->reason_len == 8 &&
-                                                           memcmp(v->reason, "baseline", 8) == 0);
-                        if ((v->has_energy &&
-                             __builtin_add_overflow(d->energy_uj, v->energy_uj, &d->energy_uj)) ||
-                            (v->has_energy && !add_u64(&d->valid_us, b->dt_us)))
-                                return packed_sums_fail(s, tick, "domains", -ERANGE);
-                        d->dropped += dropped;
-                        d->seen = true;
-                }
+        if (array_grow((void **)&p->requests, &p->cap_requests, p->n_requests + nr,
+                       sizeof(*p->requests)) < 0)
+                return packed_sums_fail(s, tick, "requests", -ENOMEM);
+
+        for (size_t k = 0; k < nu; k++) {
+                int r = packed_sums_add_unit(p, &p->unit_buf[k], b->estimated);
+                if (r < 0)
+                        return packed_sums_fail(s, tick, "units", r);
+        }
+        memcpy(p->requests + p->n_requests, p->request_buf, nr * sizeof(*p->requests));
+        p->n_requests += nr;
+        for (size_t k = 0; k < nd; k++) {
+                const StorePackedDomain *v = &p->domain_buf[k];
+                d = &p->domains[v->domain_id];
+                /* as SQL has it: energy_uj IS NULL AND drop_reason IS NOT 'baseline' */
+                bool dropped = !v->has_energy && !(v->reason && v->reason_len == 8 &&
+                                                   memcmp(v->reason, "baseline", 8) == 0);
+                if (v->has_energy &&
+                    (__builtin_add_overflow(d->energy_uj, v->energy_uj, &d->energy_uj) ||
+                     !add_u64(&d->valid_us, b->dt_us)))
+                        return packed_sums_fail(s, tick, "domains", -EOVERFLOW);
+                d->dropped += dropped;
+                d->seen = true;
         }
         p->any = true;
         return 0;
@@ -323,6 +353,13 @@ int packed_sums_each_tick(Store *s, const char *where, int64_t a, int64_t b,
                         .domains_len = (size_t)sqlite3_column_bytes(q, 6),
                 };
                 r = fn(s, userdata, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), &blobs);
+                /* A BLOB that does not decode (a damaged file; joulesd writes none) is left out,
+                 * said, rather than stopping every rollup, flush and commit after it: the tick's
+                 * row stays, and a query that reads it fails naming it (store-unpack.c). */
+                if (r == -EBADMSG) {
+                        log_warning("storage: %s; its values are left out of the sums", s->error);
+                        r = 0;
+                }
         }
         if (r >= 0 && rc != SQLITE_DONE)
                 r = store_fail(s, rc, "reading packed ticks");

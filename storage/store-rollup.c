@@ -185,12 +185,6 @@ static int roll_packed(Store *s, const char *tier, int64_t width, const char *wh
 
 /* ---- plain rows, packed as they are rolled ---- */
 
-/* Sums of one unit in the minute being rolled. */
-typedef struct PackSum {
-        int64_t active, idle, cpu;
-        bool estimated, seen;
-} PackSum;
-
 /* The rows of another kind (requests, domains) read beside the unit rows while packing, in the
  * same tick order (ts_us, id): q's first two columns are the tick's id and ts_us. */
 typedef struct PackSide {
@@ -208,9 +202,7 @@ typedef struct PackBuf {
 typedef struct PackState {
         Store *s;
         sqlite3_stmt *blob, *roll, *old_requests;
-        PackSum *sums;
-        size_t n_sums;
-        int64_t bucket;
+        RollPacked minute; /* the units of the ticks rolled on the way */
         StoreUnitValue *units;
         size_t n_units, cap_units;
         bool units_odd; /* the tick has a unit value the BLOB cannot hold */
@@ -327,25 +319,18 @@ static int pack_requests_alone(PackState *p)
         return rc == SQLITE_DONE ? 0 : store_fail(p->s, rc, "packing requests");
 }
 
-static int pack_flush_minute(PackState *p)
+/* Adds one unit's values of a tick to its minute on their own. */
+static int pack_roll_one(PackState *p, int64_t bucket, const StoreUnitValue *u, bool estimated)
 {
-        for (size_t id = 0; id < p->n_sums; id++) {
-                PackSum *u = &p->sums[id];
-                if (!u->seen)
-                        continue;
-                sqlite3_bind_int64(p->roll, 1, p->bucket);
-                sqlite3_bind_int64(p->roll, 2, (int64_t)id);
-                sqlite3_bind_int64(p->roll, 3, u->active);
-                sqlite3_bind_int64(p->roll, 4, u->idle);
-                sqlite3_bind_int64(p->roll, 5, u->cpu);
-                sqlite3_bind_int(p->roll, 6, u->estimated);
-                int rc = sqlite3_step(p->roll);
-                sqlite3_reset(p->roll);
-                if (rc != SQLITE_DONE)
-                        return store_fail(p->s, rc, "rolling up units");
-                *u = (PackSum){0};
-        }
-        return 0;
+        sqlite3_bind_int64(p->roll, 1, bucket);
+        sqlite3_bind_int64(p->roll, 2, u->unit_id);
+        sqlite3_bind_int64(p->roll, 3, (int64_t)u->active_uj);
+        sqlite3_bind_int64(p->roll, 4, (int64_t)u->idle_uj);
+        sqlite3_bind_int64(p->roll, 5, (int64_t)u->cpu_ns);
+        sqlite3_bind_int(p->roll, 6, estimated);
+        int rc = sqlite3_step(p->roll);
+        sqlite3_reset(p->roll);
+        return rc == SQLITE_DONE ? 0 : store_fail(p->s, rc, "rolling up units");
 }
 
 /* Writes the tick's tick_units row: its units, and its requests and domains when it has them.
@@ -399,7 +384,8 @@ static int pack_flush_tick(PackState *p, int64_t tick_id, int64_t tick_ts)
  * into the minute tier on the way (their requests and domains are already rolled in SQL). */
 static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
 {
-        PackState p = {.s = s, .bucket = INT64_MIN};
+        PackState p = {.s = s,
+                       .minute = {.tier = "minute", .width = STORE_MINUTE_US, .bucket = INT64_MIN}};
         sqlite3_stmt *q = NULL;
         int rc, r = store_cached(s,
                                  "SELECT t.id, t.ts_us, t.estimated, e.unit_id, e.active_uj, "
@@ -470,32 +456,23 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
                         goto out;
                 }
                 p.units[p.n_units++] = u;
-                if (ts <= roll_from || u.unit_id < 0 || u.unit_id > 10000000)
+                if (ts <= roll_from)
                         continue;
                 int64_t b = store_floor_to(ts - 1, STORE_MINUTE_US);
-                if (b != p.bucket) {
-                        r = pack_flush_minute(&p);
+                if (b != p.minute.bucket) {
+                        r = roll_packed_flush(s, &p.minute);
                         if (r < 0)
                                 goto out;
-                        p.bucket = b;
+                        p.minute.bucket = b;
                 }
-                if ((size_t)u.unit_id >= p.n_sums) {
-                        size_t n = (size_t)u.unit_id + 64;
-                        PackSum *ns = realloc(p.sums, n * sizeof(*ns));
-                        if (!ns) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        memset(ns + p.n_sums, 0, (n - p.n_sums) * sizeof(*ns));
-                        p.sums = ns;
-                        p.n_sums = n;
-                }
-                PackSum *sum = &p.sums[u.unit_id];
-                sum->active += (int64_t)u.active_uj;
-                sum->idle += (int64_t)u.idle_uj;
-                sum->cpu += (int64_t)u.cpu_ns;
-                sum->estimated |= sqlite3_column_int(q, 2) != 0;
-                sum->seen = true;
+                bool est = sqlite3_column_int(q, 2) != 0;
+                r = packed_sums_add_unit(&p.minute.sums, &u, est);
+                /* what the sums cannot hold (a foreign file's: an id past the array, a value
+                 * past int64) is added alone, by SQLite, with its result or its error */
+                if (r == -ERANGE || r == -EOVERFLOW)
+                        r = pack_roll_one(&p, b, &u, est);
+                if (r < 0)
+                        goto out;
         }
         if (rc != SQLITE_DONE) {
                 r = store_fail(s, rc, "reading ticks to pack");
@@ -505,7 +482,7 @@ static int pack_and_roll(Store *s, int64_t lo, int64_t hi, int64_t roll_from)
         while (r >= 0 && p.req.row)
                 r = pack_requests_alone(&p);
         if (r >= 0)
-                r = pack_flush_minute(&p);
+                r = roll_packed_flush(s, &p.minute);
         if (r >= 0)
                 r = store_exec_bound(s,
                                      "DELETE FROM unit_energy WHERE tick_id IN (SELECT p.tick_id "
@@ -530,7 +507,7 @@ out:
         store_release(p.blob);
         store_release(p.old_requests);
         store_release(p.roll);
-        free(p.sums);
+        packed_sums_free(&p.minute.sums);
         free(p.units);
         free(p.reqs);
         free(p.doms);
