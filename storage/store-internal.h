@@ -399,7 +399,9 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t) __attribute__((w
 
 /* Sums over packed ticks, by unit id, by domain id, and the requests (unit, metric, count) as
  * they came (packed_sums_requests adds up each pair). */
-#define PACKED_ID_MAX 10000000 /* larger ids are refused (an array is indexed by them) */
+/* Larger ids are refused: an array is indexed by them (32 bytes an id, 32 MiB at most, as the
+ * running totals' own arrays, store-totals.c); a tick holding one stays plain rows. */
+#define PACKED_ID_MAX (1 << 20)
 typedef struct PackedUnitSum {
         int64_t active_uj, idle_uj, cpu_ns;
         bool estimated, seen;
