@@ -239,7 +239,8 @@ int packed_sums_add(Store *s, PackedSums *p, int64_t tick, const PackedTickBlobs
                 if (r < 0)
                         return packed_sums_fail(s, tick, "units", r);
         }
-        memcpy(p->requests + p->n_requests, p->request_buf, nr * sizeof(*p->requests));
+        if (nr > 0) /* both buffers may still be NULL when there is none */
+                memcpy(p->requests + p->n_requests, p->request_buf, nr * sizeof(*p->requests));
         p->n_requests += nr;
         for (size_t k = 0; k < nd; k++) {
                 const StorePackedDomain *v = &p->domain_buf[k];
@@ -262,6 +263,8 @@ int packed_sums_add(Store *s, PackedSums *p, int64_t tick, const PackedTickBlobs
  * how many pairs. */
 size_t packed_sums_requests(PackedSums *p)
 {
+        if (p->n_requests == 0)
+                return 0; /* requests may be NULL */
         qsort(p->requests, p->n_requests, sizeof(*p->requests), cmp_request);
         size_t n = 0;
         for (size_t k = 0; k < p->n_requests; k++) {

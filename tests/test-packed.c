@@ -206,7 +206,8 @@ static void test_big_id_blob(void **state)
         assert_int_equal(store_commit(w.s), 0);
         store_close(w.s);
         StoreUnitValue u = {20000000, 5, 0, 5};
-        uint8_t buf[64];
+        uint8_t buf[256];
+        assert_true(store_pack_bound(1) <= sizeof(buf));
         size_t len = store_pack_units(&u, 1, buf);
         sqlite3 *db;
         sqlite3_stmt *q;
