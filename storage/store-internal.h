@@ -52,12 +52,19 @@ typedef enum StoreRows {
 #define STORE_ROWS_CHUNK  16
 #define STORE_ROWS_SHIFTS 5
 
+/* What store_commit wrote of a tick before its other rows: its id, and whether store_tick_pack
+ * wrote its units and requests. */
+typedef struct StoreWritten {
+        int64_t id;
+        bool packed;
+} StoreWritten;
+
 /* Inserts the units, processes, counters and requests of the ticks from head on (the i-th
- * written under tick id ids[i]; its units and requests not when packed[i], store_tick_pack
- * wrote them), inside the open transaction. */
+ * under written[i].id; its units and requests not when written[i].packed), inside the open
+ * transaction. */
 struct PendingTick;
-int store_rows_write(Store *s, const struct PendingTick *head, const int64_t *ids,
-                     const bool *packed) __attribute__((warn_unused_result));
+int store_rows_write(Store *s, const struct PendingTick *head, const StoreWritten *written)
+        __attribute__((warn_unused_result));
 /* Finalizes the statements store_rows_write prepared; store_close before closing the handle. */
 void store_rows_free(Store *s);
 

@@ -159,8 +159,7 @@ static const void *tick_rows(const StoreTick *t, bool packed, StoreRows kind, si
 /* The next row of a kind over the ticks, in tick order. */
 typedef struct RowCursor {
         const PendingTick *p;
-        const int64_t *id;
-        const bool *packed;
+        const StoreWritten *w; /* the tick's */
         size_t i, n, size;
         const char *rows;
 } RowCursor;
@@ -169,25 +168,24 @@ static void cursor_settle(RowCursor *c, StoreRows kind)
 {
         while (c->p && c->i >= c->n) {
                 c->p = c->p->next;
-                c->id++;
-                c->packed++;
+                c->w++;
                 c->i = 0;
                 c->n = 0;
                 if (c->p)
-                        c->rows = tick_rows(&c->p->t, *c->packed, kind, &c->n, &c->size);
+                        c->rows = tick_rows(&c->p->t, c->w->packed, kind, &c->n, &c->size);
         }
 }
 
-static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, const int64_t *ids,
-                           const bool *packed)
+static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head,
+                           const StoreWritten *written)
 {
         size_t total = 0, n, size, i = 0;
         for (const PendingTick *p = head; p; p = p->next, i++) {
-                (void)tick_rows(&p->t, packed[i], kind, &n, &size);
+                (void)tick_rows(&p->t, written[i].packed, kind, &n, &size);
                 total += n;
         }
-        RowCursor c = {.p = head, .id = ids, .packed = packed};
-        c.rows = tick_rows(&head->t, packed[0], kind, &c.n, &c.size);
+        RowCursor c = {.p = head, .w = written};
+        c.rows = tick_rows(&head->t, written[0].packed, kind, &c.n, &c.size);
         cursor_settle(&c, kind);
         int cols = kinds[kind].cols;
         while (total > 0) {
@@ -200,7 +198,7 @@ static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, co
                         return r;
                 for (size_t k = 0; k < ((size_t)1 << shift); k++) {
                         int first = (int)k * cols + 1;
-                        sqlite3_bind_int64(q, first, *c.id);
+                        sqlite3_bind_int64(q, first, c.w->id);
                         kinds[kind].bind(q, first + 1, c.rows + c.i * c.size);
                         c.i++;
                         cursor_settle(&c, kind);
@@ -215,11 +213,11 @@ static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head, co
         return 0;
 }
 
-int store_rows_write(Store *s, const PendingTick *head, const int64_t *ids, const bool *packed)
+int store_rows_write(Store *s, const PendingTick *head, const StoreWritten *written)
 {
         int r = 0;
         for (size_t k = 0; k < _STORE_ROWS_MAX && r >= 0 && head; k++)
-                r = rows_write_kind(s, (StoreRows)k, head, ids, packed);
+                r = rows_write_kind(s, (StoreRows)k, head, written);
         return r;
 }
 

@@ -229,7 +229,7 @@ int store_move_aside(const char *path, char *ret_path, size_t size)
 }
 
 static void pending_free(Store *s);
-static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bool *ret_packed);
+static int store_tick_write(Store *s, const PendingTick *pt, StoreWritten *ret);
 
 Store *store_close(Store *s)
 {
@@ -407,18 +407,16 @@ int store_commit(Store *s)
                 p1 = now_thread_cpu_ns();
         /* The ticks first, then their other rows several to a statement (store-rows.c), which
          * needs every tick's id. */
-        int64_t *ids = r >= 0 ? malloc(s->pending_ticks * sizeof(*ids)) : NULL;
-        bool *packed = r >= 0 ? malloc(s->pending_ticks * sizeof(*packed)) : NULL;
-        if (r >= 0 && (!ids || !packed))
+        StoreWritten *w = r >= 0 ? malloc(s->pending_ticks * sizeof(*w)) : NULL;
+        if (r >= 0 && !w)
                 r = store_failf(s, -ENOMEM, "out of memory for a commit of %zu ticks",
                                 s->pending_ticks);
         size_t k = 0;
         for (PendingTick *p = s->pending_head; p && r >= 0; p = p->next, k++)
-                r = store_tick_write(s, p, &ids[k], &packed[k]);
+                r = store_tick_write(s, p, &w[k]);
         if (r >= 0)
-                r = store_rows_write(s, s->pending_head, ids, packed);
-        free(ids);
-        free(packed);
+                r = store_rows_write(s, s->pending_head, w);
+        free(w);
         if (s->profile)
                 p2 = now_thread_cpu_ns();
         /* The running totals about once a minute, in a batch's transaction: readers add the
@@ -592,7 +590,7 @@ int store_event_ensure(Store *s, const char *name, int64_t *ret_id)
 
 /* Writes one tick's rows inside the open transaction, under its run (a replayed tick's is the
  * run that queued it). */
-static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bool *ret_packed)
+static int store_tick_write(Store *s, const PendingTick *pt, StoreWritten *ret)
 {
         const StoreTick *t = &pt->t;
         int r;
@@ -617,8 +615,8 @@ static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bo
         r = store_tick_pack(s, tick, t);
         if (r < 0)
                 return r;
-        *ret_packed = r == 1;
-        for (size_t i = 0; i < t->n_domains && !*ret_packed && r >= 0; i++) {
+        ret->packed = r == 1;
+        for (size_t i = 0; i < t->n_domains && !ret->packed && r >= 0; i++) {
                 const StoreDomainValue *d = &t->domains[i];
                 if (d->valid)
                         r = STORE_STEP(s, ST_DOMAIN_ENERGY_ADD, "iiun", tick, d->domain_id,
@@ -633,6 +631,6 @@ static int store_tick_write(Store *s, const PendingTick *pt, int64_t *ret_id, bo
                                t->ingest->rejected, t->ingest->malformed);
         if (r < 0)
                 return r;
-        *ret_id = tick;
+        ret->id = tick;
         return 0;
 }
