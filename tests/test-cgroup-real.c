@@ -32,8 +32,8 @@
 
 static struct {
         char v2[1024];
-        char slice[1100], own_slice[1150], unit_a[1200], unit_b[1200];
-        bool made_slice, made_own_slice, made_a, made_b;
+        char root[1050], slice[1100], own_slice[1150], unit_a[1200], unit_b[1200];
+        bool made_root, made_slice, made_own_slice, made_a, made_b;
         pid_t child;
         int go[2], done[2];
         pid_t kids[5];
@@ -62,6 +62,9 @@ static int real_teardown(void **state)
         real.made_own_slice = false;
         if (real.made_slice)
                 (void)rmdir(real.slice); /* only when empty: others may use it */
+        if (real.made_root)
+                real_cgroup_remove(real.root);
+        real.made_slice = real.made_root = false;
         for (int i = 0; i < 2; i++) {
                 if (real.go[i] >= 0)
                         close(real.go[i]);
@@ -211,11 +214,16 @@ static void test_real_lazy(void **state)
         size_t n, ia = 0;
         (void)state;
 
-        /* A slice of this test's own: whether the quiet unit is left unread depends on its
-         * slice's CPU time being explained by the busy unit, which busy units of other tests
-         * running at the same time in system.slice would upset. */
-        snprintf(real.slice, sizeof(real.slice), "%s/system.slice", real.v2);
-        real.made_slice = mkdir(real.slice, 0755) == 0;
+        /* A tree of this test's own, read as joulesd --cgroup-root reads one: whether the quiet
+         * unit is left unread depends on its slice's CPU time being explained by the busy unit,
+         * and how many cgroups a round reads on the host's whole tree depends on what the other
+         * tests running beside it (or the host's services) do meanwhile. */
+        snprintf(real.root, sizeof(real.root), "%s/t-joules-%d.root", real.v2, (int)getpid());
+        assert_int_equal(mkdir(real.root, 0755), 0);
+        real.made_root = true;
+        snprintf(real.slice, sizeof(real.slice), "%s/system.slice", real.root);
+        assert_int_equal(mkdir(real.slice, 0755), 0);
+        real.made_slice = true;
         snprintf(real.own_slice, sizeof(real.own_slice), "%s/t-joules-%d.slice", real.slice,
                  (int)getpid());
         assert_int_equal(mkdir(real.own_slice, 0755), 0);
@@ -257,9 +265,12 @@ static void test_real_lazy(void **state)
         cgroup_options_default(&o);
         o.rescan_every = 0;
         CgroupSet *s;
-        assert_int_equal(cgroup_set_open(NULL, &o, &s), 0);
+        JoulesRoots roots = JOULES_ROOTS_DEFAULT;
+        roots.cgroupfs = real.root;
+        assert_int_equal(cgroup_set_open(&roots, &o, &s), 0);
         assert_int_equal(cgroup_set_sample(s), 0); /* baselines, processes included */
         size_t all_reads = cgroup_set_reads(s);
+        assert_int_equal(all_reads, 5); /* the root, the two slices, the two units */
         char name[128], name_b[128];
         snprintf(name, sizeof(name), "t-joules-%d-lazy.service", (int)getpid());
         snprintf(name_b, sizeof(name_b), "t-joules-%d-quiet.service", (int)getpid());
@@ -354,6 +365,9 @@ static int many_teardown(void **state)
         many.made_unit = false;
         if (real.made_slice)
                 (void)rmdir(real.slice); /* only when empty: others may use it */
+        if (real.made_root)
+                real_cgroup_remove(real.root);
+        real.made_slice = real.made_root = false;
         return 0;
 }
 
