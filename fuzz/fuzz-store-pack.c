@@ -4,8 +4,8 @@
  * adding up to the sums it carries (so a report never shows a wrong total), and decode -> encode
  * -> decode giving the same values. The first byte picks what the rest is:
  *   0: a unit blob, 1: a request blob, 2: values to encode (unit list), 3: values to encode
- *   (request list), 4: a domain blob (storage/store-pack-side.c); the encoded form must decode
- *   to exactly those values. */
+ *   (request list), 4: a domain blob, 5: a process blob (storage/store-pack-side.c); the encoded
+ *   form must decode to exactly those values. */
 
 #include "fuzz/fuzz.h"
 
@@ -113,12 +113,53 @@ static void check_domains(const StorePackedDomain *d, size_t n)
         free(blob);
 }
 
+/* A process blob that decodes encodes again, and that decodes to the same rows. */
+static void check_procs(const StorePackedProc *v, size_t n)
+{
+        StoreProcValue *in = calloc(n ? n : 1, sizeof(*in));
+        char **names = calloc(n ? n : 1, sizeof(*names));
+        FUZZ_CHECK(in && names);
+        for (size_t k = 0; k < n; k++) {
+                FUZZ_CHECK(k ? v[k].unit_id > v[k - 1].unit_id ||
+                                           (v[k].unit_id == v[k - 1].unit_id &&
+                                            v[k].pid > v[k - 1].pid)
+                             : v[k].unit_id >= 0);
+                FUZZ_CHECK(v[k].pid >= 0 && !memchr(v[k].comm, 0, v[k].comm_len));
+                names[k] = strndup(v[k].comm, v[k].comm_len);
+                FUZZ_CHECK(names[k]);
+                in[k] = (StoreProcValue){v[k].unit_id,   v[k].pid,     v[k].start_time, names[k],
+                                         v[k].active_uj, v[k].idle_uj, v[k].cpu_ns};
+        }
+        size_t bound = store_pack_procs_bound(in, n);
+        uint8_t *blob = malloc(bound);
+        FUZZ_CHECK(blob);
+        size_t len = store_pack_procs(in, n, blob);
+        FUZZ_CHECK(len > 0 && len <= bound);
+        StorePackedProc *back = NULL;
+        size_t cap = 0, m = 0;
+        FUZZ_CHECK(store_unpack_procs(blob, len, &back, &cap, &m) == 0);
+        FUZZ_CHECK(m == n);
+        for (size_t k = 0; k < n; k++)
+                FUZZ_CHECK(back[k].unit_id == v[k].unit_id && back[k].pid == v[k].pid &&
+                           back[k].start_time == v[k].start_time &&
+                           back[k].comm_len == v[k].comm_len &&
+                           memcmp(back[k].comm, v[k].comm, v[k].comm_len) == 0 &&
+                           back[k].active_uj == v[k].active_uj && back[k].idle_uj == v[k].idle_uj &&
+                           back[k].cpu_ns == v[k].cpu_ns);
+        for (size_t k = 0; k < n; k++)
+                free(names[k]);
+        free(names);
+        free(in);
+        free(back);
+        free(blob);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1)
                 return 0;
         const uint8_t *p = data + 1, *end = data + size;
-        switch (data[0] % 5) {
+        switch (data[0] % 6) {
         case 0: {
                 StoreUnitValue *u = NULL;
                 size_t cap = 0, n = 0;
@@ -176,6 +217,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (r == 0)
                         check_domains(d, n);
                 free(d);
+                break;
+        }
+        case 5: {
+                StorePackedProc *v = NULL;
+                size_t cap = 0, n = 0;
+                int r = store_unpack_procs(p, (size_t)(end - p), &v, &cap, &n);
+                FUZZ_CHECK(r == 0 || r == -EBADMSG);
+                if (r == 0)
+                        check_procs(v, n);
+                free(v);
                 break;
         }
         default: {

@@ -192,10 +192,14 @@ int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char
                 if (r < 0)
                         goto out;
         }
+        /* since schema 14 most processes ride packed in their tick's tick_units row */
+        r = store_unpack_procs_range(s, from_us, to_us);
+        if (r < 0)
+                goto out;
         r = store_query(s, &q,
                         "SELECT u.name, p.pid, p.start_time, MAX(p.comm),"
                         " SUM(p.active_uj + p.idle_uj), SUM(p.cpu_ns)"
-                        " FROM process_energy p JOIN units u ON u.id = p.unit_id"
+                        " FROM " STORE_PROCS " p JOIN units u ON u.id = p.unit_id"
                         " WHERE p.tick_id IN " RANGE_TICKS " AND (?3 IS NULL OR u.name = ?3)"
                         " GROUP BY p.unit_id, p.pid, p.start_time"
                         " ORDER BY u.name, p.pid, p.start_time");
@@ -232,7 +236,7 @@ int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char
                 r = store_query(
                         s, &q,
                         "SELECT u.name, c.pid, c.start_time, c.event_id, TOTAL(c.value),"
-                        " (SELECT comm FROM process_energy pe WHERE pe.unit_id = c.unit_id AND"
+                        " (SELECT comm FROM " STORE_PROCS " pe WHERE pe.unit_id = c.unit_id AND"
                         "  pe.pid = c.pid AND pe.start_time = c.start_time"
                         "  ORDER BY pe.tick_id DESC LIMIT 1)"
                         " FROM process_counters c JOIN units u ON u.id = c.unit_id"

@@ -53,10 +53,11 @@ typedef enum StoreRows {
 #define STORE_ROWS_SHIFTS 5
 
 /* What store_commit wrote of a tick before its other rows: its id, and whether store_tick_pack
- * wrote its units and requests. */
+ * wrote its units and requests, and its processes. */
 typedef struct StoreWritten {
         int64_t id;
         bool packed;
+        bool procs_packed;
 } StoreWritten;
 
 /* Inserts the units, processes, counters and requests of the ticks from head on (the i-th
@@ -150,6 +151,7 @@ typedef enum StoreScratch {
         STORE_SCRATCH_UNITS,
         STORE_SCRATCH_REQUESTS,
         STORE_SCRATCH_DOMAINS,
+        STORE_SCRATCH_PROCS,
         STORE_SCRATCH_BLOB,
         _STORE_SCRATCH_MAX,
 } StoreScratch;
@@ -235,6 +237,7 @@ int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, i
 #define STORE_SCHEMA_PACKED_REQUESTS 6  /* requests packed too (tick_requests) */
 #define STORE_SCHEMA_PACKED_SIDE     12 /* tick_units.requests and .domains */
 #define STORE_SCHEMA_PACK_AT_COMMIT  13 /* ticks packed as they are committed (store-packed.c) */
+#define STORE_SCHEMA_PACKED_PROCS    14 /* their processes too (tick_units.procs) */
 
 /* ---- tiers (store-tiers.c) ---- */
 
@@ -359,6 +362,14 @@ void store_spans_bind(sqlite3_stmt *q, const StoreSpan *spans, size_t n, int fir
  * temp.packed_domains. */
 int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
         __attribute__((warn_unused_result));
+/* Adds up the packed processes of the raw ticks in (from_us, to_us] into temp.packed_procs, a row
+ * per process and name, which STORE_PROCS reads beside process_energy (store-procs.c). */
+int store_unpack_procs_range(Store *s, int64_t from_us, int64_t to_us)
+        __attribute__((warn_unused_result));
+#define STORE_PROCS_COLUMNS "tick_id, unit_id, pid, start_time, comm, active_uj, idle_uj, cpu_ns"
+#define STORE_PROCS                                                                                \
+        "(SELECT " STORE_PROCS_COLUMNS                                                             \
+        " FROM process_energy UNION ALL SELECT " STORE_PROCS_COLUMNS " FROM temp.packed_procs)"
 
 /* ---- packed raw ticks (store-pack.c) ---- */
 
@@ -396,13 +407,33 @@ size_t store_pack_domains_bound(const StorePackedDomain *d, size_t n);
 size_t store_pack_domains(const StorePackedDomain *d, size_t n, uint8_t *buf);
 int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, size_t *cap,
                          size_t *ret_n) __attribute__((warn_unused_result));
+/* A tick's process_energy row as stored; decoded, comm points into the BLOB, without a NUL. */
+typedef struct StorePackedProc {
+        int64_t unit_id;
+        int pid;
+        uint64_t start_time;
+        const char *comm;
+        size_t comm_len;
+        uint64_t active_uj, idle_uj, cpu_ns;
+} StorePackedProc;
+size_t store_pack_procs_bound(const StoreProcValue *v, size_t n);
+/* Encodes a tick's processes, sorted by (unit id, pid); 0 when they cannot be (the order broken
+ * or a pair repeated, a negative id or pid, no name, a value past int64): the rows then stay
+ * plain. */
+size_t store_pack_procs(const StoreProcValue *v, size_t n, uint8_t *buf);
+int store_unpack_procs(const void *data, size_t len, StorePackedProc **buf, size_t *cap,
+                       size_t *ret_n) __attribute__((warn_unused_result));
 
 /* ---- ticks packed as they are committed (store-packed.c) ---- */
 
 /* Inside the commit's transaction: writes the tick's units, requests and domain energies as its
- * tick_units row. 1: written; 0: they cannot be packed (no unit, an id repeated, a value the
- * formats cannot hold) and are for the caller to write as plain rows; < 0: an error. */
-int store_tick_pack(Store *s, int64_t tick, const StoreTick *t) __attribute__((warn_unused_result));
+ * tick_units row, and its processes there too unless it has per-process event counts (their
+ * reader names a process from its rows, in any tick before) or they cannot be packed (*ret_procs
+ * says which). 1: written; 0: they cannot be packed (no unit, an id repeated, a value the formats
+ * cannot hold) and are for the caller to write as plain rows, processes included; < 0: an error.
+ */
+int store_tick_pack(Store *s, int64_t tick, const StoreTick *t, bool *ret_procs)
+        __attribute__((warn_unused_result));
 
 /* Sums over packed ticks, by unit id, by domain id, and the requests (unit, metric, count) as
  * they came (packed_sums_requests adds up each pair). */

@@ -1,7 +1,8 @@
 /* The packed tick's other BLOBs, beside its units (store-pack.c): its requests (tick_requests
- * since schema 6, tick_units.requests since 12) and its domain energies (tick_units.domains
- * since 12), written when the tick is packed (store-rollup.c) and decoded for reading
- * (store-unpack.c). Integers are LEB128 varints (store-varint.h). */
+ * since schema 6, tick_units.requests since 12), its domain energies (tick_units.domains since
+ * 12) and its processes (tick_units.procs since 14), written when the tick is packed
+ * (store-packed.c, store-rollup.c) and decoded for reading (store-unpack.c). Integers are LEB128
+ * varints (store-varint.h). */
 
 #include "storage/store.h"
 #include "storage/store-internal.h"
@@ -190,6 +191,92 @@ int store_unpack_domains(const void *data, size_t len, StorePackedDomain **buf, 
                         .reason_len = (size_t)rl,
                 };
                 at += (size_t)rl;
+        }
+        if (at != len)
+                return -EBADMSG;
+        *ret_n = (size_t)n;
+        return 0;
+}
+
+/* Processes: a first byte (1), n, then per row, by (unit id, pid): the varint unit id - the
+ * previous row's (the first from 0), the pid, the start time, the name's length and bytes, and
+ * active_uj, idle_uj and cpu_ns. A process_energy row is about 60 bytes of SQLite (its key and
+ * name included); packed, about 25. */
+#define PROC_V1 1
+
+size_t store_pack_procs_bound(const StoreProcValue *v, size_t n)
+{
+        size_t b = 1 + 10;
+        for (size_t k = 0; k < n; k++)
+                b += 7 * 10 + (v[k].comm ? strlen(v[k].comm) : 0);
+        return b;
+}
+
+size_t store_pack_procs(const StoreProcValue *v, size_t n, uint8_t *buf)
+{
+        size_t o = 0;
+        buf[o++] = PROC_V1;
+        o += put_varint(buf + o, n);
+        for (size_t k = 0; k < n; k++) {
+                const StoreProcValue *p = &v[k];
+                int64_t prev = k > 0 ? v[k - 1].unit_id : 0;
+                if (p->unit_id < prev || p->pid < 0 || !p->comm || p->start_time > INT64_MAX ||
+                    p->active_uj > INT64_MAX || p->idle_uj > INT64_MAX || p->cpu_ns > INT64_MAX ||
+                    (k > 0 && p->unit_id == prev && p->pid <= v[k - 1].pid))
+                        return 0;
+                size_t cl = strlen(p->comm);
+                o += put_varint(buf + o, (uint64_t)(p->unit_id - prev));
+                o += put_varint(buf + o, (uint64_t)p->pid);
+                o += put_varint(buf + o, p->start_time);
+                o += put_varint(buf + o, cl);
+                memcpy(buf + o, p->comm, cl);
+                o += cl;
+                o += put_varint(buf + o, p->active_uj);
+                o += put_varint(buf + o, p->idle_uj);
+                o += put_varint(buf + o, p->cpu_ns);
+        }
+        return o;
+}
+
+int store_unpack_procs(const void *data, size_t len, StorePackedProc **buf, size_t *cap,
+                       size_t *ret_n)
+{
+        const uint8_t *p = data;
+        size_t at = 1;
+        uint64_t n;
+        /* every row takes at least 7 bytes */
+        if (len < 1 || p[0] != PROC_V1 || get_varint(p, len, &at, &n) < 0 || n > (len - at) / 7)
+                return -EBADMSG;
+        if (array_grow((void **)buf, cap, (size_t)n, sizeof(**buf)) < 0)
+                return -ENOMEM;
+        uint64_t unit = 0, prev_pid = 0;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t du, pid, st, cl, a, i, c;
+                if (get_varint(p, len, &at, &du) < 0 || du > (uint64_t)INT64_MAX - unit ||
+                    get_varint(p, len, &at, &pid) < 0 || pid > INT32_MAX ||
+                    (k > 0 && du == 0 && pid <= prev_pid) || get_varint(p, len, &at, &st) < 0 ||
+                    get_varint(p, len, &at, &cl) < 0 || cl > len - at)
+                        return -EBADMSG;
+                const char *comm = (const char *)p + at;
+                if (memchr(comm, 0, (size_t)cl)) /* a name was a C string */
+                        return -EBADMSG;
+                at += (size_t)cl;
+                if (get_varint(p, len, &at, &a) < 0 || get_varint(p, len, &at, &i) < 0 ||
+                    get_varint(p, len, &at, &c) < 0 || st > INT64_MAX || a > INT64_MAX ||
+                    i > INT64_MAX || c > INT64_MAX)
+                        return -EBADMSG;
+                unit += du;
+                prev_pid = pid;
+                (*buf)[k] = (StorePackedProc){
+                        .unit_id = (int64_t)unit,
+                        .pid = (int)pid,
+                        .start_time = st,
+                        .comm = comm,
+                        .comm_len = (size_t)cl,
+                        .active_uj = a,
+                        .idle_uj = i,
+                        .cpu_ns = c,
+                };
         }
         if (at != len)
                 return -EBADMSG;

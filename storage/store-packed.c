@@ -1,11 +1,13 @@
 /* Packed ticks as they are committed, and the sums read back from them.
  *
- * Since schema 13 store_commit writes a tick's units, requests and domain energies as its one
- * tick_units row (the BLOB formats of store-pack.c and store-pack-side.c) instead of about a dozen
- * plain rows that a rollup read back a minute later, packed and deleted: a plain row costs SQLite
- * a B-tree insert in a page that is cold after a second asleep. A tick the formats cannot hold
- * (no unit, a repeated id, sums past 64 bits, a count that is not a finite number) keeps plain
- * rows, packed later as before (store-rollup.c's pack_and_roll).
+ * Since schema 13 store_commit writes a tick's units, requests and domain energies (since 14 its
+ * processes too) as its one tick_units row (the BLOB formats of store-pack.c and
+ * store-pack-side.c) instead of about two dozen plain rows: a plain row costs SQLite a B-tree
+ * insert in a page that is cold after a second asleep, and the units' rows were read back a
+ * minute later, packed and deleted. A tick the formats cannot hold (no unit, a repeated id, sums
+ * past 64 bits, a count that is not a finite number, a process repeated or without a name) keeps
+ * plain rows: its units, requests and domains are packed later as before (store-rollup.c's
+ * pack_and_roll), its processes stay rows.
  *
  * The rollups (minute, and ticks written late), the running totals' flush and their readers'
  * tail add up these BLOBs in C (PackedSums) rather than decoding them into temp tables: a minute
@@ -41,6 +43,14 @@ static int cmp_request(const void *a, const void *b)
         return (x->metric_id > y->metric_id) - (x->metric_id < y->metric_id);
 }
 
+static int cmp_proc(const void *a, const void *b)
+{
+        const StoreProcValue *x = a, *y = b;
+        if (x->unit_id != y->unit_id)
+                return (x->unit_id > y->unit_id) - (x->unit_id < y->unit_id);
+        return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 static int cmp_domain(const void *a, const void *b)
 {
         const StorePackedDomain *x = a, *y = b;
@@ -55,15 +65,18 @@ static void *scratch(Store *s, StoreScratch k, size_t bytes)
         return s->scratch[k].p;
 }
 
-int store_tick_pack(Store *s, int64_t tick, const StoreTick *t)
+int store_tick_pack(Store *s, int64_t tick, const StoreTick *t, bool *ret_procs)
 {
-        size_t nu = t->n_units, nr = t->n_requests, nd = t->n_domains;
+        *ret_procs = false;
+        size_t nu = t->n_units, nr = t->n_requests, nd = t->n_domains,
+               np = t->n_proc_counters ? 0 : t->n_procs;
         if (nu == 0)
                 return 0;
         StoreUnitValue *u = scratch(s, STORE_SCRATCH_UNITS, nu * sizeof(*u));
         StoreRequestValue *q = scratch(s, STORE_SCRATCH_REQUESTS, (nr ? nr : 1) * sizeof(*q));
         StorePackedDomain *d = scratch(s, STORE_SCRATCH_DOMAINS, (nd ? nd : 1) * sizeof(*d));
-        if (!u || !q || !d)
+        StoreProcValue *pv = scratch(s, STORE_SCRATCH_PROCS, (np ? np : 1) * sizeof(*pv));
+        if (!u || !q || !d || !pv)
                 return store_failf(s, -ENOMEM, "out of memory packing a tick");
         memcpy(u, t->units, nu * sizeof(*u));
         qsort(u, nu, sizeof(*u), cmp_unit);
@@ -98,22 +111,27 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t)
                 };
         }
         qsort(d, nd, sizeof(*d), cmp_domain);
+        if (np)
+                memcpy(pv, t->procs, np * sizeof(*pv));
+        qsort(pv, np, sizeof(*pv), cmp_proc);
 
         size_t ub = store_pack_bound(nu), rb = nr ? store_pack_requests_bound(nr) : 0,
-               db = nd ? store_pack_domains_bound(d, nd) : 0;
-        uint8_t *buf = scratch(s, STORE_SCRATCH_BLOB, ub + rb + db);
+               db = nd ? store_pack_domains_bound(d, nd) : 0,
+               pb = np ? store_pack_procs_bound(pv, np) : 0;
+        uint8_t *buf = scratch(s, STORE_SCRATCH_BLOB, ub + rb + db + pb);
         if (!buf)
                 return store_failf(s, -ENOMEM, "out of memory packing a tick");
         size_t ul = store_pack_units(u, nu, buf);
         size_t rl = nr ? store_pack_requests(q, nr, buf + ub) : 0;
         size_t dl = nd ? store_pack_domains(d, nd, buf + ub + rb) : 0;
-        if (nd && dl == 0)
-                return 0; /* ids the format cannot hold: plain rows */
+        size_t pl = np ? store_pack_procs(pv, np, buf + ub + rb + db) : 0;
+        if ((nd && dl == 0) || (np && pl == 0))
+                return 0; /* what the formats cannot hold: plain rows */
 
         sqlite3_stmt *ins = NULL;
         int r = store_cached_for(s,
-                                 "INSERT INTO tick_units (tick_id, data, requests, domains) "
-                                 "VALUES (?1, ?2, ?3, ?4)",
+                                 "INSERT INTO tick_units (tick_id, data, requests, domains, "
+                                 "procs) VALUES (?1, ?2, ?3, ?4, ?5)",
                                  "writing tick_units", &ins);
         if (r < 0)
                 return r;
@@ -123,9 +141,14 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t)
                 sqlite3_bind_blob(ins, 3, buf + ub, (int)rl, SQLITE_STATIC);
         if (nd)
                 sqlite3_bind_blob(ins, 4, buf + ub + rb, (int)dl, SQLITE_STATIC);
+        if (pl)
+                sqlite3_bind_blob(ins, 5, buf + ub + rb + db, (int)pl, SQLITE_STATIC);
         int rc = sqlite3_step(ins);
         store_release(ins);
-        return rc == SQLITE_DONE ? 1 : store_fail(s, rc, "writing tick_units");
+        if (rc != SQLITE_DONE)
+                return store_fail(s, rc, "writing tick_units");
+        *ret_procs = t->n_proc_counters == 0;
+        return 1;
 }
 
 /* ---- adding up ---- */

@@ -432,13 +432,16 @@ int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
         size_t n = 0;
         int r, rc;
 
+        r = store_unpack_procs_range(s, from_us, to_us);
+        if (r < 0)
+                return r;
         r = store_query(s, &q,
                         "SELECT unit, pid, comm, energy, cpu FROM ("
                         "  SELECT u.name AS unit, p.pid AS pid, p.comm AS comm,"
                         "    SUM(p.active_uj + p.idle_uj) AS energy, SUM(p.cpu_ns) AS cpu,"
                         "    ROW_NUMBER() OVER (PARTITION BY u.id ORDER BY "
                         "      SUM(p.active_uj + p.idle_uj) DESC) AS rank"
-                        "  FROM process_energy p JOIN ticks t ON t.id = p.tick_id"
+                        "  FROM " STORE_PROCS " p JOIN ticks t ON t.id = p.tick_id"
                         "  JOIN units u ON u.id = p.unit_id"
                         "  WHERE t.ts_us > ?1 AND t.ts_us <= ?2"
                         "  GROUP BY u.id, p.pid, p.start_time)"

@@ -125,11 +125,12 @@ static int rows_stmt(Store *s, StoreRows kind, unsigned shift, sqlite3_stmt **re
         return 0;
 }
 
-/* Where a kind's rows are in a tick; none of the kinds store_tick_pack wrote when packed. */
-static const void *tick_rows(const StoreTick *t, bool packed, StoreRows kind, size_t *ret_n,
-                             size_t *ret_size)
+/* Where a kind's rows are in a tick; none of the kinds store_tick_pack wrote. */
+static const void *tick_rows(const StoreTick *t, const StoreWritten *w, StoreRows kind,
+                             size_t *ret_n, size_t *ret_size)
 {
-        if (packed && (kind == STORE_ROWS_UNITS || kind == STORE_ROWS_REQUESTS)) {
+        if ((w->packed && (kind == STORE_ROWS_UNITS || kind == STORE_ROWS_REQUESTS)) ||
+            (w->procs_packed && kind == STORE_ROWS_PROCS)) {
                 *ret_n = 0, *ret_size = 1;
                 return NULL;
         }
@@ -172,7 +173,7 @@ static void cursor_settle(RowCursor *c, StoreRows kind)
                 c->i = 0;
                 c->n = 0;
                 if (c->p)
-                        c->rows = tick_rows(&c->p->t, c->w->packed, kind, &c->n, &c->size);
+                        c->rows = tick_rows(&c->p->t, c->w, kind, &c->n, &c->size);
         }
 }
 
@@ -181,11 +182,11 @@ static int rows_write_kind(Store *s, StoreRows kind, const PendingTick *head,
 {
         size_t total = 0, n, size, i = 0;
         for (const PendingTick *p = head; p; p = p->next, i++) {
-                (void)tick_rows(&p->t, written[i].packed, kind, &n, &size);
+                (void)tick_rows(&p->t, &written[i], kind, &n, &size);
                 total += n;
         }
         RowCursor c = {.p = head, .w = written};
-        c.rows = tick_rows(&head->t, written[0].packed, kind, &c.n, &c.size);
+        c.rows = tick_rows(&head->t, &written[0], kind, &c.n, &c.size);
         cursor_settle(&c, kind);
         int cols = kinds[kind].cols;
         while (total > 0) {

@@ -254,6 +254,10 @@ static const char *const store_migrations[] = {
          * cannot hold. The running totals' tail and the rollups read the BLOBs, which a reader
          * of schema 12 or older would not. No table changes: the number keeps those away. */
         "SELECT 1;",
+        /* 14: a tick's processes ride in its tick_units row too (store-pack-side.c), instead of
+         * a process_energy row each: a tick the formats cannot hold keeps its rows, as do the
+         * ticks written before. The process readers decode them (store-unpack.c). */
+        "ALTER TABLE tick_units ADD COLUMN procs BLOB;",
 };
 
 int store_user_version(Store *s, int *ret)

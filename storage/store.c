@@ -610,9 +610,9 @@ static int store_tick_write(Store *s, const PendingTick *pt, StoreWritten *ret)
         if (r < 0)
                 return r;
         int64_t tick = sqlite3_last_insert_rowid(s->db);
-        /* Units, requests and domain energies in one packed row (store-packed.c); the others,
-         * and these when they cannot be packed, as plain rows (store-rows.c). */
-        r = store_tick_pack(s, tick, t);
+        /* Units, requests, domain energies and processes in one packed row (store-packed.c); the
+         * others, and these when they cannot be packed, as plain rows (store-rows.c). */
+        r = store_tick_pack(s, tick, t, &ret->procs_packed);
         if (r < 0)
                 return r;
         ret->packed = r == 1;

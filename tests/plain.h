@@ -1,7 +1,8 @@
 /* Tests that check a history's per-tick values with SQL read them from plain rows: since schema 13
  * joulesd packs a tick's units, requests and domain energies into its tick_units row as it
- * commits it (storage/store-packed.c). plain_expand turns every packed tick of a handle back into
- * unit_energy, unit_requests and domain_energy rows and deletes the packed rows, as a joulesd that
+ * commits it (storage/store-packed.c), since 14 its processes too. plain_expand turns every
+ * packed tick of a handle back into unit_energy, unit_requests, domain_energy and process_energy
+ * rows and deletes the packed rows, as a joulesd that
  * never packed would have left the file; plain_open gives a file's history that way in memory,
  * the file untouched. tests/tools/plain-history.c does it to a copy on disk, for the scripts. */
 #pragma once
@@ -33,24 +34,27 @@ static inline bool plain_has(sqlite3 *db, const char *table, const char *column)
 
 typedef struct Plain {
         sqlite3 *db;
-        sqlite3_stmt *ins[3]; /* unit_energy, unit_requests, domain_energy */
-        void *buf;
-        size_t cap;
+        sqlite3_stmt *ins[4]; /* unit_energy, unit_requests, domain_energy, process_energy */
+        void *buf[4];         /* each kind's decoder's: cap counts its own entries */
+        size_t cap[4];
         char *err;
         size_t size;
 } Plain;
 
-/* Inserts one BLOB's rows (kind 0 units, 1 requests, 2 domains; column names it) under tick. */
+/* Inserts one BLOB's rows (kind 0 units, 1 requests, 2 domains, 3 processes; column names it)
+ * under tick. */
 static inline int plain_blob(Plain *p, int kind, int64_t tick, const void *blob, size_t len,
                              const char *column)
 {
-        static const char *const table[] = {"unit_energy", "unit_requests", "domain_energy"};
+        static const char *const table[] = {"unit_energy", "unit_requests", "domain_energy",
+                                            "process_energy"};
         size_t n = 0;
-        int r = kind == 0   ? store_unpack_units(blob, len, (StoreUnitValue **)&p->buf, &p->cap, &n)
-                : kind == 1 ? store_unpack_requests(blob, len, (StoreRequestValue **)&p->buf,
-                                                    &p->cap, &n)
-                            : store_unpack_domains(blob, len, (StorePackedDomain **)&p->buf,
-                                                   &p->cap, &n);
+        void **buf = &p->buf[kind];
+        size_t *cap = &p->cap[kind];
+        int r = kind == 0   ? store_unpack_units(blob, len, (StoreUnitValue **)buf, cap, &n)
+                : kind == 1 ? store_unpack_requests(blob, len, (StoreRequestValue **)buf, cap, &n)
+                : kind == 2 ? store_unpack_domains(blob, len, (StorePackedDomain **)buf, cap, &n)
+                            : store_unpack_procs(blob, len, (StorePackedProc **)buf, cap, &n);
         if (r < 0) {
                 snprintf(p->err, p->size, "tick %" PRId64 ": %s: %s", tick, column,
                          r == -EBADMSG ? "malformed BLOB" : strerror(-r));
@@ -60,18 +64,27 @@ static inline int plain_blob(Plain *p, int kind, int64_t tick, const void *blob,
         for (size_t k = 0; k < n; k++) {
                 sqlite3_bind_int64(ins, 1, tick);
                 if (kind == 0) {
-                        const StoreUnitValue *u = (const StoreUnitValue *)p->buf + k;
+                        const StoreUnitValue *u = (const StoreUnitValue *)*buf + k;
                         sqlite3_bind_int64(ins, 2, u->unit_id);
                         sqlite3_bind_int64(ins, 3, (int64_t)u->active_uj);
                         sqlite3_bind_int64(ins, 4, (int64_t)u->idle_uj);
                         sqlite3_bind_int64(ins, 5, (int64_t)u->cpu_ns);
                 } else if (kind == 1) {
-                        const StoreRequestValue *v = (const StoreRequestValue *)p->buf + k;
+                        const StoreRequestValue *v = (const StoreRequestValue *)*buf + k;
                         sqlite3_bind_int64(ins, 2, v->unit_id);
                         sqlite3_bind_int64(ins, 3, v->metric_id);
                         sqlite3_bind_double(ins, 4, v->count);
+                } else if (kind == 3) {
+                        const StorePackedProc *v = (const StorePackedProc *)*buf + k;
+                        sqlite3_bind_int64(ins, 2, v->unit_id);
+                        sqlite3_bind_int64(ins, 3, v->pid);
+                        sqlite3_bind_int64(ins, 4, (int64_t)v->start_time);
+                        sqlite3_bind_text(ins, 5, v->comm, (int)v->comm_len, SQLITE_TRANSIENT);
+                        sqlite3_bind_int64(ins, 6, (int64_t)v->active_uj);
+                        sqlite3_bind_int64(ins, 7, (int64_t)v->idle_uj);
+                        sqlite3_bind_int64(ins, 8, (int64_t)v->cpu_ns);
                 } else {
-                        const StorePackedDomain *d = (const StorePackedDomain *)p->buf + k;
+                        const StorePackedDomain *d = (const StorePackedDomain *)*buf + k;
                         sqlite3_bind_int64(ins, 2, d->domain_id);
                         if (d->has_energy)
                                 sqlite3_bind_int64(ins, 3, d->energy_uj);
@@ -105,10 +118,14 @@ static inline int plain_expand(sqlite3 *db, char *err, size_t size)
                 "?3, ?4)",
                 "INSERT INTO domain_energy (tick_id, domain_id, energy_uj, drop_reason) VALUES "
                 "(?1, ?2, ?3, ?4)",
+                "INSERT INTO process_energy (tick_id, unit_id, pid, start_time, comm, active_uj, "
+                "idle_uj, cpu_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         };
-        /* tick_units since schema 5, its requests and domains since 12, tick_requests 6 to 11 */
+        /* tick_units since schema 5, its requests and domains since 12, its processes since 14,
+         * tick_requests 6 to 11 */
         bool units = plain_has(db, "tick_units", "data");
         bool side = plain_has(db, "tick_units", "domains");
+        bool procs = plain_has(db, "tick_units", "procs");
         bool old_requests = plain_has(db, "tick_requests", "data");
         Plain p = {.db = db, .err = err, .size = size};
         sqlite3_stmt *q = NULL;
@@ -118,23 +135,25 @@ static inline int plain_expand(sqlite3 *db, char *err, size_t size)
                 return 0; /* schema 1 to 4: nothing is ever packed */
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
                 r = -1;
-        for (size_t k = 0; k < 3 && r == 0; k++)
+        for (size_t k = 0; k < 4 && r == 0; k++)
                 if (sqlite3_prepare_v2(db, insert[k], -1, &p.ins[k], NULL) != SQLITE_OK)
                         r = -1;
         if (r == 0 && units &&
             sqlite3_prepare_v2(db,
-                               side ? "SELECT tick_id, data, requests, domains FROM tick_units "
-                                      "ORDER BY tick_id"
-                                    : "SELECT tick_id, data, NULL, NULL FROM tick_units ORDER "
-                                      "BY tick_id",
+                               procs  ? "SELECT tick_id, data, requests, domains, procs FROM "
+                                        "tick_units ORDER BY tick_id"
+                               : side ? "SELECT tick_id, data, requests, domains, NULL FROM "
+                                        "tick_units ORDER BY tick_id"
+                                      : "SELECT tick_id, data, NULL, NULL, NULL FROM tick_units "
+                                        "ORDER BY tick_id",
                                -1, &q, NULL) != SQLITE_OK)
                 r = -1;
         int rc = SQLITE_DONE;
         while (r == 0 && q && (rc = sqlite3_step(q)) == SQLITE_ROW) {
                 int64_t tick = sqlite3_column_int64(q, 0);
                 static const char *const column[] = {"tick_units.data", "tick_units.requests",
-                                                     "tick_units.domains"};
-                for (int k = 0; k < 3 && r == 0; k++)
+                                                     "tick_units.domains", "tick_units.procs"};
+                for (int k = 0; k < 4 && r == 0; k++)
                         if (sqlite3_column_type(q, 1 + k) != SQLITE_NULL)
                                 r = plain_blob(&p, k, tick, sqlite3_column_blob(q, 1 + k),
                                                (size_t)sqlite3_column_bytes(q, 1 + k), column[k]);
@@ -162,9 +181,10 @@ static inline int plain_expand(sqlite3 *db, char *err, size_t size)
                 r = -1;
         if (r < 0 && !err[0])
                 snprintf(err, size, "expanding the packed ticks: %s", sqlite3_errmsg(db));
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < 4; k++) {
                 sqlite3_finalize(p.ins[k]);
-        free(p.buf);
+                free(p.buf[k]);
+        }
         if (r < 0)
                 (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return r;

@@ -400,6 +400,11 @@ static void test_v12(void **state)
         test_version(12);
 }
 
+static void test_v13(void **state)
+{
+        test_version(13);
+}
+
 /* The energy of a range by run, weighed into its band (cli/band.h). */
 static BandSum range_band(Store *s, int64_t from_us, int64_t to_us)
 {
@@ -524,6 +529,7 @@ int main(void)
                 cmocka_unit_test(test_v10),
                 cmocka_unit_test(test_v11),
                 cmocka_unit_test(test_v12),
+                cmocka_unit_test(test_v13),
                 cmocka_unit_test(test_model_run),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -390,12 +390,84 @@ static void test_pack_domains(void **state)
         free(out);
 }
 
+/* Schema 14's processes: they come back as given, names as bytes; what the format cannot hold is
+ * refused to the encoder (the tick's rows then stay plain) and a damaged BLOB to the decoder. */
+static void test_pack_procs(void **state)
+{
+        (void)state;
+        static const StoreProcValue rows[] = {
+                {1, 3, 300, "w\x1b[2J\xff", 40, 0, 400},
+                {1, 7, 700, "nginx: worker", 60, 5, 600},
+                {4, 2, 0, "", 0, 0, 0},
+                {INT64_C(1) << 40, INT32_MAX, INT64_MAX, "x", INT64_MAX, INT64_MAX, INT64_MAX},
+        };
+        uint8_t buf[512];
+        StorePackedProc *out = NULL;
+        size_t cap = 0, n;
+        for (size_t b = 0; b <= ELEMENTSOF(rows); b++) {
+                assert_true(store_pack_procs_bound(rows, b) <= sizeof(buf));
+                size_t w = store_pack_procs(rows, b, buf);
+                assert_true(w > 0 && w <= store_pack_procs_bound(rows, b));
+                assert_int_equal(store_unpack_procs(buf, w, &out, &cap, &n), 0);
+                assert_int_equal(n, b);
+                for (size_t k = 0; k < b; k++) {
+                        assert_int_equal(out[k].unit_id, rows[k].unit_id);
+                        assert_int_equal(out[k].pid, rows[k].pid);
+                        assert_int_equal(out[k].start_time, rows[k].start_time);
+                        assert_int_equal(out[k].comm_len, strlen(rows[k].comm));
+                        assert_memory_equal(out[k].comm, rows[k].comm, out[k].comm_len);
+                        assert_int_equal(out[k].active_uj, rows[k].active_uj);
+                        assert_int_equal(out[k].idle_uj, rows[k].idle_uj);
+                        assert_int_equal(out[k].cpu_ns, rows[k].cpu_ns);
+                }
+                for (size_t cut = 0; cut < w; cut++)
+                        assert_int_equal(store_unpack_procs(buf, cut, &out, &cap, &n), -EBADMSG);
+                buf[w] = 0;
+                assert_int_equal(store_unpack_procs(buf, w + 1, &out, &cap, &n), -EBADMSG);
+        }
+        /* a process of 65 uJ named "nginx: worker" in 24 bytes, 13 of them its name */
+        assert_int_equal(store_pack_procs(rows + 1, 1, buf), 24);
+        static const StoreProcValue refused[][2] = {
+                {{1, 7, 1, "a", 1, 1, 1}, {1, 7, 1, "b", 1, 1, 1}}, /* the same process twice */
+                {{1, 7, 1, "a", 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}}, /* pids not increasing */
+                {{2, 1, 1, "a", 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}}, /* units not increasing */
+                {{-1, 1, 1, "a", 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}},
+                {{1, -1, 1, "a", 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}},
+                {{1, 1, 1, NULL, 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}},
+                {{1, 1, 1, "a", (uint64_t)INT64_MAX + 1, 1, 1}, {1, 3, 1, "b", 1, 1, 1}},
+                {{1, 1, 1, "a", 1, 1, 1}, {1, 3, (uint64_t)INT64_MAX + 1, "b", 1, 1, 1}},
+                {{1, 1, 1, "a", 1, 1, 1}, {1, 3, 1, "b", 1, 1, UINT64_MAX}},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+                assert_int_equal(store_pack_procs(refused[i], 2, buf), 0);
+        /* corrupt: another version, more rows than bytes, a pid past INT32_MAX, the same process
+         * twice, a name with a NUL, a value past INT64_MAX */
+        static const struct {
+                uint8_t b[40];
+                size_t len;
+        } bad[] = {
+                {{2, 0}, 2},
+                {{1, 2, 1, 1, 1, 0, 1, 1, 1}, 9},
+                {{1, 1, 1, 0x80, 0x80, 0x80, 0x80, 0x08, 1, 0, 1, 1, 1}, 13},
+                {{1, 2, 1, 5, 1, 0, 1, 1, 1, 0, 5, 1, 0, 1, 1, 1}, 16},
+                {{1, 1, 1, 5, 1, 2, 'a', 0, 1, 1, 1}, 11},
+                {{1, 1, 1, 5, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1,
+                  1},
+                 18},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(store_unpack_procs(bad[i].b, bad[i].len, &out, &cap, &n),
+                                 -EBADMSG);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pack_roundtrip),
                 cmocka_unit_test(test_pack_corrupt),
                 cmocka_unit_test(test_pack_domains),
+                cmocka_unit_test(test_pack_procs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
-/* Ticks packed as they are committed (storage/store-packed.c, schema 13) against a real SQLite
- * file: each tick counted once in the minute, hour and day rows and the running totals when an
- * older joulesd's plain ticks share a minute with packed ones, when packing catches up, when a
- * tick comes late, when a commit fails midway and is retried; what a packed tick cannot hold is
- * written plain; and a damaged BLOB is left out of the sums, named, instead of stopping the
- * writer. */
+/* Ticks packed as they are committed (storage/store-packed.c, schemas 13 and 14) against a real
+ * SQLite file: their processes read back beside plain ones; each tick counted once in the minute,
+ * hour and day rows and the running totals when an older joulesd's plain ticks share a minute with
+ * packed ones, when packing catches up, when a tick comes late, when a commit fails midway and is
+ * retried; what a packed tick cannot hold is written plain; and a damaged BLOB is left out of the
+ * sums, named, instead of stopping the writer. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -484,6 +484,229 @@ static void test_failed_commit_retry(void **state)
 }
 
 /* The totals' tail holding an older joulesd's plain ticks and packed ones: read, flushed. */
+/* a tick of w_tick's units with processes: a's two (pid 7 "web", pid 3 "w\x1b[2J" with 60 and 40
+ * uJ), b's one; counted: its processes' perf counts too (they then stay rows, schema 14) */
+static void w_tick_procs(W *w, int64_t ts, bool counted)
+{
+        StoreUnitValue u[3] = {{w->u[0], 100, 0, 1000}, {w->u[1], 10, 0, 100}, {w->u[2], 0, 1, 0}};
+        StoreProcValue p[3] = {{w->u[0], 7, 700, "web", 60, 0, 600},
+                               {w->u[1], 9, 900, "db", 10, 0, 100},
+                               {w->u[0], 3, 300, "w\x1b[2J", 40, 0, 400}};
+        StoreProcCounterValue c = {w->u[0], 7, 700, 1, 5000};
+        StoreDomainValue d = {w->dom, true, 111, NULL};
+        StoreTick t = {.ts_us = ts,
+                       .dt_us = (uint64_t)SEC,
+                       .host_valid = true,
+                       .host_uj = 111,
+                       .domains = &d,
+                       .n_domains = 1,
+                       .units = u,
+                       .n_units = 3,
+                       .procs = p,
+                       .n_procs = 3,
+                       .proc_counters = counted ? &c : NULL,
+                       .n_proc_counters = counted ? 1 : 0};
+        assert_int_equal(store_tick_append(w->s, &t), 0);
+}
+
+/* Schema 14: a tick's processes ride in its tick_units row, unless it has per-process perf counts;
+ * the readers sum packed and plain alike, and the plain copy the tests read has every row. */
+static void test_procs_packed(void **state)
+{
+        (void)state;
+        W w = {0};
+        w_open(&w, "procs.db");
+        int64_t ev;
+        assert_int_equal(store_event_ensure(w.s, "task-clock", &ev), 0);
+        assert_int_equal(ev, 1); /* w_tick_procs counts event 1 */
+        w_tick_procs(&w, T0 + SEC, false);
+        w_tick_procs(&w, T0 + 2 * SEC, true);
+        w_tick_procs(&w, T0 + 3 * SEC, false);
+        assert_int_equal(store_commit(w.s), 0);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM tick_units WHERE procs IS NOT NULL"), 2);
+        assert_int_equal(q1(w.path, "SELECT COUNT(DISTINCT tick_id) FROM process_energy"), 1);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM process_energy"), 3);
+
+        StoreProcTotal *pt;
+        size_t n;
+        assert_int_equal(store_read_processes(w.s, T0, T0 + 3 * SEC, 10, &pt, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(pt[0].unit, "a.service"); /* by unit, then energy */
+        assert_int_equal(pt[0].pid, 7);
+        assert_string_equal(pt[0].comm, "web");
+        assert_true(fabs(pt[0].energy_j - 180e-6) < 1e-12);
+        assert_true(fabs(pt[0].cpu_s - 1800e-9) < 1e-15);
+        assert_int_equal(pt[1].pid, 3);
+        assert_string_equal(pt[1].comm, "w\x1b[2J"); /* the bytes as given */
+        assert_true(fabs(pt[1].energy_j - 120e-6) < 1e-12);
+        assert_string_equal(pt[2].unit, "b.service");
+        assert_true(fabs(pt[2].energy_j - 30e-6) < 1e-12);
+        free(pt);
+        /* one tick, packed */
+        assert_int_equal(store_read_processes(w.s, T0 + 2 * SEC, T0 + 3 * SEC, 1, &pt, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(pt[0].pid, 7);
+        assert_true(fabs(pt[0].energy_j - 60e-6) < 1e-12);
+        free(pt);
+
+        StoreProcesses pl;
+        assert_int_equal(store_read_process_list(w.s, T0, T0 + 3 * SEC, "a.service", &pl), 0);
+        assert_int_equal(pl.n_procs, 2);
+        assert_int_equal(pl.n_events, 1);
+        assert_int_equal(pl.procs[0].pid, 7);
+        assert_true(fabs(pl.procs[0].energy_j - 180e-6) < 1e-12);
+        assert_true(pl.procs[0].events[0] == 5000);
+        assert_int_equal(pl.procs[1].pid, 3);
+        assert_true(isnan(pl.procs[1].events[0]));
+        store_processes_done(&pl);
+
+        /* the plain copy: every process a row, the packed ones' as they were given */
+        char err[256];
+        sqlite3 *db = plain_open(w.path, err, sizeof(err));
+        assert_non_null(db);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT COUNT(*), SUM(active_uj), SUM(cpu_ns), "
+                                            "SUM(pid * start_time), GROUP_CONCAT(comm, '|') FROM "
+                                            "(SELECT * FROM process_energy ORDER BY tick_id, "
+                                            "unit_id, pid)",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(q, 0), 9);
+        assert_int_equal(sqlite3_column_int64(q, 1), 3 * 110);
+        assert_int_equal(sqlite3_column_int64(q, 2), 3 * 1100);
+        assert_int_equal(sqlite3_column_int64(q, 3), 3 * (4900 + 8100 + 900));
+        assert_string_equal((const char *)sqlite3_column_text(q, 4),
+                            "w\x1b[2J|web|db|w\x1b[2J|web|db|w\x1b[2J|web|db");
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        store_close(w.s);
+}
+
+/* A process the format cannot hold (a value past int64) keeps the whole tick plain, as a unit
+ * does; and a damaged processes BLOB is named by the readers, the other ticks untouched. */
+static void test_procs_plain_and_damaged(void **state)
+{
+        (void)state;
+        W w = {0};
+        w_open(&w, "procs-bad.db");
+        StoreUnitValue u = {w.u[0], 100, 0, 1000};
+        StoreProcValue p = {w.u[0], 5, 500, "big", (uint64_t)INT64_MAX + 1, 0, 1};
+        StoreTick t = {.ts_us = T0 + SEC,
+                       .dt_us = (uint64_t)SEC,
+                       .host_valid = true,
+                       .host_uj = 100,
+                       .units = &u,
+                       .n_units = 1,
+                       .procs = &p,
+                       .n_procs = 1};
+        assert_int_equal(store_tick_append(w.s, &t), 0);
+        w_tick_procs(&w, T0 + 2 * SEC, false);
+        assert_int_equal(store_commit(w.s), 0);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM tick_units"), 1);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM process_energy"), 1);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM unit_energy"), 1);
+        store_close(w.s);
+        exec(w.path, "UPDATE tick_units SET procs = x'0101' WHERE tick_id = 2");
+        w_open(&w, "procs-bad.db");
+        StoreProcTotal *pt = NULL;
+        size_t n;
+        assert_true(store_read_processes(w.s, T0, T0 + 2 * SEC, 10, &pt, &n) < 0);
+        assert_string_equal(store_last_error(w.s), "tick 2: malformed packed processes");
+        assert_int_equal(store_read_processes(w.s, T0, T0 + SEC, 10, &pt, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(pt[0].comm, "big");
+        free(pt);
+        char err[256];
+        assert_null(plain_open(w.path, err, sizeof(err)));
+        assert_string_equal(err, "tick 2: tick_units.procs: malformed BLOB");
+        store_close(w.s);
+}
+
+/* The readers add packed processes up per process and name (storage/store-procs.c): a renamed
+ * process (an exec keeps its pid and start time) is one process with the sums of both names; 600
+ * processes over 40 ticks sum as their rows would; a sum past int64 is an error naming its tick,
+ * as SQLite's SUM over rows is. */
+static void test_procs_summed(void **state)
+{
+        (void)state;
+        W w = {0};
+        w_open(&w, "procs-sum.db");
+        enum { NP = 600, NT = 40 };
+        StoreProcValue *p = calloc(NP, sizeof(*p));
+        assert_non_null(p);
+        for (int t = 1; t <= NT; t++) {
+                StoreUnitValue u[2] = {{w.u[0], 1000, 0, 1000}, {w.u[1], 1000, 0, 1000}};
+                for (int k = 0; k < NP; k++)
+                        p[k] = (StoreProcValue){
+                                w.u[k % 2],  100 + k,
+                                (uint64_t)k, k == 0 ? (t == 1 ? "sh" : "nginx") : "worker",
+                                (uint64_t)k, 1,
+                                (uint64_t)t};
+                StoreTick tk = {.ts_us = T0 + t * SEC,
+                                .dt_us = (uint64_t)SEC,
+                                .host_valid = true,
+                                .host_uj = 2000,
+                                .units = u,
+                                .n_units = 2,
+                                .procs = p,
+                                .n_procs = NP};
+                assert_int_equal(store_tick_append(w.s, &tk), 0);
+        }
+        free(p);
+        assert_int_equal(store_commit(w.s), 0);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM process_energy"), 0);
+        StoreProcTotal *pt;
+        size_t n;
+        assert_int_equal(store_read_processes(w.s, T0, T0 + NT * SEC, NP, &pt, &n), 0);
+        assert_int_equal(n, NP);
+        for (size_t k = 0; k < n; k++) {
+                int i = pt[k].pid - 100;
+                assert_true(i >= 0 && i < NP);
+                assert_true(fabs(pt[k].energy_j - NT * (i + 1) * 1e-6) < 1e-9);
+                assert_true(fabs(pt[k].cpu_s - NT * (NT + 1) / 2 * 1e-9) < 1e-15);
+        }
+        free(pt);
+        StoreProcesses pl;
+        assert_int_equal(store_read_process_list(w.s, T0, T0 + NT * SEC, "a.service", &pl), 0);
+        assert_int_equal(pl.n_procs, NP / 2);
+        const StoreProcess *first = NULL;
+        for (size_t k = 0; k < pl.n_procs; k++)
+                if (pl.procs[k].pid == 100)
+                        first = &pl.procs[k];
+        assert_non_null(first);
+        assert_string_equal(first->comm, "sh"); /* MAX(comm), as over the rows */
+        assert_true(fabs(first->energy_j - NT * 1e-6) < 1e-12);
+        store_processes_done(&pl);
+        store_close(w.s);
+
+        /* two ticks of a process at INT64_MAX each */
+        w_open(&w, "procs-overflow.db");
+        for (int t = 1; t <= 2; t++) {
+                StoreUnitValue u = {w.u[0], 1, 0, 1};
+                StoreProcValue v = {w.u[0], 5, 1, "big", INT64_MAX, 0, 1};
+                StoreTick tk = {.ts_us = T0 + t * SEC,
+                                .dt_us = (uint64_t)SEC,
+                                .host_valid = true,
+                                .host_uj = 1,
+                                .units = &u,
+                                .n_units = 1,
+                                .procs = &v,
+                                .n_procs = 1};
+                assert_int_equal(store_tick_append(w.s, &tk), 0);
+        }
+        assert_int_equal(store_commit(w.s), 0);
+        pt = NULL;
+        assert_true(store_read_processes(w.s, T0, T0 + 2 * SEC, 10, &pt, &n) < 0);
+        assert_string_equal(store_last_error(w.s),
+                            "tick 2: adding up its packed processes: integer overflow");
+        assert_int_equal(store_read_processes(w.s, T0, T0 + SEC, 10, &pt, &n), 0);
+        assert_int_equal(n, 1);
+        free(pt);
+        store_close(w.s);
+}
+
 static void test_mixed_tail(void **state)
 {
         (void)state;
@@ -535,6 +758,9 @@ int main(void)
                 cmocka_unit_test(test_catch_up),
                 cmocka_unit_test(test_failed_commit_retry),
                 cmocka_unit_test(test_mixed_tail),
+                cmocka_unit_test(test_procs_packed),
+                cmocka_unit_test(test_procs_plain_and_damaged),
+                cmocka_unit_test(test_procs_summed),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -105,7 +105,7 @@ done
 [ "$n" -gt 11 ] || fail "fixtures missing (found up to v$((n - 1)))"
 
 # The newest fixture as a schema 6 to 11 joulesd packed it: requests in tick_requests rows, domain
-# energies plain, no requests and domains columns.
+# energies plain, no requests, domains and procs columns (the rollups never pack processes).
 fixture=$JOULES_FIXTURES/db/v$((n - 1)).db
 db=$SCRATCH/v$((n - 1)).db
 old11=$SCRATCH/old.db
@@ -115,7 +115,7 @@ sqlite3 "$old11" "ATTACH 'file:$fixture?mode=ro' AS f;
   INSERT INTO domain_energy SELECT d.* FROM f.domain_energy d JOIN tick_units p ON p.tick_id = d.tick_id
     WHERE p.domains IS NOT NULL;
   ALTER TABLE tick_units DROP COLUMN requests; ALTER TABLE tick_units DROP COLUMN domains;
-  PRAGMA user_version = 11" || fail "making an old packed history"
+  ALTER TABLE tick_units DROP COLUMN procs; PRAGMA user_version = 11" || fail "making an old packed history"
 [ "$(sqlite3 "$old11" 'SELECT COUNT(*) FROM tick_requests')" -gt 0 ] || fail "no tick_requests rows"
 "$plain" "$old11" "$SCRATCH/plain-old.db" || fail "plain-history on a schema 11 packed history"
 [ "$(rows_differ "$SCRATCH/plain-old.db" "$fixture" "$last")" = "$same" ] ||
