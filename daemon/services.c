@@ -405,6 +405,11 @@ int services_tick(Services *s, bool baseline, bool host_valid, uint64_t host_uj,
         int r;
 
         *ret = (ServicesTick){0};
+        /* The store packs the processes of the ticks it commits unless their perf events are
+         * counted (store_set_pack_procs says why); counting starts and stops with a reload or a
+         * fallback, so this is said every tick. */
+        if (s->store)
+                store_set_pack_procs(s->store, !s->pev);
         if (s->cg) {
                 r = cgroup_set_sample(s->cg);
                 if (r >= 0)

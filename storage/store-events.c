@@ -176,8 +176,8 @@ out:
         return r;
 }
 
-int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char *unit,
-                            StoreProcesses *ret)
+static int read_process_list(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                             StoreProcesses *ret)
 {
         StoreProcesses p = {.from_us = from_us, .to_us = to_us};
         sqlite3_stmt *q = NULL;
@@ -236,9 +236,13 @@ int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char
                 r = store_query(
                         s, &q,
                         "SELECT u.name, c.pid, c.start_time, c.event_id, TOTAL(c.value),"
-                        " (SELECT comm FROM " STORE_PROCS " pe WHERE pe.unit_id = c.unit_id AND"
-                        "  pe.pid = c.pid AND pe.start_time = c.start_time"
-                        "  ORDER BY pe.tick_id DESC LIMIT 1)"
+                        " (SELECT comm FROM (SELECT * FROM (SELECT tick_id, comm FROM"
+                        "  process_energy pe WHERE pe.unit_id = c.unit_id AND pe.pid = c.pid AND"
+                        "  pe.start_time = c.start_time ORDER BY pe.tick_id DESC LIMIT 1)"
+                        "  UNION ALL SELECT * FROM (SELECT tick_id, comm FROM temp.packed_procs pp"
+                        "  WHERE pp.unit_id = c.unit_id AND pp.pid = c.pid AND"
+                        "  pp.start_time = c.start_time ORDER BY pp.tick_id DESC LIMIT 1))"
+                        "  ORDER BY tick_id DESC LIMIT 1)"
                         " FROM process_counters c JOIN units u ON u.id = c.unit_id"
                         " WHERE c.tick_id IN " RANGE_TICKS " AND (?3 IS NULL OR u.name = ?3)"
                         " GROUP BY c.unit_id, c.pid, c.start_time, c.event_id"
@@ -294,5 +298,17 @@ out:
         sqlite3_finalize(q);
         free(ids);
         store_processes_done(&p);
+        return r;
+}
+
+int store_read_process_list(Store *s, int64_t from_us, int64_t to_us, const char *unit,
+                            StoreProcesses *ret)
+{
+        /* the packed processes summed, the rows and the counts read in one snapshot */
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_process_list(s, from_us, to_us, unit, ret);
+        store_snapshot_end(s);
         return r;
 }

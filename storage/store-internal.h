@@ -181,6 +181,7 @@ struct Store {
         uint64_t totals_flushed_ns; /* CLOCK_MONOTONIC of the last store_totals_flush, 0: never */
         bool profile;               /* store_profile_enable */
         StoreCommitProfile prof;
+        bool pack_procs; /* store_set_pack_procs */
         /* store_tick_pack's buffers, reused tick after tick. */
         struct {
                 void *p;
@@ -367,9 +368,13 @@ int store_unpack_spans(Store *s, const StoreSpan *spans, size_t n)
 int store_unpack_procs_range(Store *s, int64_t from_us, int64_t to_us)
         __attribute__((warn_unused_result));
 #define STORE_PROCS_COLUMNS "tick_id, unit_id, pid, start_time, comm, active_uj, idle_uj, cpu_ns"
+/* The range's processes, plain and packed; the range's filter inside the plain arm, where
+ * SQLite uses process_energy's key (it does not push it into a UNION ALL that is joined). ?1, ?2:
+ * the range, as store_unpack_procs_range was given it. */
 #define STORE_PROCS                                                                                \
-        "(SELECT " STORE_PROCS_COLUMNS                                                             \
-        " FROM process_energy UNION ALL SELECT " STORE_PROCS_COLUMNS " FROM temp.packed_procs)"
+        "(SELECT " STORE_PROCS_COLUMNS " FROM process_energy WHERE tick_id IN (SELECT id FROM "    \
+        "ticks WHERE ts_us > ?1 AND ts_us <= ?2) UNION ALL SELECT " STORE_PROCS_COLUMNS            \
+        " FROM temp.packed_procs)"
 
 /* ---- packed raw ticks (store-pack.c) ---- */
 
@@ -427,10 +432,10 @@ int store_unpack_procs(const void *data, size_t len, StorePackedProc **buf, size
 /* ---- ticks packed as they are committed (store-packed.c) ---- */
 
 /* Inside the commit's transaction: writes the tick's units, requests and domain energies as its
- * tick_units row, and its processes there too unless it has per-process event counts (their
- * reader names a process from its rows, in any tick before) or they cannot be packed (*ret_procs
- * says which). 1: written; 0: they cannot be packed (no unit, an id repeated, a value the formats
- * cannot hold) and are for the caller to write as plain rows, processes included; < 0: an error.
+ * tick_units row, and its processes there too when store_set_pack_procs allows it and they can
+ * be packed (*ret_procs says whether). 1: written; 0: they cannot be packed (no unit, an id
+ * repeated, a value the formats cannot hold) and are for the caller to write as plain rows,
+ * processes included; < 0: an error.
  */
 int store_tick_pack(Store *s, int64_t tick, const StoreTick *t, bool *ret_procs)
         __attribute__((warn_unused_result));

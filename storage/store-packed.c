@@ -7,7 +7,8 @@
  * minute later, packed and deleted. A tick the formats cannot hold (no unit, a repeated id, sums
  * past 64 bits, a count that is not a finite number, a process repeated or without a name) keeps
  * plain rows: its units, requests and domains are packed later as before (store-rollup.c's
- * pack_and_roll), its processes stay rows.
+ * pack_and_roll), its processes stay rows. So do the processes of a joulesd that counts their
+ * perf events (store_set_pack_procs).
  *
  * The rollups (minute, and ticks written late), the running totals' flush and their readers'
  * tail add up these BLOBs in C (PackedSums) rather than decoding them into temp tables: a minute
@@ -65,11 +66,16 @@ static void *scratch(Store *s, StoreScratch k, size_t bytes)
         return s->scratch[k].p;
 }
 
+void store_set_pack_procs(Store *s, bool pack)
+{
+        s->pack_procs = pack;
+}
+
 int store_tick_pack(Store *s, int64_t tick, const StoreTick *t, bool *ret_procs)
 {
         *ret_procs = false;
         size_t nu = t->n_units, nr = t->n_requests, nd = t->n_domains,
-               np = t->n_proc_counters ? 0 : t->n_procs;
+               np = s->pack_procs ? t->n_procs : 0;
         if (nu == 0)
                 return 0;
         StoreUnitValue *u = scratch(s, STORE_SCRATCH_UNITS, nu * sizeof(*u));
@@ -147,7 +153,7 @@ int store_tick_pack(Store *s, int64_t tick, const StoreTick *t, bool *ret_procs)
         store_release(ins);
         if (rc != SQLITE_DONE)
                 return store_fail(s, rc, "writing tick_units");
-        *ret_procs = t->n_proc_counters == 0;
+        *ret_procs = s->pack_procs;
         return 1;
 }
 

@@ -424,8 +424,8 @@ int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char
 
 /* store_read_services() reads through the tiers: storage/store-services.c. */
 
-int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
-                         StoreProcTotal **ret, size_t *ret_n)
+static int read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
+                          StoreProcTotal **ret, size_t *ret_n)
 {
         sqlite3_stmt *q = NULL;
         StoreProcTotal *v = NULL;
@@ -439,6 +439,8 @@ int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
                         "SELECT unit, pid, comm, energy, cpu FROM ("
                         "  SELECT u.name AS unit, p.pid AS pid, p.comm AS comm,"
                         "    SUM(p.active_uj + p.idle_uj) AS energy, SUM(p.cpu_ns) AS cpu,"
+                        /* the name from the newest row: MAX makes it SQLite's bare column's */
+                        "    MAX(p.tick_id) AS last,"
                         "    ROW_NUMBER() OVER (PARTITION BY u.id ORDER BY "
                         "      SUM(p.active_uj + p.idle_uj) DESC) AS rank"
                         "  FROM " STORE_PROCS " p JOIN ticks t ON t.id = p.tick_id"
@@ -476,5 +478,17 @@ int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
 out:
         sqlite3_finalize(q);
         free(v);
+        return r;
+}
+
+int store_read_processes(Store *s, int64_t from_us, int64_t to_us, size_t limit,
+                         StoreProcTotal **ret, size_t *ret_n)
+{
+        /* the packed processes summed and the rows read in one snapshot */
+        int r = store_snapshot_begin(s);
+        if (r < 0)
+                return r;
+        r = read_processes(s, from_us, to_us, limit, ret, ret_n);
+        store_snapshot_end(s);
         return r;
 }

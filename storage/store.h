@@ -163,6 +163,12 @@ int store_tick_append(Store *s, const StoreTick *t) __attribute__((warn_unused_r
  * nothing of it is written and every tick stays queued for the next call, up to the backlog
  * limit (default STORE_BACKLOG_DEFAULT bytes), past which the oldest are dropped and counted. */
 int store_commit(Store *s) __attribute__((warn_unused_result));
+/* Whether store_commit packs a tick's processes into its tick_units row (schema 14) instead of
+ * writing a process_energy row each. Off until asked for (the ticks a journal replays at
+ * store_open are written as rows), and to be left off while processes get perf event counts of
+ * their own: a process counted in a range without a row there is named from its last stored tick
+ * before the range, which only rows keep (the packed ones are read for the range alone). */
+void store_set_pack_procs(Store *s, bool pack);
 /* store_tick_append and store_commit in one, without the tick's journal record: it is in the
  * history a moment later, and a crash in between loses that tick alone, as it would lose a
  * journal write in flight. If the commit fails, the tick goes to the journal as

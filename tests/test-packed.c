@@ -509,8 +509,9 @@ static void w_tick_procs(W *w, int64_t ts, bool counted)
         assert_int_equal(store_tick_append(w->s, &t), 0);
 }
 
-/* Schema 14: a tick's processes ride in its tick_units row, unless it has per-process perf counts;
- * the readers sum packed and plain alike, and the plain copy the tests read has every row. */
+/* Schema 14: a tick's processes ride in its tick_units row, unless the writer counts their perf
+ * events; the readers sum packed and plain alike, and the plain copy the tests read has every
+ * row. */
 static void test_procs_packed(void **state)
 {
         (void)state;
@@ -519,8 +520,14 @@ static void test_procs_packed(void **state)
         int64_t ev;
         assert_int_equal(store_event_ensure(w.s, "task-clock", &ev), 0);
         assert_int_equal(ev, 1); /* w_tick_procs counts event 1 */
+        /* as joulesd does: packed, then rows while it counts the processes' events */
+        store_set_pack_procs(w.s, true);
         w_tick_procs(&w, T0 + SEC, false);
+        assert_int_equal(store_commit(w.s), 0);
+        store_set_pack_procs(w.s, false);
         w_tick_procs(&w, T0 + 2 * SEC, true);
+        assert_int_equal(store_commit(w.s), 0);
+        store_set_pack_procs(w.s, true);
         w_tick_procs(&w, T0 + 3 * SEC, false);
         assert_int_equal(store_commit(w.s), 0);
         assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM tick_units WHERE procs IS NOT NULL"), 2);
@@ -591,6 +598,7 @@ static void test_procs_plain_and_damaged(void **state)
         (void)state;
         W w = {0};
         w_open(&w, "procs-bad.db");
+        store_set_pack_procs(w.s, true);
         StoreUnitValue u = {w.u[0], 100, 0, 1000};
         StoreProcValue p = {w.u[0], 5, 500, "big", (uint64_t)INT64_MAX + 1, 0, 1};
         StoreTick t = {.ts_us = T0 + SEC,
@@ -633,6 +641,7 @@ static void test_procs_summed(void **state)
         (void)state;
         W w = {0};
         w_open(&w, "procs-sum.db");
+        store_set_pack_procs(w.s, true);
         enum { NP = 600, NT = 40 };
         StoreProcValue *p = calloc(NP, sizeof(*p));
         assert_non_null(p);
@@ -666,6 +675,7 @@ static void test_procs_summed(void **state)
                 assert_true(i >= 0 && i < NP);
                 assert_true(fabs(pt[k].energy_j - NT * (i + 1) * 1e-6) < 1e-9);
                 assert_true(fabs(pt[k].cpu_s - NT * (NT + 1) / 2 * 1e-9) < 1e-15);
+                assert_string_equal(pt[k].comm, i == 0 ? "nginx" : "worker"); /* the newest */
         }
         free(pt);
         StoreProcesses pl;
@@ -683,6 +693,7 @@ static void test_procs_summed(void **state)
 
         /* two ticks of a process at INT64_MAX each */
         w_open(&w, "procs-overflow.db");
+        store_set_pack_procs(w.s, true);
         for (int t = 1; t <= 2; t++) {
                 StoreUnitValue u = {w.u[0], 1, 0, 1};
                 StoreProcValue v = {w.u[0], 5, 1, "big", INT64_MAX, 0, 1};
@@ -704,6 +715,48 @@ static void test_procs_summed(void **state)
         assert_int_equal(store_read_processes(w.s, T0, T0 + SEC, 10, &pt, &n), 0);
         assert_int_equal(n, 1);
         free(pt);
+        store_close(w.s);
+}
+
+/* A process counted in a range without a row there is named from its last stored tick before
+ * the range (joules processes): a joulesd counting the processes' events leaves them rows (the
+ * store's default), which keep every tick's names. */
+static void test_procs_counted_named_before(void **state)
+{
+        (void)state;
+        W w = {0};
+        w_open(&w, "procs-counted.db");
+        int64_t ev;
+        assert_int_equal(store_event_ensure(w.s, "perf::TASK-CLOCK", &ev), 0);
+        StoreUnitValue u[2] = {{w.u[0], 1000, 0, 1000}, {w.u[1], 1000, 0, 1000}};
+        StoreProcValue p = {w.u[0], 100, 5000, "sleeper", 10, 0, 1};
+        StoreTick t1 = {.ts_us = T0 + SEC,
+                        .dt_us = (uint64_t)SEC,
+                        .host_valid = true,
+                        .host_uj = 2000,
+                        .units = u,
+                        .n_units = 2,
+                        .procs = &p,
+                        .n_procs = 1};
+        assert_int_equal(store_tick_append(w.s, &t1), 0);
+        StoreProcCounterValue c = {w.u[0], 100, 5000, ev, 42};
+        StoreTick t2 = {.ts_us = T0 + 2 * SEC,
+                        .dt_us = (uint64_t)SEC,
+                        .host_valid = true,
+                        .host_uj = 2000,
+                        .units = u,
+                        .n_units = 2,
+                        .proc_counters = &c,
+                        .n_proc_counters = 1};
+        assert_int_equal(store_tick_append(w.s, &t2), 0);
+        assert_int_equal(store_commit(w.s), 0);
+        assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM tick_units WHERE procs IS NOT NULL"), 0);
+        StoreProcesses pl;
+        assert_int_equal(store_read_process_list(w.s, T0 + SEC, T0 + 2 * SEC, NULL, &pl), 0);
+        assert_int_equal(pl.n_procs, 1);
+        assert_true(pl.procs[0].events[0] == 42);
+        assert_string_equal(pl.procs[0].comm, "sleeper");
+        store_processes_done(&pl);
         store_close(w.s);
 }
 
@@ -761,6 +814,7 @@ int main(void)
                 cmocka_unit_test(test_procs_packed),
                 cmocka_unit_test(test_procs_plain_and_damaged),
                 cmocka_unit_test(test_procs_summed),
+                cmocka_unit_test(test_procs_counted_named_before),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -197,7 +197,10 @@ for p in "$big" "$small" "$thr" "$ex"; do
     fail "no counters were opened for $p"
 done
 # Every counted identity is a stored process (pid, start time), never a mix.
-bad=$(q "$db" "SELECT DISTINCT c.pid, c.start_time FROM process_counters c WHERE NOT EXISTS
+# (from a plain copy, as the other scripts read per-tick rows: joulesd may pack a tick's
+# processes into its tick_units row, schema 14)
+plain=$(plain_db "$db")
+bad=$(q "$plain" "SELECT DISTINCT c.pid, c.start_time FROM process_counters c WHERE NOT EXISTS
                (SELECT 1 FROM process_energy e WHERE e.pid = c.pid AND e.start_time = c.start_time)")
 [ -z "$bad" ] || fail "counts for processes never stored: $bad"
 
