@@ -89,6 +89,21 @@ static void w_tick(W *w, int64_t ts, double count)
         assert_int_equal(store_tick_append(w->s, &t), 0);
 }
 
+/* a tick of the given units and processes (none: NULL, 0), no domain, no request */
+static void w_append(W *w, int64_t ts, uint64_t host_uj, const StoreUnitValue *u, size_t nu,
+                     const StoreProcValue *p, size_t np)
+{
+        StoreTick t = {.ts_us = ts,
+                       .dt_us = (uint64_t)SEC,
+                       .host_valid = true,
+                       .host_uj = host_uj,
+                       .units = u,
+                       .n_units = nu,
+                       .procs = p,
+                       .n_procs = np};
+        assert_int_equal(store_tick_append(w->s, &t), 0);
+}
+
 static int64_t q1(const char *path, const char *sql)
 {
         sqlite3 *db;
@@ -122,13 +137,7 @@ static void test_huge_unit_value(void **state)
         W w = {0};
         w_open(&w, "huge.db");
         StoreUnitValue u = {w.u[0], UINT64_C(1) << 63, 0, 1};
-        StoreTick t = {.ts_us = T0 + SEC,
-                       .dt_us = (uint64_t)SEC,
-                       .host_valid = true,
-                       .host_uj = 1,
-                       .units = &u,
-                       .n_units = 1};
-        assert_int_equal(store_tick_append(w.s, &t), 0);
+        w_append(&w, T0 + SEC, 1, &u, 1, NULL, 0);
         assert_int_equal(store_commit(w.s), 0);
         w_tick(&w, T0 + 2 * SEC, 1);
         assert_int_equal(store_commit(w.s), 0);
@@ -355,13 +364,7 @@ static void test_big_id_plain_minute(void **state)
         exec(w.path, "INSERT INTO units (id, name, pseudo) VALUES (20000000, 'big.service', 0)");
         for (int i = 1; i <= 5; i++) {
                 StoreUnitValue u[2] = {{w.u[0], 100, 0, 1}, {big, 7, 0, 1}};
-                StoreTick t = {.ts_us = T0 + i * SEC,
-                               .dt_us = (uint64_t)SEC,
-                               .host_valid = true,
-                               .host_uj = 107,
-                               .units = u,
-                               .n_units = 2};
-                assert_int_equal(store_tick_append(w.s, &t), 0);
+                w_append(&w, T0 + i * SEC, 107, u, 2, NULL, 0);
         }
         assert_int_equal(store_commit(w.s), 0);
         assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM unit_energy"), 10);
@@ -601,15 +604,7 @@ static void test_procs_plain_and_damaged(void **state)
         store_set_pack_procs(w.s, true);
         StoreUnitValue u = {w.u[0], 100, 0, 1000};
         StoreProcValue p = {w.u[0], 5, 500, "big", (uint64_t)INT64_MAX + 1, 0, 1};
-        StoreTick t = {.ts_us = T0 + SEC,
-                       .dt_us = (uint64_t)SEC,
-                       .host_valid = true,
-                       .host_uj = 100,
-                       .units = &u,
-                       .n_units = 1,
-                       .procs = &p,
-                       .n_procs = 1};
-        assert_int_equal(store_tick_append(w.s, &t), 0);
+        w_append(&w, T0 + SEC, 100, &u, 1, &p, 1);
         w_tick_procs(&w, T0 + 2 * SEC, false);
         assert_int_equal(store_commit(w.s), 0);
         assert_int_equal(q1(w.path, "SELECT COUNT(*) FROM tick_units"), 1);
@@ -653,15 +648,7 @@ static void test_procs_summed(void **state)
                                 (uint64_t)k, k == 0 ? (t == 1 ? "sh" : "nginx") : "worker",
                                 (uint64_t)k, 1,
                                 (uint64_t)t};
-                StoreTick tk = {.ts_us = T0 + t * SEC,
-                                .dt_us = (uint64_t)SEC,
-                                .host_valid = true,
-                                .host_uj = 2000,
-                                .units = u,
-                                .n_units = 2,
-                                .procs = p,
-                                .n_procs = NP};
-                assert_int_equal(store_tick_append(w.s, &tk), 0);
+                w_append(&w, T0 + t * SEC, 2000, u, 2, p, NP);
         }
         free(p);
         assert_int_equal(store_commit(w.s), 0);
@@ -697,15 +684,7 @@ static void test_procs_summed(void **state)
         for (int t = 1; t <= 2; t++) {
                 StoreUnitValue u = {w.u[0], 1, 0, 1};
                 StoreProcValue v = {w.u[0], 5, 1, "big", INT64_MAX, 0, 1};
-                StoreTick tk = {.ts_us = T0 + t * SEC,
-                                .dt_us = (uint64_t)SEC,
-                                .host_valid = true,
-                                .host_uj = 1,
-                                .units = &u,
-                                .n_units = 1,
-                                .procs = &v,
-                                .n_procs = 1};
-                assert_int_equal(store_tick_append(w.s, &tk), 0);
+                w_append(&w, T0 + t * SEC, 1, &u, 1, &v, 1);
         }
         assert_int_equal(store_commit(w.s), 0);
         pt = NULL;
@@ -730,15 +709,7 @@ static void test_procs_counted_named_before(void **state)
         assert_int_equal(store_event_ensure(w.s, "perf::TASK-CLOCK", &ev), 0);
         StoreUnitValue u[2] = {{w.u[0], 1000, 0, 1000}, {w.u[1], 1000, 0, 1000}};
         StoreProcValue p = {w.u[0], 100, 5000, "sleeper", 10, 0, 1};
-        StoreTick t1 = {.ts_us = T0 + SEC,
-                        .dt_us = (uint64_t)SEC,
-                        .host_valid = true,
-                        .host_uj = 2000,
-                        .units = u,
-                        .n_units = 2,
-                        .procs = &p,
-                        .n_procs = 1};
-        assert_int_equal(store_tick_append(w.s, &t1), 0);
+        w_append(&w, T0 + SEC, 2000, u, 2, &p, 1);
         StoreProcCounterValue c = {w.u[0], 100, 5000, ev, 42};
         StoreTick t2 = {.ts_us = T0 + 2 * SEC,
                         .dt_us = (uint64_t)SEC,
