@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t text_utf8_char(const char *s, size_t n, uint32_t *ret_cp)
@@ -50,12 +51,74 @@ int text_utf8_valid(const char *s)
         return 1;
 }
 
-/* Characters that change how a terminal lays out what follows without showing anything:
- * bidirectional overrides and isolates ("Trojan source"), zero-width marks, the BOM. */
+/* Characters that show nothing, or change how a terminal lays out what follows: Unicode's
+ * format characters (category Cf: bidirectional overrides and isolates, "Trojan source", zero-width
+ * marks, the BOM, the soft hyphen, tags), its other default-ignorable code points (fillers,
+ * variation selectors, the combining grapheme joiner) and the line and paragraph separators.
+ * "sshd" and "sshd" with a word joiner would otherwise look the same. */
 static bool text_invisible_format(uint32_t cp)
 {
-        return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
-               (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+        static const struct {
+                uint32_t lo, hi;
+        } ranges[] = {
+                {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x0600, 0x0605},   {0x061c, 0x061c},
+                {0x06dd, 0x06dd},   {0x070f, 0x070f},   {0x0890, 0x0891},   {0x08e2, 0x08e2},
+                {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180b, 0x180f},   {0x200b, 0x200f},
+                {0x2028, 0x202e},   {0x2060, 0x206f},   {0x3164, 0x3164},   {0xfe00, 0xfe0f},
+                {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff0, 0xfffb},   {0x110bd, 0x110bd},
+                {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a},
+                {0xe0000, 0xe0fff},
+        };
+        if (cp < 0xad)
+                return false;
+        for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+                if (cp >= ranges[i].lo && cp <= ranges[i].hi)
+                        return true;
+        return false;
+}
+
+/* cp (a scalar value) in UTF-8 at p; returns its length. */
+static size_t text_utf8_put(char *p, uint32_t cp)
+{
+        if (cp < 0x80) {
+                p[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                p[0] = (char)(0xc0 | (cp >> 6));
+                p[1] = (char)(0x80 | (cp & 0x3f));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                p[0] = (char)(0xe0 | (cp >> 12));
+                p[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                p[2] = (char)(0x80 | (cp & 0x3f));
+                return 3;
+        }
+        p[0] = (char)(0xf0 | (cp >> 18));
+        p[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        p[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        p[3] = (char)(0x80 | (cp & 0x3f));
+        return 4;
+}
+
+/* What text_terminal() escapes, but for the backslash. */
+static bool text_escaped(uint32_t cp)
+{
+        return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || text_invisible_format(cp);
+}
+
+bool text_printable(const char *s)
+{
+        size_t n = strlen(s);
+        for (size_t i = 0; i < n;) {
+                uint32_t cp;
+                size_t l = text_utf8_char(s + i, n - i, &cp);
+                if (l == 0 || text_escaped(cp))
+                        return false;
+                i += l;
+        }
+        return true;
 }
 
 char *text_terminal(const char *s, char *buf, size_t size)
@@ -77,10 +140,9 @@ char *text_terminal(const char *s, char *buf, size_t size)
                         l = 1;
                 } else if (cp == '\\') {
                         piece = "\\\\", plen = 2;
-                } else if (cp < 0x20 || cp == 0x7f) {
-                        plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
-                } else if ((cp >= 0x80 && cp < 0xa0) || text_invisible_format(cp)) {
-                        plen = (size_t)snprintf(esc, sizeof(esc), "\\u{%04x}", (unsigned)cp);
+                } else if (text_escaped(cp)) {
+                        plen = (size_t)snprintf(esc, sizeof(esc),
+                                                cp < 0x80 ? "\\x%02x" : "\\u{%04x}", (unsigned)cp);
                 } else {
                         piece = s + i, plen = l;
                 }
@@ -94,16 +156,99 @@ char *text_terminal(const char *s, char *buf, size_t size)
         return buf;
 }
 
+/* The length of what starts at s[i] (i < n = strlen(s)) and must not be cut: an escape of the
+ * people form (\\, \xHH, \u{H...}), a UTF-8 character, or a byte that is not one. */
+static size_t text_piece(const char *s, size_t i, size_t n)
+{
+        if (s[i] == '\\') {
+                if (s[i + 1] == '\\')
+                        return 2;
+                if (s[i + 1] == 'x' && i + 4 <= n)
+                        return 4;
+                if (s[i + 1] == 'u' && s[i + 2] == '{')
+                        for (size_t k = i + 3; k < n && k < i + 12; k++)
+                                if (s[k] == '}')
+                                        return k + 1 - i;
+                return 1;
+        }
+        size_t l = text_utf8_char(s + i, n - i, NULL);
+        return l ? l : 1;
+}
+
+/* The first boundary between pieces at or after pos (forward) or at or before it. */
+static size_t text_boundary(const char *s, size_t n, size_t pos, bool forward)
+{
+        size_t i = 0;
+        while (i < n) {
+                size_t l = text_piece(s, i, n);
+                if (i + l > pos)
+                        return forward && i < pos ? i + l : i;
+                i += l;
+        }
+        return n;
+}
+
+static int hex_digit(char c)
+{
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+}
+
+char *text_from_terminal(const char *s)
+{
+        size_t n = strlen(s), o = 0;
+        char *out = malloc(n + 1); /* an escape is never shorter than what it stands for */
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n;) {
+                size_t l = text_piece(s, i, n);
+                uint32_t cp = 0;
+                bool ok = s[i] == '\\' && l > 1;
+                if (ok && s[i + 1] == 'x') {
+                        int hi = hex_digit(s[i + 2]), lo = hex_digit(s[i + 3]);
+                        ok = hi >= 0 && lo >= 0 && (hi | lo) != 0; /* never a NUL */
+                        if (ok)
+                                out[o++] = (char)(hi * 16 + lo);
+                } else if (ok && s[i + 1] == 'u') {
+                        /* "\u{" digits "}" */
+                        ok = l >= 5 && l <= 10;
+                        for (size_t k = i + 3; ok && k < i + l - 1; k++) {
+                                int d = hex_digit(s[k]);
+                                ok = d >= 0;
+                                cp = cp * 16 + (uint32_t)(ok ? d : 0);
+                        }
+                        ok = ok && cp > 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+                        if (ok)
+                                o += text_utf8_put(out + o, cp);
+                } else if (ok) {
+                        out[o++] = '\\'; /* "\\" */
+                }
+                if (!ok) {
+                        memcpy(out + o, s + i, l); /* not an escape: the bytes as they are */
+                        o += l;
+                }
+                i += l;
+        }
+        out[o] = '\0';
+        return out;
+}
+
 size_t text_fit(const char *s, size_t max)
 {
         size_t n = strnlen(s, max + 1);
         if (n <= max)
                 return n;
-        n = max;
-        /* back over continuation bytes to the start of the character that does not fit */
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-                n--;
-        return n;
+        return text_boundary(s, strlen(s), max, false);
+}
+
+char *text_terminal_cut(const char *s, size_t max, char *buf, size_t size)
+{
+        text_terminal(s, buf, size);
+        if (size > 0)
+                buf[text_fit(buf, max)] = '\0';
+        return buf;
 }
 
 char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_t size)
@@ -114,9 +259,7 @@ char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_
                 return buf;
         }
         size_t head = text_fit(s, (width - ls) / 2);
-        size_t tail = n - (width - ls - (width - ls) / 2);
-        while (tail < n && ((unsigned char)s[tail] & 0xc0) == 0x80)
-                tail++; /* forward to the start of a character */
+        size_t tail = text_boundary(s, n, n - (width - ls - (width - ls) / 2), true);
         snprintf(buf, size, "%.*s%s%s", (int)head, s, sep, s + tail);
         return buf;
 }
@@ -154,8 +297,12 @@ void text_json_fputs(FILE *f, const char *s)
                         fputs("\\t", f);
                         break;
                 default:
-                        if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
-                            cp == 0x2029 || text_invisible_format(cp))
+                        if (cp >= 0x10000 && text_invisible_format(cp))
+                                /* as a UTF-16 surrogate pair, as JSON writes those */
+                                fprintf(f, "\\u%04x\\u%04x",
+                                        (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
+                                        (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+                        else if (text_escaped(cp))
                                 fprintf(f, "\\u%04x", (unsigned)cp);
                         else
                                 fwrite(s + i, 1, l, f);

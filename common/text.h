@@ -1,5 +1,6 @@
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,17 +35,29 @@ int text_utf8_valid(const char *s);
  *   C0 controls (incl. tab, newline, ESC), DEL    \xHH
  *   a byte that is not part of valid UTF-8        \xHH (the byte)
  *   C1 controls (U+0080..U+009F)                  \u{HHHH}
- *   bidirectional and zero-width format marks     \u{HHHH}  (U+061C, U+200B..U+200F,
- *                                                  U+202A..U+202E, U+2066..U+2069, U+FEFF)
+ *   format and other invisible characters         \u{HHHH}  (Unicode's category Cf and
+ *                                                  default-ignorable code points: bidi marks,
+ *                                                  zero-width marks, the soft hyphen, tags,
+ *                                                  fillers, variation selectors; U+2028/2029)
  * so the output holds no control character and is valid UTF-8. NULL shows as "". Returns buf. */
 char *text_terminal(const char *s, char *buf, size_t size);
 
-/* The longest prefix of s, at most max bytes, that ends at a character boundary (s in the people
- * form, or any UTF-8): for cutting a name to a column without splitting a character. */
+/* The bytes whose people form s is: text_terminal()'s inverse, for names that come back in that
+ * form (joules-exporter's label values, read from Prometheus). A backslash that starts no
+ * escape, and \x00, stay as they are. Returns a malloc()ed string, or NULL without memory. */
+char *text_from_terminal(const char *s);
+
+/* True when s is valid UTF-8 and holds nothing text_terminal() escapes but backslashes: no
+ * control, C1 or invisible character. Config values must be. */
+bool text_printable(const char *s);
+
+/* The longest prefix of s, at most max bytes, that splits neither a UTF-8 character nor an escape
+ * of the people form (s in the people form, or any UTF-8): for cutting a name to a column. A
+ * printf precision ("%.14s") would cut through either. */
 size_t text_fit(const char *s, size_t max);
 
 /* s (UTF-8, or the people form) in at most width bytes: as it is when it fits, else its start and
- * its end joined by sep (where long unit names differ), both cut at character boundaries.
+ * its end joined by sep (where long unit names differ), both cut as text_fit() cuts.
  * Into buf; returns buf. */
 char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_t size);
 
@@ -54,11 +67,17 @@ char *text_abbrev(const char *s, size_t width, const char *sep, char *buf, size_
  * in a printf argument list: printf("%-26s", TEXT_SAFE(name)). */
 #define TEXT_SAFE(s) text_terminal((s), (char[TEXT_SAFE_MAX]){0}, TEXT_SAFE_MAX)
 
+/* The people form of s cut by text_fit() to at most max bytes, into buf; returns buf. */
+char *text_terminal_cut(const char *s, size_t max, char *buf, size_t size);
+/* The same into a buffer that lives until the end of the enclosing block, for a column:
+ * printf("%14s", TEXT_SAFE_CUT(name, 14)). */
+#define TEXT_SAFE_CUT(s, max) text_terminal_cut((s), (max), (char[TEXT_SAFE_MAX]){0}, TEXT_SAFE_MAX)
+
 /* s as a JSON string literal, quotes included. Valid UTF-8 is kept; control characters, DEL,
- * C1 controls, U+2028/U+2029 and the format marks above are written as \uXXXX (the same
- * characters, so raw output is inert in a terminal too); each byte that is not part of valid UTF-8
- * is replaced by U+FFFD, the replacement character (JSON cannot carry raw bytes; the people form in
- * the tables keeps them as \xHH). NULL writes null. */
+ * C1 controls and the invisible characters above are written as \uXXXX, a surrogate pair above
+ * U+FFFF (the same characters, so raw output is inert in a terminal too); each byte that is not
+ * part of valid UTF-8 is replaced by U+FFFD, the replacement character (JSON cannot carry raw
+ * bytes; the people form in the tables keeps them as \xHH). NULL writes null. */
 void text_json_fputs(FILE *f, const char *s);
 
 /* One CSV field (RFC 4180) holding the people form of s: quoted when it holds a comma or a

@@ -1,6 +1,7 @@
 /* Table tests for common/text.c: untrusted bytes made safe for people, JSON, CSV, SVG and
  * Prometheus labels. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,17 @@ static void test_terminal(void **state)
                  "\\u{202e}cod.exe"}, /* right-to-left override */
                 {"zero\xe2\x80\x8bwidth", "zero\\u{200b}width"},
                 {"\xed\xa0\x80", "\\xed\\xa0\\x80"}, /* surrogate: three bytes */
+                /* the other invisible ones: soft hyphen, word joiner, a tag, a variation
+                 * selector, the Hangul filler, the combining grapheme joiner, a line separator */
+                {"ss\xc2\xad"
+                 "hd",
+                 "ss\\u{00ad}hd"},
+                {"sshd\xe2\x81\xa0", "sshd\\u{2060}"},
+                {"x\xf3\xa0\x80\x81", "x\\u{e0001}"},
+                {"\xe2\x9d\xa4\xef\xb8\x8f", "\xe2\x9d\xa4\\u{fe0f}"},
+                {"\xe3\x85\xa4", "\\u{3164}"},
+                {"a\xcd\x8f", "a\\u{034f}"},
+                {"l\xe2\x80\xa8", "l\\u{2028}"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char buf[128];
@@ -95,6 +107,89 @@ static void test_terminal_all_bytes(void **state)
         }
 }
 
+/* Cutting the people form: never inside a character or an escape. */
+static void test_fit(void **state)
+{
+        static const struct {
+                const char *in;
+                size_t max, fit;
+        } rows[] = {
+                {"abcdef", 10, 6},       {"abcdef", 3, 3},
+                {"a\xe2\x82\xac", 3, 1}, /* "€" does not fit in 2 */
+                {"a\xe2\x82\xac", 4, 4}, {"ab\\x1bcd", 4, 2},
+                {"ab\\x1bcd", 6, 6},     {"ab\\\\cd", 3, 2},
+                {"ab\\u{202e}c", 8, 2},  {"ab\\u{202e}c", 10, 10},
+                {"\\x1b", 3, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                assert_int_equal(text_fit(rows[i].in, rows[i].max), rows[i].fit);
+        /* the event name of a foreign history, cut to a column: "\xe2" alone never shows */
+        assert_string_equal(TEXT_SAFE_CUT("abcdefghijklm\xe2\x82\xac", 14), "abcdefghijklm");
+        assert_string_equal(TEXT_SAFE_CUT("=\x1b]0;T\x07", 10), "=\\x1b]0;T");
+        char buf[64];
+        /* the tail of an abbreviation starts after an escape, not inside it */
+        assert_string_equal(text_abbrev("aaaaaaaaaa\\x1bbbbbb", 16, "...", buf, sizeof(buf)),
+                            "aaaaaa...bbbbb");
+}
+
+static void test_printable(void **state)
+{
+        static const struct {
+                const char *in;
+                bool ok;
+        } rows[] = {
+                {"/var/lib/joules/joules.db", true},
+                {"caf\xc3\xa9 back\\slash", true},
+                {"", true},
+                {"a\tb", false},
+                {"\x1b[5m", false},
+                {"del\x7f", false},
+                {"\xc2\x9b", false},
+                {"bad\xff", false},
+                {"sshd\xe2\x81\xa0", false},
+                {"\xe2\x80\xae", false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                assert_int_equal(text_printable(rows[i].in), rows[i].ok);
+}
+
+/* text_from_terminal undoes text_terminal for every name, and leaves what is no escape. */
+static void test_from_terminal(void **state)
+{
+        static const char *const names[] = {
+                "nginx.service",
+                "rv-x\\x1b\\x5b31m.service", /* systemd's escapes, literal backslashes */
+                "evil\x1b[31m\xc2\x9b\xe2\x80\xae\xff,\"=x.service",
+                "a\\b\\\\c\\",
+                "sshd\xe2\x81\xa0x\xf3\xa0\x80\x81\xc2\xad",
+                "caf\xc3\xa9 \xe2\x82\xac",
+                "\x01\x7f\x80\xfe",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *back = text_from_terminal(TEXT_SAFE(names[i]));
+                assert_non_null(back);
+                assert_string_equal(back, names[i]);
+        }
+        static const struct {
+                const char *in, *out;
+        } rows[] = {
+                {"\\q", "\\q"},
+                {"\\x00", "\\x00"},
+                {"\\xzz", "\\xzz"},
+                {"\\u{d800}", "\\u{d800}"},
+                {"\\u{110000}", "\\u{110000}"},
+                {"\\u{}", "\\u{}"},
+                {"tail\\", "tail\\"},
+                {"\\x4", "\\x4"},
+                {"\\u{41", "\\u{41"},
+                {"\\u{41}", "A"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                _cleanup_free_ char *out = text_from_terminal(rows[i].in);
+                assert_string_equal(out, rows[i].out);
+        }
+}
+
 static char *with_memstream(void (*fn)(FILE *, const char *), const char *s)
 {
         char *out = NULL;
@@ -118,6 +213,8 @@ static void test_json(void **state)
                 {"del\x7f", "\"del\\u007f\""},
                 {"\xc2\x9b", "\"\\u009b\""},
                 {"ls\xe2\x80\xa8", "\"ls\\u2028\""},
+                {"sshd\xe2\x81\xa0", "\"sshd\\u2060\""},
+                {"x\xf3\xa0\x80\x81", "\"x\\udb40\\udc01\""}, /* U+E0001: a surrogate pair */
                 {"\xe2\x80\xae"
                  "cod",
                  "\"\\u202ecod\""},
@@ -175,6 +272,9 @@ int main(void)
                 cmocka_unit_test(test_utf8_char),
                 cmocka_unit_test(test_terminal),
                 cmocka_unit_test(test_terminal_all_bytes),
+                cmocka_unit_test(test_fit),
+                cmocka_unit_test(test_printable),
+                cmocka_unit_test(test_from_terminal),
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_csv),
                 cmocka_unit_test(test_xml),
