@@ -22,7 +22,8 @@ void band_bounds(double value, double band_pct, double *ret_low, double *ret_hig
 const char *band_format(double band_pct, char *buf, size_t size);
 
 /* The people's name of a model method as stored in runs.model_method: "configured curve",
- * "CPU-aware default", "generic default"; the method itself when unknown, "" for none. */
+ * "CPU-aware default", "generic default"; the method itself (untrusted: a foreign history
+ * holds any bytes) when unknown, "" for none. */
 const char *band_method_label(const char *method);
 
 /* The band of a figure that adds parts measured and estimated with different bands (a range over

@@ -17,13 +17,18 @@ char *cli_unit_label(const char *name, bool pseudo, char *buf, size_t size)
         return buf;
 }
 
+void cli_store_error(const char *db_path, const char *what)
+{
+        fprintf(stderr, "joules: reading %s: %s\n", TEXT_SAFE(db_path), TEXT_SAFE(what));
+}
+
 Store *cli_open_store(const CliContext *ctx)
 {
         Store *s = NULL;
         char err[1024];
         int r = store_open(ctx->db_path, STORE_READ_ONLY, &s, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "joules: cannot read the history: %s\n", err);
+                fprintf(stderr, "joules: cannot read the history: %s\n", TEXT_SAFE(err));
                 if (r == -ENOENT)
                         fprintf(stderr,
                                 "joules: is joulesd running? Give the file with --db PATH or "

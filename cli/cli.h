@@ -26,6 +26,9 @@ typedef int (*CliCommandFn)(const CliContext *ctx, int argc, char **argv);
 
 /* Opens the history read-only; prints the reason and returns NULL on failure. */
 Store *cli_open_store(const CliContext *ctx);
+/* "joules: reading PATH: WHAT" on stderr, both in the people form (--db and JOULES_DB are the
+ * user's bytes; a store error can quote the file's). */
+void cli_store_error(const char *db_path, const char *what);
 
 /* A command's time range, --since ('s') and --until ('u') in its getopt loop: 1 when c was one
  * of them, 0 when not, -EINVAL after printing why. */

@@ -34,6 +34,7 @@
 #include "cli/footprint.h"
 #include "cli/json.h"
 #include "cli/measure.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -377,7 +378,7 @@ static void ab_text(const AbVariant *a, const AbVariant *b, const char *order, c
         const char *ev = a->event ? a->event : b->event;
         if (ev && strcmp(ev, "instructions") != 0 && strcmp(ev, "cycles") != 0) {
                 char va[24], vb[24], label[40];
-                snprintf(label, sizeof(label), "%.22s/request", TEXT_SAFE(ev));
+                snprintf(label, sizeof(label), "%s/request", TEXT_SAFE_CUT(ev, 22));
                 printf("%-31s %22s %22s\n", label, ab_fmt(ab_event_median(a, ev), 1, va, 24),
                        ab_fmt(ab_event_median(b, ev), 1, vb, 24));
         }
@@ -525,7 +526,7 @@ int cmd_ab(const CliContext *ctx, int argc, char **argv)
         bool json = false;
         FootprintOverrides o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int r = footprint_option("ab", c, optarg, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;

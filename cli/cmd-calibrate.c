@@ -14,6 +14,7 @@
 #include "cli/calibrate.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/curve-fit.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -246,7 +247,7 @@ static int calibrate_fit(const CurveSample *v, size_t n, CalibrateOut *o, bool j
         char err[512];
         int r = curve_fit(v, n, o->points_asked, &c, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "joules calibrate: %s\n", err);
+                fprintf(stderr, "joules calibrate: %s\n", TEXT_SAFE(err));
                 return r == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         }
         if (calibrate_fit_line(&c, o) < 0) {
@@ -310,7 +311,7 @@ static int calibrate_from_history(const CliContext *ctx, int64_t from, int64_t t
         size_t n = 0;
         int r = store_read_host_ticks(s, from, to, &t, &n);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }
@@ -377,7 +378,7 @@ int cmd_calibrate(const CliContext *ctx, int argc, char **argv)
         CalibrateOut o = {.points_asked = CURVE_FIT_DEFAULT_POINTS};
         long ncpu = 0;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int rr = cli_range_option(ctx, c, optarg, &from, &to);
                 if (rr < 0)
                         return CLI_EXIT_USAGE;

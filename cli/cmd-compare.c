@@ -12,6 +12,7 @@
 #include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/carbon.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -137,7 +138,7 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         bool json = false;
         FootprintOverrides o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int r = footprint_window_option(ctx, "compare", c, optarg, &from, &to, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -177,7 +178,7 @@ int cmd_compare(const CliContext *ctx, int argc, char **argv)
         if (r >= 0 && fb.n_rows > 0)
                 r = store_read_unit_events(s, from, to, fb.rows[0].name, &eb.rows, &eb.n);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 footprint_done(&fa);
                 footprint_done(&fb);
                 free(ea.rows);

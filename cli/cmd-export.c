@@ -13,6 +13,7 @@
 #include "cli/fleet.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/carbon.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -268,7 +269,7 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
         double timeout_s = 30;
         bool has_timeout = false;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int r = footprint_option("export", c, optarg, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -401,8 +402,8 @@ int cmd_export(const CliContext *ctx, int argc, char **argv)
                 int r = footprint_read_each(s, &fs, from, to, bucket, NULL, export_period, &st,
                                             NULL);
                 if (r < 0) {
-                        fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
-                                r == -ENOMEM ? "out of memory" : store_last_error(s));
+                        cli_store_error(ctx->db_path,
+                                        r == -ENOMEM ? "out of memory" : store_last_error(s));
                         store_close(s);
                         return CLI_EXIT_FAILURE;
                 }

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/carbon.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -129,7 +130,7 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
                 fprintf(stderr,
                         "joules intensity import: %s: %s; start joulesd first (it creates the "
                         "history)\n",
-                        ctx->db_path, strerror(errno));
+                        TEXT_SAFE(ctx->db_path), strerror(errno));
                 free(v);
                 return CLI_EXIT_FAILURE;
         }
@@ -161,7 +162,7 @@ static int intensity_import(const CliContext *ctx, const char *path, const char 
         int rc = CLI_EXIT_OK;
         if (r < 0) {
                 fprintf(stderr, "joules intensity import: writing %s: %s; nothing imported\n",
-                        ctx->db_path, err);
+                        TEXT_SAFE(ctx->db_path), TEXT_SAFE(err));
                 rc = CLI_EXIT_FAILURE;
         } else {
                 char a[32], b[32];
@@ -216,7 +217,7 @@ static int intensity_show(const CliContext *ctx, bool json)
         int r = store_intensity_summary(s, &n, &first, &last, src, sizeof(src));
         store_close(s);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s failed\n", ctx->db_path);
+                cli_store_error(ctx->db_path, "failed");
                 return CLI_EXIT_FAILURE;
         }
         double fallback = footprint_fallback_intensity(&fs, label, sizeof(label));
@@ -270,7 +271,7 @@ int cmd_intensity(const CliContext *ctx, int argc, char **argv)
         bool json = false;
         const char *source = NULL;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 switch (c) {
                 case 'j':
                         json = true;

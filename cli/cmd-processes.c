@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/events.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -66,7 +67,7 @@ static void processes_table(const StoreProcesses *p)
         for (size_t e = 0; e < p->n_events; e++) {
                 /* "perf::TASK-CLOCK" as "TASK-CLOCK": the PMU prefix takes the column's room */
                 const char *name = strrchr(p->event_names[e], ':');
-                printf(" %14.14s", TEXT_SAFE(name ? name + 1 : p->event_names[e]));
+                printf(" %14s", TEXT_SAFE_CUT(name ? name + 1 : p->event_names[e], 14));
         }
         putchar('\n');
         for (size_t i = 0; i < p->n_procs; i++) {
@@ -95,7 +96,7 @@ int cmd_processes(const CliContext *ctx, int argc, char **argv)
         const char *unit = NULL;
         bool json = false;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int rr = cli_range_option(ctx, c, optarg, &from, &to);
                 if (rr < 0)
                         return CLI_EXIT_USAGE;
@@ -126,7 +127,7 @@ int cmd_processes(const CliContext *ctx, int argc, char **argv)
         StoreProcesses p;
         int r = store_read_process_list(s, from, to, unit, &p);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }

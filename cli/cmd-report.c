@@ -14,6 +14,7 @@
 #include "cli/events.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/carbon.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -257,8 +258,8 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs, const
                 char ev_head[40] = "";
                 if (event) {
                         const char *short_name = strrchr(event, ':');
-                        snprintf(ev_head, sizeof(ev_head), "%.14s/REQ",
-                                 TEXT_SAFE(short_name ? short_name + 1 : event));
+                        snprintf(ev_head, sizeof(ev_head), "%s/REQ",
+                                 TEXT_SAFE_CUT(short_name ? short_name + 1 : event, 14));
                 }
                 printf("%-26s %10s %9s %9s %10s %10s", "UNIT", "REQUESTS", "J/REQ", "ACT J/REQ",
                        "GCO2E", "G/M REQ");
@@ -296,9 +297,9 @@ static void report_table(const Footprint *fp, const FootprintSettings *fs, const
         }
         char label[64];
         (void)footprint_fallback_intensity(fs, label, sizeof(label));
-        printf("\ngCO2e = kWh x PUE %.3g x intensity (%.30s)\n        + embodied (TE %.6g g over "
+        printf("\ngCO2e = kWh x PUE %.3g x intensity (%s)\n        + embodied (TE %.6g g over "
                "EL %.6g h, by CPU time)\n",
-               fs->pue, TEXT_SAFE(fp->source), fs->te_g, fs->el_hours);
+               fs->pue, TEXT_SAFE_CUT(fp->source, 30), fs->te_g, fs->el_hours);
 }
 
 int cmd_report(const CliContext *ctx, int argc, char **argv)
@@ -320,7 +321,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         bool json = false;
         FootprintOverrides o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int r = footprint_window_option(ctx, "report", c, optarg, &from, &to, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -376,8 +377,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         for (size_t p = 0; r >= 0 && p < fp.n_periods; p++)
                 r = band_read(s, fp.periods[p].start_us, fp.periods[p].end_us, &bands[p]);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
-                        r == -ENOMEM ? "out of memory" : store_last_error(s));
+                cli_store_error(ctx->db_path, r == -ENOMEM ? "out of memory" : store_last_error(s));
                 goto out;
         }
         if (fp.n_periods == 0) {
@@ -402,8 +402,7 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         if (r >= 0)
                 r = report_events_read(s, &fp, unit, &ev);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
-                        r == -ENOMEM ? "out of memory" : store_last_error(s));
+                cli_store_error(ctx->db_path, r == -ENOMEM ? "out of memory" : store_last_error(s));
                 goto out;
         }
         char a[32], b[32], title[320], sub[200];

@@ -38,6 +38,7 @@
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "cli/measure.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -92,7 +93,7 @@ int cmd_run(const CliContext *ctx, int argc, char **argv)
         bool json = false;
         int c;
         /* "+": stop at the first non-option, so COMMAND's own flags are left alone */
-        while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "+", opts)) != -1) {
                 switch (c) {
                 case 'u':
                         unit_arg = optarg;

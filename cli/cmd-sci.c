@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/footprint.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/carbon.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -130,7 +131,7 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
         SciInputs in = {0};
         FootprintOverrides o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int r = footprint_window_option(ctx, "sci", c, optarg, &from, &to, &o);
                 if (r < 0)
                         return CLI_EXIT_USAGE;
@@ -186,8 +187,7 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                         return CLI_EXIT_FAILURE;
                 int r = footprint_read(s, &fs, from, to, STORE_BUCKET_ALL, unit, &fp);
                 if (r < 0)
-                        fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path,
-                                store_last_error(s));
+                        cli_store_error(ctx->db_path, store_last_error(s));
                 store_close(s);
                 if (r < 0)
                         return CLI_EXIT_FAILURE;
@@ -203,7 +203,7 @@ int cmd_sci(const CliContext *ctx, int argc, char **argv)
                                 fprintf(stderr,
                                         "joules sci: no unit '%s' in that range (see joules "
                                         "services)\n",
-                                        unit);
+                                        TEXT_SAFE(unit));
                                 footprint_done(&fp);
                                 return CLI_EXIT_NO_DATA;
                         }

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/events.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -93,7 +94,7 @@ static void services_table(const StoreServices *sv, const ServicesEvents *ev, bo
                 /* "perf::TASK-CLOCK" shows as "TASK-CLOCK/REQ" */
                 const char *short_name = strrchr(event, ':');
                 short_name = short_name ? short_name + 1 : event;
-                snprintf(ev_head, sizeof(ev_head), "%.14s/REQ", TEXT_SAFE(short_name));
+                snprintf(ev_head, sizeof(ev_head), "%s/REQ", TEXT_SAFE_CUT(short_name, 14));
         }
         printf("%s .. %s, %.0f s measured\nhost %.2f J, %.2f W average%s\n",
                format_rfc3339(sv->from_us, a, sizeof(a)), format_rfc3339(sv->to_us, b, sizeof(b)),
@@ -155,7 +156,7 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
         int64_t from = ctx->now_us - 3600 * (int64_t)USEC_PER_SEC, to = ctx->now_us;
         bool json = false, wide = false;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 int rr = cli_range_option(ctx, c, optarg, &from, &to);
                 if (rr < 0)
                         return CLI_EXIT_USAGE;
@@ -186,13 +187,13 @@ int cmd_services(const CliContext *ctx, int argc, char **argv)
         StoreServices sv;
         int r = store_read_services(s, from, to, &sv);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 store_close(s);
                 return CLI_EXIT_FAILURE;
         }
         ServicesEvents ev = {0};
         if (store_read_unit_events(s, from, to, NULL, &ev.rows, &ev.n) < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 store_services_done(&sv);
                 store_close(s);
                 return CLI_EXIT_FAILURE;

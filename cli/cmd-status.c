@@ -6,6 +6,7 @@
 #include "cli/band.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -149,7 +150,8 @@ static void status_table(const StoreStatus *st, const BandSum *band)
                st->estimated ? " (estimated from CPU use, no RAPL)" : " (measured)");
         if (st->model_method[0]) {
                 char line[1024];
-                snprintf(line, sizeof(line), "%s: %s, %s", band_method_label(st->model_method),
+                snprintf(line, sizeof(line), "%s: %s, %s",
+                         TEXT_SAFE(band_method_label(st->model_method)),
                          TEXT_SAFE(st->model_source),
                          band_format(st->model_band_pct, bs, sizeof(bs)));
                 status_wrapped("model", line);
@@ -217,7 +219,7 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
         };
         bool json = false;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 switch (c) {
                 case 'j':
                         json = true;
@@ -241,7 +243,7 @@ int cmd_status(const CliContext *ctx, int argc, char **argv)
         if (r >= 0)
                 r = band_read(s, INT64_MIN / 4, INT64_MAX / 4, &band);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", ctx->db_path, store_last_error(s));
+                cli_store_error(ctx->db_path, store_last_error(s));
                 store_status_done(&st);
                 store_close(s);
                 return CLI_EXIT_FAILURE;

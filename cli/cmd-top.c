@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "common/args.h"
 #include "common/text.h"
 #include "common/util.h"
 
@@ -174,7 +175,7 @@ static int top_frame(Store *s, const TopOptions *o, const char *db_path)
         size_t n_procs = 0;
         int r = store_read_services(s, now - (int64_t)o->window_us, now, &sv);
         if (r < 0) {
-                fprintf(stderr, "joules: reading %s: %s\n", db_path, store_last_error(s));
+                cli_store_error(db_path, store_last_error(s));
                 return r;
         }
         if (o->processes) {
@@ -213,7 +214,7 @@ int cmd_top(const CliContext *ctx, int argc, char **argv)
         TopOptions o = {.refresh_us = USEC_PER_SEC, .window_us = 5 * USEC_PER_SEC, .rows = 0};
         uint64_t v;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 switch (c) {
                 case 'r':
                 case 'w':

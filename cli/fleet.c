@@ -10,6 +10,7 @@
 
 #include "cli/prom-http.h"
 #include "common/carbon.h"
+#include "common/text.h"
 #include "common/util.h"
 
 /* ---- the counter arithmetic ---- */
@@ -235,7 +236,9 @@ static int parse_result(json_object *data, const char *host_label, int64_t start
                 const char *unit = label(metric, "unit"), *mode = label(metric, "mode"),
                            *est = label(metric, "estimated");
                 s->host = strdup(host);
-                s->unit = unit ? strdup(unit) : NULL;
+                /* joules-exporter serves unit names in the people form: back to the bytes the
+                 * host's history holds, so that the rows read as that host's own export does */
+                s->unit = unit ? text_from_terminal(unit) : NULL;
                 s->mode = mode ? strdup(mode) : NULL;
                 s->estimated = est && strcmp(est, "true") == 0;
                 if (!s->host || (unit && !s->unit) || (mode && !s->mode))

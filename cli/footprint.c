@@ -624,8 +624,8 @@ int footprint_parse_flag(const char *cmd, const char *flag, const char *value, d
                 return -EINVAL;
         }
         if (v < min || v > max) {
-                fprintf(stderr, "joules %s: %s: %s is out of range [%g, %g]\n", cmd, flag, value,
-                        min, max);
+                fprintf(stderr, "joules %s: %s: %s is out of range [%g, %g]\n", cmd, flag,
+                        TEXT_SAFE(value), min, max);
                 return -ERANGE;
         }
         *ret = v;
@@ -734,7 +734,7 @@ Store *footprint_open(const char *cmd, const char *db_path, const FootprintOverr
         char err[1024];
         int r = store_open(db_path, STORE_READ_ONLY, &s, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "joules: cannot read the history: %s\n", err);
+                fprintf(stderr, "joules: cannot read the history: %s\n", TEXT_SAFE(err));
                 if (r == -ENOENT)
                         fprintf(stderr, "joules: is joulesd running? Give the file with --db PATH "
                                         "or JOULES_DB.\n");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static const struct {
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
                         printf("joules %s\n", JOULES_VERSION);
                         return CLI_EXIT_OK;
                 } else {
-                        fprintf(stderr, "joules: unknown option '%s'\n", argv[i]);
+                        fprintf(stderr, "joules: unknown option '%s'\n", TEXT_SAFE(argv[i]));
                         usage(stderr);
                         return CLI_EXIT_USAGE;
                 }
@@ -74,6 +75,6 @@ int main(int argc, char **argv)
                         return commands[k].fn(&ctx, argc - i, argv + i);
                 }
         }
-        fprintf(stderr, "joules: unknown command '%s' (see joules --help)\n", argv[i]);
+        fprintf(stderr, "joules: unknown command '%s' (see joules --help)\n", TEXT_SAFE(argv[i]));
         return CLI_EXIT_USAGE;
 }

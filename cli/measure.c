@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/mountinfo.h"
+#include "common/text.h"
 #include "common/util.h"
 
 static const char *const measure_names[] = {
@@ -214,7 +215,7 @@ int measure_check_daemon(Store *s, const char *cmd, const char *db_path, uint64_
                 fprintf(stderr,
                         "%s: no joulesd is writing %s (%s%s); start joulesd (systemctl "
                         "start joulesd) or give its history with --db\n",
-                        cmd, db_path, r < 0 ? "no tick stored" : "last tick at ",
+                        cmd, TEXT_SAFE(db_path), r < 0 ? "no tick stored" : "last tick at ",
                         r < 0 ? "" : format_rfc3339(last_ts, when, sizeof(when)));
                 return r < 0 ? -ENODATA : -ESTALE;
         }
@@ -300,7 +301,7 @@ static int measure_spawn(const char *cmd, char **argv, bool capture, FILE *relay
                 else if (relay && fileno(relay) != STDOUT_FILENO)
                         dup2(fileno(relay), STDOUT_FILENO);
                 execvp(argv[0], argv);
-                fprintf(stderr, "%s: %s: %s\n", cmd, argv[0], strerror(errno));
+                fprintf(stderr, "%s: %s: %s\n", cmd, TEXT_SAFE(argv[0]), strerror(errno));
                 _exit(127);
         }
         close(go[0]);
@@ -373,7 +374,7 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                         fprintf(stderr,
                                 "%s: cannot create the cgroup %s: %s (needs root; or measure a "
                                 "service with --unit)\n",
-                                o->cmd, cg_dir, strerror(errno));
+                                o->cmd, TEXT_SAFE(cg_dir), strerror(errno));
                         cg_dir[0] = '\0';
                         goto out;
                 }
@@ -394,14 +395,15 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
                 moved = now_realtime_us();
                 r = measure_write_file(procs, pid);
                 if (r < 0) {
-                        fprintf(stderr, "%s: moving the command into %s: %s\n", o->cmd, cg_dir,
-                                strerror(-r));
+                        fprintf(stderr, "%s: moving the command into %s: %s\n", o->cmd,
+                                TEXT_SAFE(cg_dir), strerror(-r));
                         goto out;
                 }
                 /* the daemon's next tick finds the cgroup and takes its baseline */
                 r = measure_wait(s, store_read_tick_after, moved, wait_us, &seen);
                 if (r < 0) {
-                        fprintf(stderr, "%s: joulesd stopped writing %s\n", o->cmd, o->db_path);
+                        fprintf(stderr, "%s: joulesd stopped writing %s\n", o->cmd,
+                                TEXT_SAFE(o->db_path));
                         goto out;
                 }
         }
@@ -433,8 +435,10 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
         if (r >= 0)
                 r = measure_wait(s, measure_committed, m.to_us, 65 * USEC_PER_SEC, &committed);
         if (r < 0) {
-                fprintf(stderr, "%s: no tick closed the window in %s: %s\n", o->cmd, o->db_path,
-                        r == -ETIMEDOUT ? "joulesd stopped writing" : store_last_error(s));
+                fprintf(stderr, "%s: no tick closed the window in %s: %s\n", o->cmd,
+                        TEXT_SAFE(o->db_path),
+                        TEXT_SAFE(r == -ETIMEDOUT ? "joulesd stopped writing"
+                                                  : store_last_error(s)));
                 goto out;
         }
         if (m.from_us == 0) /* no tick before the command: the window starts with the history */
@@ -443,7 +447,8 @@ int measure_run(Store *s, const MeasureOptions *o, char **argv, Measure *ret)
         StoreServices sv;
         r = store_read_services(s, m.from_us, m.to_us, &sv);
         if (r < 0) {
-                fprintf(stderr, "%s: reading %s: %s\n", o->cmd, o->db_path, store_last_error(s));
+                fprintf(stderr, "%s: reading %s: %s\n", o->cmd, TEXT_SAFE(o->db_path),
+                        TEXT_SAFE(store_last_error(s)));
                 goto out;
         }
         for (size_t i = 0; i < sv.n_units; i++) {
@@ -499,7 +504,8 @@ out:
                 while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
                         ;
         if (cg_dir[0] && rmdir(cg_dir) < 0 && errno != ENOENT)
-                fprintf(stderr, "%s: removing %s: %s\n", o->cmd, cg_dir, strerror(errno));
+                fprintf(stderr, "%s: removing %s: %s\n", o->cmd, TEXT_SAFE(cg_dir),
+                        strerror(errno));
         if (r < 0) {
                 free(m.output);
                 return r;

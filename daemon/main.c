@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
         if (argc == 2 && strcmp(argv[1], "--scrape-worker") == 0)
                 return scrape_worker_main();
         log_setup(LOG_INFO, "joulesd");
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", options)) != -1) {
                 switch (c) {
                 case ARG_CONFIG:
                         src.path = optarg;
@@ -153,7 +155,7 @@ int main(int argc, char **argv)
                 case ARG_DURATION:
                         if (parse_duration_us(optarg, &opts.duration_us) < 0) {
                                 fprintf(stderr, "joulesd: --duration: '%s' is not a duration\n",
-                                        optarg);
+                                        TEXT_SAFE(optarg));
                                 return 2;
                         }
                         continue;
@@ -179,14 +181,14 @@ int main(int argc, char **argv)
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "joulesd: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "joulesd: unexpected argument '%s'\n", TEXT_SAFE(argv[optind]));
                 return 2;
         }
 
         /* A bad flag is a usage error (2), whatever the file says: check the flags alone first. */
         SettingsSource flags_only = {.flags = flags, .n_flags = n_flags};
         if (settings_build(&flags_only, &cfg, err, sizeof(err)) < 0) {
-                fprintf(stderr, "joulesd: %s\n", err);
+                fprintf(stderr, "joulesd: %s\n", TEXT_SAFE(err));
                 return 2;
         }
         src.flags = flags;

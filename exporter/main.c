@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/text.h"
@@ -155,8 +156,7 @@ int main(int argc, char **argv)
         uint64_t top = 0;
         int level = LOG_INFO, c;
         char err[256];
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        while ((c = args_getopt(argc, argv, "", opts)) != -1) {
                 switch (c) {
                 case ARG_DB:
                         if (!*optarg) {
@@ -193,13 +193,7 @@ int main(int argc, char **argv)
                 case ARG_HELP:
                         usage(stdout);
                         return 0;
-                case ':':
-                        fprintf(stderr, "joules-exporter: %s needs a value (see --help)\n",
-                                TEXT_SAFE(argv[optind - 1]));
-                        return 2;
-                default:
-                        fprintf(stderr, "joules-exporter: unknown option '%s' (see --help)\n",
-                                TEXT_SAFE(argv[optind - 1]));
+                default: /* args_getopt said which */
                         return 2;
                 }
         }

@@ -189,6 +189,17 @@ static void test_parse_raw(void **state)
         assert_int_equal(fleet_parse_answer(200, late, strlen(late), "instance", T0, -MIN, 1, 0, &m,
                                             err, sizeof(err)),
                          -EPROTO);
+        /* joules-exporter's unit label is the people form: read back as the bytes the host's
+         * history holds (a systemd escape's backslash, an ESC byte), as its own export has them */
+        const char *named =
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                "{\"metric\":{\"instance\":\"a\",\"unit\":\"rv-x\\\\\\\\x2d\\\\x1b.service\"},"
+                "\"values\":[[1767225600,\"3\"]]}]}}";
+        assert_int_equal(fleet_parse_answer(200, named, strlen(named), "instance", T0, -MIN, 1, 0,
+                                            &m, err, sizeof(err)),
+                         0);
+        assert_string_equal(m.series[0].unit, "rv-x\\x2d\x1b.service");
+        fleet_matrix_done(&m);
 }
 
 static void test_parse_answers(void **state)
