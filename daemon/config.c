@@ -10,7 +10,9 @@
 
 #include "collectors/perf-events.h"
 #include "common/power-curve.h"
+#include "common/text.h"
 #include "common/util.h"
+#include "daemon/ingest.h"
 #include "storage/store.h"
 
 typedef enum ConfigType {
@@ -165,9 +167,41 @@ static int config_check_model(const JoulesConfig *c, char *err, size_t errlen)
         return -EINVAL;
 }
 
+/* ingest.trusted_units and trusted_uids: lists (spaces or commas) of unit names and of UIDs. */
+static int config_check_trusted(const ConfigKey *k, const char *value, char *err, size_t errlen)
+{
+        bool units = k->offset == OFF(ingest_trusted_units);
+        if (!units && k->offset != OFF(ingest_trusted_uids))
+                return 0;
+        char tmp[4096], *save = NULL;
+        snprintf(tmp, sizeof(tmp), "%s", value);
+        for (char *t = strtok_r(tmp, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+                uint64_t uid;
+                if (units ? ingest_unit_name_valid(t)
+                          : parse_u64(t, &uid) == 0 && uid < (uint64_t)(uid_t)-1)
+                        continue;
+                snprintf(err, errlen, "%s.%s: '%s' is not a %s", k->section, k->key, t,
+                         units ? "unit name (web.service, user@1000/app.service)" : "UID");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int config_set(JoulesConfig *c, const char *section, const char *key, const char *value, char *err,
                size_t errlen)
 {
+        /* No value names anything with such bytes (paths, units, URLs, events, numbers), and
+         * --dump-config and the logs show values as they are. */
+        const char *bad = !text_printable(section) ? "section name"
+                          : !text_printable(key)   ? "key"
+                          : !text_printable(value) ? "value"
+                                                   : NULL;
+        if (bad) {
+                snprintf(err, errlen,
+                         "%s.%s: the %s holds a control, invisible or non-UTF-8 character", section,
+                         key, bad);
+                return -EINVAL;
+        }
         int rr = config_set_request(c, section, key, value, err, errlen);
         if (rr != 0)
                 return rr < 0 ? rr : 0;
@@ -370,6 +404,8 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                         snprintf(err, errlen, "%s.%s: too long", section, key);
                         return -EINVAL;
                 }
+                if (config_check_trusted(k, value, err, errlen) < 0)
+                        return -EINVAL;
                 snprintf(field, (size_t)k->max, "%s", value);
                 return 0;
         }

@@ -38,7 +38,10 @@ static void test_good(void **state)
                             "max_w_per_cpu = 4.26\n"
                             "[attribution]\n"
                             "idle_power = 12.5\n"
-                            "events = perf::TASK-CLOCK\n");
+                            "events = perf::TASK-CLOCK\n"
+                            "[ingest]\n"
+                            "trusted_units = web.service, user@1000/app.service\n"
+                            "trusted_uids = 0 1000\n");
         JoulesConfig c;
         char err[512];
         config_defaults(&c);
@@ -54,6 +57,8 @@ static void test_good(void **state)
         assert_false(c.idle_learn);
         assert_true(c.idle_w == 12.5);
         assert_string_equal(c.events, "perf::TASK-CLOCK");
+        assert_string_equal(c.ingest_trusted_units, "web.service, user@1000/app.service");
+        assert_string_equal(c.ingest_trusted_uids, "0 1000");
         unlink(p);
         free(p);
 }
@@ -146,6 +151,22 @@ static void test_bad(void **state)
                 {"[attribution]\nidle_power = learnt\n", 2, "'learnt' is not a number"},
                 {"[daemon]\nthis line has no equals sign\n", 2, "syntax error"},
                 {"interval = 1s\n", 1, "unknown section []"},
+                /* bytes that would run in a terminal when --dump-config or a log shows them */
+                {"[daemon]\ndatabase = /tmp/\x1b[5m.db\n", 2,
+                 "daemon.database: the value holds a control, invisible or non-UTF-8 character"},
+                {"[requests \"web.service\"]\naccess_log = /tmp/\x1b]0;T\x07.log\n", 2,
+                 "the value holds a control"},
+                {"[requests \"web.service\"]\naccess_log_filter = \xc2\x9b"
+                 "2J\n",
+                 2, "the value holds a control"},
+                {"[daemon]\ndatabase = /tmp/x\xe2\x81\xa0.db\n", 2, "invisible"},
+                {"[daemon]\ndatabase = /tmp/\xff.db\n", 2, "non-UTF-8"},
+                {"[requests \"w\x1b.service\"]\nmetric = x\n", 2,
+                 "the section name holds a control"},
+                {"[ingest]\ntrusted_units = web.service bad/x\n", 2,
+                 "ingest.trusted_units: 'bad/x' is not a unit name"},
+                {"[ingest]\ntrusted_uids = 0 1000 nobody\n", 2,
+                 "ingest.trusted_uids: 'nobody' is not a UID"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char *p = write_tmp(rows[i].text);
