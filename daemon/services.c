@@ -1,5 +1,6 @@
 #include "daemon/services.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include "common/util.h"
 #include "common/attribution.h"
 #include "daemon/proc-events.h"
+
+/* the readers give back every name joulesd stores */
+static_assert(STORE_NAME_MAX >= CGROUP_UNIT_DISPLAY_MAX, "unit names fit the readers");
 
 enum { PSEUDO_KERNEL, PSEUDO_UNATTRIBUTED, PSEUDO_IDLE, _PSEUDO_MAX };
 static const char *const pseudo_names[_PSEUDO_MAX] = {"kernel", "unattributed", "idle"};

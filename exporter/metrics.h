@@ -16,7 +16,7 @@
  * start time), plus N processes with --top-processes N. */
 
 typedef struct MetricsProcess {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         int pid;
         char comm[64];
         double power_w;

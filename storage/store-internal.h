@@ -223,6 +223,9 @@ void store_release(sqlite3_stmt *q);
 int store_exec_cached(Store *s, const char *sql) __attribute__((warn_unused_result));
 /* Finalizes every store_cached() statement; store_close before closing the handle. */
 void store_cache_free(Store *s);
+/* Column col's text into dst: as it is when it fits; else its start and "~" and a hash of all of
+ * it, so that names longer than the readers' buffers (only a foreign file holds them) stay apart.
+ */
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 /* Runs sql (cached) with ?1 = a, ?2 = b; ret_changes (may be NULL): the rows it changed. */
 int store_exec_bound(Store *s, const char *sql, int64_t a, int64_t b, int *ret_changes)

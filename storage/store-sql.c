@@ -184,8 +184,22 @@ void store_cache_free(Store *s)
 
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(dst, size, "%s", t ? (const char *)t : "");
+        const char *t = (const char *)sqlite3_column_text(st, col);
+        size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+        if (n < size || size < 16) {
+                snprintf(dst, size, "%s", t ? t : "");
+                return;
+        }
+        /* Longer than joulesd writes (a foreign file): its start, cut between characters, and a
+         * hash of all of it (FNV-1a), so that two long names sharing a start stay two names
+         * rather than being summed as one. */
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char)t[i]) * 16777619u;
+        size_t keep = size - 10; /* "~" 8 hex digits, NUL */
+        while (keep > 0 && ((unsigned char)t[keep] & 0xc0) == 0x80)
+                keep--;
+        snprintf(dst, size, "%.*s~%08x", (int)keep, t, h);
 }
 
 int store_query_two(Store *s, const char *sql, bool *ret_null, int64_t *ret_a, int64_t *ret_b)

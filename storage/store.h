@@ -12,6 +12,11 @@
 
 typedef struct Store Store;
 
+/* The unit names the readers give back, NUL included: systemd's 255 bytes and a user unit's
+ * "user@UID/" prefix (CGROUP_UNIT_DISPLAY_MAX). A longer one, only in a foreign file, is cut and
+ * marked with a hash of the whole, so that two never read as one. */
+#define STORE_NAME_MAX 288
+
 typedef enum StoreMode {
         STORE_READ_ONLY,
         STORE_READ_WRITE, /* creates the file and applies migrations */
@@ -308,7 +313,7 @@ int store_read_band(Store *s, int64_t from_us, int64_t to_us, StoreBandPart **re
 void store_status_done(StoreStatus *st);
 
 typedef struct StoreUnitTotal {
-        char name[256];
+        char name[STORE_NAME_MAX];
         bool pseudo;
         double active_j;
         double idle_j;
@@ -356,7 +361,7 @@ int store_read_tick_after(Store *s, int64_t ts_us, int64_t *ret_ts_us)
         __attribute__((warn_unused_result));
 
 typedef struct StoreProcTotal {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         int pid;
         char comm[64];
         double energy_j;
@@ -371,7 +376,7 @@ int store_read_unit_counter(Store *s, int64_t from_us, int64_t to_us, const char
 
 /* One unit's total of one perf event over a range. */
 typedef struct StoreEventTotal {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         char event[128];
         int64_t event_id; /* the order joulesd first stored the events in */
         double total;     /* a double: 64-bit counts summed over a range can pass INT64_MAX */
@@ -389,7 +394,7 @@ int store_read_unit_events(Store *s, int64_t from_us, int64_t to_us, const char 
 /* One process over a range: a (pid, start_time) pair, so a PID reused by another process is
  * another row. */
 typedef struct StoreProcess {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         int pid;
         uint64_t start_time; /* clock ticks after its host's boot (/proc/PID/stat field 22) */
         char comm[64];       /* as the kernel gave it: untrusted bytes */
@@ -448,7 +453,7 @@ typedef struct StorePeriod {
 /* One unit in one period (units with neither energy nor requests there are absent). */
 typedef struct StorePeriodRow {
         size_t period; /* index into StorePeriodRows.periods */
-        char name[256];
+        char name[STORE_NAME_MAX];
         bool pseudo;
         uint64_t active_uj, idle_uj, cpu_ns;
         bool has_requests;
@@ -500,7 +505,7 @@ int store_intensity_summary(Store *s, size_t *ret_n, int64_t *ret_first_us, int6
 /* ---- running totals (storage/store-totals.c) ---- */
 
 typedef struct StoreTotalUnit {
-        char name[256];
+        char name[STORE_NAME_MAX];
         bool pseudo; /* kernel, unattributed, idle */
         uint64_t active_uj, idle_uj, cpu_ns;
 } StoreTotalUnit;
@@ -517,14 +522,14 @@ typedef struct StoreTotalDomain {
 } StoreTotalDomain;
 
 typedef struct StoreTotalRequests {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         char metric[128];
         double count;
 } StoreTotalRequests;
 
 /* A unit's count of one perf event since the history began. */
 typedef struct StoreTotalEvents {
-        char unit[256];
+        char unit[STORE_NAME_MAX];
         char event[128];
         uint64_t value;
 } StoreTotalEvents;

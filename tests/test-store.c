@@ -566,6 +566,43 @@ static void test_totals_units(void **state)
         store_close(s);
 }
 
+/* A name longer than the readers' buffers (only a foreign file holds one) is cut between
+ * characters and marked with a hash of the whole: two such names never read as one. */
+static void test_copy_long_text(void **state)
+{
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3", -1, &q, NULL), SQLITE_OK);
+        char a[400], b[400];
+        memset(a, 'b', 300);
+        memcpy(a + 296, ".service", 9); /* 304 bytes */
+        memcpy(b, a, sizeof(a));
+        memcpy(b + 296, ".socket", 8);
+        sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, "user@1000/web.service", -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        char na[STORE_NAME_MAX], nb[STORE_NAME_MAX], nc[STORE_NAME_MAX], small[16];
+        store_copy_text(na, sizeof(na), q, 0);
+        store_copy_text(nb, sizeof(nb), q, 1);
+        store_copy_text(nc, sizeof(nc), q, 2);
+        assert_string_equal(nc, "user@1000/web.service"); /* what fits stays as it is */
+        assert_int_equal(strlen(na), STORE_NAME_MAX - 1);
+        assert_memory_equal(na, a, STORE_NAME_MAX - 10);
+        assert_int_equal(na[STORE_NAME_MAX - 10], '~');
+        assert_string_not_equal(na, nb);
+        /* a cut never splits a character: "€" is three bytes */
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, "abcde\xe2\x82\xac\xe2\x82\xac\xe2\x82\xacxyz", -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        store_copy_text(small, sizeof(small), q, 0);
+        assert_memory_equal(small, "abcde~", 6);
+        assert_int_equal(strlen(small), 14);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -575,6 +612,7 @@ int main(void)
                 cmocka_unit_test(test_cache),
                 cmocka_unit_test(test_maintain_prepares_nothing),
                 cmocka_unit_test(test_totals_units),
+                cmocka_unit_test(test_copy_long_text),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
