@@ -19,6 +19,8 @@ BURN=$JOULES_TESTS_BIN/burn
 db=$SCRATCH/joules.db
 unit=t-hostile-$$.service
 comm=$'\e[2J\e]0;X\a\xff\xfe' # 12 bytes: clear screen, set title, BEL, not UTF-8
+# 11 bytes that show nothing: C1 CSI, WORD JOINER (U+2060), SOFT HYPHEN (U+00AD)
+comm2=$'\xc2\x9b2J\xe2\x81\xa0WJ\xc2\xad'
 
 # --- checkers ---------------------------------------------------------------------------------
 cat >"$SCRATCH/check.py" <<'EOF'
@@ -72,8 +74,14 @@ contains() { grep -qF -- "$2" "$1" || fail "$3: '$2' not in $(head -c 2000 "$1")
 cg_unit "$unit"
 cg_spawn "$unit" "$BURN" --duty 0.5 --comm "$comm"
 pid=$CG_LAST_PID
-for _ in $(seq 50); do [ "$(cat "/proc/$pid/comm")" = "$comm" ] && break; sleep 0.05; done
+cg_spawn "$unit" "$BURN" --duty 0.5 --comm "$comm2"
+pid2=$CG_LAST_PID
+for _ in $(seq 50); do
+  [ "$(cat "/proc/$pid/comm")" = "$comm" ] && [ "$(cat "/proc/$pid2/comm")" = "$comm2" ] && break
+  sleep 0.05
+done
 [ "$(cat "/proc/$pid/comm")" = "$comm" ] || fail "burn did not rename itself"
+[ "$(cat "/proc/$pid2/comm")" = "$comm2" ] || fail "the second burn did not rename itself"
 
 "$JOULESD" --db "$db" --interval 200ms --energy-source model --cgroup-root "$CG_ROOT" \
   --events none --duration 3s --show >"$SCRATCH/show.out" 2>"$SCRATCH/joulesd.err" ||
@@ -88,14 +96,23 @@ contains "$SCRATCH/top.txt" '\x1b[2J\x1b]0;X\x07\xff\xfe' "top shows the name ma
 J "$db" top --once --processes --window 1h --json >"$SCRATCH/top.json" || fail "joules top --json"
 check json "$SCRATCH/top.json" "joules top --json"
 contains "$SCRATCH/top.json.parsed" '\u001b[2J\u001b]0;X\u0007\ufffd\ufffd' "top --json carries the name"
+contains "$SCRATCH/top.txt" '\u{009b}2J\u{2060}WJ\u{00ad}' "top shows the invisible characters"
+J "$db" processes --since 1h >"$SCRATCH/procs.txt" || fail "joules processes"
+check people "$SCRATCH/procs.txt" "joules processes"
+contains "$SCRATCH/procs.txt" '\u{009b}2J\u{2060}WJ\u{00ad}' "processes shows the invisible characters"
+J "$db" processes --since 1h --json >"$SCRATCH/procs.json" || fail "joules processes --json"
+check json "$SCRATCH/procs.json" "joules processes --json"
+contains "$SCRATCH/procs.json" '\u009b2J\u2060WJ\u00ad' "processes --json escapes them"
 
 # --- (b) a foreign history with hostile unit, host and domain names --------------------------
 fdb=$SCRATCH/foreign.db
 sqlite3 "$db" ".backup '$fdb'"
 # b"evil\x1b[31m" C1-CSI, RLO, "\xff", ",\"=x.service" -- and the host and domain names
 hostile_hex=6576696c1b5b33316dc29be280aeff2c223d782e73657276696365
+# the model's method: "=" OSC-title BEL red-on newline quote backslash
 sqlite3 "$fdb" "UPDATE units SET name = CAST(X'$hostile_hex' AS TEXT) WHERE name = '$unit';
-  UPDATE runs SET hostname = CAST(X'686f73741b5d303b74070a' AS TEXT);
+  UPDATE runs SET hostname = CAST(X'686f73741b5d303b74070ae281a0' AS TEXT),
+    model_method = CAST(X'3d1b5d303b54071b5b33316d0a225c' AS TEXT);
   UPDATE domains SET name = CAST(X'6d6f64656c1b5b314bff' AS TEXT);" || fail "sqlite3"
 hostile=$(printf '%b' "$(echo "$hostile_hex" | sed 's/../\\x&/g')")
 [ "${#hostile}" -gt 10 ] || fail "hostile name not built"
@@ -114,10 +131,11 @@ run_json() {
 }
 
 run_people status status
-contains "$SCRATCH/status.txt" 'host\x1b]0;t\x07\x0a' "status shows the host name made visible"
+contains "$SCRATCH/status.txt" 'host\x1b]0;t\x07\x0a\u{2060}' "status shows the host name made visible"
+contains "$SCRATCH/status.txt" '=\x1b]0;T\x07\x1b[31m\x0a"\\' "status shows the model's method made visible"
 contains "$SCRATCH/status.txt" 'model\x1b[1K\xff' "status shows the domain name made visible"
 run_json status-j status --json
-contains "$SCRATCH/status-j.json.parsed" 'host\u001b]0;t\u0007\n' "status --json host"
+contains "$SCRATCH/status-j.json.parsed" 'host\u001b]0;t\u0007\n\u2060' "status --json host"
 contains "$SCRATCH/status-j.json.parsed" 'model\u001b[1K\ufffd' "status --json domain"
 
 run_people services services --since 1h --wide
@@ -149,7 +167,7 @@ to=$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
 J "$fdb" export --format csv --from "$from" --to "$to" >"$SCRATCH/export.csv" || fail "export csv"
 check csv "$SCRATCH/export.csv" "export --format csv"
 contains "$SCRATCH/export.csv.parsed" '"evil\\x1b[31m\\u{009b}\\u{202e}\\xff,\"=x.service"' "export csv field"
-contains "$SCRATCH/export.csv.parsed" '"host\\x1b]0;t\\x07\\x0a"' "export csv host"
+contains "$SCRATCH/export.csv.parsed" '"host\\x1b]0;t\\x07\\x0a\\u{2060}"' "export csv host"
 run_json export-j export --format json --from "$from" --to "$to"
 
 # A hostile name typed as an argument is echoed safely in errors, too.
@@ -158,5 +176,17 @@ check people "$SCRATCH/err.txt" "compare's error"
 contains "$SCRATCH/err.txt" 'no\x1b[5msuch' "compare's error names the argument"
 J "$fdb" services --since $'\e[31m' >"$SCRATCH/err2.txt" 2>&1 && fail "bad --since accepted"
 check people "$SCRATCH/err2.txt" "services' error"
+# unknown commands and options, --db, and joulesd's own arguments
+e=$'\e]0;PWN\a\e[2J'
+J "$fdb" "$e" >"$SCRATCH/err3.txt" 2>&1 && fail "an unknown command ran"
+J "$fdb" services "--$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "an unknown option was taken"
+"$JOULES" "--$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "an unknown option was taken"
+J "/tmp/$e" status >>"$SCRATCH/err3.txt" 2>&1 && fail "a missing history was read"
+"$JOULESD" --duration "$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took a bad duration"
+"$JOULESD" "--$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took an unknown option"
+"$JOULESD" --interval "$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took a bad interval"
+check people "$SCRATCH/err3.txt" "the errors of bad arguments"
+[ "$(grep -cF '\x1b]0;PWN\x07' "$SCRATCH/err3.txt")" -ge 6 ] ||
+  fail "the errors do not name the arguments: $(cat "$SCRATCH/err3.txt")"
 
 note "every output of status, services, top, report, compare, sci, export and joulesd is inert"
