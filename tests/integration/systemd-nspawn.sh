@@ -277,8 +277,10 @@ outdir=$SCRATCH/out
 mkdir -p "$outdir"
 t_boot=$(date +%s%N)
 rc=0
+# --private-network: the exporter's port and the test's HTTP servers are the container's own (a
+# joules-exporter on this host, or anything else on its default port, would take it).
 timeout -k 10 200 systemd-nspawn -q -D "$machine" -M joules-ci --boot --register=no --keep-unit \
-  --console=pipe --capability=CAP_PERFMON --system-call-filter=perf_event_open \
+  --console=pipe --private-network --capability=CAP_PERFMON --system-call-filter=perf_event_open \
   --bind="$outdir:/ci-out" --bind-ro="$sys:/srv/rapl" >"$SCRATCH/boot.log" 2>&1 || rc=$?
 boot_ms=$(ms_since "$t_boot")
 facts=$outdir/facts
