@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 /* One CSV record's fields, NUL-terminated, in one growing buffer. */
@@ -199,13 +200,14 @@ int calib_parse_csv(const char *text, CurveSample **ret, size_t *ret_n, char *er
                         goto fail;
                 }
                 if (csv_number(fu, &u) < 0) {
-                        snprintf(err, errlen, "line %u: utilization_pct '%.40s' is not a number",
-                                 at, fu);
+                        snprintf(err, errlen, "line %u: utilization_pct '%.*s' is not a number", at,
+                                 (int)text_fit(fu, 40), fu);
                         r = -EINVAL;
                         goto fail;
                 }
                 if (csv_number(fw, &w) < 0) {
-                        snprintf(err, errlen, "line %u: watts '%.40s' is not a number", at, fw);
+                        snprintf(err, errlen, "line %u: watts '%.*s' is not a number", at,
+                                 (int)text_fit(fw, 40), fw);
                         r = -EINVAL;
                         goto fail;
                 }

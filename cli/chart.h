@@ -20,10 +20,10 @@ typedef struct Chart {
         size_t n_columns;
         int64_t *column_start; /* n_columns + 1 boundaries */
         size_t n_series;
-        char names[CHART_MAX_SERIES][64];
-        int kind[CHART_MAX_SERIES]; /* CHART_UNIT, CHART_OTHER, CHART_OVERHEAD */
-        double *watts;              /* [series * n_columns + column]; NAN: no ticks there */
-        double *total;              /* [column]: the host's (or the unit's) watts; NAN: no ticks */
+        char names[CHART_MAX_SERIES][STORE_NAME_MAX]; /* whole: rows are matched to series by it */
+        int kind[CHART_MAX_SERIES];                   /* CHART_UNIT, CHART_OTHER, CHART_OVERHEAD */
+        double *watts; /* [series * n_columns + column]; NAN: no ticks there */
+        double *total; /* [column]: the host's (or the unit's) watts; NAN: no ticks */
         bool estimated;
 } Chart;
 

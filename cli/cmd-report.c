@@ -425,13 +425,15 @@ int cmd_report(const CliContext *ctx, int argc, char **argv)
         if (svg) {
                 FILE *f = fopen(svg, "we");
                 if (!f) {
-                        fprintf(stderr, "joules report: --svg: %s: %s\n", svg, strerror(errno));
+                        fprintf(stderr, "joules report: --svg: %s: %s\n", TEXT_SAFE(svg),
+                                strerror(errno));
                         rc = CLI_EXIT_USAGE;
                         goto out;
                 }
                 chart_svg(&chart, f, title, sub);
                 if (fclose(f) != 0) {
-                        fprintf(stderr, "joules report: writing %s: %s\n", svg, strerror(errno));
+                        fprintf(stderr, "joules report: writing %s: %s\n", TEXT_SAFE(svg),
+                                strerror(errno));
                         goto out;
                 }
         }

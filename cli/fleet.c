@@ -188,7 +188,8 @@ static int parse_point(json_object *pt, int64_t start_us, int64_t step_us, size_
         if (strcmp(text, "NaN") == 0)
                 return 0; /* as no point: a gauge that had no value */
         if (fleet_parse_value(text, decimals, &value) < 0) {
-                snprintf(err, errlen, "a value is not a number >= 0: '%.40s'", text);
+                snprintf(err, errlen, "a value is not a number >= 0: '%.*s'",
+                         (int)text_fit(text, 40), text);
                 return -EPROTO;
         }
         s->v[(size_t)k] = value;
@@ -275,10 +276,11 @@ static int parse_result(json_object *data, const char *host_label, int64_t start
         for (size_t i = 1; i < m->n; i++)
                 if (series_cmp(&m->series[i - 1], &m->series[i]) == 0) {
                         snprintf(err, errlen,
-                                 "two series have %s=\"%.200s\"%s%.200s%s: give a label that "
+                                 "two series have %s=\"%.*s\"%s%.*s%s: give a label that "
                                  "tells hosts apart (--host-label) or select one copy (--match)",
-                                 host_label, m->series[i].host,
-                                 m->series[i].unit ? ", unit=\"" : "",
+                                 host_label, (int)text_fit(m->series[i].host, 200),
+                                 m->series[i].host, m->series[i].unit ? ", unit=\"" : "",
+                                 (int)text_fit(m->series[i].unit ? m->series[i].unit : "", 200),
                                  m->series[i].unit ? m->series[i].unit : "",
                                  m->series[i].unit ? "\"" : "");
                         return -ENOTUNIQ;
@@ -312,8 +314,9 @@ int fleet_parse_answer(long http_status, const char *body, size_t len, const cha
         }
         if (strcmp(json_object_get_string(status), "success") != 0) {
                 const char *type = label(root, "errorType"), *msg = label(root, "error");
-                snprintf(err, errlen, "HTTP status %ld, %s: %.400s", http_status,
-                         type ? type : "error", msg ? msg : "(no message)");
+                msg = msg ? msg : "(no message)";
+                snprintf(err, errlen, "HTTP status %ld, %s: %.*s", http_status,
+                         type ? type : "error", (int)text_fit(msg, 400), msg);
                 goto out;
         }
         if (http_status != 200) {
@@ -498,8 +501,8 @@ static int ask(Fleet *f, const char *query, int64_t start_us, int64_t step_us, s
                 prom_answer_done(&a);
         }
         if (r < 0 && r != -ENOMEM)
-                snprintf(f->err, f->errlen, "%s: %s (query %.300s)", prom_client_url(f->client),
-                         why, query);
+                snprintf(f->err, f->errlen, "%s: %s (query %.*s)", prom_client_url(f->client), why,
+                         (int)text_fit(query, 300), query);
         return r;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/util.h"
 
 /* line:column of a byte offset, for a JSON syntax error */
@@ -36,7 +37,8 @@ static int json_time_field(json_object *o, const char *key, size_t idx, int64_t 
         }
         const char *s = json_object_get_string(v);
         if (strlen(s) < 10 || s[4] != '-' || parse_time_point(s, 0, ret) < 0) {
-                snprintf(err, errlen, "data[%zu].%s: '%.40s' is not an ISO 8601 time", idx, key, s);
+                snprintf(err, errlen, "data[%zu].%s: '%.*s' is not an ISO 8601 time", idx, key,
+                         (int)text_fit(s, 40), s);
                 return -EINVAL;
         }
         return 0;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/log.h"
 
 /* libpfm4 is opened on the first event to encode, not linked: its event tables, relocated when
@@ -129,7 +130,8 @@ static int pe_new(const char *list, const JoulesRoots *roots, PerfEvents **ret, 
                         return -EINVAL;
                 }
                 if (nlen >= PERF_EVENTS_NAME_MAX) {
-                        pe_reason(reason, reason_size, "%.*s...: event name too long", 40, s);
+                        pe_reason(reason, reason_size, "%.*s...: event name too long",
+                                  (int)text_fit(s, 40), s);
                         return -ENAMETOOLONG;
                 }
                 if (pe->n == PERF_EVENTS_MAX) {

@@ -54,7 +54,8 @@ int text_utf8_valid(const char *s)
 /* Characters that show nothing, or change how a terminal lays out what follows: Unicode's
  * format characters (category Cf: bidirectional overrides and isolates, "Trojan source", zero-width
  * marks, the BOM, the soft hyphen, tags), its other default-ignorable code points (fillers,
- * variation selectors, the combining grapheme joiner) and the line and paragraph separators.
+ * variation selectors, the combining grapheme joiner), the line and paragraph separators and the
+ * noncharacters (U+FDD0..U+FDEF, U+xFFFE and U+xFFFF).
  * "sshd" and "sshd" with a word joiner would otherwise look the same. */
 static bool text_invisible_format(uint32_t cp)
 {
@@ -71,6 +72,8 @@ static bool text_invisible_format(uint32_t cp)
         };
         if (cp < 0xad)
                 return false;
+        if ((cp & 0xfffe) == 0xfffe || (cp >= 0xfdd0 && cp <= 0xfdef))
+                return true; /* noncharacters: never text */
         for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
                 if (cp >= ranges[i].lo && cp <= ranges[i].hi)
                         return true;
@@ -108,13 +111,14 @@ static bool text_escaped(uint32_t cp)
         return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || text_invisible_format(cp);
 }
 
-bool text_printable(const char *s)
+bool text_printable(const char *s, const char *allowed)
 {
         size_t n = strlen(s);
         for (size_t i = 0; i < n;) {
                 uint32_t cp;
                 size_t l = text_utf8_char(s + i, n - i, &cp);
-                if (l == 0 || text_escaped(cp))
+                if (l == 0 ||
+                    (text_escaped(cp) && !(cp < 0x80 && allowed && strchr(allowed, (int)cp))))
                         return false;
                 i += l;
         }

@@ -38,7 +38,8 @@ int text_utf8_valid(const char *s);
  *   format and other invisible characters         \u{HHHH}  (Unicode's category Cf and
  *                                                  default-ignorable code points: bidi marks,
  *                                                  zero-width marks, the soft hyphen, tags,
- *                                                  fillers, variation selectors; U+2028/2029)
+ *                                                  fillers, variation selectors; U+2028/2029;
+ *                                                  noncharacters such as U+FFFE)
  * so the output holds no control character and is valid UTF-8. NULL shows as "". Returns buf. */
 char *text_terminal(const char *s, char *buf, size_t size);
 
@@ -47,9 +48,10 @@ char *text_terminal(const char *s, char *buf, size_t size);
  * escape, and \x00, stay as they are. Returns a malloc()ed string, or NULL without memory. */
 char *text_from_terminal(const char *s);
 
-/* True when s is valid UTF-8 and holds nothing text_terminal() escapes but backslashes: no
- * control, C1 or invisible character. Config values must be. */
-bool text_printable(const char *s);
+/* True when s is valid UTF-8 and holds nothing text_terminal() escapes but backslashes and the
+ * ASCII controls in allowed (NULL: none): no control, C1 or invisible character. Config values
+ * must be (with tabs: a regex may need one). */
+bool text_printable(const char *s, const char *allowed);
 
 /* The longest prefix of s, at most max bytes, that splits neither a UTF-8 character nor an escape
  * of the people form (s in the people form, or any UTF-8): for cutting a name to a column. A

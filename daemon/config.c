@@ -191,11 +191,12 @@ int config_set(JoulesConfig *c, const char *section, const char *key, const char
                size_t errlen)
 {
         /* No value names anything with such bytes (paths, units, URLs, events, numbers), and
-         * --dump-config and the logs show values as they are. */
-        const char *bad = !text_printable(section) ? "section name"
-                          : !text_printable(key)   ? "key"
-                          : !text_printable(value) ? "value"
-                                                   : NULL;
+         * --dump-config and the logs show values as they are; a tab may separate list items or
+         * match one in an access log line. */
+        const char *bad = !text_printable(section, NULL) ? "section name"
+                          : !text_printable(key, NULL)   ? "key"
+                          : !text_printable(value, "\t") ? "value"
+                                                         : NULL;
         if (bad) {
                 snprintf(err, errlen,
                          "%s.%s: the %s holds a control, invisible or non-UTF-8 character", section,

@@ -130,8 +130,10 @@ static void daemon_top_units(const ServicesTick *st, uint64_t dt_us, char *buf, 
         }
         for (size_t k = 0; k < 3 && best[k] != SIZE_MAX && dt_us > 0 && len < size; k++) {
                 const StoreUnitValue *u = &st->units[best[k]];
+                char name[80];
                 int n = snprintf(buf + len, size - len, "%s%s %.2f W", k ? ", " : "",
-                                 TEXT_SAFE(st->unit_names[best[k]]),
+                                 text_abbrev(TEXT_SAFE(st->unit_names[best[k]]), 60, "...", name,
+                                             sizeof(name)),
                                  (double)(u->active_uj + u->idle_uj) / (double)dt_us);
                 if (n < 0)
                         break;

@@ -205,7 +205,8 @@ int main(int argc, char **argv)
         }
         if (check) {
                 bool have_file = src.path && access(src.path, F_OK) == 0;
-                printf("%s: configuration is valid\n", have_file ? src.path : "(defaults)");
+                printf("%s: configuration is valid\n",
+                       have_file ? TEXT_SAFE(src.path) : "(defaults)");
                 return 0;
         }
 

@@ -382,7 +382,7 @@ static int services_processes(Services *s, size_t k_unit, int64_t unit_id, uint6
                         if (pr < 0 && pr != -ESRCH && pr != -EAGAIN && !s->pev_warned) {
                                 log_notice("perf counters per process: %d (%s): %s; such "
                                            "processes are left uncounted",
-                                           (int)ps[best].pid, TEXT_SAFE(ps[best].comm),
+                                           (int)ps[best].pid, ps[best].comm, /* the log escapes */
                                            perf_events_reason(s->pe));
                                 s->pev_warned = true;
                         }

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *label = text_from_terminal(s);
         FUZZ_CHECK(label && strlen(label) <= n);
         free(label);
-        if (text_printable(s))
+        if (text_printable(s, NULL))
                 FUZZ_CHECK(strchr(s, '\x1b') == NULL && text_utf8_valid(s));
 
         char *json = NULL;

@@ -41,7 +41,10 @@ static void test_good(void **state)
                             "events = perf::TASK-CLOCK\n"
                             "[ingest]\n"
                             "trusted_units = web.service, user@1000/app.service\n"
-                            "trusted_uids = 0 1000\n");
+                            "trusted_uids = 0\t1000\n"
+                            "[requests \"web.service\"]\n"
+                            "access_log = /var/log/w.log\n"
+                            "access_log_filter = ^GET [^\t]*\t200$\n");
         JoulesConfig c;
         char err[512];
         config_defaults(&c);
@@ -58,7 +61,9 @@ static void test_good(void **state)
         assert_true(c.idle_w == 12.5);
         assert_string_equal(c.events, "perf::TASK-CLOCK");
         assert_string_equal(c.ingest_trusted_units, "web.service, user@1000/app.service");
-        assert_string_equal(c.ingest_trusted_uids, "0 1000");
+        assert_string_equal(c.ingest_trusted_uids, "0\t1000");
+        assert_int_equal(c.n_request_sources, 1);
+        assert_string_equal(c.request_sources[0].access_log_filter, "^GET [^\t]*\t200$");
         unlink(p);
         free(p);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cli/chart.h"
 #include "cli/footprint.h"
 #include "cli/intensity.h"
 #include "common/carbon.h"
@@ -549,12 +550,47 @@ static void test_market(void **state)
         }
 }
 
+/* Units are matched to the chart's series by their whole name: two user units with long names
+ * that share their start each get their own series, not the first one's. */
+static void test_chart_long_names(void **state)
+{
+        StorePeriod period = {.start_us = T0,
+                              .end_us = T0 + HOUR,
+                              .first_us = T0,
+                              .last_us = T0 + HOUR,
+                              .host_uj = 10800000000,
+                              .seconds = 3600};
+        StorePeriodRow rows[2] = {{.active_uj = 7200000000}, {.active_uj = 3600000000}};
+        for (size_t i = 0; i < 2; i++)
+                snprintf(rows[i].name, sizeof(rows[i].name),
+                         "user@1000/app-gnome-org.gnome.Nautilus-on-a-very-long-instance-name-%zu"
+                         ".scope",
+                         i + 1);
+        StorePeriodRows p = {.from_us = T0,
+                             .to_us = T0 + HOUR,
+                             .bucket = STORE_BUCKET_HOUR,
+                             .periods = &period,
+                             .n_periods = 1,
+                             .rows = rows,
+                             .n_rows = 2};
+        Chart c;
+        assert_int_equal(chart_build(&p, NULL, &c), 0);
+        assert_int_equal(c.n_series, 2);
+        assert_int_equal(c.n_columns, 1);
+        for (size_t i = 0; i < 2; i++) {
+                assert_string_equal(c.names[i], rows[i].name);
+                assert_true(fabs(c.watts[i] - (i == 0 ? 2 : 1)) < 1e-9);
+        }
+        chart_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buckets),          cmocka_unit_test(test_periods),
-                cmocka_unit_test(test_intensity_import), cmocka_unit_test(test_intensity_json),
-                cmocka_unit_test(test_carbon_config),    cmocka_unit_test(test_market),
+                cmocka_unit_test(test_chart_long_names), cmocka_unit_test(test_intensity_import),
+                cmocka_unit_test(test_intensity_json),   cmocka_unit_test(test_carbon_config),
+                cmocka_unit_test(test_market),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -77,6 +77,7 @@ static void test_terminal(void **state)
                 {"\xe3\x85\xa4", "\\u{3164}"},
                 {"a\xcd\x8f", "a\\u{034f}"},
                 {"l\xe2\x80\xa8", "l\\u{2028}"},
+                {"\xef\xbf\xbe\xf4\x8f\xbf\xbf\xef\xb7\x90", "\\u{fffe}\\u{10ffff}\\u{fdd0}"},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 char buf[128];
@@ -150,7 +151,10 @@ static void test_printable(void **state)
                 {"\xe2\x80\xae", false},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++)
-                assert_int_equal(text_printable(rows[i].in), rows[i].ok);
+                assert_int_equal(text_printable(rows[i].in, NULL), rows[i].ok);
+        assert_true(text_printable("a\tb", "\t"));
+        assert_false(text_printable("a\tb\x1b", "\t"));
+        assert_false(text_printable("a\xc2\x9b", "\t"));
 }
 
 /* text_from_terminal undoes text_terminal for every name, and leaves what is no escape. */

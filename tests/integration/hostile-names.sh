@@ -185,8 +185,15 @@ J "/tmp/$e" status >>"$SCRATCH/err3.txt" 2>&1 && fail "a missing history was rea
 "$JOULESD" --duration "$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took a bad duration"
 "$JOULESD" "--$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took an unknown option"
 "$JOULESD" --interval "$e" >>"$SCRATCH/err3.txt" 2>&1 && fail "joulesd took a bad interval"
+J "$fdb" report --since 1h --svg "/nonexistent/$e.svg" >>"$SCRATCH/err3.txt" 2>&1 &&
+  fail "report wrote an SVG where it cannot"
+: >"$SCRATCH/$e.conf"
+"$JOULESD" --config "$SCRATCH/$e.conf" --check-config >>"$SCRATCH/err3.txt" 2>&1 ||
+  fail "joulesd --check-config refused an empty file"
+J "$fdb" services --json=x >>"$SCRATCH/err3.txt" 2>&1 && fail "--json took a value"
+grep -qF "option '--json' takes no value" "$SCRATCH/err3.txt" || fail "--json=x not named"
 check people "$SCRATCH/err3.txt" "the errors of bad arguments"
-[ "$(grep -cF '\x1b]0;PWN\x07' "$SCRATCH/err3.txt")" -ge 6 ] ||
+[ "$(grep -cF '\x1b]0;PWN\x07' "$SCRATCH/err3.txt")" -ge 8 ] ||
   fail "the errors do not name the arguments: $(cat "$SCRATCH/err3.txt")"
 
 note "every output of status, services, top, report, compare, sci, export and joulesd is inert"
