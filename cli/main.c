@@ -51,6 +51,9 @@ int main(int argc, char **argv)
                         ctx.db_path = argv[++i];
                 } else if (startswith(argv[i], "--db=")) {
                         ctx.db_path = argv[i] + 5;
+                } else if (strcmp(argv[i], "--db") == 0) {
+                        fprintf(stderr, "joules: option '--db' needs a value\n");
+                        return CLI_EXIT_USAGE;
                 } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         usage(stdout);
                         return CLI_EXIT_OK;
