@@ -132,8 +132,10 @@ static void top_frame_table(const StoreServices *sv, const StoreProcTotal *procs
         for (size_t i = 0; i < sv->n_units && shown < o->rows; i++, shown++) {
                 const StoreUnitTotal *u = &sv->units[i];
                 double e = u->active_j + u->idle_j;
-                char name[41];
-                cli_unit_label(u->name, u->pseudo, name, sizeof(name));
+                /* start and end, as joules report shows them: long unit names differ at the end */
+                char label[TEXT_SAFE_MAX], name[41];
+                text_abbrev(cli_unit_label(u->name, u->pseudo, label, sizeof(label)), 40, "~", name,
+                            sizeof(name));
                 printf("%-40s %9.2f %9.2f %6.0f%% %6.1f%%\n", name,
                        sv->seconds > 0 ? e / sv->seconds : 0,
                        sv->seconds > 0 ? u->active_j / sv->seconds : 0,
