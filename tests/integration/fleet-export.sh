@@ -134,11 +134,14 @@ done
 # their differences, a share of the host's energy.
 # lags ID: {"<epoch s>": seconds} how far behind each boundary the counters Prometheus had at it
 # were: the boundary minus the end of the newest tick the exporter had stored at that sample.
+# The last sample within 10 s, as the fleet export reads counters (last_over_time): a scrape
+# that timed out right before the boundary (100 ms here, under ASan on a loaded machine) leaves
+# a staleness marker, and an instant query there finds no value at all.
 lags() {
   local t lag out="{"
   for t in "$T0" $((T0 + 60)) "$T1"; do
     lag=$(curl -fsS "$PROM/api/v1/query" --data-urlencode "time=$t" --data-urlencode \
-      "query=time() - joules_last_tick_timestamp_seconds{instance=\"$1\"}" |
+      "query=time() - last_over_time(joules_last_tick_timestamp_seconds{instance=\"$1\"}[10s])" |
       jq -r '.data.result[0].value[1] // empty')
     [[ $lag =~ ^-?[0-9.]+(e-?[0-9]+)?$ ]] || die "no joules_last_tick_timestamp_seconds of $1 at $(iso "$t")"
     out+="\"$t\": $lag,"
