@@ -301,7 +301,7 @@ void text_json_fputs(FILE *f, const char *s)
                         fputs("\\t", f);
                         break;
                 default:
-                        if (cp >= 0x10000 && text_invisible_format(cp))
+                        if (text_escaped(cp) && cp >= 0x10000)
                                 /* as a UTF-16 surrogate pair, as JSON writes those */
                                 fprintf(f, "\\u%04x\\u%04x",
                                         (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),

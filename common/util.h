@@ -82,6 +82,15 @@ bool regex_too_costly(const char *re);
 /* RFC 3339 UTC, second precision: "2026-11-27T02:54:09Z". buf needs 21 bytes. */
 char *format_rfc3339(int64_t us, char *buf, size_t size);
 
+/* FNV-1a over n bytes, from h (FNV1A_OFFSET to start a hash). */
+#define FNV1A_OFFSET 2166136261u
+static inline uint32_t fnv1a(uint32_t h, const void *data, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ ((const unsigned char *)data)[i]) * 16777619u;
+        return h;
+}
+
 uint64_t now_monotonic_ns(void);
 int64_t now_realtime_us(void);
 /* This thread's CPU time (a system call, not the vDSO: for profiles, not for every tick). */

@@ -43,13 +43,9 @@ struct Requests {
 
 static uint32_t requests_hash(const char *unit, const char *metric)
 {
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *p = unit; *p; p++)
-                h = (h ^ (uint8_t)*p) * 16777619u;
-        h = (h ^ 0xff) * 16777619u;
-        for (const char *p = metric; *p; p++)
-                h = (h ^ (uint8_t)*p) * 16777619u;
-        return h;
+        uint32_t h = fnv1a(FNV1A_OFFSET, unit, strlen(unit));
+        h = fnv1a(h, "\xff", 1);
+        return fnv1a(h, metric, strlen(metric));
 }
 
 /* How many metric names unit already has this tick (only when a new pair would be added). */

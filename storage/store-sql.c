@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 static int store_errno(int rc)
 {
@@ -193,9 +194,7 @@ void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
         /* Longer than joulesd writes (a foreign file): its start, cut between characters, and a
          * hash of all of it (FNV-1a), so that two long names sharing a start stay two names
          * rather than being summed as one. */
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char)t[i]) * 16777619u;
+        uint32_t h = fnv1a(FNV1A_OFFSET, t, n);
         size_t keep = size - 10; /* "~" 8 hex digits, NUL */
         while (keep > 0 && ((unsigned char)t[keep] & 0xc0) == 0x80)
                 keep--;
